@@ -1,0 +1,1 @@
+"""The manifest JSON Schema, shipped inside the wheel as package data."""

@@ -1,0 +1,1 @@
+"""The built-in AI Studios emulator."""

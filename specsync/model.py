@@ -1,0 +1,141 @@
+"""Plain data that flows between the stages: locations, problems, item specs and items.
+
+Every stage is a function over these frozen dataclasses; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Name of the fingerprint scheme, written into the lockfile so that a future scheme never
+# looks like a change to every item (which would re-export, and re-bill, everything).
+FINGERPRINT_SCHEME = "sha256-json-v1"
+FINGERPRINT_FIELDS = ("language", "text", "model", "isExport")
+
+# Order of the request body's keys, as the seed lists them, then the optional extras.
+REQUEST_FIELDS = (
+    "language",
+    "text",
+    "model",
+    "isExport",
+    "webhookUrl",
+    "resolution",
+    "workspaceId",
+)
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file; line and column count from 1 (0 means "the whole file")."""
+
+    path: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.path
+        return f"{self.path}:{self.line}:{self.column or 1}"
+
+    @property
+    def short(self) -> str:
+        """`path:line`, as `render --format json` gives in `source`."""
+        return self.path if self.line <= 0 else f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the user's input, at the place it concerns."""
+
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class InputError(Exception):
+    """The user's input is wrong: report every problem, exit 1, never a traceback."""
+
+    def __init__(self, problems: Sequence[Problem] | Problem | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(Location("specsync"), problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded YAML file: plain values plus a way back to where each value was written.
+
+    `locate(path)` gives the location of the value at `path` (keys and list indexes from the
+    document root, e.g. ("videos", "welcome", "script")); with `key=True`, the location of
+    the mapping key itself (for "unknown key" messages). Unknown paths fall back to the
+    nearest located ancestor.
+    """
+
+    path: str
+    data: Any
+    locate_fn: Callable[[PathKey, bool], Location] = field(repr=False, compare=False)
+
+    def locate(self, path: Sequence[str | int] = (), *, key: bool = False) -> Location:
+        return self.locate_fn(tuple(path), key)
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """One (video, locale) pair with everything resolved but the script not yet rendered."""
+
+    id: str  # "VIDEO/LOCALE"
+    video: str
+    locale: str
+    template: str  # the Jinja source of the script
+    template_location: Location  # where the script's YAML scalar starts
+    variables: Mapping[str, Any]  # merged vars, plus `locale` and `video`
+    fields: Mapping[str, Any]  # model, isExport, and webhookUrl/resolution/workspaceId when set
+    source: Location  # the line that defines this item (locale entry, else the video)
+    # How the template's own line numbers map onto the manifest: template line N is
+    # manifest line `template_first_line + N - 1` (0 when the scalar is folded or quoted
+    # over several lines, where no exact mapping exists).
+    template_first_line: int = 0
+
+
+@dataclass(frozen=True)
+class Item:
+    """One rendered item: exactly one API request."""
+
+    id: str
+    video: str
+    locale: str
+    request: Mapping[str, Any]  # the exact body, keys in REQUEST_FIELDS order
+    source: Location
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.request)
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the fields that change the video.
+
+    `webhookUrl` (and the routing-only fields) are left out on purpose: a new webhook must
+    not re-render, and re-bill, every video.
+    """
+    canonical = {name: request.get(name) for name in FINGERPRINT_FIELDS}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The request body for one item, in the seed's key order; optional keys only when set."""
+    values: dict[str, Any] = {"language": language, "text": text, **fields}
+    values.setdefault("isExport", True)
+    return {name: values[name] for name in REQUEST_FIELDS if values.get(name) is not None}

@@ -1,0 +1,3 @@
+"""Shared fixtures. Keep additions small and each under its own heading comment."""
+
+from __future__ import annotations
