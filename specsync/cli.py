@@ -6,15 +6,20 @@ Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
 from specsync import __version__
-
-F = TypeVar("F", bound=Callable[..., Any])
+from specsync.console import print_problems
+from specsync.model import InputError
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -43,18 +48,79 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
-def validate(paths: tuple[str, ...]) -> None:
-    """Check manifests: YAML, schema, ids, templates. No network."""
-    not_implemented("validate")
+ROOT_OPTION = click.option(
+    "--root",
+    metavar="DIR",
+    help="Manifest root that {% include %} resolves against (default: the one directory "
+    "named, else manifests/, else the current directory).",
+)
+PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...")
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
-def render(paths: tuple[str, ...]) -> None:
-    """Print each item's exact request body."""
-    not_implemented("render")
+@PATHS_ARGUMENT
+@ROOT_OPTION
+def validate(paths: tuple[str, ...], root: str | None) -> None:
+    """Check manifests: YAML, schema, ids, templates. No network.
+
+    PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
+    that carry a `specsync:` key (default: manifests/). Every problem is printed as
+    path:line:col: message, all at once. Exit 0 when valid, 1 when not.
+
+    \b
+    Examples:
+      specsync validate
+      specsync validate manifests/onboarding.yaml manifests/promo/
+    """
+    from specsync.pipeline import load_items
+
+    items = load_items(paths, root=root)
+    videos = {item.video for item in items}
+    click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
+
+
+@cli.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="GLOB",
+    help="Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one array sorted by item id, on stdout alone.",
+)
+def render(
+    paths: tuple[str, ...], root: str | None, targets: tuple[str, ...], output_format: str
+) -> None:
+    """Print each item's exact request body, as apply would send it.
+
+    \b
+    Examples:
+      specsync render --target 'welcome/*'
+      specsync render --format json | jq '.[0].request.text'
+    """
+    from specsync.pipeline import load_items, select_items
+
+    items = select_items(load_items(paths, root=root), targets)
+    if output_format == "json":
+        records = [
+            {"id": item.id, "request": dict(item.request), "source": item.source.short}
+            for item in items
+        ]
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"# {item.id}  ({item.source.short})")
+        click.echo(json.dumps(dict(item.request), ensure_ascii=False, indent=2))
+    click.echo(f"{len(items)} items", err=True)
 
 
 @cli.command()
@@ -99,5 +165,45 @@ def emulator() -> None:
     not_implemented("emulator")
 
 
-def main() -> None:
-    cli()
+def _crash_log(error: BaseException) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(tempfile.gettempdir()) / f"specsync-crash-{stamp}-{os.getpid()}.log"
+    path.write_text(
+        f"specsync {__version__}\n{sys.argv!r}\n\n"
+        + "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: map outcomes to exit codes (1 input, 3 bug, 130 interrupted)."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        code = cli.main(args=argv, prog_name="specsync", standalone_mode=False)
+    except InputError as error:
+        print_problems(error.problems)
+        code = EXIT_INVALID
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except click.ClickException as error:
+        # Usage errors are the user's input too: exit 1, never 2, which means "changes"
+        # under plan --detailed-exitcode.
+        error.show()
+        code = EXIT_INVALID
+    except BrokenPipeError:
+        # Output piped into `head` and friends: not an error of ours.
+        sys.stderr.close()
+        code = EXIT_OK
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+        log = _crash_log(error)
+        click.echo(
+            f"specsync: internal error (a bug in specsync, not in your input): "
+            f"{type(error).__name__}. Details: {log}",
+            err=True,
+        )
+        code = EXIT_BUG
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 
-from specsync.model import InputError, Item
+from specsync.model import InputError, Item, Problem
 
 
 def load_items(
@@ -13,6 +14,39 @@ def load_items(
 ) -> list[Item]:
     """Discover, load, validate, expand and render; items sorted by id.
 
-    Raises InputError carrying every problem found, sorted by file and line.
+    Raises InputError carrying every problem found, sorted by file and line. Problems of
+    one stage stop the later stages only for the files they concern, so one run reports as
+    much as can be known.
     """
-    raise InputError("validation is not implemented yet")
+    from specsync import discovery, expand, manifest, render, schema
+
+    here = Path.cwd() if cwd is None else cwd
+    files = discovery.find_manifests(paths, here)
+    manifest_root = discovery.manifest_root(paths, root, here)
+    problems: list[Problem] = []
+    documents = []
+    for path, display in files:
+        try:
+            document = manifest.load_document(path, display)
+        except InputError as error:
+            problems.extend(error.problems)
+            continue
+        schema_problems = schema.validate_document(document)
+        if schema_problems:
+            problems.extend(schema_problems)
+            continue
+        documents.append(document)
+    specs, expand_problems = expand.expand_documents(documents)
+    problems.extend(expand_problems)
+    items, render_problems = render.render_items(specs, manifest_root)
+    problems.extend(render_problems)
+    if problems:
+        raise InputError(problems)
+    return sorted(items, key=lambda item: item.id)
+
+
+def select_items(items: Sequence[Item], patterns: Sequence[str]) -> list[Item]:
+    """Items whose id matches any glob (all items when no pattern is given)."""
+    if not patterns:
+        return list(items)
+    return [item for item in items if any(fnmatch.fnmatchcase(item.id, p) for p in patterns)]

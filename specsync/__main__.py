@@ -1,0 +1,5 @@
+"""`python -m specsync` runs the CLI."""
+
+from specsync.cli import main
+
+main()

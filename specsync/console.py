@@ -1,0 +1,79 @@
+"""Printing for people: problems, warnings and colour, on stderr.
+
+Colour only when the stream is a terminal and NO_COLOR is unset (https://no-color.org).
+When GITHUB_ACTIONS is set, each problem is also printed as a workflow annotation so it
+shows up on the pull request's diff.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import TextIO
+
+from specsync.model import Problem
+
+_STYLES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2"}
+
+
+def use_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    if "NO_COLOR" in env and env["NO_COLOR"] != "":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def style(text: str, *names: str, enabled: bool) -> str:
+    if not enabled or not names:
+        return text
+    codes = ";".join(_STYLES[name] for name in names)
+    return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def _annotation_escape(value: str, *, property_value: bool = False) -> str:
+    # GitHub's workflow-command escaping: %, CR and LF always; ':' and ',' in properties.
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        value = value.replace(":", "%3A").replace(",", "%2C")
+    return value
+
+
+def github_annotation(problem: Problem) -> str:
+    loc = problem.location
+    props = [f"file={_annotation_escape(loc.path, property_value=True)}"]
+    if loc.line > 0:
+        props.append(f"line={loc.line}")
+        props.append(f"col={loc.column or 1}")
+    return f"::error {','.join(props)}::{_annotation_escape(problem.message)}"
+
+
+def print_problems(
+    problems: Iterable[Problem],
+    stream: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Print every problem as `path:line:col: message`, sorted; return how many."""
+    out = sys.stderr if stream is None else stream
+    env = os.environ if environ is None else environ
+    colour = use_colour(out, env)
+    annotate = env.get("GITHUB_ACTIONS") == "true"
+    ordered = sorted(set(problems))
+    for problem in ordered:
+        where = style(str(problem.location), "bold", enabled=colour)
+        print(f"{where}: {problem.message}", file=out)
+        if annotate:
+            print(github_annotation(problem), file=out)
+    if ordered:
+        files = {p.location.path for p in ordered}
+        noun = "problem" if len(ordered) == 1 else "problems"
+        where = "file" if len(files) == 1 else "files"
+        summary = f"{len(ordered)} {noun} in {len(files)} {where}"
+        print(style(summary, "red", enabled=colour), file=out)
+    return len(ordered)
+
+
+def warn(message: str, stream: TextIO | None = None) -> None:
+    out = sys.stderr if stream is None else stream
+    print(style("warning:", "yellow", enabled=use_colour(out)) + f" {message}", file=out)
