@@ -1,1 +1,10 @@
-"""The built-in AI Studios emulator."""
+"""The built-in AI Studios emulator: the export API over real HTTP, with injected faults.
+
+with running_emulator(EmulatorConfig(render_seconds=1)) as emulator:
+    ...  # talk to emulator.url; count emulator.journal_records()
+"""
+
+from specsync.emulator.config import EmulatorConfig
+from specsync.emulator.server import RunningEmulator, running_emulator
+
+__all__ = ["EmulatorConfig", "RunningEmulator", "running_emulator"]

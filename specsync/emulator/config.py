@@ -1,0 +1,63 @@
+"""Settings of one emulator run: every `specsync emulator` flag, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# One day, as the real service documents for its auth tokens.
+DEFAULT_TOKEN_TTL = 24 * 60 * 60
+# Bodies above this are refused with 413 before they are read (the service's own limit is
+# unknown; real scripts are far smaller: specsync caps a rendered script at 50,000 chars).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes an emulator's behaviour; rates are shares in [0, 1]."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str | None = None
+    app_id: str | None = None
+    user_key: str | None = None
+    token_ttl: float = DEFAULT_TOKEN_TTL
+    latency: float = 0.0
+    render_seconds: float = 3.0
+    render_fail_rate: float = 0.0
+    throttle_rate: float = 0.0
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    rate_limit: float | None = None
+    retry_after: float = 1.0
+    seed: int | None = None
+    journal: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    verbose: bool = False
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, as messages naming the flag."""
+        found: list[str] = []
+        for flag, rate in (
+            ("--throttle-rate", self.throttle_rate),
+            ("--fail-rate", self.fail_rate),
+            ("--drop-rate", self.drop_rate),
+            ("--render-fail-rate", self.render_fail_rate),
+        ):
+            if not 0.0 <= rate <= 1.0:
+                found.append(f"{flag} must be between 0 and 1, got {rate}")
+        if self.throttle_rate + self.fail_rate + self.drop_rate > 1.0:
+            found.append("--throttle-rate, --fail-rate and --drop-rate add up to more than 1")
+        for flag, seconds in (
+            ("--latency", self.latency),
+            ("--render-seconds", self.render_seconds),
+            ("--retry-after", self.retry_after),
+        ):
+            if seconds < 0:
+                found.append(f"{flag} must not be negative, got {seconds}")
+        if self.token_ttl <= 0:
+            found.append(f"--token-ttl must be positive, got {self.token_ttl}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            found.append(f"--rate-limit must be positive, got {self.rate_limit}")
+        if not 0 <= self.port <= 65535:
+            found.append(f"--port must be between 0 and 65535, got {self.port}")
+        return found

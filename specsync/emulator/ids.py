@@ -1,0 +1,86 @@
+"""Self-describing, signed project ids and auth tokens.
+
+A project id carries its creation time, render length and outcome, signed with a fixed
+emulator secret, so that a later emulator process (e.g. behind `specsync status --emulator`,
+run after `apply --emulator` ended) can still answer progress for it without shared state.
+The secret is public on purpose: the emulator guards nothing real; the signature only
+keeps typos and made-up ids from looking valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+_SECRET = b"specsync-emulator-v1"
+_PROJECT_PREFIX = "emu"
+_TOKEN_PREFIX = "emutok"
+_SIGNATURE_CHARS = 16
+
+
+def _sign(payload: str) -> str:
+    digest = hmac.new(_SECRET, payload.encode("ascii"), hashlib.sha256).hexdigest()
+    return digest[:_SIGNATURE_CHARS]
+
+
+@dataclass(frozen=True)
+class Project:
+    """One accepted export: when it started, how long it renders, whether it will fail."""
+
+    project_id: str
+    created: float  # seconds since the epoch
+    render_seconds: float
+    fails: bool
+
+
+def new_project(created: float, render_seconds: float, fails: bool) -> Project:
+    outcome = "f" if fails else "d"
+    payload = (
+        f"{_PROJECT_PREFIX}-{round(created * 1000):x}-{round(render_seconds * 1000):x}"
+        f"-{outcome}{secrets.token_hex(4)}"
+    )
+    project_id = f"{payload}-{_sign(payload)}"
+    return read_project(project_id) or Project(project_id, created, render_seconds, fails)
+
+
+def read_project(project_id: str) -> Project | None:
+    """The project an id describes, or None when the id was not issued by an emulator."""
+    payload, _, signature = project_id.rpartition("-")
+    if not payload or not hmac.compare_digest(signature, _sign(payload)):
+        return None
+    parts = payload.split("-")
+    if len(parts) != 4 or parts[0] != _PROJECT_PREFIX or parts[3][:1] not in ("d", "f"):
+        return None
+    try:
+        created_ms, render_ms = int(parts[1], 16), int(parts[2], 16)
+    except ValueError:
+        return None
+    return Project(project_id, created_ms / 1000, render_ms / 1000, parts[3][0] == "f")
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_token(expires: float) -> str:
+    payload = f"{_TOKEN_PREFIX}-{round(expires * 1000):x}-{secrets.token_hex(8)}"
+    return f"{payload}-{_sign(payload)}"
+
+
+def token_expiry(value: str) -> float | None:
+    """When a token issued by an emulator expires (epoch seconds); None for anything else."""
+    payload, _, signature = value.rpartition("-")
+    if not payload.startswith(_TOKEN_PREFIX + "-"):
+        return None
+    if not hmac.compare_digest(signature, _sign(payload)):
+        return None
+    parts = payload.split("-")
+    if len(parts) != 3:
+        return None
+    try:
+        return int(parts[1], 16) / 1000
+    except ValueError:
+        return None

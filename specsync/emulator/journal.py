@@ -1,0 +1,55 @@
+"""The emulator's journal: one JSON line per processed export (and per webhook outcome).
+
+Tests and benchmarks count submissions and duplicates here, independently of the client.
+Records never hold the API key: the key travels in a header, and only bodies are recorded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+EXPORT_EVENT = "export"
+WEBHOOK_EVENT = "webhook"
+
+
+def utc_now_text() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Journal:
+    """Thread-safe record list, mirrored to a JSON-lines file (flushed per line) when given."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._file: TextIO | None = None
+        if path is not None:
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def record(self, event: str, **fields: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        with self._lock:
+            self._records.append(entry)
+            if self._file is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+        return entry
+
+    def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._records if event is None or r["event"] == event]
+
+    def count(self, event: str = EXPORT_EVENT) -> int:
+        with self._lock:
+            return sum(1 for r in self._records if r["event"] == event)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -1,0 +1,169 @@
+"""Webhook delivery: progress updates POSTed to `webhookUrl`, off the request threads.
+
+Best effort, as the real service: each update is tried a few times with a short timeout,
+only loopback receivers are ever contacted (the emulator must never reach out to the
+internet), and nothing sent carries the API key. Every outcome is journalled.
+"""
+
+from __future__ import annotations
+
+import heapq
+import http.client
+import ipaddress
+import itertools
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from specsync.emulator.ids import Project
+from specsync.emulator.journal import WEBHOOK_EVENT, Journal
+from specsync.emulator.rendering import DONE, FAILED, FAILURE_POINT, RENDERING
+
+PROGRESS_STEPS = (25, 50, 75, 100)
+DELIVERY_TIMEOUT = 2.0
+ATTEMPTS = 3
+RETRY_DELAY = 0.5
+NOT_LOOPBACK = "not delivered: not loopback"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    url: str
+    payload: dict[str, Any]
+    attempt: int = 1
+
+
+def progress_updates(
+    project: Project, task_id: str, download_url: str
+) -> list[tuple[float, dict[str, Any]]]:
+    """(when, payload) of every update a project's receiver gets, the last one final."""
+    base = {"projectId": project.project_id, "taskId": task_id}
+    end = FAILURE_POINT * 100 if project.fails else 100
+    updates: list[tuple[float, dict[str, Any]]] = []
+    for step in PROGRESS_STEPS:
+        if step >= end:
+            break
+        when = project.created + project.render_seconds * step / 100
+        updates.append((when, {**base, "progress": step, "state": RENDERING}))
+    when = project.created + project.render_seconds * end / 100
+    if project.fails:
+        final = {**base, "progress": int(end), "state": FAILED, "error": "render failed"}
+    else:
+        final = {**base, "progress": 100, "state": DONE, "downloadUrl": download_url}
+    updates.append((when, final))
+    return updates
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(
+        ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos
+    )
+
+
+class WebhookDispatcher:
+    """A timer thread releases due updates to a small pool of delivering threads."""
+
+    def __init__(self, journal: Journal, *, workers: int = 4) -> None:
+        self._journal = journal
+        self._queue: list[tuple[float, int, Delivery]] = []
+        self._order = itertools.count()
+        self._wakeup = threading.Condition()
+        self._closed = False
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="emulator-webhook")
+        # No proxies: deliveries go straight to loopback whatever http_proxy says.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._timer = threading.Thread(target=self._release_due, name="emulator-webhooks")
+        self._timer.daemon = True
+        self._timer.start()
+
+    def schedule(self, url: str, updates: list[tuple[float, dict[str, Any]]]) -> None:
+        with self._wakeup:
+            for when, payload in updates:
+                heapq.heappush(self._queue, (when, next(self._order), Delivery(url, payload)))
+            self._wakeup.notify()
+
+    def close(self) -> None:
+        """Stop: updates not yet due are dropped; deliveries under way finish."""
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+        self._timer.join()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _release_due(self) -> None:
+        with self._wakeup:
+            while not self._closed:
+                if not self._queue:
+                    self._wakeup.wait()
+                    continue
+                wait = self._queue[0][0] - time.time()
+                if wait > 0:
+                    self._wakeup.wait(wait)
+                    continue
+                _, _, delivery = heapq.heappop(self._queue)
+                self._pool.submit(self._deliver, delivery)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        host = urlsplit(delivery.url).hostname or ""
+        if not is_loopback_host(host):
+            self._record(delivery, delivered=False, detail=NOT_LOOPBACK)
+            return
+        try:
+            self._post(delivery)
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            if isinstance(error, urllib.error.HTTPError):
+                error.close()
+            if delivery.attempt < ATTEMPTS:
+                self._retry(delivery)
+                return
+            self._record(delivery, delivered=False, detail=f"not delivered: {error}")
+            return
+        self._record(delivery, delivered=True, detail="delivered")
+
+    def _post(self, delivery: Delivery) -> None:
+        request = urllib.request.Request(
+            delivery.url,
+            data=json.dumps(delivery.payload).encode("utf-8"),
+            headers={"Content-Type": "application/json", "User-Agent": "specsync-emulator"},
+            method="POST",
+        )
+        with self._opener.open(request, timeout=DELIVERY_TIMEOUT) as response:
+            response.read()
+
+    def _retry(self, delivery: Delivery) -> None:
+        when = time.time() + RETRY_DELAY * 2 ** (delivery.attempt - 1)
+        with self._wakeup:
+            if self._closed:
+                return
+            again = replace(delivery, attempt=delivery.attempt + 1)
+            heapq.heappush(self._queue, (when, next(self._order), again))
+            self._wakeup.notify()
+
+    def _record(self, delivery: Delivery, *, delivered: bool, detail: str) -> None:
+        self._journal.record(
+            WEBHOOK_EVENT,
+            projectId=delivery.payload["projectId"],
+            progress=delivery.payload["progress"],
+            url=delivery.url,
+            attempt=delivery.attempt,
+            delivered=delivered,
+            detail=detail,
+        )
