@@ -147,7 +147,7 @@ class RunningEmulator:
         self.url: str = self._server.url
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.02},
             name="emulator-server",
             daemon=True,
         )
