@@ -1,0 +1,584 @@
+"""specsync benchmarks, side by side with check-jsonschema, printed as one table.
+
+    python bench/run.py                 # everything (several minutes)
+    python bench/run.py --runs 3 --only validate,one-file
+    python bench/run.py --json > bench.json
+    python bench/run.py --quick         # tiny sizes, one run: checks the harness itself
+
+The machine is shared and noisy: every figure is the median of several runs, and the
+contenders of one row run interleaved (A, B, A, B, ...) so that a slow spell hits both.
+Each run is a fresh process wrapped by bench/measure.py, which reports its peak memory.
+A command specsync does not implement yet shows as "n/a (not implemented)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import gen_manifests  # noqa: E402 - a sibling script, not a package
+
+SCHEMA = REPO / "schemas" / "manifest.schema.json"
+BENCHMARKS = ("validate", "one-file", "plan", "apply", "scaling")
+APPLY_RATE_LIMIT = 20
+NOT_IMPLEMENTED = "n/a (not implemented)"
+
+
+@dataclass
+class Outcome:
+    """What N runs of one command gave: wall times, the largest peak memory, a status."""
+
+    walls: list[float] = field(default_factory=list)
+    peak_mib: float = 0.0
+    status: str = "ok"  # "ok", NOT_IMPLEMENTED, or "failed: ..."
+    stdout_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.walls)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.walls) if self.ok else None
+
+
+@dataclass
+class Contender:
+    """One command in a comparison; `env_for_run(i)` may give each run its own environment."""
+
+    argv: list[str]
+    env_for_run: Callable[[int], Mapping[str, str]] | None = None
+    outcome: Outcome = field(default_factory=Outcome)
+
+
+@dataclass
+class Row:
+    benchmark: str
+    specsync: str
+    baseline: str = ""
+    ratio: float | None = None
+    target: str = ""
+    peak_mib: float | None = None
+    verdict: str = ""  # "ok", "MISSED" or "" (no target or nothing measured)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Bench:
+    def __init__(self, workdir: Path, runs: int, big_runs: int) -> None:
+        self.workdir = workdir
+        self.runs = runs
+        self.big_runs = big_runs
+        self.specsync = _console_script("specsync") or [sys.executable, "-m", "specsync"]
+        self.check_jsonschema = _console_script("check-jsonschema")
+        self.base_env = _clean_env(workdir)
+        self.warm_cache = workdir / "cache-warm"
+        self._fresh = 0
+        self._sets: dict[tuple[str, int], list[Path]] = {}
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def manifest_set(self, shape: str, items: int) -> list[Path]:
+        """Generate (once) a set of `items` items in its own directory; return its files."""
+        key = (shape, items)
+        if key not in self._sets:
+            directory = self.workdir / f"{shape}-{items}"
+            self._sets[key] = gen_manifests.generate(directory, items=items, shape=shape)
+        return self._sets[key]
+
+    def fresh_cache_env(self, _run: int) -> dict[str, str]:
+        """An empty cache directory for a cold run."""
+        self._fresh += 1
+        return {"SPECSYNC_CACHE_DIR": str(self.workdir / f"cache-cold-{self._fresh}")}
+
+    # -- running ------------------------------------------------------------------------
+
+    def measure(
+        self, contenders: Sequence[Contender], runs: int, *, cwd: Path | None = None
+    ) -> None:
+        """Run every contender `runs` times, interleaved; stop one at its first failure."""
+        for run in range(runs):
+            for contender in contenders:
+                outcome = contender.outcome
+                if outcome.status != "ok":
+                    continue
+                extra = contender.env_for_run(run) if contender.env_for_run else {}
+                result = self.run_once(contender.argv, extra, cwd=cwd, stdout=None)
+                if result["rc"] != 0:
+                    outcome.status = _failure_status(result)
+                    continue
+                outcome.walls.append(result["wall"])
+                outcome.peak_mib = max(outcome.peak_mib, result["peak_mib"])
+
+    def run_once(
+        self,
+        argv: Sequence[str],
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        stdout: Path | None = None,
+    ) -> dict[str, Any]:
+        wrapper = [sys.executable, str(BENCH_DIR / "measure.py")]
+        if stdout is not None:
+            wrapper += ["--stdout", str(stdout)]
+        completed = subprocess.run(
+            [*wrapper, "--", *argv],
+            env={**self.base_env, **(extra_env or {})},
+            cwd=cwd or self.workdir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(completed.stdout)
+
+    def prime_warm_cache(self, files: Sequence[Path]) -> None:
+        self.run_once([*self.specsync, "validate", *map(str, files)])
+
+    # -- benchmarks ---------------------------------------------------------------------
+
+    def validate_rows(self, items: int) -> list[Row]:
+        rows = []
+        for shape in ("shared", "distinct"):
+            files = [str(p) for p in self.manifest_set(shape, items)]
+            validate = [*self.specsync, "validate", *files]
+            cold = Contender(validate, self.fresh_cache_env)
+            warm = Contender(validate)
+            baseline = self._check_jsonschema(files)
+            self.prime_warm_cache([Path(f) for f in files])
+            self.measure([cold, warm, baseline], self._runs_for(items))
+            label = f"validate {_size(items)} {shape}"
+            if shape == "shared":
+                targets = {"cold": 0.5, "warm": 0.5}
+            else:
+                targets = {"cold": 2.0, "warm": 0.5}
+            for name, contender in (("cold", cold), ("warm", warm)):
+                row = _versus(f"{label}, {name}", contender.outcome, baseline.outcome)
+                _judge(row, targets[name], "x check-jsonschema")
+                if shape == "shared" and row.peak_mib is not None and row.peak_mib >= 100:
+                    row.verdict = "MISSED"
+                    row.target += ", < 100 MB"
+                elif shape == "shared":
+                    row.target += ", < 100 MB"
+                rows.append(row)
+        return rows
+
+    def one_file_rows(self, items: int) -> list[Row]:
+        one = str(self.manifest_set("shared", items)[0])
+        validate = Contender([*self.specsync, "validate", one])
+        baseline = self._check_jsonschema([one])
+        self.prime_warm_cache([Path(one)])
+        self.measure([validate, baseline], self.runs)
+        row = _versus("validate one file (pre-commit)", validate.outcome, baseline.outcome)
+        return [_judge(row, 1.0, "x check-jsonschema")]
+
+    def plan_rows(self, items: int) -> list[Row]:
+        files = [str(p) for p in self.manifest_set("shared", items)]
+        lockfile = self.workdir / f"plan-{items}" / "specsync.lock"
+        made = self.make_lockfile(files, lockfile)
+        if made != "ok":
+            return [Row(f"plan {_size(items)} vs {_size(items)}-entry lockfile", made)]
+        plan = Contender([*self.specsync, "plan", "--lockfile", str(lockfile), *files])
+        validate = Contender([*self.specsync, "validate", *files])
+        self.prime_warm_cache([Path(f) for f in files])
+        self.measure([plan, validate], self._runs_for(items), cwd=lockfile.parent)
+        row = _versus(
+            f"plan {_size(items)} vs {_size(items)}-entry lockfile",
+            plan.outcome,
+            validate.outcome,
+            baseline_name="validate",
+        )
+        return [_judge(row, 1.2, "x validate")]
+
+    def make_lockfile(self, files: Sequence[str], lockfile: Path) -> str:
+        """A lockfile holding every item, made by `apply --emulator` at full speed."""
+        lockfile.parent.mkdir(parents=True, exist_ok=True)
+        if lockfile.exists():
+            return "ok"
+        argv = [*self.specsync, "apply", "--emulator", "--lockfile", str(lockfile)]
+        argv += ["--rate", "100000", "--concurrency", "16", *files]
+        result = self.run_once(argv, cwd=lockfile.parent)
+        if result["rc"] != 0 or not lockfile.exists():
+            status = _failure_status(result)
+            return status if status == NOT_IMPLEMENTED else f"lockfile: {status}"
+        return "ok"
+
+    def apply_rows(self, items: int) -> list[Row]:
+        files = [str(p) for p in self.manifest_set("distinct", items)]
+        label = f"apply {items} items, --rate-limit {APPLY_RATE_LIMIT}, latency 0.2 s"
+        target = ">= 95 % of limit, 0 failed, 0 dup"
+        directory = self.workdir / f"apply-{items}"
+        directory.mkdir(exist_ok=True)
+        journal = directory / "emulator-journal.jsonl"
+        requests_log = directory / "emulator-requests.log"
+        with self.emulator(journal, requests_log) as url:
+            if url is None:
+                return [Row(label, NOT_IMPLEMENTED, target=target)]
+            argv = [*self.specsync, "apply", "--lockfile", str(directory / "specsync.lock")]
+            argv += ["--rate", str(APPLY_RATE_LIMIT), "--concurrency", "8", "--format", "json"]
+            env = {"SPECSYNC_API_BASE": url, "AISTUDIOS_API_KEY": "bench-key"}
+            report = directory / "apply.json"
+            result = self.run_once([*argv, *files], env, cwd=directory, stdout=report)
+        status = "ok" if result["rc"] == 0 else _failure_status(result)
+        if status == NOT_IMPLEMENTED:
+            return [Row(label, status, target=target)]
+        counts = journal_counts(journal)
+        throttled = count_429s(requests_log)
+        failed = _failed_count(report)
+        share = counts["exports"] / result["wall"] / APPLY_RATE_LIMIT
+        text = f"{share:.1%} of limit, {result['wall']:.1f} s"
+        notes = (
+            f"429s {throttled}, dup {counts['duplicates']}, "
+            f"failed {failed if failed is not None else 'n/a'}"
+        )
+        if status != "ok":
+            notes += f", {status}"
+        good = share >= 0.95 and counts["duplicates"] == 0 and failed == 0 and status == "ok"
+        good = good and counts["exports"] - counts["duplicates"] == items
+        data = {"share": share, "wall": result["wall"], "throttled": throttled, **counts}
+        return [
+            Row(
+                label,
+                text,
+                baseline=notes,
+                target=target,
+                peak_mib=result["peak_mib"],
+                verdict="ok" if good else "MISSED",
+                data={**data, "failed": failed},
+            )
+        ]
+
+    @contextmanager
+    def emulator(self, journal: Path, requests_log: Path) -> Iterator[str | None]:
+        """`specsync emulator` on a free loopback port; yields its URL (None: not there).
+
+        `--verbose` makes it log every request with its status to stderr, kept in
+        requests_log: refused requests (429) are not in the journal, which holds exports.
+        """
+        argv = [*self.specsync, "emulator", "--port", "0", "--latency", "0.2", "--verbose"]
+        argv += ["--rate-limit", str(APPLY_RATE_LIMIT), "--journal", str(journal)]
+        with open(requests_log, "wb") as log:
+            process = subprocess.Popen(
+                argv,
+                env=self.base_env,
+                cwd=journal.parent,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+            try:
+                yield _first_url(process, timeout=15)
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                assert process.stdout is not None
+                process.stdout.close()
+
+    def scaling_rows(self, sizes: Sequence[int]) -> list[Row]:
+        rows = []
+        per_item: dict[str, dict[int, float]] = {"validate": {}, "plan": {}}
+        for items in sizes:
+            files = [str(p) for p in self.manifest_set("shared", items)]
+            validate = Contender([*self.specsync, "validate", *files])
+            contenders = [validate]
+            lockfile = self.workdir / f"plan-{items}" / "specsync.lock"
+            made = self.make_lockfile(files, lockfile)
+            plan = Contender([*self.specsync, "plan", "--lockfile", str(lockfile), *files])
+            if made == "ok":
+                contenders.append(plan)
+            else:
+                plan.outcome.status = made
+            self.prime_warm_cache([Path(f) for f in files])
+            self.measure(contenders, self._runs_for(items), cwd=lockfile.parent)
+            for name, contender in (("validate", validate), ("plan", plan)):
+                outcome = contender.outcome
+                label = f"scaling: {name} {_size(items)} (warm)"
+                if not outcome.ok:
+                    rows.append(Row(label, outcome.status))
+                    continue
+                median = outcome.median or 0.0
+                per_item[name][items] = median / items
+                row = Row(label, f"{median:.2f} s", baseline=f"{median / items * 1e6:.0f} us/item")
+                row.peak_mib = outcome.peak_mib
+                row.data = {"median": median, "runs": outcome.walls}
+                rows.append(row)
+        for name, by_size in per_item.items():
+            if len(by_size) >= 2:
+                smallest, largest = min(by_size), max(by_size)
+                growth = by_size[largest] / by_size[smallest]
+                rows.append(
+                    Row(
+                        f"scaling: {name} per-item time {_size(smallest)} -> {_size(largest)}",
+                        f"x{growth:.2f}",
+                        target="flat (<= x1.5)",
+                        verdict="ok" if growth <= 1.5 else "MISSED",
+                        data={"per_item": by_size},
+                    )
+                )
+        return rows
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _check_jsonschema(self, files: Sequence[str]) -> Contender:
+        if self.check_jsonschema is None:
+            contender = Contender([])
+            contender.outcome.status = "n/a (check-jsonschema not installed)"
+            return contender
+        return Contender([*self.check_jsonschema, "--schemafile", str(SCHEMA), *files])
+
+    def _runs_for(self, items: int) -> int:
+        return self.big_runs if items > 10_000 else self.runs
+
+
+def journal_counts(journal: Path) -> dict[str, int]:
+    """Exports the emulator processed, and duplicates among them (same language and text)."""
+    exports: Counter[tuple[str, str]] = Counter()
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("event") == "export":
+                body = record.get("body") or {}
+                exports[(str(body.get("language")), str(body.get("text")))] += 1
+    duplicates = sum(count - 1 for count in exports.values())
+    return {"exports": sum(exports.values()), "duplicates": duplicates}
+
+
+def count_429s(requests_log: Path) -> int:
+    """Requests answered 429, from the emulator's `--verbose` request log."""
+    if not requests_log.exists():
+        return 0
+    text = requests_log.read_text(encoding="utf-8", errors="replace")
+    return len(re.findall(r'" 429 ', text))
+
+
+def _failed_count(report: Path) -> int | None:
+    """Failed plus uncertain items from `apply --format json`, when it says."""
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    total = 0
+    found = False
+    summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+    for key in ("failed", "uncertain"):
+        value = summary.get(key, data.get(key))
+        if isinstance(value, int):
+            total, found = total + value, True
+        elif isinstance(value, list):
+            total, found = total + len(value), True
+    return total if found else None
+
+
+def _first_url(process: subprocess.Popen[str], timeout: float) -> str | None:
+    """The URL the emulator prints on its first line (None when it exits or says nothing)."""
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"https?://\S+", line)
+        if match:
+            found.append(match.group(0).rstrip("/"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return found[0] if found else None
+
+
+def _versus(
+    label: str, ours: Outcome, theirs: Outcome, *, baseline_name: str = "check-jsonschema"
+) -> Row:
+    row = Row(label, _show(ours), baseline=_show(theirs))
+    if ours.ok:
+        row.peak_mib = ours.peak_mib
+    if ours.median is not None and theirs.median:
+        row.ratio = ours.median / theirs.median
+    row.data = {
+        "specsync_runs": ours.walls,
+        "baseline": baseline_name,
+        "baseline_runs": theirs.walls,
+        "baseline_peak_mib": theirs.peak_mib if theirs.ok else None,
+    }
+    return row
+
+
+def _judge(row: Row, limit: float, unit: str) -> Row:
+    row.target = f"<= {limit:g} {unit}"
+    if row.ratio is not None:
+        row.verdict = "ok" if row.ratio <= limit else "MISSED"
+    return row
+
+
+def _show(outcome: Outcome) -> str:
+    if not outcome.ok:
+        return outcome.status
+    return f"{outcome.median:.3f} s"
+
+
+# What a command that is not (fully) there yet says: a stub, an option it does not have
+# yet, or a module of the pipeline that has not landed (an ImportError reported as a bug).
+NOT_THERE_YET = re.compile(
+    r"not implemented|No such (command|option)|internal error.*\b(ImportError|ModuleNotFoundError)"
+)
+
+
+def _failure_status(result: Mapping[str, Any]) -> str:
+    stderr = str(result.get("stderr", ""))
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    last = lines[-1][:60] if lines else "no message"
+    if NOT_THERE_YET.search(stderr):
+        return NOT_IMPLEMENTED
+    return f"failed (exit {result['rc']}): {last}"
+
+
+def _size(items: int) -> str:
+    return f"{items // 1000}k" if items >= 1000 and items % 1000 == 0 else str(items)
+
+
+def _console_script(name: str) -> list[str] | None:
+    """The tool installed next to this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+def _clean_env(workdir: Path) -> dict[str, str]:
+    """This environment without credentials or CI switches; caches and keys in workdir."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AISTUDIOS_", "SPECSYNC_", "GITHUB_"))
+    }
+    env.update(
+        NO_COLOR="1",
+        SPECSYNC_CACHE_DIR=str(workdir / "cache-warm"),
+        SPECSYNC_CACHE_KEY_FILE=str(workdir / "config" / "cache.key"),
+        XDG_CACHE_HOME=str(workdir / "xdg-cache"),
+        XDG_CONFIG_HOME=str(workdir / "config"),
+    )
+    return env
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    headers = ("benchmark", "specsync", "baseline", "ratio", "target", "peak MiB", "")
+    cells = [
+        (
+            row.benchmark,
+            row.specsync,
+            row.baseline,
+            f"{row.ratio:.2f}" if row.ratio is not None else "",
+            row.target,
+            f"{row.peak_mib:.0f}" if row.peak_mib is not None else "",
+            row.verdict,
+        )
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median)")
+    parser.add_argument("--big-runs", type=int, default=2, help="runs above 10,000 items")
+    parser.add_argument("--items", type=int, default=10_000, help="main set size")
+    parser.add_argument("--apply-items", type=int, default=400)
+    parser.add_argument("--sizes", default="1000,10000,50000", help="scaling sizes")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.big_runs, args.items, args.apply_items = 1, 1, 200, 20
+        args.sizes = "100,200"
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}")
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    with _workdir(args.keep) as workdir:
+        bench = Bench(workdir, args.runs, args.big_runs)
+        started = time.perf_counter()
+        rows: list[Row] = []
+        for name in chosen:
+            _progress(f"bench: {name} ...")
+            if name == "validate":
+                rows += bench.validate_rows(args.items)
+            elif name == "one-file":
+                rows += bench.one_file_rows(args.items)
+            elif name == "plan":
+                rows += bench.plan_rows(args.items)
+            elif name == "apply":
+                rows += bench.apply_rows(args.apply_items)
+            elif name == "scaling":
+                rows += bench.scaling_rows(sizes)
+        elapsed = time.perf_counter() - started
+
+    if args.json:
+        meta = {
+            "runs": args.runs,
+            "big_runs": args.big_runs,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "elapsed_s": elapsed,
+        }
+        print(json.dumps({"meta": meta, "rows": [row.__dict__ for row in rows]}, indent=2))
+    else:
+        print(format_table(rows))
+        print(
+            f"\nmedians of {args.runs} runs ({args.big_runs} above 10k items); ratio = "
+            f"specsync / baseline; Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+            f"{elapsed:.0f} s in all"
+        )
+    return 0
+
+
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="specsync-bench-") as name:
+        yield Path(name)
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
