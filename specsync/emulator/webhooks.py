@@ -37,6 +37,7 @@ NOT_LOOPBACK = "not delivered: not loopback"
 class Delivery:
     url: str
     payload: dict[str, Any]
+    final: bool
     attempt: int = 1
 
 
@@ -48,7 +49,7 @@ def progress_updates(
     end = FAILURE_POINT * 100 if project.fails else 100
     updates: list[tuple[float, dict[str, Any]]] = []
     for step in PROGRESS_STEPS:
-        if step >= end:
+        if step >= end or project.render_seconds <= 0:
             break
         when = project.created + project.render_seconds * step / 100
         updates.append((when, {**base, "progress": step, "state": RENDERING}))
@@ -96,8 +97,9 @@ class WebhookDispatcher:
 
     def schedule(self, url: str, updates: list[tuple[float, dict[str, Any]]]) -> None:
         with self._wakeup:
-            for when, payload in updates:
-                heapq.heappush(self._queue, (when, next(self._order), Delivery(url, payload)))
+            for number, (when, payload) in enumerate(updates, start=1):
+                delivery = Delivery(url, payload, final=number == len(updates))
+                heapq.heappush(self._queue, (when, next(self._order), delivery))
             self._wakeup.notify()
 
     def close(self) -> None:
@@ -124,7 +126,9 @@ class WebhookDispatcher:
     def _deliver(self, delivery: Delivery) -> None:
         host = urlsplit(delivery.url).hostname or ""
         if not is_loopback_host(host):
-            self._record(delivery, delivered=False, detail=NOT_LOOPBACK)
+            # Said once per project, with its last update, rather than once per update.
+            if delivery.final:
+                self._record(delivery, delivered=False, detail=NOT_LOOPBACK)
             return
         try:
             self._post(delivery)
