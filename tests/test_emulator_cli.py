@@ -123,3 +123,16 @@ def test_a_port_in_use_exits_1_with_a_message() -> None:
 
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+
+
+def test_verbose_logs_each_request_with_its_status() -> None:
+    with emulator_process("--verbose", "--rate-limit", "1") as (process, url):
+        export = url + "/api/odin/v3/simple/custom"
+        for _ in range(2):
+            requests.post(export, json=SAMPLE, headers={"Authorization": "k"}, timeout=5)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+
+    # bench/run.py counts 429s in this log.
+    assert stderr.count('"POST /api/odin/v3/simple/custom HTTP/1.1" 200 -') == 1
+    assert stderr.count('"POST /api/odin/v3/simple/custom HTTP/1.1" 429 -') == 1
