@@ -136,3 +136,16 @@ def test_verbose_logs_each_request_with_its_status() -> None:
     # bench/run.py counts 429s in this log.
     assert stderr.count('"POST /api/odin/v3/simple/custom HTTP/1.1" 200 -') == 1
     assert stderr.count('"POST /api/odin/v3/simple/custom HTTP/1.1" 429 -') == 1
+
+
+def test_a_journal_that_cannot_be_opened_exits_1_with_a_message(tmp_path: Path) -> None:
+    journal = tmp_path / "missing" / "journal.jsonl"
+    result = subprocess.run(
+        [*SPECSYNC, "emulator", "--journal", str(journal)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 1
+    assert f"cannot open journal {journal}: No such file or directory" in result.stderr

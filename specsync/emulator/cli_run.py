@@ -28,6 +28,10 @@ def serve_until_stopped(config: EmulatorConfig, announce: Callable[[str], None])
         try:
             emulator = RunningEmulator(config)
         except OSError as error:
+            if error.filename is not None:
+                raise InputError(
+                    f"cannot open journal {error.filename}: {error.strerror or error}"
+                ) from None
             raise InputError(
                 f"cannot listen on {config.host}:{config.port}: {error.strerror or error}"
             ) from None

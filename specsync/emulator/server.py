@@ -6,14 +6,13 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from specsync.emulator.config import EmulatorConfig
-from specsync.emulator.service import API_PREFIX, Answer, EmulatorService, failure
+from specsync.emulator.service import Answer, EmulatorService, failure
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -38,8 +37,6 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body(service.config.max_body_bytes)
         if body is None:
             return
-        if path.startswith(API_PREFIX) and service.config.latency > 0:
-            time.sleep(service.config.latency)
         answer = service.handle(self.command, path, self.headers, body)
         if answer.drop:
             self._drop_connection()
@@ -107,7 +104,11 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.url = f"http://{shown}:{port}"
-        self.service = EmulatorService(config, self.url)
+        try:
+            self.service = EmulatorService(config, self.url)
+        except BaseException:
+            self.server_close()
+            raise
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:

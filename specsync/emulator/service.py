@@ -1,7 +1,7 @@
 """The API itself, free of sockets: requests in, `Answer`s out.
 
-Order of checks for an API call: rate limit, injected fault (exports only), authorization,
-body. Refused requests (429, 503, 4xx) are never processed nor journalled as exports.
+Order of checks for an API call: rate limit, injected fault (exports only), latency,
+authorization, body. Refused requests (429, 503, 4xx) are never processed nor journalled as exports.
 Authorization: missing, empty, `Bearer ...` or an expired emulator token is 401; a key that
 is present but not the one `--api-key` names is 403.
 """
@@ -106,7 +106,12 @@ class EmulatorService:
     # -- routing ---------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
-        """Answer one request whose body has been read; latency is the caller's job."""
+        """Answer one request whose body has been read.
+
+        The rate limit and the injected fault are decided on arrival (so a seed gives the
+        same sequence of decisions in arrival order), then `--latency` passes, then the
+        answer is made.
+        """
         allowed = allowed_methods(path)
         if allowed is None:
             return failure(404, f"no such endpoint: {path}")
@@ -117,18 +122,20 @@ class EmulatorService:
         if path.startswith(DOWNLOAD_PREFIX):
             return self._download(path[len(DOWNLOAD_PREFIX) :])
         limited = self._rate_limited()
+        fault = self._faults.next_fault() if path == EXPORT_PATH and limited is None else None
+        if self.config.latency > 0:
+            time.sleep(self.config.latency)
         if limited is not None:
             return limited
         if path == TOKEN_PATH:
             return self._issue_token(body)
         if path == EXPORT_PATH:
-            return self._export(headers, body)
+            return self._export(headers, body, fault or Fault.NONE)
         return self._progress(headers, path[len(PROGRESS_PREFIX) :])
 
     # -- endpoints -------------------------------------------------------------------
 
-    def _export(self, headers: Mapping[str, str], raw: bytes) -> Answer:
-        fault = self._faults.next_fault()
+    def _export(self, headers: Mapping[str, str], raw: bytes, fault: Fault) -> Answer:
         if fault is Fault.THROTTLE:
             retry = retry_after_header(self.config.retry_after)
             return failure(429, "too many requests (injected)", {"Retry-After": retry})
