@@ -7,6 +7,7 @@ internet), and nothing sent carries the API key. Every outcome is journalled.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import http.client
 import ipaddress
@@ -62,8 +63,12 @@ def progress_updates(
     return updates
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_host(host: str) -> bool:
-    """True when every address `host` resolves to is a loopback address."""
+    """True when every address `host` resolves to is a loopback address.
+
+    Cached: a project's updates all go to one host, and a lookup may be slow.
+    """
     if host.lower() in ("localhost", "localhost."):
         return True
     try:
