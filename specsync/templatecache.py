@@ -1,0 +1,561 @@
+"""A persistent cache of compiled Jinja templates, authenticated so that it never runs code
+it did not write itself.
+
+Compiling a Jinja template (parse, generate Python, compile it) costs about 0.25 ms; building
+a template from already compiled code costs about 0.02 ms. A translated catalogue holds
+thousands of distinct scripts, so a warm cache turns seconds into tenths.
+
+Cached entries are marshalled code objects, that is, code that will run. A cache directory
+can be restored in CI from another branch or written by anyone who can write to it, so every
+entry carries an HMAC-SHA256 whose key lives outside the cache directory
+(`$SPECSYNC_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/specsync/cache.key`, else
+`~/.config/specsync/cache.key`, created 0o600). Anything that does not verify, is truncated,
+corrupt or from another Python/Jinja2/specsync version is ignored and recompiled, never an
+error: the cache can only make a run faster, never change what it does.
+
+Storage: one pack file per format version in `$SPECSYNC_CACHE_DIR` (default
+`$XDG_CACHE_HOME/specsync`, else `~/.cache/specsync`). Measured on 10,000 templates (17 MB
+of code): one pack is read in ~6 ms and written in ~60 ms, where 10,000 small files take
+~0.1 s to read and ~0.7 s to write atomically. New entries are appended with one `write`
+on an O_APPEND descriptor (a torn tail is detected by its framing and dropped); a pack that
+held a bad entry, or grew mostly stale, is rewritten whole to a temporary file and renamed
+into place.
+
+Record framing: MAGIC (4) | key (32) | payload length (4, big-endian) | mac (32) | payload,
+where key = sha256(version fingerprint, environment fingerprint, source) and mac =
+HMAC-SHA256(secret, MAGIC | key | length | payload).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import importlib.util
+import marshal
+import multiprocessing
+import os
+import secrets
+import struct
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import jinja2
+from jinja2 import Environment, Template
+
+from specsync import __version__
+
+FORMAT = 1
+MAGIC = b"SSTC"
+HEADER = struct.Struct(">4s32sI32s")  # magic, key, payload length, mac
+KEY_BYTES = 32
+SECRET_BYTES = 32
+# Rewrite the pack, keeping only what this run used, once it is this big and mostly stale.
+COMPACT_BYTES = 64 * 1024 * 1024
+# Below this many templates to compile, one process is faster than forking a second.
+PARALLEL_THRESHOLD = 500
+
+# Everything that changes the compiled code besides the source and the environment.
+VERSION_FINGERPRINT = "|".join(
+    (
+        f"specsync-template-cache-{FORMAT}",
+        f"specsync-{__version__}",
+        f"jinja2-{jinja2.__version__}",
+        sys.implementation.cache_tag or sys.implementation.name,
+        importlib.util.MAGIC_NUMBER.hex(),
+    )
+)
+
+
+def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """`$SPECSYNC_CACHE_DIR`, else `$XDG_CACHE_HOME/specsync`, else `~/.cache/specsync`."""
+    if environ.get("SPECSYNC_CACHE_DIR"):
+        return Path(environ["SPECSYNC_CACHE_DIR"])
+    if environ.get("XDG_CACHE_HOME"):
+        return Path(environ["XDG_CACHE_HOME"]) / "specsync"
+    return Path.home() / ".cache" / "specsync"
+
+
+def default_key_file(environ: Mapping[str, str] = os.environ) -> Path:
+    """`$SPECSYNC_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/specsync/cache.key`, else
+    `~/.config/specsync/cache.key`: outside the cache, which CI may restore from elsewhere."""
+    if environ.get("SPECSYNC_CACHE_KEY_FILE"):
+        return Path(environ["SPECSYNC_CACHE_KEY_FILE"])
+    if environ.get("XDG_CONFIG_HOME"):
+        return Path(environ["XDG_CONFIG_HOME"]) / "specsync" / "cache.key"
+    return Path.home() / ".config" / "specsync" / "cache.key"
+
+
+def environment_fingerprint(env: Environment) -> str:
+    """The settings of `env` that shape the code Jinja generates for a template.
+
+    The render module may pass its own fingerprint instead; this one covers the class (a
+    sandbox generates different code), delimiters, whitespace handling, autoescape,
+    finalize, extensions and the sandbox's intercepted operators.
+    """
+    cls = type(env)
+    parts: list[Any] = [
+        f"{cls.__module__}.{cls.__qualname__}",
+        getattr(env, "sandboxed", False),
+        env.block_start_string,
+        env.block_end_string,
+        env.variable_start_string,
+        env.variable_end_string,
+        env.comment_start_string,
+        env.comment_end_string,
+        env.line_statement_prefix,
+        env.line_comment_prefix,
+        env.trim_blocks,
+        env.lstrip_blocks,
+        env.newline_sequence,
+        env.keep_trailing_newline,
+        env.optimized,
+        env.is_async,
+        _describe(env.autoescape),
+        _describe(env.finalize),
+        sorted(env.extensions),
+        sorted(getattr(env, "intercepted_binops", ())),
+        sorted(getattr(env, "intercepted_unops", ())),
+        _describe(env.code_generator_class),
+        _describe(env.template_class),
+    ]
+    return repr(parts)
+
+
+def _describe(value: object) -> str:
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
+
+
+def compile_template(env: Environment, source: str) -> CodeType:
+    """The code object `env.from_string(source)` would build (raises as it does)."""
+    code = env.compile(source)
+    assert isinstance(code, CodeType)
+    return code
+
+
+def template_from_code(
+    env: Environment, code: CodeType, globals: MutableMapping[str, Any] | None = None
+) -> Template:
+    """A `Template` from compiled code, exactly as `Environment.from_string` builds one."""
+    return env.template_class.from_code(env, code, env.make_globals(globals), None)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    stored: int = 0
+    rejected: int = 0  # entries that failed verification or did not load
+
+
+@dataclass
+class _Pack:
+    """The records of one pack file, indexed by key; payloads verified only when used."""
+
+    data: bytes = b""
+    index: dict[bytes, tuple[int, int, bytes]] = field(default_factory=dict)  # key: off, len, mac
+    damaged: bool = False  # a torn or corrupt record: rewrite the pack on flush
+
+
+class TemplateCache:
+    """Compiled template code by source, for one environment fingerprint.
+
+    `load` and `store` never raise for any state of the cache directory; `flush` writes
+    what was stored (call it once, at the end of a run, or use the cache as a context
+    manager). A disabled cache (`enabled=False`, for `--no-cache`, or no usable key) loads
+    nothing and stores nothing.
+    """
+
+    def __init__(
+        self,
+        environment_fingerprint: str,
+        *,
+        cache_dir: Path | None = None,
+        key_file: Path | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.key_file = key_file if key_file is not None else default_key_file()
+        self.stats = CacheStats()
+        self.disabled_reason: str | None = None if enabled else "disabled"
+        self._prefix = hashlib.sha256(
+            f"{VERSION_FINGERPRINT}\0{environment_fingerprint}\0".encode()
+        )
+        self._secret: bytes | None = None
+        self._pack: _Pack | None = None
+        self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
+        self._used: set[bytes] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_reason is None
+
+    @property
+    def pack_path(self) -> Path:
+        tag = hashlib.sha256(VERSION_FINGERPRINT.encode()).hexdigest()[:16]
+        return self.cache_dir / f"templates-{tag}.pack"
+
+    def __enter__(self) -> TemplateCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def load(self, source: str) -> CodeType | None:
+        """The verified compiled code for `source`, or None (a miss, or a bad entry)."""
+        if not self._ready():
+            return None
+        key = self._key(source)
+        self._used.add(key)
+        payload = self._new.get(key)
+        if payload is None:
+            payload = self._verified_payload(key)
+        if payload is None:
+            self.stats.misses += 1
+            return None
+        try:
+            code = marshal.loads(payload)
+        except (EOFError, ValueError, TypeError):
+            code = None
+        if not isinstance(code, CodeType):
+            self._reject(key)
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return code
+
+    def _verified_payload(self, key: bytes) -> bytes | None:
+        assert self._pack is not None and self._secret is not None
+        found = self._pack.index.get(key)
+        if found is None:
+            return None
+        offset, length, mac = found
+        payload = self._pack.data[offset : offset + length]
+        expected = _mac(self._secret, key, payload)
+        if not hmac.compare_digest(mac, expected):
+            self._reject(key)
+            return None
+        return payload
+
+    def _reject(self, key: bytes) -> None:
+        assert self._pack is not None
+        self.stats.rejected += 1
+        self._pack.index.pop(key, None)
+        self._pack.damaged = True
+
+    # -- writing ---------------------------------------------------------------------
+
+    def store(self, source: str, code: CodeType) -> None:
+        """Remember compiled code for `source`; written by `flush`."""
+        if not self._ready():
+            return
+        key = self._key(source)
+        self._used.add(key)
+        if key in self._new or (self._pack is not None and key in self._pack.index):
+            return
+        self._new[key] = marshal.dumps(code)
+        self.stats.stored += 1
+
+    def flush(self) -> None:
+        """Append new entries to the pack (or rewrite it when damaged or mostly stale).
+
+        Failing to write (read-only or full disk, permissions) only costs speed next time.
+        """
+        if not self.enabled or self._pack is None or self._secret is None:
+            return
+        pack = self._pack
+        rewrite = pack.damaged or (
+            len(pack.data) > COMPACT_BYTES
+            and sum(pack.index[k][1] for k in self._used if k in pack.index) < len(pack.data) / 2
+        )
+        if not self._new and not rewrite:
+            return
+        try:
+            self._ensure_cache_dir()
+            if rewrite:
+                keep = {**self._live_payloads(pack, only_used=not pack.damaged), **self._new}
+                self._replace_pack(self._encode(keep))
+            else:
+                self._append(self._encode(self._new))
+        except OSError:
+            pass
+        self._new.clear()
+        pack.damaged = False
+
+    def _live_payloads(self, pack: _Pack, *, only_used: bool) -> dict[bytes, bytes]:
+        assert self._secret is not None
+        keys = [k for k in pack.index if not only_used or k in self._used]
+        live = {}
+        for key in keys:
+            payload = self._verified_payload(key)
+            if payload is not None:
+                live[key] = payload
+        return live
+
+    def _encode(self, entries: Mapping[bytes, bytes]) -> bytes:
+        assert self._secret is not None
+        chunks = []
+        for key, payload in entries.items():
+            mac = _mac(self._secret, key, payload)
+            chunks += [HEADER.pack(MAGIC, key, len(payload), mac), payload]
+        return b"".join(chunks)
+
+    def _append(self, blob: bytes) -> None:
+        # One write on an O_APPEND descriptor: concurrent runs never interleave records,
+        # and a crash leaves at worst a torn tail that readers recognise and drop.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.pack_path, flags, 0o600)
+        try:
+            os.write(fd, blob)
+        finally:
+            os.close(fd)
+
+    def _replace_pack(self, blob: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.cache_dir, prefix=".pack-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+            os.replace(temporary, self.pack_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+    def _ensure_cache_dir(self) -> None:
+        if self.cache_dir.is_dir():
+            return
+        self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Keep the cache out of commits and backups when it is pointed inside a project.
+        (self.cache_dir / ".gitignore").write_text("*\n", encoding="utf-8")
+        (self.cache_dir / "CACHEDIR.TAG").write_text(
+            "Signature: 8a477f597d28d172789f06886806bc55\n"
+            "# specsync's compiled-template cache; safe to delete.\n",
+            encoding="utf-8",
+        )
+
+    # -- setup -----------------------------------------------------------------------
+
+    def _key(self, source: str) -> bytes:
+        digest = self._prefix.copy()
+        digest.update(source.encode("utf-8", "surrogatepass"))
+        return digest.digest()
+
+    def _ready(self) -> bool:
+        """Read the secret and the pack on first use; disable the cache if that fails."""
+        if self._pack is not None:
+            return True
+        if not self.enabled:
+            return False
+        try:
+            self._secret = self._read_secret()
+        except _Unusable as reason:
+            self.disabled_reason = str(reason)
+            return False
+        self._pack = _read_pack(self.pack_path)
+        return True
+
+    def _read_secret(self) -> bytes:
+        key_file = self.key_file.absolute()
+        cache_dir = self.cache_dir.absolute()
+        if key_file.parent == cache_dir or cache_dir in key_file.parents:
+            raise _Unusable(f"the cache key {key_file} must not live inside the cache")
+        try:
+            return _read_key(key_file)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise _Unusable(f"cannot read the cache key {key_file}: {error}") from None
+        try:
+            _create_key(key_file)
+            return _read_key(key_file)
+        except OSError as error:
+            raise _Unusable(f"cannot create the cache key {key_file}: {error}") from None
+
+
+class _Unusable(Exception):
+    """The cache cannot be used this run (no trustworthy key); not an error for the user."""
+
+
+def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
+    message = MAGIC + key + struct.pack(">I", len(payload))
+    return hmac.new(secret, message + payload, hashlib.sha256).digest()
+
+
+def _read_key(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        status = os.fstat(fd)
+        # Anyone else able to write the key could forge entries; anyone else able to read
+        # it could too, with write access to the cache.
+        if hasattr(os, "getuid") and status.st_uid != os.getuid():
+            raise _Unusable(f"the cache key {path} belongs to another user")
+        if status.st_mode & 0o077:
+            raise _Unusable(f"the cache key {path} is readable or writable by others")
+        secret = os.read(fd, SECRET_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(secret) != SECRET_BYTES:
+        raise _Unusable(f"the cache key {path} is damaged; delete it to get a new one")
+    return secret
+
+
+def _create_key(path: Path) -> None:
+    """Write a fresh key to a private temporary file, then link it into place.
+
+    Linking fails when another run created the key first; then that key is the one used.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(SECRET_BYTES))
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+
+
+def _read_pack(path: Path) -> _Pack:
+    """Index every well-framed record; stop at the first torn or foreign one."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return _Pack()
+    pack = _Pack(data=data)
+    offset = 0
+    size = len(data)
+    while offset < size:
+        if size - offset < HEADER.size:
+            pack.damaged = True
+            break
+        magic, key, length, mac = HEADER.unpack_from(data, offset)
+        start = offset + HEADER.size
+        if magic != MAGIC or start + length > size:
+            pack.damaged = True
+            break
+        pack.index[key] = (start, length, mac)
+        offset = start + length
+    return pack
+
+
+# -- compiling many templates ------------------------------------------------------------
+
+
+def compile_templates(
+    env: Environment,
+    sources: Iterable[str],
+    cache: TemplateCache | None = None,
+    *,
+    processes: int | None = None,
+) -> dict[str, Template]:
+    """A Template for each distinct source, from the cache when it has it.
+
+    Sources that fail to compile are left out: the caller compiles those itself (with
+    `env.from_string`) to report the error at the right place. The rest are compiled in
+    `processes` processes (default: the CPUs, above PARALLEL_THRESHOLD misses), stored
+    in the cache and flushed.
+    """
+    templates: dict[str, Template] = {}
+    codes: dict[str, CodeType] = {}
+    missing: list[str] = []
+    for source in dict.fromkeys(sources):
+        code = cache.load(source) if cache is not None else None
+        if code is None:
+            missing.append(source)
+        else:
+            codes[source] = code
+    compiled = _compile_all(env, missing, processes)
+    for source, code in compiled.items():
+        if cache is not None:
+            cache.store(source, code)
+        codes[source] = code
+    if cache is not None:
+        cache.flush()
+    for source, code in codes.items():
+        templates[source] = template_from_code(env, code)
+    return templates
+
+
+def _compile_all(
+    env: Environment, sources: Sequence[str], processes: int | None
+) -> dict[str, CodeType]:
+    if processes is None:
+        processes = (os.cpu_count() or 1) if len(sources) >= PARALLEL_THRESHOLD else 1
+    if processes > 1 and _can_fork():
+        return _compile_forked(env, sources, processes)
+    return _compile_here(env, sources)
+
+
+def _compile_here(env: Environment, sources: Sequence[str]) -> dict[str, CodeType]:
+    compiled = {}
+    for source in sources:
+        try:
+            compiled[source] = compile_template(env, source)
+        except Exception:  # the caller compiles it again to report the error
+            continue
+    return compiled
+
+
+def _can_fork() -> bool:
+    # Forking a process that runs other threads can deadlock the child.
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+# Set just before forking: the children inherit the environment instead of rebuilding it.
+_FORK_ENVIRONMENT: Environment | None = None
+
+
+def _compile_chunk(connection: Any, sources: Sequence[str]) -> None:
+    assert _FORK_ENVIRONMENT is not None
+    compiled = _compile_here(_FORK_ENVIRONMENT, sources)
+    payloads = [marshal.dumps(compiled[s]) if s in compiled else None for s in sources]
+    connection.send(payloads)
+    connection.close()
+
+
+def _compile_forked(
+    env: Environment, sources: Sequence[str], processes: int
+) -> dict[str, CodeType]:
+    """Split the sources; forked children compile all chunks but the first, which this
+    process compiles meanwhile. A child that fails leaves its chunk to this process."""
+    global _FORK_ENVIRONMENT
+    context = multiprocessing.get_context("fork")
+    chunks = [list(sources[i::processes]) for i in range(processes)]
+    workers = []
+    _FORK_ENVIRONMENT = env
+    try:
+        for chunk in chunks[1:]:
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_compile_chunk, args=(sender, chunk), daemon=True)
+            process.start()
+            sender.close()
+            workers.append((process, receiver, chunk))
+    finally:
+        _FORK_ENVIRONMENT = None
+    compiled = _compile_here(env, chunks[0])
+    for process, receiver, chunk in workers:
+        try:
+            payloads = receiver.recv()
+        except (EOFError, OSError):
+            payloads = None
+        finally:
+            receiver.close()
+            process.join()
+            process.close()
+        if payloads is None or len(payloads) != len(chunk):
+            compiled.update(_compile_here(env, chunk))
+            continue
+        for source, payload in zip(chunk, payloads, strict=True):
+            if payload is not None:
+                compiled[source] = marshal.loads(payload)
+    return compiled
