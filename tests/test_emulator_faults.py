@@ -108,14 +108,15 @@ def test_dropped_connection_closes_without_a_status_line() -> None:
 
 
 def test_rate_limit_allows_a_burst_then_429_with_retry_after() -> None:
-    with running_emulator(EmulatorConfig(rate_limit=5)) as emu:
-        answers = [raw_export(emu) for _ in range(8)]
+    with running_emulator(EmulatorConfig(rate_limit=2)) as emu:
+        answers = [raw_export(emu) for _ in range(5)]
 
-        assert [status for status, _ in answers] == [200] * 5 + [429] * 3
-        assert {headers["Retry-After"] for _, headers in answers[5:]} == {"1"}
-        assert emu.export_count() == 5
-        time.sleep(0.25)  # a token comes back every 0.2 s
+        assert [status for status, _ in answers] == [200, 200, 429, 429, 429]
+        assert {headers["Retry-After"] for _, headers in answers[2:]} == {"1"}
+        assert emu.export_count() == 2
+        time.sleep(0.55)  # a token comes back every 0.5 s
         assert raw_export(emu)[0] == 200
+        assert raw_export(emu)[0] == 429
 
 
 def test_rate_limit_lets_a_client_pacing_itself_at_the_limit_through() -> None:
