@@ -125,8 +125,18 @@ def render(
 
 @cli.command()
 def schema() -> None:
-    """Print the manifest JSON Schema (draft 2020-12)."""
-    not_implemented("schema")
+    """Print the manifest JSON Schema (draft 2020-12).
+
+    Point editors at it for completion and hover docs, with this first line in a manifest:
+    # yaml-language-server: $schema=schemas/manifest.schema.json
+
+    \b
+    Examples:
+      specsync schema > manifest.schema.json
+    """
+    from specsync.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
 
 
 @cli.command()

@@ -31,6 +31,8 @@ def load_items(
         except InputError as error:
             problems.extend(error.problems)
             continue
+        # Files found by searching carry `specsync:`; one named explicitly must too, and
+        # validate_document says so when it does not.
         schema_problems = schema.validate_document(document)
         if schema_problems:
             problems.extend(schema_problems)

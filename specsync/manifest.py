@@ -1,0 +1,287 @@
+"""Load one YAML manifest into plain values that remember where each was written.
+
+Safe YAML only, built from libyaml's node graph by our own small constructor, so that we
+can refuse what PyYAML would accept silently (duplicate keys, non-string keys, unknown
+tags) and bound what it would not (nesting depth before parsing, alias expansion while
+constructing). Every refusal is a located Problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from specsync.model import Document, InputError, Location, PathKey, Problem
+
+try:  # the C loader is several times faster; fall back when libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the build of PyYAML
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FLOW_DEPTH = 64
+MAX_INDENT = 256  # block nesting shows up as indentation (and "- - -" runs)
+MAX_VALUES = 1_000_000  # alias expansion budget ("billion laughs")
+
+_TAG = "tag:yaml.org,2002:"
+_constructor = yaml.constructor.SafeConstructor()
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class Locator:
+    """Maps value paths to locations; also knows where each string scalar starts."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.values: dict[PathKey, tuple[int, int]] = {}
+        self.keys: dict[PathKey, tuple[int, int]] = {}
+        self.first_lines: dict[PathKey, int] = {}
+
+    def __call__(self, path: PathKey, key: bool) -> Location:
+        table = self.keys if key else self.values
+        probe = path
+        while True:
+            found = table.get(probe) or self.values.get(probe)
+            if found is not None:
+                return Location(self.display, found[0], found[1])
+            if not probe:
+                return Location(self.display, 1, 1)
+            probe = probe[:-1]
+
+
+def scalar_first_line(document: Document, path: Sequence[str | int]) -> int:
+    """Manifest line of a string scalar's first template line (0 when not exact)."""
+    locator = document.locate_fn
+    if isinstance(locator, Locator):
+        return locator.first_lines.get(tuple(path), 0)
+    return 0
+
+
+def _decode(raw: bytes, display: str) -> str:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(
+            Problem(
+                Location(display, line, column),
+                f"not valid UTF-8 (byte 0x{raw[error.start]:02x}); save the file as UTF-8",
+            )
+        ) from None
+    return text.replace("\r\n", "\n")
+
+
+def _check_nesting(text: str, display: str) -> None:
+    """Refuse absurd nesting before libyaml sees it (it crashes or goes quadratic).
+
+    Linear and cheap: block nesting shows as indentation, flow nesting as open brackets
+    outside quoted scalars. Lines with no bracket outside a flow collection are skipped.
+    """
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" \t-")
+        if len(line) - len(stripped) > MAX_INDENT:
+            raise InputError(
+                Problem(
+                    Location(display, number, MAX_INDENT + 1),
+                    f"nesting is deeper than specsync reads (indentation over {MAX_INDENT} "
+                    "columns)",
+                )
+            )
+        if depth == 0 and "[" not in line and "{" not in line:
+            continue
+        quote = ""
+        previous = " "
+        for column, char in enumerate(line, start=1):
+            if quote:
+                if char == quote:
+                    quote = ""
+                    previous = char
+                continue
+            if char in "'\"" and previous in "[{,: ":
+                quote = char
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_FLOW_DEPTH:
+                    raise InputError(
+                        Problem(
+                            Location(display, number, column),
+                            "nesting is deeper than specsync reads (more than "
+                            f"{MAX_FLOW_DEPTH} levels of [ ] or {{ }})",
+                        )
+                    )
+            elif char in "]}" and depth > 0:
+                depth -= 1
+            elif char == "#" and previous in " \t":
+                break  # a comment: brackets in it do not nest
+            if char not in " \t":
+                previous = char
+            elif previous not in "[{,:":
+                previous = " "
+
+
+def _tag_refusal(tag: str) -> str:
+    shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+    return f"the tag {shown!r} is not allowed: manifests hold plain YAML data only"
+
+
+def _key_hint(node: yaml.ScalarNode, value: Any) -> str:
+    raw = node.value
+    if isinstance(value, bool):
+        return (
+            f"key {raw!r} is read as the boolean {str(value).lower()} (YAML 1.1): "
+            f'quote it, e.g. "{raw}"'
+        )
+    if value is None:
+        return f'key {raw!r} is read as null: quote it, e.g. "{raw}"'
+    return f'key {raw!r} is read as a number: quote it, e.g. "{raw}"'
+
+
+class _Builder:
+    def __init__(self, locator: Locator) -> None:
+        self.locator = locator
+        self.count = 0
+
+    def mark(self, path: PathKey, node: yaml.Node) -> None:
+        self.locator.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _Refused(
+                node.start_mark,
+                f"too many values after expanding aliases (over {MAX_VALUES:,}): "
+                "is this an alias bomb?",
+            )
+        self.mark(path, node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise _Refused(node.start_mark, _tag_refusal(node.tag))
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _TAG + "map":
+                raise _Refused(node.start_mark, _tag_refusal(node.tag))
+            return self.mapping(node, path)
+        raise _Refused(node.start_mark, "unsupported YAML node")  # pragma: no cover
+
+    def scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
+        tag = node.tag
+        if tag == _TAG + "str":
+            start, end = node.start_mark, node.end_mark
+            if node.style == "|":
+                self.locator.first_lines[path] = start.line + 2
+            elif start.line == end.line:
+                self.locator.first_lines[path] = start.line + 1
+            return node.value
+        if tag == _TAG + "null":
+            return None
+        if tag == _TAG + "bool":
+            return _constructor.construct_yaml_bool(node)
+        if tag == _TAG + "int":
+            return _constructor.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            return _constructor.construct_yaml_float(node)
+        if tag == _TAG + "timestamp":
+            return node.value  # dates stay as written: templates print them as text
+        if tag == _TAG + "merge":
+            raise _Refused(node.start_mark, "merge keys (<<) are not supported: write the keys out")
+        raise _Refused(node.start_mark, _tag_refusal(tag))
+
+    def mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(key_node.start_mark, "a mapping key must be a plain string")
+            if key_node.tag == _TAG + "merge":
+                raise _Refused(
+                    key_node.start_mark, "merge keys (<<) are not supported: write the keys out"
+                )
+            key = self.scalar(key_node, path)
+            if not isinstance(key, str):
+                raise _Refused(key_node.start_mark, _key_hint(key_node, key))
+            line = key_node.start_mark.line + 1
+            if key in first_seen:
+                raise _Refused(
+                    key_node.start_mark,
+                    f"duplicate key {key!r} (first at line {first_seen[key]})",
+                )
+            first_seen[key] = line
+            child = (*path, key)
+            self.locator.keys[child] = (line, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, child)
+        return result
+
+
+def parse_document(raw: bytes, display: str) -> Document:
+    """Parse manifest bytes; raise InputError with a located Problem when refused."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(
+            Problem(
+                Location(display),
+                f"file is too large ({len(raw) / 1024 / 1024:.1f} MiB; "
+                f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
+            )
+        )
+    text = _decode(raw, display)
+    _check_nesting(text, display)
+    locator = Locator(display)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = None if node is None else _Builder(locator).build(node, ())
+    except _Refused as refused:
+        mark = refused.mark
+        raise InputError(
+            Problem(Location(display, mark.line + 1, mark.column + 1), refused.message)
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        raise InputError(
+            Problem(Location(display, line, column), f"YAML syntax error: {message}")
+        ) from None
+    except yaml.YAMLError as error:
+        raise InputError(Problem(Location(display, 1, 1), f"YAML error: {error}")) from None
+    except RecursionError:
+        raise InputError(
+            Problem(Location(display, 1, 1), "nesting is deeper than specsync reads")
+        ) from None
+    return Document(display, data, locator)
+
+
+def load_document(path: Path, display: str) -> Document:
+    """Read and parse one manifest file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                Problem(
+                    Location(display),
+                    f"file is too large ({size / 1024 / 1024:.1f} MiB; "
+                    f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
+                )
+            )
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(
+            Problem(Location(display), f"cannot read: {error.strerror or error}")
+        ) from None
+    return parse_document(raw, display)
+
+
+def is_manifest(document: Document) -> bool:
+    return isinstance(document.data, dict) and "specsync" in document.data

@@ -1,0 +1,234 @@
+"""The manifest JSON Schema, and its errors turned into located, readable problems."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from specsync.model import Document, Problem
+
+FORMAT_VERSION = 1
+
+_SHAPES = {
+    "videos": "a video id: letters, digits, '_', '.', '-', starting with a letter or digit "
+    "(e.g. welcome, pricing-2024)",
+    "locales": "a locale code like en, ko, zh-CN or pt-BR",
+    "webhookUrl": "an absolute http(s) URL like https://hooks.example.com/aistudios",
+}
+
+
+@cache
+def schema_text() -> str:
+    return files("specsync.schemas").joinpath("manifest.schema.json").read_text(encoding="utf-8")
+
+
+@cache
+def manifest_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_text())
+    return schema
+
+
+@cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(manifest_schema())
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
+def _quote_hint(value: Any) -> str:
+    if isinstance(value, bool):
+        return ' (YAML 1.1 reads yes/no/on/off as booleans: quote it, e.g. "no")'
+    if isinstance(value, (int, float)) or value is None:
+        return ": quote it"
+    return ""
+
+
+def _field_name(path: tuple[str | int, ...]) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "value"
+
+
+def _context(path: tuple[str | int, ...]) -> str:
+    if len(path) >= 2 and path[0] == "videos":
+        return f" in video {path[1]!r}"
+    if path and path[0] == "defaults":
+        return " in defaults"
+    return ""
+
+
+def _allowed_keys(schema: dict[str, Any]) -> list[str]:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = manifest_schema()["$defs"][name]
+    return sorted(schema.get("properties", {}))
+
+
+@cache
+def _locale_mapping_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    defs = manifest_schema()["$defs"]
+    return Draft202012Validator({"$defs": defs, "$ref": "#/$defs/locales/oneOf/1"})
+
+
+@cache
+def _locale_code_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(manifest_schema()["$defs"]["locales"]["oneOf"][0]["items"])
+
+
+def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> list[Problem]:
+    """`locales` is a list or a mapping: report the errors of the branch the user meant."""
+    problems: list[Problem] = []
+    if isinstance(value, list):
+        if not value:
+            return [Problem(doc.locate(path), "locales must list at least one locale")]
+        for index, entry in enumerate(value):
+            if not isinstance(entry, str):
+                problems.append(
+                    Problem(
+                        doc.locate((*path, index)),
+                        f"locale must be text, got {_describe(entry)}{_quote_hint(entry)}",
+                    )
+                )
+            elif not _locale_code_validator().is_valid(entry):
+                problems.append(
+                    Problem(doc.locate((*path, index)), f"{entry!r} is not {_SHAPES['locales']}")
+                )
+    elif isinstance(value, dict):
+        if not value:
+            return [Problem(doc.locate(path), "locales must name at least one locale")]
+        for suberror in _locale_mapping_validator().iter_errors(value):
+            suberror.path.extendleft(reversed(path))
+            problems.extend(_problem_for(doc, suberror))
+    if problems:
+        return problems
+    return [
+        Problem(
+            doc.locate(path),
+            "locales must be a list of locale codes or a mapping of code to overrides, "
+            f"got {_describe(value)}",
+        )
+    ]
+
+
+def _problem_for(doc: Document, error: Any) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    validator = error.validator
+    value = error.instance
+    field = _field_name(path)
+    if validator == "additionalProperties" and isinstance(value, dict):
+        allowed = _allowed_keys(error.schema)
+        extras = [k for k in value if k not in error.schema.get("properties", {})]
+        problems = []
+        for key in extras:
+            guess = difflib.get_close_matches(key, allowed, n=1)
+            hint = (
+                f" (did you mean {guess[0]!r}?)" if guess else f" (allowed: {', '.join(allowed)})"
+            )
+            problems.append(
+                Problem(
+                    doc.locate((*path, key), key=True), f"unknown key {key!r}{_context(path)}{hint}"
+                )
+            )
+        return problems
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return [Problem(doc.locate(path), f"missing required key {missing!r}")]
+    if validator == "propertyNames":
+        shape = _SHAPES.get(field, "a valid name")
+        bad = error.instance
+        names = [k for k in bad if isinstance(k, str)]
+        problems = []
+        from jsonschema import Draft202012Validator
+
+        check = Draft202012Validator(error.schema["propertyNames"])
+        for name in names:
+            if not check.is_valid(name):
+                problems.append(
+                    Problem(doc.locate((*path, name), key=True), f"{name!r} is not {shape}")
+                )
+        return problems
+    if validator in ("oneOf", "anyOf") and field == "locales":
+        return _locale_problems(doc, path, value)
+    if validator == "type":
+        expected = error.validator_value
+        names = {"string": "text", "object": "a mapping", "array": "a list", "integer": "a number"}
+        if isinstance(expected, list):
+            wanted = " or ".join(names.get(t, t) for t in expected if t != "null")
+        else:
+            wanted = names.get(expected, expected)
+        return [
+            Problem(
+                doc.locate(path),
+                f"{field} must be {wanted}, got {_describe(value)}"
+                + (_quote_hint(value) if wanted == "text" else ""),
+            )
+        ]
+    if validator == "pattern":
+        shape = _SHAPES.get(field, f"of the form {error.validator_value}")
+        if len(path) >= 2 and path[-2] == "locales":
+            shape = _SHAPES["locales"]
+        return [Problem(doc.locate(path), f"{value!r} is not {shape}")]
+    if validator == "enum":
+        choices = ", ".join(str(c) for c in dict.fromkeys(str(c) for c in error.validator_value))
+        return [Problem(doc.locate(path), f"{field} must be one of {choices}, got {value!r}")]
+    if validator == "minLength":
+        return [Problem(doc.locate(path), f"{field} must not be empty")]
+    if validator == "minItems" or validator == "minProperties":
+        return [Problem(doc.locate(path), f"{field} must not be empty")]
+    return [Problem(doc.locate(path), f"{field}: {error.message}")]
+
+
+def validate_document(doc: Document) -> list[Problem]:
+    """Every schema problem of one document, located at the node it concerns."""
+    data = doc.data
+    if not isinstance(data, dict) or "specsync" not in data:
+        return [
+            Problem(
+                doc.locate(()),
+                "not a specsync manifest: a manifest is a mapping with a `specsync: 1` key",
+            )
+        ]
+    version = data["specsync"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        return [
+            Problem(
+                doc.locate(("specsync",)),
+                f"specsync: must be the format version number 1, got {_describe(version)}",
+            )
+        ]
+    if version > FORMAT_VERSION:
+        return [
+            Problem(
+                doc.locate(("specsync",)),
+                f"manifest format {version} is newer than this specsync reads "
+                f"({FORMAT_VERSION}): upgrade specsync",
+            )
+        ]
+    if version < FORMAT_VERSION:
+        return [Problem(doc.locate(("specsync",)), f"unknown manifest format {version}")]
+    problems: set[Problem] = set()
+    for error in _validator().iter_errors(data):
+        problems.update(_problem_for(doc, error))
+    return sorted(problems)

@@ -1,0 +1,89 @@
+import time
+from pathlib import Path
+
+import pytest
+
+from specsync.manifest import load_document, parse_document, scalar_first_line
+from specsync.model import InputError
+
+
+def refused(text: bytes) -> str:
+    with pytest.raises(InputError) as info:
+        parse_document(text, "m.yaml")
+    return str(info.value)
+
+
+def test_values_keep_their_locations() -> None:
+    doc = parse_document(b"specsync: 1\nvideos:\n  welcome:\n    script: |\n      Hi\n", "m.yaml")
+    assert doc.data == {"specsync": 1, "videos": {"welcome": {"script": "Hi\n"}}}
+    assert str(doc.locate(("videos", "welcome"), key=True)) == "m.yaml:3:3"
+    assert str(doc.locate(("videos", "welcome", "script"))) == "m.yaml:4:13"
+    assert scalar_first_line(doc, ("videos", "welcome", "script")) == 5
+    # unknown paths fall back to the nearest located ancestor
+    assert str(doc.locate(("videos", "welcome", "nope"))) == "m.yaml:4:5"
+
+
+def test_bom_and_crlf_load() -> None:
+    doc = parse_document(b"\xef\xbb\xbfspecsync: 1\r\nvideos: {}\r\n", "m.yaml")
+    assert doc.data == {"specsync": 1, "videos": {}}
+
+
+def test_non_utf8_names_line_and_column() -> None:
+    assert refused(b"a: 1\nb: '\xff'\n") == (
+        "m.yaml:2:5: not valid UTF-8 (byte 0xff); save the file as UTF-8"
+    )
+
+
+def test_duplicate_keys_name_both_lines() -> None:
+    assert refused(b"a: 1\nb: 2\na: 3\n") == "m.yaml:3:1: duplicate key 'a' (first at line 1)"
+
+
+def test_yaml_11_boolean_and_number_keys_say_quote_it() -> None:
+    assert "key 'no' is read as the boolean false (YAML 1.1): quote it" in refused(b"no: 1\n")
+    assert "key '123' is read as a number: quote it" in refused(b"123: x\n")
+
+
+def test_python_and_custom_tags_are_refused() -> None:
+    assert "m.yaml:1:4: the tag '!!python/object/apply:os.system' is not allowed" in refused(
+        b"x: !!python/object/apply:os.system [touch x]\n"
+    )
+    assert "m.yaml:1:4: the tag '!Ref' is not allowed" in refused(b"x: !Ref y\n")
+
+
+def test_merge_keys_are_refused() -> None:
+    assert "merge keys (<<) are not supported" in refused(b"a: &a {x: 1}\nb: {<<: *a}\n")
+
+
+def test_alias_bomb_fails_fast() -> None:
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x,x]"]
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{cur}: &{cur} [{','.join(['*' + prev] * 10)}]")
+    started = time.monotonic()
+    message = refused(("\n".join(lines) + "\n").encode())
+    assert "alias bomb" in message
+    assert time.monotonic() - started < 5
+
+
+def test_deep_flow_and_block_nesting_fail_fast_before_parsing() -> None:
+    started = time.monotonic()
+    assert "m.yaml:1:68: nesting is deeper" in refused(b"x: " + b"[" * 100_000 + b"]" * 100_000)
+    assert "nesting is deeper" in refused(b"- " * 100_000 + b"x\n")
+    assert time.monotonic() - started < 1
+
+
+def test_brackets_inside_quoted_text_are_not_nesting() -> None:
+    doc = parse_document(b'x: "' + b"[" * 100 + b'"\ny: [a, "{{{{"]\n', "m.yaml")
+    assert doc.data["y"] == ["a", "{{{{"]
+
+
+def test_syntax_error_is_located() -> None:
+    assert refused(b"a: {b: 1\n").startswith("m.yaml:2:1: YAML syntax error")
+
+
+def test_too_large_file_is_refused_without_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(11 * 1024 * 1024)
+    with pytest.raises(InputError) as info:
+        load_document(big, "big.yaml")
+    assert "big.yaml: file is too large (11.0 MiB; the limit is 10 MiB)" in str(info.value)
