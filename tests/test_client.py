@@ -1,0 +1,619 @@
+"""specsync.client against the real emulator over loopback (and a few canned HTTP servers).
+
+Retries are made instant by a recording `sleep`; what the client waited is checked there.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from specsync.client import (
+    DEFAULT_API_BASE,
+    MAX_RESPONSE_BYTES,
+    AuthError,
+    Client,
+    ClientError,
+    ConfigError,
+    Credentials,
+    ExportResult,
+    api_base_from_env,
+    credentials_from_env,
+    parse_retry_after,
+)
+from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
+
+REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
+KEY = "test-key-123"
+
+
+class Recorder:
+    """Stands in for time.sleep and the log callback: keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self.lines: list[str] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def make_client(url: str, recorder: Recorder, **options: Any) -> Client:
+    credentials = options.pop("credentials", Credentials(api_key=KEY))
+    return Client(url, credentials, log=recorder.log, sleep=recorder.sleep, **options)
+
+
+@contextmanager
+def emulator_with(**settings: Any) -> Iterator[RunningEmulator]:
+    with running_emulator(EmulatorConfig(render_seconds=0.1, **settings)) as emu:
+        yield emu
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Any, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())
+
+
+# -- accepted ----------------------------------------------------------------------------
+
+
+def test_export_accepted_returns_the_ids_the_service_recorded(emulator: RunningEmulator) -> None:
+    recorder = Recorder()
+    with make_client(emulator.url, recorder) as client:
+        result = client.export({**REQUEST, "isExport": True})
+
+    assert result.outcome == "accepted"
+    assert result.attempts == 1
+    assert result.retries == []
+    [record] = emulator.records("export")
+    assert (result.project_id, result.task_id) == (record["projectId"], record["taskId"])
+    assert record["body"] == {**REQUEST, "isExport": True}
+    assert recorder.lines == []
+
+
+def test_exports_from_many_threads_are_each_submitted_once() -> None:
+    recorder = Recorder()
+    with emulator_with() as emu, make_client(emu.url, recorder) as client:
+        requests = [{**REQUEST, "text": f"script {n}"} for n in range(24)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(client.export, requests))
+
+        assert {r.outcome for r in results} == {"accepted"}
+        assert len({r.project_id for r in results}) == 24
+        assert emu.export_count() == 24
+        texts = sorted(record["body"]["text"] for record in emu.records("export"))
+        assert texts == sorted(r["text"] for r in requests)
+
+
+# -- retried: certainly not processed ----------------------------------------------------
+
+
+def test_throttled_export_is_retried_then_fails_without_being_processed() -> None:
+    recorder = Recorder()
+    with emulator_with(throttle_rate=1.0, retry_after=0.1) as emu:
+        with make_client(emu.url, recorder, max_attempts=4) as client:
+            result = client.export(REQUEST)
+
+        assert emu.export_count() == 0
+    assert result.outcome == "failed"
+    assert result.attempts == 4
+    assert result.message.startswith("gave up after 4 attempts: HTTP 429")
+    assert result.code == "429"
+    # Retry-After holds whole seconds: the emulator rounds 0.1 up to 1, and it is honoured.
+    assert recorder.sleeps == [1.0, 1.0, 1.0]
+    assert result.retries == ["HTTP 429, waited 1.0 s"] * 3
+    assert len(recorder.lines) == 3
+    assert all("HTTP 429" in line for line in recorder.lines)
+
+
+def test_unavailable_503_is_retried_until_accepted_and_never_duplicated() -> None:
+    recorder = Recorder()
+    with emulator_with(fail_rate=0.5, seed=7, retry_after=0) as emu:
+        with make_client(emu.url, recorder, max_attempts=30) as client:
+            results = [client.export({**REQUEST, "text": f"s{n}"}) for n in range(10)]
+
+        assert [r.outcome for r in results] == ["accepted"] * 10
+        assert emu.export_count() == 10
+    retried = [r for r in results if r.attempts > 1]
+    assert retried, "a 50 % fail rate over 10 exports retries at least once"
+    assert all(line.startswith("HTTP 503, waited 0.0 s") for r in retried for line in r.retries)
+    assert sum(r.attempts for r in results) == 10 + len(recorder.sleeps)
+
+
+def test_503_that_persists_gives_up_as_failed() -> None:
+    recorder = Recorder()
+    with emulator_with(fail_rate=1.0, retry_after=0) as emu:
+        with make_client(emu.url, recorder, max_attempts=3) as client:
+            result = client.export(REQUEST)
+        assert emu.export_count() == 0
+    assert result.outcome == "failed"
+    assert result.message.startswith("gave up after 3 attempts: HTTP 503")
+
+
+def test_retry_after_beyond_the_budget_gives_up_at_once() -> None:
+    recorder = Recorder()
+    with (
+        emulator_with(throttle_rate=1.0, retry_after=30) as emu,
+        make_client(emu.url, recorder, max_retry_seconds=10) as client,
+    ):
+        result = client.export(REQUEST)
+    assert result.outcome == "failed"
+    assert result.attempts == 1
+    assert recorder.sleeps == []
+    assert "the server asked to wait 30 s, beyond the 10 s retry budget" in result.message
+
+
+def test_connection_refused_is_retried_with_jittered_backoff_then_fails() -> None:
+    recorder = Recorder()
+    url = f"http://127.0.0.1:{unused_port()}"
+    with make_client(url, recorder, max_attempts=5) as client:
+        result = client.export(REQUEST)
+
+    assert result.outcome == "failed"
+    assert result.attempts == 5
+    assert result.message == "gave up after 5 attempts: connection refused"
+    assert len(recorder.sleeps) == 4
+    # Full jitter: each wait lies in [0, min(30, 0.5 * 2 ** (n - 1))].
+    for number, waited in enumerate(recorder.sleeps, start=1):
+        assert 0 <= waited <= min(30.0, 0.5 * 2 ** (number - 1))
+    assert len(recorder.lines) == 4
+
+
+def test_retry_budget_bounds_backoff_waits() -> None:
+    recorder = Recorder()
+    url = f"http://127.0.0.1:{unused_port()}"
+    with make_client(url, recorder, max_attempts=100, max_retry_seconds=5) as client:
+        result = client.export(REQUEST)
+    assert result.outcome == "failed"
+    assert sum(recorder.sleeps) <= 5
+    assert "5 s retry budget spent" in result.message
+    assert result.attempts < 100
+
+
+# -- ambiguous: never retried ------------------------------------------------------------
+
+
+def test_dropped_connection_is_uncertain_and_not_resubmitted() -> None:
+    recorder = Recorder()
+    with emulator_with(drop_rate=1.0) as emu:
+        with make_client(emu.url, recorder) as client:
+            result = client.export(REQUEST)
+        assert emu.export_count() == 1
+    assert result.outcome == "uncertain"
+    assert result.attempts == 1
+    assert result.project_id is None
+    assert recorder.sleeps == []
+    assert "no answer" in result.message
+
+
+def test_read_timeout_after_sending_is_uncertain_and_not_resubmitted() -> None:
+    recorder = Recorder()
+    with emulator_with(latency=0.6) as emu:
+        with make_client(emu.url, recorder, read_timeout=0.2) as client:
+            result = client.export(REQUEST)
+        # The request was sent: the emulator processes it after its latency.
+        assert wait_for(lambda: emu.export_count() == 1)
+        time.sleep(0.1)
+        assert emu.export_count() == 1
+    assert result.outcome == "uncertain"
+    assert result.attempts == 1
+    assert "read timeout" in result.message
+    assert recorder.sleeps == []
+
+
+# -- refused by the service ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({**REQUEST, "text": "  "}, "'text' must not be empty"),
+        ({"language": "en", "text": "hi"}, "'model' is required"),
+        ({**REQUEST, "isExport": "yes"}, "'isExport' must be a boolean"),
+    ],
+)
+def test_invalid_request_fails_with_the_service_message(
+    emulator: RunningEmulator, body: dict[str, Any], expected: str
+) -> None:
+    recorder = Recorder()
+    with make_client(emulator.url, recorder) as client:
+        result = client.export(body)
+    assert result.outcome == "failed"
+    assert result.code == "400"
+    assert result.message.startswith("HTTP 400: ")
+    assert expected in result.message
+    assert result.attempts == 1
+    assert emulator.export_count() == 0
+
+
+def test_wrong_key_raises_auth_error_without_showing_the_key() -> None:
+    recorder = Recorder()
+    with emulator_with(api_key="the-right-key") as emu:
+        client = make_client(emu.url, recorder, credentials=Credentials(api_key="wrong-key-456"))
+        with client, pytest.raises(AuthError) as caught:
+            client.export(REQUEST)
+        assert emu.export_count() == 0
+    message = str(caught.value)
+    assert "HTTP 403" in message
+    assert "AISTUDIOS_API_KEY" in message
+    assert "wrong-key-456" not in message
+    assert "the-right-key" not in message
+
+
+def test_token_flow_fetches_a_token_and_uses_it() -> None:
+    recorder = Recorder()
+    credentials = Credentials(app_id="app-1", user_key="user-key-secret")
+    with emulator_with(api_key="unused-raw-key", app_id="app-1", user_key="user-key-secret") as emu:
+        with make_client(emu.url, recorder, credentials=credentials) as client:
+            results = [client.export(REQUEST) for _ in range(3)]
+            assert client.progress(results[0].project_id or "")["projectId"]
+        assert [r.outcome for r in results] == ["accepted"] * 3
+        assert emu.export_count() == 3
+
+
+def test_expired_token_is_replaced_once_and_the_request_retried() -> None:
+    recorder = Recorder()
+    credentials = Credentials(app_id="app-1", user_key="user-key-secret")
+    with emulator_with(app_id="app-1", user_key="user-key-secret", token_ttl=0.3) as emu:
+        with make_client(emu.url, recorder, credentials=credentials) as client:
+            assert client.export(REQUEST).outcome == "accepted"
+            time.sleep(0.4)  # the cached token expires
+            result = client.export(REQUEST)
+        assert emu.export_count() == 2
+    assert result.outcome == "accepted"
+    assert result.attempts == 2
+    assert result.retries == ["HTTP 401 with a cached token: fetched a new token"]
+    assert any("fetching a new one" in line for line in recorder.lines)
+
+
+def test_rejected_app_id_and_user_key_raise_auth_error() -> None:
+    recorder = Recorder()
+    credentials = Credentials(app_id="app-1", user_key="wrong-user-key")
+    with emulator_with(app_id="app-1", user_key="right-user-key") as emu:
+        client = make_client(emu.url, recorder, credentials=credentials)
+        with client, pytest.raises(AuthError) as caught:
+            client.export(REQUEST)
+        assert emu.export_count() == 0
+    message = str(caught.value)
+    assert "AISTUDIOS_APP_ID" in message and "AISTUDIOS_USER_KEY" in message
+    assert "wrong-user-key" not in message and "right-user-key" not in message
+
+
+def test_canary_key_never_appears_in_logs_results_or_errors() -> None:
+    canary = "canary-XYZ"
+    recorder = Recorder()
+    texts: list[str] = []
+    credentials = Credentials(api_key=canary)
+    texts.append(repr(credentials))
+    with (
+        emulator_with(throttle_rate=1.0, retry_after=0) as emu,
+        make_client(emu.url, recorder, credentials=credentials, max_attempts=3) as client,
+    ):
+        texts.append(repr(client))
+        texts.append(repr(client.export(REQUEST)))
+    with (
+        emulator_with(drop_rate=1.0) as emu,
+        make_client(emu.url, recorder, credentials=credentials) as c,
+    ):
+        texts.append(repr(c.export(REQUEST)))
+    with (
+        emulator_with(api_key="another-key") as emu,
+        make_client(emu.url, recorder, credentials=credentials) as c,
+    ):
+        with pytest.raises(AuthError) as auth_error:
+            c.export(REQUEST)
+        with pytest.raises(AuthError) as progress_error:
+            c.progress("emu-whatever")
+        texts += [str(auth_error.value), repr(auth_error.value), str(progress_error.value)]
+    url = f"http://127.0.0.1:{unused_port()}"
+    with make_client(url, recorder, credentials=credentials, max_attempts=2) as client:
+        texts.append(repr(client.export(REQUEST)))
+        with pytest.raises(ClientError) as client_error:
+            client.progress("emu-whatever")
+        texts.append(str(client_error.value))
+    with pytest.raises(ConfigError) as config_error:
+        Client("http://192.0.2.1", credentials)
+    texts.append(str(config_error.value))
+
+    texts += recorder.lines
+    assert len(recorder.lines) >= 3
+    for text in texts:
+        assert canary not in text
+        assert "XYZ" not in text
+
+
+def test_credentials_repr_hides_every_secret() -> None:
+    shown = repr(Credentials(api_key="k-secret", app_id="app-secret", user_key="u-secret"))
+    assert "secret" not in shown
+    assert "api_key='***'" in shown
+    assert repr(Credentials()) == "Credentials(api_key=None, app_id=None, user_key=None)"
+
+
+# -- progress ------------------------------------------------------------------------------
+
+
+def test_progress_reports_rendering_then_done_with_a_download_url() -> None:
+    recorder = Recorder()
+    with emulator_with() as emu, make_client(emu.url, recorder) as client:
+        result = client.export(REQUEST)
+        assert result.project_id is not None
+        first = client.progress(result.project_id)
+        assert first["projectId"] == result.project_id
+        assert 0 <= first["progress"] <= 100
+        assert wait_for(lambda: client.progress(result.project_id or "")["progress"] == 100)
+        done = client.progress(result.project_id)
+    assert done["state"] == "done"
+    assert done["downloadUrl"].startswith(emu.url)
+
+
+def test_progress_of_an_unknown_project_is_a_404_client_error(emulator: RunningEmulator) -> None:
+    with make_client(emulator.url, Recorder()) as client, pytest.raises(ClientError) as caught:
+        client.progress("no-such/project")
+    assert caught.value.status == 404
+    assert "HTTP 404" in str(caught.value)
+
+
+def test_progress_with_a_rejected_key_raises_auth_error() -> None:
+    with (
+        emulator_with(api_key="right-key-1") as emu,
+        make_client(emu.url, Recorder()) as client,
+        pytest.raises(AuthError),
+    ):
+        client.progress("emu-1")
+
+
+# -- answers of other shapes (canned servers) ------------------------------------------------
+
+
+class Canned:
+    """A loopback server that answers every request with one fixed response."""
+
+    def __init__(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.headers = status, body, headers or {}
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+
+
+@contextmanager
+def canned_server(canned: Canned) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            canned.requests.append((self.path, dict(self.headers), self.rfile.read(length)))
+            self.send_response(canned.status)
+            self.send_header("Content-Length", str(len(canned.body)))
+            for name, value in canned.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(canned.body)
+
+        do_GET = do_POST
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def export_against(canned: Canned, **options: Any) -> ExportResult:
+    with canned_server(canned) as url, make_client(url, Recorder(), **options) as client:
+        return client.export(REQUEST)
+
+
+def test_a_bare_body_with_ids_is_accepted_and_the_key_sent_raw() -> None:
+    canned = Canned(200, b'{"projectId": "p-1", "taskId": "t-1"}')
+    result = export_against(canned)
+    assert (result.outcome, result.project_id, result.task_id) == ("accepted", "p-1", "t-1")
+    [(path, headers, body)] = canned.requests
+    assert path == "/api/odin/v3/simple/custom"
+    assert headers["Authorization"] == KEY
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == REQUEST
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>ok</html>", b'{"success": true, "data": {"taskId": "t"}}', b"{}", b"[1, 2]"],
+)
+def test_a_2xx_without_a_project_id_is_uncertain(body: bytes) -> None:
+    result = export_against(Canned(200, body))
+    assert result.outcome == "uncertain"
+    assert "projectId" in result.message
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_other_than_503_is_uncertain_and_not_retried(status: int) -> None:
+    canned = Canned(status, b'{"success": false, "error": {"code": "E9", "msg": "boom"}}')
+    result = export_against(canned)
+    assert result.outcome == "uncertain"
+    assert result.attempts == 1
+    assert len(canned.requests) == 1
+    assert f"HTTP {status}: boom (code E9)" in result.message
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "text"),
+    [
+        (
+            b'{"success": false, "error": {"code": 1002, "msg": "invalid model"}}',
+            "1002",
+            "invalid model",
+        ),
+        (b'{"code": "E1", "message": "bad language"}', "E1", "bad language"),
+        (b'{"error": "nope"}', None, "nope"),
+        (b"plain text refusal", None, "plain text refusal"),
+        (b"", None, "no error message"),
+    ],
+)
+def test_other_4xx_fail_with_whatever_the_service_said(
+    body: bytes, code: str | None, text: str
+) -> None:
+    result = export_against(Canned(422, body))
+    assert result.outcome == "failed"
+    assert result.code == code
+    assert result.message.startswith(f"HTTP 422: {text}")
+
+
+def test_an_oversized_answer_is_cut_off() -> None:
+    huge = b'{"projectId": "' + b"x" * (2 * MAX_RESPONSE_BYTES) + b'"}'
+    result = export_against(Canned(200, huge))
+    assert result.outcome == "uncertain"
+
+
+def test_a_redirect_is_not_followed() -> None:
+    canned = Canned(302, b"", {"Location": "http://127.0.0.1:9/elsewhere"})
+    result = export_against(canned)
+    assert result.outcome == "failed"
+    assert "redirect" in result.message
+    assert len(canned.requests) == 1
+
+
+def test_server_text_echoing_the_key_is_redacted() -> None:
+    body = json.dumps({"success": False, "error": {"code": 1, "msg": f"bad key {KEY}"}})
+    result = export_against(Canned(400, body.encode()))
+    assert KEY not in result.message
+    assert "bad key ***" in result.message
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=20)
+    header = later.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    recorder = Recorder()
+    canned = Canned(429, b"{}", {"Retry-After": header})
+    with canned_server(canned) as url, make_client(url, recorder, max_attempts=2) as client:
+        result = client.export(REQUEST)
+    assert result.outcome == "failed"
+    [waited] = recorder.sleeps
+    assert 17 <= waited <= 20
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_api_base_defaults_to_the_real_service() -> None:
+    assert api_base_from_env({}) == DEFAULT_API_BASE
+    assert api_base_from_env({"SPECSYNC_API_BASE": "  "}) == DEFAULT_API_BASE
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://api.example.com/", "https://api.example.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.1.2.3:1", "http://127.1.2.3:1"),
+        ("http://localhost:9/", "http://localhost:9"),
+        ("http://[::1]:9", "http://[::1]:9"),
+    ],
+)
+def test_api_base_accepts_https_and_loopback_http(value: str, expected: str) -> None:
+    assert api_base_from_env({"SPECSYNC_API_BASE": value}) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://app.aistudios.com",
+        "http://10.0.0.1:8080",
+        "http://192.168.1.5",
+        "http://localhost.example.com",
+        "ftp://127.0.0.1",
+        "app.aistudios.com",
+        "https://",
+        "https://host:notaport",
+        "https://user:pw@host",
+    ],
+)
+def test_api_base_refuses_what_could_leak_the_key_or_cannot_work(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        api_base_from_env({"SPECSYNC_API_BASE": value})
+    assert "SPECSYNC_API_BASE" in str(caught.value)
+
+
+def test_client_refuses_plain_http_to_a_remote_host_before_any_network() -> None:
+    recorder = Recorder()
+    with pytest.raises(ConfigError):
+        make_client("http://192.0.2.1:80", recorder)
+    assert recorder.lines == []
+
+
+def test_credentials_from_env_prefers_the_api_key() -> None:
+    env = {"AISTUDIOS_API_KEY": " k1 \n", "AISTUDIOS_APP_ID": "a", "AISTUDIOS_USER_KEY": "u"}
+    assert credentials_from_env(env) == Credentials(api_key="k1")
+    pair = {"AISTUDIOS_APP_ID": "a", "AISTUDIOS_USER_KEY": "u"}
+    assert credentials_from_env(pair) == Credentials(app_id="a", user_key="u")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, ["AISTUDIOS_API_KEY", "AISTUDIOS_APP_ID", "AISTUDIOS_USER_KEY"]),
+        ({"AISTUDIOS_API_KEY": ""}, ["AISTUDIOS_API_KEY"]),
+        ({"AISTUDIOS_APP_ID": "a"}, ["AISTUDIOS_USER_KEY"]),
+        ({"AISTUDIOS_USER_KEY": "u"}, ["AISTUDIOS_APP_ID"]),
+    ],
+)
+def test_missing_credentials_name_the_variables(env: dict[str, str], named: list[str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        credentials_from_env(env)
+    assert isinstance(caught.value, AuthError)  # stops the run like a refused key
+    for name in named:
+        assert name in str(caught.value)
+
+
+def test_a_key_that_cannot_be_a_header_is_refused_without_being_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        credentials_from_env({"AISTUDIOS_API_KEY": "abc\ndef-secret"})
+    assert "secret" not in str(caught.value)
+    assert "AISTUDIOS_API_KEY" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        (" 1.5 ", 1.5),
+        ("0", 0.0),
+        ("-1", None),
+        ("nan", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("Wed, 21 Oct 2026 07:28:10 GMT", 10.0),
+        ("Wed, 21 Oct 2026 07:27:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    now = datetime.datetime(2026, 10, 21, 7, 28, 0, tzinfo=datetime.timezone.utc)
+    assert parse_retry_after(header, now=now) == expected
