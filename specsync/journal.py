@@ -1,0 +1,276 @@
+"""Crash-safe record of one apply: intents and results, one JSON line each, fsynced.
+
+The intent is written before a request is sent and its outcome as soon as it arrives, so
+that killing apply at any instant loses no accepted id and never forgets a request whose
+outcome is unknown. `fold` turns the records into lockfile entries (idempotently), and the
+caller then writes the lockfile atomically and removes the journal.
+
+Everything lives in `.specsync/` beside the lockfile; that folder carries a `.gitignore`
+of `*`, so `git add -A` never stages it. One apply at a time holds `hold_apply_lock`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from specsync.lockfile import Lockfile, with_submission, with_uncertain, write_bytes_atomic
+
+STATE_DIR_NAME = ".specsync"
+
+INTENT = "intent"
+ACCEPTED = "accepted"
+FAILED = "failed"
+UNCERTAIN = "uncertain"
+OUTCOMES = (ACCEPTED, FAILED, UNCERTAIN)
+
+
+def state_dir(lockfile_path: Path, create: bool = True) -> Path:
+    """`.specsync/` beside the lockfile, created (with a `.gitignore` of `*`) on first use.
+
+    With `create=False` the path is only computed (for readers such as `plan`).
+    """
+    directory = Path(lockfile_path).parent / STATE_DIR_NAME
+    if create:
+        directory.mkdir(exist_ok=True)
+        ignore = directory / ".gitignore"
+        if not ignore.exists():
+            write_bytes_atomic(ignore, b"*\n")
+    return directory
+
+
+def journal_path(lockfile_path: Path, create: bool = True) -> Path:
+    """Where the journal of an apply against this lockfile lives."""
+    return state_dir(lockfile_path, create) / f"{Path(lockfile_path).name}.journal"
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":  # pragma: no cover
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    """Append-only JSON lines, each written in one `write` and fsynced before returning.
+
+    Thread-safe: apply's workers share one journal.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        existed = self.path.exists()
+        self._fd: int | None = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
+        )
+        if existed and self._ends_torn():
+            # A run killed mid-write left half a line: end it, so the next record stays whole.
+            self._write(b"\n")
+        if not existed:
+            _fsync_dir(self.path.parent)
+
+    def _ends_torn(self) -> bool:
+        with open(self.path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+
+    def _write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError("journal is closed")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+
+    def _record(self, event: str, **fields: Any) -> None:
+        record = {"event": event, **fields}
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._write(line.encode("utf-8"))
+
+    def intent(self, id: str, fingerprint: str, at: str) -> None:
+        """Call BEFORE sending the request: once this returns, the intent is on disk."""
+        self._record(INTENT, id=id, fingerprint=fingerprint, at=at)
+
+    def accepted(self, id: str, fingerprint: str, project_id: str, task_id: str, at: str) -> None:
+        self._record(
+            ACCEPTED, id=id, fingerprint=fingerprint, projectId=project_id, taskId=task_id, at=at
+        )
+
+    def failed(self, id: str, fingerprint: str, message: str, at: str) -> None:
+        """The service certainly did not process the request."""
+        self._record(FAILED, id=id, fingerprint=fingerprint, message=message, at=at)
+
+    def uncertain(self, id: str, fingerprint: str, message: str, at: str) -> None:
+        """The request was sent and its outcome is unknown."""
+        self._record(UNCERTAIN, id=id, fingerprint=fingerprint, message=message, at=at)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's records in order; a missing file gives [].
+
+    Tolerant: a line that is not a whole JSON object (the torn tail of a killed run) is
+    skipped. Such a line was never fsynced, so no request was sent on its strength.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    records: list[dict[str, Any]] = []
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(record, dict) and _is_valid(record):
+            records.append(record)
+    return records
+
+
+def _is_valid(record: dict[str, Any]) -> bool:
+    event = record.get("event")
+    if event not in (INTENT, *OUTCOMES):
+        return False
+    needed = ["id", "fingerprint", "at"]
+    if event == ACCEPTED:
+        needed += ["projectId", "taskId"]
+    return all(isinstance(record.get(key), str) for key in needed)
+
+
+def _unresolved_intents(records: list[dict[str, Any]]) -> list[bool]:
+    """For each record: True when it is an intent with no later outcome for id+fingerprint."""
+    later: set[tuple[str, str]] = set()
+    flags = [False] * len(records)
+    for index in range(len(records) - 1, -1, -1):
+        record = records[index]
+        key = (record["id"], record["fingerprint"])
+        if record["event"] in OUTCOMES:
+            later.add(key)
+        elif record["event"] == INTENT:
+            flags[index] = key not in later
+    return flags
+
+
+def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
+    """Apply journal records to the lockfile, in order. Folding twice changes nothing more.
+
+    accepted -> the new ids are recorded (old ones kept in history); uncertain, or an intent
+    with no later outcome (the request may have been sent) -> the entry is `uncertain`;
+    failed -> nothing (the item stays as it was and is created/updated next time).
+    """
+    valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
+    unresolved = _unresolved_intents(valid)
+    for record, open_intent in zip(valid, unresolved, strict=True):
+        event = record["event"]
+        if event == ACCEPTED:
+            lock = with_submission(
+                lock,
+                record["id"],
+                record["fingerprint"],
+                record["projectId"],
+                record["taskId"],
+                record["at"],
+            )
+        elif event == UNCERTAIN or (event == INTENT and open_intent):
+            lock = with_uncertain(lock, record["id"], record["fingerprint"], record["at"])
+    return lock
+
+
+def pending_intents(records: Iterable[dict[str, Any]]) -> set[str]:
+    """Ids with an intent and no outcome yet (plan shows them as uncertain)."""
+    valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
+    return {
+        record["id"]
+        for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True)
+        if open_intent
+    }
+
+
+# the apply lock --------------------------------------------------------------------------
+
+
+class LockBusy(Exception):
+    """Another process holds the apply lock for this lockfile."""
+
+    def __init__(self, lockfile_path: Path, pid: int | None, since: str | None) -> None:
+        self.lockfile_path = Path(lockfile_path)
+        self.pid = pid
+        self.since = since
+        holder = f"pid {pid}" if pid is not None else "pid unknown"
+        if since:
+            holder += f" since {since} UTC"
+        super().__init__(
+            f"another specsync apply holds {lockfile_path} ({holder}); wait for it or stop it"
+        )
+
+
+def apply_lock(lockfile_path: Path) -> filelock.FileLock:
+    """The OS-level lock of one lockfile (released by the OS when its holder dies)."""
+    path = state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock"
+    return filelock.FileLock(str(path))
+
+
+def _owner_path(lockfile_path: Path) -> Path:
+    return state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock.owner"
+
+
+def _read_owner(path: Path) -> tuple[int | None, str | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pid = data.get("pid")
+        since = data.get("since")
+        return (pid if isinstance(pid, int) else None, since if isinstance(since, str) else None)
+    except (OSError, ValueError, AttributeError):
+        return None, None
+
+
+@contextmanager
+def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
+    """Hold the apply lock for the block, or raise LockBusy at once naming the holder."""
+    lock = apply_lock(lockfile_path)
+    owner = _owner_path(lockfile_path)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        pid, since = _read_owner(owner)
+        raise LockBusy(Path(lockfile_path), pid, since) from None
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
+        info = json.dumps({"pid": os.getpid(), "since": now}) + "\n"
+        write_bytes_atomic(owner, info.encode("utf-8"), default_mode=0o600)
+        yield
+    finally:
+        # Remove the owner note before releasing, so it never describes the next holder.
+        with suppress(OSError):
+            owner.unlink()
+        lock.release()
