@@ -24,6 +24,8 @@ import email.utils
 import ipaddress
 import json
 import math
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -316,7 +318,10 @@ class Client:
         try:
             attempt = self._authorized_call(run, "POST", EXPORT_PATH, body, idempotent=False)
         except ClientError as error:
-            return ExportResult(FAILED, message=str(error), attempts=0)
+            # No token (or a closed client): this export was not sent, or answered 401.
+            return ExportResult(
+                FAILED, message=str(error), attempts=run.attempts, retries=run.retries
+            )
         return self._export_result(attempt, run)
 
     def progress(self, project_id: str) -> dict[str, Any]:
@@ -558,8 +563,8 @@ class Client:
         except requests.exceptions.ConnectTimeout:
             return _Attempt(error="connect timeout", sent=False, retryable=True)
         except requests.exceptions.SSLError as error:
-            # Certificates do not fix themselves between attempts.
-            return _Attempt(error=f"TLS error: {_short(error)}", sent=False)
+            # Certificates do not fix themselves between attempts: not retried.
+            return _Attempt(error=_tls_problem(error), sent=False)
         except requests.exceptions.ReadTimeout:
             return _Attempt(
                 error="read timeout after the request was sent (the server may have processed it)",
@@ -621,7 +626,9 @@ class _RetryPlan:
     budget enough for it?) and the sleep agree, whatever order tenacity asks in.
     """
 
-    def __init__(self, run: _Run, *, max_attempts: int, max_seconds: float, first_attempt: int):
+    def __init__(
+        self, run: _Run, *, max_attempts: int, max_seconds: float, first_attempt: int
+    ) -> None:
         self._run = run
         self._max_seconds = max_seconds
         self._jitter = tenacity.wait_random_exponential(
@@ -686,7 +693,7 @@ def _never_connected(error: BaseException) -> str | None:
     causes = list(_causes(error))
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return "connection refused"
-    if any(isinstance(cause, urllib3.exceptions.NameResolutionError) for cause in causes):
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
         return "host name not found"
     for cause in causes:
         if isinstance(
@@ -751,3 +758,15 @@ def _printable(text: str) -> str:
 
 def _short(error: BaseException) -> str:
     return _printable(f"{type(error).__name__}")
+
+
+def _tls_problem(error: BaseException) -> str:
+    """What the TLS layer said (innermost ssl error), with the usual remedy."""
+    reason = next(
+        (str(cause) for cause in _causes(error) if isinstance(cause, ssl.SSLError)),
+        _short(error),
+    )
+    return (
+        f"TLS error: {_printable(reason)[:_SERVER_TEXT_LIMIT]} (behind a proxy or private CA, "
+        "set REQUESTS_CA_BUNDLE to its certificate bundle)"
+    )

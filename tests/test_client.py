@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -277,10 +281,10 @@ def test_token_flow_fetches_a_token_and_uses_it() -> None:
 def test_expired_token_is_replaced_once_and_the_request_retried() -> None:
     recorder = Recorder()
     credentials = Credentials(app_id="app-1", user_key="user-key-secret")
-    with emulator_with(app_id="app-1", user_key="user-key-secret", token_ttl=0.3) as emu:
+    with emulator_with(app_id="app-1", user_key="user-key-secret", token_ttl=0.5) as emu:
         with make_client(emu.url, recorder, credentials=credentials) as client:
             assert client.export(REQUEST).outcome == "accepted"
-            time.sleep(0.4)  # the cached token expires
+            time.sleep(0.6)  # the cached token expires
             result = client.export(REQUEST)
         assert emu.export_count() == 2
     assert result.outcome == "accepted"
@@ -397,7 +401,7 @@ class Canned:
 
 
 @contextmanager
-def canned_server(canned: Canned) -> Iterator[str]:
+def canned_server(canned: Canned, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -417,10 +421,14 @@ def canned_server(canned: Canned) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        # A failed handshake surfaces as an OSError in accept(), which the server ignores.
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -517,6 +525,110 @@ def test_retry_after_as_an_http_date_is_honoured() -> None:
     assert result.outcome == "failed"
     [waited] = recorder.sleeps
     assert 17 <= waited <= 20
+
+
+def test_progress_is_retried_on_503_and_then_reported() -> None:
+    canned = Canned(503, b'{"success": false, "error": {"code": 503, "msg": "busy"}}')
+    canned.headers["Retry-After"] = "0"
+    with (
+        canned_server(canned) as url,
+        make_client(url, Recorder(), max_attempts=3) as client,
+        pytest.raises(ClientError) as caught,
+    ):
+        client.progress("p-1")
+    assert caught.value.status == 503
+    assert str(caught.value).startswith("gave up after 3 attempts: HTTP 503")
+    assert len(canned.requests) == 3
+    assert canned.requests[0][0] == "/api/odin/v3/editor/progress/p-1"
+
+
+def test_progress_answer_that_is_not_json_is_a_client_error() -> None:
+    with (
+        canned_server(Canned(200, b"<html/>")) as url,
+        make_client(url, Recorder()) as client,
+        pytest.raises(ClientError, match="not the expected JSON"),
+    ):
+        client.progress("p-1")
+
+
+def test_no_token_to_be_had_fails_the_export_without_sending_it() -> None:
+    canned = Canned(503, b"busy", {"Retry-After": "0"})
+    credentials = Credentials(app_id="app-1", user_key="user-key-secret")
+    result = export_against(canned, credentials=credentials, max_attempts=2)
+    assert result.outcome == "failed"
+    assert result.attempts == 0
+    assert result.message == (
+        "could not get an auth token: gave up after 2 attempts: HTTP 503: busy"
+    )
+    assert [path for path, _, _ in canned.requests] == ["/api/odin/v3/auth/token"] * 2
+    assert json.loads(canned.requests[0][2]) == {"appId": "app-1", "userKey": "user-key-secret"}
+
+
+def test_a_closed_client_sends_nothing(emulator: RunningEmulator) -> None:
+    client = make_client(emulator.url, Recorder())
+    client.close()
+    result = client.export(REQUEST)
+    assert result.outcome == "failed"
+    assert "closed" in result.message
+    assert emulator.export_count() == 0
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def test_an_untrusted_certificate_fails_without_retry_or_sending(
+    self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    recorder = Recorder()
+    canned = Canned(200, b'{"projectId": "p-1", "taskId": "t-1"}')
+    with (
+        canned_server(canned, tls_context(*self_signed)) as url,
+        make_client(url, recorder) as client,
+    ):
+        result = client.export(REQUEST)
+    assert result.outcome == "failed"
+    assert result.attempts == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in result.message
+    assert "REQUESTS_CA_BUNDLE" in result.message
+    assert canned.requests == []
+
+
+def test_requests_ca_bundle_is_honoured(
+    self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(self_signed[0]))
+    canned = Canned(200, b'{"projectId": "p-1", "taskId": "t-1"}')
+    with canned_server(canned, tls_context(*self_signed)) as url:
+        assert url.startswith("https://")
+        with make_client(url, Recorder()) as client:
+            result = client.export(REQUEST)
+    assert (result.outcome, result.project_id) == ("accepted", "p-1")
+    assert canned.requests[0][1]["Authorization"] == KEY
 
 
 # -- settings --------------------------------------------------------------------------------
