@@ -22,7 +22,14 @@ from typing import Any
 
 import filelock
 
-from specsync.lockfile import Lockfile, with_submission, with_uncertain, write_bytes_atomic
+from specsync.lockfile import (
+    Entry,
+    Lockfile,
+    submitted_entry,
+    uncertain_entry,
+    with_entries,
+    write_bytes_atomic,
+)
 
 STATE_DIR_NAME = ".specsync"
 
@@ -189,21 +196,22 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
     failed -> nothing (the item stays as it was and is created/updated next time).
     """
     valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
-    unresolved = _unresolved_intents(valid)
-    for record, open_intent in zip(valid, unresolved, strict=True):
-        event = record["event"]
+    changed: dict[str, Entry] = {}  # one copy of the lockfile at the end: linear, not quadratic
+    for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True):
+        event, item_id = record["event"], record["id"]
+        old = changed.get(item_id, lock.entries.get(item_id))
         if event == ACCEPTED:
-            lock = with_submission(
-                lock,
-                record["id"],
+            changed[item_id] = submitted_entry(
+                old,
+                item_id,
                 record["fingerprint"],
                 record["projectId"],
                 record["taskId"],
                 record["at"],
             )
         elif event == UNCERTAIN or (event == INTENT and open_intent):
-            lock = with_uncertain(lock, record["id"], record["fingerprint"], record["at"])
-    return lock
+            changed[item_id] = uncertain_entry(old, item_id, record["fingerprint"], record["at"])
+    return with_entries(lock, changed.values()) if changed else lock
 
 
 def pending_intents(records: Iterable[dict[str, Any]]) -> set[str]:

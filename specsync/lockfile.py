@@ -101,8 +101,8 @@ class Lockfile:
     fingerprint_scheme: str = FINGERPRINT_SCHEME
 
     def __post_init__(self) -> None:
-        ordered = {key: self.entries[key] for key in sorted(self.entries)}
-        object.__setattr__(self, "entries", MappingProxyType(ordered))
+        # A private copy behind a read-only view: nobody can change a Lockfile in place.
+        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
 
 
 def empty(emulator: bool = False) -> Lockfile:
@@ -127,6 +127,55 @@ def _add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> 
     return tuple(result)
 
 
+def submitted_entry(
+    old: Entry | None,
+    id: str,
+    fingerprint: str,
+    project_id: str,
+    task_id: str,
+    submitted_at: str,
+) -> Entry:
+    """The entry after an accepted export (see `with_submission`); `old` may be None."""
+    history: tuple[Submission, ...] = ()
+    state = None
+    if old is not None:
+        history = old.history
+        previous = old.submission()
+        if previous is not None and (previous.project_id, previous.task_id) != (
+            project_id,
+            task_id,
+        ):
+            history = _add_history(history, [previous])
+        elif previous is not None and old.state in ("done", "failed"):
+            state = old.state
+    return Entry(
+        id=id,
+        fingerprint=fingerprint,
+        project_id=project_id,
+        task_id=task_id,
+        submitted_at=submitted_at,
+        state=state,
+        history=history,
+    )
+
+
+def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: str) -> Entry:
+    """The entry after a request of unknown outcome (see `with_uncertain`)."""
+    if old is None:
+        return Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
+    previous = old.submission()
+    history = old.history
+    if previous is not None and old.state != "uncertain":
+        history = _add_history(history, [previous])
+    return replace(
+        old,
+        fingerprint=fingerprint,
+        state="uncertain",
+        attempted_at=attempted_at,
+        history=history,
+    )
+
+
 def with_submission(
     lock: Lockfile,
     id: str,
@@ -141,27 +190,7 @@ def with_submission(
     again (folding a journal twice), so that a known "done"/"failed" is not forgotten.
     """
     old = lock.entries.get(id)
-    history: tuple[Submission, ...] = ()
-    state = None
-    if old is not None:
-        history = old.history
-        previous = old.submission()
-        if previous is not None and (previous.project_id, previous.task_id) != (
-            project_id,
-            task_id,
-        ):
-            history = _add_history(history, [previous])
-        elif previous is not None and old.state in ("done", "failed"):
-            state = old.state
-    entry = Entry(
-        id=id,
-        fingerprint=fingerprint,
-        project_id=project_id,
-        task_id=task_id,
-        submitted_at=submitted_at,
-        state=state,
-        history=history,
-    )
+    entry = submitted_entry(old, id, fingerprint, project_id, task_id, submitted_at)
     return _with_entry(lock, entry)
 
 
@@ -171,22 +200,12 @@ def with_uncertain(lock: Lockfile, id: str, fingerprint: str, attempted_at: str)
     Because `fingerprint` now names the attempt, the current export (if any) is also listed
     in history with its own fingerprint: the attempt may have replaced it.
     """
-    old = lock.entries.get(id)
-    if old is None:
-        entry = Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
-    else:
-        previous = old.submission()
-        history = old.history
-        if previous is not None and old.state != "uncertain":
-            history = _add_history(history, [previous])
-        entry = replace(
-            old,
-            fingerprint=fingerprint,
-            state="uncertain",
-            attempted_at=attempted_at,
-            history=history,
-        )
-    return _with_entry(lock, entry)
+    return _with_entry(lock, uncertain_entry(lock.entries.get(id), id, fingerprint, attempted_at))
+
+
+def with_entries(lock: Lockfile, entries: Iterable[Entry]) -> Lockfile:
+    """The lockfile with these entries added or replaced (one copy, however many)."""
+    return replace(lock, entries={**lock.entries, **{entry.id: entry for entry in entries}})
 
 
 def with_state(lock: Lockfile, id: str, state: str | None) -> Lockfile:
@@ -208,8 +227,13 @@ def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
 # writing ---------------------------------------------------------------------------------
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\ud800-\udfff]')
+
+
 def _quote(text: str) -> str:
     """A TOML basic string: quotes, backslashes and control characters escaped, the rest kept."""
+    if not _NEEDS_ESCAPE.search(text):
+        return f'"{text}"'
     out = ['"']
     for ch in text:
         code = ord(ch)
@@ -324,6 +348,7 @@ def write_lockfile(path: Path, lock: Lockfile) -> bool:
 # reading ---------------------------------------------------------------------------------
 
 _ITEM_HEADER = re.compile(r"^\s*\[\s*items\s*\.")
+_SIMPLE_HEADER = re.compile(r'^\[items\."([^"\\\x00-\x1f\x7f]*)"\]$')
 _TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 _MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -374,6 +399,9 @@ class _Lines:
 
     @staticmethod
     def _item_id(header: str) -> str | None:
+        simple = _SIMPLE_HEADER.match(header)
+        if simple:  # the way specsync writes it, with nothing to unescape
+            return simple.group(1)
         try:
             parsed = tomllib.loads(header)
         except tomllib.TOMLDecodeError:

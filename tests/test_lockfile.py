@@ -151,24 +151,42 @@ def test_dumps_is_deterministic_whatever_the_insertion_order(tmp_path: Path) -> 
     assert first.read_bytes() == second.read_bytes()
 
 
+def blocks(text: str) -> dict[str, str]:
+    """Each item's block of text, by the header line that starts it."""
+    found: dict[str, str] = {}
+    for block in text.split("\n\n")[1:]:
+        header = block.splitlines()[0]
+        found[header] = block
+    return found
+
+
 def test_untouched_entries_stay_byte_identical(tmp_path: Path) -> None:
     path = tmp_path / "specsync.lock"
     write_lockfile(path, sample())
-    before = path.read_text(encoding="utf-8")
+    before = blocks(path.read_text(encoding="utf-8"))
     lock = read_lockfile(path)
     lock = with_submission(lock, "onboarding/ko", FP1, "P-ko", "T-ko", T2)
-    lock = with_submission(lock, "new/en", FP1, "P-new", "T-new", T2)
+    lock = with_submission(lock, "a-new/en", FP1, "P-new", "T-new", T2)
     write_lockfile(path, lock)
-    after = path.read_text(encoding="utf-8")
-    blocks_before = before.split("\n\n")
-    blocks_after = after.split("\n\n")
-    for block in blocks_before:
-        if "onboarding/ko" not in block:
-            assert block + "\n" in after + "\n" or block in blocks_after
-    en = [b for b in blocks_before if '"onboarding/en"' in b]
-    de = [b for b in blocks_before if '"welcome/de"' in b]
-    assert en and en[0] in blocks_after
-    assert de and de[0].rstrip("\n") + "\n" in after
+    after = blocks(path.read_text(encoding="utf-8"))
+    assert set(after) == set(before) | {'[items."a-new/en"]'}
+    for header in ('[items."onboarding/en"]', '[items."welcome/de"]'):
+        assert after[header] == before[header]
+    assert after['[items."onboarding/ko"]'] != before['[items."onboarding/ko"]']
+
+
+def test_lone_surrogates_are_refused_not_written() -> None:
+    with pytest.raises(ValueError, match="surrogate"):
+        dumps(with_submission(empty(), "bad\udc80/en", FP1, "p", "t", T0))
+
+
+def test_documented_example_is_a_valid_lockfile(tmp_path: Path) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "lockfile.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    lock = read_lockfile(write_text(tmp_path, example))
+    assert lock.entries["onboarding/ko"].state == "uncertain"
+    assert len(lock.entries["onboarding/en"].history) == 1
+    assert dumps(lock) == example  # the example is exactly what specsync writes
 
 
 # updates ---------------------------------------------------------------------------------
@@ -281,6 +299,13 @@ def test_invalid_toml_is_located(tmp_path: Path) -> None:
     [problem] = problems_of(path)
     assert problem.startswith(f"{path}:3:")
     assert "invalid TOML" in problem
+
+
+def test_duplicate_item_is_located(tmp_path: Path) -> None:
+    block = f'[items."a/en"]\nfingerprint = "{FP1}"\n'
+    path = write_text(tmp_path, f'version = 1\nfingerprint = "sha256-json-v1"\n\n{block}\n{block}')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:7:") and "twice" in problem
 
 
 def test_unterminated_string_at_end_is_located(tmp_path: Path) -> None:
@@ -440,6 +465,17 @@ def test_merge_different_projects_is_a_conflict_that_keeps_both_ids(tmp_path: Pa
     assert [s.project_id for s in result.history] == ["P-theirs"]
     assert result.history[0].fingerprint == FP2
     assert merged.emulator is True
+
+
+def test_merge_uncertain_beats_done_for_the_same_project() -> None:
+    base = lock_of(entry("a/en", "P1"))
+    ours = lock_of(entry("a/en", "P1", state="done"))
+    theirs = lock_of(entry("a/en", "P1", FP2, state="uncertain", attempted_at=T1))
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == []
+    assert merged.entries["a/en"] == theirs.entries["a/en"]
+    both_gone, _ = merge(base, lock_of(), lock_of())
+    assert both_gone.entries == {}
 
 
 def test_merge_text_files_writes_ours_and_marks_conflicts(tmp_path: Path) -> None:
