@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -584,7 +584,13 @@ class Client:
                 retryable=idempotent,
             )
         try:
-            content = _read_capped(response)
+            content = _read_capped(response, self._timeout[1])
+        except _SlowAnswer:
+            return _Attempt(
+                error="the answer took longer than the read timeout to arrive (the server "
+                "may have processed the request)",
+                retryable=idempotent,
+            )
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
             return _Attempt(
                 error="the connection broke while the answer was being read",
@@ -672,15 +678,44 @@ class _RetryPlan:
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _read_capped(response: requests.Response) -> bytes:
+class _SlowAnswer(TimeoutError):
+    """The answer trickled in for longer than the read timeout allows in total."""
+
+
+def _read_capped(response: requests.Response, seconds: float) -> bytes:
+    """At most MAX_RESPONSE_BYTES of the body, within `seconds` in all.
+
+    The read timeout alone bounds each socket read, not a body sent a byte at a time.
+    """
+    deadline = time.monotonic() + seconds
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
+    for chunk in _body_pieces(response, 64 * 1024):
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
             break
+        if time.monotonic() > deadline:
+            raise _SlowAnswer
     return b"".join(chunks)[:MAX_RESPONSE_BYTES]
+
+
+def _body_pieces(response: requests.Response, size: int) -> Iterator[bytes]:
+    """The decoded body in pieces as they arrive.
+
+    urllib3 2's read1 returns what has arrived (decompressing at most `size` bytes at a
+    time); plain read, and so iter_content, waits until `size` bytes have come, so a
+    trickle would be noticed only at its end. urllib3 without read1 falls back to that.
+    """
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(chunk_size=size)
+        return
+    while True:
+        piece = read1(size, decode_content=True)
+        if not piece:
+            return
+        yield piece
 
 
 def _never_connected(error: BaseException) -> str | None:

@@ -399,6 +399,9 @@ class Canned:
         self.status, self.body, self.headers = status, body, headers or {}
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
 
+    def write_body(self, wfile: Any) -> None:
+        wfile.write(self.body)
+
 
 @contextmanager
 def canned_server(canned: Canned, tls: ssl.SSLContext | None = None) -> Iterator[str]:
@@ -413,7 +416,7 @@ def canned_server(canned: Canned, tls: ssl.SSLContext | None = None) -> Iterator
             for name, value in canned.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(canned.body)
+            canned.write_body(self.wfile)
 
         do_GET = do_POST
 
@@ -421,6 +424,7 @@ def canned_server(canned: Canned, tls: ssl.SSLContext | None = None) -> Iterator
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True  # a handler still writing to a client that left is not awaited
     if tls is not None:
         # A failed handshake surfaces as an OSError in accept(), which the server ignores.
         server.socket = tls.wrap_socket(server.socket, server_side=True)
@@ -498,6 +502,21 @@ def test_an_oversized_answer_is_cut_off() -> None:
     huge = b'{"projectId": "' + b"x" * (2 * MAX_RESPONSE_BYTES) + b'"}'
     result = export_against(Canned(200, huge))
     assert result.outcome == "uncertain"
+
+
+def test_an_answer_that_trickles_in_past_the_read_timeout_is_uncertain() -> None:
+    class Trickle(Canned):
+        def write_body(self, wfile: Any) -> None:
+            for byte in self.body:
+                wfile.write(bytes([byte]))
+                wfile.flush()
+                time.sleep(0.02)
+
+    canned = Trickle(200, b'{"projectId": "p-1", "taskId": "t-1"}')
+    result = export_against(canned, read_timeout=0.2)
+    assert result.outcome == "uncertain"
+    assert "longer than the read timeout" in result.message
+    assert len(canned.requests) == 1
 
 
 def test_a_redirect_is_not_followed() -> None:
