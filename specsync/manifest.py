@@ -249,8 +249,16 @@ def parse_document(raw: bytes, display: str) -> Document:
         ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
+        opened = error.context_mark
+        if opened is not None and mark is not None and mark.line != opened.line:
+            # An unclosed bracket or quote is reported where the parser gave up (often the
+            # end of the file); the line that needs fixing is where it was opened.
+            at_end = mark.index >= len(text.rstrip())
+            message += f" (opened at line {opened.line + 1}, column {opened.column + 1})"
+            if at_end:
+                mark = opened
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise InputError(
             Problem(Location(display, line, column), f"YAML syntax error: {message}")
         ) from None

@@ -77,7 +77,11 @@ def test_brackets_inside_quoted_text_are_not_nesting() -> None:
 
 
 def test_syntax_error_is_located() -> None:
-    assert refused(b"a: {b: 1\n").startswith("m.yaml:2:1: YAML syntax error")
+    # An unclosed bracket is reported where it was opened, not at the end of the file.
+    message = refused(b"a: {b: 1\n")
+    assert message.startswith("m.yaml:1:4: YAML syntax error"), message
+    assert "opened at line 1, column 4" in message
+    assert refused(b"a: 1\n  b: 2\n").startswith("m.yaml:2:4: YAML syntax error")
 
 
 def test_too_large_file_is_refused_without_reading(tmp_path: Path) -> None:

@@ -1,0 +1,163 @@
+"""Expand validated documents into item specs: one per (video, locale), settings resolved.
+
+Precedence, lowest to highest: the file's `defaults`/`vars`, the video, the locale override.
+`vars` merge shallowly (a key at a higher level replaces that key's whole value); a video's
+`locales` replaces `defaults.locales`. Everything the schema cannot check is checked here:
+each item ends with a script and a model, each video with a locale, and item ids are unique
+across every document of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from specsync.manifest import scalar_first_line
+from specsync.model import Document, ItemSpec, Location, PathKey, Problem
+
+# Request settings a video or a locale override may set (`defaults` too, besides `locales`).
+SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
+# Names every template gets from specsync; a var of the same name would be shadowed silently.
+RESERVED_VARS = ("locale", "video")
+
+
+def _setting_value(name: str, value: Any) -> Any:
+    # `resolution: 1080` is accepted as a number in YAML; the service takes the string.
+    if name == "resolution" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _settings(source: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _setting_value(k, source[k]) for k in SETTING_KEYS if source.get(k) is not None}
+
+
+def _locale_entries(
+    locales: Any, base: PathKey
+) -> list[tuple[str, Mapping[str, Any], PathKey, bool]]:
+    """(locale, override, path of its entry, entry-is-a-key) for a list or mapping."""
+    if isinstance(locales, Mapping):
+        return [(code, override or {}, (*base, code), True) for code, override in locales.items()]
+    return [(code, {}, (*base, index), False) for index, code in enumerate(locales or [])]
+
+
+class _Expander:
+    def __init__(self) -> None:
+        self.specs: list[ItemSpec] = []
+        self.problems: list[Problem] = []
+        self.first_place: dict[str, Location] = {}
+        self.clashing: set[str] = set()
+
+    def problem(self, location: Location, message: str) -> None:
+        self.problems.append(Problem(location, message))
+
+    def reserved_vars(self, doc: Document, values: Mapping[str, Any], path: PathKey) -> None:
+        for name in RESERVED_VARS:
+            if name in values:
+                self.problem(
+                    doc.locate((*path, name), key=True),
+                    f"'{name}' is set by specsync for every script; rename this variable",
+                )
+
+    def document(self, doc: Document) -> None:
+        data = doc.data
+        defaults: Mapping[str, Any] = data.get("defaults") or {}
+        file_vars: Mapping[str, Any] = data.get("vars") or {}
+        self.reserved_vars(doc, file_vars, ("vars",))
+        for video_id, video in (data.get("videos") or {}).items():
+            self.video(doc, defaults, file_vars, video_id, video or {})
+
+    def video(
+        self,
+        doc: Document,
+        defaults: Mapping[str, Any],
+        file_vars: Mapping[str, Any],
+        video_id: str,
+        video: Mapping[str, Any],
+    ) -> None:
+        video_path: PathKey = ("videos", video_id)
+        video_at = doc.locate(video_path, key=True)
+        self.reserved_vars(doc, video.get("vars") or {}, (*video_path, "vars"))
+        if video.get("locales") is not None:
+            locales, locales_path = video["locales"], (*video_path, "locales")
+        else:
+            locales, locales_path = defaults.get("locales"), ("defaults", "locales")
+        entries = _locale_entries(locales, locales_path)
+        if not entries:
+            self.problem(
+                video_at,
+                f"video '{video_id}' has no locales: set `locales` on the video "
+                "or `defaults.locales` in the file",
+            )
+            return
+        base_settings = {**_settings(defaults), **_settings(video)}
+        seen_here: set[str] = set()
+        for locale, override, entry_path, entry_is_key in entries:
+            entry_at = doc.locate(entry_path, key=entry_is_key)
+            if locale in seen_here:
+                self.problem(entry_at, f"locale '{locale}' is listed twice for video '{video_id}'")
+                continue
+            seen_here.add(locale)
+            self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
+            fields = {**base_settings, **_settings(override)}
+            if "script" in override:
+                script, script_path = override["script"], (*entry_path, "script")
+            elif "script" in video:
+                script, script_path = video["script"], (*video_path, "script")
+            else:
+                self.problem(
+                    video_at,
+                    f"item '{video_id}/{locale}' has no script: set `script` on the video "
+                    "or on the locale",
+                )
+                continue
+            if "model" not in fields:
+                self.problem(
+                    video_at,
+                    f"item '{video_id}/{locale}' has no model: set `model` on the video, "
+                    "the locale or in `defaults`",
+                )
+                continue
+            variables = {
+                **file_vars,
+                **(video.get("vars") or {}),
+                **(override.get("vars") or {}),
+                "locale": locale,
+                "video": video_id,
+            }
+            item_id = f"{video_id}/{locale}"
+            source = entry_at if locales_path[0] == "videos" else video_at
+            if not self.unique(item_id, source):
+                continue
+            self.specs.append(
+                ItemSpec(
+                    id=item_id,
+                    video=video_id,
+                    locale=locale,
+                    template=script,
+                    template_location=doc.locate(script_path),
+                    variables=variables,
+                    fields=fields,
+                    source=source,
+                    template_first_line=scalar_first_line(doc, script_path),
+                )
+            )
+
+    def unique(self, item_id: str, place: Location) -> bool:
+        first = self.first_place.get(item_id)
+        if first is None:
+            self.first_place[item_id] = place
+            return True
+        self.clashing.add(item_id)
+        self.problem(place, f"item '{item_id}' is defined twice: also at {first}")
+        self.problem(first, f"item '{item_id}' is defined twice: also at {place}")
+        return False
+
+
+def expand_documents(documents: Sequence[Document]) -> tuple[list[ItemSpec], list[Problem]]:
+    """Item specs of every document (in document order) and every problem found."""
+    expander = _Expander()
+    for doc in documents:
+        expander.document(doc)
+    specs = [spec for spec in expander.specs if spec.id not in expander.clashing]
+    return specs, sorted(set(expander.problems))

@@ -1,0 +1,269 @@
+"""Render item specs into items: each script through the sandbox, bounded, normalised.
+
+Every failure becomes a Problem at the manifest line of the script (and names the line
+inside the template when Jinja knows it); nothing a template does can crash specsync or
+run longer than RENDER_SECONDS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SecurityError
+
+from specsync.model import Item, ItemSpec, Location, Problem, build_request
+from specsync.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
+
+# The rendered script limit (after normalisation), and the raw output at which a streaming
+# render is stopped (room for outer whitespace that normalisation strips).
+MAX_SCRIPT_CHARS = 50_000
+MAX_RAW_OUTPUT = 2 * MAX_SCRIPT_CHARS
+RENDER_SECONDS = 2.0
+# Address space a render may add before allocations fail (Linux only): a backstop behind
+# the sandbox's own size checks, so no template can take the machine's memory.
+MEMORY_HEADROOM = 1024**3
+SCRIPT_FILENAME = "<script>"
+
+
+class RenderTimeout(Exception):
+    """Raised inside a render that ran longer than RENDER_SECONDS."""
+
+
+class OutputTooLong(Exception):
+    """The streamed output went past MAX_RAW_OUTPUT."""
+
+
+@dataclass
+class _Failure:
+    location: Location
+    message: str
+
+
+def normalise(text: str) -> str:
+    """NFC, CRLF to LF, outer whitespace stripped: the text the API receives."""
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
+
+
+class _Alarm:
+    """A per-render wall-clock limit via SIGALRM (main thread only; elsewhere, none)."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        if self.active:
+            self.active = False
+            raise RenderTimeout()
+
+    @contextlib.contextmanager
+    def limit(self, seconds: float) -> Iterator[None]:
+        usable = hasattr(signal, "setitimer") and (
+            threading.current_thread() is threading.main_thread()
+        )
+        if not usable:
+            yield
+            return
+        previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
+        previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+        started = time.monotonic()
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_handler)
+            if previous_delay:
+                # Someone else (a test runner's timeout) had an alarm set: give it back.
+                left = previous_delay - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+
+
+@contextlib.contextmanager
+def memory_ceiling(headroom: int = MEMORY_HEADROOM) -> Iterator[None]:
+    """Lower the soft address-space limit to current use + headroom while rendering."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    ceiling = used + headroom
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    if soft != resource.RLIM_INFINITY and soft <= ceiling:
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class Renderer:
+    """Compiles each distinct script once per run and renders items with it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.environment = ScriptEnvironment(root)
+        self._compiled: dict[str, Template | BaseException] = {}
+        self._alarm = _Alarm()
+
+    def compile(self, source: str) -> Template:
+        found = self._compiled.get(source)
+        if found is None:
+            try:
+                code = self.environment.compile(source, name=None, filename=SCRIPT_FILENAME)
+                found = self.environment.template_class.from_code(
+                    self.environment, code, self.environment.make_globals(None), None
+                )
+            except Exception as error:  # every compile failure is the template's fault
+                found = error
+            self._compiled[source] = found
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+    def render(self, spec: ItemSpec) -> str | _Failure:
+        source = spec.template if isinstance(spec.template, str) else str(spec.template)
+        if len(source) > MAX_TEMPLATE_CHARS:
+            return _Failure(
+                spec.template_location,
+                f"script is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}",
+            )
+        try:
+            with self._alarm.limit(RENDER_SECONDS):
+                template = self.compile(source)
+                pieces: list[str] = []
+                size = 0
+                for piece in template.generate(spec.variables):
+                    size += len(piece)
+                    if size > MAX_RAW_OUTPUT:
+                        raise OutputTooLong()
+                    pieces.append(piece)
+        except Exception as error:
+            return self._failure(spec, error, error.__traceback__)
+        text = normalise("".join(pieces))
+        if not text:
+            return _Failure(spec.template_location, "script renders to empty text")
+        if len(text) > MAX_SCRIPT_CHARS:
+            return _Failure(
+                spec.template_location,
+                f"rendered script is {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,}",
+            )
+        return text
+
+    def _failure(
+        self, spec: ItemSpec, error: BaseException, trace: TracebackType | None
+    ) -> _Failure:
+        filename, line = _template_position(error, trace)
+        message = _describe(error, spec)
+        location = spec.template_location
+        if filename and filename != SCRIPT_FILENAME:
+            shown = _relative(filename, self.root)
+            message = f"in {shown}" + (f" line {line}" if line else "") + f": {message}"
+        elif line:
+            multi_line = "\n" in spec.template
+            if spec.template_first_line and multi_line:
+                mapped = spec.template_first_line + line - 1
+                if mapped != location.line:
+                    location = Location(location.path, mapped, 1)
+            if multi_line:
+                message = f"{message} (script line {line})"
+        return _Failure(location, message)
+
+
+def _relative(filename: str, root: Path) -> str:
+    try:
+        return Path(filename).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return filename
+
+
+def _template_position(
+    error: BaseException, trace: TracebackType | None
+) -> tuple[str | None, int | None]:
+    """(template filename, line) of the innermost template frame, as far as known."""
+    if isinstance(error, TemplateSyntaxError):
+        return error.filename or SCRIPT_FILENAME, error.lineno
+    found: tuple[str | None, int | None] = (None, None)
+    while trace is not None:
+        filename = trace.tb_frame.f_code.co_filename
+        if filename == SCRIPT_FILENAME or not filename.endswith(".py"):
+            found = (filename, trace.tb_lineno)
+        trace = trace.tb_next
+    return found
+
+
+def _describe(error: BaseException, spec: ItemSpec) -> str:
+    if isinstance(error, RenderTimeout):
+        return f"script took longer than {RENDER_SECONDS:g} s to render and was stopped"
+    if isinstance(error, OutputTooLong):
+        return f"rendered script is over {MAX_SCRIPT_CHARS:,} characters; the limit is reached"
+    if isinstance(error, RecursionError):
+        return "template recursion too deep (does a macro call itself?)"
+    if isinstance(error, MemoryError):
+        return "script needed too much memory to render and was stopped"
+    if isinstance(error, TemplateSyntaxError):
+        return f"template syntax error: {error.message}"
+    if isinstance(error, UndefinedError):
+        names = sorted(spec.variables)
+        known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        return f"undefined: {error.message} (variables: {known})"
+    if isinstance(error, TemplateNotFound):
+        return f"cannot include {error.message}"
+    if isinstance(error, SecurityError):
+        return f"refused by the template sandbox: {error}"
+    text = str(error) or type(error).__name__
+    return f"template error: {text}"
+
+
+def _merge_failures(failures: list[tuple[str, _Failure]]) -> list[Problem]:
+    """One problem per place and message, naming the items it concerns."""
+    grouped: dict[tuple[Location, str], list[str]] = {}
+    for item_id, failure in failures:
+        grouped.setdefault((failure.location, failure.message), []).append(item_id)
+    problems = []
+    for (location, message), ids in grouped.items():
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        label = "item" if len(ids) == 1 else "items"
+        problems.append(Problem(location, f"{message} [{label} {shown}]"))
+    return problems
+
+
+def render_items(specs: Sequence[ItemSpec], root: Path) -> tuple[list[Item], list[Problem]]:
+    """Items for every spec that renders, and one problem per failure (place and message)."""
+    renderer = Renderer(root)
+    items: list[Item] = []
+    failures: list[tuple[str, _Failure]] = []
+    # Deep template recursion must end as a RecursionError well before the C stack does.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(limit, 1000))
+    try:
+        with memory_ceiling():
+            for spec in specs:
+                result = renderer.render(spec)
+                if isinstance(result, _Failure):
+                    failures.append((spec.id, result))
+                    continue
+                request = build_request(spec.locale, result, spec.fields)
+                items.append(Item(spec.id, spec.video, spec.locale, request, spec.source))
+    finally:
+        sys.setrecursionlimit(limit)
+    return items, _merge_failures(failures)

@@ -1,0 +1,443 @@
+"""The Jinja environment scripts render in: sandboxed, strict, and bounded in size.
+
+Manifests arrive in pull requests, so every template is untrusted. Jinja's immutable sandbox
+already refuses attribute walks (`__globals__`, `__class__`) and mutation; on top of it this
+module refuses operations that would build a huge value *before* they allocate it: string
+and list repetition, big-integer powers and products, `~`/`+` concatenation, printf-style
+and `str.format` widths, padding methods and filters, and filler filters (`batch`, `slice`).
+Whatever slips through still meets the output limit, the render timeout and the memory
+ceiling in `render`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import string
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, filters, nodes, pass_eval_context
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import Environment
+from jinja2.nodes import EvalContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+# Largest string/list/bytes an operation may build (twice the rendered-script limit: room
+# for markup that is later stripped, nothing near what could hurt the machine).
+MAX_VALUE = 100_000
+# Largest integer an operation may build, in bits (about 30,000 decimal digits).
+MAX_INT_BITS = 100_000
+# Widest field a format specification, padding method or filter may ask for.
+MAX_WIDTH = 10_000
+# Largest template source (a script or an included file) compiled at all.
+MAX_TEMPLATE_CHARS = 200_000
+# Largest file `{% include %}` reads.
+MAX_INCLUDE_BYTES = 1024 * 1024
+
+
+class TooLarge(SecurityError):
+    """An operation would have built a value over the sandbox's limits."""
+
+
+def _size(value: Any) -> int | None:
+    if isinstance(value, (str, bytes, bytearray, list, tuple)):
+        return len(value)
+    return None
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int)
+
+
+def _refuse(what: str, size: float, limit: int) -> TooLarge:
+    shown = f"{size:,.0f}" if size < 1e15 else "astronomically many"
+    return TooLarge(
+        f"{what} would build a value of {shown} characters or items; the limit is {limit:,}"
+    )
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    for sequence, count in ((left, right), (right, left)):
+        size = _size(sequence)
+        if size is not None and _int(count) and size * max(count, 0) > MAX_VALUE:
+            raise _refuse("repetition", size * count, MAX_VALUE)
+    if (
+        _int(left)
+        and _int(right)
+        and abs(left).bit_length() + abs(right).bit_length() > (MAX_INT_BITS)
+    ):
+        raise TooLarge(f"multiplication would build an integer over {MAX_INT_BITS:,} bits")
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    if not (_int(base) and _int(exponent)) or exponent <= 0 or abs(base) <= 1:
+        return
+    bits = exponent * math.log2(abs(base))
+    if bits > MAX_INT_BITS:
+        raise TooLarge(f"power would build an integer of about {bits:,.0f} bits")
+
+
+def _check_add(left: Any, right: Any) -> None:
+    left_size, right_size = _size(left), _size(right)
+    if left_size is not None and right_size is not None and left_size + right_size > MAX_VALUE:
+        raise _refuse("concatenation", left_size + right_size, MAX_VALUE)
+
+
+# printf-style conversion: %[(name)][flags][width][.precision]type
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d*))?")
+_DIGITS = re.compile(r"\d+")
+
+
+def _check_width(number: str, what: str) -> None:
+    if number == "*":
+        raise SecurityError(f"{what}: '*' widths are not allowed in scripts")
+    if number and int(number) > MAX_WIDTH:
+        raise TooLarge(f"{what} asks for width {int(number):,}; the limit is {MAX_WIDTH:,}")
+
+
+def check_printf(template: Any) -> None:
+    """Refuse `'%999999999d' % x` style widths before formatting."""
+    if not isinstance(template, (str, bytes)):
+        return
+    text = template.decode("latin-1") if isinstance(template, bytes) else template
+    for match in _PRINTF.finditer(text):
+        for number in match.groups():
+            if number:
+                _check_width(number, "printf-style format")
+
+
+def check_format_string(template: str) -> None:
+    """Refuse `'{:>999999999}'.format(x)` and nested (computed) specs before formatting."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise SecurityError(f"bad format string: {error}") from None
+    for _literal, _field, spec, _conversion in parsed:
+        if not spec:
+            continue
+        if "{" in spec:
+            raise SecurityError("format specs built from arguments are not allowed in scripts")
+        for number in _DIGITS.findall(spec):
+            _check_width(number, "format spec")
+
+
+def _check_modulo(left: Any, right: Any) -> None:
+    check_printf(left)
+
+
+_BINOPS: dict[str, tuple[Callable[[Any, Any], None], Callable[[Any, Any], Any]]] = {
+    "*": (_check_repeat, operator.mul),
+    "**": (_check_power, operator.pow),
+    "+": (_check_add, operator.add),
+    "%": (_check_modulo, operator.mod),
+}
+
+
+def _check_width_arg(width: Any, what: str) -> None:
+    if _int(width) and width > MAX_WIDTH:
+        raise TooLarge(f"{what} width {width:,} is over the limit of {MAX_WIDTH:,}")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    if not isinstance(text, (str, bytes)) or not isinstance(new, type(text)):
+        return
+    if not isinstance(old, type(text)):
+        return
+    hits = len(text) + 1 if not old else text.count(old)
+    if _int(count) and count >= 0:
+        hits = min(hits, count)
+    size = len(text) + hits * (len(new) - len(old))
+    if size > MAX_VALUE:
+        raise _refuse("replace", size, MAX_VALUE)
+
+
+def _check_join(separator: Any, parts: list[Any]) -> None:
+    sep = len(separator) if isinstance(separator, (str, bytes)) else 0
+    size = sep * max(len(parts) - 1, 0)
+    for part in parts:
+        size += len(part) if isinstance(part, (str, bytes)) else 1
+    if size > MAX_VALUE:
+        raise _refuse("join", size, MAX_VALUE)
+
+
+def _guarded_method(owner: Any, name: str, method: Any) -> Any:
+    """A checked stand-in for a str/bytes/int method that can build a huge value."""
+    if name in ("center", "ljust", "rjust", "zfill"):
+
+        def padded(width: Any, *rest: Any) -> Any:
+            _check_width_arg(width, name)
+            return method(width, *rest)
+
+        return padded
+    if name == "expandtabs":
+
+        def expanded(tabsize: Any = 8) -> Any:
+            if (
+                _int(tabsize)
+                and owner.count("\t" if isinstance(owner, str) else b"\t") * max(tabsize, 0)
+                + len(owner)
+                > MAX_VALUE
+            ):
+                raise _refuse("expandtabs", tabsize, MAX_VALUE)
+            return method(tabsize)
+
+        return expanded
+    if name == "replace":
+
+        def replaced(old: Any, new: Any, count: Any = -1) -> Any:
+            _check_replace(owner, old, new, count)
+            return method(old, new, count)
+
+        return replaced
+    if name == "join":
+
+        def joined(parts: Iterable[Any]) -> Any:
+            items = list(_bounded(parts))
+            _check_join(owner, items)
+            return method(items)
+
+        return joined
+    if name == "to_bytes":
+
+        def to_bytes(length: Any = 1, *rest: Any, **kwargs: Any) -> Any:
+            _check_width_arg(length, "to_bytes")
+            return method(length, *rest, **kwargs)
+
+        return to_bytes
+    if name in ("translate", "maketrans"):
+        raise SecurityError(f"str.{name} is not allowed in scripts")
+    return None
+
+
+_GUARDED_NAMES = frozenset(
+    (
+        *("center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "to_bytes"),
+        *("translate", "maketrans"),
+    )
+)
+
+
+def _bounded(values: Iterable[Any]) -> Iterable[Any]:
+    for count, value in enumerate(values):
+        if count >= MAX_VALUE:
+            raise _refuse("a sequence", count + 1, MAX_VALUE)
+        yield value
+
+
+# -- filters that would otherwise pad, fill or repeat without a bound ------------------
+
+
+def _center(value: Any, width: int = 80) -> str:
+    _check_width_arg(width, "center")
+    return filters.do_center(value, width)
+
+
+def _indent(value: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    size = width if _int(width) else len(width) if isinstance(width, str) else 0
+    lines = str(value).count("\n") + 1
+    if size * lines + len(str(value)) > MAX_VALUE:
+        raise _refuse("indent", size * lines, MAX_VALUE)
+    return filters.do_indent(value, width, first, blank)
+
+
+def _format(value: Any, *args: Any, **kwargs: Any) -> str:
+    check_printf(str(value))
+    return filters.do_format(value, *args, **kwargs)
+
+
+def _batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+    _check_width_arg(linecount, "batch")
+    return filters.do_batch(value, linecount, fill_with)
+
+
+def _slice(value: Any, slices: int, fill_with: Any = None) -> Any:
+    _check_width_arg(slices, "slice")
+    return filters.do_slice(value, slices, fill_with)
+
+
+def _wordwrap(environment: Environment, s: str, width: int = 79, *args: Any, **kwargs: Any) -> str:
+    wrapstring = kwargs.get("wrapstring") or (args[1] if len(args) > 1 else None)
+    if isinstance(wrapstring, str) and len(wrapstring) * len(str(s)) > MAX_VALUE:
+        raise _refuse("wordwrap", len(wrapstring) * len(str(s)), MAX_VALUE)
+    return filters.do_wordwrap(environment, s, width, *args, **kwargs)
+
+
+@pass_eval_context
+def _tojson(eval_ctx: EvalContext, value: Any, indent: int | None = None) -> Any:
+    _check_width_arg(indent, "tojson indent")
+    if _estimate(value, MAX_VALUE) > MAX_VALUE:
+        raise _refuse("tojson", _estimate(value, MAX_VALUE), MAX_VALUE)
+    return filters.do_tojson(eval_ctx, value, indent)
+
+
+@pass_eval_context
+def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | None = None) -> Any:
+    _check_replace(str(s), str(old), str(new), -1 if count is None else count)
+    return filters.do_replace(eval_ctx, s, old, new, count)
+
+
+@pass_eval_context
+def _join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any = None) -> Any:
+    items = list(_bounded(value))
+    _check_join(str(d), [str(item) if not isinstance(item, str) else item for item in items])
+    return filters.do_join(eval_ctx, items, d, attribute)
+
+
+_wordwrap.jinja_pass_arg = filters.do_wordwrap.jinja_pass_arg  # type: ignore[attr-defined]
+
+
+class _Generator(CodeGenerator):
+    """Compiles `~` into a checked call (Jinja's own join is not an intercepted operator)."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class RootLoader(BaseLoader):
+    """Loads `{% include %}`d files from under one root, and never from anywhere else.
+
+    Names are relative, `/`-separated paths; absolute paths, `..`, backslashes and any path
+    whose real location (symlinks resolved) is outside the root are refused.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        name = template
+        if not name or name.startswith("/") or "\\" in name or ":" in name.split("/")[0]:
+            raise TemplateNotFound(f"{name} (include paths are relative to the manifest root)")
+        parts = name.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            raise TemplateNotFound(f"{name} (include paths may not use '.', '..' or '//')")
+        path = self.root.joinpath(*parts)
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise TemplateNotFound(f"{name} (no such file under {self.root})") from None
+        if not real.is_relative_to(self.root):
+            raise TemplateNotFound(f"{name} (it leads outside the manifest root)")
+        if not real.is_file():
+            raise TemplateNotFound(f"{name} (not a regular file)")
+        with real.open("rb") as handle:
+            raw = handle.read(MAX_INCLUDE_BYTES + 1)
+        if len(raw) > MAX_INCLUDE_BYTES:
+            raise TemplateNotFound(f"{name} (larger than {MAX_INCLUDE_BYTES:,} bytes)")
+        try:
+            source = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise TemplateNotFound(f"{name} (not UTF-8 at byte {error.start})") from None
+        if source.startswith("\ufeff"):
+            source = source[1:]
+        if len(source) > MAX_TEMPLATE_CHARS:
+            raise TemplateNotFound(f"{name} (over {MAX_TEMPLATE_CHARS:,} characters)")
+        return source, str(real), lambda: True
+
+
+class ScriptEnvironment(ImmutableSandboxedEnvironment):
+    """Plain-text, strict, size-checked sandbox for manifest scripts."""
+
+    code_generator_class = _Generator
+    intercepted_binops = frozenset(_BINOPS)
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(
+            loader=RootLoader(root),
+            undefined=StrictUndefined,
+            autoescape=False,
+            finalize=self._finalize,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        # lipsum generates filler text of any size; scripts have no use for it.
+        self.globals.pop("lipsum", None)
+        self.filters.update(
+            center=_center,
+            indent=_indent,
+            format=_format,
+            batch=_batch,
+            slice=_slice,
+            wordwrap=_wordwrap,
+            tojson=_tojson,
+            replace=_replace,
+            join=_join,
+        )
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        check, apply = _BINOPS[operator]
+        check(left, right)
+        return apply(left, right)
+
+    def checked_concat(self, values: tuple[Any, ...]) -> str:
+        parts = [self._finalize(value) for value in values]
+        texts = [part if isinstance(part, str) else str(part) for part in parts]
+        total = sum(len(text) for text in texts)
+        if total > MAX_VALUE:
+            raise _refuse("'~' concatenation", total, MAX_VALUE)
+        return "".join(texts)
+
+    def _finalize(self, value: Any) -> Any:
+        # Every `{{ expression }}` passes here before it is turned into text: refuse a value
+        # whose text would be huge (a list of many references to one long string).
+        if _estimate(value, MAX_VALUE) > MAX_VALUE:
+            raise TooLarge(f"a value over {MAX_VALUE:,} characters cannot be printed")
+        return value
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return self._guard(obj, attribute, super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        value = super().getitem(obj, argument)
+        if isinstance(argument, str):
+            return self._guard(obj, argument, value)
+        return value
+
+    def _guard(self, obj: Any, name: str, value: Any) -> Any:
+        if isinstance(obj, (str, bytes, bytearray)) and name in ("format", "format_map"):
+            return _checked_format(obj, name, value)
+        if name in _GUARDED_NAMES and isinstance(obj, (str, bytes, bytearray, int)):
+            guarded = _guarded_method(obj, name, getattr(obj, name, None))
+            if guarded is not None:
+                return guarded
+        return value
+
+
+def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
+    if not isinstance(owner, str) or not callable(sandboxed):
+        return sandboxed
+
+    def formatted(*args: Any, **kwargs: Any) -> Any:
+        check_format_string(owner)
+        return sandboxed(*args, **kwargs)
+
+    return formatted
+
+
+def _estimate(value: Any, budget: int, depth: int = 0) -> int:
+    """A cheap upper-ish estimate of len(str(value)); stops counting past `budget`."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (bytes, bytearray)):
+        return len(value) * 4 + 3
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        if depth > 50:
+            return budget + 1
+        total = 2
+        items = value.items() if isinstance(value, dict) else value
+        for entry in items:
+            total += 2 + _estimate(entry, budget - total, depth + 1)
+            if total > budget:
+                return total
+        return total
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value.bit_length() // 3 + 1
+    return 0

@@ -1,0 +1,143 @@
+"""About thirty malformed or hostile manifests, each run through the installed CLI.
+
+Each must exit 1 with the file and line named, no traceback, nothing executed, within
+20 s and under a 2 GB address-space limit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
+HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str | bytes
+    line: int | None  # the manifest line the message must name (None: any line)
+    fragment: str = ""  # a piece of the message, case-insensitive
+
+
+def deep(n: int) -> str:
+    return "specsync: 1\nvars:\n  x: " + "[" * n + "]" * n + "\nvideos: {}\n"
+
+
+CASES = [
+    Case("syntax error", HEADER + "videos:\n  a: {script: 'x'\n", 4),
+    Case("tab indentation", HEADER + "videos:\n\ta:\n", 4),
+    Case("not utf-8", HEADER.encode() + b"videos:\n  a: {script: '\xff\xfe'}\n", 4, "utf-8"),
+    Case(
+        "duplicate video", HEADER + "videos:\n  a: {script: x}\n  a: {script: y}\n", 5, "duplicate"
+    ),
+    Case("duplicate top key", HEADER + "videos: {a: {script: x}}\nvideos: {}\n", 4, "duplicate"),
+    Case(
+        "python tag", HEADER + "videos:\n  a: !!python/object/apply:os.system ['touch PWNED']\n", 4
+    ),
+    Case("custom tag", HEADER + "videos:\n  a: !Ref thing\n", 4),
+    Case(
+        "alias bomb",
+        "specsync: 1\nvars:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+        + "".join(
+            f"  {c}: &{c} [{','.join(['*' + p] * 10)}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        + "videos: {v: {script: x, model: M, locales: [en]}}\n",
+        None,
+    ),
+    Case("deep flow nesting", deep(100_000), 3),
+    Case("unknown key", HEADER + "videos:\n  a:\n    scirpt: hi\n", 5, "script"),
+    Case("unknown top key", HEADER + "video:\n  a: {script: x}\n", 3, "video"),
+    Case("wrong type model", HEADER + "videos:\n  a: {script: x, model: 45058}\n", 4, "quote"),
+    Case("norway locale", HEADER + "videos:\n  a: {script: x, locales: [en, no]}\n", 4, "quote"),
+    Case("bad video id", HEADER + "videos:\n  'a b': {script: x}\n", 4),
+    Case("slash video id", HEADER + "videos:\n  'a/b': {script: x}\n", 4),
+    Case("bad locale", HEADER + "videos:\n  a: {script: x, locales: [english!]}\n", 4),
+    Case("bad webhook", HEADER + "videos:\n  a: {script: x, webhookUrl: 'ftp://x'}\n", 4),
+    Case("bad resolution", HEADER + "videos:\n  a: {script: x, resolution: 8k}\n", 4),
+    Case("newer format", "specsync: 2\nvideos: {}\n", 1, "upgrade"),
+    Case("no model", "specsync: 1\nvideos:\n  a: {script: x, locales: [en]}\n", 3, "model"),
+    Case("no locales", "specsync: 1\nvideos:\n  a: {script: x, model: M}\n", 3, "locale"),
+    Case("no script", HEADER + "videos:\n  a: {vars: {x: 1}}\n", 4, "script"),
+    Case("undefined variable", HEADER + "videos:\n  a: {script: 'Hi {{ nme }}'}\n", 4, "nme"),
+    Case("template syntax", HEADER + "videos:\n  a: {script: 'Hi {{ name '}\n", 4),
+    Case("empty render", HEADER + "videos:\n  a: {script: '{{ \"  \" }}'}\n", 4, "empty"),
+    Case(
+        "globals walk", HEADER + "videos:\n  a: {script: '{{ cycler.__init__.__globals__ }}'}\n", 4
+    ),
+    Case(
+        "format trick", HEADER + "videos:\n  a: {script: \"{{ '{0.__class__}'.format(1) }}\"}\n", 4
+    ),
+    Case("huge repetition", HEADER + "videos:\n  a: {script: \"{{ 'a' * 10**10 }}\"}\n", 4),
+    Case("huge power", HEADER + "videos:\n  a: {script: '{{ 9**99999999 }}'}\n", 4),
+    Case(
+        "endless loop",
+        HEADER + "videos:\n  a:\n    script: '{% for i in range(99999) %}"
+        "{% for j in range(99999) %}{% endfor %}{% endfor %}x'\n",
+        5,
+    ),
+    Case(
+        "too long output",
+        HEADER + "videos:\n  a:\n    script: '{% for i in range(60000) %}x{% endfor %}'\n",
+        5,
+    ),
+    Case(
+        "include outside root", HEADER + "videos:\n  a: {script: '{% include \"../x.j2\" %}'}\n", 4
+    ),
+    Case(
+        "include absolute", HEADER + "videos:\n  a: {script: '{% include \"/etc/passwd\" %}'}\n", 4
+    ),
+    Case(
+        "recursive macro",
+        HEADER + "videos:\n  a: {script: '{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}'}\n",
+        4,
+    ),
+]
+
+
+def limit_address_space() -> None:
+    two_gb = 2 * 1024**3
+    resource.setrlimit(resource.RLIMIT_AS, (two_gb, two_gb))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_manifest_is_refused_with_a_location(case: Case, tmp_path: Path) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    target = manifests / "bad.yaml"
+    if isinstance(case.text, bytes):
+        target.write_bytes(case.text)
+    else:
+        target.write_text(case.text, encoding="utf-8")
+    started = time.monotonic()
+    result = subprocess.run(
+        [SPECSYNC, "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        preexec_fn=limit_address_space,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert elapsed < 20
+    if case.line is None:
+        assert re.search(r"manifests/bad\.yaml:\d+:\d+: ", result.stderr), result.stderr
+    else:
+        assert f"manifests/bad.yaml:{case.line}:" in result.stderr, result.stderr
+    assert case.fragment.lower() in result.stderr.lower(), result.stderr
+    assert not (tmp_path / "PWNED").exists()
+    assert set(os.listdir(tmp_path)) == {"manifests"}

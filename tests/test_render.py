@@ -1,0 +1,141 @@
+from pathlib import Path
+
+import pytest
+
+from specsync.model import ItemSpec, Location
+from specsync.render import MAX_SCRIPT_CHARS, normalise, render_items
+
+
+def spec(template: str, first_line: int = 0, **variables: object) -> ItemSpec:
+    return ItemSpec(
+        id="v/en",
+        video="v",
+        locale="en",
+        template=template,
+        template_location=Location("m.yaml", 5, 13),
+        variables={**variables, "locale": "en", "video": "v"},
+        fields={"model": "M"},
+        source=Location("m.yaml", 4, 3),
+        template_first_line=first_line,
+    )
+
+
+def render_one(template: str, root: Path | None = None, **kw: object) -> str:
+    first_line = int(kw.pop("first_line", 0))  # type: ignore[call-overload]
+    items, problems = render_items([spec(template, first_line, **kw)], root or Path("."))
+    if problems:
+        return "ERROR " + str(problems[0])
+    return items[0].request["text"]
+
+
+def test_renders_with_locale_video_and_vars() -> None:
+    assert render_one("{{ video }}/{{ locale }}: hi {{ name }}", name="Ada") == "v/en: hi Ada"
+
+
+def test_request_body_in_seed_order_with_defaults() -> None:
+    items, _ = render_items([spec("x")], Path("."))
+    assert list(items[0].request) == ["language", "text", "model", "isExport"]
+    assert items[0].request["isExport"] is True
+
+
+def test_normalisation_nfc_crlf_strip() -> None:
+    assert normalise("  e\u0301\r\nb\n\n ") == "\u00e9\nb"
+    assert render_one("{{ s }}", s=" Cafe\u0301\r\nx  ") == "Caf\u00e9\nx"
+
+
+def test_jinja_default_newline_handling_is_kept() -> None:
+    # trim_blocks/lstrip_blocks off: the newline after a block tag stays.
+    assert render_one("{% if true %}\na\n{% endif %}\nb") == "a\n\nb"
+
+
+def test_empty_and_too_long_results_are_errors() -> None:
+    assert render_one("{{ '  ' }}").endswith("script renders to empty text [item v/en]")
+    long = render_one("{{ 'a' * n }}", n=MAX_SCRIPT_CHARS + 1)
+    assert long.startswith("ERROR m.yaml:5:13: rendered script is 50,001 characters")
+
+
+def test_undefined_variable_names_it_and_the_known_ones() -> None:
+    assert render_one("Hi {{ nme }}", name="x") == (
+        "ERROR m.yaml:5:13: undefined: 'nme' is undefined (variables: locale, name, video)"
+        " [item v/en]"
+    )
+
+
+def test_error_in_a_block_script_points_at_its_manifest_line() -> None:
+    message = render_one("line one\n{{ nope }}\n", first_line=6)
+    assert message.startswith("ERROR m.yaml:7:1: undefined: 'nope' is undefined")
+    assert "(script line 2)" in message
+
+
+def test_syntax_error_gives_the_template_line() -> None:
+    message = render_one("a\nb {{ x \n", first_line=6)
+    assert message.startswith("ERROR m.yaml:7:1: template syntax error")
+
+
+def test_include_from_root_and_refusals(tmp_path: Path) -> None:
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "outro.j2").write_text("Bye {{ name }}!\r\n", encoding="utf-8")
+    (tmp_path / "outside.j2").write_text("secret", encoding="utf-8")
+    root = tmp_path / "manifests"
+    root.mkdir()
+    (root / "snippets").symlink_to(tmp_path / "snippets")
+    (root / "ok.j2").write_text("{{ undefined_here }}", encoding="utf-8")
+    (root / "leak.j2").symlink_to(tmp_path / "outside.j2")
+    # A symlinked directory leading outside the root is refused like any other escape.
+    assert "leads outside the manifest root" in render_one(
+        '{% include "snippets/outro.j2" %}', root, name="Ada"
+    )
+    assert "leads outside" in render_one('{% include "leak.j2" %}', root)
+    assert "relative to the manifest root" in render_one('{% include "/etc/passwd" %}', root)
+    assert "'..'" in render_one('{% include "../outside.j2" %}', root)
+    assert "no such file" in render_one('{% include "missing.j2" %}', root)
+    message = render_one('{% include "ok.j2" %}', root)
+    assert message.startswith("ERROR m.yaml:5:13: in ok.j2 line 1: undefined:")
+    (root / "real").mkdir()
+    (root / "real" / "outro.j2").write_text("Bye {{ name }}!\r\n", encoding="utf-8")
+    assert render_one('Hi.\n{% include "real/outro.j2" %}', root, name="Ada") == "Hi.\nBye Ada!"
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("{{ cycler.__init__.__globals__ }}", "unsafe"),
+        ("{{ ''.__class__.__mro__ }}", "unsafe"),
+        ("{{ '{0.__class__}'.format(1) }}", "unsafe"),
+        ("{{ 'a' * 10**10 }}", "repetition"),
+        ("{{ [1] * 10**10 }}", "repetition"),
+        ("{{ 9 ** 99999999 }}", "power"),
+        ("{{ 'x'.center(10**9) }}", "center"),
+        ("{{ 'x'|center(10**9) }}", "center"),
+        ("{{ '%999999999d' % 1 }}", "printf"),
+        ("{{ '{:>999999999}'.format(1) }}", "format spec"),
+        ("{{ '%999999999d'|format(1) }}", "printf"),
+        ("{% set s = 'a' * 50000 %}{{ s|replace('a', s) }}", "replace"),
+        ("{% set s = 'a' * 50000 %}{{ range(50000)|join(s) }}", "join"),
+        ("{{ [1]|batch(10**9, 'x')|list }}", "batch"),
+        ("{{ (1).to_bytes(10**9, 'big') }}", "to_bytes"),
+        (
+            "{% set ns = namespace(s='ab') %}{% for i in range(60) %}"
+            "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "concatenation",
+        ),
+        ("{{ lipsum(10**6) }}", "'lipsum' is undefined"),
+        ("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", "2 s"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "recursion"),
+        ("{% for i in range(99999) %}xx{% endfor %}", "over 50,000"),
+        ("{{ 1/0 }}", "division by zero"),
+    ],
+)
+def test_hostile_templates_are_refused_with_a_location(template: str, fragment: str) -> None:
+    message = render_one(template)
+    assert message.startswith("ERROR m.yaml:5:13: "), message
+    assert fragment in message, message
+
+
+def test_each_distinct_script_compiles_once(tmp_path: Path) -> None:
+    from specsync.render import Renderer
+
+    renderer = Renderer(tmp_path)
+    for name in ("Ada", "Bo", "Cy"):
+        assert renderer.render(spec("{{ name }}", name=name)) == name
+    assert len(renderer._compiled) == 1
