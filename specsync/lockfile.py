@@ -527,7 +527,10 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     emulator = data.get("emulator", False)
     if not isinstance(emulator, bool):
         problems.append(
-            Problem(lines.key("emulator"), f"`emulator` must be true or false, not {emulator!r}")
+            Problem(
+                lines.key("emulator"),
+                f"`emulator` must be true or false, not {_type_name(emulator)}",
+            )
         )
         emulator = False
 

@@ -37,6 +37,8 @@ T1 = "2026-11-25T12:00:01Z"
 def test_state_dir_is_created_with_its_own_gitignore(tmp_path: Path) -> None:
     lockfile = tmp_path / "specsync.lock"
     assert state_dir(lockfile, create=False) == tmp_path / ".specsync"
+    assert journal_path(lockfile, create=False).parent == tmp_path / ".specsync"
+    assert read_journal(journal_path(lockfile, create=False)) == []  # what plan does
     assert not (tmp_path / ".specsync").exists()
     path = journal_path(lockfile)
     assert path == tmp_path / ".specsync" / "specsync.lock.journal"

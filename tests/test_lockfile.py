@@ -379,7 +379,7 @@ def test_wrong_types_are_all_reported_at_their_headers(tmp_path: Path) -> None:
     path = write_text(tmp_path, text)
     problems = problems_of(path)
     assert problems == [
-        f"{path}:3:1: `emulator` must be true or false, not 'no'",
+        f"{path}:3:1: `emulator` must be true or false, not a string",
         f'{path}:5:1: item "a/en": missing `fingerprint`',
         f'{path}:9:1: item "b/en": `fingerprint` must be a non-empty string, not an integer',
         f'{path}:12:1: item "c/en": unknown state "rendering" (expected one of '
