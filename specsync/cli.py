@@ -6,14 +6,16 @@ Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -139,16 +141,232 @@ def schema() -> None:
     click.echo(schema_text(), nl=False)
 
 
-@cli.command()
-def plan() -> None:
-    """Show what apply would do. No network."""
-    not_implemented("plan")
+LOCKFILE_OPTION = click.option(
+    "--lockfile",
+    default="specsync.lock",
+    show_default=True,
+    metavar="FILE",
+    help="The lockfile to compare with and record into.",
+)
+
+
+def _load_lock_view(lockfile: str) -> Any:
+    """The lockfile as apply would see it: with any journal an interrupted run left folded
+    in (read-only: nothing is written and the apply lock is not waited for)."""
+    from specsync import journal
+    from specsync.lockfile import read_lockfile
+
+    path = Path(lockfile)
+    lock = read_lockfile(path)
+    records = journal.read_journal(journal.journal_path(path, create=False))
+    return journal.fold(lock, records) if records else lock
 
 
 @cli.command()
-def apply() -> None:
-    """Submit new and changed items and record their ids in the lockfile."""
-    not_implemented("apply")
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@LOCKFILE_OPTION
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="json: the documented document on stdout alone; markdown: for a PR comment or "
+    "$GITHUB_STEP_SUMMARY.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when anything would be created, updated or is uncertain (0: nothing to do).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
+def plan(
+    paths: tuple[str, ...],
+    root: str | None,
+    lockfile: str,
+    output_format: str,
+    detailed_exitcode: bool,
+    show_all: bool,
+) -> None:
+    """Show what apply would do, and why. No network; nothing is written.
+
+    Compares every rendered item with the lockfile: create (new), update (what changes the
+    video changed: the text diff, model or isExport; a new webhookUrl never counts),
+    unchanged, orphaned (in the lockfile, gone from the manifests: kept) and uncertain (sent,
+    outcome unknown: resubmitted only with `apply --retry-uncertain`).
+
+    \b
+    Examples:
+      specsync plan
+      specsync plan --detailed-exitcode || echo "exports pending"
+      specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
+      specsync plan --format json | jq '.items[] | select(.action == "update")'
+    """
+    from specsync.console import use_colour
+    from specsync.pipeline import load_items
+    from specsync.plan import make_plan, plan_to_json
+    from specsync.report import plan_markdown, plan_text
+
+    lock = _load_lock_view(lockfile)
+    items = load_items(paths, root=root)
+    result = make_plan(items, lock)
+    if output_format == "json":
+        click.echo(json.dumps(plan_to_json(result), ensure_ascii=False, indent=2))
+    elif output_format == "markdown":
+        click.echo(plan_markdown(result), nl=False)
+    else:
+        text = plan_text(result, colour=use_colour(sys.stderr), show_unchanged=show_all)
+        click.echo(text, nl=False, err=True)
+    if lock.emulator:
+        click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@cli.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@LOCKFILE_OPTION
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="GLOB",
+    help="Only items whose id matches GLOB; repeatable.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="GLOB",
+    help="Also re-export matching items although unchanged (a bad render); repeatable.",
+)
+@click.option(
+    "--retry-uncertain",
+    is_flag=True,
+    help="Resubmit items whose earlier request has an unknown outcome (may duplicate them).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    metavar="R",
+    help="Requests per second at most.",
+)
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Run against the built-in emulator on a free loopback port (no account, no key; "
+    "nothing is really exported).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: what was submitted, failed and left uncertain, on stdout alone.",
+)
+def apply(
+    paths: tuple[str, ...],
+    root: str | None,
+    lockfile: str,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    retry_uncertain: bool,
+    concurrency: int,
+    rate: float,
+    use_emulator: bool,
+    output_format: str,
+) -> None:
+    """Submit new and changed items, record every projectId/taskId in the lockfile.
+
+    Each request is journalled in .specsync/ before it is sent and its answer the moment it
+    arrives, so a crash or a killed job loses nothing; a request whose answer never came is
+    `uncertain` and is resubmitted only with --retry-uncertain. One apply at a time per
+    lockfile. Never prompts. Exit 0 when everything is exported; 1 when anything failed or
+    is uncertain (what succeeded is recorded either way).
+
+    \b
+    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+    \b
+    Examples:
+      specsync apply --emulator
+      specsync apply --target 'welcome/*' --rate 2
+      specsync apply --replace 'welcome/ko'
+      specsync apply --format json > apply-report.json
+    """
+    from specsync import client as client_mod
+    from specsync.apply import ApplyOptions, report_to_json, run_apply
+    from specsync.journal import LockBusy
+    from specsync.pipeline import load_items
+    from specsync.progress import BarProgress, LogProgress
+    from specsync.report import apply_summary
+
+    options = ApplyOptions(
+        targets=targets,
+        replace=replace,
+        retry_uncertain=retry_uncertain,
+        concurrency=concurrency,
+        rate=rate,
+        emulator=use_emulator,
+    )
+    progress = BarProgress() if sys.stderr.isatty() else LogProgress()
+    try:
+        with _api_endpoint(use_emulator) as (base, credentials):
+            items = load_items(paths, root=root)
+
+            def make_client() -> Any:
+                return client_mod.Client(base, credentials, log=progress.note)
+
+            report = run_apply(
+                items,
+                Path(lockfile),
+                make_client,
+                options,
+                progress,
+                auth_error=client_mod.AuthError,
+            )
+    except LockBusy as error:
+        raise click.ClickException(str(error)) from None
+    except client_mod.ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    if output_format == "json":
+        click.echo(json.dumps(report_to_json(report), ensure_ascii=False, indent=2))
+    click.echo(apply_summary(report, use_emulator), nl=False, err=True)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
+
+
+@contextlib.contextmanager
+def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
+    """(API base, credentials): the real service from the environment, or an emulator."""
+    from specsync import client as client_mod
+
+    if not use_emulator:
+        credentials = client_mod.credentials_from_env(os.environ)
+        yield client_mod.api_base_from_env(os.environ), credentials
+        return
+    from specsync.emulator import EmulatorConfig, running_emulator
+
+    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+        click.echo(
+            f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
+        )
+        yield emu.url, client_mod.Credentials(api_key="specsync-emulator-throwaway-key")
 
 
 @cli.command()
@@ -158,15 +376,64 @@ def status() -> None:
 
 
 @cli.command()
-def forget() -> None:
-    """Drop lockfile entries matching a glob (their ids stay in history)."""
-    not_implemented("forget")
+@click.argument("patterns", nargs=-1, required=True, metavar="GLOB...")
+@LOCKFILE_OPTION
+def forget(patterns: tuple[str, ...], lockfile: str) -> None:
+    """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
+
+    Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
+    `forgotten` section, so no id is ever lost; a forgotten item still in the manifests is
+    planned as `create` again. Takes the apply lock. Exit 1 when nothing matches.
+
+    \b
+    Examples:
+      specsync forget 'old-promo/*'
+      specsync forget welcome/ko
+    """
+    from specsync.journal import LockBusy, hold_apply_lock
+    from specsync.lockfile import read_lockfile, without, write_lockfile
+    from specsync.plan import matches
+
+    path = Path(lockfile)
+    try:
+        with hold_apply_lock(path):
+            lock = read_lockfile(path)
+            dropped = sorted(i for i in lock.entries if matches(i, patterns))
+            if not dropped:
+                raise click.ClickException(f"no entry in {lockfile} matches {' '.join(patterns)}")
+            write_lockfile(path, without(lock, dropped))
+    except LockBusy as error:
+        raise click.ClickException(str(error)) from None
+    for item_id in dropped:
+        click.echo(f"forgot {item_id}", err=True)
+    click.echo(
+        f"{len(dropped)} entries dropped from {lockfile} (ids kept under [forgotten])", err=True
+    )
 
 
 @cli.command("merge-driver")
-def merge_driver() -> None:
-    """Git merge driver for specsync.lock."""
-    not_implemented("merge-driver")
+@click.argument("base", metavar="%O")
+@click.argument("ours", metavar="%A")
+@click.argument("theirs", metavar="%B")
+def merge_driver(base: str, ours: str, theirs: str) -> None:
+    """Git merge driver for specsync.lock: merges entry by entry into %A.
+
+    Two branches that exported different items merge cleanly. The same item exported on
+    both sides with different projectIds is a conflict: both ids stay in the file (marked
+    with a `# CONFLICT:` comment) and the exit code is 1.
+
+    \b
+    Set up once per repository:
+      echo 'specsync.lock merge=specsync' >> .gitattributes
+      git config merge.specsync.driver "specsync merge-driver %O %A %B"
+    """
+    from specsync.lockfile import merge_text_files
+
+    conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
+    for message in conflicts:
+        click.echo(f"specsync.lock: {message}", err=True)
+    if conflicts:
+        sys.exit(EXIT_INVALID)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import datetime
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -111,9 +111,17 @@ class Journal:
         with self._lock:
             self._write(line.encode("utf-8"))
 
-    def intent(self, id: str, fingerprint: str, at: str) -> None:
-        """Call BEFORE sending the request: once this returns, the intent is on disk."""
-        self._record(INTENT, id=id, fingerprint=fingerprint, at=at)
+    def intent(
+        self, id: str, fingerprint: str, at: str, request: Mapping[str, Any] | None = None
+    ) -> None:
+        """Call BEFORE sending the request: once this returns, the intent is on disk.
+
+        `request` (the fingerprinted fields) lets the lockfile show later what changed.
+        """
+        if request is None:
+            self._record(INTENT, id=id, fingerprint=fingerprint, at=at)
+        else:
+            self._record(INTENT, id=id, fingerprint=fingerprint, at=at, request=dict(request))
 
     def accepted(self, id: str, fingerprint: str, project_id: str, task_id: str, at: str) -> None:
         self._record(
@@ -196,6 +204,11 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
     failed -> nothing (the item stays as it was and is created/updated next time).
     """
     valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
+    requests = {
+        (r["id"], r["fingerprint"]): r["request"]
+        for r in valid
+        if r["event"] == INTENT and isinstance(r.get("request"), dict)
+    }
     changed: dict[str, Entry] = {}  # one copy of the lockfile at the end: linear, not quadratic
     for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True):
         event, item_id = record["event"], record["id"]
@@ -211,6 +224,14 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
             )
         elif event == UNCERTAIN or (event == INTENT and open_intent):
             changed[item_id] = uncertain_entry(old, item_id, record["fingerprint"], record["at"])
+        else:
+            continue
+        new = changed[item_id]
+        request = requests.get((item_id, record["fingerprint"]))
+        if request is not None:
+            changed[item_id] = new.with_request(request)
+        elif old is not None and old.fingerprint == new.fingerprint:
+            changed[item_id] = new.with_request(old.exported)
     return with_entries(lock, changed.values()) if changed else lock
 
 

@@ -50,10 +50,14 @@ _ENTRY_KEYS = (
     "submittedAt",
     "state",
     "attemptedAt",
+    "language",
+    "model",
+    "isExport",
+    "text",
     "history",
 )
 _HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
-_TOP_KEYS = ("version", "fingerprint", "emulator", "items")
+_TOP_KEYS = ("version", "fingerprint", "emulator", "items", "forgotten")
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,47 @@ class Entry:
     state: str | None = None
     attempted_at: str | None = None
     history: tuple[Submission, ...] = ()
+    # The fingerprinted request fields behind `fingerprint`, so that plan can say what
+    # changed (a text diff a reviewer can read) without the manifests of that time.
+    language: str | None = None
+    model: str | None = None
+    is_export: bool | None = None
+    text: str | None = None
+
+    @property
+    def exported(self) -> dict[str, Any] | None:
+        """{language, text, model, isExport} behind `fingerprint`, when recorded."""
+        if self.text is None:
+            return None
+        return {
+            "language": self.language,
+            "text": self.text,
+            "model": self.model,
+            "isExport": self.is_export,
+        }
+
+    def with_request(self, request: Mapping[str, Any] | None) -> Entry:
+        """This entry with the fingerprinted fields of `request` (unchanged when None)."""
+        if not request:
+            return self
+        is_export = request.get("isExport")
+        return replace(
+            self,
+            language=_str_or_none(request.get("language")),
+            model=_str_or_none(request.get("model")),
+            is_export=is_export if isinstance(is_export, bool) else None,
+            text=_str_or_none(request.get("text")),
+        )
 
     def submission(self) -> Submission | None:
         """The current export as a history record (None when there is none)."""
         if self.project_id is None or self.task_id is None:
             return None
         return Submission(self.project_id, self.task_id, self.submitted_at or "", self.fingerprint)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -99,10 +138,13 @@ class Lockfile:
     entries: Mapping[str, Entry] = field(default_factory=dict)
     emulator: bool = False
     fingerprint_scheme: str = FINGERPRINT_SCHEME
+    # Ids of entries dropped with `specsync forget`, by item id: kept so no id is ever lost.
+    forgotten: Mapping[str, tuple[Submission, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A private copy behind a read-only view: nobody can change a Lockfile in place.
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
 
 
 def empty(emulator: bool = False) -> Lockfile:
@@ -219,9 +261,23 @@ def with_state(lock: Lockfile, id: str, state: str | None) -> Lockfile:
 
 
 def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
-    """The lockfile without the given entries (ids not present are ignored)."""
-    drop = set(ids)
-    return replace(lock, entries={k: v for k, v in lock.entries.items() if k not in drop})
+    """The lockfile without the given entries (ids not present are ignored).
+
+    Their ids move to `forgotten`, so that no id the service handed out is ever lost.
+    """
+    drop = set(ids) & set(lock.entries)
+    forgotten = dict(lock.forgotten)
+    for key in drop:
+        entry = lock.entries[key]
+        current = [sub for sub in (entry.submission(),) if sub is not None]
+        kept = _add_history(forgotten.get(key, ()), [*entry.history, *current])
+        if kept:
+            forgotten[key] = kept
+    return replace(
+        lock,
+        entries={k: v for k, v in lock.entries.items() if k not in drop},
+        forgotten=forgotten,
+    )
 
 
 # writing ---------------------------------------------------------------------------------
@@ -272,16 +328,30 @@ def _dump_entry(entry: Entry) -> str:
         ("attemptedAt", entry.attempted_at),
     )
     lines.extend(f"{key} = {_quote(value)}" for key, value in optional if value is not None)
-    if entry.history:
-        lines.append("history = [")
-        for sub in entry.history:
-            values = (sub.project_id, sub.task_id, sub.submitted_at, sub.fingerprint)
-            pairs = ", ".join(
-                f"{key} = {_quote(value)}" for key, value in zip(_HISTORY_KEYS, values, strict=True)
-            )
-            lines.append(f"  {{ {pairs} }},")
-        lines.append("]")
+    if entry.language is not None:
+        lines.append(f"language = {_quote(entry.language)}")
+    if entry.model is not None:
+        lines.append(f"model = {_quote(entry.model)}")
+    if entry.is_export is not None:
+        lines.append(f"isExport = {'true' if entry.is_export else 'false'}")
+    if entry.text is not None:
+        lines.append(f"text = {_quote(entry.text)}")
+    lines.extend(_dump_history(entry.history))
     return "\n".join(lines) + "\n"
+
+
+def _dump_history(history: Sequence[Submission]) -> list[str]:
+    if not history:
+        return []
+    lines = ["history = ["]
+    for sub in history:
+        values = (sub.project_id, sub.task_id, sub.submitted_at, sub.fingerprint)
+        pairs = ", ".join(
+            f"{key} = {_quote(value)}" for key, value in zip(_HISTORY_KEYS, values, strict=True)
+        )
+        lines.append(f"  {{ {pairs} }},")
+    lines.append("]")
+    return lines
 
 
 def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -295,6 +365,9 @@ def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -
     for key in sorted(lock.entries):
         notes = "".join(_comment(note) + "\n" for note in (comments or {}).get(key, ()))
         parts.append(notes + _dump_entry(lock.entries[key]))
+    for key in sorted(lock.forgotten):
+        block = [f"[forgotten.{_quote(key)}]", *_dump_history(lock.forgotten[key])]
+        parts.append("\n".join(block) + "\n")
     return "\n".join(parts)
 
 
@@ -544,9 +617,27 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
         if entry is not None:
             entries[item_id] = entry
 
+    forgotten: dict[str, tuple[Submission, ...]] = {}
+    raw_forgotten = data.get("forgotten", {})
+    if not isinstance(raw_forgotten, dict):
+        problems.append(Problem(lines.key("forgotten"), "`forgotten` must be a table"))
+        raw_forgotten = {}
+    for item_id, table in raw_forgotten.items():
+        where = lines.key("forgotten")
+        records = table.get("history", []) if isinstance(table, dict) else None
+        if not isinstance(records, list):
+            problems.append(Problem(where, f"forgotten {_quote(item_id)} must hold a history"))
+            continue
+        subs = [
+            _parse_submission(r, f"forgotten {_quote(item_id)}", where, problems) for r in records
+        ]
+        forgotten[item_id] = tuple(sub for sub in subs if sub is not None)
+
     if problems:
         raise InputError(problems)
-    return Lockfile(entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME)
+    return Lockfile(
+        entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME, forgotten=forgotten
+    )
 
 
 def _parse_entry(
@@ -581,6 +672,16 @@ def _parse_entry(
     submitted_at = text("submittedAt")
     state = text("state")
     attempted_at = text("attemptedAt")
+    language = text("language")
+    model = text("model")
+    request_text = table.get("text")
+    if request_text is not None and not isinstance(request_text, str):
+        problems.append(Problem(where, f"{label}: `text` must be a string"))
+        request_text = None
+    is_export = table.get("isExport")
+    if is_export is not None and not isinstance(is_export, bool):
+        problems.append(Problem(where, f"{label}: `isExport` must be true or false"))
+        is_export = None
     if state is not None and state not in STATES:
         problems.append(
             Problem(
@@ -614,6 +715,10 @@ def _parse_entry(
         state=state,
         attempted_at=attempted_at,
         history=tuple(history),
+        language=language,
+        model=model,
+        is_export=is_export,
+        text=request_text,
     )
 
 
@@ -714,6 +819,13 @@ def _merge_entries(
     return merged, conflicts
 
 
+def _merge_forgotten(ours: Lockfile, theirs: Lockfile) -> dict[str, tuple[Submission, ...]]:
+    merged = dict(ours.forgotten)
+    for key, subs in theirs.forgotten.items():
+        merged[key] = _add_history(merged.get(key, ()), subs)
+    return merged
+
+
 def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, list[str]]:
     """Three-way merge, entry by entry. Returns the merged lockfile and conflict messages.
 
@@ -727,6 +839,7 @@ def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, l
         entries,
         emulator=ours.emulator or theirs.emulator,
         fingerprint_scheme=ours.fingerprint_scheme,
+        forgotten=_merge_forgotten(ours, theirs),
     )
     return lock, [conflicts[key] for key in sorted(conflicts)]
 
@@ -745,6 +858,7 @@ def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> lis
         entries,
         emulator=ours.emulator or theirs.emulator,
         fingerprint_scheme=ours.fingerprint_scheme,
+        forgotten=_merge_forgotten(ours, theirs),
     )
     text = dumps(lock, {key: [message] for key, message in conflicts.items()})
     write_bytes_atomic(Path(ours_path), text.encode("utf-8"))

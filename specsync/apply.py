@@ -1,0 +1,332 @@
+"""Submit what the plan says, record every answer durably, fold it into the lockfile.
+
+Order of events per item (the promise that no id is lost and nothing is paid twice):
+1. the intent is journalled and fsynced, 2. the request is sent, 3. the answer (ids, a
+certain failure, or "uncertain") is journalled and fsynced before the run moves past it.
+At the end the journal is folded into the lockfile, which is replaced atomically; a run
+killed at any instant leaves a journal that the next run (or plan) reads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from specsync import journal as journal_mod
+from specsync.lockfile import Lockfile, read_lockfile, write_lockfile
+from specsync.model import FINGERPRINT_FIELDS, InputError, Item
+from specsync.plan import Plan, PlannedItem, make_plan, matches
+
+# Conservative defaults: a handful of requests at a time, well under any sane rate limit.
+DEFAULT_CONCURRENCY = 4
+DEFAULT_RATE = 5.0
+
+
+class ExportClient(Protocol):
+    def export(self, request: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    targets: Sequence[str] = ()
+    replace: Sequence[str] = ()
+    retry_uncertain: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float = DEFAULT_RATE
+    emulator: bool = False
+
+
+@dataclass
+class Outcome:
+    id: str
+    outcome: str  # submitted | failed | uncertain | skipped
+    action: str  # the plan action that caused it (create/update/replace/retry)
+    project_id: str | None = None
+    task_id: str | None = None
+    message: str = ""
+
+
+@dataclass
+class ApplyReport:
+    plan: Plan
+    outcomes: list[Outcome] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped early (auth failure, interrupt)
+    lockfile_written: bool = False
+    seconds: float = 0.0
+
+    def of(self, kind: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.outcome == kind]
+
+    @property
+    def uncertain_left(self) -> list[str]:
+        """Items uncertain after this run (new ones and those left alone)."""
+        ids = {o.id for o in self.of("uncertain")}
+        submitted = {o.id for o in self.outcomes if o.outcome in ("submitted", "failed")}
+        ids |= {p.id for p in self.plan.by_action("uncertain") if p.id not in submitted}
+        return sorted(ids)
+
+    @property
+    def ok(self) -> bool:
+        return not self.of("failed") and not self.uncertain_left and self.stopped is None
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def done(self, outcome: Outcome) -> None: ...
+    def note(self, message: str) -> None: ...
+    def finish(self) -> None: ...
+
+
+class RateLimiter:
+    """Spaces requests at most `rate` per second across threads (written here: ten lines
+    that block exactly as long as needed, no dependency for a token bucket of one)."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Block until this caller may send; False when `stop` was set meanwhile."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        delay = slot - time.monotonic()
+        if delay > 0:
+            return not stop.wait(delay)
+        return not stop.is_set()
+
+
+class EmulatorMismatch(InputError):
+    pass
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
+    """A lockfile holds either real exports or emulator ones, never both."""
+    if not lock.entries:
+        return
+    if lock.emulator and not emulator:
+        raise EmulatorMismatch(
+            f"{path} was written by `apply --emulator`: its ids are not real exports. "
+            "Start a fresh lockfile for the real service (move this one away) or pass "
+            "--lockfile with another path"
+        )
+    if emulator and not lock.emulator:
+        raise EmulatorMismatch(
+            f"{path} records real exports; `--emulator` would mix fake ids into it. "
+            "Pass --lockfile with another path for emulator runs"
+        )
+
+
+def recover(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile, int]:
+    """Fold a journal an interrupted run left behind; returns the lockfile and its records."""
+    path = journal_mod.journal_path(lockfile_path, create=False)
+    records = journal_mod.read_journal(path)
+    if not records:
+        with suppress(FileNotFoundError):
+            path.unlink()
+        return lock, 0
+    folded = journal_mod.fold(lock, records)
+    write_lockfile(lockfile_path, folded)
+    path.unlink()
+    return folded, len(records)
+
+
+def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
+    """(planned item, why) for everything this run submits."""
+    chosen: list[tuple[PlannedItem, str]] = []
+    for planned in plan.items:
+        if planned.item is None:
+            continue
+        if options.targets and not matches(planned.id, options.targets):
+            continue
+        if planned.action in ("create", "update"):
+            chosen.append((planned, planned.action))
+        elif planned.action == "uncertain" and options.retry_uncertain:
+            chosen.append((planned, "retry"))
+        elif (
+            planned.action == "unchanged"
+            and options.replace
+            and matches(planned.id, options.replace)
+        ):
+            chosen.append((planned, "replace"))
+    return chosen
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event, reasons: list[str]) -> Iterator[None]:
+    """SIGTERM/SIGINT (a cancelled CI job) stop new submissions; answers still get recorded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        reasons.append(f"stopped by {signal.Signals(signum).name}")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_apply(
+    items: Sequence[Item],
+    lockfile_path: Path,
+    client_factory: Callable[[], Any],
+    options: ApplyOptions,
+    progress: Progress,
+    auth_error: type[BaseException] = Exception,
+) -> ApplyReport:
+    """The whole apply under the apply lock. Raises InputError/LockBusy before any request."""
+    started = time.monotonic()
+    with journal_mod.hold_apply_lock(lockfile_path):
+        lock = read_lockfile(lockfile_path)
+        check_emulator_marking(lock, lockfile_path, options.emulator)
+        lock, recovered = recover(lockfile_path, lock)
+        if recovered:
+            progress.note(f"recovered {recovered} journal records from an interrupted run")
+        if options.emulator and not lock.entries:
+            lock = Lockfile({}, emulator=True)
+        plan = make_plan(items, lock)
+        chosen = select(plan, options)
+        report = ApplyReport(plan)
+        if not chosen:
+            # Only a brand-new emulator lockfile is written with nothing exported, so that
+            # the file says what kind it is; a real one appears with its first export.
+            report.seconds = time.monotonic() - started
+            return report
+        client = client_factory()
+        try:
+            _submit_all(chosen, lockfile_path, client, options, progress, report, auth_error)
+        finally:
+            closer = getattr(client, "close", None)
+            if closer is not None:
+                closer()
+            jpath = journal_mod.journal_path(lockfile_path)
+            records = journal_mod.read_journal(jpath)
+            folded = journal_mod.fold(lock, records)
+            report.lockfile_written = write_lockfile(lockfile_path, folded)
+            jpath.unlink(missing_ok=True)
+        report.seconds = time.monotonic() - started
+        return report
+
+
+def _submit_all(
+    chosen: list[tuple[PlannedItem, str]],
+    lockfile_path: Path,
+    client: Any,
+    options: ApplyOptions,
+    progress: Progress,
+    report: ApplyReport,
+    auth_error: type[BaseException],
+) -> None:
+    stop = threading.Event()
+    reasons: list[str] = []
+    limiter = RateLimiter(options.rate)
+    results_lock = threading.Lock()
+    jpath = journal_mod.journal_path(lockfile_path)
+    progress.start(len(chosen))
+
+    def submit(planned: PlannedItem, why: str, journal: journal_mod.Journal) -> Outcome:
+        item = planned.item
+        assert item is not None
+        if not limiter.wait(stop):
+            return Outcome(item.id, "skipped", why, message=reasons[0] if reasons else "")
+        fingerprint = item.fingerprint
+        fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
+        journal.intent(item.id, fingerprint, utc_now(), fields)
+        try:
+            result = client.export(item.request)
+        except auth_error as error:
+            # 401/403: not processed, and every further request would fail the same way.
+            journal.failed(item.id, fingerprint, str(error), utc_now())
+            if not stop.is_set():
+                reasons.append(str(error))
+            stop.set()
+            return Outcome(item.id, "failed", why, message=str(error))
+        except Exception as error:
+            # Anything unexpected after the intent: the request may have gone out.
+            message = f"unexpected error, outcome unknown: {error}"
+            journal.uncertain(item.id, fingerprint, message, utc_now())
+            return Outcome(item.id, "uncertain", why, message=message)
+        if result.outcome == "accepted":
+            journal.accepted(item.id, fingerprint, result.project_id, result.task_id, utc_now())
+            return Outcome(item.id, "submitted", why, result.project_id, result.task_id)
+        if result.outcome == "failed":
+            journal.failed(item.id, fingerprint, result.message, utc_now())
+            return Outcome(item.id, "failed", why, message=result.message)
+        journal.uncertain(item.id, fingerprint, result.message, utc_now())
+        return Outcome(item.id, "uncertain", why, message=result.message)
+
+    with (
+        _stop_on_signals(stop, reasons),
+        journal_mod.Journal(jpath) as journal,
+        ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
+    ):
+        pending: set[Future[Outcome]] = set()
+        queue = iter(chosen)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and not stop.is_set() and len(pending) < options.concurrency:
+                nxt = next(queue, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                pending.add(pool.submit(submit, nxt[0], nxt[1], journal))
+            if stop.is_set():
+                exhausted = True
+            if not pending:
+                break
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                with results_lock:
+                    report.outcomes.append(outcome)
+                if outcome.outcome != "skipped":
+                    progress.done(outcome)
+    if reasons:
+        report.stopped = reasons[0]
+    progress.finish()
+
+
+def report_to_json(report: ApplyReport) -> dict[str, Any]:
+    """The documented `apply --format json` document."""
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        out = []
+        for o in sorted(report.of(kind), key=lambda o: o.id):
+            row: dict[str, Any] = {"id": o.id, "action": o.action}
+            if o.project_id:
+                row["projectId"] = o.project_id
+                row["taskId"] = o.task_id
+            if o.message:
+                row["message"] = o.message
+            out.append(row)
+        return out
+
+    return {
+        "submitted": rows("submitted"),
+        "failed": rows("failed"),
+        "uncertain": rows("uncertain"),
+        "uncertainLeft": report.uncertain_left,
+        "summary": dict(report.plan.summary),
+        "stopped": report.stopped,
+    }

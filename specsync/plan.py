@@ -1,0 +1,184 @@
+"""What apply would do: a pure function of the rendered items and the lockfile.
+
+Actions: `create` (never exported), `update` (exported, but what changes the video changed),
+`unchanged`, `orphaned` (in the lockfile, gone from the manifests: reported, kept, never
+deleted remotely) and `uncertain` (a request was sent and its outcome is unknown: resubmitted
+only with `apply --retry-uncertain`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from specsync.lockfile import Entry, Lockfile
+from specsync.model import FINGERPRINT_FIELDS, Item
+
+ACTIONS = ("create", "update", "unchanged", "orphaned", "uncertain")
+# What apply submits, per action (`uncertain` only with --retry-uncertain).
+SUBMITTED = ("create", "update")
+MAX_DIFF_LINES = 12
+MAX_SHOWN_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Change:
+    """One fingerprinted field that differs from what was exported."""
+
+    field: str
+    old: Any  # None when the lockfile does not know the exported value
+    new: Any
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    id: str
+    action: str
+    item: Item | None  # None for orphaned entries
+    entry: Entry | None  # None for items never exported
+    reason: str = ""
+    changes: tuple[Change, ...] = ()
+    diff: tuple[str, ...] = ()  # a short text diff for updates
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.item.fingerprint if self.item is not None else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: tuple[PlannedItem, ...]
+    summary: Mapping[str, int] = field(default_factory=dict)
+
+    def by_action(self, *actions: str) -> list[PlannedItem]:
+        return [planned for planned in self.items if planned.action in actions]
+
+    @property
+    def has_changes(self) -> bool:
+        """True when `--detailed-exitcode` says 2: something to create, update or resolve."""
+        return any(self.summary.get(a, 0) for a in ("create", "update", "uncertain"))
+
+
+def _shorten(text: str) -> str:
+    flat = text.replace("\n", "\\n")
+    return flat if len(flat) <= MAX_SHOWN_CHARS else flat[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def text_diff(old: str, new: str) -> tuple[str, ...]:
+    """A few lines that show a reviewer what changed in a script."""
+    old_lines, new_lines = old.split("\n"), new.split("\n")
+    lines = [
+        line
+        for line in difflib.unified_diff(old_lines, new_lines, lineterm="", n=0)
+        if not line.startswith(("---", "+++", "@@"))
+    ]
+    shown = [f"{line[0]} {_shorten(line[1:])}" for line in lines]
+    if len(shown) > MAX_DIFF_LINES:
+        hidden = len(shown) - MAX_DIFF_LINES
+        shown = [*shown[:MAX_DIFF_LINES], f"  … {hidden} more changed lines"]
+    return tuple(shown)
+
+
+def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, ...], str]:
+    exported: Mapping[str, Any] | None = entry.exported
+    if not exported:
+        return (), (), "the script or settings changed since the last export"
+    changes = tuple(
+        Change(name, exported.get(name), item.request.get(name))
+        for name in FINGERPRINT_FIELDS
+        if exported.get(name) != item.request.get(name)
+    )
+    diff: tuple[str, ...] = ()
+    parts = []
+    for change in changes:
+        if change.field == "text" and isinstance(change.old, str):
+            diff = text_diff(change.old, str(change.new))
+            parts.append("text changed")
+        else:
+            parts.append(f"{change.field} {change.old!r} → {change.new!r}")
+    return changes, diff, ", ".join(parts) or "fingerprint changed"
+
+
+def make_plan(
+    items: Sequence[Item],
+    lock: Lockfile,
+    *,
+    in_flight: Collection[str] = (),
+) -> Plan:
+    """Plan every item against the lockfile; `in_flight` are ids an interrupted apply sent."""
+    planned: list[PlannedItem] = []
+    seen: set[str] = set()
+    for item in items:
+        seen.add(item.id)
+        entry = lock.entries.get(item.id)
+        if item.id in in_flight:
+            planned.append(
+                PlannedItem(
+                    item.id,
+                    "uncertain",
+                    item,
+                    entry,
+                    "an interrupted apply sent it and its answer was not recorded",
+                )
+            )
+        elif entry is None:
+            planned.append(PlannedItem(item.id, "create", item, None, "new item"))
+        elif entry.fingerprint == item.fingerprint and entry.state == "uncertain":
+            planned.append(
+                PlannedItem(
+                    item.id,
+                    "uncertain",
+                    item,
+                    entry,
+                    "a request was sent and its outcome is unknown; "
+                    "resubmit with `apply --retry-uncertain`",
+                )
+            )
+        elif entry.fingerprint == item.fingerprint and entry.project_id is not None:
+            planned.append(PlannedItem(item.id, "unchanged", item, entry))
+        elif entry.project_id is None and entry.state != "uncertain":
+            planned.append(PlannedItem(item.id, "create", item, entry, "never exported"))
+        else:
+            changes, diff, reason = _changes(item, entry)
+            if entry.state == "uncertain":
+                reason += " (the last attempt's outcome is unknown)"
+            planned.append(PlannedItem(item.id, "update", item, entry, reason, changes, diff))
+    for item_id, entry in lock.entries.items():
+        if item_id not in seen:
+            planned.append(
+                PlannedItem(item_id, "orphaned", None, entry, "no longer in the manifests; kept")
+            )
+    planned.sort(key=lambda p: p.id)
+    summary = dict.fromkeys(ACTIONS, 0)
+    for entry_plan in planned:
+        summary[entry_plan.action] += 1
+    return Plan(tuple(planned), summary)
+
+
+def matches(item_id: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(item_id, pattern) for pattern in patterns)
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The documented `plan --format json` document."""
+    items = []
+    for planned in plan.items:
+        element: dict[str, Any] = {"id": planned.id, "action": planned.action}
+        if planned.item is not None:
+            element["fingerprint"] = planned.item.fingerprint
+            element["source"] = planned.item.source.short
+        if planned.entry is not None and planned.entry.project_id:
+            element["projectId"] = planned.entry.project_id
+        if planned.reason:
+            element["reason"] = planned.reason
+        if planned.changes:
+            element["changes"] = [
+                {"field": c.field, "old": c.old, "new": c.new} for c in planned.changes
+            ]
+        if planned.diff:
+            element["diff"] = list(planned.diff)
+        items.append(element)
+    return {"summary": dict(plan.summary), "items": items}

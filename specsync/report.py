@@ -1,0 +1,102 @@
+"""Words for people: plan and apply reports as text or Markdown (JSON lives with the data)."""
+
+from __future__ import annotations
+
+from specsync.apply import ApplyReport
+from specsync.console import style
+from specsync.plan import Plan, PlannedItem
+
+_SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "uncertain": "!"}
+_COLOUR = {"create": "green", "update": "yellow", "orphaned": "dim", "uncertain": "red"}
+
+
+def plan_summary(plan: Plan) -> str:
+    s = plan.summary
+    exports = s["create"] + s["update"]
+    line = (
+        f"Plan: {len([p for p in plan.items if p.item is not None])} items: "
+        f"{s['create']} to create, {s['update']} to update, {s['unchanged']} unchanged, "
+        f"{s['orphaned']} orphaned, {s['uncertain']} uncertain. "
+    )
+    if exports:
+        line += f"apply will submit {exports} export{'s' if exports != 1 else ''}"
+        if s["uncertain"]:
+            line += f" (+{s['uncertain']} with --retry-uncertain)"
+        return line + "."
+    if s["uncertain"]:
+        return line + f"Nothing new to submit; {s['uncertain']} need --retry-uncertain."
+    return line + "Nothing to submit."
+
+
+def _lines(planned: PlannedItem, colour: bool) -> list[str]:
+    head = style(
+        f"{_SYMBOL[planned.action]} {planned.id}",
+        _COLOUR.get(planned.action, ""),
+        enabled=colour and planned.action in _COLOUR,
+    )
+    where = f"  ({planned.item.source.short})" if planned.item is not None else ""
+    out = [f"{head}  {planned.action}{where}"]
+    if planned.reason and planned.action != "create":
+        out.append(f"    {planned.reason}")
+    out.extend(f"    {line}" for line in planned.diff)
+    return out
+
+
+def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False) -> str:
+    lines: list[str] = []
+    for planned in plan.items:
+        if planned.action == "unchanged" and not show_unchanged:
+            continue
+        lines.extend(_lines(planned, colour))
+    lines.append(plan_summary(plan))
+    return "\n".join(lines) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def plan_markdown(plan: Plan) -> str:
+    """For a pull-request comment or the GitHub job summary."""
+    out = ["### specsync plan", "", plan_summary(plan), ""]
+    changed = [p for p in plan.items if p.action != "unchanged"]
+    if changed:
+        out += ["| item | action | why |", "|---|---|---|"]
+        for planned in changed:
+            why = planned.reason
+            if planned.diff:
+                why += "<br>" + "<br>".join(f"`{_md_cell(d)}`" for d in planned.diff)
+            out.append(f"| `{planned.id}` | {planned.action} | {_md_cell(why)} |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def apply_summary(report: ApplyReport, emulator: bool) -> str:
+    submitted, failed, uncertain = (report.of(k) for k in ("submitted", "failed", "uncertain"))
+    skipped = report.of("skipped")
+    lines = [
+        f"Apply: {len(submitted)} submitted, {len(failed)} failed, {len(uncertain)} uncertain"
+        + (f", {len(skipped)} not sent" if skipped else "")
+        + f", {report.plan.summary['unchanged']} unchanged in {report.seconds:.1f} s."
+    ]
+    for outcome in failed:
+        lines.append(f"  failed     {outcome.id}: {outcome.message}")
+    for outcome in uncertain:
+        lines.append(f"  uncertain  {outcome.id}: {outcome.message}")
+    left = [i for i in report.uncertain_left if i not in {o.id for o in uncertain}]
+    if left:
+        lines.append(
+            f"  {len(left)} item(s) still uncertain from an earlier run: "
+            + ", ".join(left[:5])
+            + (" ..." if len(left) > 5 else "")
+        )
+    if report.uncertain_left:
+        lines.append(
+            "  Uncertain items may or may not have been exported. Check them in AI Studios; "
+            "`specsync apply --retry-uncertain` resubmits them, `specsync forget` drops them."
+        )
+    if report.stopped:
+        lines.append(f"  stopped early: {report.stopped}")
+    if emulator:
+        lines.append("  (emulator run: nothing was really exported)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,336 @@
+"""plan and apply end to end: the installed command, the emulator, and a counting proxy
+between them that records every request (so "one POST per item" is counted, not assumed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from specsync.emulator import EmulatorConfig, running_emulator
+
+SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
+CANARY = "canary-key-7f3a9c1e5b"
+EXPORT_PATH = "/api/odin/v3/simple/custom"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Proxy:
+    url: str
+    seen: list[Seen] = field(default_factory=list)
+    reject_marker: str | None = None
+
+    def posts(self) -> list[Seen]:
+        return [s for s in self.seen if s.method == "POST" and s.path == EXPORT_PATH]
+
+
+@pytest.fixture
+def proxy() -> Iterator[Proxy]:
+    """Forwards to an emulator; answers 400 itself for texts holding `reject_marker`."""
+    with running_emulator(EmulatorConfig(render_seconds=0.5, api_key=CANARY)) as emu:
+        state = Proxy(url="")
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                state.seen.append(Seen(self.command, self.path, dict(self.headers), body))
+                marker = state.reject_marker
+                if marker and marker.encode() in body:
+                    answer = json.dumps(
+                        {"success": False, "error": {"code": "E4001", "msg": "bad script"}}
+                    ).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                request = urllib.request.Request(
+                    emu.url + self.path,
+                    data=body if self.command == "POST" else None,
+                    method=self.command,
+                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as reply:
+                        status, payload = reply.status, reply.read()
+                except urllib.error.HTTPError as error:
+                    status, payload = error.code, error.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        state.url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield state
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+MANIFEST = """\
+specsync: 1
+defaults:
+  model: M000045058
+  locales: [en, ko, ja]
+  webhookUrl: https://hooks.example.com/a
+vars: {product: Acme}
+videos:
+  welcome:
+    script: "Welcome to {{ product }} ({{ locale }})."
+  pricing:
+    script: "Pricing of {{ product }} in {{ locale }}."
+    locales:
+      en: {}
+      de: {}
+"""
+
+
+def run(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SPECSYNC, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env if env is not None else os.environ.copy(),
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    monkeypatch.setenv("AISTUDIOS_API_KEY", CANARY)
+    monkeypatch.setenv("SPECSYNC_API_BASE", proxy.url)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+def test_plan_on_a_fresh_set_exits_2_and_sends_nothing(project: Path, proxy: Proxy) -> None:
+    result = run(project, "plan", "--detailed-exitcode")
+    assert result.returncode == 2, result.stderr
+    assert "5 to create" in result.stderr
+    assert proxy.seen == []
+    assert not (project / "specsync.lock").exists()
+
+
+def test_apply_once_then_nothing(project: Path, proxy: Proxy) -> None:
+    first = run(project, "apply", "--rate", "50")
+    assert first.returncode == 0, first.stderr
+    assert len(proxy.posts()) == 5
+    lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
+    assert lock["emulator"] is False
+    assert sorted(lock["items"]) == [
+        "pricing/de",
+        "pricing/en",
+        "welcome/en",
+        "welcome/ja",
+        "welcome/ko",
+    ]
+    assert all(e["projectId"] and e["taskId"] for e in lock["items"].values())
+    before = (project / "specsync.lock").read_bytes()
+    second = run(project, "apply")
+    assert second.returncode == 0, second.stderr
+    assert len(proxy.posts()) == 5
+    assert (project / "specsync.lock").read_bytes() == before
+    assert run(project, "plan", "--detailed-exitcode").returncode == 0
+    # `git add -A` after an apply would stage the lockfile only.
+    assert (project / ".specsync" / ".gitignore").read_text() == "*\n"
+
+
+def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy) -> None:
+    assert run(project, "apply", "--rate", "50").returncode == 0
+    manifest = project / "manifests" / "videos.yaml"
+    # Webhook change, key reordering and re-indentation: no new export.
+    reshaped = (
+        "specsync: 1\n"
+        "vars: {product: Acme}\n"
+        "defaults:\n"
+        "    locales: [en, ko, ja]\n"
+        "    webhookUrl: https://hooks.example.com/CHANGED\n"
+        "    model: M000045058\n"
+        "videos:\n"
+        "    pricing:\n"
+        "        locales: {en: {}, de: {}}\n"
+        '        script: "Pricing of {{ product }} in {{ locale }}."\n'
+        "    welcome:\n"
+        '        script: "Welcome to {{ product }} ({{ locale }})."\n'
+    )
+    manifest.write_text(reshaped, encoding="utf-8")
+    assert run(project, "plan", "--detailed-exitcode").returncode == 0
+    assert run(project, "apply").returncode == 0
+    assert len(proxy.posts()) == 5
+    # One video's script changed in two locales: exactly two exports.
+    manifest.write_text(
+        reshaped.replace(
+            'locales: {en: {}, de: {}}\n        script: "Pricing of',
+            'locales: {en: {}, de: {}}\n        script: "New pricing of',
+        ),
+        encoding="utf-8",
+    )
+    planned = json.loads(run(project, "plan", "--format", "json").stdout)
+    assert planned["summary"] == {
+        "create": 0,
+        "update": 2,
+        "unchanged": 3,
+        "orphaned": 0,
+        "uncertain": 0,
+    }
+    update = next(i for i in planned["items"] if i["id"] == "pricing/de")
+    assert update["action"] == "update"
+    assert update["changes"][0]["field"] == "text"
+    assert update["diff"] == ["- Pricing of Acme in de.", "+ New pricing of Acme in de."]
+    old_ids = tomllib.loads((project / "specsync.lock").read_text())["items"]["pricing/de"]
+    applied = run(project, "apply", "--format", "json")
+    assert applied.returncode == 0, applied.stderr
+    assert len(proxy.posts()) == 7
+    report = json.loads(applied.stdout)
+    assert sorted(r["id"] for r in report["submitted"]) == ["pricing/de", "pricing/en"]
+    entry = tomllib.loads((project / "specsync.lock").read_text())["items"]["pricing/de"]
+    assert entry["projectId"] != old_ids["projectId"]
+    assert entry["history"][0]["projectId"] == old_ids["projectId"]
+
+
+def test_markdown_plan_and_orphans(project: Path, proxy: Proxy) -> None:
+    assert run(project, "apply", "--rate", "50").returncode == 0
+    manifest = project / "manifests" / "videos.yaml"
+    manifest.write_text(
+        MANIFEST.replace("      de: {}\n", "").replace("[en, ko, ja]", "[en, ko, ja, fr]"),
+        encoding="utf-8",
+    )
+    markdown = run(project, "plan", "--format", "markdown")
+    assert markdown.returncode == 0
+    assert "| `welcome/fr` | create |" in markdown.stdout
+    assert "| `pricing/de` | orphaned |" in markdown.stdout
+    # Orphans alone never make --detailed-exitcode say "changes"; forget drops them.
+    assert run(project, "apply", "--rate", "50").returncode == 0
+    assert run(project, "plan", "--detailed-exitcode").returncode == 0
+    lock_before = tomllib.loads((project / "specsync.lock").read_text())
+    forgot = run(project, "forget", "pricing/d*")
+    assert forgot.returncode == 0, forgot.stderr
+    lock = tomllib.loads((project / "specsync.lock").read_text())
+    assert "pricing/de" not in lock["items"]
+    kept = lock["forgotten"]["pricing/de"]["history"][0]["projectId"]
+    assert kept == lock_before["items"]["pricing/de"]["projectId"]
+    assert run(project, "forget", "nothing/*").returncode == 1
+
+
+def test_replace_and_target(project: Path, proxy: Proxy) -> None:
+    targeted = run(project, "apply", "--target", "welcome/*", "--rate", "50")
+    assert targeted.returncode == 0, targeted.stderr
+    assert len(proxy.posts()) == 3
+    assert run(project, "apply", "--rate", "50").returncode == 0
+    assert len(proxy.posts()) == 5
+    replaced = run(project, "apply", "--replace", "welcome/ko", "--format", "json")
+    assert replaced.returncode == 0
+    assert [r["id"] for r in json.loads(replaced.stdout)["submitted"]] == ["welcome/ko"]
+    assert len(proxy.posts()) == 6
+
+
+def test_a_rejected_item_fails_and_the_rest_are_recorded(project: Path, proxy: Proxy) -> None:
+    proxy.reject_marker = "(ko)"
+    result = run(project, "apply", "--format", "json", "--rate", "50")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert [r["id"] for r in report["failed"]] == ["welcome/ko"]
+    assert (
+        "E4001" in report["failed"][0]["message"] or "bad script" in report["failed"][0]["message"]
+    )
+    assert len(report["submitted"]) == 4
+    lock = tomllib.loads((project / "specsync.lock").read_text())
+    assert "welcome/ko" not in lock["items"] and len(lock["items"]) == 4
+    proxy.reject_marker = None
+    again = run(project, "apply", "--format", "json")
+    assert [r["id"] for r in json.loads(again.stdout)["submitted"]] == ["welcome/ko"]
+
+
+def test_the_canary_key_appears_only_in_the_authorization_header(
+    project: Path, proxy: Proxy
+) -> None:
+    outputs = []
+    for args in (("plan",), ("apply", "--rate", "50"), ("apply",), ("plan", "--format", "json")):
+        result = run(project, *args)
+        outputs += [result.stdout, result.stderr]
+    wrong = run(project, "apply", env={**os.environ, "AISTUDIOS_API_KEY": CANARY + "x"})
+    outputs += [wrong.stdout, wrong.stderr]
+    assert all(CANARY not in text for text in outputs)
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    for seen in proxy.seen:
+        assert CANARY.encode() not in seen.body
+        for name, value in seen.headers.items():
+            if name.lower() != "authorization":
+                assert CANARY not in value
+    assert any(s.headers.get("Authorization") == CANARY for s in proxy.posts())
+
+
+def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Proxy) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "v.yaml").write_text(MANIFEST, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AISTUDIOS_")}
+    result = run(tmp_path, "apply", env={**env, "SPECSYNC_API_BASE": proxy.url})
+    assert result.returncode == 1
+    assert "AISTUDIOS_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert proxy.seen == [] and not (tmp_path / "specsync.lock").exists()
+
+
+def test_emulator_lockfile_is_not_taken_for_real_exports(project: Path, proxy: Proxy) -> None:
+    fake = run(project, "apply", "--emulator")
+    assert fake.returncode == 0, fake.stderr
+    assert "nothing is really exported" in fake.stderr
+    assert tomllib.loads((project / "specsync.lock").read_text())["emulator"] is True
+    real = run(project, "apply")
+    assert real.returncode == 1
+    assert "--emulator" in real.stderr and "--lockfile" in real.stderr
+    assert proxy.posts() == []
+
+
+def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples", examples)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
+    applied = run(examples, "apply", "--emulator", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert (examples / "specsync.lock").exists()
+    planned = json.loads(run(examples, "plan", "--format", "json", env=env).stdout)
+    assert planned["items"] and {i["action"] for i in planned["items"]} == {"unchanged"}

@@ -1,0 +1,77 @@
+from specsync.lockfile import Entry, Lockfile
+from specsync.model import Item, Location, build_request
+from specsync.plan import make_plan, plan_to_json, text_diff
+
+
+def item(item_id: str, text: str, model: str = "M1", webhook: str | None = None) -> Item:
+    video, locale = item_id.split("/")
+    fields = {"model": model, **({"webhookUrl": webhook} if webhook else {})}
+    return Item(item_id, video, locale, build_request(locale, text, fields), Location("m.yaml", 3))
+
+
+def exported(it: Item, **extra: object) -> Entry:
+    entry = Entry(id=it.id, fingerprint=it.fingerprint, project_id="p-" + it.id, task_id="t")
+    return Entry(**{**entry.__dict__, **extra}).with_request(it.request)
+
+
+def test_every_action() -> None:
+    same, changed, uncertain = item("a/en", "hi"), item("b/en", "new"), item("c/en", "x")
+    lock = Lockfile(
+        {
+            "a/en": exported(same),
+            "b/en": exported(item("b/en", "old")),
+            "c/en": exported(uncertain, state="uncertain"),
+            "gone/en": exported(item("gone/en", "bye")),
+        }
+    )
+    plan = make_plan([same, changed, uncertain, item("d/en", "fresh")], lock)
+    actions = {p.id: p.action for p in plan.items}
+    assert actions == {
+        "a/en": "unchanged",
+        "b/en": "update",
+        "c/en": "uncertain",
+        "d/en": "create",
+        "gone/en": "orphaned",
+    }
+    assert [p.id for p in plan.items] == sorted(actions)
+    assert plan.summary == {"create": 1, "update": 1, "unchanged": 1, "orphaned": 1, "uncertain": 1}
+    assert plan.has_changes
+
+
+def test_orphans_alone_are_not_changes() -> None:
+    lock = Lockfile({"gone/en": exported(item("gone/en", "bye"))})
+    assert not make_plan([], lock).has_changes
+
+
+def test_webhook_is_not_a_change_but_model_is() -> None:
+    base = item("a/en", "hi", webhook="https://x.example/1")
+    lock = Lockfile({"a/en": exported(base)})
+    moved = item("a/en", "hi", webhook="https://x.example/2")
+    assert make_plan([moved], lock).items[0].action == "unchanged"
+    planned = make_plan([item("a/en", "hi", model="M2")], lock).items[0]
+    assert planned.action == "update"
+    assert planned.reason == "model 'M1' → 'M2'"
+    assert plan_to_json(make_plan([item("a/en", "hi", model="M2")], lock))["items"][0][
+        "changes"
+    ] == [{"field": "model", "old": "M1", "new": "M2"}]
+
+
+def test_update_without_recorded_fields_still_says_something() -> None:
+    old = item("a/en", "old")
+    lock = Lockfile(
+        {"a/en": Entry(id="a/en", fingerprint=old.fingerprint, project_id="p", task_id="t")}
+    )
+    planned = make_plan([item("a/en", "new")], lock).items[0]
+    assert planned.action == "update" and "changed" in planned.reason
+
+
+def test_in_flight_items_are_uncertain_never_create() -> None:
+    plan = make_plan([item("a/en", "hi")], Lockfile({}), in_flight={"a/en"})
+    assert plan.items[0].action == "uncertain"
+
+
+def test_text_diff_is_short() -> None:
+    old = "\n".join(f"line {i}" for i in range(40))
+    new = "\n".join(f"LINE {i}" for i in range(40))
+    diff = text_diff(old, new)
+    assert diff[0] == "- line 0" and len(diff) == 13 and diff[-1].endswith("more changed lines")
