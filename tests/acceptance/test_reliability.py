@@ -200,7 +200,7 @@ def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) ->
         items = read_lock(lock)["items"]
         assert set(items) == set(expected)
         for item_id, entry in items.items():
-            assert entry.get("projectId"), item_id
+            assert entry.get("projectId") and entry.get("taskId"), item_id
         # The recorded ids are ids the emulator handed out for that exact request.
         issued = {
             r["projectId"]: (r["body"]["language"], r["body"]["text"]) for r in exports(journal)
@@ -247,6 +247,14 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
             assert re.search(r"another apply|pid", second.stderr, re.IGNORECASE), second.stderr
             assert str(first.pid) in second.stderr, second.stderr
             assert first.poll() is None, "the first apply should still be running"
+
+            # plan does not wait on the lock, and shows nothing as done that is not recorded.
+            started = time.monotonic()
+            during = run([SPECSYNC, "plan", "--format", "json"], tmp_path, env, timeout=10)
+            assert time.monotonic() - started < 3
+            assert during.returncode == 0, during.stderr
+            summary = json.loads(during.stdout)["summary"]
+            assert summary["create"] + summary["uncertain"] + summary["unchanged"] == 9, summary
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
@@ -346,6 +354,7 @@ def test_git_merge_driver(tmp_path: Path) -> None:
     git(repo, "checkout", "-q", "c1")
     conflict = git(repo, "merge", "--no-edit", "c2", check=False)
     assert conflict.returncode != 0, conflict.stdout + conflict.stderr
+    assert "c/en" in conflict.stdout + conflict.stderr, "the driver names the conflicting item"
     text = (repo / "specsync.lock").read_text("utf-8")
     for project_id in project_ids:
         assert project_id in text, (project_id, text)
