@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from specsync import journal as journal_mod
 from specsync.lockfile import Lockfile, read_lockfile, write_lockfile
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
-from specsync.plan import Plan, PlannedItem, make_plan, matches
+from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
 
 # Conservative defaults: a handful of requests at a time, well under any sane rate limit.
 DEFAULT_CONCURRENCY = 4
@@ -42,6 +42,12 @@ class ApplyOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     rate: float = DEFAULT_RATE
     emulator: bool = False
+    max_items: int | None = None
+    max_minutes: float | None = None
+
+
+class OverBudget(Exception):
+    """The plan exceeds --max-items/--max-minutes: nothing is submitted."""
 
 
 @dataclass
@@ -166,6 +172,24 @@ def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
     return chosen
 
 
+def check_budget(chosen: Sequence[tuple[PlannedItem, str]], options: ApplyOptions) -> None:
+    """Refuse, before anything is sent, a run larger than the user allowed."""
+    count = len(chosen)
+    if options.max_items is not None and count > options.max_items:
+        raise OverBudget(
+            f"this apply would submit {count} export{'s' if count != 1 else ''}; "
+            f"--max-items allows {options.max_items} "
+            f"({count - options.max_items} over). Nothing was submitted."
+        )
+    minutes = sum(estimated_minutes(p.item.request) for p, _ in chosen if p.item is not None)
+    if options.max_minutes is not None and minutes > options.max_minutes:
+        raise OverBudget(
+            f"this apply would export about {minutes:.1f} minutes of video; --max-minutes "
+            f"allows {options.max_minutes:g} ({minutes - options.max_minutes:.1f} over). "
+            "Nothing was submitted."
+        )
+
+
 @contextmanager
 def _stop_on_signals(stop: threading.Event, reasons: list[str]) -> Iterator[None]:
     """SIGTERM/SIGINT (a cancelled CI job) stop new submissions; answers still get recorded."""
@@ -207,6 +231,7 @@ def run_apply(
             lock = Lockfile({}, emulator=True)
         plan = make_plan(items, lock)
         chosen = select(plan, options)
+        check_budget(chosen, options)
         report = ApplyReport(plan)
         if not chosen:
             # Only a brand-new emulator lockfile is written with nothing exported, so that

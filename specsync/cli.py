@@ -271,6 +271,21 @@ def plan(
     "nothing is really exported).",
 )
 @click.option(
+    "--max-items",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Refuse to start when more than N exports would be submitted.",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="M",
+    help="Refuse to start when the exports add up to more than about M minutes of video "
+    "(estimated from text length and language, as plan shows).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json"]),
@@ -288,6 +303,8 @@ def apply(
     concurrency: int,
     rate: float,
     use_emulator: bool,
+    max_items: int | None,
+    max_minutes: float | None,
     output_format: str,
 ) -> None:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
@@ -308,9 +325,10 @@ def apply(
       specsync apply --target 'welcome/*' --rate 2
       specsync apply --replace 'welcome/ko'
       specsync apply --format json > apply-report.json
+      specsync apply --max-items 50 --max-minutes 30
     """
     from specsync import client as client_mod
-    from specsync.apply import ApplyOptions, report_to_json, run_apply
+    from specsync.apply import ApplyOptions, OverBudget, report_to_json, run_apply
     from specsync.journal import LockBusy
     from specsync.pipeline import load_items
     from specsync.progress import BarProgress, LogProgress
@@ -323,6 +341,8 @@ def apply(
         concurrency=concurrency,
         rate=rate,
         emulator=use_emulator,
+        max_items=max_items,
+        max_minutes=max_minutes,
     )
     progress = BarProgress() if sys.stderr.isatty() else LogProgress()
     try:
@@ -340,7 +360,7 @@ def apply(
                 progress,
                 auth_error=client_mod.AuthError,
             )
-    except LockBusy as error:
+    except (LockBusy, OverBudget) as error:
         raise click.ClickException(str(error)) from None
     except client_mod.ConfigError as error:
         raise click.ClickException(str(error)) from None

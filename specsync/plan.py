@@ -21,6 +21,10 @@ ACTIONS = ("create", "update", "unchanged", "orphaned", "uncertain")
 # What apply submits, per action (`uncertain` only with --retry-uncertain).
 SUBMITTED = ("create", "update")
 MAX_DIFF_LINES = 12
+# Spoken characters per minute by language, for cost estimates only: an avatar reads about
+# 150 words a minute in English (~900 characters with spaces); syllabic and logographic
+# scripts carry more per character. Unknown languages use the default.
+CHARS_PER_MINUTE = {"ko": 420, "ja": 480, "zh": 300, "yue": 300, "th": 700, "default": 900}
 MAX_SHOWN_CHARS = 160
 
 
@@ -53,6 +57,10 @@ class Plan:
     items: tuple[PlannedItem, ...]
     summary: Mapping[str, int] = field(default_factory=dict)
 
+    def minutes(self, *actions: str) -> float:
+        """Estimated spoken minutes of the items with these actions."""
+        return sum(estimated_minutes(p.item.request) for p in self.by_action(*actions) if p.item)
+
     def by_action(self, *actions: str) -> list[PlannedItem]:
         return [planned for planned in self.items if planned.action in actions]
 
@@ -60,6 +68,13 @@ class Plan:
     def has_changes(self) -> bool:
         """True when `--detailed-exitcode` says 2: something to create, update or resolve."""
         return any(self.summary.get(a, 0) for a in ("create", "update", "uncertain"))
+
+
+def estimated_minutes(request: Mapping[str, Any]) -> float:
+    """Rough spoken length of one item's script, in minutes (an estimate, never billing)."""
+    language = str(request.get("language", "")).split("-")[0].lower()
+    rate = CHARS_PER_MINUTE.get(language, CHARS_PER_MINUTE["default"])
+    return len(str(request.get("text", ""))) / rate
 
 
 def _shorten(text: str) -> str:
@@ -169,6 +184,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         element: dict[str, Any] = {"id": planned.id, "action": planned.action}
         if planned.item is not None:
             element["fingerprint"] = planned.item.fingerprint
+            element["minutes"] = round(estimated_minutes(planned.item.request), 2)
             element["source"] = planned.item.source.short
         if planned.entry is not None and planned.entry.project_id:
             element["projectId"] = planned.entry.project_id
@@ -181,4 +197,12 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         if planned.diff:
             element["diff"] = list(planned.diff)
         items.append(element)
-    return {"summary": dict(plan.summary), "items": items}
+    return {
+        "summary": dict(plan.summary),
+        "estimate": {
+            "exports": plan.summary["create"] + plan.summary["update"],
+            "minutes": round(plan.minutes(*SUBMITTED), 2),
+            "note": "spoken length estimated from text and language; not a bill",
+        },
+        "items": items,
+    }

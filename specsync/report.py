@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from specsync.apply import ApplyReport
 from specsync.console import style
-from specsync.plan import Plan, PlannedItem
+from specsync.plan import SUBMITTED, Plan, PlannedItem
 
 _SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "uncertain": "!"}
 _COLOUR = {"create": "green", "update": "yellow", "orphaned": "dim", "uncertain": "red"}
@@ -20,6 +20,7 @@ def plan_summary(plan: Plan) -> str:
     )
     if exports:
         line += f"apply will submit {exports} export{'s' if exports != 1 else ''}"
+        line += f" (~{plan.minutes(*SUBMITTED):.1f} min of video, estimated)"
         if s["uncertain"]:
             line += f" (+{s['uncertain']} with --retry-uncertain)"
         return line + "."

@@ -334,3 +334,15 @@ def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
     assert (examples / "specsync.lock").exists()
     planned = json.loads(run(examples, "plan", "--format", "json", env=env).stdout)
     assert planned["items"] and {i["action"] for i in planned["items"]} == {"unchanged"}
+
+
+def test_cost_guards_refuse_before_anything_is_sent(project: Path, proxy: Proxy) -> None:
+    planned = json.loads(run(project, "plan", "--format", "json").stdout)
+    assert planned["estimate"]["exports"] == 5 and planned["estimate"]["minutes"] > 0
+    too_many = run(project, "apply", "--max-items", "1")
+    assert too_many.returncode == 1
+    assert "--max-items allows 1 (4 over)" in too_many.stderr
+    too_long = run(project, "apply", "--max-minutes", "0.01")
+    assert too_long.returncode == 1 and "--max-minutes" in too_long.stderr
+    assert proxy.seen == [] and not (project / "specsync.lock").exists()
+    assert run(project, "apply", "--max-items", "5", "--rate", "50").returncode == 0
