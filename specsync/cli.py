@@ -390,9 +390,115 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 
 
 @cli.command()
-def status() -> None:
-    """Bring render progress and results into the lockfile."""
-    not_implemented("status")
+@LOCKFILE_OPTION
+@click.option("--wait", is_flag=True, help="Poll until every render is done or failed.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    metavar="S",
+    help="With --wait: give up after S seconds (exit 1).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Progress requests in flight at once.",
+)
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Ask a built-in emulator (for lockfiles written by `apply --emulator`).",
+)
+def status(
+    lockfile: str,
+    wait: bool,
+    timeout: float,
+    output_format: str,
+    concurrency: int,
+    use_emulator: bool,
+) -> None:
+    """Bring render results into the lockfile: progress, done/failed, download URLs.
+
+    Polls the progress of every exported item whose render is not finished. "done" and
+    "failed" are recorded in the lockfile (under the apply lock; fingerprints untouched);
+    progress and download URLs (short-lived) are kept in .specsync/status.json only. A
+    projectId the service does not know (HTTP 404) is reported, not polled again. Exit 0
+    when everything is done or still rendering; 1 when anything failed, is unknown, could
+    not be read, or --wait timed out.
+
+    \b
+    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+    \b
+    Examples:
+      specsync status
+      specsync status --wait --timeout 900
+      specsync status --emulator --wait
+      specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
+    """
+    from urllib.parse import urlsplit
+
+    from specsync import client as client_mod
+    from specsync.journal import LockBusy
+    from specsync.lockfile import read_lockfile
+    from specsync.status import StatusOptions, run_status, text_report
+
+    path = Path(lockfile)
+    lock = read_lockfile(path)
+    if lock.entries and use_emulator and not lock.emulator:
+        raise click.ClickException(
+            f"{lockfile} records real exports; the emulator does not know them. "
+            "Run `specsync status` without --emulator"
+        )
+    try:
+        if lock.emulator and not use_emulator:
+            host = urlsplit(client_mod.api_base_from_env(os.environ)).hostname or ""
+            if not client_mod.is_loopback_host(host):
+                raise click.ClickException(
+                    f"{lockfile} was written by `apply --emulator`: its ids are not real "
+                    "exports; run `specsync status --emulator`"
+                )
+        with _api_endpoint(use_emulator) as (base, credentials):
+
+            def log(line: str) -> None:
+                click.echo(line, err=True)
+
+            def make_client() -> Any:
+                return client_mod.Client(
+                    base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log
+                )
+
+            options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
+            report = run_status(
+                path, make_client, options, log, not_found=client_mod.ClientError, lock=lock
+            )
+    except LockBusy as error:
+        raise click.ClickException(
+            f"{error} (status records results under the same lock; try again when it ends)"
+        ) from None
+    except client_mod.ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    except client_mod.AuthError as error:
+        raise click.ClickException(str(error)) from None
+    if output_format == "json":
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    click.echo(text_report(report), nl=False, err=True)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
 
 
 @cli.command()

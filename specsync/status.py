@@ -1,0 +1,371 @@
+"""`specsync status`: ask the service how the recorded exports are rendering.
+
+For every lockfile entry with a projectId whose render state is not final yet, the progress
+endpoint is polled (bounded concurrency). Final states ("done"/"failed") are recorded in the
+lockfile under the apply lock (fingerprints untouched, so `plan` still says unchanged).
+Progress and download URLs (often signed and short-lived) stay out of the committed file:
+they are cached in `.specsync/status.json`.
+
+A projectId the service does not know (HTTP 404) is reported and never polled again in the
+run. Other errors are reported; with `wait` they are retried on the next round (the pause
+between rounds grows from about 1 s to 10 s) until the timeout passes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from specsync import journal
+from specsync.lockfile import (
+    Lockfile,
+    read_lockfile,
+    with_state,
+    write_bytes_atomic,
+    write_lockfile,
+)
+
+SUBMITTED = "submitted"
+RENDERING = "rendering"
+DONE = "done"
+FAILED = "failed"
+UNCERTAIN = "uncertain"
+FINAL = (DONE, FAILED)
+
+CACHE_NAME = "status.json"
+FIRST_INTERVAL = 1.0
+MAX_INTERVAL = 10.0
+INTERVAL_GROWTH = 1.5
+
+_DONE_WORDS = {"done", "complete", "completed", "success", "succeeded", "finished"}
+_FAILED_WORDS = {"failed", "fail", "failure", "error", "errored", "cancelled", "canceled"}
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    """What is known about one item's render."""
+
+    id: str
+    project_id: str | None
+    state: str  # submitted | rendering | done | failed | uncertain
+    progress: int | None = None
+    download_url: str | None = None
+    message: str | None = None  # the last error, or why the item is not polled
+    unknown: bool = False  # the service answered 404 for the projectId
+
+    @property
+    def pending(self) -> bool:
+        """Still worth polling."""
+        return self.state in (SUBMITTED, RENDERING) and not self.unknown
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "projectId": self.project_id,
+            "state": self.state,
+            "progress": self.progress,
+            "downloadUrl": self.download_url,
+        }
+
+
+@dataclass(frozen=True)
+class StatusOptions:
+    wait: bool = False
+    timeout: float = 600.0
+    concurrency: int = 4
+
+
+@dataclass
+class StatusReport:
+    items: list[ItemStatus] = field(default_factory=list)
+    timed_out: bool = False
+
+    def count(self, state: str) -> int:
+        return sum(1 for item in self.items if item.state == state)
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: nothing failed, unknown or unreadable, and no timeout."""
+        if self.timed_out:
+            return False
+        return not any(
+            item.state == FAILED or item.unknown or (item.pending and item.message)
+            for item in self.items
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": [item.to_json() for item in sorted(self.items, key=lambda i: i.id)]}
+
+
+# interpreting answers ----------------------------------------------------------------------
+
+
+def _int_progress(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().rstrip("%"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if number != number:  # NaN
+        return None
+    return max(0, min(100, int(number)))
+
+
+def _url(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value
+    return None
+
+
+def interpret(item: ItemStatus, data: Mapping[str, Any]) -> ItemStatus:
+    """The item after one progress answer (`data` is the envelope's data)."""
+    progress = _int_progress(data.get("progress"))
+    url = _url(data.get("downloadUrl")) or _url(data.get("videoUrl")) or _url(data.get("url"))
+    word = str(data.get("state") or data.get("status") or "").strip().lower()
+    if word in _DONE_WORDS or (not word and progress == 100 and url):
+        state = DONE
+    elif word in _FAILED_WORDS:
+        state = FAILED
+    elif progress:
+        state = RENDERING
+    else:
+        state = RENDERING if word == RENDERING else SUBMITTED
+    if state == DONE and progress is None:
+        progress = 100
+    return replace(
+        item, state=state, progress=progress, download_url=url, message=None, unknown=False
+    )
+
+
+def poll_one(client: Any, item: ItemStatus, not_found: type[Exception]) -> ItemStatus:
+    """Ask once. Auth errors propagate (they stop the run); others become the message."""
+    assert item.project_id is not None
+    try:
+        data = client.progress(item.project_id)
+    except not_found as error:
+        if getattr(error, "status", None) == 404:
+            return replace(
+                item,
+                unknown=True,
+                message=f"projectId {item.project_id} is unknown to the service (HTTP 404)",
+            )
+        return replace(item, message=str(error) or type(error).__name__)
+    return interpret(item, data)
+
+
+# the cache in .specsync/ -------------------------------------------------------------------
+
+
+def cache_path(lockfile_path: Path, create: bool = True) -> Path:
+    return journal.state_dir(lockfile_path, create=create) / CACHE_NAME
+
+
+def read_cache(lockfile_path: Path) -> dict[str, dict[str, Any]]:
+    """Cached status by item id ({} when missing or unreadable: it is only a cache)."""
+    try:
+        raw = json.loads(cache_path(lockfile_path, create=False).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    items = raw.get("items") if isinstance(raw, dict) else None
+    if not isinstance(items, dict):
+        return {}
+    return {k: v for k, v in items.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
+def write_cache(lockfile_path: Path, items: Iterable[ItemStatus]) -> None:
+    """Merge these items into `.specsync/status.json` (atomic; unchanged file not rewritten)."""
+    cached = read_cache(lockfile_path)
+    for item in items:
+        if item.project_id is None or item.state == UNCERTAIN:
+            continue
+        cached[item.id] = {
+            "projectId": item.project_id,
+            "state": item.state,
+            "progress": item.progress,
+            "downloadUrl": item.download_url,
+        }
+    text = json.dumps({"items": dict(sorted(cached.items()))}, indent=2, ensure_ascii=False)
+    write_bytes_atomic(cache_path(lockfile_path), (text + "\n").encode("utf-8"))
+
+
+# the items of a lockfile -------------------------------------------------------------------
+
+
+def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> list[ItemStatus]:
+    """One ItemStatus per entry with a projectId (or marked uncertain), sorted by id."""
+    result = []
+    for key in sorted(lock.entries):
+        entry = lock.entries[key]
+        cached = cache.get(key) or {}
+        same = entry.project_id is not None and cached.get("projectId") == entry.project_id
+        progress = _int_progress(cached.get("progress")) if same else None
+        url = _url(cached.get("downloadUrl")) if same else None
+        if entry.state == UNCERTAIN:
+            result.append(
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    UNCERTAIN,
+                    message="the last request's outcome is unknown; not polled "
+                    "(see `specsync apply --retry-uncertain`)",
+                )
+            )
+        elif entry.project_id is None:
+            continue
+        elif entry.state in FINAL:
+            if entry.state == DONE and progress is None:
+                progress = 100
+            result.append(ItemStatus(key, entry.project_id, entry.state, progress, url))
+        else:
+            state = str(cached.get("state")) if same else SUBMITTED
+            if state not in (SUBMITTED, RENDERING):
+                state = SUBMITTED  # a final state not yet in the lockfile: ask again
+            result.append(ItemStatus(key, entry.project_id, state, progress, url))
+    return result
+
+
+def record_final_states(lockfile_path: Path, items: Iterable[ItemStatus]) -> list[str]:
+    """Write "done"/"failed" into the lockfile under the apply lock; ids of entries changed.
+
+    An entry is changed only when it still names the same projectId and is not marked
+    uncertain (an apply may have run meanwhile). Raises journal.LockBusy when apply runs.
+    """
+    finals = [item for item in items if item.state in FINAL and item.project_id]
+    if not finals:
+        return []
+    changed = []
+    with journal.hold_apply_lock(lockfile_path):
+        lock = read_lockfile(lockfile_path)
+        updated = lock
+        for item in finals:
+            entry = updated.entries.get(item.id)
+            if entry is None or entry.project_id != item.project_id:
+                continue
+            if entry.state == UNCERTAIN or entry.state == item.state:
+                continue
+            updated = with_state(updated, item.id, item.state)
+            changed.append(item.id)
+        if changed:
+            write_lockfile(lockfile_path, updated)
+    return changed
+
+
+# the run ------------------------------------------------------------------------------------
+
+
+def _describe(item: ItemStatus) -> str:
+    parts = [f"{item.id}: {item.state}"]
+    if item.progress is not None:
+        parts.append(f"{item.progress}%")
+    if item.message:
+        parts.append(f"({item.message})")
+    return " ".join(parts)
+
+
+def run_status(
+    lockfile_path: Path,
+    make_client: Callable[[], Any],
+    options: StatusOptions,
+    log: Callable[[str], None],
+    *,
+    not_found: type[Exception],
+    lock: Lockfile | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StatusReport:
+    """Poll until nothing is pending (or once, without `wait`); record what became final.
+
+    `not_found` is the client's error class carrying `.status` (404 = unknown projectId).
+    """
+    lockfile_path = Path(lockfile_path)
+    if lock is None:
+        lock = read_lockfile(lockfile_path)
+    items = {item.id: item for item in initial_items(lock, read_cache(lockfile_path))}
+    report = StatusReport()
+    if not any(item.pending for item in items.values()):
+        report.items = list(items.values())
+        return report
+    deadline = clock() + options.timeout
+    interval = FIRST_INTERVAL
+    client = make_client()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+            while True:
+                pending = [item for item in items.values() if item.pending]
+                answers = list(pool.map(lambda i: poll_one(client, i, not_found), pending))
+                for before, after in zip(pending, answers, strict=True):
+                    items[after.id] = after
+                    if (before.state, before.progress, before.message, before.unknown) != (
+                        after.state,
+                        after.progress,
+                        after.message,
+                        after.unknown,
+                    ):
+                        log(_describe(after))
+                _save(lockfile_path, answers)
+                still = [item for item in items.values() if item.pending]
+                if not options.wait or not still:
+                    break
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    report.timed_out = True
+                    log(
+                        f"timed out after {options.timeout:g} s with {len(still)} item"
+                        f"{'s' if len(still) != 1 else ''} not finished"
+                    )
+                    break
+                sleep(min(interval, remaining))
+                interval = min(MAX_INTERVAL, interval * INTERVAL_GROWTH)
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+    report.items = sorted(items.values(), key=lambda i: i.id)
+    return report
+
+
+def _save(lockfile_path: Path, polled: list[ItemStatus]) -> None:
+    """Cache what was polled, then record final states in the lockfile."""
+    if polled:
+        write_cache(lockfile_path, polled)
+        record_final_states(lockfile_path, polled)
+
+
+def text_report(report: StatusReport) -> str:
+    """One line per item and a summary, for stderr."""
+    lines = []
+    width = max((len(item.id) for item in report.items), default=0)
+    for item in report.items:
+        progress = f"{item.progress:>3}%" if item.progress is not None else "   -"
+        line = f"{item.id:<{width}}  {item.state:<9} {progress}"
+        if item.download_url:
+            line += f"  {item.download_url}"
+        if item.message:
+            line += f"  ({item.message})"
+        lines.append(line.rstrip())
+    counts = ", ".join(
+        f"{report.count(state)} {state}"
+        for state in (DONE, RENDERING, SUBMITTED, FAILED, UNCERTAIN)
+        if report.count(state)
+    )
+    unknown = sum(1 for item in report.items if item.unknown)
+    if unknown:
+        counts += f", {unknown} unknown to the service"
+    if not report.items:
+        lines.append("nothing to check: no exported items in the lockfile")
+    else:
+        lines.append(f"{len(report.items)} items: {counts}")
+    if report.timed_out:
+        lines.append("timed out before every render finished")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,140 @@
+"""`specsync status` end to end: the installed CLI against a real emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.lockfile import read_lockfile
+
+MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
+SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
+
+
+def run(
+    project: Path, env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SPECSYNC, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "v.yaml").write_text(MANIFEST, encoding="utf-8")
+    return tmp_path
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
+    env.update(SPECSYNC_API_BASE=url, AISTUDIOS_API_KEY="anything")
+    return env
+
+
+@pytest.fixture
+def emu_env() -> Iterator[dict[str, str]]:
+    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+        yield _env(emu.url)
+
+
+def test_wait_records_done_and_keeps_urls_out_of_the_lockfile(
+    project: Path, emu_env: dict[str, str]
+) -> None:
+    applied = run(project, emu_env, "apply", "--rate", "50")
+    assert applied.returncode == 0, applied.stderr
+
+    before = run(project, emu_env, "status", "--format", "json")
+    assert before.returncode == 0, before.stderr
+    states = {item["state"] for item in json.loads(before.stdout)["items"]}
+    assert states <= {"submitted", "rendering"}
+
+    waited = run(project, emu_env, "status", "--wait", "--timeout", "30")
+    assert waited.returncode == 0, waited.stderr
+    lock = read_lockfile(project / "specsync.lock")
+    assert {e.state for e in lock.entries.values()} == {"done"}
+    assert set(lock.entries) == {"a/en", "a/ko"}
+
+    shown = run(project, emu_env, "status", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    items = json.loads(shown.stdout)["items"]
+    assert [item["id"] for item in items] == ["a/en", "a/ko"]
+    for item in items:
+        assert item["state"] == "done"
+        assert item["projectId"] == lock.entries[item["id"]].project_id
+        assert re.match(r"https?://", item["downloadUrl"])
+        assert item["progress"] == 100
+
+    planned = run(project, emu_env, "plan", "--detailed-exitcode")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    text = (project / "specsync.lock").read_text(encoding="utf-8")
+    assert "http" not in text
+    assert "progress" not in text.lower()
+    assert "downloadUrl" in (project / ".specsync" / "status.json").read_text(encoding="utf-8")
+
+    # Nothing left to poll: the lockfile is not rewritten.
+    mtime = (project / "specsync.lock").stat().st_mtime_ns
+    again = run(project, emu_env, "status")
+    assert again.returncode == 0, again.stderr
+    assert (project / "specsync.lock").stat().st_mtime_ns == mtime
+    assert "2 done" in again.stderr
+
+
+def test_failed_render_is_recorded_and_exits_1(project: Path) -> None:
+    with running_emulator(EmulatorConfig(render_seconds=1.0, render_fail_rate=1.0)) as emu:
+        env = _env(emu.url)
+        assert run(project, env, "apply", "--rate", "50").returncode == 0
+        waited = run(project, env, "status", "--wait", "--timeout", "20", "--format", "json")
+        assert waited.returncode == 1, waited.stderr
+        items = json.loads(waited.stdout)["items"]
+        assert {item["state"] for item in items} == {"failed"}
+        assert all(item["downloadUrl"] is None for item in items)
+    lock = read_lockfile(project / "specsync.lock")
+    assert {e.state for e in lock.entries.values()} == {"failed"}
+
+
+def test_unknown_project_id_is_reported_not_polled_forever(
+    project: Path, emu_env: dict[str, str]
+) -> None:
+    assert run(project, emu_env, "apply", "--rate", "50").returncode == 0
+    path = project / "specsync.lock"
+    old = read_lockfile(path).entries["a/en"].project_id
+    assert old is not None
+    path.write_text(path.read_text(encoding="utf-8").replace(old, "emu-bogus-id"), "utf-8")
+    started = time.monotonic()
+    result = run(project, emu_env, "status", "--wait", "--timeout", "5", timeout=30)
+    assert result.returncode == 1
+    assert time.monotonic() - started < 15
+    assert "unknown to the service" in result.stderr
+    assert "emu-bogus-id" in result.stderr
+    # The other item still finished and was recorded; the unknown one keeps its state.
+    entries = read_lockfile(path).entries
+    assert entries["a/ko"].state == "done"
+    assert entries["a/en"].state is None
+
+
+def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> None:
+    env = _env("https://app.aistudios.com")
+    applied = run(project, env, "apply", "--emulator", "--rate", "50")
+    assert applied.returncode == 0, applied.stderr
+    refused = run(project, env, "status")
+    assert refused.returncode == 1
+    assert "status --emulator" in refused.stderr
+    shown = run(project, env, "status", "--emulator", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert len(json.loads(shown.stdout)["items"]) == 2
