@@ -138,3 +138,29 @@ def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> Non
     shown = run(project, env, "status", "--emulator", "--format", "json")
     assert shown.returncode == 0, shown.stderr
     assert len(json.loads(shown.stdout)["items"]) == 2
+
+
+def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]) -> None:
+    from specsync.journal import hold_apply_lock
+
+    assert run(project, emu_env, "apply", "--rate", "50").returncode == 0
+    time.sleep(2.2)  # renders finish, so status has final states to record
+    with hold_apply_lock(project / "specsync.lock"):
+        busy = run(project, emu_env, "status")
+    assert busy.returncode == 1
+    assert "same lock" in busy.stderr
+    assert "Traceback" not in busy.stderr
+    assert {e.state for e in read_lockfile(project / "specsync.lock").entries.values()} == {None}
+
+
+def test_interpret_maps_answers_to_states() -> None:
+    from specsync.status import ItemStatus, interpret
+
+    item = ItemStatus("a/en", "p1", "submitted")
+    assert interpret(item, {"progress": 0}).state == "submitted"
+    assert interpret(item, {"progress": 40, "state": "rendering"}).state == "rendering"
+    done = interpret(item, {"progress": 100, "state": "done", "downloadUrl": "https://x/v.mp4"})
+    assert (done.state, done.progress, done.download_url) == ("done", 100, "https://x/v.mp4")
+    assert interpret(item, {"progress": "100", "downloadUrl": "https://x/v.mp4"}).state == "done"
+    assert interpret(item, {"progress": 50, "state": "failed"}).state == "failed"
+    assert interpret(item, {"progress": "junk", "downloadUrl": "ftp://x"}).download_url is None
