@@ -549,7 +549,7 @@ def merge_driver(base: str, ours: str, theirs: str) -> None:
     with a `# CONFLICT:` comment) and the exit code is 1.
 
     \b
-    Set up once per repository:
+    Example (set up once per repository):
       echo 'specsync.lock merge=specsync' >> .gitattributes
       git config merge.specsync.driver "specsync merge-driver %O %A %B"
     """
