@@ -25,6 +25,7 @@ import filelock
 from specsync.lockfile import (
     Entry,
     Lockfile,
+    fsync_dir,
     submitted_entry,
     uncertain_entry,
     with_entries,
@@ -59,16 +60,6 @@ def journal_path(lockfile_path: Path, create: bool = True) -> Path:
     return state_dir(lockfile_path, create) / f"{Path(lockfile_path).name}.journal"
 
 
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Journal:
     """Append-only JSON lines, each written in one `write` and fsynced before returning.
 
@@ -86,7 +77,7 @@ class Journal:
             # A run killed mid-write left half a line: end it, so the next record stays whole.
             self._write(b"\n")
         if not existed:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def _ends_torn(self) -> bool:
         with open(self.path, "rb") as handle:

@@ -371,7 +371,8 @@ def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -
     return "\n".join(parts)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new file in `directory` durable (POSIX; a no-op elsewhere)."""
     if os.name != "posix":  # pragma: no cover - directories cannot be opened on Windows
         return
     fd = os.open(directory, os.O_RDONLY)
@@ -409,7 +410,7 @@ def write_bytes_atomic(path: Path, data: bytes, default_mode: int = 0o644) -> bo
         with suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return True
 
 
@@ -826,6 +827,17 @@ def _merge_forgotten(ours: Lockfile, theirs: Lockfile) -> dict[str, tuple[Submis
     return merged
 
 
+def _merged(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, dict[str, str]]:
+    entries, conflicts = _merge_entries(base, ours, theirs)
+    lock = Lockfile(
+        entries,
+        emulator=ours.emulator or theirs.emulator,
+        fingerprint_scheme=ours.fingerprint_scheme,
+        forgotten=_merge_forgotten(ours, theirs),
+    )
+    return lock, conflicts
+
+
 def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, list[str]]:
     """Three-way merge, entry by entry. Returns the merged lockfile and conflict messages.
 
@@ -834,13 +846,7 @@ def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, l
     same projectId, the histories are joined and the later state wins. Different projectIds
     are a conflict: ours is kept with theirs' ids added to its history, so no id is lost.
     """
-    entries, conflicts = _merge_entries(base, ours, theirs)
-    lock = Lockfile(
-        entries,
-        emulator=ours.emulator or theirs.emulator,
-        fingerprint_scheme=ours.fingerprint_scheme,
-        forgotten=_merge_forgotten(ours, theirs),
-    )
+    lock, conflicts = _merged(base, ours, theirs)
     return lock, [conflicts[key] for key in sorted(conflicts)]
 
 
@@ -853,13 +859,7 @@ def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> lis
     base = read_lockfile(Path(base_path))
     ours = read_lockfile(Path(ours_path))
     theirs = read_lockfile(Path(theirs_path))
-    entries, conflicts = _merge_entries(base, ours, theirs)
-    lock = Lockfile(
-        entries,
-        emulator=ours.emulator or theirs.emulator,
-        fingerprint_scheme=ours.fingerprint_scheme,
-        forgotten=_merge_forgotten(ours, theirs),
-    )
+    lock, conflicts = _merged(base, ours, theirs)
     text = dumps(lock, {key: [message] for key, message in conflicts.items()})
     write_bytes_atomic(Path(ours_path), text.encode("utf-8"))
     return [conflicts[key] for key in sorted(conflicts)]
