@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Name of the fingerprint scheme, written into the lockfile so that a future scheme never
@@ -118,8 +119,9 @@ class Item:
     request: Mapping[str, Any]  # the exact body, keys in REQUEST_FIELDS order
     source: Location
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
+        # Cached: plan, apply and their reports each ask, and it hashes the whole text.
         return fingerprint(self.request)
 
 
