@@ -15,7 +15,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,12 +42,6 @@ class RenderTimeout(Exception):
 
 class OutputTooLong(Exception):
     """The streamed output went past MAX_RAW_OUTPUT."""
-
-
-@dataclass
-class _Failure:
-    location: Location
-    message: str
 
 
 def normalise(text: str) -> str:
@@ -140,10 +133,10 @@ class Renderer:
             raise found
         return found
 
-    def render(self, spec: ItemSpec) -> str | _Failure:
+    def render(self, spec: ItemSpec) -> str | Problem:
         source = spec.template if isinstance(spec.template, str) else str(spec.template)
         if len(source) > MAX_TEMPLATE_CHARS:
-            return _Failure(
+            return Problem(
                 spec.template_location,
                 f"script is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}",
             )
@@ -161,9 +154,9 @@ class Renderer:
             return self._failure(spec, error, error.__traceback__)
         text = normalise("".join(pieces))
         if not text:
-            return _Failure(spec.template_location, "script renders to empty text")
+            return Problem(spec.template_location, "script renders to empty text")
         if len(text) > MAX_SCRIPT_CHARS:
-            return _Failure(
+            return Problem(
                 spec.template_location,
                 f"rendered script is {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,}",
             )
@@ -171,7 +164,7 @@ class Renderer:
 
     def _failure(
         self, spec: ItemSpec, error: BaseException, trace: TracebackType | None
-    ) -> _Failure:
+    ) -> Problem:
         filename, line = _template_position(error, trace)
         message = _describe(error, spec)
         location = spec.template_location
@@ -186,7 +179,7 @@ class Renderer:
                     location = Location(location.path, mapped, 1)
             if multi_line:
                 message = f"{message} (script line {line})"
-        return _Failure(location, message)
+        return Problem(location, message)
 
 
 def _relative(filename: str, root: Path) -> str:
@@ -234,16 +227,16 @@ def _describe(error: BaseException, spec: ItemSpec) -> str:
     return f"template error: {text}"
 
 
-def _merge_failures(failures: list[tuple[str, _Failure]]) -> list[Problem]:
+def _merge_failures(failures: list[tuple[str, Problem]]) -> list[Problem]:
     """One problem per place and message, naming the items it concerns."""
-    grouped: dict[tuple[Location, str], list[str]] = {}
+    grouped: dict[Problem, list[str]] = {}
     for item_id, failure in failures:
-        grouped.setdefault((failure.location, failure.message), []).append(item_id)
+        grouped.setdefault(failure, []).append(item_id)
     problems = []
-    for (location, message), ids in grouped.items():
+    for failure, ids in grouped.items():
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         label = "item" if len(ids) == 1 else "items"
-        problems.append(Problem(location, f"{message} [{label} {shown}]"))
+        problems.append(Problem(failure.location, f"{failure.message} [{label} {shown}]"))
     return problems
 
 
@@ -251,7 +244,7 @@ def render_items(specs: Sequence[ItemSpec], root: Path) -> tuple[list[Item], lis
     """Items for every spec that renders, and one problem per failure (place and message)."""
     renderer = Renderer(root)
     items: list[Item] = []
-    failures: list[tuple[str, _Failure]] = []
+    failures: list[tuple[str, Problem]] = []
     # Deep template recursion must end as a RecursionError well before the C stack does.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(min(limit, 1000))
@@ -259,7 +252,7 @@ def render_items(specs: Sequence[ItemSpec], root: Path) -> tuple[list[Item], lis
         with memory_ceiling():
             for spec in specs:
                 result = renderer.render(spec)
-                if isinstance(result, _Failure):
+                if isinstance(result, Problem):
                     failures.append((spec.id, result))
                     continue
                 request = build_request(spec.locale, result, spec.fields)

@@ -48,10 +48,6 @@ def _size(value: Any) -> int | None:
     return None
 
 
-def _int(value: Any) -> bool:
-    return isinstance(value, int)
-
-
 def _refuse(what: str, size: float, limit: int) -> TooLarge:
     shown = f"{size:,.0f}" if size < 1e15 else "astronomically many"
     return TooLarge(
@@ -62,18 +58,18 @@ def _refuse(what: str, size: float, limit: int) -> TooLarge:
 def _check_repeat(left: Any, right: Any) -> None:
     for sequence, count in ((left, right), (right, left)):
         size = _size(sequence)
-        if size is not None and _int(count) and size * max(count, 0) > MAX_VALUE:
+        if size is not None and isinstance(count, int) and size * max(count, 0) > MAX_VALUE:
             raise _refuse("repetition", size * count, MAX_VALUE)
     if (
-        _int(left)
-        and _int(right)
+        isinstance(left, int)
+        and isinstance(right, int)
         and abs(left).bit_length() + abs(right).bit_length() > (MAX_INT_BITS)
     ):
         raise TooLarge(f"multiplication would build an integer over {MAX_INT_BITS:,} bits")
 
 
 def _check_power(base: Any, exponent: Any) -> None:
-    if not (_int(base) and _int(exponent)) or exponent <= 0 or abs(base) <= 1:
+    if not (isinstance(base, int) and isinstance(exponent, int)) or exponent <= 0 or abs(base) <= 1:
         return
     bits = exponent * math.log2(abs(base))
     if bits > MAX_INT_BITS:
@@ -137,7 +133,7 @@ _BINOPS: dict[str, tuple[Callable[[Any, Any], None], Callable[[Any, Any], Any]]]
 
 
 def _check_width_arg(width: Any, what: str) -> None:
-    if _int(width) and width > MAX_WIDTH:
+    if isinstance(width, int) and width > MAX_WIDTH:
         raise TooLarge(f"{what} width {width:,} is over the limit of {MAX_WIDTH:,}")
 
 
@@ -147,7 +143,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
     if not isinstance(old, type(text)):
         return
     hits = len(text) + 1 if not old else text.count(old)
-    if _int(count) and count >= 0:
+    if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     size = len(text) + hits * (len(new) - len(old))
     if size > MAX_VALUE:
@@ -176,7 +172,7 @@ def _guarded_method(owner: Any, name: str, method: Any) -> Any:
 
         def expanded(tabsize: Any = 8) -> Any:
             if (
-                _int(tabsize)
+                isinstance(tabsize, int)
                 and owner.count("\t" if isinstance(owner, str) else b"\t") * max(tabsize, 0)
                 + len(owner)
                 > MAX_VALUE
@@ -236,7 +232,7 @@ def _center(value: Any, width: int = 80) -> str:
 
 
 def _indent(value: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
-    size = width if _int(width) else len(width) if isinstance(width, str) else 0
+    size = width if isinstance(width, int) else len(width) if isinstance(width, str) else 0
     lines = str(value).count("\n") + 1
     if size * lines + len(str(value)) > MAX_VALUE:
         raise _refuse("indent", size * lines, MAX_VALUE)
