@@ -266,7 +266,6 @@ def _submit_all(
     stop = threading.Event()
     reasons: list[str] = []
     limiter = RateLimiter(options.rate)
-    results_lock = threading.Lock()
     jpath = journal_mod.journal_path(lockfile_path)
     progress.start(len(chosen))
 
@@ -323,8 +322,8 @@ def _submit_all(
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 outcome = future.result()
-                with results_lock:
-                    report.outcomes.append(outcome)
+                # Only this (main) thread touches the report: no lock needed.
+                report.outcomes.append(outcome)
                 if outcome.outcome != "skipped":
                     progress.done(outcome)
     if reasons:

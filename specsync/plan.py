@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from specsync.lockfile import Entry, Lockfile
@@ -47,15 +48,18 @@ class PlannedItem:
     changes: tuple[Change, ...] = ()
     diff: tuple[str, ...] = ()  # a short text diff for updates
 
-    @property
-    def fingerprint(self) -> str | None:
-        return self.item.fingerprint if self.item is not None else None
-
 
 @dataclass(frozen=True)
 class Plan:
-    items: tuple[PlannedItem, ...]
-    summary: Mapping[str, int] = field(default_factory=dict)
+    items: tuple[PlannedItem, ...]  # sorted by id
+
+    @cached_property
+    def summary(self) -> dict[str, int]:
+        """How many items per action, every action present."""
+        counts = dict.fromkeys(ACTIONS, 0)
+        for planned in self.items:
+            counts[planned.action] += 1
+        return counts
 
     def minutes(self, *actions: str) -> float:
         """Estimated spoken minutes of the items with these actions."""
@@ -117,29 +121,18 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
     return changes, diff, ", ".join(parts) or "fingerprint changed"
 
 
-def make_plan(
-    items: Sequence[Item],
-    lock: Lockfile,
-    *,
-    in_flight: Collection[str] = (),
-) -> Plan:
-    """Plan every item against the lockfile; `in_flight` are ids an interrupted apply sent."""
+def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
+    """Plan every item against the lockfile.
+
+    Requests an interrupted apply sent without a recorded answer reach the plan as entries
+    marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
+    """
     planned: list[PlannedItem] = []
     seen: set[str] = set()
     for item in items:
         seen.add(item.id)
         entry = lock.entries.get(item.id)
-        if item.id in in_flight:
-            planned.append(
-                PlannedItem(
-                    item.id,
-                    "uncertain",
-                    item,
-                    entry,
-                    "an interrupted apply sent it and its answer was not recorded",
-                )
-            )
-        elif entry is None:
+        if entry is None:
             planned.append(PlannedItem(item.id, "create", item, None, "new item"))
         elif entry.fingerprint == item.fingerprint and entry.state == "uncertain":
             planned.append(
@@ -167,10 +160,7 @@ def make_plan(
                 PlannedItem(item_id, "orphaned", None, entry, "no longer in the manifests; kept")
             )
     planned.sort(key=lambda p: p.id)
-    summary = dict.fromkeys(ACTIONS, 0)
-    for entry_plan in planned:
-        summary[entry_plan.action] += 1
-    return Plan(tuple(planned), summary)
+    return Plan(tuple(planned))
 
 
 def matches(item_id: str, patterns: Sequence[str]) -> bool:

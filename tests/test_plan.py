@@ -1,3 +1,4 @@
+from specsync.journal import fold
 from specsync.lockfile import Entry, Lockfile
 from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan, plan_to_json, text_diff
@@ -66,7 +67,10 @@ def test_update_without_recorded_fields_still_says_something() -> None:
 
 
 def test_in_flight_items_are_uncertain_never_create() -> None:
-    plan = make_plan([item("a/en", "hi")], Lockfile({}), in_flight={"a/en"})
+    # What plan sees of an apply killed after journalling its intent: the folded journal.
+    fresh = item("a/en", "hi")
+    intent = {"event": "intent", "id": "a/en", "fingerprint": fresh.fingerprint, "at": "T"}
+    plan = make_plan([fresh], fold(Lockfile({}), [intent]))
     assert plan.items[0].action == "uncertain"
 
 
