@@ -641,17 +641,26 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     )
 
 
+def _is_table(
+    value: Any, allowed: Sequence[str], label: str, where: Location, problems: list[Problem]
+) -> bool:
+    """Is `value` a TOML table? Unknown keys in it are problems (it still counts as one)."""
+    if not isinstance(value, dict):
+        problems.append(Problem(where, f"{label} must be a table, not {_type_name(value)}"))
+        return False
+    problems.extend(
+        Problem(where, f"{label}: unknown key `{key}`") for key in value if key not in allowed
+    )
+    return True
+
+
 def _parse_entry(
     item_id: str, table: Any, where: Location, problems: list[Problem]
 ) -> Entry | None:
     label = f"item {_quote(item_id)}"
-    if not isinstance(table, dict):
-        problems.append(Problem(where, f"{label} must be a table, not {_type_name(table)}"))
-        return None
     count = len(problems)
-    for key in table:
-        if key not in _ENTRY_KEYS:
-            problems.append(Problem(where, f"{label}: unknown key `{key}`"))
+    if not _is_table(table, _ENTRY_KEYS, label, where, problems):
+        return None
 
     def text(key: str, required: bool = False) -> str | None:
         value = table.get(key)
@@ -675,13 +684,14 @@ def _parse_entry(
     attempted_at = text("attemptedAt")
     language = text("language")
     model = text("model")
-    request_text = table.get("text")
-    if request_text is not None and not isinstance(request_text, str):
-        problems.append(Problem(where, f"{label}: `text` must be a string"))
-        request_text = None
+    request_text = text("text")
     is_export = table.get("isExport")
     if is_export is not None and not isinstance(is_export, bool):
-        problems.append(Problem(where, f"{label}: `isExport` must be true or false"))
+        problems.append(
+            Problem(
+                where, f"{label}: `isExport` must be true or false, not {_type_name(is_export)}"
+            )
+        )
         is_export = None
     if state is not None and state not in STATES:
         problems.append(
@@ -726,13 +736,9 @@ def _parse_entry(
 def _parse_submission(
     record: Any, label: str, where: Location, problems: list[Problem]
 ) -> Submission | None:
-    if not isinstance(record, dict):
-        problems.append(Problem(where, f"{label} must be a table, not {_type_name(record)}"))
-        return None
     count = len(problems)
-    for key in record:
-        if key not in _HISTORY_KEYS:
-            problems.append(Problem(where, f"{label}: unknown key `{key}`"))
+    if not _is_table(record, _HISTORY_KEYS, label, where, problems):
+        return None
     values: dict[str, str] = {}
     for key in _HISTORY_KEYS:
         value = record.get(key, "")
