@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from specsync import journal as journal_mod
-from specsync.lockfile import Lockfile, read_lockfile, write_lockfile
+from specsync.lockfile import Lockfile, read_lockfile, without, write_lockfile
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
 
@@ -329,6 +329,19 @@ def _submit_all(
     if reasons:
         report.stopped = reasons[0]
     progress.finish()
+
+
+def forget_matching(lockfile_path: Path, patterns: Sequence[str]) -> list[str]:
+    """Drop the entries whose id matches any glob, under the apply lock; the ids dropped.
+
+    Their ids move to the lockfile's `forgotten` section. Nothing matched: nothing written.
+    """
+    with journal_mod.hold_apply_lock(lockfile_path):
+        lock = read_lockfile(lockfile_path)
+        dropped = sorted(item_id for item_id in lock.entries if matches(item_id, patterns))
+        if dropped:
+            write_lockfile(lockfile_path, without(lock, dropped))
+    return dropped
 
 
 def report_to_json(report: ApplyReport) -> dict[str, Any]:

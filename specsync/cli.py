@@ -450,28 +450,22 @@ def status(
       specsync status --emulator --wait
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
-    from urllib.parse import urlsplit
-
     from specsync import client as client_mod
     from specsync.journal import LockBusy
     from specsync.lockfile import read_lockfile
-    from specsync.status import StatusOptions, run_status, text_report
+    from specsync.status import (
+        ServiceMismatch,
+        StatusOptions,
+        check_service,
+        run_status,
+        text_report,
+    )
 
     path = Path(lockfile)
     lock = read_lockfile(path)
-    if lock.entries and use_emulator and not lock.emulator:
-        raise click.ClickException(
-            f"{lockfile} records real exports; the emulator does not know them. "
-            "Run `specsync status` without --emulator"
-        )
     try:
-        if lock.emulator and not use_emulator:
-            host = urlsplit(client_mod.api_base_from_env(os.environ)).hostname or ""
-            if not client_mod.is_loopback_host(host):
-                raise click.ClickException(
-                    f"{lockfile} was written by `apply --emulator`: its ids are not real "
-                    "exports; run `specsync status --emulator`"
-                )
+        api_base = None if use_emulator else client_mod.api_base_from_env(os.environ)
+        check_service(lock, lockfile, api_base)
         with _api_endpoint(use_emulator) as (base, credentials):
 
             def log(line: str) -> None:
@@ -490,9 +484,7 @@ def status(
         raise click.ClickException(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
-    except client_mod.ConfigError as error:
-        raise click.ClickException(str(error)) from None
-    except client_mod.AuthError as error:
+    except (ServiceMismatch, client_mod.ConfigError, client_mod.AuthError) as error:
         raise click.ClickException(str(error)) from None
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
@@ -516,20 +508,15 @@ def forget(patterns: tuple[str, ...], lockfile: str) -> None:
       specsync forget 'old-promo/*'
       specsync forget welcome/ko
     """
-    from specsync.journal import LockBusy, hold_apply_lock
-    from specsync.lockfile import read_lockfile, without, write_lockfile
-    from specsync.plan import matches
+    from specsync.apply import forget_matching
+    from specsync.journal import LockBusy
 
-    path = Path(lockfile)
     try:
-        with hold_apply_lock(path):
-            lock = read_lockfile(path)
-            dropped = sorted(i for i in lock.entries if matches(i, patterns))
-            if not dropped:
-                raise click.ClickException(f"no entry in {lockfile} matches {' '.join(patterns)}")
-            write_lockfile(path, without(lock, dropped))
+        dropped = forget_matching(Path(lockfile), patterns)
     except LockBusy as error:
         raise click.ClickException(str(error)) from None
+    if not dropped:
+        raise click.ClickException(f"no entry in {lockfile} matches {' '.join(patterns)}")
     for item_id in dropped:
         click.echo(f"forgot {item_id}", err=True)
     click.echo(

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from specsync import journal
 from specsync.lockfile import (
@@ -100,6 +101,32 @@ class StatusReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"items": [item.to_json() for item in sorted(self.items, key=lambda i: i.id)]}
+
+
+class ServiceMismatch(Exception):
+    """The lockfile's ids belong to another service than the one status would ask."""
+
+
+def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
+    """Emulator ids go only to an emulator, real ids never do.
+
+    `api_base` is None for `--emulator`; an emulator lockfile may also be checked against
+    an emulator the user runs on a loopback SPECSYNC_API_BASE.
+    """
+    from specsync.client import is_loopback_host
+
+    if api_base is None and lock.entries and not lock.emulator:
+        raise ServiceMismatch(
+            f"{lockfile} records real exports; the emulator does not know them. "
+            "Run `specsync status` without --emulator"
+        )
+    if api_base is None or not lock.emulator:
+        return
+    if not is_loopback_host(urlsplit(api_base).hostname or ""):
+        raise ServiceMismatch(
+            f"{lockfile} was written by `apply --emulator`: its ids are not real "
+            "exports; run `specsync status --emulator`"
+        )
 
 
 # interpreting answers ----------------------------------------------------------------------
