@@ -25,10 +25,6 @@ from specsync.lockfile import Lockfile, read_lockfile, without, write_lockfile
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
 
-# Conservative defaults: a handful of requests at a time, well under any sane rate limit.
-DEFAULT_CONCURRENCY = 4
-DEFAULT_RATE = 5.0
-
 
 class ExportClient(Protocol):
     def export(self, request: Any) -> Any: ...
@@ -36,11 +32,11 @@ class ExportClient(Protocol):
 
 @dataclass(frozen=True)
 class ApplyOptions:
+    concurrency: int  # requests in flight at once (the CLI's default is documented there)
+    rate: float  # requests per second at most
     targets: Sequence[str] = ()
     replace: Sequence[str] = ()
     retry_uncertain: bool = False
-    concurrency: int = DEFAULT_CONCURRENCY
-    rate: float = DEFAULT_RATE
     emulator: bool = False
     max_items: int | None = None
     max_minutes: float | None = None
@@ -214,7 +210,7 @@ def _stop_on_signals(stop: threading.Event, reasons: list[str]) -> Iterator[None
 def run_apply(
     items: Sequence[Item],
     lockfile_path: Path,
-    client_factory: Callable[[], Any],
+    client_factory: Callable[[], ExportClient],
     options: ApplyOptions,
     progress: Progress,
     auth_error: type[BaseException] = Exception,

@@ -247,6 +247,7 @@ def plan(
     is_flag=True,
     help="Resubmit items whose earlier request has an unknown outcome (may duplicate them).",
 )
+# Conservative defaults: a handful of requests at a time, well under any sane rate limit.
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),

@@ -83,11 +83,3 @@ class BarProgress(LogProgress):
     def finish(self) -> None:
         self.stream.write("\n")
         self.stream.flush()
-
-
-class QuietProgress(LogProgress):
-    def done(self, outcome: Outcome) -> None:
-        pass
-
-    def start(self, total: int) -> None:
-        self.total = total
