@@ -264,8 +264,9 @@ def _wordwrap(environment: Environment, s: str, width: int = 79, *args: Any, **k
 @pass_eval_context
 def _tojson(eval_ctx: EvalContext, value: Any, indent: int | None = None) -> Any:
     _check_width_arg(indent, "tojson indent")
-    if _estimate(value, MAX_VALUE) > MAX_VALUE:
-        raise _refuse("tojson", _estimate(value, MAX_VALUE), MAX_VALUE)
+    size = _estimate(value, MAX_VALUE)
+    if size > MAX_VALUE:
+        raise _refuse("tojson", size, MAX_VALUE)
     return filters.do_tojson(eval_ctx, value, indent)
 
 
