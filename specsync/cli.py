@@ -57,12 +57,19 @@ ROOT_OPTION = click.option(
     "named, else manifests/, else the current directory).",
 )
 PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...")
+NO_CACHE_OPTION = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Compile every script afresh, bypassing the compiled-template cache "
+    "($SPECSYNC_CACHE_DIR, else ~/.cache/specsync; entries are HMAC-authenticated).",
+)
 
 
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
-def validate(paths: tuple[str, ...], root: str | None) -> None:
+@NO_CACHE_OPTION
+def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
     """Check manifests: YAML, schema, ids, templates. No network.
 
     PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
@@ -76,7 +83,7 @@ def validate(paths: tuple[str, ...], root: str | None) -> None:
     """
     from specsync.pipeline import load_items
 
-    items = load_items(paths, root=root)
+    items = load_items(paths, root=root, use_cache=not no_cache)
     videos = {item.video for item in items}
     click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
 
@@ -84,6 +91,7 @@ def validate(paths: tuple[str, ...], root: str | None) -> None:
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
+@NO_CACHE_OPTION
 @click.option(
     "--target",
     "targets",
@@ -100,7 +108,11 @@ def validate(paths: tuple[str, ...], root: str | None) -> None:
     help="json: one array sorted by item id, on stdout alone.",
 )
 def render(
-    paths: tuple[str, ...], root: str | None, targets: tuple[str, ...], output_format: str
+    paths: tuple[str, ...],
+    root: str | None,
+    no_cache: bool,
+    targets: tuple[str, ...],
+    output_format: str,
 ) -> None:
     """Print each item's exact request body, as apply would send it.
 
@@ -111,7 +123,7 @@ def render(
     """
     from specsync.pipeline import load_items, select_items
 
-    items = select_items(load_items(paths, root=root), targets)
+    items = select_items(load_items(paths, root=root, use_cache=not no_cache), targets)
     if output_format == "json":
         records = [
             {"id": item.id, "request": dict(item.request), "source": item.source.short}
@@ -165,6 +177,7 @@ def _load_lock_view(lockfile: str) -> Any:
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
+@NO_CACHE_OPTION
 @LOCKFILE_OPTION
 @click.option(
     "--format",
@@ -184,6 +197,7 @@ def _load_lock_view(lockfile: str) -> Any:
 def plan(
     paths: tuple[str, ...],
     root: str | None,
+    no_cache: bool,
     lockfile: str,
     output_format: str,
     detailed_exitcode: bool,
@@ -209,7 +223,7 @@ def plan(
     from specsync.report import plan_markdown, plan_text
 
     lock = _load_lock_view(lockfile)
-    items = load_items(paths, root=root)
+    items = load_items(paths, root=root, use_cache=not no_cache)
     result = make_plan(items, lock)
     if output_format == "json":
         click.echo(json.dumps(plan_to_json(result), ensure_ascii=False, indent=2))
@@ -227,6 +241,7 @@ def plan(
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
+@NO_CACHE_OPTION
 @LOCKFILE_OPTION
 @click.option(
     "--target",
@@ -297,6 +312,7 @@ def plan(
 def apply(
     paths: tuple[str, ...],
     root: str | None,
+    no_cache: bool,
     lockfile: str,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
@@ -348,7 +364,7 @@ def apply(
     progress = BarProgress() if sys.stderr.isatty() else LogProgress()
     try:
         with _api_endpoint(use_emulator) as (base, credentials):
-            items = load_items(paths, root=root)
+            items = load_items(paths, root=root, use_cache=not no_cache)
 
             def make_client() -> Any:
                 return client_mod.Client(base, credentials, log=progress.note)

@@ -10,9 +10,16 @@ from specsync.model import InputError, Item, Problem
 
 
 def load_items(
-    paths: Sequence[str], *, root: str | None = None, cwd: Path | None = None
+    paths: Sequence[str],
+    *,
+    root: str | None = None,
+    cwd: Path | None = None,
+    use_cache: bool = True,
 ) -> list[Item]:
     """Discover, load, validate, expand and render; items sorted by id.
+
+    `use_cache=False` (`--no-cache`) compiles every script afresh instead of reusing the
+    persistent compiled-template cache.
 
     Raises InputError carrying every problem found, sorted by file and line. Problems of
     one stage stop the later stages only for the files they concern, so one run reports as
@@ -40,7 +47,7 @@ def load_items(
         documents.append(document)
     specs, expand_problems = expand.expand_documents(documents)
     problems.extend(expand_problems)
-    items, render_problems = render.render_items(specs, manifest_root)
+    items, render_problems = render.render_items(specs, manifest_root, use_cache=use_cache)
     problems.extend(render_problems)
     if problems:
         raise InputError(problems)

@@ -24,6 +24,13 @@ from jinja2.sandbox import SecurityError
 
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
+from specsync.templatecache import (
+    TemplateCache,
+    compile_template,
+    compile_templates,
+    environment_fingerprint,
+    template_from_code,
+)
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -33,7 +40,9 @@ RENDER_SECONDS = 2.0
 # Address space a render may add before allocations fail (Linux only): a backstop behind
 # the sandbox's own size checks, so no template can take the machine's memory.
 MEMORY_HEADROOM = 1024**3
-SCRIPT_FILENAME = "<script>"
+# The filename Jinja gives a template compiled from a string; the compiled-template cache
+# compiles scripts the same way, so tracebacks map back to script lines either way.
+SCRIPT_FILENAME = "<template>"
 
 
 class RenderTimeout(Exception):
@@ -112,9 +121,11 @@ def memory_ceiling(headroom: int = MEMORY_HEADROOM) -> Iterator[None]:
 class Renderer:
     """Compiles each distinct script once per run and renders items with it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, use_cache: bool = False) -> None:
         self.root = root
         self.environment = ScriptEnvironment(root)
+        # The persistent, authenticated compiled-template cache (specsync.templatecache).
+        self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
         self._alarm = _Alarm()
 
@@ -122,9 +133,8 @@ class Renderer:
         found = self._compiled.get(source)
         if found is None:
             try:
-                code = self.environment.compile(source, name=None, filename=SCRIPT_FILENAME)
-                found = self.environment.template_class.from_code(
-                    self.environment, code, self.environment.make_globals(None), None
+                found = template_from_code(
+                    self.environment, compile_template(self.environment, source)
                 )
             except Exception as error:  # every compile failure is the template's fault
                 found = error
@@ -132,6 +142,18 @@ class Renderer:
         if isinstance(found, BaseException):
             raise found
         return found
+
+    def precompile(self, specs: Sequence[ItemSpec]) -> None:
+        """Every distinct script at once: from the cache when it holds it, the rest compiled
+        (in parallel when there are many) and stored. Failures are left for `compile` to
+        report, under the render timeout, at the right place."""
+        sources = [
+            spec.template
+            for spec in specs
+            if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
+        ]
+        templates = compile_templates(self.environment, sources, self.cache)
+        self._compiled.update(templates)
 
     def render(self, spec: ItemSpec) -> str | Problem:
         source = spec.template if isinstance(spec.template, str) else str(spec.template)
@@ -240,9 +262,16 @@ def _merge_failures(failures: list[tuple[str, Problem]]) -> list[Problem]:
     return problems
 
 
-def render_items(specs: Sequence[ItemSpec], root: Path) -> tuple[list[Item], list[Problem]]:
-    """Items for every spec that renders, and one problem per failure (place and message)."""
-    renderer = Renderer(root)
+def render_items(
+    specs: Sequence[ItemSpec], root: Path, *, use_cache: bool = True
+) -> tuple[list[Item], list[Problem]]:
+    """Items for every spec that renders, and one problem per failure (place and message).
+
+    `use_cache`: keep compiled scripts in the persistent, authenticated template cache
+    (`specsync.templatecache`); `--no-cache` turns it off.
+    """
+    renderer = Renderer(root, use_cache=use_cache)
+    renderer.precompile(specs)
     items: list[Item] = []
     failures: list[tuple[str, Problem]] = []
     # Deep template recursion must end as a RecursionError well before the C stack does.

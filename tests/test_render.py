@@ -139,3 +139,31 @@ def test_each_distinct_script_compiles_once(tmp_path: Path) -> None:
     for name in ("Ada", "Bo", "Cy"):
         assert renderer.render(spec("{{ name }}", name=name)) == name
     assert len(renderer._compiled) == 1
+
+
+def test_scripts_come_from_the_template_cache_on_the_second_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specsync.render import Renderer
+
+    monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))
+    specs = [spec("{{ name }} one"), spec("{{ name }} two"), spec("line\n{{ nope }}", 6)]
+    first = Renderer(tmp_path, use_cache=True)
+    first.precompile(specs)
+    assert first.cache.stats.stored == 3 and first.cache.stats.hits == 0
+    second = Renderer(tmp_path, use_cache=True)
+    second.precompile(specs)
+    assert second.cache.stats.hits == 3 and second.cache.stats.stored == 0
+    # Errors from cached code still point at the manifest line of the script.
+    message = str(second.render(specs[2]))
+    assert message.startswith("m.yaml:7:1: undefined: 'nope' is undefined"), message
+    assert "(script line 2)" in message
+
+
+def test_no_cache_writes_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))
+    items, problems = render_items([spec("{{ locale }}")], tmp_path, use_cache=False)
+    assert problems == [] and items[0].request["text"] == "en"
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "key").exists()
