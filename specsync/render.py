@@ -59,10 +59,15 @@ def normalise(text: str) -> str:
 
 
 class _Alarm:
-    """A per-render wall-clock limit via SIGALRM (main thread only; elsewhere, none)."""
+    """A per-render wall-clock limit via SIGALRM (main thread only; elsewhere, none).
+
+    The handler is installed once per run (`installed`); each render only arms and
+    disarms the timer, which keeps the per-item cost to two system calls.
+    """
 
     def __init__(self) -> None:
         self.active = False
+        self.ready = False
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
         if self.active:
@@ -70,27 +75,41 @@ class _Alarm:
             raise RenderTimeout()
 
     @contextlib.contextmanager
-    def limit(self, seconds: float) -> Iterator[None]:
+    def installed(self) -> Iterator[None]:
         usable = hasattr(signal, "setitimer") and (
             threading.current_thread() is threading.main_thread()
         )
-        if not usable:
+        if not usable or self.ready:
             yield
             return
         previous_handler = signal.signal(signal.SIGALRM, self._on_alarm)
-        previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+        previous_delay, _ = signal.setitimer(signal.ITIMER_REAL, 0)
         started = time.monotonic()
-        self.active = True
+        self.ready = True
         try:
             yield
         finally:
-            self.active = False
+            self.ready = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_handler)
             if previous_delay:
                 # Someone else (a test runner's timeout) had an alarm set: give it back.
                 left = previous_delay - (time.monotonic() - started)
                 signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+
+    @contextlib.contextmanager
+    def limit(self, seconds: float) -> Iterator[None]:
+        with self.installed():
+            if not self.ready:
+                yield
+                return
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            self.active = True
+            try:
+                yield
+            finally:
+                self.active = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 @contextlib.contextmanager
@@ -127,7 +146,7 @@ class Renderer:
         # The persistent, authenticated compiled-template cache (specsync.templatecache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
-        self._alarm = _Alarm()
+        self.alarm = _Alarm()
 
     def compile(self, source: str) -> Template:
         found = self._compiled.get(source)
@@ -163,7 +182,7 @@ class Renderer:
                 f"script is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}",
             )
         try:
-            with self._alarm.limit(RENDER_SECONDS):
+            with self.alarm.limit(RENDER_SECONDS):
                 template = self.compile(source)
                 pieces: list[str] = []
                 size = 0
@@ -278,7 +297,7 @@ def render_items(
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(min(limit, 1000))
     try:
-        with memory_ceiling():
+        with memory_ceiling(), renderer.alarm.installed():
             for spec in specs:
                 result = renderer.render(spec)
                 if isinstance(result, Problem):
