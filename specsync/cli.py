@@ -162,18 +162,6 @@ LOCKFILE_OPTION = click.option(
 )
 
 
-def _load_lock_view(lockfile: str) -> Any:
-    """The lockfile as apply would see it: with any journal an interrupted run left folded
-    in (read-only: nothing is written and the apply lock is not waited for)."""
-    from specsync import journal
-    from specsync.lockfile import read_lockfile
-
-    path = Path(lockfile)
-    lock = read_lockfile(path)
-    records = journal.read_journal(journal.journal_path(path, create=False))
-    return journal.fold(lock, records) if records else lock
-
-
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
@@ -217,13 +205,23 @@ def plan(
       specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
       specsync plan --format json | jq '.items[] | select(.action == "update")'
     """
+    from specsync.background import Background
     from specsync.console import use_colour
+    from specsync.journal import read_lock_view
     from specsync.pipeline import load_items
     from specsync.plan import make_plan, plan_to_json
     from specsync.report import plan_markdown, plan_text
 
-    lock = _load_lock_view(lockfile)
-    items = load_items(paths, root=root, use_cache=not no_cache)
+    # The lockfile is read in a second process while this one renders the manifests.
+    reading = Background(read_lock_view, Path(lockfile))
+    try:
+        items = load_items(paths, root=root, use_cache=not no_cache)
+    except BaseException as error:
+        if isinstance(error, InputError):
+            reading.result()  # a broken lockfile is reported first, as it always was
+        reading.cancel()
+        raise
+    lock = reading.result()
     result = make_plan(items, lock)
     if output_format == "json":
         click.echo(json.dumps(plan_to_json(result), ensure_ascii=False, indent=2))

@@ -26,6 +26,7 @@ from specsync.lockfile import (
     Entry,
     Lockfile,
     fsync_dir,
+    read_lockfile,
     submitted_entry,
     uncertain_entry,
     with_entries,
@@ -234,6 +235,14 @@ def pending_intents(records: Iterable[dict[str, Any]]) -> set[str]:
         for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True)
         if open_intent
     }
+
+
+def read_lock_view(lockfile_path: Path) -> Lockfile:
+    """The lockfile as the next apply will see it: with any journal an interrupted run left
+    folded in. Read-only: nothing is written and the apply lock is not waited for."""
+    lock = read_lockfile(lockfile_path)
+    records = read_journal(journal_path(lockfile_path, create=False))
+    return fold(lock, records) if records else lock
 
 
 # the apply lock --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from specsync.lockfile_fast import read_canonical
 from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 
 if sys.version_info >= (3, 11):
@@ -145,6 +146,11 @@ class Lockfile:
         # A private copy behind a read-only view: nobody can change a Lockfile in place.
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
         object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only views do not pickle; the plain copies do (for specsync.background).
+        args = (dict(self.entries), self.emulator, self.fingerprint_scheme, dict(self.forgotten))
+        return (Lockfile, args)
 
 
 def empty(emulator: bool = False) -> Lockfile:
@@ -425,6 +431,7 @@ _ITEM_HEADER = re.compile(r"^\s*\[\s*items\s*\.")
 _SIMPLE_HEADER = re.compile(r'^\[items\."([^"\\\x00-\x1f\x7f]*)"\]$')
 _TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 _MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
+_MARKER_LINE = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \t\r]|$)", re.MULTILINE)
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -455,21 +462,29 @@ class _Lines:
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
-        self.items: dict[str, int] = {}
-        self.keys: dict[str, int] = {}
+        self.text = text
+        self._items: dict[str, int] | None = None
+        self._keys: dict[str, int] = {}
+
+    def _scan(self) -> dict[str, int]:
+        # Only a lockfile with problems needs locations: scan on first use.
+        if self._items is not None:
+            return self._items
+        self._items = {}
         in_table = False
-        for number, line in enumerate(_split_lines(text), start=1):
+        for number, line in enumerate(_split_lines(self.text), start=1):
             stripped = line.strip()
             if stripped.startswith("["):
                 in_table = True
                 if _ITEM_HEADER.match(line) and not stripped.startswith("[["):
                     item = self._item_id(stripped)
                     if item is not None:
-                        self.items.setdefault(item, number)
+                        self._items.setdefault(item, number)
             elif not in_table:
                 match = _TOP_KEY.match(line)
                 if match:
-                    self.keys.setdefault(match.group(1), number)
+                    self._keys.setdefault(match.group(1), number)
+        return self._items
 
     @staticmethod
     def _item_id(header: str) -> str | None:
@@ -488,14 +503,18 @@ class _Lines:
         return None
 
     def item(self, item_id: str) -> Location:
-        return Location(self.path, self.items.get(item_id, 0), 1 if item_id in self.items else 0)
+        items = self._scan()
+        return Location(self.path, items.get(item_id, 0), 1 if item_id in items else 0)
 
     def key(self, key: str) -> Location:
-        line = self.keys.get(key, 0)
+        self._scan()
+        line = self._keys.get(key, 0)
         return Location(self.path, line, 1 if line else 0)
 
 
 def _conflict_problems(path: str, text: str) -> list[Problem]:
+    if not _MARKER_LINE.search(text):  # one pass in C; the line scan below names the lines
+        return []
     problems = []
     markers = []
     for number, line in enumerate(_split_lines(text), start=1):
@@ -545,10 +564,13 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     conflicts = _conflict_problems(path, text)
     if conflicts:
         raise InputError(conflicts)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(_toml_problem(path, text, error)) from None
+    # Lockfiles as specsync writes them take the fast path; anything else, tomllib.
+    data = read_canonical(text)
+    if data is None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(_toml_problem(path, text, error)) from None
     if not data:
         return empty()
     lines = _Lines(path, text)
@@ -613,8 +635,14 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     if not isinstance(items, dict):
         problems.append(Problem(lines.key("items"), "`items` must be a table of items"))
         items = {}
+    unlocated = Location(path)
     for item_id, table in items.items():
-        entry = _parse_entry(item_id, table, lines.item(item_id), problems)
+        before = len(problems)
+        entry = _parse_entry(item_id, table, unlocated, problems)
+        if len(problems) > before:
+            # Locating needs a scan of the text: only a broken entry pays for it.
+            where = lines.item(item_id)
+            problems[before:] = [replace(p, location=where) for p in problems[before:]]
         if entry is not None:
             entries[item_id] = entry
 

@@ -1,0 +1,130 @@
+"""A fast reader for lockfiles exactly as specsync writes them; None for anything else.
+
+`tomllib` is pure Python and reads a 10,000-item lockfile (3.7 MB, scripts included) in
+about 0.8 s, more than the rest of `plan` together. specsync writes a small, fixed subset of
+TOML (see `lockfile.dumps`): comments, `key = value` lines with basic strings, booleans or
+integers, `[items."ID"]`/`[forgotten."ID"]` headers and a `history` array of one-line inline
+tables. This reader takes that subset line by line and returns the same dict `tomllib`
+would. At the first line it does not recognise, or anything it cannot prove identical
+(a duplicate key, an escape JSON and TOML read differently), it returns None and the caller
+uses `tomllib`, which also gives the located error for a broken file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_HEADER = re.compile(r'\[(items|forgotten)\.("(?:[^"\\]|\\.)*")\]\Z')
+_INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+# Escapes where JSON and TOML agree: \" \\ \b \t \n \f \r and \uXXXX outside surrogates.
+_SAFE_ESCAPES = re.compile(r'\\(?:["\\btnfr]|u(?![dD][89abAB])[0-9A-Fa-f]{4})')
+_UNSAFE_RAW = re.compile(r'["\x00-\x1f\x7f]')
+_HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
+
+
+class _NotCanonical(Exception):
+    pass
+
+
+def _string(token: str) -> str:
+    """A TOML basic string token (quotes included) -> its value."""
+    if len(token) < 2 or token[0] != '"' or token[-1] != '"':
+        raise _NotCanonical
+    inner = token[1:-1]
+    if "\\" not in inner:
+        # A raw tab is legal TOML but never written by specsync: keep the reading simple.
+        if _UNSAFE_RAW.search(inner):
+            raise _NotCanonical
+        return inner
+    # Every backslash must start an escape both languages read the same way.
+    if _SAFE_ESCAPES.sub("", inner).count("\\"):
+        raise _NotCanonical
+    try:
+        value = json.loads(token)
+    except ValueError:
+        raise _NotCanonical from None
+    if not isinstance(value, str):
+        raise _NotCanonical
+    return value
+
+
+def _value(token: str) -> Any:
+    if token.startswith('"'):
+        return _string(token)
+    if token == "true":
+        return True
+    if token == "false":
+        return False
+    if _INTEGER.match(token):
+        return int(token)
+    raise _NotCanonical
+
+
+def _history_record(line: str) -> dict[str, str]:
+    # `  { projectId = "…", taskId = "…", submittedAt = "…", fingerprint = "…" },`
+    if not (line.startswith("  { ") and line.endswith(" },")) or "\\" in line:
+        raise _NotCanonical
+    record: dict[str, str] = {}
+    for pair in line[4:-3].split('", '):
+        key, sep, raw = pair.partition(" = ")
+        if not sep or key not in _HISTORY_KEYS or key in record:
+            raise _NotCanonical
+        token = raw if raw.endswith('"') else raw + '"'
+        record[key] = _string(token)
+    return record
+
+
+def read_canonical(text: str) -> dict[str, Any] | None:
+    """The document as `tomllib.loads(text)` gives it, or None when not sure."""
+    try:
+        return _read(text)
+    except _NotCanonical:
+        return None
+
+
+def _read(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    current = document
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            match = _HEADER.match(line)
+            if match is None:
+                raise _NotCanonical
+            kind, name = match.group(1), _string(match.group(2))
+            if kind not in tables:
+                if kind in document:
+                    raise _NotCanonical
+                tables[kind] = document[kind] = {}
+            if name in tables[kind]:
+                raise _NotCanonical
+            current = tables[kind][name] = {}
+            continue
+        key, sep, raw = line.partition(" = ")
+        if not sep or not _BARE_KEY.match(key) or key in current:
+            raise _NotCanonical
+        if current is document and key in ("items", "forgotten"):
+            raise _NotCanonical
+        if raw == "[":
+            records = []
+            while index < len(lines) and lines[index] != "]":
+                records.append(_history_record(lines[index]))
+                index += 1
+            if index == len(lines):
+                raise _NotCanonical
+            index += 1
+            current[key] = records
+            continue
+        current[key] = _value(raw)
+    return document

@@ -1,0 +1,108 @@
+"""The fast reader must agree with tomllib on everything it accepts, and decline the rest."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+
+from specsync.lockfile import Entry, Lockfile, Submission, dumps, without
+from specsync.lockfile_fast import read_canonical
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FP = "a" * 64
+TEXTS = [
+    "plain",
+    'quote " and \\ backslash',
+    "line\nbreak\r\ntab\there",
+    "control \x00\x01\x1f\x7f",
+    "한국어 日本語 emoji 🎬 é",
+    "",
+    "ends with backslash \\",
+    '", projectId = "fake',
+]
+
+
+def sample_lockfile(seed: int) -> Lockfile:
+    rng = random.Random(seed)
+    entries = {}
+    for index in range(12):
+        item_id = rng.choice(["v", 'w/"x"', "한/ko", "a.b-c_d"]) + f"{index}/en"
+        history = tuple(
+            Submission(f"P{index}-{h}", f"T{h}", "2026-11-25T12:00:00Z", FP)
+            for h in range(rng.randint(0, 2))
+        )
+        entries[item_id] = Entry(
+            id=item_id,
+            fingerprint=FP,
+            project_id=rng.choice([None, f"P{index}"]),
+            task_id=None,
+            state=rng.choice([None, "done", "failed", "uncertain"]),
+            history=history,
+        ).with_request(
+            {"language": "en", "text": rng.choice(TEXTS), "model": "M1", "isExport": True}
+        )
+        if entries[item_id].project_id:
+            entries[item_id] = Entry(
+                **{**entries[item_id].__dict__, "task_id": "T", "submitted_at": "2026"}
+            )
+    lock = Lockfile(entries, emulator=bool(seed % 2))
+    return without(lock, [next(iter(entries))]) if seed % 3 == 0 else lock
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reads_what_specsync_writes_exactly_as_tomllib(seed: int) -> None:
+    text = dumps(sample_lockfile(seed))
+    assert read_canonical(text) == tomllib.loads(text)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_on_any_damage_it_agrees_with_tomllib_or_declines(seed: int) -> None:
+    rng = random.Random(seed)
+    lines = dumps(sample_lockfile(seed)).split("\n")
+    for _ in range(60):
+        damaged = list(lines)
+        position = rng.randrange(len(damaged))
+        action = rng.choice(["drop", "duplicate", "swap", "edit"])
+        if action == "drop":
+            del damaged[position]
+        elif action == "duplicate":
+            damaged.insert(position, damaged[position])
+        elif action == "swap" and position + 1 < len(damaged):
+            damaged[position], damaged[position + 1] = damaged[position + 1], damaged[position]
+        else:
+            line = damaged[position]
+            cut = rng.randrange(len(line) + 1)
+            damaged[position] = (
+                line[:cut] + rng.choice(['"', "\\", " ", "=", "\\u", "]", "x"]) + (line[cut:])
+            )
+        text = "\n".join(damaged)
+        fast = read_canonical(text)
+        try:
+            expected = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            assert fast is None, text
+            continue
+        assert fast is None or fast == expected, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'version = 1\nname = "tab\there"\n',  # raw tab: legal TOML, declined
+        'x = "\\U0001F600"\n',  # an escape JSON does not know
+        'x = "\\ud800"\n',  # a surrogate: invalid TOML, valid JSON
+        'x = "a\\/b"\n',  # valid JSON, invalid TOML
+        "x = 1_000\n",
+        "x = 1\r\n",
+        "[items]\n",
+        '[items."a"]\n[items."a"]\n',
+    ],
+)
+def test_declines_what_it_cannot_prove(text: str) -> None:
+    assert read_canonical(text) is None
