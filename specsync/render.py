@@ -99,17 +99,21 @@ class _Alarm:
 
     @contextlib.contextmanager
     def limit(self, seconds: float) -> Iterator[None]:
-        with self.installed():
-            if not self.ready:
-                yield
-                return
-            signal.setitimer(signal.ITIMER_REAL, seconds)
-            self.active = True
-            try:
-                yield
-            finally:
-                self.active = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
+        if not self.ready:  # a render outside render_items: install for this one
+            with self.installed():
+                if not self.ready:
+                    yield
+                    return
+                with self.limit(seconds):
+                    yield
+            return
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 @contextlib.contextmanager
