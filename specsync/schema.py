@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -29,6 +31,37 @@ def schema_text() -> str:
 def manifest_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(schema_text())
     return schema
+
+
+@cache
+def _fast_check() -> Callable[[Any], Any] | None:
+    """The compiled yes/no check of this very schema (specsync/schema_check.py), else None.
+
+    A fast path only: it decides "valid" in a few milliseconds without importing jsonschema;
+    any refusal goes to jsonschema, which alone words the messages (and has the last word).
+    The generated module names the schema it was made from; any other schema (an edited
+    file, a stale module) skips the fast path rather than trusting it.
+    """
+    try:
+        from specsync import schema_check
+    except ImportError:  # pragma: no cover - fastjsonschema missing from a custom install
+        return None
+    digest = hashlib.sha256(schema_text().encode("utf-8")).hexdigest()
+    if digest != schema_check.SCHEMA_SHA256:
+        return None
+    check: Callable[[Any], Any] = schema_check.validate
+    return check
+
+
+def _passes_fast_check(data: Any) -> bool:
+    check = _fast_check()
+    if check is None:
+        return False
+    try:
+        check(data)
+    except Exception:  # a refusal, or data the generated code cannot handle: ask jsonschema
+        return False
+    return True
 
 
 @cache
@@ -228,6 +261,8 @@ def validate_document(doc: Document) -> list[Problem]:
         ]
     if version < FORMAT_VERSION:
         return [Problem(doc.locate(("specsync",)), f"unknown manifest format {version}")]
+    if _passes_fast_check(data):
+        return []
     problems: set[Problem] = set()
     for error in _validator().iter_errors(data):
         problems.update(_problem_for(doc, error))
