@@ -97,23 +97,16 @@ class _Alarm:
                 left = previous_delay - (time.monotonic() - started)
                 signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
 
-    @contextlib.contextmanager
-    def limit(self, seconds: float) -> Iterator[None]:
-        if not self.ready:  # a render outside render_items: install for this one
-            with self.installed():
-                if not self.ready:
-                    yield
-                    return
-                with self.limit(seconds):
-                    yield
-            return
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        self.active = True
-        try:
-            yield
-        finally:
-            self.active = False
+    def arm(self, seconds: float) -> None:
+        """Start the limit of one render (a no-op unless `installed` is in effect)."""
+        if self.ready:
+            self.active = True  # before the timer starts, so that no expiry is ignored
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def disarm(self) -> None:
+        if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            self.active = False
 
 
 @contextlib.contextmanager
@@ -185,18 +178,38 @@ class Renderer:
                 spec.template_location,
                 f"script is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}",
             )
+        if not self.alarm.ready:  # a render outside render_items: install for this one
+            with self.alarm.installed():
+                return self._render(spec, source)
+        return self._render(spec, source)
+
+    def _render(self, spec: ItemSpec, source: str) -> str | Problem:
+        template: Template | None = None
         try:
-            with self.alarm.limit(RENDER_SECONDS):
+            self.alarm.arm(RENDER_SECONDS)
+            try:
                 template = self.compile(source)
+                # What Template.generate does, minus a generator layer per piece of output
+                # (this loop is most of a large validate); errors get Jinja's template
+                # traceback below, as generate would give them.
+                context = template.new_context(spec.variables)
                 pieces: list[str] = []
                 size = 0
-                for piece in template.generate(spec.variables):
+                for piece in template.root_render_func(context):
                     size += len(piece)
                     if size > MAX_RAW_OUTPUT:
                         raise OutputTooLong()
                     pieces.append(piece)
+            finally:
+                self.alarm.disarm()
         except Exception as error:
-            return self._failure(spec, error, error.__traceback__)
+            if template is None or isinstance(error, OutputTooLong):
+                return self._failure(spec, error, error.__traceback__)
+            try:  # frames of the compiled template, rewritten to the template's lines
+                self.environment.handle_exception()
+            except Exception as rewritten:
+                return self._failure(spec, rewritten, rewritten.__traceback__)
+            raise AssertionError("unreachable: handle_exception always raises") from error
         text = normalise("".join(pieces))
         if not text:
             return Problem(spec.template_location, "script renders to empty text")
