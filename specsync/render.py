@@ -218,6 +218,15 @@ class Renderer:
                 spec.template_location,
                 f"rendered script is {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,}",
             )
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:  # '\ud800' in a template: no UTF-8 for it
+                return Problem(
+                    spec.template_location,
+                    f"rendered script holds {text[error.start]!r} at character {error.start + 1}, "
+                    "half of a UTF-16 pair and not a character: it cannot be sent",
+                )
         return text
 
     def _failure(

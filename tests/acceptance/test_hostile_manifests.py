@@ -72,6 +72,12 @@ CASES = [
     Case("no script", HEADER + "videos:\n  a: {vars: {x: 1}}\n", 4, "script"),
     Case("undefined variable", HEADER + "videos:\n  a: {script: 'Hi {{ nme }}'}\n", 4, "nme"),
     Case("template syntax", HEADER + "videos:\n  a: {script: 'Hi {{ name '}\n", 4),
+    Case(
+        "lone surrogate",
+        HEADER + "videos:\n  a: {script: \"{{ '\\\\ud800' }}\"}\n",
+        4,
+        "not a character",
+    ),
     Case("empty render", HEADER + "videos:\n  a: {script: '{{ \"  \" }}'}\n", 4, "empty"),
     Case(
         "globals walk", HEADER + "videos:\n  a: {script: '{{ cycler.__init__.__globals__ }}'}\n", 4
