@@ -11,7 +11,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -663,6 +662,8 @@ def emulator(**options: object) -> None:
 
 
 def _crash_log(error: BaseException) -> Path:
+    import tempfile
+
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(tempfile.gettempdir()) / f"specsync-crash-{stamp}-{os.getpid()}.log"
     path.write_text(

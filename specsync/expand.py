@@ -91,15 +91,23 @@ class _Expander:
             )
             return
         base_settings = {**_settings(defaults), **_settings(video)}
+        from_video = locales_path[0] == "videos"
+        # Where each script starts, found once per video: most locales share the video's.
+        script_places: dict[PathKey, tuple[Location, int]] = {}
         seen_here: set[str] = set()
         for locale, override, entry_path, entry_is_key in entries:
-            entry_at = doc.locate(entry_path, key=entry_is_key)
             if locale in seen_here:
-                self.problem(entry_at, f"locale '{locale}' is listed twice for video '{video_id}'")
+                self.problem(
+                    doc.locate(entry_path, key=entry_is_key),
+                    f"locale '{locale}' is listed twice for video '{video_id}'",
+                )
                 continue
             seen_here.add(locale)
-            self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
-            fields = {**base_settings, **_settings(override)}
+            if override:
+                self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
+                fields = {**base_settings, **_settings(override)}
+            else:
+                fields = dict(base_settings)
             if "script" in override:
                 script, script_path = override["script"], (*entry_path, "script")
             elif "script" in video:
@@ -126,20 +134,24 @@ class _Expander:
                 "video": video_id,
             }
             item_id = f"{video_id}/{locale}"
-            source = entry_at if locales_path[0] == "videos" else video_at
+            source = doc.locate(entry_path, key=entry_is_key) if from_video else video_at
             if not self.unique(item_id, source):
                 continue
+            place = script_places.get(script_path)
+            if place is None:
+                place = (doc.locate(script_path), scalar_first_line(doc, script_path))
+                script_places[script_path] = place
             self.specs.append(
                 ItemSpec(
                     id=item_id,
                     video=video_id,
                     locale=locale,
                     template=script,
-                    template_location=doc.locate(script_path),
+                    template_location=place[0],
                     variables=variables,
                     fields=fields,
                     source=source,
-                    template_first_line=scalar_first_line(doc, script_path),
+                    template_first_line=place[1],
                 )
             )
 

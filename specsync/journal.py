@@ -18,9 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
-
-import filelock
+from typing import TYPE_CHECKING, Any
 
 from specsync.lockfile import (
     Entry,
@@ -32,6 +30,9 @@ from specsync.lockfile import (
     with_entries,
     write_bytes_atomic,
 )
+
+if TYPE_CHECKING:
+    import filelock
 
 STATE_DIR_NAME = ".specsync"
 
@@ -265,6 +266,8 @@ class LockBusy(Exception):
 
 def apply_lock(lockfile_path: Path) -> filelock.FileLock:
     """The OS-level lock of one lockfile (released by the OS when its holder dies)."""
+    import filelock  # here, not at the top: plan and status never lock, and it costs ~20 ms
+
     path = state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock"
     return filelock.FileLock(str(path))
 
@@ -286,6 +289,8 @@ def _read_owner(path: Path) -> tuple[int | None, str | None]:
 @contextmanager
 def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     """Hold the apply lock for the block, or raise LockBusy at once naming the holder."""
+    import filelock
+
     lock = apply_lock(lockfile_path)
     owner = _owner_path(lockfile_path)
     try:

@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -404,6 +403,8 @@ def write_bytes_atomic(path: Path, data: bytes, default_mode: int = 0o644) -> bo
     if current == data:
         return False
     directory = target.parent
+    import tempfile  # only writers need it
+
     fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

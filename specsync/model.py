@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any
 
 # Name of the fingerprint scheme, written into the lockfile so that a future scheme never
@@ -131,9 +132,19 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     `webhookUrl` (and the routing-only fields) are left out on purpose: a new webhook must
     not re-render, and re-bill, every video.
     """
-    canonical = {name: request.get(name) for name in FINGERPRINT_FIELDS}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    language, text, model, is_export = (request.get(name) for name in FINGERPRINT_FIELDS)
+    if type(language) is type(text) is type(model) is str and type(is_export) is bool:
+        # The usual request, spelled out as json.dumps below writes it (keys sorted, no
+        # spaces, same string escaping) at a third of the cost: plan hashes every item.
+        canonical = (
+            f'{{"isExport":{"true" if is_export else "false"},'
+            f'"language":{_json_string(language)},"model":{_json_string(model)},'
+            f'"text":{_json_string(text)}}}'
+        )
+    else:
+        values = {name: request.get(name) for name in FINGERPRINT_FIELDS}
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from specsync.lockfile import Entry, Lockfile
 from specsync.model import FINGERPRINT_FIELDS, Item
@@ -38,8 +38,10 @@ class Change:
     new: Any
 
 
-@dataclass(frozen=True)
-class PlannedItem:
+class PlannedItem(NamedTuple):
+    """One line of the plan. A named tuple, not a frozen dataclass: plan makes one per item
+    and the dataclass' guarded __init__ took half of make_plan's time on 10,000 items."""
+
     id: str
     action: str
     item: Item | None  # None for orphaned entries

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from specsync.apply import ApplyReport
+from typing import TYPE_CHECKING
+
 from specsync.console import style
 from specsync.plan import SUBMITTED, Plan, PlannedItem
+
+if TYPE_CHECKING:
+    from specsync.apply import ApplyReport
 
 _SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "uncertain": "!"}
 _COLOUR = {"create": "green", "update": "yellow", "orphaned": "dim", "uncertain": "red"}

@@ -33,12 +33,9 @@ import hashlib
 import hmac
 import importlib.util
 import marshal
-import multiprocessing
 import os
-import secrets
 import struct
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -326,6 +323,8 @@ class TemplateCache:
             os.close(fd)
 
     def _replace_pack(self, blob: bytes) -> None:
+        import tempfile
+
         fd, temporary = tempfile.mkstemp(dir=self.cache_dir, prefix=".pack-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -419,6 +418,9 @@ def _create_key(path: Path) -> None:
 
     Linking fails when another run created the key first; then that key is the one used.
     """
+    import secrets
+    import tempfile
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
     try:
@@ -513,6 +515,8 @@ def _compile_here(env: Environment, sources: Sequence[str]) -> dict[str, CodeTyp
 
 def _can_fork() -> bool:
     # Forking a process that runs other threads can deadlock the child.
+    import multiprocessing  # imported when needed: most runs compile nothing
+
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
@@ -534,6 +538,8 @@ def _compile_forked(
     """Split the sources; forked children compile all chunks but the first, which this
     process compiles meanwhile. A child that fails leaves its chunk to this process."""
     global _FORK_ENVIRONMENT
+    import multiprocessing
+
     context = multiprocessing.get_context("fork")
     chunks = [list(sources[i::processes]) for i in range(processes)]
     workers = []
