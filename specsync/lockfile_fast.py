@@ -80,9 +80,82 @@ def _history_record(line: str) -> dict[str, str]:
 def read_canonical(text: str) -> dict[str, Any] | None:
     """The document as `tomllib.loads(text)` gives it, or None when not sure."""
     try:
-        return _read(text)
+        return _read_blocks(text)
     except _NotCanonical:
         return None
+
+
+# One item block exactly as `lockfile.dumps` writes it, matched whole by one regular
+# expression: ten times faster than reading its lines one by one. Strings hold no raw
+# control character or quote; their escapes are checked by `_string`.
+_STRING = r'"([^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
+_ITEM_STRING_KEYS = (
+    "fingerprint",
+    "projectId",
+    "taskId",
+    "submittedAt",
+    "state",
+    "attemptedAt",
+    "language",
+    "model",
+)
+_ITEM_BLOCK = re.compile(
+    r"(?:#[^\n]*\n)*"  # comments written above a block
+    + rf"\[items\.{_STRING}\]\n"
+    + rf"fingerprint = {_STRING}\n"
+    + "".join(rf"(?:{key} = {_STRING}\n)?" for key in _ITEM_STRING_KEYS[1:])
+    + r"(?:isExport = (true|false)\n)?"
+    + rf"(?:text = {_STRING}\n)?"
+    + r"(?:history = \[\n((?:  \{ [^\n]* \},\n)*)\]\n)?"
+    + r"\n*"
+)
+
+
+def _plain(inner: str | None) -> str | None:
+    if inner is None or "\\" not in inner:
+        return inner
+    return _string(f'"{inner}"')
+
+
+def _read_blocks(text: str) -> dict[str, Any]:
+    """The top-level keys line by line, then the item blocks whole; any block this does
+    not match sends the whole text to the line reader."""
+    start = text.find("\n[")
+    if start < 0:
+        return _read(text)
+    document = _read(text[: start + 1])
+    items: dict[str, dict[str, Any]] = {}
+    position, end = start + 1, len(text)
+    while position < end:
+        match = _ITEM_BLOCK.match(text, position)
+        if match is None:
+            break
+        groups = match.groups()
+        name = _plain(groups[0])
+        if name in items or not name:
+            raise _NotCanonical
+        entry: dict[str, Any] = {}
+        for key, value in zip(_ITEM_STRING_KEYS, groups[1:9], strict=True):
+            if value is not None:
+                entry[key] = _plain(value)
+        if groups[9] is not None:
+            entry["isExport"] = groups[9] == "true"
+        if groups[10] is not None:
+            entry["text"] = _plain(groups[10])
+        if groups[11] is not None:
+            entry["history"] = [_history_record(line) for line in groups[11].split("\n")[:-1]]
+        items[name] = entry
+        position = match.end()
+    if position < end:
+        rest = _read(text[position:])  # `forgotten` blocks, or something unusual
+        if not text.startswith("[forgotten.", position) or set(rest) != {"forgotten"}:
+            return _read(text)
+        document["forgotten"] = rest["forgotten"]
+    if items:
+        if "items" in document:
+            raise _NotCanonical
+        document["items"] = items
+    return document
 
 
 def _read(text: str) -> dict[str, Any]:

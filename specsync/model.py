@@ -9,7 +9,6 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any
 
@@ -120,10 +119,14 @@ class Item:
     request: Mapping[str, Any]  # the exact body, keys in REQUEST_FIELDS order
     source: Location
 
-    @cached_property
+    @property
     def fingerprint(self) -> str:
         # Cached: plan, apply and their reports each ask, and it hashes the whole text.
-        return fingerprint(self.request)
+        # By hand, not functools.cached_property, which takes a lock per call before 3.12.
+        found: str | None = self.__dict__.get("_fingerprint")
+        if found is None:
+            found = self.__dict__["_fingerprint"] = fingerprint(self.request)
+        return found
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from specsync.lockfile import Entry, Lockfile
@@ -129,14 +130,18 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     Requests an interrupted apply sent without a recorded answer reach the plan as entries
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
+    entries = lock.entries
     planned: list[PlannedItem] = []
-    seen: set[str] = set()
     for item in items:
-        seen.add(item.id)
-        entry = lock.entries.get(item.id)
+        entry = entries.get(item.id)
         if entry is None:
             planned.append(PlannedItem(item.id, "create", item, None, "new item"))
-        elif entry.fingerprint == item.fingerprint and entry.state == "uncertain":
+            continue
+        same = entry.fingerprint == item.fingerprint
+        if same and entry.state != "uncertain" and entry.project_id is not None:
+            # The usual line of a plan, built the quick way (make_plan runs per item).
+            planned.append(PlannedItem._make((item.id, "unchanged", item, entry, "", (), ())))
+        elif same and entry.state == "uncertain":
             planned.append(
                 PlannedItem(
                     item.id,
@@ -147,8 +152,6 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                     "resubmit with `apply --retry-uncertain`",
                 )
             )
-        elif entry.fingerprint == item.fingerprint and entry.project_id is not None:
-            planned.append(PlannedItem(item.id, "unchanged", item, entry))
         elif entry.project_id is None and entry.state != "uncertain":
             planned.append(PlannedItem(item.id, "create", item, entry, "never exported"))
         else:
@@ -156,12 +159,13 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
             if entry.state == "uncertain":
                 reason += " (the last attempt's outcome is unknown)"
             planned.append(PlannedItem(item.id, "update", item, entry, reason, changes, diff))
-    for item_id, entry in lock.entries.items():
-        if item_id not in seen:
-            planned.append(
-                PlannedItem(item_id, "orphaned", None, entry, "no longer in the manifests; kept")
+    for item_id in entries.keys() - {item.id for item in items}:
+        planned.append(
+            PlannedItem(
+                item_id, "orphaned", None, entries[item_id], "no longer in the manifests; kept"
             )
-    planned.sort(key=lambda p: p.id)
+        )
+    planned.sort(key=attrgetter("id"))
     return Plan(tuple(planned))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from specsync.lockfile import (
     without,
     write_lockfile,
 )
-from specsync.model import FINGERPRINT_SCHEME, InputError
+from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -501,3 +502,24 @@ def test_merge_text_files_clean_with_missing_base(tmp_path: Path) -> None:
     assert merge_text_files(tmp_path / "missing", ours, theirs) == []
     assert "CONFLICT" not in ours.read_text(encoding="utf-8")
     assert set(read_lockfile(ours).entries) == {"b/en", "c/en"}
+
+
+def test_the_quick_entry_check_accepts_only_what_the_full_reader_accepts() -> None:
+    # plan reads every entry through _well_formed_entry; anything it takes must be exactly
+    # what _parse_entry makes of the table without a problem, and it must decline the rest.
+    values: list[object] = [None, "", "x", "done", "uncertain", "bogus", True, 1, 1.5, [], {}]
+    keys = ["fingerprint", "projectId", "taskId", "state", "isExport", "text", "model", "odd"]
+    rng = random.Random(3)
+    accepted = full_accepted = 0
+    for _ in range(4000):
+        table = {key: rng.choice(values) for key in rng.sample(keys, rng.randint(0, 6))}
+        table = {key: value for key, value in table.items() if value is not None}
+        problems: list[Problem] = []
+        full = lf._parse_entry("v/en", table, Location("l"), problems)
+        quick = lf._well_formed_entry("v/en", table)
+        full_accepted += full is not None and not problems
+        if quick is not None:
+            accepted += 1
+            assert not problems and quick == full, table
+    # Without history every well-formed table takes the quick path.
+    assert accepted == full_accepted > 30

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from specsync import lockfile_fast
 from specsync.lockfile import Entry, Lockfile, Submission, dumps, without
 from specsync.lockfile_fast import read_canonical
 
@@ -48,9 +49,7 @@ def sample_lockfile(seed: int) -> Lockfile:
             {"language": "en", "text": rng.choice(TEXTS), "model": "M1", "isExport": True}
         )
         if entries[item_id].project_id:
-            entries[item_id] = Entry(
-                **{**entries[item_id].__dict__, "task_id": "T", "submitted_at": "2026"}
-            )
+            entries[item_id] = entries[item_id]._replace(task_id="T", submitted_at="2026")
     lock = Lockfile(entries, emulator=bool(seed % 2))
     return without(lock, [next(iter(entries))]) if seed % 3 == 0 else lock
 
@@ -106,3 +105,43 @@ def test_on_any_damage_it_agrees_with_tomllib_or_declines(seed: int) -> None:
 )
 def test_declines_what_it_cannot_prove(text: str) -> None:
     assert read_canonical(text) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_item_blocks_are_read_whole_not_line_by_line(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The speed comes from matching each item block at once; the line reader must only
+    # see the few top-level lines (and `forgotten` blocks).
+    lock = sample_lockfile(seed)
+    comments = {next(iter(sorted(lock.entries))): ["first note", "second\nnote"]}
+    text = dumps(lock, comments)
+    seen: list[str] = []
+    line_reader = lockfile_fast._read
+    monkeypatch.setattr(lockfile_fast, "_read", lambda t: seen.append(t) or line_reader(t))
+    assert read_canonical(text) == tomllib.loads(text)
+    assert seen and not any("[items." in part for part in seen)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        '[forgotten."a"]\nhistory = [\n]\n\n[items."b"]\nfingerprint = "f"\n',  # items last
+        '[items."a"]\nfingerprint = "f"\nmodel = "M"\nprojectId = "p"\n',  # keys reordered
+        '[items."a"]\nfingerprint = "f"\n\n[items."a"]\nfingerprint = "g"\n',  # twice
+        '[items."a"]\nfingerprint = "f"\n[items."a".x]\ny = 1\n',  # a sub-table
+        '[items."a"]\nfingerprint = "f"\n  \n',  # a line of spaces
+        '[items."a"]\nfingerprint = "f"\ntext = "x\\ty\\u00e9"\n',  # escapes
+        '[items."a\\"b"]\nfingerprint = "f"\n',  # an escaped quote in the id
+        '[items.""]\nfingerprint = "f"\n',  # an empty id
+    ],
+)
+def test_unusual_item_blocks_agree_with_tomllib_or_decline(tail: str) -> None:
+    text = 'version = 1\nfingerprint = "sha256-json-v1"\nemulator = false\n\n' + tail
+    fast = read_canonical(text)
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assert fast is None
+        return
+    assert fast is None or fast == expected

@@ -12,7 +12,7 @@ def item(item_id: str, text: str, model: str = "M1", webhook: str | None = None)
 
 def exported(it: Item, **extra: object) -> Entry:
     entry = Entry(id=it.id, fingerprint=it.fingerprint, project_id="p-" + it.id, task_id="t")
-    return Entry(**{**entry.__dict__, **extra}).with_request(it.request)
+    return entry._replace(**extra).with_request(it.request)
 
 
 def test_every_action() -> None:
