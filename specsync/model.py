@@ -135,7 +135,8 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     `webhookUrl` (and the routing-only fields) are left out on purpose: a new webhook must
     not re-render, and re-bill, every video.
     """
-    language, text, model, is_export = (request.get(name) for name in FINGERPRINT_FIELDS)
+    get = request.get
+    language, text, model, is_export = get("language"), get("text"), get("model"), get("isExport")
     if type(language) is type(text) is type(model) is str and type(is_export) is bool:
         # The usual request, spelled out as json.dumps below writes it (keys sorted, no
         # spaces, same string escaping) at a third of the cost: plan hashes every item.
