@@ -1,0 +1,52 @@
+"""Start-up cost: the commands run on every commit import only what they use.
+
+`validate` and `plan` never talk to the network, so they must not import requests (and
+what it pulls in); valid manifests are checked without jsonschema, and nothing but apply
+takes the apply lock (filelock). Observed with `python -X importtime` on the real CLI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+NETWORK_AND_LOCKING = {"requests", "urllib3", "tenacity", "filelock"}
+MANIFEST = (
+    "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\n"
+    "videos:\n  a: {script: 'Hi {{ video }}'}\n"
+)
+
+
+def imported(args: list[str], cwd: Path) -> tuple[int, set[str]]:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "specsync", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    names = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    return result.returncode, names
+
+
+def test_validate_and_plan_import_no_network_or_locking_code(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MANIFEST, encoding="utf-8")
+    for args in (["validate", "m.yaml"], ["plan", "m.yaml"], ["render", "m.yaml"]):
+        code, names = imported(args, tmp_path)
+        assert code == 0, args
+        assert "jinja2" in names and "yaml" in names  # the observation itself works
+        assert not names & NETWORK_AND_LOCKING, (args, names & NETWORK_AND_LOCKING)
+        assert "jsonschema" not in names, args
+
+
+def test_jsonschema_is_imported_only_to_word_a_refusal(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MANIFEST.replace("script:", "scirpt:"), encoding="utf-8")
+    code, names = imported(["validate", "m.yaml"], tmp_path)
+    assert code == 1
+    assert "jsonschema" in names
+    assert not names & NETWORK_AND_LOCKING
