@@ -88,6 +88,7 @@ def test_quick_run_gives_a_figure_or_not_implemented_for_every_row() -> None:
     ]
     assert any(name.startswith("apply 20 items") for name in names)
     assert any(name.startswith("scaling: validate 100") for name in names)
+    assert any(name.startswith("scaling: plan marginal time per item") for name in names)
     # A figure, or a command that is not there yet; never a harness or command failure.
     broken = [row for row in rows if row["specsync"].startswith(("failed", "lockfile:"))]
     assert broken == []
