@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from specsync.lockfile_fast import read_canonical
+from specsync.lockfile_fast import ENTRY_KEYS, read_canonical
 from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 
 if sys.version_info >= (3, 11):
@@ -43,19 +43,7 @@ HEADER = (
 CONFLICT_HINT = "unresolved git merge conflict; run `specsync merge-driver` or resolve by hand"
 
 # Keys of an item block, in the order they are written.
-_ENTRY_KEYS = (
-    "fingerprint",
-    "projectId",
-    "taskId",
-    "submittedAt",
-    "state",
-    "attemptedAt",
-    "language",
-    "model",
-    "isExport",
-    "text",
-    "history",
-)
+_ENTRY_KEYS = ENTRY_KEYS
 _HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
 _TOP_KEYS = ("version", "fingerprint", "emulator", "items", "forgotten")
 

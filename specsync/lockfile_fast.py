@@ -23,6 +23,20 @@ _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _SAFE_ESCAPES = re.compile(r'\\(?:["\\btnfr]|u(?![dD][89abAB])[0-9A-Fa-f]{4})')
 _UNSAFE_RAW = re.compile(r'["\x00-\x1f\x7f]')
 _HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
+# Keys of an item block, in the order `lockfile.dumps` writes them (lockfile uses this too).
+ENTRY_KEYS = (
+    "fingerprint",
+    "projectId",
+    "taskId",
+    "submittedAt",
+    "state",
+    "attemptedAt",
+    "language",
+    "model",
+    "isExport",
+    "text",
+    "history",
+)
 
 
 class _NotCanonical(Exception):
@@ -89,16 +103,7 @@ def read_canonical(text: str) -> dict[str, Any] | None:
 # expression: ten times faster than reading its lines one by one. Strings hold no raw
 # control character or quote; their escapes are checked by `_string`.
 _STRING = r'"([^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
-_ITEM_STRING_KEYS = (
-    "fingerprint",
-    "projectId",
-    "taskId",
-    "submittedAt",
-    "state",
-    "attemptedAt",
-    "language",
-    "model",
-)
+_ITEM_STRING_KEYS = ENTRY_KEYS[: ENTRY_KEYS.index("isExport")]
 _ITEM_BLOCK = re.compile(
     r"(?:#[^\n]*\n)*"  # comments written above a block
     + rf"\[items\.{_STRING}\]\n"
