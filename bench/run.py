@@ -70,6 +70,7 @@ class Contender:
     argv: list[str]
     env_for_run: Callable[[int], Mapping[str, str]] | None = None
     outcome: Outcome = field(default_factory=Outcome)
+    cwd: Path | None = None  # where it runs; else where `measure` is told
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Bench:
                 if outcome.status != "ok":
                     continue
                 extra = contender.env_for_run(run) if contender.env_for_run else {}
-                result = self.run_once(contender.argv, extra, cwd=cwd, stdout=None)
+                result = self.run_once(contender.argv, extra, cwd=contender.cwd or cwd, stdout=None)
                 if result["rc"] != 0:
                     outcome.status = _failure_status(result)
                     continue
@@ -298,33 +299,35 @@ class Bench:
                 process.stdout.close()
 
     def scaling_rows(self, sizes: Sequence[int]) -> list[Row]:
-        rows = []
-        per_item: dict[str, dict[int, float]] = {"validate": {}, "plan": {}}
+        # Every size runs in every round, interleaved: measured one size after another, a
+        # slow spell of this shared machine would read as (super)linear growth.
+        measured: list[tuple[str, int, Contender]] = []
         for items in sizes:
             files = [str(p) for p in self.manifest_set("shared", items)]
-            validate = Contender([*self.specsync, "validate", *files])
-            contenders = [validate]
             lockfile = self.workdir / f"plan-{items}" / "specsync.lock"
             made = self.make_lockfile(files, lockfile)
+            validate = Contender([*self.specsync, "validate", *files])
             plan = Contender([*self.specsync, "plan", "--lockfile", str(lockfile), *files])
-            if made == "ok":
-                contenders.append(plan)
-            else:
+            validate.cwd = plan.cwd = lockfile.parent
+            if made != "ok":
                 plan.outcome.status = made
             self.prime_warm_cache([Path(f) for f in files])
-            self.measure(contenders, self._runs_for(items), cwd=lockfile.parent)
-            for name, contender in (("validate", validate), ("plan", plan)):
-                outcome = contender.outcome
-                label = f"scaling: {name} {_size(items)} (warm)"
-                if not outcome.ok:
-                    rows.append(Row(label, outcome.status))
-                    continue
-                median = outcome.median or 0.0
-                per_item[name][items] = median / items
-                row = Row(label, f"{median:.2f} s", baseline=f"{median / items * 1e6:.0f} us/item")
-                row.peak_mib = outcome.peak_mib
-                row.data = {"median": median, "runs": outcome.walls}
-                rows.append(row)
+            measured += [("validate", items, validate), ("plan", items, plan)]
+        self.measure([contender for _, _, contender in measured], self.scaling_rounds(sizes))
+        rows = []
+        per_item: dict[str, dict[int, float]] = {"validate": {}, "plan": {}}
+        for name, items, contender in sorted(measured, key=lambda m: (m[1], m[0] != "validate")):
+            outcome = contender.outcome
+            label = f"scaling: {name} {_size(items)} (warm)"
+            if not outcome.ok:
+                rows.append(Row(label, outcome.status))
+                continue
+            median = outcome.median or 0.0
+            per_item[name][items] = median / items
+            row = Row(label, f"{median:.2f} s", baseline=f"{median / items * 1e6:.0f} us/item")
+            row.peak_mib = outcome.peak_mib
+            row.data = {"median": median, "runs": outcome.walls}
+            rows.append(row)
         # Linear means each added item costs the same: compare the marginal cost per item of
         # the first step (e.g. 1k -> 10k) with the last (10k -> 50k). Per-item averages
         # would fall anyway as the start-up is spread thinner, hiding any quadratic term.
@@ -355,6 +358,9 @@ class Bench:
             contender.outcome.status = "n/a (check-jsonschema not installed)"
             return contender
         return Contender([*self.check_jsonschema, "--schemafile", str(SCHEMA), *files])
+
+    def scaling_rounds(self, sizes: Sequence[int]) -> int:
+        return max(3, self._runs_for(max(sizes)))
 
     def _runs_for(self, items: int) -> int:
         return self.big_runs if items > 10_000 else self.runs
@@ -600,7 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(format_table(rows))
         print(
-            f"\nmedians of {args.runs} runs ({args.big_runs} above 10k items); ratio = "
+            f"\nmedians of {args.runs} runs ({args.big_runs} above 10k items; scaling: "
+            f"{bench.scaling_rounds(sizes)} rounds of every size); ratio = "
             f"specsync / baseline; Python {platform.python_version()}, {os.cpu_count()} CPUs; "
             f"{elapsed:.0f} s in all\n{compiled}"
         )
