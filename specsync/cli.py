@@ -364,8 +364,10 @@ def apply(
     )
     progress = BarProgress() if sys.stderr.isatty() else LogProgress()
     try:
+        # Manifests first: their problems need no network, no credentials and no emulator,
+        # and are what the user must see, whatever else is missing.
+        items = load_items(paths, root=root, use_cache=not no_cache)
         with _api_endpoint(use_emulator) as (base, credentials):
-            items = load_items(paths, root=root, use_cache=not no_cache)
 
             def make_client() -> Any:
                 return client_mod.Client(base, credentials, log=progress.note)

@@ -59,3 +59,22 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["validate"])
     assert exit_info.value.code == 130
+
+
+@pytest.mark.parametrize("emulator", [False, True])
+def test_apply_reports_manifest_problems_before_credentials_or_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: bool
+) -> None:
+    # Bad input gets its one located message, whatever else is missing: no credentials
+    # complaint, no emulator started, nothing written.
+    for name in ("AISTUDIOS_API_KEY", "AISTUDIOS_APP_ID", "AISTUDIOS_USER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {scirpt: hi}\n"
+    (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
+    result = run("apply", *(["--emulator"] if emulator else []), "m.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "m.yaml:4:7: unknown key 'scirpt' in video 'a' (did you mean 'script'?)",
+        "1 problem in 1 file",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
