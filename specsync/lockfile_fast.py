@@ -22,6 +22,8 @@ _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 # Escapes where JSON and TOML agree: \" \\ \b \t \n \f \r and \uXXXX outside surrogates.
 _SAFE_ESCAPES = re.compile(r'\\(?:["\\btnfr]|u(?![dD][89abAB])[0-9A-Fa-f]{4})')
 _UNSAFE_RAW = re.compile(r'["\x00-\x1f\x7f]')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # JSON allows a raw DEL in a string; TOML does not
+_COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is all TOML allows
 _HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
 # Keys of an item block, in the order `lockfile.dumps` writes them (lockfile uses this too).
 ENTRY_KEYS = (
@@ -54,7 +56,7 @@ def _string(token: str) -> str:
             raise _NotCanonical
         return inner
     # Every backslash must start an escape both languages read the same way.
-    if _SAFE_ESCAPES.sub("", inner).count("\\"):
+    if _CONTROL.search(inner) or _SAFE_ESCAPES.sub("", inner).count("\\"):
         raise _NotCanonical
     try:
         value = json.loads(token)
@@ -82,11 +84,14 @@ def _history_record(line: str) -> dict[str, str]:
     if not (line.startswith("  { ") and line.endswith(" },")) or "\\" in line:
         raise _NotCanonical
     record: dict[str, str] = {}
-    for pair in line[4:-3].split('", '):
+    pairs = line[4:-3].split('", ')
+    for index, pair in enumerate(pairs):
         key, sep, raw = pair.partition(" = ")
         if not sep or key not in _HISTORY_KEYS or key in record:
             raise _NotCanonical
-        token = raw if raw.endswith('"') else raw + '"'
+        # The split took the closing quote of every value but the last, which keeps its own
+        # (a last value without one is damage, not a value to mend).
+        token = raw if index == len(pairs) - 1 else raw + '"'
         record[key] = _string(token)
     return record
 
@@ -105,7 +110,7 @@ def read_canonical(text: str) -> dict[str, Any] | None:
 _STRING = r'"([^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
 _ITEM_STRING_KEYS = ENTRY_KEYS[: ENTRY_KEYS.index("isExport")]
 _ITEM_BLOCK = re.compile(
-    r"(?:#[^\n]*\n)*"  # comments written above a block
+    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"  # comments written above a block
     + rf"\[items\.{_STRING}\]\n"
     + rf"fingerprint = {_STRING}\n"
     + "".join(rf"(?:{key} = {_STRING}\n)?" for key in _ITEM_STRING_KEYS[1:])
@@ -175,6 +180,8 @@ def _read(text: str) -> dict[str, Any]:
         line = lines[index]
         index += 1
         if not line or line.startswith("#"):
+            if _COMMENT_CONTROL.search(line):
+                raise _NotCanonical
             continue
         if line.startswith("["):
             match = _HEADER.match(line)
