@@ -207,13 +207,12 @@ def plan(
     """
     from specsync.background import Background
     from specsync.console import use_colour
-    from specsync.journal import read_lock_view
     from specsync.pipeline import load_items
     from specsync.plan import make_plan, plan_to_json
     from specsync.report import plan_markdown, plan_text
 
     # The lockfile is read in a second process while this one renders the manifests.
-    reading = Background(read_lock_view, Path(lockfile))
+    reading = Background(_read_lock_view, Path(lockfile))
     try:
         items = load_items(paths, root=root, use_cache=not no_cache)
     except BaseException as error:
@@ -237,6 +236,14 @@ def plan(
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
+
+
+def _read_lock_view(path: Path) -> Any:
+    # Imported where it runs, in plan's reading process: the main one then loads only the
+    # lockfile's data classes (specsync.lockdata), to unpickle what it is sent.
+    from specsync.journal import read_lock_view
+
+    return read_lock_view(path)
 
 
 @cli.command()

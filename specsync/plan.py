@@ -16,7 +16,7 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from specsync.lockfile import Entry, Lockfile
+from specsync.lockdata import Entry, Lockfile
 from specsync.model import FINGERPRINT_FIELDS, Item
 
 ACTIONS = ("create", "update", "unchanged", "orphaned", "uncertain")

@@ -1,0 +1,112 @@
+"""The lockfile's data: entries, their history and the whole lockfile, as plan and apply
+use them. Reading, writing and merging the file is `specsync.lockfile`'s job.
+
+Kept apart so that `plan`, which receives the lockfile already read by a second process,
+imports only these classes to unpickle it, not the reader and writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from specsync.model import FINGERPRINT_SCHEME
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One accepted export of an item: the ids the service handed out, and for what."""
+
+    project_id: str
+    task_id: str
+    submitted_at: str
+    fingerprint: str
+
+
+class Entry(NamedTuple):
+    """What the lockfile knows about one item.
+
+    `state` is None until known: "done"/"failed" once the render finished, "uncertain" when
+    a request was sent and its outcome is unknown (the entry then keeps the ids of the
+    previous successful export, if any, and `fingerprint` is the one attempted).
+    `history` holds earlier exports, oldest first: no id is ever dropped.
+
+    A named tuple rather than a frozen dataclass: `plan` receives every entry of the
+    lockfile pickled from the process that read it, and tuples unpickle twice as fast.
+    """
+
+    id: str
+    fingerprint: str
+    project_id: str | None = None
+    task_id: str | None = None
+    submitted_at: str | None = None
+    state: str | None = None
+    attempted_at: str | None = None
+    history: tuple[Submission, ...] = ()
+    # The fingerprinted request fields behind `fingerprint`, so that plan can say what
+    # changed (a text diff a reviewer can read) without the manifests of that time.
+    language: str | None = None
+    model: str | None = None
+    is_export: bool | None = None
+    text: str | None = None
+
+    @property
+    def exported(self) -> dict[str, Any] | None:
+        """{language, text, model, isExport} behind `fingerprint`, when recorded."""
+        if self.text is None:
+            return None
+        return {
+            "language": self.language,
+            "text": self.text,
+            "model": self.model,
+            "isExport": self.is_export,
+        }
+
+    def with_request(self, request: Mapping[str, Any] | None) -> Entry:
+        """This entry with the fingerprinted fields of `request` (unchanged when None)."""
+        if not request:
+            return self
+        is_export = request.get("isExport")
+        return self._replace(
+            language=_str_or_none(request.get("language")),
+            model=_str_or_none(request.get("model")),
+            is_export=is_export if isinstance(is_export, bool) else None,
+            text=_str_or_none(request.get("text")),
+        )
+
+    def submission(self) -> Submission | None:
+        """The current export as a history record (None when there is none)."""
+        if self.project_id is None or self.task_id is None:
+            return None
+        return Submission(self.project_id, self.task_id, self.submitted_at or "", self.fingerprint)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Lockfile:
+    """A whole lockfile. `entries` is read-only and keyed by item id."""
+
+    entries: Mapping[str, Entry] = field(default_factory=dict)
+    emulator: bool = False
+    fingerprint_scheme: str = FINGERPRINT_SCHEME
+    # Ids of entries dropped with `specsync forget`, by item id: kept so no id is ever lost.
+    forgotten: Mapping[str, tuple[Submission, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A private copy behind a read-only view: nobody can change a Lockfile in place.
+        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only views do not pickle; the plain copies do (for specsync.background).
+        args = (dict(self.entries), self.emulator, self.fingerprint_scheme, dict(self.forgotten))
+        return (Lockfile, args)
+
+
+def empty(emulator: bool = False) -> Lockfile:
+    return Lockfile({}, emulator=emulator)
