@@ -65,6 +65,20 @@ NO_CACHE_OPTION = click.option(
 )
 
 
+# Below this many scripts to compile a run takes well under a second: nothing to say.
+COMPILE_NOTICE_THRESHOLD = 500
+
+
+def _compiling(count: int) -> None:
+    """Say why a first run (or one after many edits) takes a while, before it does."""
+    if count >= COMPILE_NOTICE_THRESHOLD:
+        click.echo(
+            f"compiling {count:,} scripts the template cache does not hold yet "
+            "(later runs reuse them)...",
+            err=True,
+        )
+
+
 @cli.command()
 @PATHS_ARGUMENT
 @ROOT_OPTION
@@ -83,7 +97,7 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
     """
     from specsync.pipeline import load_items
 
-    items = load_items(paths, root=root, use_cache=not no_cache)
+    items = load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling)
     videos = {item.video for item in items}
     click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
 
@@ -123,7 +137,9 @@ def render(
     """
     from specsync.pipeline import load_items, select_items
 
-    items = select_items(load_items(paths, root=root, use_cache=not no_cache), targets)
+    items = select_items(
+        load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling), targets
+    )
     if output_format == "json":
         records = [
             {"id": item.id, "request": dict(item.request), "source": item.source.short}
@@ -214,7 +230,7 @@ def plan(
     # The lockfile is read in a second process while this one renders the manifests.
     reading = Background(_read_lock_view, Path(lockfile))
     try:
-        items = load_items(paths, root=root, use_cache=not no_cache)
+        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling)
     except BaseException as error:
         if isinstance(error, InputError):
             reading.result()  # a broken lockfile is reported first, as it always was
@@ -373,7 +389,7 @@ def apply(
     try:
         # Manifests first: their problems need no network, no credentials and no emulator,
         # and are what the user must see, whatever else is missing.
-        items = load_items(paths, root=root, use_cache=not no_cache)
+        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling)
         with _api_endpoint(use_emulator) as (base, credentials):
 
             def make_client() -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specsync.model import InputError, Item, Problem
@@ -15,11 +15,13 @@ def load_items(
     root: str | None = None,
     cwd: Path | None = None,
     use_cache: bool = True,
+    on_compile: Callable[[int], None] | None = None,
 ) -> list[Item]:
     """Discover, load, validate, expand and render; items sorted by id.
 
     `use_cache=False` (`--no-cache`) compiles every script afresh instead of reusing the
-    persistent compiled-template cache.
+    persistent compiled-template cache. `on_compile(n)` hears how many scripts are about to
+    be compiled (the slow part of a first run), before they are.
 
     Raises InputError carrying every problem found, sorted by file and line. Problems of
     one stage stop the later stages only for the files they concern, so one run reports as
@@ -47,7 +49,9 @@ def load_items(
         documents.append(document)
     specs, expand_problems = expand.expand_documents(documents)
     problems.extend(expand_problems)
-    items, render_problems = render.render_items(specs, manifest_root, use_cache=use_cache)
+    items, render_problems = render.render_items(
+        specs, manifest_root, use_cache=use_cache, on_compile=on_compile
+    )
     problems.extend(render_problems)
     if problems:
         raise InputError(problems)

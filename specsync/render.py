@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -159,7 +159,9 @@ class Renderer:
             raise found
         return found
 
-    def precompile(self, specs: Sequence[ItemSpec]) -> None:
+    def precompile(
+        self, specs: Sequence[ItemSpec], on_compile: Callable[[int], None] | None = None
+    ) -> None:
         """Every distinct script at once: from the cache when it holds it, the rest compiled
         (in parallel when there are many) and stored. Failures are left for `compile` to
         report, under the render timeout, at the right place."""
@@ -168,7 +170,7 @@ class Renderer:
             for spec in specs
             if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
         ]
-        templates = compile_templates(self.environment, sources, self.cache)
+        templates = compile_templates(self.environment, sources, self.cache, on_compile=on_compile)
         self._compiled.update(templates)
 
     def render(self, spec: ItemSpec) -> str | Problem:
@@ -308,15 +310,20 @@ def _merge_failures(failures: list[tuple[str, Problem]]) -> list[Problem]:
 
 
 def render_items(
-    specs: Sequence[ItemSpec], root: Path, *, use_cache: bool = True
+    specs: Sequence[ItemSpec],
+    root: Path,
+    *,
+    use_cache: bool = True,
+    on_compile: Callable[[int], None] | None = None,
 ) -> tuple[list[Item], list[Problem]]:
     """Items for every spec that renders, and one problem per failure (place and message).
 
     `use_cache`: keep compiled scripts in the persistent, authenticated template cache
-    (`specsync.templatecache`); `--no-cache` turns it off.
+    (`specsync.templatecache`); `--no-cache` turns it off. `on_compile(n)` hears how many
+    scripts are about to be compiled (those the cache does not hold), before they are.
     """
     renderer = Renderer(root, use_cache=use_cache)
-    renderer.precompile(specs)
+    renderer.precompile(specs, on_compile)
     items: list[Item] = []
     failures: list[tuple[str, Problem]] = []
     # Deep template recursion must end as a RecursionError well before the C stack does.

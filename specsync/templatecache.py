@@ -37,7 +37,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
@@ -464,13 +464,14 @@ def compile_templates(
     cache: TemplateCache | None = None,
     *,
     processes: int | None = None,
+    on_compile: Callable[[int], None] | None = None,
 ) -> dict[str, Template]:
     """A Template for each distinct source, from the cache when it has it.
 
     Sources that fail to compile are left out: the caller compiles those itself (with
     `env.from_string`) to report the error at the right place. The rest are compiled in
     `processes` processes (default: the CPUs, above PARALLEL_THRESHOLD misses), stored
-    in the cache and flushed.
+    in the cache and flushed. `on_compile(n)` hears how many are about to be compiled.
     """
     templates: dict[str, Template] = {}
     codes: dict[str, CodeType] = {}
@@ -481,6 +482,8 @@ def compile_templates(
             missing.append(source)
         else:
             codes[source] = code
+    if missing and on_compile is not None:
+        on_compile(len(missing))
     compiled = _compile_all(env, missing, processes)
     for source, code in compiled.items():
         if cache is not None:

@@ -78,3 +78,21 @@ def test_apply_reports_manifest_problems_before_credentials_or_emulator(
         "1 problem in 1 file",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]
+
+
+def test_a_long_cold_compile_is_announced_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many scripts the cache does not hold take seconds: say so before, not after.
+    monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
+    count = cli.COMPILE_NOTICE_THRESHOLD
+    videos = "".join(f"  v{n}: {{script: 'Script {n}: {{{{ video }}}}'}}\n" for n in range(count))
+    manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n" + videos
+    (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
+
+    first = run("validate", "m.yaml", cwd=tmp_path)
+    second = run("validate", "m.yaml", cwd=tmp_path)
+
+    assert first.returncode == second.returncode == 0
+    assert f"compiling {count:,} scripts the template cache does not hold yet" in first.stderr
+    assert "compiling" not in second.stderr
