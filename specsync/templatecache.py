@@ -13,13 +13,15 @@ entry carries an HMAC-SHA256 whose key lives outside the cache directory
 corrupt or from another Python/Jinja2/specsync version is ignored and recompiled, never an
 error: the cache can only make a run faster, never change what it does.
 
-Storage: one pack file per format version in `$SPECSYNC_CACHE_DIR` (default
-`$XDG_CACHE_HOME/specsync`, else `~/.cache/specsync`). Measured on 10,000 templates (17 MB
-of code): one pack is read in ~6 ms and written in ~60 ms, where 10,000 small files take
-~0.1 s to read and ~0.7 s to write atomically. New entries are appended with one `write`
-on an O_APPEND descriptor (a torn tail is detected by its framing and dropped); a pack that
-held a bad entry, or grew mostly stale, is rewritten whole to a temporary file and renamed
-into place.
+Storage: one folder per format version in `$SPECSYNC_CACHE_DIR` (default
+`$XDG_CACHE_HOME/specsync`, else `~/.cache/specsync`), holding SHARDS pack files; an entry
+lives in the pack its key names. A run reads only the packs of its own scripts, so a cache
+grown large with other projects' scripts costs a small run neither time nor memory.
+Measured on 10,000 templates (17 MB of code): a single pack was read in ~6 ms and written in
+~60 ms, where 10,000 small files took ~0.1 s to read and ~0.7 s to write atomically; 64
+packs keep nearly all of that. New entries are appended with one `write` on an O_APPEND
+descriptor (a torn tail is detected by its framing and dropped); a pack that held a bad
+entry, or grew mostly stale, is rewritten whole to a temporary file and renamed into place.
 
 Record framing: MAGIC (4) | key (32) | payload length (4, big-endian) | mac (32) | payload,
 where key = sha256(version fingerprint, environment fingerprint, source) and mac =
@@ -53,7 +55,10 @@ MAGIC = b"SSTC"
 HEADER = struct.Struct(">4s32sI32s")  # magic, key, payload length, mac
 KEY_BYTES = 32
 SECRET_BYTES = 32
-# Rewrite the pack, keeping only what this run used, once it is this big and mostly stale.
+# Packs per cache folder; an entry's pack is the first byte of its key, modulo this.
+SHARDS = 64
+# Rewrite a pack, keeping only what this run used, once all packs together would be this
+# big (each pack: this / SHARDS) and the pack is mostly stale.
 COMPACT_BYTES = 64 * 1024 * 1024
 # Below this many templates to compile, one process is faster than forking a second.
 PARALLEL_THRESHOLD = 500
@@ -192,7 +197,7 @@ class TemplateCache:
             f"{VERSION_FINGERPRINT}\0{environment_fingerprint}\0".encode()
         )
         self._secret: bytes | None = None
-        self._pack: _Pack | None = None
+        self._packs: dict[int, _Pack] = {}  # by shard, read on first use
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
 
@@ -201,9 +206,23 @@ class TemplateCache:
         return self.disabled_reason is None
 
     @property
-    def pack_path(self) -> Path:
+    def pack_dir(self) -> Path:
         tag = hashlib.sha256(VERSION_FINGERPRINT.encode()).hexdigest()[:16]
-        return self.cache_dir / f"templates-{tag}.pack"
+        return self.cache_dir / f"templates-{tag}"
+
+    def shard_path(self, shard: int) -> Path:
+        return self.pack_dir / f"{shard:02x}.pack"
+
+    def source_path(self, source: str) -> Path:
+        """The pack file that holds (or would hold) the entry of `source`."""
+        return self.shard_path(_shard_of(self._key(source)))
+
+    def _pack_of(self, key: bytes) -> _Pack:
+        shard = _shard_of(key)
+        pack = self._packs.get(shard)
+        if pack is None:
+            pack = self._packs[shard] = _read_pack(self.shard_path(shard))
+        return pack
 
     def __enter__(self) -> TemplateCache:
         return self
@@ -237,12 +256,13 @@ class TemplateCache:
         return code
 
     def _verified_payload(self, key: bytes) -> bytes | None:
-        assert self._pack is not None and self._secret is not None
-        found = self._pack.index.get(key)
+        assert self._secret is not None
+        pack = self._pack_of(key)
+        found = pack.index.get(key)
         if found is None:
             return None
         offset, length, mac = found
-        payload = self._pack.data[offset : offset + length]
+        payload = pack.data[offset : offset + length]
         expected = _mac(self._secret, key, payload)
         if not hmac.compare_digest(mac, expected):
             self._reject(key)
@@ -250,10 +270,10 @@ class TemplateCache:
         return payload
 
     def _reject(self, key: bytes) -> None:
-        assert self._pack is not None
         self.stats.rejected += 1
-        self._pack.index.pop(key, None)
-        self._pack.damaged = True
+        pack = self._pack_of(key)
+        pack.index.pop(key, None)
+        pack.damaged = True
 
     # -- writing ---------------------------------------------------------------------
 
@@ -263,36 +283,41 @@ class TemplateCache:
             return
         key = self._key(source)
         self._used.add(key)
-        if key in self._new or (self._pack is not None and key in self._pack.index):
+        if key in self._new or key in self._pack_of(key).index:
             return
         self._new[key] = marshal.dumps(code)
         self.stats.stored += 1
 
     def flush(self) -> None:
-        """Append new entries to the pack (or rewrite it when damaged or mostly stale).
+        """Append new entries to their packs (or rewrite a pack when damaged or mostly stale).
 
         Failing to write (read-only or full disk, permissions) only costs speed next time.
         """
-        if not self.enabled or self._pack is None or self._secret is None:
+        if not self.enabled or self._secret is None:
             return
-        pack = self._pack
-        rewrite = pack.damaged or (
-            len(pack.data) > COMPACT_BYTES
-            and sum(pack.index[k][1] for k in self._used if k in pack.index) < len(pack.data) / 2
-        )
-        if not self._new and not rewrite:
-            return
-        try:
-            self._ensure_cache_dir()
-            if rewrite:
-                keep = {**self._live_payloads(pack, only_used=not pack.damaged), **self._new}
-                self._replace_pack(self._encode(keep))
-            else:
-                self._append(self._encode(self._new))
-        except OSError:
-            pass
+        new_by_shard: dict[int, dict[bytes, bytes]] = {}
+        for key, payload in self._new.items():
+            new_by_shard.setdefault(_shard_of(key), {})[key] = payload
+        for shard, pack in self._packs.items():
+            new = new_by_shard.get(shard, {})
+            used = sum(pack.index[k][1] for k in self._used if k in pack.index)
+            rewrite = pack.damaged or (
+                len(pack.data) > COMPACT_BYTES // SHARDS and used < len(pack.data) / 2
+            )
+            if not new and not rewrite:
+                continue
+            path = self.shard_path(shard)
+            try:
+                self._ensure_cache_dir()
+                if rewrite:
+                    keep = {**self._live_payloads(pack, only_used=not pack.damaged), **new}
+                    self._replace_pack(path, self._encode(keep))
+                else:
+                    self._append(path, self._encode(new))
+            except OSError:
+                pass
+            pack.damaged = False
         self._new.clear()
-        pack.damaged = False
 
     def _live_payloads(self, pack: _Pack, *, only_used: bool) -> dict[bytes, bytes]:
         assert self._secret is not None
@@ -312,33 +337,40 @@ class TemplateCache:
             chunks += [HEADER.pack(MAGIC, key, len(payload), mac), payload]
         return b"".join(chunks)
 
-    def _append(self, blob: bytes) -> None:
+    def _append(self, path: Path, blob: bytes) -> None:
         # One write on an O_APPEND descriptor: concurrent runs never interleave records,
         # and a crash leaves at worst a torn tail that readers recognise and drop.
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.pack_path, flags, 0o600)
+        fd = os.open(path, flags, 0o600)
         try:
             os.write(fd, blob)
         finally:
             os.close(fd)
 
-    def _replace_pack(self, blob: bytes) -> None:
+    def _replace_pack(self, path: Path, blob: bytes) -> None:
         import tempfile
 
-        fd, temporary = tempfile.mkstemp(dir=self.cache_dir, prefix=".pack-", suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".pack-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(blob)
-            os.replace(temporary, self.pack_path)
+            os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
 
     def _ensure_cache_dir(self) -> None:
-        if self.cache_dir.is_dir():
+        if self.pack_dir.is_dir():
             return
+        created = not self.cache_dir.is_dir()
         self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.pack_dir.mkdir(mode=0o700, exist_ok=True)
+        # The single pack of specsync before packs were split: never read again.
+        with contextlib.suppress(OSError):
+            (self.cache_dir / f"{self.pack_dir.name}.pack").unlink()
+        if not created:
+            return
         # Keep the cache out of commits and backups when it is pointed inside a project.
         (self.cache_dir / ".gitignore").write_text("*\n", encoding="utf-8")
         (self.cache_dir / "CACHEDIR.TAG").write_text(
@@ -355,8 +387,8 @@ class TemplateCache:
         return digest.digest()
 
     def _ready(self) -> bool:
-        """Read the secret and the pack on first use; disable the cache if that fails."""
-        if self._pack is not None:
+        """Read the secret on first use; disable the cache if that fails."""
+        if self._secret is not None:
             return True
         if not self.enabled:
             return False
@@ -365,7 +397,6 @@ class TemplateCache:
         except _Unusable as reason:
             self.disabled_reason = str(reason)
             return False
-        self._pack = _read_pack(self.pack_path)
         return True
 
     def _read_secret(self) -> bytes:
@@ -430,6 +461,10 @@ def _create_key(path: Path) -> None:
             os.link(temporary, path)
     finally:
         os.unlink(temporary)
+
+
+def _shard_of(key: bytes) -> int:
+    return key[0] % SHARDS
 
 
 def _read_pack(path: Path) -> _Pack:

@@ -71,13 +71,16 @@ def test_cache_files_are_private_and_the_key_lives_outside(env, dirs) -> None:
     cache = fill(env, dirs, SOURCES[:2])
 
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(cache.pack_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache.pack_dir.stat().st_mode) == 0o700
+    packs = list(cache.pack_dir.iterdir())
+    assert packs and {cache.source_path(s) for s in SOURCES[:2]} == set(packs)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in packs)
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert len(key_file.read_bytes()) == 32
     assert sorted(p.name for p in cache_dir.iterdir()) == [
         ".gitignore",
         "CACHEDIR.TAG",
-        cache.pack_path.name,
+        cache.pack_dir.name,
     ]
     assert (cache_dir / ".gitignore").read_text() == "*\n"
 
@@ -94,7 +97,7 @@ def test_an_entry_that_does_not_verify_never_runs_and_is_replaced(env, dirs, tmp
     cache = fill(env, dirs, SOURCES[:1])
     marker = tmp_path / "pwned"
     # A cache restored from elsewhere: the record for SOURCES[1] was not signed by our key.
-    with open(cache.pack_path, "ab") as pack:
+    with open(cache.source_path(SOURCES[1]), "ab") as pack:
         pack.write(forged_entry(env, SOURCES[1], marker))
 
     second = open_cache(env, dirs)
@@ -130,7 +133,8 @@ def test_entries_signed_with_another_key_are_ignored(env, dirs) -> None:
 )
 def test_a_damaged_pack_is_ignored_then_rewritten(env, dirs, damage) -> None:
     cache = fill(env, dirs, SOURCES)
-    cache.pack_path.write_bytes(damage(cache.pack_path.read_bytes()))
+    for pack in cache.pack_dir.iterdir():
+        pack.write_bytes(damage(pack.read_bytes()))
 
     second = open_cache(env, dirs)
     templates = compile_templates(env, SOURCES, second, processes=1)
@@ -155,13 +159,13 @@ def test_another_environment_does_not_share_entries(env, dirs) -> None:
 
 
 def test_another_jinja_or_python_version_uses_another_pack(env, dirs, monkeypatch) -> None:
-    before = fill(env, dirs, SOURCES).pack_path
+    before = fill(env, dirs, SOURCES).pack_dir
     monkeypatch.setattr(templatecache, "VERSION_FINGERPRINT", "jinja2-9.9|cpython-399")
 
     cache = open_cache(env, dirs)
     compile_templates(env, SOURCES, cache, processes=1)
 
-    assert cache.pack_path != before
+    assert cache.pack_dir != before
     assert (cache.stats.hits, cache.stats.stored) == (0, 20)
 
 
@@ -260,6 +264,7 @@ def test_default_locations_follow_the_environment(tmp_path) -> None:
 
 
 def test_a_mostly_stale_pack_is_compacted_to_what_the_run_used(env, dirs, monkeypatch) -> None:
+    monkeypatch.setattr(templatecache, "SHARDS", 1)  # one pack holds every entry
     fill(env, dirs, SOURCES)  # 20 entries, of which the next run uses 2
     monkeypatch.setattr(templatecache, "COMPACT_BYTES", 1000)
 
@@ -269,3 +274,30 @@ def test_a_mostly_stale_pack_is_compacted_to_what_the_run_used(env, dirs, monkey
 
     assert cache.stats.hits == 2
     assert (after.stats.hits, after.stats.misses) == (2, 18)
+
+
+def test_a_run_reads_only_the_packs_of_its_own_scripts(env, dirs) -> None:
+    # A cache grown large with other projects' scripts must not cost a small run.
+    many = [f"Script {n}: {{{{ name }}}}" for n in range(400)]
+    fill(env, dirs, many)
+    cache = open_cache(env, dirs)
+    templates = compile_templates(env, many[:3], cache, processes=1)
+
+    assert cache.stats.hits == 3
+    assert len(cache._packs) <= 3
+    read = sum(len(pack.data) for pack in cache._packs.values())
+    total = sum(path.stat().st_size for path in cache.pack_dir.iterdir())
+    assert read < total / 10
+    assert templates[many[2]].render(VARS) == "Script 2: Ada"
+
+
+def test_the_single_pack_of_an_earlier_specsync_is_removed(env, dirs) -> None:
+    cache_dir, _ = dirs
+    cache = open_cache(env, dirs)
+    cache_dir.mkdir(parents=True)
+    legacy = cache_dir / f"{cache.pack_dir.name}.pack"
+    legacy.write_bytes(b"old format")
+    compile_templates(env, SOURCES[:1], cache, processes=1)
+
+    assert not legacy.exists()
+    assert cache.source_path(SOURCES[0]).exists()
