@@ -494,8 +494,7 @@ def status(
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
     from specsync import client as client_mod
-    from specsync.journal import LockBusy
-    from specsync.lockfile import read_lockfile
+    from specsync.journal import LockBusy, read_lock_view
     from specsync.status import (
         ServiceMismatch,
         StatusOptions,
@@ -505,7 +504,9 @@ def status(
     )
 
     path = Path(lockfile)
-    lock = read_lockfile(path)
+    # With the journal of an interrupted apply folded in: exports it recorded before it
+    # died are polled too, before the next apply writes them into the lockfile.
+    lock = read_lock_view(path)
     try:
         api_base = None if use_emulator else client_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)

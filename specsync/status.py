@@ -317,7 +317,7 @@ def run_status(
     """
     lockfile_path = Path(lockfile_path)
     if lock is None:
-        lock = read_lockfile(lockfile_path)
+        lock = journal.read_lock_view(lockfile_path)
     items = {item.id: item for item in initial_items(lock, read_cache(lockfile_path))}
     report = StatusReport()
     if not any(item.pending for item in items.values()):

@@ -164,3 +164,33 @@ def test_interpret_maps_answers_to_states() -> None:
     assert interpret(item, {"progress": "100", "downloadUrl": "https://x/v.mp4"}).state == "done"
     assert interpret(item, {"progress": 50, "state": "failed"}).state == "failed"
     assert interpret(item, {"progress": "junk", "downloadUrl": "ftp://x"}).download_url is None
+
+
+def test_exports_an_interrupted_apply_journalled_are_polled_too(
+    project: Path, emu_env: dict[str, str]
+) -> None:
+    # An apply killed after the answers reached its journal, before the lockfile was
+    # written: status must still know those projectIds.
+    from specsync.journal import Journal, journal_path
+
+    applied = run(project, emu_env, "apply", "--rate", "50")
+    assert applied.returncode == 0, applied.stderr
+    lockfile = project / "specsync.lock"
+    exported = read_lockfile(lockfile).entries
+    lockfile.unlink()
+    with Journal(journal_path(lockfile)) as log:
+        for entry in exported.values():
+            log.intent(entry.id, entry.fingerprint, "2026-11-25T12:00:00Z")
+            assert entry.project_id is not None and entry.task_id is not None
+            log.accepted(
+                entry.id, entry.fingerprint, entry.project_id, entry.task_id, "2026-11-25T12:00:01Z"
+            )
+
+    shown = run(project, emu_env, "status", "--format", "json")
+
+    assert shown.returncode == 0, shown.stderr
+    items = {item["id"]: item for item in json.loads(shown.stdout)["items"]}
+    assert set(items) == set(exported)
+    for item_id, entry in exported.items():
+        assert items[item_id]["projectId"] == entry.project_id
+        assert items[item_id]["state"] in {"submitted", "rendering", "done"}
