@@ -300,9 +300,9 @@ class TemplateCache:
             new_by_shard.setdefault(_shard_of(key), {})[key] = payload
         for shard, pack in self._packs.items():
             new = new_by_shard.get(shard, {})
-            used = sum(pack.index[k][1] for k in self._used if k in pack.index)
             rewrite = pack.damaged or (
-                len(pack.data) > COMPACT_BYTES // SHARDS and used < len(pack.data) / 2
+                len(pack.data) > COMPACT_BYTES // SHARDS
+                and self._used_bytes(pack) < len(pack.data) / 2
             )
             if not new and not rewrite:
                 continue
@@ -318,6 +318,9 @@ class TemplateCache:
                 pass
             pack.damaged = False
         self._new.clear()
+
+    def _used_bytes(self, pack: _Pack) -> int:
+        return sum(entry[1] for key, entry in pack.index.items() if key in self._used)
 
     def _live_payloads(self, pack: _Pack, *, only_used: bool) -> dict[bytes, bytes]:
         assert self._secret is not None
