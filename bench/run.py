@@ -486,8 +486,9 @@ def _compile_specsync_bytecode() -> str:
 
     pip compiles a regular install (check-jsonschema and every library here has its
     bytecode). An editable install, as README's test setup makes, is compiled only when
-    Python may write bytecode: with PYTHONDONTWRITEBYTECODE=1 (CI machines set it) every
-    run would compile specsync's modules from source again, a cost no installed copy pays.
+    Python may write bytecode: under PYTHONDONTWRITEBYTECODE=1 (set on this project's
+    machines) every run would compile specsync's modules from source again, a cost no
+    installed copy pays.
     """
     try:
         import specsync
