@@ -106,19 +106,25 @@ def read_canonical(text: str) -> dict[str, Any] | None:
         return None
 
 
+def _string_field(name: str) -> str:
+    """A basic string with no raw control character or quote, its inside captured as `name`
+    (escapes are checked by `_string`)."""
+    return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
+
+
 # One item block exactly as `lockfile.dumps` writes it, matched whole by one regular
-# expression: ten times faster than reading its lines one by one. Strings hold no raw
-# control character or quote; their escapes are checked by `_string`.
-_STRING = r'"([^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
-_ITEM_STRING_KEYS = ENTRY_KEYS[: ENTRY_KEYS.index("isExport")]
+# expression: ten times faster than reading its lines one by one.
 _ITEM_BLOCK = re.compile(
     r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"  # comments written above a block
-    + rf"\[items\.{_STRING}\]\n"
-    + rf"fingerprint = {_STRING}\n"
-    + "".join(rf"(?:{key} = {_STRING}\n)?" for key in _ITEM_STRING_KEYS[1:])
-    + r"(?:isExport = (true|false)\n)?"
-    + rf"(?:text = {_STRING}\n)?"
-    + r"(?:history = \[\n((?:  \{ [^\n]* \},\n)*)\]\n)?"
+    + rf"\[items\.{_string_field('id')}\]\n"
+    + rf"fingerprint = {_string_field('fingerprint')}\n"
+    + "".join(
+        rf"(?:{key} = {_string_field(key)}\n)?"
+        for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("isExport")]
+    )
+    + r"(?:isExport = (?P<isExport>true|false)\n)?"
+    + rf"(?:text = {_string_field('text')}\n)?"
+    + r"(?:history = \[\n(?P<history>(?:  \{ [^\n]* \},\n)*)\]\n)?"
     + r"\n*"
 )
 
@@ -142,20 +148,20 @@ def _read_blocks(text: str) -> dict[str, Any]:
         match = _ITEM_BLOCK.match(text, position)
         if match is None:
             break
-        groups = match.groups()
-        name = _plain(groups[0])
+        fields = match.groupdict()  # in the order written, as tomllib gives keys
+        name = _plain(fields.pop("id"))
         if name in items or not name:
             raise _NotCanonical
         entry: dict[str, Any] = {}
-        for key, value in zip(_ITEM_STRING_KEYS, groups[1:9], strict=True):
-            if value is not None:
+        for key, value in fields.items():
+            if value is None:
+                continue
+            if key == "isExport":
+                entry[key] = value == "true"
+            elif key == "history":
+                entry[key] = [_history_record(line) for line in value.split("\n")[:-1]]
+            else:
                 entry[key] = _plain(value)
-        if groups[9] is not None:
-            entry["isExport"] = groups[9] == "true"
-        if groups[10] is not None:
-            entry["text"] = _plain(groups[10])
-        if groups[11] is not None:
-            entry["history"] = [_history_record(line) for line in groups[11].split("\n")[:-1]]
         items[name] = entry
         position = match.end()
     if position < end:
