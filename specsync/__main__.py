@@ -1,5 +1,5 @@
 """`python -m specsync` runs the CLI."""
 
-from specsync.cli import main
+from specsync.cli.main import main
 
 main()

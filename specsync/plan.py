@@ -16,8 +16,8 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from specsync.lockdata import Entry, Lockfile
 from specsync.model import FINGERPRINT_FIELDS, Item
+from specsync.state.lockdata import Entry, Lockfile
 
 ACTIONS = ("create", "update", "unchanged", "orphaned", "uncertain")
 # What apply submits, per action (`uncertain` only with --retry-uncertain).

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from specsync.background import Background
 from specsync.model import InputError
+from specsync.state.background import Background
 
 
 def pid_and_value(value: int) -> tuple[int, int]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync import cli
+from specsync.cli import main as cli
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -38,7 +38,7 @@ def test_a_bug_exits_3_with_a_short_message_and_a_log(
     def explode(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("specsync.pipeline.load_items", explode)
+    monkeypatch.setattr("specsync.manifests.pipeline.load_items", explode)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     with pytest.raises(SystemExit) as exit_info:
@@ -55,7 +55,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("specsync.pipeline.load_items", interrupted)
+    monkeypatch.setattr("specsync.manifests.pipeline.load_items", interrupted)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["validate"])
     assert exit_info.value.code == 130

@@ -1,4 +1,4 @@
-"""specsync.client against the real emulator over loopback (and a few canned HTTP servers).
+"""specsync.service.client against the real emulator over loopback (and a few canned HTTP servers).
 
 Retries are made instant by a recording `sleep`; what the client waited is checked there.
 """
@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from specsync.client import (
+from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
+from specsync.service.client import (
     DEFAULT_API_BASE,
     MAX_RESPONSE_BYTES,
     AuthError,
@@ -35,7 +36,6 @@ from specsync.client import (
     credentials_from_env,
     parse_retry_after,
 )
-from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
 
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 KEY = "test-key-123"

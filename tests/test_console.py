@@ -1,6 +1,6 @@
 import io
 
-from specsync.console import github_annotation, print_problems, use_colour
+from specsync.cli.console import github_annotation, print_problems, use_colour
 from specsync.model import Location, Problem
 
 

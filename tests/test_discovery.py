@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync.discovery import find_manifests, manifest_root
+from specsync.manifests.discovery import find_manifests, manifest_root
 from specsync.model import InputError
 
 

@@ -1,5 +1,5 @@
-from specsync.expand import expand_documents
-from specsync.manifest import parse_document
+from specsync.manifests.expand import expand_documents
+from specsync.manifests.load import parse_document
 from specsync.model import ItemSpec
 
 

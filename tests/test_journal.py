@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync.journal import (
+from specsync.state.journal import (
     Journal,
     LockBusy,
     fold,
@@ -23,7 +23,7 @@ from specsync.journal import (
     read_journal,
     state_dir,
 )
-from specsync.lockfile import empty, read_lockfile, with_submission, write_lockfile
+from specsync.state.lockfile import empty, read_lockfile, with_submission, write_lockfile
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -202,7 +202,7 @@ def test_fold_keeps_a_known_render_state_when_refolded(tmp_path: Path) -> None:
     # then recorded "done"; the next apply folds the same journal again.
     records = journal_records(tmp_path)
     once = fold(start_lock(), records)  # type: ignore[arg-type]
-    from specsync.lockfile import with_state
+    from specsync.state.lockfile import with_state
 
     done = with_state(once, "new/en", "done")
     assert fold(done, records).entries["new/en"].state == "done"
@@ -244,7 +244,7 @@ def test_fold_ignores_malformed_records() -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from specsync.journal import hold_apply_lock
+from specsync.state.journal import hold_apply_lock
 with hold_apply_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from specsync import lockfile as lf
-from specsync.lockfile import (
+from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
+from specsync.state import lockfile as lf
+from specsync.state.lockfile import (
     Entry,
     Lockfile,
     Submission,
@@ -25,7 +26,6 @@ from specsync.lockfile import (
     without,
     write_lockfile,
 )
-from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 
 FP1 = "1" * 64
 FP2 = "2" * 64

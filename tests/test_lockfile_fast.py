@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from specsync import lockfile_fast
-from specsync.lockfile import Entry, Lockfile, Submission, dumps, without
-from specsync.lockfile_fast import read_canonical
+from specsync.state import lockfile_fast
+from specsync.state.lockfile import Entry, Lockfile, Submission, dumps, without
+from specsync.state.lockfile_fast import read_canonical
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync.manifest import load_document, parse_document, scalar_first_line
+from specsync.manifests.load import load_document, parse_document, scalar_first_line
 from specsync.model import InputError
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from specsync.model import ItemSpec, Location
-from specsync.render import MAX_SCRIPT_CHARS, normalise, render_items
+from specsync.render.render import MAX_SCRIPT_CHARS, normalise, render_items
 
 
 def spec(template: str, first_line: int = 0, **variables: object) -> ItemSpec:
@@ -133,7 +133,7 @@ def test_hostile_templates_are_refused_with_a_location(template: str, fragment: 
 
 
 def test_each_distinct_script_compiles_once(tmp_path: Path) -> None:
-    from specsync.render import Renderer
+    from specsync.render.render import Renderer
 
     renderer = Renderer(tmp_path)
     for name in ("Ada", "Bo", "Cy"):
@@ -144,7 +144,7 @@ def test_each_distinct_script_compiles_once(tmp_path: Path) -> None:
 def test_scripts_come_from_the_template_cache_on_the_second_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from specsync.render import Renderer
+    from specsync.render.render import Renderer
 
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))

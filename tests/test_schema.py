@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specsync.manifest import parse_document
-from specsync.schema import manifest_schema, schema_text, validate_document
+from specsync.manifests.load import parse_document
+from specsync.manifests.schema import manifest_schema, schema_text, validate_document
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The generated fast check (specsync/schema_check.py) against jsonschema, the reference.
+"""The generated fast check (specsync/manifests/schema_check.py) against jsonschema, the reference.
 
 The fast check may refuse more than jsonschema (a refusal only sends the document to
 jsonschema), but it must never accept a document jsonschema refuses: that would let a bad
@@ -21,8 +21,8 @@ import fastjsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from specsync import schema, schema_check
-from specsync.manifest import parse_document
+from specsync.manifests import schema, schema_check
+from specsync.manifests.load import parse_document
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -233,8 +233,8 @@ def test_a_stale_generated_module_is_not_trusted(monkeypatch: pytest.MonkeyPatch
 def test_valid_documents_are_checked_without_importing_jsonschema() -> None:
     code = (
         "import sys\n"
-        "from specsync.manifest import parse_document\n"
-        "from specsync.schema import validate_document\n"
+        "from specsync.manifests.load import parse_document\n"
+        "from specsync.manifests.schema import validate_document\n"
         "doc = parse_document(b'specsync: 1\\nvideos: {a: {script: s}}\\n', 'm.yaml')\n"
         "assert validate_document(doc) == []\n"
         "print('jsonschema' in sys.modules)\n"

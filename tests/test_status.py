@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.lockfile import read_lockfile
+from specsync.state.lockfile import read_lockfile
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
@@ -141,7 +141,7 @@ def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> Non
 
 
 def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]) -> None:
-    from specsync.journal import hold_apply_lock
+    from specsync.state.journal import hold_apply_lock
 
     assert run(project, emu_env, "apply", "--rate", "50").returncode == 0
     time.sleep(2.2)  # renders finish, so status has final states to record
@@ -154,7 +154,7 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]
 
 
 def test_interpret_maps_answers_to_states() -> None:
-    from specsync.status import ItemStatus, interpret
+    from specsync.service.status import ItemStatus, interpret
 
     item = ItemStatus("a/en", "p1", "submitted")
     assert interpret(item, {"progress": 0}).state == "submitted"
@@ -171,7 +171,7 @@ def test_exports_an_interrupted_apply_journalled_are_polled_too(
 ) -> None:
     # An apply killed after the answers reached its journal, before the lockfile was
     # written: status must still know those projectIds.
-    from specsync.journal import Journal, journal_path
+    from specsync.state.journal import Journal, journal_path
 
     applied = run(project, emu_env, "apply", "--rate", "50")
     assert applied.returncode == 0, applied.stderr

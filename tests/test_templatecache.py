@@ -12,8 +12,8 @@ import pytest
 from jinja2 import StrictUndefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from specsync import templatecache
-from specsync.templatecache import (
+from specsync.render import cache as templatecache
+from specsync.render.cache import (
     HEADER,
     MAGIC,
     TemplateCache,

@@ -1,5 +1,7 @@
 """The built-in AI Studios emulator: the export API over real HTTP, with injected faults.
 
+It imports only `model` and its own modules, so it never shares a bug with the client.
+
 with running_emulator(EmulatorConfig(render_seconds=1)) as emulator:
     ...  # talk to emulator.url; count emulator.journal_records()
 """

@@ -27,7 +27,9 @@ def load_items(
     one stage stop the later stages only for the files they concern, so one run reports as
     much as can be known.
     """
-    from specsync import discovery, expand, manifest, render, schema
+    from specsync.manifests import discovery, expand, schema
+    from specsync.manifests import load as manifest
+    from specsync.render import render
 
     here = Path.cwd() if cwd is None else cwd
     files = discovery.find_manifests(paths, here)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from specsync.manifest import scalar_first_line
+from specsync.manifests.load import scalar_first_line
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).

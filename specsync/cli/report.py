@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from specsync.console import style
+from specsync.cli.console import style
 from specsync.plan import SUBMITTED, Plan, PlannedItem
 
 if TYPE_CHECKING:
-    from specsync.apply import ApplyReport
+    from specsync.service.apply import ApplyReport
 
 _SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "uncertain": "!"}
 _COLOUR = {"create": "green", "update": "yellow", "orphaned": "dim", "uncertain": "red"}

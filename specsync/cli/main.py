@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from specsync import __version__
-from specsync.console import print_problems
+from specsync.cli.console import print_problems
 from specsync.model import InputError
 
 EXIT_OK = 0
@@ -95,7 +95,7 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
       specsync validate
       specsync validate manifests/onboarding.yaml manifests/promo/
     """
-    from specsync.pipeline import load_items
+    from specsync.manifests.pipeline import load_items
 
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling)
     videos = {item.video for item in items}
@@ -135,7 +135,7 @@ def render(
       specsync render --target 'welcome/*'
       specsync render --format json | jq '.[0].request.text'
     """
-    from specsync.pipeline import load_items, select_items
+    from specsync.manifests.pipeline import load_items, select_items
 
     items = select_items(
         load_items(paths, root=root, use_cache=not no_cache, on_compile=_compiling), targets
@@ -164,7 +164,7 @@ def schema() -> None:
     Examples:
       specsync schema > manifest.schema.json
     """
-    from specsync.schema import schema_text
+    from specsync.manifests.schema import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -221,11 +221,11 @@ def plan(
       specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
       specsync plan --format json | jq '.items[] | select(.action == "update")'
     """
-    from specsync.background import Background
-    from specsync.console import use_colour
-    from specsync.pipeline import load_items
+    from specsync.cli.console import use_colour
+    from specsync.cli.report import plan_markdown, plan_text
+    from specsync.manifests.pipeline import load_items
     from specsync.plan import make_plan, plan_to_json
-    from specsync.report import plan_markdown, plan_text
+    from specsync.state.background import Background
 
     # The lockfile is read in a second process while this one renders the manifests.
     reading = Background(_read_lock_view, Path(lockfile))
@@ -256,8 +256,8 @@ def plan(
 
 def _read_lock_view(path: Path) -> Any:
     # Imported where it runs, in plan's reading process: the main one then loads only the
-    # lockfile's data classes (specsync.lockdata), to unpickle what it is sent.
-    from specsync.journal import read_lock_view
+    # lockfile's data classes (specsync.state.lockdata), to unpickle what it is sent.
+    from specsync.state.journal import read_lock_view
 
     return read_lock_view(path)
 
@@ -368,12 +368,12 @@ def apply(
       specsync apply --format json > apply-report.json
       specsync apply --max-items 50 --max-minutes 30
     """
-    from specsync import client as client_mod
-    from specsync.apply import ApplyOptions, OverBudget, report_to_json, run_apply
-    from specsync.journal import LockBusy
-    from specsync.pipeline import load_items
-    from specsync.progress import BarProgress, LogProgress
-    from specsync.report import apply_summary
+    from specsync.cli.progress import BarProgress, LogProgress
+    from specsync.cli.report import apply_summary
+    from specsync.manifests.pipeline import load_items
+    from specsync.service import client as client_mod
+    from specsync.service.apply import ApplyOptions, OverBudget, report_to_json, run_apply
+    from specsync.state.journal import LockBusy
 
     options = ApplyOptions(
         targets=targets,
@@ -417,7 +417,7 @@ def apply(
 @contextlib.contextmanager
 def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     """(API base, credentials): the real service from the environment, or an emulator."""
-    from specsync import client as client_mod
+    from specsync.service import client as client_mod
 
     if not use_emulator:
         credentials = client_mod.credentials_from_env(os.environ)
@@ -493,15 +493,15 @@ def status(
       specsync status --emulator --wait
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
-    from specsync import client as client_mod
-    from specsync.journal import LockBusy, read_lock_view
-    from specsync.status import (
+    from specsync.service import client as client_mod
+    from specsync.service.status import (
         ServiceMismatch,
         StatusOptions,
         check_service,
         run_status,
         text_report,
     )
+    from specsync.state.journal import LockBusy, read_lock_view
 
     path = Path(lockfile)
     # With the journal of an interrupted apply folded in: exports it recorded before it
@@ -552,8 +552,8 @@ def forget(patterns: tuple[str, ...], lockfile: str) -> None:
       specsync forget 'old-promo/*'
       specsync forget welcome/ko
     """
-    from specsync.apply import forget_matching
-    from specsync.journal import LockBusy
+    from specsync.service.apply import forget_matching
+    from specsync.state.journal import LockBusy
 
     try:
         dropped = forget_matching(Path(lockfile), patterns)
@@ -584,7 +584,7 @@ def merge_driver(base: str, ours: str, theirs: str) -> None:
       echo 'specsync.lock merge=specsync' >> .gitattributes
       git config merge.specsync.driver "specsync merge-driver %O %A %B"
     """
-    from specsync.lockfile import merge_text_files
+    from specsync.state.lockfile import merge_text_files
 
     conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
     for message in conflicts:

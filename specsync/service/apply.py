@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from specsync import journal as journal_mod
-from specsync.lockfile import Lockfile, read_lockfile, without, write_lockfile
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
+from specsync.state import journal as journal_mod
+from specsync.state.lockfile import Lockfile, read_lockfile, without, write_lockfile
 
 
 class ExportClient(Protocol):

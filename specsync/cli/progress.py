@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TextIO
 
-from specsync.apply import Outcome
+from specsync.service.apply import Outcome
 
 
 class LogProgress:

@@ -35,7 +35,7 @@ def manifest_schema() -> dict[str, Any]:
 
 @cache
 def _fast_check() -> Callable[[Any], Any] | None:
-    """The compiled yes/no check of this very schema (specsync/schema_check.py), else None.
+    """The compiled yes/no check of this very schema (manifests/schema_check.py), else None.
 
     A fast path only: it decides "valid" in a few milliseconds without importing jsonschema;
     any refusal goes to jsonschema, which alone words the messages (and has the last word).
@@ -43,7 +43,7 @@ def _fast_check() -> Callable[[Any], Any] | None:
     file, a stale module) skips the fast path rather than trusting it.
     """
     try:
-        from specsync import schema_check
+        from specsync.manifests import schema_check
     except ImportError:  # pragma: no cover - fastjsonschema missing from a custom install
         return None
     digest = hashlib.sha256(schema_text().encode("utf-8")).hexdigest()

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specsync.lockfile import (
+from specsync.state.lockfile import (
     Entry,
     Lockfile,
     fsync_dir,

@@ -1,5 +1,5 @@
 """The lockfile's data: entries, their history and the whole lockfile, as plan and apply
-use them. Reading, writing and merging the file is `specsync.lockfile`'s job.
+use them. Reading, writing and merging the file is `specsync.state.lockfile`'s job.
 
 Kept apart so that `plan`, which receives the lockfile already read by a second process,
 imports only these classes to unpickle it, not the reader and writer.
@@ -103,7 +103,7 @@ class Lockfile:
         object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The read-only views do not pickle; the plain copies do (for specsync.background).
+        # The read-only views do not pickle; the plain copies do (for specsync.state.background).
         args = (dict(self.entries), self.emulator, self.fingerprint_scheme, dict(self.forgotten))
         return (Lockfile, args)
 

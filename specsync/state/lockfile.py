@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from specsync.lockdata import Entry, Lockfile, Submission, empty
-from specsync.lockfile_fast import ENTRY_KEYS, read_canonical
 from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
+from specsync.state.lockdata import Entry, Lockfile, Submission, empty
+from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical
 
 if sys.version_info >= (3, 11):
     import tomllib

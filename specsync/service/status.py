@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from specsync import journal
-from specsync.lockfile import (
+from specsync.state import journal
+from specsync.state.lockfile import (
     Lockfile,
     read_lockfile,
     with_state,
@@ -113,7 +113,7 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
     `api_base` is None for `--emulator`; an emulator lockfile may also be checked against
     an emulator the user runs on a loopback SPECSYNC_API_BASE.
     """
-    from specsync.client import is_loopback_host
+    from specsync.service.client import is_loopback_host
 
     if api_base is None and lock.entries and not lock.emulator:
         raise ServiceMismatch(

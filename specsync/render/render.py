@@ -23,14 +23,14 @@ from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, UndefinedErr
 from jinja2.sandbox import SecurityError
 
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
-from specsync.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
-from specsync.templatecache import (
+from specsync.render.cache import (
     TemplateCache,
     compile_template,
     compile_templates,
     environment_fingerprint,
     template_from_code,
 )
+from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -140,7 +140,7 @@ class Renderer:
     def __init__(self, root: Path, *, use_cache: bool = False) -> None:
         self.root = root
         self.environment = ScriptEnvironment(root)
-        # The persistent, authenticated compiled-template cache (specsync.templatecache).
+        # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
         self.alarm = _Alarm()
@@ -319,7 +319,7 @@ def render_items(
     """Items for every spec that renders, and one problem per failure (place and message).
 
     `use_cache`: keep compiled scripts in the persistent, authenticated template cache
-    (`specsync.templatecache`); `--no-cache` turns it off. `on_compile(n)` hears how many
+    (`specsync.render.cache`); `--no-cache` turns it off. `on_compile(n)` hears how many
     scripts are about to be compiled (those the cache does not hold), before they are.
     """
     renderer = Renderer(root, use_cache=use_cache)
