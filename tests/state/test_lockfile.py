@@ -182,7 +182,7 @@ def test_lone_surrogates_are_refused_not_written() -> None:
 
 
 def test_documented_example_is_a_valid_lockfile(tmp_path: Path) -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "lockfile.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lockfile.md").read_text(encoding="utf-8")
     example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     lock = read_lockfile(write_text(tmp_path, example))
     assert lock.entries["onboarding/ko"].state == "uncertain"

@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from specsync.manifests import schema, schema_check
 from specsync.manifests.load import parse_document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 BASES: list[dict[str, Any]] = [
     {
