@@ -10,6 +10,7 @@ across every document of the run.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from specsync.manifests.load import scalar_first_line
@@ -39,6 +40,28 @@ def _locale_entries(
     if isinstance(locales, Mapping):
         return [(code, override or {}, (*base, code), True) for code, override in locales.items()]
     return [(code, {}, (*base, index), False) for index, code in enumerate(locales or [])]
+
+
+@dataclass
+class _VideoContext:
+    """What every locale of one video shares while it is expanded."""
+
+    doc: Document
+    video_id: str
+    video: Mapping[str, Any]
+    video_at: Location
+    file_vars: Mapping[str, Any]
+    base_settings: dict[str, Any]
+    from_video: bool
+    # Where each script starts, found once per video: most locales share the video's.
+    script_places: dict[PathKey, tuple[Location, int]] = field(default_factory=dict)
+
+    def script_place(self, script_path: PathKey) -> tuple[Location, int]:
+        place = self.script_places.get(script_path)
+        if place is None:
+            place = (self.doc.locate(script_path), scalar_first_line(self.doc, script_path))
+            self.script_places[script_path] = place
+        return place
 
 
 class _Expander:
@@ -90,10 +113,15 @@ class _Expander:
                 "or `defaults.locales` in the file",
             )
             return
-        base_settings = {**_settings(defaults), **_settings(video)}
-        from_video = locales_path[0] == "videos"
-        # Where each script starts, found once per video: most locales share the video's.
-        script_places: dict[PathKey, tuple[Location, int]] = {}
+        context = _VideoContext(
+            doc=doc,
+            video_id=video_id,
+            video=video,
+            video_at=video_at,
+            file_vars=file_vars,
+            base_settings={**_settings(defaults), **_settings(video)},
+            from_video=locales_path[0] == "videos",
+        )
         seen_here: set[str] = set()
         for locale, override, entry_path, entry_is_key in entries:
             if locale in seen_here:
@@ -103,57 +131,63 @@ class _Expander:
                 )
                 continue
             seen_here.add(locale)
-            if override:
-                self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
-                fields = {**base_settings, **_settings(override)}
-            else:
-                fields = dict(base_settings)
-            if "script" in override:
-                script, script_path = override["script"], (*entry_path, "script")
-            elif "script" in video:
-                script, script_path = video["script"], (*video_path, "script")
-            else:
-                self.problem(
-                    video_at,
-                    f"item '{video_id}/{locale}' has no script: set `script` on the video "
-                    "or on the locale",
-                )
-                continue
-            if "model" not in fields:
-                self.problem(
-                    video_at,
-                    f"item '{video_id}/{locale}' has no model: set `model` on the video, "
-                    "the locale or in `defaults`",
-                )
-                continue
-            variables = {
-                **file_vars,
-                **(video.get("vars") or {}),
-                **(override.get("vars") or {}),
-                "locale": locale,
-                "video": video_id,
-            }
-            item_id = f"{video_id}/{locale}"
-            source = doc.locate(entry_path, key=entry_is_key) if from_video else video_at
-            if not self.unique(item_id, source):
-                continue
-            place = script_places.get(script_path)
-            if place is None:
-                place = (doc.locate(script_path), scalar_first_line(doc, script_path))
-                script_places[script_path] = place
-            self.specs.append(
-                ItemSpec(
-                    id=item_id,
-                    video=video_id,
-                    locale=locale,
-                    template=script,
-                    template_location=place[0],
-                    variables=variables,
-                    fields=fields,
-                    source=source,
-                    template_first_line=place[1],
-                )
+            self.locale(context, locale, override, entry_path, entry_is_key)
+
+    def locale(
+        self,
+        context: _VideoContext,
+        locale: str,
+        override: Mapping[str, Any],
+        entry_path: PathKey,
+        entry_is_key: bool,
+    ) -> None:
+        doc, video, video_id = context.doc, context.video, context.video_id
+        item_id = f"{video_id}/{locale}"
+        if override:
+            self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
+        fields = {**context.base_settings, **_settings(override)}
+        if "script" in override:
+            script, script_path = override["script"], (*entry_path, "script")
+        elif "script" in video:
+            script, script_path = video["script"], ("videos", video_id, "script")
+        else:
+            self.problem(
+                context.video_at,
+                f"item '{item_id}' has no script: set `script` on the video or on the locale",
             )
+            return
+        if "model" not in fields:
+            self.problem(
+                context.video_at,
+                f"item '{item_id}' has no model: set `model` on the video, "
+                "the locale or in `defaults`",
+            )
+            return
+        source = context.video_at
+        if context.from_video:
+            source = doc.locate(entry_path, key=entry_is_key)
+        if not self.unique(item_id, source):
+            return
+        template_location, template_first_line = context.script_place(script_path)
+        self.specs.append(
+            ItemSpec(
+                id=item_id,
+                video=video_id,
+                locale=locale,
+                template=script,
+                template_location=template_location,
+                variables={
+                    **context.file_vars,
+                    **(video.get("vars") or {}),
+                    **(override.get("vars") or {}),
+                    "locale": locale,
+                    "video": video_id,
+                },
+                fields=fields,
+                source=source,
+                template_first_line=template_first_line,
+            )
+        )
 
     def unique(self, item_id: str, place: Location) -> bool:
         first = self.first_place.get(item_id)

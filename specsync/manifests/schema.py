@@ -10,7 +10,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from specsync.model import Document, Problem
+from specsync.model import Document, PathKey, Problem
 
 FORMAT_VERSION = 1
 
@@ -165,72 +165,76 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
     ]
 
 
-def _problem_for(doc: Document, error: Any) -> list[Problem]:
-    path = tuple(error.absolute_path)
-    validator = error.validator
+def _unknown_key_problems(doc: Document, error: Any, path: PathKey) -> list[Problem]:
+    allowed = _allowed_keys(error.schema)
+    extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
+    problems = []
+    for key in extras:
+        guess = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else f" (allowed: {', '.join(allowed)})"
+        message = f"unknown key {key!r}{_context(path)}{hint}"
+        problems.append(Problem(doc.locate((*path, key), key=True), message))
+    return problems
+
+
+def _bad_name_problems(doc: Document, error: Any, path: PathKey) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+
+    shape = _SHAPES.get(_field_name(path), "a valid name")
+    check = Draft202012Validator(error.schema["propertyNames"])
+    return [
+        Problem(doc.locate((*path, name), key=True), f"{name!r} is not {shape}")
+        for name in error.instance
+        if isinstance(name, str) and not check.is_valid(name)
+    ]
+
+
+def _wrong_type_problem(doc: Document, error: Any, path: PathKey) -> Problem:
+    expected = error.validator_value
+    names = {"string": "text", "object": "a mapping", "array": "a list", "integer": "a number"}
+    if isinstance(expected, list):
+        wanted = " or ".join(names.get(t, t) for t in expected if t != "null")
+    else:
+        wanted = names.get(expected, expected)
     value = error.instance
-    field = _field_name(path)
-    if validator == "additionalProperties" and isinstance(value, dict):
-        allowed = _allowed_keys(error.schema)
-        extras = [k for k in value if k not in error.schema.get("properties", {})]
-        problems = []
-        for key in extras:
-            guess = difflib.get_close_matches(key, allowed, n=1)
-            hint = (
-                f" (did you mean {guess[0]!r}?)" if guess else f" (allowed: {', '.join(allowed)})"
-            )
-            problems.append(
-                Problem(
-                    doc.locate((*path, key), key=True), f"unknown key {key!r}{_context(path)}{hint}"
-                )
-            )
-        return problems
+    return Problem(
+        doc.locate(path),
+        f"{_field_name(path)} must be {wanted}, got {_describe(value)}"
+        + (_quote_hint(value) if wanted == "text" else ""),
+    )
+
+
+def _single_problem(doc: Document, error: Any, path: PathKey) -> Problem:
+    """The message for a validator that concerns exactly the node at `path`."""
+    validator, value, field = error.validator, error.instance, _field_name(path)
     if validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return [Problem(doc.locate(path), f"missing required key {missing!r}")]
-    if validator == "propertyNames":
-        shape = _SHAPES.get(field, "a valid name")
-        bad = error.instance
-        names = [k for k in bad if isinstance(k, str)]
-        problems = []
-        from jsonschema import Draft202012Validator
-
-        check = Draft202012Validator(error.schema["propertyNames"])
-        for name in names:
-            if not check.is_valid(name):
-                problems.append(
-                    Problem(doc.locate((*path, name), key=True), f"{name!r} is not {shape}")
-                )
-        return problems
-    if validator in ("oneOf", "anyOf") and field == "locales":
-        return _locale_problems(doc, path, value)
+        return Problem(doc.locate(path), f"missing required key {missing!r}")
     if validator == "type":
-        expected = error.validator_value
-        names = {"string": "text", "object": "a mapping", "array": "a list", "integer": "a number"}
-        if isinstance(expected, list):
-            wanted = " or ".join(names.get(t, t) for t in expected if t != "null")
-        else:
-            wanted = names.get(expected, expected)
-        return [
-            Problem(
-                doc.locate(path),
-                f"{field} must be {wanted}, got {_describe(value)}"
-                + (_quote_hint(value) if wanted == "text" else ""),
-            )
-        ]
+        return _wrong_type_problem(doc, error, path)
     if validator == "pattern":
         shape = _SHAPES.get(field, f"of the form {error.validator_value}")
         if len(path) >= 2 and path[-2] == "locales":
             shape = _SHAPES["locales"]
-        return [Problem(doc.locate(path), f"{value!r} is not {shape}")]
+        return Problem(doc.locate(path), f"{value!r} is not {shape}")
     if validator == "enum":
         choices = ", ".join(str(c) for c in dict.fromkeys(str(c) for c in error.validator_value))
-        return [Problem(doc.locate(path), f"{field} must be one of {choices}, got {value!r}")]
-    if validator == "minLength":
-        return [Problem(doc.locate(path), f"{field} must not be empty")]
-    if validator == "minItems" or validator == "minProperties":
-        return [Problem(doc.locate(path), f"{field} must not be empty")]
-    return [Problem(doc.locate(path), f"{field}: {error.message}")]
+        return Problem(doc.locate(path), f"{field} must be one of {choices}, got {value!r}")
+    if validator in ("minLength", "minItems", "minProperties"):
+        return Problem(doc.locate(path), f"{field} must not be empty")
+    return Problem(doc.locate(path), f"{field}: {error.message}")
+
+
+def _problem_for(doc: Document, error: Any) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(error.instance, dict):
+        return _unknown_key_problems(doc, error, path)
+    if validator == "propertyNames":
+        return _bad_name_problems(doc, error, path)
+    if validator in ("oneOf", "anyOf") and _field_name(path) == "locales":
+        return _locale_problems(doc, path, error.instance)
+    return [_single_problem(doc, error, path)]
 
 
 def validate_document(doc: Document) -> list[Problem]:
