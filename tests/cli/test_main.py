@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from specsync.cli import main as cli
+from specsync.cli.options import COMPILE_NOTICE_THRESHOLD
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -85,7 +86,7 @@ def test_a_long_cold_compile_is_announced_once(
 ) -> None:
     # Many scripts the cache does not hold take seconds: say so before, not after.
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
-    count = cli.COMPILE_NOTICE_THRESHOLD
+    count = COMPILE_NOTICE_THRESHOLD
     videos = "".join(f"  v{n}: {{script: 'Script {n}: {{{{ video }}}}'}}\n" for n in range(count))
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n" + videos
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")

@@ -1,0 +1,67 @@
+"""forget and merge-driver: the commands that edit the lockfile itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.options import LOCKFILE_OPTION
+
+
+@click.command()
+@click.argument("patterns", nargs=-1, required=True, metavar="GLOB...")
+@LOCKFILE_OPTION
+def forget(patterns: tuple[str, ...], lockfile: str) -> None:
+    """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
+
+    Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
+    `forgotten` section, so no id is ever lost; a forgotten item still in the manifests is
+    planned as `create` again. Takes the apply lock. Exit 1 when nothing matches.
+
+    \b
+    Examples:
+      specsync forget 'old-promo/*'
+      specsync forget welcome/ko
+    """
+    from specsync.service.apply import forget_matching
+    from specsync.state.journal import LockBusy
+
+    try:
+        dropped = forget_matching(Path(lockfile), patterns)
+    except LockBusy as error:
+        raise click.ClickException(str(error)) from None
+    if not dropped:
+        raise click.ClickException(f"no entry in {lockfile} matches {' '.join(patterns)}")
+    for item_id in dropped:
+        click.echo(f"forgot {item_id}", err=True)
+    click.echo(
+        f"{len(dropped)} entries dropped from {lockfile} (ids kept under [forgotten])", err=True
+    )
+
+
+@click.command("merge-driver")
+@click.argument("base", metavar="%O")
+@click.argument("ours", metavar="%A")
+@click.argument("theirs", metavar="%B")
+def merge_driver(base: str, ours: str, theirs: str) -> None:
+    """Git merge driver for specsync.lock: merges entry by entry into %A.
+
+    Two branches that exported different items merge cleanly. The same item exported on
+    both sides with different projectIds is a conflict: both ids stay in the file (marked
+    with a `# CONFLICT:` comment) and the exit code is 1.
+
+    \b
+    Example (set up once per repository):
+      echo 'specsync.lock merge=specsync' >> .gitattributes
+      git config merge.specsync.driver "specsync merge-driver %O %A %B"
+    """
+    from specsync.state.lockfile import merge_text_files
+
+    conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
+    for message in conflicts:
+        click.echo(f"specsync.lock: {message}", err=True)
+    if conflicts:
+        sys.exit(EXIT_INVALID)

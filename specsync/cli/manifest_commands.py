@@ -1,0 +1,99 @@
+"""validate, render and schema: the commands that only read manifests."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from specsync.cli.options import NO_CACHE_OPTION, PATHS_ARGUMENT, ROOT_OPTION, announce_compile
+
+
+@click.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@NO_CACHE_OPTION
+def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
+    """Check manifests: YAML, schema, ids, templates. No network.
+
+    PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
+    that carry a `specsync:` key (default: manifests/). Every problem is printed as
+    path:line:col: message, all at once. Exit 0 when valid, 1 when not.
+
+    \b
+    Examples:
+      specsync validate
+      specsync validate manifests/onboarding.yaml manifests/promo/
+    """
+    from specsync.manifests.pipeline import load_items
+
+    items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    videos = {item.video for item in items}
+    click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
+
+
+@click.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@NO_CACHE_OPTION
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="GLOB",
+    help="Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one array sorted by item id, on stdout alone.",
+)
+def render(
+    paths: tuple[str, ...],
+    root: str | None,
+    no_cache: bool,
+    targets: tuple[str, ...],
+    output_format: str,
+) -> None:
+    """Print each item's exact request body, as apply would send it.
+
+    \b
+    Examples:
+      specsync render --target 'welcome/*'
+      specsync render --format json | jq '.[0].request.text'
+    """
+    from specsync.manifests.pipeline import load_items, select_items
+
+    items = select_items(
+        load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile), targets
+    )
+    if output_format == "json":
+        records = [
+            {"id": item.id, "request": dict(item.request), "source": item.source.short}
+            for item in items
+        ]
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        click.echo(f"# {item.id}  ({item.source.short})")
+        click.echo(json.dumps(dict(item.request), ensure_ascii=False, indent=2))
+    click.echo(f"{len(items)} items", err=True)
+
+
+@click.command()
+def schema() -> None:
+    """Print the manifest JSON Schema (draft 2020-12).
+
+    Point editors at it for completion and hover docs, with this first line in a manifest:
+    # yaml-language-server: $schema=schemas/manifest.schema.json
+
+    \b
+    Examples:
+      specsync schema > manifest.schema.json
+    """
+    from specsync.manifests.schema import schema_text
+
+    click.echo(schema_text(), nl=False)

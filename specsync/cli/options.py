@@ -1,0 +1,42 @@
+"""Options and arguments several commands share, and the cold-compile notice."""
+
+from __future__ import annotations
+
+import click
+
+ROOT_OPTION = click.option(
+    "--root",
+    metavar="DIR",
+    help="Manifest root that {% include %} resolves against (default: the one directory "
+    "named, else manifests/, else the current directory).",
+)
+PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...")
+NO_CACHE_OPTION = click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Compile every script afresh, bypassing the compiled-template cache "
+    "($SPECSYNC_CACHE_DIR, else ~/.cache/specsync; entries are HMAC-authenticated).",
+)
+
+
+# Below this many scripts to compile a run takes well under a second: nothing to say.
+COMPILE_NOTICE_THRESHOLD = 500
+
+
+def announce_compile(count: int) -> None:
+    """Say why a first run (or one after many edits) takes a while, before it does."""
+    if count >= COMPILE_NOTICE_THRESHOLD:
+        click.echo(
+            f"compiling {count:,} scripts the template cache does not hold yet "
+            "(later runs reuse them)...",
+            err=True,
+        )
+
+
+LOCKFILE_OPTION = click.option(
+    "--lockfile",
+    default="specsync.lock",
+    show_default=True,
+    metavar="FILE",
+    help="The lockfile to compare with and record into.",
+)

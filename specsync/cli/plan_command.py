@@ -1,0 +1,105 @@
+"""plan: what apply would do, from the manifests and the lockfile; no network."""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from specsync.cli.exit_codes import EXIT_CHANGES
+from specsync.cli.options import (
+    LOCKFILE_OPTION,
+    NO_CACHE_OPTION,
+    PATHS_ARGUMENT,
+    ROOT_OPTION,
+    announce_compile,
+)
+from specsync.model import InputError
+
+
+@click.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@NO_CACHE_OPTION
+@LOCKFILE_OPTION
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="json: the documented document on stdout alone; markdown: for a PR comment or "
+    "$GITHUB_STEP_SUMMARY.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when anything would be created, updated or is uncertain (0: nothing to do).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
+def plan(
+    paths: tuple[str, ...],
+    root: str | None,
+    no_cache: bool,
+    lockfile: str,
+    output_format: str,
+    detailed_exitcode: bool,
+    show_all: bool,
+) -> None:
+    """Show what apply would do, and why. No network; nothing is written.
+
+    Compares every rendered item with the lockfile: create (new), update (what changes the
+    video changed: the text diff, model or isExport; a new webhookUrl never counts),
+    unchanged, orphaned (in the lockfile, gone from the manifests: kept) and uncertain (sent,
+    outcome unknown: resubmitted only with `apply --retry-uncertain`).
+
+    \b
+    Examples:
+      specsync plan
+      specsync plan --detailed-exitcode || echo "exports pending"
+      specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
+      specsync plan --format json | jq '.items[] | select(.action == "update")'
+    """
+    from specsync.cli.console import use_colour
+    from specsync.cli.report import plan_markdown, plan_text
+    from specsync.manifests.pipeline import load_items
+    from specsync.plan import make_plan, plan_to_json
+    from specsync.state.background import Background
+
+    # The lockfile is read in a second process while this one renders the manifests.
+    reading = Background(_read_lock_view, Path(lockfile))
+    try:
+        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    except BaseException as error:
+        if isinstance(error, InputError):
+            reading.result()  # a broken lockfile is reported first, as it always was
+        reading.cancel()
+        raise
+    # The items live to the end: keep the collector from walking them while the lockfile
+    # is unpickled and compared (allocation-heavy, and plan's only cost beyond validate).
+    gc.freeze()
+    lock = reading.result()
+    result = make_plan(items, lock)
+    if output_format == "json":
+        click.echo(json.dumps(plan_to_json(result), ensure_ascii=False, indent=2))
+    elif output_format == "markdown":
+        click.echo(plan_markdown(result), nl=False)
+    else:
+        text = plan_text(result, colour=use_colour(sys.stderr), show_unchanged=show_all)
+        click.echo(text, nl=False, err=True)
+    if lock.emulator:
+        click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+def _read_lock_view(path: Path) -> Any:
+    # Imported where it runs, in plan's reading process: the main one then loads only the
+    # lockfile's data classes (specsync.state.lockdata), to unpickle what it is sent.
+    from specsync.state.journal import read_lock_view
+
+    return read_lock_view(path)

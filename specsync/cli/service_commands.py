@@ -1,0 +1,297 @@
+"""apply and status: the commands that talk to the service (or an emulator)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.options import (
+    LOCKFILE_OPTION,
+    NO_CACHE_OPTION,
+    PATHS_ARGUMENT,
+    ROOT_OPTION,
+    announce_compile,
+)
+
+
+@click.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@NO_CACHE_OPTION
+@LOCKFILE_OPTION
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="GLOB",
+    help="Only items whose id matches GLOB; repeatable.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="GLOB",
+    help="Also re-export matching items although unchanged (a bad render); repeatable.",
+)
+@click.option(
+    "--retry-uncertain",
+    is_flag=True,
+    help="Resubmit items whose earlier request has an unknown outcome (may duplicate them).",
+)
+# Conservative defaults: a handful of requests at a time, well under any sane rate limit.
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    metavar="R",
+    help="Requests per second at most.",
+)
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Run against the built-in emulator on a free loopback port (no account, no key; "
+    "nothing is really exported).",
+)
+@click.option(
+    "--max-items",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Refuse to start when more than N exports would be submitted.",
+)
+@click.option(
+    "--max-minutes",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="M",
+    help="Refuse to start when the exports add up to more than about M minutes of video "
+    "(estimated from text length and language, as plan shows).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: what was submitted, failed and left uncertain, on stdout alone.",
+)
+def apply(
+    paths: tuple[str, ...],
+    root: str | None,
+    no_cache: bool,
+    lockfile: str,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    retry_uncertain: bool,
+    concurrency: int,
+    rate: float,
+    use_emulator: bool,
+    max_items: int | None,
+    max_minutes: float | None,
+    output_format: str,
+) -> None:
+    """Submit new and changed items, record every projectId/taskId in the lockfile.
+
+    Each request is journalled in .specsync/ before it is sent and its answer the moment it
+    arrives, so a crash or a killed job loses nothing; a request whose answer never came is
+    `uncertain` and is resubmitted only with --retry-uncertain. One apply at a time per
+    lockfile. Never prompts. Exit 0 when everything is exported; 1 when anything failed or
+    is uncertain (what succeeded is recorded either way).
+
+    \b
+    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+    \b
+    Examples:
+      specsync apply --emulator
+      specsync apply --target 'welcome/*' --rate 2
+      specsync apply --replace 'welcome/ko'
+      specsync apply --format json > apply-report.json
+      specsync apply --max-items 50 --max-minutes 30
+    """
+    from specsync.cli.progress import BarProgress, LogProgress
+    from specsync.cli.report import apply_summary
+    from specsync.manifests.pipeline import load_items
+    from specsync.service import client as client_mod
+    from specsync.service.apply import ApplyOptions, OverBudget, report_to_json, run_apply
+    from specsync.state.journal import LockBusy
+
+    options = ApplyOptions(
+        targets=targets,
+        replace=replace,
+        retry_uncertain=retry_uncertain,
+        concurrency=concurrency,
+        rate=rate,
+        emulator=use_emulator,
+        max_items=max_items,
+        max_minutes=max_minutes,
+    )
+    progress = BarProgress() if sys.stderr.isatty() else LogProgress()
+    try:
+        # Manifests first: their problems need no network, no credentials and no emulator,
+        # and are what the user must see, whatever else is missing.
+        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+        with _api_endpoint(use_emulator) as (base, credentials):
+
+            def make_client() -> Any:
+                return client_mod.Client(base, credentials, log=progress.note)
+
+            report = run_apply(
+                items,
+                Path(lockfile),
+                make_client,
+                options,
+                progress,
+                auth_error=client_mod.AuthError,
+            )
+    except (LockBusy, OverBudget) as error:
+        raise click.ClickException(str(error)) from None
+    except client_mod.ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    if output_format == "json":
+        click.echo(json.dumps(report_to_json(report), ensure_ascii=False, indent=2))
+    click.echo(apply_summary(report, use_emulator), nl=False, err=True)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
+
+
+@contextlib.contextmanager
+def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
+    """(API base, credentials): the real service from the environment, or an emulator."""
+    from specsync.service import client as client_mod
+
+    if not use_emulator:
+        credentials = client_mod.credentials_from_env(os.environ)
+        yield client_mod.api_base_from_env(os.environ), credentials
+        return
+    from specsync.emulator import EmulatorConfig, running_emulator
+
+    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+        click.echo(
+            f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
+        )
+        yield emu.url, client_mod.Credentials(api_key="specsync-emulator-throwaway-key")
+
+
+@click.command()
+@LOCKFILE_OPTION
+@click.option("--wait", is_flag=True, help="Poll until every render is done or failed.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    metavar="S",
+    help="With --wait: give up after S seconds (exit 1).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Progress requests in flight at once.",
+)
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Ask a built-in emulator (for lockfiles written by `apply --emulator`).",
+)
+def status(
+    lockfile: str,
+    wait: bool,
+    timeout: float,
+    output_format: str,
+    concurrency: int,
+    use_emulator: bool,
+) -> None:
+    """Bring render results into the lockfile: progress, done/failed, download URLs.
+
+    Polls the progress of every exported item whose render is not finished. "done" and
+    "failed" are recorded in the lockfile (under the apply lock; fingerprints untouched);
+    progress and download URLs (short-lived) are kept in .specsync/status.json only. A
+    projectId the service does not know (HTTP 404) is reported, not polled again. Exit 0
+    when everything is done or still rendering; 1 when anything failed, is unknown, could
+    not be read, or --wait timed out.
+
+    \b
+    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+    \b
+    Examples:
+      specsync status
+      specsync status --wait --timeout 900
+      specsync status --emulator --wait
+      specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
+    """
+    from specsync.service import client as client_mod
+    from specsync.service.status import (
+        ServiceMismatch,
+        StatusOptions,
+        check_service,
+        run_status,
+        text_report,
+    )
+    from specsync.state.journal import LockBusy, read_lock_view
+
+    path = Path(lockfile)
+    # With the journal of an interrupted apply folded in: exports it recorded before it
+    # died are polled too, before the next apply writes them into the lockfile.
+    lock = read_lock_view(path)
+    try:
+        api_base = None if use_emulator else client_mod.api_base_from_env(os.environ)
+        check_service(lock, lockfile, api_base)
+        with _api_endpoint(use_emulator) as (base, credentials):
+
+            def log(line: str) -> None:
+                click.echo(line, err=True)
+
+            def make_client() -> Any:
+                return client_mod.Client(
+                    base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log
+                )
+
+            options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
+            report = run_status(
+                path, make_client, options, log, not_found=client_mod.ClientError, lock=lock
+            )
+    except LockBusy as error:
+        raise click.ClickException(
+            f"{error} (status records results under the same lock; try again when it ends)"
+        ) from None
+    except (ServiceMismatch, client_mod.ConfigError, client_mod.AuthError) as error:
+        raise click.ClickException(str(error)) from None
+    if output_format == "json":
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    click.echo(text_report(report), nl=False, err=True)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
