@@ -32,11 +32,6 @@ from specsync.cli.service_commands import apply, status
 from specsync.model import InputError
 
 
-def not_implemented(command: str) -> None:
-    click.echo(f"specsync {command}: not implemented yet", err=True)
-    sys.exit(EXIT_INVALID)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="specsync")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for internal errors.")
