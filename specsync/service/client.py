@@ -368,44 +368,19 @@ class Client:
         authorization: str | None,
         idempotent: bool,
     ) -> _Attempt:
-        headers = {"Accept": "application/json", "User-Agent": "specsync"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if authorization is not None:
-            headers["Authorization"] = authorization
+        """One HTTP request and its reply, or why there is none (see `_unanswered`)."""
         try:
             response = self._session().request(
                 method,
                 self.base_url + path,
                 data=body,
-                headers=headers,
+                headers=_headers(body, authorization),
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            return _Attempt(error="connect timeout", sent=False, retryable=True)
-        except requests.exceptions.SSLError as error:
-            # Certificates do not fix themselves between attempts: not retried.
-            return _Attempt(error=_tls_problem(error), sent=False)
-        except requests.exceptions.ReadTimeout:
-            return _Attempt(
-                error="read timeout after the request was sent (the server may have processed it)",
-                retryable=idempotent,
-            )
-        except requests.exceptions.ConnectionError as error:
-            refused = _never_connected(error)
-            if refused is not None:
-                return _Attempt(error=refused, sent=False, retryable=True)
-            return _Attempt(
-                error="the connection closed after the request was sent, with no answer",
-                retryable=idempotent,
-            )
         except requests.exceptions.RequestException as error:
-            return _Attempt(
-                error=f"the request failed after it may have been sent: {_short(error)}",
-                retryable=idempotent,
-            )
+            return _unanswered(error, idempotent)
         try:
             content = _read_capped(response, self._timeout[1])
         except _SlowAnswer:
@@ -446,3 +421,44 @@ class Client:
             if secret and len(secret) >= _MIN_REDACTED_LENGTH:
                 text = text.replace(secret, "***")
         return text
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _headers(body: bytes | None, authorization: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "specsync"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return headers
+
+
+def _unanswered(error: requests.exceptions.RequestException, idempotent: bool) -> _Attempt:
+    """A request that raised instead of answering: was it sent, and may it be retried?
+
+    Checked most specific first: ConnectTimeout and SSLError are ConnectionErrors too.
+    """
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return _Attempt(error="connect timeout", sent=False, retryable=True)
+    if isinstance(error, requests.exceptions.SSLError):
+        # Certificates do not fix themselves between attempts: not retried.
+        return _Attempt(error=_tls_problem(error), sent=False)
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return _Attempt(
+            error="read timeout after the request was sent (the server may have processed it)",
+            retryable=idempotent,
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        refused = _never_connected(error)
+        if refused is not None:
+            return _Attempt(error=refused, sent=False, retryable=True)
+        return _Attempt(
+            error="the connection closed after the request was sent, with no answer",
+            retryable=idempotent,
+        )
+    return _Attempt(
+        error=f"the request failed after it may have been sent: {_short(error)}",
+        retryable=idempotent,
+    )
