@@ -132,6 +132,7 @@ def apply(
     from specsync.cli.report import apply_summary
     from specsync.manifests.pipeline import load_items
     from specsync.service import client as client_mod
+    from specsync.service import errors as errors_mod
     from specsync.service.apply import ApplyOptions, OverBudget, report_to_json, run_apply
     from specsync.state.journal import LockBusy
 
@@ -161,11 +162,11 @@ def apply(
                 make_client,
                 options,
                 progress,
-                auth_error=client_mod.AuthError,
+                auth_error=errors_mod.AuthError,
             )
     except (LockBusy, OverBudget) as error:
         raise click.ClickException(str(error)) from None
-    except client_mod.ConfigError as error:
+    except errors_mod.ConfigError as error:
         raise click.ClickException(str(error)) from None
     if output_format == "json":
         click.echo(json.dumps(report_to_json(report), ensure_ascii=False, indent=2))
@@ -177,11 +178,11 @@ def apply(
 @contextlib.contextmanager
 def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     """(API base, credentials): the real service from the environment, or an emulator."""
-    from specsync.service import client as client_mod
+    from specsync.service import credentials as credentials_mod
 
     if not use_emulator:
-        credentials = client_mod.credentials_from_env(os.environ)
-        yield client_mod.api_base_from_env(os.environ), credentials
+        credentials = credentials_mod.credentials_from_env(os.environ)
+        yield credentials_mod.api_base_from_env(os.environ), credentials
         return
     from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -189,7 +190,7 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
         click.echo(
             f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
         )
-        yield emu.url, client_mod.Credentials(api_key="specsync-emulator-throwaway-key")
+        yield emu.url, credentials_mod.Credentials(api_key="specsync-emulator-throwaway-key")
 
 
 @click.command()
@@ -254,6 +255,8 @@ def status(
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
     from specsync.service import client as client_mod
+    from specsync.service import credentials as credentials_mod
+    from specsync.service import errors as errors_mod
     from specsync.service.status import (
         ServiceMismatch,
         StatusOptions,
@@ -268,7 +271,7 @@ def status(
     # died are polled too, before the next apply writes them into the lockfile.
     lock = read_lock_view(path)
     try:
-        api_base = None if use_emulator else client_mod.api_base_from_env(os.environ)
+        api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)
         with _api_endpoint(use_emulator) as (base, credentials):
 
@@ -282,13 +285,13 @@ def status(
 
             options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
             report = run_status(
-                path, make_client, options, log, not_found=client_mod.ClientError, lock=lock
+                path, make_client, options, log, not_found=errors_mod.ClientError, lock=lock
             )
     except LockBusy as error:
         raise click.ClickException(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
-    except (ServiceMismatch, client_mod.ConfigError, client_mod.AuthError) as error:
+    except (ServiceMismatch, errors_mod.ConfigError, errors_mod.AuthError) as error:
         raise click.ClickException(str(error)) from None
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -250,6 +250,69 @@ def run_apply(
         return report
 
 
+class _Submitter:
+    """Sends one planned item and journals its answer; called from the pool's threads.
+
+    What the threads share is explicit: `stop` ends the run, `reasons` (appended to from
+    any thread) says why, and `limiter` spaces the requests.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        journal: journal_mod.Journal,
+        limiter: RateLimiter,
+        stop: threading.Event,
+        reasons: list[str],
+        auth_error: type[BaseException],
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._limiter = limiter
+        self._stop = stop
+        self._reasons = reasons
+        self._auth_error = auth_error
+
+    def submit(self, planned: PlannedItem, why: str) -> Outcome:
+        item = planned.item
+        assert item is not None
+        if not self._limiter.wait(self._stop):
+            return Outcome(
+                item.id, "skipped", why, message=self._reasons[0] if self._reasons else ""
+            )
+        fingerprint = item.fingerprint
+        fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
+        self._journal.intent(item.id, fingerprint, utc_now(), fields)
+        try:
+            result = self._client.export(item.request)
+        except self._auth_error as error:
+            # 401/403: not processed, and every further request would fail the same way.
+            self._journal.failed(item.id, fingerprint, str(error), utc_now())
+            if not self._stop.is_set():
+                self._reasons.append(str(error))
+            self._stop.set()
+            return Outcome(item.id, "failed", why, message=str(error))
+        except Exception as error:
+            # Anything unexpected after the intent: the request may have gone out.
+            message = f"unexpected error, outcome unknown: {error}"
+            self._journal.uncertain(item.id, fingerprint, message, utc_now())
+            return Outcome(item.id, "uncertain", why, message=message)
+        return self._record(item, fingerprint, why, result)
+
+    def _record(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
+        """Journal the client's answer (accepted, failed or uncertain) and say what it was."""
+        if result.outcome == "accepted":
+            self._journal.accepted(
+                item.id, fingerprint, result.project_id, result.task_id, utc_now()
+            )
+            return Outcome(item.id, "submitted", why, result.project_id, result.task_id)
+        if result.outcome == "failed":
+            self._journal.failed(item.id, fingerprint, result.message, utc_now())
+            return Outcome(item.id, "failed", why, message=result.message)
+        self._journal.uncertain(item.id, fingerprint, result.message, utc_now())
+        return Outcome(item.id, "uncertain", why, message=result.message)
+
+
 def _submit_all(
     chosen: list[tuple[PlannedItem, str]],
     lockfile_path: Path,
@@ -264,43 +327,12 @@ def _submit_all(
     limiter = RateLimiter(options.rate)
     jpath = journal_mod.journal_path(lockfile_path)
     progress.start(len(chosen))
-
-    def submit(planned: PlannedItem, why: str, journal: journal_mod.Journal) -> Outcome:
-        item = planned.item
-        assert item is not None
-        if not limiter.wait(stop):
-            return Outcome(item.id, "skipped", why, message=reasons[0] if reasons else "")
-        fingerprint = item.fingerprint
-        fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
-        journal.intent(item.id, fingerprint, utc_now(), fields)
-        try:
-            result = client.export(item.request)
-        except auth_error as error:
-            # 401/403: not processed, and every further request would fail the same way.
-            journal.failed(item.id, fingerprint, str(error), utc_now())
-            if not stop.is_set():
-                reasons.append(str(error))
-            stop.set()
-            return Outcome(item.id, "failed", why, message=str(error))
-        except Exception as error:
-            # Anything unexpected after the intent: the request may have gone out.
-            message = f"unexpected error, outcome unknown: {error}"
-            journal.uncertain(item.id, fingerprint, message, utc_now())
-            return Outcome(item.id, "uncertain", why, message=message)
-        if result.outcome == "accepted":
-            journal.accepted(item.id, fingerprint, result.project_id, result.task_id, utc_now())
-            return Outcome(item.id, "submitted", why, result.project_id, result.task_id)
-        if result.outcome == "failed":
-            journal.failed(item.id, fingerprint, result.message, utc_now())
-            return Outcome(item.id, "failed", why, message=result.message)
-        journal.uncertain(item.id, fingerprint, result.message, utc_now())
-        return Outcome(item.id, "uncertain", why, message=result.message)
-
     with (
         _stop_on_signals(stop, reasons),
         journal_mod.Journal(jpath) as journal,
         ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
     ):
+        submitter = _Submitter(client, journal, limiter, stop, reasons, auth_error)
         pending: set[Future[Outcome]] = set()
         queue = iter(chosen)
         exhausted = False
@@ -310,7 +342,7 @@ def _submit_all(
                 if nxt is None:
                     exhausted = True
                     break
-                pending.add(pool.submit(submit, nxt[0], nxt[1], journal))
+                pending.add(pool.submit(submitter.submit, nxt[0], nxt[1]))
             if stop.is_set():
                 exhausted = True
             if not pending:

@@ -4,13 +4,8 @@ What may be retried is the contract (DESIGN section 5): only what the server cer
 not process — a connection that never opened, 429 and 503 (honouring Retry-After). A
 request that was sent and got no clear answer (read timeout, reset connection, another
 5xx, an unreadable 2xx) is *uncertain* and never resubmitted here: there is no idempotency
-key, so a second POST could bill a second video.
-
-Retries run on tenacity rather than urllib3's Retry (which would also retry a POST after a
-read error unless configured with care, and hides each attempt from us) or a loop of our
-own: tenacity gives the tested full-jitter backoff, attempt counting, an injectable sleep
-and per-retry hooks, so the code here only says *what* is retryable and how long the
-server asked us to wait.
+key, so a second POST could bill a second video. How long to wait and when to stop is
+decided in `retry`; a reply is read within its size and time caps in `replies`.
 
 Secrets (API key, user key, token) never reach a message, a log line or a repr: they are
 only put into headers and bodies, and any text that came from the server is redacted
@@ -19,198 +14,58 @@ before it is shown, in case it echoes them.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import ipaddress
 import json
-import math
-import socket
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 import requests.adapters
 import tenacity
 import urllib3.exceptions
 
-DEFAULT_API_BASE = "https://app.aistudios.com"
+from specsync.service.credentials import (
+    API_KEY_ENV,
+    APP_ID_ENV,
+    USER_KEY_ENV,
+    Credentials,
+    _check_credentials,
+    checked_api_base,
+)
+from specsync.service.errors import (
+    _SERVER_TEXT_LIMIT,
+    AuthError,
+    ClientError,
+    _never_connected,
+    _printable,
+    _short,
+    _status_text,
+    _tls_problem,
+)
+from specsync.service.replies import (
+    _id_text,
+    _json_or_none,
+    _read_capped,
+    _Reply,
+    _SlowAnswer,
+    _unwrap,
+)
+from specsync.service.retry import RETRYABLE_STATUSES, _Attempt, _RetryPlan, _Run
+
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 TOKEN_PATH = "/api/odin/v3/auth/token"
 PROGRESS_PATH = "/api/odin/v3/editor/progress/{project_id}"
 
-API_KEY_ENV = "AISTUDIOS_API_KEY"
-APP_ID_ENV = "AISTUDIOS_APP_ID"
-USER_KEY_ENV = "AISTUDIOS_USER_KEY"
-API_BASE_ENV = "SPECSYNC_API_BASE"
-
-# Answers larger than this are cut off: a hostile or broken server cannot exhaust memory.
-MAX_RESPONSE_BYTES = 1024 * 1024
-# Full-jitter exponential backoff when the server does not say how long to wait.
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_CAP_SECONDS = 30.0
 # Enough connections for apply's thread pool, on each per-thread session's host.
 POOL_MAXSIZE = 32
-RETRYABLE_STATUSES = frozenset({429, 503})
-_SERVER_TEXT_LIMIT = 300
 _MIN_REDACTED_LENGTH = 6
 
 ACCEPTED = "accepted"
 FAILED = "failed"
 UNCERTAIN = "uncertain"
-
-
-class AuthError(Exception):
-    """The API refused the credentials (401/403), or there are none: stop the whole run."""
-
-
-class ConfigError(Exception):
-    """The settings cannot work: a bad SPECSYNC_API_BASE, missing or unusable credentials."""
-
-
-class MissingCredentialsError(ConfigError, AuthError):
-    """No usable credentials: a configuration problem that also stops the run like an AuthError."""
-
-
-class ClientError(Exception):
-    """A request failed for another reason; `status` is the HTTP status when there was one."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# -- settings ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Either an API key, or an app id and user key that are exchanged for a token."""
-
-    api_key: str | None = None
-    app_id: str | None = None
-    user_key: str | None = None
-
-    def __repr__(self) -> str:
-        def shown(value: str | None) -> str:
-            return "None" if value is None else "'***'"
-
-        return (
-            f"Credentials(api_key={shown(self.api_key)}, app_id={shown(self.app_id)}, "
-            f"user_key={shown(self.user_key)})"
-        )
-
-    @property
-    def uses_token(self) -> bool:
-        return not self.api_key and bool(self.app_id and self.user_key)
-
-
-def credentials_from_env(env: Mapping[str, str]) -> Credentials:
-    """AISTUDIOS_API_KEY, else AISTUDIOS_APP_ID + AISTUDIOS_USER_KEY; ConfigError when neither."""
-    api_key = (env.get(API_KEY_ENV) or "").strip()
-    app_id = (env.get(APP_ID_ENV) or "").strip()
-    user_key = (env.get(USER_KEY_ENV) or "").strip()
-    if api_key:
-        credentials = Credentials(api_key=api_key)
-    elif app_id and user_key:
-        credentials = Credentials(app_id=app_id, user_key=user_key)
-    elif app_id or user_key:
-        missing = USER_KEY_ENV if app_id else APP_ID_ENV
-        present = APP_ID_ENV if app_id else USER_KEY_ENV
-        raise MissingCredentialsError(
-            f"{present} is set but {missing} is not: set both, or set {API_KEY_ENV}"
-        )
-    else:
-        raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
-        )
-    _check_credentials(credentials)
-    return credentials
-
-
-def api_base_from_env(env: Mapping[str, str]) -> str:
-    """SPECSYNC_API_BASE (checked) or the real service's address."""
-    value = (env.get(API_BASE_ENV) or "").strip()
-    return checked_api_base(value, source=API_BASE_ENV) if value else DEFAULT_API_BASE
-
-
-def checked_api_base(url: str, *, source: str = "the API base URL") -> str:
-    """The URL without a trailing slash; ConfigError unless https, or http to loopback."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as error:
-        raise ConfigError(f"{source} is not a valid URL: {url!r} ({error})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{source} must be an http(s) URL such as {DEFAULT_API_BASE}: {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"{source} must not hold a user name or password")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{source} must not have a query or fragment: {url!r}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"{source} uses plain http to {parts.hostname}, which would send the API key "
-            "unencrypted: use https (plain http is allowed only for loopback addresses)"
-        )
-    return url.rstrip("/")
-
-
-def is_loopback_host(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1 (by name or address, never by DNS lookup)."""
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_credentials(credentials: Credentials) -> None:
-    if not credentials.api_key and not (credentials.app_id and credentials.user_key):
-        raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
-        )
-    for name, value in (
-        (API_KEY_ENV, credentials.api_key),
-        (APP_ID_ENV, credentials.app_id),
-        (USER_KEY_ENV, credentials.user_key),
-    ):
-        # A line break or non-ASCII character makes requests fail with the value in the
-        # message; refuse it here, without showing it.
-        if value and not all(" " < char < "\x7f" for char in value):
-            raise ConfigError(
-                f"{name} holds a space, line break or non-ASCII character, which cannot "
-                "be sent in an HTTP header: check the value"
-            )
-
-
-def parse_retry_after(value: str | None, *, now: datetime.datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or HTTP-date); None if unusable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    current = now or datetime.datetime.now(datetime.timezone.utc)
-    return max(0.0, (when - current).total_seconds())
-
-
-# -- results -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -224,38 +79,6 @@ class ExportResult:
     message: str = ""
     attempts: int = 1  # HTTP attempts made for the export itself
     retries: list[str] = field(default_factory=list)  # one short line per retry
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """One HTTP attempt: a reply, or why there was none and whether it was sent."""
-
-    reply: _Reply | None = None
-    error: str = ""
-    sent: bool = True  # False: the request certainly never reached the server
-    retryable: bool = False
-
-    def describe(self) -> str:
-        if self.reply is None:
-            return self.error
-        return f"HTTP {self.reply.status}"
-
-
-@dataclass
-class _Run:
-    """The attempts of one logical request (several HTTP attempts with retries)."""
-
-    attempts: int = 0
-    retries: list[str] = field(default_factory=list)
-    gave_up: bool = False  # retrying stopped while the last attempt was still retryable
-    gave_up_note: str = ""  # why, when it was not the number of attempts
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -545,44 +368,19 @@ class Client:
         authorization: str | None,
         idempotent: bool,
     ) -> _Attempt:
-        headers = {"Accept": "application/json", "User-Agent": "specsync"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if authorization is not None:
-            headers["Authorization"] = authorization
+        """One HTTP request and its reply, or why there is none (see `_unanswered`)."""
         try:
             response = self._session().request(
                 method,
                 self.base_url + path,
                 data=body,
-                headers=headers,
+                headers=_headers(body, authorization),
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            return _Attempt(error="connect timeout", sent=False, retryable=True)
-        except requests.exceptions.SSLError as error:
-            # Certificates do not fix themselves between attempts: not retried.
-            return _Attempt(error=_tls_problem(error), sent=False)
-        except requests.exceptions.ReadTimeout:
-            return _Attempt(
-                error="read timeout after the request was sent (the server may have processed it)",
-                retryable=idempotent,
-            )
-        except requests.exceptions.ConnectionError as error:
-            refused = _never_connected(error)
-            if refused is not None:
-                return _Attempt(error=refused, sent=False, retryable=True)
-            return _Attempt(
-                error="the connection closed after the request was sent, with no answer",
-                retryable=idempotent,
-            )
         except requests.exceptions.RequestException as error:
-            return _Attempt(
-                error=f"the request failed after it may have been sent: {_short(error)}",
-                retryable=idempotent,
-            )
+            return _unanswered(error, idempotent)
         try:
             content = _read_capped(response, self._timeout[1])
         except _SlowAnswer:
@@ -625,183 +423,42 @@ class Client:
         return text
 
 
-class _RetryPlan:
-    """Stop and wait decisions for one `_call_with_retries`.
-
-    The wait before a retry is decided once per attempt, so that the stop check (is the
-    budget enough for it?) and the sleep agree, whatever order tenacity asks in.
-    """
-
-    def __init__(
-        self, run: _Run, *, max_attempts: int, max_seconds: float, first_attempt: int
-    ) -> None:
-        self._run = run
-        self._max_seconds = max_seconds
-        self._jitter = tenacity.wait_random_exponential(
-            multiplier=BACKOFF_BASE_SECONDS, max=BACKOFF_CAP_SECONDS
-        )
-        self._waits: dict[int, float] = {}
-        self._server_asked: dict[int, bool] = {}
-        self.last_attempt = first_attempt + max_attempts
-        self._max_attempts = max_attempts
-        self.spent = 0.0  # seconds spent in attempts (sleeps are counted apart)
-
-    def next_wait(self, state: tenacity.RetryCallState) -> float:
-        number = state.attempt_number
-        if number not in self._waits:
-            attempt: _Attempt = state.outcome.result()  # type: ignore[union-attr]
-            asked = None
-            if attempt.reply is not None:
-                asked = parse_retry_after(attempt.reply.headers.get("Retry-After"))
-            self._server_asked[number] = asked is not None
-            self._waits[number] = asked if asked is not None else float(self._jitter(state))
-        return self._waits[number]
-
-    def should_stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self._max_attempts:
-            self._run.gave_up = True
-            return True
-        wait = self.next_wait(state)
-        if self.spent + state.idle_for + wait > self._max_seconds:
-            self._run.gave_up = True
-            if self._server_asked[state.attempt_number]:
-                self._run.gave_up_note = (
-                    f" (the server asked to wait {wait:.0f} s, beyond the "
-                    f"{self._max_seconds:.0f} s retry budget)"
-                )
-            else:
-                self._run.gave_up_note = f" ({self._max_seconds:.0f} s retry budget spent)"
-            return True
-        return False
-
-
 # -- helpers -------------------------------------------------------------------------------
 
 
-class _SlowAnswer(TimeoutError):
-    """The answer trickled in for longer than the read timeout allows in total."""
+def _headers(body: bytes | None, authorization: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "specsync"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return headers
 
 
-def _read_capped(response: requests.Response, seconds: float) -> bytes:
-    """At most MAX_RESPONSE_BYTES of the body, within `seconds` in all.
+def _unanswered(error: requests.exceptions.RequestException, idempotent: bool) -> _Attempt:
+    """A request that raised instead of answering: was it sent, and may it be retried?
 
-    The read timeout alone bounds each socket read, not a body sent a byte at a time.
+    Checked most specific first: ConnectTimeout and SSLError are ConnectionErrors too.
     """
-    deadline = time.monotonic() + seconds
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in _body_pieces(response, 64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            break
-        if time.monotonic() > deadline:
-            raise _SlowAnswer
-    return b"".join(chunks)[:MAX_RESPONSE_BYTES]
-
-
-def _body_pieces(response: requests.Response, size: int) -> Iterator[bytes]:
-    """The decoded body in pieces as they arrive.
-
-    urllib3 2's read1 returns what has arrived (decompressing at most `size` bytes at a
-    time); plain read, and so iter_content, waits until `size` bytes have come, so a
-    trickle would be noticed only at its end. urllib3 without read1 falls back to that.
-    """
-    read1 = getattr(response.raw, "read1", None)
-    if read1 is None:
-        yield from response.iter_content(chunk_size=size)
-        return
-    while True:
-        piece = read1(size, decode_content=True)
-        if not piece:
-            return
-        yield piece
-
-
-def _never_connected(error: BaseException) -> str | None:
-    """Why the connection never opened (so nothing was sent), or None if it may have."""
-    for cause in _causes(error):
-        if isinstance(
-            cause, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
-        ):
-            return None
-    causes = list(_causes(error))
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-        return "connection refused"
-    if any(isinstance(cause, socket.gaierror) for cause in causes):
-        return "host name not found"
-    for cause in causes:
-        if isinstance(
-            cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return "could not connect"
-    return None
-
-
-def _causes(error: BaseException) -> Iterable[BaseException]:
-    """The error, what it wraps (args, reason, cause, context), depth first, each once."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        pending.extend(item for item in linked if isinstance(item, BaseException))
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None
-
-
-def _unwrap(parsed: Any) -> dict[str, Any] | None:
-    """`data` of a `{"success": true, "data": {...}}` envelope, or a bare object."""
-    if not isinstance(parsed, dict):
-        return None
-    if "success" in parsed or "data" in parsed:
-        data = parsed.get("data")
-        if parsed.get("success") is False or not isinstance(data, dict):
-            return None
-        return data
-    return parsed
-
-
-def _id_text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (str, int)):
-        text = str(value).strip()
-        return text or None
-    return None
-
-
-def _status_text(status: int, text: str, code: str | None) -> str:
-    """ "HTTP 400: invalid model (code 1002)"; no code part when it only repeats the status."""
-    shown_code = f" (code {code})" if code and code != str(status) else ""
-    return f"HTTP {status}: {text}{shown_code}"
-
-
-def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else " " for char in text).strip()
-
-
-def _short(error: BaseException) -> str:
-    return _printable(f"{type(error).__name__}")
-
-
-def _tls_problem(error: BaseException) -> str:
-    """What the TLS layer said (innermost ssl error), with the usual remedy."""
-    reason = next(
-        (str(cause) for cause in _causes(error) if isinstance(cause, ssl.SSLError)),
-        _short(error),
-    )
-    return (
-        f"TLS error: {_printable(reason)[:_SERVER_TEXT_LIMIT]} (behind a proxy or private CA, "
-        "set REQUESTS_CA_BUNDLE to its certificate bundle)"
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return _Attempt(error="connect timeout", sent=False, retryable=True)
+    if isinstance(error, requests.exceptions.SSLError):
+        # Certificates do not fix themselves between attempts: not retried.
+        return _Attempt(error=_tls_problem(error), sent=False)
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return _Attempt(
+            error="read timeout after the request was sent (the server may have processed it)",
+            retryable=idempotent,
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        refused = _never_connected(error)
+        if refused is not None:
+            return _Attempt(error=refused, sent=False, retryable=True)
+        return _Attempt(
+            error="the connection closed after the request was sent, with no answer",
+            retryable=idempotent,
+        )
+    return _Attempt(
+        error=f"the request failed after it may have been sent: {_short(error)}",
+        retryable=idempotent,
     )

@@ -113,7 +113,7 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
     `api_base` is None for `--emulator`; an emulator lockfile may also be checked against
     an emulator the user runs on a loopback SPECSYNC_API_BASE.
     """
-    from specsync.service.client import is_loopback_host
+    from specsync.service.credentials import is_loopback_host
 
     if api_base is None and lock.entries and not lock.emulator:
         raise ServiceMismatch(

@@ -23,19 +23,10 @@ from typing import Any
 import pytest
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
-from specsync.service.client import (
-    DEFAULT_API_BASE,
-    MAX_RESPONSE_BYTES,
-    AuthError,
-    Client,
-    ClientError,
-    ConfigError,
-    Credentials,
-    ExportResult,
-    api_base_from_env,
-    credentials_from_env,
-    parse_retry_after,
-)
+from specsync.service.client import Client, ExportResult
+from specsync.service.credentials import Credentials
+from specsync.service.errors import AuthError, ClientError, ConfigError
+from specsync.service.replies import MAX_RESPONSE_BYTES
 
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 KEY = "test-key-123"
@@ -349,13 +340,6 @@ def test_canary_key_never_appears_in_logs_results_or_errors() -> None:
         assert "XYZ" not in text
 
 
-def test_credentials_repr_hides_every_secret() -> None:
-    shown = repr(Credentials(api_key="k-secret", app_id="app-secret", user_key="u-secret"))
-    assert "secret" not in shown
-    assert "api_key='***'" in shown
-    assert repr(Credentials()) == "Credentials(api_key=None, app_id=None, user_key=None)"
-
-
 # -- progress ------------------------------------------------------------------------------
 
 
@@ -653,98 +637,8 @@ def test_requests_ca_bundle_is_honoured(
 # -- settings --------------------------------------------------------------------------------
 
 
-def test_api_base_defaults_to_the_real_service() -> None:
-    assert api_base_from_env({}) == DEFAULT_API_BASE
-    assert api_base_from_env({"SPECSYNC_API_BASE": "  "}) == DEFAULT_API_BASE
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("https://api.example.com/", "https://api.example.com"),
-        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-        ("http://127.1.2.3:1", "http://127.1.2.3:1"),
-        ("http://localhost:9/", "http://localhost:9"),
-        ("http://[::1]:9", "http://[::1]:9"),
-    ],
-)
-def test_api_base_accepts_https_and_loopback_http(value: str, expected: str) -> None:
-    assert api_base_from_env({"SPECSYNC_API_BASE": value}) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "http://app.aistudios.com",
-        "http://10.0.0.1:8080",
-        "http://192.168.1.5",
-        "http://localhost.example.com",
-        "ftp://127.0.0.1",
-        "app.aistudios.com",
-        "https://",
-        "https://host:notaport",
-        "https://user:pw@host",
-    ],
-)
-def test_api_base_refuses_what_could_leak_the_key_or_cannot_work(value: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        api_base_from_env({"SPECSYNC_API_BASE": value})
-    assert "SPECSYNC_API_BASE" in str(caught.value)
-
-
 def test_client_refuses_plain_http_to_a_remote_host_before_any_network() -> None:
     recorder = Recorder()
     with pytest.raises(ConfigError):
         make_client("http://192.0.2.1:80", recorder)
     assert recorder.lines == []
-
-
-def test_credentials_from_env_prefers_the_api_key() -> None:
-    env = {"AISTUDIOS_API_KEY": " k1 \n", "AISTUDIOS_APP_ID": "a", "AISTUDIOS_USER_KEY": "u"}
-    assert credentials_from_env(env) == Credentials(api_key="k1")
-    pair = {"AISTUDIOS_APP_ID": "a", "AISTUDIOS_USER_KEY": "u"}
-    assert credentials_from_env(pair) == Credentials(app_id="a", user_key="u")
-
-
-@pytest.mark.parametrize(
-    ("env", "named"),
-    [
-        ({}, ["AISTUDIOS_API_KEY", "AISTUDIOS_APP_ID", "AISTUDIOS_USER_KEY"]),
-        ({"AISTUDIOS_API_KEY": ""}, ["AISTUDIOS_API_KEY"]),
-        ({"AISTUDIOS_APP_ID": "a"}, ["AISTUDIOS_USER_KEY"]),
-        ({"AISTUDIOS_USER_KEY": "u"}, ["AISTUDIOS_APP_ID"]),
-    ],
-)
-def test_missing_credentials_name_the_variables(env: dict[str, str], named: list[str]) -> None:
-    with pytest.raises(ConfigError) as caught:
-        credentials_from_env(env)
-    assert isinstance(caught.value, AuthError)  # stops the run like a refused key
-    for name in named:
-        assert name in str(caught.value)
-
-
-def test_a_key_that_cannot_be_a_header_is_refused_without_being_shown() -> None:
-    with pytest.raises(ConfigError) as caught:
-        credentials_from_env({"AISTUDIOS_API_KEY": "abc\ndef-secret"})
-    assert "secret" not in str(caught.value)
-    assert "AISTUDIOS_API_KEY" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("3", 3.0),
-        (" 1.5 ", 1.5),
-        ("0", 0.0),
-        ("-1", None),
-        ("nan", None),
-        ("soon", None),
-        ("", None),
-        (None, None),
-        ("Wed, 21 Oct 2026 07:28:10 GMT", 10.0),
-        ("Wed, 21 Oct 2026 07:27:00 GMT", 0.0),
-    ],
-)
-def test_parse_retry_after(header: str | None, expected: float | None) -> None:
-    now = datetime.datetime(2026, 10, 21, 7, 28, 0, tzinfo=datetime.timezone.utc)
-    assert parse_retry_after(header, now=now) == expected
