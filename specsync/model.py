@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any
 
+from specsync.errors import UserError
+
 # Name of the fingerprint scheme, written into the lockfile so that a future scheme never
 # looks like a change to every item (which would re-export, and re-bill, everything).
 FINGERPRINT_SCHEME = "sha256-json-v1"
@@ -61,7 +63,7 @@ class Problem:
         return f"{self.location}: {self.message}"
 
 
-class InputError(Exception):
+class InputError(UserError):
     """The user's input is wrong: report every problem, exit 1, never a traceback."""
 
     def __init__(self, problems: Sequence[Problem] | Problem | str) -> None:

@@ -9,6 +9,7 @@ import click
 
 from specsync.cli.exit_codes import EXIT_INVALID
 from specsync.cli.options import LOCKFILE_OPTION
+from specsync.errors import UserError
 
 
 @click.command()
@@ -27,14 +28,10 @@ def forget(patterns: tuple[str, ...], lockfile: str) -> None:
       specsync forget welcome/ko
     """
     from specsync.service.apply import forget_matching
-    from specsync.state.journal import LockBusy
 
-    try:
-        dropped = forget_matching(Path(lockfile), patterns)
-    except LockBusy as error:
-        raise click.ClickException(str(error)) from None
+    dropped = forget_matching(Path(lockfile), patterns)
     if not dropped:
-        raise click.ClickException(f"no entry in {lockfile} matches {' '.join(patterns)}")
+        raise UserError(f"no entry in {lockfile} matches {' '.join(patterns)}")
     for item_id in dropped:
         click.echo(f"forgot {item_id}", err=True)
     click.echo(

@@ -29,6 +29,7 @@ from specsync.cli.lockfile_commands import forget, merge_driver
 from specsync.cli.manifest_commands import render, schema, validate
 from specsync.cli.plan_command import plan
 from specsync.cli.service_commands import apply, status
+from specsync.errors import UserError
 from specsync.model import InputError
 
 
@@ -85,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="specsync", standalone_mode=False)
     except InputError as error:
         print_problems(error.problems)
+        code = EXIT_INVALID
+    except UserError as error:
+        click.echo(f"Error: {error}", err=True)
         code = EXIT_INVALID
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)

@@ -20,6 +20,7 @@ from specsync.cli.options import (
     ROOT_OPTION,
     announce_compile,
 )
+from specsync.errors import UserError
 
 
 @click.command()
@@ -133,8 +134,7 @@ def apply(
     from specsync.manifests.pipeline import load_items
     from specsync.service import client as client_mod
     from specsync.service import errors as errors_mod
-    from specsync.service.apply import ApplyOptions, OverBudget, report_to_json, run_apply
-    from specsync.state.journal import LockBusy
+    from specsync.service.apply import ApplyOptions, report_to_json, run_apply
 
     options = ApplyOptions(
         targets=targets,
@@ -147,27 +147,22 @@ def apply(
         max_minutes=max_minutes,
     )
     progress = BarProgress() if sys.stderr.isatty() else LogProgress()
-    try:
-        # Manifests first: their problems need no network, no credentials and no emulator,
-        # and are what the user must see, whatever else is missing.
-        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
-        with _api_endpoint(use_emulator) as (base, credentials):
+    # Manifests first: their problems need no network, no credentials and no emulator,
+    # and are what the user must see, whatever else is missing.
+    items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    with _api_endpoint(use_emulator) as (base, credentials):
 
-            def make_client() -> Any:
-                return client_mod.Client(base, credentials, log=progress.note)
+        def make_client() -> Any:
+            return client_mod.Client(base, credentials, log=progress.note)
 
-            report = run_apply(
-                items,
-                Path(lockfile),
-                make_client,
-                options,
-                progress,
-                auth_error=errors_mod.AuthError,
-            )
-    except (LockBusy, OverBudget) as error:
-        raise click.ClickException(str(error)) from None
-    except errors_mod.ConfigError as error:
-        raise click.ClickException(str(error)) from None
+        report = run_apply(
+            items,
+            Path(lockfile),
+            make_client,
+            options,
+            progress,
+            auth_error=errors_mod.AuthError,
+        )
     if output_format == "json":
         click.echo(json.dumps(report_to_json(report), ensure_ascii=False, indent=2))
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
@@ -258,7 +253,6 @@ def status(
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod
     from specsync.service.status import (
-        ServiceMismatch,
         StatusOptions,
         check_service,
         run_status,
@@ -288,11 +282,9 @@ def status(
                 path, make_client, options, log, not_found=errors_mod.ClientError, lock=lock
             )
     except LockBusy as error:
-        raise click.ClickException(
+        raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
-    except (ServiceMismatch, errors_mod.ConfigError, errors_mod.AuthError) as error:
-        raise click.ClickException(str(error)) from None
     if output_format == "json":
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     click.echo(text_report(report), nl=False, err=True)

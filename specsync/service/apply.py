@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.state import journal as journal_mod
@@ -42,7 +43,7 @@ class ApplyOptions:
     max_minutes: float | None = None
 
 
-class OverBudget(Exception):
+class OverBudget(UserError):
     """The plan exceeds --max-items/--max-minutes: nothing is submitted."""
 
 

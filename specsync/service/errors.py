@@ -12,14 +12,16 @@ from collections.abc import Iterable
 
 import urllib3.exceptions
 
+from specsync.errors import UserError
+
 _SERVER_TEXT_LIMIT = 300
 
 
-class AuthError(Exception):
+class AuthError(UserError):
     """The API refused the credentials (401/403), or there are none: stop the whole run."""
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """The settings cannot work: a bad SPECSYNC_API_BASE, missing or unusable credentials."""
 
 

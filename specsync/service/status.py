@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from specsync.errors import UserError
 from specsync.state import journal
 from specsync.state.lockfile import (
     Lockfile,
@@ -103,7 +104,7 @@ class StatusReport:
         return {"items": [item.to_json() for item in sorted(self.items, key=lambda i: i.id)]}
 
 
-class ServiceMismatch(Exception):
+class ServiceMismatch(UserError):
     """The lockfile's ids belong to another service than the one status would ask."""
 
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from specsync.errors import UserError
 from specsync.state.lockfile import (
     Entry,
     Lockfile,
@@ -249,7 +250,7 @@ def read_lock_view(lockfile_path: Path) -> Lockfile:
 # the apply lock --------------------------------------------------------------------------
 
 
-class LockBusy(Exception):
+class LockBusy(UserError):
     """Another process holds the apply lock for this lockfile."""
 
     def __init__(self, lockfile_path: Path, pid: int | None, since: str | None) -> None:
