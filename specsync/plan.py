@@ -18,10 +18,11 @@ from typing import Any, NamedTuple
 
 from specsync.model import FINGERPRINT_FIELDS, Item
 from specsync.state.lockdata import Entry, Lockfile
+from specsync.states import PlanAction, RenderState
 
-ACTIONS = ("create", "update", "unchanged", "orphaned", "uncertain")
+ACTIONS = tuple(PlanAction)
 # What apply submits, per action (`uncertain` only with --retry-uncertain).
-SUBMITTED = ("create", "update")
+SUBMITTED = (PlanAction.CREATE, PlanAction.UPDATE)
 MAX_DIFF_LINES = 12
 # Spoken characters per minute by language, for cost estimates only: an avatar reads about
 # 150 words a minute in English (~900 characters with spaces); syllabic and logographic
@@ -44,7 +45,7 @@ class PlannedItem(NamedTuple):
     and the dataclass' guarded __init__ took half of make_plan's time on 10,000 items."""
 
     id: str
-    action: str
+    action: PlanAction
     item: Item | None  # None for orphaned entries
     entry: Entry | None  # None for items never exported
     reason: str = ""
@@ -74,7 +75,7 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         """True when `--detailed-exitcode` says 2: something to create, update or resolve."""
-        return any(self.summary.get(a, 0) for a in ("create", "update", "uncertain"))
+        return any(self.summary.get(a, 0) for a in (*SUBMITTED, PlanAction.UNCERTAIN))
 
 
 def estimated_minutes(request: Mapping[str, Any]) -> float:
@@ -135,34 +136,42 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     for item in items:
         entry = entries.get(item.id)
         if entry is None:
-            planned.append(PlannedItem(item.id, "create", item, None, "new item"))
+            planned.append(PlannedItem(item.id, PlanAction.CREATE, item, None, "new item"))
             continue
         same = entry.fingerprint == item.fingerprint
-        if same and entry.state != "uncertain" and entry.project_id is not None:
+        if same and entry.state != RenderState.UNCERTAIN and entry.project_id is not None:
             # The usual line of a plan, built the quick way (make_plan runs per item).
-            planned.append(PlannedItem._make((item.id, "unchanged", item, entry, "", (), ())))
-        elif same and entry.state == "uncertain":
+            planned.append(
+                PlannedItem._make((item.id, PlanAction.UNCHANGED, item, entry, "", (), ()))
+            )
+        elif same and entry.state == RenderState.UNCERTAIN:
             planned.append(
                 PlannedItem(
                     item.id,
-                    "uncertain",
+                    PlanAction.UNCERTAIN,
                     item,
                     entry,
                     "a request was sent and its outcome is unknown; "
                     "resubmit with `apply --retry-uncertain`",
                 )
             )
-        elif entry.project_id is None and entry.state != "uncertain":
-            planned.append(PlannedItem(item.id, "create", item, entry, "never exported"))
+        elif entry.project_id is None and entry.state != RenderState.UNCERTAIN:
+            planned.append(PlannedItem(item.id, PlanAction.CREATE, item, entry, "never exported"))
         else:
             changes, diff, reason = _changes(item, entry)
-            if entry.state == "uncertain":
+            if entry.state == RenderState.UNCERTAIN:
                 reason += " (the last attempt's outcome is unknown)"
-            planned.append(PlannedItem(item.id, "update", item, entry, reason, changes, diff))
+            planned.append(
+                PlannedItem(item.id, PlanAction.UPDATE, item, entry, reason, changes, diff)
+            )
     for item_id in entries.keys() - {item.id for item in items}:
         planned.append(
             PlannedItem(
-                item_id, "orphaned", None, entries[item_id], "no longer in the manifests; kept"
+                item_id,
+                PlanAction.ORPHANED,
+                None,
+                entries[item_id],
+                "no longer in the manifests; kept",
             )
         )
     planned.sort(key=attrgetter("id"))
@@ -196,7 +205,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "summary": dict(plan.summary),
         "estimate": {
-            "exports": plan.summary["create"] + plan.summary["update"],
+            "exports": plan.summary[PlanAction.CREATE] + plan.summary[PlanAction.UPDATE],
             "minutes": round(plan.minutes(*SUBMITTED), 2),
             "note": "spoken length estimated from text and language; not a bill",
         },

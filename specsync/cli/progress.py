@@ -8,6 +8,7 @@ import time
 from typing import TextIO
 
 from specsync.service.apply import Outcome
+from specsync.states import ItemOutcome
 
 
 class LogProgress:
@@ -29,7 +30,7 @@ class LogProgress:
             width = len(str(self.total))
             detail = (
                 f"projectId={outcome.project_id}"
-                if outcome.outcome == "submitted"
+                if outcome.outcome == ItemOutcome.SUBMITTED
                 else outcome.message
             )
             print(
@@ -72,7 +73,7 @@ class BarProgress(LogProgress):
     def done(self, outcome: Outcome) -> None:
         with self._lock:
             self.count += 1
-            if outcome.outcome != "submitted":
+            if outcome.outcome != ItemOutcome.SUBMITTED:
                 self.stream.write(f"\r\x1b[K{outcome.outcome}: {outcome.id}: {outcome.message}\n")
             self._draw()
 

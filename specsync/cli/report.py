@@ -6,30 +6,44 @@ from typing import TYPE_CHECKING
 
 from specsync.cli.console import style
 from specsync.plan import SUBMITTED, Plan, PlannedItem
+from specsync.states import ItemOutcome, PlanAction
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport
 
-_SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "uncertain": "!"}
-_COLOUR = {"create": "green", "update": "yellow", "orphaned": "dim", "uncertain": "red"}
+_SYMBOL = {
+    PlanAction.CREATE: "+",
+    PlanAction.UPDATE: "~",
+    PlanAction.UNCHANGED: "=",
+    PlanAction.ORPHANED: "?",
+    PlanAction.UNCERTAIN: "!",
+}
+_COLOUR = {
+    PlanAction.CREATE: "green",
+    PlanAction.UPDATE: "yellow",
+    PlanAction.ORPHANED: "dim",
+    PlanAction.UNCERTAIN: "red",
+}
 
 
 def plan_summary(plan: Plan) -> str:
     s = plan.summary
-    exports = s["create"] + s["update"]
+    create, update = s[PlanAction.CREATE], s[PlanAction.UPDATE]
+    uncertain = s[PlanAction.UNCERTAIN]
+    exports = create + update
     line = (
         f"Plan: {len([p for p in plan.items if p.item is not None])} items: "
-        f"{s['create']} to create, {s['update']} to update, {s['unchanged']} unchanged, "
-        f"{s['orphaned']} orphaned, {s['uncertain']} uncertain. "
+        f"{create} to create, {update} to update, {s[PlanAction.UNCHANGED]} unchanged, "
+        f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "
     )
     if exports:
         line += f"apply will submit {exports} export{'s' if exports != 1 else ''}"
         line += f" (~{plan.minutes(*SUBMITTED):.1f} min of video, estimated)"
-        if s["uncertain"]:
-            line += f" (+{s['uncertain']} with --retry-uncertain)"
+        if uncertain:
+            line += f" (+{uncertain} with --retry-uncertain)"
         return line + "."
-    if s["uncertain"]:
-        return line + f"Nothing new to submit; {s['uncertain']} need --retry-uncertain."
+    if uncertain:
+        return line + f"Nothing new to submit; {uncertain} need --retry-uncertain."
     return line + "Nothing to submit."
 
 
@@ -41,7 +55,7 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
     )
     where = f"  ({planned.item.source.short})" if planned.item is not None else ""
     out = [f"{head}  {planned.action}{where}"]
-    if planned.reason and planned.action != "create":
+    if planned.reason and planned.action != PlanAction.CREATE:
         out.append(f"    {planned.reason}")
     out.extend(f"    {line}" for line in planned.diff)
     return out
@@ -50,7 +64,7 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
 def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False) -> str:
     lines: list[str] = []
     for planned in plan.items:
-        if planned.action == "unchanged" and not show_unchanged:
+        if planned.action == PlanAction.UNCHANGED and not show_unchanged:
             continue
         lines.extend(_lines(planned, colour))
     lines.append(plan_summary(plan))
@@ -64,7 +78,7 @@ def _md_cell(text: str) -> str:
 def plan_markdown(plan: Plan) -> str:
     """For a pull-request comment or the GitHub job summary."""
     out = ["### specsync plan", "", plan_summary(plan), ""]
-    changed = [p for p in plan.items if p.action != "unchanged"]
+    changed = [p for p in plan.items if p.action != PlanAction.UNCHANGED]
     if changed:
         out += ["| item | action | why |", "|---|---|---|"]
         for planned in changed:
@@ -77,8 +91,15 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def apply_summary(report: ApplyReport, emulator: bool) -> str:
-    submitted, failed, uncertain = (report.of(k) for k in ("submitted", "failed", "uncertain"))
-    skipped = report.of("skipped")
+    submitted, failed, uncertain, skipped = (
+        report.of(k)
+        for k in (
+            ItemOutcome.SUBMITTED,
+            ItemOutcome.FAILED,
+            ItemOutcome.UNCERTAIN,
+            ItemOutcome.SKIPPED,
+        )
+    )
     lines = [
         f"Apply: {len(submitted)} submitted, {len(failed)} failed, {len(uncertain)} uncertain"
         + (f", {len(skipped)} not sent" if skipped else "")

@@ -22,9 +22,10 @@ from typing import Any, Protocol
 
 from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
-from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
+from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile import Lockfile, read_lockfile, without, write_lockfile
+from specsync.states import Answer, ItemOutcome, PlanAction
 
 
 class ExportClient(Protocol):
@@ -50,7 +51,7 @@ class OverBudget(UserError):
 @dataclass
 class Outcome:
     id: str
-    outcome: str  # submitted | failed | uncertain | skipped
+    outcome: ItemOutcome
     action: str  # the plan action that caused it (create/update/replace/retry)
     project_id: str | None = None
     task_id: str | None = None
@@ -65,20 +66,22 @@ class ApplyReport:
     lockfile_written: bool = False
     seconds: float = 0.0
 
-    def of(self, kind: str) -> list[Outcome]:
+    def of(self, kind: ItemOutcome) -> list[Outcome]:
         return [o for o in self.outcomes if o.outcome == kind]
 
     @property
     def uncertain_left(self) -> list[str]:
         """Items uncertain after this run (new ones and those left alone)."""
-        ids = {o.id for o in self.of("uncertain")}
-        submitted = {o.id for o in self.outcomes if o.outcome in ("submitted", "failed")}
-        ids |= {p.id for p in self.plan.by_action("uncertain") if p.id not in submitted}
+        ids = {o.id for o in self.of(ItemOutcome.UNCERTAIN)}
+        submitted = {
+            o.id for o in self.outcomes if o.outcome in (ItemOutcome.SUBMITTED, ItemOutcome.FAILED)
+        }
+        ids |= {p.id for p in self.plan.by_action(PlanAction.UNCERTAIN) if p.id not in submitted}
         return sorted(ids)
 
     @property
     def ok(self) -> bool:
-        return not self.of("failed") and not self.uncertain_left and self.stopped is None
+        return not self.of(ItemOutcome.FAILED) and not self.uncertain_left and self.stopped is None
 
 
 class Progress(Protocol):
@@ -156,12 +159,12 @@ def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
             continue
         if options.targets and not matches(planned.id, options.targets):
             continue
-        if planned.action in ("create", "update"):
+        if planned.action in SUBMITTED:
             chosen.append((planned, planned.action))
-        elif planned.action == "uncertain" and options.retry_uncertain:
+        elif planned.action == PlanAction.UNCERTAIN and options.retry_uncertain:
             chosen.append((planned, "retry"))
         elif (
-            planned.action == "unchanged"
+            planned.action == PlanAction.UNCHANGED
             and options.replace
             and matches(planned.id, options.replace)
         ):
@@ -279,7 +282,7 @@ class _Submitter:
         assert item is not None
         if not self._limiter.wait(self._stop):
             return Outcome(
-                item.id, "skipped", why, message=self._reasons[0] if self._reasons else ""
+                item.id, ItemOutcome.SKIPPED, why, message=self._reasons[0] if self._reasons else ""
             )
         fingerprint = item.fingerprint
         fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
@@ -292,26 +295,26 @@ class _Submitter:
             if not self._stop.is_set():
                 self._reasons.append(str(error))
             self._stop.set()
-            return Outcome(item.id, "failed", why, message=str(error))
+            return Outcome(item.id, ItemOutcome.FAILED, why, message=str(error))
         except Exception as error:
             # Anything unexpected after the intent: the request may have gone out.
             message = f"unexpected error, outcome unknown: {error}"
             self._journal.uncertain(item.id, fingerprint, message, utc_now())
-            return Outcome(item.id, "uncertain", why, message=message)
+            return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=message)
         return self._record(item, fingerprint, why, result)
 
     def _record(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
         """Journal the client's answer (accepted, failed or uncertain) and say what it was."""
-        if result.outcome == "accepted":
+        if result.outcome == Answer.ACCEPTED:
             self._journal.accepted(
                 item.id, fingerprint, result.project_id, result.task_id, utc_now()
             )
-            return Outcome(item.id, "submitted", why, result.project_id, result.task_id)
-        if result.outcome == "failed":
+            return Outcome(item.id, ItemOutcome.SUBMITTED, why, result.project_id, result.task_id)
+        if result.outcome == Answer.FAILED:
             self._journal.failed(item.id, fingerprint, result.message, utc_now())
-            return Outcome(item.id, "failed", why, message=result.message)
+            return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message)
         self._journal.uncertain(item.id, fingerprint, result.message, utc_now())
-        return Outcome(item.id, "uncertain", why, message=result.message)
+        return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=result.message)
 
 
 def _submit_all(
@@ -353,7 +356,7 @@ def _submit_all(
                 outcome = future.result()
                 # Only this (main) thread touches the report: no lock needed.
                 report.outcomes.append(outcome)
-                if outcome.outcome != "skipped":
+                if outcome.outcome != ItemOutcome.SKIPPED:
                     progress.done(outcome)
     if reasons:
         report.stopped = reasons[0]
@@ -376,7 +379,7 @@ def forget_matching(lockfile_path: Path, patterns: Sequence[str]) -> list[str]:
 def report_to_json(report: ApplyReport) -> dict[str, Any]:
     """The documented `apply --format json` document."""
 
-    def rows(kind: str) -> list[dict[str, Any]]:
+    def rows(kind: ItemOutcome) -> list[dict[str, Any]]:
         out = []
         for o in sorted(report.of(kind), key=lambda o: o.id):
             row: dict[str, Any] = {"id": o.id, "action": o.action}
@@ -389,9 +392,9 @@ def report_to_json(report: ApplyReport) -> dict[str, Any]:
         return out
 
     return {
-        "submitted": rows("submitted"),
-        "failed": rows("failed"),
-        "uncertain": rows("uncertain"),
+        "submitted": rows(ItemOutcome.SUBMITTED),
+        "failed": rows(ItemOutcome.FAILED),
+        "uncertain": rows(ItemOutcome.UNCERTAIN),
         "uncertainLeft": report.uncertain_left,
         "summary": dict(report.plan.summary),
         "stopped": report.stopped,

@@ -54,6 +54,7 @@ from specsync.service.replies import (
     _unwrap,
 )
 from specsync.service.retry import RETRYABLE_STATUSES, _Attempt, _RetryPlan, _Run
+from specsync.states import Answer
 
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 TOKEN_PATH = "/api/odin/v3/auth/token"
@@ -63,16 +64,14 @@ PROGRESS_PATH = "/api/odin/v3/editor/progress/{project_id}"
 POOL_MAXSIZE = 32
 _MIN_REDACTED_LENGTH = 6
 
-ACCEPTED = "accepted"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
+ACCEPTED, FAILED, UNCERTAIN = Answer.ACCEPTED, Answer.FAILED, Answer.UNCERTAIN
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """What became of one export request."""
 
-    outcome: str  # "accepted" | "failed" | "uncertain"
+    outcome: Answer
     project_id: str | None = None
     task_id: str | None = None
     code: str | None = None  # the service's error code, when it gave one

@@ -31,12 +31,10 @@ from specsync.state.lockfile import (
     write_bytes_atomic,
     write_lockfile,
 )
+from specsync.states import RenderState
 
-SUBMITTED = "submitted"
-RENDERING = "rendering"
-DONE = "done"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
+SUBMITTED, RENDERING = RenderState.SUBMITTED, RenderState.RENDERING
+DONE, FAILED, UNCERTAIN = RenderState.DONE, RenderState.FAILED, RenderState.UNCERTAIN
 FINAL = (DONE, FAILED)
 
 CACHE_NAME = "status.json"
@@ -54,7 +52,7 @@ class ItemStatus:
 
     id: str
     project_id: str | None
-    state: str  # submitted | rendering | done | failed | uncertain
+    state: RenderState
     progress: int | None = None
     download_url: str | None = None
     message: str | None = None  # the last error, or why the item is not polled
