@@ -44,7 +44,7 @@ CONFLICT_HINT = "unresolved git merge conflict; run `specsync merge-driver` or r
 
 # Keys of an item block, in the order they are written.
 _ENTRY_KEYS = ENTRY_KEYS
-_HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
+HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
 _TOP_KEYS = ("version", "fingerprint", "emulator", "items", "forgotten")
 
 
@@ -55,7 +55,7 @@ def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:
     return replace(lock, entries={**lock.entries, entry.id: entry})
 
 
-def _add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> tuple:
+def add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> tuple:
     """History plus the extra submissions whose ids it does not hold yet, order kept."""
     result = list(history)
     seen = {(s.project_id, s.task_id) for s in result}
@@ -84,7 +84,7 @@ def submitted_entry(
             project_id,
             task_id,
         ):
-            history = _add_history(history, [previous])
+            history = add_history(history, [previous])
         elif previous is not None and old.state in ("done", "failed"):
             state = old.state
     return Entry(
@@ -105,7 +105,7 @@ def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: 
     previous = old.submission()
     history = old.history
     if previous is not None and old.state != "uncertain":
-        history = _add_history(history, [previous])
+        history = add_history(history, [previous])
     return old._replace(
         fingerprint=fingerprint,
         state="uncertain",
@@ -166,7 +166,7 @@ def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
     for key in drop:
         entry = lock.entries[key]
         current = [sub for sub in (entry.submission(),) if sub is not None]
-        kept = _add_history(forgotten.get(key, ()), [*entry.history, *current])
+        kept = add_history(forgotten.get(key, ()), [*entry.history, *current])
         if kept:
             forgotten[key] = kept
     return replace(
@@ -182,7 +182,7 @@ def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\ud800-\udfff]')
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     """A TOML basic string: quotes, backslashes and control characters escaped, the rest kept."""
     if not _NEEDS_ESCAPE.search(text):
         return f'"{text}"'
@@ -215,7 +215,7 @@ def _comment(text: str) -> str:
 
 
 def _dump_entry(entry: Entry) -> str:
-    lines = [f"[items.{_quote(entry.id)}]", f"fingerprint = {_quote(entry.fingerprint)}"]
+    lines = [f"[items.{quote(entry.id)}]", f"fingerprint = {quote(entry.fingerprint)}"]
     optional = (
         ("projectId", entry.project_id),
         ("taskId", entry.task_id),
@@ -223,15 +223,15 @@ def _dump_entry(entry: Entry) -> str:
         ("state", entry.state),
         ("attemptedAt", entry.attempted_at),
     )
-    lines.extend(f"{key} = {_quote(value)}" for key, value in optional if value is not None)
+    lines.extend(f"{key} = {quote(value)}" for key, value in optional if value is not None)
     if entry.language is not None:
-        lines.append(f"language = {_quote(entry.language)}")
+        lines.append(f"language = {quote(entry.language)}")
     if entry.model is not None:
-        lines.append(f"model = {_quote(entry.model)}")
+        lines.append(f"model = {quote(entry.model)}")
     if entry.is_export is not None:
         lines.append(f"isExport = {'true' if entry.is_export else 'false'}")
     if entry.text is not None:
-        lines.append(f"text = {_quote(entry.text)}")
+        lines.append(f"text = {quote(entry.text)}")
     lines.extend(_dump_history(entry.history))
     return "\n".join(lines) + "\n"
 
@@ -243,7 +243,7 @@ def _dump_history(history: Sequence[Submission]) -> list[str]:
     for sub in history:
         values = (sub.project_id, sub.task_id, sub.submitted_at, sub.fingerprint)
         pairs = ", ".join(
-            f"{key} = {_quote(value)}" for key, value in zip(_HISTORY_KEYS, values, strict=True)
+            f"{key} = {quote(value)}" for key, value in zip(HISTORY_KEYS, values, strict=True)
         )
         lines.append(f"  {{ {pairs} }},")
     lines.append("]")
@@ -255,14 +255,14 @@ def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -
     parts = [
         HEADER
         + f"version = {LOCK_VERSION}\n"
-        + f"fingerprint = {_quote(lock.fingerprint_scheme)}\n"
+        + f"fingerprint = {quote(lock.fingerprint_scheme)}\n"
         + f"emulator = {'true' if lock.emulator else 'false'}\n"
     ]
     for key in sorted(lock.entries):
         notes = "".join(_comment(note) + "\n" for note in (comments or {}).get(key, ()))
         parts.append(notes + _dump_entry(lock.entries[key]))
     for key in sorted(lock.forgotten):
-        block = [f"[forgotten.{_quote(key)}]", *_dump_history(lock.forgotten[key])]
+        block = [f"[forgotten.{quote(key)}]", *_dump_history(lock.forgotten[key])]
         parts.append("\n".join(block) + "\n")
     return "\n".join(parts)
 
@@ -328,7 +328,7 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
-def _split_lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines as TOML counts them (only \\n ends a line; str.splitlines also splits on U+2028)."""
     return [line.removesuffix("\r") for line in text.split("\n")]
 
@@ -349,7 +349,7 @@ def _type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-class _Lines:
+class Locations:
     """Where things are in the lockfile text: item headers and top-level keys, by line."""
 
     def __init__(self, path: str, text: str) -> None:
@@ -364,7 +364,7 @@ class _Lines:
             return self._items
         self._items = {}
         in_table = False
-        for number, line in enumerate(_split_lines(self.text), start=1):
+        for number, line in enumerate(split_lines(self.text), start=1):
             stripped = line.strip()
             if stripped.startswith("["):
                 in_table = True
@@ -404,14 +404,14 @@ class _Lines:
         return Location(self.path, line, 1 if line else 0)
 
 
-def _conflict_problems(path: str, text: str) -> list[Problem]:
+def conflict_problems(path: str, text: str) -> list[Problem]:
     # Substring tests first (much faster than a MULTILINE search over megabytes), then
     # one pass in C; the line scan below names the lines.
     if not any(marker in text for marker in _MARKERS) or not _MARKER_LINE.search(text):
         return []
     problems = []
     markers = []
-    for number, line in enumerate(_split_lines(text), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         for marker in _MARKERS:
             if line.startswith(marker) and (len(line) == 7 or line[7] in " \t\r"):
                 markers.append((number, marker))
@@ -421,7 +421,7 @@ def _conflict_problems(path: str, text: str) -> list[Problem]:
     return problems
 
 
-def _decode(path: str, data: bytes) -> str:
+def decode_lockfile(path: str, data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -437,7 +437,7 @@ def _decode(path: str, data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _toml_problem(path: str, text: str, error: Exception) -> Problem:
+def toml_problem(path: str, text: str, error: Exception) -> Problem:
     message = str(error)
     line = getattr(error, "lineno", None)
     column = getattr(error, "colno", None)
@@ -447,7 +447,7 @@ def _toml_problem(path: str, text: str, error: Exception) -> Problem:
         message = message[: match.start()]
     elif _TOML_AT_END.search(message):
         message = _TOML_AT_END.sub("", message)
-        lines = _split_lines(text) or [""]
+        lines = split_lines(text) or [""]
         line, column = len(lines), len(lines[-1]) + 1
     return Problem(Location(path, line or 0, column or 0), f"invalid TOML: {message}")
 
@@ -455,7 +455,7 @@ def _toml_problem(path: str, text: str, error: Exception) -> Problem:
 def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem."""
     text = text.removeprefix("\ufeff")
-    conflicts = _conflict_problems(path, text)
+    conflicts = conflict_problems(path, text)
     if conflicts:
         raise InputError(conflicts)
     # Lockfiles as specsync writes them take the fast path; anything else, tomllib.
@@ -464,16 +464,16 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise InputError(_toml_problem(path, text, error)) from None
+            raise InputError(toml_problem(path, text, error)) from None
     if not data:
         return empty()
-    lines = _Lines(path, text)
+    locate = Locations(path, text)
     problems: list[Problem] = []
     whole = Location(path)
 
     for key in data:
         if key not in _TOP_KEYS:
-            problems.append(Problem(lines.key(key), f"unknown key `{key}`"))
+            problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
 
     version = data.get("version")
     if "version" not in data:
@@ -481,19 +481,19 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     elif not isinstance(version, int) or isinstance(version, bool):
         problems.append(
             Problem(
-                lines.key("version"), f"`version` must be an integer, not {_type_name(version)}"
+                locate.key("version"), f"`version` must be an integer, not {_type_name(version)}"
             )
         )
     elif version > LOCK_VERSION:
         raise InputError(
             Problem(
-                lines.key("version"),
+                locate.key("version"),
                 f"lockfile version {version} was written by a newer specsync: upgrade "
                 f"(this one reads version {LOCK_VERSION})",
             )
         )
     elif version < 1:
-        problems.append(Problem(lines.key("version"), f"unsupported lockfile version {version}"))
+        problems.append(Problem(locate.key("version"), f"unsupported lockfile version {version}"))
 
     scheme = data.get("fingerprint")
     if "fingerprint" not in data:
@@ -501,16 +501,16 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     elif not isinstance(scheme, str):
         problems.append(
             Problem(
-                lines.key("fingerprint"),
+                locate.key("fingerprint"),
                 f"`fingerprint` must be a string, not {_type_name(scheme)}",
             )
         )
     elif scheme != FINGERPRINT_SCHEME:
         problems.append(
             Problem(
-                lines.key("fingerprint"),
-                f"unknown fingerprint scheme {_quote(scheme)} (this specsync knows "
-                f"{_quote(FINGERPRINT_SCHEME)}): upgrade specsync",
+                locate.key("fingerprint"),
+                f"unknown fingerprint scheme {quote(scheme)} (this specsync knows "
+                f"{quote(FINGERPRINT_SCHEME)}): upgrade specsync",
             )
         )
 
@@ -518,7 +518,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     if not isinstance(emulator, bool):
         problems.append(
             Problem(
-                lines.key("emulator"),
+                locate.key("emulator"),
                 f"`emulator` must be true or false, not {_type_name(emulator)}",
             )
         )
@@ -527,7 +527,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     entries: dict[str, Entry] = {}
     items = data.get("items", {})
     if not isinstance(items, dict):
-        problems.append(Problem(lines.key("items"), "`items` must be a table of items"))
+        problems.append(Problem(locate.key("items"), "`items` must be a table of items"))
         items = {}
     unlocated = Location(path)
     for item_id, table in items.items():
@@ -539,7 +539,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
         entry = _parse_entry(item_id, table, unlocated, problems)
         if len(problems) > before:
             # Locating needs a scan of the text: only a broken entry pays for it.
-            where = lines.item(item_id)
+            where = locate.item(item_id)
             problems[before:] = [replace(p, location=where) for p in problems[before:]]
         if entry is not None:
             entries[item_id] = entry
@@ -547,16 +547,16 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     forgotten: dict[str, tuple[Submission, ...]] = {}
     raw_forgotten = data.get("forgotten", {})
     if not isinstance(raw_forgotten, dict):
-        problems.append(Problem(lines.key("forgotten"), "`forgotten` must be a table"))
+        problems.append(Problem(locate.key("forgotten"), "`forgotten` must be a table"))
         raw_forgotten = {}
     for item_id, table in raw_forgotten.items():
-        where = lines.key("forgotten")
+        where = locate.key("forgotten")
         records = table.get("history", []) if isinstance(table, dict) else None
         if not isinstance(records, list):
-            problems.append(Problem(where, f"forgotten {_quote(item_id)} must hold a history"))
+            problems.append(Problem(where, f"forgotten {quote(item_id)} must hold a history"))
             continue
         subs = [
-            _parse_submission(r, f"forgotten {_quote(item_id)}", where, problems) for r in records
+            _parse_submission(r, f"forgotten {quote(item_id)}", where, problems) for r in records
         ]
         forgotten[item_id] = tuple(sub for sub in subs if sub is not None)
 
@@ -622,7 +622,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
 def _parse_entry(
     item_id: str, table: Any, where: Location, problems: list[Problem]
 ) -> Entry | None:
-    label = f"item {_quote(item_id)}"
+    label = f"item {quote(item_id)}"
     count = len(problems)
     if not _is_table(table, _ENTRY_KEYS, label, where, problems):
         return None
@@ -662,7 +662,7 @@ def _parse_entry(
         problems.append(
             Problem(
                 where,
-                f"{label}: unknown state {_quote(state)} (expected one of {', '.join(STATES)})",
+                f"{label}: unknown state {quote(state)} (expected one of {', '.join(STATES)})",
             )
         )
     if ("projectId" in table) != ("taskId" in table):
@@ -702,10 +702,10 @@ def _parse_submission(
     record: Any, label: str, where: Location, problems: list[Problem]
 ) -> Submission | None:
     count = len(problems)
-    if not _is_table(record, _HISTORY_KEYS, label, where, problems):
+    if not _is_table(record, HISTORY_KEYS, label, where, problems):
         return None
     values: dict[str, str] = {}
-    for key in _HISTORY_KEYS:
+    for key in HISTORY_KEYS:
         value = record.get(key, "")
         required = key in ("projectId", "taskId")
         if key not in record and required:
@@ -738,7 +738,7 @@ def read_lockfile(path: Path) -> Lockfile:
         raise InputError(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
-    return parse_lockfile(_decode(name, data), name)
+    return parse_lockfile(decode_lockfile(name, data), name)
 
 
 # merging ---------------------------------------------------------------------------------
@@ -750,7 +750,7 @@ def _merge_same_project(ours: Entry, theirs: Entry) -> Entry:
     """Both sides changed an entry that names the same export: combine them."""
     winner = ours if _STATE_RANK[ours.state] >= _STATE_RANK[theirs.state] else theirs
     other = theirs if winner is ours else ours
-    history = _add_history(winner.history, other.history)
+    history = add_history(winner.history, other.history)
     return winner._replace(history=_sorted_history(history))
 
 
@@ -779,10 +779,10 @@ def _merge_entries(
             result = _merge_same_project(o, t)
         else:
             extra = [s for s in (t.submission(),) if s is not None]
-            history = _add_history(o.history, [*t.history, *extra])
+            history = add_history(o.history, [*t.history, *extra])
             result = o._replace(history=_sorted_history(history))
             conflicts[item_id] = (
-                f"CONFLICT: {_quote(item_id)} was exported on both sides: projectId "
+                f"CONFLICT: {quote(item_id)} was exported on both sides: projectId "
                 f"{o.project_id or '(none)'} (ours) and {t.project_id or '(none)'} (theirs); "
                 "ours is kept, theirs is in its history; check which video is right"
             )
@@ -794,7 +794,7 @@ def _merge_entries(
 def _merge_forgotten(ours: Lockfile, theirs: Lockfile) -> dict[str, tuple[Submission, ...]]:
     merged = dict(ours.forgotten)
     for key, subs in theirs.forgotten.items():
-        merged[key] = _add_history(merged.get(key, ()), subs)
+        merged[key] = add_history(merged.get(key, ()), subs)
     return merged
 
 
