@@ -23,7 +23,10 @@ from typing import Any, Protocol
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.state import journal as journal_mod
-from specsync.state.lockfile import Lockfile, read_lockfile, without, write_lockfile
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import without
+from specsync.state.lockfile_write import write_lockfile
 
 
 class ExportClient(Protocol):

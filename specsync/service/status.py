@@ -23,13 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from specsync.state import journal
-from specsync.state.lockfile import (
-    Lockfile,
-    read_lockfile,
-    with_state,
-    write_bytes_atomic,
-    write_lockfile,
-)
+from specsync.state.atomic import write_bytes_atomic
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import with_state
+from specsync.state.lockfile_write import write_lockfile
 
 SUBMITTED = "submitted"
 RENDERING = "rendering"

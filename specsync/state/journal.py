@@ -20,16 +20,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specsync.state.lockfile import (
-    Entry,
-    Lockfile,
-    fsync_dir,
-    read_lockfile,
-    submitted_entry,
-    uncertain_entry,
-    with_entries,
-    write_bytes_atomic,
-)
+from specsync.state.atomic import fsync_dir, write_bytes_atomic
+from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
 
 if TYPE_CHECKING:
     import filelock

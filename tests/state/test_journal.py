@@ -23,7 +23,10 @@ from specsync.state.journal import (
     read_journal,
     state_dir,
 )
-from specsync.state.lockfile import empty, read_lockfile, with_submission, write_lockfile
+from specsync.state.lockdata import empty
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import with_submission
+from specsync.state.lockfile_write import write_lockfile
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -202,7 +205,7 @@ def test_fold_keeps_a_known_render_state_when_refolded(tmp_path: Path) -> None:
     # then recorded "done"; the next apply folds the same journal again.
     records = journal_records(tmp_path)
     once = fold(start_lock(), records)  # type: ignore[arg-type]
-    from specsync.state.lockfile import with_state
+    from specsync.state.lockfile_update import with_state
 
     done = with_state(once, "new/en", "done")
     assert fold(done, records).entries["new/en"].state == "done"
