@@ -52,6 +52,30 @@ def _type_name(value: Any) -> str:
 def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem."""
     text = text.removeprefix("\ufeff")
+    data = _load_document(text, path)
+    if not data:
+        return empty()
+    locate = Locations(path, text)
+    problems: list[Problem] = []
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
+    _check_version(data, locate, problems)
+    _check_fingerprint_scheme(data, locate, problems)
+    emulator = _parse_emulator(data, locate, problems)
+    entries = _parse_items(data, locate, problems)
+    forgotten = _parse_forgotten(data, locate, problems)
+
+    if problems:
+        raise InputError(problems)
+    return Lockfile(
+        entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME, forgotten=forgotten
+    )
+
+
+def _load_document(text: str, path: str) -> dict[str, Any]:
+    """The TOML document as a dict; git conflict markers and invalid TOML raise InputError."""
     conflicts = conflict_problems(path, text)
     if conflicts:
         raise InputError(conflicts)
@@ -62,19 +86,14 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InputError(toml_problem(path, text, error)) from None
-    if not data:
-        return empty()
-    locate = Locations(path, text)
-    problems: list[Problem] = []
-    whole = Location(path)
+    return data
 
-    for key in data:
-        if key not in _TOP_KEYS:
-            problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
 
+def _check_version(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> None:
+    """`version` must be one this specsync reads; a newer one raises at once (upgrade)."""
     version = data.get("version")
     if "version" not in data:
-        problems.append(Problem(whole, "missing `version`"))
+        problems.append(Problem(Location(locate.path), "missing `version`"))
     elif not isinstance(version, int) or isinstance(version, bool):
         problems.append(
             Problem(
@@ -92,9 +111,16 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     elif version < 1:
         problems.append(Problem(locate.key("version"), f"unsupported lockfile version {version}"))
 
+
+def _check_fingerprint_scheme(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> None:
+    """The top-level `fingerprint` must name the scheme this specsync computes."""
     scheme = data.get("fingerprint")
     if "fingerprint" not in data:
-        problems.append(Problem(whole, "missing `fingerprint` (the fingerprint scheme)"))
+        problems.append(
+            Problem(Location(locate.path), "missing `fingerprint` (the fingerprint scheme)")
+        )
     elif not isinstance(scheme, str):
         problems.append(
             Problem(
@@ -111,6 +137,8 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
             )
         )
 
+
+def _parse_emulator(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> bool:
     emulator = data.get("emulator", False)
     if not isinstance(emulator, bool):
         problems.append(
@@ -120,13 +148,19 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
             )
         )
         emulator = False
+    return emulator
 
+
+def _parse_items(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> dict[str, Entry]:
+    """The entries of `items`; a broken entry's problems are located at its header."""
     entries: dict[str, Entry] = {}
     items = data.get("items", {})
     if not isinstance(items, dict):
         problems.append(Problem(locate.key("items"), "`items` must be a table of items"))
         items = {}
-    unlocated = Location(path)
+    unlocated = Location(locate.path)
     for item_id, table in items.items():
         entry = _well_formed_entry(item_id, table)
         if entry is not None:
@@ -140,7 +174,13 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
             problems[before:] = [replace(p, location=where) for p in problems[before:]]
         if entry is not None:
             entries[item_id] = entry
+    return entries
 
+
+def _parse_forgotten(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> dict[str, tuple[Submission, ...]]:
+    """The ids of forgotten entries, by item id."""
     forgotten: dict[str, tuple[Submission, ...]] = {}
     raw_forgotten = data.get("forgotten", {})
     if not isinstance(raw_forgotten, dict):
@@ -156,12 +196,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
             _parse_submission(r, f"forgotten {quote(item_id)}", where, problems) for r in records
         ]
         forgotten[item_id] = tuple(sub for sub in subs if sub is not None)
-
-    if problems:
-        raise InputError(problems)
-    return Lockfile(
-        entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME, forgotten=forgotten
-    )
+    return forgotten
 
 
 def _is_table(
