@@ -254,6 +254,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
 def _parse_entry(
     item_id: str, table: Any, where: Location, problems: list[Problem]
 ) -> Entry | None:
+    """The entry an item's table holds; None when it has problems (added to `problems`)."""
     label = f"item {quote(item_id)}"
     count = len(problems)
     if not _is_table(table, _ENTRY_KEYS, label, where, problems):
@@ -282,14 +283,7 @@ def _parse_entry(
     language = text("language")
     model = text("model")
     request_text = text("text")
-    is_export = table.get("isExport")
-    if is_export is not None and not isinstance(is_export, bool):
-        problems.append(
-            Problem(
-                where, f"{label}: `isExport` must be true or false, not {_type_name(is_export)}"
-            )
-        )
-        is_export = None
+    is_export = _parse_is_export(table, label, where, problems)
     if state is not None and state not in STATES:
         problems.append(
             Problem(
@@ -299,18 +293,7 @@ def _parse_entry(
         )
     if ("projectId" in table) != ("taskId" in table):
         problems.append(Problem(where, f"{label}: `projectId` and `taskId` go together"))
-
-    history: list[Submission] = []
-    raw_history = table.get("history", [])
-    if not isinstance(raw_history, list):
-        problems.append(
-            Problem(where, f"{label}: `history` must be an array, not {_type_name(raw_history)}")
-        )
-        raw_history = []
-    for index, record in enumerate(raw_history, start=1):
-        sub = _parse_submission(record, f"{label}: history entry {index}", where, problems)
-        if sub is not None:
-            history.append(sub)
+    history = _parse_history(table, label, where, problems)
 
     if len(problems) > count or fingerprint is None:
         return None
@@ -322,12 +305,44 @@ def _parse_entry(
         submitted_at=submitted_at,
         state=state,
         attempted_at=attempted_at,
-        history=tuple(history),
+        history=history,
         language=language,
         model=model,
         is_export=is_export,
         text=request_text,
     )
+
+
+def _parse_is_export(
+    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
+) -> bool | None:
+    is_export = table.get("isExport")
+    if is_export is not None and not isinstance(is_export, bool):
+        problems.append(
+            Problem(
+                where, f"{label}: `isExport` must be true or false, not {_type_name(is_export)}"
+            )
+        )
+        return None
+    return is_export
+
+
+def _parse_history(
+    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
+) -> tuple[Submission, ...]:
+    """An entry's earlier exports; the records with problems are left out."""
+    history: list[Submission] = []
+    raw_history = table.get("history", [])
+    if not isinstance(raw_history, list):
+        problems.append(
+            Problem(where, f"{label}: `history` must be an array, not {_type_name(raw_history)}")
+        )
+        raw_history = []
+    for index, record in enumerate(raw_history, start=1):
+        sub = _parse_submission(record, f"{label}: history entry {index}", where, problems)
+        if sub is not None:
+            history.append(sub)
+    return tuple(history)
 
 
 def _parse_submission(
