@@ -222,16 +222,6 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
     return with_entries(lock, changed.values()) if changed else lock
 
 
-def pending_intents(records: Iterable[dict[str, Any]]) -> set[str]:
-    """Ids with an intent and no outcome yet (plan shows them as uncertain)."""
-    valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
-    return {
-        record["id"]
-        for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True)
-        if open_intent
-    }
-
-
 def read_lock_view(lockfile_path: Path) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for."""

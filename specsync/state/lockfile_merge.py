@@ -70,7 +70,14 @@ def _merge_forgotten(ours: Lockfile, theirs: Lockfile) -> dict[str, tuple[Submis
     return merged
 
 
-def _merged(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, dict[str, str]]:
+def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, dict[str, str]]:
+    """Three-way merge, entry by entry: the merged lockfile and conflict messages by item id.
+
+    An entry changed on one side only is taken from that side; deleted on one side and
+    unchanged on the other, it is deleted. Changed differently on both sides but naming the
+    same projectId, the histories are joined and the later state wins. Different projectIds
+    are a conflict: ours is kept with theirs' ids added to its history, so no id is lost.
+    """
     entries, conflicts = _merge_entries(base, ours, theirs)
     lock = Lockfile(
         entries,
@@ -79,18 +86,6 @@ def _merged(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile,
         forgotten=_merge_forgotten(ours, theirs),
     )
     return lock, conflicts
-
-
-def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, list[str]]:
-    """Three-way merge, entry by entry. Returns the merged lockfile and conflict messages.
-
-    An entry changed on one side only is taken from that side; deleted on one side and
-    unchanged on the other, it is deleted. Changed differently on both sides but naming the
-    same projectId, the histories are joined and the later state wins. Different projectIds
-    are a conflict: ours is kept with theirs' ids added to its history, so no id is lost.
-    """
-    lock, conflicts = _merged(base, ours, theirs)
-    return lock, [conflicts[key] for key in sorted(conflicts)]
 
 
 def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> list[str]:
@@ -102,7 +97,7 @@ def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> lis
     base = read_lockfile(Path(base_path))
     ours = read_lockfile(Path(ours_path))
     theirs = read_lockfile(Path(theirs_path))
-    lock, conflicts = _merged(base, ours, theirs)
+    lock, conflicts = merge(base, ours, theirs)
     text = dumps(lock, {key: [message] for key, message in conflicts.items()})
     write_bytes_atomic(Path(ours_path), text.encode("utf-8"))
     return [conflicts[key] for key in sorted(conflicts)]

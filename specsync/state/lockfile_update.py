@@ -36,7 +36,11 @@ def submitted_entry(
     task_id: str,
     submitted_at: str,
 ) -> Entry:
-    """The entry after an accepted export (see `with_submission`); `old` may be None."""
+    """The entry after an accepted export; `old` may be None. Ids it replaces move to history.
+
+    The state is cleared (a new render starts), except when the very same ids are recorded
+    again (folding a journal twice), so that a known "done"/"failed" is not forgotten.
+    """
     history: tuple[Submission, ...] = ()
     state = None
     if old is not None:
@@ -61,7 +65,11 @@ def submitted_entry(
 
 
 def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: str) -> Entry:
-    """The entry after a request of unknown outcome (see `with_uncertain`)."""
+    """The entry after a request whose outcome is unknown; its existing ids are kept.
+
+    Because `fingerprint` now names the attempt, the current export (if any) is also listed
+    in history with its own fingerprint: the attempt may have replaced it.
+    """
     if old is None:
         return Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
     previous = old.submission()
@@ -74,33 +82,6 @@ def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: 
         attempted_at=attempted_at,
         history=history,
     )
-
-
-def with_submission(
-    lock: Lockfile,
-    id: str,
-    fingerprint: str,
-    project_id: str,
-    task_id: str,
-    submitted_at: str,
-) -> Lockfile:
-    """Record an accepted export. Ids it replaces move to the entry's history.
-
-    The state is cleared (a new render starts), except when the very same ids are recorded
-    again (folding a journal twice), so that a known "done"/"failed" is not forgotten.
-    """
-    old = lock.entries.get(id)
-    entry = submitted_entry(old, id, fingerprint, project_id, task_id, submitted_at)
-    return _with_entry(lock, entry)
-
-
-def with_uncertain(lock: Lockfile, id: str, fingerprint: str, attempted_at: str) -> Lockfile:
-    """Record a request whose outcome is unknown. Existing ids are kept on the entry.
-
-    Because `fingerprint` now names the attempt, the current export (if any) is also listed
-    in history with its own fingerprint: the attempt may have replaced it.
-    """
-    return _with_entry(lock, uncertain_entry(lock.entries.get(id), id, fingerprint, attempted_at))
 
 
 def with_entries(lock: Lockfile, entries: Iterable[Entry]) -> Lockfile:

@@ -32,7 +32,7 @@ def test_merge_takes_a_clean_union_of_new_items() -> None:
     ours = lock_of(entry("a/en", "P-a"), entry("b/en", "P-b"))
     theirs = lock_of(entry("a/en", "P-a"), entry("c/en", "P-c"))
     merged, conflicts = merge(base, ours, theirs)
-    assert conflicts == []
+    assert conflicts == {}
     assert set(merged.entries) == {"a/en", "b/en", "c/en"}
 
 
@@ -41,7 +41,7 @@ def test_merge_one_side_changes_and_deletions() -> None:
     ours = lock_of(entry("a/en", "P1"), entry("kept/en", "P-k2"))  # forgot gone, kept changed
     theirs = lock_of(entry("a/en", "P2"), entry("gone/en", "P-g"))  # updated a, forgot kept
     merged, conflicts = merge(base, ours, theirs)
-    assert conflicts == []
+    assert conflicts == {}
     assert merged.entries["a/en"].project_id == "P2"
     assert "gone/en" not in merged.entries
     assert merged.entries["kept/en"].project_id == "P-k2"  # a change beats a deletion
@@ -53,7 +53,7 @@ def test_merge_same_project_joins_history_and_later_state_wins() -> None:
     ours = lock_of(entry("a/en", "P1", state="done", history=(old,)))
     theirs = lock_of(entry("a/en", "P1", history=(old, Submission("Px", "Tx", T1, FP3))))
     merged, conflicts = merge(base, ours, theirs)
-    assert conflicts == []
+    assert conflicts == {}
     result = merged.entries["a/en"]
     assert result.state == "done"
     assert [s.project_id for s in result.history] == ["P0", "Px"]
@@ -64,7 +64,7 @@ def test_merge_different_projects_is_a_conflict_that_keeps_both_ids(tmp_path: Pa
     ours = lock_of(entry("a/en", "P-ours"))
     theirs = lock_of(entry("a/en", "P-theirs", FP2), emulator=True)
     merged, conflicts = merge(base, ours, theirs)
-    [message] = conflicts
+    [message] = conflicts.values()
     assert '"a/en"' in message and "P-ours" in message and "P-theirs" in message
     result = merged.entries["a/en"]
     assert result.project_id == "P-ours"
@@ -78,7 +78,7 @@ def test_merge_uncertain_beats_done_for_the_same_project() -> None:
     ours = lock_of(entry("a/en", "P1", state="done"))
     theirs = lock_of(entry("a/en", "P1", FP2, state="uncertain", attempted_at=T1))
     merged, conflicts = merge(base, ours, theirs)
-    assert conflicts == []
+    assert conflicts == {}
     assert merged.entries["a/en"] == theirs.entries["a/en"]
     both_gone, _ = merge(base, lock_of(), lock_of())
     assert both_gone.entries == {}

@@ -11,7 +11,7 @@ from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 from specsync.state import lockfile_read
 from specsync.state.lockdata import empty
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import with_submission
+from specsync.state.lockfile_update import submitted_entry, with_entries
 from specsync.state.lockfile_write import dumps
 
 FP1 = "1" * 64
@@ -60,8 +60,8 @@ def test_unterminated_string_at_end_is_located(tmp_path: Path) -> None:
 
 
 def test_git_conflict_markers(tmp_path: Path) -> None:
-    ours = dumps(with_submission(empty(), "a/en", FP1, "P-ours", "T", T0))
-    theirs = dumps(with_submission(empty(), "a/en", FP1, "P-theirs", "T", T0))
+    ours = dumps(with_entries(empty(), [submitted_entry(None, "a/en", FP1, "P-ours", "T", T0)]))
+    theirs = dumps(with_entries(empty(), [submitted_entry(None, "a/en", FP1, "P-theirs", "T", T0)]))
     head, block_ours = ours.split("\n\n", 1)
     _, block_theirs = theirs.split("\n\n", 1)
     text = f"{head}\n\n<<<<<<< HEAD\n{block_ours}=======\n{block_theirs}>>>>>>> branch\n"

@@ -11,7 +11,12 @@ import pytest
 from specsync.state import atomic, lockfile_read
 from specsync.state.lockdata import Lockfile, empty
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import with_state, with_submission, with_uncertain
+from specsync.state.lockfile_update import (
+    submitted_entry,
+    uncertain_entry,
+    with_entries,
+    with_state,
+)
 from specsync.state.lockfile_write import dumps, write_lockfile
 
 FP1 = "1" * 64
@@ -23,12 +28,12 @@ T2 = "2026-11-25T12:10:00Z"
 
 
 def sample() -> Lockfile:
-    lock = empty()
-    lock = with_submission(lock, "onboarding/en", FP1, "P-en-1", "T-en-1", T0)
-    lock = with_submission(lock, "onboarding/en", FP2, "P-en-2", "T-en-2", T1)
+    en = submitted_entry(None, "onboarding/en", FP1, "P-en-1", "T-en-1", T0)
+    en = submitted_entry(en, "onboarding/en", FP2, "P-en-2", "T-en-2", T1)
+    ko = uncertain_entry(None, "onboarding/ko", FP3, T2)
+    de = submitted_entry(None, "welcome/de", FP1, "P-de", "T-de", T0)
+    lock = with_entries(empty(), [en, ko, de])
     lock = with_state(lock, "onboarding/en", "done")
-    lock = with_uncertain(lock, "onboarding/ko", FP3, T2)
-    lock = with_submission(lock, "welcome/de", FP1, "P-de", "T-de", T0)
     return with_state(lock, "welcome/de", "failed")
 
 
@@ -42,11 +47,10 @@ def write_text(tmp_path: Path, text: str, name: str = "specsync.lock") -> Path:
 
 
 def test_dumps_matches_the_documented_layout() -> None:
-    lock = empty()
-    lock = with_submission(lock, "onboarding/en", FP1, "p1", "t1", T0)
-    lock = with_submission(lock, "onboarding/en", FP2, "p2", "t2", T1)
-    lock = with_state(lock, "onboarding/en", "done")
-    lock = with_uncertain(lock, "onboarding/ko", FP3, T2)
+    en = submitted_entry(None, "onboarding/en", FP1, "p1", "t1", T0)
+    en = submitted_entry(en, "onboarding/en", FP2, "p2", "t2", T1)
+    ko = uncertain_entry(None, "onboarding/ko", FP3, T2)
+    lock = with_state(with_entries(empty(), [en, ko]), "onboarding/en", "done")
     assert dumps(lock) == (
         "# specsync.lock: what specsync has exported. Written by specsync; commit it, "
         "do not edit it.\n"
@@ -82,7 +86,8 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
 
 def test_emulator_flag_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "specsync.lock"
-    write_lockfile(path, with_submission(empty(emulator=True), "a/en", FP1, "p", "t", T0))
+    entry = submitted_entry(None, "a/en", FP1, "p", "t", T0)
+    write_lockfile(path, with_entries(empty(emulator=True), [entry]))
     assert "emulator = true\n" in path.read_text(encoding="utf-8")
     assert read_lockfile(path).emulator is True
 
@@ -101,7 +106,7 @@ def test_emulator_flag_round_trips(tmp_path: Path) -> None:
 )
 def test_strange_ids_are_escaped_and_round_trip(tmp_path: Path, item_id: str) -> None:
     path = tmp_path / "specsync.lock"
-    lock = with_submission(empty(), item_id, FP1, f"p {item_id}", "t", T0)
+    lock = with_entries(empty(), [submitted_entry(None, item_id, FP1, f"p {item_id}", "t", T0)])
     write_lockfile(path, lock)
     raw = path.read_bytes()
     assert raw.decode("utf-8").count("\n") == len(dumps(lock).split("\n")) - 1  # no raw newline
@@ -113,10 +118,11 @@ def test_strange_ids_are_escaped_and_round_trip(tmp_path: Path, item_id: str) ->
 
 
 def test_items_sorted_by_code_point_and_file_ends_with_one_newline() -> None:
-    lock = empty()
-    for item_id in ["b/en", "a/ko", "B/en", "a/en", "é/en", "a-b/en"]:
-        lock = with_submission(lock, item_id, FP1, "p", "t", T0)
-    text = dumps(lock)
+    entries = [
+        submitted_entry(None, item_id, FP1, "p", "t", T0)
+        for item_id in ["b/en", "a/ko", "B/en", "a/en", "é/en", "a-b/en"]
+    ]
+    text = dumps(with_entries(empty(), entries))
     ids = list(lockfile_read.tomllib.loads(text)["items"])
     assert ids == sorted(ids) == ["B/en", "a-b/en", "a/en", "a/ko", "b/en", "é/en"]
     assert text.endswith('"\n') and not text.endswith("\n\n")
@@ -147,8 +153,9 @@ def test_untouched_entries_stay_byte_identical(tmp_path: Path) -> None:
     write_lockfile(path, sample())
     before = blocks(path.read_text(encoding="utf-8"))
     lock = read_lockfile(path)
-    lock = with_submission(lock, "onboarding/ko", FP1, "P-ko", "T-ko", T2)
-    lock = with_submission(lock, "a-new/en", FP1, "P-new", "T-new", T2)
+    ko = submitted_entry(lock.entries["onboarding/ko"], "onboarding/ko", FP1, "P-ko", "T-ko", T2)
+    new = submitted_entry(None, "a-new/en", FP1, "P-new", "T-new", T2)
+    lock = with_entries(lock, [ko, new])
     write_lockfile(path, lock)
     after = blocks(path.read_text(encoding="utf-8"))
     assert set(after) == set(before) | {'[items."a-new/en"]'}
@@ -159,7 +166,7 @@ def test_untouched_entries_stay_byte_identical(tmp_path: Path) -> None:
 
 def test_lone_surrogates_are_refused_not_written() -> None:
     with pytest.raises(ValueError, match="surrogate"):
-        dumps(with_submission(empty(), "bad\udc80/en", FP1, "p", "t", T0))
+        dumps(with_entries(empty(), [submitted_entry(None, "bad\udc80/en", FP1, "p", "t", T0)]))
 
 
 def test_documented_example_is_a_valid_lockfile(tmp_path: Path) -> None:
@@ -179,7 +186,7 @@ def test_write_leaves_no_temp_files_and_keeps_the_mode(tmp_path: Path) -> None:
     write_lockfile(path, sample())
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     os.chmod(path, 0o600)
-    write_lockfile(path, with_submission(sample(), "z/en", FP1, "p", "t", T0))
+    write_lockfile(path, with_entries(sample(), [submitted_entry(None, "z/en", FP1, "p", "t", T0)]))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["specsync.lock"]
 
