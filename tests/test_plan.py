@@ -1,7 +1,7 @@
 from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan, plan_to_json, text_diff
 from specsync.state.journal import fold
-from specsync.state.lockfile import Entry, Lockfile
+from specsync.state.lockdata import Entry, Lockfile
 
 
 def item(item_id: str, text: str, model: str = "M1", webhook: str | None = None) -> Item:

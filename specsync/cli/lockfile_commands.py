@@ -55,7 +55,7 @@ def merge_driver(base: str, ours: str, theirs: str) -> None:
       echo 'specsync.lock merge=specsync' >> .gitattributes
       git config merge.specsync.driver "specsync merge-driver %O %A %B"
     """
-    from specsync.state.lockfile import merge_text_files
+    from specsync.state.lockfile_merge import merge_text_files
 
     conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
     for message in conflicts:

@@ -24,7 +24,10 @@ from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.state import journal as journal_mod
-from specsync.state.lockfile import Lockfile, read_lockfile, without, write_lockfile
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import without
+from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
 

@@ -24,13 +24,11 @@ from urllib.parse import urlsplit
 
 from specsync.errors import UserError
 from specsync.state import journal
-from specsync.state.lockfile import (
-    Lockfile,
-    read_lockfile,
-    with_state,
-    write_bytes_atomic,
-    write_lockfile,
-)
+from specsync.state.atomic import write_bytes_atomic
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import with_state
+from specsync.state.lockfile_write import write_lockfile
 from specsync.states import RenderState
 
 SUBMITTED, RENDERING = RenderState.SUBMITTED, RenderState.RENDERING

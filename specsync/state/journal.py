@@ -21,16 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from specsync.errors import UserError
-from specsync.state.lockfile import (
-    Entry,
-    Lockfile,
-    fsync_dir,
-    read_lockfile,
-    submitted_entry,
-    uncertain_entry,
-    with_entries,
-    write_bytes_atomic,
-)
+from specsync.state.atomic import fsync_dir, write_bytes_atomic
+from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
 
 if TYPE_CHECKING:
     import filelock
@@ -227,16 +221,6 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
         elif old is not None and old.fingerprint == new.fingerprint:
             changed[item_id] = new.with_request(old.exported)
     return with_entries(lock, changed.values()) if changed else lock
-
-
-def pending_intents(records: Iterable[dict[str, Any]]) -> set[str]:
-    """Ids with an intent and no outcome yet (plan shows them as uncertain)."""
-    valid = [r for r in records if isinstance(r, dict) and _is_valid(r)]
-    return {
-        record["id"]
-        for record, open_intent in zip(valid, _unresolved_intents(valid), strict=True)
-        if open_intent
-    }
 
 
 def read_lock_view(lockfile_path: Path) -> Lockfile:

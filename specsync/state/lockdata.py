@@ -1,5 +1,5 @@
 """The lockfile's data: entries, their history and the whole lockfile, as plan and apply
-use them. Reading, writing and merging the file is `specsync.state.lockfile`'s job.
+use them. Updating, reading, writing and merging it are the `lockfile_*` modules' jobs.
 
 Kept apart so that `plan`, which receives the lockfile already read by a second process,
 imports only these classes to unpickle it, not the reader and writer.
@@ -13,6 +13,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from specsync.model import FINGERPRINT_SCHEME
+
+# An entry's render state once known (None until then): see `Entry.state`.
+STATES = ("done", "failed", "uncertain")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `tomllib` is pure Python and reads a 10,000-item lockfile (3.7 MB, scripts included) in
 about 0.8 s, more than the rest of `plan` together. specsync writes a small, fixed subset of
-TOML (see `lockfile.dumps`): comments, `key = value` lines with basic strings, booleans or
+TOML (see `lockfile_write.dumps`): comments, `key = value` lines with basic strings, booleans or
 integers, `[items."ID"]`/`[forgotten."ID"]` headers and a `history` array of one-line inline
 tables. This reader takes that subset line by line and returns the same dict `tomllib`
 would. At the first line it does not recognise, or anything it cannot prove identical
@@ -24,7 +24,8 @@ _SAFE_ESCAPES = re.compile(r'\\(?:["\\btnfr]|u(?![dD][89abAB])[0-9A-Fa-f]{4})')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is all TOML allows
 _HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
-# Keys of an item block, in the order `lockfile.dumps` writes them (lockfile uses this too).
+# Keys of an item block, in the order `lockfile_write.dumps` writes them (lockfile_read
+# uses this too).
 ENTRY_KEYS = (
     "fingerprint",
     "projectId",
@@ -112,7 +113,7 @@ def _string_field(name: str) -> str:
     return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
 
 
-# One item block exactly as `lockfile.dumps` writes it, matched whole by one regular
+# One item block exactly as `lockfile_write.dumps` writes it, matched whole by one regular
 # expression: ten times faster than reading its lines one by one.
 _ITEM_BLOCK = re.compile(
     r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"  # comments written above a block

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.state.lockfile import read_lockfile
+from specsync.state.lockfile_read import read_lockfile
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")

@@ -16,14 +16,17 @@ import pytest
 from specsync.state.journal import (
     Journal,
     LockBusy,
+    _unresolved_intents,
     fold,
     hold_apply_lock,
     journal_path,
-    pending_intents,
     read_journal,
     state_dir,
 )
-from specsync.state.lockfile import empty, read_lockfile, with_submission, write_lockfile
+from specsync.state.lockdata import empty
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import submitted_entry, with_entries
+from specsync.state.lockfile_write import write_lockfile
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -49,7 +52,8 @@ def test_git_add_all_stages_only_the_lockfile(tmp_path: Path) -> None:
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q", str(tmp_path)], check=True)
     lockfile = tmp_path / "specsync.lock"
-    write_lockfile(lockfile, with_submission(empty(), "a/en", FP1, "P", "T", T0))
+    exported = submitted_entry(None, "a/en", FP1, "P", "T", T0)
+    write_lockfile(lockfile, with_entries(empty(), [exported]))
     with Journal(journal_path(lockfile)) as journal:
         journal.intent("a/en", FP1, T0)
     with hold_apply_lock(lockfile):
@@ -170,8 +174,9 @@ def journal_records(tmp_path: Path) -> list[dict[str, object]]:
 
 
 def start_lock() -> object:
-    lock = with_submission(empty(), "upd/en", FP1, "P-upd-1", "T-upd-1", T0)
-    return with_submission(lock, "fail/en", FP1, "P-fail", "T-fail", T0)
+    upd = submitted_entry(None, "upd/en", FP1, "P-upd-1", "T-upd-1", T0)
+    fail = submitted_entry(None, "fail/en", FP1, "P-fail", "T-fail", T0)
+    return with_entries(empty(), [upd, fail])
 
 
 def test_fold_applies_every_outcome(tmp_path: Path) -> None:
@@ -202,7 +207,7 @@ def test_fold_keeps_a_known_render_state_when_refolded(tmp_path: Path) -> None:
     # then recorded "done"; the next apply folds the same journal again.
     records = journal_records(tmp_path)
     once = fold(start_lock(), records)  # type: ignore[arg-type]
-    from specsync.state.lockfile import with_state
+    from specsync.state.lockfile_update import with_state
 
     done = with_state(once, "new/en", "done")
     assert fold(done, records).entries["new/en"].state == "done"
@@ -210,11 +215,12 @@ def test_fold_keeps_a_known_render_state_when_refolded(tmp_path: Path) -> None:
 
 def test_intent_without_outcome_is_uncertain_and_pending(tmp_path: Path) -> None:
     lockfile = tmp_path / "specsync.lock"
-    write_lockfile(lockfile, with_submission(empty(), "a/en", FP1, "P1", "T1", T0))
+    exported = submitted_entry(None, "a/en", FP1, "P1", "T1", T0)
+    write_lockfile(lockfile, with_entries(empty(), [exported]))
     with Journal(journal_path(lockfile)) as journal:
         journal.intent("a/en", FP2, T1)
     records = read_journal(journal_path(lockfile))
-    assert pending_intents(records) == {"a/en"}
+    assert _unresolved_intents(records) == [True]
     entry = fold(read_lockfile(lockfile), records).entries["a/en"]
     assert entry.state == "uncertain" and entry.fingerprint == FP2
     assert (entry.project_id, entry.task_id) == ("P1", "T1")  # the earlier export is kept
@@ -228,10 +234,10 @@ def test_outcome_must_match_the_fingerprint_of_the_intent() -> None:
         {"event": "accepted", "id": "a/en", "fingerprint": FP2, "projectId": "P", "taskId": "T",
          "at": T1},
     ]  # fmt: skip
-    assert pending_intents(records) == {"a/en"}
-    assert pending_intents(records[1:]) == set()
-    assert pending_intents([*records, {"event": "failed", "id": "a/en", "fingerprint": FP1,
-                                        "message": "", "at": T1}]) == set()  # fmt: skip
+    assert _unresolved_intents(records) == [True, False, False]  # the FP1 intent is open
+    assert _unresolved_intents(records[1:]) == [False, False]
+    assert _unresolved_intents([*records, {"event": "failed", "id": "a/en", "fingerprint": FP1,
+                                           "message": "", "at": T1}]) == [False] * 4  # fmt: skip
 
 
 def test_fold_ignores_malformed_records() -> None:

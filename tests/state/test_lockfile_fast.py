@@ -8,8 +8,10 @@ import sys
 import pytest
 
 from specsync.state import lockfile_fast
-from specsync.state.lockfile import Entry, Lockfile, Submission, dumps, without
+from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import read_canonical
+from specsync.state.lockfile_update import without
+from specsync.state.lockfile_write import dumps
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,0 +1,103 @@
+"""Three-way merge of lockfiles, entry by entry: `specsync merge-driver`.
+
+Every item is an independent block, so most merges are a union; an item changed on both
+sides is merged by its ids, and no id is ever lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from specsync.state.atomic import write_bytes_atomic
+from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import add_history
+from specsync.state.lockfile_write import dumps, quote
+
+_STATE_RANK = {None: 0, "done": 1, "failed": 1, "uncertain": 2}
+
+
+def _merge_same_project(ours: Entry, theirs: Entry) -> Entry:
+    """Both sides changed an entry that names the same export: combine them."""
+    winner = ours if _STATE_RANK[ours.state] >= _STATE_RANK[theirs.state] else theirs
+    other = theirs if winner is ours else ours
+    history = add_history(winner.history, other.history)
+    return winner._replace(history=_sorted_history(history))
+
+
+def _sorted_history(history: Iterable[Submission]) -> tuple[Submission, ...]:
+    """Oldest first (by `submittedAt`; the sort is stable)."""
+    return tuple(sorted(history, key=lambda sub: sub.submitted_at))
+
+
+def _merge_entries(
+    base: Lockfile, ours: Lockfile, theirs: Lockfile
+) -> tuple[dict[str, Entry], dict[str, str]]:
+    merged: dict[str, Entry] = {}
+    conflicts: dict[str, str] = {}
+    for item_id in sorted(set(base.entries) | set(ours.entries) | set(theirs.entries)):
+        b = base.entries.get(item_id)
+        o = ours.entries.get(item_id)
+        t = theirs.entries.get(item_id)
+        if o == t or t == b:
+            result = o
+        elif o == b:
+            result = t
+        elif o is None or t is None:
+            # Deleted on one side, changed on the other: keep the change (no id is lost).
+            result = o if o is not None else t
+        elif o.project_id == t.project_id:
+            result = _merge_same_project(o, t)
+        else:
+            extra = [s for s in (t.submission(),) if s is not None]
+            history = add_history(o.history, [*t.history, *extra])
+            result = o._replace(history=_sorted_history(history))
+            conflicts[item_id] = (
+                f"CONFLICT: {quote(item_id)} was exported on both sides: projectId "
+                f"{o.project_id or '(none)'} (ours) and {t.project_id or '(none)'} (theirs); "
+                "ours is kept, theirs is in its history; check which video is right"
+            )
+        if result is not None:
+            merged[item_id] = result
+    return merged, conflicts
+
+
+def _merge_forgotten(ours: Lockfile, theirs: Lockfile) -> dict[str, tuple[Submission, ...]]:
+    merged = dict(ours.forgotten)
+    for key, subs in theirs.forgotten.items():
+        merged[key] = add_history(merged.get(key, ()), subs)
+    return merged
+
+
+def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, dict[str, str]]:
+    """Three-way merge, entry by entry: the merged lockfile and conflict messages by item id.
+
+    An entry changed on one side only is taken from that side; deleted on one side and
+    unchanged on the other, it is deleted. Changed differently on both sides but naming the
+    same projectId, the histories are joined and the later state wins. Different projectIds
+    are a conflict: ours is kept with theirs' ids added to its history, so no id is lost.
+    """
+    entries, conflicts = _merge_entries(base, ours, theirs)
+    lock = Lockfile(
+        entries,
+        emulator=ours.emulator or theirs.emulator,
+        fingerprint_scheme=ours.fingerprint_scheme,
+        forgotten=_merge_forgotten(ours, theirs),
+    )
+    return lock, conflicts
+
+
+def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> list[str]:
+    """`specsync merge-driver %O %A %B`: merge into `ours_path`, return conflict messages.
+
+    The base may be missing or empty (no common ancestor). Conflicted blocks get a
+    `# CONFLICT: ...` comment line above them so that a person sees them in the file.
+    """
+    base = read_lockfile(Path(base_path))
+    ours = read_lockfile(Path(ours_path))
+    theirs = read_lockfile(Path(theirs_path))
+    lock, conflicts = merge(base, ours, theirs)
+    text = dumps(lock, {key: [message] for key, message in conflicts.items()})
+    write_bytes_atomic(Path(ours_path), text.encode("utf-8"))
+    return [conflicts[key] for key in sorted(conflicts)]

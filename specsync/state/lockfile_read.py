@@ -1,0 +1,388 @@
+"""Reading the lockfile: strict, with every problem located at `path:line:col`, all at once.
+
+Lockfiles as specsync writes them take `lockfile_fast`; anything else is read by tomllib.
+Then every key and value is checked against the format `lockfile_write` writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
+from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty
+from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical
+from specsync.state.lockfile_locate import (
+    Locations,
+    conflict_problems,
+    decode_lockfile,
+    toml_problem,
+)
+from specsync.state.lockfile_write import HISTORY_KEYS, LOCK_VERSION, quote
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# Keys of an item block and of the whole document.
+_ENTRY_KEYS = ENTRY_KEYS
+_TOP_KEYS = ("version", "fingerprint", "emulator", "items", "forgotten")
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
+    """Parse lockfile text (already decoded); raise InputError listing every problem."""
+    text = text.removeprefix("\ufeff")
+    data = _load_document(text, path)
+    if not data:
+        return empty()
+    locate = Locations(path, text)
+    problems: list[Problem] = []
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
+    _check_version(data, locate, problems)
+    _check_fingerprint_scheme(data, locate, problems)
+    emulator = _parse_emulator(data, locate, problems)
+    entries = _parse_items(data, locate, problems)
+    forgotten = _parse_forgotten(data, locate, problems)
+
+    if problems:
+        raise InputError(problems)
+    return Lockfile(
+        entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME, forgotten=forgotten
+    )
+
+
+def _load_document(text: str, path: str) -> dict[str, Any]:
+    """The TOML document as a dict; git conflict markers and invalid TOML raise InputError."""
+    conflicts = conflict_problems(path, text)
+    if conflicts:
+        raise InputError(conflicts)
+    # Lockfiles as specsync writes them take the fast path; anything else, tomllib.
+    data = read_canonical(text)
+    if data is None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(toml_problem(path, text, error)) from None
+    return data
+
+
+def _check_version(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> None:
+    """`version` must be one this specsync reads; a newer one raises at once (upgrade)."""
+    version = data.get("version")
+    if "version" not in data:
+        problems.append(Problem(Location(locate.path), "missing `version`"))
+    elif not isinstance(version, int) or isinstance(version, bool):
+        problems.append(
+            Problem(
+                locate.key("version"), f"`version` must be an integer, not {_type_name(version)}"
+            )
+        )
+    elif version > LOCK_VERSION:
+        raise InputError(
+            Problem(
+                locate.key("version"),
+                f"lockfile version {version} was written by a newer specsync: upgrade "
+                f"(this one reads version {LOCK_VERSION})",
+            )
+        )
+    elif version < 1:
+        problems.append(Problem(locate.key("version"), f"unsupported lockfile version {version}"))
+
+
+def _check_fingerprint_scheme(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> None:
+    """The top-level `fingerprint` must name the scheme this specsync computes."""
+    scheme = data.get("fingerprint")
+    if "fingerprint" not in data:
+        problems.append(
+            Problem(Location(locate.path), "missing `fingerprint` (the fingerprint scheme)")
+        )
+    elif not isinstance(scheme, str):
+        problems.append(
+            Problem(
+                locate.key("fingerprint"),
+                f"`fingerprint` must be a string, not {_type_name(scheme)}",
+            )
+        )
+    elif scheme != FINGERPRINT_SCHEME:
+        problems.append(
+            Problem(
+                locate.key("fingerprint"),
+                f"unknown fingerprint scheme {quote(scheme)} (this specsync knows "
+                f"{quote(FINGERPRINT_SCHEME)}): upgrade specsync",
+            )
+        )
+
+
+def _parse_emulator(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> bool:
+    emulator = data.get("emulator", False)
+    if not isinstance(emulator, bool):
+        problems.append(
+            Problem(
+                locate.key("emulator"),
+                f"`emulator` must be true or false, not {_type_name(emulator)}",
+            )
+        )
+        emulator = False
+    return emulator
+
+
+def _parse_items(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> dict[str, Entry]:
+    """The entries of `items`; a broken entry's problems are located at its header."""
+    entries: dict[str, Entry] = {}
+    items = data.get("items", {})
+    if not isinstance(items, dict):
+        problems.append(Problem(locate.key("items"), "`items` must be a table of items"))
+        items = {}
+    unlocated = Location(locate.path)
+    for item_id, table in items.items():
+        entry = _well_formed_entry(item_id, table)
+        if entry is not None:
+            entries[item_id] = entry
+            continue
+        before = len(problems)
+        entry = _parse_entry(item_id, table, unlocated, problems)
+        if len(problems) > before:
+            # Locating needs a scan of the text: only a broken entry pays for it.
+            where = locate.item(item_id)
+            problems[before:] = [replace(p, location=where) for p in problems[before:]]
+        if entry is not None:
+            entries[item_id] = entry
+    return entries
+
+
+def _parse_forgotten(
+    data: dict[str, Any], locate: Locations, problems: list[Problem]
+) -> dict[str, tuple[Submission, ...]]:
+    """The ids of forgotten entries, by item id."""
+    forgotten: dict[str, tuple[Submission, ...]] = {}
+    raw_forgotten = data.get("forgotten", {})
+    if not isinstance(raw_forgotten, dict):
+        problems.append(Problem(locate.key("forgotten"), "`forgotten` must be a table"))
+        raw_forgotten = {}
+    for item_id, table in raw_forgotten.items():
+        where = locate.key("forgotten")
+        records = table.get("history", []) if isinstance(table, dict) else None
+        if not isinstance(records, list):
+            problems.append(Problem(where, f"forgotten {quote(item_id)} must hold a history"))
+            continue
+        subs = [
+            _parse_submission(r, f"forgotten {quote(item_id)}", where, problems) for r in records
+        ]
+        forgotten[item_id] = tuple(sub for sub in subs if sub is not None)
+    return forgotten
+
+
+def _is_table(
+    value: Any, allowed: Sequence[str], label: str, where: Location, problems: list[Problem]
+) -> bool:
+    """Is `value` a TOML table? Unknown keys in it are problems (it still counts as one)."""
+    if not isinstance(value, dict):
+        problems.append(Problem(where, f"{label} must be a table, not {_type_name(value)}"))
+        return False
+    problems.extend(
+        Problem(where, f"{label}: unknown key `{key}`") for key in value if key not in allowed
+    )
+    return True
+
+
+_ENTRY_KEY_SET = frozenset(_ENTRY_KEYS) - {"history"}
+_ENTRY_STRINGS = tuple(key for key in _ENTRY_KEYS if key not in ("isExport", "history"))
+
+
+def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
+    """The entry of a table `_parse_entry` would accept without a word, checked quickly;
+    None for anything else (with history, say), which `_parse_entry` then reads and words.
+    `plan` reads every entry of the lockfile: this is most of that time."""
+    if type(table) is not dict or not _ENTRY_KEY_SET.issuperset(table):
+        return None
+    get = table.get
+    for key in _ENTRY_STRINGS:
+        value = get(key)
+        if value is not None and type(value) is not str:
+            return None
+    fingerprint, state, is_export = get("fingerprint"), get("state"), get("isExport")
+    if (
+        not fingerprint
+        or (state is not None and state not in STATES)
+        or (is_export is not None and type(is_export) is not bool)
+        or ("projectId" in table) != ("taskId" in table)
+    ):
+        return None
+    return Entry(
+        item_id,
+        fingerprint,
+        get("projectId"),
+        get("taskId"),
+        get("submittedAt"),
+        state,
+        get("attemptedAt"),
+        (),
+        get("language"),
+        get("model"),
+        is_export,
+        get("text"),
+    )
+
+
+def _parse_entry(
+    item_id: str, table: Any, where: Location, problems: list[Problem]
+) -> Entry | None:
+    """The entry an item's table holds; None when it has problems (added to `problems`)."""
+    label = f"item {quote(item_id)}"
+    count = len(problems)
+    if not _is_table(table, _ENTRY_KEYS, label, where, problems):
+        return None
+
+    def text(key: str, required: bool = False) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                problems.append(Problem(where, f"{label}: missing `{key}`"))
+            return None
+        if not isinstance(value, str) or (required and not value):
+            what = _type_name(value) if not isinstance(value, str) else "empty"
+            problems.append(
+                Problem(where, f"{label}: `{key}` must be a non-empty string, not {what}")
+            )
+            return None
+        return value
+
+    fingerprint = text("fingerprint", required=True)
+    project_id = text("projectId")
+    task_id = text("taskId")
+    submitted_at = text("submittedAt")
+    state = text("state")
+    attempted_at = text("attemptedAt")
+    language = text("language")
+    model = text("model")
+    request_text = text("text")
+    is_export = _parse_is_export(table, label, where, problems)
+    if state is not None and state not in STATES:
+        problems.append(
+            Problem(
+                where,
+                f"{label}: unknown state {quote(state)} (expected one of {', '.join(STATES)})",
+            )
+        )
+    if ("projectId" in table) != ("taskId" in table):
+        problems.append(Problem(where, f"{label}: `projectId` and `taskId` go together"))
+    history = _parse_history(table, label, where, problems)
+
+    if len(problems) > count or fingerprint is None:
+        return None
+    return Entry(
+        id=item_id,
+        fingerprint=fingerprint,
+        project_id=project_id,
+        task_id=task_id,
+        submitted_at=submitted_at,
+        state=state,
+        attempted_at=attempted_at,
+        history=history,
+        language=language,
+        model=model,
+        is_export=is_export,
+        text=request_text,
+    )
+
+
+def _parse_is_export(
+    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
+) -> bool | None:
+    is_export = table.get("isExport")
+    if is_export is not None and not isinstance(is_export, bool):
+        problems.append(
+            Problem(
+                where, f"{label}: `isExport` must be true or false, not {_type_name(is_export)}"
+            )
+        )
+        return None
+    return is_export
+
+
+def _parse_history(
+    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
+) -> tuple[Submission, ...]:
+    """An entry's earlier exports; the records with problems are left out."""
+    history: list[Submission] = []
+    raw_history = table.get("history", [])
+    if not isinstance(raw_history, list):
+        problems.append(
+            Problem(where, f"{label}: `history` must be an array, not {_type_name(raw_history)}")
+        )
+        raw_history = []
+    for index, record in enumerate(raw_history, start=1):
+        sub = _parse_submission(record, f"{label}: history entry {index}", where, problems)
+        if sub is not None:
+            history.append(sub)
+    return tuple(history)
+
+
+def _parse_submission(
+    record: Any, label: str, where: Location, problems: list[Problem]
+) -> Submission | None:
+    count = len(problems)
+    if not _is_table(record, HISTORY_KEYS, label, where, problems):
+        return None
+    values: dict[str, str] = {}
+    for key in HISTORY_KEYS:
+        value = record.get(key, "")
+        required = key in ("projectId", "taskId")
+        if key not in record and required:
+            problems.append(Problem(where, f"{label}: missing `{key}`"))
+        elif not isinstance(value, str):
+            problems.append(
+                Problem(where, f"{label}: `{key}` must be a string, not {_type_name(value)}")
+            )
+        else:
+            values[key] = value
+    if len(problems) > count:
+        return None
+    return Submission(
+        values["projectId"], values["taskId"], values["submittedAt"], values["fingerprint"]
+    )
+
+
+def read_lockfile(path: Path) -> Lockfile:
+    """Read and check a lockfile; a missing file is an empty lockfile.
+
+    Raises InputError with every problem located at `path:line:col` (per-item problems at
+    the item's `[items."id"]` header line).
+    """
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return empty()
+    except OSError as error:
+        raise InputError(
+            Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
+        ) from None
+    return parse_lockfile(decode_lockfile(name, data), name)

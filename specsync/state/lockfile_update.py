@@ -1,0 +1,119 @@
+"""The lockfile updated in memory: exports recorded, render states set, entries forgotten.
+
+Every function returns a new Lockfile or Entry and leaves its arguments alone; writing the
+result is `lockfile_write`'s job. No id the service handed out is ever dropped: ids an
+update replaces move to the entry's history (or to `forgotten`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
+
+
+def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:
+    return replace(lock, entries={**lock.entries, entry.id: entry})
+
+
+def add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> tuple:
+    """History plus the extra submissions whose ids it does not hold yet, order kept."""
+    result = list(history)
+    seen = {(s.project_id, s.task_id) for s in result}
+    for sub in extra:
+        if (sub.project_id, sub.task_id) not in seen:
+            seen.add((sub.project_id, sub.task_id))
+            result.append(sub)
+    return tuple(result)
+
+
+def submitted_entry(
+    old: Entry | None,
+    id: str,
+    fingerprint: str,
+    project_id: str,
+    task_id: str,
+    submitted_at: str,
+) -> Entry:
+    """The entry after an accepted export; `old` may be None. Ids it replaces move to history.
+
+    The state is cleared (a new render starts), except when the very same ids are recorded
+    again (folding a journal twice), so that a known "done"/"failed" is not forgotten.
+    """
+    history: tuple[Submission, ...] = ()
+    state = None
+    if old is not None:
+        history = old.history
+        previous = old.submission()
+        if previous is not None and (previous.project_id, previous.task_id) != (
+            project_id,
+            task_id,
+        ):
+            history = add_history(history, [previous])
+        elif previous is not None and old.state in ("done", "failed"):
+            state = old.state
+    return Entry(
+        id=id,
+        fingerprint=fingerprint,
+        project_id=project_id,
+        task_id=task_id,
+        submitted_at=submitted_at,
+        state=state,
+        history=history,
+    )
+
+
+def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: str) -> Entry:
+    """The entry after a request whose outcome is unknown; its existing ids are kept.
+
+    Because `fingerprint` now names the attempt, the current export (if any) is also listed
+    in history with its own fingerprint: the attempt may have replaced it.
+    """
+    if old is None:
+        return Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
+    previous = old.submission()
+    history = old.history
+    if previous is not None and old.state != "uncertain":
+        history = add_history(history, [previous])
+    return old._replace(
+        fingerprint=fingerprint,
+        state="uncertain",
+        attempted_at=attempted_at,
+        history=history,
+    )
+
+
+def with_entries(lock: Lockfile, entries: Iterable[Entry]) -> Lockfile:
+    """The lockfile with these entries added or replaced (one copy, however many)."""
+    return replace(lock, entries={**lock.entries, **{entry.id: entry for entry in entries}})
+
+
+def with_state(lock: Lockfile, id: str, state: str | None) -> Lockfile:
+    """Set an entry's render state ("done", "failed", "uncertain", or None to clear it)."""
+    if state is not None and state not in STATES:
+        raise ValueError(f"unknown state {state!r}; expected one of {', '.join(STATES)}")
+    old = lock.entries[id]
+    if old.state == state:
+        return lock
+    return _with_entry(lock, old._replace(state=state))
+
+
+def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
+    """The lockfile without the given entries (ids not present are ignored).
+
+    Their ids move to `forgotten`, so that no id the service handed out is ever lost.
+    """
+    drop = set(ids) & set(lock.entries)
+    forgotten = dict(lock.forgotten)
+    for key in drop:
+        entry = lock.entries[key]
+        current = [sub for sub in (entry.submission(),) if sub is not None]
+        kept = add_history(forgotten.get(key, ()), [*entry.history, *current])
+        if kept:
+            forgotten[key] = kept
+    return replace(
+        lock,
+        entries={k: v for k, v in lock.entries.items() if k not in drop},
+        forgotten=forgotten,
+    )

@@ -1,0 +1,122 @@
+"""Writing the lockfile, `specsync.lock`: what specsync has exported, one TOML block per item.
+
+`dumps` gives the text and `write_lockfile` puts it on disk. Writing is deterministic (same
+lockfile -> same bytes, items sorted by id in code-point order, keys in a fixed order) and
+atomic (see `atomic`). Because every item is an independent block and the output is
+deterministic, an entry that is not touched comes out byte-identical, and two branches
+adding different items merge cleanly in git.
+
+The format is described for people in docs/lockfile.md; `lockfile_read` reads it back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from specsync.state.atomic import write_bytes_atomic
+from specsync.state.lockdata import Entry, Lockfile, Submission
+
+LOCK_VERSION = 1
+
+HEADER = (
+    "# specsync.lock: what specsync has exported. Written by specsync; commit it, do not edit it.\n"
+    "# Docs: docs/lockfile.md\n"
+)
+
+# Keys of a history record, in the order they are written.
+HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
+
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\ud800-\udfff]')
+
+
+def quote(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped, the rest kept."""
+    if not _NEEDS_ESCAPE.search(text):
+        return f'"{text}"'
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:
+            raise ValueError(f"lone surrogate U+{code:04X} cannot be written to the lockfile")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _comment(text: str) -> str:
+    """One comment line; line breaks and other control characters become spaces."""
+    clean = "".join(" " if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in text)
+    return f"# {clean}".rstrip()
+
+
+def _dump_entry(entry: Entry) -> str:
+    lines = [f"[items.{quote(entry.id)}]", f"fingerprint = {quote(entry.fingerprint)}"]
+    optional = (
+        ("projectId", entry.project_id),
+        ("taskId", entry.task_id),
+        ("submittedAt", entry.submitted_at),
+        ("state", entry.state),
+        ("attemptedAt", entry.attempted_at),
+    )
+    lines.extend(f"{key} = {quote(value)}" for key, value in optional if value is not None)
+    if entry.language is not None:
+        lines.append(f"language = {quote(entry.language)}")
+    if entry.model is not None:
+        lines.append(f"model = {quote(entry.model)}")
+    if entry.is_export is not None:
+        lines.append(f"isExport = {'true' if entry.is_export else 'false'}")
+    if entry.text is not None:
+        lines.append(f"text = {quote(entry.text)}")
+    lines.extend(_dump_history(entry.history))
+    return "\n".join(lines) + "\n"
+
+
+def _dump_history(history: Sequence[Submission]) -> list[str]:
+    if not history:
+        return []
+    lines = ["history = ["]
+    for sub in history:
+        values = (sub.project_id, sub.task_id, sub.submitted_at, sub.fingerprint)
+        pairs = ", ".join(
+            f"{key} = {quote(value)}" for key, value in zip(HISTORY_KEYS, values, strict=True)
+        )
+        lines.append(f"  {{ {pairs} }},")
+    lines.append("]")
+    return lines
+
+
+def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The lockfile's text; same lockfile -> same text. `comments` go above an item's block."""
+    parts = [
+        HEADER
+        + f"version = {LOCK_VERSION}\n"
+        + f"fingerprint = {quote(lock.fingerprint_scheme)}\n"
+        + f"emulator = {'true' if lock.emulator else 'false'}\n"
+    ]
+    for key in sorted(lock.entries):
+        notes = "".join(_comment(note) + "\n" for note in (comments or {}).get(key, ()))
+        parts.append(notes + _dump_entry(lock.entries[key]))
+    for key in sorted(lock.forgotten):
+        block = [f"[forgotten.{quote(key)}]", *_dump_history(lock.forgotten[key])]
+        parts.append("\n".join(block) + "\n")
+    return "\n".join(parts)
+
+
+def write_lockfile(path: Path, lock: Lockfile) -> bool:
+    """Write the lockfile atomically; False when the file already holds exactly these bytes."""
+    return write_bytes_atomic(Path(path), dumps(lock).encode("utf-8"))

@@ -1,0 +1,109 @@
+"""Lockfile merge: the three-way merge entry by entry, and the git merge driver's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_merge import merge, merge_text_files
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_write import write_lockfile
+
+FP1 = "1" * 64
+FP2 = "2" * 64
+FP3 = "3" * 64
+T0 = "2026-11-25T12:00:00Z"
+T1 = "2026-11-25T12:05:00Z"
+
+
+# merge -----------------------------------------------------------------------------------
+
+
+def entry(item_id: str, project: str, fp: str = FP1, **kw: object) -> Entry:
+    return Entry(item_id, fp, project, f"T-{project}", T0, **kw)  # type: ignore[arg-type]
+
+
+def lock_of(*entries: Entry, emulator: bool = False) -> Lockfile:
+    return Lockfile({e.id: e for e in entries}, emulator=emulator)
+
+
+def test_merge_takes_a_clean_union_of_new_items() -> None:
+    base = lock_of(entry("a/en", "P-a"))
+    ours = lock_of(entry("a/en", "P-a"), entry("b/en", "P-b"))
+    theirs = lock_of(entry("a/en", "P-a"), entry("c/en", "P-c"))
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == {}
+    assert set(merged.entries) == {"a/en", "b/en", "c/en"}
+
+
+def test_merge_one_side_changes_and_deletions() -> None:
+    base = lock_of(entry("a/en", "P1"), entry("gone/en", "P-g"), entry("kept/en", "P-k"))
+    ours = lock_of(entry("a/en", "P1"), entry("kept/en", "P-k2"))  # forgot gone, kept changed
+    theirs = lock_of(entry("a/en", "P2"), entry("gone/en", "P-g"))  # updated a, forgot kept
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == {}
+    assert merged.entries["a/en"].project_id == "P2"
+    assert "gone/en" not in merged.entries
+    assert merged.entries["kept/en"].project_id == "P-k2"  # a change beats a deletion
+
+
+def test_merge_same_project_joins_history_and_later_state_wins() -> None:
+    old = Submission("P0", "T0", "2026-01-01T00:00:00Z", FP2)
+    base = lock_of(entry("a/en", "P1", history=(old,)))
+    ours = lock_of(entry("a/en", "P1", state="done", history=(old,)))
+    theirs = lock_of(entry("a/en", "P1", history=(old, Submission("Px", "Tx", T1, FP3))))
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == {}
+    result = merged.entries["a/en"]
+    assert result.state == "done"
+    assert [s.project_id for s in result.history] == ["P0", "Px"]
+
+
+def test_merge_different_projects_is_a_conflict_that_keeps_both_ids(tmp_path: Path) -> None:
+    base = lock_of()
+    ours = lock_of(entry("a/en", "P-ours"))
+    theirs = lock_of(entry("a/en", "P-theirs", FP2), emulator=True)
+    merged, conflicts = merge(base, ours, theirs)
+    [message] = conflicts.values()
+    assert '"a/en"' in message and "P-ours" in message and "P-theirs" in message
+    result = merged.entries["a/en"]
+    assert result.project_id == "P-ours"
+    assert [s.project_id for s in result.history] == ["P-theirs"]
+    assert result.history[0].fingerprint == FP2
+    assert merged.emulator is True
+
+
+def test_merge_uncertain_beats_done_for_the_same_project() -> None:
+    base = lock_of(entry("a/en", "P1"))
+    ours = lock_of(entry("a/en", "P1", state="done"))
+    theirs = lock_of(entry("a/en", "P1", FP2, state="uncertain", attempted_at=T1))
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == {}
+    assert merged.entries["a/en"] == theirs.entries["a/en"]
+    both_gone, _ = merge(base, lock_of(), lock_of())
+    assert both_gone.entries == {}
+
+
+def test_merge_text_files_writes_ours_and_marks_conflicts(tmp_path: Path) -> None:
+    base, ours, theirs = tmp_path / "O", tmp_path / "A", tmp_path / "B"
+    base.write_bytes(b"")
+    write_lockfile(ours, lock_of(entry("a/en", "P-ours"), entry("b/en", "P-b")))
+    write_lockfile(theirs, lock_of(entry("a/en", "P-theirs"), entry("c/en", "P-c")))
+    conflicts = merge_text_files(base, ours, theirs)
+    assert len(conflicts) == 1
+    text = ours.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    header = lines.index('[items."a/en"]')
+    assert lines[header - 1].startswith("# CONFLICT: ") and "P-theirs" in lines[header - 1]
+    merged = read_lockfile(ours)  # comments are legal TOML
+    assert set(merged.entries) == {"a/en", "b/en", "c/en"}
+    assert "P-theirs" in text and "P-ours" in text
+
+
+def test_merge_text_files_clean_with_missing_base(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "A", tmp_path / "B"
+    write_lockfile(ours, lock_of(entry("b/en", "P-b")))
+    write_lockfile(theirs, lock_of(entry("c/en", "P-c")))
+    assert merge_text_files(tmp_path / "missing", ours, theirs) == []
+    assert "CONFLICT" not in ours.read_text(encoding="utf-8")
+    assert set(read_lockfile(ours).entries) == {"b/en", "c/en"}

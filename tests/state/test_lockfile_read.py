@@ -1,0 +1,176 @@
+"""Lockfile reading: every refusal located at `path:line:col`."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
+from specsync.state import lockfile_read
+from specsync.state.lockdata import empty
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_update import submitted_entry, with_entries
+from specsync.state.lockfile_write import dumps
+
+FP1 = "1" * 64
+T0 = "2026-11-25T12:00:00Z"
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        read_lockfile(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def write_text(tmp_path: Path, text: str, name: str = "specsync.lock") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+# reading: every refusal located ----------------------------------------------------------
+
+
+def test_missing_and_empty_files_are_empty_lockfiles(tmp_path: Path) -> None:
+    assert read_lockfile(tmp_path / "nope.lock") == empty()
+    assert read_lockfile(write_text(tmp_path, "")) == empty()
+    assert read_lockfile(write_text(tmp_path, "# only a comment\n")) == empty()
+
+
+def test_invalid_toml_is_located(tmp_path: Path) -> None:
+    path = write_text(tmp_path, 'version = 1\nfingerprint = "sha256-json-v1"\nemulator = \n')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:3:")
+    assert "invalid TOML" in problem
+
+
+def test_duplicate_item_is_located(tmp_path: Path) -> None:
+    block = f'[items."a/en"]\nfingerprint = "{FP1}"\n'
+    path = write_text(tmp_path, f'version = 1\nfingerprint = "sha256-json-v1"\n\n{block}\n{block}')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:7:") and "twice" in problem
+
+
+def test_unterminated_string_at_end_is_located(tmp_path: Path) -> None:
+    path = write_text(tmp_path, 'version = 1\nfingerprint = "sha256')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:2:") and "invalid TOML" in problem
+
+
+def test_git_conflict_markers(tmp_path: Path) -> None:
+    ours = dumps(with_entries(empty(), [submitted_entry(None, "a/en", FP1, "P-ours", "T", T0)]))
+    theirs = dumps(with_entries(empty(), [submitted_entry(None, "a/en", FP1, "P-theirs", "T", T0)]))
+    head, block_ours = ours.split("\n\n", 1)
+    _, block_theirs = theirs.split("\n\n", 1)
+    text = f"{head}\n\n<<<<<<< HEAD\n{block_ours}=======\n{block_theirs}>>>>>>> branch\n"
+    path = write_text(tmp_path, text)
+    [problem] = problems_of(path)
+    line = text.splitlines().index("<<<<<<< HEAD") + 1
+    assert problem == (
+        f"{path}:{line}:1: unresolved git merge conflict; "
+        "run `specsync merge-driver` or resolve by hand"
+    )
+
+
+def test_newer_version_says_upgrade(tmp_path: Path) -> None:
+    path = write_text(tmp_path, 'version = 2\nfingerprint = "sha256-json-v9"\n')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:1:1: ")
+    assert "written by a newer specsync: upgrade" in problem
+
+
+def test_unknown_fingerprint_scheme(tmp_path: Path) -> None:
+    path = write_text(tmp_path, '# c\nversion = 1\nfingerprint = "blake3-v2"\n')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:3:1: unknown fingerprint scheme")
+    assert "blake3-v2" in problem
+
+
+def test_non_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "specsync.lock"
+    path.write_bytes(b'version = 1\nfingerprint = "sha256-json-v1"\n# caf\xe9\n')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:3:6: lockfile is not UTF-8")
+
+
+def test_wrong_types_are_all_reported_at_their_headers(tmp_path: Path) -> None:
+    text = (
+        "version = 1\n"  # 1
+        'fingerprint = "sha256-json-v1"\n'  # 2
+        'emulator = "no"\n'  # 3
+        "\n"  # 4
+        '[items."a/en"]\n'  # 5
+        'projectId = "p"\n'  # 6
+        'taskId = "t"\n'  # 7
+        "\n"  # 8
+        "[items.'b/en']\n"  # 9
+        "fingerprint = 7\n"  # 10
+        "\n"  # 11
+        '[items."c/en"]\n'  # 12
+        'fingerprint = "x"\n'  # 13
+        'state = "rendering"\n'  # 14
+        "\n"  # 15
+        '[ items . "d/en" ]  # spaced\n'  # 16
+        'fingerprint = "x"\n'  # 17
+        'history = [{ projectId = "p" }, 3]\n'  # 18
+        "\n"  # 19
+        '[items."e/en"]\n'  # 20
+        'fingerprint = "x"\n'  # 21
+        'projectId = "p"\n'  # 22
+        "colour = 1\n"  # 23
+    )
+    path = write_text(tmp_path, text)
+    problems = problems_of(path)
+    assert problems == [
+        f"{path}:3:1: `emulator` must be true or false, not a string",
+        f'{path}:5:1: item "a/en": missing `fingerprint`',
+        f'{path}:9:1: item "b/en": `fingerprint` must be a non-empty string, not an integer',
+        f'{path}:12:1: item "c/en": unknown state "rendering" (expected one of '
+        "done, failed, uncertain)",
+        f'{path}:16:1: item "d/en": history entry 1: missing `taskId`',
+        f'{path}:16:1: item "d/en": history entry 2 must be a table, not an integer',
+        f'{path}:20:1: item "e/en": `projectId` and `taskId` go together',
+        f'{path}:20:1: item "e/en": unknown key `colour`',
+    ]
+
+
+def test_missing_version_and_unknown_top_level_key(tmp_path: Path) -> None:
+    path = write_text(tmp_path, 'fingerprint = "sha256-json-v1"\nextra = 1\n')
+    assert problems_of(path) == [
+        f"{path}: missing `version`",
+        f"{path}:2:1: unknown key `extra`",
+    ]
+
+
+def test_version_of_wrong_type(tmp_path: Path) -> None:
+    path = write_text(tmp_path, f'version = "1"\nfingerprint = "{FINGERPRINT_SCHEME}"\n')
+    assert problems_of(path) == [f"{path}:1:1: `version` must be an integer, not a string"]
+
+
+def test_directory_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "specsync.lock").mkdir()
+    [problem] = problems_of(tmp_path / "specsync.lock")
+    assert "cannot read lockfile" in problem
+
+
+def test_the_quick_entry_check_accepts_only_what_the_full_reader_accepts() -> None:
+    # plan reads every entry through _well_formed_entry; anything it takes must be exactly
+    # what _parse_entry makes of the table without a problem, and it must decline the rest.
+    values: list[object] = [None, "", "x", "done", "uncertain", "bogus", True, 1, 1.5, [], {}]
+    keys = ["fingerprint", "projectId", "taskId", "state", "isExport", "text", "model", "odd"]
+    rng = random.Random(3)
+    accepted = full_accepted = 0
+    for _ in range(4000):
+        table = {key: rng.choice(values) for key in rng.sample(keys, rng.randint(0, 6))}
+        table = {key: value for key, value in table.items() if value is not None}
+        problems: list[Problem] = []
+        full = lockfile_read._parse_entry("v/en", table, Location("l"), problems)
+        quick = lockfile_read._well_formed_entry("v/en", table)
+        full_accepted += full is not None and not problems
+        if quick is not None:
+            accepted += 1
+            assert not problems and quick == full, table
+    # Without history every well-formed table takes the quick path.
+    assert accepted == full_accepted > 30

@@ -1,0 +1,75 @@
+"""Lockfile updates: every id kept in history, states set and cleared, entries forgotten."""
+
+from __future__ import annotations
+
+import pytest
+
+from specsync.state.lockdata import Entry, Lockfile, Submission, empty
+from specsync.state.lockfile_update import (
+    submitted_entry,
+    uncertain_entry,
+    with_entries,
+    with_state,
+    without,
+)
+
+FP1 = "1" * 64
+FP2 = "2" * 64
+FP3 = "3" * 64
+T0 = "2026-11-25T12:00:00Z"
+T1 = "2026-11-25T12:05:00Z"
+T2 = "2026-11-25T12:10:00Z"
+
+
+def sample() -> Lockfile:
+    en = submitted_entry(None, "onboarding/en", FP1, "P-en-1", "T-en-1", T0)
+    en = submitted_entry(en, "onboarding/en", FP2, "P-en-2", "T-en-2", T1)
+    ko = uncertain_entry(None, "onboarding/ko", FP3, T2)
+    de = submitted_entry(None, "welcome/de", FP1, "P-de", "T-de", T0)
+    lock = with_entries(empty(), [en, ko, de])
+    lock = with_state(lock, "onboarding/en", "done")
+    return with_state(lock, "welcome/de", "failed")
+
+
+def test_history_keeps_every_id_across_updates() -> None:
+    entry: Entry | None = None
+    for n in range(1, 5):
+        entry = submitted_entry(entry, "a/en", str(n) * 64, f"P{n}", f"T{n}", f"t{n}")
+    assert entry is not None
+    assert (entry.project_id, entry.task_id) == ("P4", "T4")
+    assert [s.project_id for s in entry.history] == ["P1", "P2", "P3"]
+    assert entry.history[0] == Submission("P1", "T1", "t1", "1" * 64)
+
+
+def test_submission_clears_state_but_same_ids_again_keep_it() -> None:
+    first = submitted_entry(None, "a/en", FP1, "P1", "T1", T0)
+    done = with_state(with_entries(empty(), [first]), "a/en", "done").entries["a/en"]
+    again = submitted_entry(done, "a/en", FP1, "P1", "T1", T0)
+    assert again == done
+    updated = submitted_entry(done, "a/en", FP2, "P2", "T2", T1)
+    assert updated.state is None
+
+
+def test_uncertain_keeps_ids_and_history_records_their_fingerprint() -> None:
+    entry = submitted_entry(None, "a/en", FP1, "P1", "T1", T0)
+    entry = uncertain_entry(entry, "a/en", FP2, T1)
+    assert (entry.project_id, entry.task_id, entry.state) == ("P1", "T1", "uncertain")
+    assert entry.fingerprint == FP2 and entry.attempted_at == T1
+    assert entry.history == (Submission("P1", "T1", T0, FP1),)
+    assert uncertain_entry(entry, "a/en", FP2, T1) == entry  # idempotent
+    resolved = submitted_entry(entry, "a/en", FP2, "P2", "T2", T2)
+    assert resolved.history == (Submission("P1", "T1", T0, FP1),)
+    assert resolved.state is None and resolved.attempted_at is None
+
+
+def test_with_state_and_without() -> None:
+    lock = sample()
+    with pytest.raises(ValueError, match="unknown state"):
+        with_state(lock, "welcome/de", "rendering")
+    assert with_state(lock, "welcome/de", "failed") is lock
+    assert set(without(lock, ["welcome/de", "missing/en"]).entries) == {
+        "onboarding/en",
+        "onboarding/ko",
+    }
+    with pytest.raises(TypeError):
+        lock.entries["x"] = lock.entries["welcome/de"]  # type: ignore[index]
