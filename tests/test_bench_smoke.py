@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import yaml
+from conftest import ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import gen_manifests  # noqa: E402 - a script folder, not a package

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, ROOT, run
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-WORKFLOW = ROOT / "examples" / ".github" / "workflows" / "specsync.yml"
+WORKFLOW = EXAMPLES / ".github" / "workflows" / "specsync.yml"
 
 BAD_MANIFEST = (
     'specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  bad: {script: "Hi {{ nme }}"}\n'
@@ -45,14 +45,6 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed (neither next to {sys.executable} nor on PATH)")
     return found
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -153,7 +145,7 @@ def test_pre_commit_hook_validates_the_manifest_set(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path
 ) -> None:
     repo = git_repo(tmp_path / "project")
-    shutil.copytree(ROOT / "examples" / "manifests", repo / "manifests")
+    shutil.copytree(EXAMPLES / "manifests", repo / "manifests")
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "ci.yaml").write_text(UNRELATED_WORKFLOW)
     git(repo, "add", "-A")

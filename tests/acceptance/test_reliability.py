@@ -15,22 +15,16 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
+from conftest import SPECSYNC, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
-SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
 LOCALES = ("en", "ko", "ja")
 
 
@@ -44,14 +38,6 @@ def api_env(base_url: str) -> dict[str, str]:
     env["SPECSYNC_API_BASE"] = base_url
     env["AISTUDIOS_API_KEY"] = "test-key"
     return env
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def write_manifests(root: Path, files: int, videos_per_file: int) -> dict[str, tuple[str, str]]:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import random
-import sys
 
 import pytest
+from conftest import tomllib
 
 from specsync.state import lockfile_fast
 from specsync.state.lockfile import Entry, Lockfile, Submission, dumps, without
 from specsync.state.lockfile_fast import read_canonical
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 FP = "a" * 64
 TEXTS = [
