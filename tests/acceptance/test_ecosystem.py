@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, run
+from conftest import EXAMPLES, ROOT, run, with_user_home
 
 BIN = Path(sys.executable).parent
 WORKFLOW = EXAMPLES / ".github" / "workflows" / "specsync.yml"
@@ -131,10 +131,12 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def try_repo(repo: Path, hook_repo: Path, home: Path, *extra: str) -> tuple[int, str]:
+    # The pip that builds the hook environment needs the user's pip configuration (package
+    # index settings); the specsync hook still keeps its cache in the test's folders.
     done = run(
         [tool("pre-commit"), "try-repo", str(hook_repo), "specsync-validate", *extra],
         repo,
-        env=clean_env(PRE_COMMIT_HOME=str(home)),
+        env=with_user_home(clean_env(PRE_COMMIT_HOME=str(home))),
         timeout=900,
     )
     return done.returncode, done.stdout + done.stderr
