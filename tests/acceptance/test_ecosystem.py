@@ -142,6 +142,7 @@ def try_repo(repo: Path, hook_repo: Path, home: Path, *extra: str) -> tuple[int,
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @needs_git
 def test_pre_commit_hook_validates_the_manifest_set(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path

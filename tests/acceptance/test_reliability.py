@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import SPECSYNC, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
@@ -110,6 +111,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 # 1. kill loop ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) -> None:
     expected = write_manifests(tmp_path, files=4, videos_per_file=10)
     assert len(expected) == 120
