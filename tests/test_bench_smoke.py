@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from conftest import ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
 import gen_manifests  # noqa: E402 - a script folder, not a package
@@ -69,6 +71,7 @@ def test_measure_reports_exit_code_and_the_childs_peak_memory() -> None:
     assert 0 < result["wall"] < 30
 
 
+@pytest.mark.slow
 def test_quick_run_gives_a_figure_or_not_implemented_for_every_row() -> None:
     completed = subprocess.run(
         [sys.executable, str(BENCH / "run.py"), "--quick", "--json"],

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -17,15 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from conftest import EXAMPLES, SPECSYNC, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
-SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
 CANARY = "canary-key-7f3a9c1e5b"
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 
@@ -121,19 +114,6 @@ videos:
 """
 
 
-def run(
-    project: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SPECSYNC, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env if env is not None else os.environ.copy(),
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path, proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "manifests").mkdir()
@@ -145,7 +125,7 @@ def project(tmp_path: Path, proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 
 def test_plan_on_a_fresh_set_exits_2_and_sends_nothing(project: Path, proxy: Proxy) -> None:
-    result = run(project, "plan", "--detailed-exitcode")
+    result = run([SPECSYNC, "plan", "--detailed-exitcode"], project)
     assert result.returncode == 2, result.stderr
     assert "5 to create" in result.stderr
     assert proxy.seen == []
@@ -153,7 +133,7 @@ def test_plan_on_a_fresh_set_exits_2_and_sends_nothing(project: Path, proxy: Pro
 
 
 def test_apply_once_then_nothing(project: Path, proxy: Proxy) -> None:
-    first = run(project, "apply", "--rate", "50")
+    first = run([SPECSYNC, "apply", "--rate", "50"], project)
     assert first.returncode == 0, first.stderr
     assert len(proxy.posts()) == 5
     lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
@@ -167,17 +147,17 @@ def test_apply_once_then_nothing(project: Path, proxy: Proxy) -> None:
     ]
     assert all(e["projectId"] and e["taskId"] for e in lock["items"].values())
     before = (project / "specsync.lock").read_bytes()
-    second = run(project, "apply")
+    second = run([SPECSYNC, "apply"], project)
     assert second.returncode == 0, second.stderr
     assert len(proxy.posts()) == 5
     assert (project / "specsync.lock").read_bytes() == before
-    assert run(project, "plan", "--detailed-exitcode").returncode == 0
+    assert run([SPECSYNC, "plan", "--detailed-exitcode"], project).returncode == 0
     # `git add -A` after an apply would stage the lockfile only.
     assert (project / ".specsync" / ".gitignore").read_text() == "*\n"
 
 
 def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy) -> None:
-    assert run(project, "apply", "--rate", "50").returncode == 0
+    assert run([SPECSYNC, "apply", "--rate", "50"], project).returncode == 0
     manifest = project / "manifests" / "videos.yaml"
     # Webhook change, key reordering and re-indentation: no new export.
     reshaped = (
@@ -195,8 +175,8 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
         '        script: "Welcome to {{ product }} ({{ locale }})."\n'
     )
     manifest.write_text(reshaped, encoding="utf-8")
-    assert run(project, "plan", "--detailed-exitcode").returncode == 0
-    assert run(project, "apply").returncode == 0
+    assert run([SPECSYNC, "plan", "--detailed-exitcode"], project).returncode == 0
+    assert run([SPECSYNC, "apply"], project).returncode == 0
     assert len(proxy.posts()) == 5
     # One video's script changed in two locales: exactly two exports.
     manifest.write_text(
@@ -206,7 +186,7 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
         ),
         encoding="utf-8",
     )
-    planned = json.loads(run(project, "plan", "--format", "json").stdout)
+    planned = json.loads(run([SPECSYNC, "plan", "--format", "json"], project).stdout)
     assert planned["summary"] == {
         "create": 0,
         "update": 2,
@@ -219,7 +199,7 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
     assert update["changes"][0]["field"] == "text"
     assert update["diff"] == ["- Pricing of Acme in de.", "+ New pricing of Acme in de."]
     old_ids = tomllib.loads((project / "specsync.lock").read_text())["items"]["pricing/de"]
-    applied = run(project, "apply", "--format", "json")
+    applied = run([SPECSYNC, "apply", "--format", "json"], project)
     assert applied.returncode == 0, applied.stderr
     assert len(proxy.posts()) == 7
     report = json.loads(applied.stdout)
@@ -230,36 +210,36 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
 
 
 def test_markdown_plan_and_orphans(project: Path, proxy: Proxy) -> None:
-    assert run(project, "apply", "--rate", "50").returncode == 0
+    assert run([SPECSYNC, "apply", "--rate", "50"], project).returncode == 0
     manifest = project / "manifests" / "videos.yaml"
     manifest.write_text(
         MANIFEST.replace("      de: {}\n", "").replace("[en, ko, ja]", "[en, ko, ja, fr]"),
         encoding="utf-8",
     )
-    markdown = run(project, "plan", "--format", "markdown")
+    markdown = run([SPECSYNC, "plan", "--format", "markdown"], project)
     assert markdown.returncode == 0
     assert "| `welcome/fr` | create |" in markdown.stdout
     assert "| `pricing/de` | orphaned |" in markdown.stdout
     # Orphans alone never make --detailed-exitcode say "changes"; forget drops them.
-    assert run(project, "apply", "--rate", "50").returncode == 0
-    assert run(project, "plan", "--detailed-exitcode").returncode == 0
+    assert run([SPECSYNC, "apply", "--rate", "50"], project).returncode == 0
+    assert run([SPECSYNC, "plan", "--detailed-exitcode"], project).returncode == 0
     lock_before = tomllib.loads((project / "specsync.lock").read_text())
-    forgot = run(project, "forget", "pricing/d*")
+    forgot = run([SPECSYNC, "forget", "pricing/d*"], project)
     assert forgot.returncode == 0, forgot.stderr
     lock = tomllib.loads((project / "specsync.lock").read_text())
     assert "pricing/de" not in lock["items"]
     kept = lock["forgotten"]["pricing/de"]["history"][0]["projectId"]
     assert kept == lock_before["items"]["pricing/de"]["projectId"]
-    assert run(project, "forget", "nothing/*").returncode == 1
+    assert run([SPECSYNC, "forget", "nothing/*"], project).returncode == 1
 
 
 def test_replace_and_target(project: Path, proxy: Proxy) -> None:
-    targeted = run(project, "apply", "--target", "welcome/*", "--rate", "50")
+    targeted = run([SPECSYNC, "apply", "--target", "welcome/*", "--rate", "50"], project)
     assert targeted.returncode == 0, targeted.stderr
     assert len(proxy.posts()) == 3
-    assert run(project, "apply", "--rate", "50").returncode == 0
+    assert run([SPECSYNC, "apply", "--rate", "50"], project).returncode == 0
     assert len(proxy.posts()) == 5
-    replaced = run(project, "apply", "--replace", "welcome/ko", "--format", "json")
+    replaced = run([SPECSYNC, "apply", "--replace", "welcome/ko", "--format", "json"], project)
     assert replaced.returncode == 0
     assert [r["id"] for r in json.loads(replaced.stdout)["submitted"]] == ["welcome/ko"]
     assert len(proxy.posts()) == 6
@@ -267,7 +247,7 @@ def test_replace_and_target(project: Path, proxy: Proxy) -> None:
 
 def test_a_rejected_item_fails_and_the_rest_are_recorded(project: Path, proxy: Proxy) -> None:
     proxy.reject_marker = "(ko)"
-    result = run(project, "apply", "--format", "json", "--rate", "50")
+    result = run([SPECSYNC, "apply", "--format", "json", "--rate", "50"], project)
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert [r["id"] for r in report["failed"]] == ["welcome/ko"]
@@ -278,7 +258,7 @@ def test_a_rejected_item_fails_and_the_rest_are_recorded(project: Path, proxy: P
     lock = tomllib.loads((project / "specsync.lock").read_text())
     assert "welcome/ko" not in lock["items"] and len(lock["items"]) == 4
     proxy.reject_marker = None
-    again = run(project, "apply", "--format", "json")
+    again = run([SPECSYNC, "apply", "--format", "json"], project)
     assert [r["id"] for r in json.loads(again.stdout)["submitted"]] == ["welcome/ko"]
 
 
@@ -287,9 +267,9 @@ def test_the_canary_key_appears_only_in_the_authorization_header(
 ) -> None:
     outputs = []
     for args in (("plan",), ("apply", "--rate", "50"), ("apply",), ("plan", "--format", "json")):
-        result = run(project, *args)
+        result = run([SPECSYNC, *args], project)
         outputs += [result.stdout, result.stderr]
-    wrong = run(project, "apply", env={**os.environ, "AISTUDIOS_API_KEY": CANARY + "x"})
+    wrong = run([SPECSYNC, "apply"], project, env={**os.environ, "AISTUDIOS_API_KEY": CANARY + "x"})
     outputs += [wrong.stdout, wrong.stderr]
     assert all(CANARY not in text for text in outputs)
     for path in project.rglob("*"):
@@ -307,7 +287,7 @@ def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Pro
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "v.yaml").write_text(MANIFEST, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AISTUDIOS_")}
-    result = run(tmp_path, "apply", env={**env, "SPECSYNC_API_BASE": proxy.url})
+    result = run([SPECSYNC, "apply"], tmp_path, env={**env, "SPECSYNC_API_BASE": proxy.url})
     assert result.returncode == 1
     assert "AISTUDIOS_API_KEY" in result.stderr
     assert "Traceback" not in result.stderr
@@ -315,11 +295,11 @@ def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Pro
 
 
 def test_emulator_lockfile_is_not_taken_for_real_exports(project: Path, proxy: Proxy) -> None:
-    fake = run(project, "apply", "--emulator")
+    fake = run([SPECSYNC, "apply", "--emulator"], project)
     assert fake.returncode == 0, fake.stderr
     assert "nothing is really exported" in fake.stderr
     assert tomllib.loads((project / "specsync.lock").read_text())["emulator"] is True
-    real = run(project, "apply")
+    real = run([SPECSYNC, "apply"], project)
     assert real.returncode == 1
     assert "--emulator" in real.stderr and "--lockfile" in real.stderr
     assert proxy.posts() == []
@@ -327,22 +307,22 @@ def test_emulator_lockfile_is_not_taken_for_real_exports(project: Path, proxy: P
 
 def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
     examples = tmp_path / "examples"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "examples", examples)
+    shutil.copytree(EXAMPLES, examples)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
-    applied = run(examples, "apply", "--emulator", env=env)
+    applied = run([SPECSYNC, "apply", "--emulator"], examples, env=env)
     assert applied.returncode == 0, applied.stderr
     assert (examples / "specsync.lock").exists()
-    planned = json.loads(run(examples, "plan", "--format", "json", env=env).stdout)
+    planned = json.loads(run([SPECSYNC, "plan", "--format", "json"], examples, env=env).stdout)
     assert planned["items"] and {i["action"] for i in planned["items"]} == {"unchanged"}
 
 
 def test_cost_guards_refuse_before_anything_is_sent(project: Path, proxy: Proxy) -> None:
-    planned = json.loads(run(project, "plan", "--format", "json").stdout)
+    planned = json.loads(run([SPECSYNC, "plan", "--format", "json"], project).stdout)
     assert planned["estimate"]["exports"] == 5 and planned["estimate"]["minutes"] > 0
-    too_many = run(project, "apply", "--max-items", "1")
+    too_many = run([SPECSYNC, "apply", "--max-items", "1"], project)
     assert too_many.returncode == 1
     assert "--max-items allows 1 (4 over)" in too_many.stderr
-    too_long = run(project, "apply", "--max-minutes", "0.01")
+    too_long = run([SPECSYNC, "apply", "--max-minutes", "0.01"], project)
     assert too_long.returncode == 1 and "--max-minutes" in too_long.stderr
     assert proxy.seen == [] and not (project / "specsync.lock").exists()
-    assert run(project, "apply", "--max-items", "5", "--rate", "50").returncode == 0
+    assert run([SPECSYNC, "apply", "--max-items", "5", "--rate", "50"], project).returncode == 0

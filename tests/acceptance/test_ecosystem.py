@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, ROOT, run, with_user_home
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-WORKFLOW = ROOT / "examples" / ".github" / "workflows" / "specsync.yml"
+WORKFLOW = EXAMPLES / ".github" / "workflows" / "specsync.yml"
 
 BAD_MANIFEST = (
     'specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  bad: {script: "Hi {{ nme }}"}\n'
@@ -45,14 +45,6 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed (neither next to {sys.executable} nor on PATH)")
     return found
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -139,21 +131,24 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def try_repo(repo: Path, hook_repo: Path, home: Path, *extra: str) -> tuple[int, str]:
+    # The pip that builds the hook environment needs the user's pip configuration (package
+    # index settings); the specsync hook still keeps its cache in the test's folders.
     done = run(
         [tool("pre-commit"), "try-repo", str(hook_repo), "specsync-validate", *extra],
         repo,
-        env=clean_env(PRE_COMMIT_HOME=str(home)),
+        env=with_user_home(clean_env(PRE_COMMIT_HOME=str(home))),
         timeout=900,
     )
     return done.returncode, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @needs_git
 def test_pre_commit_hook_validates_the_manifest_set(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path
 ) -> None:
     repo = git_repo(tmp_path / "project")
-    shutil.copytree(ROOT / "examples" / "manifests", repo / "manifests")
+    shutil.copytree(EXAMPLES / "manifests", repo / "manifests")
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "ci.yaml").write_text(UNRELATED_WORKFLOW)
     git(repo, "add", "-A")

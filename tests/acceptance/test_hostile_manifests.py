@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import SPECSYNC
 
-SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 
 

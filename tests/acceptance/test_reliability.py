@@ -15,22 +15,17 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
+import pytest
+from conftest import SPECSYNC, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
-SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
 LOCALES = ("en", "ko", "ja")
 
 
@@ -44,14 +39,6 @@ def api_env(base_url: str) -> dict[str, str]:
     env["SPECSYNC_API_BASE"] = base_url
     env["AISTUDIOS_API_KEY"] = "test-key"
     return env
-
-
-def run(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def write_manifests(root: Path, files: int, videos_per_file: int) -> dict[str, tuple[str, str]]:
@@ -124,6 +111,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 # 1. kill loop ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) -> None:
     expected = write_manifests(tmp_path, files=4, videos_per_file=10)
     assert len(expected) == 120

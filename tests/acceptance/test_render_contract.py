@@ -4,12 +4,10 @@ installed `specsync` command, as a new user would run it."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
+from conftest import EXAMPLES, SPECSYNC
 
 MAIN = """\
 # yaml-language-server: $schema=../schemas/manifest.schema.json
@@ -176,9 +174,8 @@ def test_schema_command_prints_draft_2020_12(tmp_path: Path) -> None:
 
 
 def test_examples_project_validates() -> None:
-    examples = Path(__file__).resolve().parents[2] / "examples"
     result = subprocess.run(
-        [SPECSYNC, "render", "--format", "json"], cwd=examples, capture_output=True, text=True
+        [SPECSYNC, "render", "--format", "json"], cwd=EXAMPLES, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     ids = [e["id"] for e in json.loads(result.stdout)]

@@ -1,34 +1,23 @@
 """The CLI layer's own behaviour: exit codes and how failures reach the user."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import SPECSYNC_MODULE, run
 
 from specsync.cli import main as cli
 from specsync.cli.options import COMPILE_NOTICE_THRESHOLD
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "specsync", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_usage_error_exits_1_not_2(tmp_path: Path) -> None:
     # 2 is reserved for "plan found changes" under --detailed-exitcode.
-    result = run("validate", "--no-such-flag", cwd=tmp_path)
+    result = run([*SPECSYNC_MODULE, "validate", "--no-such-flag"], tmp_path)
     assert result.returncode == 1
     assert "No such option" in result.stderr
 
 
 def test_unknown_command_exits_1(tmp_path: Path) -> None:
-    result = run("frobnicate", cwd=tmp_path)
+    result = run([*SPECSYNC_MODULE, "frobnicate"], tmp_path)
     assert result.returncode == 1
     assert "No such command" in result.stderr
 
@@ -72,7 +61,9 @@ def test_apply_reports_manifest_problems_before_credentials_or_emulator(
         monkeypatch.delenv(name, raising=False)
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {scirpt: hi}\n"
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
-    result = run("apply", *(["--emulator"] if emulator else []), "m.yaml", cwd=tmp_path)
+    result = run(
+        [*SPECSYNC_MODULE, "apply", *(["--emulator"] if emulator else []), "m.yaml"], tmp_path
+    )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "m.yaml:4:7: unknown key 'scirpt' in video 'a' (did you mean 'script'?)",
@@ -91,8 +82,8 @@ def test_a_long_cold_compile_is_announced_once(
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n" + videos
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
 
-    first = run("validate", "m.yaml", cwd=tmp_path)
-    second = run("validate", "m.yaml", cwd=tmp_path)
+    first = run([*SPECSYNC_MODULE, "validate", "m.yaml"], tmp_path)
+    second = run([*SPECSYNC_MODULE, "validate", "m.yaml"], tmp_path)
 
     assert first.returncode == second.returncode == 0
     assert f"compiling {count:,} scripts the template cache does not hold yet" in first.stderr

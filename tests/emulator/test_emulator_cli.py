@@ -8,15 +8,14 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+from conftest import SPECSYNC_MODULE
 
-SPECSYNC = [sys.executable, "-m", "specsync"]
 SAMPLE = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 
 
@@ -30,7 +29,7 @@ def first_line(process: subprocess.Popen[str], timeout: float = 10.0) -> str:
 @contextmanager
 def emulator_process(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
-        [*SPECSYNC, "emulator", "--port", "0", *flags],
+        [*SPECSYNC_MODULE, "emulator", "--port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,7 +96,7 @@ def test_verbose_off_means_no_request_lines_on_stderr() -> None:
 
 def test_bad_flag_values_exit_1_naming_the_flag() -> None:
     result = subprocess.run(
-        [*SPECSYNC, "emulator", "--throttle-rate", "2"],
+        [*SPECSYNC_MODULE, "emulator", "--throttle-rate", "2"],
         capture_output=True,
         text=True,
         timeout=20,
@@ -114,7 +113,7 @@ def test_a_port_in_use_exits_1_with_a_message() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [*SPECSYNC, "emulator", "--port", str(port)],
+            [*SPECSYNC_MODULE, "emulator", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=20,
@@ -141,7 +140,7 @@ def test_verbose_logs_each_request_with_its_status() -> None:
 def test_a_journal_that_cannot_be_opened_exits_1_with_a_message(tmp_path: Path) -> None:
     journal = tmp_path / "missing" / "journal.jsonl"
     result = subprocess.run(
-        [*SPECSYNC, "emulator", "--journal", str(journal)],
+        [*SPECSYNC_MODULE, "emulator", "--journal", str(journal)],
         capture_output=True,
         text=True,
         timeout=20,

@@ -3,11 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import ROOT
+
 from specsync.manifests.load import parse_document
 from specsync.manifests.schema import manifest_schema, schema_text, validate_document
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def problems(text: str) -> list[str]:

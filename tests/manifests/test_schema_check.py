@@ -14,17 +14,15 @@ import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import fastjsonschema
 import pytest
+from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from specsync.manifests import schema, schema_check
 from specsync.manifests.load import parse_document
-
-ROOT = Path(__file__).resolve().parents[2]
 
 BASES: list[dict[str, Any]] = [
     {

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import random
-import sys
 
 import pytest
+from conftest import tomllib
 
 from specsync.state import lockfile_fast
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import read_canonical
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 FP = "a" * 64
 TEXTS = [
