@@ -180,34 +180,3 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
 
 def matches(item_id: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(item_id, pattern) for pattern in patterns)
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The documented `plan --format json` document."""
-    items = []
-    for planned in plan.items:
-        element: dict[str, Any] = {"id": planned.id, "action": planned.action}
-        if planned.item is not None:
-            element["fingerprint"] = planned.item.fingerprint
-            element["minutes"] = round(estimated_minutes(planned.item.request), 2)
-            element["source"] = planned.item.source.short
-        if planned.entry is not None and planned.entry.project_id:
-            element["projectId"] = planned.entry.project_id
-        if planned.reason:
-            element["reason"] = planned.reason
-        if planned.changes:
-            element["changes"] = [
-                {"field": c.field, "old": c.old, "new": c.new} for c in planned.changes
-            ]
-        if planned.diff:
-            element["diff"] = list(planned.diff)
-        items.append(element)
-    return {
-        "summary": dict(plan.summary),
-        "estimate": {
-            "exports": plan.summary[PlanAction.CREATE] + plan.summary[PlanAction.UPDATE],
-            "minutes": round(plan.minutes(*SUBMITTED), 2),
-            "note": "spoken length estimated from text and language; not a bill",
-        },
-        "items": items,
-    }

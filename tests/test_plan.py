@@ -1,5 +1,6 @@
+from specsync.cli.report_json import plan_document
 from specsync.model import Item, Location, build_request
-from specsync.plan import make_plan, plan_to_json, text_diff
+from specsync.plan import make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockdata import Entry, Lockfile
 
@@ -52,7 +53,7 @@ def test_webhook_is_not_a_change_but_model_is() -> None:
     planned = make_plan([item("a/en", "hi", model="M2")], lock).items[0]
     assert planned.action == "update"
     assert planned.reason == "model 'M1' → 'M2'"
-    assert plan_to_json(make_plan([item("a/en", "hi", model="M2")], lock))["items"][0][
+    assert plan_document(make_plan([item("a/en", "hi", model="M2")], lock))["items"][0][
         "changes"
     ] == [{"field": "model", "old": "M1", "new": "M2"}]
 

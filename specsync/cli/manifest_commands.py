@@ -65,21 +65,17 @@ def render(
       specsync render --target 'welcome/*'
       specsync render --format json | jq '.[0].request.text'
     """
+    from specsync.cli.report_json import render_document
+    from specsync.cli.report_text import render_text
     from specsync.manifests.pipeline import load_items, select_items
 
     items = select_items(
         load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile), targets
     )
     if output_format == "json":
-        records = [
-            {"id": item.id, "request": dict(item.request), "source": item.source.short}
-            for item in items
-        ]
-        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(render_document(items), ensure_ascii=False, indent=2))
         return
-    for item in items:
-        click.echo(f"# {item.id}  ({item.source.short})")
-        click.echo(json.dumps(dict(item.request), ensure_ascii=False, indent=2))
+    click.echo(render_text(items), nl=False)
     click.echo(f"{len(items)} items", err=True)
 
 

@@ -65,9 +65,11 @@ def plan(
       specsync plan --format json | jq '.items[] | select(.action == "update")'
     """
     from specsync.cli.console import use_colour
-    from specsync.cli.report import plan_markdown, plan_text
+    from specsync.cli.report_json import plan_document
+    from specsync.cli.report_markdown import plan_markdown
+    from specsync.cli.report_text import plan_text
     from specsync.manifests.pipeline import load_items
-    from specsync.plan import make_plan, plan_to_json
+    from specsync.plan import make_plan
     from specsync.state.background import Background
 
     # The lockfile is read in a second process while this one renders the manifests.
@@ -85,7 +87,7 @@ def plan(
     lock = reading.result()
     result = make_plan(items, lock)
     if output_format == "json":
-        click.echo(json.dumps(plan_to_json(result), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(plan_document(result), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
         click.echo(plan_markdown(result), nl=False)
     else:

@@ -1,15 +1,19 @@
-"""Words for people: plan and apply reports as text or Markdown (JSON lives with the data)."""
+"""The text format: plan, apply and status reports for people (on a terminal or a CI log)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from specsync.cli.console import style
+from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem
-from specsync.states import ItemOutcome, PlanAction
+from specsync.states import ItemOutcome, PlanAction, RenderState
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport
+    from specsync.service.status import StatusReport
 
 _SYMBOL = {
     PlanAction.CREATE: "+",
@@ -24,6 +28,15 @@ _COLOUR = {
     PlanAction.ORPHANED: "dim",
     PlanAction.UNCERTAIN: "red",
 }
+
+
+def render_text(items: Sequence[Item]) -> str:
+    """Each item's request body under a `# id  (source)` line."""
+    out = []
+    for item in items:
+        out.append(f"# {item.id}  ({item.source.short})")
+        out.append(json.dumps(dict(item.request), ensure_ascii=False, indent=2))
+    return "".join(line + "\n" for line in out)
 
 
 def plan_summary(plan: Plan) -> str:
@@ -71,25 +84,6 @@ def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False)
     return "\n".join(lines) + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
-
-
-def plan_markdown(plan: Plan) -> str:
-    """For a pull-request comment or the GitHub job summary."""
-    out = ["### specsync plan", "", plan_summary(plan), ""]
-    changed = [p for p in plan.items if p.action != PlanAction.UNCHANGED]
-    if changed:
-        out += ["| item | action | why |", "|---|---|---|"]
-        for planned in changed:
-            why = planned.reason
-            if planned.diff:
-                why += "<br>" + "<br>".join(f"`{_md_cell(d)}`" for d in planned.diff)
-            out.append(f"| `{planned.id}` | {planned.action} | {_md_cell(why)} |")
-        out.append("")
-    return "\n".join(out) + "\n"
-
-
 def apply_summary(report: ApplyReport, emulator: bool) -> str:
     submitted, failed, uncertain, skipped = (
         report.of(k)
@@ -125,4 +119,39 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         lines.append(f"  stopped early: {report.stopped}")
     if emulator:
         lines.append("  (emulator run: nothing was really exported)")
+    return "\n".join(lines) + "\n"
+
+
+def status_text(report: StatusReport) -> str:
+    """One line per item and a summary, for stderr."""
+    lines = []
+    width = max((len(item.id) for item in report.items), default=0)
+    for item in report.items:
+        progress = f"{item.progress:>3}%" if item.progress is not None else "   -"
+        line = f"{item.id:<{width}}  {item.state:<9} {progress}"
+        if item.download_url:
+            line += f"  {item.download_url}"
+        if item.message:
+            line += f"  ({item.message})"
+        lines.append(line.rstrip())
+    counts = ", ".join(
+        f"{report.count(state)} {state}"
+        for state in (
+            RenderState.DONE,
+            RenderState.RENDERING,
+            RenderState.SUBMITTED,
+            RenderState.FAILED,
+            RenderState.UNCERTAIN,
+        )
+        if report.count(state)
+    )
+    unknown = sum(1 for item in report.items if item.unknown)
+    if unknown:
+        counts += f", {unknown} unknown to the service"
+    if not report.items:
+        lines.append("nothing to check: no exported items in the lockfile")
+    else:
+        lines.append(f"{len(report.items)} items: {counts}")
+    if report.timed_out:
+        lines.append("timed out before every render finished")
     return "\n".join(lines) + "\n"

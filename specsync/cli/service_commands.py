@@ -130,11 +130,12 @@ def apply(
       specsync apply --max-items 50 --max-minutes 30
     """
     from specsync.cli.progress import BarProgress, LogProgress
-    from specsync.cli.report import apply_summary
+    from specsync.cli.report_json import apply_document
+    from specsync.cli.report_text import apply_summary
     from specsync.manifests.pipeline import load_items
     from specsync.service import client as client_mod
     from specsync.service import errors as errors_mod
-    from specsync.service.apply import ApplyOptions, report_to_json, run_apply
+    from specsync.service.apply import ApplyOptions, run_apply
 
     options = ApplyOptions(
         targets=targets,
@@ -164,7 +165,7 @@ def apply(
             auth_error=errors_mod.AuthError,
         )
     if output_format == "json":
-        click.echo(json.dumps(report_to_json(report), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
     if not report.ok:
         sys.exit(EXIT_INVALID)
@@ -249,6 +250,8 @@ def status(
       specsync status --emulator --wait
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
+    from specsync.cli.report_json import status_document
+    from specsync.cli.report_text import status_text
     from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod
@@ -256,7 +259,6 @@ def status(
         StatusOptions,
         check_service,
         run_status,
-        text_report,
     )
     from specsync.state.journal import LockBusy, read_lock_view
 
@@ -286,7 +288,7 @@ def status(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
     if output_format == "json":
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
-    click.echo(text_report(report), nl=False, err=True)
+        click.echo(json.dumps(status_document(report), ensure_ascii=False, indent=2))
+    click.echo(status_text(report), nl=False, err=True)
     if not report.ok:
         sys.exit(EXIT_INVALID)

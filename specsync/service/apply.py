@@ -377,28 +377,3 @@ def forget_matching(lockfile_path: Path, patterns: Sequence[str]) -> list[str]:
         if dropped:
             write_lockfile(lockfile_path, without(lock, dropped))
     return dropped
-
-
-def report_to_json(report: ApplyReport) -> dict[str, Any]:
-    """The documented `apply --format json` document."""
-
-    def rows(kind: ItemOutcome) -> list[dict[str, Any]]:
-        out = []
-        for o in sorted(report.of(kind), key=lambda o: o.id):
-            row: dict[str, Any] = {"id": o.id, "action": o.action}
-            if o.project_id:
-                row["projectId"] = o.project_id
-                row["taskId"] = o.task_id
-            if o.message:
-                row["message"] = o.message
-            out.append(row)
-        return out
-
-    return {
-        "submitted": rows(ItemOutcome.SUBMITTED),
-        "failed": rows(ItemOutcome.FAILED),
-        "uncertain": rows(ItemOutcome.UNCERTAIN),
-        "uncertainLeft": report.uncertain_left,
-        "summary": dict(report.plan.summary),
-        "stopped": report.stopped,
-    }

@@ -61,15 +61,6 @@ class ItemStatus:
         """Still worth polling."""
         return self.state in (SUBMITTED, RENDERING) and not self.unknown
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "projectId": self.project_id,
-            "state": self.state,
-            "progress": self.progress,
-            "downloadUrl": self.download_url,
-        }
-
 
 @dataclass(frozen=True)
 class StatusOptions:
@@ -95,9 +86,6 @@ class StatusReport:
             item.state == FAILED or item.unknown or (item.pending and item.message)
             for item in self.items
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {"items": [item.to_json() for item in sorted(self.items, key=lambda i: i.id)]}
 
 
 class ServiceMismatch(UserError):
@@ -364,32 +352,3 @@ def _save(lockfile_path: Path, polled: list[ItemStatus]) -> None:
     if polled:
         write_cache(lockfile_path, polled)
         record_final_states(lockfile_path, polled)
-
-
-def text_report(report: StatusReport) -> str:
-    """One line per item and a summary, for stderr."""
-    lines = []
-    width = max((len(item.id) for item in report.items), default=0)
-    for item in report.items:
-        progress = f"{item.progress:>3}%" if item.progress is not None else "   -"
-        line = f"{item.id:<{width}}  {item.state:<9} {progress}"
-        if item.download_url:
-            line += f"  {item.download_url}"
-        if item.message:
-            line += f"  ({item.message})"
-        lines.append(line.rstrip())
-    counts = ", ".join(
-        f"{report.count(state)} {state}"
-        for state in (DONE, RENDERING, SUBMITTED, FAILED, UNCERTAIN)
-        if report.count(state)
-    )
-    unknown = sum(1 for item in report.items if item.unknown)
-    if unknown:
-        counts += f", {unknown} unknown to the service"
-    if not report.items:
-        lines.append("nothing to check: no exported items in the lockfile")
-    else:
-        lines.append(f"{len(report.items)} items: {counts}")
-    if report.timed_out:
-        lines.append("timed out before every render finished")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,97 @@
+"""The JSON format: the documented `--format json` documents of render, plan, apply, status.
+
+Each function returns plain data; the command prints it with json.dumps on stdout alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from specsync.model import Item
+from specsync.plan import SUBMITTED, Plan, estimated_minutes
+from specsync.states import ItemOutcome, PlanAction
+
+if TYPE_CHECKING:
+    from specsync.service.apply import ApplyReport
+    from specsync.service.status import StatusReport
+
+
+def render_document(items: Sequence[Item]) -> list[dict[str, Any]]:
+    """The documented `render --format json` document: one element per item."""
+    return [
+        {"id": item.id, "request": dict(item.request), "source": item.source.short}
+        for item in items
+    ]
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The documented `plan --format json` document."""
+    items = []
+    for planned in plan.items:
+        element: dict[str, Any] = {"id": planned.id, "action": planned.action}
+        if planned.item is not None:
+            element["fingerprint"] = planned.item.fingerprint
+            element["minutes"] = round(estimated_minutes(planned.item.request), 2)
+            element["source"] = planned.item.source.short
+        if planned.entry is not None and planned.entry.project_id:
+            element["projectId"] = planned.entry.project_id
+        if planned.reason:
+            element["reason"] = planned.reason
+        if planned.changes:
+            element["changes"] = [
+                {"field": c.field, "old": c.old, "new": c.new} for c in planned.changes
+            ]
+        if planned.diff:
+            element["diff"] = list(planned.diff)
+        items.append(element)
+    return {
+        "summary": dict(plan.summary),
+        "estimate": {
+            "exports": plan.summary[PlanAction.CREATE] + plan.summary[PlanAction.UPDATE],
+            "minutes": round(plan.minutes(*SUBMITTED), 2),
+            "note": "spoken length estimated from text and language; not a bill",
+        },
+        "items": items,
+    }
+
+
+def apply_document(report: ApplyReport) -> dict[str, Any]:
+    """The documented `apply --format json` document."""
+
+    def rows(kind: ItemOutcome) -> list[dict[str, Any]]:
+        out = []
+        for o in sorted(report.of(kind), key=lambda o: o.id):
+            row: dict[str, Any] = {"id": o.id, "action": o.action}
+            if o.project_id:
+                row["projectId"] = o.project_id
+                row["taskId"] = o.task_id
+            if o.message:
+                row["message"] = o.message
+            out.append(row)
+        return out
+
+    return {
+        "submitted": rows(ItemOutcome.SUBMITTED),
+        "failed": rows(ItemOutcome.FAILED),
+        "uncertain": rows(ItemOutcome.UNCERTAIN),
+        "uncertainLeft": report.uncertain_left,
+        "summary": dict(report.plan.summary),
+        "stopped": report.stopped,
+    }
+
+
+def status_document(report: StatusReport) -> dict[str, Any]:
+    """The documented `status --format json` document."""
+    return {
+        "items": [
+            {
+                "id": item.id,
+                "projectId": item.project_id,
+                "state": item.state,
+                "progress": item.progress,
+                "downloadUrl": item.download_url,
+            }
+            for item in sorted(report.items, key=lambda i: i.id)
+        ]
+    }
