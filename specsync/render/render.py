@@ -23,13 +23,8 @@ from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, UndefinedErr
 from jinja2.sandbox import SecurityError
 
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
-from specsync.render.cache import (
-    TemplateCache,
-    compile_template,
-    compile_templates,
-    environment_fingerprint,
-    template_from_code,
-)
+from specsync.render.cache import TemplateCache, environment_fingerprint
+from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming

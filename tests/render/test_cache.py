@@ -17,13 +17,11 @@ from specsync.render.cache import (
     HEADER,
     MAGIC,
     TemplateCache,
-    compile_template,
-    compile_templates,
     default_cache_dir,
     default_key_file,
     environment_fingerprint,
-    template_from_code,
 )
+from specsync.render.compiling import compile_template, compile_templates, template_from_code
 
 SOURCES = [f"Hi {{{{ name }}}}, lesson {n} of {{{{ product }}}}." for n in range(20)]
 VARS = {"name": "Ada", "product": "Acme"}
