@@ -14,12 +14,23 @@ from conftest import ROOT
 PACKAGE = ROOT / "specsync"
 SHARED = {"model", "states", "errors", "specsync"}  # `specsync` itself: __version__
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"cli", "service", "plan", "state", "manifests", "render", "emulator", *SHARED},
+    "cli": {
+        "cli",
+        "service",
+        "plan",
+        "state",
+        "manifests",
+        "render",
+        "emulator",
+        "scaffold",
+        *SHARED,
+    },
     "service": {"service", "plan", "state", "manifests", "render", "emulator", *SHARED},
     "plan": {"state", *SHARED},
     "state": {"state", *SHARED},
     "manifests": {"manifests", "render", *SHARED},
     "render": {"render", *SHARED},
+    "scaffold": {"scaffold", "manifests", *SHARED},
     "emulator": {"emulator", "model", "specsync"},
     "model": {"states", "errors"},
     "states": set(),

@@ -25,6 +25,7 @@ from specsync.cli.exit_codes import (
     EXIT_INVALID,
     EXIT_OK,
 )
+from specsync.cli.init_command import init
 from specsync.cli.lockfile_commands import forget, merge_driver
 from specsync.cli.manifest_commands import render, schema, validate
 from specsync.cli.plan_command import plan
@@ -58,6 +59,7 @@ for _command in (
     forget,
     merge_driver,
     emulator,
+    init,
 ):
     cli.add_command(_command)
 

@@ -1,0 +1,166 @@
+"""`specsync init` as a newcomer uses it: an empty folder to a first emulator export."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, ROOT, SPECSYNC, run, tomllib
+
+from specsync import __version__
+
+WRITTEN = [
+    "manifests/welcome.yaml",
+    "manifests/snippets/outro.j2",
+    "schemas/manifest.schema.json",
+    ".pre-commit-config.yaml",
+    ".github/workflows/specsync.yml",
+    ".gitattributes",
+    ".gitignore",
+]
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = run(["git", *args], cwd, env)
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def new_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "specsync tests")
+    git(path, "config", "user.email", "tests@specsync.invalid")
+    git(path, "config", "commit.gpgsign", "false")
+    return path
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path: Path) -> None:
+    project = new_repo(tmp_path / "videos")
+    made = run([SPECSYNC, "init"], project)
+    assert made.returncode == 0, made.stderr
+    for name in WRITTEN:
+        assert (project / name).is_file(), name
+        assert f"wrote                  {name}" in made.stderr
+    assert "specsync apply --emulator" in made.stderr  # what to run next
+
+    validated = run([SPECSYNC, "validate"], project)
+    assert validated.returncode == 0, validated.stderr
+    assert "valid: 2 items from 1 videos" in validated.stderr
+    applied = run([SPECSYNC, "apply", "--emulator"], project)
+    assert applied.returncode == 0, applied.stderr
+    lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
+    assert sorted(lock["items"]) == ["welcome/en", "welcome/ko"]
+    # .specsync/ (journal, lock) is ignored: `git add -A` stages the lockfile, not it.
+    git(project, "add", "-A")
+    staged = git(project, "diff", "--cached", "--name-only").split()
+    assert "specsync.lock" in staged
+    assert not [name for name in staged if name.startswith(".specsync/")]
+
+
+def test_a_second_init_changes_nothing(tmp_path: Path) -> None:
+    project = new_repo(tmp_path / "videos")
+    assert run([SPECSYNC, "init"], project).returncode == 0
+    before = tree(project), git(project, "config", "--local", "--list")
+    again = run([SPECSYNC, "init"], project)
+    assert again.returncode == 0, again.stderr
+    assert (tree(project), git(project, "config", "--local", "--list")) == before
+    assert "Nothing to do" in again.stderr
+
+
+def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    (project / "manifests").mkdir(parents=True)
+    mine = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {script: Mine}\n"
+    (project / "manifests" / "welcome.yaml").write_text(mine, encoding="utf-8")
+    (project / ".gitignore").write_text("node_modules/", encoding="utf-8")  # no final newline
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n", encoding="utf-8")
+    (project / ".pre-commit-config.yaml").symlink_to(outside)
+
+    made = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (project / "manifests" / "welcome.yaml").read_text(encoding="utf-8") == mine
+    assert outside.read_text(encoding="utf-8") == "not yours\n"
+    assert (project / ".gitignore").read_text(encoding="utf-8") == "node_modules/\n.specsync/\n"
+    assert "kept (already there)   manifests/welcome.yaml" in made.stderr
+    # Not a git repository: the driver line is printed for the user to run.
+    assert "git config merge.specsync.driver" in made.stderr
+    assert f"cd {project}" in made.stderr
+
+
+def test_init_on_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    done = run([SPECSYNC, "init", "taken"], tmp_path)
+    assert done.returncode == 1
+    assert "is not a folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_workflow_init_writes_is_the_documented_example() -> None:
+    example = (EXAMPLES / ".github" / "workflows" / "specsync.yml").read_text(encoding="utf-8")
+    from specsync.scaffold.project import starter_files
+
+    written = starter_files()[".github/workflows/specsync.yml"]
+    assert written == example.replace("specsync-videos==0.1.0", f"specsync-videos=={__version__}")
+
+
+def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_path: Path) -> None:
+    """An IDE or GUI git client may not have the venv on its PATH: the driver line names the
+    interpreter by absolute path, so the merge still goes entry by entry."""
+    project = new_repo(tmp_path / "videos")
+    assert run([SPECSYNC, "init"], project).returncode == 0
+    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    manifest = project / "manifests" / "welcome.yaml"
+    base_text = manifest.read_text(encoding="utf-8")
+    for branch, video in (("a", "alpha"), ("b", "beta")):
+        git(project, "checkout", "-q", "-b", branch, "main")
+        manifest.write_text(base_text + f"  {video}:\n    script: Hi\n", encoding="utf-8")
+        assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+        git(project, "commit", "-q", "-am", f"add {video}")
+    git(project, "checkout", "-q", "a")
+    bare_path = {**os.environ, "PATH": "/usr/bin:/bin"}
+    # The manifests conflict (both appended a video); the lockfile must not.
+    merged = subprocess.run(
+        ["git", "merge", "-q", "b"], cwd=project, env=bare_path, capture_output=True, text=True
+    )
+    unmerged = git(project, "diff", "--name-only", "--diff-filter=U").split()
+    assert unmerged == ["manifests/welcome.yaml"], merged.stdout + merged.stderr
+    lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
+    assert {"alpha/en", "alpha/ko", "beta/en", "beta/ko", "welcome/en"} <= set(lock["items"])
+
+
+@pytest.mark.parametrize("name", ["pyproject.toml"])
+def test_the_package_version_is_one_number(name: str) -> None:
+    project = tomllib.loads((ROOT / name).read_text(encoding="utf-8"))["project"]
+    assert project["version"] == __version__
+
+
+def test_the_pre_commit_config_init_writes_runs_the_hook(tmp_path: Path) -> None:
+    project = new_repo(tmp_path / "videos")
+    assert run([SPECSYNC, "init"], project).returncode == 0
+    (project / "manifests" / "welcome.yaml").write_text(
+        (project / "manifests" / "welcome.yaml")
+        .read_text("utf-8")
+        .replace("{{ name }}", "{{ nme }}"),
+        encoding="utf-8",
+    )
+    git(project, "add", "-A")
+    bin_dir = str(Path(SPECSYNC).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    pre_commit = str(Path(SPECSYNC).parent / "pre-commit")
+    done = run([pre_commit, "run", "--all-files"], project, env, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "manifests/welcome.yaml:" in done.stdout and "nme" in done.stdout
