@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, Item
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction, RenderState
@@ -171,7 +172,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                 PlanAction.ORPHANED,
                 None,
                 entries[item_id],
-                "no longer in the manifests; kept",
+                "no longer in the manifests; kept (`specsync forget` drops it from the lockfile)",
             )
         )
     planned.sort(key=attrgetter("id"))
@@ -180,3 +181,38 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
 
 def matches(item_id: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(item_id, pattern) for pattern in patterns)
+
+
+def unmatched_patterns(patterns: Sequence[str], ids: Iterable[str]) -> list[str]:
+    """The globs that match none of `ids`: a typo there must not pass as "nothing to do"."""
+    ids = list(ids)
+    return [p for p in patterns if not any(fnmatch.fnmatchcase(i, p) for i in ids)]
+
+
+def require_matches(option: str, patterns: Sequence[str], ids: Iterable[str]) -> None:
+    """Refuse (nothing sent, nothing written) when a glob given with `option` matches no id."""
+    ids = sorted(ids)
+    missing = unmatched_patterns(patterns, ids)
+    if not missing:
+        return
+    lines = []
+    for pattern in missing:
+        guess = difflib.get_close_matches(pattern, ids, n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        lines.append(f"{option} {pattern!r} matches no item{hint}")
+    example = f"; ids look like {ids[0]!r}" if ids else "; there are no items"
+    raise UserError("; ".join(lines) + example + ". Nothing was done.")
+
+
+def restricted(plan: Plan, targets: Sequence[str]) -> Plan:
+    """The plan of the items matching any glob (the whole plan when none is given)."""
+    if not targets:
+        return plan
+    return Plan(tuple(p for p in plan.items if matches(p.id, targets)))
+
+
+def pending_outside(plan: Plan, targets: Sequence[str]) -> int:
+    """Items apply would submit were it not for --target."""
+    if not targets:
+        return 0
+    return sum(1 for p in plan.by_action(*SUBMITTED) if not matches(p.id, targets))

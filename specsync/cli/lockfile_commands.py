@@ -9,31 +9,37 @@ import click
 
 from specsync.cli.exit_codes import EXIT_INVALID
 from specsync.cli.options import LOCKFILE_OPTION
-from specsync.errors import UserError
 
 
 @click.command()
 @click.argument("patterns", nargs=-1, required=True, metavar="GLOB...")
 @LOCKFILE_OPTION
-def forget(patterns: tuple[str, ...], lockfile: str) -> None:
+@click.option("--dry-run", is_flag=True, help="Say what would be dropped; change nothing.")
+def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
     """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
 
     Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
     `forgotten` section, so no id is ever lost; a forgotten item still in the manifests is
-    planned as `create` again. Takes the apply lock. Exit 1 when nothing matches.
+    planned as `create` again. Takes the apply lock. Exit 1, with nothing dropped, when any
+    GLOB matches no entry.
 
     \b
     Examples:
       specsync forget 'old-promo/*'
       specsync forget welcome/ko
+      specsync forget --dry-run 'promo-*/*'
     """
     from specsync.service.apply import forget_matching
 
-    dropped = forget_matching(Path(lockfile), patterns)
-    if not dropped:
-        raise UserError(f"no entry in {lockfile} matches {' '.join(patterns)}")
+    dropped = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
+    verb = "would forget" if dry_run else "forgot"
     for item_id in dropped:
-        click.echo(f"forgot {item_id}", err=True)
+        click.echo(f"{verb} {item_id}", err=True)
+    if dry_run:
+        click.echo(
+            f"{len(dropped)} entries would be dropped from {lockfile}; nothing changed", err=True
+        )
+        return
     click.echo(
         f"{len(dropped)} entries dropped from {lockfile} (ids kept under [forgotten])", err=True
     )
@@ -51,9 +57,12 @@ def merge_driver(base: str, ours: str, theirs: str) -> None:
     with a `# CONFLICT:` comment) and the exit code is 1.
 
     \b
-    Example (set up once per repository):
+    Set up once per clone (`specsync init` does it), naming this interpreter by its
+    absolute path so that any git client finds it:
+
+    \b
       echo 'specsync.lock merge=specsync' >> .gitattributes
-      git config merge.specsync.driver "specsync merge-driver %O %A %B"
+      git config merge.specsync.driver "/path/to/venv/bin/python -m specsync merge-driver %O %A %B"
     """
     from specsync.state.lockfile_merge import merge_text_files
 

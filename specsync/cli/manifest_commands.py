@@ -68,10 +68,11 @@ def render(
     from specsync.cli.report_json import render_document
     from specsync.cli.report_text import render_text
     from specsync.manifests.pipeline import load_items, select_items
+    from specsync.plan import require_matches
 
-    items = select_items(
-        load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile), targets
-    )
+    every = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    require_matches("--target", targets, (item.id for item in every))
+    items = select_items(every, targets)
     if output_format == "json":
         click.echo(json.dumps(render_document(items), ensure_ascii=False, indent=2))
         return

@@ -41,6 +41,13 @@ from specsync.model import InputError
     help="Exit 2 when anything would be created, updated or is uncertain (0: nothing to do).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="GLOB",
+    help="Only items whose id matches GLOB (as apply --target); repeatable.",
+)
 def plan(
     paths: tuple[str, ...],
     root: str | None,
@@ -49,10 +56,12 @@ def plan(
     output_format: str,
     detailed_exitcode: bool,
     show_all: bool,
+    targets: tuple[str, ...],
 ) -> None:
     """Show what apply would do, and why. No network; nothing is written.
 
-    Compares every rendered item with the lockfile: create (new), update (what changes the
+    The plan goes to stdout (`specsync plan > plan.txt`); notes go to stderr. Compares
+    every rendered item with the lockfile: create (new), update (what changes the
     video changed: the text diff, model or isExport; a new webhookUrl never counts),
     unchanged, orphaned (in the lockfile, gone from the manifests: kept) and uncertain (sent,
     outcome unknown: resubmitted only with `apply --retry-uncertain`).
@@ -69,7 +78,7 @@ def plan(
     from specsync.cli.report_markdown import plan_markdown
     from specsync.cli.report_text import plan_text
     from specsync.manifests.pipeline import load_items
-    from specsync.plan import make_plan
+    from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.background import Background
 
     # The lockfile is read in a second process while this one renders the manifests.
@@ -85,14 +94,21 @@ def plan(
     # is unpickled and compared (allocation-heavy, and plan's only cost beyond validate).
     gc.freeze()
     lock = reading.result()
-    result = make_plan(items, lock)
+    require_matches("--target", targets, (item.id for item in items))
+    full = make_plan(items, lock)
+    result = restricted(full, targets)
+    outside = pending_outside(full, targets)
     if output_format == "json":
         click.echo(json.dumps(plan_document(result), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
         click.echo(plan_markdown(result), nl=False)
     else:
-        text = plan_text(result, colour=use_colour(sys.stderr), show_unchanged=show_all)
-        click.echo(text, nl=False, err=True)
+        text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
+        click.echo(text, nl=False)
+    if not Path(lockfile).exists():
+        click.echo(f"note: no lockfile yet ({lockfile}): all {len(items)} items are new", err=True)
+    if outside:
+        click.echo(f"note: {outside} more pending items lie outside --target", err=True)
     if lock.emulator:
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
     if detailed_exitcode and result.has_changes:

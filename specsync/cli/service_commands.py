@@ -133,6 +133,7 @@ def apply(
     from specsync.cli.report_json import apply_document
     from specsync.cli.report_text import apply_summary
     from specsync.manifests.pipeline import load_items
+    from specsync.plan import pending_outside, require_matches
     from specsync.service import client as client_mod
     from specsync.service import errors as errors_mod
     from specsync.service.apply import ApplyOptions, run_apply
@@ -151,6 +152,9 @@ def apply(
     # Manifests first: their problems need no network, no credentials and no emulator,
     # and are what the user must see, whatever else is missing.
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    ids = [item.id for item in items]
+    require_matches("--target", targets, ids)
+    require_matches("--replace", replace, ids)
     with _api_endpoint(use_emulator) as (base, credentials):
 
         def make_client() -> Any:
@@ -167,6 +171,9 @@ def apply(
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
+    outside = pending_outside(report.plan, targets)
+    if outside:
+        click.echo(f"  {outside} more pending items lie outside --target", err=True)
     if not report.ok:
         sys.exit(EXIT_INVALID)
 

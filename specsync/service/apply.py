@@ -22,7 +22,15 @@ from typing import Any, Protocol
 
 from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
-from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
+from specsync.plan import (
+    SUBMITTED,
+    Plan,
+    PlannedItem,
+    estimated_minutes,
+    make_plan,
+    matches,
+    require_matches,
+)
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Lockfile
 from specsync.state.lockfile_read import read_lockfile
@@ -366,14 +374,18 @@ def _submit_all(
     progress.finish()
 
 
-def forget_matching(lockfile_path: Path, patterns: Sequence[str]) -> list[str]:
+def forget_matching(
+    lockfile_path: Path, patterns: Sequence[str], *, dry_run: bool = False
+) -> list[str]:
     """Drop the entries whose id matches any glob, under the apply lock; the ids dropped.
 
-    Their ids move to the lockfile's `forgotten` section. Nothing matched: nothing written.
+    Their ids move to the lockfile's `forgotten` section. A glob that matches no entry
+    refuses the whole call (a typo must not pass as "done"); `dry_run` writes nothing.
     """
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
+        require_matches("forget", patterns, lock.entries)
         dropped = sorted(item_id for item_id in lock.entries if matches(item_id, patterns))
-        if dropped:
+        if dropped and not dry_run:
             write_lockfile(lockfile_path, without(lock, dropped))
     return dropped

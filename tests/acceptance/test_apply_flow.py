@@ -127,7 +127,9 @@ def project(tmp_path: Path, proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> Pa
 def test_plan_on_a_fresh_set_exits_2_and_sends_nothing(project: Path, proxy: Proxy) -> None:
     result = run([SPECSYNC, "plan", "--detailed-exitcode"], project)
     assert result.returncode == 2, result.stderr
-    assert "5 to create" in result.stderr
+    # The plan on stdout, as `terraform plan` prints it; notes on stderr.
+    assert "5 to create" in result.stdout and "5 to create" not in result.stderr
+    assert "no lockfile yet (specsync.lock): all 5 items are new" in result.stderr
     assert proxy.seen == []
     assert not (project / "specsync.lock").exists()
 
@@ -326,3 +328,38 @@ def test_cost_guards_refuse_before_anything_is_sent(project: Path, proxy: Proxy)
     assert too_long.returncode == 1 and "--max-minutes" in too_long.stderr
     assert proxy.seen == [] and not (project / "specsync.lock").exists()
     assert run([SPECSYNC, "apply", "--max-items", "5", "--rate", "50"], project).returncode == 0
+
+
+def test_globs_that_match_nothing_are_errors_with_nothing_sent(project: Path, proxy: Proxy) -> None:
+    for args in (
+        ["apply", "--target", "welcom/*"],
+        ["apply", "--replace", "nope/*"],
+        ["render", "--target", "welcom/*"],
+        ["plan", "--target", "welcom/*"],
+    ):
+        done = run([SPECSYNC, *args], project)
+        assert done.returncode == 1, (args, done.stderr)
+        assert "matches no item" in done.stderr and "Traceback" not in done.stderr
+    assert proxy.seen == []
+    assert not (project / "specsync.lock").exists()
+
+
+def test_plan_and_apply_say_what_lies_outside_target(project: Path, proxy: Proxy) -> None:
+    planned = run([SPECSYNC, "plan", "--target", "pricing/*"], project)
+    assert planned.returncode == 0, planned.stderr
+    assert "pending items lie outside --target" in planned.stderr
+    assert "welcome" not in planned.stdout
+
+
+def test_forget_dry_run_changes_nothing_and_a_typo_forgets_nothing(
+    project: Path, proxy: Proxy
+) -> None:
+    assert run([SPECSYNC, "apply"], project).returncode == 0
+    before = (project / "specsync.lock").read_bytes()
+    dry = run([SPECSYNC, "forget", "--dry-run", "pricing/*"], project)
+    assert dry.returncode == 0, dry.stderr
+    assert "would forget pricing/" in dry.stderr
+    assert (project / "specsync.lock").read_bytes() == before
+    typo = run([SPECSYNC, "forget", "pricing/*", "welcom/*"], project)
+    assert typo.returncode == 1 and "'welcom/*' matches no item" in typo.stderr
+    assert (project / "specsync.lock").read_bytes() == before
