@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
+
+from specsync.manifests.project_root import default_lockfile, default_manifest_paths
 
 ROOT_OPTION = click.option(
     "--root",
@@ -10,7 +15,14 @@ ROOT_OPTION = click.option(
     help="Manifest root that {% include %} resolves against (default: the one directory "
     "named, else manifests/, else the current directory).",
 )
-PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...")
+
+
+def _project_manifests(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    # No PATH: the manifests/ of the project found upwards (like git finds .git).
+    return value or default_manifest_paths(Path.cwd())
+
+
+PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...", callback=_project_manifests)
 NO_CACHE_OPTION = click.option(
     "--no-cache",
     is_flag=True,
@@ -33,10 +45,16 @@ def announce_compile(count: int) -> None:
         )
 
 
+def _project_lockfile(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    return value if value is not None else default_lockfile(Path.cwd())
+
+
 LOCKFILE_OPTION = click.option(
     "--lockfile",
-    default="specsync.lock",
-    show_default=True,
+    default=None,
+    callback=_project_lockfile,
     metavar="FILE",
-    help="The lockfile to compare with and record into.",
+    help="The lockfile to compare with and record into (default: specsync.lock of the "
+    "project: the nearest folder, from here upwards, holding specsync.lock or "
+    "specsync.yaml; else here).",
 )

@@ -363,3 +363,22 @@ def test_forget_dry_run_changes_nothing_and_a_typo_forgets_nothing(
     typo = run([SPECSYNC, "forget", "pricing/*", "welcom/*"], project)
     assert typo.returncode == 1 and "'welcom/*' matches no item" in typo.stderr
     assert (project / "specsync.lock").read_bytes() == before
+
+
+def test_commands_in_a_subfolder_use_the_projects_lockfile(project: Path, proxy: Proxy) -> None:
+    """`cd manifests && specsync apply .` used to write a second lockfile there and export
+    everything again; the project root is found upwards, as git finds .git."""
+    assert run([SPECSYNC, "apply"], project).returncode == 0
+    sent = len(proxy.seen)
+    inside = project / "manifests"
+    for args in (["plan", "--detailed-exitcode"], ["plan", ".", "--detailed-exitcode"]):
+        planned = run([SPECSYNC, *args], inside)
+        assert planned.returncode == 0, (args, planned.stdout + planned.stderr)
+        assert "5 unchanged" in planned.stdout
+    applied = run([SPECSYNC, "apply", "."], inside)
+    assert applied.returncode == 0, applied.stderr
+    assert len(proxy.seen) == sent
+    assert not (inside / "specsync.lock").exists()
+    # --lockfile still wins.
+    fresh = run([SPECSYNC, "plan", "--lockfile", "other.lock", "--detailed-exitcode"], inside)
+    assert fresh.returncode == 2 and "5 to create" in fresh.stdout

@@ -1,0 +1,39 @@
+"""The project root, found the way git finds `.git`.
+
+Every command run from a subfolder (`cd manifests && specsync apply .`) must use the
+project's lockfile, not start a second one there and export everything again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LOCKFILE_NAME = "specsync.lock"
+PROJECT_FILE_NAME = "specsync.yaml"
+MANIFESTS_DIR = "manifests"
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder, from `start` upwards, holding specsync.lock or specsync.yaml."""
+    here = Path(os.path.abspath(start))
+    for folder in (here, *here.parents):
+        if (folder / LOCKFILE_NAME).exists() or (folder / PROJECT_FILE_NAME).is_file():
+            return folder
+    return None
+
+
+def default_lockfile(cwd: Path) -> str:
+    """The project's lockfile, as a path relative to `cwd` (how messages name it)."""
+    root = find_project_root(cwd) or Path(os.path.abspath(cwd))
+    return os.path.relpath(root / LOCKFILE_NAME, cwd)
+
+
+def default_manifest_paths(cwd: Path) -> tuple[str, ...]:
+    """`manifests/` of the project when it is found above `cwd`; else nothing, which means
+    `manifests/` here (and its own message when it is missing)."""
+    root = find_project_root(cwd)
+    if root is None or root == Path(os.path.abspath(cwd)):
+        return ()
+    manifests = root / MANIFESTS_DIR
+    return (os.path.relpath(manifests, cwd),) if manifests.is_dir() else ()
