@@ -15,12 +15,24 @@ MANIFESTS_DIR = "manifests"
 
 
 def find_project_root(start: Path) -> Path | None:
-    """The nearest folder, from `start` upwards, holding specsync.lock or specsync.yaml."""
+    """The nearest folder, from `start` upwards, holding specsync.lock or specsync.yaml.
+
+    Like git's safe.directory, a marker owned by another user does not count: a stray
+    /tmp/specsync.lock planted by someone else must not become a project's lockfile.
+    """
     here = Path(os.path.abspath(start))
     for folder in (here, *here.parents):
-        if (folder / LOCKFILE_NAME).exists() or (folder / PROJECT_FILE_NAME).is_file():
+        if _is_ours(folder / LOCKFILE_NAME) or _is_ours(folder / PROJECT_FILE_NAME):
             return folder
     return None
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    return not hasattr(os, "getuid") or status.st_uid == os.getuid()
 
 
 def default_lockfile(cwd: Path) -> str:

@@ -61,7 +61,10 @@ def scaffold_project(root: Path, python: str) -> list[Step]:
     """Create what is missing under `root`; what exists is kept as it is."""
     if root.exists() and not root.is_dir():
         raise UserError(f"{root} exists and is not a folder")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {root}: {error.strerror or error}") from None
     steps = [_write_new(root, relative, text) for relative, text in starter_files().items()]
     steps.append(_ensure_line(root / ".gitattributes", MERGE_ATTRIBUTE, root))
     steps.append(_ensure_line(root / ".gitignore", IGNORED, root))
@@ -71,14 +74,20 @@ def scaffold_project(root: Path, python: str) -> list[Step]:
 
 def _write_new(root: Path, relative: str, text: str) -> Step:
     path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never replace a file, nor follow a symlink, even one made meanwhile.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         return Step(Action.KEPT, relative)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    except OSError as error:
+        raise UserError(f"cannot create {path}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as error:
+        path.unlink(missing_ok=True)  # no half-written starter file left behind
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
     return Step(Action.WROTE, relative)
 
 
@@ -88,11 +97,14 @@ def _ensure_line(path: Path, line: str, root: Path) -> Step:
         return Step(Action.TO_DO, f"add `{line}` to {relative} (not a regular file)")
     if not path.exists():
         return _write_new(root, relative, line + "\n")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if line in (existing.strip() for existing in text.splitlines()):
-        return Step(Action.KEPT, relative)
-    with path.open("a", encoding="utf-8", newline="\n") as handle:
-        handle.write(("" if text.endswith("\n") or not text else "\n") + line + "\n")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if line in (existing.strip() for existing in text.splitlines()):
+            return Step(Action.KEPT, relative)
+        with path.open("a", encoding="utf-8", newline="\n") as handle:
+            handle.write(("" if text.endswith("\n") or not text else "\n") + line + "\n")
+    except OSError as error:
+        raise UserError(f"cannot update {path}: {error.strerror or error}") from None
     return Step(Action.EXTENDED, relative)
 
 

@@ -382,3 +382,20 @@ def test_commands_in_a_subfolder_use_the_projects_lockfile(project: Path, proxy:
     # --lockfile still wins.
     fresh = run([SPECSYNC, "plan", "--lockfile", "other.lock", "--detailed-exitcode"], inside)
     assert fresh.returncode == 2 and "5 to create" in fresh.stdout
+
+
+def test_a_lockfile_of_another_user_above_is_not_the_project(tmp_path: Path) -> None:
+    """Like git's safe.directory: a stray specsync.lock someone else owns, above the
+    folder (say in /tmp), never becomes this project's lockfile."""
+    from specsync.manifests.project_root import find_project_root
+
+    project = tmp_path / "shared" / "project"
+    project.mkdir(parents=True)
+    planted = tmp_path / "shared" / "specsync.lock"
+    planted.write_text("", encoding="utf-8")
+    assert find_project_root(project) == tmp_path / "shared"
+    try:
+        os.chown(planted, 65534, 65534)  # nobody
+    except PermissionError:
+        pytest.skip("only root can give a file to another user")
+    assert find_project_root(project) is None

@@ -164,3 +164,30 @@ def test_the_pre_commit_config_init_writes_runs_the_hook(tmp_path: Path) -> None
     done = run([pre_commit, "run", "--all-files"], project, env, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "manifests/welcome.yaml:" in done.stdout and "nme" in done.stdout
+
+
+def test_init_on_a_read_only_file_system_is_a_clean_error(tmp_path: Path) -> None:
+    # A read-only mount refuses even root (file modes would not).
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        done = run([SPECSYNC, "init", str(mount_point / "videos")], tmp_path)
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+    assert done.returncode == 1, done.stderr
+    assert "cannot create" in done.stderr and "Read-only file system" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_init_under_a_file_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    done = run([SPECSYNC, "init", "afile/videos"], tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "cannot create" in done.stderr and "Traceback" not in done.stderr
