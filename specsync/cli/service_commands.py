@@ -18,6 +18,7 @@ from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
     ROOT_OPTION,
+    FiniteFloat,
     announce_compile,
 )
 from specsync.errors import UserError
@@ -58,7 +59,7 @@ from specsync.errors import UserError
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=5.0,
     show_default=True,
     metavar="R",
@@ -80,7 +81,7 @@ from specsync.errors import UserError
 )
 @click.option(
     "--max-minutes",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     metavar="M",
     help="Refuse to start when the exports add up to more than about M minutes of video "
@@ -194,7 +195,7 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 @click.option("--wait", is_flag=True, help="Poll until every render is done or failed.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=600.0,
     show_default=True,
     metavar="S",
