@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -135,7 +135,6 @@ def apply(
     from specsync.cli.report_text import apply_summary
     from specsync.manifests.pipeline import load_items
     from specsync.service import client as client_mod
-    from specsync.service import errors as errors_mod
     from specsync.service.apply import ApplyOptions, run_apply
 
     options = ApplyOptions(
@@ -163,11 +162,13 @@ def apply(
             make_client,
             options,
             progress,
-            auth_error=errors_mod.AuthError,
         )
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
+    if report.interrupted:
+        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
+        sys.exit(EXIT_INTERRUPTED)
     if not report.ok:
         sys.exit(EXIT_INVALID)
 
@@ -252,7 +253,7 @@ def status(
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
     from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import status_text
+    from specsync.cli.report_text import shown, status_text
     from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod
@@ -273,7 +274,7 @@ def status(
         with _api_endpoint(use_emulator) as (base, credentials):
 
             def log(line: str) -> None:
-                click.echo(line, err=True)
+                click.echo(shown(line), err=True)
 
             def make_client() -> Any:
                 return client_mod.Client(
