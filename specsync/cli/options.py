@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,22 @@ LOCKFILE_OPTION = click.option(
     "project: the nearest folder, from here upwards, holding specsync.lock or "
     "specsync.yaml; else here).",
 )
+
+
+class FiniteFloat(click.FloatRange):
+    """A float within bounds that is never NaN or infinite.
+
+    click's FloatRange lets NaN through (every comparison with NaN is false), and an
+    infinite --rate or --timeout silently switches a limit off: both are usage errors.
+    """
+
+    name = "finite float"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        result: float = super().convert(number, param, ctx)
+        return result

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TextIO
 
+from specsync.cli.report_text import shown
 from specsync.service.apply import Outcome
 from specsync.states import ItemOutcome
 
@@ -28,7 +29,7 @@ class LogProgress:
         with self._lock:
             self.count += 1
             width = len(str(self.total))
-            detail = (
+            detail = shown(
                 f"projectId={outcome.project_id}"
                 if outcome.outcome == ItemOutcome.SUBMITTED
                 else outcome.message
@@ -41,7 +42,7 @@ class LogProgress:
             )
 
     def note(self, message: str) -> None:
-        print(message, file=self.stream, flush=True)
+        print(shown(message), file=self.stream, flush=True)
 
     def finish(self) -> None:
         pass
@@ -74,11 +75,13 @@ class BarProgress(LogProgress):
         with self._lock:
             self.count += 1
             if outcome.outcome != ItemOutcome.SUBMITTED:
-                self.stream.write(f"\r\x1b[K{outcome.outcome}: {outcome.id}: {outcome.message}\n")
+                self.stream.write(
+                    f"\r\x1b[K{outcome.outcome}: {outcome.id}: {shown(outcome.message)}\n"
+                )
             self._draw()
 
     def note(self, message: str) -> None:
-        self.stream.write(f"\r\x1b[K{message}\n")
+        self.stream.write(f"\r\x1b[K{shown(message)}\n")
         self.stream.flush()
 
     def finish(self) -> None:

@@ -75,6 +75,8 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "submitted": rows(ItemOutcome.SUBMITTED),
         "failed": rows(ItemOutcome.FAILED),
         "uncertain": rows(ItemOutcome.UNCERTAIN),
+        # Items the run chose but never sent (stopped early): nothing was billed for them.
+        "notSent": rows(ItemOutcome.SKIPPED),
         "uncertainLeft": report.uncertain_left,
         "summary": dict(report.plan.summary),
         "stopped": report.stopped,

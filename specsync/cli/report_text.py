@@ -30,6 +30,22 @@ _COLOUR = {
 }
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text: object) -> str:
+    """Server-chosen text (ids, URLs, messages) safe for a terminal or CI log: control and
+    other non-printable characters escaped, so no ESC sequence or `::error` line gets out."""
+    return "".join(
+        char if char.isprintable() else _ESCAPES.get(char) or _escaped(char) for char in str(text)
+    )
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def render_text(items: Sequence[Item]) -> str:
     """Each item's request body under a `# id  (source)` line."""
     out = []
@@ -100,9 +116,9 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         + f", {report.plan.summary['unchanged']} unchanged in {report.seconds:.1f} s."
     ]
     for outcome in failed:
-        lines.append(f"  failed     {outcome.id}: {outcome.message}")
+        lines.append(f"  failed     {outcome.id}: {shown(outcome.message)}")
     for outcome in uncertain:
-        lines.append(f"  uncertain  {outcome.id}: {outcome.message}")
+        lines.append(f"  uncertain  {outcome.id}: {shown(outcome.message)}")
     left = [i for i in report.uncertain_left if i not in {o.id for o in uncertain}]
     if left:
         lines.append(
@@ -116,7 +132,7 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
             "`specsync apply --retry-uncertain` resubmits them, `specsync forget` drops them."
         )
     if report.stopped:
-        lines.append(f"  stopped early: {report.stopped}")
+        lines.append(f"  stopped early: {shown(report.stopped)}")
     if emulator:
         lines.append("  (emulator run: nothing was really exported)")
     return "\n".join(lines) + "\n"
@@ -128,11 +144,11 @@ def status_text(report: StatusReport) -> str:
     width = max((len(item.id) for item in report.items), default=0)
     for item in report.items:
         progress = f"{item.progress:>3}%" if item.progress is not None else "   -"
-        line = f"{item.id:<{width}}  {item.state:<9} {progress}"
+        line = f"{shown(item.id):<{width}}  {item.state:<9} {progress}"
         if item.download_url:
-            line += f"  {item.download_url}"
+            line += f"  {shown(item.download_url)}"
         if item.message:
-            line += f"  ({item.message})"
+            line += f"  ({shown(item.message)})"
         lines.append(line.rstrip())
     counts = ", ".join(
         f"{report.count(state)} {state}"

@@ -12,12 +12,13 @@ from typing import Any
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
     ROOT_OPTION,
+    FiniteFloat,
     announce_compile,
 )
 from specsync.errors import UserError
@@ -58,7 +59,7 @@ from specsync.errors import UserError
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.01),
+    type=FiniteFloat(min=0.01),
     default=5.0,
     show_default=True,
     metavar="R",
@@ -80,7 +81,7 @@ from specsync.errors import UserError
 )
 @click.option(
     "--max-minutes",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     metavar="M",
     help="Refuse to start when the exports add up to more than about M minutes of video "
@@ -135,7 +136,6 @@ def apply(
     from specsync.manifests.pipeline import load_items
     from specsync.plan import pending_outside, require_matches
     from specsync.service import client as client_mod
-    from specsync.service import errors as errors_mod
     from specsync.service.apply import ApplyOptions, run_apply
 
     options = ApplyOptions(
@@ -166,7 +166,6 @@ def apply(
             make_client,
             options,
             progress,
-            auth_error=errors_mod.AuthError,
         )
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
@@ -174,6 +173,9 @@ def apply(
     outside = pending_outside(report.plan, targets)
     if outside:
         click.echo(f"  {outside} more pending items lie outside --target", err=True)
+    if report.interrupted:
+        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
+        sys.exit(EXIT_INTERRUPTED)
     if not report.ok:
         sys.exit(EXIT_INVALID)
 
@@ -201,7 +203,7 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 @click.option("--wait", is_flag=True, help="Poll until every render is done or failed.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=600.0,
     show_default=True,
     metavar="S",
@@ -258,7 +260,7 @@ def status(
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
     from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import status_text
+    from specsync.cli.report_text import shown, status_text
     from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod
@@ -279,7 +281,7 @@ def status(
         with _api_endpoint(use_emulator) as (base, credentials):
 
             def log(line: str) -> None:
-                click.echo(line, err=True)
+                click.echo(shown(line), err=True)
 
             def make_client() -> Any:
                 return client_mod.Client(

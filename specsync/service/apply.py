@@ -31,6 +31,7 @@ from specsync.plan import (
     matches,
     require_matches,
 )
+from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Lockfile
 from specsync.state.lockfile_read import read_lockfile
@@ -74,6 +75,7 @@ class ApplyReport:
     plan: Plan
     outcomes: list[Outcome] = field(default_factory=list)
     stopped: str | None = None  # why the run stopped early (auth failure, interrupt)
+    interrupted: bool = False  # by SIGINT/SIGTERM: the command exits 130 once all is recorded
     lockfile_written: bool = False
     seconds: float = 0.0
 
@@ -202,7 +204,9 @@ def check_budget(chosen: Sequence[tuple[PlannedItem, str]], options: ApplyOption
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event, reasons: list[str]) -> Iterator[None]:
+def _stop_on_signals(
+    stop: threading.Event, reasons: list[str], signalled: threading.Event
+) -> Iterator[None]:
     """SIGTERM/SIGINT (a cancelled CI job) stop new submissions; answers still get recorded."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -212,6 +216,7 @@ def _stop_on_signals(stop: threading.Event, reasons: list[str]) -> Iterator[None
         if stop.is_set():
             raise KeyboardInterrupt
         reasons.append(f"stopped by {signal.Signals(signum).name}")
+        signalled.set()
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -228,7 +233,6 @@ def run_apply(
     client_factory: Callable[[], ExportClient],
     options: ApplyOptions,
     progress: Progress,
-    auth_error: type[BaseException] = Exception,
 ) -> ApplyReport:
     """The whole apply under the apply lock. Raises InputError/LockBusy before any request."""
     started = time.monotonic()
@@ -251,7 +255,7 @@ def run_apply(
             return report
         client = client_factory()
         try:
-            _submit_all(chosen, lockfile_path, client, options, progress, report, auth_error)
+            _submit_all(chosen, lockfile_path, client, options, progress, report)
         finally:
             closer = getattr(client, "close", None)
             if closer is not None:
@@ -279,14 +283,12 @@ class _Submitter:
         limiter: RateLimiter,
         stop: threading.Event,
         reasons: list[str],
-        auth_error: type[BaseException],
     ) -> None:
         self._client = client
         self._journal = journal
         self._limiter = limiter
         self._stop = stop
         self._reasons = reasons
-        self._auth_error = auth_error
 
     def submit(self, planned: PlannedItem, why: str) -> Outcome:
         item = planned.item
@@ -300,7 +302,7 @@ class _Submitter:
         self._journal.intent(item.id, fingerprint, utc_now(), fields)
         try:
             result = self._client.export(item.request)
-        except self._auth_error as error:
+        except AuthError as error:
             # 401/403: not processed, and every further request would fail the same way.
             self._journal.failed(item.id, fingerprint, str(error), utc_now())
             if not self._stop.is_set():
@@ -321,6 +323,10 @@ class _Submitter:
                 item.id, fingerprint, result.project_id, result.task_id, utc_now()
             )
             return Outcome(item.id, ItemOutcome.SUBMITTED, why, result.project_id, result.task_id)
+        if result.outcome == Answer.FAILED and getattr(result, "not_sent", False):
+            # Stopped while waiting to retry a 429/503: never processed, sent next run.
+            self._journal.failed(item.id, fingerprint, result.message, utc_now())
+            return Outcome(item.id, ItemOutcome.SKIPPED, why, message=result.message)
         if result.outcome == Answer.FAILED:
             self._journal.failed(item.id, fingerprint, result.message, utc_now())
             return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message)
@@ -335,22 +341,23 @@ def _submit_all(
     options: ApplyOptions,
     progress: Progress,
     report: ApplyReport,
-    auth_error: type[BaseException],
 ) -> None:
     stop = threading.Event()
+    signalled = threading.Event()
     reasons: list[str] = []
     limiter = RateLimiter(options.rate)
     jpath = journal_mod.journal_path(lockfile_path)
     progress.start(len(chosen))
     with (
-        _stop_on_signals(stop, reasons),
+        _stop_on_signals(stop, reasons, signalled),
         journal_mod.Journal(jpath) as journal,
         ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
     ):
-        submitter = _Submitter(client, journal, limiter, stop, reasons, auth_error)
+        submitter = _Submitter(client, journal, limiter, stop, reasons)
         pending: set[Future[Outcome]] = set()
         queue = iter(chosen)
         exhausted = False
+        cancelled = False
         while pending or not exhausted:
             while not exhausted and not stop.is_set() and len(pending) < options.concurrency:
                 nxt = next(queue, None)
@@ -360,6 +367,13 @@ def _submit_all(
                 pending.add(pool.submit(submitter.submit, nxt[0], nxt[1]))
             if stop.is_set():
                 exhausted = True
+            if signalled.is_set() and not cancelled:
+                # A signal ends retry pauses and requests in flight at once (a cancelled CI
+                # job is killed soon after); what they were is still journalled.
+                cancelled = True
+                cancel = getattr(client, "cancel", None)
+                if cancel is not None:
+                    cancel()
             if not pending:
                 break
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -369,6 +383,11 @@ def _submit_all(
                 report.outcomes.append(outcome)
                 if outcome.outcome != ItemOutcome.SKIPPED:
                     progress.done(outcome)
+    # Every chosen item is accounted for: those never started are "not sent".
+    note = reasons[0] if reasons else ""
+    for planned, why in queue:
+        report.outcomes.append(Outcome(planned.id, ItemOutcome.SKIPPED, why, message=note))
+    report.interrupted = signalled.is_set()
     if reasons:
         report.stopped = reasons[0]
     progress.finish()

@@ -15,6 +15,8 @@ before it is shown, in case it echoes them.
 from __future__ import annotations
 
 import json
+import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +41,7 @@ from specsync.service.errors import (
     _SERVER_TEXT_LIMIT,
     AuthError,
     ClientError,
+    ConfigError,
     _never_connected,
     _printable,
     _short,
@@ -49,6 +52,7 @@ from specsync.service.replies import (
     _id_text,
     _json_or_none,
     _read_capped,
+    _refusal,
     _Reply,
     _SlowAnswer,
     _unwrap,
@@ -59,6 +63,11 @@ from specsync.states import Answer
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 TOKEN_PATH = "/api/odin/v3/auth/token"
 PROGRESS_PATH = "/api/odin/v3/editor/progress/{project_id}"
+
+# The whole of one HTTP attempt (connect, headers, body) ends within this many seconds, or
+# is given up: a read timeout bounds each socket read only, not headers sent 1 byte/s.
+DEFAULT_REQUEST_DEADLINE = 90.0
+REQUEST_DEADLINE_ENV = "SPECSYNC_REQUEST_DEADLINE"
 
 # Enough connections for apply's thread pool, on each per-thread session's host.
 POOL_MAXSIZE = 32
@@ -78,6 +87,27 @@ class ExportResult:
     message: str = ""
     attempts: int = 1  # HTTP attempts made for the export itself
     retries: list[str] = field(default_factory=list)  # one short line per retry
+    # FAILED and certainly never processed because the run was stopped (a signal) while
+    # waiting to retry: apply reports it as "not sent".
+    not_sent: bool = False
+
+
+class _Cancelled(Exception):
+    """The client was cancelled before the next attempt was sent."""
+
+
+def request_deadline_from_env(env: Mapping[str, str]) -> float:
+    """SPECSYNC_REQUEST_DEADLINE (seconds, finite and positive) or the default."""
+    value = (env.get(REQUEST_DEADLINE_ENV) or "").strip()
+    if not value:
+        return DEFAULT_REQUEST_DEADLINE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{REQUEST_DEADLINE_ENV} must be a positive number of seconds")
+    return seconds
 
 
 # -- the client ----------------------------------------------------------------------------
@@ -95,19 +125,26 @@ class Client:
         read_timeout: float = 60.0,
         max_attempts: int = 6,
         max_retry_seconds: float = 120.0,
+        request_deadline: float | None = None,
         log: Callable[[str], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.base_url = checked_api_base(base_url)
         _check_credentials(credentials)
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._credentials = credentials
-        self._timeout = (connect_timeout, read_timeout)
+        if request_deadline is None:
+            request_deadline = request_deadline_from_env(os.environ)
+        self._deadline = request_deadline
+        # A connect that cannot finish within the deadline surfaces as a connect timeout
+        # (never sent, retryable) rather than as the deadline (maybe sent).
+        self._timeout = (min(connect_timeout, request_deadline), read_timeout)
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._log = log or (lambda line: None)
-        self._sleep = sleep
+        self._cancel = threading.Event()
+        self._sleep = sleep or self._cancel.wait
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
@@ -124,6 +161,11 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.base_url!r})"
 
+    def cancel(self) -> None:
+        """Stop at once (a signal): a retry pause ends its export as not sent, a request in
+        flight is given up (uncertain: it may have been processed). Thread-safe."""
+        self._cancel.set()
+
     def close(self) -> None:
         with self._sessions_lock:
             self._closed = True
@@ -139,6 +181,16 @@ class Client:
         run = _Run()
         try:
             attempt = self._authorized_call(run, "POST", EXPORT_PATH, body, idempotent=False)
+        except _Cancelled:
+            # Only raised before an attempt is sent: what went before was retryable, so
+            # certainly not processed.
+            return ExportResult(
+                FAILED,
+                message="not sent: the run was stopped",
+                attempts=run.attempts,
+                retries=run.retries,
+                not_sent=True,
+            )
         except ClientError as error:
             # No token (or a closed client): this export was not sent, or answered 401.
             return ExportResult(
@@ -150,7 +202,10 @@ class Client:
         """The progress record of one project (the envelope's `data`)."""
         path = PROGRESS_PATH.format(project_id=quote(project_id, safe=""))
         run = _Run()
-        attempt = self._authorized_call(run, "GET", path, None, idempotent=True)
+        try:
+            attempt = self._authorized_call(run, "GET", path, None, idempotent=True)
+        except _Cancelled:
+            raise ClientError(f"progress of {project_id}: stopped") from None
         if attempt.reply is None:
             raise ClientError(self._gave_up_text(run, attempt))
         reply = attempt.reply
@@ -183,15 +238,7 @@ class Client:
             return result(FAILED, self._gave_up_text(run, attempt))
         status = reply.status
         if 200 <= status < 300:
-            data = _unwrap(_json_or_none(reply.body))
-            project_id = _id_text(data.get("projectId")) if data else None
-            if data is None or project_id is None:
-                return result(
-                    UNCERTAIN,
-                    f"HTTP {status} without a projectId in the answer: the export may have "
-                    "been accepted",
-                )
-            return result(ACCEPTED, "", project_id=project_id, task_id=_id_text(data.get("taskId")))
+            return self._accepted_result(reply, run)
         code, text = self._service_error(reply)
         detail = _status_text(status, text, code)
         if status in RETRYABLE_STATUSES:
@@ -210,6 +257,59 @@ class Client:
         return ExportResult(
             FAILED, code=code, message=detail, attempts=run.attempts, retries=run.retries
         )
+
+    def _accepted_result(self, reply: _Reply, run: _Run) -> ExportResult:
+        """A 2xx: the ids, whatever else the answer holds; a refusal; or uncertain."""
+        parsed = _json_or_none(reply.body)
+        if _refusal(parsed):
+            # HTTP 200 with success: false is a definite refusal (DESIGN 5), not uncertain.
+            code, text = self._service_error(reply)
+            return ExportResult(
+                FAILED,
+                code=code,
+                message=_status_text(reply.status, text, code),
+                attempts=run.attempts,
+                retries=run.retries,
+            )
+        data = _unwrap(parsed)
+        project_id = _id_text(data.get("projectId")) if data else None
+        # A missing or odd taskId never costs the projectId: "" stands for "none given".
+        task_id = (_id_text(data.get("taskId")) if data else None) or ""
+        if project_id is None:
+            return ExportResult(
+                UNCERTAIN,
+                message=f"HTTP {reply.status} without a projectId in the answer: the export "
+                "may have been accepted",
+                attempts=run.attempts,
+                retries=run.retries,
+            )
+        if self._holds_secret(project_id) or self._holds_secret(task_id):
+            # Storing it would put the key into the lockfile, and printing it into CI logs.
+            return ExportResult(
+                UNCERTAIN,
+                message=f"HTTP {reply.status}: the answer's ids repeat the API credentials, "
+                "so they were not recorded; the export may have been accepted",
+                attempts=run.attempts,
+                retries=run.retries,
+            )
+        return ExportResult(
+            ACCEPTED,
+            project_id=project_id,
+            task_id=task_id,
+            attempts=run.attempts,
+            retries=run.retries,
+        )
+
+    def _holds_secret(self, text: str) -> bool:
+        for secret in self._secrets():
+            # Equal at any length; contained only when long enough not to match by chance.
+            if text == secret or (len(secret) >= _MIN_REDACTED_LENGTH and secret in text):
+                return True
+        return False
+
+    def _secrets(self) -> list[str]:
+        values = (self._credentials.api_key, self._credentials.user_key, self._token)
+        return [value for value in values if value]
 
     def _gave_up_text(self, run: _Run, attempt: _Attempt, detail: str | None = None) -> str:
         what = detail or attempt.describe()
@@ -299,6 +399,12 @@ class Client:
             )
         data = _unwrap(_json_or_none(reply.body)) if reply.status == 200 else None
         token = data.get("token") if data else None
+        if isinstance(token, str) and token and not _header_safe(token):
+            # requests would fail with the value in its message, after some were sent.
+            raise AuthError(
+                "the token the API handed out holds a line break or a character that "
+                "cannot be sent in an HTTP header; nothing was sent with it"
+            )
         if not isinstance(token, str) or not token:
             _, text = self._service_error(reply)
             raise ClientError(
@@ -339,6 +445,11 @@ class Client:
                 run.attempts += 1
                 plan.spent += time.monotonic() - started
 
+        def sleep(seconds: float) -> None:
+            self._sleep(seconds)
+            if self._cancel.is_set():
+                raise _Cancelled
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             waited = plan.next_wait(state)
             last: _Attempt = state.outcome.result()  # type: ignore[union-attr]
@@ -352,7 +463,7 @@ class Client:
             retry=tenacity.retry_if_result(lambda attempt: attempt.retryable),
             stop=plan.should_stop,
             wait=plan.next_wait,
-            sleep=self._sleep,
+            sleep=sleep,
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
         )
@@ -367,9 +478,63 @@ class Client:
         authorization: str | None,
         idempotent: bool,
     ) -> _Attempt:
+        """One HTTP request and its reply, or why there is none, within the deadline.
+
+        The exchange runs in a daemon thread so that neither a trickling server nor a
+        blocked socket read can hold the run past the deadline or a cancel; an exchange
+        given up is left to its thread (its connection is not reused).
+        """
+        if self._cancel.is_set():
+            raise _Cancelled
+        session = self._session()
+        answer: list[_Attempt] = []
+        finished = threading.Event()
+
+        def exchange() -> None:
+            try:
+                answer.append(
+                    self._exchange(session, method, path, body, authorization, idempotent)
+                )
+            except BaseException as error:  # reported, never lost in a thread
+                answer.append(
+                    _Attempt(
+                        error=f"the request failed after it may have been sent: {_short(error)}",
+                        retryable=idempotent,
+                    )
+                )
+            finally:
+                finished.set()
+
+        threading.Thread(target=exchange, daemon=True, name="specsync-request").start()
+        deadline = time.monotonic() + self._deadline
+        while not finished.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self._cancel.is_set():
+                self._local.session = None
+                return _Attempt(
+                    error="stopped while the request was in flight (the server may have "
+                    "processed it)"
+                )
+            if time.monotonic() >= deadline:
+                self._local.session = None
+                return _Attempt(
+                    error=f"no complete answer within the {self._deadline:g} s request "
+                    "deadline (the server may have processed the request)",
+                    retryable=idempotent,
+                )
+        return answer[0]
+
+    def _exchange(
+        self,
+        session: requests.Session,
+        method: str,
+        path: str,
+        body: bytes | None,
+        authorization: str | None,
+        idempotent: bool,
+    ) -> _Attempt:
         """One HTTP request and its reply, or why there is none (see `_unanswered`)."""
         try:
-            response = self._session().request(
+            response = session.request(
                 method,
                 self.base_url + path,
                 data=body,
@@ -415,7 +580,7 @@ class Client:
         return session
 
     def _redact(self, text: str) -> str:
-        for secret in (self._credentials.api_key, self._credentials.user_key, self._token):
+        for secret in self._secrets():
             # Very short values (test keys) would mangle every message; real keys are long.
             if secret and len(secret) >= _MIN_REDACTED_LENGTH:
                 text = text.replace(secret, "***")
@@ -423,6 +588,10 @@ class Client:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _header_safe(value: str) -> bool:
+    return all(" " < char < "\x7f" for char in value)
 
 
 def _headers(body: bytes | None, authorization: str | None) -> dict[str, str]:

@@ -8,6 +8,7 @@ that can be sent in an HTTP header, refused without being shown.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -79,13 +80,15 @@ def checked_api_base(url: str, *, source: str = "the API base URL") -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as error:
-        raise ConfigError(f"{source} is not a valid URL: {url!r} ({error})") from None
+        raise ConfigError(f"{source} is not a valid URL: {_shown_url(url)} ({error})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{source} must be an http(s) URL such as {DEFAULT_API_BASE}: {url!r}")
+        raise ConfigError(
+            f"{source} must be an http(s) URL such as {DEFAULT_API_BASE}: {_shown_url(url)}"
+        )
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{source} must not hold a user name or password")
     if parts.query or parts.fragment:
-        raise ConfigError(f"{source} must not have a query or fragment: {url!r}")
+        raise ConfigError(f"{source} must not have a query or fragment: {_shown_url(url)}")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(
             f"{source} uses plain http to {parts.hostname}, which would send the API key "
@@ -94,13 +97,43 @@ def checked_api_base(url: str, *, source: str = "the API base URL") -> str:
     return url.rstrip("/")
 
 
+def _shown_url(url: str) -> str:
+    """The URL for an error message, without user info, query or fragment: a key pasted
+    into SPECSYNC_API_BASE must not be printed back."""
+    text = url.split("#", 1)[0].split("?", 1)[0]
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        text = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    else:
+        text = text.rpartition("@")[2]
+    return repr("".join(char if char.isprintable() else "?" for char in text))
+
+
 def is_loopback_host(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1 (by name or address, never by DNS lookup)."""
+    """True when `host` is a loopback address, or a `localhost` name that resolves to
+    loopback addresses only.
+
+    Decided by address, not by name: a resolver may answer `x.localhost` with a public
+    address, and the key would then travel in clear. Other names are never looked up
+    (and never count as loopback), so checking a remote URL makes no network request.
+    """
     name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
+    except ValueError:
+        pass
+    if name != "localhost" and not name.endswith(".localhost"):
+        return False
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {info[4][0] for info in infos}
+    try:
+        return bool(addresses) and all(
+            ipaddress.ip_address(str(address).split("%", 1)[0]).is_loopback for address in addresses
+        )
     except ValueError:
         return False
 

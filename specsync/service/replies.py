@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -61,29 +62,79 @@ def _body_pieces(response: requests.Response, size: int) -> Iterator[bytes]:
         yield piece
 
 
-def _json_or_none(body: bytes) -> Any:
+class NumberText(str):
+    """A JSON number kept as the text it was sent as (too long for `int`, or a float).
+
+    Python's json refuses integers of more than 4,300 digits (ValueError) and turns
+    1e999 into inf: either would lose an id, or crash, on a hostile answer.
+    """
+
+
+def _parse_int(text: str) -> int | NumberText:
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return int(text)
+    except ValueError:  # longer than sys.get_int_max_str_digits()
+        return NumberText(text)
+
+
+def _json_or_none(body: bytes) -> Any:
+    """The parsed body, or None when it is not JSON.
+
+    Lossless for whatever ids it holds: bytes that are not UTF-8 become lone surrogates
+    (escaped later by `_id_text`), raw control characters inside strings are accepted, and
+    numbers other than ordinary integers stay text (see NumberText).
+    """
+    try:
+        return json.loads(
+            body.decode("utf-8", errors="surrogateescape"),
+            strict=False,
+            parse_int=_parse_int,
+            parse_float=NumberText,
+            parse_constant=NumberText,
+        )
+    except (json.JSONDecodeError, RecursionError):
         return None
+
+
+def _refusal(parsed: Any) -> bool:
+    """`{"success": false, ...}`: a definite refusal, whatever the HTTP status."""
+    return isinstance(parsed, dict) and parsed.get("success") is False
 
 
 def _unwrap(parsed: Any) -> dict[str, Any] | None:
     """`data` of a `{"success": true, "data": {...}}` envelope, or a bare object."""
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, dict) or _refusal(parsed):
         return None
-    if "success" in parsed or "data" in parsed:
-        data = parsed.get("data")
-        if parsed.get("success") is False or not isinstance(data, dict):
-            return None
+    data = parsed.get("data")
+    if isinstance(data, dict):
         return data
+    if "success" in parsed or "data" in parsed:
+        # An envelope without a usable `data`: the ids may still sit beside `success`.
+        return parsed if "projectId" in parsed else None
     return parsed
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    r"""Lone surrogates as `\udXXX` text: they cannot be written as UTF-8 (journal, lockfile).
+
+    Lossless for every id that does not itself hold the six characters `\ud8..`-`\udf..`.
+    """
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def _id_text(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
+    """An id as text, kept whatever its JSON type; None when absent or blank."""
+    if value is None:
         return None
-    if isinstance(value, (str, int)):
-        text = str(value).strip()
-        return text or None
-    return None
+    if isinstance(value, str):
+        text = str(value)
+    elif isinstance(value, (bool, int)):
+        text = json.dumps(value)
+    else:
+        # An object or a list where an id belongs: keep all of it, as compact JSON.
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = escape_surrogates(text)
+    return text if text.strip() else None

@@ -14,6 +14,7 @@ between rounds grows from about 1 s to 10 s) until the timeout passes.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -118,10 +119,14 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
 
 
 def _int_progress(value: Any) -> int | None:
+    """0-100, or None when unknown: NaN, infinities and numbers no float holds included."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float
+            return None
     elif isinstance(value, str):
         try:
             number = float(value.strip().rstrip("%"))
@@ -129,7 +134,7 @@ def _int_progress(value: Any) -> int | None:
             return None
     else:
         return None
-    if number != number:  # NaN
+    if not math.isfinite(number):
         return None
     return max(0, min(100, int(number)))
 

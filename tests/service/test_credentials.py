@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from specsync.service.credentials import (
@@ -9,6 +11,7 @@ from specsync.service.credentials import (
     Credentials,
     api_base_from_env,
     credentials_from_env,
+    is_loopback_host,
 )
 from specsync.service.errors import AuthError, ConfigError
 
@@ -88,3 +91,68 @@ def test_a_key_that_cannot_be_a_header_is_refused_without_being_shown() -> None:
         credentials_from_env({"AISTUDIOS_API_KEY": "abc\ndef-secret"})
     assert "secret" not in str(caught.value)
     assert "AISTUDIOS_API_KEY" in str(caught.value)
+
+
+# -- loopback by address, and no key echoed from SPECSYNC_API_BASE ----------------------------
+
+
+def stub_resolver(monkeypatch: pytest.MonkeyPatch, addresses: list[str]) -> list[str]:
+    """In-process resolver answering every name with `addresses`; returns the names asked."""
+    asked: list[str] = []
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_localhost_name_resolving_to_a_public_address_is_not_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = stub_resolver(monkeypatch, ["203.0.113.7"])
+    with pytest.raises(ConfigError, match="plain http"):
+        api_base_from_env({"SPECSYNC_API_BASE": "http://x.localhost:8080"})
+    assert asked == ["x.localhost"]
+
+
+def test_a_localhost_name_with_one_public_address_among_loopback_ones_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stub_resolver(monkeypatch, ["127.0.0.1", "198.51.100.1"])
+    assert not is_loopback_host("x.localhost")
+
+
+def test_a_localhost_name_resolving_to_loopback_only_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stub_resolver(monkeypatch, ["127.0.0.1", "::1"])
+    assert api_base_from_env({"SPECSYNC_API_BASE": "http://x.localhost:9"}) == (
+        "http://x.localhost:9"
+    )
+
+
+def test_other_names_are_never_looked_up_and_never_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = stub_resolver(monkeypatch, ["127.0.0.1"])
+    assert not is_loopback_host("myhost.example")
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://user:SECRETKEY123@127.0.0.1:9",
+        "https://api.example.com/?key=SECRETKEY123",
+        "https://api.example.com/#SECRETKEY123",
+        "ftp://SECRETKEY123@host/?key=SECRETKEY123",
+        "https://SECRETKEY123@host:notaport/?key=SECRETKEY123",
+        "SECRETKEY123@nowhere?k=SECRETKEY123",
+    ],
+)
+def test_errors_about_the_api_base_never_echo_its_user_info_or_query(value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        api_base_from_env({"SPECSYNC_API_BASE": value})
+    assert "SECRETKEY123" not in str(error.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -13,7 +14,9 @@ import pytest
 from conftest import SPECSYNC, run
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.service.status import ItemStatus, interpret
 from specsync.state.lockfile_read import read_lockfile
+from specsync.states import RenderState
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 
@@ -180,3 +183,22 @@ def test_exports_an_interrupted_apply_journalled_are_polled_too(
     for item_id, entry in exported.items():
         assert items[item_id]["projectId"] == entry.project_id
         assert items[item_id]["state"] in {"submitted", "rendering", "done"}
+
+
+@pytest.mark.parametrize(
+    "progress",
+    [
+        math.inf,
+        -math.inf,
+        math.nan,
+        "-inf",
+        "inf",
+        "nan",
+        "1e999",
+        "9" * 5000,
+        pytest.param(10**5000, id="huge-int"),
+    ],
+)
+def test_absurd_progress_values_are_unknown_progress_not_a_crash(progress: object) -> None:
+    item = ItemStatus("a/en", "p-1", RenderState.SUBMITTED)
+    assert interpret(item, {"progress": progress}).progress is None

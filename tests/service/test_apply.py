@@ -1,0 +1,118 @@
+"""specsync.service.apply against hostile servers and clients: every id an accepted answer
+holds reaches the lockfile, an unknown outcome is never a failure, every item is counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hostile_server import HostileServer
+
+from specsync.model import Item, Location, build_request
+from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
+from specsync.service.client import Client
+from specsync.service.credentials import Credentials
+from specsync.state import journal as journal_mod
+from specsync.state.lockfile_read import read_lockfile
+from specsync.states import ItemOutcome
+
+KEY = "apply-test-key-123"
+
+
+def items(count: int) -> list[Item]:
+    return [
+        Item(
+            f"v{n:02d}/en",
+            f"v{n:02d}",
+            "en",
+            build_request("en", f"Script {n}.", {"model": "M1"}),
+            Location("m.yaml", 3),
+        )
+        for n in range(count)
+    ]
+
+
+class Quiet:
+    def start(self, total: int) -> None: ...
+    def done(self, outcome: Outcome) -> None: ...
+    def note(self, message: str) -> None: ...
+    def finish(self) -> None: ...
+
+
+def apply_against(url: str, lockfile: Path, count: int, concurrency: int = 1) -> ApplyReport:
+    options = ApplyOptions(concurrency=concurrency, rate=100.0)
+    return run_apply(
+        items(count),
+        lockfile,
+        lambda: Client(url, Credentials(api_key=KEY), sleep=lambda s: None),
+        options,
+        Quiet(),
+    )
+
+
+def counted(report: ApplyReport) -> dict[str, int]:
+    return {kind: len(report.of(kind)) for kind in ItemOutcome}
+
+
+@pytest.mark.parametrize(
+    ("body", "project_id", "task_id"),
+    [
+        (b'{"success": true, "data": {"projectId": "p-1", "taskId": null}}', "p-1", ""),
+        (
+            b'{"projectId": "p\\u0000\\u001b]0;x\\u0007\\n::error::x", "taskId": 7}',
+            "p\x00\x1b]0;x\x07\n::error::x",
+            "7",
+        ),
+        (
+            b'{"projectId": "p\\udc80", "taskId": "t", "big": ' + b"9" * 5000 + b"}",
+            "p\\udc80",  # a lone surrogate, kept as escaped text (UTF-8 cannot hold it)
+            "t",
+        ),
+    ],
+)
+def test_odd_accepted_answers_reach_the_lockfile_and_read_back_unchanged(
+    tmp_path: Path, body: bytes, project_id: str, task_id: str
+) -> None:
+    lockfile = tmp_path / "specsync.lock"
+    with HostileServer("answer", body=body) as server:
+        report = apply_against(server.url, lockfile, 1)
+    [outcome] = report.outcomes
+    assert outcome.outcome == ItemOutcome.SUBMITTED
+    assert outcome.project_id == project_id
+    entry = read_lockfile(lockfile).entries["v00/en"]
+    assert (entry.project_id, entry.task_id, entry.state) == (project_id, task_id, None)
+    assert report.uncertain_left == []
+
+
+class Exploding:
+    """A client whose export raises something nobody expected, after the intent."""
+
+    def export(self, request: Any) -> Any:
+        raise RuntimeError("boom")
+
+
+def test_an_unexpected_error_after_the_intent_is_uncertain_never_failed(tmp_path: Path) -> None:
+    lockfile = tmp_path / "specsync.lock"
+    report = run_apply(
+        items(2), lockfile, Exploding, ApplyOptions(concurrency=1, rate=100.0), Quiet()
+    )
+    assert counted(report)[ItemOutcome.UNCERTAIN] == 2
+    assert counted(report)[ItemOutcome.FAILED] == 0
+    entries = read_lockfile(lockfile).entries
+    assert {entry.state for entry in entries.values()} == {"uncertain"}
+
+
+def test_a_403_on_twenty_items_accounts_for_every_one(tmp_path: Path) -> None:
+    lockfile = tmp_path / "specsync.lock"
+    body = b'{"success": false, "error": {"code": "403", "msg": "forbidden"}}'
+    with HostileServer("answer", status=403, body=body) as server:
+        report = apply_against(server.url, lockfile, 20, concurrency=4)
+    counts = counted(report)
+    assert sum(counts.values()) == 20
+    assert counts[ItemOutcome.SKIPPED] >= 16
+    assert counts[ItemOutcome.UNCERTAIN] == 0
+    assert report.stopped is not None and "403" in report.stopped
+    # Nothing was processed: no entry, and the next run submits them all.
+    assert read_lockfile(lockfile).entries == {}
+    assert not journal_mod.journal_path(lockfile, create=False).exists()
