@@ -38,12 +38,22 @@ UNCERTAIN = "uncertain"
 OUTCOMES = (ACCEPTED, FAILED, UNCERTAIN)
 
 
+def resolved(lockfile_path: Path) -> Path:
+    """The lockfile's real path (symlinks followed): what the lock and journal are for.
+
+    Two applies reaching one file through different paths (a symlink, `..`) must share
+    one lock and one journal, or both would submit the same items.
+    """
+    return Path(os.path.realpath(lockfile_path))
+
+
 def state_dir(lockfile_path: Path, create: bool = True) -> Path:
-    """`.specsync/` beside the lockfile, created (with a `.gitignore` of `*`) on first use.
+    """`.specsync/` beside the (resolved) lockfile, created (with a `.gitignore` of `*`) on
+    first use.
 
     With `create=False` the path is only computed (for readers such as `plan`).
     """
-    directory = Path(lockfile_path).parent / STATE_DIR_NAME
+    directory = resolved(lockfile_path).parent / STATE_DIR_NAME
     if create:
         directory.mkdir(exist_ok=True)
         ignore = directory / ".gitignore"
@@ -54,7 +64,7 @@ def state_dir(lockfile_path: Path, create: bool = True) -> Path:
 
 def journal_path(lockfile_path: Path, create: bool = True) -> Path:
     """Where the journal of an apply against this lockfile lives."""
-    return state_dir(lockfile_path, create) / f"{Path(lockfile_path).name}.journal"
+    return state_dir(lockfile_path, create) / f"{resolved(lockfile_path).name}.journal"
 
 
 class Journal:
@@ -231,6 +241,35 @@ def read_lock_view(lockfile_path: Path) -> Lockfile:
     return fold(lock, records) if records else lock
 
 
+def check_writable_place(lockfile_path: Path) -> None:
+    """Refuse, before anything is sent, a lockfile whose folder cannot take it.
+
+    The folder must exist and accept a new file (a probe is created and removed: only
+    trying tells a read-only mount or a full quota, and root ignores permission bits).
+    """
+    name = str(lockfile_path)
+    folder = resolved(lockfile_path).parent
+    if os.path.islink(lockfile_path) and not os.path.exists(lockfile_path):
+        raise UserError(
+            f"{name} is a symlink to {os.readlink(lockfile_path)}, which does not exist"
+        )
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise UserError(f"cannot use lockfile {name}: its folder {folder} {what}")
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".specsync-probe-")
+    except OSError as error:
+        raise UserError(
+            f"cannot write beside lockfile {name} in {folder}: {error.strerror or error}; "
+            "nothing was submitted"
+        ) from None
+    os.close(fd)
+    with suppress(OSError):
+        os.unlink(probe)
+
+
 # the apply lock --------------------------------------------------------------------------
 
 
@@ -253,12 +292,12 @@ def apply_lock(lockfile_path: Path) -> filelock.FileLock:
     """The OS-level lock of one lockfile (released by the OS when its holder dies)."""
     import filelock  # here, not at the top: plan and status never lock, and it costs ~20 ms
 
-    path = state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock"
+    path = state_dir(lockfile_path) / f"{resolved(lockfile_path).name}.lock"
     return filelock.FileLock(str(path))
 
 
 def _owner_path(lockfile_path: Path) -> Path:
-    return state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock.owner"
+    return state_dir(lockfile_path) / f"{resolved(lockfile_path).name}.lock.owner"
 
 
 def _read_owner(path: Path) -> tuple[int | None, str | None]:
@@ -276,6 +315,7 @@ def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     """Hold the apply lock for the block, or raise LockBusy at once naming the holder."""
     import filelock
 
+    check_writable_place(lockfile_path)
     lock = apply_lock(lockfile_path)
     owner = _owner_path(lockfile_path)
     try:

@@ -6,6 +6,8 @@ Then every key and value is checked against the format `lockfile_write` writes.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -373,16 +375,64 @@ def _parse_submission(
 def read_lockfile(path: Path) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile.
 
+    The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
+    symlink is refused. It is opened without blocking and checked with fstat, so that a
+    FIFO never hangs `plan` (and nothing swaps the file between the check and the read).
+
     Raises InputError with every problem located at `path:line:col` (per-item problems at
     the item's `[items."id"]` header line).
     """
     name = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(
+                Problem(
+                    Location(name),
+                    f"lockfile is a symlink to {os.readlink(path)}, which does not exist; "
+                    "remove the link or point it at a lockfile",
+                )
+            ) from None
         return empty()
     except OSError as error:
         raise InputError(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise InputError(
+                Problem(
+                    Location(name),
+                    f"lockfile is {kind}, not a regular file; the lockfile must be a regular "
+                    "file or absent (pass --lockfile with another path)",
+                )
+            )
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    except OSError as error:
+        raise InputError(
+            Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
+        ) from None
+    finally:
+        os.close(fd)
     return parse_lockfile(decode_lockfile(name, data), name)
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is ("a folder", "a FIFO", ...), for messages."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

@@ -68,10 +68,10 @@ def test_git_conflict_markers(tmp_path: Path) -> None:
     path = write_text(tmp_path, text)
     [problem] = problems_of(path)
     line = text.splitlines().index("<<<<<<< HEAD") + 1
-    assert problem == (
-        f"{path}:{line}:1: unresolved git merge conflict; "
-        "run `specsync merge-driver` or resolve by hand"
-    )
+    assert problem.startswith(f"{path}:{line}:1: unresolved git merge conflict: ")
+    # It says how to resolve, not only what is wrong (the hostile-conditions issue, case 7).
+    assert "keeping both sides' entries" in problem
+    assert "`specsync plan`" in problem and "merge driver" in problem
 
 
 def test_newer_version_says_upgrade(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_version_of_wrong_type(tmp_path: Path) -> None:
 def test_directory_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "specsync.lock").mkdir()
     [problem] = problems_of(tmp_path / "specsync.lock")
-    assert "cannot read lockfile" in problem
+    assert "lockfile is a folder, not a regular file" in problem
 
 
 def test_the_quick_entry_check_accepts_only_what_the_full_reader_accepts() -> None:

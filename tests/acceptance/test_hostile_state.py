@@ -1,0 +1,148 @@
+"""The lockfile and journal under hostile conditions, through the installed CLI.
+
+Each test produces its condition for real: symlinks, FIFOs, devices, missing folders,
+read-only and full filesystems (tmpfs mounts, skipped where mounting is not permitted),
+killed processes and concurrent runs against a real emulator over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SPECSYNC, run, tomllib
+
+from specsync.emulator import EmulatorConfig, running_emulator
+
+# helpers -------------------------------------------------------------------------------
+
+
+def api_env(base_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("AISTUDIOS_APP_ID", None)
+    env.pop("AISTUDIOS_USER_KEY", None)
+    env["SPECSYNC_API_BASE"] = base_url
+    env["AISTUDIOS_API_KEY"] = "test-key"
+    return env
+
+
+def write_manifests(root: Path, videos: int, locales: tuple[str, ...] = ("en",)) -> list[str]:
+    """One manifest of `videos` videos; returns the item ids."""
+    (root / "manifests").mkdir(parents=True, exist_ok=True)
+    lines = ["specsync: 1", f"defaults: {{model: M1, locales: [{', '.join(locales)}]}}", "videos:"]
+    ids = []
+    for v in range(videos):
+        lines.append(f"  v{v}: {{script: 'Script of video number {v}.'}}")
+        ids += [f"v{v}/{lang}" for lang in locales]
+    (root / "manifests" / "videos.yaml").write_text("\n".join(lines) + "\n", "utf-8")
+    return ids
+
+
+def exported_ids(journal: Path) -> list[str]:
+    """projectIds the emulator handed out (its own journal)."""
+    if not journal.exists():
+        return []
+    records = [json.loads(line) for line in journal.read_text("utf-8").splitlines() if line]
+    return [r["projectId"] for r in records if r["event"] == "export"]
+
+
+def recorded_ids(lockfile: Path) -> set[str]:
+    """Every projectId the lockfile holds: current, history and forgotten."""
+    data = tomllib.loads(lockfile.read_text("utf-8"))
+    ids: set[str] = set()
+    for entry in data.get("items", {}).values():
+        if "projectId" in entry:
+            ids.add(entry["projectId"])
+        ids |= {h["projectId"] for h in entry.get("history", [])}
+    for entry in data.get("forgotten", {}).values():
+        ids |= {h["projectId"] for h in entry.get("history", [])}
+    return ids
+
+
+def assert_clean_refusal(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+
+
+# one apply per lockfile, by any path ------------------------------------------------------
+
+
+def test_two_applies_through_a_symlink_are_serialised(tmp_path: Path) -> None:
+    write_manifests(tmp_path, videos=6)
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "specsync.lock"
+    real.write_bytes(b"")  # an empty lockfile: nothing exported yet
+    (tmp_path / "link.lock").symlink_to(real)
+    journal = tmp_path / "emulator.jsonl"
+    config = EmulatorConfig(latency=0.5, render_seconds=1.0, journal=str(journal))
+    with running_emulator(config) as emu:
+        env = api_env(emu.url)
+        args = ["apply", "--concurrency", "1", "--rate", "100", "--lockfile"]
+        first = subprocess.Popen(
+            [SPECSYNC, *args, str(real)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        owner = tmp_path / "real" / ".specsync" / "specsync.lock.lock.owner"
+        deadline = time.monotonic() + 15
+        while not owner.exists():
+            assert first.poll() is None, "first apply ended before taking the lock"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = run([SPECSYNC, *args, "link.lock"], tmp_path, env, timeout=30)
+        _, first_err = first.communicate(timeout=60)
+    assert first.returncode == 0, first_err
+    assert_clean_refusal(second)
+    assert "another specsync apply holds" in second.stderr, second.stderr
+    handed_out = exported_ids(journal)
+    assert len(handed_out) == 6, "an item was billed twice"
+    assert recorded_ids(real) == set(handed_out)
+    assert (tmp_path / "link.lock").is_symlink(), "the link must stay a link"
+    assert not (tmp_path / ".specsync" / "link.lock.journal").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device-link", "dangling-link", "folder"])
+def test_a_lockfile_that_is_not_a_regular_file_is_refused_before_sending(
+    tmp_path: Path, kind: str
+) -> None:
+    write_manifests(tmp_path, videos=2)
+    lockfile = tmp_path / "specsync.lock"
+    device = tmp_path / "null"
+    if kind == "fifo":
+        os.mkfifo(lockfile)
+    elif kind == "device-link":
+        # A null device of the test's own: a regression replaces this node, not /dev/null.
+        try:
+            os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("creating a device node is not permitted here")
+        lockfile.symlink_to(device)
+    elif kind == "dangling-link":
+        lockfile.symlink_to(tmp_path / "gone" / "specsync.lock")
+    else:
+        lockfile.mkdir()
+    journal = tmp_path / "emulator.jsonl"
+    with running_emulator(EmulatorConfig(journal=str(journal))) as emu:
+        env = api_env(emu.url)
+        # plan must answer at once, never hang on a FIFO
+        plan = run([SPECSYNC, "plan"], tmp_path, env, timeout=20)
+        applied = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env, timeout=30)
+    for result in (plan, applied):
+        assert_clean_refusal(result)
+        assert "specsync.lock" in result.stderr
+    assert exported_ids(journal) == [], "nothing may be sent"
+    if kind == "device-link":
+        assert device.is_char_device(), "the device was replaced by a file"
+    if kind == "fifo":
+        assert lockfile.is_fifo()
+    if kind.endswith("link"):
+        assert lockfile.is_symlink()
