@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,6 +45,7 @@ class ApplyOptions:
     emulator: bool = False
     max_items: int | None = None
     max_minutes: float | None = None
+    service_host: str = ""  # host[:port] of the API base, recorded in the journal
 
 
 class OverBudget(UserError):
@@ -125,24 +126,31 @@ def utc_now() -> str:
 
 def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
     """A lockfile holds either real exports or emulator ones, never both."""
-    if not lock.entries:
-        return
     if lock.emulator and not emulator:
         raise EmulatorMismatch(
             f"{path} was written by `apply --emulator`: its ids are not real exports. "
             "Start a fresh lockfile for the real service (move this one away) or pass "
             "--lockfile with another path"
         )
-    if emulator and not lock.emulator:
+    if emulator and not lock.emulator and (lock.entries or lock.forgotten):
         raise EmulatorMismatch(
             f"{path} records real exports; `--emulator` would mix fake ids into it. "
             "Pass --lockfile with another path for emulator runs"
         )
 
 
-def recover(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile, int]:
-    """Fold a journal an interrupted run left behind; returns the lockfile and its records."""
+def recover(
+    lockfile_path: Path, lock: Lockfile, options: ApplyOptions | None = None
+) -> tuple[Lockfile, int]:
+    """Fold a journal an interrupted run left behind; returns the lockfile and its records.
+
+    A journal of the other kind of service (emulator vs real) is refused, never folded.
+    """
     path = journal_mod.journal_path(lockfile_path, create=False)
+    if options is not None:
+        journal_mod.check_journal_service(
+            path, lockfile_path, options.emulator, options.service_host
+        )
     records = journal_mod.read_journal(path)
     if not records:
         with suppress(FileNotFoundError):
@@ -227,11 +235,11 @@ def run_apply(
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
         check_emulator_marking(lock, lockfile_path, options.emulator)
-        lock, recovered = recover(lockfile_path, lock)
+        if not lock.entries and not lock.forgotten:
+            lock = replace(lock, emulator=options.emulator)  # what the recovered ids are
+        lock, recovered = recover(lockfile_path, lock, options)
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
-        if options.emulator and not lock.entries:
-            lock = Lockfile({}, emulator=True)
         plan = make_plan(items, lock)
         chosen = select(plan, options)
         check_budget(chosen, options)
@@ -336,7 +344,9 @@ def _submit_all(
     progress.start(len(chosen))
     with (
         _stop_on_signals(stop, reasons),
-        journal_mod.Journal(jpath) as journal,
+        journal_mod.Journal(
+            jpath, {"emulator": options.emulator, "host": options.service_host}
+        ) as journal,
         ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
     ):
         submitter = _Submitter(client, journal, limiter, stop, reasons, auth_error)

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 STATE_DIR_NAME = ".specsync"
 
+SERVICE = "service"  # first record: which service the run talked to
 INTENT = "intent"
 ACCEPTED = "accepted"
 FAILED = "failed"
@@ -73,18 +75,28 @@ class Journal:
     Thread-safe: apply's workers share one journal.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, service: Mapping[str, Any] | None = None) -> None:
+        """Open (or create) the journal. `service` ({"emulator": bool, "host": str}) is
+        written as the first record of a new journal, so that a leftover journal is never
+        folded into a lockfile of the other kind (emulator ids are fake)."""
         self.path = Path(path)
         self._lock = threading.Lock()
-        existed = self.path.exists()
+        existed = self.path.exists() and self.path.stat().st_size > 0
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
         )
-        if existed and self._ends_torn():
-            # A run killed mid-write left half a line: end it, so the next record stays whole.
-            self._write(b"\n")
-        if not existed:
-            fsync_dir(self.path.parent)
+        try:
+            if existed and self._ends_torn():
+                # A run killed mid-write left half a line: end it, so the next record stays
+                # whole.
+                self._write(b"\n")
+            if not existed:
+                fsync_dir(self.path.parent)
+                if service is not None:
+                    self._record(SERVICE, **service)
+        except BaseException:
+            self.close()
+            raise
 
     def _ends_torn(self) -> bool:
         with open(self.path, "rb") as handle:
@@ -170,6 +182,62 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def journal_service(records_path: Path) -> dict[str, Any] | None:
+    """The service a journal's run talked to ({"emulator", "host"}); None when the journal
+    does not say (written by an older specsync) or is missing."""
+    try:
+        with open(records_path, "rb") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("event") != SERVICE:
+        return None
+    if not isinstance(record.get("emulator"), bool):
+        return None
+    host = record.get("host")
+    return {"emulator": record["emulator"], "host": host if isinstance(host, str) else ""}
+
+
+class JournalMismatch(UserError):
+    """A leftover journal is from the other kind of service: folding it would mix ids."""
+
+
+def check_journal_service(path: Path, lockfile_path: Path, emulator: bool, host: str) -> None:
+    """Refuse to fold a journal written against the other kind of service.
+
+    The journal is never dropped silently: the message names it and says what to do.
+    """
+    service = journal_service(path)
+    if service is None or service["emulator"] == emulator:
+        if service is None or emulator or _hostname(service["host"]) == _hostname(host):
+            return
+        raise JournalMismatch(
+            f"{path} is the journal of an interrupted apply against {service['host']}, "
+            f"not {host}: run `specsync apply` against {service['host']} first to record "
+            "its ids, or move the journal away if you know they are not needed"
+        )
+    if service["emulator"]:
+        raise JournalMismatch(
+            f"{path} is the journal of an interrupted `apply --emulator`: its ids are fake "
+            f"and are not folded into the real lockfile {lockfile_path}. Nothing was sent. "
+            "Move the journal away (nothing real was exported by that run) and apply again"
+        )
+    raise JournalMismatch(
+        f"{path} holds real exports of an interrupted apply against {service['host']}: "
+        f"run `specsync apply` without --emulator first, so that their ids are recorded "
+        f"in {lockfile_path}. Nothing was sent"
+    )
+
+
+def _hostname(netloc: str) -> str:
+    # Compare hosts, not ports: the port of a loopback test service changes between runs.
+    return netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower() if netloc else ""
+
+
 def _is_valid(record: dict[str, Any]) -> bool:
     event = record.get("event")
     if event not in (INTENT, *OUTCOMES):
@@ -237,8 +305,16 @@ def read_lock_view(lockfile_path: Path) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for."""
     lock = read_lockfile(lockfile_path)
-    records = read_journal(journal_path(lockfile_path, create=False))
-    return fold(lock, records) if records else lock
+    path = journal_path(lockfile_path, create=False)
+    records = read_journal(path)
+    if not records:
+        return lock
+    service = journal_service(path)
+    if service is not None and service["emulator"] != lock.emulator:
+        if lock.entries or lock.forgotten:
+            return lock  # apply refuses this journal; plan shows the lockfile as it is
+        lock = replace(lock, emulator=service["emulator"])
+    return fold(lock, records)
 
 
 def check_writable_place(lockfile_path: Path) -> None:

@@ -146,3 +146,134 @@ def test_a_lockfile_that_is_not_a_regular_file_is_refused_before_sending(
         assert lockfile.is_fifo()
     if kind.endswith("link"):
         assert lockfile.is_symlink()
+
+
+# emulator and real ids never mix ----------------------------------------------------------
+
+
+def journal_records(root: Path) -> list[dict]:
+    path = root / ".specsync" / "specsync.lock.journal"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def kill_when_accepted(proc: subprocess.Popen[str], root: Path, count: int) -> None:
+    """SIGKILL `proc` once its journal holds `count` accepted answers."""
+    deadline = time.monotonic() + 30
+    try:
+        while sum(r.get("event") == "accepted" for r in journal_records(root)) < count:
+            assert proc.poll() is None, "apply ended before it could be killed"
+            assert time.monotonic() < deadline, "apply recorded too little"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path: Path) -> None:
+    ids = write_manifests(tmp_path, videos=13)
+    lockfile = tmp_path / "specsync.lock"
+    # A slow `apply --emulator` (3 requests/s), killed after 3 answers.
+    emulated = subprocess.Popen(
+        [SPECSYNC, "apply", "--emulator", "--concurrency", "1", "--rate", "3"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    kill_when_accepted(emulated, tmp_path, 3)
+    journal = tmp_path / ".specsync" / "specsync.lock.journal"
+    assert journal_records(tmp_path)[0]["event"] == "service"
+    assert journal_records(tmp_path)[0]["emulator"] is True
+    fake = {r["projectId"] for r in journal_records(tmp_path) if r["event"] == "accepted"}
+
+    real_journal = tmp_path / "real-service.jsonl"
+    with running_emulator(EmulatorConfig(journal=str(real_journal))) as service:
+        env = api_env(service.url)
+        refused = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        assert_clean_refusal(refused)
+        assert str(journal) in refused.stderr and "--emulator" in refused.stderr
+        assert exported_ids(real_journal) == [], "nothing may be sent"
+        assert journal.exists(), "the journal must not be dropped silently"
+        assert not lockfile.exists() or not recorded_ids(lockfile) & fake
+
+        # Doing what the message says (move the journal away) exports every item for real.
+        journal.rename(tmp_path / "emulator-run.journal")
+        applied = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        assert applied.returncode == 0, applied.stderr
+    data = tomllib.loads(lockfile.read_text("utf-8"))
+    assert data["emulator"] is False
+    assert set(data["items"]) == set(ids)
+    assert recorded_ids(lockfile) == set(exported_ids(real_journal))
+    assert not recorded_ids(lockfile) & fake
+
+
+@pytest.mark.slow
+def test_a_killed_real_journal_is_never_folded_by_apply_emulator(tmp_path: Path) -> None:
+    write_manifests(tmp_path, videos=8)
+    lockfile = tmp_path / "specsync.lock"
+    real_journal = tmp_path / "real-service.jsonl"
+    config = EmulatorConfig(latency=0.2, journal=str(real_journal))
+    with running_emulator(config) as service:
+        env = api_env(service.url)
+        real = subprocess.Popen(
+            [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        kill_when_accepted(real, tmp_path, 3)
+        journal = tmp_path / ".specsync" / "specsync.lock.journal"
+        before = journal.read_bytes()
+
+        emulated = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+        assert_clean_refusal(emulated)
+        assert str(journal) in emulated.stderr and "without --emulator" in emulated.stderr
+        assert journal.read_bytes() == before, "the real ids must stay in the journal"
+
+        # A real apply folds it: every id the service handed out is recorded, none resent.
+        resumed = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        assert "Traceback" not in resumed.stderr
+    handed_out = exported_ids(real_journal)
+    # Only the request in flight at the kill may be unknown to specsync: it is uncertain.
+    unknown = set(handed_out) - recorded_ids(lockfile)
+    assert len(unknown) <= 1
+    items = tomllib.loads(lockfile.read_text("utf-8"))["items"]
+    if unknown:
+        assert any(e.get("state") == "uncertain" for e in items.values())
+    assert len(handed_out) <= 8 + len(unknown), "an accepted item was submitted again"
+    assert tomllib.loads(lockfile.read_text("utf-8"))["emulator"] is False
+
+
+def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
+    write_manifests(tmp_path, videos=1)
+    lockfile = tmp_path / "specsync.lock"
+    lockfile.write_text(
+        'version = 1\nfingerprint = "sha256-json-v1"\nemulator = false\n\n'
+        '[forgotten."old/en"]\nhistory = [\n'
+        '  { projectId = "P-real", taskId = "T-real", submittedAt = "2026-11-25T12:00:00Z", '
+        'fingerprint = "' + "1" * 64 + '" },\n]\n',
+        "utf-8",
+    )
+    before = lockfile.read_bytes()
+    result = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    assert_clean_refusal(result)
+    assert lockfile.read_bytes() == before
+
+
+def test_a_real_apply_never_writes_into_an_emulator_lockfile(tmp_path: Path) -> None:
+    write_manifests(tmp_path, videos=2)
+    lockfile = tmp_path / "specsync.lock"
+    lockfile.write_text('version = 1\nfingerprint = "sha256-json-v1"\nemulator = true\n', "utf-8")
+    before = lockfile.read_bytes()
+    service_journal = tmp_path / "service.jsonl"
+    with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
+        result = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, api_env(service.url))
+    assert_clean_refusal(result)
+    assert "--emulator" in result.stderr
+    assert exported_ids(service_journal) == []
+    assert lockfile.read_bytes() == before
