@@ -69,6 +69,8 @@ class ApplyReport:
     stopped: str | None = None  # why the run stopped early (auth failure, interrupt)
     lockfile_written: bool = False
     seconds: float = 0.0
+    # Answers that could not be journalled (full disk, EIO): folded from memory, and shown.
+    unjournalled: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, kind: ItemOutcome) -> list[Outcome]:
         return [o for o in self.outcomes if o.outcome == kind]
@@ -252,15 +254,16 @@ def run_apply(
         client = client_factory()
         try:
             _submit_all(chosen, lockfile_path, client, options, progress, report, auth_error)
+        except journal_mod.JournalWriteError as error:
+            # The journal could not even be started: no intent, so nothing was sent.
+            raise ResultNotWritten(
+                f"cannot write the journal {error.filename}: {error.strerror}; nothing was sent"
+            ) from None
         finally:
             closer = getattr(client, "close", None)
             if closer is not None:
                 closer()
-            jpath = journal_mod.journal_path(lockfile_path)
-            records = journal_mod.read_journal(jpath)
-            folded = journal_mod.fold(lock, records)
-            report.lockfile_written = write_lockfile(lockfile_path, folded)
-            jpath.unlink(missing_ok=True)
+            report.lockfile_written = _write_result(lockfile_path, lock, report)
         report.seconds = time.monotonic() - started
         return report
 
@@ -289,6 +292,43 @@ class _Submitter:
         self._auth_error = auth_error
 
     def submit(self, planned: PlannedItem, why: str) -> Outcome:
+        try:
+            return self._submit(planned, why)
+        except journal_mod.JournalWriteError as error:
+            return self._journal_broken(planned, why, error)
+
+    def _journal_broken(
+        self, planned: PlannedItem, why: str, error: journal_mod.JournalWriteError
+    ) -> Outcome:
+        """The journal cannot be written (full disk, EIO): send nothing more.
+
+        The lost record stays in the journal's `unwritten`; the run's end records it in
+        the lockfile if it can, and prints it either way.
+        """
+        if not self._stop.is_set():
+            self._reasons.append(
+                f"cannot write the journal {error.filename}: {error.strerror}; stopped sending"
+            )
+        self._stop.set()
+        record = error.record
+        event = record.get("event")
+        if event == journal_mod.ACCEPTED:
+            return Outcome(
+                planned.id,
+                ItemOutcome.SUBMITTED,
+                why,
+                record.get("projectId"),
+                record.get("taskId"),
+                message="accepted, but not journalled",
+            )
+        if event == journal_mod.UNCERTAIN:
+            return Outcome(planned.id, ItemOutcome.UNCERTAIN, why, message=str(error))
+        if event == journal_mod.FAILED:
+            return Outcome(planned.id, ItemOutcome.FAILED, why, message=str(error))
+        # The intent was not written, so the request was not sent.
+        return Outcome(planned.id, ItemOutcome.SKIPPED, why, message=str(error))
+
+    def _submit(self, planned: PlannedItem, why: str) -> Outcome:
         item = planned.item
         assert item is not None
         if not self._limiter.wait(self._stop):
@@ -371,9 +411,56 @@ def _submit_all(
                 report.outcomes.append(outcome)
                 if outcome.outcome != ItemOutcome.SKIPPED:
                     progress.done(outcome)
+        # An intent that could not be written was never sent: nothing to record for it.
+        report.unjournalled = [r for r in journal.unwritten if r.get("event") != "intent"]
     if reasons:
         report.stopped = reasons[0]
     progress.finish()
+
+
+class ResultNotWritten(UserError):
+    """The run's answers could not all be written where they belong (a full disk, EIO, a
+    lockfile replaced by a folder): says where every id is."""
+
+
+def _write_result(lockfile_path: Path, lock: Lockfile, report: ApplyReport) -> bool:
+    """Fold the journal (and any answers it could not take) into the lockfile and remove
+    the journal; when that fails, raise ResultNotWritten naming where the ids are."""
+    jpath = journal_mod.journal_path(lockfile_path)
+    unwritten = report.unjournalled
+    records = journal_mod.read_journal(jpath) + unwritten
+    try:
+        written = write_lockfile(lockfile_path, journal_mod.fold(lock, records))
+    except OSError as error:
+        stopped = f"{report.stopped}. " if report.stopped else ""
+        raise ResultNotWritten(
+            f"{stopped}could not write the lockfile {lockfile_path}: {error.strerror or error}. "
+            f"The answers journalled before are safe in {jpath}: the next apply folds them "
+            "(fix the problem first; nothing is resubmitted)."
+            + _unwritten_lines(unwritten, "NOT recorded anywhere else, keep them")
+        ) from None
+    if unwritten:
+        # The lockfile holds them now; the journal stays out of the way as usual.
+        report.stopped = (report.stopped or "the journal could not be written") + (
+            f". Recorded in {lockfile_path} from memory:"
+            + _unwritten_lines(unwritten, "now in the lockfile")
+        )
+    jpath.unlink(missing_ok=True)
+    return written
+
+
+def _unwritten_lines(records: Sequence[dict[str, Any]], where: str) -> str:
+    if not records:
+        return ""
+    lines = [f"\n{len(records)} answer(s) could not be journalled ({where}):"]
+    for record in records:
+        if record.get("event") == journal_mod.ACCEPTED:
+            lines.append(
+                f"  {record['id']}: projectId {record['projectId']} taskId {record['taskId']}"
+            )
+        else:
+            lines.append(f"  {record['id']}: {record.get('event')} ({record.get('message', '')})")
+    return "\n".join(lines)
 
 
 def forget_matching(lockfile_path: Path, patterns: Sequence[str]) -> list[str]:

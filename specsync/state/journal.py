@@ -69,10 +69,20 @@ def journal_path(lockfile_path: Path, create: bool = True) -> Path:
     return state_dir(lockfile_path, create) / f"{resolved(lockfile_path).name}.journal"
 
 
+class JournalWriteError(OSError):
+    """A record could not be written (a full disk, EIO): `record` is what was lost."""
+
+    def __init__(self, path: Path, record: dict[str, Any], error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.record = record
+
+
 class Journal:
     """Append-only JSON lines, each written in one `write` and fsynced before returning.
 
-    Thread-safe: apply's workers share one journal.
+    Thread-safe: apply's workers share one journal. A record that cannot be written raises
+    JournalWriteError and is kept in `unwritten`, so that the caller can still record it
+    elsewhere (or at least print it).
     """
 
     def __init__(self, path: Path, service: Mapping[str, Any] | None = None) -> None:
@@ -81,6 +91,7 @@ class Journal:
         folded into a lockfile of the other kind (emulator ids are fake)."""
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.unwritten: list[dict[str, Any]] = []
         existed = self.path.exists() and self.path.stat().st_size > 0
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
@@ -119,7 +130,11 @@ class Journal:
         record = {"event": event, **fields}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
-            self._write(line.encode("utf-8"))
+            try:
+                self._write(line.encode("utf-8"))
+            except OSError as error:
+                self.unwritten.append(record)
+                raise JournalWriteError(self.path, record, error) from error
 
     def intent(
         self, id: str, fingerprint: str, at: str, request: Mapping[str, Any] | None = None
@@ -344,6 +359,13 @@ def check_writable_place(lockfile_path: Path) -> None:
     os.close(fd)
     with suppress(OSError):
         os.unlink(probe)
+    try:
+        state_dir(lockfile_path)
+    except OSError as error:
+        raise UserError(
+            f"cannot create {STATE_DIR_NAME}/ beside lockfile {name}: "
+            f"{error.strerror or error}; nothing was submitted"
+        ) from None
 
 
 # the apply lock --------------------------------------------------------------------------
@@ -402,7 +424,8 @@ def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     try:
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
         info = json.dumps({"pid": os.getpid(), "since": now}) + "\n"
-        write_bytes_atomic(owner, info.encode("utf-8"), default_mode=0o600)
+        with suppress(OSError):  # only for the "busy" message: a full disk must not stop us
+            write_bytes_atomic(owner, info.encode("utf-8"), default_mode=0o600)
         yield
     finally:
         # Remove the owner note before releasing, so it never describes the next holder.

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,194 @@ def test_a_real_apply_never_writes_into_an_emulator_lockfile(tmp_path: Path) -> 
     assert "--emulator" in result.stderr
     assert exported_ids(service_journal) == []
     assert lockfile.read_bytes() == before
+
+
+# a full disk ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs (skipped where mounting is not permitted)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
+
+
+def fill(disk: Path, leave_pages: int) -> Path:
+    """Fill `disk` up, then free `leave_pages` pages; returns the filler file."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(fd)
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave_pages * 4096))
+    return filler
+
+
+# With 4 pages free the journal fills up at an intent (nothing more is sent); with 7, at an
+# accepted answer (its ids exist only in memory and must be printed).
+@pytest.mark.parametrize("leave_pages", [4, 7])
+def test_a_full_disk_while_journalling_stops_sending_and_keeps_every_id(
+    tmp_path: Path, small_disk: Path, leave_pages: int
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    long_text = "A long script that makes every journal record large. " * 8
+    lines = ["specsync: 1", "defaults: {model: M1, locales: [en]}", "videos:"]
+    lines += [f"  v{n}: {{script: '{long_text} Number {n}.'}}" for n in range(30)]
+    (tmp_path / "manifests" / "videos.yaml").write_text("\n".join(lines) + "\n", "utf-8")
+    lockfile = small_disk / "specsync.lock"
+    journal = small_disk / ".specsync" / "specsync.lock.journal"
+    filler = fill(small_disk, leave_pages)
+    service_journal = tmp_path / "service.jsonl"
+    with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
+        env = api_env(service.url)
+        args = ["apply", "--concurrency", "1", "--rate", "1000", "--lockfile", str(lockfile)]
+        full = run([SPECSYNC, *args], tmp_path, env)
+        assert_clean_refusal(full)
+        assert "cannot write the journal" in full.stderr, full.stderr
+        assert "No space left on device" in full.stderr, full.stderr
+        assert f"safe in {journal}" in full.stderr, full.stderr
+        if leave_pages == 7:
+            assert "could not be journalled" in full.stderr, full.stderr
+        handed_out = exported_ids(service_journal)
+        assert 0 < len(handed_out) < 30, "it must stop sending at the first failed record"
+        journalled = set()
+        for line in journal.read_bytes().decode("utf-8", "replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the torn line the full disk cut: not a record
+            if record.get("event") == "accepted":
+                journalled.add(record["projectId"])
+        on_disk = journalled | (recorded_ids(lockfile) if lockfile.exists() else set())
+        for project_id in handed_out:
+            assert project_id in on_disk or project_id in full.stderr, project_id
+
+        # With space again, the next apply folds the journal: nothing accepted is resent.
+        filler.unlink()
+        again = run([SPECSYNC, *args], tmp_path, env)
+        assert "Traceback" not in again.stderr
+    assert on_disk <= recorded_ids(lockfile)
+    sent = exported_ids(service_journal)
+    assert len(sent) == len(set(sent))
+    bodies = [
+        json.loads(line)["body"]["text"]
+        for line in service_journal.read_text("utf-8").splitlines()
+        if '"event": "export"' in line or '"event":"export"' in line
+    ]
+    assert len(bodies) == len(set(bodies)), "an accepted item was submitted twice"
+
+
+# never exit 3 on bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "under-a-file", "deep-nesting"])
+def test_bad_lockfile_paths_and_contents_exit_1_and_send_nothing(
+    tmp_path: Path, where: str
+) -> None:
+    write_manifests(tmp_path, videos=2)
+    if where == "missing-folder":
+        lockfile = tmp_path / "no-such-folder" / "specsync.lock"
+    elif where == "under-a-file":
+        (tmp_path / "a-file").write_text("x", "utf-8")
+        lockfile = tmp_path / "a-file" / "specsync.lock"
+    else:
+        lockfile = tmp_path / "specsync.lock"
+        lockfile.write_text(
+            'version = 1\nfingerprint = "sha256-json-v1"\na = ' + "[" * 100_000 + "\n", "utf-8"
+        )
+    service_journal = tmp_path / "service.jsonl"
+    with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
+        env = api_env(service.url)
+        applied = run(
+            [SPECSYNC, "apply", "--rate", "100", "--lockfile", str(lockfile)], tmp_path, env
+        )
+        plan = run([SPECSYNC, "plan", "--lockfile", str(lockfile)], tmp_path, env)
+    assert_clean_refusal(applied)
+    assert str(lockfile.parent) in applied.stderr or str(lockfile) in applied.stderr
+    assert exported_ids(service_journal) == []
+    if where == "missing-folder":
+        assert plan.returncode == 2 or plan.returncode == 0, plan.stderr  # nothing recorded yet
+        assert not lockfile.parent.exists()
+    else:
+        assert_clean_refusal(plan)
+
+
+def test_a_read_only_project_folder_is_refused_before_sending(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(project)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        write_manifests(project, videos=2)
+        # Root ignores permission bits: only a read-only mount makes the folder read-only.
+        subprocess.run(["mount", "-o", "remount,ro", str(project)], check=True)
+        service_journal = tmp_path / "service.jsonl"
+        with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
+            result = run([SPECSYNC, "apply", "--rate", "100"], project, api_env(service.url))
+        assert_clean_refusal(result)
+        assert "Read-only file system" in result.stderr, result.stderr
+        assert "nothing was submitted" in result.stderr
+        assert exported_ids(service_journal) == []
+    finally:
+        subprocess.run(["umount", "-l", str(project)], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    write_manifests(tmp_path, videos=6)
+    lockfile = tmp_path / "specsync.lock"
+    lockfile.write_bytes(b"")
+    service_journal = tmp_path / "service.jsonl"
+    config = EmulatorConfig(latency=0.3, journal=str(service_journal))
+    with running_emulator(config) as service:
+        env = api_env(service.url)
+        args = [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"]
+        proc = subprocess.Popen(
+            args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while not any(r.get("event") == "accepted" for r in journal_records(tmp_path)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        lockfile.unlink()
+        lockfile.mkdir()
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 1, stderr
+        assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+        journal = tmp_path / ".specsync" / "specsync.lock.journal"
+        assert f"safe in {journal}" in stderr and "next apply folds them" in stderr, stderr
+        assert lockfile.is_dir()
+        handed_out = exported_ids(service_journal)
+        assert len(handed_out) == 6
+
+        # The folder is refused (located, exit 1); once it is gone the journal is folded.
+        refused = run(args, tmp_path, env)
+        assert_clean_refusal(refused)
+        lockfile.rmdir()
+        folded = run(args, tmp_path, env)
+        assert folded.returncode == 0, folded.stderr
+    assert recorded_ids(lockfile) == set(handed_out)
+    assert len(exported_ids(service_journal)) == 6, "nothing accepted is resubmitted"
