@@ -88,7 +88,31 @@ def _load_document(text: str, path: str) -> dict[str, Any]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InputError(toml_problem(path, text, error)) from None
+        except RecursionError:
+            # tomllib recurses once per nested array or inline table.
+            raise InputError(_too_deep(path, text)) from None
     return data
+
+
+def _too_deep(path: str, text: str) -> Problem:
+    """Where arrays or inline tables nest deeper than any lockfile does (roughly: brackets
+    inside strings count too, which only moves the reported column of a broken file)."""
+    depth, line, column = 0, 1, 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > 100:
+                break
+        elif char in "]}":
+            depth -= 1
+    return Problem(
+        Location(path, line, max(column, 1)),
+        "arrays or tables nested too deep: this is not a lockfile specsync wrote; "
+        "restore it from git",
+    )
 
 
 def _check_version(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> None:

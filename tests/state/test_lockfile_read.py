@@ -174,3 +174,11 @@ def test_the_quick_entry_check_accepts_only_what_the_full_reader_accepts() -> No
             assert not problems and quick == full, table
     # Without history every well-formed table takes the quick path.
     assert accepted == full_accepted > 30
+
+
+def test_deep_nesting_is_a_located_input_error(tmp_path: Path) -> None:
+    # tomllib recurses per level: 100k levels used to end in RecursionError (exit 3).
+    path = write_text(tmp_path, 'version = 1\nfingerprint = "sha256-json-v1"\na = ' + "[" * 100_000)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:3:")
+    assert "nested too deep" in problem
