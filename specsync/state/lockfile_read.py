@@ -23,7 +23,7 @@ from specsync.state.lockfile_locate import (
     decode_lockfile,
     toml_problem,
 )
-from specsync.state.lockfile_write import HISTORY_KEYS, LOCK_VERSION, quote
+from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,9 +54,9 @@ def _type_name(value: Any) -> str:
 def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem."""
     text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return empty()  # an empty file (git's %O without an ancestor, `touch`)
     data = _load_document(text, path)
-    if not data:
-        return empty()
     locate = Locations(path, text)
     problems: list[Problem] = []
 
@@ -64,6 +64,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
         if key not in _TOP_KEYS:
             problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
     _check_version(data, locate, problems)
+    _check_complete(data, text, path)
     _check_fingerprint_scheme(data, locate, problems)
     emulator = _parse_emulator(data, locate, problems)
     entries = _parse_items(data, locate, problems)
@@ -136,6 +137,30 @@ def _check_version(data: dict[str, Any], locate: Locations, problems: list[Probl
         )
     elif version < 1:
         problems.append(Problem(locate.key("version"), f"unsupported lockfile version {version}"))
+
+
+def _check_complete(data: dict[str, Any], text: str, path: str) -> None:
+    """From version 2 on, the last line must be END_LINE: a file cut short (a full disk, a
+    careless copy) would otherwise read as a valid, smaller lockfile, and every item it
+    lost would be exported again. Version 1 files (older specsync) have no such line."""
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 2:
+        return
+    end = len(text)
+    while end and text[end - 1] in "\r\n":
+        end -= 1
+    start = text.rfind("\n", 0, end) + 1
+    if text[start:end].rstrip("\r") == END_LINE:
+        return
+    line = text.count("\n", 0, start) + 1
+    raise InputError(
+        Problem(
+            Location(path, line, 1),
+            f"the lockfile ends here, without its last line `{END_LINE}`: it was cut short "
+            "(truncated), and the entries after this point are missing. Restore it from git "
+            f"(`git checkout -- {path}`) or a backup; specsync will not guess what is missing",
+        )
+    )
 
 
 def _check_fingerprint_scheme(
@@ -259,6 +284,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
         or (state is not None and state not in STATES)
         or (is_export is not None and type(is_export) is not bool)
         or ("projectId" in table) != ("taskId" in table)
+        or ("projectId" not in table and state is None)
     ):
         return None
     return Entry(
@@ -319,6 +345,9 @@ def _parse_entry(
         )
     if ("projectId" in table) != ("taskId" in table):
         problems.append(Problem(where, f"{label}: `projectId` and `taskId` go together"))
+    if "projectId" not in table and "taskId" not in table and "state" not in table:
+        # specsync writes an entry only with ids or a state: this one says nothing.
+        problems.append(Problem(where, f"{label}: has neither a `projectId` nor a `state`"))
     history = _parse_history(table, label, where, problems)
 
     if len(problems) > count or fingerprint is None:
