@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,7 +166,8 @@ def apply(
             items,
             Path(lockfile),
             make_client,
-            options,
+            # The journal names the service, so its ids never land in the other kind of file.
+            dataclasses.replace(options, service_host=urllib.parse.urlsplit(base).netloc),
             progress,
         )
     if output_format == "json":

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,6 +54,7 @@ class ApplyOptions:
     emulator: bool = False
     max_items: int | None = None
     max_minutes: float | None = None
+    service_host: str = ""  # host[:port] of the API base, recorded in the journal
 
 
 class OverBudget(UserError):
@@ -78,6 +79,8 @@ class ApplyReport:
     interrupted: bool = False  # by SIGINT/SIGTERM: the command exits 130 once all is recorded
     lockfile_written: bool = False
     seconds: float = 0.0
+    # Answers that could not be journalled (full disk, EIO): folded from memory, and shown.
+    unjournalled: list[dict[str, Any]] = field(default_factory=list)
 
     def of(self, kind: ItemOutcome) -> list[Outcome]:
         return [o for o in self.outcomes if o.outcome == kind]
@@ -135,24 +138,31 @@ def utc_now() -> str:
 
 def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
     """A lockfile holds either real exports or emulator ones, never both."""
-    if not lock.entries:
-        return
     if lock.emulator and not emulator:
         raise EmulatorMismatch(
             f"{path} was written by `apply --emulator`: its ids are not real exports. "
             "Start a fresh lockfile for the real service (move this one away) or pass "
             "--lockfile with another path"
         )
-    if emulator and not lock.emulator:
+    if emulator and not lock.emulator and (lock.entries or lock.forgotten):
         raise EmulatorMismatch(
             f"{path} records real exports; `--emulator` would mix fake ids into it. "
             "Pass --lockfile with another path for emulator runs"
         )
 
 
-def recover(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile, int]:
-    """Fold a journal an interrupted run left behind; returns the lockfile and its records."""
+def recover(
+    lockfile_path: Path, lock: Lockfile, options: ApplyOptions | None = None
+) -> tuple[Lockfile, int]:
+    """Fold a journal an interrupted run left behind; returns the lockfile and its records.
+
+    A journal of the other kind of service (emulator vs real) is refused, never folded.
+    """
     path = journal_mod.journal_path(lockfile_path, create=False)
+    if options is not None:
+        journal_mod.check_journal_service(
+            path, lockfile_path, options.emulator, options.service_host
+        )
     records = journal_mod.read_journal(path)
     if not records:
         with suppress(FileNotFoundError):
@@ -239,11 +249,11 @@ def run_apply(
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
         check_emulator_marking(lock, lockfile_path, options.emulator)
-        lock, recovered = recover(lockfile_path, lock)
+        if not lock.entries and not lock.forgotten:
+            lock = replace(lock, emulator=options.emulator)  # what the recovered ids are
+        lock, recovered = recover(lockfile_path, lock, options)
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
-        if options.emulator and not lock.entries:
-            lock = Lockfile({}, emulator=True)
         plan = make_plan(items, lock)
         chosen = select(plan, options)
         check_budget(chosen, options)
@@ -256,15 +266,16 @@ def run_apply(
         client = client_factory()
         try:
             _submit_all(chosen, lockfile_path, client, options, progress, report)
+        except journal_mod.JournalWriteError as error:
+            # The journal could not even be started: no intent, so nothing was sent.
+            raise ResultNotWritten(
+                f"cannot write the journal {error.filename}: {error.strerror}; nothing was sent"
+            ) from None
         finally:
             closer = getattr(client, "close", None)
             if closer is not None:
                 closer()
-            jpath = journal_mod.journal_path(lockfile_path)
-            records = journal_mod.read_journal(jpath)
-            folded = journal_mod.fold(lock, records)
-            report.lockfile_written = write_lockfile(lockfile_path, folded)
-            jpath.unlink(missing_ok=True)
+            report.lockfile_written = _write_result(lockfile_path, lock, report)
         report.seconds = time.monotonic() - started
         return report
 
@@ -291,6 +302,43 @@ class _Submitter:
         self._reasons = reasons
 
     def submit(self, planned: PlannedItem, why: str) -> Outcome:
+        try:
+            return self._submit(planned, why)
+        except journal_mod.JournalWriteError as error:
+            return self._journal_broken(planned, why, error)
+
+    def _journal_broken(
+        self, planned: PlannedItem, why: str, error: journal_mod.JournalWriteError
+    ) -> Outcome:
+        """The journal cannot be written (full disk, EIO): send nothing more.
+
+        The lost record stays in the journal's `unwritten`; the run's end records it in
+        the lockfile if it can, and prints it either way.
+        """
+        if not self._stop.is_set():
+            self._reasons.append(
+                f"cannot write the journal {error.filename}: {error.strerror}; stopped sending"
+            )
+        self._stop.set()
+        record = error.record
+        event = record.get("event")
+        if event == journal_mod.ACCEPTED:
+            return Outcome(
+                planned.id,
+                ItemOutcome.SUBMITTED,
+                why,
+                record.get("projectId"),
+                record.get("taskId"),
+                message="accepted, but not journalled",
+            )
+        if event == journal_mod.UNCERTAIN:
+            return Outcome(planned.id, ItemOutcome.UNCERTAIN, why, message=str(error))
+        if event == journal_mod.FAILED:
+            return Outcome(planned.id, ItemOutcome.FAILED, why, message=str(error))
+        # The intent was not written, so the request was not sent.
+        return Outcome(planned.id, ItemOutcome.SKIPPED, why, message=str(error))
+
+    def _submit(self, planned: PlannedItem, why: str) -> Outcome:
         item = planned.item
         assert item is not None
         if not self._limiter.wait(self._stop):
@@ -350,7 +398,9 @@ def _submit_all(
     progress.start(len(chosen))
     with (
         _stop_on_signals(stop, reasons, signalled),
-        journal_mod.Journal(jpath) as journal,
+        journal_mod.Journal(
+            jpath, {"emulator": options.emulator, "host": options.service_host}
+        ) as journal,
         ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
     ):
         submitter = _Submitter(client, journal, limiter, stop, reasons)
@@ -383,6 +433,8 @@ def _submit_all(
                 report.outcomes.append(outcome)
                 if outcome.outcome != ItemOutcome.SKIPPED:
                     progress.done(outcome)
+        # An intent that could not be written was never sent: nothing to record for it.
+        report.unjournalled = [r for r in journal.unwritten if r.get("event") != "intent"]
     # Every chosen item is accounted for: those never started are "not sent".
     note = reasons[0] if reasons else ""
     for planned, why in queue:
@@ -391,6 +443,51 @@ def _submit_all(
     if reasons:
         report.stopped = reasons[0]
     progress.finish()
+
+
+class ResultNotWritten(UserError):
+    """The run's answers could not all be written where they belong (a full disk, EIO, a
+    lockfile replaced by a folder): says where every id is."""
+
+
+def _write_result(lockfile_path: Path, lock: Lockfile, report: ApplyReport) -> bool:
+    """Fold the journal (and any answers it could not take) into the lockfile and remove
+    the journal; when that fails, raise ResultNotWritten naming where the ids are."""
+    jpath = journal_mod.journal_path(lockfile_path)
+    unwritten = report.unjournalled
+    records = journal_mod.read_journal(jpath) + unwritten
+    try:
+        written = write_lockfile(lockfile_path, journal_mod.fold(lock, records))
+    except OSError as error:
+        stopped = f"{report.stopped}. " if report.stopped else ""
+        raise ResultNotWritten(
+            f"{stopped}could not write the lockfile {lockfile_path}: {error.strerror or error}. "
+            f"The answers journalled before are safe in {jpath}: the next apply folds them "
+            "(fix the problem first; nothing is resubmitted)."
+            + _unwritten_lines(unwritten, "NOT recorded anywhere else, keep them")
+        ) from None
+    if unwritten:
+        # The lockfile holds them now; the journal stays out of the way as usual.
+        report.stopped = (report.stopped or "the journal could not be written") + (
+            f". Recorded in {lockfile_path} from memory:"
+            + _unwritten_lines(unwritten, "now in the lockfile")
+        )
+    jpath.unlink(missing_ok=True)
+    return written
+
+
+def _unwritten_lines(records: Sequence[dict[str, Any]], where: str) -> str:
+    if not records:
+        return ""
+    lines = [f"\n{len(records)} answer(s) could not be journalled ({where}):"]
+    for record in records:
+        if record.get("event") == journal_mod.ACCEPTED:
+            lines.append(
+                f"  {record['id']}: projectId {record['projectId']} taskId {record['taskId']}"
+            )
+        else:
+            lines.append(f"  {record['id']}: {record.get('event')} ({record.get('message', '')})")
+    return "\n".join(lines)
 
 
 def forget_matching(

@@ -6,6 +6,7 @@ folder is fsynced. Used for the lockfile and for the small files beside it in `.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from contextlib import suppress
@@ -32,10 +33,14 @@ def write_bytes_atomic(path: Path, data: bytes, default_mode: int = 0o644) -> bo
     """
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     try:
-        current: bytes | None = target.read_bytes()
-        mode = stat.S_IMODE(target.stat().st_mode)
+        info = target.stat()
     except FileNotFoundError:
         current, mode = None, default_mode
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            # Renaming over a device or a FIFO would replace it (as root, /dev/null itself).
+            raise OSError(errno.EINVAL, "not a regular file, refusing to replace it", str(target))
+        current, mode = target.read_bytes(), stat.S_IMODE(info.st_mode)
     if current == data:
         return False
     directory = target.parent

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 STATE_DIR_NAME = ".specsync"
 
+SERVICE = "service"  # first record: which service the run talked to
 INTENT = "intent"
 ACCEPTED = "accepted"
 FAILED = "failed"
@@ -38,12 +40,22 @@ UNCERTAIN = "uncertain"
 OUTCOMES = (ACCEPTED, FAILED, UNCERTAIN)
 
 
+def resolved(lockfile_path: Path) -> Path:
+    """The lockfile's real path (symlinks followed): what the lock and journal are for.
+
+    Two applies reaching one file through different paths (a symlink, `..`) must share
+    one lock and one journal, or both would submit the same items.
+    """
+    return Path(os.path.realpath(lockfile_path))
+
+
 def state_dir(lockfile_path: Path, create: bool = True) -> Path:
-    """`.specsync/` beside the lockfile, created (with a `.gitignore` of `*`) on first use.
+    """`.specsync/` beside the (resolved) lockfile, created (with a `.gitignore` of `*`) on
+    first use.
 
     With `create=False` the path is only computed (for readers such as `plan`).
     """
-    directory = Path(lockfile_path).parent / STATE_DIR_NAME
+    directory = resolved(lockfile_path).parent / STATE_DIR_NAME
     if create:
         directory.mkdir(exist_ok=True)
         ignore = directory / ".gitignore"
@@ -54,27 +66,48 @@ def state_dir(lockfile_path: Path, create: bool = True) -> Path:
 
 def journal_path(lockfile_path: Path, create: bool = True) -> Path:
     """Where the journal of an apply against this lockfile lives."""
-    return state_dir(lockfile_path, create) / f"{Path(lockfile_path).name}.journal"
+    return state_dir(lockfile_path, create) / f"{resolved(lockfile_path).name}.journal"
+
+
+class JournalWriteError(OSError):
+    """A record could not be written (a full disk, EIO): `record` is what was lost."""
+
+    def __init__(self, path: Path, record: dict[str, Any], error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.record = record
 
 
 class Journal:
     """Append-only JSON lines, each written in one `write` and fsynced before returning.
 
-    Thread-safe: apply's workers share one journal.
+    Thread-safe: apply's workers share one journal. A record that cannot be written raises
+    JournalWriteError and is kept in `unwritten`, so that the caller can still record it
+    elsewhere (or at least print it).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, service: Mapping[str, Any] | None = None) -> None:
+        """Open (or create) the journal. `service` ({"emulator": bool, "host": str}) is
+        written as the first record of a new journal, so that a leftover journal is never
+        folded into a lockfile of the other kind (emulator ids are fake)."""
         self.path = Path(path)
         self._lock = threading.Lock()
-        existed = self.path.exists()
+        self.unwritten: list[dict[str, Any]] = []
+        existed = self.path.exists() and self.path.stat().st_size > 0
         self._fd: int | None = os.open(
             self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
         )
-        if existed and self._ends_torn():
-            # A run killed mid-write left half a line: end it, so the next record stays whole.
-            self._write(b"\n")
-        if not existed:
-            fsync_dir(self.path.parent)
+        try:
+            if existed and self._ends_torn():
+                # A run killed mid-write left half a line: end it, so the next record stays
+                # whole.
+                self._write(b"\n")
+            if not existed:
+                fsync_dir(self.path.parent)
+                if service is not None:
+                    self._record(SERVICE, **service)
+        except BaseException:
+            self.close()
+            raise
 
     def _ends_torn(self) -> bool:
         with open(self.path, "rb") as handle:
@@ -97,7 +130,11 @@ class Journal:
         record = {"event": event, **fields}
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
-            self._write(line.encode("utf-8"))
+            try:
+                self._write(line.encode("utf-8"))
+            except OSError as error:
+                self.unwritten.append(record)
+                raise JournalWriteError(self.path, record, error) from error
 
     def intent(
         self, id: str, fingerprint: str, at: str, request: Mapping[str, Any] | None = None
@@ -158,6 +195,62 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         if isinstance(record, dict) and _is_valid(record):
             records.append(record)
     return records
+
+
+def journal_service(records_path: Path) -> dict[str, Any] | None:
+    """The service a journal's run talked to ({"emulator", "host"}); None when the journal
+    does not say (written by an older specsync) or is missing."""
+    try:
+        with open(records_path, "rb") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("event") != SERVICE:
+        return None
+    if not isinstance(record.get("emulator"), bool):
+        return None
+    host = record.get("host")
+    return {"emulator": record["emulator"], "host": host if isinstance(host, str) else ""}
+
+
+class JournalMismatch(UserError):
+    """A leftover journal is from the other kind of service: folding it would mix ids."""
+
+
+def check_journal_service(path: Path, lockfile_path: Path, emulator: bool, host: str) -> None:
+    """Refuse to fold a journal written against the other kind of service.
+
+    The journal is never dropped silently: the message names it and says what to do.
+    """
+    service = journal_service(path)
+    if service is None or service["emulator"] == emulator:
+        if service is None or emulator or _hostname(service["host"]) == _hostname(host):
+            return
+        raise JournalMismatch(
+            f"{path} is the journal of an interrupted apply against {service['host']}, "
+            f"not {host}: run `specsync apply` against {service['host']} first to record "
+            "its ids, or move the journal away if you know they are not needed"
+        )
+    if service["emulator"]:
+        raise JournalMismatch(
+            f"{path} is the journal of an interrupted `apply --emulator`: its ids are fake "
+            f"and are not folded into the real lockfile {lockfile_path}. Nothing was sent. "
+            "Move the journal away (nothing real was exported by that run) and apply again"
+        )
+    raise JournalMismatch(
+        f"{path} holds real exports of an interrupted apply against {service['host']}: "
+        f"run `specsync apply` without --emulator first, so that their ids are recorded "
+        f"in {lockfile_path}. Nothing was sent"
+    )
+
+
+def _hostname(netloc: str) -> str:
+    # Compare hosts, not ports: the port of a loopback test service changes between runs.
+    return netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower() if netloc else ""
 
 
 def _is_valid(record: dict[str, Any]) -> bool:
@@ -227,8 +320,52 @@ def read_lock_view(lockfile_path: Path) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for."""
     lock = read_lockfile(lockfile_path)
-    records = read_journal(journal_path(lockfile_path, create=False))
-    return fold(lock, records) if records else lock
+    path = journal_path(lockfile_path, create=False)
+    records = read_journal(path)
+    if not records:
+        return lock
+    service = journal_service(path)
+    if service is not None and service["emulator"] != lock.emulator:
+        if lock.entries or lock.forgotten:
+            return lock  # apply refuses this journal; plan shows the lockfile as it is
+        lock = replace(lock, emulator=service["emulator"])
+    return fold(lock, records)
+
+
+def check_writable_place(lockfile_path: Path) -> None:
+    """Refuse, before anything is sent, a lockfile whose folder cannot take it.
+
+    The folder must exist and accept a new file (a probe is created and removed: only
+    trying tells a read-only mount or a full quota, and root ignores permission bits).
+    """
+    name = str(lockfile_path)
+    folder = resolved(lockfile_path).parent
+    if os.path.islink(lockfile_path) and not os.path.exists(lockfile_path):
+        raise UserError(
+            f"{name} is a symlink to {os.readlink(lockfile_path)}, which does not exist"
+        )
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise UserError(f"cannot use lockfile {name}: its folder {folder} {what}")
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".specsync-probe-")
+    except OSError as error:
+        raise UserError(
+            f"cannot write beside lockfile {name} in {folder}: {error.strerror or error}; "
+            "nothing was submitted"
+        ) from None
+    os.close(fd)
+    with suppress(OSError):
+        os.unlink(probe)
+    try:
+        state_dir(lockfile_path)
+    except OSError as error:
+        raise UserError(
+            f"cannot create {STATE_DIR_NAME}/ beside lockfile {name}: "
+            f"{error.strerror or error}; nothing was submitted"
+        ) from None
 
 
 # the apply lock --------------------------------------------------------------------------
@@ -253,12 +390,12 @@ def apply_lock(lockfile_path: Path) -> filelock.FileLock:
     """The OS-level lock of one lockfile (released by the OS when its holder dies)."""
     import filelock  # here, not at the top: plan and status never lock, and it costs ~20 ms
 
-    path = state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock"
+    path = state_dir(lockfile_path) / f"{resolved(lockfile_path).name}.lock"
     return filelock.FileLock(str(path))
 
 
 def _owner_path(lockfile_path: Path) -> Path:
-    return state_dir(lockfile_path) / f"{Path(lockfile_path).name}.lock.owner"
+    return state_dir(lockfile_path) / f"{resolved(lockfile_path).name}.lock.owner"
 
 
 def _read_owner(path: Path) -> tuple[int | None, str | None]:
@@ -276,6 +413,7 @@ def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     """Hold the apply lock for the block, or raise LockBusy at once naming the holder."""
     import filelock
 
+    check_writable_place(lockfile_path)
     lock = apply_lock(lockfile_path)
     owner = _owner_path(lockfile_path)
     try:
@@ -286,7 +424,8 @@ def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     try:
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")
         info = json.dumps({"pid": os.getpid(), "since": now}) + "\n"
-        write_bytes_atomic(owner, info.encode("utf-8"), default_mode=0o600)
+        with suppress(OSError):  # only for the "busy" message: a full disk must not stop us
+            write_bytes_atomic(owner, info.encode("utf-8"), default_mode=0o600)
         yield
     finally:
         # Remove the owner note before releasing, so it never describes the next holder.

@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+# The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
+END_LINE = "# end of specsync.lock"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _HEADER = re.compile(r'\[(items|forgotten)\.("(?:[^"\\]|\\.)*")\]\Z')
 _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
@@ -165,6 +167,8 @@ def _read_blocks(text: str) -> dict[str, Any]:
                 entry[key] = _plain(value)
         items[name] = entry
         position = match.end()
+    if text.startswith(END_LINE, position) and not text[position + len(END_LINE) :].strip("\n"):
+        position = end  # the fixed last line (a comment) and nothing after it
     if position < end:
         rest = _read(text[position:])  # `forgotten` blocks, or something unusual
         if not text.startswith("[forgotten.", position) or set(rest) != {"forgotten"}:

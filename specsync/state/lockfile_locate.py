@@ -17,7 +17,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-CONFLICT_HINT = "unresolved git merge conflict; run `specsync merge-driver` or resolve by hand"
+# Says how to get out, not just what is wrong. Keeping both sides is the advice because
+# taking one side (`git checkout --theirs`) would drop the other side's ids.
+CONFLICT_HINT = (
+    "unresolved git merge conflict: resolve it by keeping both sides' entries (delete only "
+    "the <<<<<<<, ======= and >>>>>>> lines; if one item ends up twice, keep one block and "
+    "put the other's projectId/taskId in its history), then run `specsync plan` to check "
+    'and `git add` the file. With the merge driver configured (README, "The '
+    'lockfile") git merges lockfiles without markers'
+)
 
 _ITEM_HEADER = re.compile(r"^\s*\[\s*items\s*\.")
 _SIMPLE_HEADER = re.compile(r'^\[items\."([^"\\\x00-\x1f\x7f]*)"\]$')

@@ -6,9 +6,12 @@ sides is merged by its ids, and no id is ever lost.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from specsync.errors import UserError
 from specsync.state.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_read import read_lockfile
@@ -31,6 +34,25 @@ def _sorted_history(history: Iterable[Submission]) -> tuple[Submission, ...]:
     return tuple(sorted(history, key=lambda sub: sub.submitted_at))
 
 
+def _superseded(old: Entry, new: Entry) -> bool:
+    """Is `old`'s export one that `new` already replaced (its ids are in `new`'s history)?
+
+    One branch re-exported the item while the other only recorded a state for the export
+    that the re-export replaced: not a conflict, the re-export is the newer fact.
+    """
+    sub = old.submission()
+    if sub is None:
+        return False
+    return any((h.project_id, h.task_id) == (sub.project_id, sub.task_id) for h in new.history)
+
+
+def _merge_superseded(new: Entry, old: Entry) -> Entry:
+    """The re-export wins; every id either side had stays in its history."""
+    extra = [s for s in (old.submission(),) if s is not None]
+    history = add_history(new.history, [*old.history, *extra])
+    return new._replace(history=_sorted_history(history))
+
+
 def _merge_entries(
     base: Lockfile, ours: Lockfile, theirs: Lockfile
 ) -> tuple[dict[str, Entry], dict[str, str]]:
@@ -49,6 +71,10 @@ def _merge_entries(
             result = o if o is not None else t
         elif o.project_id == t.project_id:
             result = _merge_same_project(o, t)
+        elif _superseded(t, o):
+            result = _merge_superseded(o, t)
+        elif _superseded(o, t):
+            result = _merge_superseded(t, o)
         else:
             extra = [s for s in (t.submission(),) if s is not None]
             history = add_history(o.history, [*t.history, *extra])
@@ -91,13 +117,29 @@ def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, d
 def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> list[str]:
     """`specsync merge-driver %O %A %B`: merge into `ours_path`, return conflict messages.
 
-    The base may be missing or empty (no common ancestor). Conflicted blocks get a
-    `# CONFLICT: ...` comment line above them so that a person sees them in the file.
+    Git always passes three files (%O is empty when there is no common ancestor), so a
+    missing or unreadable one is refused with UserError before anything is written: %A is
+    left exactly as it was. Conflicted blocks get a `# CONFLICT: ...` comment line above
+    them so that a person sees them in the file.
     """
-    base = read_lockfile(Path(base_path))
-    ours = read_lockfile(Path(ours_path))
-    theirs = read_lockfile(Path(theirs_path))
+    base = _read_side(Path(base_path), "%O (the common ancestor)")
+    ours = _read_side(Path(ours_path), "%A (our side)")
+    theirs = _read_side(Path(theirs_path), "%B (their side)")
     lock, conflicts = merge(base, ours, theirs)
     text = dumps(lock, {key: [message] for key, message in conflicts.items()})
     write_bytes_atomic(Path(ours_path), text.encode("utf-8"))
     return [conflicts[key] for key in sorted(conflicts)]
+
+
+def _read_side(path: Path, label: str) -> Lockfile:
+    """One of git's three files; it must be a readable regular file (an empty one is fine)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise UserError(
+            f"merge-driver: {label} {path} cannot be read: {error.strerror or error}; "
+            "nothing was written"
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"merge-driver: {label} {path} is not a regular file; nothing was written")
+    return read_lockfile(path)

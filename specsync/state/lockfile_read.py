@@ -6,6 +6,8 @@ Then every key and value is checked against the format `lockfile_write` writes.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,7 +23,7 @@ from specsync.state.lockfile_locate import (
     decode_lockfile,
     toml_problem,
 )
-from specsync.state.lockfile_write import HISTORY_KEYS, LOCK_VERSION, quote
+from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,9 +54,9 @@ def _type_name(value: Any) -> str:
 def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem."""
     text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return empty()  # an empty file (git's %O without an ancestor, `touch`)
     data = _load_document(text, path)
-    if not data:
-        return empty()
     locate = Locations(path, text)
     problems: list[Problem] = []
 
@@ -62,6 +64,7 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
         if key not in _TOP_KEYS:
             problems.append(Problem(locate.key(key), f"unknown key `{key}`"))
     _check_version(data, locate, problems)
+    _check_complete(data, text, path)
     _check_fingerprint_scheme(data, locate, problems)
     emulator = _parse_emulator(data, locate, problems)
     entries = _parse_items(data, locate, problems)
@@ -86,7 +89,31 @@ def _load_document(text: str, path: str) -> dict[str, Any]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise InputError(toml_problem(path, text, error)) from None
+        except RecursionError:
+            # tomllib recurses once per nested array or inline table.
+            raise InputError(_too_deep(path, text)) from None
     return data
+
+
+def _too_deep(path: str, text: str) -> Problem:
+    """Where arrays or inline tables nest deeper than any lockfile does (roughly: brackets
+    inside strings count too, which only moves the reported column of a broken file)."""
+    depth, line, column = 0, 1, 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > 100:
+                break
+        elif char in "]}":
+            depth -= 1
+    return Problem(
+        Location(path, line, max(column, 1)),
+        "arrays or tables nested too deep: this is not a lockfile specsync wrote; "
+        "restore it from git",
+    )
 
 
 def _check_version(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> None:
@@ -110,6 +137,30 @@ def _check_version(data: dict[str, Any], locate: Locations, problems: list[Probl
         )
     elif version < 1:
         problems.append(Problem(locate.key("version"), f"unsupported lockfile version {version}"))
+
+
+def _check_complete(data: dict[str, Any], text: str, path: str) -> None:
+    """From version 2 on, the last line must be END_LINE: a file cut short (a full disk, a
+    careless copy) would otherwise read as a valid, smaller lockfile, and every item it
+    lost would be exported again. Version 1 files (older specsync) have no such line."""
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 2:
+        return
+    end = len(text)
+    while end and text[end - 1] in "\r\n":
+        end -= 1
+    start = text.rfind("\n", 0, end) + 1
+    if text[start:end].rstrip("\r") == END_LINE:
+        return
+    line = text.count("\n", 0, start) + 1
+    raise InputError(
+        Problem(
+            Location(path, line, 1),
+            f"the lockfile ends here, without its last line `{END_LINE}`: it was cut short "
+            "(truncated), and the entries after this point are missing. Restore it from git "
+            f"(`git checkout -- {path}`) or a backup; specsync will not guess what is missing",
+        )
+    )
 
 
 def _check_fingerprint_scheme(
@@ -233,6 +284,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
         or (state is not None and state not in STATES)
         or (is_export is not None and type(is_export) is not bool)
         or ("projectId" in table) != ("taskId" in table)
+        or ("projectId" not in table and state is None)
     ):
         return None
     return Entry(
@@ -293,6 +345,9 @@ def _parse_entry(
         )
     if ("projectId" in table) != ("taskId" in table):
         problems.append(Problem(where, f"{label}: `projectId` and `taskId` go together"))
+    if "projectId" not in table and "taskId" not in table and "state" not in table:
+        # specsync writes an entry only with ids or a state: this one says nothing.
+        problems.append(Problem(where, f"{label}: has neither a `projectId` nor a `state`"))
     history = _parse_history(table, label, where, problems)
 
     if len(problems) > count or fingerprint is None:
@@ -373,16 +428,64 @@ def _parse_submission(
 def read_lockfile(path: Path) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile.
 
+    The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
+    symlink is refused. It is opened without blocking and checked with fstat, so that a
+    FIFO never hangs `plan` (and nothing swaps the file between the check and the read).
+
     Raises InputError with every problem located at `path:line:col` (per-item problems at
     the item's `[items."id"]` header line).
     """
     name = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(path, flags)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(
+                Problem(
+                    Location(name),
+                    f"lockfile is a symlink to {os.readlink(path)}, which does not exist; "
+                    "remove the link or point it at a lockfile",
+                )
+            ) from None
         return empty()
     except OSError as error:
         raise InputError(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise InputError(
+                Problem(
+                    Location(name),
+                    f"lockfile is {kind}, not a regular file; the lockfile must be a regular "
+                    "file or absent (pass --lockfile with another path)",
+                )
+            )
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    except OSError as error:
+        raise InputError(
+            Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
+        ) from None
+    finally:
+        os.close(fd)
     return parse_lockfile(decode_lockfile(name, data), name)
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is ("a folder", "a FIFO", ...), for messages."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

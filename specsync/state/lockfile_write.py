@@ -17,8 +17,10 @@ from pathlib import Path
 
 from specsync.state.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_fast import END_LINE
 
-LOCK_VERSION = 1
+# 2: the file ends with END_LINE, so that a file cut short is detected (see lockfile_read).
+LOCK_VERSION = 2
 
 HEADER = (
     "# specsync.lock: what specsync has exported. Written by specsync; commit it, do not edit it.\n"
@@ -114,6 +116,9 @@ def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -
     for key in sorted(lock.forgotten):
         block = [f"[forgotten.{quote(key)}]", *_dump_history(lock.forgotten[key])]
         parts.append("\n".join(block) + "\n")
+    # A fixed last line: a file cut at any line boundary lacks it. Being the same on every
+    # branch, it never makes a git merge conflict.
+    parts.append(END_LINE + "\n")
     return "\n".join(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -15,11 +16,15 @@ import pytest
 
 from specsync.state.journal import (
     Journal,
+    JournalMismatch,
+    JournalWriteError,
     LockBusy,
     _unresolved_intents,
+    check_journal_service,
     fold,
     hold_apply_lock,
     journal_path,
+    journal_service,
     read_journal,
     state_dir,
 )
@@ -307,4 +312,47 @@ def test_lock_is_released_after_the_block_even_on_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), hold_apply_lock(lockfile):
         raise RuntimeError("boom")
     with hold_apply_lock(lockfile):
+        pass
+
+
+# hostile conditions ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_record_the_disk_refuses_is_raised_and_kept(tmp_path: Path) -> None:
+    # /dev/full answers every write with ENOSPC: the real errno through the real write path.
+    journal = Journal(Path("/dev/full"))
+    try:
+        with pytest.raises(JournalWriteError) as caught:
+            journal.accepted("a/en", "f" * 64, "P-1", "T-1", "2026-11-25T12:00:00Z")
+    finally:
+        journal.close()
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.record["projectId"] == "P-1"
+    assert journal.unwritten == [caught.value.record]
+
+
+def test_a_new_journal_names_its_service_first(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    with Journal(path, {"emulator": True, "host": "127.0.0.1:9"}) as journal:
+        journal.intent("a/en", "f" * 64, "2026-11-25T12:00:00Z")
+    assert journal_service(path) == {"emulator": True, "host": "127.0.0.1:9"}
+    assert [r["event"] for r in read_journal(path)] == ["intent"]  # not a fold record
+    with pytest.raises(JournalMismatch, match="interrupted `apply --emulator`"):
+        check_journal_service(path, tmp_path / "specsync.lock", False, "api.example")
+    check_journal_service(path, tmp_path / "specsync.lock", True, "127.0.0.1:10")
+
+
+def test_the_lock_and_journal_follow_the_resolved_lockfile(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "specsync.lock"
+    target.write_bytes(b"")
+    (tmp_path / "link.lock").symlink_to(target)
+    assert journal_path(tmp_path / "link.lock") == journal_path(target)
+    assert journal_path(target).parent == tmp_path / "real" / ".specsync"
+    with (
+        hold_apply_lock(target),
+        pytest.raises(LockBusy),
+        hold_apply_lock(tmp_path / "link.lock"),
+    ):
         pass

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from conftest import SPECSYNC, run
+
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_merge import merge, merge_text_files
 from specsync.state.lockfile_read import read_lockfile
@@ -100,10 +103,71 @@ def test_merge_text_files_writes_ours_and_marks_conflicts(tmp_path: Path) -> Non
     assert "P-theirs" in text and "P-ours" in text
 
 
-def test_merge_text_files_clean_with_missing_base(tmp_path: Path) -> None:
-    ours, theirs = tmp_path / "A", tmp_path / "B"
+def test_merge_text_files_clean_with_empty_base(tmp_path: Path) -> None:
+    # git passes an empty %O when the sides have no common ancestor.
+    ours, theirs, base = tmp_path / "A", tmp_path / "B", tmp_path / "O"
+    base.write_bytes(b"")
     write_lockfile(ours, lock_of(entry("b/en", "P-b")))
     write_lockfile(theirs, lock_of(entry("c/en", "P-c")))
-    assert merge_text_files(tmp_path / "missing", ours, theirs) == []
+    assert merge_text_files(base, ours, theirs) == []
     assert "CONFLICT" not in ours.read_text(encoding="utf-8")
     assert set(read_lockfile(ours).entries) == {"b/en", "c/en"}
+
+
+# hostile merge-driver arguments ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["O", "A", "B"])
+@pytest.mark.parametrize("how", ["absent", "folder", "dangling-link"])
+def test_merge_driver_refuses_a_missing_or_unreadable_side_and_leaves_ours(
+    tmp_path: Path, missing: str, how: str
+) -> None:
+    paths = {name: tmp_path / name for name in "OAB"}
+    write_lockfile(paths["O"], lock_of(entry("a/en", "P-a")))
+    write_lockfile(paths["A"], lock_of(entry("a/en", "P-a"), entry("b/en", "P-b")))
+    write_lockfile(paths["B"], lock_of(entry("a/en", "P-a"), entry("c/en", "P-c")))
+    bad = paths[missing]
+    bad.unlink()
+    if how == "folder":
+        bad.mkdir()
+    elif how == "dangling-link":
+        bad.symlink_to(tmp_path / "nowhere")
+    ours_before = paths["A"].read_bytes() if paths["A"].is_file() else None
+    result = run([SPECSYNC, "merge-driver", *(str(paths[n]) for n in "OAB")], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert str(bad) in result.stderr
+    if ours_before is not None:
+        assert paths["A"].read_bytes() == ours_before
+
+
+def test_merge_driver_with_ours_in_a_missing_folder_exits_1(tmp_path: Path) -> None:
+    base, theirs = tmp_path / "O", tmp_path / "B"
+    write_lockfile(base, lock_of())
+    write_lockfile(theirs, lock_of(entry("c/en", "P-c")))
+    ours = tmp_path / "no-such-folder" / "A"
+    result = run([SPECSYNC, "merge-driver", str(base), str(ours), str(theirs)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: merge-driver: %A"), result.stderr
+    assert not ours.parent.exists()
+
+
+def test_reexport_merged_with_done_of_the_old_export_is_clean() -> None:
+    old = entry("a/en", "P1", FP1)
+    base = lock_of(old)
+    reexported = Entry("a/en", FP2, "P2", "T-P2", T1, history=(old.submission(),))
+    done_old = old._replace(state="done")
+    for ours, theirs in ((reexported, done_old), (done_old, reexported)):
+        merged, conflicts = merge(base, lock_of(ours), lock_of(theirs))
+        assert conflicts == {}
+        result = merged.entries["a/en"]
+        assert (result.project_id, result.fingerprint, result.state) == ("P2", FP2, None)
+        assert [s.project_id for s in result.history] == ["P1"]
+
+
+def test_reexport_merge_still_conflicts_when_the_old_id_is_unknown() -> None:
+    base = lock_of(entry("a/en", "P1"))
+    ours = lock_of(Entry("a/en", FP2, "P2", "T-P2", T1))  # no history: not a re-export of P1
+    theirs = lock_of(entry("a/en", "P1", state="done"))
+    _, conflicts = merge(base, ours, theirs)
+    assert "a/en" in conflicts

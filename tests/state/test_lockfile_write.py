@@ -55,7 +55,7 @@ def test_dumps_matches_the_documented_layout() -> None:
         "# specsync.lock: what specsync has exported. Written by specsync; commit it, "
         "do not edit it.\n"
         "# Docs: docs/lockfile.md\n"
-        "version = 1\n"
+        "version = 2\n"
         'fingerprint = "sha256-json-v1"\n'
         "emulator = false\n"
         "\n"
@@ -73,6 +73,8 @@ def test_dumps_matches_the_documented_layout() -> None:
         f'fingerprint = "{FP3}"\n'
         'state = "uncertain"\n'
         f'attemptedAt = "{T2}"\n'
+        "\n"
+        "# end of specsync.lock\n"
     )
 
 
@@ -81,7 +83,7 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
     lock = sample()
     assert write_lockfile(path, lock) is True
     assert read_lockfile(path) == lock
-    assert lockfile_read.tomllib.loads(path.read_text(encoding="utf-8"))["version"] == 1
+    assert lockfile_read.tomllib.loads(path.read_text(encoding="utf-8"))["version"] == 2
 
 
 def test_emulator_flag_round_trips(tmp_path: Path) -> None:
@@ -125,7 +127,7 @@ def test_items_sorted_by_code_point_and_file_ends_with_one_newline() -> None:
     text = dumps(with_entries(empty(), entries))
     ids = list(lockfile_read.tomllib.loads(text)["items"])
     assert ids == sorted(ids) == ["B/en", "a-b/en", "a/en", "a/ko", "b/en", "é/en"]
-    assert text.endswith('"\n') and not text.endswith("\n\n")
+    assert text.endswith('"\n\n# end of specsync.lock\n')
     assert "\n\n\n" not in text
 
 
