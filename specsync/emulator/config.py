@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # One day, as the real service documents for its auth tokens.
@@ -36,28 +37,49 @@ class EmulatorConfig:
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, as messages naming the flag."""
-        found: list[str] = []
-        for flag, rate in (
-            ("--throttle-rate", self.throttle_rate),
-            ("--fail-rate", self.fail_rate),
-            ("--drop-rate", self.drop_rate),
-            ("--render-fail-rate", self.render_fail_rate),
-        ):
-            if not 0.0 <= rate <= 1.0:
-                found.append(f"{flag} must be between 0 and 1, got {rate}")
-        if self.throttle_rate + self.fail_rate + self.drop_rate > 1.0:
+        rates = {
+            "--throttle-rate": self.throttle_rate,
+            "--fail-rate": self.fail_rate,
+            "--drop-rate": self.drop_rate,
+            "--render-fail-rate": self.render_fail_rate,
+        }
+        durations = {
+            "--latency": self.latency,
+            "--render-seconds": self.render_seconds,
+            "--retry-after": self.retry_after,
+        }
+        positives = {"--token-ttl": self.token_ttl}
+        if self.rate_limit is not None:
+            positives["--rate-limit"] = self.rate_limit
+        # NaN slips through every comparison below and infinity overflows sleeps and
+        # Retry-After headers: refuse both first, by name, and check the rest as numbers.
+        found = [
+            f"{flag} must be a finite number, got {value}"
+            for flag, value in {**rates, **durations, **positives}.items()
+            if not _finite(value)
+        ]
+        found += [
+            f"{flag} must be between 0 and 1, got {rate}"
+            for flag, rate in rates.items()
+            if _finite(rate) and not 0.0 <= rate <= 1.0
+        ]
+        request_rates = (self.throttle_rate, self.fail_rate, self.drop_rate)
+        if all(map(_finite, request_rates)) and sum(request_rates) > 1.0:
             found.append("--throttle-rate, --fail-rate and --drop-rate add up to more than 1")
-        for flag, seconds in (
-            ("--latency", self.latency),
-            ("--render-seconds", self.render_seconds),
-            ("--retry-after", self.retry_after),
-        ):
-            if seconds < 0:
-                found.append(f"{flag} must not be negative, got {seconds}")
-        if self.token_ttl <= 0:
-            found.append(f"--token-ttl must be positive, got {self.token_ttl}")
-        if self.rate_limit is not None and self.rate_limit <= 0:
-            found.append(f"--rate-limit must be positive, got {self.rate_limit}")
+        found += [
+            f"{flag} must not be negative, got {seconds}"
+            for flag, seconds in durations.items()
+            if _finite(seconds) and seconds < 0
+        ]
+        found += [
+            f"{flag} must be positive, got {value}"
+            for flag, value in positives.items()
+            if _finite(value) and value <= 0
+        ]
         if not 0 <= self.port <= 65535:
             found.append(f"--port must be between 0 and 65535, got {self.port}")
         return found
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
