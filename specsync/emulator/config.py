@@ -10,6 +10,9 @@ DEFAULT_TOKEN_TTL = 24 * 60 * 60
 # Bodies above this are refused with 413 before they are read (the service's own limit is
 # unknown; real scripts are far smaller: specsync caps a rendered script at 50,000 chars).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Journal records kept in memory (for `records()`/tests); older ones live only in the
+# journal file. Counts stay exact whatever the cap. This bounds memory on long runs.
+DEFAULT_JOURNAL_MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class EmulatorConfig:
     retry_after: float = 1.0
     seed: int | None = None
     journal: str | None = None
+    journal_memory: int = DEFAULT_JOURNAL_MEMORY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     verbose: bool = False
 
@@ -78,6 +82,8 @@ class EmulatorConfig:
         ]
         if not 0 <= self.port <= 65535:
             found.append(f"--port must be between 0 and 65535, got {self.port}")
+        if self.journal_memory < 0:
+            found.append(f"journal_memory must not be negative, got {self.journal_memory}")
         return found
 
 

@@ -75,7 +75,7 @@ class EmulatorService:
     def __init__(self, config: EmulatorConfig, base_url: str) -> None:
         self.config = config
         self.base_url = base_url
-        self.journal = Journal(config.journal)
+        self.journal = Journal(config.journal, memory=config.journal_memory)
         self._faults = FaultPlan(
             throttle_rate=config.throttle_rate,
             fail_rate=config.fail_rate,
