@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from specsync.emulator.config import EmulatorConfig
-from specsync.emulator.service import Answer, EmulatorService, failure
+from specsync.emulator.service import IDENTITY_HEADERS, Answer, EmulatorService, failure
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
-        for name, value in answer.headers.items():
+        for name, value in {**answer.headers, **IDENTITY_HEADERS}.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

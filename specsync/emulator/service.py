@@ -4,6 +4,11 @@ Order of checks for an API call: rate limit, injected fault (exports only), late
 authorization, body. Refused requests (429, 503, 4xx) are never processed nor journalled as exports.
 Authorization: missing, empty, `Bearer ...` or an expired emulator token is 401; a key that
 is present but not the one `--api-key` names is 403.
+
+Every answer, errors included, carries `X-Specsync-Emulator: 1` and
+`X-Specsync-Emulator-Version` (added where answers are sent, `server._Handler._send`), so a
+client that reached the emulator through an ordinary API base (SPECSYNC_API_BASE) can tell
+that its ids are not real exports.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from specsync import __version__
 from specsync.emulator.config import EmulatorConfig
 from specsync.emulator.faults import Fault, FaultPlan, TokenBucket, retry_after_header
 from specsync.emulator.ids import new_project, new_task_id, new_token, read_project, token_expiry
@@ -34,6 +40,7 @@ TOKEN_PATH = "/api/odin/v3/auth/token"
 PROGRESS_PREFIX = "/api/odin/v3/editor/progress/"
 DOWNLOAD_PREFIX = "/downloads/"
 API_PREFIX = "/api/"
+IDENTITY_HEADERS = {"X-Specsync-Emulator": "1", "X-Specsync-Emulator-Version": __version__}
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,8 @@ class EmulatorService:
         if method not in allowed:
             return failure(405, f"{method} is not allowed on {path}", {"Allow": ", ".join(allowed)})
         if path == "/":
-            return success({"service": "specsync emulator", "status": "ok"})
+            identity = {"service": "specsync emulator", "emulator": True, "version": __version__}
+            return success({**identity, "status": "ok"})
         if path.startswith(DOWNLOAD_PREFIX):
             return self._download(path[len(DOWNLOAD_PREFIX) :])
         limited = self._rate_limited()
