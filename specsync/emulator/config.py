@@ -7,12 +7,19 @@ from dataclasses import dataclass
 
 # One day, as the real service documents for its auth tokens.
 DEFAULT_TOKEN_TTL = 24 * 60 * 60
+# The vendor does not say how long its download URLs live; one hour is a common signed-URL
+# lifetime and long enough for any test or demo.
+DEFAULT_URL_TTL = 60 * 60
 # Bodies above this are refused with 413 before they are read (the service's own limit is
 # unknown; real scripts are far smaller: specsync caps a rendered script at 50,000 chars).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Journal records kept in memory (for `records()`/tests); older ones live only in the
 # journal file. Counts stay exact whatever the cap. This bounds memory on long runs.
 DEFAULT_JOURNAL_MEMORY = 10_000
+# What the model and workspace lists answer unless told otherwise (made-up ids, in the
+# shapes specsync's manifests use: the seed's sample model and a 24-hex one).
+DEFAULT_MODELS = ("M000045058", "65f1a2b3c4d5e6f708192a3b")
+DEFAULT_WORKSPACES = ("emulator-workspace",)
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class EmulatorConfig:
     app_id: str | None = None
     user_key: str | None = None
     token_ttl: float = DEFAULT_TOKEN_TTL
+    url_ttl: float = DEFAULT_URL_TTL
     latency: float = 0.0
     render_seconds: float = 3.0
     render_fail_rate: float = 0.0
@@ -37,6 +45,10 @@ class EmulatorConfig:
     journal: str | None = None
     journal_memory: int = DEFAULT_JOURNAL_MEMORY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    refuse_models: tuple[str, ...] = ()
+    models: tuple[str, ...] = DEFAULT_MODELS
+    workspaces: tuple[str, ...] = DEFAULT_WORKSPACES
+    vendor_shapes: bool = False
     verbose: bool = False
 
     def problems(self) -> list[str]:
@@ -52,7 +64,7 @@ class EmulatorConfig:
             "--render-seconds": self.render_seconds,
             "--retry-after": self.retry_after,
         }
-        positives = {"--token-ttl": self.token_ttl}
+        positives = {"--token-ttl": self.token_ttl, "--url-ttl": self.url_ttl}
         if self.rate_limit is not None:
             positives["--rate-limit"] = self.rate_limit
         # NaN slips through every comparison below and infinity overflows sleeps and

@@ -33,11 +33,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         service = self.server.service
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         body = self._read_body(service.config.max_body_bytes)
         if body is None:
             return
-        answer = service.handle(self.command, path, self.headers, body)
+        answer = service.handle(self.command, path, self.headers, body, query)
         if answer.drop:
             self._drop_connection()
             return

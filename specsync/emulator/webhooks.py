@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,9 +26,12 @@ from urllib.parse import urlsplit
 
 from specsync.emulator.ids import Project
 from specsync.emulator.journal import WEBHOOK_EVENT, Journal
-from specsync.emulator.rendering import DONE, FAILED, FAILURE_POINT, RENDERING
+from specsync.emulator.rendering import FAILURE_POINT
 
-PROGRESS_STEPS = (25, 50, 75, 100)
+PROGRESS_STEPS = (25.0, 50.0, 75.0)
+# Credits a finished export reports; the vendor bills by video length, which the emulator
+# does not model: one credit per export keeps sums easy to check.
+CREDIT = 1.0
 DELIVERY_TIMEOUT = 2.0
 ATTEMPTS = 3
 RETRY_DELAY = 0.5
@@ -37,28 +41,37 @@ NOT_LOOPBACK = "not delivered: not loopback"
 @dataclass(frozen=True)
 class Delivery:
     url: str
+    project_id: str  # for the journal only: the vendor's body does not carry it
     payload: dict[str, Any]
     final: bool
     attempt: int = 1
 
 
 def progress_updates(
-    project: Project, task_id: str, download_url: str
+    project: Project, task_id: str, link: Callable[[float], str]
 ) -> list[tuple[float, dict[str, Any]]]:
-    """(when, payload) of every update a project's receiver gets, the last one final."""
-    base = {"projectId": project.project_id, "taskId": task_id}
-    end = FAILURE_POINT * 100 if project.fails else 100
+    """(when, payload) of every update a project's receiver gets, the last one final.
+
+    The bodies are the vendor's documented webhook shape: `progress`, `backendTaskId`,
+    and at 100 `credit` and `download_url` (snake case, no projectId, no signature).
+    `link(when)` is the download URL as handed out at that moment (it expires). A failed
+    render's last body carries an `error` like the API's refusals: the vendor documents
+    none for webhooks, so this is the emulator's guess.
+    """
+    base: dict[str, Any] = {"backendTaskId": task_id}
+    end = FAILURE_POINT * 100 if project.fails else 100.0
     updates: list[tuple[float, dict[str, Any]]] = []
     for step in PROGRESS_STEPS:
         if step >= end or project.render_seconds <= 0:
             break
         when = project.created + project.render_seconds * step / 100
-        updates.append((when, {**base, "progress": step, "state": RENDERING}))
+        updates.append((when, {**base, "progress": step}))
     when = project.created + project.render_seconds * end / 100
     if project.fails:
-        final = {**base, "progress": int(end), "state": FAILED, "error": "render failed"}
+        error = {"code": "render_failed", "msg": "render failed"}
+        final = {**base, "progress": end, "error": error}
     else:
-        final = {**base, "progress": 100, "state": DONE, "downloadUrl": download_url}
+        final = {**base, "progress": 100.0, "credit": CREDIT, "download_url": link(when)}
     updates.append((when, final))
     return updates
 
@@ -100,10 +113,12 @@ class WebhookDispatcher:
         self._timer.daemon = True
         self._timer.start()
 
-    def schedule(self, url: str, updates: list[tuple[float, dict[str, Any]]]) -> None:
+    def schedule(
+        self, url: str, project_id: str, updates: list[tuple[float, dict[str, Any]]]
+    ) -> None:
         with self._wakeup:
             for number, (when, payload) in enumerate(updates, start=1):
-                delivery = Delivery(url, payload, final=number == len(updates))
+                delivery = Delivery(url, project_id, payload, final=number == len(updates))
                 heapq.heappush(self._queue, (when, next(self._order), delivery))
             self._wakeup.notify()
 
@@ -169,7 +184,7 @@ class WebhookDispatcher:
     def _record(self, delivery: Delivery, *, delivered: bool, detail: str) -> None:
         self._journal.record(
             WEBHOOK_EVENT,
-            projectId=delivery.payload["projectId"],
+            projectId=delivery.project_id,
             progress=delivery.payload["progress"],
             url=delivery.url,
             attempt=delivery.attempt,

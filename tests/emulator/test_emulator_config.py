@@ -16,6 +16,7 @@ FLOAT_FIELDS = {
     "render_seconds": "--render-seconds",
     "retry_after": "--retry-after",
     "token_ttl": "--token-ttl",
+    "url_ttl": "--url-ttl",
     "rate_limit": "--rate-limit",
     "throttle_rate": "--throttle-rate",
     "fail_rate": "--fail-rate",
@@ -50,6 +51,7 @@ def test_every_float_field_of_the_config_is_checked() -> None:
         ("--render-seconds", "-inf"),
         ("--throttle-rate", "nan"),
         ("--token-ttl", "inf"),
+        ("--url-ttl", "nan"),
     ],
 )
 def test_cli_refuses_nan_and_infinities_with_a_usage_message(flag: str, value: str) -> None:
