@@ -13,6 +13,10 @@ DEFAULT_URL_TTL = 60 * 60
 # Bodies above this are refused with 413 before they are read (the service's own limit is
 # unknown; real scripts are far smaller: specsync caps a rendered script at 50,000 chars).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Finite but absurd values still break handlers (time.sleep(1e300) overflows; a rate of
+# 1e-320 makes an infinite Retry-After): durations stop at a year, rates start at 0.001/s.
+MAX_SECONDS = 365 * 24 * 60 * 60
+MIN_RATE_LIMIT = 0.001
 # Journal records kept in memory (for `records()`/tests); older ones live only in the
 # journal file. Counts stay exact whatever the cap. This bounds memory on long runs.
 DEFAULT_JOURNAL_MEMORY = 10_000
@@ -92,6 +96,14 @@ class EmulatorConfig:
             for flag, value in positives.items()
             if _finite(value) and value <= 0
         ]
+        found += [
+            f"{flag} must be at most {MAX_SECONDS} (a year), got {value}"
+            for flag, value in {**durations, **positives}.items()
+            if flag != "--rate-limit" and _finite(value) and value > MAX_SECONDS
+        ]
+        rate_limit = self.rate_limit
+        if rate_limit is not None and _finite(rate_limit) and 0 < rate_limit < MIN_RATE_LIMIT:
+            found.append(f"--rate-limit must be at least {MIN_RATE_LIMIT}, got {self.rate_limit}")
         if not 0 <= self.port <= 65535:
             found.append(f"--port must be between 0 and 65535, got {self.port}")
         if self.journal_memory < 0:

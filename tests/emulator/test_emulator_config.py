@@ -65,5 +65,34 @@ def test_cli_refuses_nan_and_infinities_with_a_usage_message(flag: str, value: s
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("latency", 1e300, "--latency must be at most 31536000 (a year), got 1e+300"),
+        ("retry_after", 1e300, "--retry-after must be at most 31536000 (a year), got 1e+300"),
+        (
+            "render_seconds",
+            4e7,
+            "--render-seconds must be at most 31536000 (a year), got 40000000.0",
+        ),
+        ("token_ttl", 1e300, "--token-ttl must be at most 31536000 (a year), got 1e+300"),
+        ("url_ttl", 1e300, "--url-ttl must be at most 31536000 (a year), got 1e+300"),
+        ("rate_limit", 1e-320, "--rate-limit must be at least 0.001, got 1e-320"),
+    ],
+)
+def test_absurd_finite_values_are_refused_too(name: str, value: float, message: str) -> None:
+    # Before: --latency 1e300 made every request die in time.sleep (OverflowError), and a
+    # rate limit of 1e-320 an infinite Retry-After.
+    assert dataclasses.replace(EmulatorConfig(), **{name: value}).problems() == [message]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("latency", 31536000.0), ("rate_limit", 0.001), ("render_seconds", 600.0)],
+)
+def test_large_but_sane_values_are_accepted(name: str, value: float) -> None:
+    assert dataclasses.replace(EmulatorConfig(), **{name: value}).problems() == []
+
+
 def test_defaults_have_no_problems() -> None:
     assert EmulatorConfig().problems() == []
