@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
-from specsync.emulator.webhooks import is_loopback_host
+from specsync.emulator.journal import Journal
+from specsync.emulator.webhooks import QUEUE_FULL, WebhookDispatcher, is_loopback_host
 
 EXPORT = "/api/odin/v3/simple/custom"
 SAMPLE = {"language": "en", "text": "Sample Script", "model": "M000045058"}
@@ -180,6 +181,34 @@ def test_a_stalling_receiver_never_slows_down_exports() -> None:
     finally:
         slow.close()
     assert elapsed < 0.5
+
+
+def test_pending_webhooks_are_capped_and_the_overflow_is_journalled() -> None:
+    stalling = Receiver(stall=0.3)
+    journal = Journal()
+    dispatcher = WebhookDispatcher(journal, workers=1, max_pending=3)
+    try:
+        now = time.time()
+        for n in range(6):
+            update = {"backendTaskId": f"t{n}", "progress": 100.0}
+            dispatcher.schedule(stalling.url, f"p{n}", [(now, update)])
+        pending_at_once = dispatcher.pending
+        dropped = journal.records("webhook")
+        deadline = time.monotonic() + 5
+        while dispatcher.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        drained = dispatcher.pending
+    finally:
+        dispatcher.close()
+        stalling.close()
+
+    assert pending_at_once == 3
+    assert [(r["projectId"], r["delivered"], r["detail"]) for r in dropped] == [
+        (f"p{n}", False, QUEUE_FULL) for n in (3, 4, 5)
+    ]
+    assert drained == 0
+    delivered = [r["projectId"] for r in journal.records("webhook") if r["delivered"]]
+    assert delivered == ["p0", "p1", "p2"]
 
 
 @pytest.mark.parametrize(
