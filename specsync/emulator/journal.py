@@ -38,6 +38,10 @@ class Journal:
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        if not line.isascii() and not _encodable(line):
+            # A lone surrogate in a body (valid JSON escapes, invalid UTF-8): escape it
+            # rather than fail the request after it was processed.
+            line = json.dumps(entry, sort_keys=True)
         with self._lock:
             self._records.append(entry)
             self._counts[event] += 1
@@ -60,3 +64,11 @@ class Journal:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -6,6 +6,7 @@ import socket
 import struct
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,7 +38,14 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body(service.config.max_body_bytes)
         if body is None:
             return
-        answer = service.handle(self.command, path, self.headers, body, query)
+        try:
+            answer = service.handle(self.command, path, self.headers, body, query)
+        except Exception:
+            # A bug of ours must still get an answer: a silent close reads as "maybe
+            # processed" to a client. The traceback goes to stderr as before.
+            traceback.print_exc()
+            self.close_connection = True
+            answer = failure(500, "internal error in the emulator")
         if answer.drop:
             self._drop_connection()
             return

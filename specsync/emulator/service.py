@@ -15,7 +15,6 @@ that its ids are not real exports.
 from __future__ import annotations
 
 import fnmatch
-import hmac
 import json
 import threading
 import time
@@ -40,6 +39,7 @@ from specsync.emulator.ids import (
     new_task_id,
     new_token,
     read_project,
+    same_text,
     token_expiry,
 )
 from specsync.emulator.journal import EXPORT_EVENT, Journal
@@ -260,7 +260,7 @@ class EmulatorService:
             return failure(400, "; ".join(problems))
         expected = ((self.config.app_id, body["appId"]), (self.config.user_key, body["userKey"]))
         for wanted, given in expected:
-            if wanted is not None and not hmac.compare_digest(wanted, given):
+            if wanted is not None and not same_text(given, wanted):
                 return failure(403, "appId or userKey not accepted")
         ttl = self.config.token_ttl
         return success({"token": new_token(time.time() + ttl), "expiresIn": round(ttl)})
@@ -332,9 +332,7 @@ class EmulatorService:
             if time.time() >= expiry:
                 return failure(401, "token expired: request a new one")
             return None
-        if self.config.api_key is not None and not hmac.compare_digest(
-            value.encode("utf-8"), self.config.api_key.encode("utf-8")
-        ):
+        if self.config.api_key is not None and not same_text(value, self.config.api_key):
             return failure(403, "API key not accepted")
         return None
 
