@@ -5,6 +5,17 @@ from __future__ import annotations
 import click
 
 
+def _comma_list(
+    context: click.Context, parameter: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    items = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not items:
+        raise click.BadParameter("give at least one id", context, parameter)
+    return items
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=0, show_default=True, help="Port; 0 picks a free one.")
@@ -23,6 +34,39 @@ import click
     show_default=True,
     metavar="S",
     help="Lifetime of issued tokens, seconds.",
+)
+@click.option(
+    "--url-ttl",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    metavar="S",
+    help="Lifetime of download URLs, seconds; afterwards they answer 410.",
+)
+@click.option(
+    "--refuse-model",
+    "refuse_models",
+    multiple=True,
+    metavar="GLOB",
+    help="Refuse exports of matching models (HTTP 200, success: false). Repeatable.",
+)
+@click.option(
+    "--models",
+    callback=_comma_list,
+    metavar="A,B",
+    help="Model ids GET /api/odin/v3/model lists (default: a small documented set).",
+)
+@click.option(
+    "--workspaces",
+    callback=_comma_list,
+    metavar="A,B",
+    help="Workspace ids GET /api/odin/v3/dropdown/workspaces lists.",
+)
+@click.option(
+    "--vendor-shapes",
+    is_flag=True,
+    help="Progress state words 'processing'/'finish' and the download URL one poll after "
+    "100, as the real service (specsync's status does not understand them yet).",
 )
 @click.option("--latency", type=float, default=0.0, metavar="S", help="Delay before answering.")
 @click.option(
@@ -84,19 +128,24 @@ import click
 def emulator(**options: object) -> None:
     """Run the built-in AI Studios emulator on loopback.
 
-    Speaks the export API of the seed (POST /api/odin/v3/simple/custom), the progress and
-    auth-token endpoints, simulates rendering and webhooks, and injects faults on request.
+    Speaks the export API of the seed (POST /api/odin/v3/simple/custom, and the vendor
+    sample's /api/odin/v3/simple/video), the progress, auth, model and workspace endpoints,
+    serves a small MP4 per finished project, simulates rendering and webhooks, and injects
+    faults on request. Every answer carries an X-Specsync-Emulator header.
     The bound URL is printed on the first line of stdout. Stop with Ctrl-C or SIGTERM.
 
     \b
     Examples:
       specsync emulator --port 8765
       specsync emulator --port 0 --drop-rate 0.05 --seed 7 --journal emulator.jsonl
+      specsync emulator --vendor-shapes --refuse-model 'M0000*' --url-ttl 60
     """
     from specsync.emulator import EmulatorConfig
     from specsync.emulator.cli_run import serve_until_stopped
 
-    config = EmulatorConfig(**options)  # type: ignore[arg-type]
+    # Unset flags (None) leave the config's own defaults, e.g. the model list.
+    given = {name: value for name, value in options.items() if value is not None}
+    config = EmulatorConfig(**given)  # type: ignore[arg-type]
     problems = config.problems()
     if problems:
         raise click.UsageError("; ".join(problems))

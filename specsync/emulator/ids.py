@@ -21,9 +21,23 @@ _TOKEN_PREFIX = "emutok"
 _SIGNATURE_CHARS = 16
 
 
-def _sign(payload: str) -> str:
-    digest = hmac.new(_SECRET, payload.encode("ascii"), hashlib.sha256).hexdigest()
+def sign(payload: str) -> str:
+    """A short signature with the public emulator secret (see the module docstring)."""
+    digest = hmac.new(_SECRET, _utf8(payload), hashlib.sha256).hexdigest()
     return digest[:_SIGNATURE_CHARS]
+
+
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time comparison of any two strings.
+
+    Ids, tokens and keys arrive from paths, headers and JSON: they may hold non-ASCII
+    characters or lone surrogates, on which hmac.compare_digest(str, str) raises.
+    """
+    return hmac.compare_digest(_utf8(given), _utf8(expected))
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)
@@ -42,14 +56,14 @@ def new_project(created: float, render_seconds: float, fails: bool) -> Project:
         f"{_PROJECT_PREFIX}-{round(created * 1000):x}-{round(render_seconds * 1000):x}"
         f"-{outcome}{secrets.token_hex(4)}"
     )
-    project_id = f"{payload}-{_sign(payload)}"
+    project_id = f"{payload}-{sign(payload)}"
     return read_project(project_id) or Project(project_id, created, render_seconds, fails)
 
 
 def read_project(project_id: str) -> Project | None:
     """The project an id describes, or None when the id was not issued by an emulator."""
     payload, _, signature = project_id.rpartition("-")
-    if not payload or not hmac.compare_digest(signature, _sign(payload)):
+    if not payload or not same_text(signature, sign(payload)):
         return None
     parts = payload.split("-")
     if len(parts) != 4 or parts[0] != _PROJECT_PREFIX or parts[3][:1] not in ("d", "f"):
@@ -67,7 +81,7 @@ def new_task_id() -> str:
 
 def new_token(expires: float) -> str:
     payload = f"{_TOKEN_PREFIX}-{round(expires * 1000):x}-{secrets.token_hex(8)}"
-    return f"{payload}-{_sign(payload)}"
+    return f"{payload}-{sign(payload)}"
 
 
 def token_expiry(value: str) -> float | None:
@@ -75,7 +89,7 @@ def token_expiry(value: str) -> float | None:
     payload, _, signature = value.rpartition("-")
     if not payload.startswith(_TOKEN_PREFIX + "-"):
         return None
-    if not hmac.compare_digest(signature, _sign(payload)):
+    if not same_text(signature, sign(payload)):
         return None
     parts = payload.split("-")
     if len(parts) != 3:

@@ -2,6 +2,9 @@
 
 Tests and benchmarks count submissions and duplicates here, independently of the client.
 Records never hold the API key: the key travels in a header, and only bodies are recorded.
+
+Memory stays bounded on long runs: only the last `memory` records are kept in memory (for
+`records()`, which tests use); the file, when given, has every one; `count()` is exact.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
+from collections import Counter, deque
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,8 +27,9 @@ def utc_now_text() -> str:
 class Journal:
     """Thread-safe record list, mirrored to a JSON-lines file (flushed per line) when given."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self._records: list[dict[str, Any]] = []
+    def __init__(self, path: str | Path | None = None, *, memory: int = 10_000) -> None:
+        self._records: deque[dict[str, Any]] = deque(maxlen=memory)
+        self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._file: TextIO | None = None
         if path is not None:
@@ -33,23 +38,37 @@ class Journal:
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        if not line.isascii() and not _encodable(line):
+            # A lone surrogate in a body (valid JSON escapes, invalid UTF-8): escape it
+            # rather than fail the request after it was processed.
+            line = json.dumps(entry, sort_keys=True)
         with self._lock:
             self._records.append(entry)
+            self._counts[event] += 1
             if self._file is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
         return entry
 
     def records(self, event: str | None = None) -> list[dict[str, Any]]:
+        """The records still in memory (the last `memory` ones), oldest first."""
         with self._lock:
             return [dict(r) for r in self._records if event is None or r["event"] == event]
 
     def count(self, event: str = EXPORT_EVENT) -> int:
         with self._lock:
-            return sum(1 for r in self._records if r["event"] == event)
+            return self._counts[event]
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from specsync.emulator.ids import Project
 
 # A failing render stops at this share of its render time.
 FAILURE_POINT = 0.5
+# specsync's own words (the emulator's default shapes)...
 RENDERING = "rendering"
 DONE = "done"
 FAILED = "failed"
+# ...and the real service's: undocumented, but `finish` appears in its pages for a finished
+# export; `processing` is our stand-in for "not yet". No failure word is documented.
+VENDOR_WORDS = {RENDERING: "processing", DONE: "finish", FAILED: "failed"}
 
 
 @dataclass(frozen=True)
 class Progress:
-    progress: int  # 0-100
+    progress: float  # 0-100, one decimal, as the service's float
     state: str  # rendering | done | failed
 
 
@@ -24,16 +29,8 @@ def progress_at(project: Project, now: float) -> Progress:
     end = project.render_seconds * (FAILURE_POINT if project.fails else 1.0)
     if elapsed >= end:
         if project.fails:
-            return Progress(int(FAILURE_POINT * 100), FAILED)
-        return Progress(100, DONE)
-    share = elapsed / project.render_seconds
-    return Progress(min(99, int(share * 100)), RENDERING)
-
-
-def download_path(project_id: str) -> str:
-    return f"/downloads/{project_id}.mp4"
-
-
-def placeholder_video(project_id: str) -> bytes:
-    """A small stand-in for the rendered file (not a playable video)."""
-    return f"specsync emulator placeholder video for {project_id}\n".encode("ascii")
+            return Progress(FAILURE_POINT * 100, FAILED)
+        return Progress(100.0, DONE)
+    # Rounded down, so that only a finished render ever says 100.
+    share = math.floor(elapsed / project.render_seconds * 1000) / 10
+    return Progress(min(99.9, share), RENDERING)

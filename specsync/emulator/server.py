@@ -6,13 +6,14 @@ import socket
 import struct
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from specsync.emulator.config import EmulatorConfig
-from specsync.emulator.service import Answer, EmulatorService, failure
+from specsync.emulator.service import IDENTITY_HEADERS, Answer, EmulatorService, failure
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -33,11 +34,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         service = self.server.service
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         body = self._read_body(service.config.max_body_bytes)
         if body is None:
             return
-        answer = service.handle(self.command, path, self.headers, body)
+        try:
+            answer = service.handle(self.command, path, self.headers, body, query)
+        except Exception:
+            # A bug of ours must still get an answer: a silent close reads as "maybe
+            # processed" to a client. The traceback goes to stderr as before.
+            traceback.print_exc()
+            self.close_connection = True
+            answer = failure(500, "internal error in the emulator")
         if answer.drop:
             self._drop_connection()
             return
@@ -68,7 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
-        for name, value in answer.headers.items():
+        for name, value in {**answer.headers, **IDENTITY_HEADERS}.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

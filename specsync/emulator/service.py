@@ -1,39 +1,66 @@
 """The API itself, free of sockets: requests in, `Answer`s out.
 
 Order of checks for an API call: rate limit, injected fault (exports only), latency,
-authorization, body. Refused requests (429, 503, 4xx) are never processed nor journalled as exports.
+authorization, body. Refused requests (429, 503, 4xx, `--refuse-model`) are never processed
+nor journalled as exports.
 Authorization: missing, empty, `Bearer ...` or an expired emulator token is 401; a key that
 is present but not the one `--api-key` names is 403.
+
+Every answer, errors included, carries `X-Specsync-Emulator: 1` and
+`X-Specsync-Emulator-Version` (added where answers are sent, `server._Handler._send`), so a
+client that reached the emulator through an ordinary API base (SPECSYNC_API_BASE) can tell
+that its ids are not real exports.
 """
 
 from __future__ import annotations
 
-import hmac
+import fnmatch
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from specsync import __version__
 from specsync.emulator.config import EmulatorConfig
-from specsync.emulator.faults import Fault, FaultPlan, TokenBucket, retry_after_header
-from specsync.emulator.ids import new_project, new_task_id, new_token, read_project, token_expiry
-from specsync.emulator.journal import EXPORT_EVENT, Journal
-from specsync.emulator.rendering import (
-    DONE,
-    download_path,
-    placeholder_video,
-    progress_at,
+from specsync.emulator.downloads import (
+    DOWNLOAD_PREFIX,
+    RangeNotSatisfiable,
+    link_problem,
+    requested_range,
+    signed_path,
 )
+from specsync.emulator.faults import Fault, FaultPlan, TokenBucket, retry_after_header
+from specsync.emulator.ids import (
+    Project,
+    new_project,
+    new_task_id,
+    new_token,
+    read_project,
+    same_text,
+    token_expiry,
+)
+from specsync.emulator.journal import EXPORT_EVENT, Journal
+from specsync.emulator.rendering import DONE, VENDOR_WORDS, progress_at
 from specsync.emulator.validation import export_problems, token_request_problems
+from specsync.emulator.video import project_video
 from specsync.emulator.webhooks import WebhookDispatcher, progress_updates
 
-EXPORT_PATH = "/api/odin/v3/simple/custom"
+# specsync's path (the seed's), and the one the vendor's sample script posts to.
+EXPORT_PATHS = ("/api/odin/v3/simple/custom", "/api/odin/v3/simple/video")
+EXPORT_PATH = EXPORT_PATHS[0]
 TOKEN_PATH = "/api/odin/v3/auth/token"
+AUTH_PATH = "/api/odin/v3/auth"
+MODELS_PATH = "/api/odin/v3/model"
+WORKSPACES_PATH = "/api/odin/v3/dropdown/workspaces"
 PROGRESS_PREFIX = "/api/odin/v3/editor/progress/"
-DOWNLOAD_PREFIX = "/downloads/"
-API_PREFIX = "/api/"
+REFUSED_EVENT = "refused"
+IDENTITY_HEADERS = {"X-Specsync-Emulator": "1", "X-Specsync-Emulator-Version": __version__}
+# Projects seen at 100 by a progress poll (for `--vendor-shapes`, whose URL comes one poll
+# later). Bounded: an evicted project merely answers one more poll without its URL.
+FINISHED_MEMORY = 10_000
 
 
 @dataclass(frozen=True)
@@ -47,12 +74,19 @@ class Answer:
     drop: bool = False
 
 
-def success(data: Mapping[str, Any]) -> Answer:
-    return Answer(200, _json({"success": True, "data": dict(data)}))
+def success(data: Mapping[str, Any] | list[Any]) -> Answer:
+    return Answer(200, _json({"success": True, "data": data}))
 
 
 def failure(status: int, message: str, headers: Mapping[str, str] | None = None) -> Answer:
-    body = _json({"success": False, "error": {"code": status, "msg": message}})
+    return refusal(status, status, message, headers)
+
+
+def refusal(
+    status: int, code: int | str, message: str, headers: Mapping[str, str] | None = None
+) -> Answer:
+    """The service's failure envelope; HTTP 200 with it is a definite refusal."""
+    body = _json({"success": False, "error": {"code": code, "msg": message}})
     return Answer(status, body, headers=dict(headers or {}))
 
 
@@ -62,11 +96,36 @@ def _json(value: Any) -> bytes:
 
 def allowed_methods(path: str) -> tuple[str, ...] | None:
     """The methods a known path answers; None for an unknown path."""
-    if path in (EXPORT_PATH, TOKEN_PATH):
+    if path in (*EXPORT_PATHS, TOKEN_PATH):
         return ("POST",)
-    if path == "/" or path.startswith((PROGRESS_PREFIX, DOWNLOAD_PREFIX)):
+    if path.startswith(DOWNLOAD_PREFIX):
+        return ("GET", "HEAD")
+    if path in ("/", AUTH_PATH, MODELS_PATH, WORKSPACES_PATH) or path.startswith(PROGRESS_PREFIX):
         return ("GET",)
     return None
+
+
+class _BoundedSet:
+    """The most recent `size` keys (thread-safe); older ones are forgotten."""
+
+    def __init__(self, size: int) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> bool:
+        """Add `key`; True when it was there already."""
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+            self._keys[key] = None
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return False
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class EmulatorService:
@@ -75,7 +134,7 @@ class EmulatorService:
     def __init__(self, config: EmulatorConfig, base_url: str) -> None:
         self.config = config
         self.base_url = base_url
-        self.journal = Journal(config.journal)
+        self.journal = Journal(config.journal, memory=config.journal_memory)
         self._faults = FaultPlan(
             throttle_rate=config.throttle_rate,
             fail_rate=config.fail_rate,
@@ -91,6 +150,7 @@ class EmulatorService:
             drop_rate=0.0,
             seed=None if config.seed is None else config.seed + 1,
         )
+        self._finished_seen = _BoundedSet(FINISHED_MEMORY)
         self._webhooks = WebhookDispatcher(self.journal)
         self._close_lock = threading.Lock()
         self._closed = False
@@ -105,7 +165,9 @@ class EmulatorService:
 
     # -- routing ---------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Answer:
+    def handle(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, query: str = ""
+    ) -> Answer:
         """Answer one request whose body has been read.
 
         The rate limit and the injected fault are decided on arrival (so a seed gives the
@@ -118,20 +180,31 @@ class EmulatorService:
         if method not in allowed:
             return failure(405, f"{method} is not allowed on {path}", {"Allow": ", ".join(allowed)})
         if path == "/":
-            return success({"service": "specsync emulator", "status": "ok"})
+            identity = {"service": "specsync emulator", "emulator": True, "version": __version__}
+            return success({**identity, "status": "ok"})
         if path.startswith(DOWNLOAD_PREFIX):
-            return self._download(path[len(DOWNLOAD_PREFIX) :])
+            return self._download(path[len(DOWNLOAD_PREFIX) :], query, headers)
         limited = self._rate_limited()
-        fault = self._faults.next_fault() if path == EXPORT_PATH and limited is None else None
+        is_export = path in EXPORT_PATHS
+        fault = self._faults.next_fault() if is_export and limited is None else None
         if self.config.latency > 0:
             time.sleep(self.config.latency)
         if limited is not None:
             return limited
         if path == TOKEN_PATH:
             return self._issue_token(body)
-        if path == EXPORT_PATH:
+        if is_export:
             return self._export(headers, body, fault or Fault.NONE)
-        return self._progress(headers, path[len(PROGRESS_PREFIX) :])
+        refused = self._unauthorized(headers)
+        if refused is not None:
+            return refused
+        if path == AUTH_PATH:
+            return self._auth(headers)
+        if path == MODELS_PATH:
+            return success([{"id": model, "name": model} for model in self.config.models])
+        if path == WORKSPACES_PATH:
+            return success([{"id": ws, "name": ws} for ws in self.config.workspaces])
+        return self._progress(path[len(PROGRESS_PREFIX) :])
 
     # -- endpoints -------------------------------------------------------------------
 
@@ -151,6 +224,11 @@ class EmulatorService:
         problems = export_problems(body)
         if problems:
             return failure(400, "; ".join(problems))
+        model = body["model"]
+        if any(fnmatch.fnmatchcase(model, glob) for glob in self.config.refuse_models):
+            self.journal.record(REFUSED_EVENT, model=model)
+            # The vendor's way of saying no: HTTP 200, success false (code made up).
+            return refusal(200, "model_refused", f"model {model} is not available")
         now = time.time()
         fails = self._render_faults.next_fault() is Fault.THROTTLE
         project = new_project(now, self.config.render_seconds, fails)
@@ -164,8 +242,10 @@ class EmulatorService:
         )
         webhook_url = body.get("webhookUrl")
         if webhook_url:
-            download_url = self.base_url + download_path(project.project_id)
-            self._webhooks.schedule(webhook_url, progress_updates(project, task_id, download_url))
+            updates = progress_updates(
+                project, task_id, lambda when: self._download_url(project.project_id, when)
+            )
+            self._webhooks.schedule(webhook_url, project.project_id, updates)
         answer = success({"projectId": project.project_id, "taskId": task_id})
         if fault is Fault.DROP:
             return Answer(answer.status, answer.body, drop=True)
@@ -180,36 +260,55 @@ class EmulatorService:
             return failure(400, "; ".join(problems))
         expected = ((self.config.app_id, body["appId"]), (self.config.user_key, body["userKey"]))
         for wanted, given in expected:
-            if wanted is not None and not hmac.compare_digest(wanted, given):
+            if wanted is not None and not same_text(given, wanted):
                 return failure(403, "appId or userKey not accepted")
         ttl = self.config.token_ttl
         return success({"token": new_token(time.time() + ttl), "expiresIn": round(ttl)})
 
-    def _progress(self, headers: Mapping[str, str], project_id: str) -> Answer:
-        refused = self._unauthorized(headers)
-        if refused is not None:
-            return refused
+    def _auth(self, headers: Mapping[str, str]) -> Answer:
+        """Reached only with an accepted key or token (the others got 401/403)."""
+        expiry = token_expiry((headers.get("Authorization") or "").strip())
+        data: dict[str, Any] = {"authenticated": True}
+        if expiry is not None:
+            data["expiresIn"] = max(0, round(expiry - time.time()))
+        return success(data)
+
+    def _progress(self, project_id: str) -> Answer:
         project = read_project(project_id)
         if project is None:
             return failure(404, f"no such project: {project_id}")
-        state = progress_at(project, time.time())
-        data: dict[str, Any] = {
-            "projectId": project_id,
-            "progress": state.progress,
-            "state": state.state,
-        }
-        if state.state == DONE:
-            data["downloadUrl"] = self.base_url + download_path(project_id)
+        now = time.time()
+        state = progress_at(project, now)
+        if not self.config.vendor_shapes:
+            data: dict[str, Any] = {
+                "projectId": project_id,
+                "progress": state.progress,
+                "state": state.state,
+            }
+            if state.state == DONE:
+                data["downloadUrl"] = self._download_url(project_id, now)
+            return success(data)
+        data = {"progress": state.progress, "state": VENDOR_WORDS[state.state]}
+        # The service's URL shows up a poll after progress reaches 100.
+        if state.state == DONE and self._finished_seen.add(project_id):
+            data["downloadUrl"] = self._download_url(project_id, now)
         return success(data)
 
-    def _download(self, name: str) -> Answer:
+    def _download_url(self, project_id: str, now: float) -> str:
+        return self.base_url + signed_path(project_id, now + self.config.url_ttl)
+
+    def _download(self, name: str, query: str, headers: Mapping[str, str]) -> Answer:
         project_id = name.removesuffix(".mp4")
         project = read_project(project_id) if name.endswith(".mp4") else None
         if project is None:
             return failure(404, f"no such video: {name}")
-        if progress_at(project, time.time()).state != DONE:
+        now = time.time()
+        problem = link_problem(project_id, query, now)
+        if problem is not None:
+            return failure(*problem)
+        if progress_at(project, now).state != DONE:
             return failure(404, f"video not ready: {name}")
-        return Answer(200, placeholder_video(project_id), content_type="video/mp4")
+        return _video_answer(project, headers.get("Range"))
 
     # -- checks ----------------------------------------------------------------------
 
@@ -233,11 +332,24 @@ class EmulatorService:
             if time.time() >= expiry:
                 return failure(401, "token expired: request a new one")
             return None
-        if self.config.api_key is not None and not hmac.compare_digest(
-            value.encode("utf-8"), self.config.api_key.encode("utf-8")
-        ):
+        if self.config.api_key is not None and not same_text(value, self.config.api_key):
             return failure(403, "API key not accepted")
         return None
+
+
+def _video_answer(project: Project, range_header: str | None) -> Answer:
+    video = project_video(project.project_id)
+    size = len(video)
+    try:
+        wanted = requested_range(range_header, size)
+    except RangeNotSatisfiable:
+        answer = failure(416, "requested range not satisfiable")
+        return Answer(416, answer.body, headers={"Content-Range": f"bytes */{size}"})
+    if wanted is None:
+        return Answer(200, video, "video/mp4", {"Accept-Ranges": "bytes"})
+    first, last = wanted
+    headers = {"Accept-Ranges": "bytes", "Content-Range": f"bytes {first}-{last}/{size}"}
+    return Answer(206, video[first : last + 1], "video/mp4", headers)
 
 
 def _parse_json(raw: bytes) -> tuple[Any, Answer | None]:

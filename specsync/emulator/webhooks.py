@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,40 +26,57 @@ from urllib.parse import urlsplit
 
 from specsync.emulator.ids import Project
 from specsync.emulator.journal import WEBHOOK_EVENT, Journal
-from specsync.emulator.rendering import DONE, FAILED, FAILURE_POINT, RENDERING
+from specsync.emulator.rendering import FAILURE_POINT
 
-PROGRESS_STEPS = (25, 50, 75, 100)
+PROGRESS_STEPS = (25.0, 50.0, 75.0)
+# Credits a finished export reports; the vendor bills by video length, which the emulator
+# does not model: one credit per export keeps sums easy to check.
+CREDIT = 1.0
 DELIVERY_TIMEOUT = 2.0
 ATTEMPTS = 3
 RETRY_DELAY = 0.5
 NOT_LOOPBACK = "not delivered: not loopback"
+QUEUE_FULL = "not delivered: too many webhooks pending"
+# Updates waiting (scheduled, due, or being retried) at most. A receiver that stalls while
+# exports keep coming would otherwise grow the queue without bound; beyond this cap a
+# project's updates are dropped and journalled, as a busy real service may well do.
+MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True)
 class Delivery:
     url: str
+    project_id: str  # for the journal only: the vendor's body does not carry it
     payload: dict[str, Any]
     final: bool
     attempt: int = 1
 
 
 def progress_updates(
-    project: Project, task_id: str, download_url: str
+    project: Project, task_id: str, link: Callable[[float], str]
 ) -> list[tuple[float, dict[str, Any]]]:
-    """(when, payload) of every update a project's receiver gets, the last one final."""
-    base = {"projectId": project.project_id, "taskId": task_id}
-    end = FAILURE_POINT * 100 if project.fails else 100
+    """(when, payload) of every update a project's receiver gets, the last one final.
+
+    The bodies are the vendor's documented webhook shape: `progress`, `backendTaskId`,
+    and at 100 `credit` and `download_url` (snake case, no projectId, no signature).
+    `link(when)` is the download URL as handed out at that moment (it expires). A failed
+    render's last body carries an `error` like the API's refusals: the vendor documents
+    none for webhooks, so this is the emulator's guess.
+    """
+    base: dict[str, Any] = {"backendTaskId": task_id}
+    end = FAILURE_POINT * 100 if project.fails else 100.0
     updates: list[tuple[float, dict[str, Any]]] = []
     for step in PROGRESS_STEPS:
         if step >= end or project.render_seconds <= 0:
             break
         when = project.created + project.render_seconds * step / 100
-        updates.append((when, {**base, "progress": step, "state": RENDERING}))
+        updates.append((when, {**base, "progress": step}))
     when = project.created + project.render_seconds * end / 100
     if project.fails:
-        final = {**base, "progress": int(end), "state": FAILED, "error": "render failed"}
+        error = {"code": "render_failed", "msg": "render failed"}
+        final = {**base, "progress": end, "error": error}
     else:
-        final = {**base, "progress": 100, "state": DONE, "downloadUrl": download_url}
+        final = {**base, "progress": 100.0, "credit": CREDIT, "download_url": link(when)}
     updates.append((when, final))
     return updates
 
@@ -87,9 +105,13 @@ def is_loopback_host(host: str) -> bool:
 class WebhookDispatcher:
     """A timer thread releases due updates to a small pool of delivering threads."""
 
-    def __init__(self, journal: Journal, *, workers: int = 4) -> None:
+    def __init__(
+        self, journal: Journal, *, workers: int = 4, max_pending: int = MAX_PENDING
+    ) -> None:
         self._journal = journal
         self._queue: list[tuple[float, int, Delivery]] = []
+        self._pending = 0  # updates in the queue or the pool, under self._wakeup
+        self._max_pending = max_pending
         self._order = itertools.count()
         self._wakeup = threading.Condition()
         self._closed = False
@@ -100,12 +122,27 @@ class WebhookDispatcher:
         self._timer.daemon = True
         self._timer.start()
 
-    def schedule(self, url: str, updates: list[tuple[float, dict[str, Any]]]) -> None:
+    def schedule(
+        self, url: str, project_id: str, updates: list[tuple[float, dict[str, Any]]]
+    ) -> None:
+        deliveries = [
+            (when, Delivery(url, project_id, payload, final=number == len(updates)))
+            for number, (when, payload) in enumerate(updates, start=1)
+        ]
         with self._wakeup:
-            for number, (when, payload) in enumerate(updates, start=1):
-                delivery = Delivery(url, payload, final=number == len(updates))
-                heapq.heappush(self._queue, (when, next(self._order), delivery))
-            self._wakeup.notify()
+            full = self._pending + len(deliveries) > self._max_pending
+            if not full:
+                self._pending += len(deliveries)
+                for when, delivery in deliveries:
+                    heapq.heappush(self._queue, (when, next(self._order), delivery))
+                self._wakeup.notify()
+        if full:
+            self._record(deliveries[-1][1], delivered=False, detail=QUEUE_FULL)
+
+    @property
+    def pending(self) -> int:
+        with self._wakeup:
+            return self._pending
 
     def close(self) -> None:
         """Stop: updates not yet due are dropped; deliveries under way finish."""
@@ -129,23 +166,29 @@ class WebhookDispatcher:
                 self._pool.submit(self._deliver, delivery)
 
     def _deliver(self, delivery: Delivery) -> None:
+        if not self._attempt(delivery):
+            with self._wakeup:
+                self._pending -= 1
+
+    def _attempt(self, delivery: Delivery) -> bool:
+        """Try once; True when the update stays pending (queued for a retry)."""
         host = urlsplit(delivery.url).hostname or ""
         if not is_loopback_host(host):
             # Said once per project, with its last update, rather than once per update.
             if delivery.final:
                 self._record(delivery, delivered=False, detail=NOT_LOOPBACK)
-            return
+            return False
         try:
             self._post(delivery)
         except (OSError, http.client.HTTPException, ValueError) as error:
             if isinstance(error, urllib.error.HTTPError):
                 error.close()
             if delivery.attempt < ATTEMPTS:
-                self._retry(delivery)
-                return
+                return self._retry(delivery)
             self._record(delivery, delivered=False, detail=f"not delivered: {error}")
-            return
+            return False
         self._record(delivery, delivered=True, detail="delivered")
+        return False
 
     def _post(self, delivery: Delivery) -> None:
         request = urllib.request.Request(
@@ -157,19 +200,20 @@ class WebhookDispatcher:
         with self._opener.open(request, timeout=DELIVERY_TIMEOUT) as response:
             response.read()
 
-    def _retry(self, delivery: Delivery) -> None:
+    def _retry(self, delivery: Delivery) -> bool:
         when = time.time() + RETRY_DELAY * 2 ** (delivery.attempt - 1)
         with self._wakeup:
             if self._closed:
-                return
+                return False
             again = replace(delivery, attempt=delivery.attempt + 1)
             heapq.heappush(self._queue, (when, next(self._order), again))
             self._wakeup.notify()
+            return True
 
     def _record(self, delivery: Delivery, *, delivered: bool, detail: str) -> None:
         self._journal.record(
             WEBHOOK_EVENT,
-            projectId=delivery.payload["projectId"],
+            projectId=delivery.project_id,
             progress=delivery.payload["progress"],
             url=delivery.url,
             attempt=delivery.attempt,

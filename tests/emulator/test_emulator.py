@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
+from specsync.emulator.downloads import signed_path
 
 EXPORT = "/api/odin/v3/simple/custom"
 TOKEN = "/api/odin/v3/auth/token"
@@ -274,13 +275,10 @@ def test_progress_rises_to_100_with_a_download_url(emulator: RunningEmulator) ->
     assert "downloadUrl" not in early
     time.sleep(1.05)
     done = progress_of(emulator.url, project_id).json()["data"]
-    assert done == {
-        "projectId": project_id,
-        "progress": 100,
-        "state": "done",
-        "downloadUrl": f"{emulator.url}/downloads/{project_id}.mp4",
-    }
-    video = requests.get(done["downloadUrl"], timeout=5)
+    url = done.pop("downloadUrl")
+    assert done == {"projectId": project_id, "progress": 100.0, "state": "done"}
+    assert url.startswith(f"{emulator.url}/downloads/{project_id}.mp4?expires=")
+    video = requests.get(url, timeout=5)
     assert video.status_code == 200
     assert video.headers["Content-Type"] == "video/mp4"
     assert project_id.encode() in video.content
@@ -294,7 +292,8 @@ def test_a_new_emulator_answers_progress_for_ids_an_earlier_one_issued() -> None
         data = progress_of(second.url, project_id).json()["data"]
 
         assert data["state"] == "done"
-        assert data["downloadUrl"] == f"{second.url}/downloads/{project_id}.mp4"
+        assert data["downloadUrl"].startswith(f"{second.url}/downloads/{project_id}.mp4?")
+        assert requests.get(data["downloadUrl"], timeout=5).status_code == 200
 
 
 def test_unknown_or_tampered_project_is_404(emulator: RunningEmulator) -> None:
@@ -323,7 +322,9 @@ def test_render_fail_rate_ends_renders_failed() -> None:
 
         assert data["state"] == "failed"
         assert "downloadUrl" not in data
-        assert requests.get(f"{emu.url}/downloads/{project_id}.mp4", timeout=5).status_code == 404
+        # A link is never handed out for it; a validly signed one still finds no video.
+        link = emu.url + signed_path(project_id, time.time() + 60)
+        assert requests.get(link, timeout=5).status_code == 404
 
 
 def test_render_fail_rate_is_observed() -> None:

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
-from specsync.emulator.webhooks import is_loopback_host
+from specsync.emulator.journal import Journal
+from specsync.emulator.webhooks import QUEUE_FULL, WebhookDispatcher, is_loopback_host
 
 EXPORT = "/api/odin/v3/simple/custom"
 SAMPLE = {"language": "en", "text": "Sample Script", "model": "M000045058"}
@@ -41,7 +42,7 @@ class Receiver:
                     return
                 payload = json.loads(raw)
                 receiver.calls.append((dict(self.headers), payload, raw.decode()))
-                if payload["progress"] == 100 or payload.get("state") == "failed":
+                if payload["progress"] == 100 or "error" in payload:
                     receiver.got_final.set()
                 self.send_response(204)
                 self.end_headers()
@@ -88,14 +89,15 @@ def test_receiver_gets_the_final_result_within_seconds_of_a_1s_render(
     progress = [payload["progress"] for _, payload, _ in receiver.calls]
     assert progress == [25, 50, 75, 100]
     headers, final, raw = receiver.calls[-1]
-    assert final == {
-        "projectId": ids["projectId"],
-        "taskId": ids["taskId"],
-        "progress": 100,
-        "state": "done",
-        "downloadUrl": f"{emulator.url}/downloads/{ids['projectId']}.mp4",
-    }
-    assert requests.get(final["downloadUrl"], timeout=5).status_code == 200
+    # The vendor's documented body: snake-case URL, credit at 100, no projectId.
+    download_url = final.pop("download_url")
+    assert final == {"backendTaskId": ids["taskId"], "progress": 100.0, "credit": 1.0}
+    assert download_url.startswith(f"{emulator.url}/downloads/{ids['projectId']}.mp4?")
+    video = requests.get(download_url, timeout=5)
+    assert video.status_code == 200
+    assert ids["projectId"].encode() in video.content
+    for _, payload, _ in receiver.calls[:-1]:
+        assert payload == {"backendTaskId": ids["taskId"], "progress": payload["progress"]}
     for headers, _, raw in receiver.calls:
         assert "Authorization" not in headers
         assert KEY not in raw and KEY not in json.dumps(headers)
@@ -139,8 +141,9 @@ def test_a_failed_render_sends_a_final_failed_update(receiver: Receiver) -> None
         assert receiver.got_final.wait(4.0)
 
     final = receiver.calls[-1][1]
-    assert final["state"] == "failed"
-    assert "downloadUrl" not in final
+    assert final["progress"] == 50.0
+    assert final["error"] == {"code": "render_failed", "msg": "render failed"}
+    assert "download_url" not in final and "credit" not in final
 
 
 @pytest.mark.parametrize(
@@ -178,6 +181,34 @@ def test_a_stalling_receiver_never_slows_down_exports() -> None:
     finally:
         slow.close()
     assert elapsed < 0.5
+
+
+def test_pending_webhooks_are_capped_and_the_overflow_is_journalled() -> None:
+    stalling = Receiver(stall=0.3)
+    journal = Journal()
+    dispatcher = WebhookDispatcher(journal, workers=1, max_pending=3)
+    try:
+        now = time.time()
+        for n in range(6):
+            update = {"backendTaskId": f"t{n}", "progress": 100.0}
+            dispatcher.schedule(stalling.url, f"p{n}", [(now, update)])
+        pending_at_once = dispatcher.pending
+        dropped = journal.records("webhook")
+        deadline = time.monotonic() + 5
+        while dispatcher.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        drained = dispatcher.pending
+    finally:
+        dispatcher.close()
+        stalling.close()
+
+    assert pending_at_once == 3
+    assert [(r["projectId"], r["delivered"], r["detail"]) for r in dropped] == [
+        (f"p{n}", False, QUEUE_FULL) for n in (3, 4, 5)
+    ]
+    assert drained == 0
+    delivered = [r["projectId"] for r in journal.records("webhook") if r["delivered"]]
+    assert delivered == ["p0", "p1", "p2"]
 
 
 @pytest.mark.parametrize(
