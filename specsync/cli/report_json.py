@@ -68,6 +68,8 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
                 row["taskId"] = o.task_id
             if o.message:
                 row["message"] = o.message
+            if o.code:
+                row["code"] = o.code
             out.append(row)
         return out
 

@@ -89,10 +89,11 @@ from specsync.errors import UserError
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="json: what was submitted, failed and left uncertain, on stdout alone.",
+    help="json: what was submitted, failed and left uncertain, on stdout alone; "
+    "markdown: a table of the same for a job summary, on stdout.",
 )
 def apply(
     paths: tuple[str, ...],
@@ -166,6 +167,10 @@ def apply(
         )
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
+    elif output_format == "markdown":
+        from specsync.cli.report_markdown import apply_markdown
+
+        click.echo(apply_markdown(report), nl=False)
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
     if not report.ok:
         sys.exit(EXIT_INVALID)

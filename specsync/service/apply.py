@@ -59,6 +59,7 @@ class Outcome:
     project_id: str | None = None
     task_id: str | None = None
     message: str = ""
+    code: str | None = None  # the service's error code of a refusal, when it gave one
 
 
 @dataclass
@@ -315,7 +316,8 @@ class _Submitter:
             return Outcome(item.id, ItemOutcome.SUBMITTED, why, result.project_id, result.task_id)
         if result.outcome == Answer.FAILED:
             self._journal.failed(item.id, fingerprint, result.message, utc_now())
-            return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message)
+            code = getattr(result, "code", None)
+            return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message, code=code)
         self._journal.uncertain(item.id, fingerprint, result.message, utc_now())
         return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=result.message)
 

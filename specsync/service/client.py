@@ -54,6 +54,7 @@ from specsync.service.replies import (
     _unwrap,
 )
 from specsync.service.retry import RETRYABLE_STATUSES, _Attempt, _RetryPlan, _Run
+from specsync.service.tokens import refresh_time
 from specsync.states import Answer
 
 EXPORT_PATH = "/api/odin/v3/simple/custom"
@@ -97,6 +98,7 @@ class Client:
         max_retry_seconds: float = 120.0,
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = checked_api_base(base_url)
         _check_credentials(credentials)
@@ -113,7 +115,9 @@ class Client:
         self._sessions_lock = threading.Lock()
         self._closed = False
         self._token: str | None = None
+        self._token_expiry: float | None = None  # when to fetch a new token (time.time)
         self._token_lock = threading.Lock()
+        self._clock = clock
 
     def __enter__(self) -> Client:
         return self
@@ -182,6 +186,18 @@ class Client:
                 return result(UNCERTAIN, attempt.error)
             return result(FAILED, self._gave_up_text(run, attempt))
         status = reply.status
+        refusal = _refusal(reply.body) if 200 <= status < 300 else None
+        if refusal is not None:
+            # The vendor's own code treats `success: false` as a failed request, whatever
+            # the HTTP status: a definite answer, so the item failed (never uncertain).
+            code, text = self._service_error(reply)
+            return ExportResult(
+                FAILED,
+                code=code,
+                message=f"refused by the service: {text}" + (f" (code {code})" if code else ""),
+                attempts=run.attempts,
+                retries=run.retries,
+            )
         if 200 <= status < 300:
             data = _unwrap(_json_or_none(reply.body))
             project_id = _id_text(data.get("projectId")) if data else None
@@ -264,7 +280,12 @@ class Client:
 
     def _auth_message(self, status: int, server_text: str) -> str:
         if self._credentials.api_key:
-            advice = f"check {API_KEY_ENV}"
+            # The vendor's "API KEY" is a token valid 24 hours: a pasted one expires.
+            advice = (
+                f"check {API_KEY_ENV}; a key obtained as a token is valid for 24 hours and "
+                f"may have expired: in CI set {APP_ID_ENV} and {USER_KEY_ENV} instead "
+                "(a fresh token is fetched each run)"
+            )
             what = "the key"
         else:
             advice = f"check {APP_ID_ENV} and {USER_KEY_ENV}"
@@ -276,10 +297,13 @@ class Client:
         if self._credentials.api_key:
             return self._credentials.api_key
         with self._token_lock:
-            # No refresh ahead of expiry: a 401 on a token costs one round trip a day, and
-            # _authorized_call answers it with a fresh token.
-            if self._token is None or self._token == stale:
+            # Refreshed shortly before the expiry its JWT names (a token lives 24 h, a CI run
+            # may outlast it); a 401 anyway is answered in _authorized_call with a fresh one.
+            expired = self._token_expiry is not None and self._clock() >= self._token_expiry
+            if self._token is None or self._token == stale or expired:
+                fetched_at = self._clock()
                 self._token = self._fetch_token()
+                self._token_expiry = refresh_time(self._token, fetched_at)
             return self._token
 
     def _fetch_token(self) -> str:
@@ -291,7 +315,9 @@ class Client:
         reply = attempt.reply
         if reply is None:
             raise ClientError(f"could not get an auth token: {self._gave_up_text(run, attempt)}")
-        if reply.status in (400, 401, 403):
+        if reply.status in (400, 401, 403) or _refusal(reply.body) is not None:
+            # A refusal of the app id and user key stops the run once: every further
+            # item would ask again and be refused the same way.
             _, text = self._service_error(reply)
             raise AuthError(
                 f"the API rejected the app id and user key (HTTP {reply.status}: {text}): "
@@ -423,6 +449,14 @@ class Client:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _refusal(body: bytes) -> dict[str, Any] | None:
+    """The parsed envelope when it says `success: false`, else None."""
+    parsed = _json_or_none(body)
+    if isinstance(parsed, dict) and parsed.get("success") is False:
+        return parsed
+    return None
 
 
 def _headers(body: bytes | None, authorization: str | None) -> dict[str, str]:
