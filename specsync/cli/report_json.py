@@ -93,6 +93,7 @@ def status_document(report: StatusReport) -> dict[str, Any]:
                 "state": item.state,
                 "progress": item.progress,
                 "downloadUrl": item.download_url,
+                "serviceState": item.service_state,
             }
             for item in sorted(report.items, key=lambda i: i.id)
         ]

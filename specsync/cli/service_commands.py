@@ -200,10 +200,12 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
-    default=600.0,
+    # Renders take 1 to 10 minutes plus queueing (vendor docs): half an hour by default.
+    default=1800.0,
     show_default=True,
     metavar="S",
-    help="With --wait: give up after S seconds (exit 1).",
+    help="With --wait: give up after S seconds (exit 1). Polls thin out from every second "
+    "to every 30 s.",
 )
 @click.option(
     "--format",

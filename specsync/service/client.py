@@ -39,6 +39,7 @@ from specsync.service.errors import (
     _SERVER_TEXT_LIMIT,
     AuthError,
     ClientError,
+    RenderRefused,
     _never_connected,
     _printable,
     _short,
@@ -165,6 +166,10 @@ class Client:
                 f"{prefix}progress of {project_id}: {_status_text(reply.status, text, code)}",
                 status=reply.status,
             )
+        if _refusal(reply.body) is not None:
+            # `success: false` is the service's own word that this project failed.
+            code, text = self._service_error(reply)
+            raise RenderRefused(_status_text(reply.status, text, code), reply.status)
         data = _unwrap(_json_or_none(reply.body))
         if data is None:
             raise ClientError(

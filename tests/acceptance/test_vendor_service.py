@@ -102,3 +102,30 @@ def test_tokens_expiring_every_second_lose_no_item_and_bill_none_twice(tmp_path:
     recorded = {e.project_id for e in lock.entries.values()}
     assert recorded == {e["projectId"] for e in fake.exports}
     assert len(json.loads(done.stdout)["submitted"]) == 30
+
+
+def test_every_accepted_export_reaches_done_under_status_wait(tmp_path: Path) -> None:
+    body = (
+        "defaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hi}\n  b: {script: yo}\n"
+    )
+    project = _project(tmp_path, body)
+    with running_vendor_fake() as fake:
+        env = _env(fake)
+        applied = run([SPECSYNC, "apply", "--rate", "50"], project, env)
+        assert applied.returncode == 0, applied.stderr
+        first = run([SPECSYNC, "status"], project, env)
+        assert first.returncode == 0, first.stderr
+        assert "37.5%" in first.stderr and "[processing]" in first.stderr
+        waited = run([SPECSYNC, "status", "--wait", "--timeout", "60"], project, env)
+        assert waited.returncode == 0, waited.stderr
+        shown = run([SPECSYNC, "status", "--format", "json"], project, env)
+    items = json.loads(shown.stdout)["items"]
+    assert {i["state"] for i in items} == {"done"}
+    assert {i["serviceState"] for i in items} == {"finish"}
+    assert all(i["downloadUrl"].endswith(f"{i['projectId']}.mp4") for i in items)
+    assert "[finish]" in waited.stderr
+    lock = read_lockfile(project / "specsync.lock")
+    assert {e.state for e in lock.entries.values()} == {"done"}
+    assert len(lock.entries) == len(fake.exports) == 4
+    cache = json.loads((project / ".specsync" / "status.json").read_text(encoding="utf-8"))
+    assert {v["serviceState"] for v in cache["items"].values()} == {"finish"}
