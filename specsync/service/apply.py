@@ -24,9 +24,9 @@ from specsync.errors import UserError
 from specsync.model import FINGERPRINT_FIELDS, InputError, Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockdata import Entry, Lockfile, resolution_marker
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import without
+from specsync.state.lockfile_update import with_entries, without
 from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
@@ -155,6 +155,23 @@ def recover(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile, int]:
     return folded, len(records)
 
 
+def resolutions_to_record(plan: Plan) -> list[Entry]:
+    """Unchanged entries that do not know their resolution, made to know the current one.
+
+    Such an entry was written before resolution counted and is taken as made at the
+    item's current resolution (`plan.same_export`); recording that lets a later change of
+    resolution plan an update. Ids, state and history are kept as they are.
+    """
+    stamped = []
+    for planned in plan.by_action(PlanAction.UNCHANGED):
+        entry, item = planned.entry, planned.item
+        if entry is None or item is None or entry.resolution is not None:
+            continue
+        marker = resolution_marker({"resolution": item.request.get("resolution")})
+        stamped.append(entry._replace(fingerprint=item.fingerprint, resolution=marker))
+    return stamped
+
+
 def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
     """(planned item, why) for everything this run submits."""
     chosen: list[tuple[PlannedItem, str]] = []
@@ -234,6 +251,15 @@ def run_apply(
         if options.emulator and not lock.entries:
             lock = Lockfile({}, emulator=True)
         plan = make_plan(items, lock)
+        stamped = resolutions_to_record(plan)
+        if stamped:
+            # Once, after an upgrade: from now on a change of resolution is an update.
+            lock = with_entries(lock, stamped)
+            write_lockfile(lockfile_path, lock)
+            progress.note(
+                f"recorded the current resolution in {len(stamped)} entries written before "
+                "resolution counted (nothing re-exported)"
+            )
         chosen = select(plan, options)
         check_budget(chosen, options)
         report = ApplyReport(plan)

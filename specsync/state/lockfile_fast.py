@@ -36,6 +36,7 @@ ENTRY_KEYS = (
     "language",
     "model",
     "isExport",
+    "resolution",
     "text",
     "history",
 )
@@ -124,6 +125,7 @@ _ITEM_BLOCK = re.compile(
         for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("isExport")]
     )
     + r"(?:isExport = (?P<isExport>true|false)\n)?"
+    + rf"(?:resolution = {_string_field('resolution')}\n)?"
     + rf"(?:text = {_string_field('text')}\n)?"
     + r"(?:history = \[\n(?P<history>(?:  \{ [^\n]* \},\n)*)\]\n)?"
     + r"\n*"
