@@ -136,6 +136,7 @@ def apply(
     from specsync.manifests.pipeline import load_items
     from specsync.service import client as client_mod
     from specsync.service import errors as errors_mod
+    from specsync.service.account import check_models_before_apply
     from specsync.service.apply import ApplyOptions, run_apply
 
     options = ApplyOptions(
@@ -164,6 +165,8 @@ def apply(
             options,
             progress,
             auth_error=errors_mod.AuthError,
+            # The emulator's model list is made up: only a real account's is checked.
+            preflight=None if use_emulator else check_models_before_apply,
         )
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))

@@ -239,8 +239,13 @@ def run_apply(
     options: ApplyOptions,
     progress: Progress,
     auth_error: type[BaseException] = Exception,
+    preflight: Callable[[Any, list[Item], Callable[[str], None]], None] | None = None,
 ) -> ApplyReport:
-    """The whole apply under the apply lock. Raises InputError/LockBusy before any request."""
+    """The whole apply under the apply lock. Raises InputError/LockBusy before any request.
+
+    `preflight(client, items, note)` runs once before the first export with the items to
+    send (the account's model check); what it raises stops the run with nothing sent.
+    """
     started = time.monotonic()
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
@@ -269,12 +274,16 @@ def run_apply(
             report.seconds = time.monotonic() - started
             return report
         client = client_factory()
+        if preflight is not None:
+            try:
+                preflight(client, [p.item for p, _ in chosen if p.item], progress.note)
+            except BaseException:
+                _close(client)
+                raise
         try:
             _submit_all(chosen, lockfile_path, client, options, progress, report, auth_error)
         finally:
-            closer = getattr(client, "close", None)
-            if closer is not None:
-                closer()
+            _close(client)
             jpath = journal_mod.journal_path(lockfile_path)
             records = journal_mod.read_journal(jpath)
             folded = journal_mod.fold(lock, records)
@@ -282,6 +291,12 @@ def run_apply(
             jpath.unlink(missing_ok=True)
         report.seconds = time.monotonic() - started
         return report
+
+
+def _close(client: Any) -> None:
+    closer = getattr(client, "close", None)
+    if closer is not None:
+        closer()
 
 
 class _Submitter:

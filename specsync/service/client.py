@@ -177,6 +177,17 @@ class Client:
             )
         return data
 
+    def get_json(self, path: str) -> tuple[int, Any]:
+        """An authorized GET of a read-only endpoint: (HTTP status, parsed JSON or None).
+
+        Raises AuthError when the credentials are refused, ClientError when no answer came.
+        """
+        run = _Run()
+        attempt = self._authorized_call(run, "GET", path, None, idempotent=True)
+        if attempt.reply is None:
+            raise ClientError(self._gave_up_text(run, attempt))
+        return attempt.reply.status, _json_or_none(attempt.reply.body)
+
     # -- result shaping --------------------------------------------------------------------
 
     def _export_result(self, attempt: _Attempt, run: _Run) -> ExportResult:

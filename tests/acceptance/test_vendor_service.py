@@ -81,7 +81,7 @@ def test_a_refused_user_key_stops_the_run_once_as_a_credentials_problem(
     done = run([SPECSYNC, "apply", "--concurrency", "1"], project, env)
     assert done.returncode == 1
     assert "AISTUDIOS_APP_ID and AISTUDIOS_USER_KEY" in done.stderr
-    assert "stopped early" in done.stderr
+    assert done.stderr.count("AISTUDIOS_USER_KEY") == 1  # said once, not once per item
     assert "wrong-user-key-123" not in done.stderr + done.stdout
     assert fake.requests.count("POST /api/odin/v3/auth/token") == 1
     assert fake.exports == []
@@ -129,3 +129,85 @@ def test_every_accepted_export_reaches_done_under_status_wait(tmp_path: Path) ->
     assert len(lock.entries) == len(fake.exports) == 4
     cache = json.loads((project / ".specsync" / "status.json").read_text(encoding="utf-8"))
     assert {v["serviceState"] for v in cache["items"].values()} == {"finish"}
+
+
+UNKNOWN_MODEL = (
+    "defaults: {model: M1, locales: [en]}\n"
+    "videos:\n"
+    "  good: {script: hello, workspaceId: W1}\n"
+    "  bad: {script: hello, model: M404}\n"
+)
+
+
+def test_doctor_flags_an_unknown_model_with_its_manifest_place(
+    tmp_path: Path, fake: VendorFake
+) -> None:
+    project = _project(tmp_path, UNKNOWN_MODEL)
+    text = run([SPECSYNC, "doctor"], project, _env(fake))
+    assert text.returncode == 1, text.stdout + text.stderr
+    assert f"API base:    {fake.url}" in text.stdout
+    assert "appId+userKey" in text.stdout
+    assert fake.user_key not in text.stdout + text.stderr
+    assert "ok    credentials: accepted" in text.stdout
+    assert "FAIL  model: M404: not among the account's 1 models" in text.stdout
+    assert "manifests/v.yaml:" in text.stdout and "(bad/en)" in text.stdout
+    assert "ok    workspace: W1: known to the account" in text.stdout
+    shown = run([SPECSYNC, "doctor", "--format", "json"], project, _env(fake))
+    document = json.loads(shown.stdout)
+    assert document["ok"] is False
+    statuses = {(c["name"], c["detail"].split(":")[0]): c["status"] for c in document["checks"]}
+    assert statuses[("model", "M404")] == "fail"
+    assert statuses[("model", "M1")] == "ok"
+    assert fake.exports == []
+
+
+def test_doctor_is_happy_when_all_is_well_and_flags_refused_credentials(
+    tmp_path: Path, fake: VendorFake
+) -> None:
+    project = _project(tmp_path, REFUSED.replace("model: M9", "model: M1"))
+    well = run([SPECSYNC, "doctor"], project, _env(fake))
+    assert well.returncode == 0, well.stdout + well.stderr
+    assert "All is well." in well.stdout
+    refused = run([SPECSYNC, "doctor"], project, _env(fake, AISTUDIOS_USER_KEY="nope-nope"))
+    assert refused.returncode == 1
+    assert "FAIL  credentials" in refused.stdout
+    assert "Traceback" not in refused.stderr
+
+
+def test_doctor_flags_an_emulator_made_lockfile(tmp_path: Path, fake: VendorFake) -> None:
+    project = _project(tmp_path, REFUSED.replace("model: M9", "model: M1"))
+    (project / "specsync.lock").write_text(
+        'version = 1\nfingerprint = "sha256-json-v2"\nemulator = true\n\n'
+        '[items."good/en"]\nfingerprint = "abc"\nprojectId = "p"\ntaskId = "t"\n',
+        encoding="utf-8",
+    )
+    shown = run([SPECSYNC, "doctor"], project, _env(fake))
+    assert shown.returncode == 1
+    assert "FAIL  lockfile" in shown.stdout and "--emulator" in shown.stdout
+
+
+def test_apply_refuses_unknown_models_with_nothing_sent(tmp_path: Path, fake: VendorFake) -> None:
+    project = _project(tmp_path, UNKNOWN_MODEL)
+    done = run([SPECSYNC, "apply"], project, _env(fake))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "manifests/v.yaml:" in done.stderr
+    assert "model 'M404' (bad/en) is not among the 1 models" in done.stderr
+    assert "nothing was sent" in done.stderr
+    assert fake.exports == []
+    assert not (project / "specsync.lock").exists()
+
+
+@pytest.mark.parametrize("listing", ["404", "500", "garbage", "empty"])
+def test_apply_warns_and_goes_on_when_the_model_list_is_unavailable(
+    tmp_path: Path, fake: VendorFake, listing: str
+) -> None:
+    project = _project(tmp_path, UNKNOWN_MODEL.replace("model: M404", "model: M2"))
+    if listing in ("404", "500"):
+        fake.model_list_status = int(listing)
+    else:
+        fake.models = [{"name": "no id"}] if listing == "garbage" else []
+    done = run([SPECSYNC, "apply"], project, _env(fake))
+    assert done.returncode == 0, done.stderr
+    assert "warning: could not check the model ids" in done.stderr
+    assert len(fake.exports) == 2
