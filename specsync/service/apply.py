@@ -256,19 +256,18 @@ def run_apply(
         if options.emulator and not lock.entries:
             lock = Lockfile({}, emulator=True)
         plan = make_plan(items, lock)
+        # Once, after an upgrade: from now on a change of resolution is an update. Written
+        # with this run's answers, or alone below; never when the run is refused.
         stamped = resolutions_to_record(plan)
         if stamped:
-            # Once, after an upgrade: from now on a change of resolution is an update.
             lock = with_entries(lock, stamped)
-            write_lockfile(lockfile_path, lock)
-            progress.note(
-                f"recorded the current resolution in {len(stamped)} entries written before "
-                "resolution counted (nothing re-exported)"
-            )
         chosen = select(plan, options)
         check_budget(chosen, options)
         report = ApplyReport(plan)
         if not chosen:
+            if stamped:
+                report.lockfile_written = write_lockfile(lockfile_path, lock)
+                _note_stamped(progress, stamped)
             # Only a brand-new emulator lockfile is written with nothing exported, so that
             # the file says what kind it is; a real one appears with its first export.
             report.seconds = time.monotonic() - started
@@ -289,8 +288,17 @@ def run_apply(
             folded = journal_mod.fold(lock, records)
             report.lockfile_written = write_lockfile(lockfile_path, folded)
             jpath.unlink(missing_ok=True)
+            if stamped:
+                _note_stamped(progress, stamped)
         report.seconds = time.monotonic() - started
         return report
+
+
+def _note_stamped(progress: Progress, stamped: Sequence[Entry]) -> None:
+    progress.note(
+        f"recorded the current resolution in {len(stamped)} entries written before "
+        "resolution counted (nothing re-exported)"
+    )
 
 
 def _close(client: Any) -> None:

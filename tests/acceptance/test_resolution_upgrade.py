@@ -86,6 +86,7 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
         applied = run([SPECSYNC, "apply"], project, env)
     assert applied.returncode == 0, applied.stderr
     assert fake.exports == []  # nothing re-exported by the upgrade
+    assert "recorded the current resolution in 2 entries" in applied.stderr
     lock = read_lockfile(lockfile)
     assert (lock.entries["hd/en"].resolution, lock.entries["plain/en"].resolution) == (
         "720",
@@ -105,3 +106,24 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
     assert items["hd/en"]["changes"] == [{"field": "resolution", "old": "720", "new": "4k"}]
     assert items["plain/en"]["action"] == "update"
     assert items["plain/en"]["changes"] == [{"field": "resolution", "old": None, "new": "1080"}]
+
+
+def test_a_refused_apply_leaves_an_old_lockfile_untouched(tmp_path: Path) -> None:
+    project = tmp_path
+    _manifest(project, hd=", resolution: '720'")
+    (project / "manifests" / "w.yaml").write_text(
+        "specsync: 1\nvideos:\n  new: {script: hi, model: M404, locales: [en]}\n",
+        encoding="utf-8",
+    )
+    lockfile = project / "specsync.lock"
+    lockfile.write_text(_old_lockfile(), encoding="utf-8")
+    before = lockfile.read_bytes()
+    with running_vendor_fake() as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
+        env.update({"SPECSYNC_API_BASE": fake.url, "AISTUDIOS_API_KEY": "x"})
+        fake.api_key = "x"
+        refused = run([SPECSYNC, "apply"], project, env)
+    assert refused.returncode == 1
+    assert "M404" in refused.stderr and "Traceback" not in refused.stderr
+    assert fake.exports == []
+    assert lockfile.read_bytes() == before
