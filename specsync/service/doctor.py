@@ -57,7 +57,7 @@ def credential_mode(credentials: Credentials) -> str:
     return f"appId+userKey ({APP_ID_ENV} + {USER_KEY_ENV}; a token is fetched per run)"
 
 
-def check_credentials(client: Any) -> Check:
+def check_credentials(client: Any, credentials: Credentials) -> Check:
     try:
         status, parsed = client.get_json(AUTH_PATH)
     except AuthError as error:
@@ -69,7 +69,14 @@ def check_credentials(client: Any) -> Check:
     if status == 200 and accepted is True:
         return Check("credentials", OK, f"accepted (GET {AUTH_PATH})")
     if status == 200 and accepted is False:
-        return Check("credentials", FAIL, f"not accepted (GET {AUTH_PATH}: isAuthenticated false)")
+        advice = (
+            f"; a pasted token is valid for 24 hours: set {APP_ID_ENV} and {USER_KEY_ENV} instead"
+            if credentials.api_key
+            else ""
+        )
+        return Check(
+            "credentials", FAIL, f"not accepted (GET {AUTH_PATH}: isAuthenticated false){advice}"
+        )
     return Check("credentials", FAIL, f"GET {AUTH_PATH} answered HTTP {status} without a verdict")
 
 
@@ -131,7 +138,7 @@ def run_doctor(
     emulator: bool = False,
 ) -> DoctorReport:
     report = DoctorReport(api_base, credential_mode(credentials))
-    credentials_check = check_credentials(client)
+    credentials_check = check_credentials(client, credentials)
     report.checks.append(credentials_check)
     report.checks.append(check_lockfile(lockfile, emulator))
     if credentials_check.status == FAIL:

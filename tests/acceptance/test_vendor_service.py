@@ -211,3 +211,18 @@ def test_apply_warns_and_goes_on_when_the_model_list_is_unavailable(
     assert done.returncode == 0, done.stderr
     assert "warning: could not check the model ids" in done.stderr
     assert len(fake.exports) == 2
+
+
+def test_doctor_with_a_stale_pasted_key_says_so_without_showing_it(
+    tmp_path: Path, fake: VendorFake
+) -> None:
+    project = _project(tmp_path, REFUSED.replace("model: M9", "model: M1"))
+    env = _env(fake, AISTUDIOS_API_KEY="stale-pasted-token-123")
+    shown = run([SPECSYNC, "doctor", "--format", "json"], project, env)
+    assert shown.returncode == 1
+    document = json.loads(shown.stdout)
+    assert document["credentialMode"].startswith("API key (AISTUDIOS_API_KEY")
+    check = next(c for c in document["checks"] if c["name"] == "credentials")
+    assert check["status"] == "fail" and "24 hours" in check["detail"]
+    assert "AISTUDIOS_APP_ID" in check["detail"]
+    assert "stale-pasted-token-123" not in shown.stdout + shown.stderr
