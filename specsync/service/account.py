@@ -66,10 +66,13 @@ def _is_id(value: Any) -> bool:
     return (isinstance(value, str) and bool(value.strip())) or isinstance(value, int)
 
 
-def fetch_list(client: Any, path: str, keys: Sequence[str]) -> AccountList:
-    """One list endpoint, read leniently. AuthError propagates (it stops the run)."""
+def fetch_list(client: Any, path: str, keys: Sequence[str], *, once: bool = False) -> AccountList:
+    """One list endpoint, read leniently. AuthError propagates (it stops the run).
+
+    `once`: one attempt only (apply's check must not hold the run up on a 429).
+    """
     try:
-        status, parsed = client.get_json(path)
+        status, parsed = client.get_json(path, once=once)
     except ClientError as error:
         return AccountList(None, f"GET {path} did not answer ({error})")
     if status != 200:
@@ -99,7 +102,7 @@ def check_models_before_apply(
     """
     if not items:
         return
-    models = fetch_list(client, MODEL_PATH, MODEL_KEYS)
+    models = fetch_list(client, MODEL_PATH, MODEL_KEYS, once=True)
     if models.ids is None:
         note(f"warning: could not check the model ids: {models.note}; going on")
         return

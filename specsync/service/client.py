@@ -177,13 +177,16 @@ class Client:
             )
         return data
 
-    def get_json(self, path: str) -> tuple[int, Any]:
+    def get_json(self, path: str, *, once: bool = False) -> tuple[int, Any]:
         """An authorized GET of a read-only endpoint: (HTTP status, parsed JSON or None).
 
+        `once`: a single attempt, no waiting on 429/503 (for a check that may be skipped).
         Raises AuthError when the credentials are refused, ClientError when no answer came.
         """
         run = _Run()
-        attempt = self._authorized_call(run, "GET", path, None, idempotent=True)
+        attempt = self._authorized_call(
+            run, "GET", path, None, idempotent=True, max_attempts=1 if once else None
+        )
         if attempt.reply is None:
             raise ClientError(self._gave_up_text(run, attempt))
         return attempt.reply.status, _json_or_none(attempt.reply.body)
@@ -272,21 +275,32 @@ class Client:
     # -- authorization ---------------------------------------------------------------------
 
     def _authorized_call(
-        self, run: _Run, method: str, path: str, body: bytes | None, *, idempotent: bool
+        self,
+        run: _Run,
+        method: str,
+        path: str,
+        body: bytes | None,
+        *,
+        idempotent: bool,
+        max_attempts: int | None = None,
     ) -> _Attempt:
         """One request with retries; a 401 on a token fetches a new token once.
 
         Raises AuthError on 401/403, ClientError when no token could be obtained.
         """
         authorization = self._authorization()
-        attempt = self._call_with_retries(run, method, path, body, authorization, idempotent)
+        attempt = self._call_with_retries(
+            run, method, path, body, authorization, idempotent, max_attempts
+        )
         status = attempt.reply.status if attempt.reply else None
         if status == 401 and self._credentials.uses_token:
             # A 401 means the request was not processed: a fresh token and one more try.
             run.retries.append("HTTP 401 with a cached token: fetched a new token")
             self._log(f"{method} {path}: the token was refused (HTTP 401); fetching a new one")
             authorization = self._authorization(stale=authorization)
-            attempt = self._call_with_retries(run, method, path, body, authorization, idempotent)
+            attempt = self._call_with_retries(
+                run, method, path, body, authorization, idempotent, max_attempts
+            )
             status = attempt.reply.status if attempt.reply else None
         if status in (401, 403):
             assert attempt.reply is not None
@@ -360,6 +374,7 @@ class Client:
         body: bytes | None,
         authorization: str | None,
         idempotent: bool,
+        max_attempts: int | None = None,
     ) -> _Attempt:
         """Attempts until one is not retryable, or attempts or time run out.
 
@@ -368,7 +383,7 @@ class Client:
         """
         plan = _RetryPlan(
             run,
-            max_attempts=self._max_attempts,
+            max_attempts=max_attempts or self._max_attempts,
             max_seconds=self._max_retry_seconds,
             first_attempt=run.attempts,
         )

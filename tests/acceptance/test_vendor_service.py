@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -198,17 +199,21 @@ def test_apply_refuses_unknown_models_with_nothing_sent(tmp_path: Path, fake: Ve
     assert not (project / "specsync.lock").exists()
 
 
-@pytest.mark.parametrize("listing", ["404", "500", "garbage", "empty"])
+@pytest.mark.parametrize("listing", ["404", "429", "500", "garbage", "empty"])
 def test_apply_warns_and_goes_on_when_the_model_list_is_unavailable(
     tmp_path: Path, fake: VendorFake, listing: str
 ) -> None:
     project = _project(tmp_path, UNKNOWN_MODEL.replace("model: M404", "model: M2"))
-    if listing in ("404", "500"):
+    if listing in ("404", "429", "500"):
         fake.model_list_status = int(listing)
     else:
         fake.models = [{"name": "no id"}] if listing == "garbage" else []
+    started = time.monotonic()
     done = run([SPECSYNC, "apply"], project, _env(fake))
     assert done.returncode == 0, done.stderr
+    # One attempt only: a check that may be skipped never waits out a Retry-After.
+    assert time.monotonic() - started < 20
+    assert fake.requests.count("GET /api/odin/v3/model") == 1
     assert "warning: could not check the model ids" in done.stderr
     assert len(fake.exports) == 2
 

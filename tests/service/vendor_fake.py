@@ -132,6 +132,8 @@ def _handler(fake: VendorFake) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, payload: Any) -> None:
             body = json.dumps(payload).encode()
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "30")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
