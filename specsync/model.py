@@ -16,8 +16,11 @@ from specsync.errors import UserError
 
 # Name of the fingerprint scheme, written into the lockfile so that a future scheme never
 # looks like a change to every item (which would re-export, and re-bill, everything).
-FINGERPRINT_SCHEME = "sha256-json-v1"
-FINGERPRINT_FIELDS = ("language", "text", "model", "isExport")
+# v2 adds `resolution` (the video's quality) when it is set; a request without one hashes
+# exactly as under v1, so v1 lockfiles are read as they are (see `legacy_fingerprint`).
+FINGERPRINT_SCHEME = "sha256-json-v2"
+FINGERPRINT_SCHEMES_READ = ("sha256-json-v1", FINGERPRINT_SCHEME)
+FINGERPRINT_FIELDS = ("language", "text", "model", "isExport", "resolution")
 
 # Order of the request body's keys, as the seed lists them, then the optional extras.
 REQUEST_FIELDS = (
@@ -139,7 +142,12 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     """
     get = request.get
     language, text, model, is_export = get("language"), get("text"), get("model"), get("isExport")
-    if type(language) is type(text) is type(model) is str and type(is_export) is bool:
+    resolution = get("resolution")
+    if (
+        resolution is None
+        and type(language) is type(text) is type(model) is str
+        and type(is_export) is bool
+    ):
         # The usual request, spelled out as json.dumps below writes it (keys sorted, no
         # spaces, same string escaping) at a third of the cost: plan hashes every item.
         canonical = (
@@ -149,8 +157,22 @@ def fingerprint(request: Mapping[str, Any]) -> str:
         )
     else:
         values = {name: request.get(name) for name in FINGERPRINT_FIELDS}
+        if resolution is None:
+            # Unset: left out, so that the hash is the one v1 gave (no re-export on upgrade).
+            del values["resolution"]
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def legacy_fingerprint(request: Mapping[str, Any]) -> str:
+    """The fingerprint as specsync computed it before `resolution` counted (scheme v1).
+
+    An entry recorded then says nothing of the resolution: it is taken as made at the
+    request's current one, so an upgrade never re-exports.
+    """
+    if request.get("resolution") is None:
+        return fingerprint(request)
+    return fingerprint({k: v for k, v in request.items() if k != "resolution"})
 
 
 def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from specsync.errors import UserError
-from specsync.model import FINGERPRINT_FIELDS, Item
+from specsync.model import FINGERPRINT_FIELDS, Item, legacy_fingerprint
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction, RenderState
 
@@ -113,7 +113,9 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
     changes = tuple(
         Change(name, exported.get(name), item.request.get(name))
         for name in FINGERPRINT_FIELDS
-        if exported.get(name) != item.request.get(name)
+        # An entry that does not know its resolution was made at the current one.
+        if name in exported or name != "resolution"
+        if _shown(exported.get(name)) != _shown(item.request.get(name))
     )
     diff: tuple[str, ...] = ()
     parts = []
@@ -124,6 +126,22 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
         else:
             parts.append(f"{change.field} {change.old!r} → {change.new!r}")
     return changes, diff, ", ".join(parts) or "fingerprint changed"
+
+
+def _shown(value: Any) -> Any:
+    # A resolution written 720 in YAML is recorded as "720": the same setting.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def same_export(item: Item, entry: Entry) -> bool:
+    """Does the entry's fingerprint stand for what the item would send now?
+
+    An entry written before `resolution` counted (it records none) is taken as made at the
+    item's current resolution: compared with the fingerprint that version computed.
+    """
+    if entry.fingerprint == item.fingerprint:
+        return True
+    return entry.resolution is None and entry.fingerprint == legacy_fingerprint(item.request)
 
 
 def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
@@ -139,7 +157,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
         if entry is None:
             planned.append(PlannedItem(item.id, PlanAction.CREATE, item, None, "new item"))
             continue
-        same = entry.fingerprint == item.fingerprint
+        same = entry.fingerprint == item.fingerprint or same_export(item, entry)
         if same and entry.state != RenderState.UNCERTAIN and entry.project_id is not None:
             # The usual line of a plan, built the quick way (make_plan runs per item).
             planned.append(

@@ -54,7 +54,8 @@ def _comma_list(
     "--models",
     callback=_comma_list,
     metavar="A,B",
-    help="Model ids GET /api/odin/v3/model lists (default: a small documented set).",
+    help="Model ids GET /api/odin/v3/model lists (default: none listed, 404: any model is "
+    "accepted, and apply only warns that it could not check).",
 )
 @click.option(
     "--workspaces",
@@ -66,7 +67,7 @@ def _comma_list(
     "--vendor-shapes",
     is_flag=True,
     help="Progress state words 'processing'/'finish' and the download URL one poll after "
-    "100, as the real service (specsync's status does not understand them yet).",
+    "100, as the real service.",
 )
 @click.option("--latency", type=float, default=0.0, metavar="S", help="Delay before answering.")
 @click.option(

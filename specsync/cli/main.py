@@ -18,6 +18,7 @@ import click
 
 from specsync import __version__
 from specsync.cli.console import print_problems
+from specsync.cli.doctor_command import doctor
 from specsync.cli.emulator_command import emulator
 from specsync.cli.exit_codes import (
     EXIT_BUG,
@@ -60,6 +61,7 @@ for _command in (
     merge_driver,
     emulator,
     init,
+    doctor,
 ):
     cli.add_command(_command)
 

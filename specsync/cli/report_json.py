@@ -68,6 +68,8 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
                 row["taskId"] = o.task_id
             if o.message:
                 row["message"] = o.message
+            if o.code:
+                row["code"] = o.code
             out.append(row)
         return out
 
@@ -93,6 +95,7 @@ def status_document(report: StatusReport) -> dict[str, Any]:
                 "state": item.state,
                 "progress": item.progress,
                 "downloadUrl": item.download_url,
+                "serviceState": item.service_state,
             }
             for item in sorted(report.items, key=lambda i: i.id)
         ]

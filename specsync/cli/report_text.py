@@ -140,11 +140,15 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
 
 def status_text(report: StatusReport) -> str:
     """One line per item and a summary, for stderr."""
+    from specsync.service.status import show_progress
+
     lines = []
     width = max((len(item.id) for item in report.items), default=0)
     for item in report.items:
-        progress = f"{item.progress:>3}%" if item.progress is not None else "   -"
-        line = f"{shown(item.id):<{width}}  {item.state:<9} {progress}"
+        line = f"{shown(item.id):<{width}}  {item.state:<9} {show_progress(item.progress):>6}"
+        if item.service_state:
+            # The service's own word, kept as it said it (informational only).
+            line += f"  [{shown(item.service_state)}]"
         if item.download_url:
             line += f"  {shown(item.download_url)}"
         if item.message:

@@ -92,10 +92,11 @@ from specsync.errors import UserError
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="json: what was submitted, failed and left uncertain, on stdout alone.",
+    help="json: what was submitted, failed and left uncertain, on stdout alone; "
+    "markdown: a table of the same for a job summary, on stdout.",
 )
 def apply(
     paths: tuple[str, ...],
@@ -138,6 +139,7 @@ def apply(
     from specsync.manifests.pipeline import load_items
     from specsync.plan import pending_outside, require_matches
     from specsync.service import client as client_mod
+    from specsync.service.account import check_models_before_apply
     from specsync.service.apply import ApplyOptions, run_apply
 
     options = ApplyOptions(
@@ -169,9 +171,15 @@ def apply(
             # The journal names the service, so its ids never land in the other kind of file.
             dataclasses.replace(options, service_host=urllib.parse.urlsplit(base).netloc),
             progress,
+            # The emulator's model list is made up: only a real account's is checked.
+            preflight=None if use_emulator else check_models_before_apply,
         )
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
+    elif output_format == "markdown":
+        from specsync.cli.report_markdown import apply_markdown
+
+        click.echo(apply_markdown(report), nl=False)
     click.echo(apply_summary(report, use_emulator), nl=False, err=True)
     outside = pending_outside(report.plan, targets)
     if outside:
@@ -207,10 +215,12 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 @click.option(
     "--timeout",
     type=FiniteFloat(min=0),
-    default=600.0,
+    # Renders take 1 to 10 minutes plus queueing (vendor docs): half an hour by default.
+    default=1800.0,
     show_default=True,
     metavar="S",
-    help="With --wait: give up after S seconds (exit 1).",
+    help="With --wait: give up after S seconds (exit 1). Polls thin out from every second "
+    "to every 30 s.",
 )
 @click.option(
     "--format",

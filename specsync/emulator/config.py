@@ -22,7 +22,6 @@ MIN_RATE_LIMIT = 0.001
 DEFAULT_JOURNAL_MEMORY = 10_000
 # What the model and workspace lists answer unless told otherwise (made-up ids, in the
 # shapes specsync's manifests use: the seed's sample model and a 24-hex one).
-DEFAULT_MODELS = ("M000045058", "65f1a2b3c4d5e6f708192a3b")
 DEFAULT_WORKSPACES = ("emulator-workspace",)
 
 
@@ -50,7 +49,9 @@ class EmulatorConfig:
     journal_memory: int = DEFAULT_JOURNAL_MEMORY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     refuse_models: tuple[str, ...] = ()
-    models: tuple[str, ...] = DEFAULT_MODELS
+    # None: every model is accepted and the model list is not offered (404), as an account
+    # whose list cannot be read; apply then warns and goes on. Give ids to list them.
+    models: tuple[str, ...] | None = None
     workspaces: tuple[str, ...] = DEFAULT_WORKSPACES
     vendor_shapes: bool = False
     verbose: bool = False

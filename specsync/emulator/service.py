@@ -201,6 +201,8 @@ class EmulatorService:
         if path == AUTH_PATH:
             return self._auth(headers)
         if path == MODELS_PATH:
+            if self.config.models is None:
+                return failure(404, "this emulator accepts any model (start it with --models)")
             return success([{"id": model, "name": model} for model in self.config.models])
         if path == WORKSPACES_PATH:
             return success([{"id": ws, "name": ws} for ws in self.config.workspaces])

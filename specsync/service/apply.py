@@ -33,9 +33,9 @@ from specsync.plan import (
 )
 from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockdata import Entry, Lockfile, resolution_marker
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import without
+from specsync.state.lockfile_update import with_entries, without
 from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
@@ -69,6 +69,7 @@ class Outcome:
     project_id: str | None = None
     task_id: str | None = None
     message: str = ""
+    code: str | None = None  # the service's error code of a refusal, when it gave one
 
 
 @dataclass
@@ -174,6 +175,23 @@ def recover(
     return folded, len(records)
 
 
+def resolutions_to_record(plan: Plan) -> list[Entry]:
+    """Unchanged entries that do not know their resolution, made to know the current one.
+
+    Such an entry was written before resolution counted and is taken as made at the
+    item's current resolution (`plan.same_export`); recording that lets a later change of
+    resolution plan an update. Ids, state and history are kept as they are.
+    """
+    stamped = []
+    for planned in plan.by_action(PlanAction.UNCHANGED):
+        entry, item = planned.entry, planned.item
+        if entry is None or item is None or entry.resolution is not None:
+            continue
+        marker = resolution_marker({"resolution": item.request.get("resolution")})
+        stamped.append(entry._replace(fingerprint=item.fingerprint, resolution=marker))
+    return stamped
+
+
 def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
     """(planned item, why) for everything this run submits."""
     chosen: list[tuple[PlannedItem, str]] = []
@@ -237,14 +255,36 @@ def _stop_on_signals(
             signal.signal(sig, old)
 
 
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM as SIGINT: KeyboardInterrupt, for steps that have sent nothing yet."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_apply(
     items: Sequence[Item],
     lockfile_path: Path,
     client_factory: Callable[[], ExportClient],
     options: ApplyOptions,
     progress: Progress,
+    preflight: Callable[[Any, list[Item], Callable[[str], None]], None] | None = None,
 ) -> ApplyReport:
-    """The whole apply under the apply lock. Raises InputError/LockBusy before any request."""
+    """The whole apply under the apply lock. Raises InputError/LockBusy before any request.
+
+    `preflight(client, items, note)` runs once before the first export with the items to
+    send (the account's model check); what it raises stops the run with nothing sent.
+    """
     started = time.monotonic()
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
@@ -255,15 +295,31 @@ def run_apply(
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
         plan = make_plan(items, lock)
+        # Once, after an upgrade: from now on a change of resolution is an update. Written
+        # with this run's answers, or alone below; never when the run is refused.
+        stamped = resolutions_to_record(plan)
+        if stamped:
+            lock = with_entries(lock, stamped)
         chosen = select(plan, options)
         check_budget(chosen, options)
         report = ApplyReport(plan)
         if not chosen:
+            if stamped:
+                report.lockfile_written = write_lockfile(lockfile_path, lock)
+                _note_stamped(progress, stamped)
             # Only a brand-new emulator lockfile is written with nothing exported, so that
             # the file says what kind it is; a real one appears with its first export.
             report.seconds = time.monotonic() - started
             return report
         client = client_factory()
+        if preflight is not None:
+            try:
+                # Nothing is sent yet: a signal here simply ends the run (exit 130).
+                with _signals_interrupt():
+                    preflight(client, [p.item for p, _ in chosen if p.item], progress.note)
+            except BaseException:
+                _close(client)
+                raise
         try:
             _submit_all(chosen, lockfile_path, client, options, progress, report)
         except journal_mod.JournalWriteError as error:
@@ -272,12 +328,25 @@ def run_apply(
                 f"cannot write the journal {error.filename}: {error.strerror}; nothing was sent"
             ) from None
         finally:
-            closer = getattr(client, "close", None)
-            if closer is not None:
-                closer()
+            _close(client)
             report.lockfile_written = _write_result(lockfile_path, lock, report)
+            if stamped:
+                _note_stamped(progress, stamped)
         report.seconds = time.monotonic() - started
         return report
+
+
+def _note_stamped(progress: Progress, stamped: Sequence[Entry]) -> None:
+    progress.note(
+        f"recorded the current resolution in {len(stamped)} entries written before "
+        "resolution counted (nothing re-exported)"
+    )
+
+
+def _close(client: Any) -> None:
+    closer = getattr(client, "close", None)
+    if closer is not None:
+        closer()
 
 
 class _Submitter:
@@ -377,7 +446,8 @@ class _Submitter:
             return Outcome(item.id, ItemOutcome.SKIPPED, why, message=result.message)
         if result.outcome == Answer.FAILED:
             self._journal.failed(item.id, fingerprint, result.message, utc_now())
-            return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message)
+            code = getattr(result, "code", None)
+            return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message, code=code)
         self._journal.uncertain(item.id, fingerprint, result.message, utc_now())
         return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=result.message)
 

@@ -42,6 +42,7 @@ from specsync.service.errors import (
     AuthError,
     ClientError,
     ConfigError,
+    RenderRefused,
     _never_connected,
     _printable,
     _short,
@@ -58,6 +59,7 @@ from specsync.service.replies import (
     _unwrap,
 )
 from specsync.service.retry import RETRYABLE_STATUSES, _Attempt, _RetryPlan, _Run
+from specsync.service.tokens import refresh_time
 from specsync.states import Answer
 
 EXPORT_PATH = "/api/odin/v3/simple/custom"
@@ -128,6 +130,7 @@ class Client:
         request_deadline: float | None = None,
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = checked_api_base(base_url)
         _check_credentials(credentials)
@@ -150,7 +153,9 @@ class Client:
         self._sessions_lock = threading.Lock()
         self._closed = False
         self._token: str | None = None
+        self._token_expiry: float | None = None  # when to fetch a new token (time.time)
         self._token_lock = threading.Lock()
+        self._clock = clock
 
     def __enter__(self) -> Client:
         return self
@@ -216,12 +221,30 @@ class Client:
                 f"{prefix}progress of {project_id}: {_status_text(reply.status, text, code)}",
                 status=reply.status,
             )
+        if _refusal(_json_or_none(reply.body)):
+            # `success: false` is the service's own word that this project failed.
+            code, text = self._service_error(reply)
+            raise RenderRefused(_status_text(reply.status, text, code), reply.status)
         data = _unwrap(_json_or_none(reply.body))
         if data is None:
             raise ClientError(
                 f"progress of {project_id}: the answer is not the expected JSON", reply.status
             )
         return data
+
+    def get_json(self, path: str, *, once: bool = False) -> tuple[int, Any]:
+        """An authorized GET of a read-only endpoint: (HTTP status, parsed JSON or None).
+
+        `once`: a single attempt, no waiting on 429/503 (for a check that may be skipped).
+        Raises AuthError when the credentials are refused, ClientError when no answer came.
+        """
+        run = _Run()
+        attempt = self._authorized_call(
+            run, "GET", path, None, idempotent=True, max_attempts=1 if once else None
+        )
+        if attempt.reply is None:
+            raise ClientError(self._gave_up_text(run, attempt))
+        return attempt.reply.status, _json_or_none(attempt.reply.body)
 
     # -- result shaping --------------------------------------------------------------------
 
@@ -237,6 +260,17 @@ class Client:
                 return result(UNCERTAIN, attempt.error)
             return result(FAILED, self._gave_up_text(run, attempt))
         status = reply.status
+        if 200 <= status < 300 and _refusal(_json_or_none(reply.body)):
+            # The vendor's own code treats `success: false` as a failed request, whatever
+            # the HTTP status: a definite answer, so the item failed (never uncertain).
+            code, text = self._service_error(reply)
+            return ExportResult(
+                FAILED,
+                code=code,
+                message=f"refused by the service: {text}" + (f" (code {code})" if code else ""),
+                attempts=run.attempts,
+                retries=run.retries,
+            )
         if 200 <= status < 300:
             return self._accepted_result(reply, run)
         code, text = self._service_error(reply)
@@ -260,18 +294,8 @@ class Client:
 
     def _accepted_result(self, reply: _Reply, run: _Run) -> ExportResult:
         """A 2xx: the ids, whatever else the answer holds; a refusal; or uncertain."""
-        parsed = _json_or_none(reply.body)
-        if _refusal(parsed):
-            # HTTP 200 with success: false is a definite refusal (DESIGN 5), not uncertain.
-            code, text = self._service_error(reply)
-            return ExportResult(
-                FAILED,
-                code=code,
-                message=_status_text(reply.status, text, code),
-                attempts=run.attempts,
-                retries=run.retries,
-            )
-        data = _unwrap(parsed)
+        # (A `success: false` answer never gets here: _export_result made it a refusal.)
+        data = _unwrap(_json_or_none(reply.body))
         project_id = _id_text(data.get("projectId")) if data else None
         # A missing or odd taskId never costs the projectId: "" stands for "none given".
         task_id = (_id_text(data.get("taskId")) if data else None) or ""
@@ -340,21 +364,32 @@ class Client:
     # -- authorization ---------------------------------------------------------------------
 
     def _authorized_call(
-        self, run: _Run, method: str, path: str, body: bytes | None, *, idempotent: bool
+        self,
+        run: _Run,
+        method: str,
+        path: str,
+        body: bytes | None,
+        *,
+        idempotent: bool,
+        max_attempts: int | None = None,
     ) -> _Attempt:
         """One request with retries; a 401 on a token fetches a new token once.
 
         Raises AuthError on 401/403, ClientError when no token could be obtained.
         """
         authorization = self._authorization()
-        attempt = self._call_with_retries(run, method, path, body, authorization, idempotent)
+        attempt = self._call_with_retries(
+            run, method, path, body, authorization, idempotent, max_attempts
+        )
         status = attempt.reply.status if attempt.reply else None
         if status == 401 and self._credentials.uses_token:
             # A 401 means the request was not processed: a fresh token and one more try.
             run.retries.append("HTTP 401 with a cached token: fetched a new token")
             self._log(f"{method} {path}: the token was refused (HTTP 401); fetching a new one")
             authorization = self._authorization(stale=authorization)
-            attempt = self._call_with_retries(run, method, path, body, authorization, idempotent)
+            attempt = self._call_with_retries(
+                run, method, path, body, authorization, idempotent, max_attempts
+            )
             status = attempt.reply.status if attempt.reply else None
         if status in (401, 403):
             assert attempt.reply is not None
@@ -364,7 +399,12 @@ class Client:
 
     def _auth_message(self, status: int, server_text: str) -> str:
         if self._credentials.api_key:
-            advice = f"check {API_KEY_ENV}"
+            # The vendor's "API KEY" is a token valid 24 hours: a pasted one expires.
+            advice = (
+                f"check {API_KEY_ENV}; a key obtained as a token is valid for 24 hours and "
+                f"may have expired: in CI set {APP_ID_ENV} and {USER_KEY_ENV} instead "
+                "(a fresh token is fetched each run)"
+            )
             what = "the key"
         else:
             advice = f"check {APP_ID_ENV} and {USER_KEY_ENV}"
@@ -376,10 +416,13 @@ class Client:
         if self._credentials.api_key:
             return self._credentials.api_key
         with self._token_lock:
-            # No refresh ahead of expiry: a 401 on a token costs one round trip a day, and
-            # _authorized_call answers it with a fresh token.
-            if self._token is None or self._token == stale:
+            # Refreshed shortly before the expiry its JWT names (a token lives 24 h, a CI run
+            # may outlast it); a 401 anyway is answered in _authorized_call with a fresh one.
+            expired = self._token_expiry is not None and self._clock() >= self._token_expiry
+            if self._token is None or self._token == stale or expired:
+                fetched_at = self._clock()
                 self._token = self._fetch_token()
+                self._token_expiry = refresh_time(self._token, fetched_at)
             return self._token
 
     def _fetch_token(self) -> str:
@@ -391,7 +434,9 @@ class Client:
         reply = attempt.reply
         if reply is None:
             raise ClientError(f"could not get an auth token: {self._gave_up_text(run, attempt)}")
-        if reply.status in (400, 401, 403):
+        if reply.status in (400, 401, 403) or _refusal(_json_or_none(reply.body)):
+            # A refusal of the app id and user key stops the run once: every further
+            # item would ask again and be refused the same way.
             _, text = self._service_error(reply)
             raise AuthError(
                 f"the API rejected the app id and user key (HTTP {reply.status}: {text}): "
@@ -424,6 +469,7 @@ class Client:
         body: bytes | None,
         authorization: str | None,
         idempotent: bool,
+        max_attempts: int | None = None,
     ) -> _Attempt:
         """Attempts until one is not retryable, or attempts or time run out.
 
@@ -432,7 +478,7 @@ class Client:
         """
         plan = _RetryPlan(
             run,
-            max_attempts=self._max_attempts,
+            max_attempts=max_attempts or self._max_attempts,
             max_seconds=self._max_retry_seconds,
             first_attempt=run.attempts,
         )

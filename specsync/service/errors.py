@@ -37,6 +37,12 @@ class ClientError(Exception):
         self.status = status
 
 
+class RenderRefused(ClientError):
+    """The service answered a progress request with `success: false`: the render failed."""
+
+    refused = True
+
+
 # -- wording -------------------------------------------------------------------------------
 
 

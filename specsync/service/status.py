@@ -37,11 +37,27 @@ DONE, FAILED, UNCERTAIN = RenderState.DONE, RenderState.FAILED, RenderState.UNCE
 FINAL = (DONE, FAILED)
 
 CACHE_NAME = "status.json"
+# Renders take 1 to 10 minutes plus queueing (vendor docs): the default --timeout leaves
+# room for that, and polls thin out from 1 s to every 30 s.
+DEFAULT_TIMEOUT = 1800.0
 FIRST_INTERVAL = 1.0
-MAX_INTERVAL = 10.0
+MAX_INTERVAL = 30.0
 INTERVAL_GROWTH = 1.5
+_WORD_LIMIT = 40
 
-_DONE_WORDS = {"done", "complete", "completed", "success", "succeeded", "finished"}
+# The service's state words are undocumented (`finish` and `exported` appear in its pages):
+# done is decided by progress >= 100 and a URL. A done word counts only when no progress
+# comes with the URL; only these failure words, or `success: false`, fail an item.
+_DONE_WORDS = {
+    "done",
+    "complete",
+    "completed",
+    "success",
+    "succeeded",
+    "finished",
+    "finish",
+    "exported",
+}
 _FAILED_WORDS = {"failed", "fail", "failure", "error", "errored", "cancelled", "canceled"}
 
 
@@ -52,10 +68,11 @@ class ItemStatus:
     id: str
     project_id: str | None
     state: RenderState
-    progress: int | None = None
+    progress: float | None = None  # 0-100; the service sends a float
     download_url: str | None = None
     message: str | None = None  # the last error, or why the item is not polled
     unknown: bool = False  # the service answered 404 for the projectId
+    service_state: str | None = None  # the service's own state word, as it sent it
 
     @property
     def pending(self) -> bool:
@@ -66,7 +83,7 @@ class ItemStatus:
 @dataclass(frozen=True)
 class StatusOptions:
     wait: bool = False
-    timeout: float = 600.0
+    timeout: float = DEFAULT_TIMEOUT
     concurrency: int = 4
 
 
@@ -118,8 +135,8 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
 # interpreting answers ----------------------------------------------------------------------
 
 
-def _int_progress(value: Any) -> int | None:
-    """0-100, or None when unknown: NaN, infinities and numbers no float holds included."""
+def _progress_number(value: Any) -> float | None:
+    """0-100 as sent (a float stays a float; 100.0 reads as 100), None when unreadable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -136,7 +153,23 @@ def _int_progress(value: Any) -> int | None:
         return None
     if not math.isfinite(number):
         return None
-    return max(0, min(100, int(number)))
+    number = max(0.0, min(100.0, number))
+    return int(number) if number.is_integer() else number
+
+
+def show_progress(progress: float | None) -> str:
+    """37.5 -> "37.5%", 100 -> "100%"; "-" when unknown."""
+    if progress is None:
+        return "-"
+    return f"{progress:.0f}%" if float(progress).is_integer() else f"{progress:.1f}%"
+
+
+def _word(data: Mapping[str, Any]) -> str | None:
+    value = data.get("state") or data.get("status")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return None
+    text = "".join(c if c.isprintable() else " " for c in str(value)).strip()
+    return text[:_WORD_LIMIT] or None
 
 
 def _url(value: Any) -> str | None:
@@ -147,21 +180,36 @@ def _url(value: Any) -> str | None:
 
 def interpret(item: ItemStatus, data: Mapping[str, Any]) -> ItemStatus:
     """The item after one progress answer (`data` is the envelope's data)."""
-    progress = _int_progress(data.get("progress"))
+    progress = _progress_number(data.get("progress"))
     url = _url(data.get("downloadUrl")) or _url(data.get("videoUrl")) or _url(data.get("url"))
-    word = str(data.get("state") or data.get("status") or "").strip().lower()
-    if word in _DONE_WORDS or (not word and progress == 100 and url):
-        state = DONE
-    elif word in _FAILED_WORDS:
+    raw_word = _word(data)
+    word = (raw_word or "").lower()
+    message = None
+    if word in _FAILED_WORDS:
         state = FAILED
+        message = f"the service reports {raw_word!r}"
+        detail = data.get("msg") or data.get("message")
+        if isinstance(detail, str) and detail.strip():
+            message += f": {_word({'state': detail})}"
+    elif url and (
+        (progress is not None and progress >= 100) or (progress is None and word in _DONE_WORDS)
+    ):
+        state = DONE
     elif progress:
+        # Includes 100 without a URL yet: the URL may come a poll later.
         state = RENDERING
     else:
         state = RENDERING if word == RENDERING else SUBMITTED
     if state == DONE and progress is None:
         progress = 100
     return replace(
-        item, state=state, progress=progress, download_url=url, message=None, unknown=False
+        item,
+        state=state,
+        progress=progress,
+        download_url=url,
+        message=message,
+        unknown=False,
+        service_state=raw_word,
     )
 
 
@@ -177,6 +225,8 @@ def poll_one(client: Any, item: ItemStatus, not_found: type[Exception]) -> ItemS
                 unknown=True,
                 message=f"projectId {item.project_id} is unknown to the service (HTTP 404)",
             )
+        if getattr(error, "refused", False):
+            return replace(item, state=FAILED, message=f"refused by the service: {error}")
         return replace(item, message=str(error) or type(error).__name__)
     return interpret(item, data)
 
@@ -211,6 +261,7 @@ def write_cache(lockfile_path: Path, items: Iterable[ItemStatus]) -> None:
             "state": item.state,
             "progress": item.progress,
             "downloadUrl": item.download_url,
+            "serviceState": item.service_state,
         }
     text = json.dumps({"items": dict(sorted(cached.items()))}, indent=2, ensure_ascii=False)
     write_bytes_atomic(cache_path(lockfile_path), (text + "\n").encode("utf-8"))
@@ -226,8 +277,9 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
         entry = lock.entries[key]
         cached = cache.get(key) or {}
         same = entry.project_id is not None and cached.get("projectId") == entry.project_id
-        progress = _int_progress(cached.get("progress")) if same else None
+        progress = _progress_number(cached.get("progress")) if same else None
         url = _url(cached.get("downloadUrl")) if same else None
+        word = _word({"state": cached.get("serviceState")}) if same else None
         if entry.state == UNCERTAIN:
             result.append(
                 ItemStatus(
@@ -243,12 +295,18 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
         elif entry.state in FINAL:
             if entry.state == DONE and progress is None:
                 progress = 100
-            result.append(ItemStatus(key, entry.project_id, entry.state, progress, url))
+            result.append(
+                ItemStatus(key, entry.project_id, entry.state, progress, url, service_state=word)
+            )
         else:
             state = str(cached.get("state")) if same else SUBMITTED
             if state not in (SUBMITTED, RENDERING):
                 state = SUBMITTED  # a final state not yet in the lockfile: ask again
-            result.append(ItemStatus(key, entry.project_id, state, progress, url))
+            result.append(
+                ItemStatus(
+                    key, entry.project_id, RenderState(state), progress, url, service_state=word
+                )
+            )
     return result
 
 
@@ -284,7 +342,9 @@ def record_final_states(lockfile_path: Path, items: Iterable[ItemStatus]) -> lis
 def _describe(item: ItemStatus) -> str:
     parts = [f"{item.id}: {item.state}"]
     if item.progress is not None:
-        parts.append(f"{item.progress}%")
+        parts.append(show_progress(item.progress))
+    if item.service_state:
+        parts.append(f"[{item.service_state}]")
     if item.message:
         parts.append(f"({item.message})")
     return " ".join(parts)

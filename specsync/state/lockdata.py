@@ -14,6 +14,9 @@ from typing import Any, NamedTuple
 
 from specsync.model import FINGERPRINT_SCHEME
 
+# Recorded for an export whose request set no resolution (the service's default).
+DEFAULT_RESOLUTION = "default"
+
 # An entry's render state once known (None until then): see `Entry.state`.
 STATES = ("done", "failed", "uncertain")
 
@@ -54,18 +57,33 @@ class Entry(NamedTuple):
     model: str | None = None
     is_export: bool | None = None
     text: str | None = None
+    # The resolution the export was made at: "default" when the request set none, None
+    # in entries written before resolution counted (taken as made at the current one).
+    resolution: str | None = None
 
     @property
     def exported(self) -> dict[str, Any] | None:
-        """{language, text, model, isExport} behind `fingerprint`, when recorded."""
+        """{language, text, model, isExport[, resolution]} behind `fingerprint`, when recorded.
+
+        `resolution` is there only when the entry knows it (None: made at the default).
+        """
         if self.text is None:
             return None
-        return {
+        fields: dict[str, Any] = {
             "language": self.language,
             "text": self.text,
             "model": self.model,
             "isExport": self.is_export,
         }
+        if self.resolution is not None:
+            fields["resolution"] = (
+                None if self.resolution == DEFAULT_RESOLUTION else self.resolution
+            )
+        return fields
+
+    @property
+    def resolution_known(self) -> bool:
+        return self.resolution is not None
 
     def with_request(self, request: Mapping[str, Any] | None) -> Entry:
         """This entry with the fingerprinted fields of `request` (unchanged when None)."""
@@ -77,6 +95,7 @@ class Entry(NamedTuple):
             model=_str_or_none(request.get("model")),
             is_export=is_export if isinstance(is_export, bool) else None,
             text=_str_or_none(request.get("text")),
+            resolution=resolution_marker(request),
         )
 
     def submission(self) -> Submission | None:
@@ -84,6 +103,15 @@ class Entry(NamedTuple):
         if self.project_id is None or self.task_id is None:
             return None
         return Submission(self.project_id, self.task_id, self.submitted_at or "", self.fingerprint)
+
+
+def resolution_marker(request: Mapping[str, Any]) -> str | None:
+    """What an entry records of a request's resolution; None when the record predates it
+    (a journal or entry written before resolution counted has no `resolution` key)."""
+    if "resolution" not in request:
+        return None
+    value = request["resolution"]
+    return DEFAULT_RESOLUTION if value is None else str(value)
 
 
 def _str_or_none(value: Any) -> str | None:

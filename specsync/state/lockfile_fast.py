@@ -38,6 +38,7 @@ ENTRY_KEYS = (
     "language",
     "model",
     "isExport",
+    "resolution",
     "text",
     "history",
 )
@@ -126,6 +127,7 @@ _ITEM_BLOCK = re.compile(
         for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("isExport")]
     )
     + r"(?:isExport = (?P<isExport>true|false)\n)?"
+    + rf"(?:resolution = {_string_field('resolution')}\n)?"
     + rf"(?:text = {_string_field('text')}\n)?"
     + r"(?:history = \[\n(?P<history>(?:  \{ [^\n]* \},\n)*)\]\n)?"
     + r"\n*"

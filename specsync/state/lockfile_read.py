@@ -14,7 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
+from specsync.model import (
+    FINGERPRINT_SCHEME,
+    FINGERPRINT_SCHEMES_READ,
+    InputError,
+    Location,
+    Problem,
+)
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty
 from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical
 from specsync.state.lockfile_locate import (
@@ -179,7 +185,7 @@ def _check_fingerprint_scheme(
                 f"`fingerprint` must be a string, not {_type_name(scheme)}",
             )
         )
-    elif scheme != FINGERPRINT_SCHEME:
+    elif scheme not in FINGERPRINT_SCHEMES_READ:
         problems.append(
             Problem(
                 locate.key("fingerprint"),
@@ -300,6 +306,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
         get("model"),
         is_export,
         get("text"),
+        get("resolution"),
     )
 
 
@@ -335,6 +342,7 @@ def _parse_entry(
     language = text("language")
     model = text("model")
     request_text = text("text")
+    resolution = text("resolution")
     is_export = _parse_is_export(table, label, where, problems)
     if state is not None and state not in STATES:
         problems.append(
@@ -365,6 +373,7 @@ def _parse_entry(
         model=model,
         is_export=is_export,
         text=request_text,
+        resolution=resolution,
     )
 
 

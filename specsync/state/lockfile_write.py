@@ -82,6 +82,8 @@ def _dump_entry(entry: Entry) -> str:
         lines.append(f"model = {quote(entry.model)}")
     if entry.is_export is not None:
         lines.append(f"isExport = {'true' if entry.is_export else 'false'}")
+    if entry.resolution is not None:
+        lines.append(f"resolution = {quote(entry.resolution)}")
     if entry.text is not None:
         lines.append(f"text = {quote(entry.text)}")
     lines.extend(_dump_history(entry.history))

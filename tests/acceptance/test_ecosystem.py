@@ -89,7 +89,9 @@ def test_example_workflow_keeps_the_promises_docs_ci_md_makes() -> None:
     assert "group: specsync-apply" in text
     assert "cancel-in-progress: false" in text
     assert "contents: write" in text
-    assert "${{ secrets.AISTUDIOS_API_KEY }}" in text
+    assert "${{ secrets.AISTUDIOS_APP_ID }}" in text
+    assert "${{ secrets.AISTUDIOS_USER_KEY }}" in text
+    assert "run: specsync doctor" in text
     assert "specsync apply --max-items 200 --max-minutes 120" in text
     assert 'specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"' in text
     assert "specsync plan --detailed-exitcode || [ $? -eq 2 ]" in text

@@ -1,9 +1,8 @@
 """`specsync status` against the vendor's progress shapes (`specsync emulator --vendor-shapes`).
 
 The real service says `finish` (not specsync's `done`) and hands out the download URL a poll
-after progress reaches 100. Today status keeps such items "rendering 100%" until its
-timeout: this test documents that, and turns into a strict-xfail alarm once status.py
-(another wing's) learns the vendor's word.
+after progress reaches 100. status takes progress >= 100 with a URL as done, whatever the
+word, and shows the word.
 """
 
 from __future__ import annotations
@@ -19,11 +18,6 @@ from specsync.emulator import EmulatorConfig, running_emulator
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="status.py does not take the vendor's 'finish' as done (DESIGN 5: done = progress "
-    ">= 100 and a URL); see README, The emulator",
-)
 def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("specsync.lock", ".specsync"))
@@ -34,5 +28,7 @@ def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> 
         env = {**os.environ, "SPECSYNC_API_BASE": emu.url, "AISTUDIOS_API_KEY": "k"}
         status = run([SPECSYNC, "status", "--wait", "--timeout", "6"], cwd=project, env=env)
 
-    assert "rendering 100%" not in status.stdout + status.stderr
     assert status.returncode == 0, status.stdout + status.stderr
+    output = status.stdout + status.stderr
+    assert "7 items: 7 done" in output
+    assert "[finish]" in output  # the service's own word, shown

@@ -259,10 +259,8 @@ def test_model_and_workspace_lists_have_a_documented_default(emulator: RunningEm
     spaces = requests.get(emulator.url + "/api/odin/v3/dropdown/workspaces", headers=KEY)
     unauthorized = requests.get(emulator.url + "/api/odin/v3/model", timeout=5)
 
-    assert models.json()["data"] == [
-        {"id": "M000045058", "name": "M000045058"},
-        {"id": "65f1a2b3c4d5e6f708192a3b", "name": "65f1a2b3c4d5e6f708192a3b"},
-    ]
+    # Any model is accepted, so no list is claimed: apply warns that it could not check.
+    assert models.status_code == 404 and models.json()["success"] is False
     assert spaces.json()["data"] == [{"id": "emulator-workspace", "name": "emulator-workspace"}]
     assert unauthorized.status_code == 401
 

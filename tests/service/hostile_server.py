@@ -13,6 +13,11 @@ Modes:
 - "reset": a TCP reset (RST) instead of an answer, after the request was read.
 - "throttle": 429 with `Retry-After: retry_after` on every request.
 
+The modes meet POST requests (exports, token requests). A GET (apply's one look at the
+account's model list, progress) is answered 404 at once unless `body` is a function of
+the request, which then answers it: a test of a hostile export is not held up before
+the export is sent, and apply warns and goes on without the list.
+
 Run it in-process (`with HostileServer(...) as server:`); tests that signal a specsync
 process run that process apart, so the server never shares its fate.
 """
@@ -101,6 +106,11 @@ class HostileServer:
 
     def _respond(self, conn: socket.socket, request: Request) -> bool:
         """Answer one request; False when the connection is finished."""
+        if request.method == "GET" and not callable(self.body):
+            body = b'{"success": false, "error": {"code": "NOT_FOUND", "msg": "no such page"}}'
+            head = f"HTTP/1.1 404 Not Found\r\nContent-Length: {len(body)}\r\n\r\n"
+            conn.sendall(head.encode("latin-1") + body)
+            return True
         if self.mode == "reset":
             # SO_LINGER with a zero timeout: close() sends RST, not FIN.
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -56,7 +56,7 @@ def test_dumps_matches_the_documented_layout() -> None:
         "do not edit it.\n"
         "# Docs: docs/lockfile.md\n"
         "version = 2\n"
-        'fingerprint = "sha256-json-v1"\n'
+        'fingerprint = "sha256-json-v2"\n'
         "emulator = false\n"
         "\n"
         '[items."onboarding/en"]\n'

@@ -1,0 +1,83 @@
+"""`specsync doctor`: print what specsync.service.doctor found."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.options import LOCKFILE_OPTION, PATHS_ARGUMENT, ROOT_OPTION
+
+_MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
+
+
+@click.command()
+@PATHS_ARGUMENT
+@ROOT_OPTION
+@LOCKFILE_OPTION
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Check against the built-in emulator (for lockfiles written by `apply --emulator`).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: {apiBase, credentialMode, ok, checks: [{name, status, detail}]} on stdout.",
+)
+def doctor(
+    paths: tuple[str, ...],
+    root: str | None,
+    lockfile: str,
+    use_emulator: bool,
+    output_format: str,
+) -> None:
+    """Check the setup before an apply: API base, credentials, lockfile, model ids.
+
+    Prints the API base and the credential mode (never a secret), asks the service whether
+    it accepts the credentials, says whether the lockfile is emulator-made, and checks every
+    model and workspace id the manifests use against the account's lists. Exit 0 when all
+    is well (warnings allowed), 1 otherwise.
+    """
+    from specsync.cli.service_commands import _api_endpoint
+    from specsync.manifests.pipeline import load_items
+    from specsync.service import client as client_mod
+    from specsync.service.doctor import run_doctor
+
+    items = load_items(paths, root=root)
+    with _api_endpoint(use_emulator) as (base, credentials):
+
+        def log(line: str) -> None:
+            click.echo(line, err=True)
+
+        with client_mod.Client(
+            base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log
+        ) as client:
+            report = run_doctor(
+                base, credentials, client, Path(lockfile), items, emulator=use_emulator
+            )
+    if output_format == "json":
+        document: dict[str, Any] = {
+            "apiBase": report.api_base,
+            "credentialMode": report.credential_mode,
+            "ok": report.ok,
+            "checks": [
+                {"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks
+            ],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        lines = [f"API base:    {report.api_base}", f"Credentials: {report.credential_mode}"]
+        lines += [f"{_MARK[c.status]}  {c.name}: {c.detail}" for c in report.checks]
+        lines.append("All is well." if report.ok else "Problems found (see FAIL above).")
+        click.echo("\n".join(lines))
+    if not report.ok:
+        sys.exit(EXIT_INVALID)

@@ -1,0 +1,152 @@
+"""`specsync doctor`: is this setup ready to export? Returns data; the CLI prints it.
+
+Checks, each "ok", "fail" or "warn" (a warning does not fail the run: an unavailable list
+endpoint is the service's business, and the exports' own answers will tell):
+- the credentials are accepted (`GET /api/odin/v3/auth`, which answers `isAuthenticated`);
+- the lockfile is not emulator-made (unless checking an emulator);
+- every model and workspace id the manifests use is in the account's lists.
+Never shows a secret: the credential mode names environment variables only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specsync.errors import UserError
+from specsync.model import Item
+from specsync.service.account import (
+    MODEL_KEYS,
+    MODEL_PATH,
+    WORKSPACE_KEYS,
+    WORKSPACE_PATH,
+    fetch_list,
+    unknown_uses,
+)
+from specsync.service.credentials import API_KEY_ENV, APP_ID_ENV, USER_KEY_ENV, Credentials
+from specsync.service.errors import AuthError, ClientError
+from specsync.state.lockfile_read import read_lockfile
+
+AUTH_PATH = "/api/odin/v3/auth"
+OK, FAIL, WARN = "ok", "fail", "warn"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | fail | warn
+    detail: str
+
+
+@dataclass
+class DoctorReport:
+    api_base: str
+    credential_mode: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.status != FAIL for check in self.checks)
+
+
+def credential_mode(credentials: Credentials) -> str:
+    if credentials.api_key:
+        return f"API key ({API_KEY_ENV}; a pasted token expires after 24 hours)"
+    return f"appId+userKey ({APP_ID_ENV} + {USER_KEY_ENV}; a token is fetched per run)"
+
+
+def check_credentials(client: Any, credentials: Credentials) -> Check:
+    try:
+        status, parsed = client.get_json(AUTH_PATH)
+    except AuthError as error:
+        return Check("credentials", FAIL, str(error))
+    except ClientError as error:
+        return Check("credentials", FAIL, f"GET {AUTH_PATH} did not answer: {error}")
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    accepted = data.get("isAuthenticated") if isinstance(data, dict) else None
+    if status == 200 and accepted is True:
+        return Check("credentials", OK, f"accepted (GET {AUTH_PATH})")
+    if status == 200 and accepted is False:
+        advice = (
+            f"; a pasted token is valid for 24 hours: set {APP_ID_ENV} and {USER_KEY_ENV} instead"
+            if credentials.api_key
+            else ""
+        )
+        return Check(
+            "credentials", FAIL, f"not accepted (GET {AUTH_PATH}: isAuthenticated false){advice}"
+        )
+    return Check("credentials", FAIL, f"GET {AUTH_PATH} answered HTTP {status} without a verdict")
+
+
+def check_lockfile(path: Path, emulator: bool) -> Check:
+    if not path.exists():
+        return Check("lockfile", OK, f"{path}: none yet (the first apply writes it)")
+    try:
+        lock = read_lockfile(path)
+    except UserError as error:
+        return Check("lockfile", FAIL, f"{path}: unreadable: {str(error).splitlines()[0]}")
+    if lock.emulator and lock.entries and not emulator:
+        return Check(
+            "lockfile",
+            FAIL,
+            f"{path} was written by `apply --emulator`: its ids are not real exports; start "
+            "a fresh lockfile or pass --lockfile",
+        )
+    kind = "emulator-made" if lock.emulator else "real exports"
+    return Check("lockfile", OK, f"{path}: {len(lock.entries)} entries ({kind})")
+
+
+def check_ids(client: Any, items: Sequence[Item], what: str) -> list[Check]:
+    """Each id of `what` ("model" or "workspaceId") the manifests use, against the list."""
+    path, keys = (MODEL_PATH, MODEL_KEYS) if what == "model" else (WORKSPACE_PATH, WORKSPACE_KEYS)
+    label = "model" if what == "model" else "workspace"
+    used = sorted({str(item.request[what]) for item in items if item.request.get(what)})
+    if not used:
+        return [Check(label, OK, f"the manifests set no {what}")]
+    listed = fetch_list(client, path, keys)
+    if listed.ids is None:
+        return [Check(label, WARN, f"{value}: not checked: {listed.note}") for value in used]
+    unknown = unknown_uses(items, what, listed.ids)
+    checks = []
+    for value in used:
+        users = unknown.get(value)
+        if users is None:
+            checks.append(Check(label, OK, f"{value}: known to the account"))
+            continue
+        places = ", ".join(f"{item.source.short} ({item.id})" for item in users[:5])
+        more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+        checks.append(
+            Check(
+                label,
+                FAIL,
+                f"{value}: not among the account's {len(listed.ids)} {label}s (GET {path}); "
+                f"used at {places}{more}",
+            )
+        )
+    return checks
+
+
+def run_doctor(
+    api_base: str,
+    credentials: Credentials,
+    client: Any,
+    lockfile: Path,
+    items: Sequence[Item],
+    *,
+    emulator: bool = False,
+) -> DoctorReport:
+    report = DoctorReport(api_base, credential_mode(credentials))
+    credentials_check = check_credentials(client, credentials)
+    report.checks.append(credentials_check)
+    report.checks.append(check_lockfile(lockfile, emulator))
+    if credentials_check.status == FAIL:
+        report.checks.append(Check("model", WARN, "not checked: the credentials were not accepted"))
+        return report
+    try:
+        report.checks.extend(check_ids(client, items, "model"))
+        report.checks.extend(check_ids(client, items, "workspaceId"))
+    except AuthError as error:
+        report.checks.append(Check("model", FAIL, str(error)))
+    return report
