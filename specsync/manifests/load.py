@@ -8,6 +8,8 @@ constructing). Every refusal is a located Problem, never a traceback.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -272,23 +274,82 @@ def parse_document(raw: bytes, display: str) -> Document:
 
 
 def load_document(path: Path, display: str) -> Document:
-    """Read and parse one manifest file."""
+    """Read and parse one manifest file (a regular file, at most the size cap)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                Problem(
-                    Location(display),
-                    f"file is too large ({size / 1024 / 1024:.1f} MiB; "
-                    f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
-                )
-            )
-        raw = path.read_bytes()
+        fd = open_regular(path)
+    except NotRegular as error:
+        raise InputError(Problem(Location(display), str(error))) from None
     except OSError as error:
         raise InputError(
             Problem(Location(display), f"cannot read: {error.strerror or error}")
         ) from None
+    try:
+        raw = _read_capped(fd, display)
+    except OSError as error:
+        raise InputError(
+            Problem(Location(display), f"cannot read: {error.strerror or error}")
+        ) from None
+    finally:
+        os.close(fd)
     return parse_document(raw, display)
+
+
+class NotRegular(Exception):
+    """A path that is no regular file (a FIFO, a device, a socket): never opened to read."""
+
+    _KINDS = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+
+    @classmethod
+    def describe(cls, path: Path, mode: int | None = None) -> str:
+        if mode is None:
+            mode = path.stat().st_mode
+        kind = next((name for test, name in cls._KINDS if test(mode)), "a special file")
+        return f"not a regular file ({kind})"
+
+
+def open_regular(path: Path) -> int:
+    """A descriptor open for reading on `path`, which must be a regular file.
+
+    O_NONBLOCK so that a FIFO swapped in after any earlier check cannot block the open;
+    the type is checked on the open descriptor itself (no race).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegular(NotRegular.describe(path, mode))
+    return fd
+
+
+def _read_capped(fd: int, display: str) -> bytes:
+    """The whole file, or a located "too large" refusal once it passes the cap."""
+    size = os.fstat(fd).st_size
+    if size <= MAX_FILE_BYTES:
+        parts = []
+        remaining = MAX_FILE_BYTES + 1  # a file growing while read still stops here
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            parts.append(chunk)
+            remaining -= len(chunk)
+        raw = b"".join(parts)
+        if len(raw) <= MAX_FILE_BYTES:
+            return raw
+        size = len(raw)
+    raise InputError(
+        Problem(
+            Location(display),
+            f"file is too large ({size / 1024 / 1024:.1f} MiB; "
+            f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
+        )
+    )
 
 
 def is_manifest(document: Document) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -145,3 +146,129 @@ def test_hostile_manifest_is_refused_with_a_location(case: Case, tmp_path: Path)
     assert case.fragment.lower() in result.stderr.lower(), result.stderr
     assert not (tmp_path / "PWNED").exists()
     assert set(os.listdir(tmp_path)) == {"manifests"}
+
+
+# hostile folders: files that are not manifests, or cannot be read ----------------------
+
+GOOD = HEADER + "videos:\n  a: {script: hi}\n"
+# Root reads any file; without these two capabilities it obeys file modes like anyone.
+NO_DAC = [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--",
+]
+
+
+def cli(args: list[str], cwd: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*(prefix or []), SPECSYNC, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        preexec_fn=limit_address_space,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    return result
+
+
+def applied_project(tmp_path: Path) -> bytes:
+    """A project applied once on the emulator; the lockfile's bytes."""
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
+    assert cli(["apply", "--emulator"], tmp_path).returncode == 0
+    return (tmp_path / "specsync.lock").read_bytes()
+
+
+def unreadable_prefix() -> list[str]:
+    if os.geteuid() != 0:
+        return []  # chmod 000 is enough for anyone else
+    if not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs setpriv to read files as root without DAC override")
+    probe = subprocess.run([*NO_DAC, "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot drop capabilities here: {probe.stderr!r}")
+    return NO_DAC
+
+
+def test_unreadable_manifest_is_an_error_not_an_orphaning_skip(tmp_path: Path) -> None:
+    lock = applied_project(tmp_path)
+    prefix = unreadable_prefix()
+    (tmp_path / "manifests" / "a.yaml").chmod(0)
+    for command in (["validate"], ["plan"], ["apply", "--emulator"]):
+        result = cli(command, tmp_path, prefix)
+        # Before: "valid: 0 items", and plan exited 0 calling every item orphaned.
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "manifests/a.yaml: cannot read: Permission denied" in result.stderr
+        assert "orphaned" not in result.stdout
+    assert (tmp_path / "specsync.lock").read_bytes() == lock
+
+
+def test_unreadable_subfolder_is_an_error(tmp_path: Path) -> None:
+    applied_project(tmp_path)
+    prefix = unreadable_prefix()
+    (tmp_path / "manifests" / "more").mkdir()
+    (tmp_path / "manifests" / "more" / "b.yaml").write_text(GOOD.replace("a:", "b:"))
+    (tmp_path / "manifests" / "more").chmod(0)
+    try:
+        result = cli(["plan"], tmp_path, prefix)
+    finally:
+        (tmp_path / "manifests" / "more").chmod(0o755)
+    assert result.returncode == 1, result.stdout
+    assert "manifests/more: cannot read folder: Permission denied" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "broken symlink"])
+def test_fifo_or_broken_link_among_manifests_is_named_and_never_hangs(
+    kind: str, tmp_path: Path
+) -> None:
+    lock = applied_project(tmp_path)
+    odd = tmp_path / "manifests" / "b.yaml"
+    if kind == "fifo":
+        os.mkfifo(odd)  # nothing ever writes to it: opening it to read would block forever
+    else:
+        odd.symlink_to(tmp_path / "moved-away.yaml")
+    for command in (["validate"], ["plan"], ["apply", "--emulator"]):
+        result = cli(command, tmp_path)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        expected = "not a regular file (a FIFO)" if kind == "fifo" else "cannot read"
+        assert f"manifests/b.yaml: {expected}" in result.stderr
+    assert (tmp_path / "specsync.lock").read_bytes() == lock
+
+
+@pytest.mark.parametrize("path", ["pipe.yaml", "/dev/zero"])
+def test_special_file_named_on_the_command_line(path: str, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    if path.startswith("/dev/") and not stat.S_ISCHR(os.stat(path).st_mode):
+        pytest.skip(f"{path} is no device on this machine")
+    result = cli(["validate", path], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"{path}: not a regular file" in result.stderr
+
+
+def test_big_sparse_data_file_beside_the_manifests_is_skipped_fast(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
+    with (tmp_path / "manifests" / "data.yaml").open("wb") as handle:
+        handle.truncate(1024**3)
+    started = time.monotonic()
+    result = cli(["validate"], tmp_path)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert "valid: 1 item" in result.stderr
+    assert elapsed < 2, elapsed  # 13 s and 1 GB when the file was read whole
+
+
+def test_manifest_over_the_size_cap_is_refused_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    big = tmp_path / "manifests" / "big.yaml"
+    big.write_text(GOOD, encoding="utf-8")
+    with big.open("ab") as handle:
+        handle.truncate(1024**3)
+    result = cli(["validate"], tmp_path)
+    assert result.returncode == 1
+    assert "manifests/big.yaml: file is too large (1024.0 MiB; the limit is 10 MiB)" in (
+        result.stderr
+    )
