@@ -16,7 +16,7 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from specsync.model import FINGERPRINT_FIELDS, Item
+from specsync.model import FINGERPRINT_FIELDS, Item, canonical_locale, fingerprint
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction, RenderState
 
@@ -105,6 +105,11 @@ def text_diff(old: str, new: str) -> tuple[str, ...]:
     return tuple(shown)
 
 
+def _same_locale(old: Any, new: Any) -> bool:
+    # A locale recorded in another case (before canonicalisation) is no change to show.
+    return isinstance(old, str) and isinstance(new, str) and old.casefold() == new.casefold()
+
+
 def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, ...], str]:
     exported: Mapping[str, Any] | None = entry.exported
     if not exported:
@@ -113,6 +118,7 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
         Change(name, exported.get(name), item.request.get(name))
         for name in FINGERPRINT_FIELDS
         if exported.get(name) != item.request.get(name)
+        and not (name == "language" and _same_locale(exported.get(name), item.request.get(name)))
     )
     diff: tuple[str, ...] = ()
     parts = []
@@ -125,6 +131,27 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
     return changes, diff, ", ".join(parts) or "fingerprint changed"
 
 
+def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
+    """Canonical item id -> id of an entry written with the locale in another case.
+
+    Before locale codes were canonicalised, an item's id and its `language` were the code
+    as written (`welcome/pt-br`). Such an entry still belongs to the item now named
+    `welcome/pt-BR`; without this it would plan as a create (a second, billed export).
+    """
+    legacy: dict[str, str] = {}
+    for entry_id in entries:
+        video, slash, locale = entry_id.partition("/")
+        if slash and (canonical := f"{video}/{canonical_locale(locale)}") != entry_id:
+            legacy.setdefault(canonical, entry_id)
+    return legacy
+
+
+def _legacy_same(item: Item, entry: Entry) -> bool:
+    """Whether `entry` (a legacy id) fingerprints `item` with the language as written then."""
+    written = entry.id.partition("/")[2]
+    return fingerprint({**item.request, "language": written}) == entry.fingerprint
+
+
 def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     """Plan every item against the lockfile.
 
@@ -132,13 +159,20 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
     entries = lock.entries
+    legacy = _legacy_entries(entries)
+    claimed: set[str] = set()  # legacy entry ids matched to an item: not orphaned
     planned: list[PlannedItem] = []
     for item in items:
         entry = entries.get(item.id)
+        if entry is None and item.id in legacy:
+            entry = entries[legacy[item.id]]
+            claimed.add(entry.id)
         if entry is None:
             planned.append(PlannedItem(item.id, PlanAction.CREATE, item, None, "new item"))
             continue
-        same = entry.fingerprint == item.fingerprint
+        same = entry.fingerprint == item.fingerprint or (
+            entry.id != item.id and _legacy_same(item, entry)
+        )
         if same and entry.state != RenderState.UNCERTAIN and entry.project_id is not None:
             # The usual line of a plan, built the quick way (make_plan runs per item).
             planned.append(
@@ -164,7 +198,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
             planned.append(
                 PlannedItem(item.id, PlanAction.UPDATE, item, entry, reason, changes, diff)
             )
-    for item_id in entries.keys() - {item.id for item in items}:
+    for item_id in entries.keys() - {item.id for item in items} - claimed:
         planned.append(
             PlannedItem(
                 item_id,

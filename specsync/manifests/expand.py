@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specsync.manifests.load import scalar_first_line
-from specsync.model import Document, ItemSpec, Location, PathKey, Problem
+from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
 SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
@@ -122,15 +122,22 @@ class _Expander:
             base_settings={**_settings(defaults), **_settings(video)},
             from_video=locales_path[0] == "videos",
         )
-        seen_here: set[str] = set()
+        # Locale codes are case-insensitive (BCP 47): `en` and `EN` are one export, billed
+        # once. Keyed by the canonical code, with where it was first written.
+        seen_here: dict[str, tuple[str, Location]] = {}
         for locale, override, entry_path, entry_is_key in entries:
-            if locale in seen_here:
+            at = doc.locate(entry_path, key=entry_is_key)
+            canonical = canonical_locale(locale)
+            if canonical in seen_here:
+                first, first_at = seen_here[canonical]
+                also = f" (as '{first}')" if first != locale else ""
                 self.problem(
-                    doc.locate(entry_path, key=entry_is_key),
-                    f"locale '{locale}' is listed twice for video '{video_id}'",
+                    at,
+                    f"locale '{locale}' is listed twice for video '{video_id}'{also}: "
+                    f"also at line {first_at.line} (locale codes ignore case)",
                 )
                 continue
-            seen_here.add(locale)
+            seen_here[canonical] = (locale, at)
             self.locale(context, locale, override, entry_path, entry_is_key)
 
     def locale(
@@ -142,7 +149,10 @@ class _Expander:
         entry_is_key: bool,
     ) -> None:
         doc, video, video_id = context.doc, context.video, context.video_id
-        item_id = f"{video_id}/{locale}"
+        # Sent, and named, in canonical case; templates still see `locale` as written, so
+        # that an upgrade changes no rendered text (and re-bills nothing).
+        language = canonical_locale(locale)
+        item_id = f"{video_id}/{language}"
         if override:
             self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
         fields = {**context.base_settings, **_settings(override)}
@@ -173,7 +183,7 @@ class _Expander:
             ItemSpec(
                 id=item_id,
                 video=video_id,
-                locale=locale,
+                locale=language,
                 template=script,
                 template_location=template_location,
                 variables={
