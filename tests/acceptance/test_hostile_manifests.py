@@ -11,6 +11,7 @@ import re
 import resource
 import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,3 +273,57 @@ def test_manifest_over_the_size_cap_is_refused_not_skipped(tmp_path: Path) -> No
     assert "manifests/big.yaml: file is too large (1024.0 MiB; the limit is 10 MiB)" in (
         result.stderr
     )
+
+
+# node-heavy documents: decided in bounded time and memory ------------------------------
+
+# The child's own peak memory: RUSAGE_CHILDREN of a process that ran only that child.
+MEASURE = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True,"
+    " text=True); sys.stderr.write(r.stderr); sys.stdout.write(str(r.returncode) + ' ' +"
+    " str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))"
+)
+
+
+def many_videos_sharing_locales(n: int) -> str:
+    locales = ",".join(f"en-{i:04d}" for i in range(n))
+    videos = "".join(f"  v{i}: *V\n" for i in range(1, n))
+    return (
+        f"specsync: 1\ndefaults: {{model: M, locales: [{locales}]}}\n"
+        f"videos:\n  v0: &V {{script: hi}}\n{videos}"
+    )
+
+
+HEAVY = {
+    # 9.2 MB: 45 s and 1.9 GB before
+    "long flow list": "specsync: 1\nvars:\n  x: [" + ",".join(["1"] * 4_600_000) + "]\n",
+    "quoted flow list": "specsync: 1\nvars:\n  x: [" + ",".join(["'a'"] * 2_400_000) + "]\n",
+    "long block list": "specsync: 1\nvars:\n  x:\n" + "  - 1\n" * 1_600_000,
+    # 20 KB making 980,100 items: 30 s and 1 GB before
+    "videos x locales": many_videos_sharing_locales(990),
+}
+
+
+@pytest.mark.parametrize("name", HEAVY)
+def test_node_heavy_manifest_is_decided_in_bounded_time_and_memory(
+    name: str, tmp_path: Path
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(HEAVY[name], encoding="utf-8")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, SPECSYNC, "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    elapsed = time.monotonic() - started
+    returncode, peak_kib = map(int, result.stdout.split())
+    print(f"{name}: {elapsed:.2f} s, {peak_kib / 1024:.0f} MiB")
+    assert returncode == 1, result.stderr
+    assert re.search(r"manifests/m\.yaml:\d+:\d+: (too many|more than)", result.stderr)
+    assert "Traceback" not in result.stderr
+    assert elapsed < 8, elapsed  # ~1-2 s here; 5 s is the goal, with room for a busy CI
+    assert peak_kib < 500 * 1024, peak_kib

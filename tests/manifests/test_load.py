@@ -2,7 +2,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import EXAMPLES
 
+from specsync.manifests import load
 from specsync.manifests.load import load_document, parse_document, scalar_first_line
 from specsync.model import InputError
 
@@ -91,3 +94,42 @@ def test_too_large_file_is_refused_without_reading(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_document(big, "big.yaml")
     assert "big.yaml: file is too large (11.0 MiB; the limit is 10 MiB)" in str(info.value)
+
+
+# node-heavy documents: bounded before libyaml composes them ------------------------------
+
+TRICKY = [
+    "a: b\n",
+    "- - - - x\n",
+    "- a: b\n  c: [d, {e: f}]\n",
+    "[a: 1, b: 2, {c, d}]\n",
+    "? complex\n: value\n",
+    "x: &a [1, 2]\ny: *a\nz: [*a, *a]\n",
+    "--- a\n--- b\n",
+    "x:\ny:\n- \n-\n",
+    "k: |\n  text\n  more\nj: >\n  folded\n",
+    "{a: [b, [c, [d]]], e: {f: {g: h}}}\n",
+]
+
+
+def test_node_estimate_is_an_upper_bound() -> None:
+    texts = [*TRICKY, *(p.read_text(encoding="utf-8") for p in EXAMPLES.rglob("*.yaml"))]
+    for text in texts:
+        nodes = sum(isinstance(e, load._NODE_EVENTS) for e in yaml.parse(text, Loader=load._Loader))
+        assert load._node_estimate(text) >= nodes, text
+
+
+def test_too_many_nodes_are_refused_before_composing(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.monotonic()
+    flow = b"x: [" + b",".join([b"1"] * (load.MAX_NODES + 10)) + b"]\n"
+    assert refused(flow).startswith("m.yaml:1:999999: too many YAML values (over 500,000)")
+    block = b"x:\n" + b"  - 1\n" * (load.MAX_NODES + 10)
+    assert refused(block).startswith("m.yaml:499999:5: too many YAML values")
+    assert time.monotonic() - started < 5
+    # Under the limit, the same shapes load (the estimate alone may exceed it).
+    monkeypatch.setattr(load, "MAX_NODES", 20)
+    assert parse_document(b"x: [1,2,3]\ny: 'a,b,c,d,e,f,g,h,i,j,k'\n", "m.yaml").data["x"] == [
+        1,
+        2,
+        3,
+    ]
