@@ -51,6 +51,9 @@ class Locator:
         self.values: dict[PathKey, tuple[int, int]] = {}
         self.keys: dict[PathKey, tuple[int, int]] = {}
         self.first_lines: dict[PathKey, int] = {}
+        # The source text of scalars YAML did not read as text (`0123` became 83), so that
+        # a "quote it" message can show what was written.
+        self.written: dict[PathKey, str] = {}
 
     def __call__(self, path: PathKey, key: bool) -> Location:
         table = self.keys if key else self.values
@@ -70,6 +73,14 @@ def scalar_first_line(document: Document, path: Sequence[str | int]) -> int:
     if isinstance(locator, Locator):
         return locator.first_lines.get(tuple(path), 0)
     return 0
+
+
+def scalar_source(document: Document, path: Sequence[str | int]) -> str | None:
+    """How a scalar that YAML did not read as text was written (`0123`), else None."""
+    locator = document.locate_fn
+    if isinstance(locator, Locator):
+        return locator.written.get(tuple(path))
+    return None
 
 
 def _decode(raw: bytes, display: str) -> str:
@@ -216,7 +227,10 @@ class _Builder:
             )
         self.mark(path, node)
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path)
+            value = self.scalar(node, path)
+            if not isinstance(value, str):
+                self.locator.written[path] = node.value
+            return value
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _TAG + "seq":
                 raise _Refused(node.start_mark, _tag_refusal(node.tag))

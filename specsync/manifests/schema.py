@@ -10,6 +10,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from specsync.manifests.load import scalar_source
 from specsync.model import Document, PathKey, Problem
 
 FORMAT_VERSION = 1
@@ -93,6 +94,26 @@ def _quote_hint(value: Any) -> str:
     return ""
 
 
+def _not_text(doc: Document, path: PathKey, value: Any) -> str:
+    """ "got ...: quote it" for a scalar YAML read as a number, boolean or null, naming what
+    was written: `model: 0123` is the octal number 83 to YAML 1.1, which nobody meant."""
+    written = scalar_source(doc, path)
+    if written is None:
+        return f"got {_describe(value)}{_quote_hint(value)}"
+    if isinstance(value, bool):
+        reading = f"the boolean {str(value).lower()}"
+    elif value is None:
+        reading = "null"
+    else:
+        reading = f"the number {value}"
+    shown = (
+        f"got {reading}"
+        if written == str(value)
+        else f"got {written}, which YAML 1.1 reads as {reading}"
+    )
+    return f'{shown}: quote it, e.g. "{written}"'
+
+
 def _field_name(path: tuple[str | int, ...]) -> str:
     for part in reversed(path):
         if isinstance(part, str):
@@ -141,7 +162,7 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
                 problems.append(
                     Problem(
                         doc.locate((*path, index)),
-                        f"locale must be text, got {_describe(entry)}{_quote_hint(entry)}",
+                        f"locale must be text, {_not_text(doc, (*path, index), entry)}",
                     )
                 )
             elif not _locale_code_validator().is_valid(entry):
@@ -199,8 +220,8 @@ def _wrong_type_problem(doc: Document, error: Any, path: PathKey) -> Problem:
     value = error.instance
     return Problem(
         doc.locate(path),
-        f"{_field_name(path)} must be {wanted}, got {_describe(value)}"
-        + (_quote_hint(value) if wanted == "text" else ""),
+        f"{_field_name(path)} must be {wanted}, "
+        + (_not_text(doc, path, value) if wanted == "text" else f"got {_describe(value)}"),
     )
 
 

@@ -60,6 +60,12 @@ CASES = [
     Case("unknown key", HEADER + "videos:\n  a:\n    scirpt: hi\n", 5, "script"),
     Case("unknown top key", HEADER + "video:\n  a: {script: x}\n", 3, "video"),
     Case("wrong type model", HEADER + "videos:\n  a: {script: x, model: 45058}\n", 4, "quote"),
+    Case(
+        "octal model",
+        HEADER + "videos:\n  a: {script: x, model: 0123}\n",
+        4,
+        'got 0123, which YAML 1.1 reads as the number 83: quote it, e.g. "0123"',
+    ),
     Case("norway locale", HEADER + "videos:\n  a: {script: x, locales: [en, no]}\n", 4, "quote"),
     Case("bad video id", HEADER + "videos:\n  'a b': {script: x}\n", 4),
     Case("slash video id", HEADER + "videos:\n  'a/b': {script: x}\n", 4),
