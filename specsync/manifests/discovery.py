@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular
+from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular, wide_encoding
 from specsync.model import InputError, Location, Problem
 
 DEFAULT_DIR = "manifests"
@@ -47,6 +47,11 @@ def _has_marker(fd: int) -> bool:
         total += len(chunk)
         if first and chunk.startswith(_BOM):
             chunk = chunk[len(_BOM) :]
+        elif first and (encoding := wide_encoding(chunk)):
+            # Saved as UTF-16/32 (Notepad does): a manifest still, which the loader refuses
+            # with a hint; skipping it would drop its items from the run.
+            head = chunk.decode(encoding, errors="ignore").encode("utf-8")
+            return _MARKER.search(head) is not None
         first = False
         text = carried + chunk
         if _MARKER.search(text):

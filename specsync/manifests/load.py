@@ -8,6 +8,7 @@ constructing). Every refusal is a located Problem, never a traceback.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Sequence
@@ -83,7 +84,30 @@ def scalar_source(document: Document, path: Sequence[str | int]) -> str | None:
     return None
 
 
+# Byte order marks of the encodings a manifest might be saved in by mistake, longest first
+# (UTF-32-LE's starts with UTF-16-LE's).
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def wide_encoding(raw: bytes) -> str | None:
+    """ "utf-16" or "utf-32" when `raw` starts with that encoding's byte order mark."""
+    return next((name for bom, name in _WIDE_BOMS if raw.startswith(bom)), None)
+
+
 def _decode(raw: bytes, display: str) -> str:
+    encoding = wide_encoding(raw)
+    if encoding is not None:
+        raise InputError(
+            Problem(
+                Location(display, 1, 1),
+                f"saved as {encoding.upper()}; save the file as UTF-8",
+            )
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -328,6 +352,17 @@ def parse_document(raw: bytes, display: str) -> Document:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise InputError(
             Problem(Location(display, line, column), f"YAML syntax error: {message}")
+        ) from None
+    except yaml.reader.ReaderError as error:
+        # A character YAML forbids (NUL, other controls): libyaml gives a byte offset only.
+        before = text.encode("utf-8")[: error.position]
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", errors="ignore")) + 1
+        raise InputError(
+            Problem(
+                Location(display, before.count(b"\n") + 1, column),
+                f"character U+{error.character:04X} is not allowed in YAML ({error.reason})",
+            )
         ) from None
     except yaml.YAMLError as error:
         raise InputError(Problem(Location(display, 1, 1), f"YAML error: {error}")) from None

@@ -66,6 +66,19 @@ CASES = [
         4,
         'got 0123, which YAML 1.1 reads as the number 83: quote it, e.g. "0123"',
     ),
+    Case("utf-16 manifest", HEADER.encode("utf-16"), 1, "save the file as UTF-8"),
+    Case("utf-32 manifest", HEADER.encode("utf-32"), 1, "save the file as UTF-8"),
+    Case("nul byte", HEADER.encode() + b"videos:\n  a: {script: 'x\x00'}\n", 4, "U+0000"),
+    Case("control character", HEADER + "videos:\n  a: {script: 'x\x1b'}\n", 4, "U+001B"),
+    Case("two documents", HEADER + "videos: {}\n---\nspecsync: 1\n", 4, "single document"),
+    Case("unknown yaml version", "%YAML 1.9\n---\n" + HEADER, 1),
+    Case(
+        "huge locale code",
+        HEADER + "videos:\n  a: {script: x, locales: [en" + "-aa" * 100_000 + "]}\n",
+        4,
+        "…' is not a locale code",
+    ),
+    Case("huge key", HEADER + "videos:\n  " + "a" * 100_000 + ": {script: x}\n", 4),
     Case("norway locale", HEADER + "videos:\n  a: {script: x, locales: [en, no]}\n", 4, "quote"),
     Case("bad video id", HEADER + "videos:\n  'a b': {script: x}\n", 4),
     Case("slash video id", HEADER + "videos:\n  'a/b': {script: x}\n", 4),
@@ -151,6 +164,7 @@ def test_hostile_manifest_is_refused_with_a_location(case: Case, tmp_path: Path)
     else:
         assert f"manifests/bad.yaml:{case.line}:" in result.stderr, result.stderr
     assert case.fragment.lower() in result.stderr.lower(), result.stderr
+    assert len(result.stderr) < 2_000  # a huge value is never repeated whole
     assert not (tmp_path / "PWNED").exists()
     assert set(os.listdir(tmp_path)) == {"manifests"}
 

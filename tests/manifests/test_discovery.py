@@ -101,3 +101,11 @@ def test_fifo_device_and_broken_link_named_explicitly(tmp_path: Path) -> None:
         f"gone.yaml: broken symbolic link (to {tmp_path / 'nowhere.yaml'})",
         "pipe.yaml: not a regular file (a FIFO)",
     ]
+
+
+def test_manifest_saved_as_utf16_is_found_and_other_utf16_yaml_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "wide.yaml").write_bytes("specsync: 1\nvideos: {}\n".encode("utf-16"))
+    (folder / "other.yaml").write_bytes("name: x\n".encode("utf-16"))
+    assert [display for _, display in find_manifests([], tmp_path)] == ["manifests/wide.yaml"]

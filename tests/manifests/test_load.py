@@ -133,3 +133,12 @@ def test_too_many_nodes_are_refused_before_composing(monkeypatch: pytest.MonkeyP
         2,
         3,
     ]
+
+
+def test_forbidden_characters_and_wide_encodings_are_located() -> None:
+    assert refused("a: 1\nb: 'é\x00'\n".encode()) == (
+        "m.yaml:2:6: character U+0000 is not allowed in YAML (control characters are not allowed)"
+    )
+    assert refused("a: 1\n".encode("utf-16")) == (
+        "m.yaml:1:1: saved as UTF-16; save the file as UTF-8"
+    )

@@ -109,3 +109,14 @@ def test_examples_pass_check_jsonschema_too() -> None:
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_huge_values_are_shortened_in_messages() -> None:
+    long_code = "en" + "-aa" * 1000  # the shape of a locale code, 3,002 characters long
+    (message,) = problems(HEADER + f"videos:\n  a: {{script: x, locales: [{long_code}]}}\n")
+    assert message.startswith("m.yaml:4:28: 'en-aa-aa")
+    assert message.endswith("…' is not a locale code like en, ko, zh-CN or pt-BR")
+    long_key = long_code[:302]  # a plain YAML key is at most 1,024 characters
+    (message,) = problems(HEADER + f"videos:\n  a: {{script: x, locales: {{{long_key}: {{}}}}}}\n")
+    assert message.endswith("…' is too long (at most 64 characters)")
+    assert len(message) < 200
