@@ -1,7 +1,10 @@
-"""About thirty malformed or hostile manifests, each run through the installed CLI.
+"""Malformed or hostile manifests and folders, each run through the installed CLI.
 
 Each must exit 1 with the file and line named, no traceback, nothing executed, within
-20 s and under a 2 GB address-space limit.
+20 s and under a 2 GB address-space limit; beside an applied project, nothing is sent and
+the lockfile is untouched. Then folders holding what is no manifest (unreadable files,
+FIFOs, devices, broken links, a 1 GiB sparse file), and node-heavy documents measured for
+time and peak memory.
 """
 
 from __future__ import annotations
@@ -347,3 +350,32 @@ def test_node_heavy_manifest_is_decided_in_bounded_time_and_memory(
     assert "Traceback" not in result.stderr
     assert elapsed < 8, elapsed  # ~1-2 s here; 5 s is the goal, with room for a busy CI
     assert peak_kib < 500 * 1024, peak_kib
+
+
+# all of them at once, beside manifests already applied ---------------------------------
+
+
+@pytest.mark.slow
+def test_every_hostile_manifest_at_once_sends_nothing_and_keeps_the_lockfile(
+    tmp_path: Path,
+) -> None:
+    """Every case beside a good, applied manifest: each reported at its own line in one run
+    (exit 1, never 3), nothing submitted, the lockfile byte for byte as it was."""
+    lock = applied_project(tmp_path)
+    for number, case in enumerate(CASES):
+        target = tmp_path / "manifests" / f"case{number:02d}.yaml"
+        # Video ids of their own, so that no two cases clash as the same item.
+        if isinstance(case.text, bytes):
+            target.write_bytes(case.text.replace(b"\n  a:", f"\n  v{number}:".encode()))
+        else:
+            text = case.text.replace("\n  a:", f"\n  v{number}:")
+            target.write_text(text, encoding="utf-8")
+    for command in (["plan"], ["apply", "--emulator"]):
+        result = cli(command, tmp_path)
+        assert result.returncode == 1, result.stderr
+        for number, case in enumerate(CASES):
+            where = f"manifests/case{number:02d}.yaml:{case.line or ''}"
+            assert where in result.stderr, (case.name, result.stderr)
+        assert "submitted" not in result.stdout + result.stderr
+    assert (tmp_path / "specsync.lock").read_bytes() == lock
+    assert not (tmp_path / "PWNED").exists()
