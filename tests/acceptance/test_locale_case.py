@@ -4,9 +4,13 @@ lockfile written before canonicalisation re-exports nothing."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import SPECSYNC, run
+import pytest
+from conftest import ROOT, SPECSYNC, run
 
 from specsync.model import build_request, fingerprint
 from specsync.state.lockdata import Entry, Lockfile
@@ -108,3 +112,47 @@ def test_changed_script_under_old_case_updates_and_keeps_the_old_ids(tmp_path: P
     assert 'projectId = "p-pt-br"' in lock  # the first export's ids are never dropped
     # The old entry, ids and all, stays in the file until `specsync forget` moves it.
     assert plan(tmp_path) == {"welcome/pt-BR": "unchanged", "welcome/pt-br": "orphaned"}
+
+
+# The last commit before locale codes were canonicalised: its specsync writes the lockfile.
+BEFORE_CANONICAL = "fd75c7834373c5d75c018fc913c3dd226aaab39d"
+
+
+def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: Path) -> None:
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{BEFORE_CANONICAL}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if not commit:
+        pytest.skip("the previous specsync's commit is not in this clone")
+    old = tmp_path / "old"
+    old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit, "specsync", "schemas"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    manifest(project, "[pt-br, EN, zh-hant-tw, ko]")
+    previous = run(
+        [sys.executable, "-c", "from specsync.cli.main import main; main()", "apply", "--emulator"],
+        project,
+        env={**os.environ, "PYTHONPATH": str(old)},
+    )
+    assert previous.returncode == 0, previous.stderr
+    before = (project / "specsync.lock").read_bytes()
+    assert b'[items."welcome/pt-br"]' in before  # as the previous specsync named it
+    assert plan(project) == {
+        "welcome/en": "unchanged",
+        "welcome/ko": "unchanged",
+        "welcome/pt-BR": "unchanged",
+        "welcome/zh-Hant-TW": "unchanged",
+    }
+    result = run([SPECSYNC, "apply", "--emulator"], project)
+    assert result.returncode == 0, result.stderr
+    assert "0 submitted" in result.stdout + result.stderr
+    assert (project / "specsync.lock").read_bytes() == before
