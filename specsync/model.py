@@ -175,6 +175,30 @@ def legacy_fingerprint(request: Mapping[str, Any]) -> str:
     return fingerprint({k: v for k, v in request.items() if k != "resolution"})
 
 
+def canonical_locale(code: str) -> str:
+    """A locale code in the case BCP 47 recommends (RFC 5646 section 2.1.1), nothing else.
+
+    Language lowercase, a 4-letter script titlecase, a 2-letter region uppercase, anything
+    after a singleton (`-x-`, `-u-`) lowercase: `PT-br` -> `pt-BR`, `zh-hant-tw` ->
+    `zh-Hant-TW`. Only the case changes (no alias or deprecated-code mapping, which
+    langcodes would do): what is sent stays what was written, so no video changes.
+    """
+    subtags = code.split("-")
+    result = [subtags[0].lower()]
+    after_singleton = False
+    for subtag in subtags[1:]:
+        after_singleton = after_singleton or len(subtag) == 1
+        if after_singleton:
+            result.append(subtag.lower())
+        elif len(subtag) == 2:
+            result.append(subtag.upper())
+        elif len(subtag) == 4:
+            result.append(subtag.title())
+        else:
+            result.append(subtag.lower())
+    return "-".join(result)
+
+
 def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The request body for one item, in the seed's key order; optional keys only when set."""
     values: dict[str, Any] = {"language": language, "text": text, **fields}

@@ -17,7 +17,13 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from specsync.errors import UserError
-from specsync.model import FINGERPRINT_FIELDS, Item, legacy_fingerprint
+from specsync.model import (
+    FINGERPRINT_FIELDS,
+    Item,
+    canonical_locale,
+    fingerprint,
+    legacy_fingerprint,
+)
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction, RenderState
 
@@ -106,6 +112,11 @@ def text_diff(old: str, new: str) -> tuple[str, ...]:
     return tuple(shown)
 
 
+def _same_locale(old: Any, new: Any) -> bool:
+    # A locale recorded in another case (before canonicalisation) is no change to show.
+    return isinstance(old, str) and isinstance(new, str) and old.casefold() == new.casefold()
+
+
 def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, ...], str]:
     exported: Mapping[str, Any] | None = entry.exported
     if not exported:
@@ -116,6 +127,7 @@ def _changes(item: Item, entry: Entry) -> tuple[tuple[Change, ...], tuple[str, .
         # An entry that does not know its resolution was made at the current one.
         if name in exported or name != "resolution"
         if _shown(exported.get(name)) != _shown(item.request.get(name))
+        and not (name == "language" and _same_locale(exported.get(name), item.request.get(name)))
     )
     diff: tuple[str, ...] = ()
     parts = []
@@ -136,12 +148,33 @@ def _shown(value: Any) -> Any:
 def same_export(item: Item, entry: Entry) -> bool:
     """Does the entry's fingerprint stand for what the item would send now?
 
-    An entry written before `resolution` counted (it records none) is taken as made at the
-    item's current resolution: compared with the fingerprint that version computed.
+    Two kinds of entries written by earlier versions still match: one whose locale was
+    recorded in another case (its id and `language` as written then), and one written
+    before `resolution` counted (it records none: taken as made at the current one).
     """
     if entry.fingerprint == item.fingerprint:
         return True
-    return entry.resolution is None and entry.fingerprint == legacy_fingerprint(item.request)
+    request = dict(item.request)
+    if entry.id != item.id:
+        request["language"] = entry.id.partition("/")[2]
+        if fingerprint(request) == entry.fingerprint:
+            return True
+    return entry.resolution is None and entry.fingerprint == legacy_fingerprint(request)
+
+
+def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
+    """Canonical item id -> id of an entry written with the locale in another case.
+
+    Before locale codes were canonicalised, an item's id and its `language` were the code
+    as written (`welcome/pt-br`). Such an entry still belongs to the item now named
+    `welcome/pt-BR`; without this it would plan as a create (a second, billed export).
+    """
+    legacy: dict[str, str] = {}
+    for entry_id in entries:
+        video, slash, locale = entry_id.partition("/")
+        if slash and (canonical := f"{video}/{canonical_locale(locale)}") != entry_id:
+            legacy.setdefault(canonical, entry_id)
+    return legacy
 
 
 def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
@@ -151,9 +184,14 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
     entries = lock.entries
+    legacy = _legacy_entries(entries)
+    claimed: set[str] = set()  # legacy entry ids matched to an item: not orphaned
     planned: list[PlannedItem] = []
     for item in items:
         entry = entries.get(item.id)
+        if entry is None and item.id in legacy:
+            entry = entries[legacy[item.id]]
+            claimed.add(entry.id)
         if entry is None:
             planned.append(PlannedItem(item.id, PlanAction.CREATE, item, None, "new item"))
             continue
@@ -183,7 +221,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
             planned.append(
                 PlannedItem(item.id, PlanAction.UPDATE, item, entry, reason, changes, diff)
             )
-    for item_id in entries.keys() - {item.id for item in items}:
+    for item_id in entries.keys() - {item.id for item in items} - claimed:
         planned.append(
             PlannedItem(
                 item_id,

@@ -2,7 +2,7 @@ import hashlib
 import json
 import random
 
-from specsync.model import Location, build_request, fingerprint
+from specsync.model import Location, build_request, canonical_locale, fingerprint
 
 
 def test_location_prints_path_line_column() -> None:
@@ -60,3 +60,19 @@ def test_fingerprint_of_a_known_request_never_changes() -> None:
     assert fingerprint(request) == _canonical_fingerprint(request)
     expected = hashlib.sha256(b'{"isExport":true,"language":"en","model":"M1","text":"Hi!"}')
     assert fingerprint(request) == expected.hexdigest()
+
+
+def test_canonical_locale_changes_only_the_case() -> None:
+    cases = {
+        "en": "en",
+        "EN": "en",
+        "pt-br": "pt-BR",
+        "PT-br": "pt-BR",
+        "zh-hant-tw": "zh-Hant-TW",
+        "ZH-HANT": "zh-Hant",
+        "es-419": "es-419",
+        "sl-rozaj-biske": "sl-rozaj-biske",
+        "en-a-BBB-x-A-CCC": "en-a-bbb-x-a-ccc",
+        "iw": "iw",  # a deprecated code stays as written: no mapping to `he`
+    }
+    assert {code: canonical_locale(code) for code in cases} == cases

@@ -80,3 +80,19 @@ def test_text_diff_is_short() -> None:
     new = "\n".join(f"LINE {i}" for i in range(40))
     diff = text_diff(old, new)
     assert diff[0] == "- line 0" and len(diff) == 13 and diff[-1].endswith("more changed lines")
+
+
+def test_entry_written_with_the_locale_in_another_case_is_the_same_item() -> None:
+    # Before canonicalisation, id and language were the code as written.
+    old = item("a/pt-br", "hi")
+    lock = Lockfile({"a/pt-br": exported(old), "b/EN": exported(item("b/EN", "x"))})
+    plan = make_plan([item("a/pt-BR", "hi"), item("b/en", "changed")], lock)
+    assert [(p.id, p.action, p.entry.id if p.entry else None) for p in plan.items] == [
+        ("a/pt-BR", "unchanged", "a/pt-br"),
+        ("b/en", "update", "b/EN"),
+    ]
+    assert plan.items[1].reason == "text changed"  # the case of the code is no change
+    # A video id keeps its case: `A/pt-br` is another video, orphaned.
+    lock = Lockfile({"A/pt-br": exported(item("A/pt-br", "hi"))})
+    actions = {p.id: p.action for p in make_plan([item("a/pt-BR", "hi")], lock).items}
+    assert actions == {"A/pt-br": "orphaned", "a/pt-BR": "create"}

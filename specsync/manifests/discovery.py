@@ -7,14 +7,19 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular, wide_encoding
 from specsync.model import InputError, Location, Problem
 
 DEFAULT_DIR = "manifests"
 SUFFIXES = (".yaml", ".yml")
-# A searched file is a manifest when a line starts with `specsync:`. Deciding this from the
-# text means unrelated YAML (CI workflows, CloudFormation with custom tags, big data files)
-# is never parsed, so it can never fail a run.
-_MARKER = re.compile(rb"^specsync[ \t]*:", re.MULTILINE)
+# A searched file is a manifest when a line starts with `specsync:` (the key may be quoted).
+# Deciding this from the text means unrelated YAML (CI workflows, CloudFormation with custom
+# tags, big data files) is never parsed, so it can never fail a run.
+_MARKER = re.compile(rb"""^["']?specsync["']?[ \t]*:""", re.MULTILINE)
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 256 * 1024
+# How much of a line's start is kept across a chunk boundary: the marker is shorter.
+_LINE_START = 32
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -24,23 +29,73 @@ def _display(path: Path, cwd: Path) -> str:
         return path.as_posix()
 
 
-def _has_marker(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return _MARKER.search(handle.read()) is not None
-    except OSError:
-        return False
+def _has_marker(fd: int) -> bool:
+    """Whether the file carries the marker, reading it in chunks and stopping at the first.
+
+    Reads at most the size cap: past it a file can be no manifest (the loader refuses it),
+    so a 1 GiB data file next to the manifests costs one cap's worth of reading, not a
+    gigabyte of memory. A manifest says `specsync:` near its top and is found in the first
+    chunk.
+    """
+    carried = b""  # the start of the line the previous chunk ended in
+    total = 0
+    first = True
+    while total <= MAX_FILE_BYTES:
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            return False
+        total += len(chunk)
+        if first and chunk.startswith(_BOM):
+            chunk = chunk[len(_BOM) :]
+        elif first and (encoding := wide_encoding(chunk)):
+            # Saved as UTF-16/32 (Notepad does): a manifest still, which the loader refuses
+            # with a hint; skipping it would drop its items from the run.
+            head = chunk.decode(encoding, errors="ignore").encode("utf-8")
+            return _MARKER.search(head) is not None
+        first = False
+        text = carried + chunk
+        if _MARKER.search(text):
+            return True
+        newline = text.rfind(b"\n")
+        carried = text[newline + 1 :]
+        if len(carried) > _LINE_START:
+            carried = b"#"  # mid-line: whatever follows cannot start a line
+    return False
 
 
-def _search(directory: Path) -> list[Path]:
+def _problem(given: str, error: OSError | NotRegular) -> Problem:
+    if isinstance(error, NotRegular):
+        return Problem(Location(given), str(error))
+    return Problem(Location(given), f"cannot read: {error.strerror or error}")
+
+
+def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
     found: list[Path] = []
-    for folder, subfolders, files in os.walk(directory):
+
+    def unreadable_folder(error: OSError) -> None:
+        # os.walk skips a folder it cannot list unless told: a manifest in it would vanish.
+        where = _display(Path(error.filename), cwd) if error.filename else str(directory)
+        problems.append(Problem(Location(where), f"cannot read folder: {error.strerror}"))
+
+    for folder, subfolders, files in os.walk(directory, onerror=unreadable_folder):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(files):
-            if name.endswith(SUFFIXES):
-                candidate = Path(folder) / name
-                if candidate.is_file() and _has_marker(candidate):
+            if not name.endswith(SUFFIXES):
+                continue
+            candidate = Path(folder) / name
+            try:
+                fd = open_regular(candidate)
+            except (OSError, NotRegular) as error:
+                # Skipping it would drop its items from the run: plan would call them orphaned.
+                problems.append(_problem(_display(candidate, cwd), error))
+                continue
+            try:
+                if _has_marker(fd):
                     found.append(candidate)
+            except OSError as error:
+                problems.append(_problem(_display(candidate, cwd), error))
+            finally:
+                os.close(fd)
     return found
 
 
@@ -48,7 +103,9 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
     """Manifest files as (path, display path), in the order given, each once.
 
     A file named explicitly must be a manifest (the loader checks its content); a
-    directory is searched recursively for *.yaml/*.yml files carrying `specsync:`.
+    directory is searched recursively for *.yaml/*.yml files carrying `specsync:`. A file
+    that cannot be read, or is no regular file (a FIFO, a device, a broken symlink), is a
+    problem wherever it is found, never skipped.
     """
     problems: list[Problem] = []
     chosen: list[Path] = []
@@ -61,13 +118,19 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
                     f"no {DEFAULT_DIR}/ folder in {cwd}: pass manifest files or folders",
                 )
             )
-        chosen = _search(default)
+        chosen = _search(default, cwd, problems)
     for given in paths:
         path = Path(given) if Path(given).is_absolute() else cwd / given
         if path.is_dir():
-            chosen.extend(_search(path))
+            chosen.extend(_search(path, cwd, problems))
         elif path.is_file():
             chosen.append(path)
+        elif path.is_symlink():
+            problems.append(
+                Problem(Location(given), f"broken symbolic link (to {os.readlink(path)})")
+            )
+        elif path.exists():
+            problems.append(Problem(Location(given), NotRegular.describe(path)))
         else:
             problems.append(Problem(Location(given), "no such file or folder"))
     if problems:

@@ -8,6 +8,10 @@ constructing). Every refusal is a located Problem, never a traceback.
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,11 @@ except ImportError:  # pragma: no cover - depends on the build of PyYAML
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FLOW_DEPTH = 64
 MAX_INDENT = 256  # block nesting shows up as indentation (and "- - -" runs)
-MAX_VALUES = 1_000_000  # alias expansion budget ("billion laughs")
+# Nodes as written, counted before composing: libyaml's composer keeps ~350 bytes a node,
+# so a 9 MB flow list of 4.6M numbers took 45 s and 1.9 GB. 500,000 is far above a real
+# manifest (10,000 items take ~23,000) and composes in under a second and 200 MB.
+MAX_NODES = 500_000
+MAX_VALUES = 500_000  # values built once aliases are expanded ("billion laughs")
 
 _TAG = "tag:yaml.org,2002:"
 _constructor = yaml.constructor.SafeConstructor()
@@ -45,6 +53,9 @@ class Locator:
         self.values: dict[PathKey, tuple[int, int]] = {}
         self.keys: dict[PathKey, tuple[int, int]] = {}
         self.first_lines: dict[PathKey, int] = {}
+        # The source text of scalars YAML did not read as text (`0123` became 83), so that
+        # a "quote it" message can show what was written.
+        self.written: dict[PathKey, str] = {}
 
     def __call__(self, path: PathKey, key: bool) -> Location:
         table = self.keys if key else self.values
@@ -66,7 +77,38 @@ def scalar_first_line(document: Document, path: Sequence[str | int]) -> int:
     return 0
 
 
+def scalar_source(document: Document, path: Sequence[str | int]) -> str | None:
+    """How a scalar that YAML did not read as text was written (`0123`), else None."""
+    locator = document.locate_fn
+    if isinstance(locator, Locator):
+        return locator.written.get(tuple(path))
+    return None
+
+
+# Byte order marks of the encodings a manifest might be saved in by mistake, longest first
+# (UTF-32-LE's starts with UTF-16-LE's).
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def wide_encoding(raw: bytes) -> str | None:
+    """ "utf-16" or "utf-32" when `raw` starts with that encoding's byte order mark."""
+    return next((name for bom, name in _WIDE_BOMS if raw.startswith(bom)), None)
+
+
 def _decode(raw: bytes, display: str) -> str:
+    encoding = wide_encoding(raw)
+    if encoding is not None:
+        raise InputError(
+            Problem(
+                Location(display, 1, 1),
+                f"saved as {encoding.upper()}; save the file as UTF-8",
+            )
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -80,6 +122,52 @@ def _decode(raw: bytes, display: str) -> str:
             )
         ) from None
     return text.replace("\r\n", "\n")
+
+
+# What the flow-nesting check looks at; everything else on a line is skipped at C speed.
+_FLOW_CHARS = re.compile(r"""[\[\]{}'"#]""")
+
+
+def _flow_depth_after(line: str, number: int, depth: int, display: str) -> int:
+    """Flow nesting depth after `line`; refuses one over MAX_FLOW_DEPTH.
+
+    A quote opens a quoted scalar at the start of the line or after a space, tab or one of
+    `[{,:`, and runs to the same quote on that line; `#` after whitespace (not right after
+    `[{,:` and blanks) starts a comment. Jumping between these characters keeps a 9 MB
+    line to milliseconds instead of a Python step per character.
+    """
+    position = 0
+    while (found := _FLOW_CHARS.search(line, position)) is not None:
+        index = found.start()
+        char = line[index]
+        position = index + 1
+        before = line[index - 1] if index else " "
+        if char in "'\"":
+            if before in " \t[{,:":
+                end = line.find(char, position)
+                if end < 0:
+                    break  # unclosed on this line: the rest is inside the quote
+                position = end + 1
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                raise InputError(
+                    Problem(
+                        Location(display, number, index + 1),
+                        "nesting is deeper than specsync reads (more than "
+                        f"{MAX_FLOW_DEPTH} levels of [ ] or {{ }})",
+                    )
+                )
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif before in " \t":  # "#"
+            # Back over this run of blanks only (linear overall: one "#" ends each run).
+            last = index - 1
+            while last >= 0 and line[last] in " \t":
+                last -= 1
+            if last < 0 or line[last] not in "[{,:":
+                break  # a comment: brackets in it do not nest
+    return depth
 
 
 def _check_nesting(text: str, display: str) -> None:
@@ -101,34 +189,51 @@ def _check_nesting(text: str, display: str) -> None:
             )
         if depth == 0 and "[" not in line and "{" not in line:
             continue
-        quote = ""
-        previous = " "
-        for column, char in enumerate(line, start=1):
-            if quote:
-                if char == quote:
-                    quote = ""
-                    previous = char
-                continue
-            if char in "'\"" and previous in "[{,: ":
-                quote = char
-            elif char in "[{":
-                depth += 1
-                if depth > MAX_FLOW_DEPTH:
+        depth = _flow_depth_after(line, number, depth, display)
+
+
+def _node_estimate(text: str) -> int:
+    """An upper bound on the YAML nodes in `text`, at C speed.
+
+    Every node but the first starts after one of these characters (a line break, a flow
+    or block indicator); a line opens at most twice as many nodes as it has indicators
+    (`- a: b` is a sequence, a mapping, a key and a value). Commas and colons inside
+    scalars only overestimate.
+    """
+    marks = sum(text.count(char) for char in "\n,:-?[{")
+    return 2 * (marks + 1)
+
+
+def _check_node_count(text: str, display: str) -> None:
+    """Refuse a document with more than MAX_NODES nodes before libyaml composes it.
+
+    The usual manifest is decided by the estimate alone; only one that may be over the
+    limit is counted exactly, from libyaml's event stream, stopping at the limit.
+    """
+    if _node_estimate(text) <= MAX_NODES:
+        return
+    parser = _Loader(text)
+    count = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > MAX_NODES:
+                    mark = event.start_mark
                     raise InputError(
                         Problem(
-                            Location(display, number, column),
-                            "nesting is deeper than specsync reads (more than "
-                            f"{MAX_FLOW_DEPTH} levels of [ ] or {{ }})",
+                            Location(display, mark.line + 1, mark.column + 1),
+                            f"too many YAML values (over {MAX_NODES:,}) for a manifest; "
+                            "split the file, or keep large data out of manifests",
                         )
                     )
-            elif char in "]}" and depth > 0:
-                depth -= 1
-            elif char == "#" and previous in " \t":
-                break  # a comment: brackets in it do not nest
-            if char not in " \t":
-                previous = char
-            elif previous not in "[{,:":
-                previous = " "
+    except yaml.YAMLError:
+        return  # composing reports the syntax error, with its location
+    finally:
+        parser.dispose()
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
 
 
 def _tag_refusal(tag: str) -> str:
@@ -166,7 +271,10 @@ class _Builder:
             )
         self.mark(path, node)
         if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path)
+            value = self.scalar(node, path)
+            if not isinstance(value, str):
+                self.locator.written[path] = node.value
+            return value
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _TAG + "seq":
                 raise _Refused(node.start_mark, _tag_refusal(node.tag))
@@ -237,6 +345,9 @@ def parse_document(raw: bytes, display: str) -> Document:
             )
         )
     text = _decode(raw, display)
+    # Nodes first: the count stops early on a long flow line that the nesting check would
+    # walk character by character (libyaml's own depth limit keeps the count shallow).
+    _check_node_count(text, display)
     _check_nesting(text, display)
     locator = Locator(display)
     try:
@@ -262,6 +373,17 @@ def parse_document(raw: bytes, display: str) -> Document:
         raise InputError(
             Problem(Location(display, line, column), f"YAML syntax error: {message}")
         ) from None
+    except yaml.reader.ReaderError as error:
+        # A character YAML forbids (NUL, other controls): libyaml gives a byte offset only.
+        before = text.encode("utf-8")[: error.position]
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", errors="ignore")) + 1
+        raise InputError(
+            Problem(
+                Location(display, before.count(b"\n") + 1, column),
+                f"character U+{error.character:04X} is not allowed in YAML ({error.reason})",
+            )
+        ) from None
     except yaml.YAMLError as error:
         raise InputError(Problem(Location(display, 1, 1), f"YAML error: {error}")) from None
     except RecursionError:
@@ -272,23 +394,82 @@ def parse_document(raw: bytes, display: str) -> Document:
 
 
 def load_document(path: Path, display: str) -> Document:
-    """Read and parse one manifest file."""
+    """Read and parse one manifest file (a regular file, at most the size cap)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(
-                Problem(
-                    Location(display),
-                    f"file is too large ({size / 1024 / 1024:.1f} MiB; "
-                    f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
-                )
-            )
-        raw = path.read_bytes()
+        fd = open_regular(path)
+    except NotRegular as error:
+        raise InputError(Problem(Location(display), str(error))) from None
     except OSError as error:
         raise InputError(
             Problem(Location(display), f"cannot read: {error.strerror or error}")
         ) from None
+    try:
+        raw = _read_capped(fd, display)
+    except OSError as error:
+        raise InputError(
+            Problem(Location(display), f"cannot read: {error.strerror or error}")
+        ) from None
+    finally:
+        os.close(fd)
     return parse_document(raw, display)
+
+
+class NotRegular(Exception):
+    """A path that is no regular file (a FIFO, a device, a socket): never opened to read."""
+
+    _KINDS = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+
+    @classmethod
+    def describe(cls, path: Path, mode: int | None = None) -> str:
+        if mode is None:
+            mode = path.stat().st_mode
+        kind = next((name for test, name in cls._KINDS if test(mode)), "a special file")
+        return f"not a regular file ({kind})"
+
+
+def open_regular(path: Path) -> int:
+    """A descriptor open for reading on `path`, which must be a regular file.
+
+    O_NONBLOCK so that a FIFO swapped in after any earlier check cannot block the open;
+    the type is checked on the open descriptor itself (no race).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegular(NotRegular.describe(path, mode))
+    return fd
+
+
+def _read_capped(fd: int, display: str) -> bytes:
+    """The whole file, or a located "too large" refusal once it passes the cap."""
+    size = os.fstat(fd).st_size
+    if size <= MAX_FILE_BYTES:
+        parts = []
+        remaining = MAX_FILE_BYTES + 1  # a file growing while read still stops here
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            parts.append(chunk)
+            remaining -= len(chunk)
+        raw = b"".join(parts)
+        if len(raw) <= MAX_FILE_BYTES:
+            return raw
+        size = len(raw)
+    raise InputError(
+        Problem(
+            Location(display),
+            f"file is too large ({size / 1024 / 1024:.1f} MiB; "
+            f"the limit is {MAX_FILE_BYTES // 1024 // 1024} MiB)",
+        )
+    )
 
 
 def is_manifest(document: Document) -> bool:

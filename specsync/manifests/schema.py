@@ -10,6 +10,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from specsync.manifests.load import scalar_source
 from specsync.model import Document, PathKey, Problem
 
 FORMAT_VERSION = 1
@@ -71,6 +72,14 @@ def _validator() -> Any:
     return Draft202012Validator(manifest_schema())
 
 
+MAX_SHOWN = 80  # a value quoted in a message: a 300 KB locale code is not repeated whole
+
+
+def _quoted(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 2]}…{text[-1]}"
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
@@ -79,7 +88,7 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {_quoted(value)}"
     if isinstance(value, list):
         return "a list"
     return "a mapping"
@@ -93,6 +102,26 @@ def _quote_hint(value: Any) -> str:
     return ""
 
 
+def _not_text(doc: Document, path: PathKey, value: Any) -> str:
+    """ "got ...: quote it" for a scalar YAML read as a number, boolean or null, naming what
+    was written: `model: 0123` is the octal number 83 to YAML 1.1, which nobody meant."""
+    written = scalar_source(doc, path)
+    if written is None:
+        return f"got {_describe(value)}{_quote_hint(value)}"
+    if isinstance(value, bool):
+        reading = f"the boolean {str(value).lower()}"
+    elif value is None:
+        reading = "null"
+    else:
+        reading = f"the number {value}"
+    shown = (
+        f"got {reading}"
+        if written == str(value)
+        else f"got {written}, which YAML 1.1 reads as {reading}"
+    )
+    return f'{shown}: quote it, e.g. "{written}"'
+
+
 def _field_name(path: tuple[str | int, ...]) -> str:
     for part in reversed(path):
         if isinstance(part, str):
@@ -102,7 +131,7 @@ def _field_name(path: tuple[str | int, ...]) -> str:
 
 def _context(path: tuple[str | int, ...]) -> str:
     if len(path) >= 2 and path[0] == "videos":
-        return f" in video {path[1]!r}"
+        return f" in video {_quoted(path[1])}"
     if path and path[0] == "defaults":
         return " in defaults"
     return ""
@@ -141,12 +170,14 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
                 problems.append(
                     Problem(
                         doc.locate((*path, index)),
-                        f"locale must be text, got {_describe(entry)}{_quote_hint(entry)}",
+                        f"locale must be text, {_not_text(doc, (*path, index), entry)}",
                     )
                 )
             elif not _locale_code_validator().is_valid(entry):
                 problems.append(
-                    Problem(doc.locate((*path, index)), f"{entry!r} is not {_SHAPES['locales']}")
+                    Problem(
+                        doc.locate((*path, index)), f"{_quoted(entry)} is not {_SHAPES['locales']}"
+                    )
                 )
     elif isinstance(value, dict):
         if not value:
@@ -172,7 +203,7 @@ def _unknown_key_problems(doc: Document, error: Any, path: PathKey) -> list[Prob
     for key in extras:
         guess = difflib.get_close_matches(key, allowed, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else f" (allowed: {', '.join(allowed)})"
-        message = f"unknown key {key!r}{_context(path)}{hint}"
+        message = f"unknown key {_quoted(key)}{_context(path)}{hint}"
         problems.append(Problem(doc.locate((*path, key), key=True), message))
     return problems
 
@@ -183,7 +214,7 @@ def _bad_name_problems(doc: Document, error: Any, path: PathKey) -> list[Problem
     shape = _SHAPES.get(_field_name(path), "a valid name")
     check = Draft202012Validator(error.schema["propertyNames"])
     return [
-        Problem(doc.locate((*path, name), key=True), f"{name!r} is not {shape}")
+        Problem(doc.locate((*path, name), key=True), f"{_quoted(name)} is not {shape}")
         for name in error.instance
         if isinstance(name, str) and not check.is_valid(name)
     ]
@@ -199,8 +230,8 @@ def _wrong_type_problem(doc: Document, error: Any, path: PathKey) -> Problem:
     value = error.instance
     return Problem(
         doc.locate(path),
-        f"{_field_name(path)} must be {wanted}, got {_describe(value)}"
-        + (_quote_hint(value) if wanted == "text" else ""),
+        f"{_field_name(path)} must be {wanted}, "
+        + (_not_text(doc, path, value) if wanted == "text" else f"got {_describe(value)}"),
     )
 
 
@@ -216,10 +247,15 @@ def _single_problem(doc: Document, error: Any, path: PathKey) -> Problem:
         shape = _SHAPES.get(field, f"of the form {error.validator_value}")
         if len(path) >= 2 and path[-2] == "locales":
             shape = _SHAPES["locales"]
-        return Problem(doc.locate(path), f"{value!r} is not {shape}")
+        return Problem(doc.locate(path), f"{_quoted(value)} is not {shape}")
     if validator == "enum":
         choices = ", ".join(str(c) for c in dict.fromkeys(str(c) for c in error.validator_value))
-        return Problem(doc.locate(path), f"{field} must be one of {choices}, got {value!r}")
+        return Problem(doc.locate(path), f"{field} must be one of {choices}, got {_quoted(value)}")
+    if validator == "maxLength":
+        return Problem(
+            doc.locate(path),
+            f"{field}: {_quoted(value)} is too long (at most {error.validator_value} characters)",
+        )
     if validator in ("minLength", "minItems", "minProperties"):
         return Problem(doc.locate(path), f"{field} must not be empty")
     return Problem(doc.locate(path), f"{field}: {error.message}")

@@ -1,3 +1,5 @@
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,61 @@ def test_root_rules(tmp_path: Path) -> None:
         manifest_root(["other", "manifests"], None, tmp_path) == (tmp_path / "manifests").resolve()
     )
     assert manifest_root([], None, tmp_path / "other") == (tmp_path / "other").resolve()
+
+
+# hostile folders: big data files, FIFOs, broken links, unreadable entries -----------------
+
+
+def test_big_sparse_data_file_is_decided_from_its_start(tmp_path: Path) -> None:
+    make(tmp_path)
+    with (tmp_path / "manifests" / "data.yaml").open("wb") as handle:
+        handle.truncate(1024**3)  # 1 GiB of holes: reading it whole took 13 s and 1 GB
+    started = time.perf_counter()
+    found = [display for _, display in find_manifests([], tmp_path)]
+    elapsed = time.perf_counter() - started
+    assert found == ["manifests/a.yaml", "manifests/sub/b.yml"]
+    assert elapsed < 2, elapsed
+
+
+def test_marker_after_bom_quoted_or_past_a_chunk_is_found(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "bom.yaml").write_bytes(b"\xef\xbb\xbfspecsync: 1\nvideos: {}\n")
+    (folder / "quoted.yaml").write_text('"specsync": 1\nvideos: {}\n')
+    # The marker in the second chunk, and a line that straddles the first chunk's end.
+    (folder / "late.yaml").write_text("# " + "x" * 300_000 + "\nvideos: {}\nspecsync: 1\n")
+    (folder / "straddle.yaml").write_text("a" * (256 * 1024 - 4) + "specsync: 1\n")
+    found = [display for _, display in find_manifests([], tmp_path)]
+    assert found == ["manifests/bom.yaml", "manifests/late.yaml", "manifests/quoted.yaml"]
+
+
+def test_fifo_and_broken_link_in_a_searched_folder_are_problems(tmp_path: Path) -> None:
+    make(tmp_path)
+    os.mkfifo(tmp_path / "manifests" / "pipe.yaml")  # opening it to read would block
+    (tmp_path / "manifests" / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(InputError) as info:
+        find_manifests([], tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        "manifests/gone.yaml: cannot read: No such file or directory",
+        "manifests/pipe.yaml: not a regular file (a FIFO)",
+    ]
+
+
+def test_fifo_device_and_broken_link_named_explicitly(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    with pytest.raises(InputError) as info:
+        find_manifests(["pipe.yaml", "/dev/zero", "gone.yaml"], tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        "/dev/zero: not a regular file (a character device)",
+        f"gone.yaml: broken symbolic link (to {tmp_path / 'nowhere.yaml'})",
+        "pipe.yaml: not a regular file (a FIFO)",
+    ]
+
+
+def test_manifest_saved_as_utf16_is_found_and_other_utf16_yaml_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "wide.yaml").write_bytes("specsync: 1\nvideos: {}\n".encode("utf-16"))
+    (folder / "other.yaml").write_bytes("name: x\n".encode("utf-16"))
+    assert [display for _, display in find_manifests([], tmp_path)] == ["manifests/wide.yaml"]

@@ -115,3 +115,17 @@ def test_reserved_variable_names_are_refused() -> None:
     assert problems == [
         "m0.yaml:3:8: 'locale' is set by specsync for every script; rename this variable"
     ]
+
+
+def test_locales_ignore_case_and_items_take_the_canonical_code() -> None:
+    specs, problems = expand(
+        "specsync: 1\ndefaults: {model: M}\nvideos:\n  v:\n    script: x\n"
+        "    locales: [en, PT-br, zh-hant-tw, En]\n"
+    )
+    assert sorted(specs) == ["v/en", "v/pt-BR", "v/zh-Hant-TW"]
+    assert specs["v/pt-BR"].locale == "pt-BR"
+    assert specs["v/pt-BR"].variables["locale"] == "PT-br"  # templates see it as written
+    assert problems == [
+        "m0.yaml:6:38: locale 'En' is listed twice for video 'v' (as 'en'): also at line 6 "
+        "(locale codes ignore case)"
+    ]

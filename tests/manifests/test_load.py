@@ -1,8 +1,12 @@
+import random
 import time
 from pathlib import Path
 
 import pytest
+import yaml
+from conftest import EXAMPLES
 
+from specsync.manifests import load
 from specsync.manifests.load import load_document, parse_document, scalar_first_line
 from specsync.model import InputError
 
@@ -91,3 +95,110 @@ def test_too_large_file_is_refused_without_reading(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_document(big, "big.yaml")
     assert "big.yaml: file is too large (11.0 MiB; the limit is 10 MiB)" in str(info.value)
+
+
+# node-heavy documents: bounded before libyaml composes them ------------------------------
+
+TRICKY = [
+    "a: b\n",
+    "- - - - x\n",
+    "- a: b\n  c: [d, {e: f}]\n",
+    "[a: 1, b: 2, {c, d}]\n",
+    "? complex\n: value\n",
+    "x: &a [1, 2]\ny: *a\nz: [*a, *a]\n",
+    "--- a\n--- b\n",
+    "x:\ny:\n- \n-\n",
+    "k: |\n  text\n  more\nj: >\n  folded\n",
+    "{a: [b, [c, [d]]], e: {f: {g: h}}}\n",
+]
+
+
+def test_node_estimate_is_an_upper_bound() -> None:
+    texts = [*TRICKY, *(p.read_text(encoding="utf-8") for p in EXAMPLES.rglob("*.yaml"))]
+    for text in texts:
+        nodes = sum(isinstance(e, load._NODE_EVENTS) for e in yaml.parse(text, Loader=load._Loader))
+        assert load._node_estimate(text) >= nodes, text
+
+
+def test_too_many_nodes_are_refused_before_composing(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.monotonic()
+    flow = b"x: [" + b",".join([b"1"] * (load.MAX_NODES + 10)) + b"]\n"
+    assert refused(flow).startswith("m.yaml:1:999999: too many YAML values (over 500,000)")
+    block = b"x:\n" + b"  - 1\n" * (load.MAX_NODES + 10)
+    assert refused(block).startswith("m.yaml:499999:5: too many YAML values")
+    assert time.monotonic() - started < 5
+    # Under the limit, the same shapes load (the estimate alone may exceed it).
+    monkeypatch.setattr(load, "MAX_NODES", 20)
+    assert parse_document(b"x: [1,2,3]\ny: 'a,b,c,d,e,f,g,h,i,j,k'\n", "m.yaml").data["x"] == [
+        1,
+        2,
+        3,
+    ]
+
+
+def test_forbidden_characters_and_wide_encodings_are_located() -> None:
+    assert refused("a: 1\nb: 'é\x00'\n".encode()) == (
+        "m.yaml:2:6: character U+0000 is not allowed in YAML (control characters are not allowed)"
+    )
+    assert refused("a: 1\n".encode("utf-16")) == (
+        "m.yaml:1:1: saved as UTF-16; save the file as UTF-8"
+    )
+
+
+def reference_nesting(text: str, max_depth: int) -> tuple[int, int] | None:
+    """The flow-nesting check one character at a time, as it was first written: the oracle
+    for the fast one, which jumps between the characters that matter."""
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        if depth == 0 and "[" not in line and "{" not in line:
+            continue
+        quote = ""
+        previous = " "
+        for column, char in enumerate(line, start=1):
+            if quote:
+                if char == quote:
+                    quote = ""
+                    previous = char
+                continue
+            if char in "'\"" and previous in "[{,: ":
+                quote = char
+            elif char in "[{":
+                depth += 1
+                if depth > max_depth:
+                    return (number, column)
+            elif char in "]}" and depth > 0:
+                depth -= 1
+            elif char == "#" and previous in " \t":
+                break
+            if char not in " \t":
+                previous = char
+            elif previous not in "[{,:":
+                previous = " "
+    return None
+
+
+def test_flow_nesting_check_agrees_with_the_character_by_character_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chooser = random.Random(5)
+    for _ in range(20_000):
+        limit = chooser.choice([1, 2, 3])
+        monkeypatch.setattr(load, "MAX_FLOW_DEPTH", limit)
+        text = "".join(chooser.choice("[]{}'\" #\t,:-ab\n") for _ in range(chooser.randint(0, 40)))
+        expected = reference_nesting(text, limit)
+        try:
+            load._check_nesting(text, "m.yaml")
+            got = None
+        except InputError as error:
+            got = (error.problems[0].location.line, error.problems[0].location.column)
+        assert got == expected, repr(text)
+
+
+def test_flow_nesting_check_is_linear_on_hostile_lines() -> None:
+    started = time.monotonic()
+    load._check_nesting("x: [" + "a" * 9_000_000 + "]", "m.yaml")
+    assert time.monotonic() - started < 0.5  # a Python step per character took 1.8 s
+    # Each "#" looks back over its own run of blanks only: not quadratic (3M of them).
+    started = time.monotonic()
+    load._check_nesting("x: [" + " #," * 3_000_000 + "]", "m.yaml")
+    assert time.monotonic() - started < 10

@@ -28,11 +28,24 @@ def test_unknown_key_is_reported_at_the_key_with_a_suggestion() -> None:
 
 def test_wrong_types_get_yaml_11_hints() -> None:
     assert problems(HEADER + "videos:\n  a: {script: x, model: 45058}\n") == [
-        "m.yaml:4:25: model must be text, got the number 45058: quote it"
+        'm.yaml:4:25: model must be text, got the number 45058: quote it, e.g. "45058"'
     ]
-    (message,) = problems(HEADER + "videos:\n  a: {script: x, locales: [en, no]}\n")
-    assert message.startswith("m.yaml:4:32: locale must be text, got the boolean false")
-    assert "quote it" in message
+    assert problems(HEADER + "videos:\n  a: {script: x, locales: [en, no]}\n") == [
+        "m.yaml:4:32: locale must be text, got no, which YAML 1.1 reads as the boolean false: "
+        'quote it, e.g. "no"'
+    ]
+
+
+def test_octal_looking_model_names_what_was_written() -> None:
+    assert problems(HEADER + "videos:\n  a:\n    script: x\n    model: 0123\n") == [
+        "m.yaml:6:12: model must be text, got 0123, which YAML 1.1 reads as the number 83: "
+        'quote it, e.g. "0123"'
+    ]
+    text = "specsync: 1\ndefaults: {model: 0x1F, locales: [en]}\nvideos: {a: {script: x}}\n"
+    assert problems(text) == [
+        "m.yaml:2:19: model must be text, got 0x1F, which YAML 1.1 reads as the number 31: "
+        'quote it, e.g. "0x1F"'
+    ]
 
 
 def test_shapes_of_ids_locales_and_urls() -> None:
@@ -96,3 +109,14 @@ def test_examples_pass_check_jsonschema_too() -> None:
         text=True,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_huge_values_are_shortened_in_messages() -> None:
+    long_code = "en" + "-aa" * 1000  # the shape of a locale code, 3,002 characters long
+    (message,) = problems(HEADER + f"videos:\n  a: {{script: x, locales: [{long_code}]}}\n")
+    assert message.startswith("m.yaml:4:28: 'en-aa-aa")
+    assert message.endswith("…' is not a locale code like en, ko, zh-CN or pt-BR")
+    long_key = long_code[:302]  # a plain YAML key is at most 1,024 characters
+    (message,) = problems(HEADER + f"videos:\n  a: {{script: x, locales: {{{long_key}: {{}}}}}}\n")
+    assert message.endswith("…' is too long (at most 64 characters)")
+    assert len(message) < 200
