@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from specsync.cli.exit_codes import EXIT_INVALID
-from specsync.cli.options import LOCKFILE_OPTION, PATHS_ARGUMENT, ROOT_OPTION
+from specsync.cli.options import (
+    LOCKFILE_OPTION,
+    PATHS_ARGUMENT,
+    ROOT_OPTION,
+    emulator_flag,
+    format_option,
+)
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
 
@@ -19,19 +25,10 @@ _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @LOCKFILE_OPTION
-@click.option(
-    "--emulator",
-    "use_emulator",
-    is_flag=True,
-    help="Check against the built-in emulator (for lockfiles written by `apply --emulator`).",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: {apiBase, credentialMode, ok, checks: [{name, status, detail}]} on stdout.",
+@emulator_flag("Check against the built-in emulator (for lockfiles written by `apply --emulator`).")
+@format_option(
+    ("text", "json"),
+    "json: {apiBase, credentialMode, ok, checks: [{name, status, detail}]} on stdout.",
 )
 def doctor(
     paths: tuple[str, ...],

@@ -6,7 +6,14 @@ import json
 
 import click
 
-from specsync.cli.options import NO_CACHE_OPTION, PATHS_ARGUMENT, ROOT_OPTION, announce_compile
+from specsync.cli.options import (
+    NO_CACHE_OPTION,
+    PATHS_ARGUMENT,
+    ROOT_OPTION,
+    announce_compile,
+    format_option,
+    target_option,
+)
 
 
 @click.command()
@@ -36,20 +43,10 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @NO_CACHE_OPTION
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="GLOB",
-    help="Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one array sorted by item id, on stdout alone.",
+@target_option()
+@format_option(
+    ("text", "json"),
+    "json: one array sorted by item id, on stdout alone.",
 )
 def render(
     paths: tuple[str, ...],

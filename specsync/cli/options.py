@@ -78,3 +78,39 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         result: float = super().convert(number, param, ctx)
         return result
+
+
+# Options several commands declare with their own help: bounds and defaults live here once.
+
+
+def format_option(choices: tuple[str, ...], help: str) -> Any:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+def target_option(
+    help: str = "Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
+) -> Any:
+    return click.option("--target", "targets", multiple=True, metavar="GLOB", help=help)
+
+
+def concurrency_option(help: str) -> Any:
+    # Conservative default: a handful of requests at a time, well under any sane rate limit.
+    return click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=4,
+        show_default=True,
+        metavar="N",
+        help=help,
+    )
+
+
+def emulator_flag(help: str) -> Any:
+    return click.option("--emulator", "use_emulator", is_flag=True, help=help)

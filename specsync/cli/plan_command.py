@@ -17,6 +17,8 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    format_option,
+    target_option,
 )
 from specsync.model import InputError
 
@@ -26,13 +28,9 @@ from specsync.model import InputError
 @ROOT_OPTION
 @NO_CACHE_OPTION
 @LOCKFILE_OPTION
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="json: the documented document on stdout alone; markdown: for a PR comment or "
+@format_option(
+    ("text", "json", "markdown"),
+    "json: the documented document on stdout alone; markdown: for a PR comment or "
     "$GITHUB_STEP_SUMMARY.",
 )
 @click.option(
@@ -41,13 +39,7 @@ from specsync.model import InputError
     help="Exit 2 when anything would be created, updated or is uncertain (0: nothing to do).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="GLOB",
-    help="Only items whose id matches GLOB (as apply --target); repeatable.",
-)
+@target_option("Only items whose id matches GLOB (as apply --target); repeatable.")
 def plan(
     paths: tuple[str, ...],
     root: str | None,

@@ -22,6 +22,10 @@ from specsync.cli.options import (
     ROOT_OPTION,
     FiniteFloat,
     announce_compile,
+    concurrency_option,
+    emulator_flag,
+    format_option,
+    target_option,
 )
 from specsync.errors import UserError
 
@@ -31,13 +35,7 @@ from specsync.errors import UserError
 @ROOT_OPTION
 @NO_CACHE_OPTION
 @LOCKFILE_OPTION
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="GLOB",
-    help="Only items whose id matches GLOB; repeatable.",
-)
+@target_option("Only items whose id matches GLOB; repeatable.")
 @click.option(
     "--replace",
     "replace",
@@ -50,15 +48,7 @@ from specsync.errors import UserError
     is_flag=True,
     help="Resubmit items whose earlier request has an unknown outcome (may duplicate them).",
 )
-# Conservative defaults: a handful of requests at a time, well under any sane rate limit.
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    metavar="N",
-    help="Requests in flight at once.",
-)
+@concurrency_option("Requests in flight at once.")
 @click.option(
     "--rate",
     type=FiniteFloat(min=0.01),
@@ -67,12 +57,9 @@ from specsync.errors import UserError
     metavar="R",
     help="Requests per second at most.",
 )
-@click.option(
-    "--emulator",
-    "use_emulator",
-    is_flag=True,
-    help="Run against the built-in emulator on a free loopback port (no account, no key; "
-    "nothing is really exported).",
+@emulator_flag(
+    "Run against the built-in emulator on a free loopback port (no account, no key; "
+    "nothing is really exported)."
 )
 @click.option(
     "--max-items",
@@ -89,13 +76,9 @@ from specsync.errors import UserError
     help="Refuse to start when the exports add up to more than about M minutes of video "
     "(estimated from text length and language, as plan shows).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="json: what was submitted, failed and left uncertain, on stdout alone; "
+@format_option(
+    ("text", "json", "markdown"),
+    "json: what was submitted, failed and left uncertain, on stdout alone; "
     "markdown: a table of the same for a job summary, on stdout.",
 )
 def apply(
@@ -222,28 +205,12 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     help="With --wait: give up after S seconds (exit 1). Polls thin out from every second "
     "to every 30 s.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
+@format_option(
+    ("text", "json"),
+    "json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    metavar="N",
-    help="Progress requests in flight at once.",
-)
-@click.option(
-    "--emulator",
-    "use_emulator",
-    is_flag=True,
-    help="Ask a built-in emulator (for lockfiles written by `apply --emulator`).",
-)
+@concurrency_option("Progress requests in flight at once.")
+@emulator_flag("Ask a built-in emulator (for lockfiles written by `apply --emulator`).")
 def status(
     lockfile: str,
     wait: bool,
