@@ -270,7 +270,7 @@ class EmulatorService:
     def _auth(self, headers: Mapping[str, str]) -> Answer:
         """Reached only with an accepted key or token (the others got 401/403)."""
         expiry = token_expiry((headers.get("Authorization") or "").strip())
-        data: dict[str, Any] = {"authenticated": True}
+        data: dict[str, Any] = {"isAuthenticated": True}
         if expiry is not None:
             data["expiresIn"] = max(0, round(expiry - time.time()))
         return success(data)

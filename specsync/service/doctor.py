@@ -57,6 +57,20 @@ def credential_mode(credentials: Credentials) -> str:
     return f"appId+userKey ({APP_ID_ENV} + {USER_KEY_ENV}; a token is fetched per run)"
 
 
+# The field's name and place are not documented precisely: take the first boolean found.
+_VERDICT_KEYS = ("isAuthenticated", "authenticated", "isAuth", "valid")
+
+
+def _verdict(parsed: Any) -> bool | None:
+    """The auth endpoint's yes or no, in the envelope's `data` or at the top level."""
+    for holder in (parsed.get("data") if isinstance(parsed, dict) else None, parsed):
+        if isinstance(holder, dict):
+            for key in _VERDICT_KEYS:
+                if isinstance(holder.get(key), bool):
+                    return bool(holder[key])
+    return None
+
+
 def check_credentials(client: Any, credentials: Credentials) -> Check:
     try:
         status, parsed = client.get_json(AUTH_PATH)
@@ -64,8 +78,7 @@ def check_credentials(client: Any, credentials: Credentials) -> Check:
         return Check("credentials", FAIL, str(error))
     except ClientError as error:
         return Check("credentials", FAIL, f"GET {AUTH_PATH} did not answer: {error}")
-    data = parsed.get("data") if isinstance(parsed, dict) else None
-    accepted = data.get("isAuthenticated") if isinstance(data, dict) else None
+    accepted = _verdict(parsed)
     if status == 200 and accepted is True:
         return Check("credentials", OK, f"accepted (GET {AUTH_PATH})")
     if status == 200 and accepted is False:

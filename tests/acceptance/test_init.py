@@ -191,3 +191,12 @@ def test_init_under_a_file_is_a_clean_error(tmp_path: Path) -> None:
     done = run([SPECSYNC, "init", "afile/videos"], tmp_path)
     assert done.returncode == 1, done.stderr
     assert "cannot create" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_doctor_on_the_emulator_is_happy_with_a_new_project(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+    doctor = run([SPECSYNC, "doctor", "--emulator"], project)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "FAIL" not in doctor.stdout + doctor.stderr

@@ -155,7 +155,7 @@ def test_tokens_expire_after_token_ttl_and_the_auth_endpoint_says_so() -> None:
         )
 
     assert auth_before.status_code == 200
-    assert auth_before.json()["data"]["authenticated"] is True
+    assert auth_before.json()["data"]["isAuthenticated"] is True
     assert export_before.status_code == 200
     assert auth_after.status_code == 401
     assert auth_after.json()["error"]["msg"] == "token expired: request a new one"
