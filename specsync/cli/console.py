@@ -17,6 +17,26 @@ from specsync.model import Problem
 _STYLES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2"}
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text: object, *, keep_newlines: bool = False) -> str:
+    """Server-chosen text (ids, URLs, messages) safe for a terminal or CI log: control and
+    other non-printable characters escaped, so no ESC sequence or `::error` line gets out.
+    `keep_newlines`: a message's own line breaks stay (the caller indents what follows)."""
+    return "".join(
+        char
+        if char.isprintable() or (keep_newlines and char == "\n")
+        else _ESCAPES.get(char) or _escaped(char)
+        for char in str(text)
+    )
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def use_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     if "NO_COLOR" in env and env["NO_COLOR"] != "":
@@ -42,11 +62,12 @@ def _annotation_escape(value: str, *, property_value: bool = False) -> str:
 
 def github_annotation(problem: Problem) -> str:
     loc = problem.location
-    props = [f"file={_annotation_escape(loc.path, property_value=True)}"]
+    props = [f"file={_annotation_escape(shown(loc.path), property_value=True)}"]
     if loc.line > 0:
         props.append(f"line={loc.line}")
         props.append(f"col={loc.column or 1}")
-    return f"::error {','.join(props)}::{_annotation_escape(problem.message)}"
+    message = shown(problem.message, keep_newlines=True)
+    return f"::error {','.join(props)}::{_annotation_escape(message)}"
 
 
 def print_problems(
@@ -61,8 +82,11 @@ def print_problems(
     annotate = env.get("GITHUB_ACTIONS") == "true"
     ordered = sorted(set(problems))
     for problem in ordered:
-        where = style(str(problem.location), "bold", enabled=colour)
-        print(f"{where}: {problem.message}", file=out)
+        # A file name or a quoted value may hold control characters: escaped, so that no
+        # ESC reaches a terminal and no line of ours can pass for a CI log command.
+        where = style(shown(problem.location), "bold", enabled=colour)
+        message = shown(problem.message, keep_newlines=True).replace("\n", "\n  ")
+        print(f"{where}: {message}", file=out)
         if annotate:
             print(github_annotation(problem), file=out)
     if ordered:

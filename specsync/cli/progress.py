@@ -7,7 +7,7 @@ import threading
 import time
 from typing import TextIO
 
-from specsync.cli.report_text import shown
+from specsync.cli.console import shown
 from specsync.service.apply import Outcome
 from specsync.states import ItemOutcome
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from specsync.cli.console import style
+from specsync.cli.console import shown, style
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem
 from specsync.states import ItemOutcome, PlanAction, RenderState
@@ -28,22 +28,6 @@ _COLOUR = {
     PlanAction.ORPHANED: "dim",
     PlanAction.UNCERTAIN: "red",
 }
-
-
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def shown(text: object) -> str:
-    """Server-chosen text (ids, URLs, messages) safe for a terminal or CI log: control and
-    other non-printable characters escaped, so no ESC sequence or `::error` line gets out."""
-    return "".join(
-        char if char.isprintable() else _ESCAPES.get(char) or _escaped(char) for char in str(text)
-    )
-
-
-def _escaped(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def render_text(items: Sequence[Item]) -> str:

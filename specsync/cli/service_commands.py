@@ -239,8 +239,9 @@ def status(
       specsync status --emulator --wait
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
+    from specsync.cli.console import shown
     from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import shown, status_text
+    from specsync.cli.report_text import status_text
     from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod

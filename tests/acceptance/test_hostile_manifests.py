@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC
+from conftest import SPECSYNC, run
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 
@@ -379,3 +379,17 @@ def test_every_hostile_manifest_at_once_sends_nothing_and_keeps_the_lockfile(
         assert "submitted" not in result.stdout + result.stderr
     assert (tmp_path / "specsync.lock").read_bytes() == lock
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_file_name_with_control_characters_is_printed_escaped(tmp_path: Path) -> None:
+    """A manifest named with a newline and an ESC must not forge a CI log command or drive
+    the terminal: the name is printed escaped."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    name = "bad\n::error file=x::forged\x1b[31m.yaml"
+    (manifests / name).write_text("specsync: 1\nvideos: {a: {scirpt: x}}\n", encoding="utf-8")
+    result = run([SPECSYNC, "validate"], tmp_path, {**os.environ, "GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith("::error file=x")]
+    assert "bad\\n::error file=x::forged\\x1b[31m.yaml" in result.stderr
