@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from specsync import __version__
-from specsync.cli.console import print_problems
+from specsync.cli.console import print_problems, shown
 from specsync.cli.doctor_command import doctor
 from specsync.cli.emulator_command import emulator
 from specsync.cli.exit_codes import (
@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_problems(error.problems)
         code = EXIT_INVALID
     except UserError as error:
-        click.echo(f"Error: {error}", err=True)
+        # Messages may quote server-chosen ids (a full disk lists the answers it kept).
+        click.echo(f"Error: {shown(str(error), keep_newlines=True)}", err=True)
         code = EXIT_INVALID
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)
