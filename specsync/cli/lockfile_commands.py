@@ -29,7 +29,7 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
       specsync forget welcome/ko
       specsync forget --dry-run 'promo-*/*'
     """
-    from specsync.service.apply import forget_matching
+    from specsync.service.forget import forget_matching
 
     dropped = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
     verb = "would forget" if dry_run else "forgot"

@@ -29,13 +29,13 @@ from specsync.plan import (
     estimated_minutes,
     make_plan,
     matches,
-    require_matches,
 )
+from specsync.service.apply_result import ResultNotWritten, write_result
 from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry, Lockfile, resolution_marker
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import with_entries, without
+from specsync.state.lockfile_update import with_entries
 from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
@@ -329,7 +329,7 @@ def run_apply(
             ) from None
         finally:
             _close(client)
-            report.lockfile_written = _write_result(lockfile_path, lock, report)
+            report.lockfile_written = write_result(lockfile_path, lock, report)
             if stamped:
                 _note_stamped(progress, stamped)
         report.seconds = time.monotonic() - started
@@ -513,65 +513,3 @@ def _submit_all(
     if reasons:
         report.stopped = reasons[0]
     progress.finish()
-
-
-class ResultNotWritten(UserError):
-    """The run's answers could not all be written where they belong (a full disk, EIO, a
-    lockfile replaced by a folder): says where every id is."""
-
-
-def _write_result(lockfile_path: Path, lock: Lockfile, report: ApplyReport) -> bool:
-    """Fold the journal (and any answers it could not take) into the lockfile and remove
-    the journal; when that fails, raise ResultNotWritten naming where the ids are."""
-    jpath = journal_mod.journal_path(lockfile_path)
-    unwritten = report.unjournalled
-    records = journal_mod.read_journal(jpath) + unwritten
-    try:
-        written = write_lockfile(lockfile_path, journal_mod.fold(lock, records))
-    except OSError as error:
-        stopped = f"{report.stopped}. " if report.stopped else ""
-        raise ResultNotWritten(
-            f"{stopped}could not write the lockfile {lockfile_path}: {error.strerror or error}. "
-            f"The answers journalled before are safe in {jpath}: the next apply folds them "
-            "(fix the problem first; nothing is resubmitted)."
-            + _unwritten_lines(unwritten, "NOT recorded anywhere else, keep them")
-        ) from None
-    if unwritten:
-        # The lockfile holds them now; the journal stays out of the way as usual.
-        report.stopped = (report.stopped or "the journal could not be written") + (
-            f". Recorded in {lockfile_path} from memory:"
-            + _unwritten_lines(unwritten, "now in the lockfile")
-        )
-    jpath.unlink(missing_ok=True)
-    return written
-
-
-def _unwritten_lines(records: Sequence[dict[str, Any]], where: str) -> str:
-    if not records:
-        return ""
-    lines = [f"\n{len(records)} answer(s) could not be journalled ({where}):"]
-    for record in records:
-        if record.get("event") == journal_mod.ACCEPTED:
-            lines.append(
-                f"  {record['id']}: projectId {record['projectId']} taskId {record['taskId']}"
-            )
-        else:
-            lines.append(f"  {record['id']}: {record.get('event')} ({record.get('message', '')})")
-    return "\n".join(lines)
-
-
-def forget_matching(
-    lockfile_path: Path, patterns: Sequence[str], *, dry_run: bool = False
-) -> list[str]:
-    """Drop the entries whose id matches any glob, under the apply lock; the ids dropped.
-
-    Their ids move to the lockfile's `forgotten` section. A glob that matches no entry
-    refuses the whole call (a typo must not pass as "done"); `dry_run` writes nothing.
-    """
-    with journal_mod.hold_apply_lock(lockfile_path):
-        lock = read_lockfile(lockfile_path)
-        require_matches("forget", patterns, lock.entries)
-        dropped = sorted(item_id for item_id in lock.entries if matches(item_id, patterns))
-        if dropped and not dry_run:
-            write_lockfile(lockfile_path, without(lock, dropped))
-    return dropped
