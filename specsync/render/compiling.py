@@ -3,6 +3,7 @@ processes, taking what the compiled-template cache (render/cache.py) already hol
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import threading
@@ -79,10 +80,20 @@ def _compile_all(
     env: Environment, sources: Sequence[str], processes: int | None
 ) -> dict[str, CodeType]:
     if processes is None:
-        processes = (os.cpu_count() or 1) if len(sources) >= PARALLEL_THRESHOLD else 1
+        processes = usable_cpus() if len(sources) >= PARALLEL_THRESHOLD else 1
     if processes > 1 and _can_fork():
         return _compile_forked(env, sources, processes)
     return _compile_here(env, sources)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (taskset, cgroup cpusets), not
+    the machine's count, which would oversubscribe a CI job pinned to one core."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is not None:
+        with contextlib.suppress(OSError):
+            return max(1, len(getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _compile_here(env: Environment, sources: Sequence[str]) -> dict[str, CodeType]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import shutil
 import stat
 import traceback
 from pathlib import Path
@@ -299,3 +300,21 @@ def test_the_single_pack_of_an_earlier_specsync_is_removed(env, dirs) -> None:
 
     assert not legacy.exists()
     assert cache.source_path(SOURCES[0]).exists()
+
+
+def test_the_compile_pool_is_sized_by_the_cpus_this_process_may_use() -> None:
+    import subprocess
+    import sys
+
+    from specsync.render.compiling import usable_cpus
+
+    assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        pytest.skip("taskset is not installed")
+    code = "from specsync.render.compiling import usable_cpus; print(usable_cpus())"
+    pinned = subprocess.run(
+        [taskset, "-c", "0", sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout.strip() == "1"
