@@ -86,12 +86,14 @@ class Row:
 
 
 class Bench:
-    def __init__(self, workdir: Path, runs: int, big_runs: int) -> None:
+    def __init__(
+        self, workdir: Path, runs: int, big_runs: int, anchor: list[str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.runs = runs
         self.big_runs = big_runs
         self.specsync = _console_script("specsync") or [sys.executable, "-m", "specsync"]
-        self.check_jsonschema = _console_script("check-jsonschema")
+        self.check_jsonschema = anchor or _console_script("check-jsonschema")
         self.base_env = _clean_env(workdir)
         self.warm_cache = workdir / "cache-warm"
         self._fresh = 0
@@ -506,6 +508,45 @@ def _compile_specsync_bytecode() -> str:
     return f"bytecode of {package} compiled before timing, as pip does for an install"
 
 
+# The fastest check-jsonschema measured (bench/README.md says why it is the anchor).
+ANCHOR_VERSION = "0.29.4"
+
+
+def _anchor(version: str) -> tuple[list[str] | None, str]:
+    """check-jsonschema==version in a venv of its own (made once, kept in the user's cache),
+    else the one installed here; with a line saying which was used."""
+    if version == "installed":
+        return _console_script("check-jsonschema"), "check-jsonschema: the one installed here"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    venv = cache / "specsync-bench" / f"check-jsonschema-{version}"
+    tool = venv / "bin" / "check-jsonschema"
+    if not tool.exists():
+        _progress(f"bench: installing check-jsonschema=={version} into {venv} (once) ...")
+        made = subprocess.run(
+            [sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True
+        )
+        installed = (
+            made.returncode == 0
+            and subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    f"check-jsonschema=={version}",
+                ],
+                capture_output=True,
+                text=True,
+            ).returncode
+            == 0
+        )
+        if not installed or not tool.exists():
+            fallback = _console_script("check-jsonschema")
+            return fallback, f"check-jsonschema {version} could not be installed: the one here"
+    return [str(tool)], f"check-jsonschema {version} (its own venv: {venv})"
+
+
 def _console_script(name: str) -> list[str] | None:
     """The tool installed next to this interpreter (the venv), else on PATH."""
     beside = Path(sys.executable).parent / name
@@ -565,6 +606,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run")
+    parser.add_argument(
+        "--check-jsonschema",
+        default=ANCHOR_VERSION,
+        metavar="VERSION",
+        help=f"the check-jsonschema version to compare with (default {ANCHOR_VERSION}, the "
+        "fastest found; installed once into its own venv), or 'installed'",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.big_runs, args.items, args.apply_items = 1, 1, 200, 20
@@ -576,8 +624,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [int(size) for size in args.sizes.split(",")]
 
     compiled = _compile_specsync_bytecode()
+    anchor, anchor_note = _anchor("installed" if args.quick else args.check_jsonschema)
+    _progress(f"bench: comparing with {anchor_note}")
     with _workdir(args.keep) as workdir:
-        bench = Bench(workdir, args.runs, args.big_runs)
+        bench = Bench(workdir, args.runs, args.big_runs, anchor)
         started = time.perf_counter()
         rows: list[Row] = []
         for name in chosen:
@@ -597,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         meta = {
             "bytecode": compiled,
+            "baseline": anchor_note,
             "runs": args.runs,
             "big_runs": args.big_runs,
             "python": platform.python_version(),
@@ -610,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\nmedians of {args.runs} runs ({args.big_runs} above 10k items; scaling: "
             f"{bench.scaling_rounds(sizes)} rounds of every size); ratio = "
             f"specsync / baseline; Python {platform.python_version()}, {os.cpu_count()} CPUs; "
-            f"{elapsed:.0f} s in all\n{compiled}"
+            f"{elapsed:.0f} s in all\n{compiled}\nbaseline: {anchor_note}"
         )
     return 0
 
