@@ -4,8 +4,8 @@ Actions: `create` (never exported), `update` (exported, but what changes the vid
 `reuse` (the item's fingerprint is that of an earlier export kept in its history: apply
 makes that export current again with no request), `unchanged`, `orphaned` (in the
 lockfile, gone from the manifests: reported, kept, never deleted remotely) and `uncertain`
-(a request was sent and its outcome is unknown: resubmitted only with
-`apply --retry-uncertain`).
+(a request was sent and its outcome is unknown: recorded with `specsync adopt` once found,
+or resubmitted only with `apply --retry-uncertain`).
 """
 
 from __future__ import annotations
@@ -233,8 +233,9 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                     PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    "a request was sent and its outcome is unknown; "
-                    "resubmit with `apply --retry-uncertain`",
+                    "a request was sent and its outcome is unknown; if the export exists in "
+                    "AI Studios record it with `specsync adopt`, else resubmit with "
+                    "`apply --retry-uncertain`",
                 )
             )
         elif (record := reusable(item, entry)) is not None:

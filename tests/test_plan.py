@@ -156,3 +156,10 @@ def test_an_uncertain_attempt_reverted_reuses_the_export_before_it() -> None:
     planned = make_plan([old], lock).items[0]
     assert planned.action == "reuse"
     assert planned.reuse is not None and planned.reuse.project_id == "p-a/en"
+
+
+def test_the_uncertain_reason_names_adopt_before_retrying() -> None:
+    it = item("c/en", "x")
+    planned = make_plan([it], Lockfile({"c/en": exported(it, state="uncertain")})).items[0]
+    assert planned.action == "uncertain"
+    assert planned.reason.index("specsync adopt") < planned.reason.index("--retry-uncertain")

@@ -58,7 +58,8 @@ def plan(
     video changed: the text diff, model or isExport; a new webhookUrl never counts),
     reuse (the script is that of an earlier export: apply makes it current, sends nothing),
     unchanged, orphaned (in the lockfile, gone from the manifests: kept) and uncertain (sent,
-    outcome unknown: resubmitted only with `apply --retry-uncertain`).
+    outcome unknown: `specsync adopt` records it once found in AI Studios; resubmitted only
+    with `apply --retry-uncertain`).
 
     \b
     Examples:

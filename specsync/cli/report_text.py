@@ -59,7 +59,9 @@ def plan_summary(plan: Plan) -> str:
             line += f" (+{uncertain} with --retry-uncertain)"
         return line + "."
     if uncertain:
-        return line + (f"Nothing new to submit; {uncertain} need --retry-uncertain.")
+        return line + (
+            f"Nothing new to submit; {uncertain} need `specsync adopt` or --retry-uncertain."
+        )
     if reuse:
         return line + "Nothing to submit; apply records the reused exports."
     return line + "Nothing to submit."
@@ -119,7 +121,8 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         )
     if report.uncertain_left:
         lines.append(
-            "  Uncertain items may or may not have been exported. Check them in AI Studios; "
+            "  Uncertain items may or may not have been exported. Check them in AI Studios: "
+            "`specsync adopt ITEM --project-id ID` records one you find there; "
             "`specsync apply --retry-uncertain` resubmits them, `specsync forget` drops them."
         )
     if report.stopped:

@@ -56,6 +56,66 @@ def actions(document: dict) -> dict[str, str]:
     return {item["id"]: item["action"] for item in document["items"]}
 
 
+def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path)
+    # Every export is processed and billed, then the connection closes with no answer.
+    with running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as emu:
+        env = api_env(emu.url)
+        applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        assert applied.returncode == 1, applied.stderr
+        assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
+        assert "specsync adopt" in applied.stderr
+        assert applied.stderr.index("specsync adopt") < applied.stderr.index("--retry-uncertain")
+        assert actions(plan_document(root, env))["welcome/en"] == "uncertain"
+        made = {r["body"]["text"]: r for r in emu.records("export")}
+        sent = emu.export_count()
+
+        welcome = made["Hello and welcome."]
+        adopted = run(
+            [
+                SPECSYNC,
+                "adopt",
+                "welcome/en",
+                "--project-id",
+                welcome["projectId"],
+                "--task-id",
+                welcome["taskId"],
+            ],
+            root,
+            env,
+        )
+        assert adopted.returncode == 0, adopted.stderr
+        assert welcome["projectId"] in adopted.stdout
+        # The other one is known only by its projectId (what AI Studios shows).
+        pricing = made["Our prices are simple."]
+        adopted = run(
+            [SPECSYNC, "adopt", "pricing/en", "--project-id", pricing["projectId"]], root, env
+        )
+        assert adopted.returncode == 0, adopted.stderr
+
+        entries = lock_items(root)
+        assert entries["welcome/en"]["projectId"] == welcome["projectId"]
+        assert entries["welcome/en"]["taskId"] == welcome["taskId"]
+        assert entries["pricing/en"]["projectId"] == pricing["projectId"]
+        assert "state" not in entries["welcome/en"]  # no longer uncertain
+        document = plan_document(root, env)
+        assert set(actions(document).values()) == {"unchanged"}
+        assert run([SPECSYNC, "plan", "--detailed-exitcode"], root, env).returncode == 0
+
+        again = run([SPECSYNC, "apply"], root, env)
+        assert again.returncode == 0, again.stderr
+        assert emu.export_count() == sent  # not one request more
+        # status polls the adopted exports like any other.
+        polled = run([SPECSYNC, "status", "--format", "json"], root, env)
+        assert polled.returncode == 0, polled.stderr
+        assert {i["projectId"] for i in json.loads(polled.stdout)["items"]} == {
+            welcome["projectId"],
+            pricing["projectId"],
+        }
+
+
 def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: Path) -> None:
     root = project(tmp_path, "First words.")
     with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
@@ -100,3 +160,61 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
             (second["projectId"], second["taskId"])
         ]
         assert set(actions(plan_document(root, env)).values()) == {"unchanged"}
+
+
+def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
+        env = api_env(emu.url)
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        before = (root / "specsync.lock").read_bytes()
+        refused = run(
+            [SPECSYNC, "adopt", "welcome/en", "--project-id", "no-such-project"], root, env
+        )
+        assert refused.returncode == 1
+        assert "does not know projectId no-such-project (HTTP 404)" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert (root / "specsync.lock").read_bytes() == before
+        assert not (root / ".specsync" / "journal.jsonl").exists()
+
+
+def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
+        env = api_env(emu.url)
+        refused = run([SPECSYNC, "adopt", "welcome/ko", "--project-id", "p-1"], root, env)
+        assert refused.returncode == 1
+        assert "no item 'welcome/ko' in the manifests" in refused.stderr
+        assert "did you mean 'welcome/en'?" in refused.stderr
+        assert not (root / "specsync.lock").exists()
+        assert emu.records() == [] or all(r["event"] != "export" for r in emu.records())
+
+
+def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert run([SPECSYNC, "apply", "--emulator"], root).returncode == 0
+    before = (root / "specsync.lock").read_bytes()
+    refused = run([SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"], root)
+    assert refused.returncode == 1
+    assert "apply --emulator" in refused.stderr
+    assert (root / "specsync.lock").read_bytes() == before
+
+
+def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
+        env = api_env(emu.url)
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+    old = lock_items(root)["welcome/en"]
+    # No service at all: --no-check records the ids as given.
+    env = api_env("http://127.0.0.1:9")
+    adopted = run(
+        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
+        root,
+        env,
+    )
+    assert adopted.returncode == 0, adopted.stderr
+    entry = lock_items(root)["welcome/en"]
+    assert (entry["projectId"], entry["taskId"]) == ("p-made-by-hand", "unknown")
+    assert [h["projectId"] for h in entry["history"]] == [old["projectId"]]
+    assert set(actions(plan_document(root, env)).values()) == {"unchanged"}
