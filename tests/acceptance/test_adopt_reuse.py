@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from conftest import SPECSYNC, run, tomllib
@@ -218,3 +219,56 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
     assert (entry["projectId"], entry["taskId"]) == ("p-made-by-hand", "unknown")
     assert [h["projectId"] for h in entry["history"]] == [old["projectId"]]
     assert set(actions(plan_document(root, env)).values()) == {"unchanged"}
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(GIT_CONFIG_NOSYSTEM="1", HOME=str(repo.parent), GIT_TERMINAL_PROMPT="0")
+    result = run(["git", *args], repo, env, timeout=30)
+    if check:
+        assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result
+
+
+def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
+    git(repo, "config", "user.name", "Test")
+    git(repo, "config", "user.email", "test@example.invalid")
+    git(repo, "config", "commit.gpgsign", "false")
+    git(repo, "config", "merge.specsync.driver", f"{SPECSYNC} merge-driver %O %A %B")
+    (repo / ".gitattributes").write_text("specsync.lock merge=specsync\n", "utf-8")
+    project(repo, "The base words.")
+    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
+        env = api_env(emu.url)
+        assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "base")
+        theirs: dict = {}
+        for branch, script in (("ours", "Our words."), ("theirs", "Their words.")):
+            git(repo, "checkout", "-q", "-b", branch, "main")
+            write_script(repo, script)
+            assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "-m", f"{branch} words")
+            theirs = lock_items(repo)["welcome/en"]
+        git(repo, "checkout", "-q", "ours")
+        merged = git(repo, "merge", "--no-edit", "theirs", check=False)
+        assert merged.returncode != 0  # both the script and the export differ
+        # Resolved by taking their script; the lockfile keeps what the driver wrote.
+        git(repo, "checkout", "--theirs", "manifests/videos.yaml")
+        git(repo, "add", "manifests/videos.yaml", "specsync.lock")
+        sent = emu.export_count()
+
+        document = plan_document(repo, env)
+        welcome = next(i for i in document["items"] if i["id"] == "welcome/en")
+        assert welcome["action"] == "reuse", document
+        assert welcome["projectId"] == theirs["projectId"]
+        applied = run([SPECSYNC, "apply"], repo, env)
+        assert applied.returncode == 0, applied.stderr
+        assert emu.export_count() == sent
+        assert lock_items(repo)["welcome/en"]["projectId"] == theirs["projectId"]
