@@ -7,9 +7,15 @@ Requests are counted on the emulator's own journal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from conftest import SPECSYNC, run, tomllib
@@ -176,7 +182,7 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         assert "does not know projectId no-such-project (HTTP 404)" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert (root / "specsync.lock").read_bytes() == before
-        assert not (root / ".specsync" / "journal.jsonl").exists()
+        assert not (root / ".specsync" / "specsync.lock.journal").exists()
 
 
 def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> None:
@@ -272,3 +278,91 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == sent
         assert lock_items(repo)["welcome/en"]["projectId"] == theirs["projectId"]
+
+
+@contextlib.contextmanager
+def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]]:
+    """Forwards to `upstream`, except that the second export is read and never answered."""
+    posted = threading.Event()
+    release = threading.Event()
+    exports: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.command == "POST" and self.path == "/api/odin/v3/simple/custom":
+                exports.append(1)
+                if len(exports) == 2:
+                    posted.set()
+                    release.wait(30)  # the client is killed while waiting for this answer
+                    return
+            request = urllib.request.Request(
+                upstream + self.path,
+                data=body if self.command == "POST" else None,
+                method=self.command,
+                headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as reply:
+                    status, payload = reply.status, reply.read()
+            except urllib.error.HTTPError as error:
+                status, payload = error.code, error.read()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _forward
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", posted
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        hanging_second_export(emu.url) as (url, posted),
+    ):
+        env = api_env(url)
+        apply = subprocess.Popen(
+            [SPECSYNC, "apply", "--concurrency", "1"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert posted.wait(30), "the second export never arrived"
+        finally:
+            apply.kill()
+            apply.wait(10)
+        assert (root / ".specsync" / "specsync.lock.journal").exists()
+        assert not (root / "specsync.lock").exists()  # the first answer is only journalled
+        first = emu.records("export")[0]
+        adopted = run(
+            [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-found-in-studio", "--no-check"],
+            root,
+            env,
+        )
+        assert adopted.returncode == 0, adopted.stderr
+        assert "recovered" in adopted.stderr
+        entries = lock_items(root)
+        done = next(k for k in entries if k != "welcome/en")
+        # The answer the killed apply journalled is in the lockfile: no id lost.
+        assert entries[done]["projectId"] == first["projectId"]
+        assert entries["welcome/en"]["projectId"] == "p-found-in-studio"
+        assert not (root / ".specsync" / "specsync.lock.journal").exists()
