@@ -1,9 +1,11 @@
 """What apply would do: a pure function of the rendered items and the lockfile.
 
 Actions: `create` (never exported), `update` (exported, but what changes the video changed),
-`unchanged`, `orphaned` (in the lockfile, gone from the manifests: reported, kept, never
-deleted remotely) and `uncertain` (a request was sent and its outcome is unknown: resubmitted
-only with `apply --retry-uncertain`).
+`reuse` (the item's fingerprint is that of an earlier export kept in its history: apply
+makes that export current again with no request), `unchanged`, `orphaned` (in the
+lockfile, gone from the manifests: reported, kept, never deleted remotely) and `uncertain`
+(a request was sent and its outcome is unknown: recorded with `specsync adopt` once found,
+or resubmitted only with `apply --retry-uncertain`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from specsync.model import (
     fingerprint,
     legacy_fingerprint,
 )
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.states import PlanAction, RenderState
 
 ACTIONS = tuple(PlanAction)
@@ -58,6 +60,7 @@ class PlannedItem(NamedTuple):
     reason: str = ""
     changes: tuple[Change, ...] = ()
     diff: tuple[str, ...] = ()  # a short text diff for updates
+    reuse: Submission | None = None  # for `reuse`: the earlier export made current again
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """True when `--detailed-exitcode` says 2: something to create, update or resolve."""
-        return any(self.summary.get(a, 0) for a in (*SUBMITTED, PlanAction.UNCERTAIN))
+        """True when `--detailed-exitcode` says 2: something to create, update, reuse or
+        resolve."""
+        return any(
+            self.summary.get(a, 0) for a in (*SUBMITTED, PlanAction.REUSE, PlanAction.UNCERTAIN)
+        )
 
 
 def estimated_minutes(request: Mapping[str, Any]) -> float:
@@ -162,6 +168,25 @@ def same_export(item: Item, entry: Entry) -> bool:
     return entry.resolution is None and entry.fingerprint == legacy_fingerprint(request)
 
 
+def reusable(item: Item, entry: Entry) -> Submission | None:
+    """The newest earlier export of this item made from the very request it sends now.
+
+    History records keep ids and fingerprint, not the render state: a record is reused
+    unless it is the entry's current export and that one is known to have failed (a failed
+    export is never reused; docs/lockfile.md).
+    """
+    for record in reversed(entry.history):
+        if record.fingerprint != item.fingerprint:
+            continue
+        if entry.state == RenderState.FAILED and (record.project_id, record.task_id) == (
+            entry.project_id,
+            entry.task_id,
+        ):
+            continue
+        return record
+    return None
+
+
 def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
     """Canonical item id -> id of an entry written with the locale in another case.
 
@@ -199,7 +224,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
         if same and entry.state != RenderState.UNCERTAIN and entry.project_id is not None:
             # The usual line of a plan, built the quick way (make_plan runs per item).
             planned.append(
-                PlannedItem._make((item.id, PlanAction.UNCHANGED, item, entry, "", (), ()))
+                PlannedItem._make((item.id, PlanAction.UNCHANGED, item, entry, "", (), (), None))
             )
         elif same and entry.state == RenderState.UNCERTAIN:
             planned.append(
@@ -208,8 +233,22 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                     PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    "a request was sent and its outcome is unknown; "
-                    "resubmit with `apply --retry-uncertain`",
+                    "a request was sent and its outcome is unknown; if the export exists in "
+                    "AI Studios record it with `specsync adopt`, else resubmit with "
+                    "`apply --retry-uncertain`",
+                )
+            )
+        elif (record := reusable(item, entry)) is not None:
+            planned.append(
+                PlannedItem(
+                    item.id,
+                    PlanAction.REUSE,
+                    item,
+                    entry,
+                    f"the same as the earlier export {record.project_id} "
+                    f"({record.submitted_at or 'time unknown'}); apply makes it current "
+                    "again, nothing is sent",
+                    reuse=record,
                 )
             )
         elif entry.project_id is None and entry.state != RenderState.UNCERTAIN:

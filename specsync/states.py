@@ -28,6 +28,7 @@ class PlanAction(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    REUSE = "reuse"  # the script matches an earlier export in history: made current, not sent
     UNCHANGED = "unchanged"
     ORPHANED = "orphaned"
     UNCERTAIN = "uncertain"
@@ -49,6 +50,7 @@ class ItemOutcome(StrEnum):
     FAILED = "failed"
     UNCERTAIN = "uncertain"
     SKIPPED = "skipped"  # never sent: the run stopped first (401/403, a signal)
+    REUSED = "reused"  # an earlier export made current again: nothing sent
 
 
 class RenderState(StrEnum):

@@ -2,7 +2,7 @@ from specsync.cli.report_json import plan_document
 from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan, text_diff
 from specsync.state.journal import fold
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockdata import Entry, Lockfile, Submission
 
 
 def item(item_id: str, text: str, model: str = "M1", webhook: str | None = None) -> Item:
@@ -36,7 +36,14 @@ def test_every_action() -> None:
         "gone/en": "orphaned",
     }
     assert [p.id for p in plan.items] == sorted(actions)
-    assert plan.summary == {"create": 1, "update": 1, "unchanged": 1, "orphaned": 1, "uncertain": 1}
+    assert plan.summary == {
+        "create": 1,
+        "update": 1,
+        "reuse": 0,
+        "unchanged": 1,
+        "orphaned": 1,
+        "uncertain": 1,
+    }
     assert plan.has_changes
 
 
@@ -96,3 +103,63 @@ def test_entry_written_with_the_locale_in_another_case_is_the_same_item() -> Non
     lock = Lockfile({"A/pt-br": exported(item("A/pt-br", "hi"))})
     actions = {p.id: p.action for p in make_plan([item("a/pt-BR", "hi")], lock).items}
     assert actions == {"A/pt-br": "orphaned", "a/pt-BR": "create"}
+
+
+def test_a_reverted_script_reuses_its_earlier_export() -> None:
+    old, new = item("a/en", "first"), item("a/en", "second")
+    earlier = Submission("p-old", "t-old", "2026-11-20T09:30:00Z", old.fingerprint)
+    lock = Lockfile({"a/en": exported(new)._replace(history=(earlier,))})
+    plan = make_plan([old], lock)
+    planned = plan.items[0]
+    assert planned.action == "reuse"
+    assert planned.reuse == earlier
+    assert "p-old" in planned.reason
+    assert plan.summary["reuse"] == 1 and plan.has_changes
+    document = plan_document(plan)
+    assert document["items"][0]["projectId"] == "p-old"
+    assert document["summary"]["reuse"] == 1
+    assert document["estimate"]["exports"] == 0
+
+
+def test_the_newest_matching_record_is_reused() -> None:
+    old, new = item("a/en", "first"), item("a/en", "second")
+    first = Submission("p-1", "t-1", "2026-11-20T09:30:00Z", old.fingerprint)
+    again = Submission("p-3", "t-3", "2026-11-22T09:30:00Z", old.fingerprint)
+    between = Submission("p-2", "t-2", "2026-11-21T09:30:00Z", new.fingerprint)
+    lock = Lockfile({"a/en": exported(new)._replace(history=(first, between, again))})
+    assert make_plan([old], lock).items[0].reuse == again
+
+
+def test_a_failed_export_is_never_reused() -> None:
+    old, new = item("a/en", "first"), item("a/en", "second")
+    # The current export failed and is also listed in history (an uncertain attempt
+    # after it put it there): its fingerprint matching does not make it reusable.
+    failed = Submission("p-new", "t", "2026-11-20T09:30:00Z", old.fingerprint)
+    entry = exported(new, state="failed", project_id="p-new")._replace(history=(failed,))
+    assert make_plan([old], Lockfile({"a/en": entry})).items[0].action == "update"
+
+
+def test_an_uncertain_attempt_reverted_reuses_the_export_before_it() -> None:
+    old, attempted = item("a/en", "first"), item("a/en", "second")
+    lock = fold(
+        Lockfile({"a/en": exported(old)}),
+        [
+            {
+                "event": "intent",
+                "id": "a/en",
+                "fingerprint": attempted.fingerprint,
+                "at": "2026-11-25T12:00:00Z",
+            }
+        ],
+    )
+    assert lock.entries["a/en"].state == "uncertain"
+    planned = make_plan([old], lock).items[0]
+    assert planned.action == "reuse"
+    assert planned.reuse is not None and planned.reuse.project_id == "p-a/en"
+
+
+def test_the_uncertain_reason_names_adopt_before_retrying() -> None:
+    it = item("c/en", "x")
+    planned = make_plan([it], Lockfile({"c/en": exported(it, state="uncertain")})).items[0]
+    assert planned.action == "uncertain"
+    assert planned.reason.index("specsync adopt") < planned.reason.index("--retry-uncertain")

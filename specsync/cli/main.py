@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from specsync import __version__
+from specsync.cli.adopt_command import adopt
 from specsync.cli.console import print_problems, shown
 from specsync.cli.doctor_command import doctor
 from specsync.cli.emulator_command import emulator
@@ -57,6 +58,7 @@ for _command in (
     plan,
     apply,
     status,
+    adopt,
     forget,
     merge_driver,
     emulator,

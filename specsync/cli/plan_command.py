@@ -36,7 +36,8 @@ from specsync.model import InputError
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 2 when anything would be created, updated or is uncertain (0: nothing to do).",
+    help="Exit 2 when anything would be created, updated, reused or is uncertain "
+    "(0: nothing to do).",
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
 @target_option("Only items whose id matches GLOB (as apply --target); repeatable.")
@@ -55,8 +56,10 @@ def plan(
     The plan goes to stdout (`specsync plan > plan.txt`); notes go to stderr. Compares
     every rendered item with the lockfile: create (new), update (what changes the
     video changed: the text diff, model or isExport; a new webhookUrl never counts),
+    reuse (the script is that of an earlier export: apply makes it current, sends nothing),
     unchanged, orphaned (in the lockfile, gone from the manifests: kept) and uncertain (sent,
-    outcome unknown: resubmitted only with `apply --retry-uncertain`).
+    outcome unknown: `specsync adopt` records it once found in AI Studios; resubmitted only
+    with `apply --retry-uncertain`).
 
     \b
     Examples:

@@ -34,7 +34,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             element["fingerprint"] = planned.item.fingerprint
             element["minutes"] = round(estimated_minutes(planned.item.request), 2)
             element["source"] = planned.item.source.short
-        if planned.entry is not None and planned.entry.project_id:
+        if planned.reuse is not None:
+            element["projectId"] = planned.reuse.project_id  # the export made current again
+        elif planned.entry is not None and planned.entry.project_id:
             element["projectId"] = planned.entry.project_id
         if planned.reason:
             element["reason"] = planned.reason
@@ -77,6 +79,8 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "submitted": rows(ItemOutcome.SUBMITTED),
         "failed": rows(ItemOutcome.FAILED),
         "uncertain": rows(ItemOutcome.UNCERTAIN),
+        # Earlier exports made current again (the script matched one in history): not sent.
+        "reused": rows(ItemOutcome.REUSED),
         # Items the run chose but never sent (stopped early): nothing was billed for them.
         "notSent": rows(ItemOutcome.SKIPPED),
         "uncertainLeft": report.uncertain_left,

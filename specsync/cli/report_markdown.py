@@ -38,7 +38,8 @@ def apply_markdown(report: ApplyReport) -> str:
         "### specsync apply",
         "",
         f"{counts[ItemOutcome.SUBMITTED]} submitted, {counts[ItemOutcome.FAILED]} failed, "
-        f"{counts[ItemOutcome.UNCERTAIN]} uncertain.",
+        f"{counts[ItemOutcome.UNCERTAIN]} uncertain"
+        + (f", {counts[ItemOutcome.REUSED]} reused." if counts[ItemOutcome.REUSED] else "."),
         "",
     ]
     shown = [

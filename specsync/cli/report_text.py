@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 _SYMBOL = {
     PlanAction.CREATE: "+",
     PlanAction.UPDATE: "~",
+    PlanAction.REUSE: "<",
     PlanAction.UNCHANGED: "=",
     PlanAction.ORPHANED: "?",
     PlanAction.UNCERTAIN: "!",
@@ -25,6 +26,7 @@ _SYMBOL = {
 _COLOUR = {
     PlanAction.CREATE: "green",
     PlanAction.UPDATE: "yellow",
+    PlanAction.REUSE: "cyan",
     PlanAction.ORPHANED: "dim",
     PlanAction.UNCERTAIN: "red",
 }
@@ -42,11 +44,12 @@ def render_text(items: Sequence[Item]) -> str:
 def plan_summary(plan: Plan) -> str:
     s = plan.summary
     create, update = s[PlanAction.CREATE], s[PlanAction.UPDATE]
-    uncertain = s[PlanAction.UNCERTAIN]
+    uncertain, reuse = s[PlanAction.UNCERTAIN], s[PlanAction.REUSE]
     exports = create + update
     line = (
         f"Plan: {len([p for p in plan.items if p.item is not None])} items: "
-        f"{create} to create, {update} to update, {s[PlanAction.UNCHANGED]} unchanged, "
+        f"{create} to create, {update} to update, {reuse} to reuse, "
+        f"{s[PlanAction.UNCHANGED]} unchanged, "
         f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "
     )
     if exports:
@@ -56,7 +59,11 @@ def plan_summary(plan: Plan) -> str:
             line += f" (+{uncertain} with --retry-uncertain)"
         return line + "."
     if uncertain:
-        return line + f"Nothing new to submit; {uncertain} need --retry-uncertain."
+        return line + (
+            f"Nothing new to submit; {uncertain} need `specsync adopt` or --retry-uncertain."
+        )
+    if reuse:
+        return line + "Nothing to submit; apply records the reused exports."
     return line + "Nothing to submit."
 
 
@@ -85,18 +92,20 @@ def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False)
 
 
 def apply_summary(report: ApplyReport, emulator: bool) -> str:
-    submitted, failed, uncertain, skipped = (
+    submitted, failed, uncertain, skipped, reused = (
         report.of(k)
         for k in (
             ItemOutcome.SUBMITTED,
             ItemOutcome.FAILED,
             ItemOutcome.UNCERTAIN,
             ItemOutcome.SKIPPED,
+            ItemOutcome.REUSED,
         )
     )
     lines = [
         f"Apply: {len(submitted)} submitted, {len(failed)} failed, {len(uncertain)} uncertain"
         + (f", {len(skipped)} not sent" if skipped else "")
+        + (f", {len(reused)} reused (nothing sent)" if reused else "")
         + f", {report.plan.summary['unchanged']} unchanged in {report.seconds:.1f} s."
     ]
     for outcome in failed:
@@ -112,7 +121,8 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         )
     if report.uncertain_left:
         lines.append(
-            "  Uncertain items may or may not have been exported. Check them in AI Studios; "
+            "  Uncertain items may or may not have been exported. Check them in AI Studios: "
+            "`specsync adopt ITEM --project-id ID` records one you find there; "
             "`specsync apply --retry-uncertain` resubmits them, `specsync forget` drops them."
         )
     if report.stopped:

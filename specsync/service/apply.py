@@ -35,7 +35,7 @@ from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry, Lockfile, resolution_marker
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import with_entries
+from specsync.state.lockfile_update import submitted_entry, with_entries
 from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
@@ -192,6 +192,34 @@ def resolutions_to_record(plan: Plan) -> list[Entry]:
     return stamped
 
 
+def reused_entries(plan: Plan, options: ApplyOptions) -> list[Entry]:
+    """Entries whose item matches an earlier export again (`reuse`), made current.
+
+    Nothing is sent for them. The export that was current moves to history (as after any
+    new export); the reused one leaves history because it is current again, so every id is
+    still in the entry. The state is cleared: `status` polls the reused export afresh.
+    """
+    entries = []
+    for planned in plan.by_action(PlanAction.REUSE):
+        entry, item, record = planned.entry, planned.item, planned.reuse
+        if entry is None or item is None or record is None:
+            continue
+        if options.targets and not matches(planned.id, options.targets):
+            continue
+        new = submitted_entry(
+            entry,
+            entry.id,
+            item.fingerprint,
+            record.project_id,
+            record.task_id,
+            record.submitted_at,
+        )
+        ids = (record.project_id, record.task_id)
+        history = tuple(s for s in new.history if (s.project_id, s.task_id) != ids)
+        entries.append(new._replace(history=history).with_request(item.request))
+    return entries
+
+
 def select(plan: Plan, options: ApplyOptions) -> list[tuple[PlannedItem, str]]:
     """(planned item, why) for everything this run submits."""
     chosen: list[tuple[PlannedItem, str]] = []
@@ -300,11 +328,20 @@ def run_apply(
         stamped = resolutions_to_record(plan)
         if stamped:
             lock = with_entries(lock, stamped)
+        # Reused exports cost nothing: recorded with this run's answers (or alone below),
+        # in the one atomic write of the lockfile at the end.
+        reused = reused_entries(plan, options)
+        if reused:
+            lock = with_entries(lock, reused)
         chosen = select(plan, options)
         check_budget(chosen, options)
         report = ApplyReport(plan)
+        report.outcomes.extend(
+            Outcome(e.id, ItemOutcome.REUSED, PlanAction.REUSE, e.project_id, e.task_id)
+            for e in reused
+        )
         if not chosen:
-            if stamped:
+            if stamped or reused:
                 report.lockfile_written = write_lockfile(lockfile_path, lock)
                 _note_stamped(progress, stamped)
             # Only a brand-new emulator lockfile is written with nothing exported, so that

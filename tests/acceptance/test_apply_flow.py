@@ -192,6 +192,7 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
     assert planned["summary"] == {
         "create": 0,
         "update": 2,
+        "reuse": 0,
         "unchanged": 3,
         "orphaned": 0,
         "uncertain": 0,
