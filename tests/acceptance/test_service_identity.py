@@ -12,6 +12,7 @@ import os
 import select
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,10 +92,10 @@ def fake_service(host: str = "127.0.0.1", mark_exports: bool = False) -> Iterato
 
 
 @contextmanager
-def standalone_emulator() -> Iterator[str]:
+def standalone_emulator(*flags: str) -> Iterator[str]:
     """`specsync emulator --port 0` as a user starts it; yields the URL it prints."""
     process = subprocess.Popen(
-        [*SPECSYNC_MODULE, "emulator", "--port", "0", "--render-seconds", "1"],
+        [*SPECSYNC_MODULE, "emulator", "--port", "0", "--render-seconds", "1", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -239,3 +240,58 @@ def test_an_export_answered_as_an_emulator_in_a_real_run_stops_it_and_is_uncerta
     # The next real apply does not skip it as unchanged: it is shown as uncertain.
     planned = run([SPECSYNC, "plan"], project, env_for(service.url))
     assert "uncertain" in planned.stdout
+
+
+def test_an_emulator_behind_the_api_base_never_writes_into_a_real_lockfile(
+    project: Path,
+) -> None:
+    with fake_service() as real:
+        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+    assert first.returncode == 0, first.stderr
+    before = (project / "specsync.lock").read_bytes()
+    (project / "manifests" / "videos.yaml").write_text(
+        MANIFEST + '  news: {script: "News."}\n', encoding="utf-8"
+    )
+    emulator_journal = project / "emulator.jsonl"
+    with standalone_emulator("--journal", str(emulator_journal)) as url:
+        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+    assert_clean_refusal(refused)
+    assert "records real exports" in refused.stderr
+    # The emulator's own record of exports: none was made.
+    assert b'"export"' not in (emulator_journal.read_bytes() if emulator_journal.exists() else b"")
+    assert (project / "specsync.lock").read_bytes() == before
+
+
+def test_a_killed_run_against_an_emulator_behind_the_api_base_journals_it_as_one(
+    project: Path,
+) -> None:
+    """The mode is decided before the first intent: a journal left by a kill says emulator."""
+    videos = "".join(f'  v{n}: {{script: "Video {n}."}}\n' for n in range(10))
+    (project / "manifests" / "videos.yaml").write_text(MANIFEST + videos, encoding="utf-8")
+    journal = project / ".specsync" / "specsync.lock.journal"
+    with standalone_emulator() as url:
+        process = subprocess.Popen(
+            [SPECSYNC, "apply", "--rate", "4", "--concurrency", "1"],
+            cwd=project,
+            env=env_for(url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if journal.exists() and b'"event":"accepted"' in journal.read_bytes():
+                    break
+                time.sleep(0.05)
+            process.kill()
+            process.wait(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        first = json.loads(journal.read_text("utf-8").splitlines()[0])
+        assert first == {"event": "service", "emulator": True, "host": first["host"]}
+        assert first["host"].startswith("127.0.0.1:")
+        # The next run against it folds those ids into an emulator lockfile.
+        resumed = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+    assert resumed.returncode == 0, resumed.stderr
+    assert lock_data(project)["emulator"] is True
