@@ -163,7 +163,7 @@ def apply(
         from specsync.cli.report_markdown import apply_markdown
 
         click.echo(apply_markdown(report), nl=False)
-    click.echo(apply_summary(report, use_emulator), nl=False, err=True)
+    click.echo(apply_summary(report, use_emulator or report.emulator), nl=False, err=True)
     outside = pending_outside(report.plan, targets)
     if outside:
         click.echo(f"  {outside} more pending items lie outside --target", err=True)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +33,7 @@ from specsync.plan import (
 from specsync.service.apply_result import ResultNotWritten, write_result
 from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Entry, Lockfile, resolution_marker
+from specsync.state.lockdata import Entry, Lockfile, resolution_marker, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, with_entries
 from specsync.state.lockfile_write import write_lockfile
@@ -82,6 +82,7 @@ class ApplyReport:
     seconds: float = 0.0
     # Answers that could not be journalled (full disk, EIO): folded from memory, and shown.
     unjournalled: list[dict[str, Any]] = field(default_factory=list)
+    emulator: bool = False  # the run talked to an emulator (--emulator, or it said so)
 
     def of(self, kind: ItemOutcome) -> list[Outcome]:
         return [o for o in self.outcomes if o.outcome == kind]
@@ -133,6 +134,10 @@ class EmulatorMismatch(InputError):
     pass
 
 
+class ServiceHostMismatch(UserError):
+    """The lockfile's real ids belong to another host than the one apply would talk to."""
+
+
 def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -141,7 +146,8 @@ def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
     """A lockfile holds either real exports or emulator ones, never both."""
     if lock.emulator and not emulator:
         raise EmulatorMismatch(
-            f"{path} was written by `apply --emulator`: its ids are not real exports. "
+            f"{path} was written against an emulator (`apply --emulator`, or an API base "
+            "answering as one): its ids are not real exports. "
             "Start a fresh lockfile for the real service (move this one away) or pass "
             "--lockfile with another path"
         )
@@ -150,6 +156,45 @@ def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
             f"{path} records real exports; `--emulator` would mix fake ids into it. "
             "Pass --lockfile with another path for emulator runs"
         )
+
+
+def check_service_host(lock: Lockfile, path: Path, host: str) -> None:
+    """Real ids of one service are never recorded beside those of another host.
+
+    Emulator lockfiles are left to `check_emulator_marking`: their ids are fake anyway.
+    A lockfile written before hosts were recorded names none and is taken as it is.
+    """
+    if lock.emulator or not lock.service or not host or lock.service == host:
+        return
+    if not (lock.entries or lock.forgotten):
+        return
+    raise ServiceHostMismatch(
+        f"{path} records exports applied against {lock.service}; this apply talks to "
+        f"{host}, which does not know those ids. Nothing was sent. Pass --lockfile with "
+        f"another path for {host}, or set SPECSYNC_API_BASE back to {lock.service}"
+    )
+
+
+def identify_emulator(client: Any, options: ApplyOptions, progress: Progress) -> ApplyOptions:
+    """Ask the API base once, before anything is sent, whether it is an emulator.
+
+    An emulator reached through SPECSYNC_API_BASE marks the run (journal and lockfile) as
+    it would with --emulator, so its fake ids never pass for real exports.
+    """
+    if options.emulator:
+        return options
+    identify = getattr(client, "identify_service", None)
+    if identify is None:
+        return options
+    with _signals_interrupt():  # nothing sent yet: a signal simply ends the run
+        answer = identify()
+    if answer is not True:
+        return options
+    progress.note(
+        f"{options.service_host or 'the API base'} answers as a specsync emulator: "
+        "nothing is really exported, and the lockfile is marked `emulator = true`"
+    )
+    return replace(options, emulator=True)
 
 
 def recover(
@@ -314,11 +359,28 @@ def run_apply(
     send (the account's model check); what it raises stops the run with nothing sent.
     """
     started = time.monotonic()
-    with journal_mod.hold_apply_lock(lockfile_path):
+    with journal_mod.hold_apply_lock(lockfile_path), ExitStack() as cleanup:
         lock = read_lockfile(lockfile_path)
+        host = service_host(options.service_host)
+        check_service_host(lock, lockfile_path, host)
+        # What this run would send, as the lockfile and any journal say (read only): a run
+        # over budget, or with nothing to do, sends nothing at all, not even `GET /`.
+        pending = select(make_plan(items, journal_mod.read_lock_view(lockfile_path)), options)
+        check_budget(pending, options)
+        leftover = journal_mod.journal_path(lockfile_path, create=False).exists()
+        client: Any = None
+        if not options.emulator and (pending or leftover or lock.emulator):
+            # Asked, before anything is sent or folded, whether it is an emulator (an
+            # emulator lockfile is fine with an emulator reached through the API base).
+            client = client_factory()
+            cleanup.callback(_close, client)
+            options = identify_emulator(client, options, progress)
         check_emulator_marking(lock, lockfile_path, options.emulator)
         if not lock.entries and not lock.forgotten:
             lock = replace(lock, emulator=options.emulator)  # what the recovered ids are
+        if host:
+            # Written with the next write (an older lockfile gains the key then).
+            lock = replace(lock, service=host)
         lock, recovered = recover(lockfile_path, lock, options)
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
@@ -335,7 +397,7 @@ def run_apply(
             lock = with_entries(lock, reused)
         chosen = select(plan, options)
         check_budget(chosen, options)
-        report = ApplyReport(plan)
+        report = ApplyReport(plan, emulator=options.emulator)
         report.outcomes.extend(
             Outcome(e.id, ItemOutcome.REUSED, PlanAction.REUSE, e.project_id, e.task_id)
             for e in reused
@@ -348,15 +410,14 @@ def run_apply(
             # the file says what kind it is; a real one appears with its first export.
             report.seconds = time.monotonic() - started
             return report
-        client = client_factory()
-        if preflight is not None:
-            try:
-                # Nothing is sent yet: a signal here simply ends the run (exit 130).
-                with _signals_interrupt():
-                    preflight(client, [p.item for p, _ in chosen if p.item], progress.note)
-            except BaseException:
-                _close(client)
-                raise
+        if client is None:
+            client = client_factory()
+            cleanup.callback(_close, client)
+        # The emulator's model list is made up: only a real account's is checked.
+        if preflight is not None and not options.emulator:
+            # Nothing is sent yet: a signal here simply ends the run (exit 130).
+            with _signals_interrupt():
+                preflight(client, [p.item for p, _ in chosen if p.item], progress.note)
         try:
             _submit_all(chosen, lockfile_path, client, options, progress, report)
         except journal_mod.JournalWriteError as error:
@@ -400,8 +461,10 @@ class _Submitter:
         limiter: RateLimiter,
         stop: threading.Event,
         reasons: list[str],
+        emulator_run: bool = False,
     ) -> None:
         self._client = client
+        self._emulator_run = emulator_run
         self._journal = journal
         self._limiter = limiter
         self._stop = stop
@@ -472,6 +535,8 @@ class _Submitter:
 
     def _record(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
         """Journal the client's answer (accepted, failed or uncertain) and say what it was."""
+        if getattr(result, "emulator", False) and not self._emulator_run:
+            return self._emulator_in_real_run(item, fingerprint, why, result)
         if result.outcome == Answer.ACCEPTED:
             self._journal.accepted(
                 item.id, fingerprint, result.project_id, result.task_id, utc_now()
@@ -487,6 +552,28 @@ class _Submitter:
             return Outcome(item.id, ItemOutcome.FAILED, why, message=result.message, code=code)
         self._journal.uncertain(item.id, fingerprint, result.message, utc_now())
         return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=result.message)
+
+    def _emulator_in_real_run(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
+        """An answer saying it came from an emulator, in a run believed real (the `GET /`
+        check got no answer, or the base changed hands): stop sending.
+
+        Its ids are fake, so they are not recorded as an export (a later real apply would
+        skip the item as unchanged); the item is `uncertain` instead, which the user sees
+        and settles (`--retry-uncertain` against the real service).
+        """
+        ids = f" (its ids {result.project_id}/{result.task_id} are not real exports)"
+        message = (
+            "answered by a specsync emulator (X-Specsync-Emulator) in a run against the "
+            "real service" + (ids if result.outcome == Answer.ACCEPTED else "")
+        )
+        self._journal.uncertain(item.id, fingerprint, message, utc_now())
+        if not self._stop.is_set():
+            self._reasons.append(
+                "the API base answered as a specsync emulator: stopped sending; use "
+                "`apply --emulator` or a separate --lockfile for emulator runs"
+            )
+        self._stop.set()
+        return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=message)
 
 
 def _submit_all(
@@ -510,7 +597,7 @@ def _submit_all(
         ) as journal,
         ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
     ):
-        submitter = _Submitter(client, journal, limiter, stop, reasons)
+        submitter = _Submitter(client, journal, limiter, stop, reasons, options.emulator)
         pending: set[Future[Outcome]] = set()
         queue = iter(chosen)
         exhausted = False

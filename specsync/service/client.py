@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -65,6 +65,9 @@ from specsync.states import Answer
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 TOKEN_PATH = "/api/odin/v3/auth/token"
 PROGRESS_PATH = "/api/odin/v3/editor/progress/{project_id}"
+HEALTH_PATH = "/"
+# Every answer of specsync's emulator carries this header (README "The emulator").
+EMULATOR_HEADER = "X-Specsync-Emulator"
 
 # The whole of one HTTP attempt (connect, headers, body) ends within this many seconds, or
 # is given up: a read timeout bounds each socket read only, not headers sent 1 byte/s.
@@ -92,6 +95,8 @@ class ExportResult:
     # FAILED and certainly never processed because the run was stopped (a signal) while
     # waiting to retry: apply reports it as "not sent".
     not_sent: bool = False
+    # The answer carried X-Specsync-Emulator: its ids are an emulator's, not real exports.
+    emulator: bool = False
 
 
 class _Cancelled(Exception):
@@ -156,6 +161,12 @@ class Client:
         self._token_expiry: float | None = None  # when to fetch a new token (time.time)
         self._token_lock = threading.Lock()
         self._clock = clock
+        self._emulator_seen = threading.Event()
+
+    @property
+    def emulator_seen(self) -> bool:
+        """Has any answer (export, progress, token, ...) said it came from an emulator?"""
+        return self._emulator_seen.is_set()
 
     def __enter__(self) -> Client:
         return self
@@ -202,6 +213,26 @@ class Client:
                 FAILED, message=str(error), attempts=run.attempts, retries=run.retries
             )
         return self._export_result(attempt, run)
+
+    def identify_service(self) -> bool | None:
+        """Is the API base an emulator? One unauthenticated `GET /`, no retries.
+
+        True when the answer carries X-Specsync-Emulator, False for any other answer, None
+        when none came (apply then relies on the header of each export answer). Only the
+        header counts, as for every other answer: it is the emulator's documented mark.
+        The key is not sent: `/` is not an API endpoint.
+        """
+        run = _Run()
+        try:
+            attempt = self._call_with_retries(
+                run, "GET", HEALTH_PATH, None, None, idempotent=True, max_attempts=1
+            )
+        except _Cancelled:
+            return None
+        reply = attempt.reply
+        if reply is None:
+            return None
+        return _from_emulator(reply.headers)
 
     def progress(self, project_id: str) -> dict[str, Any]:
         """The progress record of one project (the envelope's `data`)."""
@@ -272,7 +303,8 @@ class Client:
                 retries=run.retries,
             )
         if 200 <= status < 300:
-            return self._accepted_result(reply, run)
+            accepted = self._accepted_result(reply, run)
+            return replace(accepted, emulator=_from_emulator(reply.headers))
         code, text = self._service_error(reply)
         detail = _status_text(status, text, code)
         if status in RETRYABLE_STATUSES:
@@ -607,6 +639,8 @@ class Client:
         finally:
             response.close()
         reply = _Reply(response.status_code, dict(response.headers), content)
+        if _from_emulator(reply.headers):
+            self._emulator_seen.set()
         retryable = response.status_code in RETRYABLE_STATUSES
         return _Attempt(reply=reply, retryable=retryable)
 
@@ -634,6 +668,12 @@ class Client:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _from_emulator(headers: Mapping[str, str]) -> bool:
+    # Header names are case-insensitive; the dict copy of a reply's headers is not.
+    name = EMULATOR_HEADER.lower()
+    return any(key.lower() == name and value.strip() for key, value in headers.items())
 
 
 def _header_safe(value: str) -> bool:

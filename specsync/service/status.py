@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from specsync.errors import UserError
 from specsync.state import journal
 from specsync.state.atomic import write_bytes_atomic
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockdata import Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import with_state
 from specsync.state.lockfile_write import write_lockfile
@@ -123,7 +123,16 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
             f"{lockfile} records real exports; the emulator does not know them. "
             "Run `specsync status` without --emulator"
         )
-    if api_base is None or not lock.emulator:
+    if api_base is None:
+        return
+    host = service_host(api_base)
+    if not lock.emulator and lock.service and host and host != lock.service:
+        raise ServiceMismatch(
+            f"{lockfile} records exports applied against {lock.service}; {host} does not "
+            f"know those ids. Set SPECSYNC_API_BASE back to {lock.service}, or pass "
+            "--lockfile with the lockfile of this service"
+        )
+    if not lock.emulator:
         return
     if not is_loopback_host(urlsplit(api_base).hostname or ""):
         raise ServiceMismatch(

@@ -7,6 +7,7 @@ imports only these classes to unpickle it, not the reader and writer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -127,6 +128,9 @@ class Lockfile:
     fingerprint_scheme: str = FINGERPRINT_SCHEME
     # Ids of entries dropped with `specsync forget`, by item id: kept so no id is ever lost.
     forgotten: Mapping[str, tuple[Submission, ...]] = field(default_factory=dict)
+    # The host the exports were applied against ("" when unknown: written before it was
+    # recorded); ids of one service mean nothing to another.
+    service: str = ""
 
     def __post_init__(self) -> None:
         # A private copy behind a read-only view: nobody can change a Lockfile in place.
@@ -135,9 +139,42 @@ class Lockfile:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The read-only views do not pickle; the plain copies do (for specsync.state.background).
-        args = (dict(self.entries), self.emulator, self.fingerprint_scheme, dict(self.forgotten))
+        args = (
+            dict(self.entries),
+            self.emulator,
+            self.fingerprint_scheme,
+            dict(self.forgotten),
+            self.service,
+        )
         return (Lockfile, args)
 
 
 def empty(emulator: bool = False) -> Lockfile:
     return Lockfile({}, emulator=emulator)
+
+
+_HOST_NAME = re.compile(r"[a-z0-9._:-]+\Z")
+
+
+def is_host_name(text: str) -> bool:
+    """A host as `service_host` gives it (a name, IPv4 or unbracketed IPv6 address)."""
+    return bool(_HOST_NAME.match(text))
+
+
+def service_host(netloc_or_url: str) -> str:
+    """The host name a lockfile records: lower case, without userinfo, port, path or query.
+
+    The port is left out because an emulator's (and a loopback test service's) changes
+    between runs; the host is what tells one service from another.
+    """
+    from urllib.parse import urlsplit
+
+    text = netloc_or_url.strip()
+    if not text:
+        return ""
+    parsed = urlsplit(text if "//" in text else f"//{text}")
+    try:
+        host = parsed.hostname or ""
+    except ValueError:
+        return ""
+    return host.lower()

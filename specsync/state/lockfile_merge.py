@@ -105,11 +105,20 @@ def merge(base: Lockfile, ours: Lockfile, theirs: Lockfile) -> tuple[Lockfile, d
     are a conflict: ours is kept with theirs' ids added to its history, so no id is lost.
     """
     entries, conflicts = _merge_entries(base, ours, theirs)
+    service = ours.service or theirs.service
+    if ours.service and theirs.service and ours.service != theirs.service:
+        # Ids of two services in one file would be queried at the wrong one: a person
+        # decides. Ours is kept; the message (key "": above the top keys) names both.
+        conflicts[""] = (
+            f"CONFLICT: this side was applied against {ours.service}, the other against "
+            f"{theirs.service}; keep their items in separate lockfiles (`--lockfile`)"
+        )
     lock = Lockfile(
         entries,
         emulator=ours.emulator or theirs.emulator,
         fingerprint_scheme=ours.fingerprint_scheme,
         forgotten=_merge_forgotten(ours, theirs),
+        service=service,
     )
     return lock, conflicts
 

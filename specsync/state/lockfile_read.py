@@ -21,7 +21,7 @@ from specsync.model import (
     Location,
     Problem,
 )
-from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty
+from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty, is_host_name
 from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical
 from specsync.state.lockfile_locate import (
     Locations,
@@ -38,7 +38,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 # Keys of an item block and of the whole document.
 _ENTRY_KEYS = ENTRY_KEYS
-_TOP_KEYS = ("version", "fingerprint", "emulator", "items", "forgotten")
+_TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotten")
 
 
 def _type_name(value: Any) -> str:
@@ -73,13 +73,18 @@ def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
     _check_complete(data, text, path)
     _check_fingerprint_scheme(data, locate, problems)
     emulator = _parse_emulator(data, locate, problems)
+    service = _parse_service(data, locate, problems)
     entries = _parse_items(data, locate, problems)
     forgotten = _parse_forgotten(data, locate, problems)
 
     if problems:
         raise InputError(problems)
     return Lockfile(
-        entries, emulator=emulator, fingerprint_scheme=FINGERPRINT_SCHEME, forgotten=forgotten
+        entries,
+        emulator=emulator,
+        fingerprint_scheme=FINGERPRINT_SCHEME,
+        forgotten=forgotten,
+        service=service,
     )
 
 
@@ -206,6 +211,23 @@ def _parse_emulator(data: dict[str, Any], locate: Locations, problems: list[Prob
         )
         emulator = False
     return emulator
+
+
+def _parse_service(data: dict[str, Any], locate: Locations, problems: list[Problem]) -> str:
+    """The host the lockfile was applied against; "" when absent (an older lockfile)."""
+    service = data.get("service", "")
+    if not isinstance(service, str) or (service and not is_host_name(service)):
+        # The value is not echoed: a pasted URL may hold a user name and password.
+        what = _type_name(service) if not isinstance(service, str) else "other text"
+        problems.append(
+            Problem(
+                locate.key("service"),
+                '`service` must be a host name such as "app.aistudios.com" (lower case; '
+                f"no scheme, user, port or path), not {what}",
+            )
+        )
+        return ""
+    return service
 
 
 def _parse_items(

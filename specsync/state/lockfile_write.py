@@ -111,6 +111,8 @@ def dumps(lock: Lockfile, comments: Mapping[str, Sequence[str]] | None = None) -
         + f"version = {LOCK_VERSION}\n"
         + f"fingerprint = {quote(lock.fingerprint_scheme)}\n"
         + f"emulator = {'true' if lock.emulator else 'false'}\n"
+        + "".join(_comment(note) + "\n" for note in (comments or {}).get("", ()))
+        + (f"service = {quote(lock.service)}\n" if lock.service else "")
     ]
     for key in sorted(lock.entries):
         notes = "".join(_comment(note) + "\n" for note in (comments or {}).get(key, ()))

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from conftest import SPECSYNC, run, tomllib
+from disguised_service import disguised
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -30,6 +31,8 @@ videos:
 """
 
 
+# The emulator identifies itself and apply then treats a run as an emulator run; these tests
+# are about real lockfiles, so the emulator answers through a proxy that drops its mark.
 def api_env(base_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("AISTUDIOS_APP_ID", None)
@@ -68,8 +71,11 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
 ) -> None:
     root = project(tmp_path)
     # Every export is processed and billed, then the connection closes with no answer.
-    with running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
         assert applied.returncode == 1, applied.stderr
         assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
@@ -125,8 +131,11 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
 
 def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: Path) -> None:
     root = project(tmp_path, "First words.")
-    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         write_script(root, "Second words.")
@@ -171,8 +180,11 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
 
 def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path)
-    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
         before = (root / "specsync.lock").read_bytes()
         refused = run(
@@ -187,8 +199,11 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
 
 def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path)
-    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         refused = run([SPECSYNC, "adopt", "welcome/ko", "--project-id", "p-1"], root, env)
         assert refused.returncode == 1
         assert "no item 'welcome/ko' in the manifests" in refused.stderr
@@ -209,8 +224,11 @@ def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) 
 
 def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path) -> None:
     root = project(tmp_path)
-    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
     old = lock_items(root)["welcome/en"]
     # No service at all: --no-check records the ids as given.
@@ -249,8 +267,11 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
     git(repo, "config", "merge.specsync.driver", f"{SPECSYNC} merge-driver %O %A %B")
     (repo / ".gitattributes").write_text("specsync.lock merge=specsync\n", "utf-8")
     project(repo, "The base words.")
-    with running_emulator(EmulatorConfig(render_seconds=0.5)) as emu:
-        env = api_env(emu.url)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
         assert run([SPECSYNC, "apply"], repo, env).returncode == 0
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
@@ -335,7 +356,8 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
     root = project(tmp_path)
     with (
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
-        hanging_second_export(emu.url) as (url, posted),
+        disguised(emu.url) as real_url,
+        hanging_second_export(real_url) as (url, posted),
     ):
         env = api_env(url)
         apply = subprocess.Popen(

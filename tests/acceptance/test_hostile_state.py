@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import SPECSYNC, run, tomllib
+from disguised_service import disguised
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockdata import Entry, Lockfile
@@ -195,8 +196,11 @@ def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path
     fake = {r["projectId"] for r in journal_records(tmp_path) if r["event"] == "accepted"}
 
     real_journal = tmp_path / "real-service.jsonl"
-    with running_emulator(EmulatorConfig(journal=str(real_journal))) as service:
-        env = api_env(service.url)
+    with (
+        running_emulator(EmulatorConfig(journal=str(real_journal))) as service,
+        disguised(service.url) as real_url,  # answers as the real service would
+    ):
+        env = api_env(real_url)
         refused = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
         assert_clean_refusal(refused)
         assert str(journal) in refused.stderr and "--emulator" in refused.stderr
@@ -221,8 +225,8 @@ def test_a_killed_real_journal_is_never_folded_by_apply_emulator(tmp_path: Path)
     lockfile = tmp_path / "specsync.lock"
     real_journal = tmp_path / "real-service.jsonl"
     config = EmulatorConfig(latency=0.2, journal=str(real_journal))
-    with running_emulator(config) as service:
-        env = api_env(service.url)
+    with running_emulator(config) as service, disguised(service.url) as real_url:
+        env = api_env(real_url)
         real = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"],
             cwd=tmp_path,
@@ -276,8 +280,11 @@ def test_a_real_apply_never_writes_into_an_emulator_lockfile(tmp_path: Path) -> 
     lockfile.write_text('version = 1\nfingerprint = "sha256-json-v1"\nemulator = true\n', "utf-8")
     before = lockfile.read_bytes()
     service_journal = tmp_path / "service.jsonl"
-    with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
-        result = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, api_env(service.url))
+    with (
+        running_emulator(EmulatorConfig(journal=str(service_journal))) as service,
+        disguised(service.url) as real_url,
+    ):
+        result = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, api_env(real_url))
     assert_clean_refusal(result)
     assert "--emulator" in result.stderr
     assert exported_ids(service_journal) == []

@@ -644,3 +644,70 @@ def test_client_refuses_plain_http_to_a_remote_host_before_any_network() -> None
     with pytest.raises(ConfigError):
         make_client("http://192.0.2.1:80", recorder)
     assert recorder.lines == []
+
+
+# which service answered ------------------------------------------------------------------
+
+
+@contextmanager
+def _plain_server(marked_paths: tuple[str, ...] = ()) -> Iterator[str]:
+    """Answers every request 200 with ids; the X-Specsync-Emulator header on `marked_paths`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            body = json.dumps({"success": True, "data": {"projectId": "P1", "taskId": "T1"}})
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            if self.path in marked_paths:
+                self.send_header("x-specsync-emulator", "1")  # any case
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_emulator_is_recognised_by_its_header_before_and_in_each_answer(
+    emulator: RunningEmulator,
+) -> None:
+    with Client(emulator.url, Credentials(api_key="k-identity")) as client:
+        assert client.identify_service() is True
+        result = client.export({"language": "en", "text": "Hi", "model": "M1"})
+    assert result.outcome == "accepted" and result.emulator is True
+    assert client.emulator_seen
+
+
+def test_a_service_without_the_header_is_real_and_no_answer_is_unknown() -> None:
+    with _plain_server() as url, Client(url, Credentials(api_key="k-identity")) as client:
+        assert client.identify_service() is False
+        result = client.export({"language": "en", "text": "Hi", "model": "M1"})
+        assert result.outcome == "accepted" and result.emulator is False
+        assert not client.emulator_seen
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with Client(f"http://127.0.0.1:{closed_port}", Credentials(api_key="k")) as client:
+        assert client.identify_service() is None
+
+
+def test_an_export_answer_marked_as_emulator_is_noted_even_when_get_slash_is_not() -> None:
+    with (
+        _plain_server(marked_paths=("/api/odin/v3/simple/custom",)) as url,
+        Client(url, Credentials(api_key="k-identity")) as client,
+    ):
+        assert client.identify_service() is False
+        result = client.export({"language": "en", "text": "Hi", "model": "M1"})
+    assert result.outcome == "accepted" and result.emulator is True
+    assert (result.project_id, result.task_id) == ("P1", "T1")

@@ -202,3 +202,21 @@ def test_exports_an_interrupted_apply_journalled_are_polled_too(
 def test_absurd_progress_values_are_unknown_progress_not_a_crash(progress: object) -> None:
     item = ItemStatus("a/en", "p-1", RenderState.SUBMITTED)
     assert interpret(item, {"progress": progress}).progress is None
+
+
+def test_status_asks_only_the_host_the_lockfile_names() -> None:
+    from specsync.service.status import ServiceMismatch, check_service
+    from specsync.state.lockdata import Entry, Lockfile
+
+    entry = Entry("a/en", "1" * 64, "P1", "T1", "2026-11-25T12:00:00Z")
+    real = Lockfile({"a/en": entry}, service="app.aistudios.com")
+    with pytest.raises(ServiceMismatch) as refused:
+        check_service(real, "specsync.lock", "https://staging.example.com")
+    assert "app.aistudios.com" in str(refused.value)
+    assert "staging.example.com" in str(refused.value) and "--lockfile" in str(refused.value)
+    # The same host (any port, user or path) and an older file without the key are asked.
+    check_service(real, "specsync.lock", "https://u:p@APP.aistudios.com:443/x")
+    check_service(Lockfile({"a/en": entry}), "specsync.lock", "https://staging.example.com")
+    # An emulator lockfile is checked by its mark, not its host.
+    fake = Lockfile({"a/en": entry}, emulator=True, service="127.0.0.1")
+    check_service(fake, "specsync.lock", "http://localhost:8000")

@@ -47,7 +47,8 @@ def sample_lockfile(seed: int) -> Lockfile:
         )
         if entries[item_id].project_id:
             entries[item_id] = entries[item_id]._replace(task_id="T", submitted_at="2026")
-    lock = Lockfile(entries, emulator=bool(seed % 2))
+    service = rng.choice(["", "app.aistudios.com", "127.0.0.1", "::1"])
+    lock = Lockfile(entries, emulator=bool(seed % 2), service=service)
     return without(lock, [next(iter(entries))]) if seed % 3 == 0 else lock
 
 

@@ -171,3 +171,41 @@ def test_reexport_merge_still_conflicts_when_the_old_id_is_unknown() -> None:
     theirs = lock_of(entry("a/en", "P1", state="done"))
     _, conflicts = merge(base, ours, theirs)
     assert "a/en" in conflicts
+
+
+# the service host ------------------------------------------------------------------------
+
+
+def test_merge_of_two_branches_applied_against_the_same_host_is_clean(tmp_path: Path) -> None:
+    host = "app.aistudios.com"
+    base = Lockfile({}, service=host)
+    ours = Lockfile({"a/en": entry("a/en", "PA")}, service=host)
+    theirs = Lockfile({"b/en": entry("b/en", "PB")}, service=host)
+    for lock, name in ((base, "base"), (ours, "ours"), (theirs, "theirs")):
+        write_lockfile(tmp_path / name, lock)
+    assert merge_text_files(tmp_path / "base", tmp_path / "ours", tmp_path / "theirs") == []
+    merged = read_lockfile(tmp_path / "ours")
+    assert merged.service == host and set(merged.entries) == {"a/en", "b/en"}
+
+
+def test_merge_with_an_older_side_without_the_host_takes_the_host() -> None:
+    ours = Lockfile({"a/en": entry("a/en", "PA")})
+    theirs = Lockfile({"b/en": entry("b/en", "PB")}, service="app.aistudios.com")
+    merged, conflicts = merge(Lockfile(), ours, theirs)
+    assert conflicts == {} and merged.service == "app.aistudios.com"
+
+
+def test_merge_of_different_hosts_is_a_conflict_shown_in_the_file(tmp_path: Path) -> None:
+    write_lockfile(tmp_path / "base", Lockfile())
+    ours = Lockfile({"a/en": entry("a/en", "PA")}, service="app.aistudios.com")
+    theirs = Lockfile({"b/en": entry("b/en", "PB")}, service="staging.example.com")
+    write_lockfile(tmp_path / "ours", ours)
+    write_lockfile(tmp_path / "theirs", theirs)
+    result = run([SPECSYNC, "merge-driver", "base", "ours", "theirs"], tmp_path, timeout=30)
+    assert result.returncode == 1
+    assert "app.aistudios.com" in result.stderr and "staging.example.com" in result.stderr
+    text = (tmp_path / "ours").read_text("utf-8")
+    assert "# CONFLICT: this side was applied against app.aistudios.com" in text
+    merged = read_lockfile(tmp_path / "ours")  # still a valid lockfile; no id lost
+    assert merged.service == "app.aistudios.com"
+    assert {"PA", "PB"} <= {e.project_id for e in merged.entries.values()}

@@ -249,3 +249,37 @@ def test_an_entry_with_neither_project_id_nor_state_is_refused(tmp_path: Path) -
     path = write_text(tmp_path, text)
     [problem] = problems_of(path)
     assert problem == f'{path}:5:1: item "a/en": has neither a `projectId` nor a `state`'
+
+
+# the service host ------------------------------------------------------------------------
+
+
+def test_the_service_host_round_trips_and_an_older_file_reads_without_it() -> None:
+    from specsync.state.lockdata import Lockfile
+
+    lock = Lockfile({}, emulator=False, service="app.aistudios.com")
+    text = dumps(lock)
+    assert 'emulator = false\nservice = "app.aistudios.com"\n' in text
+    assert lockfile_read.parse_lockfile(text).service == "app.aistudios.com"
+    older = text.replace('service = "app.aistudios.com"\n', "")
+    assert lockfile_read.parse_lockfile(older).service == ""
+    assert dumps(Lockfile({})) == older  # no key is written while the host is unknown
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("42", "not an integer"),
+        ('"https://user:secret@app.aistudios.com/x?key=1"', "not other text"),
+        ('"App.AIStudios.com"', "not other text"),
+    ],
+)
+def test_a_service_that_is_no_host_name_is_refused_with_its_line(value: str, why: str) -> None:
+    text = dumps(empty()).replace("emulator = false\n", f"emulator = false\nservice = {value}\n")
+    line = text.splitlines().index(f"service = {value}") + 1
+    with pytest.raises(InputError) as raised:
+        lockfile_read.parse_lockfile(text, "specsync.lock")
+    (problem,) = raised.value.problems
+    assert problem.location.line == line
+    assert "`service` must be a host name" in problem.message and why in problem.message
+    assert "secret" not in problem.message
