@@ -51,6 +51,16 @@ SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsy
 SPECSYNC_MODULE = [sys.executable, "-m", "specsync"]
 
 
+def api_env(base_url: str) -> dict[str, str]:
+    """This environment pointed at `base_url` with a test key (no appId/userKey)."""
+    env = dict(os.environ)
+    env.pop("AISTUDIOS_APP_ID", None)
+    env.pop("AISTUDIOS_USER_KEY", None)
+    env["SPECSYNC_API_BASE"] = base_url
+    env["AISTUDIOS_API_KEY"] = "test-key"
+    return env
+
+
 def run(
     args: Sequence[str],
     cwd: Path,

@@ -2,7 +2,9 @@
 
 Everyday use never pays twice: an uncertain export found in AI Studios is adopted (the next
 apply sends nothing), and a script reverted to one exported before reuses that export.
-Requests are counted on the emulator's own journal.
+Requests are counted on the emulator's own journal. These tests are about real lockfiles,
+so the emulator answers through `disguised` (a proxy dropping its identity mark): otherwise
+apply would rightly treat the run as an emulator run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from conftest import SPECSYNC, run, tomllib
+from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised
 
 from specsync.emulator import EmulatorConfig, running_emulator
@@ -29,17 +31,6 @@ videos:
   welcome: {{script: "{script}"}}
   pricing: {{script: "Our prices are simple."}}
 """
-
-
-# The emulator identifies itself and apply then treats a run as an emulator run; these tests
-# are about real lockfiles, so the emulator answers through a proxy that drops its mark.
-def api_env(base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("AISTUDIOS_APP_ID", None)
-    env.pop("AISTUDIOS_USER_KEY", None)
-    env["SPECSYNC_API_BASE"] = base_url
-    env["AISTUDIOS_API_KEY"] = "test-key"
-    return env
 
 
 def project(tmp_path: Path, script: str = "Hello and welcome.") -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SPECSYNC, run, tomllib
+from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised
 
 from specsync.emulator import EmulatorConfig, running_emulator
@@ -26,15 +26,6 @@ from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
 
 # helpers -------------------------------------------------------------------------------
-
-
-def api_env(base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("AISTUDIOS_APP_ID", None)
-    env.pop("AISTUDIOS_USER_KEY", None)
-    env["SPECSYNC_API_BASE"] = base_url
-    env["AISTUDIOS_API_KEY"] = "test-key"
-    return env
 
 
 def write_manifests(root: Path, videos: int, locales: tuple[str, ...] = ("en",)) -> list[str]:

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run, tomllib
+from conftest import SPECSYNC, api_env, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -30,15 +30,6 @@ LOCALES = ("en", "ko", "ja")
 
 
 # helpers -------------------------------------------------------------------------------
-
-
-def api_env(base_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("AISTUDIOS_APP_ID", None)
-    env.pop("AISTUDIOS_USER_KEY", None)
-    env["SPECSYNC_API_BASE"] = base_url
-    env["AISTUDIOS_API_KEY"] = "test-key"
-    return env
 
 
 def write_manifests(root: Path, files: int, videos_per_file: int) -> dict[str, tuple[str, str]]:
