@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from lockfile_samples import FP1, FP2, T0, T1, T2, sample
 
-from specsync.state.lockdata import Entry, Lockfile, Submission, empty
+from specsync.state.lockdata import Entry, Submission, empty
 from specsync.state.lockfile_update import (
     submitted_entry,
     uncertain_entry,
@@ -12,23 +13,6 @@ from specsync.state.lockfile_update import (
     with_state,
     without,
 )
-
-FP1 = "1" * 64
-FP2 = "2" * 64
-FP3 = "3" * 64
-T0 = "2026-11-25T12:00:00Z"
-T1 = "2026-11-25T12:05:00Z"
-T2 = "2026-11-25T12:10:00Z"
-
-
-def sample() -> Lockfile:
-    en = submitted_entry(None, "onboarding/en", FP1, "P-en-1", "T-en-1", T0)
-    en = submitted_entry(en, "onboarding/en", FP2, "P-en-2", "T-en-2", T1)
-    ko = uncertain_entry(None, "onboarding/ko", FP3, T2)
-    de = submitted_entry(None, "welcome/de", FP1, "P-de", "T-de", T0)
-    lock = with_entries(empty(), [en, ko, de])
-    lock = with_state(lock, "onboarding/en", "done")
-    return with_state(lock, "welcome/de", "failed")
 
 
 def test_history_keeps_every_id_across_updates() -> None:
