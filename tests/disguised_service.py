@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import http.client
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,3 +62,25 @@ def disguised(emulator_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def relay(handler: BaseHTTPRequestHandler, upstream: str, body: bytes) -> None:
+    """Forward the request `handler` is serving (its body already read) to `upstream` and
+    write the answer back as JSON, error statuses included: the plain pass-through the test
+    proxies share."""
+    request = urllib.request.Request(
+        upstream + handler.path,
+        data=body if handler.command == "POST" else None,
+        method=handler.command,
+        headers={k: v for k, v in handler.headers.items() if k.lower() != "host"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            status, payload = reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)

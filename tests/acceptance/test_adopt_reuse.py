@@ -14,14 +14,12 @@ import json
 import os
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from conftest import SPECSYNC, api_env, run, tomllib
-from disguised_service import disguised
+from disguised_service import disguised, relay
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -312,22 +310,7 @@ def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]
                     posted.set()
                     release.wait(30)  # the client is killed while waiting for this answer
                     return
-            request = urllib.request.Request(
-                upstream + self.path,
-                data=body if self.command == "POST" else None,
-                method=self.command,
-                headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as reply:
-                    status, payload = reply.status, reply.read()
-            except urllib.error.HTTPError as error:
-                status, payload = error.code, error.read()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            relay(self, upstream, body)
 
         do_GET = do_POST = _forward
 

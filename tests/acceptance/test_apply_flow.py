@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLES, SPECSYNC, run, tomllib
+from disguised_service import relay
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -63,22 +63,7 @@ def proxy() -> Iterator[Proxy]:
                     self.end_headers()
                     self.wfile.write(answer)
                     return
-                request = urllib.request.Request(
-                    emu.url + self.path,
-                    data=body if self.command == "POST" else None,
-                    method=self.command,
-                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=10) as reply:
-                        status, payload = reply.status, reply.read()
-                except urllib.error.HTTPError as error:
-                    status, payload = error.code, error.read()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                relay(self, emu.url, body)
 
             do_GET = do_POST = _forward
 
