@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from specsync.model import InputError, Item, Problem
+from specsync.model import Document, InputError, Item, Problem
 
 
 def load_items(
@@ -29,35 +30,56 @@ def load_items(
     """
     from specsync.manifests import discovery, expand, schema
     from specsync.manifests import load as manifest
+    from specsync.manifests.project_file import ProjectFiles, ProjectSettings
     from specsync.render import render
 
     here = Path.cwd() if cwd is None else cwd
-    files = discovery.find_manifests(paths, here)
+    try:
+        files = discovery.find_manifests(paths, here)
+    except InputError as error:
+        raise InputError([p.with_code("file") for p in error.problems]) from None
     manifest_root = discovery.manifest_root(paths, root, here)
+    projects = ProjectFiles(here)
     problems: list[Problem] = []
     documents = []
+    settings: dict[str, ProjectSettings] = {}
     for path, display in files:
         try:
             document = manifest.load_document(path, display)
         except InputError as error:
-            problems.extend(error.problems)
+            problems.extend(p.with_code("yaml") for p in error.problems)
             continue
+        problems.extend(manifest.recovered_problems(document))
         # Files found by searching carry `specsync:`; one named explicitly must too, and
-        # validate_document says so when it does not.
-        schema_problems = schema.validate_document(document)
-        if schema_problems:
-            problems.extend(schema_problems)
+        # check_document says so when it does not. A problem inside one video leaves the
+        # file's other videos to be expanded and rendered: every problem at once.
+        checked = schema.check_document(document)
+        problems.extend(checked.problems)
+        if checked.whole_file:
             continue
+        project = projects.for_manifest(path)
+        if project is None:
+            continue  # its project file is broken (reported once): its settings are unknown
+        if checked.bad_videos:
+            document = _without_videos(document, checked.bad_videos)
+        settings[document.path] = project
         documents.append(document)
-    specs, expand_problems = expand.expand_documents(documents)
+    problems.extend(projects.problems)
+    specs, expand_problems = expand.expand_documents(documents, settings)
     problems.extend(expand_problems)
     items, render_problems = render.render_items(
-        specs, manifest_root, use_cache=use_cache, on_compile=on_compile
+        specs, manifest_root, use_cache=use_cache, on_compile=on_compile, cwd=here
     )
-    problems.extend(render_problems)
+    problems.extend(p.with_code("template") for p in render_problems)
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)
+
+
+def _without_videos(document: Document, videos: Collection[str]) -> Document:
+    """The document minus videos whose schema problems are already reported."""
+    kept = {k: v for k, v in document.data["videos"].items() if k not in videos}
+    return replace(document, data={**document.data, "videos": kept})
 
 
 def select_items(items: Sequence[Item], patterns: Sequence[str]) -> list[Item]:
