@@ -32,6 +32,7 @@ from specsync.cli.lockfile_commands import forget, merge_driver
 from specsync.cli.manifest_commands import render, schema, validate
 from specsync.cli.plan_command import plan
 from specsync.cli.service_commands import apply, status
+from specsync.cli.strings_command import strings
 from specsync.errors import UserError
 from specsync.model import InputError
 
@@ -64,6 +65,7 @@ for _command in (
     emulator,
     init,
     doctor,
+    strings,
 ):
     cli.add_command(_command)
 

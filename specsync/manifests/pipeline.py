@@ -4,45 +4,40 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from specsync.model import Document, InputError, Item, Problem
+from specsync.manifests.project_file import ProjectSettings
+from specsync.model import Document, InputError, Item, ItemSpec, Problem
 
 
-def load_items(
-    paths: Sequence[str],
-    *,
-    root: str | None = None,
-    cwd: Path | None = None,
-    use_cache: bool = True,
-    on_compile: Callable[[int], None] | None = None,
-) -> list[Item]:
-    """Discover, load, validate, expand and render; items sorted by id.
+@dataclass
+class SpecSet:
+    """Everything read before rendering: item specs, the documents they came from (by display
+    path, with the file's path and project settings) and the problems found so far."""
 
-    `use_cache=False` (`--no-cache`) compiles every script afresh instead of reusing the
-    persistent compiled-template cache. `on_compile(n)` hears how many scripts are about to
-    be compiled (the slow part of a first run), before they are.
+    specs: list[ItemSpec]
+    documents: dict[str, tuple[Path, Document, ProjectSettings]]
+    problems: list[Problem]
 
-    Raises InputError carrying every problem found, sorted by file and line. Problems of
-    one stage stop the later stages only for the files they concern, so one run reports as
-    much as can be known.
+
+def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
+    """Discover, load, schema-check and expand (no rendering); every problem collected.
+
+    Problems of one stage stop the later stages only for the part they concern (a file, a
+    video), so one run reports as much as can be known.
     """
     from specsync.manifests import discovery, expand, schema
     from specsync.manifests import load as manifest
-    from specsync.manifests.project_file import ProjectFiles, ProjectSettings
-    from specsync.render import render
+    from specsync.manifests.project_file import ProjectFiles
 
-    here = Path.cwd() if cwd is None else cwd
     try:
-        files = discovery.find_manifests(paths, here)
+        files = discovery.find_manifests(paths, cwd)
     except InputError as error:
         raise InputError([p.with_code("file") for p in error.problems]) from None
-    manifest_root = discovery.manifest_root(paths, root, here)
-    projects = ProjectFiles(here)
+    projects = ProjectFiles(cwd)
     problems: list[Problem] = []
-    documents = []
-    settings: dict[str, ProjectSettings] = {}
+    documents: dict[str, tuple[Path, Document, ProjectSettings]] = {}
     for path, display in files:
         try:
             document = manifest.load_document(path, display)
@@ -62,15 +57,44 @@ def load_items(
             continue  # its project file is broken (reported once): its settings are unknown
         if checked.bad_videos:
             document = _without_videos(document, checked.bad_videos)
-        settings[document.path] = project
-        documents.append(document)
+        documents[document.path] = (path, document, project)
     problems.extend(projects.problems)
-    specs, expand_problems = expand.expand_documents(documents, settings)
-    problems.extend(expand_problems)
-    items, render_problems = render.render_items(
-        specs, manifest_root, use_cache=use_cache, on_compile=on_compile, cwd=here
+    specs, expand_problems = expand.expand_documents(
+        [document for _, document, _ in documents.values()],
+        {display: project for display, (_, _, project) in documents.items()},
     )
-    problems.extend(p.with_code("template") for p in render_problems)
+    problems.extend(expand_problems)
+    return SpecSet(specs, documents, problems)
+
+
+def load_items(
+    paths: Sequence[str],
+    *,
+    root: str | None = None,
+    cwd: Path | None = None,
+    use_cache: bool = True,
+    on_compile: Callable[[int], None] | None = None,
+) -> list[Item]:
+    """Discover, load, validate, expand and render; items sorted by id.
+
+    `use_cache=False` (`--no-cache`) compiles every script afresh instead of reusing the
+    persistent compiled-template cache. `on_compile(n)` hears how many scripts are about to
+    be compiled (the slow part of a first run), before they are.
+
+    Raises InputError carrying every problem found, sorted by file and line. Problems of
+    one stage stop the later stages only for the part they concern, so one run reports as
+    much as can be known: a schema error in one video hides no template error in another.
+    """
+    from specsync.manifests import discovery
+    from specsync.render import render
+
+    here = Path.cwd() if cwd is None else cwd
+    read = read_specs(paths, here)
+    manifest_root = discovery.manifest_root(paths, root, here)
+    items, render_problems = render.render_items(
+        read.specs, manifest_root, use_cache=use_cache, on_compile=on_compile, cwd=here
+    )
+    problems = read.problems + [p.with_code("template") for p in render_problems]
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)
