@@ -332,6 +332,8 @@ def _video_scope(error: Any) -> set[str] | None:
         return {path[1]}
     if path == ("videos",) and error.validator == "propertyNames":
         return {name for name in error.instance if isinstance(name, str)}
+    if path == ("videos",) and error.validator == "pattern" and isinstance(error.instance, str):
+        return {error.instance}  # a bad video id (reported through propertyNames' pattern)
     return None
 
 
