@@ -100,7 +100,12 @@ def render(
 
 
 @click.command()
-def schema() -> None:
+@click.option(
+    "--project",
+    is_flag=True,
+    help="Print the project file's schema (specsync.yaml) instead.",
+)
+def schema(project: bool) -> None:
     """Print the manifest JSON Schema (draft 2020-12).
 
     Point editors at it for completion and hover docs, with this first line in a manifest:
@@ -109,7 +114,11 @@ def schema() -> None:
     \b
     Examples:
       specsync schema > manifest.schema.json
+      specsync schema --project > project.schema.json
     """
-    from specsync.manifests.schema import schema_text
+    from specsync.manifests.schema import project_schema, schema_text
 
+    if project:
+        click.echo(json.dumps(project_schema(), indent=2))
+        return
     click.echo(schema_text(), nl=False)

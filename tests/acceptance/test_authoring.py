@@ -241,3 +241,14 @@ def test_a_duplicate_key_does_not_stop_the_rest_of_its_file(tmp_path: Path) -> N
     assert "manifests/m.yaml:6:5: duplicate key 'script' (first at line 5)" in result.stderr
     assert "manifests/m.yaml:8:13: undefined: 'nope' is undefined" in result.stderr
     assert result.stderr.splitlines()[-1] == "2 problems in 1 file"
+
+
+def test_the_project_schema_is_printed_and_checks_a_project_file(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    result = run([SPECSYNC, "schema", "--project"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"specsync": 1, "vars": {"x": [1]}, "defaults": {"model": "M"}})
+    assert not validator.is_valid({"specsync": 1, "videos": {}})
