@@ -158,6 +158,14 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
     return result
 
 
+def root_is_chosen(paths: Sequence[str], root: str | None, cwd: Path) -> bool:
+    """Whether the manifest root is the manifests' own folder (--root, the one directory
+    named, or manifests/), not the current folder taken as a last resort."""
+    if root or len([p for p in paths if (cwd / p).is_dir()]) == 1:
+        return True
+    return (cwd / DEFAULT_DIR).is_dir()
+
+
 def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> Path:
     """--root; else the one directory named; else manifests/ when present; else cwd."""
     if root:

@@ -92,7 +92,14 @@ def load_items(
     read = read_specs(paths, here)
     manifest_root = discovery.manifest_root(paths, root, here)
     items, render_problems = render.render_items(
-        read.specs, manifest_root, use_cache=use_cache, on_compile=on_compile, cwd=here
+        read.specs,
+        manifest_root,
+        use_cache=use_cache,
+        on_compile=on_compile,
+        cwd=here,
+        # Unused snippets are checked in the manifests' own folder only: the current folder
+        # taken as a last resort may be any checkout, with others' templates in it.
+        check_unincluded=discovery.root_is_chosen(paths, root, here),
     )
     problems = read.problems + [p.with_code("template") for p in render_problems]
     if problems:

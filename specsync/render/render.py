@@ -349,14 +349,17 @@ def render_items(
     use_cache: bool = True,
     on_compile: Callable[[int], None] | None = None,
     cwd: Path | None = None,
+    check_unincluded: bool = False,
 ) -> tuple[list[Item], list[Problem]]:
     """Items for every spec that renders, and one problem per failure (place and message).
 
     `use_cache`: keep compiled scripts in the persistent, authenticated template cache
     (`specsync.render.cache`); `--no-cache` turns it off. `on_compile(n)` hears how many
     scripts are about to be compiled (those the cache does not hold), before they are.
-    Included files are named relative to `cwd` (default: the current folder), and a
-    template file under `root` that no script included is still syntax-checked.
+    Included files are named relative to `cwd` (default: the current folder). With
+    `check_unincluded`, a template file under `root` that no script included is still
+    syntax-checked (the caller says so when `root` is the manifests' own folder, not a
+    fallback that may be any checkout).
     """
     renderer = Renderer(root, use_cache=use_cache, cwd=cwd)
     renderer.precompile(specs, on_compile)
@@ -377,6 +380,7 @@ def render_items(
     finally:
         sys.setrecursionlimit(limit)
     problems = _merge_failures(failures)
-    checked = {p.location.path for p in problems}
-    problems.extend(unincluded_problems(renderer.environment, root, checked, cwd))
+    if check_unincluded:
+        checked = {p.location.path for p in problems}
+        problems.extend(unincluded_problems(renderer.environment, root, checked, cwd))
     return items, problems

@@ -252,3 +252,18 @@ def test_the_project_schema_is_printed_and_checks_a_project_file(tmp_path: Path)
     validator = Draft202012Validator(schema)
     assert validator.is_valid({"specsync": 1, "vars": {"x": [1]}, "defaults": {"model": "M"}})
     assert not validator.is_valid({"specsync": 1, "videos": {}})
+
+
+def test_unused_snippets_are_checked_in_the_manifest_root_only(tmp_path: Path) -> None:
+    # No manifests/ folder and a file named: the root falls back to the current folder,
+    # which may be any checkout; its unrelated templates are not this run's business.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "broken.j2").write_text("{% if %}", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  v:\n    script: Hi\n",
+        encoding="utf-8",
+    )
+    assert run([SPECSYNC, "validate", "m.yaml"], tmp_path).returncode == 0
+    chosen = run([SPECSYNC, "validate", "--root", "elsewhere", "m.yaml"], tmp_path)
+    assert chosen.returncode == 1
+    assert "elsewhere/broken.j2:1:1: template syntax error" in chosen.stderr
