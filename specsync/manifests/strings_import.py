@@ -11,6 +11,7 @@ would lose work. The other rows are still written.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import os
@@ -145,14 +146,23 @@ def import_csv(csv_path: Path, display: str, entries: Sequence[StringEntry]) -> 
     for manifest, file_changes in by_file.items():
         try:
             _rewrite(manifest, file_changes)
-        except _NotWritten as refused:
-            report.problems.extend(
-                Problem(c.row, f"{c.entry.id}: {refused}", code="strings-not-written")
-                for c in file_changes
-            )
-            continue
-        report.files.append(file_changes[0].entry.display)
-        report.written.extend(c.entry.id for c in file_changes)
+            written = list(file_changes)
+        except _NotWritten:
+            # One change the file cannot take must not hold back the others: each alone.
+            written = []
+            for change in file_changes:
+                try:
+                    _rewrite(manifest, [change])
+                    written.append(change)
+                except _NotWritten as refused:
+                    report.problems.append(
+                        Problem(
+                            change.row, f"{change.entry.id}: {refused}", code="strings-not-written"
+                        )
+                    )
+        if written:
+            report.files.append(written[0].entry.display)
+            report.written.extend(c.entry.id for c in written)
     return report
 
 
@@ -222,11 +232,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
     yaml = YAML()  # round-trip mode: comments, order and quoting survive
     yaml.preserve_quotes = True
     yaml.width = 1_000_000  # never fold a long script over lines
-    yaml.indent(
-        mapping=indent or 2,
-        sequence=(indent or 2) + (block_seq_indent or 0),
-        offset=block_seq_indent or 0,
-    )
+    yaml.indent(mapping=indent or 2, sequence=indent or 2, offset=block_seq_indent or 0)
     rewritten = ""
     for literal in (True, False):  # a block scalar cannot hold every text: then quoted
         data = yaml.load(text)
@@ -236,7 +242,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
         yaml.dump(data, out)
         rewritten = out.getvalue()
         try:
-            _check(rewritten, changes)
+            _check(text, rewritten, changes)
             break
         except _NotWritten:
             if not literal:
@@ -257,26 +263,40 @@ def _place(data: Any, change: _Change, literal: bool) -> None:
     override["script"] = _scalar(change.text, literal)
 
 
-def _check(rewritten: str, changes: Sequence[_Change]) -> None:
-    """Read the new text back with specsync's own loader: the file must still be valid
-    YAML for it, and each changed item must read back exactly the new script."""
+def _expected(original: Any, changes: Sequence[_Change]) -> Any:
+    """The plain data the manifest should hold after the changes: the original's, with only
+    the changed scripts (and a list of locales become a mapping) different."""
+    expected = copy.deepcopy(original)
+    for change in changes:
+        entry = change.entry
+        video = expected["videos"][entry.video]
+        if not isinstance(video.get("locales"), dict):
+            video["locales"] = {code: {} for code in entry.codes}
+        locales = video["locales"]
+        code = next(c for c in entry.codes if canonical_locale(c) == entry.locale)
+        if not isinstance(locales.get(code), dict):
+            locales[code] = {}
+        locales[code]["script"] = change.text
+    return expected
+
+
+def _check(original: str, rewritten: str, changes: Sequence[_Change]) -> None:
+    """Read both texts with specsync's own loader: the rewritten one must load, and hold
+    exactly the original's data with only the new scripts changed. This catches whatever
+    the YAML 1.2 round trip could change for a YAML 1.1 reader, and an override shared
+    through an anchor (writing into it would change the other locales too)."""
     from specsync.manifests.load import parse_document
 
     try:
-        document = parse_document(rewritten.encode("utf-8"), "rewritten")
+        before = parse_document(original.encode("utf-8"), "original").data
+        after = parse_document(rewritten.encode("utf-8"), "rewritten").data
     except InputError as error:
         raise _NotWritten(f"the rewritten manifest would not load ({error})") from None
-    for change in changes:
-        entry = change.entry
-        video = document.data["videos"][entry.video]
-        locales = video.get("locales") or {}
-        found = [
-            (v or {}).get("script")
-            for k, v in locales.items()
-            if canonical_locale(k) == entry.locale
-        ]
-        if found != [change.text]:
-            raise _NotWritten("the new script would not read back exactly; left unchanged")
+    if after != _expected(before, changes):
+        raise _NotWritten(
+            "rewriting the manifest would change more than these scripts (an override "
+            "shared through a YAML anchor?); edit it by hand"
+        )
 
 
 def _replace_file(path: Path, content: bytes) -> None:

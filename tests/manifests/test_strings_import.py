@@ -90,3 +90,31 @@ def test_stale_and_unknown_rows_are_reported_and_the_rest_written(tmp_path: Path
     assert messages[0].startswith("s.csv:7:1: bye/ko: the script changed since the export")
     assert messages[1] == "s.csv:12:1: no item 'ghost/en' in the manifests"
     assert "So long" in path.read_text(encoding="utf-8")
+
+
+def test_an_override_shared_through_an_anchor_is_refused_and_the_rest_written(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "manifests").mkdir()
+    path = tmp_path / "manifests" / "m.yaml"
+    original = (
+        "specsync: 1\r\n"
+        "defaults:\r\n    model: M1\r\n    locales:\r\n      - en\r\n      - ko\r\n"
+        "videos:\r\n"
+        "    shared:\r\n        script: Hi\r\n"
+        "        locales:\r\n            en: &same\r\n                vars: {x: 1}\r\n"
+        "            ko: *same\r\n"
+        "    plain:\r\n        script: Hi   # keep\r\n"
+    )
+    path.write_bytes(original.encode("utf-8"))
+    csv_path = fill(tmp_path, {"shared/ko": "안녕", "plain/ko": "안녕"})
+    report = import_csv(csv_path, "s.csv", read_catalogue(["manifests"], tmp_path))
+    assert report.written == ["plain/ko"]
+    assert [p.code for p in report.problems] == ["strings-not-written"]
+    assert "YAML anchor" in report.problems[0].message
+    text = path.read_bytes().decode("utf-8")
+    # Only the new override differs; 4-space indentation, CRLF and the comment are kept.
+    assert text == original + (
+        "        locales:\r\n            en: {}\r\n            ko:\r\n"
+        '                script: "안녕"\r\n'
+    )
