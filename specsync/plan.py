@@ -307,7 +307,8 @@ def restricted(plan: Plan, targets: Sequence[str]) -> Plan:
 
 
 def pending_outside(plan: Plan, targets: Sequence[str]) -> int:
-    """Items apply would submit were it not for --target."""
+    """Items apply would submit or reuse were it not for --target."""
     if not targets:
         return 0
-    return sum(1 for p in plan.by_action(*SUBMITTED) if not matches(p.id, targets))
+    pending = plan.by_action(*SUBMITTED, PlanAction.REUSE)
+    return sum(1 for p in pending if not matches(p.id, targets))

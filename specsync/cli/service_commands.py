@@ -76,6 +76,16 @@ from specsync.errors import UserError
     help="Refuse to start when the exports add up to more than about M minutes of video "
     "(estimated from text length and language, as plan shows).",
 )
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Send exactly the plan saved by `specsync plan --out FILE`; refused, with nothing "
+    "sent, when the lockfile or any rendered request changed since. Its targets are its "
+    "own: not with --target, --replace or --retry-uncertain.",
+)
 @format_option(
     ("text", "json", "markdown"),
     "json: what was submitted, failed and left uncertain, on stdout alone; "
@@ -94,15 +104,23 @@ def apply(
     use_emulator: bool,
     max_items: int | None,
     max_minutes: float | None,
+    plan_file: str | None,
     output_format: str,
 ) -> None:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
 
     Each request is journalled in .specsync/ before it is sent and its answer the moment it
     arrives, so a crash or a killed job loses nothing; a request whose answer never came is
-    `uncertain` and is resubmitted only with --retry-uncertain. One apply at a time per
-    lockfile. Never prompts. Exit 0 when everything is exported; 1 when anything failed or
-    is uncertain (what succeeded is recorded either way).
+    `uncertain` (see below). An item whose script is that of an earlier export is made
+    current again with no request (`reuse`). One apply at a time per lockfile. Never
+    prompts. Exit 0 when everything is exported; 1 when anything failed or is uncertain
+    (what succeeded is recorded either way).
+
+    \b
+    Items whose outcome is unknown (`uncertain`):
+      find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
+      or resubmit it (may pay twice):              specsync apply --retry-uncertain
+      or drop it from the lockfile:                specsync forget ITEM
 
     \b
     Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
@@ -115,6 +133,7 @@ def apply(
       specsync apply --replace 'welcome/ko'
       specsync apply --format json > apply-report.json
       specsync apply --max-items 50 --max-minutes 30
+      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
     """
     from specsync.cli.progress import BarProgress, LogProgress
     from specsync.cli.report_json import apply_document
@@ -125,7 +144,29 @@ def apply(
     from specsync.service.account import check_models_before_apply
     from specsync.service.apply import ApplyOptions, run_apply
 
+    saved = None
+    if plan_file is not None:
+        from specsync.saved_plan import read_saved_plan
+
+        clashing = [
+            flag
+            for flag, given in (
+                ("--target", targets),
+                ("--replace", replace),
+                ("--retry-uncertain", retry_uncertain),
+            )
+            if given
+        ]
+        if clashing:
+            raise click.UsageError(
+                f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
+                "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
+            )
+        saved = read_saved_plan(Path(plan_file))
+        targets = saved.targets
     options = ApplyOptions(
+        saved_plan=saved,
+        saved_plan_name=plan_file or "",
         targets=targets,
         replace=replace,
         retry_uncertain=retry_uncertain,
