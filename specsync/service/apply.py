@@ -374,7 +374,10 @@ def run_apply(
         check_service_host(lock, lockfile_path, host)
         # What this run would send, as the lockfile and any journal say (read only): a run
         # over budget, or with nothing to do, sends nothing at all, not even `GET /`.
-        pending = select(make_plan(items, journal_mod.read_lock_view(lockfile_path)), options)
+        foreseen = make_plan(items, journal_mod.read_lock_view(lockfile_path))
+        if saved is not None:
+            check_selection(saved, saved_items(foreseen, options.targets), options.saved_plan_name)
+        pending = select(foreseen, options)
         check_budget(pending, options)
         leftover = journal_mod.journal_path(lockfile_path, create=False).exists()
         client: Any = None
@@ -394,7 +397,7 @@ def run_apply(
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
         plan = make_plan(items, lock)
-        if saved is not None:
+        if saved is not None:  # the same plan, now that the journal is folded for real
             check_selection(saved, saved_items(plan, options.targets), options.saved_plan_name)
         # Once, after an upgrade: from now on a change of resolution is an update. Written
         # with this run's answers, or alone below; never when the run is refused.

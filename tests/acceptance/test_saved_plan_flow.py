@@ -198,3 +198,21 @@ def test_a_plan_from_another_specsync_version_is_refused(tmp_path: Path) -> None
     result = run([SPECSYNC, "apply", "--plan", "reviewed.plan"], tmp_path, env)
     assert result.returncode == 1
     assert "made by specsync 0.0.1" in result.stderr
+
+
+def test_an_edited_saved_plan_is_refused_with_no_request(tmp_path: Path) -> None:
+    write_manifest(tmp_path)
+    seen: list[str] = []
+    with running_emulator(EmulatorConfig()) as emu, disguised(emu.url, seen) as url:
+        env = api_env(url)
+        document = save_plan(tmp_path, env)
+        # The digests still match the manifests, but a request was changed in the file.
+        document["items"][0]["request"]["text"] = "Something nobody reviewed."
+        (tmp_path / "reviewed.plan").write_text(json.dumps(document), "utf-8")
+        refused = run([SPECSYNC, "apply", "--plan", "reviewed.plan"], tmp_path, env)
+        assert refused.returncode == 1
+        assert (
+            "no longer matches" in refused.stderr and document["items"][0]["id"] in refused.stderr
+        )
+        assert seen == [] and emu.export_count() == 0
+        assert not (tmp_path / "specsync.lock").exists()
