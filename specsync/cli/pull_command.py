@@ -96,17 +96,11 @@ def pull(
       specsync pull --format json > pulled.json
     """
     from specsync.plan import require_matches
-    from specsync.service.download import DownloadLimits
-    from specsync.service.pull import PullOptions, verify_files
+    from specsync.service.pull import verify_files
     from specsync.state.journal import read_lock_view
 
     path = Path(lockfile)
-    options = PullOptions(
-        out_dir=resolve_out(out_dir, path),
-        targets=targets,
-        concurrency=concurrency,
-        limits=DownloadLimits(max_bytes=max_bytes, read_timeout=download_read_timeout()),
-    )
+    options = pull_options(path, out_dir, targets, concurrency, max_bytes)
     lock = read_lock_view(path)
     require_matches("--target", targets, lock.entries)
     if verify:
@@ -114,6 +108,24 @@ def pull(
     else:
         report = pull_with_client(path, options, use_emulator, lock)
     show_report(report, output_format, verify)
+
+
+def pull_options(
+    lockfile: Path,
+    out_dir: str | None,
+    targets: tuple[str, ...],
+    concurrency: int,
+    max_bytes: int,
+) -> Any:
+    from specsync.service.download import DownloadLimits
+    from specsync.service.pull import PullOptions
+
+    return PullOptions(
+        out_dir=resolve_out(out_dir, lockfile),
+        targets=targets,
+        concurrency=concurrency,
+        limits=DownloadLimits(max_bytes=max_bytes, read_timeout=download_read_timeout()),
+    )
 
 
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
@@ -219,11 +231,18 @@ class PullProgress:
 
 def show_report(report: Any, output_format: str, verify: bool) -> None:
     """The document or the summary; exit 1 unless every done item is on disk and verified."""
+    if output_format == "json":
+        click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
+    pull_summary(report, verify)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
+
+
+def pull_summary(report: Any, verify: bool) -> None:
+    """What happened, on stderr: checked files (--verify), counts, what is not on disk."""
     from specsync.cli.console import shown
     from specsync.service.pull import failing
 
-    if output_format == "json":
-        click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
     if verify:
         for item in report.items:
             if item.outcome != "skipped":
@@ -243,8 +262,6 @@ def show_report(report: Any, output_format: str, verify: bool) -> None:
     if bad:
         names = ", ".join(shown(item.path or item.id) for item in bad)
         click.echo(f"not on disk and verified: {names}", err=True)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
 
 
 def pull_document(report: Any) -> dict[str, Any]:

@@ -286,6 +286,26 @@ def test_an_interrupted_download_resumes_with_range(project: Path, proxy: Proxy)
     assert entries(project)["welcome/en"]["bytes"] == len(expected(project, "welcome/en"))
 
 
+def test_status_wait_pull_downloads_each_video_as_it_finishes(tmp_path: Path, proxy: Proxy) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    assert pull(tmp_path, proxy, "apply").returncode == 0
+    result = pull(tmp_path, proxy, "status", "--wait", "--pull", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {i["id"]: i["state"] for i in document["items"]} == {
+        "welcome/en": "done",
+        "welcome/ko": "done",
+    }
+    assert [i["outcome"] for i in document["pull"]["items"]] == ["downloaded", "downloaded"]
+    for item in ("welcome/en", "welcome/ko"):
+        assert video_of(tmp_path, item).read_bytes() == expected(tmp_path, item)
+        assert entries(tmp_path)[item]["state"] == "done"
+        assert entries(tmp_path)[item]["bytes"] == len(expected(tmp_path, item))
+    assert len(proxy.downloads()) == 2
+    assert_no_key_sent_to(proxy.downloads())
+
+
 # hostile download hosts --------------------------------------------------------------------
 
 
