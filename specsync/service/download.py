@@ -80,9 +80,9 @@ def shown_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(unreadable URL)"
-    port = f":{parts.port}" if parts.port else ""
     text = f"{parts.scheme}://{host}{port}{parts.path}"
     return "".join(char if char.isprintable() else "?" for char in text)[:200]
 
@@ -294,7 +294,8 @@ def _stream(
     try:
         with os.fdopen(fd, "wb") as handle:
             try:
-                for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                # read1: whatever has arrived, so a stall keeps what came before it.
+                while chunk := response.raw.read1(CHUNK_SIZE, decode_content=False):
                     size += len(chunk)
                     if size > limits.max_bytes or (total is not None and size > total):
                         raise _Overrun(size)
