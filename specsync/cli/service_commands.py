@@ -216,8 +216,9 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     "--pull",
     "then_pull",
     is_flag=True,
-    help="Also download each video as its render finishes, as `specsync pull` does (exit 1 "
-    "too when a done video is not on disk and verified).",
+    help="Also download each video whose render this run sees finish, as `specsync pull` "
+    "does (exit 1 too when one is not on disk and verified). Videos done before are left "
+    "to `specsync pull`.",
 )
 @out_option()
 @max_bytes_option()
@@ -316,7 +317,11 @@ def status(
 
 
 class _Puller:
-    """`status --pull`: each round's finished videos at once, then whatever else is done."""
+    """`status --pull`: the videos of the renders this run sees finish, each round's at once.
+
+    Items already done before the run are left to `specsync pull` (in CI, a fresh checkout
+    would otherwise download every video ever made, on every run).
+    """
 
     def __init__(self, path: Path, make_client: Any, out_dir: str | None, max_bytes: int):
         from specsync.cli.pull_command import PullProgress, pull_options
@@ -326,32 +331,24 @@ class _Puller:
         self.options = pull_options(path, out_dir, (), 4, max_bytes)
         self.progress = PullProgress(sys.stderr)
         self.items: dict[str, Any] = {}
+        self.not_recorded = ""
 
-    def _run(self, only: frozenset[str] | None) -> Any:
+    def some(self, done: list[Any]) -> None:
         from specsync.service.errors import AuthError, ConfigError
         from specsync.service.pull import run_pull
 
         report = run_pull(
             self.path,
-            dataclasses.replace(self.options, only=only),
+            dataclasses.replace(self.options, only=frozenset(item.id for item in done)),
             self.make_client,
             auth_errors=(AuthError, ConfigError),
-            on_item=self.progress.item if only is not None else self._news,
+            on_item=self.progress.item,
         )
-        for item in report.items:
-            # A video downloaded in an earlier round shows as downloaded, not unchanged.
-            if item.id not in self.items or item.outcome != "unchanged":
-                self.items[item.id] = item
-        return report
-
-    def _news(self, item: Any) -> None:
-        if item.outcome in ("downloaded", "failed"):
-            self.progress.item(item)
-
-    def some(self, done: list[Any]) -> None:
-        self._run(frozenset(item.id for item in done))
+        self.items.update((item.id, item) for item in report.items)
+        self.not_recorded = report.not_recorded or self.not_recorded
 
     def rest(self) -> Any:
-        report = self._run(None)
-        report.items = [self.items[key] for key in sorted(self.items)]
-        return report
+        from specsync.service.pull import PullReport
+
+        items = [self.items[key] for key in sorted(self.items)]
+        return PullReport(items=items, not_recorded=self.not_recorded)
