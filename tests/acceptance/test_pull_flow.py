@@ -76,8 +76,11 @@ _KEPT = ("content-type", "content-range", "accept-ranges", "location")
 
 
 @pytest.fixture
-def proxy() -> Iterator[Proxy]:
-    with running_emulator(EmulatorConfig(render_seconds=0.3, api_key=CANARY, url_ttl=2.0)) as emu:
+def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
+    """The proxy; `request.param` (indirect parametrization) is the emulator's --url-ttl."""
+    url_ttl = getattr(request, "param", 120.0)
+    config = EmulatorConfig(render_seconds=0.3, api_key=CANARY, url_ttl=url_ttl)
+    with running_emulator(config) as emu:
         state = Proxy(upstream=emu.url)
         upstream = urlsplit(emu.url)
 
