@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -148,7 +150,6 @@ def download_read_timeout() -> float:
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import _api_endpoint
     from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service.errors import AuthError, ConfigError
@@ -160,9 +161,10 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base)
     progress = PullProgress(sys.stderr)
     try:
-        with _api_endpoint(use_emulator) as (base, credentials):
+        with _lazy_endpoint(use_emulator, api_base) as endpoint:
 
             def make_client() -> Any:
+                base, credentials = endpoint()
                 return client_mod.Client(
                     base,
                     credentials,
@@ -185,6 +187,30 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     finally:
         progress.finish()
     return report
+
+
+@contextlib.contextmanager
+def _lazy_endpoint(use_emulator: bool, api_base: str | None) -> Iterator[Any]:
+    """A function giving (API base, credentials) when a URL must be asked for: credentials
+    are read, or an emulator started, only then (a pull of files on disk needs neither)."""
+    from specsync.cli.service_commands import _api_endpoint
+    from specsync.service import credentials as credentials_mod
+
+    with contextlib.ExitStack() as stack:
+        lock = threading.Lock()
+        found: list[tuple[str, Any]] = []
+
+        def endpoint() -> tuple[str, Any]:
+            with lock:
+                if not found:
+                    if use_emulator:
+                        found.append(stack.enter_context(_api_endpoint(True)))
+                    else:
+                        assert api_base is not None
+                        found.append((api_base, credentials_mod.credentials_from_env(os.environ)))
+                return found[0]
+
+        yield endpoint
 
 
 class PullProgress:

@@ -221,6 +221,9 @@ def test_pull_writes_every_video_records_hashes_and_a_second_pull_sends_nothing(
     verified = pull(project, proxy, "--verify")
     assert verified.returncode == 0 and "2 verified" in verified.stderr
     assert len(proxy.seen) == before
+    # Files on disk need no credentials either.
+    keyless = {k: v for k, v in env_for(proxy).items() if k != "AISTUDIOS_API_KEY"}
+    assert run([SPECSYNC, "pull"], project, env=keyless).returncode == 0
 
 
 def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
