@@ -327,10 +327,11 @@ def test_a_video_over_the_size_cap_is_refused_with_nothing_written(
 
 def test_a_body_longer_than_announced_is_not_recorded(project: Path, proxy: Proxy) -> None:
     def longer(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
-        # A range answer whose Content-Range promises the rest, and a body that runs on
-        # (no Content-Length: it ends when the connection closes).
+        # The emulator's own 206 and Content-Range for the rest of the file, then a body
+        # that runs on (no Content-Length: it ends when the connection closes).
+        assert status == 206, status
         handler.send_response(206)
-        handler.send_header("Content-Range", f"bytes 0-{len(body) - 1}/{len(body)}")
+        handler.send_header("Content-Range", headers["Content-Range"])
         handler.send_header("Connection", "close")
         handler.end_headers()
         handler.wfile.write(body + b"extra bytes")
@@ -338,11 +339,13 @@ def test_a_body_longer_than_announced_is_not_recorded(project: Path, proxy: Prox
 
     part = project / "videos" / "welcome" / ".en.mp4.part"
     part.parent.mkdir(parents=True)
-    part.write_bytes(b"")  # an empty part: asked from byte 0 would not send Range
+    part.write_bytes(expected(project, "welcome/en")[:100])  # resumed with Range: bytes=100-
     proxy.download_hook = longer
     result = pull(project, proxy, "--target", "welcome/en")
     assert result.returncode == 1
-    assert not video_of(project, "welcome/en").exists()
+    assert "more bytes than announced" in result.stderr
+    assert proxy.downloads()[-1].headers.get("Range") == "bytes=100-"
+    assert not video_of(project, "welcome/en").exists() and not part.exists()
     assert "sha256" not in entries(project)["welcome/en"]
 
 
