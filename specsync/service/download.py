@@ -10,6 +10,12 @@ run resumes it with `Range: bytes=N-`); only a complete body of the announced le
 renamed over the target. A rename replaces a symlink at the target, never writes through
 it. Each read of the body has its own timeout: a large video may take long, a stalled one
 is given up.
+
+Length checks: a body shorter than its Content-Length (or than Content-Range's total) is
+kept as a part and never renamed; one longer than the Content-Range total or the size cap
+is refused and removed. A 200 with a Content-Length is read to exactly that length (HTTP
+ends the body there; anything after it is not part of the answer), and a 200 with no
+length at all is bounded by the size cap alone.
 """
 
 from __future__ import annotations
