@@ -90,12 +90,9 @@ def plan(
     from specsync.cli.report_text import plan_text
     from specsync.manifests.pipeline import load_items
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
-    from specsync.saved_plan import lockfile_digest, make_saved_plan, write_saved_plan
+    from specsync.saved_plan import make_saved_plan, write_saved_plan
     from specsync.state.background import Background
 
-    # Taken before the lockfile is read: if it changes in between, the saved plan is stale
-    # (refused by apply), never fresh with an older content.
-    lock_digest = lockfile_digest(Path(lockfile)) if out is not None else None
     # The lockfile is read in a second process while this one renders the manifests.
     reading = Background(_read_lock_view, Path(lockfile))
     try:
@@ -121,7 +118,7 @@ def plan(
         text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
         click.echo(text, nl=False)
     if out is not None:
-        saved = make_saved_plan(full, items, Path(lockfile), targets, paths, lock_digest)
+        saved = make_saved_plan(full, items, lock, targets, paths)
         write_saved_plan(Path(out), saved)
         sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
         click.echo(
