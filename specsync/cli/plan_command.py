@@ -21,6 +21,7 @@ from specsync.cli.options import (
     target_option,
 )
 from specsync.model import InputError
+from specsync.states import PlanAction
 
 
 @click.command()
@@ -41,6 +42,15 @@ from specsync.model import InputError
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
 @target_option("Only items whose id matches GLOB (as apply --target); repeatable.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=False),
+    default=None,
+    metavar="FILE",
+    help="Also save the plan to FILE for `specsync apply --plan FILE`, which sends exactly "
+    "the reviewed requests or nothing at all.",
+)
 def plan(
     paths: tuple[str, ...],
     root: str | None,
@@ -50,8 +60,9 @@ def plan(
     detailed_exitcode: bool,
     show_all: bool,
     targets: tuple[str, ...],
+    out: str | None,
 ) -> None:
-    """Show what apply would do, and why. No network; nothing is written.
+    """Show what apply would do, and why. No network; nothing is written but --out.
 
     The plan goes to stdout (`specsync plan > plan.txt`); notes go to stderr. Compares
     every rendered item with the lockfile: create (new), update (what changes the
@@ -67,6 +78,11 @@ def plan(
       specsync plan --detailed-exitcode || echo "exports pending"
       specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
       specsync plan --format json | jq '.items[] | select(.action == "update")'
+      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
+
+    A saved plan (--out) holds each item's action, fingerprint and whole request, digests of
+    the lockfile and of every rendered request, and the specsync version; apply --plan
+    refuses it, sending nothing, when any of them changed since.
     """
     from specsync.cli.console import use_colour
     from specsync.cli.report_json import plan_document
@@ -74,6 +90,7 @@ def plan(
     from specsync.cli.report_text import plan_text
     from specsync.manifests.pipeline import load_items
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
+    from specsync.saved_plan import make_saved_plan, write_saved_plan
     from specsync.state.background import Background
 
     # The lockfile is read in a second process while this one renders the manifests.
@@ -100,6 +117,16 @@ def plan(
     else:
         text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
         click.echo(text, nl=False)
+    if out is not None:
+        saved = make_saved_plan(full, items, lock, targets, paths)
+        write_saved_plan(Path(out), saved)
+        sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
+        click.echo(
+            f"saved the plan to {out}: {sends} exports to send, "
+            f"{len(saved.of(PlanAction.REUSE))} to reuse; "
+            f"`specsync apply --plan {out}` sends exactly these",
+            err=True,
+        )
     if not Path(lockfile).exists():
         click.echo(f"note: no lockfile yet ({lockfile}): all {len(items)} items are new", err=True)
     if outside:
