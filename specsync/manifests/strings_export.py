@@ -1,0 +1,60 @@
+"""`specsync strings export`: the translators' CSV of a manifest set."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from specsync.manifests.strings_catalogue import StringEntry
+from specsync.manifests.strings_csv import COLUMNS, guard
+from specsync.model import InputError, Location, Problem, canonical_locale
+
+
+def source_texts(entries: Sequence[StringEntry], source_locale: str | None) -> dict[str, str]:
+    """video -> its source text: the script of `source_locale` when given (the videos
+    without that locale have none), else the video's own `script` (empty when every locale
+    has its own)."""
+    if source_locale is None:
+        return {e.video: e.video_script or "" for e in entries}
+    wanted = canonical_locale(source_locale)
+    return {e.video: e.current for e in entries if e.locale == wanted}
+
+
+def export_csv(
+    entries: Sequence[StringEntry],
+    locales: Sequence[str] = (),
+    source_locale: str | None = None,
+) -> str:
+    """The CSV text (without the byte order mark; the caller writes the file as ENCODING).
+
+    One row per item of the chosen locales (all when none are given), sorted by item id:
+    item, locale, source text, current text, an empty `new` column, and where it is defined.
+    """
+    chosen = {canonical_locale(code) for code in locales}
+    if chosen and not any(e.locale in chosen for e in entries):
+        raise InputError(
+            Problem(
+                Location("--locale"),
+                f"no item has locale {', '.join(sorted(chosen))}",
+                code="usage",
+            )
+        )
+    sources = source_texts(entries, source_locale)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, as spreadsheets write it
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        if chosen and entry.locale not in chosen:
+            continue
+        writer.writerow(
+            (
+                guard(entry.id),
+                guard(entry.locale),
+                guard(sources.get(entry.video, "")),
+                guard(entry.current),
+                "",
+                f"{entry.display}:{entry.line}",
+            )
+        )
+    return out.getvalue()
