@@ -53,7 +53,7 @@ def export_command(
     """
     from specsync.manifests.strings_catalogue import read_catalogue
     from specsync.manifests.strings_csv import ENCODING
-    from specsync.manifests.strings_export import export_csv
+    from specsync.manifests.strings_export import export_csv, write_export
 
     entries = read_catalogue(paths, Path.cwd())
     text = export_csv(entries, locales, source_locale)
@@ -62,7 +62,7 @@ def export_command(
         sys.stdout.buffer.write(text.encode(ENCODING))
         sys.stdout.flush()
     else:
-        Path(out).write_bytes(text.encode(ENCODING))
+        write_export(Path(out), text.encode(ENCODING))
     click.echo(f"exported {rows} rows" + (f" to {out}" if out else ""), err=True)
 
 

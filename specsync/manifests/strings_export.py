@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
+import stat
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import COLUMNS, guard
@@ -58,3 +63,46 @@ def export_csv(
             )
         )
     return out.getvalue()
+
+
+# Files an export must never replace: a slip such as `--out manifests/a.yaml` or
+# `--out specsync.lock` would destroy work that is not in the CSV.
+_PROTECTED_SUFFIXES = (".yaml", ".yml", ".lock", ".j2", ".jinja", ".jinja2")
+
+
+def write_export(path: Path, data: bytes) -> None:
+    """Write the CSV to `path` through a temp file and a rename (never half a file),
+    replacing only a regular file that is not a manifest, snippet or lockfile."""
+    display = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise InputError(Problem(Location(display), f"cannot write: {error.strerror}")) from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError(Problem(Location(display), "cannot write: not a regular file"))
+    if info is not None and path.suffix.lower() in _PROTECTED_SUFFIXES:
+        raise InputError(
+            Problem(
+                Location(display),
+                f"refusing to replace a {path.suffix} file with the CSV: choose another --out",
+                code="usage",
+            )
+        )
+    target = Path(os.path.realpath(path))
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(temp, 0o644)
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+    except OSError as error:
+        raise InputError(
+            Problem(Location(display), f"cannot write: {error.strerror or error}")
+        ) from None

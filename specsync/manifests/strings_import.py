@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specsync.manifests.load import NotRegular, open_regular
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import ENCODING, unguard
 from specsync.model import InputError, Location, Problem, canonical_locale
@@ -46,7 +47,12 @@ class _Change:
 
 def _rows(csv_path: Path, display: str) -> list[tuple[int, dict[str, str]]]:
     try:
-        raw = csv_path.read_bytes()
+        # Never blocks on a FIFO, never reads a device forever: a regular file, capped.
+        fd = open_regular(csv_path)
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)
+    except NotRegular as error:
+        raise InputError(Problem(Location(display), str(error), code="csv")) from None
     except OSError as error:
         raise InputError(Problem(Location(display), f"cannot read: {error.strerror}")) from None
     if len(raw) > MAX_CSV_BYTES:

@@ -118,3 +118,18 @@ def test_an_override_shared_through_an_anchor_is_refused_and_the_rest_written(
         "        locales:\r\n            en: {}\r\n            ko:\r\n"
         '                script: "안녕"\r\n'
     )
+
+
+def test_a_csv_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    from specsync.model import InputError
+
+    setup(tmp_path)
+    os.mkfifo(tmp_path / "fifo.csv")
+    catalogue = read_catalogue(["manifests"], tmp_path)
+    for path, words in ((tmp_path / "fifo.csv", "a FIFO"), (Path("/dev/zero"), "device")):
+        with pytest.raises(InputError, match=words):
+            import_csv(path, str(path), catalogue)
