@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from specsync import __version__
+from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, matches
-from specsync.state.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from specsync.atomic import write_bytes_atomic
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import COLUMNS, guard
 from specsync.model import InputError, Location, Problem, canonical_locale
@@ -90,18 +89,8 @@ def write_export(path: Path, data: bytes) -> None:
                 code="usage",
             )
         )
-    target = Path(os.path.realpath(path))
     try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(temp, 0o644)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        write_bytes_atomic(path, data)
     except OSError as error:
         raise InputError(
             Problem(Location(display), f"cannot write: {error.strerror or error}")

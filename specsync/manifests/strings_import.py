@@ -10,17 +10,16 @@ would lose work. The other rows are still written.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from specsync.atomic import write_bytes_atomic
 from specsync.manifests.load import NotRegular, open_regular
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import ENCODING, unguard
@@ -255,7 +254,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
                 raise
     if crlf:
         rewritten = rewritten.replace("\n", "\r\n")
-    _replace_file(manifest, (b"\xef\xbb\xbf" if bom else b"") + rewritten.encode("utf-8"))
+    write_bytes_atomic(manifest, (b"\xef\xbb\xbf" if bom else b"") + rewritten.encode("utf-8"))
 
 
 def _place(data: Any, change: _Change, literal: bool) -> None:
@@ -303,24 +302,6 @@ def _check(original: str, rewritten: str, changes: Sequence[_Change]) -> None:
             "rewriting the manifest would change more than these scripts (an override "
             "shared through a YAML anchor?); edit it by hand"
         )
-
-
-def _replace_file(path: Path, content: bytes) -> None:
-    """Write `content` to a temporary file beside `path`, then rename it over: a crash
-    leaves the old manifest or the new one, never half of one. Keeps the file's mode."""
-    mode = path.stat().st_mode & 0o7777
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def summary(report: ImportReport) -> str:

@@ -37,8 +37,8 @@ import requests
 import requests.adapters
 import urllib3.exceptions
 
+from specsync.atomic import fsync_dir
 from specsync.service.credentials import is_loopback_host
-from specsync.state.atomic import fsync_dir
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: far above a rendered avatar video
 CHUNK_SIZE = 1 << 16

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.state import journal
-from specsync.state.atomic import write_bytes_atomic
 from specsync.state.lockdata import Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import with_state

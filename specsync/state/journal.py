@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
-from specsync.state.atomic import fsync_dir, write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries

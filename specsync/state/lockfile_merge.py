@@ -11,8 +11,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
-from specsync.state.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import add_history

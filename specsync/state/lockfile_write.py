@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from specsync.state.atomic import write_bytes_atomic
+from specsync.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import END_LINE
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from lockfile_samples import FP1, FP2, FP3, T0, T1, T2, sample
 
-from specsync.state import atomic, lockfile_read
+from specsync import atomic
+from specsync.state import lockfile_read
 from specsync.state.lockdata import Lockfile, empty
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import (
