@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container, Mapping
 from typing import Any
+
+from specsync.state.lockdata import Entry
 
 # The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
 END_LINE = "# end of specsync.lock"
@@ -228,3 +231,102 @@ def _read(text: str) -> dict[str, Any]:
             continue
         current[key] = _value(raw)
     return document
+
+
+# -- plan's reading: entries whose fingerprint plan already knows -------------------------
+# `plan` needs the whole of an entry only where the item differs from it; for the usual
+# unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
+# straight from the block expression into the Entry `lockfile_read` would make of them;
+# everything else (changed items, history, escapes, forgotten, the top-level keys) is left
+# in the text for the thorough reader, which also words any problem.
+_PLAIN_GROUPS = (
+    "id",
+    "fingerprint",
+    "projectId",
+    "taskId",
+    "submittedAt",
+    "state",
+    "attemptedAt",
+    "language",
+    "model",
+    "isExport",
+    "text",
+    "resolution",
+    "history",
+)
+_PLAIN_GROUP_NUMBERS = tuple(_ITEM_BLOCK.groupindex[name] for name in _PLAIN_GROUPS)
+
+
+def skim_known(
+    text: str, known: Mapping[str, str], states: Container[str | None]
+) -> tuple[str, dict[str, Entry]] | None:
+    """(the text without the blocks of entries whose fingerprint is `known[id]`, their
+    entries); None when nothing could be taken (the caller reads the whole text).
+
+    A block is taken only when it is canonical, holds no escape and no history, and is an
+    entry `lockfile_read` would accept without a word (`states`: the state words it
+    accepts). A duplicate id is left for the thorough reader to report.
+    """
+    start = text.find("\n[")
+    if start < 0:
+        return None
+    kept: list[str] = [text[: start + 1]]
+    taken: dict[str, Entry] = {}
+    position, end = start + 1, len(text)
+    block = _ITEM_BLOCK.match
+    groups = _PLAIN_GROUP_NUMBERS  # by number: a name lookup per group per block adds up
+    backslash = text.find
+    for_thorough_reader = kept.append
+    while position < end:
+        match = block(text, position)
+        if match is None:
+            break
+        found = match.end()
+        (
+            item_id,
+            fingerprint,
+            project_id,
+            task_id,
+            submitted_at,
+            state,
+            attempted_at,
+            language,
+            model,
+            is_export,
+            script,
+            resolution,
+            history,
+        ) = match.group(*groups)
+        if (
+            known.get(item_id) != fingerprint
+            or not fingerprint
+            or history is not None
+            or item_id in taken
+            # What `lockfile_read` checks of an entry (`_well_formed_entry`):
+            or (project_id is None) != (task_id is None)
+            or (project_id is None and state is None)
+            or (state is not None and state not in states)
+            or backslash("\\", position, found) >= 0
+        ):
+            for_thorough_reader(text[position:found])
+        else:
+            taken[item_id] = Entry(
+                item_id,
+                fingerprint,
+                project_id,
+                task_id,
+                submitted_at,
+                state,
+                attempted_at,
+                (),
+                language,
+                model,
+                None if is_export is None else is_export == "true",
+                script,
+                resolution,
+            )
+        position = found
+    if not taken:
+        return None
+    kept.append(text[position:])
+    return "".join(kept), taken
