@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +26,7 @@ from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
+from specsync.render.skeleton import Shape, shape_of
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -138,6 +139,7 @@ class Renderer:
         # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
+        self._shapes: dict[str, Shape | None] = {}
         self.alarm = _Alarm()
 
     def compile(self, source: str) -> Template:
@@ -160,11 +162,13 @@ class Renderer:
         """Every distinct script at once: from the cache when it holds it, the rest compiled
         (in parallel when there are many) and stored. Failures are left for `compile` to
         report, under the render timeout, at the right place."""
-        sources = [
-            spec.template
-            for spec in specs
-            if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
-        ]
+        sources = []
+        for spec in specs:
+            source = spec.template
+            if isinstance(source, str) and len(source) <= MAX_TEMPLATE_CHARS:
+                # Scripts of one shape share its compiled code (render/skeleton.py).
+                shape = self._shape(source)
+                sources.append(shape.skeleton if shape is not None else source)
         templates = compile_templates(self.environment, sources, self.cache, on_compile=on_compile)
         self._compiled.update(templates)
 
@@ -181,22 +185,55 @@ class Renderer:
         return self._render(spec, source)
 
     def _render(self, spec: ItemSpec, source: str) -> str | Problem:
+        shape = self._shape(source)
+        if shape is not None:
+            raw = self._render_shape(spec, shape)
+            if raw is not None:
+                return self._checked(spec, raw)
+        return self._render_source(spec, source)
+
+    def _shape(self, source: str) -> Shape | None:
+        try:
+            return self._shapes[source]
+        except KeyError:
+            shape = self._shapes[source] = shape_of(source)
+            return shape
+
+    def _render_shape(self, spec: ItemSpec, shape: Shape) -> str | None:
+        """The raw output of the script through its shared shape; None on any error, which
+        the script's own template then reports exactly (message, line)."""
+        try:
+            self.alarm.arm(RENDER_SECONDS)
+            try:
+                template = self.compile(shape.skeleton)
+                return "".join(self._pieces(template, {**spec.variables, **shape.slots}))
+            finally:
+                self.alarm.disarm()
+        except Exception:
+            return None
+
+    @staticmethod
+    def _pieces(template: Template, variables: Mapping[str, Any]) -> list[str]:
+        # What Template.generate does, minus a generator layer per piece of output (this
+        # loop is most of a large validate); errors get Jinja's template traceback in
+        # _render_source, as generate would give them.
+        context = template.new_context(variables)
+        pieces: list[str] = []
+        size = 0
+        for piece in template.root_render_func(context):
+            size += len(piece)
+            if size > MAX_RAW_OUTPUT:
+                raise OutputTooLong()
+            pieces.append(piece)
+        return pieces
+
+    def _render_source(self, spec: ItemSpec, source: str) -> str | Problem:
         template: Template | None = None
         try:
             self.alarm.arm(RENDER_SECONDS)
             try:
                 template = self.compile(source)
-                # What Template.generate does, minus a generator layer per piece of output
-                # (this loop is most of a large validate); errors get Jinja's template
-                # traceback below, as generate would give them.
-                context = template.new_context(spec.variables)
-                pieces: list[str] = []
-                size = 0
-                for piece in template.root_render_func(context):
-                    size += len(piece)
-                    if size > MAX_RAW_OUTPUT:
-                        raise OutputTooLong()
-                    pieces.append(piece)
+                pieces = self._pieces(template, spec.variables)
             finally:
                 self.alarm.disarm()
         except Exception as error:
@@ -207,7 +244,11 @@ class Renderer:
             except Exception as rewritten:
                 return self._failure(spec, rewritten, rewritten.__traceback__)
             raise AssertionError("unreachable: handle_exception always raises") from error
-        text = normalise("".join(pieces))
+        return self._checked(spec, "".join(pieces))
+
+    def _checked(self, spec: ItemSpec, raw: str) -> str | Problem:
+        """The rendered script normalised, or why it cannot be sent."""
+        text = normalise(raw)
         if not text:
             return Problem(spec.template_location, "script renders to empty text")
         if len(text) > MAX_SCRIPT_CHARS:

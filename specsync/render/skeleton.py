@@ -1,0 +1,93 @@
+"""Template shapes: scripts that differ only in their literal text share one compiled code.
+
+A translated catalogue has thousands of scripts of one shape (`[ko] {{ name }}, ...` with
+other words around the same tags). Jinja spends about a millisecond compiling each; the
+shape is compiled once instead: every literal text run becomes a slot, `{{ <slot> }}`,
+and each script renders its shape with its own runs as the slots' values.
+
+Only sources whose rendering this provably does not change take a shape (the rest are
+compiled as themselves; tests/render/test_skeleton.py compares both on generated
+templates, byte for byte):
+
+- tags are plain: no quote, brace, `%` or `#` inside them (so a `%}` in a string cannot
+  end a tag early), no whitespace control (`{%-`, `-%}`, `{{-`, `{%+`), no comment tags;
+- only the statements below, whose bodies print their text as it stands (`raw`,
+  `extends`/`block`, macros and friends are left to Jinja);
+- no carriage return (Jinja rewrites newlines in text), the one trailing newline Jinja
+  drops is dropped here too;
+- no run longer than the sandbox prints (`MAX_VALUE`: a slot is printed through its check),
+  and no name of the slots' in the source.
+
+The slots pass through the environment's `finalize` (a size check that returns the text
+unchanged) and are not escaped (autoescape is off in the sandbox): the same characters as
+the literal text. An error while rendering a shape is never reported from it: the caller
+renders the script's own template again to get Jinja's exact message and line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from specsync.render.sandbox import MAX_VALUE
+
+SLOT_PREFIX = "specsync_slot_"
+# A tag with nothing in it that could hide its end or change the text around it.
+_TAG = re.compile(r"\{\{[^-+\"'{}%#][^\"'{}%#]*\}\}|\{%[^-+\"'{}%#][^\"'{}%#]*%\}")
+_OPENER = re.compile(r"\{[{%#]")
+_STATEMENT = re.compile(r"\{%\s*([a-z]+)")
+_PLAIN_STATEMENTS = frozenset(
+    {"if", "elif", "else", "endif", "for", "endfor", "set", "with", "endwith"}
+)
+
+
+class Shape(NamedTuple):
+    skeleton: str  # the source with each literal run replaced by its slot
+    slots: dict[str, str]  # slot name -> the run it stands for
+
+
+def _slot(index: int) -> str:
+    return f"{SLOT_PREFIX}{index}__"
+
+
+def shape_of(source: str) -> Shape | None:
+    """The source's shape, or None when sharing one could change what it renders."""
+    if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
+        return None
+    if source.endswith("\n"):
+        source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
+    parts: list[str] = []
+    slots: dict[str, str] = {}
+    position = 0
+    for tag in _TAG.finditer(source):
+        if not _add_run(source[position : tag.start()], parts, slots):
+            return None
+        text = tag.group()
+        if text.endswith("-%}") or text.endswith("-}}"):
+            return None
+        statement = _STATEMENT.match(text)
+        if statement is not None and statement.group(1) not in _PLAIN_STATEMENTS:
+            return None
+        if text.startswith("{%") and statement is None:
+            return None
+        parts.append(text)
+        position = tag.end()
+    if not _add_run(source[position:], parts, slots):
+        return None
+    if not slots:
+        return None  # nothing to share: compile the source itself
+    return Shape("".join(parts), slots)
+
+
+def _add_run(run: str, parts: list[str], slots: dict[str, str]) -> bool:
+    """Add a literal run as a slot; False when it holds the start of a tag not taken."""
+    if not run:
+        return True
+    # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the first
+    # brace for Jinja).
+    if _OPENER.search(run) or run.endswith("{") or len(run) > MAX_VALUE:
+        return False
+    name = _slot(len(slots))
+    slots[name] = run
+    parts.append("{{ " + name + " }}")
+    return True
