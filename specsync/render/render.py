@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,7 @@ from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
-from specsync.render.skeleton import Shape, shape_of
+from specsync.render.skeleton import Shape, choose_shapes
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -139,7 +140,7 @@ class Renderer:
         # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
-        self._shapes: dict[str, Shape | None] = {}
+        self._shapes: dict[str, Shape] = {}  # set by precompile: the scripts worth a shape
         self.alarm = _Alarm()
 
     def compile(self, source: str) -> Template:
@@ -162,13 +163,17 @@ class Renderer:
         """Every distinct script at once: from the cache when it holds it, the rest compiled
         (in parallel when there are many) and stored. Failures are left for `compile` to
         report, under the render timeout, at the right place."""
-        sources = []
-        for spec in specs:
-            source = spec.template
-            if isinstance(source, str) and len(source) <= MAX_TEMPLATE_CHARS:
-                # Scripts of one shape share its compiled code (render/skeleton.py).
-                shape = self._shape(source)
-                sources.append(shape.skeleton if shape is not None else source)
+        uses = Counter(
+            spec.template
+            for spec in specs
+            if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
+        )
+        # Scripts of one shape share its compiled code (render/skeleton.py).
+        self._shapes = choose_shapes(uses)
+        sources = [
+            shape.skeleton if (shape := self._shapes.get(source)) is not None else source
+            for source in uses
+        ]
         templates = compile_templates(self.environment, sources, self.cache, on_compile=on_compile)
         self._compiled.update(templates)
 
@@ -185,19 +190,12 @@ class Renderer:
         return self._render(spec, source)
 
     def _render(self, spec: ItemSpec, source: str) -> str | Problem:
-        shape = self._shape(source)
+        shape = self._shapes.get(source)
         if shape is not None:
             raw = self._render_shape(spec, shape)
             if raw is not None:
                 return self._checked(spec, raw)
         return self._render_source(spec, source)
-
-    def _shape(self, source: str) -> Shape | None:
-        try:
-            return self._shapes[source]
-        except KeyError:
-            shape = self._shapes[source] = shape_of(source)
-            return shape
 
     def _render_shape(self, spec: ItemSpec, shape: Shape) -> str | None:
         """The raw output of the script through its shared shape; None on any error, which

@@ -27,6 +27,8 @@ renders the script's own template again to get Jinja's exact message and line.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from specsync.render.sandbox import MAX_VALUE
@@ -91,3 +93,24 @@ def _add_run(run: str, parts: list[str], slots: dict[str, str]) -> bool:
     slots[name] = run
     parts.append("{{ " + name + " }}")
     return True
+
+
+# A shape saves a compile (about a millisecond) per script that shares it and costs a few
+# microseconds per render (its slots are printed): worth it for scripts used by few items
+# whose shape other scripts share, as in a translated catalogue; not for the handful of
+# shared scripts a product team reuses across thousands of videos.
+MAX_USES = 100
+
+
+def choose_shapes(uses: Mapping[str, int]) -> dict[str, Shape]:
+    """The sources (with how many items use each) worth rendering through a shared shape."""
+    shapes: dict[str, Shape] = {}
+    sharing: Counter[str] = Counter()
+    for source, count in uses.items():
+        if count > MAX_USES:
+            continue
+        shape = shape_of(source)
+        if shape is not None:
+            shapes[source] = shape
+            sharing[shape.skeleton] += 1
+    return {source: shape for source, shape in shapes.items() if sharing[shape.skeleton] > 1}

@@ -17,7 +17,7 @@ import pytest
 
 from specsync.model import ItemSpec, Location
 from specsync.render.render import Renderer
-from specsync.render.skeleton import SLOT_PREFIX, shape_of
+from specsync.render.skeleton import MAX_USES, SLOT_PREFIX, choose_shapes, shape_of
 
 TEXT_PIECES = [
     "Hello",
@@ -156,10 +156,14 @@ def test_a_shape_renders_byte_for_byte_what_its_source_renders(chunk: int) -> No
 @pytest.mark.parametrize("chunk", range(3))
 def test_what_the_user_sees_is_the_same_either_way(chunk: int) -> None:
     renderer = Renderer(Path("."))
+    sources = [template(seed) for seed in SEEDS[chunk::3]]
+    # Every source that has a shape renders through it (precompile shares only shapes
+    # that several scripts have).
+    renderer._shapes = {s: shape for s in sources if (shape := shape_of(s)) is not None}
     with renderer.alarm.installed():
-        for seed in SEEDS[chunk::3]:
-            item = spec(template(seed))
-            assert renderer.render(item) == renderer._render_source(item, item.template), seed
+        for source in sources:
+            item = spec(source)
+            assert renderer.render(item) == renderer._render_source(item, source), source
 
 
 def test_scripts_of_one_shape_share_one_compiled_template(tmp_path: Path) -> None:
@@ -177,6 +181,8 @@ def test_scripts_of_one_shape_share_one_compiled_template(tmp_path: Path) -> Non
 def test_an_error_in_a_shared_shape_is_worded_from_the_script_itself() -> None:
     source = "line one\nline two {{ missing }}"
     renderer = Renderer(Path("."))
+    renderer.precompile([spec(source), spec("other\ntext {{ missing }}")])
+    assert source in renderer._shapes
     message = str(renderer.render(spec(source)))
     assert message == (
         "m.yaml:6:1: undefined: 'missing' is undefined "
@@ -196,3 +202,12 @@ def test_an_error_in_a_shared_shape_is_worded_from_the_script_itself() -> None:
 )
 def test_sources_a_shape_could_change_are_compiled_as_themselves(source: str) -> None:
     assert shape_of(source) is None
+
+
+def test_only_scripts_of_a_shape_several_share_and_few_items_use_take_it() -> None:
+    one = "[en] {{ name }}: one."
+    two = "[ko] {{ name }}: two."
+    alone = "{% if lesson %}alone{% endif %}"
+    reused = "[ja] {{ name }}: reused."
+    chosen = choose_shapes({one: 1, two: 3, alone: 1, reused: MAX_USES + 1})
+    assert sorted(chosen) == sorted([one, two])
