@@ -25,12 +25,17 @@ _DROPPED |= {"transfer-encoding", "content-length", "keep-alive"}
 
 
 @contextmanager
-def disguised(emulator_url: str) -> Iterator[str]:
-    """The URL of a proxy to `emulator_url` whose answers carry no emulator mark."""
+def disguised(emulator_url: str, seen: list[str] | None = None) -> Iterator[str]:
+    """The URL of a proxy to `emulator_url` whose answers carry no emulator mark.
+
+    `seen`, when given, gets "METHOD /path" of every request that reached the proxy.
+    """
     target = urlsplit(emulator_url)
 
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
+            if seen is not None:
+                seen.append(f"{self.command} {self.path}")
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROPPED}

@@ -163,3 +163,30 @@ def test_the_uncertain_reason_names_adopt_before_retrying() -> None:
     planned = make_plan([it], Lockfile({"c/en": exported(it, state="uncertain")})).items[0]
     assert planned.action == "uncertain"
     assert planned.reason.index("specsync adopt") < planned.reason.index("--retry-uncertain")
+
+
+def test_a_late_change_in_a_long_line_is_shown_with_its_context() -> None:
+    head = "Welcome to Acme Cloud. " * 20
+    diff = text_diff(head + "Write to help.acme.example today.", head + "Write to us today.")
+    assert diff == (
+        "- …to Acme Cloud. Write to help.acme.example today.",
+        "+ …to Acme Cloud. Write to us today.",
+    )
+
+
+def test_two_different_lines_never_show_as_the_same_line() -> None:
+    import random
+
+    rng = random.Random(7)
+    alphabet = ["a", "b", " ", "  ", "\t", "é", "한", ".", "x" * 200, "\\n"]
+    for _ in range(3000):
+        old = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        new = list(old)
+        for _ in range(rng.randint(1, 3)):
+            new.insert(rng.randint(0, len(new)), rng.choice(alphabet))
+        new_text = "".join(new)
+        if "\n" in old or old == new_text:
+            continue
+        removed, added = text_diff(old, new_text)
+        assert removed[2:] != added[2:], (old, new_text)
+        assert len(removed) <= 200 and len(added) <= 200

@@ -20,8 +20,9 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
 
     Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
     `forgotten` section, so no id is ever lost; a forgotten item still in the manifests is
-    planned as `create` again. Takes the apply lock. Exit 1, with nothing dropped, when any
-    GLOB matches no entry.
+    planned as `create` again. Takes the apply lock, and first folds in the journal an
+    interrupted apply left (so an item only that journal knows can be forgotten). Exit 1,
+    with nothing dropped, when any GLOB matches no entry.
 
     \b
     Examples:
@@ -31,7 +32,13 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
     """
     from specsync.service.forget import forget_matching
 
-    dropped = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
+    result = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
+    dropped = result.dropped
+    if result.recovered:
+        click.echo(
+            f"recorded {result.recovered} journal records of an interrupted apply first",
+            err=True,
+        )
     verb = "would forget" if dry_run else "forgot"
     for item_id in dropped:
         click.echo(f"{verb} {item_id}", err=True)

@@ -31,6 +31,7 @@ from specsync.cli.init_command import init
 from specsync.cli.lockfile_commands import forget, merge_driver
 from specsync.cli.manifest_commands import render, schema, validate
 from specsync.cli.plan_command import plan
+from specsync.cli.pull_command import pull
 from specsync.cli.service_commands import apply, status
 from specsync.errors import UserError
 from specsync.model import InputError
@@ -58,6 +59,7 @@ for _command in (
     plan,
     apply,
     status,
+    pull,
     adopt,
     forget,
     merge_driver,

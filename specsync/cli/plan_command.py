@@ -20,6 +20,7 @@ from specsync.cli.options import (
     target_option,
 )
 from specsync.model import InputError
+from specsync.states import PlanAction
 
 
 @click.command()
@@ -40,6 +41,15 @@ from specsync.model import InputError
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged items (text format).")
 @target_option("Only items whose id matches GLOB (as apply --target); repeatable.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=False),
+    default=None,
+    metavar="FILE",
+    help="Also save the plan to FILE for `specsync apply --plan FILE`, which sends exactly "
+    "the reviewed requests or nothing at all.",
+)
 def plan(
     paths: tuple[str, ...],
     root: str | None,
@@ -49,8 +59,9 @@ def plan(
     detailed_exitcode: bool,
     show_all: bool,
     targets: tuple[str, ...],
+    out: str | None,
 ) -> None:
-    """Show what apply would do, and why. No network; nothing is written.
+    """Show what apply would do, and why. No network; nothing is written but --out.
 
     The plan goes to stdout (`specsync plan > plan.txt`); notes go to stderr. Compares
     every rendered item with the lockfile: create (new), update (what changes the
@@ -66,6 +77,11 @@ def plan(
       specsync plan --detailed-exitcode || echo "exports pending"
       specsync plan --format markdown >> "$GITHUB_STEP_SUMMARY"
       specsync plan --format json | jq '.items[] | select(.action == "update")'
+      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
+
+    A saved plan (--out) holds each item's action, fingerprint and whole request, digests of
+    the lockfile and of every rendered request, and the specsync version; apply --plan
+    refuses it, sending nothing, when any of them changed since.
     """
     from specsync.cli.console import use_colour
     from specsync.cli.report_text import plan_text
@@ -73,6 +89,13 @@ def plan(
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.journal import read_lock_view
 
+    lock_digest = None
+    if out is not None:
+        from specsync.saved_plan import lockfile_digest
+
+        # Taken before the lockfile is read: if it changes in between, the saved plan is
+        # stale (refused by apply), never fresh with an older content.
+        lock_digest = lockfile_digest(Path(lockfile))
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when
@@ -101,6 +124,18 @@ def plan(
     else:
         text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
         click.echo(text, nl=False)
+    if out is not None:
+        from specsync.saved_plan import make_saved_plan, write_saved_plan
+
+        saved = make_saved_plan(full, items, Path(lockfile), targets, paths, lock_digest)
+        write_saved_plan(Path(out), saved)
+        sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
+        click.echo(
+            f"saved the plan to {out}: {sends} exports to send, "
+            f"{len(saved.of(PlanAction.REUSE))} to reuse; "
+            f"`specsync apply --plan {out}` sends exactly these",
+            err=True,
+        )
     if not Path(lockfile).exists():
         click.echo(f"note: no lockfile yet ({lockfile}): all {len(items)} items are new", err=True)
     if outside:

@@ -27,6 +27,7 @@ from specsync.cli.options import (
     format_option,
     target_option,
 )
+from specsync.cli.pull_command import max_bytes_option, out_option
 from specsync.errors import UserError
 
 
@@ -81,6 +82,16 @@ from specsync.errors import UserError
     help="Refuse to start when the exports add up to more than about M minutes of video "
     "(estimated from text length and language, as plan shows).",
 )
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Send exactly the plan saved by `specsync plan --out FILE`; refused, with nothing "
+    "sent, when the lockfile or any rendered request changed since. Its targets are its "
+    "own: not with --target, --replace or --retry-uncertain.",
+)
 @format_option(
     ("text", "json", "markdown"),
     "json: what was submitted, failed and left uncertain, on stdout alone; "
@@ -99,15 +110,23 @@ def apply(
     use_emulator: bool,
     max_items: int | None,
     max_minutes: float | None,
+    plan_file: str | None,
     output_format: str,
 ) -> None:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
 
     Each request is journalled in .specsync/ before it is sent and its answer the moment it
     arrives, so a crash or a killed job loses nothing; a request whose answer never came is
-    `uncertain` and is resubmitted only with --retry-uncertain. One apply at a time per
-    lockfile. Never prompts. Exit 0 when everything is exported; 1 when anything failed or
-    is uncertain (what succeeded is recorded either way).
+    `uncertain` (see below). An item whose script is that of an earlier export is made
+    current again with no request (`reuse`). One apply at a time per lockfile. Never
+    prompts. Exit 0 when everything is exported; 1 when anything failed or is uncertain
+    (what succeeded is recorded either way).
+
+    \b
+    Items whose outcome is unknown (`uncertain`):
+      find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
+      or resubmit it (may pay twice):              specsync apply --retry-uncertain
+      or drop it from the lockfile:                specsync forget ITEM
 
     \b
     Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
@@ -120,6 +139,7 @@ def apply(
       specsync apply --replace 'welcome/ko'
       specsync apply --format json > apply-report.json
       specsync apply --max-items 50 --max-minutes 30
+      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
     """
     from specsync.cli.progress import BarProgress, LogProgress
     from specsync.cli.report_json import apply_document
@@ -130,7 +150,29 @@ def apply(
     from specsync.service.account import check_models_before_apply
     from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
 
+    saved = None
+    if plan_file is not None:
+        from specsync.saved_plan import read_saved_plan
+
+        clashing = [
+            flag
+            for flag, given in (
+                ("--target", targets),
+                ("--replace", replace),
+                ("--retry-uncertain", retry_uncertain),
+            )
+            if given
+        ]
+        if clashing:
+            raise click.UsageError(
+                f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
+                "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
+            )
+        saved = read_saved_plan(Path(plan_file))
+        targets = saved.targets
     options = ApplyOptions(
+        saved_plan=saved,
+        saved_plan_name=plan_file or "",
         targets=targets,
         replace=replace,
         retry_uncertain=retry_uncertain,
@@ -216,6 +258,16 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
 )
 @concurrency_option("Progress requests in flight at once.")
 @emulator_flag("Ask a built-in emulator (for lockfiles written by `apply --emulator`).")
+@click.option(
+    "--pull",
+    "then_pull",
+    is_flag=True,
+    help="Also download each video whose render this run sees finish, as `specsync pull` "
+    "does (exit 1 too when one is not on disk and verified). Videos done before are left "
+    "to `specsync pull`.",
+)
+@out_option()
+@max_bytes_option()
 def status(
     lockfile: str,
     wait: bool,
@@ -223,6 +275,9 @@ def status(
     output_format: str,
     concurrency: int,
     use_emulator: bool,
+    then_pull: bool,
+    out_dir: str | None,
+    max_bytes: int,
 ) -> None:
     """Bring render results into the lockfile: progress, done/failed, download URLs.
 
@@ -242,6 +297,7 @@ def status(
       specsync status
       specsync status --wait --timeout 900
       specsync status --emulator --wait
+      specsync status --wait --pull --out videos
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
     from specsync.cli.console import shown
@@ -275,15 +331,70 @@ def status(
                 )
 
             options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
+            puller = _Puller(path, make_client, out_dir, max_bytes) if then_pull else None
             report = run_status(
-                path, make_client, options, log, not_found=errors_mod.ClientError, lock=lock
+                path,
+                make_client,
+                options,
+                log,
+                not_found=errors_mod.ClientError,
+                lock=lock,
+                on_done=None if puller is None else puller.some,
             )
+            pulled = None if puller is None else puller.rest()
     except LockBusy as error:
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
     if output_format == "json":
-        click.echo(json.dumps(status_document(report), ensure_ascii=False, indent=2))
+        document = status_document(report)
+        if pulled is not None:
+            from specsync.cli.pull_command import pull_document
+
+            document["pull"] = pull_document(pulled)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     click.echo(status_text(report), nl=False, err=True)
-    if not report.ok:
+    if pulled is not None:
+        from specsync.cli.pull_command import pull_summary
+
+        pull_summary(pulled, verify=False)
+    if not report.ok or (pulled is not None and not pulled.ok):
         sys.exit(EXIT_INVALID)
+
+
+class _Puller:
+    """`status --pull`: the videos of the renders this run sees finish, each round's at once.
+
+    Items already done before the run are left to `specsync pull` (in CI, a fresh checkout
+    would otherwise download every video ever made, on every run).
+    """
+
+    def __init__(self, path: Path, make_client: Any, out_dir: str | None, max_bytes: int):
+        from specsync.cli.pull_command import PullProgress, pull_options
+
+        self.path = path
+        self.make_client = make_client
+        self.options = pull_options(path, out_dir, (), 4, max_bytes)
+        self.progress = PullProgress(sys.stderr)
+        self.items: dict[str, Any] = {}
+        self.not_recorded = ""
+
+    def some(self, done: list[Any]) -> None:
+        from specsync.service.errors import AuthError, ConfigError
+        from specsync.service.pull import run_pull
+
+        report = run_pull(
+            self.path,
+            dataclasses.replace(self.options, only=frozenset(item.id for item in done)),
+            self.make_client,
+            auth_errors=(AuthError, ConfigError),
+            on_item=self.progress.item,
+        )
+        self.items.update((item.id, item) for item in report.items)
+        self.not_recorded = report.not_recorded or self.not_recorded
+
+    def rest(self) -> Any:
+        from specsync.service.pull import PullReport
+
+        items = [self.items[key] for key in sorted(self.items)]
+        return PullReport(items=items, not_recorded=self.not_recorded)

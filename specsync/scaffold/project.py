@@ -16,7 +16,9 @@ from specsync.errors import UserError
 
 TEMPLATES = files("specsync.scaffold") / "templates"
 MERGE_ATTRIBUTE = "specsync.lock merge=specsync"
-IGNORED = ".specsync/"
+# specsync's own state, and the videos `specsync pull` downloads (kept as CI artifacts or
+# elsewhere, not in git: the lockfile records their hashes).
+IGNORED = (".specsync/", "videos/")
 
 
 class Action(Enum):
@@ -67,7 +69,7 @@ def scaffold_project(root: Path, python: str) -> list[Step]:
         raise UserError(f"cannot create {root}: {error.strerror or error}") from None
     steps = [_write_new(root, relative, text) for relative, text in starter_files().items()]
     steps.append(_ensure_line(root / ".gitattributes", MERGE_ATTRIBUTE, root))
-    steps.append(_ensure_line(root / ".gitignore", IGNORED, root))
+    steps.extend(_ensure_line(root / ".gitignore", line, root) for line in IGNORED)
     steps.append(_configure_merge_driver(root, merge_driver_command(python)))
     return steps
 

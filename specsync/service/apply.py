@@ -30,6 +30,7 @@ from specsync.plan import (
     make_plan,
     matches,
 )
+from specsync.saved_plan import SavedPlan, check_fresh, check_selection, saved_items
 from specsync.service.apply_result import ResultNotWritten, write_result
 from specsync.service.errors import AuthError
 from specsync.state import journal as journal_mod
@@ -55,6 +56,9 @@ class ApplyOptions:
     max_items: int | None = None
     max_minutes: float | None = None
     service_host: str = ""  # host[:port] of the API base, recorded in the journal
+    # `apply --plan FILE`: send exactly this reviewed plan, or nothing (targets are its own).
+    saved_plan: SavedPlan | None = None
+    saved_plan_name: str = ""
 
 
 class OverBudget(UserError):
@@ -382,12 +386,20 @@ def run_apply(
     """
     started = time.monotonic()
     with journal_mod.hold_apply_lock(lockfile_path), ExitStack() as cleanup:
+        saved = options.saved_plan
+        if saved is not None:
+            # Under the lock and before anything is read, folded or sent: a plan that no
+            # longer holds is refused with 0 requests.
+            check_fresh(saved, items, lockfile_path, options.saved_plan_name)
         lock = read_lockfile(lockfile_path)
         host = service_host(options.service_host)
         check_service_host(lock, lockfile_path, host)
         # What this run would send, as the lockfile and any journal say (read only): a run
         # over budget, or with nothing to do, sends nothing at all, not even `GET /`.
-        pending = select(make_plan(items, journal_mod.read_lock_view(lockfile_path)), options)
+        foreseen = make_plan(items, journal_mod.read_lock_view(lockfile_path))
+        if saved is not None:
+            check_selection(saved, saved_items(foreseen, options.targets), options.saved_plan_name)
+        pending = select(foreseen, options)
         check_budget(pending, options)
         leftover = journal_mod.journal_path(lockfile_path, create=False).exists()
         client: Any = None
@@ -407,6 +419,8 @@ def run_apply(
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
         plan = make_plan(items, lock)
+        if saved is not None:  # the same plan, now that the journal is folded for real
+            check_selection(saved, saved_items(plan, options.targets), options.saved_plan_name)
         # Once, after an upgrade: from now on a change of resolution is an update. Written
         # with this run's answers, or alone below; never when the run is refused.
         stamped = resolutions_to_record(plan)
@@ -427,6 +441,7 @@ def run_apply(
         if not chosen:
             if stamped or reused:
                 report.lockfile_written = write_lockfile(lockfile_path, lock)
+            if stamped:
                 _note_stamped(progress, stamped)
             # Only a brand-new emulator lockfile is written with nothing exported, so that
             # the file says what kind it is; a real one appears with its first export.

@@ -369,10 +369,13 @@ def run_status(
     lock: Lockfile | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_done: Callable[[list[ItemStatus]], None] | None = None,
 ) -> StatusReport:
     """Poll until nothing is pending (or once, without `wait`); record what became final.
 
     `not_found` is the client's error class carrying `.status` (404 = unknown projectId).
+    `on_done` gets the items that became done in a round, once they are recorded
+    (`status --wait --pull` downloads them then).
     """
     lockfile_path = Path(lockfile_path)
     if lock is None:
@@ -400,6 +403,9 @@ def run_status(
                     ):
                         log(_describe(after))
                 _save(lockfile_path, answers)
+                finished = [a for b, a in zip(pending, answers, strict=True) if a.state == DONE]
+                if on_done is not None and finished:
+                    on_done(finished)
                 still = [item for item in items.values() if item.pending]
                 if not options.wait or not still:
                     break

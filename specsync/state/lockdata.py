@@ -61,6 +61,10 @@ class Entry(NamedTuple):
     # The resolution the export was made at: "default" when the request set none, None
     # in entries written before resolution counted (taken as made at the current one).
     resolution: str | None = None
+    # The downloaded video of the current export (`specsync pull`): its SHA-256 (hex) and
+    # length, so that a copy on disk can be checked without a request. None until pulled.
+    sha256: str | None = None
+    size: int | None = None
 
     @property
     def exported(self) -> dict[str, Any] | None:

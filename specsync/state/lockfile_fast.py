@@ -38,6 +38,8 @@ ENTRY_KEYS = (
     "submittedAt",
     "state",
     "attemptedAt",
+    "sha256",
+    "bytes",
     "language",
     "model",
     "isExport",
@@ -126,8 +128,12 @@ _ITEM_BLOCK = re.compile(
     + rf"\[items\.{_string_field('id')}\]\n"
     + rf"fingerprint = {_string_field('fingerprint')}\n"
     + "".join(
+        rf"(?:{key} = {_string_field(key)}\n)?" for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("bytes")]
+    )
+    + r"(?:bytes = (?P<bytes>0|[1-9][0-9]{0,17})\n)?"
+    + "".join(
         rf"(?:{key} = {_string_field(key)}\n)?"
-        for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("isExport")]
+        for key in ENTRY_KEYS[ENTRY_KEYS.index("bytes") + 1 : ENTRY_KEYS.index("isExport")]
     )
     + r"(?:isExport = (?P<isExport>true|false)\n)?"
     + rf"(?:resolution = {_string_field('resolution')}\n)?"
@@ -166,6 +172,8 @@ def _read_blocks(text: str) -> dict[str, Any]:
                 continue
             if key == "isExport":
                 entry[key] = value == "true"
+            elif key == "bytes":
+                entry[key] = int(value)
             elif key == "history":
                 entry[key] = [_history_record(line) for line in value.split("\n")[:-1]]
             else:

@@ -26,7 +26,19 @@ def _merge_same_project(ours: Entry, theirs: Entry) -> Entry:
     winner = ours if _STATE_RANK[ours.state] >= _STATE_RANK[theirs.state] else theirs
     other = theirs if winner is ours else ours
     history = add_history(winner.history, other.history)
-    return winner._replace(history=_sorted_history(history))
+    sha256, size = _merged_download(ours, theirs)
+    return winner._replace(history=_sorted_history(history), sha256=sha256, size=size)
+
+
+def _merged_download(ours: Entry, theirs: Entry) -> tuple[str | None, int | None]:
+    """The pulled video's hash of the same export: whichever side has it; when both sides
+    recorded different ones, neither (the next `pull` fetches the file and records what it
+    really is) rather than a guess or a conflict."""
+    if ours.sha256 is None:
+        return theirs.sha256, theirs.size
+    if theirs.sha256 is None or (theirs.sha256, theirs.size) == (ours.sha256, ours.size):
+        return ours.sha256, ours.size
+    return None, None
 
 
 def _sorted_history(history: Iterable[Submission]) -> tuple[Submission, ...]:

@@ -7,6 +7,7 @@ Then every key and value is checked against the format `lockfile_write` writes.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from collections.abc import Mapping, Sequence
@@ -311,7 +312,9 @@ def _is_table(
 
 
 _ENTRY_KEY_SET = frozenset(_ENTRY_KEYS) - {"history"}
-_ENTRY_STRINGS = tuple(key for key in _ENTRY_KEYS if key not in ("isExport", "history"))
+_ENTRY_STRINGS = tuple(key for key in _ENTRY_KEYS if key not in ("isExport", "bytes", "history"))
+# A pulled video's hash as `pull` records it: SHA-256 in lower-case hex.
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
@@ -326,8 +329,11 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
         if value is not None and type(value) is not str:
             return None
     fingerprint, state, is_export = get("fingerprint"), get("state"), get("isExport")
+    sha256, size = get("sha256"), get("bytes")
     if (
         not fingerprint
+        or (sha256 is not None and not _SHA256.match(sha256))
+        or (size is not None and (type(size) is not int or size < 0))
         or (state is not None and state not in STATES)
         or (is_export is not None and type(is_export) is not bool)
         or ("projectId" in table) != ("taskId" in table)
@@ -348,6 +354,8 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
         is_export,
         get("text"),
         get("resolution"),
+        sha256,
+        size,
     )
 
 
@@ -385,6 +393,7 @@ def _parse_entry(
     request_text = text("text")
     resolution = text("resolution")
     is_export = _parse_is_export(table, label, where, problems)
+    sha256, size = _parse_download(table, label, where, problems)
     if state is not None and state not in STATES:
         problems.append(
             Problem(
@@ -415,7 +424,30 @@ def _parse_entry(
         is_export=is_export,
         text=request_text,
         resolution=resolution,
+        sha256=sha256,
+        size=size,
     )
+
+
+def _parse_download(
+    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
+) -> tuple[str | None, int | None]:
+    """`sha256` and `bytes` of the pulled video (optional; written by `specsync pull`)."""
+    sha256, size = table.get("sha256"), table.get("bytes")
+    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
+        problems.append(
+            Problem(where, f"{label}: `sha256` must be 64 lower-case hex digits (a SHA-256)")
+        )
+        sha256 = None
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        problems.append(
+            Problem(
+                where,
+                f"{label}: `bytes` must be a whole number of bytes, not {_type_name(size)}",
+            )
+        )
+        size = None
+    return sha256, size
 
 
 def _parse_is_export(

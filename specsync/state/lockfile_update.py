@@ -117,3 +117,17 @@ def without(lock: Lockfile, ids: Iterable[str]) -> Lockfile:
         entries={k: v for k, v in lock.entries.items() if k not in drop},
         forgotten=forgotten,
     )
+
+
+def with_download(lock: Lockfile, id: str, project_id: str, sha256: str, size: int) -> Lockfile:
+    """Record the pulled video of an entry's current export (`specsync pull`).
+
+    Only when the entry still names `project_id`: an apply that re-exported the item
+    meanwhile made the file a video of the old export. Unchanged when already recorded.
+    """
+    old = lock.entries.get(id)
+    if old is None or old.project_id != project_id:
+        return lock
+    if (old.sha256, old.size) == (sha256, size):
+        return lock
+    return _with_entry(lock, old._replace(sha256=sha256, size=size))

@@ -76,6 +76,10 @@ def _dump_entry(entry: Entry) -> str:
         ("attemptedAt", entry.attempted_at),
     )
     lines.extend(f"{key} = {quote(value)}" for key, value in optional if value is not None)
+    if entry.sha256 is not None:
+        lines.append(f"sha256 = {quote(entry.sha256)}")
+    if entry.size is not None:
+        lines.append(f"bytes = {entry.size}")
     if entry.language is not None:
         lines.append(f"language = {quote(entry.language)}")
     if entry.model is not None:

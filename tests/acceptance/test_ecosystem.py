@@ -97,6 +97,10 @@ def test_example_workflow_keeps_the_promises_docs_ci_md_makes() -> None:
     assert "specsync plan --detailed-exitcode || [ $? -eq 2 ]" in text
     assert "if: always()" in text
     assert "git add specsync.lock" in text
+    # The optional pull: videos as an artifact, the hashes committed back.
+    assert "specsync status --wait --timeout 1800 --pull --out videos" in text
+    assert "name: specsync-videos-${{ github.run_id }}" in text
+    assert "path: videos/" in text
 
 
 # b. the real pre-commit framework ---------------------------------------------------------

@@ -92,7 +92,9 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert (project / "manifests" / "welcome.yaml").read_text(encoding="utf-8") == mine
     assert outside.read_text(encoding="utf-8") == "not yours\n"
-    assert (project / ".gitignore").read_text(encoding="utf-8") == "node_modules/\n.specsync/\n"
+    assert (project / ".gitignore").read_text(encoding="utf-8") == (
+        "node_modules/\n.specsync/\nvideos/\n"
+    )
     assert "kept (already there)   manifests/welcome.yaml" in made.stderr
     # Not a git repository: the driver line is printed for the user to run.
     assert "git config merge.specsync.driver" in made.stderr

@@ -209,3 +209,23 @@ def test_merge_of_different_hosts_is_a_conflict_shown_in_the_file(tmp_path: Path
     merged = read_lockfile(tmp_path / "ours")  # still a valid lockfile; no id lost
     assert merged.service == "app.aistudios.com"
     assert {"PA", "PB"} <= {e.project_id for e in merged.entries.values()}
+
+
+# pulled videos ------------------------------------------------------------------------------
+
+
+def test_merge_keeps_a_hash_one_side_recorded_and_drops_two_different_ones() -> None:
+    sha_a, sha_b = "a" * 64, "b" * 64
+    base = lock_of(entry("a/en", "P1"))
+    pulled = lock_of(entry("a/en", "P1", state="done", sha256=sha_a, size=10))
+    done = lock_of(entry("a/en", "P1", state="done"))
+    merged, conflicts = merge(base, done, pulled)
+    assert conflicts == {} and merged.entries["a/en"].sha256 == sha_a
+    merged, _ = merge(base, pulled, done)
+    assert (merged.entries["a/en"].sha256, merged.entries["a/en"].size) == (sha_a, 10)
+    # Two different hashes of one export: neither is kept; the next pull records the truth.
+    other = lock_of(entry("a/en", "P1", state="done", sha256=sha_b, size=10, history=()))
+    other = lock_of(other.entries["a/en"]._replace(submitted_at=T1))
+    merged, conflicts = merge(base, pulled, other)
+    assert conflicts == {}
+    assert merged.entries["a/en"].sha256 is None and merged.entries["a/en"].size is None

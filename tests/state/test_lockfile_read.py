@@ -283,3 +283,52 @@ def test_a_service_that_is_no_host_name_is_refused_with_its_line(value: str, why
     assert problem.location.line == line
     assert "`service` must be a host name" in problem.message and why in problem.message
     assert "secret" not in problem.message
+
+
+# pulled videos: sha256 and bytes ------------------------------------------------------------
+
+
+def _pulled_text() -> str:
+    from specsync.state.lockfile_update import with_download
+
+    en = submitted_entry(None, "a/en", FP1, "P-a", "T-a", T0)
+    lock = with_download(with_entries(empty(), [en]), "a/en", "P-a", "b" * 64, 4096)
+    return dumps(lock)
+
+
+def test_sha256_and_bytes_round_trip_on_the_fast_and_the_full_reader(tmp_path: Path) -> None:
+    text = _pulled_text()
+    assert f'sha256 = "{"b" * 64}"\nbytes = 4096\n' in text
+    assert read_canonical(text) == tomllib.loads(text)  # the fast path takes it
+    entry = lockfile_read.parse_lockfile(text).entries["a/en"]
+    assert (entry.sha256, entry.size) == ("b" * 64, 4096)
+    # A comment the fast path does not take sends the file to tomllib: same entry.
+    slow = lockfile_read.parse_lockfile(text.replace("bytes = 4096", "bytes = 4_096"))
+    assert slow.entries["a/en"] == entry
+
+
+def test_a_lockfile_without_them_reads_as_before() -> None:
+    text = dumps(with_entries(empty(), [submitted_entry(None, "a/en", FP1, "P", "T", T0)]))
+    entry = lockfile_read.parse_lockfile(text).entries["a/en"]
+    assert entry.sha256 is None and entry.size is None
+    assert "sha256 = " not in text and "bytes = " not in text
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('sha256 = "xyz"', "`sha256` must be 64 lower-case hex digits"),
+        (f'sha256 = "{"B" * 64}"', "`sha256` must be 64 lower-case hex digits"),
+        ("bytes = -1", "`bytes` must be a whole number of bytes"),
+        ('bytes = "12"', "`bytes` must be a whole number of bytes, not a string"),
+        ("bytes = true", "`bytes` must be a whole number of bytes, not a boolean"),
+    ],
+)
+def test_a_bad_hash_or_size_is_refused_at_its_entry(line: str, why: str) -> None:
+    text = _pulled_text()
+    key = line.split(" ")[0]
+    lines = [line if row.startswith(f"{key} = ") else row for row in text.split("\n")]
+    with pytest.raises(InputError) as error:
+        lockfile_read.parse_lockfile("\n".join(lines), "specsync.lock")
+    [problem] = error.value.problems
+    assert problem.location.line == 7 and why in problem.message  # the header

@@ -57,3 +57,25 @@ def test_with_state_and_without() -> None:
     }
     with pytest.raises(TypeError):
         lock.entries["x"] = lock.entries["welcome/de"]  # type: ignore[index]
+
+
+# pulled videos -----------------------------------------------------------------------------
+
+
+def test_a_download_is_recorded_only_on_the_export_it_was_made_from() -> None:
+    from specsync.state.lockfile_update import with_download
+
+    lock = sample()
+    sha = "a" * 64
+    pulled = with_download(lock, "onboarding/en", "P-en-2", sha, 1234)
+    assert (pulled.entries["onboarding/en"].sha256, pulled.entries["onboarding/en"].size) == (
+        sha,
+        1234,
+    )
+    assert with_download(pulled, "onboarding/en", "P-en-2", sha, 1234) is pulled
+    # Re-exported meanwhile (another projectId), or gone: nothing recorded.
+    assert with_download(lock, "onboarding/en", "P-en-1", sha, 1234) is lock
+    assert with_download(lock, "nope/en", "P-en-2", sha, 1234) is lock
+    # A re-export starts without a hash: the file on disk is the old video.
+    again = submitted_entry(pulled.entries["onboarding/en"], "onboarding/en", FP1, "P3", "T3", T2)
+    assert again.sha256 is None and again.size is None

@@ -1,0 +1,308 @@
+"""pull: download the finished videos, verified, and record their hashes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.options import (
+    LOCKFILE_OPTION,
+    concurrency_option,
+    emulator_flag,
+    format_option,
+    target_option,
+)
+from specsync.errors import UserError
+
+MAX_BYTES_DEFAULT = 2 * 1024**3
+
+
+def out_option() -> Any:
+    return click.option(
+        "--out",
+        "out_dir",
+        default=None,
+        metavar="DIR",
+        help="Where the videos go, as DIR/<video>/<locale>.mp4 (default: videos/ in the "
+        "project root, beside the lockfile).",
+    )
+
+
+def max_bytes_option() -> Any:
+    return click.option(
+        "--max-bytes",
+        type=click.IntRange(min=1),
+        default=MAX_BYTES_DEFAULT,
+        show_default=True,
+        metavar="N",
+        help="Refuse a video larger than N bytes (announced or streamed).",
+    )
+
+
+@click.command()
+@LOCKFILE_OPTION
+@out_option()
+@target_option()
+@concurrency_option("Downloads at once.")
+@max_bytes_option()
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Only check the files on disk against the lockfile's hashes; no download, no "
+    "request. Exit 1 naming every missing or changed file.",
+)
+@format_option(
+    ("text", "json"),
+    "json: {items: [{id, path, bytes, sha256, outcome, message}]} on stdout alone.",
+)
+@emulator_flag("Ask a built-in emulator for download URLs (lockfiles of `apply --emulator`).")
+def pull(
+    lockfile: str,
+    out_dir: str | None,
+    targets: tuple[str, ...],
+    concurrency: int,
+    max_bytes: int,
+    verify: bool,
+    output_format: str,
+    use_emulator: bool,
+) -> None:
+    """Download every finished video to DIR/<video>/<locale>.mp4, verified, and record
+    its sha256 and bytes in the lockfile.
+
+    Only items whose render is recorded as done (`specsync status`) are pulled. Items not
+    done yet (rendering, failed, uncertain, never exported) are listed as skipped with the
+    reason and do not make the exit 1 by themselves. A file whose hash matches the lockfile
+    is skipped without a request; a missing, partial or changed one is fetched again (a
+    partial one resumed with HTTP Range). Download URLs come from .specsync/status.json or
+    the progress endpoint (an expired one is refreshed once); the key is never sent to the
+    download host. Exit 0 when every done item is on disk and verified; 1 otherwise.
+
+    \b
+    Credentials (only when a URL must be asked for): AISTUDIOS_API_KEY, or
+    AISTUDIOS_APP_ID and AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+    \b
+    Examples:
+      specsync status --wait && specsync pull
+      specsync pull --out build/videos --target 'welcome/*'
+      specsync pull --verify
+      specsync pull --format json > pulled.json
+    """
+    from specsync.plan import require_matches
+    from specsync.service.pull import verify_files
+    from specsync.state.journal import read_lock_view
+
+    path = Path(lockfile)
+    options = pull_options(path, out_dir, targets, concurrency, max_bytes)
+    lock = read_lock_view(path)
+    require_matches("--target", targets, lock.entries)
+    if verify:
+        report = verify_files(path, options)
+    else:
+        report = pull_with_client(path, options, use_emulator, lock)
+    show_report(report, output_format, verify)
+
+
+def pull_options(
+    lockfile: Path,
+    out_dir: str | None,
+    targets: tuple[str, ...],
+    concurrency: int,
+    max_bytes: int,
+) -> Any:
+    from specsync.service.download import DownloadLimits
+    from specsync.service.pull import PullOptions
+
+    return PullOptions(
+        out_dir=resolve_out(out_dir, lockfile),
+        targets=targets,
+        concurrency=concurrency,
+        limits=DownloadLimits(max_bytes=max_bytes, read_timeout=download_read_timeout()),
+    )
+
+
+def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
+    """--out as given, else videos/ beside the lockfile (the project root)."""
+    from specsync.service.pull import DEFAULT_OUT
+
+    if out_dir is not None:
+        return Path(out_dir)
+    return lockfile.resolve().parent / DEFAULT_OUT
+
+
+def download_read_timeout() -> float:
+    """Each read of a download waits at most this long: SPECSYNC_REQUEST_DEADLINE (the
+    client's per-request bound) or 60 s, the smaller."""
+    from specsync.service.client import request_deadline_from_env
+
+    return min(60.0, request_deadline_from_env(os.environ))
+
+
+def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
+    """run_pull with a progress client for URLs (an emulator's with --emulator)."""
+    from specsync.cli.console import shown
+    from specsync.service import client as client_mod
+    from specsync.service import credentials as credentials_mod
+    from specsync.service.errors import AuthError, ConfigError
+    from specsync.service.pull import run_pull
+    from specsync.service.status import check_service
+    from specsync.state.journal import LockBusy
+
+    api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
+    check_service(lock, str(path), api_base)
+    progress = PullProgress(sys.stderr)
+    try:
+        with _lazy_endpoint(use_emulator, api_base) as endpoint:
+
+            def make_client() -> Any:
+                base, credentials = endpoint()
+                return client_mod.Client(
+                    base,
+                    credentials,
+                    max_attempts=3,
+                    max_retry_seconds=15.0,
+                    log=lambda line: progress.note(shown(line)),
+                )
+
+            report = run_pull(
+                path,
+                options,
+                make_client,
+                auth_errors=(AuthError, ConfigError),
+                lock=lock,
+                on_item=progress.item,
+                on_start=progress.start,
+            )
+    except LockBusy as error:
+        raise UserError(str(error)) from None
+    finally:
+        progress.finish()
+    return report
+
+
+@contextlib.contextmanager
+def _lazy_endpoint(use_emulator: bool, api_base: str | None) -> Iterator[Any]:
+    """A function giving (API base, credentials) when a URL must be asked for: credentials
+    are read, or an emulator started, only then (a pull of files on disk needs neither)."""
+    from specsync.cli.service_commands import _api_endpoint
+    from specsync.service import credentials as credentials_mod
+
+    with contextlib.ExitStack() as stack:
+        lock = threading.Lock()
+        found: list[tuple[str, Any]] = []
+
+        def endpoint() -> tuple[str, Any]:
+            with lock:
+                if not found:
+                    if use_emulator:
+                        found.append(stack.enter_context(_api_endpoint(True)))
+                    else:
+                        assert api_base is not None
+                        found.append((api_base, credentials_mod.credentials_from_env(os.environ)))
+                return found[0]
+
+        yield endpoint
+
+
+class PullProgress:
+    """A redrawn `[n/total]` line on a terminal; one plain line per item in CI."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.total = 0
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if total:
+            self.note(f"downloading {total} video{'s' if total != 1 else ''}")
+
+    def item(self, item: Any) -> None:
+        from specsync.cli.console import shown
+        from specsync.service.pull import DOWNLOADED, FAILED_OUTCOME
+
+        with self._lock:
+            if item.outcome in (DOWNLOADED, FAILED_OUTCOME):
+                self.count += 1
+            line = f"{item.outcome:<10} {shown(item.id)}"
+            if item.path:
+                line += f" -> {shown(item.path)}"
+            if item.size is not None and item.outcome == DOWNLOADED:
+                line += f" ({item.size:,} bytes"
+                line += f", resumed at {item.resumed_from:,})" if item.resumed_from else ")"
+            if item.message:
+                line += f": {shown(item.message)}"
+            if self.tty and self.total:
+                line = f"[{self.count}/{self.total}] {line}"
+            self.note(line)
+
+    def note(self, message: str) -> None:
+        prefix = "\r\x1b[K" if self.tty else ""
+        print(prefix + message, file=self.stream, flush=True)
+
+    def finish(self) -> None:
+        pass
+
+
+def show_report(report: Any, output_format: str, verify: bool) -> None:
+    """The document or the summary; exit 1 unless every done item is on disk and verified."""
+    if output_format == "json":
+        click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
+    pull_summary(report, verify)
+    if not report.ok:
+        sys.exit(EXIT_INVALID)
+
+
+def pull_summary(report: Any, verify: bool) -> None:
+    """What happened, on stderr: checked files (--verify), counts, what is not on disk."""
+    from specsync.cli.console import shown
+    from specsync.service.pull import failing
+
+    if verify:
+        for item in report.items:
+            if item.outcome != "skipped":
+                click.echo(
+                    f"{item.outcome:<9} {shown(item.id)} {shown(item.path or '')}"
+                    + (f": {item.message}" if item.message else ""),
+                    err=True,
+                )
+    counts = {}
+    for item in report.items:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
+    click.echo(f"{'Verify' if verify else 'Pull'}: {summary or 'nothing to do'}.", err=True)
+    if report.not_recorded:
+        click.echo(f"Error: {shown(report.not_recorded)}", err=True)
+    bad = failing(report)
+    if bad:
+        names = ", ".join(shown(item.path or item.id) for item in bad)
+        click.echo(f"not on disk and verified: {names}", err=True)
+
+
+def pull_document(report: Any) -> dict[str, Any]:
+    """The documented `pull --format json` document."""
+    return {
+        "items": [
+            {
+                "id": item.id,
+                "path": item.path,
+                "bytes": item.size,
+                "sha256": item.sha256,
+                "outcome": item.outcome,
+                "message": item.message or None,
+            }
+            for item in report.items
+        ],
+        "ok": report.ok,
+    }

@@ -1,0 +1,408 @@
+"""pull end to end: apply → status --wait → pull through the installed command, against an
+emulator behind a recording proxy that also serves as the download host (the progress
+answers' download URLs are rewritten to point at it), so every download request and its
+headers are seen, counted, and can be cut short or made hostile."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import SPECSYNC, api_env, run, tomllib
+
+from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.emulator.video import project_video
+
+CANARY = "canary-key-pull-5d1e9a7c3b"
+DOWNLOADS = "/downloads/"
+
+MANIFEST = """\
+specsync: 1
+defaults:
+  model: M000045058
+  locales: [en, ko]
+videos:
+  welcome:
+    script: "Welcome ({{ locale }})."
+"""
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    status: int = 0
+
+
+# A hook may answer a download request itself: (handler, upstream status, headers, body)
+# -> True when it wrote the answer.
+Hook = Callable[[BaseHTTPRequestHandler, int, dict[str, str], bytes], bool]
+
+
+@dataclass
+class Proxy:
+    url: str = ""
+    upstream: str = ""
+    seen: list[Seen] = field(default_factory=list)
+    download_hook: Hook | None = None
+    # Replaces the download URL in progress answers (a hostile service), when set.
+    url_override: str | None = None
+
+    def downloads(self) -> list[Seen]:
+        return [s for s in self.seen if s.path.startswith(DOWNLOADS)]
+
+
+def _answer(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+_KEPT = ("content-type", "content-range", "accept-ranges", "location")
+
+
+@pytest.fixture
+def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
+    """The proxy; `request.param` (indirect parametrization) is the emulator's --url-ttl."""
+    url_ttl = getattr(request, "param", 120.0)
+    config = EmulatorConfig(render_seconds=0.3, api_key=CANARY, url_ttl=url_ttl)
+    with running_emulator(config) as emu:
+        state = Proxy(upstream=emu.url)
+        upstream = urlsplit(emu.url)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._forward(b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._forward(self.rfile.read(length) if length else b"")
+
+            def _forward(self, body: bytes) -> None:
+                seen = Seen(self.command, self.path, dict(self.headers))
+                state.seen.append(seen)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection = http.client.HTTPConnection(
+                    upstream.hostname, upstream.port, timeout=10
+                )
+                try:
+                    connection.request(self.command, self.path, body=body or None, headers=headers)
+                    reply = connection.getresponse()
+                    status, payload = reply.status, reply.read()
+                    kept = {k: v for k, v in reply.getheaders() if k.lower() in _KEPT}
+                finally:
+                    connection.close()
+                seen.status = status
+                if self.path.startswith(DOWNLOADS):
+                    hook = state.download_hook
+                    if hook is not None and hook(self, status, kept, payload):
+                        self.close_connection = True
+                        return
+                else:
+                    payload = self._rewritten(payload)
+                _answer(self, status, kept, payload)
+
+            def _rewritten(self, payload: bytes) -> bytes:
+                # The download host is this proxy (or whatever the test wants it to be).
+                if state.url_override is None:
+                    return payload.replace(state.upstream.encode(), state.url.encode())
+                try:
+                    document = json.loads(payload)
+                    document["data"]["downloadUrl"] = state.url_override
+                except (ValueError, KeyError, TypeError):
+                    return payload
+                return json.dumps(document).encode()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        state.url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield state
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def project(tmp_path: Path, proxy: Proxy) -> Path:
+    """A project applied and rendered: both items done, their URLs cached by status."""
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    applied = pull(tmp_path, proxy, "apply")
+    assert applied.returncode == 0, applied.stderr
+    waited = pull(tmp_path, proxy, "status", "--wait", "--timeout", "20")
+    assert waited.returncode == 0, waited.stderr
+    return tmp_path
+
+
+def env_for(proxy: Proxy) -> dict[str, str]:
+    env = api_env(proxy.url)
+    env["AISTUDIOS_API_KEY"] = CANARY
+    env["NO_COLOR"] = "1"
+    env["SPECSYNC_REQUEST_DEADLINE"] = "5"
+    return env
+
+
+def pull(project: Path, proxy: Proxy, *args: str) -> Any:
+    command = list(args) if args and args[0] in ("apply", "status") else ["pull", *args]
+    return run([SPECSYNC, *command], project, env=env_for(proxy))
+
+
+def entries(project: Path) -> dict[str, dict[str, Any]]:
+    with open(project / "specsync.lock", "rb") as handle:
+        items: dict[str, dict[str, Any]] = tomllib.load(handle)["items"]
+    return items
+
+
+def video_of(project: Path, item: str) -> Path:
+    video, locale = item.split("/")
+    return project / "videos" / video / f"{locale}.mp4"
+
+
+def expected(project: Path, item: str) -> bytes:
+    return project_video(entries(project)[item]["projectId"])
+
+
+def assert_no_key_sent_to(seen: list[Seen]) -> None:
+    for request in seen:
+        names = {name.lower() for name in request.headers}
+        assert "authorization" not in names and "cookie" not in names, request.headers
+        assert CANARY not in json.dumps(request.headers) + request.path
+
+
+# the flow --------------------------------------------------------------------------------
+
+
+def test_pull_writes_every_video_records_hashes_and_a_second_pull_sends_nothing(
+    project: Path, proxy: Proxy
+) -> None:
+    result = pull(project, proxy, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {i["id"]: i["outcome"] for i in document["items"]} == {
+        "welcome/en": "downloaded",
+        "welcome/ko": "downloaded",
+    }
+    lock = entries(project)
+    for item in ("welcome/en", "welcome/ko"):
+        data = video_of(project, item).read_bytes()
+        assert data == expected(project, item)
+        assert lock[item]["bytes"] == len(data)
+        assert lock[item]["sha256"] == __import__("hashlib").sha256(data).hexdigest()
+    assert len(proxy.downloads()) == 2
+    assert_no_key_sent_to(proxy.downloads())
+    assert CANARY not in result.stdout + result.stderr
+    assert "http" not in (project / "specsync.lock").read_text(encoding="utf-8")
+
+    before = len(proxy.seen)
+    again = pull(project, proxy)
+    assert again.returncode == 0, again.stderr
+    assert len(proxy.seen) == before  # not one request: the hashes match
+    assert "2 unchanged" in again.stderr
+    verified = pull(project, proxy, "--verify")
+    assert verified.returncode == 0 and "2 verified" in verified.stderr
+    assert len(proxy.seen) == before
+    # Files on disk need no credentials either.
+    keyless = {k: v for k, v in env_for(proxy).items() if k != "AISTUDIOS_API_KEY"}
+    assert run([SPECSYNC, "pull"], project, env=keyless).returncode == 0
+
+
+def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
+    project: Path, proxy: Proxy
+) -> None:
+    assert pull(project, proxy).returncode == 0
+    en, ko = video_of(project, "welcome/en"), video_of(project, "welcome/ko")
+    en.write_bytes(en.read_bytes()[:100])
+    ko.write_bytes(ko.read_bytes().replace(b"specsync", b"SPECSYNC"))
+    verified = pull(project, proxy, "--verify")
+    assert verified.returncode == 1
+    assert "changed   welcome/en" in verified.stderr and "changed   welcome/ko" in verified.stderr
+    ko.unlink()
+    assert "missing   welcome/ko" in pull(project, proxy, "--verify").stderr
+    before = len(proxy.downloads())
+    result = pull(project, proxy)
+    assert result.returncode == 0, result.stderr
+    assert len(proxy.downloads()) == before + 2
+    assert en.read_bytes() == expected(project, "welcome/en")
+    assert ko.read_bytes() == expected(project, "welcome/ko")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", [2.0], indirect=True)
+def test_an_expired_url_is_refreshed_through_the_progress_endpoint(
+    project: Path, proxy: Proxy
+) -> None:
+    time.sleep(2.2)  # the emulator's --url-ttl is 2 s: the cached URLs have expired
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 0, result.stderr
+    statuses = [s.status for s in proxy.downloads()]
+    assert statuses == [410, 200]
+    progress = [s for s in proxy.seen if "/progress/" in s.path]
+    assert progress[-1].headers.get("Authorization") == CANARY  # the API gets the key
+    assert video_of(project, "welcome/en").read_bytes() == expected(project, "welcome/en")
+    assert not video_of(project, "welcome/ko").exists()
+
+
+def test_an_interrupted_download_resumes_with_range(project: Path, proxy: Proxy) -> None:
+    def cut(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        if status != 200:
+            return False
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:300])  # then the connection closes
+        return True
+
+    proxy.download_hook = cut
+    first = pull(project, proxy, "--target", "welcome/en")
+    assert first.returncode == 1
+    assert "the next pull resumes it" in first.stderr
+    assert "sha256" not in entries(project)["welcome/en"]
+    part = project / "videos" / "welcome" / ".en.mp4.part"
+    assert part.stat().st_size == 300
+    assert not video_of(project, "welcome/en").exists()
+
+    proxy.download_hook = None
+    second = pull(project, proxy, "--target", "welcome/en")
+    assert second.returncode == 0, second.stderr
+    last = proxy.downloads()[-1]
+    assert last.headers.get("Range") == "bytes=300-" and last.status == 206
+    assert "resumed at 300" in second.stderr
+    assert video_of(project, "welcome/en").read_bytes() == expected(project, "welcome/en")
+    assert not part.exists()
+    assert entries(project)["welcome/en"]["bytes"] == len(expected(project, "welcome/en"))
+
+
+def test_status_wait_pull_downloads_each_video_as_it_finishes(tmp_path: Path, proxy: Proxy) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    assert pull(tmp_path, proxy, "apply").returncode == 0
+    result = pull(tmp_path, proxy, "status", "--wait", "--pull", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {i["id"]: i["state"] for i in document["items"]} == {
+        "welcome/en": "done",
+        "welcome/ko": "done",
+    }
+    assert [i["outcome"] for i in document["pull"]["items"]] == ["downloaded", "downloaded"]
+    for item in ("welcome/en", "welcome/ko"):
+        assert video_of(tmp_path, item).read_bytes() == expected(tmp_path, item)
+        assert entries(tmp_path)[item]["state"] == "done"
+        assert entries(tmp_path)[item]["bytes"] == len(expected(tmp_path, item))
+    assert len(proxy.downloads()) == 2
+    assert_no_key_sent_to(proxy.downloads())
+
+
+# hostile download hosts --------------------------------------------------------------------
+
+
+def test_a_video_over_the_size_cap_is_refused_with_nothing_written(
+    project: Path, proxy: Proxy
+) -> None:
+    result = pull(project, proxy, "--max-bytes", "500")
+    assert result.returncode == 1
+    assert "more than the limit of 500" in result.stderr
+    assert list((project / "videos").rglob("*")) in ([], [project / "videos" / "welcome"])
+    assert "sha256" not in entries(project)["welcome/en"]
+
+
+def test_a_body_longer_than_announced_is_not_recorded(project: Path, proxy: Proxy) -> None:
+    def longer(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        # The emulator's own 206 and Content-Range for the rest of the file, then a body
+        # that runs on (no Content-Length: it ends when the connection closes).
+        assert status == 206, status
+        handler.send_response(206)
+        handler.send_header("Content-Range", headers["Content-Range"])
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body + b"extra bytes")
+        return True
+
+    part = project / "videos" / "welcome" / ".en.mp4.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(expected(project, "welcome/en")[:100])  # resumed with Range: bytes=100-
+    proxy.download_hook = longer
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 1
+    assert "more bytes than announced" in result.stderr
+    assert proxy.downloads()[-1].headers.get("Range") == "bytes=100-"
+    assert not video_of(project, "welcome/en").exists() and not part.exists()
+    assert "sha256" not in entries(project)["welcome/en"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://example.invalid/video.mp4", "file:///etc/passwd", "ftp://127.0.0.1/v.mp4"],
+)
+def test_a_download_url_that_is_not_https_or_loopback_is_refused_without_a_request(
+    project: Path, proxy: Proxy, url: str
+) -> None:
+    # Whether the URL comes from status's cache or from the service: refused.
+    cache = project / ".specsync" / "status.json"
+    document = json.loads(cache.read_text(encoding="utf-8"))
+    document["items"]["welcome/en"]["downloadUrl"] = url
+    cache.write_text(json.dumps(document), encoding="utf-8")
+    proxy.url_override = url
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 1
+    assert "refused the download URL" in result.stderr
+    assert "passwd" not in result.stdout
+    assert proxy.downloads() == []
+    assert not video_of(project, "welcome/en").exists()
+
+
+def test_a_symlink_at_the_target_is_replaced_not_written_through(
+    project: Path, proxy: Proxy
+) -> None:
+    victim = project / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    target = video_of(project, "welcome/en")
+    target.parent.mkdir(parents=True)
+    target.symlink_to(victim)
+    (target.parent / ".en.mp4.part").symlink_to(victim)
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert not target.is_symlink()
+    assert target.read_bytes() == expected(project, "welcome/en")
+
+
+def test_an_out_dir_that_cannot_be_written_is_a_clean_error(project: Path, proxy: Proxy) -> None:
+    blocker = project / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    result = pull(project, proxy, "--out", str(blocker / "videos"))
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+    assert "sha256" not in entries(project)["welcome/en"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_dir_is_a_clean_error(project: Path, proxy: Proxy) -> None:
+    out = project / "videos"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        result = pull(project, proxy)
+    finally:
+        out.chmod(0o700)
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr

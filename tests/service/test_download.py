@@ -1,0 +1,284 @@
+"""The download transport against a scripted loopback server: what is sent (no key, no
+cookie, no ~/.netrc), where it may go, resuming, and every limit."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specsync.service import download as transport
+from specsync.service.download import DownloadError, DownloadLimits, StaleLink, download
+
+VIDEO = bytes(range(256)) * 8  # 2048 bytes
+
+Script = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Server:
+    url: str = ""
+    routes: dict[str, Script] = field(default_factory=dict)
+    seen: list[dict[str, str]] = field(default_factory=list)
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    length: int | None = None,
+) -> None:
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def ranged(handler: BaseHTTPRequestHandler) -> None:
+    """The whole video, or the rest of it from a `Range: bytes=N-`."""
+    asked = handler.headers.get("Range")
+    if not asked:
+        send(handler, 200, VIDEO)
+        return
+    first = int(asked.removeprefix("bytes=").rstrip("-"))
+    headers = {"Content-Range": f"bytes {first}-{len(VIDEO) - 1}/{len(VIDEO)}"}
+    send(handler, 206, VIDEO[first:], headers)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    state = Server()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            state.seen.append({"path": self.path, **dict(self.headers)})
+            route = state.routes.get(self.path.split("?")[0])
+            if route is None:
+                send(self, 404, b"no")
+            else:
+                route(self)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def fetch(server: Server, path: str, target: Path, **limits: Any) -> transport.Downloaded:
+    session = transport.download_session()
+    try:
+        return download(session, server.url + path, target, DownloadLimits(**limits))
+    finally:
+        session.close()
+
+
+# where a download may go ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://example.invalid/v.mp4",
+        "ftp://127.0.0.1/v.mp4",
+        "https://user:pw@cdn.example/v.mp4",
+        "http://127.0.0.1:notaport/v.mp4",
+    ],
+)
+def test_urls_that_are_not_https_or_loopback_http_are_refused(url: str) -> None:
+    with pytest.raises(DownloadError) as error:
+        transport.check_download_url(url)
+    assert "pw" not in str(error.value)
+
+
+def test_https_anywhere_and_http_to_loopback_are_fetched() -> None:
+    for url in ("https://cdn.example/v.mp4?sig=1", "http://127.0.0.1:9/v.mp4", "http://[::1]/v"):
+        assert transport.check_download_url(url) == url
+
+
+def test_no_key_no_cookie_and_no_netrc_reach_the_download_host(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    def with_cookie(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 200, VIDEO, {"Set-Cookie": "session=cookie-secret; Path=/"})
+
+    server.routes["/v.mp4"] = with_cookie
+    session = transport.download_session()
+    try:
+        for name in ("a.mp4", "b.mp4"):
+            download(session, server.url + "/v.mp4", tmp_path / name)
+    finally:
+        session.close()
+    assert len(server.seen) == 2
+    for headers in server.seen:
+        assert "Authorization" not in headers and "Cookie" not in headers, headers
+        assert "secret" not in repr(headers)
+
+
+def test_a_redirect_to_plain_http_elsewhere_is_refused_without_following(
+    server: Server, tmp_path: Path
+) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 302, b"", {"Location": "http://example.invalid/x"})
+    with pytest.raises(DownloadError, match="refused the download URL"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_a_redirect_on_loopback_is_followed(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 302, b"", {"Location": "/real.mp4"})
+    server.routes["/real.mp4"] = ranged
+    result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest() and result.size == len(VIDEO)
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_refused_link_is_stale(server: Server, tmp_path: Path, status: int) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, status, b"expired")
+    with pytest.raises(StaleLink):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+
+
+# resuming -------------------------------------------------------------------------------------
+
+
+def test_a_part_is_resumed_with_range(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = ranged
+    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert server.seen[0]["Range"] == "bytes=700-"
+    assert result.resumed_from == 700
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest()
+    assert not (tmp_path / ".v.mp4.part").exists()
+
+
+def test_a_200_to_a_range_request_starts_over(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 200, VIDEO)
+    (tmp_path / ".v.mp4.part").write_bytes(b"garbage that is not the start")
+    result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert result.resumed_from == 0 and (tmp_path / "v.mp4").read_bytes() == VIDEO
+
+
+def test_a_content_range_from_elsewhere_is_refused_and_the_part_dropped(
+    server: Server, tmp_path: Path
+) -> None:
+    wrong = {"Content-Range": f"bytes 0-{len(VIDEO) - 1}/{len(VIDEO)}"}
+    server.routes["/v.mp4"] = lambda h: send(h, 206, VIDEO, wrong)
+    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    with pytest.raises(DownloadError, match="sent bytes 0-"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert not (tmp_path / ".v.mp4.part").exists() and not (tmp_path / "v.mp4").exists()
+
+
+def test_a_416_drops_the_part_and_fetches_the_whole_file(server: Server, tmp_path: Path) -> None:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("Range"):
+            send(handler, 416, b"", {"Content-Range": f"bytes */{len(VIDEO)}"})
+        else:
+            send(handler, 200, VIDEO)
+
+    server.routes["/v.mp4"] = answer
+    (tmp_path / ".v.mp4.part").write_bytes(VIDEO + b"too long")
+    fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+
+
+# limits -----------------------------------------------------------------------------------------
+
+
+def test_a_body_shorter_than_content_length_keeps_its_part_and_is_not_finished(
+    server: Server, tmp_path: Path
+) -> None:
+    def short(handler: BaseHTTPRequestHandler) -> None:
+        send(handler, 200, VIDEO[:1000], length=len(VIDEO))
+        handler.close_connection = True
+
+    server.routes["/v.mp4"] = short
+    with pytest.raises(DownloadError, match="resumes it"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert not (tmp_path / "v.mp4").exists()
+    assert (tmp_path / ".v.mp4.part").read_bytes() == VIDEO[:1000]
+
+
+def test_an_announced_size_over_the_cap_writes_nothing(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = ranged
+    with pytest.raises(DownloadError, match="more than the limit of 1,000"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4", max_bytes=1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stream_over_the_cap_without_a_length_is_cut_and_removed(
+    server: Server, tmp_path: Path
+) -> None:
+    def endless(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        for _ in range(64):
+            handler.wfile.write(VIDEO)
+
+    server.routes["/v.mp4"] = endless
+    with pytest.raises(DownloadError, match="more bytes than the limit"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4", max_bytes=10_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_little_free_space_writes_nothing(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.routes["/v.mp4"] = ranged
+
+    class Usage:
+        free = 1024
+
+    monkeypatch.setattr(transport.shutil, "disk_usage", lambda path: Usage())
+    with pytest.raises(DownloadError, match="not enough free space"):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stalled_body_is_given_up_after_the_read_timeout(server: Server, tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def stall(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(VIDEO)))
+        handler.end_headers()
+        handler.wfile.write(VIDEO[:100])
+        handler.wfile.flush()
+        release.wait(10)
+
+    server.routes["/v.mp4"] = stall
+    started = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match="read timeout"):
+            fetch(server, "/v.mp4", tmp_path / "v.mp4", read_timeout=0.5)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 5
+    assert (tmp_path / ".v.mp4.part").read_bytes() == VIDEO[:100]
