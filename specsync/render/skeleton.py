@@ -26,6 +26,7 @@ renders the script's own template again to get Jinja's exact message and line.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -52,47 +53,49 @@ def _slot(index: int) -> str:
     return f"{SLOT_PREFIX}{index}__"
 
 
+_SLOT_TAGS = tuple("{{ " + _slot(index) + " }}" for index in range(64))
+_SPLIT = re.compile(f"({_TAG.pattern})")
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_tag(tag: str) -> bool:
+    """Does this tag (as `_TAG` matched it) print and branch as its source would?"""
+    if tag.endswith(("-%}", "-}}")):
+        return False
+    if tag.startswith("{{"):
+        return True
+    statement = _STATEMENT.match(tag)
+    return statement is not None and statement.group(1) in _PLAIN_STATEMENTS
+
+
 def shape_of(source: str) -> Shape | None:
     """The source's shape, or None when sharing one could change what it renders."""
     if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
         return None
     if source.endswith("\n"):
         source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
+    pieces = _SPLIT.split(source)  # text runs at even places, tags between them
     parts: list[str] = []
     slots: dict[str, str] = {}
-    position = 0
-    for tag in _TAG.finditer(source):
-        if not _add_run(source[position : tag.start()], parts, slots):
-            return None
-        text = tag.group()
-        if text.endswith("-%}") or text.endswith("-}}"):
-            return None
-        statement = _STATEMENT.match(text)
-        if statement is not None and statement.group(1) not in _PLAIN_STATEMENTS:
-            return None
-        if text.startswith("{%") and statement is None:
-            return None
-        parts.append(text)
-        position = tag.end()
-    if not _add_run(source[position:], parts, slots):
-        return None
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            if not _plain_tag(piece):
+                return None
+            parts.append(piece)
+        elif piece:
+            # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at
+            # the first brace for Jinja); any other opener in a run is a tag not taken.
+            if "{" in piece and (_OPENER.search(piece) or piece.endswith("{")):
+                return None
+            if len(piece) > MAX_VALUE:
+                return None
+            number = len(slots)
+            name = _slot(number)
+            slots[name] = piece
+            parts.append(_SLOT_TAGS[number] if number < len(_SLOT_TAGS) else "{{ " + name + " }}")
     if not slots:
         return None  # nothing to share: compile the source itself
     return Shape("".join(parts), slots)
-
-
-def _add_run(run: str, parts: list[str], slots: dict[str, str]) -> bool:
-    """Add a literal run as a slot; False when it holds the start of a tag not taken."""
-    if not run:
-        return True
-    # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the first
-    # brace for Jinja).
-    if _OPENER.search(run) or run.endswith("{") or len(run) > MAX_VALUE:
-        return False
-    name = _slot(len(slots))
-    slots[name] = run
-    parts.append("{{ " + name + " }}")
-    return True
 
 
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few
