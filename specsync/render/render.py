@@ -58,18 +58,29 @@ def normalise(text: str) -> str:
 class _Alarm:
     """A per-render wall-clock limit via SIGALRM (main thread only; elsewhere, none).
 
-    The handler is installed once per run (`installed`); each render only arms and
-    disarms the timer, which keeps the per-item cost to two system calls.
+    The handler is installed once per run (`installed`). The timer is not stopped after
+    each render and started again for the next (two system calls per item, most of the
+    cost of a quick render): each render sets its own deadline, and a timer still running
+    from an earlier one, when it fires, starts again for what is left of the current one.
     """
 
     def __init__(self) -> None:
         self.active = False
         self.ready = False
+        self._deadline = 0.0  # time.monotonic() at which the active render is stopped
+        self._ticking = False  # the timer is running
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
-        if self.active:
-            self.active = False
-            raise RenderTimeout()
+        self._ticking = False
+        if not self.active:
+            return
+        left = self._deadline - time.monotonic()
+        if left > 0:  # started for an earlier render: this one still has time
+            self._ticking = True
+            signal.setitimer(signal.ITIMER_REAL, left)
+            return
+        self.active = False
+        raise RenderTimeout()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -87,6 +98,8 @@ class _Alarm:
             yield
         finally:
             self.ready = False
+            self.active = False
+            self._ticking = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_handler)
             if previous_delay:
@@ -97,13 +110,17 @@ class _Alarm:
     def arm(self, seconds: float) -> None:
         """Start the limit of one render (a no-op unless `installed` is in effect)."""
         if self.ready:
-            self.active = True  # before the timer starts, so that no expiry is ignored
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            # The deadline before `active`, so that an expiry in between is judged right.
+            self._deadline = time.monotonic() + seconds
+            self.active = True
+            if not self._ticking:
+                self._ticking = True
+                signal.setitimer(signal.ITIMER_REAL, seconds)
 
     def disarm(self) -> None:
-        if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            self.active = False
+        # The timer runs on: the next render reuses it; an expiry between renders does
+        # nothing (`active` is False).
+        self.active = False
 
 
 @contextlib.contextmanager

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,23 @@ def test_no_cache_writes_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     items, problems = render_items([spec("{{ locale }}")], tmp_path, use_cache=False)
     assert problems == [] and items[0].request["text"] == "en"
     assert not (tmp_path / "cache").exists() and not (tmp_path / "key").exists()
+
+
+def test_each_render_gets_its_whole_time_limit_though_the_timer_runs_on() -> None:
+    # The timer is not stopped between renders: one started 0.2 s before this render
+    # must not stop it early, and it must still stop it once its own limit has passed.
+    from specsync.render.render import RenderTimeout, _Alarm
+
+    alarm = _Alarm()
+    with alarm.installed():
+        alarm.arm(0.3)
+        time.sleep(0.2)
+        alarm.disarm()
+        started = time.monotonic()
+        alarm.arm(0.3)
+        with pytest.raises(RenderTimeout):
+            while time.monotonic() - started < 5:
+                pass
+        stopped_after = time.monotonic() - started
+        alarm.disarm()
+    assert 0.29 <= stopped_after < 1.5
