@@ -244,10 +244,40 @@ def _read(text: str) -> dict[str, Any]:
 # -- plan's reading: entries whose fingerprint plan already knows -------------------------
 # `plan` needs the whole of an entry only where the item differs from it; for the usual
 # unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
-# straight from the block expression into the Entry `lockfile_read` would make of them;
+# straight from a block expression into the Entry `lockfile_read` would make of them;
 # everything else (changed items, history, escapes, forgotten, the top-level keys) is left
 # in the text for the thorough reader, which also words any problem.
-_PLAIN_GROUPS = (
+
+
+def _plain_string(name: str) -> str:
+    """A basic string with no escape at all (what a plain entry holds)."""
+    return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*)"'
+
+
+# An item block as `_ITEM_BLOCK` reads it, without escapes and without history: most of a
+# lockfile, matched faster, and what it matches needs no unescaping.
+_PLAIN_BLOCK = re.compile(
+    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"
+    + rf"\[items\.{_plain_string('id')}\]\n"
+    + rf"fingerprint = {_plain_string('fingerprint')}\n"
+    + "".join(
+        rf"(?:{key} = {_plain_string(key)}\n)?" for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("bytes")]
+    )
+    + r"(?:bytes = (?P<bytes>0|[1-9][0-9]{0,17})\n)?"
+    + "".join(
+        rf"(?:{key} = {_plain_string(key)}\n)?"
+        for key in ENTRY_KEYS[ENTRY_KEYS.index("bytes") + 1 : ENTRY_KEYS.index("isExport")]
+    )
+    + r"(?:isExport = (?P<isExport>true|false)\n)?"
+    + rf"(?:resolution = {_plain_string('resolution')}\n)?"
+    + rf"(?:text = {_plain_string('text')}\n)?"
+    + r"\n*"
+    # Whole blocks only: a history or anything else after these lines belongs to the
+    # block, which is then left to the thorough reader.
+    + r"(?=\[|#|\Z)"
+)
+# The Entry's fields in its order, by the block's group names.
+_ENTRY_GROUPS = (
     "id",
     "fingerprint",
     "projectId",
@@ -260,9 +290,11 @@ _PLAIN_GROUPS = (
     "isExport",
     "text",
     "resolution",
-    "history",
+    "sha256",
+    "bytes",
 )
-_PLAIN_GROUP_NUMBERS = tuple(_ITEM_BLOCK.groupindex[name] for name in _PLAIN_GROUPS)
+_ENTRY_GROUP_NUMBERS = tuple(_PLAIN_BLOCK.groupindex[name] for name in _ENTRY_GROUPS)
+_SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # as lockfile_read accepts a video's digest
 
 
 def skim_known(
@@ -281,14 +313,19 @@ def skim_known(
     kept: list[str] = [text[: start + 1]]
     taken: dict[str, Entry] = {}
     position, end = start + 1, len(text)
-    block = _ITEM_BLOCK.match
-    groups = _PLAIN_GROUP_NUMBERS  # by number: a name lookup per group per block adds up
-    backslash = text.find
+    plain, block = _PLAIN_BLOCK.match, _ITEM_BLOCK.match
+    groups = _ENTRY_GROUP_NUMBERS  # by number: a name lookup per group per block adds up
     for_thorough_reader = kept.append
     while position < end:
-        match = block(text, position)
+        match = plain(text, position)
         if match is None:
-            break
+            # Escapes or history: left to the thorough reader, if the block is canonical.
+            other = block(text, position)
+            if other is None:
+                break
+            for_thorough_reader(text[position : other.end()])
+            position = other.end()
+            continue
         found = match.end()
         (
             item_id,
@@ -303,18 +340,18 @@ def skim_known(
             is_export,
             script,
             resolution,
-            history,
+            sha256,
+            size,
         ) = match.group(*groups)
         if (
             known.get(item_id) != fingerprint
             or not fingerprint
-            or history is not None
             or item_id in taken
             # What `lockfile_read` checks of an entry (`_well_formed_entry`):
             or (project_id is None) != (task_id is None)
             or (project_id is None and state is None)
             or (state is not None and state not in states)
-            or backslash("\\", position, found) >= 0
+            or (sha256 is not None and not _SHA256_FORM.match(sha256))
         ):
             for_thorough_reader(text[position:found])
         else:
@@ -332,6 +369,8 @@ def skim_known(
                 None if is_export is None else is_export == "true",
                 script,
                 resolution,
+                sha256,
+                None if size is None else int(size),
             )
         position = found
     if not taken:

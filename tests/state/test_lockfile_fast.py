@@ -185,10 +185,14 @@ def read_both_ways(text: str, known: dict[str, str]) -> tuple[object, object]:
 def readable_lockfile(seed: int) -> Lockfile:
     """sample_lockfile made one `lockfile_read` accepts (an entry with no ids has a state)."""
     lock = sample_lockfile(seed)
-    entries = {
-        item_id: entry if entry.project_id or entry.state else entry._replace(state="uncertain")
-        for item_id, entry in lock.entries.items()
-    }
+    rng = random.Random(seed)
+    entries = {}
+    for item_id, entry in lock.entries.items():
+        if not (entry.project_id or entry.state):
+            entry = entry._replace(state="uncertain")
+        if entry.project_id and rng.random() < 0.5:  # pulled: the video's digest and size
+            entry = entry._replace(sha256=f"{rng.getrandbits(256):064x}", size=rng.randint(0, 9))
+        entries[item_id] = entry
     return Lockfile(entries, emulator=lock.emulator, service=lock.service, forgotten=lock.forgotten)
 
 
@@ -237,6 +241,12 @@ def test_plans_quick_reading_of_a_damaged_lockfile_says_the_same(seed: int) -> N
                 del damaged[position]
             else:
                 damaged.insert(position, damaged[position])
+            broken = "\n".join(damaged)
+        elif rng.random() < 0.3:
+            # A line a block does not end with: it belongs to the block above it.
+            damaged = list(lines)
+            extra = rng.choice(['note = "x"', "bytes = 3", "history = [", "state = 1", "]"])
+            damaged.insert(rng.randrange(len(damaged)), extra)
             broken = "\n".join(damaged)
         else:
             chars = list(text)
