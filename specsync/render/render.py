@@ -27,7 +27,7 @@ from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
-from specsync.render.skeleton import Shape, choose_shapes
+from specsync.render.skeleton import Shape, choose_shapes, render_plain
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -217,6 +217,10 @@ class Renderer:
     def _render_shape(self, spec: ItemSpec, shape: Shape) -> str | None:
         """The raw output of the script through its shared shape; None on any error, which
         the script's own template then reports exactly (message, line)."""
+        if shape.plain is not None:  # only text and variables: no template to run
+            text = render_plain(shape, spec.variables, MAX_RAW_OUTPUT)
+            if text is not None:
+                return text
         try:
             self.alarm.arm(RENDER_SECONDS)
             try:

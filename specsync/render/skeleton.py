@@ -30,7 +30,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from specsync.render.sandbox import MAX_VALUE
 
@@ -47,6 +47,44 @@ _PLAIN_STATEMENTS = frozenset(
 class Shape(NamedTuple):
     skeleton: str  # the source with each literal run replaced by its slot
     slots: dict[str, str]  # slot name -> the run it stands for
+    # When every tag only prints a variable (`{{ name }}`): the source as (is a variable,
+    # run or variable name) pieces, which `render_plain` joins without Jinja.
+    plain: tuple[tuple[bool, str], ...] | None = None
+
+
+# A tag that prints one variable, nothing else (`true`, `none` and friends are literals).
+_PRINT_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
+_LITERAL_NAMES = frozenset({"true", "false", "none", "True", "False", "None"})
+
+
+def render_plain(shape: Shape, variables: Mapping[str, Any], limit: int) -> str | None:
+    """What Jinja prints for a shape whose tags only print variables, or None for anything
+    it would not print as plain `str()` of a str or int (a missing variable, a value over
+    the sandbox's print limit, output over `limit`): the template then renders it.
+    """
+    assert shape.plain is not None
+    parts: list[str] = []
+    size = 0
+    for is_name, text in shape.plain:
+        if is_name:
+            value = variables.get(text, _MISSING)
+            kind = type(value)
+            if kind is int:
+                text = str(value)
+            elif kind is not str:
+                return None
+            else:
+                text = value
+            if len(text) > MAX_VALUE:
+                return None
+        size += len(text)
+        parts.append(text)
+    if size > limit:
+        return None
+    return "".join(parts)
+
+
+_MISSING = object()
 
 
 def _slot(index: int) -> str:
@@ -77,11 +115,18 @@ def shape_of(source: str) -> Shape | None:
     pieces = _SPLIT.split(source)  # text runs at even places, tags between them
     parts: list[str] = []
     slots: dict[str, str] = {}
+    plain: list[tuple[bool, str]] | None = []
     for index, piece in enumerate(pieces):
         if index % 2:
             if not _plain_tag(piece):
                 return None
             parts.append(piece)
+            if plain is not None:
+                printed = _PRINT_NAME.match(piece)
+                if printed is None or printed.group(1) in _LITERAL_NAMES:
+                    plain = None
+                else:
+                    plain.append((True, printed.group(1)))
         elif piece:
             # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at
             # the first brace for Jinja); any other opener in a run is a tag not taken.
@@ -93,9 +138,11 @@ def shape_of(source: str) -> Shape | None:
             name = _slot(number)
             slots[name] = piece
             parts.append(_SLOT_TAGS[number] if number < len(_SLOT_TAGS) else "{{ " + name + " }}")
+            if plain is not None:
+                plain.append((False, piece))
     if not slots:
         return None  # nothing to share: compile the source itself
-    return Shape("".join(parts), slots)
+    return Shape("".join(parts), slots, None if plain is None else tuple(plain))
 
 
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few
