@@ -185,12 +185,16 @@ class Renderer:
             for spec in specs
             if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
         )
-        # Scripts of one shape share its compiled code (render/skeleton.py).
+        # Scripts of one shape share its compiled code; those that only print variables
+        # need none (render/skeleton.py; a value it cannot print compiles one then).
         self._shapes = choose_shapes(uses)
-        sources = [
-            shape.skeleton if (shape := self._shapes.get(source)) is not None else source
-            for source in uses
-        ]
+        sources = []
+        for source in uses:
+            shape = self._shapes.get(source)
+            if shape is None:
+                sources.append(source)
+            elif shape.plain is None:
+                sources.append(shape.skeleton)
         templates = compile_templates(self.environment, sources, self.cache, on_compile=on_compile)
         self._compiled.update(templates)
 

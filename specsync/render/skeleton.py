@@ -148,19 +148,28 @@ def shape_of(source: str) -> Shape | None:
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few
 # microseconds per render (its slots are printed): worth it for scripts used by few items
 # whose shape other scripts share, as in a translated catalogue; not for the handful of
-# shared scripts a product team reuses across thousands of videos.
+# shared scripts a product team reuses across thousands of videos. A shape that only prints
+# variables is always worth it: it needs no template at all.
 MAX_USES = 100
 
 
 def choose_shapes(uses: Mapping[str, int]) -> dict[str, Shape]:
-    """The sources (with how many items use each) worth rendering through a shared shape."""
+    """The sources (with how many items use each) worth rendering through a shape: those
+    that only print variables (joined without Jinja, however many items use them), and
+    the rest of a shape other scripts share."""
     shapes: dict[str, Shape] = {}
     sharing: Counter[str] = Counter()
     for source, count in uses.items():
-        if count > MAX_USES:
-            continue
         shape = shape_of(source)
-        if shape is not None:
+        if shape is None:
+            continue
+        if shape.plain is not None:
+            shapes[source] = shape
+        elif count <= MAX_USES:
             shapes[source] = shape
             sharing[shape.skeleton] += 1
-    return {source: shape for source, shape in shapes.items() if sharing[shape.skeleton] > 1}
+    return {
+        source: shape
+        for source, shape in shapes.items()
+        if shape.plain is not None or sharing[shape.skeleton] > 1
+    }

@@ -149,8 +149,13 @@ def test_scripts_come_from_the_template_cache_on_the_second_run(
 
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))
-    # Three shapes (scripts of one shape share their code: test_skeleton.py).
-    specs = [spec("{{ name }} one"), spec("two {{ name }}"), spec("line\n{{ nope }}", 6)]
+    # Three shapes (scripts of one shape share their code, and those that only print
+    # variables need none: test_skeleton.py).
+    specs = [
+        spec("{{ name|upper }} one"),
+        spec("two {{ name|upper }}"),
+        spec("line\n{{ nope|upper }}", 6),
+    ]
     first = Renderer(tmp_path, use_cache=True)
     first.precompile(specs)
     assert first.cache.stats.stored == 3 and first.cache.stats.hits == 0

@@ -174,15 +174,26 @@ def test_what_the_user_sees_is_the_same_either_way(chunk: int) -> None:
 
 
 def test_scripts_of_one_shape_share_one_compiled_template(tmp_path: Path) -> None:
-    sources = [f"[{n}] {{{{ name }}}}, lesson {n}: words {n}." for n in range(50)]
+    loop = "{% for s in steps %} {{ s }}{% endfor %}"
+    sources = [f"[{n}] {{{{ name }}}}, lesson {n}:{loop} words {n}." for n in range(50)]
     shapes = {shape_of(source).skeleton for source in sources}  # type: ignore[union-attr]
     assert len(shapes) == 1
     renderer = Renderer(tmp_path)
     renderer.precompile([spec(source) for source in sources])
     with renderer.alarm.installed():
         texts = [renderer.render(spec(source)) for source in sources]
-    assert texts == [f"[{n}] Ada, lesson {n}: words {n}." for n in range(50)]
+    assert texts == [f"[{n}] Ada, lesson {n}: one two words {n}." for n in range(50)]
     assert len(renderer._compiled) == 1
+
+
+def test_scripts_that_only_print_variables_need_no_template(tmp_path: Path) -> None:
+    sources = [f"[{n}] {{{{ name }}}}, lesson {{{{ lesson }}}}." for n in range(3)]
+    renderer = Renderer(tmp_path)
+    renderer.precompile([spec(source) for source in sources])
+    with renderer.alarm.installed():
+        texts = [renderer.render(spec(source)) for source in sources]
+    assert texts == [f"[{n}] Ada, lesson 3." for n in range(3)]
+    assert renderer._compiled == {}
 
 
 def test_an_error_in_a_shared_shape_is_worded_from_the_script_itself() -> None:
@@ -211,10 +222,18 @@ def test_sources_a_shape_could_change_are_compiled_as_themselves(source: str) ->
     assert shape_of(source) is None
 
 
-def test_only_scripts_of_a_shape_several_share_and_few_items_use_take_it() -> None:
+def test_which_scripts_take_a_shape() -> None:
     one = "[en] {{ name }}: one."
     two = "[ko] {{ name }}: two."
     alone = "{% if lesson %}alone{% endif %}"
     reused = "[ja] {{ name }}: reused."
-    chosen = choose_shapes({one: 1, two: 3, alone: 1, reused: MAX_USES + 1})
-    assert sorted(chosen) == sorted([one, two])
+    looped_one = "[en] {% for s in steps %}{{ s }}{% endfor %}: one."
+    looped_two = "[ko] {% for s in steps %}{{ s }}{% endfor %}: two."
+    looped_alone = "{% if lesson %}alone{% endif %}"
+    looped_reused = "[ja] {% for s in steps %}{{ s }}{% endfor %}: reused."
+    uses = {looped_one: 1, looped_two: 3, looped_alone: 1, looped_reused: MAX_USES + 1}
+    chosen = choose_shapes(uses)
+    assert sorted(chosen) == sorted([looped_one, looped_two])
+    # Printing variables only, they need no template: taken however many use them.
+    plain = choose_shapes({one: 1, two: 3, alone: 1, reused: MAX_USES + 1})
+    assert sorted(plain) == sorted([one, two, reused])
