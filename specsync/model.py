@@ -9,7 +9,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any
 
@@ -58,10 +58,21 @@ class Location:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong with the user's input, at the place it concerns."""
+    """One thing wrong with the user's input, at the place it concerns.
+
+    `code` is the stable name of the kind of problem (docs/problems.md; `validate --format
+    json` carries it); `items` the ids of the items it concerns, when known. Neither takes
+    part in equality or order: one place and message is one problem.
+    """
 
     location: Location
     message: str
+    code: str = field(default="", compare=False)
+    items: tuple[str, ...] = field(default=(), compare=False)
+
+    def with_code(self, code: str) -> Problem:
+        """This problem with `code` when it has none yet (a stage's default)."""
+        return self if self.code else replace(self, code=code)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"

@@ -1,8 +1,8 @@
 """Saved plans: what `plan --out` showed a reviewer is exactly what `apply --plan` sends.
 
 A saved plan is a JSON file holding every item apply would act on (its action, fingerprint
-and whole request body), the digest of the lockfile (and of any journal an interrupted run
-left) it was computed against, a digest per rendered item, and the specsync version.
+and whole request body), the digest of the lockfile's content as plan saw it (any journal
+an interrupted run left folded in), a digest per rendered item, and the specsync version.
 `apply --plan` recomputes all of them under the apply lock, before any request, and refuses
 with nothing sent when one differs; then it checks that the plan it computes selects exactly
 the saved items. The digests make the refusal cheap and precise; the second check makes
@@ -14,6 +14,7 @@ must never run code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -29,7 +30,7 @@ from specsync.errors import UserError
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, matches
 from specsync.state.atomic import write_bytes_atomic
-from specsync.state.journal import journal_path
+from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction
 
 FORMAT = "specsync-saved-plan"
@@ -40,6 +41,8 @@ MAX_BYTES = 512 * 1024 * 1024
 # What a saved plan may hold: the actions apply acts on without extra flags.
 SAVED_ACTIONS = (*SUBMITTED, PlanAction.REUSE)
 _SHORT = 16  # hex digits of the per-item digests kept to name what changed
+# Entry fields that say nothing about what apply would do (what `pull` downloaded).
+_DOWNLOAD_FIELDS = ("sha256", "size")
 
 
 class SavedPlanError(UserError):
@@ -93,28 +96,35 @@ def manifests_digest(rendered: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def lockfile_digest(lockfile_path: Path) -> str:
-    """SHA-256 of the lockfile's bytes and those of any journal an interrupted run left.
+def lock_digest(lock: Lockfile) -> str:
+    """SHA-256 of what the lockfile says about exports, as plan saw it (any journal an
+    interrupted apply left folded in: `read_lock_view`).
 
-    Both, because plan sees the lockfile with the journal folded in: a journal that appears
-    or grows after the plan was saved changes what apply would do.
+    Of the content, not the bytes: a lockfile rewritten with the same exports (a merge, a
+    reformat) or given download hashes by `pull` still holds; any change to an entry's ids,
+    fingerprint, state, exported fields or history, to `forgotten`, to the service or to
+    the emulator mark makes the plan stale.
     """
-    digest = hashlib.sha256()
-    for label, path in (
-        ("lockfile", Path(lockfile_path)),
-        ("journal", journal_path(Path(lockfile_path), create=False)),
-    ):
-        digest.update(f"{label}\n".encode())
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            digest.update(b"absent\n")
-        except OSError as error:
-            raise SavedPlanError(f"cannot read {path}: {error.strerror or error}") from None
-        else:
-            digest.update(f"{len(data)}\n".encode())
-            digest.update(data)
-    return digest.hexdigest()
+    document = {
+        "emulator": lock.emulator,
+        "scheme": lock.fingerprint_scheme,
+        "service": lock.service,
+        "entries": [_entry_fields(lock.entries[key]) for key in sorted(lock.entries)],
+        "forgotten": [
+            [key, [dataclasses.astuple(s) for s in lock.forgotten[key]]]
+            for key in sorted(lock.forgotten)
+        ],
+    }
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _entry_fields(entry: Entry) -> dict[str, Any]:
+    fields = entry._asdict()
+    for download_field in _DOWNLOAD_FIELDS:
+        fields.pop(download_field, None)
+    fields["history"] = [dataclasses.astuple(s) for s in entry.history]
+    return fields
 
 
 def saved_items(plan: Plan, targets: Sequence[str]) -> tuple[SavedItem, ...]:
@@ -143,17 +153,16 @@ def saved_items(plan: Plan, targets: Sequence[str]) -> tuple[SavedItem, ...]:
 def make_saved_plan(
     plan: Plan,
     items: Sequence[Item],
-    lockfile_path: Path,
+    lock: Lockfile,
     targets: Sequence[str] = (),
     paths: Sequence[str] = (),
-    lock_digest: str | None = None,
 ) -> SavedPlan:
-    """The saved form of `plan`. `lock_digest` is the lockfile's digest taken before the
-    lockfile was read for the plan (see `lockfile_digest`)."""
+    """The saved form of `plan`, made from `items` and `lock` (the lockfile as plan read
+    it, journal folded in)."""
     rendered = rendered_digests(items)
     return SavedPlan(
         specsync_version=__version__,
-        lockfile_digest=lock_digest if lock_digest is not None else lockfile_digest(lockfile_path),
+        lockfile_digest=lock_digest(lock),
         manifests_digest=manifests_digest(rendered),
         rendered={item_id: digest[:_SHORT] for item_id, digest in rendered.items()},
         targets=tuple(targets),
@@ -309,15 +318,19 @@ def _from_document(document: Any) -> SavedPlan:
     )
 
 
-def stale_reasons(saved: SavedPlan, items: Sequence[Item], lockfile_path: Path) -> list[str]:
-    """Why `saved` no longer describes what apply would do now; empty when it still does."""
+def stale_reasons(
+    saved: SavedPlan, items: Sequence[Item], lock: Lockfile, lockfile_path: Path
+) -> list[str]:
+    """Why `saved` no longer describes what apply would do now; empty when it still does.
+    `lock` is the lockfile as apply sees it now (`read_lock_view`)."""
     reasons = []
     if saved.specsync_version != __version__:
         reasons.append(f"it was made by specsync {saved.specsync_version}, this is {__version__}")
-    if lockfile_digest(lockfile_path) != saved.lockfile_digest:
+    if lock_digest(lock) != saved.lockfile_digest:
         reasons.append(
-            f"{lockfile_path} (or the journal of an interrupted apply beside it) changed "
-            "since the plan was saved"
+            f"{lockfile_path} (or the journal of an interrupted apply beside it) records "
+            "other exports than when the plan was saved (another apply ran, a merge "
+            "landed, or this plan was applied already)"
         )
     rendered = rendered_digests(items)
     if manifests_digest(rendered) != saved.manifests_digest:
@@ -346,9 +359,11 @@ def _manifest_changes(saved: SavedPlan, rendered: Mapping[str, str]) -> str:
     return message
 
 
-def check_fresh(saved: SavedPlan, items: Sequence[Item], lockfile_path: Path, name: str) -> None:
+def check_fresh(
+    saved: SavedPlan, items: Sequence[Item], lock: Lockfile, lockfile_path: Path, name: str
+) -> None:
     """Raise SavedPlanError, naming every reason, unless `saved` still holds."""
-    reasons = stale_reasons(saved, items, lockfile_path)
+    reasons = stale_reasons(saved, items, lock, lockfile_path)
     if reasons:
         raise SavedPlanError(
             f"the saved plan {name} is out of date: "

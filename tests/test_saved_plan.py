@@ -12,14 +12,13 @@ from specsync.saved_plan import (
     SavedPlanError,
     check_fresh,
     check_selection,
-    lockfile_digest,
+    lock_digest,
     make_saved_plan,
     read_saved_plan,
     saved_items,
     stale_reasons,
     write_saved_plan,
 )
-from specsync.state.journal import journal_path
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction
 
@@ -35,20 +34,20 @@ def exported(it: Item) -> Entry:
     return entry.with_request(it.request)
 
 
-def test_the_lockfile_digest_sees_the_lockfile_and_a_journal_beside_it(tmp_path: Path) -> None:
-    lockfile = tmp_path / "specsync.lock"
-    absent = lockfile_digest(lockfile)
-    lockfile.write_text("x", "utf-8")
-    written = lockfile_digest(lockfile)
-    assert written != absent
-    journal = journal_path(lockfile)
-    journal.write_text("", "utf-8")
-    assert lockfile_digest(lockfile) != written  # an empty journal is still a journal
-    journal.write_text("{}\n", "utf-8")
-    with_record = lockfile_digest(lockfile)
-    assert with_record != written
-    journal.unlink()
-    assert lockfile_digest(lockfile) == written
+def test_the_lock_digest_sees_what_apply_acts_on_and_not_downloads() -> None:
+    a = exported(item("a/en", "hi"))
+    base = lock_digest(Lockfile({"a/en": a}))
+    assert lock_digest(Lockfile({"a/en": a})) == base
+    assert lock_digest(Lockfile({"a/en": a._replace(sha256="0" * 64, size=9)})) == base
+    for changed in (
+        Lockfile({}),
+        Lockfile({"a/en": a._replace(state="uncertain")}),
+        Lockfile({"a/en": a._replace(project_id="other")}),
+        Lockfile({"a/en": a}, emulator=True),
+        Lockfile({"a/en": a}, service="elsewhere.example"),
+        Lockfile({"a/en": a}, forgotten={"b/en": ()}),
+    ):
+        assert lock_digest(changed) != base
 
 
 def test_a_saved_plan_round_trips_and_holds_only_what_apply_acts_on(tmp_path: Path) -> None:
@@ -60,7 +59,7 @@ def test_a_saved_plan_round_trips_and_holds_only_what_apply_acts_on(tmp_path: Pa
     lock = Lockfile({"a/en": exported(same), "b/en": exported(item("b/en", "old"))})
     items = [same, changed, new]
     plan = make_plan(items, lock)
-    saved = make_saved_plan(plan, items, tmp_path / "specsync.lock", paths=("m.yaml",))
+    saved = make_saved_plan(plan, items, lock, paths=("m.yaml",))
     assert [(s.id, s.action) for s in saved.items] == [
         ("b/en", PlanAction.UPDATE),
         ("c/en", PlanAction.CREATE),
@@ -71,26 +70,28 @@ def test_a_saved_plan_round_trips_and_holds_only_what_apply_acts_on(tmp_path: Pa
     assert read.items == saved.items
     assert read.rendered == saved.rendered and set(read.rendered) == {"a/en", "b/en", "c/en"}
     assert read.paths == ("m.yaml",)
-    assert stale_reasons(read, items, tmp_path / "specsync.lock") == []
+    assert stale_reasons(read, items, lock, tmp_path / "specsync.lock") == []
     check_selection(read, saved_items(plan, ()), "reviewed.plan")
 
 
 def test_staleness_names_what_changed(tmp_path: Path) -> None:
     items = [item("a/en", "hi"), item("b/en", "there")]
     lockfile = tmp_path / "specsync.lock"
-    saved = make_saved_plan(make_plan(items, Lockfile({})), items, lockfile, paths=("one.yaml",))
+    saved = make_saved_plan(
+        make_plan(items, Lockfile({})), items, Lockfile({}), paths=("one.yaml",)
+    )
     changed = [item("a/en", "hi", webhook="https://h/new"), item("c/en", "more")]
-    (reason,) = stale_reasons(saved, changed, lockfile)
+    (reason,) = stale_reasons(saved, changed, Lockfile({}), lockfile)
     assert "changed: a/en" in reason and "new: c/en" in reason and "gone: b/en" in reason
     assert "one.yaml" in reason  # the paths plan was given, since the item set differs
-    lockfile.write_text("", "utf-8")
-    with pytest.raises(SavedPlanError, match=r"specsync\.lock .* changed.*Nothing was sent"):
-        check_fresh(saved, items, lockfile, "reviewed.plan")
+    applied = Lockfile({"a/en": exported(items[0])})
+    with pytest.raises(SavedPlanError, match=r"specsync\.lock .* other exports.*Nothing was sent"):
+        check_fresh(saved, items, applied, lockfile, "reviewed.plan")
 
 
 def test_a_selection_that_differs_from_the_saved_one_is_refused(tmp_path: Path) -> None:
     items = [item("a/en", "hi"), item("b/en", "there")]
-    saved = make_saved_plan(make_plan(items, Lockfile({})), items, tmp_path / "x.lock")
+    saved = make_saved_plan(make_plan(items, Lockfile({})), items, Lockfile({}))
     only_a = saved_items(make_plan(items[:1], Lockfile({})), ())
     with pytest.raises(SavedPlanError, match=r"no longer matches .*\(b/en\)"):
         check_selection(saved, only_a, "reviewed.plan")
@@ -98,7 +99,7 @@ def test_a_selection_that_differs_from_the_saved_one_is_refused(tmp_path: Path) 
 
 def test_writing_where_it_cannot_is_a_clean_error(tmp_path: Path) -> None:
     items = [item("a/en", "hi")]
-    saved = make_saved_plan(make_plan(items, Lockfile({})), items, tmp_path / "x.lock")
+    saved = make_saved_plan(make_plan(items, Lockfile({})), items, Lockfile({}))
     with pytest.raises(SavedPlanError, match="cannot write the saved plan"):
         write_saved_plan(tmp_path / "missing" / "reviewed.plan", saved)
 
@@ -107,7 +108,7 @@ def test_only_a_saved_plan_is_ever_replaced(tmp_path: Path) -> None:
     items = [item("a/en", "hi")]
     lockfile = tmp_path / "specsync.lock"
     lockfile.write_text("version = 2\n", "utf-8")
-    saved = make_saved_plan(make_plan(items, Lockfile({})), items, lockfile)
+    saved = make_saved_plan(make_plan(items, Lockfile({})), items, Lockfile({}))
     with pytest.raises(SavedPlanError, match=r"refusing to replace .*not a saved plan"):
         write_saved_plan(lockfile, saved)
     assert lockfile.read_text("utf-8") == "version = 2\n"

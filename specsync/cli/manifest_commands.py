@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
+from specsync.cli.exit_codes import EXIT_INVALID
 from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
@@ -20,7 +22,12 @@ from specsync.cli.options import (
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @NO_CACHE_OPTION
-def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
+@format_option(
+    ("text", "json"),
+    "json: one object per problem (file, line, column, code, message, item) on stdout "
+    "alone; codes in docs/problems.md.",
+)
+def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> None:
     """Check manifests: YAML, schema, ids, templates. No network.
 
     PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
@@ -31,10 +38,25 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool) -> None:
     Examples:
       specsync validate
       specsync validate manifests/onboarding.yaml manifests/promo/
+      specsync validate --format json | jq -r '.problems[].code'
     """
     from specsync.manifests.pipeline import load_items
+    from specsync.model import InputError
 
-    items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    try:
+        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    except InputError as error:
+        if output_format != "json":
+            raise
+        from specsync.cli.report_json import validate_document
+
+        click.echo(json.dumps(validate_document(error.problems, []), ensure_ascii=False, indent=2))
+        sys.exit(EXIT_INVALID)
+    if output_format == "json":
+        from specsync.cli.report_json import validate_document
+
+        click.echo(json.dumps(validate_document([], items), ensure_ascii=False, indent=2))
+        return
     videos = {item.video for item in items}
     click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
 
@@ -78,7 +100,12 @@ def render(
 
 
 @click.command()
-def schema() -> None:
+@click.option(
+    "--project",
+    is_flag=True,
+    help="Print the project file's schema (specsync.yaml) instead.",
+)
+def schema(project: bool) -> None:
     """Print the manifest JSON Schema (draft 2020-12).
 
     Point editors at it for completion and hover docs, with this first line in a manifest:
@@ -87,7 +114,11 @@ def schema() -> None:
     \b
     Examples:
       specsync schema > manifest.schema.json
+      specsync schema --project > project.schema.json
     """
-    from specsync.manifests.schema import schema_text
+    from specsync.manifests.schema import project_schema, schema_text
 
+    if project:
+        click.echo(json.dumps(project_schema(), indent=2))
+        return
     click.echo(schema_text(), nl=False)

@@ -89,13 +89,6 @@ def plan(
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.journal import read_lock_view
 
-    lock_digest = None
-    if out is not None:
-        from specsync.saved_plan import lockfile_digest
-
-        # Taken before the lockfile is read: if it changes in between, the saved plan is
-        # stale (refused by apply), never fresh with an older content.
-        lock_digest = lockfile_digest(Path(lockfile))
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when
@@ -129,7 +122,7 @@ def plan(
     if out is not None:
         from specsync.saved_plan import make_saved_plan, write_saved_plan
 
-        saved = make_saved_plan(full, items, Path(lockfile), targets, paths, lock_digest)
+        saved = make_saved_plan(full, items, lock, targets, paths)
         write_saved_plan(Path(out), saved)
         sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
         click.echo(

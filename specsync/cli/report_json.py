@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from specsync.model import Item
+from specsync.model import Item, Problem
 from specsync.plan import SUBMITTED, Plan, estimated_minutes
 from specsync.states import ItemOutcome, PlanAction
 
@@ -23,6 +23,35 @@ def render_document(items: Sequence[Item]) -> list[dict[str, Any]]:
         {"id": item.id, "request": dict(item.request), "source": item.source.short}
         for item in items
     ]
+
+
+def problem_element(problem: Problem) -> dict[str, Any]:
+    """One problem as `validate --format json` gives it (codes: docs/problems.md)."""
+    where = problem.location
+    return {
+        "file": where.path,
+        "line": where.line or None,  # null: the problem concerns the whole file
+        "column": (where.column or 1) if where.line else None,
+        "code": problem.code or "invalid",
+        "message": problem.message,
+        "item": problem.items[0] if problem.items else None,
+        "items": list(problem.items),
+    }
+
+
+def validate_document(problems: Sequence[Problem], items: Sequence[Item]) -> dict[str, Any]:
+    """The documented `validate --format json` document: every problem, sorted by place."""
+    ordered = sorted(set(problems))
+    return {
+        "valid": not ordered,
+        "summary": {
+            "problems": len(ordered),
+            "files": len({p.location.path for p in ordered}),
+            "items": len(items),
+            "videos": len({item.video for item in items}),
+        },
+        "problems": [problem_element(p) for p in ordered],
+    }
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

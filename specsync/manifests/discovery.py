@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular, wide_encoding
+from specsync.manifests.project_root import PROJECT_FILE_NAME
 from specsync.model import InputError, Location, Problem
 
 DEFAULT_DIR = "manifests"
@@ -80,8 +81,8 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
     for folder, subfolders, files in os.walk(directory, onerror=unreadable_folder):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(files):
-            if not name.endswith(SUFFIXES):
-                continue
+            if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
+                continue  # the project file carries `specsync:` too, but is no manifest
             candidate = Path(folder) / name
             try:
                 fd = open_regular(candidate)
@@ -123,6 +124,18 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
         path = Path(given) if Path(given).is_absolute() else cwd / given
         if path.is_dir():
             chosen.extend(_search(path, cwd, problems))
+        elif path.is_file() and path.name == PROJECT_FILE_NAME:
+            # Named by mistake (`specsync validate *.yaml` at the root): it is read for every
+            # run of its project anyway, never as a manifest.
+            problems.append(
+                Problem(
+                    Location(given),
+                    f"{PROJECT_FILE_NAME} is the project file, not a manifest: it is read "
+                    "for every run of its project; name manifests or folders instead "
+                    "(e.g. manifests/)",
+                    code="project-file-named",
+                )
+            )
         elif path.is_file():
             chosen.append(path)
         elif path.is_symlink():
@@ -143,6 +156,14 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
             seen.add(key)
             result.append((path, _display(path, cwd)))
     return result
+
+
+def root_is_chosen(paths: Sequence[str], root: str | None, cwd: Path) -> bool:
+    """Whether the manifest root is the manifests' own folder (--root, the one directory
+    named, or manifests/), not the current folder taken as a last resort."""
+    if root or len([p for p in paths if (cwd / p).is_dir()]) == 1:
+        return True
+    return (cwd / DEFAULT_DIR).is_dir()
 
 
 def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> Path:

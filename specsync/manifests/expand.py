@@ -1,6 +1,7 @@
 """Expand validated documents into item specs: one per (video, locale), settings resolved.
 
-Precedence, lowest to highest: the file's `defaults`/`vars`, the video, the locale override.
+Precedence, lowest to highest: the project file's `defaults`/`vars` (specsync.yaml), the
+file's, the video, the locale override.
 `vars` merge shallowly (a key at a higher level replaces that key's whole value); a video's
 `locales` replaces `defaults.locales`. Everything the schema cannot check is checked here:
 each item ends with a script and a model, each video with a locale, and item ids are unique
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specsync.manifests.load import scalar_first_line
+from specsync.manifests.project_file import NO_PROJECT, ProjectSettings
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
@@ -76,8 +78,8 @@ class _Expander:
         self.clashing: set[str] = set()
         self.full = False  # MAX_ITEMS reached: reported once, nothing more expanded
 
-    def problem(self, location: Location, message: str) -> None:
-        self.problems.append(Problem(location, message))
+    def problem(self, location: Location, message: str, code: str) -> None:
+        self.problems.append(Problem(location, message, code=code))
 
     def reserved_vars(self, doc: Document, values: Mapping[str, Any], path: PathKey) -> None:
         for name in RESERVED_VARS:
@@ -85,13 +87,17 @@ class _Expander:
                 self.problem(
                     doc.locate((*path, name), key=True),
                     f"'{name}' is set by specsync for every script; rename this variable",
+                    "reserved-var",
                 )
 
-    def document(self, doc: Document) -> None:
+    def document(self, doc: Document, project: ProjectSettings = NO_PROJECT) -> None:
         data = doc.data
-        defaults: Mapping[str, Any] = data.get("defaults") or {}
-        file_vars: Mapping[str, Any] = data.get("vars") or {}
-        self.reserved_vars(doc, file_vars, ("vars",))
+        # The project's defaults and vars sit below the file's, key by key (a file's
+        # `locales` replaces the project's, as a video's replaces the file's).
+        defaults: Mapping[str, Any] = {**project.defaults, **(data.get("defaults") or {})}
+        own_vars: Mapping[str, Any] = data.get("vars") or {}
+        self.reserved_vars(doc, own_vars, ("vars",))
+        file_vars = {**project.vars, **own_vars} if project.vars else own_vars
         for video_id, video in (data.get("videos") or {}).items():
             if self.full:
                 return
@@ -118,6 +124,7 @@ class _Expander:
                 video_at,
                 f"video '{video_id}' has no locales: set `locales` on the video "
                 "or `defaults.locales` in the file",
+                "no-locales",
             )
             return
         context = _VideoContext(
@@ -142,6 +149,7 @@ class _Expander:
                     at,
                     f"locale '{locale}' is listed twice for video '{video_id}'{also}: "
                     f"also at line {first_at.line} (locale codes ignore case)",
+                    "duplicate-locale",
                 )
                 continue
             seen_here[canonical] = (locale, at)
@@ -173,6 +181,7 @@ class _Expander:
             self.problem(
                 context.video_at,
                 f"item '{item_id}' has no script: set `script` on the video or on the locale",
+                "no-script",
             )
             return
         if "model" not in fields:
@@ -180,6 +189,7 @@ class _Expander:
                 context.video_at,
                 f"item '{item_id}' has no model: set `model` on the video, "
                 "the locale or in `defaults`",
+                "no-model",
             )
             return
         source = context.video_at
@@ -191,6 +201,7 @@ class _Expander:
                 source,
                 f"more than {MAX_ITEMS:,} items (videos x locales) in one run: split the "
                 "manifests into projects with lockfiles of their own",
+                "too-many-items",
             )
             return
         if not self.unique(item_id, source):
@@ -222,16 +233,23 @@ class _Expander:
             self.first_place[item_id] = place
             return True
         self.clashing.add(item_id)
-        self.problem(place, f"item '{item_id}' is defined twice: also at {first}")
-        self.problem(first, f"item '{item_id}' is defined twice: also at {place}")
+        self.problem(place, f"item '{item_id}' is defined twice: also at {first}", "duplicate-item")
+        self.problem(first, f"item '{item_id}' is defined twice: also at {place}", "duplicate-item")
         return False
 
 
-def expand_documents(documents: Sequence[Document]) -> tuple[list[ItemSpec], list[Problem]]:
-    """Item specs of every document (in document order) and every problem found."""
+def expand_documents(
+    documents: Sequence[Document], projects: Mapping[str, ProjectSettings] | None = None
+) -> tuple[list[ItemSpec], list[Problem]]:
+    """Item specs of every document (in document order) and every problem found.
+
+    `projects` maps a document's path to its project file's settings (none when absent).
+    """
     expander = _Expander()
     for doc in documents:
-        expander.document(doc)
+        expander.document(
+            doc, NO_PROJECT if projects is None else projects.get(doc.path, NO_PROJECT)
+        )
     if expander.full:
         return [], sorted(set(expander.problems))  # the run fails: render nothing
     specs = [spec for spec in expander.specs if spec.id not in expander.clashing]

@@ -56,6 +56,9 @@ class Locator:
         # The source text of scalars YAML did not read as text (`0123` became 83), so that
         # a "quote it" message can show what was written.
         self.written: dict[PathKey, str] = {}
+        # Problems the builder recovered from (a duplicate key keeps its first value and the
+        # rest of the file is still read), so that one slip does not hide the file's others.
+        self.problems: list[Problem] = []
 
     def __call__(self, path: PathKey, key: bool) -> Location:
         table = self.keys if key else self.values
@@ -75,6 +78,12 @@ def scalar_first_line(document: Document, path: Sequence[str | int]) -> int:
     if isinstance(locator, Locator):
         return locator.first_lines.get(tuple(path), 0)
     return 0
+
+
+def recovered_problems(document: Document) -> list[Problem]:
+    """Problems found while loading that did not stop the load (duplicate keys)."""
+    locator = document.locate_fn
+    return list(locator.problems) if isinstance(locator, Locator) else []
 
 
 def scalar_source(document: Document, path: Sequence[str | int]) -> str | None:
@@ -323,10 +332,17 @@ class _Builder:
                 raise _Refused(key_node.start_mark, _key_hint(key_node, key))
             line = key_node.start_mark.line + 1
             if key in first_seen:
-                raise _Refused(
-                    key_node.start_mark,
-                    f"duplicate key {key!r} (first at line {first_seen[key]})",
+                # The first value is kept and reading goes on: the rest of the file may hold
+                # other problems worth reporting in the same run.
+                mark = key_node.start_mark
+                self.locator.problems.append(
+                    Problem(
+                        Location(self.locator.display, mark.line + 1, mark.column + 1),
+                        f"duplicate key {key!r} (first at line {first_seen[key]})",
+                        code="duplicate-key",
+                    )
                 )
+                continue
             first_seen[key] = line
             child = (*path, key)
             self.locator.keys[child] = (line, key_node.start_mark.column + 1)
@@ -371,7 +387,9 @@ def parse_document(raw: bytes, display: str) -> Document:
                 mark = opened
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise InputError(
-            Problem(Location(display, line, column), f"YAML syntax error: {message}")
+            Problem(
+                Location(display, line, column), f"YAML syntax error: {message}", code="yaml-syntax"
+            )
         ) from None
     except yaml.reader.ReaderError as error:
         # A character YAML forbids (NUL, other controls): libyaml gives a byte offset only.

@@ -3,10 +3,68 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from specsync.model import InputError, Item, Problem
+from specsync.manifests.project_file import ProjectSettings
+from specsync.model import Document, InputError, Item, ItemSpec, Problem
+
+
+@dataclass
+class SpecSet:
+    """Everything read before rendering: item specs, the documents they came from (by display
+    path, with the file's path and project settings) and the problems found so far."""
+
+    specs: list[ItemSpec]
+    documents: dict[str, tuple[Path, Document, ProjectSettings]]
+    problems: list[Problem]
+
+
+def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
+    """Discover, load, schema-check and expand (no rendering); every problem collected.
+
+    Problems of one stage stop the later stages only for the part they concern (a file, a
+    video), so one run reports as much as can be known.
+    """
+    from specsync.manifests import discovery, expand, schema
+    from specsync.manifests import load as manifest
+    from specsync.manifests.project_file import ProjectFiles
+
+    try:
+        files = discovery.find_manifests(paths, cwd)
+    except InputError as error:
+        raise InputError([p.with_code("file") for p in error.problems]) from None
+    projects = ProjectFiles(cwd)
+    problems: list[Problem] = []
+    documents: dict[str, tuple[Path, Document, ProjectSettings]] = {}
+    for path, display in files:
+        try:
+            document = manifest.load_document(path, display)
+        except InputError as error:
+            problems.extend(p.with_code("yaml") for p in error.problems)
+            continue
+        problems.extend(manifest.recovered_problems(document))
+        # Files found by searching carry `specsync:`; one named explicitly must too, and
+        # check_document says so when it does not. A problem inside one video leaves the
+        # file's other videos to be expanded and rendered: every problem at once.
+        checked = schema.check_document(document)
+        problems.extend(checked.problems)
+        if checked.whole_file:
+            continue
+        project = projects.for_manifest(path)
+        if project is None:
+            continue  # its project file is broken (reported once): its settings are unknown
+        if checked.bad_videos:
+            document = _without_videos(document, checked.bad_videos)
+        documents[document.path] = (path, document, project)
+    problems.extend(projects.problems)
+    specs, expand_problems = expand.expand_documents(
+        [document for _, document, _ in documents.values()],
+        {display: project for display, (_, _, project) in documents.items()},
+    )
+    problems.extend(expand_problems)
+    return SpecSet(specs, documents, problems)
 
 
 def load_items(
@@ -24,40 +82,35 @@ def load_items(
     be compiled (the slow part of a first run), before they are.
 
     Raises InputError carrying every problem found, sorted by file and line. Problems of
-    one stage stop the later stages only for the files they concern, so one run reports as
-    much as can be known.
+    one stage stop the later stages only for the part they concern, so one run reports as
+    much as can be known: a schema error in one video hides no template error in another.
     """
-    from specsync.manifests import discovery, expand, schema
-    from specsync.manifests import load as manifest
+    from specsync.manifests import discovery
     from specsync.render import render
 
     here = Path.cwd() if cwd is None else cwd
-    files = discovery.find_manifests(paths, here)
+    read = read_specs(paths, here)
     manifest_root = discovery.manifest_root(paths, root, here)
-    problems: list[Problem] = []
-    documents = []
-    for path, display in files:
-        try:
-            document = manifest.load_document(path, display)
-        except InputError as error:
-            problems.extend(error.problems)
-            continue
-        # Files found by searching carry `specsync:`; one named explicitly must too, and
-        # validate_document says so when it does not.
-        schema_problems = schema.validate_document(document)
-        if schema_problems:
-            problems.extend(schema_problems)
-            continue
-        documents.append(document)
-    specs, expand_problems = expand.expand_documents(documents)
-    problems.extend(expand_problems)
     items, render_problems = render.render_items(
-        specs, manifest_root, use_cache=use_cache, on_compile=on_compile
+        read.specs,
+        manifest_root,
+        use_cache=use_cache,
+        on_compile=on_compile,
+        cwd=here,
+        # Unused snippets are checked in the manifests' own folder only: the current folder
+        # taken as a last resort may be any checkout, with others' templates in it.
+        check_unincluded=discovery.root_is_chosen(paths, root, here),
     )
-    problems.extend(render_problems)
+    problems = read.problems + [p.with_code("template") for p in render_problems]
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)
+
+
+def _without_videos(document: Document, videos: Collection[str]) -> Document:
+    """The document minus videos whose schema problems are already reported."""
+    kept = {k: v for k, v in document.data["videos"].items() if k not in videos}
+    return replace(document, data={**document.data, "videos": kept})
 
 
 def select_items(items: Sequence[Item], patterns: Sequence[str]) -> list[Item]:

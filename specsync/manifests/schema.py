@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -273,37 +274,134 @@ def _problem_for(doc: Document, error: Any) -> list[Problem]:
     return [_single_problem(doc, error, path)]
 
 
-def validate_document(doc: Document) -> list[Problem]:
-    """Every schema problem of one document, located at the node it concerns."""
+@dataclass(frozen=True)
+class SchemaCheck:
+    """The schema problems of one document, and how much of it is still usable.
+
+    `bad_videos` names the videos a problem lies in; `whole_file` says a problem lies
+    outside any one video (the format version, `defaults`, the shape of `videos`), so no
+    part of the file can be trusted. The other videos of a file go on to expansion and
+    rendering, so that one typo does not hide the template errors of the rest.
+    """
+
+    problems: list[Problem]
+    bad_videos: frozenset[str] = frozenset()
+    whole_file: bool = False
+
+
+def _version_problem(doc: Document, what: str) -> Problem | None:
     data = doc.data
     if not isinstance(data, dict) or "specsync" not in data:
-        return [
-            Problem(
-                doc.locate(()),
-                "not a specsync manifest: a manifest is a mapping with a `specsync: 1` key",
-            )
-        ]
+        return Problem(
+            doc.locate(()),
+            f"not a specsync {what}: a {what} is a mapping with a `specsync: 1` key",
+            code="not-a-manifest" if what == "manifest" else "not-a-project-file",
+        )
     version = data["specsync"]
     if isinstance(version, bool) or not isinstance(version, int):
-        return [
-            Problem(
-                doc.locate(("specsync",)),
-                f"specsync: must be the format version number 1, got {_describe(version)}",
-            )
-        ]
+        return Problem(
+            doc.locate(("specsync",)),
+            f"specsync: must be the format version number 1, got {_describe(version)}",
+            code="format-version",
+        )
     if version > FORMAT_VERSION:
-        return [
-            Problem(
-                doc.locate(("specsync",)),
-                f"manifest format {version} is newer than this specsync reads "
-                f"({FORMAT_VERSION}): upgrade specsync",
-            )
-        ]
+        return Problem(
+            doc.locate(("specsync",)),
+            f"{what} format {version} is newer than this specsync reads "
+            f"({FORMAT_VERSION}): upgrade specsync",
+            code="format-version",
+        )
     if version < FORMAT_VERSION:
-        return [Problem(doc.locate(("specsync",)), f"unknown manifest format {version}")]
+        return Problem(
+            doc.locate(("specsync",)), f"unknown {what} format {version}", code="format-version"
+        )
+    return None
+
+
+_CODES = {
+    "additionalProperties": "unknown-key",
+    "required": "missing-key",
+    "type": "wrong-type",
+}
+
+
+def _video_scope(error: Any) -> set[str] | None:
+    """The videos a schema error lies in; None when it lies outside every video."""
+    path = tuple(error.absolute_path)
+    if len(path) >= 2 and path[0] == "videos" and isinstance(path[1], str):
+        return {path[1]}
+    if path == ("videos",) and error.validator == "propertyNames":
+        return {name for name in error.instance if isinstance(name, str)}
+    if path == ("videos",) and error.validator == "pattern" and isinstance(error.instance, str):
+        return {error.instance}  # a bad video id (reported through propertyNames' pattern)
+    return None
+
+
+def check_document(doc: Document) -> SchemaCheck:
+    """Every schema problem of one manifest, located at the node it concerns."""
+    refusal = _version_problem(doc, "manifest")
+    if refusal is not None:
+        return SchemaCheck([refusal], whole_file=True)
+    data = doc.data
     if _passes_fast_check(data):
-        return []
+        return SchemaCheck([])
     problems: set[Problem] = set()
+    bad_videos: set[str] = set()
+    whole_file = False
     for error in _validator().iter_errors(data):
-        problems.update(_problem_for(doc, error))
+        code = _CODES.get(error.validator, "invalid-value")
+        problems.update(p.with_code(code) for p in _problem_for(doc, error))
+        scope = _video_scope(error)
+        if scope is None:
+            whole_file = True
+        else:
+            bad_videos |= scope
+    return SchemaCheck(sorted(problems), frozenset(bad_videos), whole_file)
+
+
+def validate_document(doc: Document) -> list[Problem]:
+    """Every schema problem of one manifest (see check_document)."""
+    return check_document(doc).problems
+
+
+@cache
+def project_schema() -> dict[str, Any]:
+    """The project file's schema: `specsync`, and `defaults` and `vars` exactly as a
+    manifest has them (built from the manifest schema, so the two never drift apart)."""
+    manifest = manifest_schema()
+    properties = manifest["properties"]
+    return {
+        "$schema": manifest["$schema"],
+        "title": "specsync project file (specsync.yaml)",
+        "type": "object",
+        "required": ["specsync"],
+        "additionalProperties": False,
+        "properties": {
+            "specsync": properties["specsync"],
+            "defaults": properties["defaults"],
+            "vars": properties["vars"],
+        },
+        "$defs": manifest["$defs"],
+    }
+
+
+@cache
+def _project_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(project_schema())
+
+
+def validate_project_document(doc: Document) -> list[Problem]:
+    """Every schema problem of a project file (specsync.yaml)."""
+    refusal = _version_problem(doc, "project file")
+    if refusal is not None:
+        return [refusal]
+    data = doc.data
+    if set(data) <= {"specsync", "defaults", "vars"} and _passes_fast_check({**data, "videos": {}}):
+        return []  # the manifest check decides defaults and vars alike, without jsonschema
+    problems: set[Problem] = set()
+    for error in _project_validator().iter_errors(data):
+        code = _CODES.get(error.validator, "invalid-value")
+        problems.update(p.with_code(code) for p in _problem_for(doc, error))
     return sorted(problems)

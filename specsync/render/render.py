@@ -8,7 +8,9 @@ run longer than RENDER_SECONDS.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
+import re
 import signal
 import sys
 import threading
@@ -28,6 +30,7 @@ from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
 from specsync.render.skeleton import Shape, choose_shapes, render_plain
+from specsync.render.snippets import included_location, unincluded_problems
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -151,8 +154,9 @@ def memory_ceiling(headroom: int = MEMORY_HEADROOM) -> Iterator[None]:
 class Renderer:
     """Compiles each distinct script once per run and renders items with it."""
 
-    def __init__(self, root: Path, *, use_cache: bool = False) -> None:
+    def __init__(self, root: Path, *, use_cache: bool = False, cwd: Path | None = None) -> None:
         self.root = root
+        self.cwd = cwd  # included files are named relative to it (an editor opens them)
         self.environment = ScriptEnvironment(root)
         # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
@@ -204,6 +208,7 @@ class Renderer:
             return Problem(
                 spec.template_location,
                 f"script is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}",
+                code="script-too-long",
             )
         if not self.alarm.ready:  # a render outside render_items: install for this one
             with self.alarm.installed():
@@ -273,11 +278,14 @@ class Renderer:
         """The rendered script normalised, or why it cannot be sent."""
         text = normalise(raw)
         if not text:
-            return Problem(spec.template_location, "script renders to empty text")
+            return Problem(
+                spec.template_location, "script renders to empty text", code="empty-script"
+            )
         if len(text) > MAX_SCRIPT_CHARS:
             return Problem(
                 spec.template_location,
                 f"rendered script is {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,}",
+                code="script-too-long",
             )
         if not text.isascii():
             try:
@@ -287,6 +295,7 @@ class Renderer:
                     spec.template_location,
                     f"rendered script holds {text[error.start]!r} at character {error.start + 1}, "
                     "half of a UTF-16 pair and not a character: it cannot be sent",
+                    code="unencodable-text",
                 )
         return text
 
@@ -294,12 +303,18 @@ class Renderer:
         self, spec: ItemSpec, error: BaseException, trace: TracebackType | None
     ) -> Problem:
         filename, line = _template_position(error, trace)
-        message = _describe(error, spec)
+        code, message = _describe(error, spec)
         location = spec.template_location
         if filename and filename != SCRIPT_FILENAME:
-            shown = _relative(filename, self.root)
-            message = f"in {shown}" + (f" line {line}" if line else "") + f": {message}"
-        elif line:
+            # In an included file: located there (an editor can open it), and the script
+            # that included it is named after (see _merge_failures).
+            return Problem(
+                included_location(filename, line, error, self.cwd),
+                message,
+                code=code,
+                items=(spec.id,),
+            )
+        if line:
             multi_line = "\n" in spec.template
             if spec.template_first_line and multi_line:
                 mapped = spec.template_first_line + line - 1
@@ -307,14 +322,7 @@ class Renderer:
                     location = Location(location.path, mapped, 1)
             if multi_line:
                 message = f"{message} (script line {line})"
-        return Problem(location, message)
-
-
-def _relative(filename: str, root: Path) -> str:
-    try:
-        return Path(filename).relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return filename
+        return Problem(location, message, code=code, items=(spec.id,))
 
 
 def _template_position(
@@ -332,39 +340,69 @@ def _template_position(
     return found
 
 
-def _describe(error: BaseException, spec: ItemSpec) -> str:
+def _describe(error: BaseException, spec: ItemSpec) -> tuple[str, str]:
+    """(code, message) of a render failure; codes are listed in docs/problems.md."""
     if isinstance(error, RenderTimeout):
-        return f"script took longer than {RENDER_SECONDS:g} s to render and was stopped"
+        return "render-timeout", (
+            f"script took longer than {RENDER_SECONDS:g} s to render and was stopped"
+        )
     if isinstance(error, OutputTooLong):
-        return f"rendered script is over {MAX_SCRIPT_CHARS:,} characters; the limit is reached"
+        return "script-too-long", (
+            f"rendered script is over {MAX_SCRIPT_CHARS:,} characters; the limit is reached"
+        )
     if isinstance(error, RecursionError):
-        return "template recursion too deep (does a macro call itself?)"
+        return "template-recursion", "template recursion too deep (does a macro call itself?)"
     if isinstance(error, MemoryError):
-        return "script needed too much memory to render and was stopped"
+        return "template-memory", "script needed too much memory to render and was stopped"
     if isinstance(error, TemplateSyntaxError):
-        return f"template syntax error: {error.message}"
+        return "template-syntax", f"template syntax error: {error.message}"
     if isinstance(error, UndefinedError):
-        names = sorted(spec.variables)
-        known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-        return f"undefined: {error.message} (variables: {known})"
+        return "undefined-variable", f"undefined: {error.message}{_undefined_hint(error, spec)}"
     if isinstance(error, TemplateNotFound):
-        return f"cannot include {error.message}"
+        return "include-not-found", f"cannot include {error.message}"
     if isinstance(error, SecurityError):
-        return f"refused by the template sandbox: {error}"
+        return "sandbox", f"refused by the template sandbox: {error}"
     text = str(error) or type(error).__name__
-    return f"template error: {text}"
+    return "template-error", f"template error: {text}"
 
 
-def _merge_failures(failures: list[tuple[str, Problem]]) -> list[Problem]:
-    """One problem per place and message, naming the items it concerns."""
-    grouped: dict[Problem, list[str]] = {}
-    for item_id, failure in failures:
-        grouped.setdefault(failure, []).append(item_id)
+def _undefined_hint(error: UndefinedError, spec: ItemSpec) -> str:
+    """ "(did you mean 'name'?)" for a misspelt variable, as for unknown keys; else the list
+    of variables the script has."""
+    names = sorted(spec.variables)
+    missing = _UNDEFINED_NAME.match(error.message or "")
+    if missing:
+        guess = difflib.get_close_matches(missing.group(1), names, n=1)
+        if guess:
+            return f" (did you mean {guess[0]!r}?)"
+    known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f" (variables: {known})"
+
+
+_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+
+
+def _merge_failures(failures: list[tuple[str, Problem, Location]]) -> list[Problem]:
+    """One problem per place and message, naming the items it concerns; a problem inside
+    an included file also names the scripts that included it."""
+    grouped: dict[Problem, tuple[list[str], dict[Location, None]]] = {}
+    for item_id, failure, script_at in failures:
+        ids, sites = grouped.setdefault(failure, ([], {}))
+        ids.append(item_id)
+        if failure.location != script_at:
+            sites[script_at] = None
     problems = []
-    for failure, ids in grouped.items():
+    for failure, (ids, sites) in grouped.items():
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         label = "item" if len(ids) == 1 else "items"
-        problems.append(Problem(failure.location, f"{failure.message} [{label} {shown}]"))
+        message = f"{failure.message} [{label} {shown}]"
+        if sites:
+            places = [str(site) for site in list(sites)[:3]]
+            more = f" and {len(sites) - 3} more" if len(sites) > 3 else ""
+            message += f"\nincluded from {', '.join(places)}{more}"
+        problems.append(
+            Problem(failure.location, message, code=failure.code, items=tuple(sorted(ids)))
+        )
     return problems
 
 
@@ -374,17 +412,23 @@ def render_items(
     *,
     use_cache: bool = True,
     on_compile: Callable[[int], None] | None = None,
+    cwd: Path | None = None,
+    check_unincluded: bool = False,
 ) -> tuple[list[Item], list[Problem]]:
     """Items for every spec that renders, and one problem per failure (place and message).
 
     `use_cache`: keep compiled scripts in the persistent, authenticated template cache
     (`specsync.render.cache`); `--no-cache` turns it off. `on_compile(n)` hears how many
     scripts are about to be compiled (those the cache does not hold), before they are.
+    Included files are named relative to `cwd` (default: the current folder). With
+    `check_unincluded`, a template file under `root` that no script included is still
+    syntax-checked (the caller says so when `root` is the manifests' own folder, not a
+    fallback that may be any checkout).
     """
-    renderer = Renderer(root, use_cache=use_cache)
+    renderer = Renderer(root, use_cache=use_cache, cwd=cwd)
     renderer.precompile(specs, on_compile)
     items: list[Item] = []
-    failures: list[tuple[str, Problem]] = []
+    failures: list[tuple[str, Problem, Location]] = []
     # Deep template recursion must end as a RecursionError well before the C stack does.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(min(limit, 1000))
@@ -393,10 +437,14 @@ def render_items(
             for spec in specs:
                 result = renderer.render(spec)
                 if isinstance(result, Problem):
-                    failures.append((spec.id, result))
+                    failures.append((spec.id, result, spec.template_location))
                     continue
                 request = build_request(spec.locale, result, spec.fields)
                 items.append(Item(spec.id, spec.video, spec.locale, request, spec.source))
     finally:
         sys.setrecursionlimit(limit)
-    return items, _merge_failures(failures)
+    problems = _merge_failures(failures)
+    if check_unincluded:
+        checked = {p.location.path for p in problems}
+        problems.extend(unincluded_problems(renderer.environment, root, checked, cwd))
+    return items, problems

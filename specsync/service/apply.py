@@ -386,19 +386,21 @@ def run_apply(
     """
     started = time.monotonic()
     with journal_mod.hold_apply_lock(lockfile_path), ExitStack() as cleanup:
-        saved = options.saved_plan
-        if saved is not None:
-            # Under the lock and before anything is read, folded or sent: a plan that no
-            # longer holds is refused with 0 requests.
-            check_fresh(saved, items, lockfile_path, options.saved_plan_name)
         lock = read_lockfile(lockfile_path)
-        host = service_host(options.service_host)
-        check_service_host(lock, lockfile_path, host)
         # What this run would send, as the lockfile and any journal say (read only): a run
         # over budget, or with nothing to do, sends nothing at all, not even `GET /`.
-        foreseen = make_plan(items, journal_mod.read_lock_view(lockfile_path))
+        view = journal_mod.read_lock_view(lockfile_path)
+        saved = options.saved_plan
         if saved is not None:
-            check_selection(saved, saved_items(foreseen, options.targets), options.saved_plan_name)
+            # Under the lock, before anything is folded or sent: a plan that no longer
+            # holds is refused with 0 requests.
+            name = options.saved_plan_name
+            check_fresh(saved, items, view, lockfile_path, name)
+        host = service_host(options.service_host)
+        check_service_host(lock, lockfile_path, host)
+        foreseen = make_plan(items, view)
+        if saved is not None:
+            check_selection(saved, saved_items(foreseen, options.targets), name)
         pending = select(foreseen, options)
         check_budget(pending, options)
         leftover = journal_mod.journal_path(lockfile_path, create=False).exists()
@@ -420,7 +422,7 @@ def run_apply(
             progress.note(f"recovered {recovered} journal records from an interrupted run")
         plan = make_plan(items, lock)
         if saved is not None:  # the same plan, now that the journal is folded for real
-            check_selection(saved, saved_items(plan, options.targets), options.saved_plan_name)
+            check_selection(saved, saved_items(plan, options.targets), name)
         # Once, after an upgrade: from now on a change of resolution is an update. Written
         # with this run's answers, or alone below; never when the run is refused.
         stamped = resolutions_to_record(plan)

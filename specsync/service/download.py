@@ -28,7 +28,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -180,6 +180,64 @@ def download(
     part = part_path(target)
     if os.path.islink(part):
         os.unlink(part)  # never write through a link planted at the part's name
+    with _claimed(part):
+        return _download_claimed(session, url, part, target, limits, on_bytes)
+
+
+@contextlib.contextmanager
+def _claimed(part: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the part file for the whole download.
+
+    Two pulls at once (two terminals, `status --wait --pull` beside `pull`) would otherwise
+    append into the same part and each record the hash of its own stream, not of the file.
+    flock, on the part itself: nothing extra in the videos folder, and the OS releases it
+    when a pull dies. An empty part left by a download that never started is removed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no second-pull protection
+        yield
+        return
+    fd = os.open(part, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(
+                "another specsync pull is downloading this video right now; "
+                "run pull again once it is done"
+            ) from None
+        if not _names(part, os.fstat(fd)):
+            # Locked a part that another pull has just renamed into place.
+            raise DownloadError("another specsync pull has just written this video")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                info = os.fstat(fd)
+                if info.st_size == 0 and _names(part, info):
+                    os.unlink(part)
+    finally:
+        os.close(fd)
+
+
+def _names(path: Path, info: os.stat_result) -> bool:
+    """True when `path` is still the file `info` describes."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
+
+
+def _download_claimed(
+    session: requests.Session,
+    url: str,
+    part: Path,
+    target: Path,
+    limits: DownloadLimits,
+    on_bytes: Callable[[int], None] | None,
+) -> Downloaded:
     offset = _regular_size(part)
     response = _get(session, url, limits, offset)
     try:

@@ -38,8 +38,15 @@ def test_non_utf8_names_line_and_column() -> None:
     )
 
 
-def test_duplicate_keys_name_both_lines() -> None:
-    assert refused(b"a: 1\nb: 2\na: 3\n") == "m.yaml:3:1: duplicate key 'a' (first at line 1)"
+def test_duplicate_keys_name_both_lines_and_the_rest_is_still_read() -> None:
+    doc = parse_document(b"a: 1\nb: 2\na: 3\nc: {d: 4, d: 5}\n", "m.yaml")
+    assert doc.data == {"a": 1, "b": 2, "c": {"d": 4}}  # the first value of each is kept
+    problems = load.recovered_problems(doc)
+    assert [str(p) for p in problems] == [
+        "m.yaml:3:1: duplicate key 'a' (first at line 1)",
+        "m.yaml:4:11: duplicate key 'd' (first at line 4)",
+    ]
+    assert {p.code for p in problems} == {"duplicate-key"}
 
 
 def test_yaml_11_boolean_and_number_keys_say_quote_it() -> None:

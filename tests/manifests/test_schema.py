@@ -120,3 +120,18 @@ def test_huge_values_are_shortened_in_messages() -> None:
     (message,) = problems(HEADER + f"videos:\n  a: {{script: x, locales: {{{long_key}: {{}}}}}}\n")
     assert message.endswith("…' is too long (at most 64 characters)")
     assert len(message) < 200
+
+
+def test_a_problem_in_one_video_leaves_the_others_usable() -> None:
+    from specsync.manifests.load import parse_document
+    from specsync.manifests.schema import check_document
+
+    doc = parse_document(
+        b"specsync: 1\nvideos:\n  ok: {script: s}\n  bad: {scrpt: s}\n  'no space': {}\n",
+        "m.yaml",
+    )
+    checked = check_document(doc)
+    assert checked.bad_videos == {"bad", "no space"} and not checked.whole_file
+    assert {p.code for p in checked.problems} == {"unknown-key", "invalid-value"}
+    outside = check_document(parse_document(b"specsync: 1\ndefaults: {x: 1}\nvideos: {}\n", "m"))
+    assert outside.whole_file

@@ -56,9 +56,15 @@ def test_empty_and_too_long_results_are_errors() -> None:
 
 
 def test_undefined_variable_names_it_and_the_known_ones() -> None:
+    assert render_one("Hi {{ salutation }}", name="x") == (
+        "ERROR m.yaml:5:13: undefined: 'salutation' is undefined (variables: locale, name, "
+        "video) [item v/en]"
+    )
+
+
+def test_undefined_variable_close_to_a_known_one_says_did_you_mean() -> None:
     assert render_one("Hi {{ nme }}", name="x") == (
-        "ERROR m.yaml:5:13: undefined: 'nme' is undefined (variables: locale, name, video)"
-        " [item v/en]"
+        "ERROR m.yaml:5:13: undefined: 'nme' is undefined (did you mean 'name'?) [item v/en]"
     )
 
 
@@ -91,7 +97,9 @@ def test_include_from_root_and_refusals(tmp_path: Path) -> None:
     assert "'..'" in render_one('{% include "../outside.j2" %}', root)
     assert "no such file" in render_one('{% include "missing.j2" %}', root)
     message = render_one('{% include "ok.j2" %}', root)
-    assert message.startswith("ERROR m.yaml:5:13: in ok.j2 line 1: undefined:")
+    # Located in the included file (as an editor opens it), then where it was included.
+    assert message.startswith(f"ERROR {root.resolve() / 'ok.j2'}:1:4: undefined:")
+    assert message.endswith("\nincluded from m.yaml:5:13")
     (root / "real").mkdir()
     (root / "real" / "outro.j2").write_text("Bye {{ name }}!\r\n", encoding="utf-8")
     assert render_one('Hi.\n{% include "real/outro.j2" %}', root, name="Ada") == "Hi.\nBye Ada!"

@@ -177,6 +177,32 @@ def test_a_part_is_resumed_with_range(server: Server, tmp_path: Path) -> None:
     assert not (tmp_path / ".v.mp4.part").exists()
 
 
+def test_a_video_another_pull_is_downloading_is_left_to_it(server: Server, tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    server.routes["/v.mp4"] = ranged
+    part = tmp_path / ".v.mp4.part"
+    part.write_bytes(VIDEO[:300])
+    fd = os.open(part, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a second pull holds it
+        with pytest.raises(DownloadError, match="another specsync pull"):
+            fetch(server, "/v.mp4", tmp_path / "v.mp4")
+        assert server.seen == [] and part.read_bytes() == VIDEO[:300]
+    finally:
+        os.close(fd)
+    result = fetch(server, "/v.mp4", tmp_path / "v.mp4")  # once it is gone: resumed
+    assert result.resumed_from == 300 and (tmp_path / "v.mp4").read_bytes() == VIDEO
+
+
+def test_a_refused_link_leaves_no_empty_part(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 410, b"expired")
+    with pytest.raises(StaleLink):
+        fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_200_to_a_range_request_starts_over(server: Server, tmp_path: Path) -> None:
     server.routes["/v.mp4"] = lambda h: send(h, 200, VIDEO)
     (tmp_path / ".v.mp4.part").write_bytes(b"garbage that is not the start")

@@ -1,0 +1,88 @@
+"""`specsync strings export|import`: the translators' round trip through a CSV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from specsync.cli.console import print_problems
+from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.options import PATHS_ARGUMENT
+
+
+@click.group()
+def strings() -> None:
+    """Translators' round trip: export scripts to a CSV, import the filled column back.
+
+    \b
+    Examples:
+      specsync strings export --locale ko --locale ja --out strings.csv
+      specsync strings import strings.csv && specsync plan
+    """
+
+
+@strings.command("export")
+@PATHS_ARGUMENT
+@click.option(
+    "--locale",
+    "locales",
+    multiple=True,
+    metavar="L",
+    help="Only items of locale L; repeatable (default: every locale).",
+)
+@click.option(
+    "--source-locale",
+    metavar="L",
+    help="The `source` column shows locale L's script (default: the video's own script).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the CSV here (default: stdout).",
+)
+def export_command(
+    paths: tuple[str, ...], locales: tuple[str, ...], source_locale: str | None, out: str | None
+) -> None:
+    """Write a CSV (UTF-8 with BOM): item, locale, source, current, new, where.
+
+    `current` is the template source the item uses now (its locale's own script, else the
+    video's); translators fill `new`. Cells a spreadsheet would run as a formula get a
+    leading apostrophe, which import removes again (docs/strings.md).
+    """
+    from specsync.manifests.strings_catalogue import read_catalogue
+    from specsync.manifests.strings_csv import ENCODING
+    from specsync.manifests.strings_export import export_csv, write_export
+
+    entries = read_catalogue(paths, Path.cwd())
+    text = export_csv(entries, locales, source_locale)
+    rows = text.count("\r\n") - 1
+    if out is None:
+        sys.stdout.buffer.write(text.encode(ENCODING))
+        sys.stdout.flush()
+    else:
+        write_export(Path(out), text.encode(ENCODING))
+    click.echo(f"exported {rows} rows" + (f" to {out}" if out else ""), err=True)
+
+
+@strings.command("import")
+@click.argument("csv_file", metavar="FILE", type=click.Path(dir_okay=False))
+@PATHS_ARGUMENT
+def import_command(csv_file: str, paths: tuple[str, ...]) -> None:
+    """Write the `new` column back as locale script overrides, keeping comments and layout.
+
+    Rows whose `current` cell no longer matches the manifest (edited since the export) or
+    whose item is unknown are reported with their CSV line and not written; the other rows
+    are. Exit 1 when any row was not placed. Then `specsync plan` shows the updates.
+    """
+    from specsync.manifests.strings_catalogue import read_catalogue
+    from specsync.manifests.strings_import import import_csv, summary
+
+    entries = read_catalogue(paths, Path.cwd())
+    report = import_csv(Path(csv_file), csv_file, entries)
+    if report.problems:
+        print_problems(report.problems)
+    click.echo(summary(report), err=True)
+    if report.problems:
+        sys.exit(EXIT_INVALID)
