@@ -8,6 +8,8 @@ when the item count is not a multiple of 100):
 - `distinct`: every video and every locale carries its own script, as a translated catalogue
   does (about 160 bytes of YAML per item, 1.6 MB for 10,000 items). Every item is a distinct
   template source, so this is the set where template compilation dominates.
+- `distinct-for`: as `distinct`, each script also with a `{% for %}` over the video's steps
+  (the shape issue 18 measures cold compiles on: a loop costs Jinja more code to make).
 
     python bench/gen_manifests.py OUT_DIR --items 10000 --shape distinct
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 VIDEOS_PER_FILE = 10
 LOCALES = ("en", "ko", "ja", "zh-CN", "pt-BR", "de", "fr", "es", "it", "nl")
 ITEMS_PER_FILE = VIDEOS_PER_FILE * len(LOCALES)
-SHAPES = ("shared", "distinct")
+SHAPES = ("shared", "distinct", "distinct-for")
 
 # Shared scripts: a handful of templates with the usual Jinja features (loops, filters,
 # conditions), reused across every video of every file.
@@ -53,7 +55,11 @@ def generate(out_dir: Path, *, items: int, shape: str, seed: int = 7) -> list[Pa
         raise ValueError(f"items must be a positive multiple of {len(LOCALES)}, not {items}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    render_file = _shared_file if shape == "shared" else _distinct_file
+    render_file = {
+        "shared": _shared_file,
+        "distinct": _distinct_file,
+        "distinct-for": _distinct_for_file,
+    }[shape]
     paths = []
     for file_index, first in enumerate(range(0, items, ITEMS_PER_FILE)):
         videos = min(VIDEOS_PER_FILE, (items - first) // len(LOCALES))
@@ -97,12 +103,14 @@ def _shared_file(file_index: int, videos: int, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _distinct_file(file_index: int, videos: int, rng: random.Random) -> str:
+def _distinct_file(file_index: int, videos: int, rng: random.Random, *, loop: bool = False) -> str:
     lines = _header(file_index)
     for video_index in range(videos):
+        steps = ", ".join(rng.sample(STEPS, 2)) if loop else ""
         lines += [
             f"  f{file_index:04d}-v{video_index:02d}:",
-            f"    vars: {{name: Viewer {video_index}, lesson: {video_index + 1}}}",
+            f"    vars: {{name: Viewer {video_index}, lesson: {video_index + 1}"
+            + (f", steps: [{steps}]}}" if loop else "}"),
             "    locales:",
         ]
         for locale in LOCALES:
@@ -111,8 +119,14 @@ def _distinct_file(file_index: int, videos: int, rng: random.Random) -> str:
                 f"[{locale}] {{{{ name }}}}, lesson {{{{ lesson }}}} of {{{{ product }}}}: "
                 f"{words} ({file_index}.{video_index})."
             )
+            if loop:
+                script += " Steps:{% for step in steps %} {{ loop.index }}. {{ step }}.{% endfor %}"
             lines += [f"      {locale}:", f"        script: {_quote(script)}"]
     return "\n".join(lines) + "\n"
+
+
+def _distinct_for_file(file_index: int, videos: int, rng: random.Random) -> str:
+    return _distinct_file(file_index, videos, rng, loop=True)
 
 
 def _quote(text: str) -> str:

@@ -14,6 +14,7 @@ A command specsync does not implement yet shows as "n/a (not implemented)".
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import json
 import os
@@ -42,6 +43,7 @@ import gen_manifests  # noqa: E402 - a sibling script, not a package
 SCHEMA = REPO / "schemas" / "manifest.schema.json"
 BENCHMARKS = ("validate", "one-file", "plan", "apply", "scaling")
 APPLY_RATE_LIMIT = 20
+SLOW_APPLY_RATE_LIMIT = 50  # the slow-API row: a service taking 2 s per answer, 50/s allowed
 NOT_IMPLEMENTED = "n/a (not implemented)"
 
 
@@ -161,7 +163,7 @@ class Bench:
 
     def validate_rows(self, items: int) -> list[Row]:
         rows = []
-        for shape in ("shared", "distinct"):
+        for shape in ("shared", "distinct", "distinct-for"):
             files = [str(p) for p in self.manifest_set(shape, items)]
             validate = [*self.specsync, "validate", *files]
             cold = Contender(validate, self.fresh_cache_env)
@@ -170,10 +172,11 @@ class Bench:
             self.prime_warm_cache([Path(f) for f in files])
             self.measure([cold, warm, baseline], self._runs_for(items))
             label = f"validate {_size(items)} {shape}"
+            # Issue 18's goals against the fastest check-jsonschema.
             if shape == "shared":
                 targets = {"cold": 0.5, "warm": 0.5}
             else:
-                targets = {"cold": 2.0, "warm": 0.5}
+                targets = {"cold": 1.5, "warm": 0.5}
             for name, contender in (("cold", cold), ("warm", warm)):
                 row = _versus(f"{label}, {name}", contender.outcome, baseline.outcome)
                 _judge(row, targets[name], "x check-jsonschema")
@@ -195,22 +198,29 @@ class Bench:
         return [_judge(row, 1.0, "x check-jsonschema")]
 
     def plan_rows(self, items: int) -> list[Row]:
+        """plan vs validate as they run, and both pinned to one CPU (`taskset -c 0`): plan
+        reads the lockfile in a second process, which a one-core CI runner does not have."""
         files = [str(p) for p in self.manifest_set("shared", items)]
+        label = f"plan {_size(items)} vs {_size(items)}-entry lockfile"
         lockfile = self.workdir / f"plan-{items}" / "specsync.lock"
         made = self.make_lockfile(files, lockfile)
         if made != "ok":
-            return [Row(f"plan {_size(items)} vs {_size(items)}-entry lockfile", made)]
-        plan = Contender([*self.specsync, "plan", "--lockfile", str(lockfile), *files])
-        validate = Contender([*self.specsync, "validate", *files])
+            return [Row(label, made)]
         self.prime_warm_cache([Path(f) for f in files])
-        self.measure([plan, validate], self._runs_for(items), cwd=lockfile.parent)
-        row = _versus(
-            f"plan {_size(items)} vs {_size(items)}-entry lockfile",
-            plan.outcome,
-            validate.outcome,
-            baseline_name="validate",
-        )
-        return [_judge(row, 1.2, "x validate")]
+        rows = []
+        pinnings: list[tuple[str, list[str]]] = [("", [])]
+        taskset = shutil.which("taskset")
+        if taskset:
+            pinnings.append((", one CPU", [taskset, "-c", "0"]))
+        else:
+            rows.append(Row(f"{label}, one CPU", "n/a (no taskset here)"))
+        for suffix, pin in pinnings:
+            plan = Contender([*pin, *self.specsync, "plan", "--lockfile", str(lockfile), *files])
+            validate = Contender([*pin, *self.specsync, "validate", *files])
+            self.measure([plan, validate], self._runs_for(items), cwd=lockfile.parent)
+            row = _versus(label + suffix, plan.outcome, validate.outcome, baseline_name="validate")
+            rows.append(_judge(row, 1.2, "x validate"))
+        return rows
 
     def make_lockfile(self, files: Sequence[str], lockfile: Path) -> str:
         """A lockfile holding every item, made by `apply --emulator` at full speed."""
@@ -225,60 +235,93 @@ class Bench:
             return status if status == NOT_IMPLEMENTED else f"lockfile: {status}"
         return "ok"
 
-    def apply_rows(self, items: int) -> list[Row]:
+    def apply_rows(self, items: int, slow_items: int, slow_latency: float) -> list[Row]:
+        """The usual row (a given --concurrency) and the slow-API one (only --rate given)."""
+        usual = self.apply_row(
+            items, APPLY_RATE_LIMIT, 0.2, ["--concurrency", "8"], target_share=0.95
+        )
+        slow = self.apply_row(slow_items, SLOW_APPLY_RATE_LIMIT, slow_latency, [], target_share=0.9)
+        return [usual, slow]
+
+    def apply_row(
+        self,
+        items: int,
+        limit: int,
+        latency: float,
+        extra: Sequence[str],
+        *,
+        target_share: float,
+    ) -> Row:
+        """`apply --rate LIMIT` against an emulator with that limit and latency.
+
+        The share of the limit reached is judged on the sustained rate (exports the
+        emulator processed over the span of their times): the wall time also holds the
+        start-up and one latency at the end, which at 2 s would hide what apply sustains.
+        """
         files = [str(p) for p in self.manifest_set("distinct", items)]
-        label = f"apply {items} items, --rate-limit {APPLY_RATE_LIMIT}, latency 0.2 s"
-        target = ">= 95 % of limit, 0 failed, 0 dup"
-        directory = self.workdir / f"apply-{items}"
+        given = " ".join(extra) if extra else "only --rate"
+        label = f"apply {items} items, --rate-limit {limit}, latency {latency:g} s, {given}"
+        target = f">= {target_share:.0%} of limit, 0 failed, 0 dup, 0 429"
+        directory = self.workdir / f"apply-{items}-{limit}-{latency:g}"
         directory.mkdir(exist_ok=True)
         journal = directory / "emulator-journal.jsonl"
         requests_log = directory / "emulator-requests.log"
-        with self.emulator(journal, requests_log) as url:
+        with self.emulator(journal, requests_log, limit, latency) as url:
             if url is None:
-                return [Row(label, NOT_IMPLEMENTED, target=target)]
+                return Row(label, NOT_IMPLEMENTED, target=target)
             argv = [*self.specsync, "apply", "--lockfile", str(directory / "specsync.lock")]
-            argv += ["--rate", str(APPLY_RATE_LIMIT), "--concurrency", "8", "--format", "json"]
+            argv += ["--rate", str(limit), *extra, "--format", "json"]
             env = {"SPECSYNC_API_BASE": url, "AISTUDIOS_API_KEY": "bench-key"}
             report = directory / "apply.json"
             result = self.run_once([*argv, *files], env, cwd=directory, stdout=report)
         status = "ok" if result["rc"] == 0 else _failure_status(result)
         if status == NOT_IMPLEMENTED:
-            return [Row(label, status, target=target)]
+            return Row(label, status, target=target)
         counts = journal_counts(journal)
         throttled = count_429s(requests_log)
         failed = _failed_count(report)
-        share = counts["exports"] / result["wall"] / APPLY_RATE_LIMIT
-        text = f"{share:.1%} of limit, {result['wall']:.1f} s"
+        sustained = sustained_rate(journal)
+        share = sustained / limit
+        wall_share = counts["exports"] / result["wall"] / limit
+        text = f"{share:.1%} of limit ({wall_share:.0%} of wall {result['wall']:.1f} s)"
         notes = (
             f"429s {throttled}, dup {counts['duplicates']}, "
             f"failed {failed if failed is not None else 'n/a'}"
         )
         if status != "ok":
             notes += f", {status}"
-        good = share >= 0.95 and counts["duplicates"] == 0 and failed == 0 and status == "ok"
+        good = share >= target_share and counts["duplicates"] == 0 and failed == 0
+        good = good and throttled == 0 and status == "ok"
         good = good and counts["exports"] - counts["duplicates"] == items
-        data = {"share": share, "wall": result["wall"], "throttled": throttled, **counts}
-        return [
-            Row(
-                label,
-                text,
-                baseline=notes,
-                target=target,
-                peak_mib=result["peak_mib"],
-                verdict="ok" if good else "MISSED",
-                data={**data, "failed": failed},
-            )
-        ]
+        data = {
+            "share": share,
+            "wall_share": wall_share,
+            "sustained_per_s": sustained,
+            "wall": result["wall"],
+            "throttled": throttled,
+            **counts,
+        }
+        return Row(
+            label,
+            text,
+            baseline=notes,
+            target=target,
+            peak_mib=result["peak_mib"],
+            verdict="ok" if good else "MISSED",
+            data={**data, "failed": failed},
+        )
 
     @contextmanager
-    def emulator(self, journal: Path, requests_log: Path) -> Iterator[str | None]:
+    def emulator(
+        self, journal: Path, requests_log: Path, limit: int, latency: float
+    ) -> Iterator[str | None]:
         """`specsync emulator` on a free loopback port; yields its URL (None: not there).
 
         `--verbose` makes it log every request with its status to stderr, kept in
         requests_log: refused requests (429) are not in the journal, which holds exports.
         """
-        argv = [*self.specsync, "emulator", "--port", "0", "--latency", "0.2", "--verbose"]
-        argv += ["--rate-limit", str(APPLY_RATE_LIMIT), "--journal", str(journal)]
+        argv = [*self.specsync, "emulator", "--port", "0", "--latency", str(latency), "--verbose"]
+        argv += ["--rate-limit", str(limit), "--journal", str(journal)]
         with open(requests_log, "wb") as log:
             process = subprocess.Popen(
                 argv,
@@ -386,6 +429,19 @@ def journal_counts(journal: Path) -> dict[str, int]:
                 exports[(str(body.get("language")), str(body.get("text")))] += 1
     duplicates = sum(count - 1 for count in exports.values())
     return {"exports": sum(exports.values()), "duplicates": duplicates}
+
+
+def sustained_rate(journal: Path) -> float:
+    """Exports per second the emulator processed, from the first to the last one's time."""
+    times = []
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("event") == "export" and record.get("time"):
+                times.append(datetime.datetime.fromisoformat(record["time"]).timestamp())
+    if len(times) < 2 or max(times) <= min(times):
+        return 0.0
+    return (len(times) - 1) / (max(times) - min(times))
 
 
 def count_429s(requests_log: Path) -> int:
@@ -601,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--big-runs", type=int, default=2, help="runs above 10,000 items")
     parser.add_argument("--items", type=int, default=10_000, help="main set size")
     parser.add_argument("--apply-items", type=int, default=400)
+    parser.add_argument("--slow-apply-items", type=int, default=600, help="slow-API apply row")
+    parser.add_argument("--slow-latency", type=float, default=2.0, help="its latency, seconds")
     parser.add_argument("--sizes", default="1000,10000,50000", help="scaling sizes")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -616,6 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.big_runs, args.items, args.apply_items = 1, 1, 200, 20
+        args.slow_apply_items, args.slow_latency = 20, 0.2
         args.sizes = "100,200"
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(BENCHMARKS))
@@ -639,7 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif name == "plan":
                 rows += bench.plan_rows(args.items)
             elif name == "apply":
-                rows += bench.apply_rows(args.apply_items)
+                rows += bench.apply_rows(args.apply_items, args.slow_apply_items, args.slow_latency)
             elif name == "scaling":
                 rows += bench.scaling_rows(sizes)
         elapsed = time.perf_counter() - started

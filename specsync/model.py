@@ -5,6 +5,7 @@ Every stage is a function over these frozen dataclasses; nothing here does I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -186,6 +187,7 @@ def legacy_fingerprint(request: Mapping[str, Any]) -> str:
     return fingerprint({k: v for k, v in request.items() if k != "resolution"})
 
 
+@functools.lru_cache(maxsize=1024)  # a project has a handful of locales, 10,000 items
 def canonical_locale(code: str) -> str:
     """A locale code in the case BCP 47 recommends (RFC 5646 section 2.1.1), nothing else.
 

@@ -277,10 +277,16 @@ def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
     `welcome/pt-BR`; without this it would plan as a create (a second, billed export).
     """
     legacy: dict[str, str] = {}
+    locales: dict[str, str] = {}  # a lockfile has a handful of locales, 10,000 entries
     for entry_id in entries:
         video, slash, locale = entry_id.partition("/")
-        if slash and (canonical := f"{video}/{canonical_locale(locale)}") != entry_id:
-            legacy.setdefault(canonical, entry_id)
+        if not slash:
+            continue
+        written = locales.get(locale)
+        if written is None:
+            written = locales[locale] = canonical_locale(locale)
+        if written != locale:
+            legacy.setdefault(f"{video}/{written}", entry_id)
     return legacy
 
 

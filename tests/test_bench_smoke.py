@@ -82,14 +82,18 @@ def test_quick_run_gives_a_figure_or_not_implemented_for_every_row() -> None:
     assert completed.returncode == 0, completed.stderr
     rows = json.loads(completed.stdout)["rows"]
     names = [row["benchmark"] for row in rows]
-    assert names[:5] == [
+    assert names[:7] == [
         "validate 200 shared, cold",
         "validate 200 shared, warm",
         "validate 200 distinct, cold",
         "validate 200 distinct, warm",
+        "validate 200 distinct-for, cold",
+        "validate 200 distinct-for, warm",
         "validate one file (pre-commit)",
     ]
     assert any(name.startswith("apply 20 items") for name in names)
+    assert any("only --rate" in name for name in names)
+    assert any(name.endswith("lockfile, one CPU") for name in names)
     assert any(name.startswith("scaling: validate 100") for name in names)
     assert any(name.startswith("scaling: plan marginal time per item") for name in names)
     # A figure, or a command that is not there yet; never a harness or command failure.

@@ -15,8 +15,9 @@ from specsync.render.cache import default_cache_dir, default_key_file
 
 
 def manifest() -> str:
-    """A script no cache holds yet, so specsync must write a new cache entry."""
-    script = f"Hi {{{{ video }}}}, {uuid.uuid4().hex}"
+    """A script no cache holds yet, so specsync must write a new cache entry (a filter: a
+    script that only prints variables needs no template, so no entry)."""
+    script = f"Hi {{{{ video|upper }}}}, {uuid.uuid4().hex}"
     header = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n"
     return f"{header}  a: {{script: '{script}'}}\n"
 

@@ -100,13 +100,14 @@ def target_option(
     return click.option("--target", "targets", multiple=True, metavar="GLOB", help=help)
 
 
-def concurrency_option(help: str) -> Any:
-    # Conservative default: a handful of requests at a time, well under any sane rate limit.
+def concurrency_option(help: str, *, default: int | None = 4, maximum: int = 64) -> Any:
+    # Conservative default for polling: a handful of requests at a time. apply passes
+    # default=None: its --rate paces it, and --concurrency is only a bound the user may set.
     return click.option(
         "--concurrency",
-        type=click.IntRange(1, 64),
-        default=4,
-        show_default=True,
+        type=click.IntRange(1, maximum),
+        default=default,
+        show_default=default is not None,
         metavar="N",
         help=help,
     )

@@ -6,7 +6,6 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -85,39 +84,44 @@ def plan(
     refuses it, sending nothing, when any of them changed since.
     """
     from specsync.cli.console import use_colour
-    from specsync.cli.report_json import plan_document
-    from specsync.cli.report_markdown import plan_markdown
     from specsync.cli.report_text import plan_text
     from specsync.manifests.pipeline import load_items
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
-    from specsync.saved_plan import make_saved_plan, write_saved_plan
-    from specsync.state.background import Background
+    from specsync.state.journal import read_lock_view
 
-    # The lockfile is read in a second process while this one renders the manifests.
-    reading = Background(_read_lock_view, Path(lockfile))
+    # The manifests first: the lockfile is then read knowing every item's fingerprint, so
+    # only the entries of items that differ are read whole (one CPU is enough: no second
+    # process, no pickling of 10,000 entries). A broken lockfile is still reported when
+    # the manifests have problems too, first, as it always was.
     try:
         items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
-    except BaseException as error:
-        if isinstance(error, InputError):
-            reading.result()  # a broken lockfile is reported first, as it always was
-        reading.cancel()
+    except InputError:
+        read_lock_view(Path(lockfile))
         raise
     # The items live to the end: keep the collector from walking them while the lockfile
-    # is unpickled and compared (allocation-heavy, and plan's only cost beyond validate).
+    # is read and compared (allocation-heavy, and plan's only cost beyond validate). What
+    # is left allocates entries and plan lines, no cycles worth collecting before exit.
     gc.freeze()
-    lock = reading.result()
+    gc.disable()
+    lock = read_lock_view(Path(lockfile), {item.id: item.fingerprint for item in items})
     require_matches("--target", targets, (item.id for item in items))
     full = make_plan(items, lock)
     result = restricted(full, targets)
     outside = pending_outside(full, targets)
     if output_format == "json":
+        from specsync.cli.report_json import plan_document
+
         click.echo(json.dumps(plan_document(result), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
+        from specsync.cli.report_markdown import plan_markdown
+
         click.echo(plan_markdown(result), nl=False)
     else:
         text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
         click.echo(text, nl=False)
     if out is not None:
+        from specsync.saved_plan import make_saved_plan, write_saved_plan
+
         saved = make_saved_plan(full, items, lock, targets, paths)
         write_saved_plan(Path(out), saved)
         sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
@@ -135,11 +139,3 @@ def plan(
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(EXIT_CHANGES)
-
-
-def _read_lock_view(path: Path) -> Any:
-    # Imported where it runs, in plan's reading process: the main one then loads only the
-    # lockfile's data classes (specsync.state.lockdata), to unpickle what it is sent.
-    from specsync.state.journal import read_lock_view
-
-    return read_lock_view(path)

@@ -49,14 +49,19 @@ from specsync.errors import UserError
     is_flag=True,
     help="Resubmit items whose earlier request has an unknown outcome (may duplicate them).",
 )
-@concurrency_option("Requests in flight at once.")
+@concurrency_option(
+    "Requests in flight at most. Default: as many as --rate needs at the service's observed "
+    "latency (rate x latency), up to 512.",
+    default=None,
+    maximum=512,
+)
 @click.option(
     "--rate",
     type=FiniteFloat(min=0.01),
     default=5.0,
     show_default=True,
     metavar="R",
-    help="Requests per second at most.",
+    help="Requests per second at most: the service's limit (apply keeps this pace at any latency).",
 )
 @emulator_flag(
     "Run against the built-in emulator on a free loopback port (no account, no key; "
@@ -100,7 +105,7 @@ def apply(
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     retry_uncertain: bool,
-    concurrency: int,
+    concurrency: int | None,
     rate: float,
     use_emulator: bool,
     max_items: int | None,
@@ -143,7 +148,7 @@ def apply(
     from specsync.plan import pending_outside, require_matches
     from specsync.service import client as client_mod
     from specsync.service.account import check_models_before_apply
-    from specsync.service.apply import ApplyOptions, run_apply
+    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
 
     saved = None
     if plan_file is not None:
@@ -171,7 +176,7 @@ def apply(
         targets=targets,
         replace=replace,
         retry_uncertain=retry_uncertain,
-        concurrency=concurrency,
+        concurrency=concurrency or MAX_IN_FLIGHT,
         rate=rate,
         emulator=use_emulator,
         max_items=max_items,

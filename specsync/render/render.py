@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +29,7 @@ from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
+from specsync.render.skeleton import Shape, choose_shapes, render_plain
 from specsync.render.snippets import included_location, unincluded_problems
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
@@ -59,18 +61,29 @@ def normalise(text: str) -> str:
 class _Alarm:
     """A per-render wall-clock limit via SIGALRM (main thread only; elsewhere, none).
 
-    The handler is installed once per run (`installed`); each render only arms and
-    disarms the timer, which keeps the per-item cost to two system calls.
+    The handler is installed once per run (`installed`). The timer is not stopped after
+    each render and started again for the next (two system calls per item, most of the
+    cost of a quick render): each render sets its own deadline, and a timer still running
+    from an earlier one, when it fires, starts again for what is left of the current one.
     """
 
     def __init__(self) -> None:
         self.active = False
         self.ready = False
+        self._deadline = 0.0  # time.monotonic() at which the active render is stopped
+        self._ticking = False  # the timer is running
 
     def _on_alarm(self, signum: int, frame: Any) -> None:
-        if self.active:
-            self.active = False
-            raise RenderTimeout()
+        self._ticking = False
+        if not self.active:
+            return
+        left = self._deadline - time.monotonic()
+        if left > 0:  # started for an earlier render: this one still has time
+            self._ticking = True
+            signal.setitimer(signal.ITIMER_REAL, left)
+            return
+        self.active = False
+        raise RenderTimeout()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -88,6 +101,8 @@ class _Alarm:
             yield
         finally:
             self.ready = False
+            self.active = False
+            self._ticking = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_handler)
             if previous_delay:
@@ -98,13 +113,17 @@ class _Alarm:
     def arm(self, seconds: float) -> None:
         """Start the limit of one render (a no-op unless `installed` is in effect)."""
         if self.ready:
-            self.active = True  # before the timer starts, so that no expiry is ignored
-            signal.setitimer(signal.ITIMER_REAL, seconds)
+            # The deadline before `active`, so that an expiry in between is judged right.
+            self._deadline = time.monotonic() + seconds
+            self.active = True
+            if not self._ticking:
+                self._ticking = True
+                signal.setitimer(signal.ITIMER_REAL, seconds)
 
     def disarm(self) -> None:
-        if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            self.active = False
+        # The timer runs on: the next render reuses it; an expiry between renders does
+        # nothing (`active` is False).
+        self.active = False
 
 
 @contextlib.contextmanager
@@ -142,6 +161,7 @@ class Renderer:
         # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
         self._compiled: dict[str, Template | BaseException] = {}
+        self._shapes: dict[str, Shape] = {}  # set by precompile: the scripts worth a shape
         self.alarm = _Alarm()
 
     def compile(self, source: str) -> Template:
@@ -164,11 +184,21 @@ class Renderer:
         """Every distinct script at once: from the cache when it holds it, the rest compiled
         (in parallel when there are many) and stored. Failures are left for `compile` to
         report, under the render timeout, at the right place."""
-        sources = [
+        uses = Counter(
             spec.template
             for spec in specs
             if isinstance(spec.template, str) and len(spec.template) <= MAX_TEMPLATE_CHARS
-        ]
+        )
+        # Scripts of one shape share its compiled code; those that only print variables
+        # need none (render/skeleton.py; a value it cannot print compiles one then).
+        self._shapes = choose_shapes(uses)
+        sources = []
+        for source in uses:
+            shape = self._shapes.get(source)
+            if shape is None:
+                sources.append(source)
+            elif shape.plain is None:
+                sources.append(shape.skeleton)
         templates = compile_templates(self.environment, sources, self.cache, on_compile=on_compile)
         self._compiled.update(templates)
 
@@ -186,22 +216,52 @@ class Renderer:
         return self._render(spec, source)
 
     def _render(self, spec: ItemSpec, source: str) -> str | Problem:
+        shape = self._shapes.get(source)
+        if shape is not None:
+            raw = self._render_shape(spec, shape)
+            if raw is not None:
+                return self._checked(spec, raw)
+        return self._render_source(spec, source)
+
+    def _render_shape(self, spec: ItemSpec, shape: Shape) -> str | None:
+        """The raw output of the script through its shared shape; None on any error, which
+        the script's own template then reports exactly (message, line)."""
+        if shape.plain is not None:  # only text and variables: no template to run
+            text = render_plain(shape, spec.variables, MAX_RAW_OUTPUT)
+            if text is not None:
+                return text
+        try:
+            self.alarm.arm(RENDER_SECONDS)
+            try:
+                template = self.compile(shape.skeleton)
+                return "".join(self._pieces(template, {**spec.variables, **shape.slots}))
+            finally:
+                self.alarm.disarm()
+        except Exception:
+            return None
+
+    @staticmethod
+    def _pieces(template: Template, variables: Mapping[str, Any]) -> list[str]:
+        # What Template.generate does, minus a generator layer per piece of output (this
+        # loop is most of a large validate); errors get Jinja's template traceback in
+        # _render_source, as generate would give them.
+        context = template.new_context(variables)
+        pieces: list[str] = []
+        size = 0
+        for piece in template.root_render_func(context):
+            size += len(piece)
+            if size > MAX_RAW_OUTPUT:
+                raise OutputTooLong()
+            pieces.append(piece)
+        return pieces
+
+    def _render_source(self, spec: ItemSpec, source: str) -> str | Problem:
         template: Template | None = None
         try:
             self.alarm.arm(RENDER_SECONDS)
             try:
                 template = self.compile(source)
-                # What Template.generate does, minus a generator layer per piece of output
-                # (this loop is most of a large validate); errors get Jinja's template
-                # traceback below, as generate would give them.
-                context = template.new_context(spec.variables)
-                pieces: list[str] = []
-                size = 0
-                for piece in template.root_render_func(context):
-                    size += len(piece)
-                    if size > MAX_RAW_OUTPUT:
-                        raise OutputTooLong()
-                    pieces.append(piece)
+                pieces = self._pieces(template, spec.variables)
             finally:
                 self.alarm.disarm()
         except Exception as error:
@@ -212,7 +272,11 @@ class Renderer:
             except Exception as rewritten:
                 return self._failure(spec, rewritten, rewritten.__traceback__)
             raise AssertionError("unreachable: handle_exception always raises") from error
-        text = normalise("".join(pieces))
+        return self._checked(spec, "".join(pieces))
+
+    def _checked(self, spec: ItemSpec, raw: str) -> str | Problem:
+        """The rendered script normalised, or why it cannot be sent."""
+        text = normalise(raw)
         if not text:
             return Problem(
                 spec.template_location, "script renders to empty text", code="empty-script"

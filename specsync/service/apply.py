@@ -47,8 +47,8 @@ class ExportClient(Protocol):
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    concurrency: int  # requests in flight at once (the CLI's default is documented there)
-    rate: float  # requests per second at most
+    concurrency: int  # requests in flight at most (a bound: the rate decides how many)
+    rate: float  # requests per second at most: the service's limit
     targets: Sequence[str] = ()
     replace: Sequence[str] = ()
     retry_uncertain: bool = False
@@ -74,6 +74,7 @@ class Outcome:
     task_id: str | None = None
     message: str = ""
     code: str | None = None  # the service's error code of a refusal, when it gave one
+    pushed_back: bool = False  # the service answered 429/503 first (it was retried)
 
 
 @dataclass
@@ -114,24 +115,45 @@ class Progress(Protocol):
 
 
 class RateLimiter:
-    """Spaces requests at most `rate` per second across threads (written here: ten lines
-    that block exactly as long as needed, no dependency for a token bucket of one)."""
+    """Spaces requests at most `rate` per second (written here: a pacer of one slot needs no
+    token-bucket dependency). Never bursts to catch up: a late slot starts the spacing anew."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
+        self._clock = clock
+        self._next = clock()
 
-    def wait(self, stop: threading.Event) -> bool:
-        """Block until this caller may send; False when `stop` was set meanwhile."""
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        delay = slot - time.monotonic()
-        if delay > 0:
-            return not stop.wait(delay)
-        return not stop.is_set()
+    def delay(self) -> float:
+        """Seconds until the next request may be sent (0.0: now)."""
+        return max(0.0, self._next - self._clock())
+
+    def take(self) -> None:
+        """Claim the current slot; the next one is an interval later."""
+        self._next = max(self._clock(), self._next) + self.interval
+
+
+class InFlightWindow:
+    """How many requests may be in flight: the user's bound, halved when the service
+    pushes back (an answer that needed a 429/503 retry) and regained one by one.
+
+    Paced by the rate, the requests in flight settle by themselves at rate x latency, so
+    the window only matters when the service is slower than the bound allows, or
+    throttles: then halving it keeps retries from piling up on a service that said stop.
+    """
+
+    def __init__(self, bound: int) -> None:
+        self.bound = max(1, bound)
+        self.size = self.bound
+
+    def answered(self, outcome: Outcome, in_flight: int) -> None:
+        if outcome.pushed_back:
+            self.size = max(1, min(self.size, in_flight) // 2)
+        elif self.size < self.bound:
+            self.size += 1
+
+
+# The most requests apply keeps in flight when --concurrency does not bound it lower.
+MAX_IN_FLIGHT = 512
 
 
 class EmulatorMismatch(InputError):
@@ -467,15 +489,15 @@ def _close(client: Any) -> None:
 class _Submitter:
     """Sends one planned item and journals its answer; called from the pool's threads.
 
-    What the threads share is explicit: `stop` ends the run, `reasons` (appended to from
-    any thread) says why, and `limiter` spaces the requests.
+    What the threads share is explicit: `stop` ends the run and `reasons` (appended to from
+    any thread) says why. The pacing is the caller's (`_submit_all`): an item reaches here
+    when its rate slot has come.
     """
 
     def __init__(
         self,
         client: Any,
         journal: journal_mod.Journal,
-        limiter: RateLimiter,
         stop: threading.Event,
         reasons: list[str],
         emulator_run: bool = False,
@@ -483,7 +505,6 @@ class _Submitter:
         self._client = client
         self._emulator_run = emulator_run
         self._journal = journal
-        self._limiter = limiter
         self._stop = stop
         self._reasons = reasons
 
@@ -527,7 +548,7 @@ class _Submitter:
     def _submit(self, planned: PlannedItem, why: str) -> Outcome:
         item = planned.item
         assert item is not None
-        if not self._limiter.wait(self._stop):
+        if self._stop.is_set():
             return Outcome(
                 item.id, ItemOutcome.SKIPPED, why, message=self._reasons[0] if self._reasons else ""
             )
@@ -548,7 +569,9 @@ class _Submitter:
             message = f"unexpected error, outcome unknown: {error}"
             self._journal.uncertain(item.id, fingerprint, message, utc_now())
             return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=message)
-        return self._record(item, fingerprint, why, result)
+        outcome = self._record(item, fingerprint, why, result)
+        outcome.pushed_back = bool(getattr(result, "retries", None))
+        return outcome
 
     def _record(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
         """Journal the client's answer (accepted, failed or uncertain) and say what it was."""
@@ -604,7 +627,8 @@ def _submit_all(
     stop = threading.Event()
     signalled = threading.Event()
     reasons: list[str] = []
-    limiter = RateLimiter(options.rate)
+    pacer = RateLimiter(options.rate)
+    window = InFlightWindow(options.concurrency)
     jpath = journal_mod.journal_path(lockfile_path)
     progress.start(len(chosen))
     with (
@@ -612,19 +636,29 @@ def _submit_all(
         journal_mod.Journal(
             jpath, {"emulator": options.emulator, "host": options.service_host}
         ) as journal,
-        ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool,
+        # Threads are started only as requests need them: as many as are in flight.
+        ThreadPoolExecutor(max_workers=window.bound) as pool,
     ):
-        submitter = _Submitter(client, journal, limiter, stop, reasons, options.emulator)
+        submitter = _Submitter(client, journal, stop, reasons, options.emulator)
         pending: set[Future[Outcome]] = set()
         queue = iter(chosen)
         exhausted = False
         cancelled = False
         while pending or not exhausted:
-            while not exhausted and not stop.is_set() and len(pending) < options.concurrency:
+            # Send each item when its rate slot comes, whatever is still in flight: paced
+            # by the rate alone, the requests in flight settle at rate x latency (up to the
+            # window), so a slow service is still used at the rate it allows.
+            while (
+                not exhausted
+                and not stop.is_set()
+                and len(pending) < window.size
+                and pacer.delay() == 0.0
+            ):
                 nxt = next(queue, None)
                 if nxt is None:
                     exhausted = True
                     break
+                pacer.take()
                 pending.add(pool.submit(submitter.submit, nxt[0], nxt[1]))
             if stop.is_set():
                 exhausted = True
@@ -635,11 +669,18 @@ def _submit_all(
                 cancel = getattr(client, "cancel", None)
                 if cancel is not None:
                     cancel()
-            if not pending:
+            if exhausted and not pending:
                 break
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            timeout = 0.5
+            if not exhausted and len(pending) < window.size:
+                timeout = min(timeout, pacer.delay())
+            if not pending:
+                stop.wait(timeout)
+                continue
+            done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 outcome = future.result()
+                window.answered(outcome, len(pending) + 1)
                 # Only this (main) thread touches the report: no lock needed.
                 report.outcomes.append(outcome)
                 if outcome.outcome != ItemOutcome.SKIPPED:

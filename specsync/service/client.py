@@ -162,6 +162,8 @@ class Client:
         self._token_lock = threading.Lock()
         self._clock = clock
         self._emulator_seen = threading.Event()
+        self._waiting: set[threading.Event] = set()  # attempts in flight, woken by cancel()
+        self._waiting_lock = threading.Lock()
 
     @property
     def emulator_seen(self) -> bool:
@@ -181,6 +183,9 @@ class Client:
         """Stop at once (a signal): a retry pause ends its export as not sent, a request in
         flight is given up (uncertain: it may have been processed). Thread-safe."""
         self._cancel.set()
+        with self._waiting_lock:
+            for waiting in self._waiting:
+                waiting.set()
 
     def close(self) -> None:
         with self._sessions_lock:
@@ -562,12 +567,34 @@ class Client:
         blocked socket read can hold the run past the deadline or a cancel; an exchange
         given up is left to its thread (its connection is not reused).
         """
-        if self._cancel.is_set():
-            raise _Cancelled
-        session = self._session()
         answer: list[_Attempt] = []
+        # Set when the exchange ends, or by cancel(): one wait per attempt, not a poll (a
+        # few hundred requests in flight would otherwise wake twenty times a second each).
         finished = threading.Event()
+        with self._waiting_lock:
+            self._waiting.add(finished)
+        try:
+            if self._cancel.is_set():  # after registering: a later cancel() sets `finished`
+                raise _Cancelled
+            session = self._session()
+            return self._await_exchange(
+                finished, answer, session, method, path, body, authorization, idempotent
+            )
+        finally:
+            with self._waiting_lock:
+                self._waiting.discard(finished)
 
+    def _await_exchange(
+        self,
+        finished: threading.Event,
+        answer: list[_Attempt],
+        session: requests.Session,
+        method: str,
+        path: str,
+        body: bytes | None,
+        authorization: str | None,
+        idempotent: bool,
+    ) -> _Attempt:
         def exchange() -> None:
             try:
                 answer.append(
@@ -585,7 +612,10 @@ class Client:
 
         threading.Thread(target=exchange, daemon=True, name="specsync-request").start()
         deadline = time.monotonic() + self._deadline
-        while not finished.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+        while True:
+            finished.wait(max(0.0, deadline - time.monotonic()))
+            if answer:
+                return answer[0]
             if self._cancel.is_set():
                 self._local.session = None
                 return _Attempt(
@@ -599,7 +629,6 @@ class Client:
                     "deadline (the server may have processed the request)",
                     retryable=idempotent,
                 )
-        return answer[0]
 
     def _exchange(
         self,

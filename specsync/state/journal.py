@@ -316,10 +316,11 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
     return with_entries(lock, changed.values()) if changed else lock
 
 
-def read_lock_view(lockfile_path: Path) -> Lockfile:
+def read_lock_view(lockfile_path: Path, known: Mapping[str, str] | None = None) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
-    folded in. Read-only: nothing is written and the apply lock is not waited for."""
-    lock = read_lockfile(lockfile_path)
+    folded in. Read-only: nothing is written and the apply lock is not waited for.
+    `known`: plan's item fingerprints, to read matching entries the quick way."""
+    lock = read_lockfile(lockfile_path, known)
     path = journal_path(lockfile_path, create=False)
     records = read_journal(path)
     if not records:

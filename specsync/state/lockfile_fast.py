@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container, Mapping
 from typing import Any
+
+from specsync.state.lockdata import Entry
 
 # The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
 END_LINE = "# end of specsync.lock"
@@ -236,3 +239,141 @@ def _read(text: str) -> dict[str, Any]:
             continue
         current[key] = _value(raw)
     return document
+
+
+# -- plan's reading: entries whose fingerprint plan already knows -------------------------
+# `plan` needs the whole of an entry only where the item differs from it; for the usual
+# unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
+# straight from a block expression into the Entry `lockfile_read` would make of them;
+# everything else (changed items, history, escapes, forgotten, the top-level keys) is left
+# in the text for the thorough reader, which also words any problem.
+
+
+def _plain_string(name: str) -> str:
+    """A basic string with no escape at all (what a plain entry holds)."""
+    return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*)"'
+
+
+# An item block as `_ITEM_BLOCK` reads it, without escapes and without history: most of a
+# lockfile, matched faster, and what it matches needs no unescaping.
+_PLAIN_BLOCK = re.compile(
+    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"
+    + rf"\[items\.{_plain_string('id')}\]\n"
+    + rf"fingerprint = {_plain_string('fingerprint')}\n"
+    + "".join(
+        rf"(?:{key} = {_plain_string(key)}\n)?" for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("bytes")]
+    )
+    + r"(?:bytes = (?P<bytes>0|[1-9][0-9]{0,17})\n)?"
+    + "".join(
+        rf"(?:{key} = {_plain_string(key)}\n)?"
+        for key in ENTRY_KEYS[ENTRY_KEYS.index("bytes") + 1 : ENTRY_KEYS.index("isExport")]
+    )
+    + r"(?:isExport = (?P<isExport>true|false)\n)?"
+    + rf"(?:resolution = {_plain_string('resolution')}\n)?"
+    + rf"(?:text = {_plain_string('text')}\n)?"
+    + r"\n*"
+    # Whole blocks only: a history or anything else after these lines belongs to the
+    # block, which is then left to the thorough reader.
+    + r"(?=\[|#|\Z)"
+)
+# The Entry's fields in its order, by the block's group names.
+_ENTRY_GROUPS = (
+    "id",
+    "fingerprint",
+    "projectId",
+    "taskId",
+    "submittedAt",
+    "state",
+    "attemptedAt",
+    "language",
+    "model",
+    "isExport",
+    "text",
+    "resolution",
+    "sha256",
+    "bytes",
+)
+_ENTRY_GROUP_NUMBERS = tuple(_PLAIN_BLOCK.groupindex[name] for name in _ENTRY_GROUPS)
+_SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # as lockfile_read accepts a video's digest
+
+
+def skim_known(
+    text: str, known: Mapping[str, str], states: Container[str | None]
+) -> tuple[str, dict[str, Entry]] | None:
+    """(the text without the blocks of entries whose fingerprint is `known[id]`, their
+    entries); None when nothing could be taken (the caller reads the whole text).
+
+    A block is taken only when it is canonical, holds no escape and no history, and is an
+    entry `lockfile_read` would accept without a word (`states`: the state words it
+    accepts). A duplicate id is left for the thorough reader to report.
+    """
+    start = text.find("\n[")
+    if start < 0:
+        return None
+    kept: list[str] = [text[: start + 1]]
+    taken: dict[str, Entry] = {}
+    position, end = start + 1, len(text)
+    plain, block = _PLAIN_BLOCK.match, _ITEM_BLOCK.match
+    groups = _ENTRY_GROUP_NUMBERS  # by number: a name lookup per group per block adds up
+    for_thorough_reader = kept.append
+    while position < end:
+        match = plain(text, position)
+        if match is None:
+            # Escapes or history: left to the thorough reader, if the block is canonical.
+            other = block(text, position)
+            if other is None:
+                break
+            for_thorough_reader(text[position : other.end()])
+            position = other.end()
+            continue
+        found = match.end()
+        (
+            item_id,
+            fingerprint,
+            project_id,
+            task_id,
+            submitted_at,
+            state,
+            attempted_at,
+            language,
+            model,
+            is_export,
+            script,
+            resolution,
+            sha256,
+            size,
+        ) = match.group(*groups)
+        if (
+            known.get(item_id) != fingerprint
+            or not fingerprint
+            or item_id in taken
+            # What `lockfile_read` checks of an entry (`_well_formed_entry`):
+            or (project_id is None) != (task_id is None)
+            or (project_id is None and state is None)
+            or (state is not None and state not in states)
+            or (sha256 is not None and not _SHA256_FORM.match(sha256))
+        ):
+            for_thorough_reader(text[position:found])
+        else:
+            taken[item_id] = Entry(
+                item_id,
+                fingerprint,
+                project_id,
+                task_id,
+                submitted_at,
+                state,
+                attempted_at,
+                (),
+                language,
+                model,
+                None if is_export is None else is_export == "true",
+                script,
+                resolution,
+                sha256,
+                None if size is None else int(size),
+            )
+        position = found
+    if not taken:
+        return None
+    kept.append(text[position:])
+    return "".join(kept), taken

@@ -10,7 +10,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from specsync.model import (
     Problem,
 )
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty, is_host_name
-from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical
+from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical, skim_known
 from specsync.state.lockfile_locate import (
     Locations,
     conflict_problems,
@@ -58,13 +58,32 @@ def _type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def parse_lockfile(text: str, path: str = "specsync.lock") -> Lockfile:
-    """Parse lockfile text (already decoded); raise InputError listing every problem."""
+def parse_lockfile(
+    text: str, path: str = "specsync.lock", known: Mapping[str, str] | None = None
+) -> Lockfile:
+    """Parse lockfile text (already decoded); raise InputError listing every problem.
+
+    `known` (plan's item id -> fingerprint): entries that match are taken the quick way
+    (`lockfile_fast.skim_known`), the same Entry values; the rest is read as always.
+    """
     text = text.removeprefix("\ufeff")
     if not text.strip():
         return empty()  # an empty file (git's %O without an ancestor, `touch`)
-    data = _load_document(text, path)
-    locate = Locations(path, text)
+    skimmed = skim_known(text, known, STATES) if known else None
+    if skimmed is not None:
+        # A block taken is a canonical entry: conflict markers and anything broken stay
+        # in `rest`, whose problems send the whole text to be read (and located) again.
+        rest, taken = skimmed
+        try:
+            lock = _parse(rest, path, _load_document(rest, path), Locations(path, text))
+        except InputError:
+            lock = None  # read the whole text again: its problems, located in it
+        if lock is not None and not taken.keys() & lock.entries.keys():
+            return replace(lock, entries={**taken, **lock.entries})
+    return _parse(text, path, _load_document(text, path), Locations(path, text))
+
+
+def _parse(text: str, path: str, data: dict[str, Any], locate: Locations) -> Lockfile:
     problems: list[Problem] = []
 
     for key in data:
@@ -488,7 +507,7 @@ def _parse_submission(
     )
 
 
-def read_lockfile(path: Path) -> Lockfile:
+def read_lockfile(path: Path, known: Mapping[str, str] | None = None) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile.
 
     The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
@@ -536,7 +555,7 @@ def read_lockfile(path: Path) -> Lockfile:
         ) from None
     finally:
         os.close(fd)
-    return parse_lockfile(decode_lockfile(name, data), name)
+    return parse_lockfile(decode_lockfile(name, data), name, known)
 
 
 def file_kind(mode: int) -> str | None:

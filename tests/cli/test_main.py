@@ -78,7 +78,10 @@ def test_a_long_cold_compile_is_announced_once(
     # Many scripts the cache does not hold take seconds: say so before, not after.
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     count = COMPILE_NOTICE_THRESHOLD
-    videos = "".join(f"  v{n}: {{script: 'Script {n}: {{{{ video }}}}'}}\n" for n in range(count))
+    # Each its own shape (scripts differing only in text share one compiled template).
+    videos = "".join(
+        f"  v{n}: {{script: 'Script: {{{{ video }}}} {{{{ {n} }}}}'}}\n" for n in range(count)
+    )
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n" + videos
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
 

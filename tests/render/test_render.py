@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,13 @@ def test_scripts_come_from_the_template_cache_on_the_second_run(
 
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))
-    specs = [spec("{{ name }} one"), spec("{{ name }} two"), spec("line\n{{ nope }}", 6)]
+    # Three shapes (scripts of one shape share their code, and those that only print
+    # variables need none: test_skeleton.py).
+    specs = [
+        spec("{{ name|upper }} one"),
+        spec("two {{ name|upper }}"),
+        spec("line\n{{ nope|upper }}", 6),
+    ]
     first = Renderer(tmp_path, use_cache=True)
     first.precompile(specs)
     assert first.cache.stats.stored == 3 and first.cache.stats.hits == 0
@@ -175,3 +182,23 @@ def test_no_cache_writes_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     items, problems = render_items([spec("{{ locale }}")], tmp_path, use_cache=False)
     assert problems == [] and items[0].request["text"] == "en"
     assert not (tmp_path / "cache").exists() and not (tmp_path / "key").exists()
+
+
+def test_each_render_gets_its_whole_time_limit_though_the_timer_runs_on() -> None:
+    # The timer is not stopped between renders: one started 0.2 s before this render
+    # must not stop it early, and it must still stop it once its own limit has passed.
+    from specsync.render.render import RenderTimeout, _Alarm
+
+    alarm = _Alarm()
+    with alarm.installed():
+        alarm.arm(0.3)
+        time.sleep(0.2)
+        alarm.disarm()
+        started = time.monotonic()
+        alarm.arm(0.3)
+        with pytest.raises(RenderTimeout):
+            while time.monotonic() - started < 5:
+                pass
+        stopped_after = time.monotonic() - started
+        alarm.disarm()
+    assert 0.29 <= stopped_after < 1.5

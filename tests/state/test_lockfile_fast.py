@@ -7,9 +7,11 @@ import random
 import pytest
 from conftest import tomllib
 
+from specsync.model import InputError
 from specsync.state import lockfile_fast
-from specsync.state.lockdata import Entry, Lockfile, Submission
-from specsync.state.lockfile_fast import read_canonical
+from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
+from specsync.state.lockfile_fast import read_canonical, skim_known
+from specsync.state.lockfile_read import parse_lockfile
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
 
@@ -164,3 +166,91 @@ def test_a_history_value_without_its_closing_quote_is_declined() -> None:
     record = '  { projectId = "P", taskId = "T", submittedAt = "S", fingerprint = "F] },'
     text = f'[items."a"]\nfingerprint = "f"\nhistory = [\n{record}\n]\n'
     assert read_canonical(text) is None
+
+
+# -- plan's quick reading of the entries it knows ----------------------------------------
+
+
+def read_both_ways(text: str, known: dict[str, str]) -> tuple[object, object]:
+    """(what parse_lockfile gives without `known`, with it): a Lockfile or the error text."""
+    outcomes = []
+    for hint in (None, known):
+        try:
+            outcomes.append(parse_lockfile(text, "specsync.lock", hint))
+        except InputError as error:
+            outcomes.append(str(error))
+    return outcomes[0], outcomes[1]
+
+
+def readable_lockfile(seed: int) -> Lockfile:
+    """sample_lockfile made one `lockfile_read` accepts (an entry with no ids has a state)."""
+    lock = sample_lockfile(seed)
+    rng = random.Random(seed)
+    entries = {}
+    for item_id, entry in lock.entries.items():
+        if not (entry.project_id or entry.state):
+            entry = entry._replace(state="uncertain")
+        if entry.project_id and rng.random() < 0.5:  # pulled: the video's digest and size
+            entry = entry._replace(sha256=f"{rng.getrandbits(256):064x}", size=rng.randint(0, 9))
+        entries[item_id] = entry
+    return Lockfile(entries, emulator=lock.emulator, service=lock.service, forgotten=lock.forgotten)
+
+
+def known_of(lock: Lockfile, seed: int) -> dict[str, str]:
+    """Most entries known at their fingerprint, some at another (a changed item)."""
+    rng = random.Random(seed)
+    return {
+        item_id: entry.fingerprint if rng.random() < 0.8 else "b" * 64
+        for item_id, entry in lock.entries.items()
+    }
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plans_quick_reading_gives_the_same_entries(seed: int) -> None:
+    lock = readable_lockfile(seed)
+    text = dumps(lock)
+    plain, quick = read_both_ways(text, known_of(lock, seed))
+    assert quick == plain == lock
+
+
+def test_plans_quick_reading_takes_plain_entries_and_leaves_the_rest() -> None:
+    plain = Entry("v/en", FP, "P", "T", "2026", "done").with_request(
+        {"language": "en", "text": "plain", "model": "M1", "isExport": True}
+    )
+    escaped = plain._replace(id="w/en", text='a "quote"')
+    lock = Lockfile({"v/en": plain, "w/en": escaped})
+    skimmed = skim_known(dumps(lock), {"v/en": FP, "w/en": FP}, STATES)
+    assert skimmed is not None
+    rest, taken = skimmed
+    assert taken == {"v/en": plain}
+    assert '[items."w/en"]' in rest and '[items."v/en"]' not in rest
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_plans_quick_reading_of_a_damaged_lockfile_says_the_same(seed: int) -> None:
+    rng = random.Random(seed)
+    lock = readable_lockfile(seed)
+    known = known_of(lock, seed)
+    text = dumps(lock)
+    lines = text.split("\n")
+    for _ in range(40):
+        if rng.random() < 0.5:
+            damaged = list(lines)
+            position = rng.randrange(len(damaged))
+            if rng.random() < 0.5:
+                del damaged[position]
+            else:
+                damaged.insert(position, damaged[position])
+            broken = "\n".join(damaged)
+        elif rng.random() < 0.3:
+            # A line a block does not end with: it belongs to the block above it.
+            damaged = list(lines)
+            extra = rng.choice(['note = "x"', "bytes = 3", "history = [", "state = 1", "]"])
+            damaged.insert(rng.randrange(len(damaged)), extra)
+            broken = "\n".join(damaged)
+        else:
+            chars = list(text)
+            chars[rng.randrange(len(chars))] = rng.choice(['"', "\\", "\n", "=", "x", "\x00"])
+            broken = "".join(chars)
+        plain, quick = read_both_ways(broken, known)
+        assert quick == plain, broken
