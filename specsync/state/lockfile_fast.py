@@ -276,24 +276,12 @@ _PLAIN_BLOCK = re.compile(
     # block, which is then left to the thorough reader.
     + r"(?=\[|#|\Z)"
 )
-# The Entry's fields in its order, by the block's group names.
-_ENTRY_GROUPS = (
-    "id",
-    "fingerprint",
-    "projectId",
-    "taskId",
-    "submittedAt",
-    "state",
-    "attemptedAt",
-    "language",
-    "model",
-    "isExport",
-    "text",
-    "resolution",
-    "sha256",
-    "bytes",
-)
-_ENTRY_GROUP_NUMBERS = tuple(_PLAIN_BLOCK.groupindex[name] for name in _ENTRY_GROUPS)
+# The block's groups come in the order the file has them (ENTRY_KEYS after the id): taken
+# all at once by `match.groups()`, then put in the Entry's order by index.
+assert _PLAIN_BLOCK.groupindex == {
+    name: number for number, name in enumerate(("id", *ENTRY_KEYS[:-1]), start=1)
+}
+_BOOLEANS = {None: None, "true": True, "false": False}
 _SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # as lockfile_read accepts a video's digest
 
 
@@ -314,7 +302,8 @@ def skim_known(
     taken: dict[str, Entry] = {}
     position, end = start + 1, len(text)
     plain, block = _PLAIN_BLOCK.match, _ITEM_BLOCK.match
-    groups = _ENTRY_GROUP_NUMBERS  # by number: a name lookup per group per block adds up
+    known_fingerprint, booleans, sha256_form = known.get, _BOOLEANS, _SHA256_FORM.match
+    make_entry = tuple.__new__  # Entry(*fields) without its keyword-handling __new__
     for_thorough_reader = kept.append
     while position < end:
         match = plain(text, position)
@@ -327,50 +316,42 @@ def skim_known(
             position = other.end()
             continue
         found = match.end()
-        (
-            item_id,
-            fingerprint,
-            project_id,
-            task_id,
-            submitted_at,
-            state,
-            attempted_at,
-            language,
-            model,
-            is_export,
-            script,
-            resolution,
-            sha256,
-            size,
-        ) = match.group(*groups)
+        # id, fingerprint, projectId, taskId, submittedAt, state, attemptedAt, sha256,
+        # bytes, language, model, isExport, resolution, text
+        fields = match.groups()
+        item_id, fingerprint, project_id, state, sha256 = (
+            fields[0],
+            fields[1],
+            fields[2],
+            fields[5],
+            fields[7],
+        )
         if (
-            known.get(item_id) != fingerprint
+            known_fingerprint(item_id) != fingerprint
             or not fingerprint
             or item_id in taken
             # What `lockfile_read` checks of an entry (`_well_formed_entry`):
-            or (project_id is None) != (task_id is None)
+            or (project_id is None) != (fields[3] is None)
             or (project_id is None and state is None)
             or (state is not None and state not in states)
-            or (sha256 is not None and not _SHA256_FORM.match(sha256))
+            or (sha256 is not None and not sha256_form(sha256))
         ):
             for_thorough_reader(text[position:found])
         else:
-            taken[item_id] = Entry(
-                item_id,
-                fingerprint,
-                project_id,
-                task_id,
-                submitted_at,
-                state,
-                attempted_at,
-                (),
-                language,
-                model,
-                None if is_export is None else is_export == "true",
-                script,
-                resolution,
-                sha256,
-                None if size is None else int(size),
+            size = fields[8]
+            taken[item_id] = make_entry(
+                Entry,
+                (
+                    *fields[:7],  # id .. attemptedAt
+                    (),  # history: a block with one is not plain
+                    fields[9],  # language
+                    fields[10],  # model
+                    booleans[fields[11]],  # isExport
+                    fields[13],  # text
+                    fields[12],  # resolution
+                    sha256,
+                    None if size is None else int(size),
+                ),
             )
         position = found
     if not taken:
