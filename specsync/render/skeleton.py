@@ -47,9 +47,10 @@ _PLAIN_STATEMENTS = frozenset(
 class Shape(NamedTuple):
     skeleton: str  # the source with each literal run replaced by its slot
     slots: dict[str, str]  # slot name -> the run it stands for
-    # When every tag only prints a variable (`{{ name }}`): the source as (is a variable,
-    # run or variable name) pieces, which `render_plain` joins without Jinja.
-    plain: tuple[tuple[bool, str], ...] | None = None
+    # When every tag only prints a variable (`{{ name }}`): the source's pieces, text runs
+    # (maybe empty) at even places and the variables' names between them, which
+    # `render_plain` joins without Jinja.
+    plain: tuple[str, ...] | None = None
 
 
 # A tag that prints one variable, nothing else (`true`, `none` and friends are literals).
@@ -63,25 +64,22 @@ def render_plain(shape: Shape, variables: Mapping[str, Any], limit: int) -> str 
     the sandbox's print limit, output over `limit`): the template then renders it.
     """
     assert shape.plain is not None
-    parts: list[str] = []
-    size = 0
-    for is_name, text in shape.plain:
-        if is_name:
-            value = variables.get(text, _MISSING)
-            kind = type(value)
-            if kind is int:
-                text = str(value)
-            elif kind is not str:
-                return None
-            else:
-                text = value
-            if len(text) > MAX_VALUE:
-                return None
-        size += len(text)
-        parts.append(text)
-    if size > limit:
+    pieces = list(shape.plain)
+    get = variables.get
+    for index in range(1, len(pieces), 2):
+        value = get(pieces[index], _MISSING)
+        kind = type(value)
+        if kind is int:
+            value = str(value)
+        elif kind is not str:
+            return None
+        if len(value) > MAX_VALUE:
+            return None
+        pieces[index] = value
+    text = "".join(pieces)
+    if len(text) > limit:
         return None
-    return "".join(parts)
+    return text
 
 
 _MISSING = object()
@@ -91,19 +89,29 @@ def _slot(index: int) -> str:
     return f"{SLOT_PREFIX}{index}__"
 
 
-_SLOT_TAGS = tuple("{{ " + _slot(index) + " }}" for index in range(64))
+_SLOT_NAMES = tuple(_slot(index) for index in range(64))
+_SLOT_TAGS = tuple("{{ " + name + " }}" for name in _SLOT_NAMES)
 _SPLIT = re.compile(f"({_TAG.pattern})")
+_NOT_PLAIN = None  # what `_tag_kind` says of a tag that a shape cannot keep
+_STATEMENT_TAG = ""  # ... of a plain tag that does more than print one variable
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_tag(tag: str) -> bool:
-    """Does this tag (as `_TAG` matched it) print and branch as its source would?"""
+def _tag_kind(tag: str) -> str | None:
+    """Of a tag as `_TAG` matched it: None when it may not print or branch as its source
+    would; the variable's name when it only prints one; else "". Scripts repeat a few
+    tags thousands of times: cached."""
     if tag.endswith(("-%}", "-}}")):
-        return False
+        return _NOT_PLAIN
     if tag.startswith("{{"):
-        return True
+        printed = _PRINT_NAME.match(tag)
+        if printed is None or printed.group(1) in _LITERAL_NAMES:
+            return _STATEMENT_TAG
+        return printed.group(1)
     statement = _STATEMENT.match(tag)
-    return statement is not None and statement.group(1) in _PLAIN_STATEMENTS
+    if statement is not None and statement.group(1) in _PLAIN_STATEMENTS:
+        return _STATEMENT_TAG
+    return _NOT_PLAIN
 
 
 def shape_of(source: str) -> Shape | None:
@@ -113,36 +121,34 @@ def shape_of(source: str) -> Shape | None:
     if source.endswith("\n"):
         source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
     pieces = _SPLIT.split(source)  # text runs at even places, tags between them
-    parts: list[str] = []
-    slots: dict[str, str] = {}
-    plain: list[tuple[bool, str]] | None = []
-    for index, piece in enumerate(pieces):
-        if index % 2:
-            if not _plain_tag(piece):
-                return None
-            parts.append(piece)
-            if plain is not None:
-                printed = _PRINT_NAME.match(piece)
-                if printed is None or printed.group(1) in _LITERAL_NAMES:
-                    plain = None
-                else:
-                    plain.append((True, printed.group(1)))
-        elif piece:
-            # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at
-            # the first brace for Jinja); any other opener in a run is a tag not taken.
-            if "{" in piece and (_OPENER.search(piece) or piece.endswith("{")):
-                return None
-            if len(piece) > MAX_VALUE:
-                return None
-            number = len(slots)
-            name = _slot(number)
-            slots[name] = piece
-            parts.append(_SLOT_TAGS[number] if number < len(_SLOT_TAGS) else "{{ " + name + " }}")
-            if plain is not None:
-                plain.append((False, piece))
-    if not slots:
+    runs, tags = pieces[0::2], pieces[1::2]
+    kinds = list(map(_tag_kind, tags))
+    if _NOT_PLAIN in kinds:
+        return None
+    texts = [run for run in runs if run]
+    if not texts:
         return None  # nothing to share: compile the source itself
-    return Shape("".join(parts), slots, None if plain is None else tuple(plain))
+    for run in texts:
+        # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the
+        # first brace for Jinja); any other opener in a run is a tag not taken.
+        if "{" in run and (_OPENER.search(run) or run.endswith("{")):
+            return None
+        if len(run) > MAX_VALUE:
+            return None
+    # Each text run becomes its slot's tag, in order; the tags stay as they are.
+    count = len(texts)
+    names = _SLOT_NAMES[:count] if count <= len(_SLOT_NAMES) else list(map(_slot, range(count)))
+    slot_tags = iter(
+        _SLOT_TAGS[:count] if count <= len(_SLOT_TAGS) else ["{{ " + n + " }}" for n in names]
+    )
+    plain: tuple[str, ...] | None = None
+    if _STATEMENT_TAG not in kinds:
+        # Only variables printed: the runs with the names between them.
+        pieces[1::2] = kinds
+        plain = tuple(pieces)
+        pieces[1::2] = tags
+    pieces[0::2] = [next(slot_tags) if run else "" for run in runs]
+    return Shape("".join(pieces), dict(zip(names, texts, strict=True)), plain)
 
 
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few
