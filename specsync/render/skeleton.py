@@ -30,7 +30,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from specsync.render.sandbox import MAX_VALUE
 
@@ -44,13 +44,54 @@ _PLAIN_STATEMENTS = frozenset(
 )
 
 
-class Shape(NamedTuple):
-    skeleton: str  # the source with each literal run replaced by its slot
-    slots: dict[str, str]  # slot name -> the run it stands for
-    # When every tag only prints a variable (`{{ name }}`): the source's pieces, text runs
-    # (maybe empty) at even places and the variables' names between them, which
-    # `render_plain` joins without Jinja.
-    plain: tuple[str, ...] | None = None
+class Shape:
+    """A script's shape: `skeleton`, the source with each literal text run replaced by its
+    slot's tag; `slots`, slot name -> the run it stands for; and `plain` when every tag
+    only prints a variable (`{{ name }}`): the source's pieces, text runs (maybe empty) at
+    even places and the variables' names between them, which `render_plain` joins
+    without Jinja. Such a shape usually needs nothing else: its skeleton and slots are
+    worked out when first asked for (a value `render_plain` cannot print)."""
+
+    __slots__ = ("_parts", "_source", "plain")
+
+    def __init__(
+        self, skeleton: str, slots: dict[str, str], plain: tuple[str, ...] | None = None
+    ) -> None:
+        self._parts: tuple[str, dict[str, str]] | None = (skeleton, slots)
+        self._source = ""
+        self.plain = plain
+
+    @classmethod
+    def of_plain(cls, source: str, plain: tuple[str, ...]) -> Shape:
+        """The shape of `source` (which `shape_of` took) from its plain pieces alone."""
+        shape = cls.__new__(cls)
+        shape._parts, shape._source, shape.plain = None, source, plain
+        return shape
+
+    @property
+    def skeleton(self) -> str:
+        return self._built()[0]
+
+    @property
+    def slots(self) -> dict[str, str]:
+        return self._built()[1]
+
+    def _built(self) -> tuple[str, dict[str, str]]:
+        if self._parts is None:
+            checked = _split_checked(self._source)
+            assert checked is not None  # shape_of took this source
+            self._parts = _slotted(checked[0])
+        return self._parts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Shape):
+            return NotImplemented
+        return (self.skeleton, self.slots, self.plain) == (other.skeleton, other.slots, other.plain)
+
+    __hash__ = None  # type: ignore[assignment]  # it holds a dict, as the tuple it was
+
+    def __repr__(self) -> str:
+        return f"Shape({self.skeleton!r}, {self.slots!r}, {self.plain!r})"
 
 
 # A tag that prints one variable, nothing else (`true`, `none` and friends are literals).
@@ -116,16 +157,30 @@ def _tag_kind(tag: str) -> str | None:
 
 def shape_of(source: str) -> Shape | None:
     """The source's shape, or None when sharing one could change what it renders."""
+    checked = _split_checked(source)
+    if checked is None:
+        return None
+    pieces, kinds = checked
+    if _STATEMENT_TAG not in kinds:
+        # Only variables printed: the runs with the names between them.
+        pieces[1::2] = kinds
+        return Shape.of_plain(source, tuple(pieces))
+    skeleton, slots = _slotted(pieces)
+    return Shape(skeleton, slots)
+
+
+def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
+    """(the source's pieces: text runs at even places, tags between them; each tag's kind)
+    when a shape may take it, else None."""
     if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
         return None
     if source.endswith("\n"):
         source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
-    pieces = _SPLIT.split(source)  # text runs at even places, tags between them
-    runs, tags = pieces[0::2], pieces[1::2]
-    kinds = list(map(_tag_kind, tags))
+    pieces = _SPLIT.split(source)
+    kinds = list(map(_tag_kind, pieces[1::2]))
     if _NOT_PLAIN in kinds:
         return None
-    texts = [run for run in runs if run]
+    texts = [run for run in pieces[0::2] if run]
     if not texts:
         return None  # nothing to share: compile the source itself
     for run in texts:
@@ -135,20 +190,22 @@ def shape_of(source: str) -> Shape | None:
             return None
         if len(run) > MAX_VALUE:
             return None
-    # Each text run becomes its slot's tag, in order; the tags stay as they are.
+    return pieces, kinds
+
+
+def _slotted(pieces: list[str]) -> tuple[str, dict[str, str]]:
+    """(skeleton, slots) of checked pieces: each text run becomes its slot's tag, in order;
+    the tags stay as they are."""
+    runs = pieces[0::2]
+    texts = [run for run in runs if run]
     count = len(texts)
     names = _SLOT_NAMES[:count] if count <= len(_SLOT_NAMES) else list(map(_slot, range(count)))
     slot_tags = iter(
         _SLOT_TAGS[:count] if count <= len(_SLOT_TAGS) else ["{{ " + n + " }}" for n in names]
     )
-    plain: tuple[str, ...] | None = None
-    if _STATEMENT_TAG not in kinds:
-        # Only variables printed: the runs with the names between them.
-        pieces[1::2] = kinds
-        plain = tuple(pieces)
-        pieces[1::2] = tags
-    pieces[0::2] = [next(slot_tags) if run else "" for run in runs]
-    return Shape("".join(pieces), dict(zip(names, texts, strict=True)), plain)
+    skeleton = list(pieces)
+    skeleton[0::2] = [next(slot_tags) if run else "" for run in runs]
+    return "".join(skeleton), dict(zip(names, texts, strict=True))
 
 
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few
