@@ -51,7 +51,8 @@ from specsync.errors import UserError
 )
 @concurrency_option(
     "Requests in flight at most. Default: as many as --rate needs at the service's observed "
-    "latency (rate x latency), up to 512.",
+    "latency (rate x latency), up to 512; 8 until the first answers show that latency, and "
+    "apply stops sending after 5 requests in a row get no answer.",
     default=None,
     maximum=512,
 )
