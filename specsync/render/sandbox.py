@@ -379,6 +379,7 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
             replace=_replace,
             join=_join,
             string=_string,
+            random=_random,
         )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -442,6 +443,13 @@ def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
 def _string(value: Any) -> str:
     _refuse_unstable(value)
     return filters.soft_str(value)
+
+
+def _random(value: Any) -> Any:
+    raise UnstableValue(
+        "the random filter picks anew on every run: the script, and so the video and its "
+        "bill, would change on every apply; choose the value in the manifest instead"
+    )
 
 
 def _refuse_unstable(value: Any) -> None:
