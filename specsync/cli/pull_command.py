@@ -158,7 +158,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     from specsync.state.journal import LockBusy
 
     api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
-    check_service(lock, str(path), api_base)
+    check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
         with _lazy_endpoint(use_emulator, api_base) as endpoint:
