@@ -319,7 +319,7 @@ def test_a_lockfile_without_them_reads_as_before() -> None:
     [
         ('sha256 = "xyz"', "`sha256` must be 64 lower-case hex digits"),
         (f'sha256 = "{"B" * 64}"', "`sha256` must be 64 lower-case hex digits"),
-        ("bytes = -1", "`bytes` must be a whole number of bytes"),
+        ("bytes = -1", "`bytes` must be a whole number of bytes (0 or more), not -1"),
         ('bytes = "12"', "`bytes` must be a whole number of bytes (0 or more), not a string"),
         ("bytes = true", "`bytes` must be a whole number of bytes (0 or more), not a boolean"),
     ],
