@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apply_fixtures import Quiet, items
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.model import Item, Location, build_request
 from specsync.service.apply import (
     INITIAL_IN_FLIGHT,
     MAX_IN_FLIGHT,
@@ -28,26 +28,6 @@ from specsync.service.credentials import Credentials
 from specsync.states import ItemOutcome
 
 KEY = "pace-test-key-123"
-
-
-def items(count: int) -> list[Item]:
-    return [
-        Item(
-            f"v{n:03d}/en",
-            f"v{n:03d}",
-            "en",
-            build_request("en", f"Paced script {n}.", {"model": "M1"}),
-            Location("m.yaml", 3),
-        )
-        for n in range(count)
-    ]
-
-
-class Quiet:
-    def start(self, total: int) -> None: ...
-    def done(self, outcome: Outcome) -> None: ...
-    def note(self, message: str) -> None: ...
-    def finish(self) -> None: ...
 
 
 class CountingClient(Client):
@@ -74,7 +54,9 @@ def apply_paced(
     url: str, lockfile: Path, count: int, options: ApplyOptions
 ) -> tuple[ApplyReport, CountingClient]:
     client = CountingClient(url, Credentials(api_key=KEY))
-    report = run_apply(items(count), lockfile, lambda: client, options, Quiet())
+    report = run_apply(
+        items(count, "Paced script {n}."), lockfile, lambda: client, options, Quiet()
+    )
     return report, client
 
 
