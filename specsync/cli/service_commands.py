@@ -350,7 +350,7 @@ def status(
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:
-            from specsync.cli.pull_command import pull_document
+            from specsync.cli.report_json import pull_document
 
             document["pull"] = pull_document(pulled)
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
