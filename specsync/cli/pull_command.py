@@ -158,7 +158,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     from specsync.state.journal import LockBusy
 
     api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
-    check_service(lock, str(path), api_base)
+    check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
         with _lazy_endpoint(use_emulator, api_base) as endpoint:
@@ -258,6 +258,8 @@ class PullProgress:
 def show_report(report: Any, output_format: str, verify: bool) -> None:
     """The document or the summary; exit 1 unless every done item is on disk and verified."""
     if output_format == "json":
+        from specsync.cli.report_json import pull_document
+
         click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
     pull_summary(report, verify)
     if not report.ok:
@@ -288,21 +290,3 @@ def pull_summary(report: Any, verify: bool) -> None:
     if bad:
         names = ", ".join(shown(item.path or item.id) for item in bad)
         click.echo(f"not on disk and verified: {names}", err=True)
-
-
-def pull_document(report: Any) -> dict[str, Any]:
-    """The documented `pull --format json` document."""
-    return {
-        "items": [
-            {
-                "id": item.id,
-                "path": item.path,
-                "bytes": item.size,
-                "sha256": item.sha256,
-                "outcome": item.outcome,
-                "message": item.message or None,
-            }
-            for item in report.items
-        ],
-        "ok": report.ok,
-    }

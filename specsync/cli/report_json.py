@@ -1,4 +1,5 @@
-"""The JSON format: the documented `--format json` documents of render, plan, apply, status.
+"""The JSON format: the documented `--format json` documents of render, plan, apply, status,
+pull and validate.
 
 Each function returns plain data; the command prints it with json.dumps on stdout alone.
 """
@@ -14,6 +15,7 @@ from specsync.states import ItemOutcome, PlanAction
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport
+    from specsync.service.pull import PullReport
     from specsync.service.status import StatusReport
 
 
@@ -132,4 +134,22 @@ def status_document(report: StatusReport) -> dict[str, Any]:
             }
             for item in sorted(report.items, key=lambda i: i.id)
         ]
+    }
+
+
+def pull_document(report: PullReport) -> dict[str, Any]:
+    """The documented `pull --format json` document."""
+    return {
+        "items": [
+            {
+                "id": item.id,
+                "path": item.path,
+                "bytes": item.size,
+                "sha256": item.sha256,
+                "outcome": item.outcome,
+                "message": item.message or None,
+            }
+            for item in report.items
+        ],
+        "ok": report.ok,
     }

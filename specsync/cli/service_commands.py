@@ -51,7 +51,8 @@ from specsync.errors import UserError
 )
 @concurrency_option(
     "Requests in flight at most. Default: as many as --rate needs at the service's observed "
-    "latency (rate x latency), up to 512.",
+    "latency (rate x latency), up to 512; 8 until the first answers show that latency, and "
+    "apply stops sending after 5 requests in a row get no answer.",
     default=None,
     maximum=512,
 )
@@ -349,7 +350,7 @@ def status(
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:
-            from specsync.cli.pull_command import pull_document
+            from specsync.cli.report_json import pull_document
 
             document["pull"] = pull_document(pulled)
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))

@@ -11,6 +11,7 @@ ceiling in `render`.
 
 from __future__ import annotations
 
+import datetime
 import math
 import operator
 import re
@@ -19,7 +20,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, filters, nodes, pass_eval_context
+from jinja2 import (
+    BaseLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    Undefined,
+    filters,
+    nodes,
+    pass_eval_context,
+)
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Environment
 from jinja2.nodes import EvalContext
@@ -279,6 +288,8 @@ def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | Non
 @pass_eval_context
 def _join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any = None) -> Any:
     items = list(_bounded(value))
+    if attribute is None:
+        _refuse_unstable(items)
     _check_join(str(d), [str(item) if not isinstance(item, str) else item for item in items])
     return filters.do_join(eval_ctx, items, d, attribute)
 
@@ -367,6 +378,8 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
             tojson=_tojson,
             replace=_replace,
             join=_join,
+            string=_string,
+            random=_random,
         )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -386,7 +399,13 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
         # Every `{{ expression }}` passes here before it is turned into text: refuse a value
         # whose text would be huge (a list of many references to one long string).
         # Plain text, the common case, is measured inline: this runs once per expression.
-        size = len(value) if type(value) is str else _estimate(value, MAX_VALUE)
+        if type(value) is str:
+            size = len(value)
+        else:
+            # A method's or a generator's text holds its address: it would change the
+            # script, and re-export the video, on every run.
+            _refuse_unstable(value)
+            size = _estimate(value, MAX_VALUE)
         if size > MAX_VALUE:
             raise TooLarge(f"a value over {MAX_VALUE:,} characters cannot be printed")
         return value
@@ -419,6 +438,64 @@ def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
         return sandboxed(*args, **kwargs)
 
     return formatted
+
+
+def _string(value: Any) -> str:
+    _refuse_unstable(value)
+    return filters.soft_str(value)
+
+
+def _random(value: Any) -> Any:
+    raise UnstableValue(
+        "the random filter picks anew on every run: the script, and so the video and its "
+        "bill, would change on every apply; choose the value in the manifest instead"
+    )
+
+
+def _refuse_unstable(value: Any) -> None:
+    """Raise UnstableValue when `value` would print a text that differs every run."""
+    unstable = _unstable_kind(value)
+    if unstable is not None:
+        what, instead = unstable
+        raise UnstableValue(
+            f"this prints {what}, not a value: its text differs every run; {instead}"
+        )
+
+
+class UnstableValue(SecurityError):
+    """A printed value whose text is not stable: a method, a generator, an object whose
+    text holds its memory address. It would change the script on every run."""
+
+
+# What prints the same text every run (containers are checked item by item).
+_STABLE_TYPES = (str, int, float, type(None), datetime.date, datetime.time, range)
+
+
+def _unstable_kind(value: Any, depth: int = 0) -> tuple[str, str] | None:
+    """(what `value` is, what to write instead) when its printed text would not be
+    stable; None when it is."""
+    if isinstance(value, (_STABLE_TYPES, Undefined)):
+        return None  # Undefined: StrictUndefined raises its own, better, error when printed
+    if isinstance(value, (list, tuple, dict)) and depth <= 50:
+        items = (
+            (entry for pair in value.items() for entry in pair)
+            if isinstance(value, dict)
+            else value
+        )
+        for entry in items:
+            found = _unstable_kind(entry, depth + 1)
+            if found is not None:
+                return found
+        return None
+    kind = type(value).__name__
+    if hasattr(value, "__next__") and hasattr(value, "__iter__"):
+        return f"an iterator ({kind})", "add |list (or |join(', ')) to print its items"
+    if callable(value):
+        return (
+            f"a method ({kind})",
+            "for a key named like a method, write x['items'] instead of x.items",
+        )
+    return f"an object ({kind})", "print one of its fields instead"
 
 
 def _estimate(value: Any, budget: int, depth: int = 0) -> int:

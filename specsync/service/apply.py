@@ -9,7 +9,9 @@ killed at any instant leaves a journal that the next run (or plan) reads.
 
 from __future__ import annotations
 
+import collections
 import datetime
+import math
 import signal
 import threading
 import time
@@ -75,6 +77,7 @@ class Outcome:
     message: str = ""
     code: str | None = None  # the service's error code of a refusal, when it gave one
     pushed_back: bool = False  # the service answered 429/503 first (it was retried)
+    seconds: float | None = None  # how long the request took to be answered (None: not sent)
 
 
 @dataclass
@@ -133,25 +136,44 @@ class RateLimiter:
 
 
 class InFlightWindow:
-    """How many requests may be in flight: the user's bound, halved when the service
-    pushes back (an answer that needed a 429/503 retry) and regained one by one.
+    """How many requests may be in flight.
 
-    Paced by the rate, the requests in flight settle by themselves at rate x latency, so
-    the window only matters when the service is slower than the bound allows, or
-    throttles: then halving it keeps retries from piling up on a service that said stop.
+    Paced by the rate, requests in flight settle at rate x latency. The window lets them,
+    but only as far as answers show the service needs: it starts at INITIAL_IN_FLIGHT and
+    then follows rate x the slowest of the recent answers (with a margin), bounded by
+    --concurrency. A service that stops answering therefore holds at most that many
+    unanswered requests (each one an `uncertain` item a person must settle), not rate x
+    the request deadline. It halves when the service pushes back (an answer that needed a
+    429/503 retry) and regains one per clean answer.
     """
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, rate: float = 0.0) -> None:
         self.bound = max(1, bound)
-        self.size = self.bound
+        self.rate = rate
+        self._latencies: collections.deque[float] = collections.deque(maxlen=32)
+        self._pushback_cap = self.bound
+        self.size = min(self.bound, INITIAL_IN_FLIGHT)
 
     def answered(self, outcome: Outcome, in_flight: int) -> None:
+        if outcome.seconds is not None:
+            self._latencies.append(outcome.seconds)
         if outcome.pushed_back:
-            self.size = max(1, min(self.size, in_flight) // 2)
-        elif self.size < self.bound:
-            self.size += 1
+            self._pushback_cap = max(1, min(self.size, in_flight) // 2)
+        elif self._pushback_cap < self.bound:
+            self._pushback_cap += 1
+        needed = INITIAL_IN_FLIGHT
+        if self._latencies:
+            needed = max(needed, math.ceil(self.rate * max(self._latencies) * 1.5) + 1)
+        self.size = max(1, min(self.bound, self._pushback_cap, needed))
 
 
+# Requests sent before any answer has shown the service's latency (the old default
+# concurrency was 4): what a service that never answers can leave uncertain at most.
+INITIAL_IN_FLIGHT = 8
+# Answers missing in a row (sent, outcome unknown) after which apply stops sending: the
+# service, or the way to it, is not answering, and every further request would be one
+# more item of unknown outcome, maybe billed. What is not sent is planned again next run.
+UNANSWERED_IN_A_ROW = 5
 # The most requests apply keeps in flight when --concurrency does not bound it lower.
 MAX_IN_FLIGHT = 512
 
@@ -555,6 +577,7 @@ class _Submitter:
         fingerprint = item.fingerprint
         fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
         self._journal.intent(item.id, fingerprint, utc_now(), fields)
+        sent = time.monotonic()
         try:
             result = self._client.export(item.request)
         except AuthError as error:
@@ -571,6 +594,9 @@ class _Submitter:
             return Outcome(item.id, ItemOutcome.UNCERTAIN, why, message=message)
         outcome = self._record(item, fingerprint, why, result)
         outcome.pushed_back = bool(getattr(result, "retries", None))
+        if outcome.outcome != ItemOutcome.UNCERTAIN:
+            # A latency only when the service answered: a timeout says nothing of its speed.
+            outcome.seconds = time.monotonic() - sent
         return outcome
 
     def _record(self, item: Item, fingerprint: str, why: str, result: Any) -> Outcome:
@@ -628,7 +654,8 @@ def _submit_all(
     signalled = threading.Event()
     reasons: list[str] = []
     pacer = RateLimiter(options.rate)
-    window = InFlightWindow(options.concurrency)
+    window = InFlightWindow(options.concurrency, options.rate)
+    unanswered = 0  # uncertain outcomes in a row
     jpath = journal_mod.journal_path(lockfile_path)
     progress.start(len(chosen))
     with (
@@ -681,6 +708,17 @@ def _submit_all(
             for future in done:
                 outcome = future.result()
                 window.answered(outcome, len(pending) + 1)
+                if outcome.outcome == ItemOutcome.UNCERTAIN:
+                    unanswered += 1
+                    if unanswered == UNANSWERED_IN_A_ROW and not stop.is_set():
+                        reasons.append(
+                            f"{UNANSWERED_IN_A_ROW} requests in a row got no answer: the "
+                            "service is not answering, so apply stopped sending (what was "
+                            "not sent is planned again next run)"
+                        )
+                        stop.set()
+                elif outcome.outcome in (ItemOutcome.SUBMITTED, ItemOutcome.FAILED):
+                    unanswered = 0
                 # Only this (main) thread touches the report: no lock needed.
                 report.outcomes.append(outcome)
                 if outcome.outcome != ItemOutcome.SKIPPED:

@@ -110,18 +110,21 @@ class ServiceMismatch(UserError):
     """The lockfile's ids belong to another service than the one status would ask."""
 
 
-def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
+def check_service(
+    lock: Lockfile, lockfile: str, api_base: str | None, command: str = "status"
+) -> None:
     """Emulator ids go only to an emulator, real ids never do.
 
     `api_base` is None for `--emulator`; an emulator lockfile may also be checked against
-    an emulator the user runs on a loopback SPECSYNC_API_BASE.
+    an emulator the user runs on a loopback SPECSYNC_API_BASE. `command` names the command
+    the messages tell the user to run again.
     """
     from specsync.service.credentials import is_loopback_host
 
     if api_base is None and lock.entries and not lock.emulator:
         raise ServiceMismatch(
             f"{lockfile} records real exports; the emulator does not know them. "
-            "Run `specsync status` without --emulator"
+            f"Run `specsync {command}` without --emulator"
         )
     if api_base is None:
         return
@@ -137,7 +140,7 @@ def check_service(lock: Lockfile, lockfile: str, api_base: str | None) -> None:
     if not is_loopback_host(urlsplit(api_base).hostname or ""):
         raise ServiceMismatch(
             f"{lockfile} was written by `apply --emulator`: its ids are not real "
-            "exports; run `specsync status --emulator`"
+            f"exports; run `specsync {command} --emulator`"
         )
 
 

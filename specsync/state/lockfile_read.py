@@ -439,7 +439,12 @@ def _parse_download(
         problems.append(
             Problem(
                 where,
-                f"{label}: `bytes` must be a whole number of bytes, not {_type_name(size)}",
+                f"{label}: `bytes` must be a whole number of bytes (0 or more), not "
+                + (
+                    str(size)
+                    if isinstance(size, int) and not isinstance(size, bool)
+                    else _type_name(size)
+                ),
             )
         )
         size = None

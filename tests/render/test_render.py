@@ -202,3 +202,43 @@ def test_each_render_gets_its_whole_time_limit_though_the_timer_runs_on() -> Non
         stopped_after = time.monotonic() - started
         alarm.disarm()
     assert 0.29 <= stopped_after < 1.5
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("{{ c.items }}", "x['items'] instead of x.items"),
+        ("{{ [c.keys] }}", "a method"),
+        ("{{ c.items|string }}", "a method"),
+        ("{{ [c.values]|join(',') }}", "a method"),
+        ("{{ 'a' ~ c.get }}", "a method"),
+        ("{{ b|reverse }}", "an iterator (list_reverseiterator)"),
+        ("{{ b|map('string') }}", "add |list"),
+        ("{% for x in b %}{{ loop }}{% endfor %}", "an iterator (LoopContext)"),
+        ("{{ cycler(1, 2) }}", "an object (Cycler)"),
+        ("{{ b|random }}", "the random filter picks anew on every run"),
+    ],
+)
+def test_a_value_whose_text_differs_every_run_is_refused(template: str, fragment: str) -> None:
+    # Its text holds a memory address: the script, and so the fingerprint, would change on
+    # every run and apply would export the video again each time.
+    message = render_one(template, c={"k": "v", "items": "x"}, b=[1, 2])
+    assert message.startswith("ERROR m.yaml:5:13: "), message
+    assert "every run" in message and fragment in message, message
+
+
+def test_values_with_a_stable_text_still_print() -> None:
+    import datetime
+
+    text = render_one(
+        "{{ c['items'] }} {{ b|reverse|list }} {{ b }} {{ c }} {{ d }} {{ range(2) }} "
+        "{{ n }} {{ 1.5 }} {{ b|string }} {{ b|join('-') }} {{ [b, c] }}",
+        c={"k": "v", "items": "x"},
+        b=[1, 2],
+        d=datetime.date(2026, 1, 1),
+        n=None,
+    )
+    assert text == (
+        "x [2, 1] [1, 2] {'k': 'v', 'items': 'x'} 2026-01-01 range(0, 2) None 1.5 [1, 2] 1-2 "
+        "[[1, 2], {'k': 'v', 'items': 'x'}]"
+    )

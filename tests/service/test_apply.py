@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apply_fixtures import Quiet, items
 from hostile_server import HostileServer
 
-from specsync.model import Item, Location, build_request
-from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
+from specsync.service.apply import ApplyOptions, ApplyReport, run_apply
 from specsync.service.client import Client
 from specsync.service.credentials import Credentials
 from specsync.state import journal as journal_mod
@@ -18,26 +18,6 @@ from specsync.state.lockfile_read import read_lockfile
 from specsync.states import ItemOutcome
 
 KEY = "apply-test-key-123"
-
-
-def items(count: int) -> list[Item]:
-    return [
-        Item(
-            f"v{n:02d}/en",
-            f"v{n:02d}",
-            "en",
-            build_request("en", f"Script {n}.", {"model": "M1"}),
-            Location("m.yaml", 3),
-        )
-        for n in range(count)
-    ]
-
-
-class Quiet:
-    def start(self, total: int) -> None: ...
-    def done(self, outcome: Outcome) -> None: ...
-    def note(self, message: str) -> None: ...
-    def finish(self) -> None: ...
 
 
 def apply_against(url: str, lockfile: Path, count: int, concurrency: int = 1) -> ApplyReport:

@@ -8,10 +8,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+from apply_fixtures import Quiet, items
+
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.model import Item, Location, build_request
 from specsync.service.apply import (
+    INITIAL_IN_FLIGHT,
     MAX_IN_FLIGHT,
+    UNANSWERED_IN_A_ROW,
     ApplyOptions,
     ApplyReport,
     InFlightWindow,
@@ -24,26 +28,6 @@ from specsync.service.credentials import Credentials
 from specsync.states import ItemOutcome
 
 KEY = "pace-test-key-123"
-
-
-def items(count: int) -> list[Item]:
-    return [
-        Item(
-            f"v{n:03d}/en",
-            f"v{n:03d}",
-            "en",
-            build_request("en", f"Paced script {n}.", {"model": "M1"}),
-            Location("m.yaml", 3),
-        )
-        for n in range(count)
-    ]
-
-
-class Quiet:
-    def start(self, total: int) -> None: ...
-    def done(self, outcome: Outcome) -> None: ...
-    def note(self, message: str) -> None: ...
-    def finish(self) -> None: ...
 
 
 class CountingClient(Client):
@@ -70,7 +54,9 @@ def apply_paced(
     url: str, lockfile: Path, count: int, options: ApplyOptions
 ) -> tuple[ApplyReport, CountingClient]:
     client = CountingClient(url, Credentials(api_key=KEY))
-    report = run_apply(items(count), lockfile, lambda: client, options, Quiet())
+    report = run_apply(
+        items(count, "Paced script {n}."), lockfile, lambda: client, options, Quiet()
+    )
     return report, client
 
 
@@ -118,10 +104,25 @@ def test_the_pacer_spaces_requests_and_never_bursts_to_catch_up() -> None:
     assert pacer.delay() == 0.25
 
 
+def test_the_window_follows_rate_times_the_observed_latency() -> None:
+    window = InFlightWindow(512, rate=50.0)
+    assert window.size == INITIAL_IN_FLIGHT  # nothing answered yet: no latency known
+    window.answered(Outcome("a", ItemOutcome.UNCERTAIN, "create"), in_flight=8)
+    assert window.size == INITIAL_IN_FLIGHT  # a timeout says nothing of the service's speed
+    window.answered(Outcome("b", ItemOutcome.SUBMITTED, "create", seconds=2.0), in_flight=8)
+    assert window.size == 151  # 50/s x 2 s x 1.5 + 1
+    assert InFlightWindow(100, rate=50.0).size == INITIAL_IN_FLIGHT
+    bounded = InFlightWindow(20, rate=50.0)
+    bounded.answered(Outcome("c", ItemOutcome.SUBMITTED, "create", seconds=2.0), in_flight=8)
+    assert bounded.size == 20  # --concurrency stays the bound
+
+
 def test_the_window_halves_when_the_service_pushes_back_and_regains_one_by_one() -> None:
-    window = InFlightWindow(64)
-    clean = Outcome("a", ItemOutcome.SUBMITTED, "create")
-    pushed = Outcome("b", ItemOutcome.SUBMITTED, "create", pushed_back=True)
+    window = InFlightWindow(64, rate=100.0)
+    clean = Outcome("a", ItemOutcome.SUBMITTED, "create", seconds=1.0)
+    pushed = Outcome("b", ItemOutcome.SUBMITTED, "create", pushed_back=True, seconds=1.0)
+    window.answered(clean, in_flight=1)
+    assert window.size == 64
     window.answered(pushed, in_flight=20)
     assert window.size == 10
     window.answered(pushed, in_flight=30)
@@ -132,3 +133,20 @@ def test_the_window_halves_when_the_service_pushes_back_and_regains_one_by_one()
     for _ in range(100):
         window.answered(clean, in_flight=5)
     assert window.size == 64
+
+
+def test_a_service_that_stops_answering_gets_few_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request is processed (billed) and never answered: apply sends the initial
+    window, stops after the unanswered ones in a row, and leaves the rest not sent."""
+    count = 60
+    monkeypatch.setenv("SPECSYNC_REQUEST_DEADLINE", "2")
+    with running_emulator(EmulatorConfig(drop_rate=1.0, render_seconds=0.5)) as emu:
+        options = ApplyOptions(concurrency=MAX_IN_FLIGHT, rate=50.0)
+        report, _ = apply_paced(emu.url, tmp_path / "specsync.lock", count, options)
+        sent = emu.export_count()
+    uncertain = report.of(ItemOutcome.UNCERTAIN)
+    assert INITIAL_IN_FLIGHT >= sent == len(uncertain) >= UNANSWERED_IN_A_ROW
+    assert len(report.of(ItemOutcome.SKIPPED)) == count - sent  # every item accounted for
+    assert report.stopped is not None and "no answer" in report.stopped and not report.ok

@@ -319,9 +319,9 @@ def test_a_lockfile_without_them_reads_as_before() -> None:
     [
         ('sha256 = "xyz"', "`sha256` must be 64 lower-case hex digits"),
         (f'sha256 = "{"B" * 64}"', "`sha256` must be 64 lower-case hex digits"),
-        ("bytes = -1", "`bytes` must be a whole number of bytes"),
-        ('bytes = "12"', "`bytes` must be a whole number of bytes, not a string"),
-        ("bytes = true", "`bytes` must be a whole number of bytes, not a boolean"),
+        ("bytes = -1", "`bytes` must be a whole number of bytes (0 or more), not -1"),
+        ('bytes = "12"', "`bytes` must be a whole number of bytes (0 or more), not a string"),
+        ("bytes = true", "`bytes` must be a whole number of bytes (0 or more), not a boolean"),
     ],
 )
 def test_a_bad_hash_or_size_is_refused_at_its_entry(line: str, why: str) -> None:
