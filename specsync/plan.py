@@ -300,20 +300,22 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     legacy = _legacy_entries(entries)
     claimed: set[str] = set()  # legacy entry ids matched to an item: not orphaned
     planned: list[PlannedItem] = []
+    # The usual line of a plan (an unchanged item) is built the quick way: make_plan runs
+    # per item, and an enum member looked up on its class costs more than a local.
+    add, get_entry = planned.append, entries.get
+    unchanged, uncertain, make_line = PlanAction.UNCHANGED, RenderState.UNCERTAIN, tuple.__new__
     for item in items:
-        entry = entries.get(item.id)
-        if entry is None and item.id in legacy:
-            entry = entries[legacy[item.id]]
+        item_id = item.id
+        entry = get_entry(item_id)
+        if entry is None and item_id in legacy:
+            entry = entries[legacy[item_id]]
             claimed.add(entry.id)
         if entry is None:
-            planned.append(PlannedItem(item.id, PlanAction.CREATE, item, None, "new item"))
+            add(PlannedItem(item_id, PlanAction.CREATE, item, None, "new item"))
             continue
         same = entry.fingerprint == item.fingerprint or same_export(item, entry)
-        if same and entry.state != RenderState.UNCERTAIN and entry.project_id is not None:
-            # The usual line of a plan, built the quick way (make_plan runs per item).
-            planned.append(
-                PlannedItem._make((item.id, PlanAction.UNCHANGED, item, entry, "", (), (), None))
-            )
+        if same and entry.state != uncertain and entry.project_id is not None:
+            add(make_line(PlannedItem, (item_id, unchanged, item, entry, "", (), (), None)))
         elif same and entry.state == RenderState.UNCERTAIN:
             planned.append(
                 PlannedItem(

@@ -20,6 +20,7 @@ from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canon
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
 SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
+_SETTING_KEY_SET = frozenset(SETTING_KEYS)
 # Names every template gets from specsync; a var of the same name would be shadowed silently.
 RESERVED_VARS = ("locale", "video")
 # Items (videos x locales) in one run. 20 KB of YAML, 990 videos sharing 990 default
@@ -56,7 +57,7 @@ class _VideoContext:
     video_id: str
     video: Mapping[str, Any]
     video_at: Location
-    file_vars: Mapping[str, Any]
+    video_vars: Mapping[str, Any]  # the file's vars and the video's, merged once per video
     base_settings: dict[str, Any]
     from_video: bool
     # Where each script starts, found once per video: most locales share the video's.
@@ -132,18 +133,20 @@ class _Expander:
             video_id=video_id,
             video=video,
             video_at=video_at,
-            file_vars=file_vars,
+            video_vars={**file_vars, **(video.get("vars") or {})},
             base_settings={**_settings(defaults), **_settings(video)},
             from_video=locales_path[0] == "videos",
         )
         # Locale codes are case-insensitive (BCP 47): `en` and `EN` are one export, billed
         # once. Keyed by the canonical code, with where it was first written.
-        seen_here: dict[str, tuple[str, Location]] = {}
+        # Where it was written is looked up only for a duplicate: locating is a cost per item.
+        seen_here: dict[str, tuple[str, PathKey, bool]] = {}
         for locale, override, entry_path, entry_is_key in entries:
-            at = doc.locate(entry_path, key=entry_is_key)
             canonical = canonical_locale(locale)
             if canonical in seen_here:
-                first, first_at = seen_here[canonical]
+                first, first_path, first_is_key = seen_here[canonical]
+                at = doc.locate(entry_path, key=entry_is_key)
+                first_at = doc.locate(first_path, key=first_is_key)
                 also = f" (as '{first}')" if first != locale else ""
                 self.problem(
                     at,
@@ -152,7 +155,7 @@ class _Expander:
                     "duplicate-locale",
                 )
                 continue
-            seen_here[canonical] = (locale, at)
+            seen_here[canonical] = (locale, entry_path, entry_is_key)
             self.locale(context, locale, override, entry_path, entry_is_key)
             if self.full:
                 return
@@ -172,7 +175,11 @@ class _Expander:
         item_id = f"{video_id}/{language}"
         if override:
             self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
-        fields = {**context.base_settings, **_settings(override)}
+        # Most locale entries set no request setting (a script, some vars): no merge then.
+        if _SETTING_KEY_SET.isdisjoint(override):
+            fields = dict(context.base_settings)
+        else:
+            fields = {**context.base_settings, **_settings(override)}
         if "script" in override:
             script, script_path = override["script"], (*entry_path, "script")
         elif "script" in video:
@@ -215,8 +222,7 @@ class _Expander:
                 template=script,
                 template_location=template_location,
                 variables={
-                    **context.file_vars,
-                    **(video.get("vars") or {}),
+                    **context.video_vars,
                     **(override.get("vars") or {}),
                     "locale": locale,
                     "video": video_id,

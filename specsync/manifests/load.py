@@ -35,6 +35,11 @@ MAX_NODES = 500_000
 MAX_VALUES = 500_000  # values built once aliases are expanded ("billion laughs")
 
 _TAG = "tag:yaml.org,2002:"
+# The tags the builder tests, spelled out once (it tests one or more per YAML node).
+_STR, _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP, _MERGE, _SEQ, _MAP = (
+    _TAG + name
+    for name in ("str", "null", "bool", "int", "float", "timestamp", "merge", "seq", "map")
+)
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -267,9 +272,6 @@ class _Builder:
         self.locator = locator
         self.count = 0
 
-    def mark(self, path: PathKey, node: yaml.Node) -> None:
-        self.locator.values.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
@@ -278,42 +280,45 @@ class _Builder:
                 f"too many values after expanding aliases (over {MAX_VALUES:,}): "
                 "is this an alias bomb?",
             )
-        self.mark(path, node)
+        # Where the value starts (the first place given for a path is kept).
+        if path not in self.locator.values:
+            start = node.start_mark
+            self.locator.values[path] = (start.line + 1, start.column + 1)
         if isinstance(node, yaml.ScalarNode):
             value = self.scalar(node, path)
             if not isinstance(value, str):
                 self.locator.written[path] = node.value
             return value
         if isinstance(node, yaml.SequenceNode):
-            if node.tag != _TAG + "seq":
+            if node.tag != _SEQ:
                 raise _Refused(node.start_mark, _tag_refusal(node.tag))
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
-            if node.tag != _TAG + "map":
+            if node.tag != _MAP:
                 raise _Refused(node.start_mark, _tag_refusal(node.tag))
             return self.mapping(node, path)
         raise _Refused(node.start_mark, "unsupported YAML node")  # pragma: no cover
 
     def scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
         tag = node.tag
-        if tag == _TAG + "str":
+        if tag == _STR:
             start, end = node.start_mark, node.end_mark
             if node.style == "|":
                 self.locator.first_lines[path] = start.line + 2
             elif start.line == end.line:
                 self.locator.first_lines[path] = start.line + 1
             return node.value
-        if tag == _TAG + "null":
+        if tag == _NULL:
             return None
-        if tag == _TAG + "bool":
+        if tag == _BOOL:
             return _constructor.construct_yaml_bool(node)
-        if tag == _TAG + "int":
+        if tag == _INT:
             return _constructor.construct_yaml_int(node)
-        if tag == _TAG + "float":
+        if tag == _FLOAT:
             return _constructor.construct_yaml_float(node)
-        if tag == _TAG + "timestamp":
+        if tag == _TIMESTAMP:
             return node.value  # dates stay as written: templates print them as text
-        if tag == _TAG + "merge":
+        if tag == _MERGE:
             raise _Refused(node.start_mark, "merge keys (<<) are not supported: write the keys out")
         raise _Refused(node.start_mark, _tag_refusal(tag))
 
@@ -323,7 +328,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _Refused(key_node.start_mark, "a mapping key must be a plain string")
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 raise _Refused(
                     key_node.start_mark, "merge keys (<<) are not supported: write the keys out"
                 )

@@ -30,7 +30,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from specsync.render.sandbox import MAX_VALUE
 
@@ -44,12 +44,54 @@ _PLAIN_STATEMENTS = frozenset(
 )
 
 
-class Shape(NamedTuple):
-    skeleton: str  # the source with each literal run replaced by its slot
-    slots: dict[str, str]  # slot name -> the run it stands for
-    # When every tag only prints a variable (`{{ name }}`): the source as (is a variable,
-    # run or variable name) pieces, which `render_plain` joins without Jinja.
-    plain: tuple[tuple[bool, str], ...] | None = None
+class Shape:
+    """A script's shape: `skeleton`, the source with each literal text run replaced by its
+    slot's tag; `slots`, slot name -> the run it stands for; and `plain` when every tag
+    only prints a variable (`{{ name }}`): the source's pieces, text runs (maybe empty) at
+    even places and the variables' names between them, which `render_plain` joins
+    without Jinja. Such a shape usually needs nothing else: its skeleton and slots are
+    worked out when first asked for (a value `render_plain` cannot print)."""
+
+    __slots__ = ("_parts", "_source", "plain")
+
+    def __init__(
+        self, skeleton: str, slots: dict[str, str], plain: tuple[str, ...] | None = None
+    ) -> None:
+        self._parts: tuple[str, dict[str, str]] | None = (skeleton, slots)
+        self._source = ""
+        self.plain = plain
+
+    @classmethod
+    def of_plain(cls, source: str, plain: tuple[str, ...]) -> Shape:
+        """The shape of `source` (which `shape_of` took) from its plain pieces alone."""
+        shape = cls.__new__(cls)
+        shape._parts, shape._source, shape.plain = None, source, plain
+        return shape
+
+    @property
+    def skeleton(self) -> str:
+        return self._built()[0]
+
+    @property
+    def slots(self) -> dict[str, str]:
+        return self._built()[1]
+
+    def _built(self) -> tuple[str, dict[str, str]]:
+        if self._parts is None:
+            checked = _split_checked(self._source)
+            assert checked is not None  # shape_of took this source
+            self._parts = _slotted(checked[0])
+        return self._parts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Shape):
+            return NotImplemented
+        return (self.skeleton, self.slots, self.plain) == (other.skeleton, other.slots, other.plain)
+
+    __hash__ = None  # type: ignore[assignment]  # it holds a dict, as the tuple it was
+
+    def __repr__(self) -> str:
+        return f"Shape({self.skeleton!r}, {self.slots!r}, {self.plain!r})"
 
 
 # A tag that prints one variable, nothing else (`true`, `none` and friends are literals).
@@ -63,25 +105,22 @@ def render_plain(shape: Shape, variables: Mapping[str, Any], limit: int) -> str 
     the sandbox's print limit, output over `limit`): the template then renders it.
     """
     assert shape.plain is not None
-    parts: list[str] = []
-    size = 0
-    for is_name, text in shape.plain:
-        if is_name:
-            value = variables.get(text, _MISSING)
-            kind = type(value)
-            if kind is int:
-                text = str(value)
-            elif kind is not str:
-                return None
-            else:
-                text = value
-            if len(text) > MAX_VALUE:
-                return None
-        size += len(text)
-        parts.append(text)
-    if size > limit:
+    pieces = list(shape.plain)
+    get = variables.get
+    for index in range(1, len(pieces), 2):
+        value = get(pieces[index], _MISSING)
+        kind = type(value)
+        if kind is int:
+            value = str(value)
+        elif kind is not str:
+            return None
+        if len(value) > MAX_VALUE:
+            return None
+        pieces[index] = value
+    text = "".join(pieces)
+    if len(text) > limit:
         return None
-    return "".join(parts)
+    return text
 
 
 _MISSING = object()
@@ -91,58 +130,82 @@ def _slot(index: int) -> str:
     return f"{SLOT_PREFIX}{index}__"
 
 
-_SLOT_TAGS = tuple("{{ " + _slot(index) + " }}" for index in range(64))
+_SLOT_NAMES = tuple(_slot(index) for index in range(64))
+_SLOT_TAGS = tuple("{{ " + name + " }}" for name in _SLOT_NAMES)
 _SPLIT = re.compile(f"({_TAG.pattern})")
+_NOT_PLAIN = None  # what `_tag_kind` says of a tag that a shape cannot keep
+_STATEMENT_TAG = ""  # ... of a plain tag that does more than print one variable
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_tag(tag: str) -> bool:
-    """Does this tag (as `_TAG` matched it) print and branch as its source would?"""
+def _tag_kind(tag: str) -> str | None:
+    """Of a tag as `_TAG` matched it: None when it may not print or branch as its source
+    would; the variable's name when it only prints one; else "". Scripts repeat a few
+    tags thousands of times: cached."""
     if tag.endswith(("-%}", "-}}")):
-        return False
+        return _NOT_PLAIN
     if tag.startswith("{{"):
-        return True
+        printed = _PRINT_NAME.match(tag)
+        if printed is None or printed.group(1) in _LITERAL_NAMES:
+            return _STATEMENT_TAG
+        return printed.group(1)
     statement = _STATEMENT.match(tag)
-    return statement is not None and statement.group(1) in _PLAIN_STATEMENTS
+    if statement is not None and statement.group(1) in _PLAIN_STATEMENTS:
+        return _STATEMENT_TAG
+    return _NOT_PLAIN
 
 
 def shape_of(source: str) -> Shape | None:
     """The source's shape, or None when sharing one could change what it renders."""
+    checked = _split_checked(source)
+    if checked is None:
+        return None
+    pieces, kinds = checked
+    if _STATEMENT_TAG not in kinds:
+        # Only variables printed: the runs with the names between them.
+        pieces[1::2] = kinds
+        return Shape.of_plain(source, tuple(pieces))
+    skeleton, slots = _slotted(pieces)
+    return Shape(skeleton, slots)
+
+
+def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
+    """(the source's pieces: text runs at even places, tags between them; each tag's kind)
+    when a shape may take it, else None."""
     if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
         return None
     if source.endswith("\n"):
         source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
-    pieces = _SPLIT.split(source)  # text runs at even places, tags between them
-    parts: list[str] = []
-    slots: dict[str, str] = {}
-    plain: list[tuple[bool, str]] | None = []
-    for index, piece in enumerate(pieces):
-        if index % 2:
-            if not _plain_tag(piece):
-                return None
-            parts.append(piece)
-            if plain is not None:
-                printed = _PRINT_NAME.match(piece)
-                if printed is None or printed.group(1) in _LITERAL_NAMES:
-                    plain = None
-                else:
-                    plain.append((True, printed.group(1)))
-        elif piece:
-            # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at
-            # the first brace for Jinja); any other opener in a run is a tag not taken.
-            if "{" in piece and (_OPENER.search(piece) or piece.endswith("{")):
-                return None
-            if len(piece) > MAX_VALUE:
-                return None
-            number = len(slots)
-            name = _slot(number)
-            slots[name] = piece
-            parts.append(_SLOT_TAGS[number] if number < len(_SLOT_TAGS) else "{{ " + name + " }}")
-            if plain is not None:
-                plain.append((False, piece))
-    if not slots:
+    pieces = _SPLIT.split(source)
+    kinds = list(map(_tag_kind, pieces[1::2]))
+    if _NOT_PLAIN in kinds:
+        return None
+    texts = [run for run in pieces[0::2] if run]
+    if not texts:
         return None  # nothing to share: compile the source itself
-    return Shape("".join(parts), slots, None if plain is None else tuple(plain))
+    for run in texts:
+        # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the
+        # first brace for Jinja); any other opener in a run is a tag not taken.
+        if "{" in run and (_OPENER.search(run) or run.endswith("{")):
+            return None
+        if len(run) > MAX_VALUE:
+            return None
+    return pieces, kinds
+
+
+def _slotted(pieces: list[str]) -> tuple[str, dict[str, str]]:
+    """(skeleton, slots) of checked pieces: each text run becomes its slot's tag, in order;
+    the tags stay as they are."""
+    runs = pieces[0::2]
+    texts = [run for run in runs if run]
+    count = len(texts)
+    names = _SLOT_NAMES[:count] if count <= len(_SLOT_NAMES) else list(map(_slot, range(count)))
+    slot_tags = iter(
+        _SLOT_TAGS[:count] if count <= len(_SLOT_TAGS) else ["{{ " + n + " }}" for n in names]
+    )
+    skeleton = list(pieces)
+    skeleton[0::2] = [next(slot_tags) if run else "" for run in runs]
+    return "".join(skeleton), dict(zip(names, texts, strict=True))
 
 
 # A shape saves a compile (about a millisecond) per script that shares it and costs a few

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import re
 import sys
+from types import ModuleType
 
 from specsync.model import InputError, Location, Problem
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def toml_reader() -> ModuleType:
+    """tomllib (tomli before 3.11), imported on first use: a lockfile as specsync wrote it
+    never needs it, and its import is a cost every `plan` would pay."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli  # pragma: no cover - Python 3.10 only
+
+    return tomli  # pragma: no cover
+
 
 # Says how to get out, not just what is wrong. Keeping both sides is the advice because
 # taking one side (`git checkout --theirs`) would drop the other side's ids.
@@ -75,6 +84,7 @@ class Locations:
         simple = _SIMPLE_HEADER.match(header)
         if simple:  # the way specsync writes it, with nothing to unescape
             return simple.group(1)
+        tomllib = toml_reader()
         try:
             parsed = tomllib.loads(header)
         except tomllib.TOMLDecodeError:

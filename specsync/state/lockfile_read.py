@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,13 +28,9 @@ from specsync.state.lockfile_locate import (
     conflict_problems,
     decode_lockfile,
     toml_problem,
+    toml_reader,
 )
 from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 # Keys of an item block and of the whole document.
 _ENTRY_KEYS = ENTRY_KEYS
@@ -116,6 +111,7 @@ def _load_document(text: str, path: str) -> dict[str, Any]:
     # Lockfiles as specsync writes them take the fast path; anything else, tomllib.
     data = read_canonical(text)
     if data is None:
+        tomllib = toml_reader()
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:

@@ -129,3 +129,33 @@ def test_locales_ignore_case_and_items_take_the_canonical_code() -> None:
         "m0.yaml:6:38: locale 'En' is listed twice for video 'v' (as 'en'): also at line 6 "
         "(locale codes ignore case)"
     ]
+
+
+def test_merged_vars_and_fields_keep_their_order_and_are_each_items_own() -> None:
+    # expand merges the file's and the video's vars once per video and copies the video's
+    # settings for a locale that sets none: what each item gets must not change by it.
+    specs, problems = expand(FULL)
+    assert problems == []
+    assert list(specs["welcome/ko"].variables.items()) == [
+        ("product", "Acme"),
+        ("who", "locale"),
+        ("locale", "ko"),
+        ("video", "welcome"),
+    ]
+    assert list(specs["welcome/en"].fields) == ["model", "isExport", "webhookUrl"]
+    assert list(specs["welcome/ko"].fields) == ["model", "isExport", "webhookUrl", "resolution"]
+    en, ko = specs["plain/en"], specs["plain/ko"]
+    assert en.fields == ko.fields and en.fields is not ko.fields
+    assert en.variables is not ko.variables
+
+
+def test_a_locale_listed_twice_as_keys_is_located_at_both_keys() -> None:
+    specs, problems = expand(
+        "specsync: 1\ndefaults: {model: M}\nvideos:\n  v:\n    script: x\n"
+        "    locales:\n      en: {}\n      EN: {}\n"
+    )
+    assert sorted(specs) == ["v/en"]
+    assert problems == [
+        "m0.yaml:8:7: locale 'EN' is listed twice for video 'v' (as 'en'): also at line 7 "
+        "(locale codes ignore case)"
+    ]

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from specsync.model import ItemSpec, Location
+from specsync.render import skeleton
 from specsync.render.render import Renderer
-from specsync.render.skeleton import MAX_USES, SLOT_PREFIX, choose_shapes, shape_of
+from specsync.render.sandbox import MAX_VALUE
+from specsync.render.skeleton import MAX_USES, SLOT_PREFIX, Shape, choose_shapes, shape_of
 
 TEXT_PIECES = [
     "Hello",
@@ -237,3 +239,59 @@ def test_which_scripts_take_a_shape() -> None:
     # Printing variables only, they need no template: taken however many use them.
     plain = choose_shapes({one: 1, two: 3, alone: 1, reused: MAX_USES + 1})
     assert sorted(plain) == sorted([one, two, reused])
+
+
+# The first shape_of, one piece at a time: the quicker one must give exactly its shapes.
+def reference_shape_of(source: str) -> Shape | None:
+    if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
+        return None
+    if source.endswith("\n"):
+        source = source[:-1]
+    pieces = skeleton._SPLIT.split(source)
+    parts: list[str] = []
+    slots: dict[str, str] = {}
+    plain: list[str] | None = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            if piece.endswith(("-%}", "-}}")):
+                return None
+            if not piece.startswith("{{"):
+                statement = skeleton._STATEMENT.match(piece)
+                if statement is None or statement.group(1) not in skeleton._PLAIN_STATEMENTS:
+                    return None
+            parts.append(piece)
+            if plain is not None:
+                printed = skeleton._PRINT_NAME.match(piece)
+                if printed is None or printed.group(1) in skeleton._LITERAL_NAMES:
+                    plain = None
+                else:
+                    plain.append(printed.group(1))
+        else:
+            if plain is not None:
+                plain.append(piece)  # a text run, empty or not
+            if not piece:
+                continue
+            if "{" in piece and (skeleton._OPENER.search(piece) or piece.endswith("{")):
+                return None
+            if len(piece) > MAX_VALUE:
+                return None
+            name = f"{SLOT_PREFIX}{len(slots)}__"
+            slots[name] = piece
+            parts.append("{{ " + name + " }}")
+    if not slots:
+        return None
+    return Shape("".join(parts), slots, None if plain is None else tuple(plain))
+
+
+def test_shape_of_gives_what_the_piece_by_piece_reading_gives() -> None:
+    rng = random.Random(18)
+    sources = [template(seed) for seed in SEEDS]
+    # Many runs (more slots than the prepared names), long runs, a trailing newline.
+    sources += [" ".join(f"w{n} {{{{ name }}}}" for n in range(70)), "x" * (MAX_VALUE + 1)]
+    sources += ["a {{ name }}\n", "{{ name }}{{ lesson }}", "a{{ name }}b{% if x %}c{% endif %}"]
+    sources += [
+        "".join(rng.choice(TEXT_PIECES + EXPRESSIONS + REFUSED) for _ in range(rng.randint(1, 9)))
+        for _ in range(2000)
+    ]
+    for source in sources:
+        assert shape_of(source) == reference_shape_of(source), source

@@ -254,3 +254,40 @@ def test_plans_quick_reading_of_a_damaged_lockfile_says_the_same(seed: int) -> N
             broken = "".join(chars)
         plain, quick = read_both_ways(broken, known)
         assert quick == plain, broken
+
+
+def damaged_texts(seed: int, count: int) -> list[str]:
+    """A lockfile as specsync writes it, then `count` copies each changed at one place."""
+    rng = random.Random(seed)
+    text = dumps(readable_lockfile(seed))
+    lines = text.split("\n")
+    texts = [text]
+    for _ in range(count):
+        if rng.random() < 0.5:
+            damaged = list(lines)
+            extra = rng.choice(['note = "x"', "bytes = 01", "state = 1", "#", "", "text = "])
+            damaged.insert(rng.randrange(len(damaged)), extra)
+            texts.append("\n".join(damaged))
+        else:
+            chars = list(text)
+            chars[rng.randrange(len(chars))] = rng.choice(['"', "\\", "\n", "=", "[", "\x00"])
+            texts.append("".join(chars))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_possessive_plain_block_matches_as_its_backtracking_twin(seed: int) -> None:
+    # Possessive repeats never give characters back: the same matches only because of the
+    # block's form (PLAIN_BLOCK_PATTERN's comment). Compared at every line start.
+    import re
+
+    assert "*+" in lockfile_fast.PLAIN_BLOCK_PATTERN  # else this compares a pattern to itself
+    twin = re.compile(lockfile_fast.backtracking(lockfile_fast.PLAIN_BLOCK_PATTERN))
+    fast = lockfile_fast._PLAIN_BLOCK
+    for text in damaged_texts(seed, 30):
+        starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+        for start in starts:
+            ours, theirs = fast.match(text, start), twin.match(text, start)
+            assert (ours and (ours.span(), ours.groups())) == (
+                theirs and (theirs.span(), theirs.groups())
+            ), (text, start)

@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import tomllib
 from lockfile_samples import FP1, FP2, FP3, T0, T1, T2, sample
 
 from specsync import atomic
-from specsync.state import lockfile_read
 from specsync.state.lockdata import Lockfile, empty
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import (
@@ -68,7 +68,7 @@ def test_round_trip_through_a_file(tmp_path: Path) -> None:
     lock = sample()
     assert write_lockfile(path, lock) is True
     assert read_lockfile(path) == lock
-    assert lockfile_read.tomllib.loads(path.read_text(encoding="utf-8"))["version"] == 2
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["version"] == 2
 
 
 def test_emulator_flag_round_trips(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_strange_ids_are_escaped_and_round_trip(tmp_path: Path, item_id: str) ->
     if not item_id.isascii():
         assert item_id.split("/")[0].encode("utf-8") in raw  # kept as UTF-8, not escaped
     assert read_lockfile(path) == lock
-    assert list(lockfile_read.tomllib.loads(raw.decode("utf-8"))["items"]) == [item_id]
+    assert list(tomllib.loads(raw.decode("utf-8"))["items"]) == [item_id]
 
 
 def test_items_sorted_by_code_point_and_file_ends_with_one_newline() -> None:
@@ -110,7 +110,7 @@ def test_items_sorted_by_code_point_and_file_ends_with_one_newline() -> None:
         for item_id in ["b/en", "a/ko", "B/en", "a/en", "é/en", "a-b/en"]
     ]
     text = dumps(with_entries(empty(), entries))
-    ids = list(lockfile_read.tomllib.loads(text)["items"])
+    ids = list(tomllib.loads(text)["items"])
     assert ids == sorted(ids) == ["B/en", "a-b/en", "a/en", "a/ko", "b/en", "é/en"]
     assert text.endswith('"\n\n# end of specsync.lock\n')
     assert "\n\n\n" not in text
