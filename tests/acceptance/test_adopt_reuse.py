@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised, relay
+from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -234,27 +234,10 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
     assert set(actions(plan_document(root, env)).values()) == {"unchanged"}
 
 
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(GIT_CONFIG_NOSYSTEM="1", HOME=str(repo.parent), GIT_TERMINAL_PROMPT="0")
-    result = run(["git", *args], repo, env, timeout=30)
-    if check:
-        assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
-    return result
-
-
 def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
     tmp_path: Path,
 ) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
-    git(repo, "config", "user.name", "Test")
-    git(repo, "config", "user.email", "test@example.invalid")
-    git(repo, "config", "commit.gpgsign", "false")
-    git(repo, "config", "merge.specsync.driver", f"{SPECSYNC} merge-driver %O %A %B")
-    (repo / ".gitattributes").write_text("specsync.lock merge=specsync\n", "utf-8")
+    repo = new_repo(tmp_path / "repo")
     project(repo, "The base words.")
     with (
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised
+from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockdata import Entry, Lockfile
@@ -477,18 +478,6 @@ def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
 # truncation and git merges ------------------------------------------------------------------
 
 
-def git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(GIT_CONFIG_NOSYSTEM="1", HOME=str(repo.parent), GIT_TERMINAL_PROMPT="0")
-    return run(["git", *args], repo, env, timeout=30)
-
-
-def git_ok(repo: Path, *args: str) -> str:
-    result = git(repo, *args)
-    assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
-    return result.stdout
-
-
 FP_A = "a" * 64
 FP_B = "b" * 64
 T_0 = "2026-11-25T12:00:00Z"
@@ -501,22 +490,8 @@ def lock_with(*entries: Entry) -> Lockfile:
 
 def commit_lock(repo: Path, lock: Lockfile, message: str) -> None:
     write_lockfile(repo / "specsync.lock", lock)
-    git_ok(repo, "add", "-A")
-    git_ok(repo, "commit", "-q", "-m", message)
-
-
-def new_repo(tmp_path: Path, driver: bool) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git_ok(repo, "init", "-q")
-    git_ok(repo, "symbolic-ref", "HEAD", "refs/heads/main")
-    git_ok(repo, "config", "user.name", "Test")
-    git_ok(repo, "config", "user.email", "test@example.invalid")
-    git_ok(repo, "config", "commit.gpgsign", "false")
-    if driver:
-        git_ok(repo, "config", "merge.specsync.driver", f"{SPECSYNC} merge-driver %O %A %B")
-        (repo / ".gitattributes").write_text("specsync.lock merge=specsync\n", "utf-8")
-    return repo
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
 
 
 def entry_of(item: str, project: str, **kw: Any) -> Entry:
@@ -527,17 +502,17 @@ def entry_of(item: str, project: str, **kw: Any) -> Entry:
 def test_two_branches_adding_different_items_merge_cleanly_with_the_end_line(
     tmp_path: Path, driver: bool
 ) -> None:
-    repo = new_repo(tmp_path, driver)
+    repo = new_repo(tmp_path / "repo", merge_driver=driver)
     base = [entry_of("b/en", "P-b"), entry_of("d/en", "P-d"), entry_of("f/en", "P-f")]
     commit_lock(repo, lock_with(*base), "base")
-    git_ok(repo, "checkout", "-q", "-b", "x")
+    git(repo, "checkout", "-q", "-b", "x")
     # "a" before everything, "e" between d and f: one side's inserts
     commit_lock(repo, lock_with(*base, entry_of("a/en", "P-a"), entry_of("e/en", "P-e")), "x")
-    git_ok(repo, "checkout", "-q", "-b", "y", "main")
+    git(repo, "checkout", "-q", "-b", "y", "main")
     # "c" between b and d, "g" after the last item (just above the end line)
     commit_lock(repo, lock_with(*base, entry_of("c/en", "P-c"), entry_of("g/en", "P-g")), "y")
-    git_ok(repo, "checkout", "-q", "x")
-    merged = git(repo, "merge", "--no-edit", "y")
+    git(repo, "checkout", "-q", "x")
+    merged = git(repo, "merge", "--no-edit", "y", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
     lock = read_lockfile(repo / "specsync.lock")  # complete: the end line is there, once
     assert set(lock.entries) == {f"{c}/en" for c in "abcdefg"}
@@ -545,17 +520,17 @@ def test_two_branches_adding_different_items_merge_cleanly_with_the_end_line(
 
 
 def test_a_reexport_merged_with_done_of_the_old_export_is_clean_in_git(tmp_path: Path) -> None:
-    repo = new_repo(tmp_path, driver=True)
+    repo = new_repo(tmp_path / "repo")
     old = entry_of("a/en", "P1")
     commit_lock(repo, lock_with(old, entry_of("b/en", "P-b")), "base")
-    git_ok(repo, "checkout", "-q", "-b", "reexport")
+    git(repo, "checkout", "-q", "-b", "reexport")
     sub = old.submission()
     assert sub is not None
     again = Entry("a/en", FP_B, "P2", "T-P2", T_1, history=(sub,))
     commit_lock(repo, lock_with(again, entry_of("b/en", "P-b")), "re-export a")
-    git_ok(repo, "checkout", "-q", "-b", "status", "main")
+    git(repo, "checkout", "-q", "-b", "status", "main")
     commit_lock(repo, lock_with(old._replace(state="done"), entry_of("b/en", "P-b")), "a done")
-    merged = git(repo, "merge", "--no-edit", "reexport")
+    merged = git(repo, "merge", "--no-edit", "reexport", check=False)
     assert merged.returncode == 0, merged.stdout + merged.stderr
     entry = read_lockfile(repo / "specsync.lock").entries["a/en"]
     assert (entry.project_id, entry.fingerprint) == ("P2", FP_B)

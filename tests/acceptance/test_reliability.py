@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SPECSYNC, api_env, run, tomllib
+from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
 
@@ -253,15 +253,6 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
 # 3. git merge driver -----------------------------------------------------------------------
 
 
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(GIT_CONFIG_NOSYSTEM="1", HOME=str(repo.parent), GIT_TERMINAL_PROMPT="0")
-    result = run(["git", *args], repo, env, timeout=30)
-    if check:
-        assert result.returncode == 0, f"git {' '.join(args)}: {result.stdout}{result.stderr}"
-    return result
-
-
 def emulator_apply(repo: Path) -> None:
     result = run(
         [SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock", "--rate", "100"], repo
@@ -287,15 +278,7 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def test_git_merge_driver(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
-    git(repo, "config", "user.name", "Test")
-    git(repo, "config", "user.email", "test@example.invalid")
-    git(repo, "config", "commit.gpgsign", "false")
-    git(repo, "config", "merge.specsync.driver", f"{SPECSYNC} merge-driver %O %A %B")
-    (repo / ".gitattributes").write_text("specsync.lock merge=specsync\n", "utf-8")
+    repo = new_repo(tmp_path / "repo")
     (repo / "manifests").mkdir()
     add_video(repo, "base", "The base video.")
     emulator_apply(repo)
