@@ -68,30 +68,33 @@ def _comment(text: str) -> str:
 
 def _dump_entry(entry: Entry) -> str:
     lines = [f"[items.{quote(entry.id)}]", f"fingerprint = {quote(entry.fingerprint)}"]
+    # In ENTRY_KEYS order; a field the entry does not know is left out.
     optional = (
         ("projectId", entry.project_id),
         ("taskId", entry.task_id),
         ("submittedAt", entry.submitted_at),
         ("state", entry.state),
         ("attemptedAt", entry.attempted_at),
+        ("sha256", entry.sha256),
+        ("bytes", entry.size),
+        ("language", entry.language),
+        ("model", entry.model),
+        ("isExport", entry.is_export),
+        ("resolution", entry.resolution),
+        ("text", entry.text),
     )
-    lines.extend(f"{key} = {quote(value)}" for key, value in optional if value is not None)
-    if entry.sha256 is not None:
-        lines.append(f"sha256 = {quote(entry.sha256)}")
-    if entry.size is not None:
-        lines.append(f"bytes = {entry.size}")
-    if entry.language is not None:
-        lines.append(f"language = {quote(entry.language)}")
-    if entry.model is not None:
-        lines.append(f"model = {quote(entry.model)}")
-    if entry.is_export is not None:
-        lines.append(f"isExport = {'true' if entry.is_export else 'false'}")
-    if entry.resolution is not None:
-        lines.append(f"resolution = {quote(entry.resolution)}")
-    if entry.text is not None:
-        lines.append(f"text = {quote(entry.text)}")
+    lines.extend(f"{key} = {_value(value)}" for key, value in optional if value is not None)
     lines.extend(_dump_history(entry.history))
     return "\n".join(lines) + "\n"
+
+
+def _value(value: str | int | bool) -> str:
+    """A TOML value: a basic string, an integer, or true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return quote(value)
 
 
 def _dump_history(history: Sequence[Submission]) -> list[str]:
