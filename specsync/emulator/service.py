@@ -50,7 +50,6 @@ from specsync.emulator.webhooks import WebhookDispatcher, progress_updates
 
 # specsync's path (the seed's), and the one the vendor's sample script posts to.
 EXPORT_PATHS = ("/api/odin/v3/simple/custom", "/api/odin/v3/simple/video")
-EXPORT_PATH = EXPORT_PATHS[0]
 TOKEN_PATH = "/api/odin/v3/auth/token"
 AUTH_PATH = "/api/odin/v3/auth"
 MODELS_PATH = "/api/odin/v3/model"
@@ -123,9 +122,6 @@ class _BoundedSet:
             if len(self._keys) > self._size:
                 self._keys.popitem(last=False)
             return False
-
-    def __len__(self) -> int:
-        return len(self._keys)
 
 
 class EmulatorService:

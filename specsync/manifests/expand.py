@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specsync.manifests.load import scalar_first_line
-from specsync.manifests.project_file import NO_PROJECT, ProjectSettings
+from specsync.manifests.project_file import NO_PROJECT, ProjectSettings, reserved_var_problems
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
 SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
 _SETTING_KEY_SET = frozenset(SETTING_KEYS)
-# Names every template gets from specsync; a var of the same name would be shadowed silently.
-RESERVED_VARS = ("locale", "video")
 # Items (videos x locales) in one run. 20 KB of YAML, 990 videos sharing 990 default
 # locales, made 980,100 items: 30 s and 1 GB to validate. 100,000 is ten times the largest
 # benchmark and is rendered in seconds.
@@ -83,13 +81,7 @@ class _Expander:
         self.problems.append(Problem(location, message, code=code))
 
     def reserved_vars(self, doc: Document, values: Mapping[str, Any], path: PathKey) -> None:
-        for name in RESERVED_VARS:
-            if name in values:
-                self.problem(
-                    doc.locate((*path, name), key=True),
-                    f"'{name}' is set by specsync for every script; rename this variable",
-                    "reserved-var",
-                )
+        self.problems.extend(reserved_var_problems(doc, values, path))
 
     def document(self, doc: Document, project: ProjectSettings = NO_PROJECT) -> None:
         data = doc.data

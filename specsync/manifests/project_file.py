@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from specsync.manifests.project_root import PROJECT_FILE_NAME, find_project_root
-from specsync.model import Document, InputError, Problem
+from specsync.model import Document, InputError, PathKey, Problem
 
-# Names every template gets from specsync (as in expand.RESERVED_VARS).
-_RESERVED_VARS = ("locale", "video")
+# Names every template gets from specsync; a var of the same name would be shadowed silently.
+RESERVED_VARS = ("locale", "video")
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ def _display(path: Path, cwd: Path) -> str:
         return path.relative_to(cwd).as_posix()
     except ValueError:
         return os.path.relpath(path, cwd) if path.is_absolute() else path.as_posix()
-
-
-def is_project_file(path: Path) -> bool:
-    return path.name == PROJECT_FILE_NAME
 
 
 class ProjectFiles:
@@ -83,7 +79,7 @@ class ProjectFiles:
             self.problems.extend(p.with_code(p.code or "project-file") for p in error.problems)
             return None
         problems = load.recovered_problems(document) + schema.validate_project_document(document)
-        problems += _reserved_var_problems(document)
+        problems += reserved_var_problems(document, document.data.get("vars") or {}, ("vars",))
         if problems:
             self.problems.extend(problems)
             return None
@@ -93,14 +89,16 @@ class ProjectFiles:
         )
 
 
-def _reserved_var_problems(document: Document) -> list[Problem]:
-    variables = document.data.get("vars") or {}
+def reserved_var_problems(
+    document: Document, variables: Mapping[str, Any], path: PathKey
+) -> list[Problem]:
+    """A problem for each name specsync sets itself among `variables` (at `path`)."""
     return [
         Problem(
-            document.locate(("vars", name), key=True),
+            document.locate((*path, name), key=True),
             f"'{name}' is set by specsync for every script; rename this variable",
             code="reserved-var",
         )
-        for name in _RESERVED_VARS
+        for name in RESERVED_VARS
         if name in variables
     ]
