@@ -411,7 +411,7 @@ def run_apply(
         lock = read_lockfile(lockfile_path)
         # What this run would send, as the lockfile and any journal say (read only): a run
         # over budget, or with nothing to do, sends nothing at all, not even `GET /`.
-        view = journal_mod.read_lock_view(lockfile_path)
+        view = journal_mod.read_lock_view(lockfile_path, lock=lock)
         saved = options.saved_plan
         if saved is not None:
             # Under the lock, before anything is folded or sent: a plan that no longer
@@ -442,8 +442,9 @@ def run_apply(
         lock, recovered = recover(lockfile_path, lock, options)
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
-        plan = make_plan(items, lock)
-        if saved is not None:  # the same plan, now that the journal is folded for real
+        # With no journal folded, the lockfile's entries are the view's: the plan is the same.
+        plan = make_plan(items, lock) if recovered else foreseen
+        if saved is not None and recovered:  # the same plan, now the journal is folded for real
             check_selection(saved, saved_items(plan, options.targets), name)
         # Once, after an upgrade: from now on a change of resolution is an update. Written
         # with this run's answers, or alone below; never when the run is refused.

@@ -36,11 +36,12 @@ def forget_matching(
     with journal_mod.hold_apply_lock(lockfile_path):
         # Matched against the lockfile as the next apply will see it, before anything is
         # written: a glob that matches nothing leaves the journal and the lockfile alone.
-        view = journal_mod.read_lock_view(lockfile_path)
+        lock = read_lockfile(lockfile_path)
+        view = journal_mod.read_lock_view(lockfile_path, lock=lock)
         require_matches("forget", patterns, view.entries)
         if dry_run:
             return Forgotten(sorted(i for i in view.entries if matches(i, patterns)))
-        lock, recovered = _with_journal_folded(lockfile_path, read_lockfile(lockfile_path))
+        lock, recovered = _with_journal_folded(lockfile_path, lock)
         dropped = sorted(item_id for item_id in lock.entries if matches(item_id, patterns))
         if dropped:
             write_lockfile(lockfile_path, without(lock, dropped))

@@ -316,11 +316,15 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
     return with_entries(lock, changed.values()) if changed else lock
 
 
-def read_lock_view(lockfile_path: Path, known: Mapping[str, str] | None = None) -> Lockfile:
+def read_lock_view(
+    lockfile_path: Path, known: Mapping[str, str] | None = None, lock: Lockfile | None = None
+) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for.
-    `known`: plan's item fingerprints, to read matching entries the quick way."""
-    lock = read_lockfile(lockfile_path, known)
+    `known`: plan's item fingerprints, to read matching entries the quick way; `lock`: the
+    lockfile when the caller has just read it (it is not read again)."""
+    if lock is None:
+        lock = read_lockfile(lockfile_path, known)
     path = journal_path(lockfile_path, create=False)
     records = read_journal(path)
     if not records:
