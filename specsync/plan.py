@@ -247,7 +247,12 @@ def same_export(item: Item, entry: Entry) -> bool:
         request["language"] = entry.id.partition("/")[2]
         if fingerprint(request) == entry.fingerprint:
             return True
-    return entry.resolution is None and entry.fingerprint == legacy_fingerprint(request)
+    # With no resolution set, the legacy fingerprint is the current one, compared above.
+    return (
+        entry.resolution is None
+        and request.get("resolution") is not None
+        and entry.fingerprint == legacy_fingerprint(request)
+    )
 
 
 def reusable(item: Item, entry: Entry) -> Submission | None:
