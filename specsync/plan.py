@@ -282,14 +282,11 @@ def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
     `welcome/pt-BR`; without this it would plan as a create (a second, billed export).
     """
     legacy: dict[str, str] = {}
-    locales: dict[str, str] = {}  # a lockfile has a handful of locales, 10,000 entries
     for entry_id in entries:
         video, slash, locale = entry_id.partition("/")
         if not slash:
             continue
-        written = locales.get(locale)
-        if written is None:
-            written = locales[locale] = canonical_locale(locale)
+        written = canonical_locale(locale)  # memoised: a handful of locales
         if written != locale:
             legacy.setdefault(f"{video}/{written}", entry_id)
     return legacy
@@ -302,7 +299,7 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
     entries = lock.entries
-    legacy = _legacy_entries(entries)
+    legacy: dict[str, str] | None = None  # built for the first item without its entry
     claimed: set[str] = set()  # legacy entry ids matched to an item: not orphaned
     planned: list[PlannedItem] = []
     # The usual line of a plan (an unchanged item) is built the quick way: make_plan runs
@@ -312,9 +309,12 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     for item in items:
         item_id = item.id
         entry = get_entry(item_id)
-        if entry is None and item_id in legacy:
-            entry = entries[legacy[item_id]]
-            claimed.add(entry.id)
+        if entry is None:
+            if legacy is None:
+                legacy = _legacy_entries(entries)
+            if item_id in legacy:
+                entry = entries[legacy[item_id]]
+                claimed.add(entry.id)
         if entry is None:
             add(PlannedItem(item_id, PlanAction.CREATE, item, None, "new item"))
             continue
