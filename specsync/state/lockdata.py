@@ -83,10 +83,6 @@ class Entry(NamedTuple):
             )
         return fields
 
-    @property
-    def resolution_known(self) -> bool:
-        return self.resolution is not None
-
     def with_request(self, request: Mapping[str, Any] | None) -> Entry:
         """This entry with the fingerprinted fields of `request` (unchanged when None)."""
         if not request:

@@ -305,7 +305,7 @@ assert _PLAIN_BLOCK.groupindex == {
     name: number for number, name in enumerate(("id", *ENTRY_KEYS[:-1]), start=1)
 }
 _BOOLEANS = {None: None, "true": True, "false": False}
-_SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # as lockfile_read accepts a video's digest
+SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # a video's digest, as both readers accept it
 
 
 def skim_known(
@@ -325,7 +325,7 @@ def skim_known(
     taken: dict[str, Entry] = {}
     position, end = start + 1, len(text)
     plain = _PLAIN_BLOCK.match
-    known_fingerprint, booleans, sha256_form = known.get, _BOOLEANS, _SHA256_FORM.match
+    known_fingerprint, booleans, sha256_form = known.get, _BOOLEANS, SHA256_FORM.match
     make_entry = tuple.__new__  # Entry(*fields) without its keyword-handling __new__
     for_thorough_reader = kept.append
     while position < end:

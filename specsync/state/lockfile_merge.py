@@ -88,9 +88,7 @@ def _merge_entries(
         elif _superseded(o, t):
             result = _merge_superseded(t, o)
         else:
-            extra = [s for s in (t.submission(),) if s is not None]
-            history = add_history(o.history, [*t.history, *extra])
-            result = o._replace(history=_sorted_history(history))
+            result = _merge_superseded(o, t)  # ours kept, theirs in its history
             conflicts[item_id] = (
                 f"CONFLICT: {quote(item_id)} was exported on both sides: projectId "
                 f"{o.project_id or '(none)'} (ours) and {t.project_id or '(none)'} (theirs); "

@@ -7,7 +7,6 @@ Then every key and value is checked against the format `lockfile_write` writes.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -22,7 +21,7 @@ from specsync.model import (
     Problem,
 )
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty, is_host_name
-from specsync.state.lockfile_fast import ENTRY_KEYS, read_canonical, skim_known
+from specsync.state.lockfile_fast import ENTRY_KEYS, SHA256_FORM, read_canonical, skim_known
 from specsync.state.lockfile_locate import (
     Locations,
     conflict_problems,
@@ -33,7 +32,6 @@ from specsync.state.lockfile_locate import (
 from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
-_ENTRY_KEYS = ENTRY_KEYS
 _TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotten")
 
 
@@ -307,10 +305,9 @@ def _is_table(
     return True
 
 
-_ENTRY_KEY_SET = frozenset(_ENTRY_KEYS) - {"history"}
-_ENTRY_STRINGS = tuple(key for key in _ENTRY_KEYS if key not in ("isExport", "bytes", "history"))
+_ENTRY_KEY_SET = frozenset(ENTRY_KEYS) - {"history"}
+_ENTRY_STRINGS = tuple(key for key in ENTRY_KEYS if key not in ("isExport", "bytes", "history"))
 # A pulled video's hash as `pull` records it: SHA-256 in lower-case hex.
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
@@ -328,7 +325,7 @@ def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
     sha256, size = get("sha256"), get("bytes")
     if (
         not fingerprint
-        or (sha256 is not None and not _SHA256.match(sha256))
+        or (sha256 is not None and not SHA256_FORM.match(sha256))
         or (size is not None and (type(size) is not int or size < 0))
         or (state is not None and state not in STATES)
         or (is_export is not None and type(is_export) is not bool)
@@ -361,7 +358,7 @@ def _parse_entry(
     """The entry an item's table holds; None when it has problems (added to `problems`)."""
     label = f"item {quote(item_id)}"
     count = len(problems)
-    if not _is_table(table, _ENTRY_KEYS, label, where, problems):
+    if not _is_table(table, ENTRY_KEYS, label, where, problems):
         return None
 
     def text(key: str, required: bool = False) -> str | None:
@@ -430,7 +427,7 @@ def _parse_download(
 ) -> tuple[str | None, int | None]:
     """`sha256` and `bytes` of the pulled video (optional; written by `specsync pull`)."""
     sha256, size = table.get("sha256"), table.get("bytes")
-    if sha256 is not None and not (isinstance(sha256, str) and _SHA256.match(sha256)):
+    if sha256 is not None and not (isinstance(sha256, str) and SHA256_FORM.match(sha256)):
         problems.append(
             Problem(where, f"{label}: `sha256` must be 64 lower-case hex digits (a SHA-256)")
         )
