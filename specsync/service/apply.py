@@ -35,6 +35,7 @@ from specsync.plan import (
 from specsync.saved_plan import SavedPlan, check_fresh, check_selection, saved_items
 from specsync.service.apply_result import ResultNotWritten, write_result
 from specsync.service.errors import AuthError
+from specsync.service.status import close_client
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry, Lockfile, resolution_marker, service_host
 from specsync.state.lockfile_read import read_lockfile
@@ -431,7 +432,7 @@ def run_apply(
             # Asked, before anything is sent or folded, whether it is an emulator (an
             # emulator lockfile is fine with an emulator reached through the API base).
             client = client_factory()
-            cleanup.callback(_close, client)
+            cleanup.callback(close_client, client)
             options = identify_emulator(client, options, progress)
         check_emulator_marking(lock, lockfile_path, options.emulator)
         if not lock.entries and not lock.forgotten:
@@ -474,7 +475,7 @@ def run_apply(
             return report
         if client is None:
             client = client_factory()
-            cleanup.callback(_close, client)
+            cleanup.callback(close_client, client)
         # The emulator's model list is made up: only a real account's is checked.
         if preflight is not None and not options.emulator:
             # Nothing is sent yet: a signal here simply ends the run (exit 130).
@@ -488,7 +489,7 @@ def run_apply(
                 f"cannot write the journal {error.filename}: {error.strerror}; nothing was sent"
             ) from None
         finally:
-            _close(client)
+            close_client(client)
             report.lockfile_written = write_result(lockfile_path, lock, report)
             if stamped:
                 _note_stamped(progress, stamped)
@@ -501,12 +502,6 @@ def _note_stamped(progress: Progress, stamped: Sequence[Entry]) -> None:
         f"recorded the current resolution in {len(stamped)} entries written before "
         "resolution counted (nothing re-exported)"
     )
-
-
-def _close(client: Any) -> None:
-    closer = getattr(client, "close", None)
-    if closer is not None:
-        closer()
 
 
 class _Submitter:

@@ -22,7 +22,15 @@ from typing import Any
 
 from specsync.plan import matches
 from specsync.service import download as transport
-from specsync.service.status import DONE, FAILED, UNCERTAIN, ItemStatus, interpret, read_cache
+from specsync.service.status import (
+    DONE,
+    FAILED,
+    UNCERTAIN,
+    ItemStatus,
+    close_client,
+    interpret,
+    read_cache,
+)
 from specsync.state import journal
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
@@ -147,9 +155,7 @@ class _Urls:
         return item.download_url if item.state == DONE else None
 
     def close(self) -> None:
-        close = getattr(self._client, "close", None)
-        if close is not None:
-            close()
+        close_client(self._client)
 
 
 def _fetch(

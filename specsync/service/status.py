@@ -423,9 +423,7 @@ def run_status(
                 sleep(min(interval, remaining))
                 interval = min(MAX_INTERVAL, interval * INTERVAL_GROWTH)
     finally:
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
+        close_client(client)
     report.items = sorted(items.values(), key=lambda i: i.id)
     return report
 
@@ -435,3 +433,10 @@ def _save(lockfile_path: Path, polled: list[ItemStatus]) -> None:
     if polled:
         write_cache(lockfile_path, polled)
         record_final_states(lockfile_path, polled)
+
+
+def close_client(client: Any) -> None:
+    """Close a client that can be closed (the HTTP client; test doubles need not be)."""
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
