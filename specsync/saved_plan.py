@@ -79,7 +79,11 @@ class SavedPlan:
 def request_digest(request: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a whole request body (webhookUrl included: the
     reviewed request is the one sent, not only its fingerprinted fields)."""
-    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _canonical_digest(request)
+
+
+def _canonical_digest(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -115,8 +119,7 @@ def lock_digest(lock: Lockfile) -> str:
             for key in sorted(lock.forgotten)
         ],
     }
-    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    return _canonical_digest(document)
 
 
 def _entry_fields(entry: Entry) -> dict[str, Any]:
@@ -349,7 +352,7 @@ def _manifest_changes(saved: SavedPlan, rendered: Mapping[str, str]) -> str:
     parts = []
     for label, ids in (("changed", changed), ("new", added), ("gone", removed)):
         if ids:
-            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            shown = _some(ids)
             parts.append(f"{label}: {shown}")
     detail = "; ".join(parts) or "the requests differ"
     message = f"the rendered manifests changed since the plan was saved ({detail})"
@@ -391,10 +394,13 @@ def check_selection(saved: SavedPlan, current: Sequence[SavedItem], name: str) -
     if expected == now:
         return
     differing = sorted({k[0] for k in expected ^ now})
-    shown = ", ".join(differing[:5]) + (
-        f" and {len(differing) - 5} more" if len(differing) > 5 else ""
-    )
+    shown = _some(differing)
     raise SavedPlanError(
         f"the saved plan {name} no longer matches what apply would do ({shown}). "
         f"Nothing was sent. Make and review a new one with `specsync plan --out {name}`"
     )
+
+
+def _some(ids: Sequence[str]) -> str:
+    """The first five ids, and how many more."""
+    return ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
