@@ -16,7 +16,7 @@ from typing import Any
 
 from specsync.errors import UserError
 from specsync.model import Item
-from specsync.service.apply import ApplyOptions, check_emulator_marking, recover, utc_now
+from specsync.service.apply import check_emulator_marking, recover, utc_now
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry
@@ -115,13 +115,12 @@ def adopt(
     check_emulator_marking(read_lockfile(lockfile_path), lockfile_path, emulator=False)
     if check is not None:
         check_export(check, project_id)
-    options = ApplyOptions(concurrency=1, rate=1.0, emulator=False, service_host=service_host)
     with journal_mod.hold_apply_lock(lockfile_path):
         lock = read_lockfile(lockfile_path)
         check_emulator_marking(lock, lockfile_path, emulator=False)
         if not lock.entries and not lock.forgotten:
             lock = replace(lock, emulator=False)
-        lock, recovered = recover(lockfile_path, lock, options)
+        lock, recovered = recover(lockfile_path, lock, False, service_host)
         old = lock.entries.get(item.id)
         task = task or (old.task_id if old and old.project_id == project_id else None) or ""
         ids = (project_id, task or UNKNOWN_TASK_ID)

@@ -247,17 +247,15 @@ def identify_emulator(client: Any, options: ApplyOptions, progress: Progress) ->
 
 
 def recover(
-    lockfile_path: Path, lock: Lockfile, options: ApplyOptions | None = None
+    lockfile_path: Path, lock: Lockfile, emulator: bool, service_host: str
 ) -> tuple[Lockfile, int]:
     """Fold a journal an interrupted run left behind; returns the lockfile and its records.
 
-    A journal of the other kind of service (emulator vs real) is refused, never folded.
+    A journal of the other kind of service (emulator vs real, or another host than
+    `service_host`) is refused, never folded.
     """
     path = journal_mod.journal_path(lockfile_path, create=False)
-    if options is not None:
-        journal_mod.check_journal_service(
-            path, lockfile_path, options.emulator, options.service_host
-        )
+    journal_mod.check_journal_service(path, lockfile_path, emulator, service_host)
     records = journal_mod.read_journal(path)
     if not records:
         with suppress(FileNotFoundError):
@@ -440,7 +438,7 @@ def run_apply(
         if host:
             # Written with the next write (an older lockfile gains the key then).
             lock = replace(lock, service=host)
-        lock, recovered = recover(lockfile_path, lock, options)
+        lock, recovered = recover(lockfile_path, lock, options.emulator, options.service_host)
         if recovered:
             progress.note(f"recovered {recovered} journal records from an interrupted run")
         # With no journal folded, the lockfile's entries are the view's: the plan is the same.

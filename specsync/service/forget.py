@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from specsync.plan import matches, require_matches
-from specsync.service.apply import ApplyOptions, recover
+from specsync.service.apply import recover
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Lockfile
 from specsync.state.lockfile_read import read_lockfile
@@ -60,5 +60,4 @@ def _with_journal_folded(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile,
         lock = replace(lock, emulator=emulator)
     host = lock.service or (str(service["host"]) if service else "")
     # The journal of the other kind of service, or of another host, is refused, not folded.
-    options = ApplyOptions(concurrency=1, rate=1.0, emulator=emulator, service_host=host)
-    return recover(lockfile_path, lock, options)
+    return recover(lockfile_path, lock, emulator, host)
