@@ -21,7 +21,7 @@ from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import submitted_entry, with_entries
+from specsync.state.lockfile_update import made_current, with_entries
 from specsync.state.lockfile_write import write_lockfile
 
 # Recorded when the user knows only the projectId: the lockfile keeps both ids together,
@@ -83,10 +83,7 @@ def check_export(progress: Callable[[str], Any], project_id: str) -> None:
 
 def adopted_entry(old: Entry | None, item: Item, project_id: str, task_id: str, at: str) -> Entry:
     """The entry with these ids current; the ids it held before move to history."""
-    new = submitted_entry(old, item.id, item.fingerprint, project_id, task_id, at)
-    # Adopting an export listed in history makes it current: listed once, not twice.
-    history = tuple(s for s in new.history if (s.project_id, s.task_id) != (project_id, task_id))
-    return new._replace(history=history).with_request(item.request)
+    return made_current(old, item.id, item.request, item.fingerprint, project_id, task_id, at)
 
 
 def adopt(

@@ -39,7 +39,7 @@ from specsync.service.status import close_client
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry, Lockfile, resolution_marker, service_host
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import submitted_entry, with_entries
+from specsync.state.lockfile_update import made_current, with_entries
 from specsync.state.lockfile_write import write_lockfile
 from specsync.states import Answer, ItemOutcome, PlanAction
 
@@ -298,17 +298,17 @@ def reused_entries(plan: Plan, options: ApplyOptions) -> list[Entry]:
             continue
         if options.targets and not matches(planned.id, options.targets):
             continue
-        new = submitted_entry(
-            entry,
-            entry.id,
-            item.fingerprint,
-            record.project_id,
-            record.task_id,
-            record.submitted_at,
+        entries.append(
+            made_current(
+                entry,
+                entry.id,
+                item.request,
+                item.fingerprint,
+                record.project_id,
+                record.task_id,
+                record.submitted_at,
+            )
         )
-        ids = (record.project_id, record.task_id)
-        history = tuple(s for s in new.history if (s.project_id, s.task_id) != ids)
-        entries.append(new._replace(history=history).with_request(item.request))
     return entries
 
 

@@ -7,8 +7,9 @@ update replaces move to the entry's history (or to `forgotten`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
 
@@ -82,6 +83,24 @@ def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: 
         attempted_at=attempted_at,
         history=history,
     )
+
+
+def made_current(
+    old: Entry | None,
+    id: str,
+    request: Mapping[str, Any],
+    fingerprint: str,
+    project_id: str,
+    task_id: str,
+    submitted_at: str,
+) -> Entry:
+    """The entry with an export that already exists made current (adopted, or reused from
+    history), and `request`'s fingerprinted fields recorded. The ids it held move to
+    history; an export listed in history leaves it, being current: every id listed once."""
+    new = submitted_entry(old, id, fingerprint, project_id, task_id, submitted_at)
+    ids = (project_id, task_id)
+    history = tuple(s for s in new.history if (s.project_id, s.task_id) != ids)
+    return new._replace(history=history).with_request(request)
 
 
 def with_entries(lock: Lockfile, entries: Iterable[Entry]) -> Lockfile:
