@@ -68,8 +68,8 @@ def adopt(
     import urllib.parse
 
     from specsync.cli.console import shown
+    from specsync.cli.service_commands import polling_client
     from specsync.manifests.pipeline import load_items
-    from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service.adopt import adopt as run_adopt
 
@@ -80,13 +80,7 @@ def adopt(
     def check(project: str) -> Any:
         # Credentials are read only when the check runs (never for --no-check).
         credentials = credentials_mod.credentials_from_env(os.environ)
-        client = client_mod.Client(
-            base,
-            credentials,
-            max_attempts=3,
-            max_retry_seconds=15.0,
-            log=lambda line: click.echo(shown(line), err=True),
-        )
+        client = polling_client(base, credentials, lambda line: click.echo(shown(line), err=True))
         clients.append(client)
         return client.progress(project)
 

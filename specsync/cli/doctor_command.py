@@ -44,9 +44,8 @@ def doctor(
     model and workspace id the manifests use against the account's lists. Exit 0 when all
     is well (warnings allowed), 1 otherwise.
     """
-    from specsync.cli.service_commands import _api_endpoint
+    from specsync.cli.service_commands import _api_endpoint, polling_client
     from specsync.manifests.pipeline import load_items
-    from specsync.service import client as client_mod
     from specsync.service.doctor import run_doctor
 
     items = load_items(paths, root=root)
@@ -55,9 +54,7 @@ def doctor(
         def log(line: str) -> None:
             click.echo(line, err=True)
 
-        with client_mod.Client(
-            base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log
-        ) as client:
+        with polling_client(base, credentials, log) as client:
             report = run_doctor(
                 base, credentials, client, Path(lockfile), items, emulator=use_emulator
             )

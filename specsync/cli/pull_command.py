@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -150,7 +151,7 @@ def download_read_timeout() -> float:
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
     from specsync.cli.console import shown
-    from specsync.service import client as client_mod
+    from specsync.cli.service_commands import polling_client
     from specsync.service import credentials as credentials_mod
     from specsync.service.errors import AuthError, ConfigError
     from specsync.service.pull import run_pull
@@ -161,17 +162,11 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
-        with _lazy_endpoint(use_emulator, api_base) as endpoint:
+        with _lazy_endpoint(use_emulator) as endpoint:
 
             def make_client() -> Any:
                 base, credentials = endpoint()
-                return client_mod.Client(
-                    base,
-                    credentials,
-                    max_attempts=3,
-                    max_retry_seconds=15.0,
-                    log=lambda line: progress.note(shown(line)),
-                )
+                return polling_client(base, credentials, lambda line: progress.note(shown(line)))
 
             report = run_pull(
                 path,
@@ -184,17 +179,14 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
             )
     except LockBusy as error:
         raise UserError(str(error)) from None
-    finally:
-        progress.finish()
     return report
 
 
 @contextlib.contextmanager
-def _lazy_endpoint(use_emulator: bool, api_base: str | None) -> Iterator[Any]:
+def _lazy_endpoint(use_emulator: bool) -> Iterator[Any]:
     """A function giving (API base, credentials) when a URL must be asked for: credentials
     are read, or an emulator started, only then (a pull of files on disk needs neither)."""
     from specsync.cli.service_commands import _api_endpoint
-    from specsync.service import credentials as credentials_mod
 
     with contextlib.ExitStack() as stack:
         lock = threading.Lock()
@@ -203,11 +195,7 @@ def _lazy_endpoint(use_emulator: bool, api_base: str | None) -> Iterator[Any]:
         def endpoint() -> tuple[str, Any]:
             with lock:
                 if not found:
-                    if use_emulator:
-                        found.append(stack.enter_context(_api_endpoint(True)))
-                    else:
-                        assert api_base is not None
-                        found.append((api_base, credentials_mod.credentials_from_env(os.environ)))
+                    found.append(stack.enter_context(_api_endpoint(use_emulator)))
                 return found[0]
 
         yield endpoint
@@ -251,9 +239,6 @@ class PullProgress:
         prefix = "\r\x1b[K" if self.tty else ""
         print(prefix + message, file=self.stream, flush=True)
 
-    def finish(self) -> None:
-        pass
-
 
 def show_report(report: Any, output_format: str, verify: bool) -> None:
     """The document or the summary; exit 1 unless every done item is on disk and verified."""
@@ -269,19 +254,17 @@ def show_report(report: Any, output_format: str, verify: bool) -> None:
 def pull_summary(report: Any, verify: bool) -> None:
     """What happened, on stderr: checked files (--verify), counts, what is not on disk."""
     from specsync.cli.console import shown
-    from specsync.service.pull import failing
+    from specsync.service.pull import SKIPPED, failing
 
     if verify:
         for item in report.items:
-            if item.outcome != "skipped":
+            if item.outcome != SKIPPED:
                 click.echo(
                     f"{item.outcome:<9} {shown(item.id)} {shown(item.path or '')}"
                     + (f": {item.message}" if item.message else ""),
                     err=True,
                 )
-    counts = {}
-    for item in report.items:
-        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    counts = collections.Counter(item.outcome for item in report.items)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     click.echo(f"{'Verify' if verify else 'Pull'}: {summary or 'nothing to do'}.", err=True)
     if report.not_recorded:

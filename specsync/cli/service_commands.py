@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,15 @@ def apply(
         sys.exit(EXIT_INVALID)
 
 
+def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> Any:
+    """A client for the progress, auth and account endpoints (status, pull, adopt, doctor):
+    fewer and shorter retries than apply's, since a poll is asked again anyway and a person
+    is waiting."""
+    from specsync.service import client as client_mod
+
+    return client_mod.Client(base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log)
+
+
 @contextlib.contextmanager
 def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     """(API base, credentials): the real service from the environment, or an emulator."""
@@ -304,7 +313,6 @@ def status(
     from specsync.cli.console import shown
     from specsync.cli.report_json import status_document
     from specsync.cli.report_text import status_text
-    from specsync.service import client as client_mod
     from specsync.service import credentials as credentials_mod
     from specsync.service import errors as errors_mod
     from specsync.service.status import (
@@ -327,9 +335,7 @@ def status(
                 click.echo(shown(line), err=True)
 
             def make_client() -> Any:
-                return client_mod.Client(
-                    base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log
-                )
+                return polling_client(base, credentials, log)
 
             options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
             puller = _Puller(path, make_client, out_dir, max_bytes) if then_pull else None
