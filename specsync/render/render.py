@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-import re
 import signal
 import sys
 import threading
@@ -30,7 +29,7 @@ from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
 from specsync.render.skeleton import Shape, choose_shapes, render_plain
-from specsync.render.snippets import included_location, unincluded_problems
+from specsync.render.snippets import UNDEFINED_NAME, included_location, unincluded_problems
 
 # The rendered script limit (after normalisation), and the raw output at which a streaming
 # render is stopped (room for outer whitespace that normalisation strips).
@@ -157,6 +156,7 @@ class Renderer:
     def __init__(self, root: Path, *, use_cache: bool = False, cwd: Path | None = None) -> None:
         self.root = root
         self.cwd = cwd  # included files are named relative to it (an editor opens them)
+        self._snippet_lines: dict[tuple[str, int], str] = {}  # see included_location
         self.environment = ScriptEnvironment(root)
         # The persistent, authenticated compiled-template cache (specsync.render.cache).
         self.cache = TemplateCache(environment_fingerprint(self.environment), enabled=use_cache)
@@ -309,7 +309,7 @@ class Renderer:
             # In an included file: located there (an editor can open it), and the script
             # that included it is named after (see _merge_failures).
             return Problem(
-                included_location(filename, line, error, self.cwd),
+                included_location(filename, line, error, self.cwd, self._snippet_lines),
                 message,
                 code=code,
                 items=(spec.id,),
@@ -370,16 +370,13 @@ def _undefined_hint(error: UndefinedError, spec: ItemSpec) -> str:
     """ "(did you mean 'name'?)" for a misspelt variable, as for unknown keys; else the list
     of variables the script has."""
     names = sorted(spec.variables)
-    missing = _UNDEFINED_NAME.match(error.message or "")
+    missing = UNDEFINED_NAME.match(error.message or "")
     if missing:
         guess = difflib.get_close_matches(missing.group(1), names, n=1)
         if guess:
             return f" (did you mean {guess[0]!r}?)"
     known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     return f" (variables: {known})"
-
-
-_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
 
 def _merge_failures(failures: list[tuple[str, Problem, Location]]) -> list[Problem]:

@@ -33,11 +33,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from specsync.render.sandbox import MAX_VALUE
+from specsync.render.snippets import TAG_START
 
 SLOT_PREFIX = "specsync_slot_"
 # A tag with nothing in it that could hide its end or change the text around it.
 _TAG = re.compile(r"\{\{[^-+\"'{}%#][^\"'{}%#]*\}\}|\{%[^-+\"'{}%#][^\"'{}%#]*%\}")
-_OPENER = re.compile(r"\{[{%#]")
 _STATEMENT = re.compile(r"\{%\s*([a-z]+)")
 _PLAIN_STATEMENTS = frozenset(
     {"if", "elif", "else", "endif", "for", "endfor", "set", "with", "endwith"}
@@ -186,7 +186,7 @@ def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
     for run in texts:
         # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the
         # first brace for Jinja); any other opener in a run is a tag not taken.
-        if "{" in run and (_OPENER.search(run) or run.endswith("{")):
+        if "{" in run and (TAG_START.search(run) or run.endswith("{")):
             return None
         if len(run) > MAX_VALUE:
             return None

@@ -25,8 +25,9 @@ SNIPPET_SUFFIXES = (".j2", ".jinja", ".jinja2")
 # checkout (no manifests/ folder) must not make every run walk it all.
 MAX_ENTRIES_SEARCHED = 20_000
 
-_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
-_TAG_START = re.compile(r"\{[{%#]")
+# The name in Jinja's "'x' is undefined", and where a tag, expression or comment opens.
+UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+TAG_START = re.compile(r"\{[{%#]")
 
 
 def display_path(filename: str, cwd: Path | None) -> str:
@@ -53,25 +54,39 @@ def _line_text(filename: str, line: int) -> str:
 
 def _column(text: str, error: BaseException) -> int:
     if isinstance(error, UndefinedError):
-        name = _UNDEFINED_NAME.match(error.message or "")
+        name = UNDEFINED_NAME.match(error.message or "")
         if name:
             found = re.search(rf"\b{re.escape(name.group(1))}\b", text)
             if found:
                 return found.start() + 1
-    tag = _TAG_START.search(text)
+    tag = TAG_START.search(text)
     if tag:
         return tag.start() + 1
     return len(text) - len(text.lstrip()) + 1 if text.strip() else 1
 
 
 def included_location(
-    filename: str, line: int | None, error: BaseException, cwd: Path | None
+    filename: str,
+    line: int | None,
+    error: BaseException,
+    cwd: Path | None,
+    lines_read: dict[tuple[str, int], str] | None = None,
 ) -> Location:
-    """Where a problem in an included file is: the file, the line Jinja gives, a column."""
+    """Where a problem in an included file is: the file, the line Jinja gives, a column.
+
+    `lines_read` keeps the lines already read during one run: a snippet that fails in every
+    item that includes it is then read once, not once per item.
+    """
     shown = display_path(filename, cwd)
     if not line:
         return Location(shown)
-    return Location(shown, line, _column(_line_text(filename, line), error))
+    key = (filename, line)
+    text = lines_read.get(key) if lines_read is not None else None
+    if text is None:
+        text = _line_text(filename, line)
+        if lines_read is not None:
+            lines_read[key] = text
+    return Location(shown, line, _column(text, error))
 
 
 def _snippet_files(root: Path) -> list[Path]:

@@ -271,7 +271,7 @@ def reference_shape_of(source: str) -> Shape | None:
                 plain.append(piece)  # a text run, empty or not
             if not piece:
                 continue
-            if "{" in piece and (skeleton._OPENER.search(piece) or piece.endswith("{")):
+            if "{" in piece and (skeleton.TAG_START.search(piece) or piece.endswith("{")):
                 return None
             if len(piece) > MAX_VALUE:
                 return None
