@@ -341,8 +341,7 @@ def _video_answer(project: Project, range_header: str | None) -> Answer:
     try:
         wanted = requested_range(range_header, size)
     except RangeNotSatisfiable:
-        answer = failure(416, "requested range not satisfiable")
-        return Answer(416, answer.body, headers={"Content-Range": f"bytes */{size}"})
+        return failure(416, "requested range not satisfiable", {"Content-Range": f"bytes */{size}"})
     if wanted is None:
         return Answer(200, video, "video/mp4", {"Accept-Ranges": "bytes"})
     first, last = wanted

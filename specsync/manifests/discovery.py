@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular, wide_encoding
+from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.manifests.project_root import PROJECT_FILE_NAME
 from specsync.model import InputError, Location, Problem
 
-DEFAULT_DIR = "manifests"
 SUFFIXES = (".yaml", ".yml")
 # A searched file is a manifest when a line starts with `specsync:` (the key may be quoted).
 # Deciding this from the text means unrelated YAML (CI workflows, CloudFormation with custom

@@ -349,8 +349,7 @@ def check_document(doc: Document) -> SchemaCheck:
     bad_videos: set[str] = set()
     whole_file = False
     for error in _validator().iter_errors(data):
-        code = _CODES.get(error.validator, "invalid-value")
-        problems.update(p.with_code(code) for p in _problem_for(doc, error))
+        problems.update(_coded_problems(doc, error))
         scope = _video_scope(error)
         if scope is None:
             whole_file = True
@@ -402,6 +401,11 @@ def validate_project_document(doc: Document) -> list[Problem]:
         return []  # the manifest check decides defaults and vars alike, without jsonschema
     problems: set[Problem] = set()
     for error in _project_validator().iter_errors(data):
-        code = _CODES.get(error.validator, "invalid-value")
-        problems.update(p.with_code(code) for p in _problem_for(doc, error))
+        problems.update(_coded_problems(doc, error))
     return sorted(problems)
+
+
+def _coded_problems(doc: Document, error: Any) -> list[Problem]:
+    """The problems one schema error makes, each with the stable code of its kind."""
+    code = _CODES.get(error.validator, "invalid-value")
+    return [p.with_code(code) for p in _problem_for(doc, error)]
