@@ -7,7 +7,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from specsync.manifests.load import MAX_FILE_BYTES, NotRegular, open_regular, wide_encoding
+from specsync.manifests.load import (
+    MAX_FILE_BYTES,
+    NotRegular,
+    open_regular,
+    read_problem,
+    wide_encoding,
+)
 from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.manifests.project_root import PROJECT_FILE_NAME
 from specsync.model import InputError, Location, Problem
@@ -64,12 +70,6 @@ def _has_marker(fd: int) -> bool:
     return False
 
 
-def _problem(given: str, error: OSError | NotRegular) -> Problem:
-    if isinstance(error, NotRegular):
-        return Problem(Location(given), str(error))
-    return Problem(Location(given), f"cannot read: {error.strerror or error}")
-
-
 def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
     found: list[Path] = []
 
@@ -88,13 +88,13 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
                 fd = open_regular(candidate)
             except (OSError, NotRegular) as error:
                 # Skipping it would drop its items from the run: plan would call them orphaned.
-                problems.append(_problem(_display(candidate, cwd), error))
+                problems.append(read_problem(_display(candidate, cwd), error))
                 continue
             try:
                 if _has_marker(fd):
                     found.append(candidate)
             except OSError as error:
-                problems.append(_problem(_display(candidate, cwd), error))
+                problems.append(read_problem(_display(candidate, cwd), error))
             finally:
                 os.close(fd)
     return found
@@ -158,20 +158,16 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
     return result
 
 
-def root_is_chosen(paths: Sequence[str], root: str | None, cwd: Path) -> bool:
-    """Whether the manifest root is the manifests' own folder (--root, the one directory
-    named, or manifests/), not the current folder taken as a last resort."""
-    if root or len([p for p in paths if (cwd / p).is_dir()]) == 1:
-        return True
-    return (cwd / DEFAULT_DIR).is_dir()
-
-
-def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> Path:
-    """--root; else the one directory named; else manifests/ when present; else cwd."""
+def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> tuple[Path, bool]:
+    """(the manifest root, whether it was chosen): --root; else the one directory named;
+    else manifests/ when present; else the current folder, taken as a last resort (not
+    chosen: it may be any checkout, with others' templates in it)."""
     if root:
-        return (cwd / root).resolve()
+        return (cwd / root).resolve(), True
     directories = [p for p in paths if (cwd / p).is_dir()]
     if len(directories) == 1:
-        return (cwd / directories[0]).resolve()
+        return (cwd / directories[0]).resolve(), True
     default = cwd / DEFAULT_DIR
-    return default.resolve() if default.is_dir() else cwd.resolve()
+    if default.is_dir():
+        return default.resolve(), True
+    return cwd.resolve(), False

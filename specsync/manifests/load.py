@@ -420,21 +420,22 @@ def load_document(path: Path, display: str) -> Document:
     """Read and parse one manifest file (a regular file, at most the size cap)."""
     try:
         fd = open_regular(path)
-    except NotRegular as error:
-        raise InputError(Problem(Location(display), str(error))) from None
-    except OSError as error:
-        raise InputError(
-            Problem(Location(display), f"cannot read: {error.strerror or error}")
-        ) from None
+    except (NotRegular, OSError) as error:
+        raise InputError(read_problem(display, error)) from None
     try:
         raw = _read_capped(fd, display)
     except OSError as error:
-        raise InputError(
-            Problem(Location(display), f"cannot read: {error.strerror or error}")
-        ) from None
+        raise InputError(read_problem(display, error)) from None
     finally:
         os.close(fd)
     return parse_document(raw, display)
+
+
+def read_problem(display: str, error: OSError | NotRegular) -> Problem:
+    """The problem of a file that cannot be read, or is not a regular file."""
+    if isinstance(error, NotRegular):
+        return Problem(Location(display), str(error))
+    return Problem(Location(display), f"cannot read: {error.strerror or error}")
 
 
 class NotRegular(Exception):

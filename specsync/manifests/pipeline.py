@@ -90,7 +90,7 @@ def load_items(
 
     here = Path.cwd() if cwd is None else cwd
     read = read_specs(paths, here)
-    manifest_root = discovery.manifest_root(paths, root, here)
+    manifest_root, chosen = discovery.manifest_root(paths, root, here)
     items, render_problems = render.render_items(
         read.specs,
         manifest_root,
@@ -99,7 +99,7 @@ def load_items(
         cwd=here,
         # Unused snippets are checked in the manifests' own folder only: the current folder
         # taken as a last resort may be any checkout, with others' templates in it.
-        check_unincluded=discovery.root_is_chosen(paths, root, here),
+        check_unincluded=chosen,
     )
     problems = read.problems + [p.with_code("template") for p in render_problems]
     if problems:

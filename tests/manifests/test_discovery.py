@@ -45,12 +45,14 @@ def test_explicit_file_is_returned_for_the_loader_to_check(tmp_path: Path) -> No
 def test_root_rules(tmp_path: Path) -> None:
     make(tmp_path)
     (tmp_path / "other").mkdir()
-    assert manifest_root([], "other", tmp_path) == (tmp_path / "other").resolve()
-    assert manifest_root(["other"], None, tmp_path) == (tmp_path / "other").resolve()
-    assert (
-        manifest_root(["other", "manifests"], None, tmp_path) == (tmp_path / "manifests").resolve()
+    assert manifest_root([], "other", tmp_path) == ((tmp_path / "other").resolve(), True)
+    assert manifest_root(["other"], None, tmp_path) == ((tmp_path / "other").resolve(), True)
+    assert manifest_root(["other", "manifests"], None, tmp_path) == (
+        (tmp_path / "manifests").resolve(),
+        True,
     )
-    assert manifest_root([], None, tmp_path / "other") == (tmp_path / "other").resolve()
+    # The current folder as a last resort: not a chosen root (unused snippets unchecked).
+    assert manifest_root([], None, tmp_path / "other") == ((tmp_path / "other").resolve(), False)
 
 
 # hostile folders: big data files, FIFOs, broken links, unreadable entries -----------------
