@@ -31,6 +31,7 @@ class StringEntry:
     display: str  # the file as messages name it
     line: int  # where the item is defined
     codes: tuple[str, ...]  # the video's locale codes as written, in order
+    code: str  # this item's locale code as written
 
 
 def _effective_locales(
@@ -63,12 +64,17 @@ def read_catalogue(paths: Sequence[str], cwd: Path) -> list[StringEntry]:
     if read.problems:
         raise InputError(read.problems)
     entries = []
+    # Per video, not per item: a video's overrides serve each of its locales.
+    overrides_of: dict[tuple[str, str], dict[str, tuple[str, Mapping[str, Any]]]] = {}
     for spec in read.specs:
         manifest, document, project = read.documents[spec.source.path]
         data = document.data
         video = data["videos"][spec.video]
-        overrides = locale_overrides(data, video, project)
-        _, override = overrides[spec.locale]
+        key = (spec.source.path, spec.video)
+        overrides = overrides_of.get(key)
+        if overrides is None:
+            overrides = overrides_of[key] = locale_overrides(data, video, project)
+        code, override = overrides[spec.locale]
         entries.append(
             StringEntry(
                 id=spec.id,
@@ -81,6 +87,7 @@ def read_catalogue(paths: Sequence[str], cwd: Path) -> list[StringEntry]:
                 display=document.path,
                 line=spec.source.line,
                 codes=tuple(written for written, _ in overrides.values()),
+                code=code,
             )
         )
     return sorted(entries, key=lambda entry: entry.id)

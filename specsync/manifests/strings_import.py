@@ -238,6 +238,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
     yaml.preserve_quotes = True
     yaml.width = 1_000_000  # never fold a long script over lines
     yaml.indent(mapping=indent or 2, sequence=indent or 2, offset=block_seq_indent or 0)
+    before = _loaded(text, "original")  # read once: both tries compare with it
     rewritten = ""
     for literal in (True, False):  # a block scalar cannot hold every text: then quoted
         data = yaml.load(text)
@@ -247,7 +248,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
         yaml.dump(data, out)
         rewritten = out.getvalue()
         try:
-            _check(text, rewritten, changes)
+            _check(before, rewritten, changes)
             break
         except _NotWritten:
             if not literal:
@@ -260,11 +261,8 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
 def _place(data: Any, change: _Change, literal: bool) -> None:
     entry = change.entry
     video = data["videos"][entry.video]
-    codes = [code for code in entry.codes if canonical_locale(code) == entry.locale]
-    if not codes:
-        raise _NotWritten(f"locale {entry.locale} not found under video {entry.video}")
     locales = _locales_map(video, entry.codes)
-    override = _override_map(locales, codes[0])
+    override = _override_map(locales, entry.code)
     override["script"] = _scalar(change.text, literal)
 
 
@@ -278,25 +276,30 @@ def _expected(original: Any, changes: Sequence[_Change]) -> Any:
         if not isinstance(video.get("locales"), dict):
             video["locales"] = {code: {} for code in entry.codes}
         locales = video["locales"]
-        code = next(c for c in entry.codes if canonical_locale(c) == entry.locale)
-        if not isinstance(locales.get(code), dict):
-            locales[code] = {}
-        locales[code]["script"] = change.text
+        if not isinstance(locales.get(entry.code), dict):
+            locales[entry.code] = {}
+        locales[entry.code]["script"] = change.text
     return expected
 
 
-def _check(original: str, rewritten: str, changes: Sequence[_Change]) -> None:
-    """Read both texts with specsync's own loader: the rewritten one must load, and hold
-    exactly the original's data with only the new scripts changed. This catches whatever
-    the YAML 1.2 round trip could change for a YAML 1.1 reader, and an override shared
-    through an anchor (writing into it would change the other locales too)."""
+def _loaded(text: str, name: str) -> Any:
+    """`text` as specsync's own loader reads it (its data); either text not loading means
+    the rewrite cannot be checked, so it is not written."""
     from specsync.manifests.load import parse_document
 
     try:
-        before = parse_document(original.encode("utf-8"), "original").data
-        after = parse_document(rewritten.encode("utf-8"), "rewritten").data
+        return parse_document(text.encode("utf-8"), name).data
     except InputError as error:
         raise _NotWritten(f"the rewritten manifest would not load ({error})") from None
+
+
+def _check(before: Any, rewritten: str, changes: Sequence[_Change]) -> None:
+    """Read the rewritten text with specsync's own loader: it must load, and hold exactly
+    the original's data (`before`, read the same way) with only the new scripts changed.
+    This catches whatever the YAML 1.2 round trip could change for a YAML 1.1 reader, and
+    an override shared through an anchor (writing into it would change the other locales
+    too)."""
+    after = _loaded(rewritten, "rewritten")
     if after != _expected(before, changes):
         raise _NotWritten(
             "rewriting the manifest would change more than these scripts (an override "
