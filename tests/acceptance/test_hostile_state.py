@@ -20,6 +20,7 @@ import pytest
 from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised
 from git_repo import git, new_repo
+from tmpfs import tmpfs
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockdata import Entry, Lockfile
@@ -289,19 +290,8 @@ def test_a_real_apply_never_writes_into_an_emulator_lockfile(tmp_path: Path) -> 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs (skipped where mounting is not permitted)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(disk)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
-    try:
+    with tmpfs(tmp_path / "disk", "size=64k,mode=0755") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
 
 def fill(disk: Path, leave_pages: int) -> Path:
@@ -411,16 +401,7 @@ def test_bad_lockfile_paths_and_contents_exit_1_and_send_nothing(
 
 
 def test_a_read_only_project_folder_is_refused_before_sending(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(project)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(tmp_path / "project", "size=1m") as project:
         write_manifests(project, videos=2)
         # Root ignores permission bits: only a read-only mount makes the folder read-only.
         subprocess.run(["mount", "-o", "remount,ro", str(project)], check=True)
@@ -431,8 +412,6 @@ def test_a_read_only_project_folder_is_refused_before_sending(tmp_path: Path) ->
         assert "Read-only file system" in result.stderr, result.stderr
         assert "nothing was submitted" in result.stderr
         assert exported_ids(service_journal) == []
-    finally:
-        subprocess.run(["umount", "-l", str(project)], capture_output=True, check=False)
 
 
 @pytest.mark.slow

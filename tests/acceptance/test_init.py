@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT, SPECSYNC, run, tomllib
+from tmpfs import tmpfs
 
 from specsync import __version__
 
@@ -170,19 +171,8 @@ def test_the_pre_commit_config_init_writes_runs_the_hook(tmp_path: Path) -> None
 
 def test_init_on_a_read_only_file_system_is_a_clean_error(tmp_path: Path) -> None:
     # A read-only mount refuses even root (file modes would not).
-    mount_point = tmp_path / "ro"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here")
-    try:
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as mount_point:
         done = run([SPECSYNC, "init", str(mount_point / "videos")], tmp_path)
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
     assert done.returncode == 1, done.stderr
     assert "cannot create" in done.stderr and "Read-only file system" in done.stderr
     assert "Traceback" not in done.stderr
