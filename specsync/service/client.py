@@ -51,7 +51,6 @@ from specsync.service.errors import (
 )
 from specsync.service.replies import (
     _id_text,
-    _json_or_none,
     _read_capped,
     _refusal,
     _Reply,
@@ -257,11 +256,11 @@ class Client:
                 f"{prefix}progress of {project_id}: {_status_text(reply.status, text, code)}",
                 status=reply.status,
             )
-        if _refusal(_json_or_none(reply.body)):
+        if _refusal(reply.parsed):
             # `success: false` is the service's own word that this project failed.
             code, text = self._service_error(reply)
             raise RenderRefused(_status_text(reply.status, text, code), reply.status)
-        data = _unwrap(_json_or_none(reply.body))
+        data = _unwrap(reply.parsed)
         if data is None:
             raise ClientError(
                 f"progress of {project_id}: the answer is not the expected JSON", reply.status
@@ -280,7 +279,7 @@ class Client:
         )
         if attempt.reply is None:
             raise ClientError(self._gave_up_text(run, attempt))
-        return attempt.reply.status, _json_or_none(attempt.reply.body)
+        return attempt.reply.status, attempt.reply.parsed
 
     # -- result shaping --------------------------------------------------------------------
 
@@ -296,7 +295,7 @@ class Client:
                 return result(UNCERTAIN, attempt.error)
             return result(FAILED, self._gave_up_text(run, attempt))
         status = reply.status
-        if 200 <= status < 300 and _refusal(_json_or_none(reply.body)):
+        if 200 <= status < 300 and _refusal(reply.parsed):
             # The vendor's own code treats `success: false` as a failed request, whatever
             # the HTTP status: a definite answer, so the item failed (never uncertain).
             code, text = self._service_error(reply)
@@ -332,7 +331,7 @@ class Client:
     def _accepted_result(self, reply: _Reply, run: _Run) -> ExportResult:
         """A 2xx: the ids, whatever else the answer holds; a refusal; or uncertain."""
         # (A `success: false` answer never gets here: _export_result made it a refusal.)
-        data = _unwrap(_json_or_none(reply.body))
+        data = _unwrap(reply.parsed)
         project_id = _id_text(data.get("projectId")) if data else None
         # A missing or odd taskId never costs the projectId: "" stands for "none given".
         task_id = (_id_text(data.get("taskId")) if data else None) or ""
@@ -380,7 +379,7 @@ class Client:
 
     def _service_error(self, reply: _Reply) -> tuple[str | None, str]:
         """The service's error code and message, from its envelope or whatever it sent."""
-        parsed = _json_or_none(reply.body)
+        parsed = reply.parsed
         code: Any = None
         message: Any = None
         if isinstance(parsed, dict):
@@ -471,7 +470,7 @@ class Client:
         reply = attempt.reply
         if reply is None:
             raise ClientError(f"could not get an auth token: {self._gave_up_text(run, attempt)}")
-        if reply.status in (400, 401, 403) or _refusal(_json_or_none(reply.body)):
+        if reply.status in (400, 401, 403) or _refusal(reply.parsed):
             # A refusal of the app id and user key stops the run once: every further
             # item would ask again and be refused the same way.
             _, text = self._service_error(reply)
@@ -479,7 +478,7 @@ class Client:
                 f"the API rejected the app id and user key (HTTP {reply.status}: {text}): "
                 f"check {APP_ID_ENV} and {USER_KEY_ENV}"
             )
-        data = _unwrap(_json_or_none(reply.body)) if reply.status == 200 else None
+        data = _unwrap(reply.parsed) if reply.status == 200 else None
         token = data.get("token") if data else None
         if isinstance(token, str) and token and not _header_safe(token):
             # requests would fail with the value in its message, after some were sent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -20,6 +21,11 @@ class _Reply:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    @functools.cached_property
+    def parsed(self) -> Any:
+        """The body as JSON (None when it is not): parsed once, however many readers."""
+        return _json_or_none(self.body)
 
 
 class _SlowAnswer(TimeoutError):
