@@ -299,34 +299,21 @@ class Client:
             # The vendor's own code treats `success: false` as a failed request, whatever
             # the HTTP status: a definite answer, so the item failed (never uncertain).
             code, text = self._service_error(reply)
-            return ExportResult(
-                FAILED,
-                code=code,
-                message=f"refused by the service: {text}" + (f" (code {code})" if code else ""),
-                attempts=run.attempts,
-                retries=run.retries,
-            )
+            refused = f"refused by the service: {text}" + (f" (code {code})" if code else "")
+            return result(FAILED, refused, code=code)
         if 200 <= status < 300:
             accepted = self._accepted_result(reply, run)
             return replace(accepted, emulator=_from_emulator(reply.headers))
         code, text = self._service_error(reply)
         detail = _status_text(status, text, code)
         if status in RETRYABLE_STATUSES:
-            return ExportResult(
-                FAILED,
-                code=code,
-                message=self._gave_up_text(run, attempt, detail),
-                attempts=run.attempts,
-                retries=run.retries,
-            )
+            return result(FAILED, self._gave_up_text(run, attempt, detail), code=code)
         if status >= 500:
             return result(UNCERTAIN, f"{detail}; the export may have been processed")
         if 300 <= status < 400:
             where = self._redact(reply.headers.get("Location", "") or "")[:_SERVER_TEXT_LIMIT]
             return result(FAILED, f"HTTP {status}: unexpected redirect to {where or '?'}")
-        return ExportResult(
-            FAILED, code=code, message=detail, attempts=run.attempts, retries=run.retries
-        )
+        return result(FAILED, detail, code=code)
 
     def _accepted_result(self, reply: _Reply, run: _Run) -> ExportResult:
         """A 2xx: the ids, whatever else the answer holds; a refusal; or uncertain."""
