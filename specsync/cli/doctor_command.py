@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -59,15 +58,9 @@ def doctor(
                 base, credentials, client, Path(lockfile), items, emulator=use_emulator
             )
     if output_format == "json":
-        document: dict[str, Any] = {
-            "apiBase": report.api_base,
-            "credentialMode": report.credential_mode,
-            "ok": report.ok,
-            "checks": [
-                {"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks
-            ],
-        }
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        from specsync.cli.report_json import doctor_document
+
+        click.echo(json.dumps(doctor_document(report), ensure_ascii=False, indent=2))
     else:
         lines = [f"API base:    {report.api_base}", f"Credentials: {report.credential_mode}"]
         lines += [f"{_MARK[c.status]}  {c.name}: {c.detail}" for c in report.checks]

@@ -1,5 +1,5 @@
 """The JSON format: the documented `--format json` documents of render, plan, apply, status,
-pull and validate.
+pull, doctor and validate.
 
 Each function returns plain data; the command prints it with json.dumps on stdout alone.
 """
@@ -15,6 +15,7 @@ from specsync.states import ItemOutcome, PlanAction
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport
+    from specsync.service.doctor import DoctorReport
     from specsync.service.pull import PullReport
     from specsync.service.status import StatusReport
 
@@ -152,4 +153,14 @@ def pull_document(report: PullReport) -> dict[str, Any]:
             for item in report.items
         ],
         "ok": report.ok,
+    }
+
+
+def doctor_document(report: DoctorReport) -> dict[str, Any]:
+    """The documented `doctor --format json` document."""
+    return {
+        "apiBase": report.api_base,
+        "credentialMode": report.credential_mode,
+        "ok": report.ok,
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks],
     }
