@@ -69,7 +69,8 @@ class EmulatorConfig:
             "--render-seconds": self.render_seconds,
             "--retry-after": self.retry_after,
         }
-        positives = {"--token-ttl": self.token_ttl, "--url-ttl": self.url_ttl}
+        ttls = {"--token-ttl": self.token_ttl, "--url-ttl": self.url_ttl}
+        positives = dict(ttls)
         if self.rate_limit is not None:
             positives["--rate-limit"] = self.rate_limit
         # NaN slips through every comparison below and infinity overflows sleeps and
@@ -77,40 +78,36 @@ class EmulatorConfig:
         found = [
             f"{flag} must be a finite number, got {value}"
             for flag, value in {**rates, **durations, **positives}.items()
-            if not _finite(value)
+            if not math.isfinite(value)
         ]
         found += [
             f"{flag} must be between 0 and 1, got {rate}"
             for flag, rate in rates.items()
-            if _finite(rate) and not 0.0 <= rate <= 1.0
+            if math.isfinite(rate) and not 0.0 <= rate <= 1.0
         ]
         request_rates = (self.throttle_rate, self.fail_rate, self.drop_rate)
-        if all(map(_finite, request_rates)) and sum(request_rates) > 1.0:
+        if all(map(math.isfinite, request_rates)) and sum(request_rates) > 1.0:
             found.append("--throttle-rate, --fail-rate and --drop-rate add up to more than 1")
         found += [
             f"{flag} must not be negative, got {seconds}"
             for flag, seconds in durations.items()
-            if _finite(seconds) and seconds < 0
+            if math.isfinite(seconds) and seconds < 0
         ]
         found += [
             f"{flag} must be positive, got {value}"
             for flag, value in positives.items()
-            if _finite(value) and value <= 0
+            if math.isfinite(value) and value <= 0
         ]
         found += [
             f"{flag} must be at most {MAX_SECONDS} (a year), got {value}"
-            for flag, value in {**durations, **positives}.items()
-            if flag != "--rate-limit" and _finite(value) and value > MAX_SECONDS
+            for flag, value in {**durations, **ttls}.items()
+            if math.isfinite(value) and value > MAX_SECONDS
         ]
         rate_limit = self.rate_limit
-        if rate_limit is not None and _finite(rate_limit) and 0 < rate_limit < MIN_RATE_LIMIT:
+        if rate_limit is not None and math.isfinite(rate_limit) and 0 < rate_limit < MIN_RATE_LIMIT:
             found.append(f"--rate-limit must be at least {MIN_RATE_LIMIT}, got {self.rate_limit}")
         if not 0 <= self.port <= 65535:
             found.append(f"--port must be between 0 and 65535, got {self.port}")
         if self.journal_memory < 0:
             found.append(f"journal_memory must not be negative, got {self.journal_memory}")
         return found
-
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
