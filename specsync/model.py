@@ -23,7 +23,7 @@ FINGERPRINT_SCHEME = "sha256-json-v2"
 FINGERPRINT_SCHEMES_READ = ("sha256-json-v1", FINGERPRINT_SCHEME)
 FINGERPRINT_FIELDS = ("language", "text", "model", "isExport", "resolution")
 
-# Order of the request body's keys, as the seed lists them, then the optional extras.
+# Order of the request body's keys, as docs/vendor.md lists them, then the optional extras.
 REQUEST_FIELDS = (
     "language",
     "text",
@@ -213,7 +213,7 @@ def canonical_locale(code: str) -> str:
 
 
 def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The request body for one item, in the seed's key order; optional keys only when set."""
+    """The request body for one item, in docs/vendor.md's key order; optional keys only when set."""
     values: dict[str, Any] = {"language": language, "text": text, **fields}
     values.setdefault("isExport", True)
     return {name: values[name] for name in REQUEST_FIELDS if values.get(name) is not None}

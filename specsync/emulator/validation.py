@@ -1,4 +1,4 @@
-"""Checks on an export request body, as the real service makes them (seed + DESIGN §5)."""
+"""Checks on an export request body, as the real service makes them (docs/vendor.md)."""
 
 from __future__ import annotations
 

@@ -467,8 +467,8 @@ def run_apply(
                 report.lockfile_written = write_lockfile(lockfile_path, lock)
             if stamped:
                 _note_stamped(progress, stamped)
-            # Only a brand-new emulator lockfile is written with nothing exported, so that
-            # the file says what kind it is; a real one appears with its first export.
+            # Nothing to submit: the lockfile is written only for stamped resolutions or
+            # reused exports; otherwise it stays as it was (a new one waits for an export).
             report.seconds = time.monotonic() - started
             return report
         if client is None:

@@ -307,7 +307,6 @@ def _is_table(
 
 _ENTRY_KEY_SET = frozenset(ENTRY_KEYS) - {"history"}
 _ENTRY_STRINGS = tuple(key for key in ENTRY_KEYS if key not in ("isExport", "bytes", "history"))
-# A pulled video's hash as `pull` records it: SHA-256 in lower-case hex.
 
 
 def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
