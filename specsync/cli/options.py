@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from specsync.manifests.project_root import default_lockfile, default_manifest_paths
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.decorators import FC
 
 ROOT_OPTION = click.option(
     "--root",
@@ -71,7 +76,7 @@ class FiniteFloat(click.FloatRange):
     name = "finite float"
 
     def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
@@ -83,7 +88,7 @@ class FiniteFloat(click.FloatRange):
 # Options several commands declare with their own help: bounds and defaults live here once.
 
 
-def format_option(choices: tuple[str, ...], help: str) -> Any:
+def format_option(choices: tuple[str, ...], help: str) -> Callable[[FC], FC]:
     return click.option(
         "--format",
         "output_format",
@@ -96,11 +101,13 @@ def format_option(choices: tuple[str, ...], help: str) -> Any:
 
 def target_option(
     help: str = "Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
-) -> Any:
+) -> Callable[[FC], FC]:
     return click.option("--target", "targets", multiple=True, metavar="GLOB", help=help)
 
 
-def concurrency_option(help: str, *, default: int | None = 4, maximum: int = 64) -> Any:
+def concurrency_option(
+    help: str, *, default: int | None = 4, maximum: int = 64
+) -> Callable[[FC], FC]:
     # Conservative default for polling: a handful of requests at a time. apply passes
     # default=None: its --rate paces it, and --concurrency is only a bound the user may set.
     return click.option(
@@ -113,5 +120,5 @@ def concurrency_option(help: str, *, default: int | None = 4, maximum: int = 64)
     )
 
 
-def emulator_flag(help: str) -> Any:
+def emulator_flag(help: str) -> Callable[[FC], FC]:
     return click.option("--emulator", "use_emulator", is_flag=True, help=help)

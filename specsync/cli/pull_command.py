@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -24,10 +24,15 @@ from specsync.cli.options import (
 )
 from specsync.errors import UserError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.decorators import FC
+
 MAX_BYTES_DEFAULT = 2 * 1024**3
 
 
-def out_option() -> Any:
+def out_option() -> Callable[[FC], FC]:
     return click.option(
         "--out",
         "out_dir",
@@ -38,7 +43,7 @@ def out_option() -> Any:
     )
 
 
-def max_bytes_option() -> Any:
+def max_bytes_option() -> Callable[[FC], FC]:
     return click.option(
         "--max-bytes",
         type=click.IntRange(min=1),

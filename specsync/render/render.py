@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SecurityError
+from jinja2.exceptions import SecurityError
 
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
@@ -245,7 +245,7 @@ class Renderer:
         # What Template.generate does, minus a generator layer per piece of output (this
         # loop is most of a large validate); errors get Jinja's template traceback in
         # _render_source, as generate would give them.
-        context = template.new_context(variables)
+        context = template.new_context(variables)  # type: ignore[arg-type]  # copied: any mapping
         pieces: list[str] = []
         size = 0
         for piece in template.root_render_func(context):

@@ -31,8 +31,10 @@ from jinja2 import (
 )
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Environment
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import soft_str
 
 # Largest string/list/bytes an operation may build (twice the rendered-script limit: room
 # for markup that is later stripped, nothing near what could hurt the machine).
@@ -151,7 +153,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
         return
     if not isinstance(old, type(text)):
         return
-    hits = len(text) + 1 if not old else text.count(old)
+    hits = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]  # same type
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     size = len(text) + hits * (len(new) - len(old))
@@ -442,7 +444,7 @@ def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
 
 def _string(value: Any) -> str:
     _refuse_unstable(value)
-    return filters.soft_str(value)
+    return soft_str(value)
 
 
 def _random(value: Any) -> Any:

@@ -30,7 +30,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from specsync.render.sandbox import MAX_VALUE
 from specsync.render.snippets import TAG_START
@@ -169,7 +169,7 @@ def shape_of(source: str) -> Shape | None:
     return Shape(skeleton, slots)
 
 
-def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
+def _split_checked(source: str) -> tuple[list[str], list[str]] | None:
     """(the source's pieces: text runs at even places, tags between them; each tag's kind)
     when a shape may take it, else None."""
     if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
@@ -190,7 +190,7 @@ def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
             return None
         if len(run) > MAX_VALUE:
             return None
-    return pieces, kinds
+    return pieces, cast("list[str]", kinds)  # no _NOT_PLAIN (None) left: checked above
 
 
 def _slotted(pieces: list[str]) -> tuple[str, dict[str, str]]:

@@ -284,9 +284,9 @@ class Client:
     # -- result shaping --------------------------------------------------------------------
 
     def _export_result(self, attempt: _Attempt, run: _Run) -> ExportResult:
-        def result(outcome: str, message: str, **ids: str | None) -> ExportResult:
+        def result(outcome: Answer, message: str, code: str | None = None) -> ExportResult:
             return ExportResult(
-                outcome, message=message, attempts=run.attempts, retries=run.retries, **ids
+                outcome, code=code, message=message, attempts=run.attempts, retries=run.retries
             )
 
         reply = attempt.reply

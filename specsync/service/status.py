@@ -308,7 +308,14 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
             if entry.state == DONE and progress is None:
                 progress = 100
             result.append(
-                ItemStatus(key, entry.project_id, entry.state, progress, url, service_state=word)
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    RenderState(entry.state),
+                    progress,
+                    url,
+                    service_state=word,
+                )
             )
         else:
             state = str(cached.get("state")) if same else SUBMITTED

@@ -21,7 +21,13 @@ from specsync.model import (
     Problem,
 )
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty, is_host_name
-from specsync.state.lockfile_fast import ENTRY_KEYS, SHA256_FORM, read_canonical, skim_known
+from specsync.state.lockfile_fast import (
+    END_LINE,
+    ENTRY_KEYS,
+    SHA256_FORM,
+    read_canonical,
+    skim_known,
+)
 from specsync.state.lockfile_locate import (
     Locations,
     conflict_problems,
@@ -29,7 +35,7 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
-from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
+from specsync.state.lockfile_write import HISTORY_KEYS, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
 _TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotten")

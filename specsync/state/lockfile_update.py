@@ -18,7 +18,9 @@ def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:
     return replace(lock, entries={**lock.entries, entry.id: entry})
 
 
-def add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> tuple:
+def add_history(
+    history: Iterable[Submission], extra: Iterable[Submission]
+) -> tuple[Submission, ...]:
     """History plus the extra submissions whose ids it does not hold yet, order kept."""
     result = list(history)
     seen = {(s.project_id, s.task_id) for s in result}
