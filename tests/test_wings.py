@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 PACKAGE = ROOT / "specsync"
 SHARED = {"model", "states", "errors", "atomic", "specsync"}  # `specsync`: __version__

@@ -17,11 +17,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from conftest import SPECSYNC, api_env, run, tomllib
-from disguised_service import disguised, relay
-from git_repo import git, new_repo
-
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, git, lock_items, new_repo, run
+from tests.helpers.disguised_service import disguised, relay
 
 MANIFEST = """specsync: 1
 defaults: {{model: M1, locales: [en]}}
@@ -39,10 +37,6 @@ def project(tmp_path: Path, script: str = "Hello and welcome.") -> Path:
 
 def write_script(root: Path, script: str) -> None:
     (root / "manifests" / "videos.yaml").write_text(MANIFEST.format(script=script), "utf-8")
-
-
-def lock_items(root: Path) -> dict:
-    return tomllib.loads((root / "specsync.lock").read_text("utf-8"))["items"]
 
 
 def plan_document(root: Path, env: dict[str, str]) -> dict:
@@ -64,7 +58,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
         assert applied.returncode == 1, applied.stderr
         assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
@@ -124,7 +118,7 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         write_script(root, "Second words.")
@@ -173,7 +167,7 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
         before = (root / "specsync.lock").read_bytes()
         refused = run(
@@ -181,7 +175,7 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         )
         assert refused.returncode == 1
         assert "does not know projectId no-such-project (HTTP 404)" in refused.stderr
-        assert "Traceback" not in refused.stderr
+        assert_not_a_crash(refused)
         assert (root / "specsync.lock").read_bytes() == before
         assert not (root / ".specsync" / "specsync.lock.journal").exists()
 
@@ -192,7 +186,7 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         refused = run([SPECSYNC, "adopt", "welcome/ko", "--project-id", "p-1"], root, env)
         assert refused.returncode == 1
         assert "no item 'welcome/ko' in the manifests" in refused.stderr
@@ -217,11 +211,11 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         assert run([SPECSYNC, "apply"], root, env).returncode == 0
     old = lock_items(root)["welcome/en"]
     # No service at all: --no-check records the ids as given.
-    env = api_env("http://127.0.0.1:9")
+    env = env_for("http://127.0.0.1:9")
     adopted = run(
         [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
         root,
@@ -237,13 +231,13 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
 def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
     tmp_path: Path,
 ) -> None:
-    repo = new_repo(tmp_path / "repo")
+    repo = new_repo(tmp_path / "repo", merge_driver=True)
     project(repo, "The base words.")
     with (
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         assert run([SPECSYNC, "apply"], repo, env).returncode == 0
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
@@ -316,7 +310,7 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
         disguised(emu.url) as real_url,
         hanging_second_export(real_url) as (url, posted),
     ):
-        env = api_env(url)
+        env = env_for(url)
         apply = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1"],
             cwd=root,

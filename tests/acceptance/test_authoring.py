@@ -8,7 +8,7 @@ import io
 import json
 from pathlib import Path
 
-from conftest import SPECSYNC, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, run
 
 ONBOARDING = """\
 specsync: 1
@@ -99,7 +99,7 @@ def test_a_bad_project_file_is_located_without_a_traceback(tmp_path: Path) -> No
     assert "specsync.yaml:2:23: unknown key 'modle' in defaults (did you mean 'model'?)" in (
         result.stderr
     )
-    assert "Traceback" not in result.stderr
+    assert_not_a_crash(result)
 
 
 def cells(text: str) -> list[dict[str, str]]:
@@ -191,7 +191,7 @@ def test_every_problem_at_once_and_snippet_problems_in_the_snippet(tmp_path: Pat
     )
     assert "  included from manifests/b.yaml:8:13" in lines
     assert lines[-1] == "4 problems in 3 files"
-    assert "Traceback" not in result.stderr
+    assert_not_a_crash(result)
 
 
 def test_validate_json_carries_every_problem_with_its_code(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECSYNC, run
 
 from specsync.model import build_request, fingerprint
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_write import write_lockfile
+from tests.helpers import ROOT, SPECSYNC, run
 
 
 def manifest(tmp_path: Path, locales: str, script: str = "Hello") -> None:

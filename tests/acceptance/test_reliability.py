@@ -21,10 +21,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, api_env, run, tomllib
-from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import SPECSYNC, env_for, git, new_repo, run, tomllib
 
 LOCALES = ("en", "ko", "ja")
 
@@ -114,7 +113,7 @@ def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) ->
         *("--throttle-rate", "0.15", "--fail-rate", "0.05", "--drop-rate", "0.03"),
         *("--latency", "0.05", "--seed", "7", "--retry-after", "0.1"),
     )
-    env = api_env(url)
+    env = env_for(url)
     apply = [SPECSYNC, "apply", "--concurrency", "8", "--rate", "200"]
     rng = random.Random(20261125)
     try:
@@ -203,7 +202,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
     write_manifests(tmp_path, files=1, videos_per_file=3)  # 9 items, ~1 s each, one at a time
     owner = tmp_path / ".specsync" / "specsync.lock.lock.owner"
     with running_emulator(EmulatorConfig(latency=1.0, render_seconds=1.0)) as emu:
-        env = api_env(emu.url)
+        env = env_for(emu.url)
         first = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"],
             cwd=tmp_path,
@@ -278,7 +277,7 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def test_git_merge_driver(tmp_path: Path) -> None:
-    repo = new_repo(tmp_path / "repo")
+    repo = new_repo(tmp_path / "repo", merge_driver=True)
     (repo / "manifests").mkdir()
     add_video(repo, "base", "The base video.")
     emulator_apply(repo)

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import EXAMPLES, SPECSYNC
+from tests.helpers import EXAMPLES, SPECSYNC
 
 MAIN = """\
 # yaml-language-server: $schema=../schemas/manifest.schema.json

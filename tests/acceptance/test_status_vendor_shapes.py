@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SPECSYNC, run
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import EXAMPLES, SPECSYNC, run
 
 
 @pytest.mark.slow

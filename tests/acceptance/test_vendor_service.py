@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run
-from service.vendor_fake import VendorFake, running_vendor_fake
 
 from specsync.state.lockfile_read import read_lockfile
+from tests.helpers import SPECSYNC, assert_not_a_crash, run
+from tests.service.vendor_fake import VendorFake, running_vendor_fake
 
 
 def _env(fake: VendorFake, **extra: str) -> dict[str, str]:
@@ -56,7 +56,7 @@ def test_a_refused_model_is_failed_with_the_services_code_and_message(
     fake.models = [{"modelId": "M1"}, {"modelId": "M9"}]  # listed, refused on export
     done = run([SPECSYNC, "apply", "--format", output], project, _env(fake))
     assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr
+    assert_not_a_crash(done)
     shown = done.stdout if output != "text" else done.stderr
     assert "MODEL_NOT_FOUND" in shown
     assert "model M9 is not available to this account" in shown
@@ -172,7 +172,7 @@ def test_doctor_is_happy_when_all_is_well_and_flags_refused_credentials(
     refused = run([SPECSYNC, "doctor"], project, _env(fake, AISTUDIOS_USER_KEY="nope-nope"))
     assert refused.returncode == 1
     assert "FAIL  credentials" in refused.stdout
-    assert "Traceback" not in refused.stderr
+    assert_not_a_crash(refused)
 
 
 def test_doctor_flags_an_emulator_made_lockfile(tmp_path: Path, fake: VendorFake) -> None:
@@ -191,7 +191,7 @@ def test_apply_refuses_unknown_models_with_nothing_sent(tmp_path: Path, fake: Ve
     project = _project(tmp_path, UNKNOWN_MODEL)
     done = run([SPECSYNC, "apply"], project, _env(fake))
     assert done.returncode == 1
-    assert "Traceback" not in done.stderr
+    assert_not_a_crash(done)
     assert "manifests/v.yaml:" in done.stderr
     assert "model 'M404' (bad/en) is not among the 1 models" in done.stderr
     assert "nothing was sent" in done.stderr

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_fixtures import Quiet, items
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.apply import (
@@ -26,6 +25,7 @@ from specsync.service.apply import (
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.states import ItemOutcome
+from tests.helpers.apply_fixtures import Quiet, items
 
 KEY = "pace-test-key-123"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 from specsync.service.client import Client
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError
 from specsync.service.tokens import jwt_expiry, refresh_time
 from specsync.states import Answer
+from tests.service.vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 REQUEST = {"language": "en", "text": "hello", "model": "M1", "isExport": True}
 

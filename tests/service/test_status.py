@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.status import ItemStatus, interpret
 from specsync.state.lockfile_read import read_lockfile
 from specsync.states import RenderState
+from tests.helpers import SPECSYNC, assert_not_a_crash, run
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 
@@ -138,7 +138,7 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]
         busy = run([SPECSYNC, "status"], project, emu_env)
     assert busy.returncode == 1
     assert "same lock" in busy.stderr
-    assert "Traceback" not in busy.stderr
+    assert_not_a_crash(busy)
     assert {e.state for e in read_lockfile(project / "specsync.lock").entries.values()} == {None}
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run
 
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_merge import merge, merge_text_files
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
+from tests.helpers import SPECSYNC, assert_not_a_crash, run
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -135,7 +135,7 @@ def test_merge_driver_refuses_a_missing_or_unreadable_side_and_leaves_ours(
     ours_before = paths["A"].read_bytes() if paths["A"].is_file() else None
     result = run([SPECSYNC, "merge-driver", *(str(paths[n]) for n in "OAB")], tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert_not_a_crash(result)
     assert str(bad) in result.stderr
     if ours_before is not None:
         assert paths["A"].read_bytes() == ours_before
