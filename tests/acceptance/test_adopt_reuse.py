@@ -18,7 +18,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, git, lock_items, new_repo, run
+from tests.helpers import (
+    SPECSYNC,
+    assert_not_a_crash,
+    env_for,
+    git,
+    lock_items,
+    new_repo,
+    run,
+    specsync,
+)
 from tests.helpers.disguised_service import disguised, relay
 
 MANIFEST = """specsync: 1
@@ -40,7 +49,7 @@ def write_script(root: Path, script: str) -> None:
 
 
 def plan_document(root: Path, env: dict[str, str]) -> dict:
-    result = run([SPECSYNC, "plan", "--format", "json"], root, env)
+    result = specsync(["plan", "--format", "json"], root, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -59,7 +68,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        applied = specsync(["apply", "--format", "json"], root, env)
         assert applied.returncode == 1, applied.stderr
         assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
         assert "specsync adopt" in applied.stderr
@@ -86,9 +95,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         assert welcome["projectId"] in adopted.stdout
         # The other one is known only by its projectId (what AI Studios shows).
         pricing = made["Our prices are simple."]
-        adopted = run(
-            [SPECSYNC, "adopt", "pricing/en", "--project-id", pricing["projectId"]], root, env
-        )
+        adopted = specsync(["adopt", "pricing/en", "--project-id", pricing["projectId"]], root, env)
         assert adopted.returncode == 0, adopted.stderr
 
         entries = lock_items(root)
@@ -98,13 +105,13 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         assert "state" not in entries["welcome/en"]  # no longer uncertain
         document = plan_document(root, env)
         assert set(actions(document).values()) == {"unchanged"}
-        assert run([SPECSYNC, "plan", "--detailed-exitcode"], root, env).returncode == 0
+        assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 0
 
-        again = run([SPECSYNC, "apply"], root, env)
+        again = specsync(["apply"], root, env)
         assert again.returncode == 0, again.stderr
         assert emu.export_count() == sent  # not one request more
         # status polls the adopted exports like any other.
-        polled = run([SPECSYNC, "status", "--format", "json"], root, env)
+        polled = specsync(["status", "--format", "json"], root, env)
         assert polled.returncode == 0, polled.stderr
         assert {i["projectId"] for i in json.loads(polled.stdout)["items"]} == {
             welcome["projectId"],
@@ -119,10 +126,10 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         write_script(root, "Second words.")
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         second = lock_items(root)["welcome/en"]
         assert emu.export_count() == 3
 
@@ -133,13 +140,13 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         assert welcome["projectId"] == first["projectId"]
         assert document["summary"]["reuse"] == 1
         assert document["estimate"]["exports"] == 0
-        text = run([SPECSYNC, "plan"], root, env)
+        text = specsync(["plan"], root, env)
         assert "1 to reuse" in text.stdout and "< welcome/en  reuse" in text.stdout
-        markdown = run([SPECSYNC, "plan", "--format", "markdown"], root, env)
+        markdown = specsync(["plan", "--format", "markdown"], root, env)
         assert "| `welcome/en` | reuse |" in markdown.stdout
-        assert run([SPECSYNC, "plan", "--detailed-exitcode"], root, env).returncode == 2
+        assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 2
 
-        applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        applied = specsync(["apply", "--format", "json"], root, env)
         assert applied.returncode == 0, applied.stderr
         assert json.loads(applied.stdout)["reused"] == [
             {
@@ -168,11 +175,9 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         before = (root / "specsync.lock").read_bytes()
-        refused = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", "no-such-project"], root, env
-        )
+        refused = specsync(["adopt", "welcome/en", "--project-id", "no-such-project"], root, env)
         assert refused.returncode == 1
         assert "does not know projectId no-such-project (HTTP 404)" in refused.stderr
         assert_not_a_crash(refused)
@@ -187,7 +192,7 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        refused = run([SPECSYNC, "adopt", "welcome/ko", "--project-id", "p-1"], root, env)
+        refused = specsync(["adopt", "welcome/ko", "--project-id", "p-1"], root, env)
         assert refused.returncode == 1
         assert "no item 'welcome/ko' in the manifests" in refused.stderr
         assert "did you mean 'welcome/en'?" in refused.stderr
@@ -197,9 +202,9 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
 
 def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert run([SPECSYNC, "apply", "--emulator"], root).returncode == 0
+    assert specsync(["apply", "--emulator"], root).returncode == 0
     before = (root / "specsync.lock").read_bytes()
-    refused = run([SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"], root)
+    refused = specsync(["adopt", "welcome/en", "--project-id", "p-real", "--no-check"], root)
     assert refused.returncode == 1
     assert "apply --emulator" in refused.stderr
     assert (root / "specsync.lock").read_bytes() == before
@@ -212,12 +217,12 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
     old = lock_items(root)["welcome/en"]
     # No service at all: --no-check records the ids as given.
     env = env_for("http://127.0.0.1:9")
-    adopted = run(
-        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
+    adopted = specsync(
+        ["adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
         root,
         env,
     )
@@ -238,14 +243,14 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+        assert specsync(["apply"], repo, env).returncode == 0
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
         theirs: dict = {}
         for branch, script in (("ours", "Our words."), ("theirs", "Their words.")):
             git(repo, "checkout", "-q", "-b", branch, "main")
             write_script(repo, script)
-            assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+            assert specsync(["apply"], repo, env).returncode == 0
             git(repo, "add", "-A")
             git(repo, "commit", "-q", "-m", f"{branch} words")
             theirs = lock_items(repo)["welcome/en"]
@@ -261,7 +266,7 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         welcome = next(i for i in document["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "reuse", document
         assert welcome["projectId"] == theirs["projectId"]
-        applied = run([SPECSYNC, "apply"], repo, env)
+        applied = specsync(["apply"], repo, env)
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == sent
         assert lock_items(repo)["welcome/en"]["projectId"] == theirs["projectId"]
@@ -326,8 +331,8 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
         assert (root / ".specsync" / "specsync.lock.journal").exists()
         assert not (root / "specsync.lock").exists()  # the first answer is only journalled
         first = emu.records("export")[0]
-        adopted = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-found-in-studio", "--no-check"],
+        adopted = specsync(
+            ["adopt", "welcome/en", "--project-id", "p-found-in-studio", "--no-check"],
             root,
             env,
         )
