@@ -22,7 +22,16 @@ from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, git, new_repo, run, tomllib
+from tests.helpers import (
+    SPECSYNC,
+    assert_not_a_crash,
+    env_for,
+    git,
+    new_repo,
+    run,
+    specsync,
+    tomllib,
+)
 from tests.helpers.disguised_service import disguised
 from tests.helpers.tmpfs import tmpfs
 
@@ -96,7 +105,7 @@ def test_two_applies_through_a_symlink_are_serialised(tmp_path: Path) -> None:
             assert first.poll() is None, "first apply ended before taking the lock"
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        second = run([SPECSYNC, *args, "link.lock"], tmp_path, env, timeout=30)
+        second = specsync([*args, "link.lock"], tmp_path, env)
         _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert_clean_refusal(second)
@@ -132,8 +141,8 @@ def test_a_lockfile_that_is_not_a_regular_file_is_refused_before_sending(
     with running_emulator(EmulatorConfig(journal=str(journal))) as emu:
         env = env_for(emu.url)
         # plan must answer at once, never hang on a FIFO
-        plan = run([SPECSYNC, "plan"], tmp_path, env, timeout=20)
-        applied = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env, timeout=30)
+        plan = specsync(["plan"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100"], tmp_path, env)
     for result in (plan, applied):
         assert_clean_refusal(result)
         assert "specsync.lock" in result.stderr
@@ -193,7 +202,7 @@ def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path
         disguised(service.url) as real_url,  # answers as the real service would
     ):
         env = env_for(real_url)
-        refused = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        refused = specsync(["apply", "--rate", "100"], tmp_path, env)
         assert_clean_refusal(refused)
         assert str(journal) in refused.stderr and "--emulator" in refused.stderr
         assert exported_ids(real_journal) == [], "nothing may be sent"
@@ -202,7 +211,7 @@ def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path
 
         # Doing what the message says (move the journal away) exports every item for real.
         journal.rename(tmp_path / "emulator-run.journal")
-        applied = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100"], tmp_path, env)
         assert applied.returncode == 0, applied.stderr
     data = tomllib.loads(lockfile.read_text("utf-8"))
     assert data["emulator"] is False
@@ -231,13 +240,13 @@ def test_a_killed_real_journal_is_never_folded_by_apply_emulator(tmp_path: Path)
         journal = tmp_path / ".specsync" / "specsync.lock.journal"
         before = journal.read_bytes()
 
-        emulated = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+        emulated = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
         assert_clean_refusal(emulated)
         assert str(journal) in emulated.stderr and "without --emulator" in emulated.stderr
         assert journal.read_bytes() == before, "the real ids must stay in the journal"
 
         # A real apply folds it: every id the service handed out is recorded, none resent.
-        resumed = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        resumed = specsync(["apply", "--rate", "100"], tmp_path, env)
         assert_not_a_crash(resumed)
     handed_out = exported_ids(real_journal)
     # Only the request in flight at the kill may be unknown to specsync: it is uncertain.
@@ -261,7 +270,7 @@ def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
         "utf-8",
     )
     before = lockfile.read_bytes()
-    result = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    result = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
     assert_clean_refusal(result)
     assert lockfile.read_bytes() == before
 
@@ -276,7 +285,7 @@ def test_a_real_apply_never_writes_into_an_emulator_lockfile(tmp_path: Path) -> 
         running_emulator(EmulatorConfig(journal=str(service_journal))) as service,
         disguised(service.url) as real_url,
     ):
-        result = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env_for(real_url))
+        result = specsync(["apply", "--rate", "100"], tmp_path, env_for(real_url))
     assert_clean_refusal(result)
     assert "--emulator" in result.stderr
     assert exported_ids(service_journal) == []
@@ -330,7 +339,7 @@ def test_a_full_disk_while_journalling_stops_sending_and_keeps_every_id(
     with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
         env = env_for(service.url)
         args = ["apply", "--concurrency", "1", "--rate", "1000", "--lockfile", str(lockfile)]
-        full = run([SPECSYNC, *args], tmp_path, env)
+        full = specsync([*args], tmp_path, env)
         assert_clean_refusal(full)
         assert "cannot write the journal" in full.stderr, full.stderr
         assert "No space left on device" in full.stderr, full.stderr
@@ -351,7 +360,7 @@ def test_a_full_disk_while_journalling_stops_sending_and_keeps_every_id(
 
         # With space again, the next apply folds the journal: nothing accepted is resent.
         filler.unlink()
-        again = run([SPECSYNC, *args], tmp_path, env)
+        again = specsync([*args], tmp_path, env)
         assert_not_a_crash(again)
     assert on_disk <= recorded_ids(lockfile)
     sent = exported_ids(service_journal)
@@ -385,10 +394,8 @@ def test_bad_lockfile_paths_and_contents_exit_1_and_send_nothing(
     service_journal = tmp_path / "service.jsonl"
     with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
         env = env_for(service.url)
-        applied = run(
-            [SPECSYNC, "apply", "--rate", "100", "--lockfile", str(lockfile)], tmp_path, env
-        )
-        plan = run([SPECSYNC, "plan", "--lockfile", str(lockfile)], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100", "--lockfile", str(lockfile)], tmp_path, env)
+        plan = specsync(["plan", "--lockfile", str(lockfile)], tmp_path, env)
     assert_clean_refusal(applied)
     assert str(lockfile.parent) in applied.stderr or str(lockfile) in applied.stderr
     assert exported_ids(service_journal) == []
@@ -406,7 +413,7 @@ def test_a_read_only_project_folder_is_refused_before_sending(tmp_path: Path) ->
         subprocess.run(["mount", "-o", "remount,ro", str(project)], check=True)
         service_journal = tmp_path / "service.jsonl"
         with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
-            result = run([SPECSYNC, "apply", "--rate", "100"], project, env_for(service.url))
+            result = specsync(["apply", "--rate", "100"], project, env_for(service.url))
         assert_clean_refusal(result)
         assert "Read-only file system" in result.stderr, result.stderr
         assert "nothing was submitted" in result.stderr
@@ -521,14 +528,14 @@ def test_a_truncated_lockfile_is_refused_and_nothing_is_sent(tmp_path: Path) -> 
     service_journal = tmp_path / "service.jsonl"
     with running_emulator(EmulatorConfig(journal=str(service_journal))) as service:
         env = env_for(service.url)
-        first = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        first = specsync(["apply", "--rate", "100"], tmp_path, env)
         assert first.returncode == 0, first.stderr
         lines = lockfile.read_text("utf-8").split("\n")
         # Cut after the second item's block: a valid-looking, smaller TOML file.
         cut = lines.index('[items."v2/en"]') - 1
         lockfile.write_text("\n".join(lines[:cut]) + "\n", "utf-8")
-        plan = run([SPECSYNC, "plan"], tmp_path, env)
-        applied = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env)
+        plan = specsync(["plan"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100"], tmp_path, env)
     for result in (plan, applied):
         assert_clean_refusal(result)
         assert f"specsync.lock:{cut}:1: the lockfile ends here" in result.stderr, result.stderr
