@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from specsync import __version__
-from tests.helpers import EXAMPLES, ROOT, SPECSYNC, assert_not_a_crash, git, new_repo, run, tomllib
+from tests.helpers import (
+    EXAMPLES,
+    ROOT,
+    SPECSYNC,
+    assert_not_a_crash,
+    git,
+    new_repo,
+    run,
+    specsync,
+    tomllib,
+)
 from tests.helpers.tmpfs import tmpfs
 
 WRITTEN = [
@@ -33,17 +43,17 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path: Path) -> None:
     project = new_repo(tmp_path / "videos")
-    made = run([SPECSYNC, "init"], project)
+    made = specsync(["init"], project)
     assert made.returncode == 0, made.stderr
     for name in WRITTEN:
         assert (project / name).is_file(), name
         assert f"wrote                  {name}" in made.stderr
     assert "specsync apply --emulator" in made.stderr  # what to run next
 
-    validated = run([SPECSYNC, "validate"], project)
+    validated = specsync(["validate"], project)
     assert validated.returncode == 0, validated.stderr
     assert "valid: 2 items from 1 videos" in validated.stderr
-    applied = run([SPECSYNC, "apply", "--emulator"], project)
+    applied = specsync(["apply", "--emulator"], project)
     assert applied.returncode == 0, applied.stderr
     lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
     assert sorted(lock["items"]) == ["welcome/en", "welcome/ko"]
@@ -56,9 +66,9 @@ def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path:
 
 def test_a_second_init_changes_nothing(tmp_path: Path) -> None:
     project = new_repo(tmp_path / "videos")
-    assert run([SPECSYNC, "init"], project).returncode == 0
+    assert specsync(["init"], project).returncode == 0
     before = tree(project), git(project, "config", "--local", "--list").stdout
-    again = run([SPECSYNC, "init"], project)
+    again = specsync(["init"], project)
     assert again.returncode == 0, again.stderr
     assert (tree(project), git(project, "config", "--local", "--list").stdout) == before
     assert "Nothing to do" in again.stderr
@@ -74,7 +84,7 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
     outside.write_text("not yours\n", encoding="utf-8")
     (project / ".pre-commit-config.yaml").symlink_to(outside)
 
-    made = run([SPECSYNC, "init", str(project)], tmp_path)
+    made = specsync(["init", str(project)], tmp_path)
     assert made.returncode == 0, made.stderr
     assert (project / "manifests" / "welcome.yaml").read_text(encoding="utf-8") == mine
     assert outside.read_text(encoding="utf-8") == "not yours\n"
@@ -89,7 +99,7 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
 
 def test_init_on_a_file_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("x", encoding="utf-8")
-    done = run([SPECSYNC, "init", "taken"], tmp_path)
+    done = specsync(["init", "taken"], tmp_path)
     assert done.returncode == 1
     assert "is not a folder" in done.stderr
     assert_not_a_crash(done)
@@ -107,8 +117,8 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     """An IDE or GUI git client may not have the venv on its PATH: the driver line names the
     interpreter by absolute path, so the merge still goes entry by entry."""
     project = new_repo(tmp_path / "videos")
-    assert run([SPECSYNC, "init"], project).returncode == 0
-    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+    assert specsync(["init"], project).returncode == 0
+    assert specsync(["apply", "--emulator"], project).returncode == 0
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "start")
     manifest = project / "manifests" / "welcome.yaml"
@@ -116,7 +126,7 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     for branch, video in (("a", "alpha"), ("b", "beta")):
         git(project, "checkout", "-q", "-b", branch, "main")
         manifest.write_text(base_text + f"  {video}:\n    script: Hi\n", encoding="utf-8")
-        assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+        assert specsync(["apply", "--emulator"], project).returncode == 0
         git(project, "commit", "-q", "-am", f"add {video}")
     git(project, "checkout", "-q", "a")
     bare_path = {**os.environ, "PATH": "/usr/bin:/bin"}
@@ -138,7 +148,7 @@ def test_the_package_version_is_one_number(name: str) -> None:
 
 def test_the_pre_commit_config_init_writes_runs_the_hook(tmp_path: Path) -> None:
     project = new_repo(tmp_path / "videos")
-    assert run([SPECSYNC, "init"], project).returncode == 0
+    assert specsync(["init"], project).returncode == 0
     (project / "manifests" / "welcome.yaml").write_text(
         (project / "manifests" / "welcome.yaml")
         .read_text("utf-8")
@@ -158,7 +168,7 @@ def test_the_pre_commit_config_init_writes_runs_the_hook(tmp_path: Path) -> None
 def test_init_on_a_read_only_file_system_is_a_clean_error(tmp_path: Path) -> None:
     # A read-only mount refuses even root (file modes would not).
     with tmpfs(tmp_path / "ro", "size=1m,ro") as mount_point:
-        done = run([SPECSYNC, "init", str(mount_point / "videos")], tmp_path)
+        done = specsync(["init", str(mount_point / "videos")], tmp_path)
     assert done.returncode == 1, done.stderr
     assert "cannot create" in done.stderr and "Read-only file system" in done.stderr
     assert_not_a_crash(done)
@@ -166,7 +176,7 @@ def test_init_on_a_read_only_file_system_is_a_clean_error(tmp_path: Path) -> Non
 
 def test_init_under_a_file_is_a_clean_error(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x", encoding="utf-8")
-    done = run([SPECSYNC, "init", "afile/videos"], tmp_path)
+    done = specsync(["init", "afile/videos"], tmp_path)
     assert done.returncode == 1, done.stderr
     assert "cannot create" in done.stderr
     assert_not_a_crash(done)
@@ -174,8 +184,8 @@ def test_init_under_a_file_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_doctor_on_the_emulator_is_happy_with_a_new_project(tmp_path: Path) -> None:
     project = tmp_path / "videos"
-    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
-    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
-    doctor = run([SPECSYNC, "doctor", "--emulator"], project)
+    assert specsync(["init", str(project)], tmp_path).returncode == 0
+    assert specsync(["apply", "--emulator"], project).returncode == 0
+    doctor = specsync(["doctor", "--emulator"], project)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "FAIL" not in doctor.stdout + doctor.stderr
