@@ -9,7 +9,7 @@ from pathlib import Path
 
 from specsync.model import fingerprint, legacy_fingerprint
 from specsync.state.lockfile_read import read_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash, run
+from tests.helpers import assert_not_a_crash, specsync
 from tests.service.vendor_fake import running_vendor_fake
 
 
@@ -69,7 +69,7 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
     _manifest(project, hd=", resolution: '720'")
     lockfile = project / "specsync.lock"
     lockfile.write_text(_old_lockfile(), encoding="utf-8")
-    planned = run([SPECSYNC, "plan", "--detailed-exitcode", "--format", "json"], project)
+    planned = specsync(["plan", "--detailed-exitcode", "--format", "json"], project)
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert json.loads(planned.stdout)["summary"]["unchanged"] == 2
 
@@ -82,7 +82,7 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
                 "AISTUDIOS_USER_KEY": fake.user_key,
             }
         )
-        applied = run([SPECSYNC, "apply"], project, env)
+        applied = specsync(["apply"], project, env)
     assert applied.returncode == 0, applied.stderr
     assert fake.exports == []  # nothing re-exported by the upgrade
     assert "recorded the current resolution in 2 entries" in applied.stderr
@@ -94,11 +94,11 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
     assert [lock.entries[i].project_id for i in ("hd/en", "plain/en")] == ["p1", "p2"]
     assert 'fingerprint = "sha256-json-v2"' in lockfile.read_text(encoding="utf-8")
 
-    again = run([SPECSYNC, "plan", "--detailed-exitcode"], project)
+    again = specsync(["plan", "--detailed-exitcode"], project)
     assert again.returncode == 0, again.stdout + again.stderr
 
     _manifest(project, hd=", resolution: 4k", plain=", resolution: '1080'")
-    changed = run([SPECSYNC, "plan", "--detailed-exitcode", "--format", "json"], project)
+    changed = specsync(["plan", "--detailed-exitcode", "--format", "json"], project)
     assert changed.returncode == 2, changed.stdout + changed.stderr
     items = {i["id"]: i for i in json.loads(changed.stdout)["items"]}
     assert items["hd/en"]["action"] == "update"
@@ -121,7 +121,7 @@ def test_a_refused_apply_leaves_an_old_lockfile_untouched(tmp_path: Path) -> Non
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
         env.update({"SPECSYNC_API_BASE": fake.url, "AISTUDIOS_API_KEY": "x"})
         fake.api_key = "x"
-        refused = run([SPECSYNC, "apply"], project, env)
+        refused = specsync(["apply"], project, env)
     assert refused.returncode == 1
     assert "M404" in refused.stderr
     assert_not_a_crash(refused)
