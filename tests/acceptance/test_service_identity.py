@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import SPECSYNC, SPECSYNC_MODULE, assert_not_a_crash, env_for, run, tomllib
+from tests.helpers import (
+    SPECSYNC,
+    SPECSYNC_MODULE,
+    assert_not_a_crash,
+    env_for,
+    specsync,
+    tomllib,
+)
 
 EXPORT_PATH = "/api/odin/v3/simple/custom"
 MANIFEST = """\
@@ -130,9 +137,9 @@ def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it
     project: Path,
 ) -> None:
     with standalone_emulator() as url:
-        applied = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
+        applied = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
         # Nothing to do the second time, and the emulator lockfile is fine with it.
-        again = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
+        again = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert applied.returncode == 0, applied.stderr
     assert again.returncode == 0, again.stderr
     assert "answers as a specsync emulator" in applied.stderr
@@ -146,7 +153,7 @@ def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it
     # The same host, now a real service: its `GET /` has no emulator mark, so the fake
     # ids are refused before a single export is sent (13 fake ids once went unexported).
     with fake_service() as real:
-        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "emulator" in refused.stderr and "--lockfile" in refused.stderr
     assert real.posts() == []
@@ -156,7 +163,7 @@ def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it
 
 def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
         assert first.returncode == 0, first.stderr
         assert lock_data(project)["service"] == "127.0.0.1"
         assert lock_data(project)["emulator"] is False
@@ -166,10 +173,8 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
     )
     # 127.0.0.2 is loopback too: another host as far as the lockfile is concerned.
     with fake_service(host="127.0.0.2") as other:
-        refused = run(
-            [SPECSYNC, "apply", "--rate", "50"], project, env_for(other.url, NO_COLOR="1")
-        )
-        status = run([SPECSYNC, "status"], project, env_for(other.url, NO_COLOR="1"))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(other.url, NO_COLOR="1"))
+        status = specsync(["status"], project, env_for(other.url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "applied against 127.0.0.1" in refused.stderr
     assert "127.0.0.2" in refused.stderr and "--lockfile" in refused.stderr
@@ -180,8 +185,8 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
 
     # Doing what the message says: another lockfile for that host.
     with fake_service(host="127.0.0.2") as other:
-        moved = run(
-            [SPECSYNC, "apply", "--rate", "50", "--lockfile", "other.lock"],
+        moved = specsync(
+            ["apply", "--rate", "50", "--lockfile", "other.lock"],
             project,
             env_for(other.url, NO_COLOR="1"),
         )
@@ -192,7 +197,7 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
 
 def test_an_older_lockfile_without_the_key_is_read_and_gains_it(project: Path) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
         assert first.returncode == 0, first.stderr
         lockfile = project / "specsync.lock"
         text = lockfile.read_text("utf-8")
@@ -203,7 +208,7 @@ def test_an_older_lockfile_without_the_key_is_read_and_gains_it(project: Path) -
         (project / "manifests" / "videos.yaml").write_text(
             MANIFEST + '  news: {script: "News."}\n', encoding="utf-8"
         )
-        again = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
+        again = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert again.returncode == 0, again.stderr
     assert len(real.posts()) == 4, "only the two new items are exported"
     data = lock_data(project)
@@ -217,8 +222,8 @@ def test_an_export_answered_as_an_emulator_in_a_real_run_stops_it_and_is_uncerta
 ) -> None:
     """The backstop: `GET /` looked real, the export answer says emulator."""
     with fake_service(mark_exports=True) as service:
-        result = run(
-            [SPECSYNC, "apply", "--rate", "50", "--concurrency", "1"],
+        result = specsync(
+            ["apply", "--rate", "50", "--concurrency", "1"],
             project,
             env_for(service.url, NO_COLOR="1"),
         )
@@ -232,7 +237,7 @@ def test_an_export_answered_as_an_emulator_in_a_real_run_stops_it_and_is_uncerta
     assert entry["state"] == "uncertain"
     assert "projectId" not in entry, "fake ids never pass for a real export"
     # The next real apply does not skip it as unchanged: it is shown as uncertain.
-    planned = run([SPECSYNC, "plan"], project, env_for(service.url, NO_COLOR="1"))
+    planned = specsync(["plan"], project, env_for(service.url, NO_COLOR="1"))
     assert "uncertain" in planned.stdout
 
 
@@ -240,7 +245,7 @@ def test_an_emulator_behind_the_api_base_never_writes_into_a_real_lockfile(
     project: Path,
 ) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert first.returncode == 0, first.stderr
     before = (project / "specsync.lock").read_bytes()
     (project / "manifests" / "videos.yaml").write_text(
@@ -248,7 +253,7 @@ def test_an_emulator_behind_the_api_base_never_writes_into_a_real_lockfile(
     )
     emulator_journal = project / "emulator.jsonl"
     with standalone_emulator("--journal", str(emulator_journal)) as url:
-        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "records real exports" in refused.stderr
     # The emulator's own record of exports: none was made.
@@ -286,6 +291,6 @@ def test_a_killed_run_against_an_emulator_behind_the_api_base_journals_it_as_one
         assert first == {"event": "service", "emulator": True, "host": first["host"]}
         assert first["host"].startswith("127.0.0.1:")
         # The next run against it folds those ids into an emulator lockfile.
-        resumed = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
+        resumed = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert resumed.returncode == 0, resumed.stderr
     assert lock_data(project)["emulator"] is True
