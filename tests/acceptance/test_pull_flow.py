@@ -21,7 +21,7 @@ import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.emulator.video import project_video
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run, tomllib
+from tests.helpers import assert_not_a_crash, env_for, specsync, tomllib
 
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
@@ -160,7 +160,7 @@ def pull_env(proxy: Proxy) -> dict[str, str]:
 
 def pull(project: Path, proxy: Proxy, *args: str) -> Any:
     command = list(args) if args and args[0] in ("apply", "status") else ["pull", *args]
-    return run([SPECSYNC, *command], project, env=pull_env(proxy))
+    return specsync([*command], project, env=pull_env(proxy))
 
 
 def entries(project: Path) -> dict[str, dict[str, Any]]:
@@ -219,7 +219,7 @@ def test_pull_writes_every_video_records_hashes_and_a_second_pull_sends_nothing(
     assert len(proxy.seen) == before
     # Files on disk need no credentials either.
     keyless = {k: v for k, v in pull_env(proxy).items() if k != "AISTUDIOS_API_KEY"}
-    assert run([SPECSYNC, "pull"], project, env=keyless).returncode == 0
+    assert specsync(["pull"], project, env=keyless).returncode == 0
 
 
 def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
