@@ -14,19 +14,19 @@ from pathlib import Path
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import EXAMPLES, SPECSYNC, run
+from tests.helpers import EXAMPLES, specsync
 
 
 @pytest.mark.slow
 def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("specsync.lock", ".specsync"))
-    applied = run([SPECSYNC, "apply", "--emulator"], cwd=project)
+    applied = specsync(["apply", "--emulator"], cwd=project)
     assert applied.returncode == 0, applied.stderr
 
     with running_emulator(EmulatorConfig(vendor_shapes=True)) as emu:
         env = {**os.environ, "SPECSYNC_API_BASE": emu.url, "AISTUDIOS_API_KEY": "k"}
-        status = run([SPECSYNC, "status", "--wait", "--timeout", "6"], cwd=project, env=env)
+        status = specsync(["status", "--wait", "--timeout", "6"], cwd=project, env=env)
 
     assert status.returncode == 0, status.stdout + status.stderr
     output = status.stdout + status.stderr
