@@ -156,7 +156,7 @@ def download_read_timeout() -> float:
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import polling_client
+    from specsync.cli.endpoint import polling_client
     from specsync.service import credentials as credentials_mod
     from specsync.service.errors import AuthError, ConfigError
     from specsync.service.pull import run_pull
@@ -191,7 +191,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
 def _lazy_endpoint(use_emulator: bool) -> Iterator[Any]:
     """A function giving (API base, credentials) when a URL must be asked for: credentials
     are read, or an emulator started, only then (a pull of files on disk needs neither)."""
-    from specsync.cli.service_commands import _api_endpoint
+    from specsync.cli.endpoint import api_endpoint
 
     with contextlib.ExitStack() as stack:
         lock = threading.Lock()
@@ -200,7 +200,7 @@ def _lazy_endpoint(use_emulator: bool) -> Iterator[Any]:
         def endpoint() -> tuple[str, Any]:
             with lock:
                 if not found:
-                    found.append(stack.enter_context(_api_endpoint(use_emulator)))
+                    found.append(stack.enter_context(api_endpoint(use_emulator)))
                 return found[0]
 
         yield endpoint
