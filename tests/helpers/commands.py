@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -73,9 +74,9 @@ def specsync(
     no terminal, and stdout and stderr captured and decoded as `text=True` decodes a pipe.
 
     Everything a run may change in the process is put back afterwards: the environment, the
-    working folder, argv, the standard streams, signal handlers and the garbage collector's
-    settings. Only from the main thread (signal handlers can only be set there); a test of
-    two runs at once starts real processes.
+    working folder, argv, the standard streams, signal handlers, the garbage collector's
+    settings, the recursion limit and tempfile's folder. Only from the main thread (signal
+    handlers can only be set there); a test of two runs at once starts real processes.
     """
     from specsync.cli.main import main  # imported on first use, as the console script does
 
@@ -136,6 +137,8 @@ def _process_state_restored() -> Iterator[None]:
     handlers = {number: signal.getsignal(number) for number in _HANDLED_SIGNALS}
     collecting, threshold, frozen = gc.isenabled(), gc.get_threshold(), gc.get_freeze_count()
     recursion_limit = sys.getrecursionlimit()
+    temporary_folder = tempfile.tempdir
+    tempfile.tempdir = None  # found again from this run's TMPDIR (crash logs go there)
     try:
         yield
     finally:
@@ -154,3 +157,4 @@ def _process_state_restored() -> Iterator[None]:
         if collecting:
             gc.enable()
         sys.setrecursionlimit(recursion_limit)
+        tempfile.tempdir = temporary_folder
