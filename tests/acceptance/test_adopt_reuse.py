@@ -14,7 +14,7 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from specsync.emulator import EmulatorConfig, running_emulator
@@ -29,6 +29,7 @@ from tests.helpers import (
     specsync,
 )
 from tests.helpers.disguised_service import disguised, relay
+from tests.helpers.loopback import LoopbackServer
 
 MANIFEST = """specsync: 1
 defaults: {{model: M1, locales: [en]}}
@@ -296,7 +297,7 @@ def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]
 
         do_GET = do_POST = _forward
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -9,7 +9,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from specsync.emulator import EmulatorConfig, running_emulator
 from tests.helpers import EXAMPLES, assert_not_a_crash, specsync, tomllib
 from tests.helpers.disguised_service import relay
+from tests.helpers.loopback import LoopbackServer
 
 CANARY = "canary-key-7f3a9c1e5b"
 EXPORT_PATH = "/api/odin/v3/simple/custom"
@@ -70,7 +71,7 @@ def proxy() -> Iterator[Proxy]:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = LoopbackServer(Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"

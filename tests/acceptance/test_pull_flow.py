@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ import pytest
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.emulator.video import project_video
 from tests.helpers import assert_not_a_crash, env_for, specsync, tomllib
+from tests.helpers.loopback import LoopbackServer
 
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
@@ -132,7 +133,7 @@ def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = LoopbackServer(Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         try:
