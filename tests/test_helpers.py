@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -134,3 +135,29 @@ def _is_local(module: str) -> bool:
 
 
 _FOLDERS = [TESTS, *(path for path in TESTS.iterdir() if path.is_dir())]
+
+
+# -- README's test command and slow marks are what CI runs and what is marked ----------------
+
+NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+
+def test_ci_runs_exactly_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = re.findall(r"python -m pytest[^`\n]*", ci)
+    assert commands == ["python -m pytest -q -n auto"]
+    assert f"pip install -e '.[test]' && {commands[0]}\n" in readme
+    assert f"`{commands[0]}` runs everything" in readme
+
+
+def test_readme_counts_the_tests_marked_slow() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    said = re.search(r'-m "not slow"` skips the (\w+) tests\s+marked slow', readme)
+    assert said is not None
+    marked = sum(
+        path.read_text(encoding="utf-8").count("@pytest.mark.slow")
+        for path in TESTS.rglob("test_*.py")
+        if path.name != "test_helpers.py"
+    )
+    assert NUMBERS[said.group(1)] == marked

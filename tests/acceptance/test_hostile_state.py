@@ -178,7 +178,6 @@ def kill_when_accepted(proc: subprocess.Popen[str], root: Path, count: int) -> N
         proc.wait(timeout=10)
 
 
-@pytest.mark.slow
 def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path: Path) -> None:
     ids = write_manifests(tmp_path, videos=13)
     lockfile = tmp_path / "specsync.lock"
@@ -220,7 +219,6 @@ def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path
     assert not recorded_ids(lockfile) & fake
 
 
-@pytest.mark.slow
 def test_a_killed_real_journal_is_never_folded_by_apply_emulator(tmp_path: Path) -> None:
     write_manifests(tmp_path, videos=8)
     lockfile = tmp_path / "specsync.lock"
@@ -322,7 +320,6 @@ def fill(disk: Path, leave_pages: int) -> Path:
 # is sent) or an accepted answer (its ids exist only in memory and must be printed). Where
 # each count lands depends on record sizes and the kernel's page accounting, so several
 # are tried; every one must keep every id.
-@pytest.mark.slow
 @pytest.mark.parametrize("leave_pages", [4, 5, 6, 7, 8])
 def test_a_full_disk_while_journalling_stops_sending_and_keeps_every_id(
     tmp_path: Path, small_disk: Path, leave_pages: int
@@ -420,7 +417,6 @@ def test_a_read_only_project_folder_is_refused_before_sending(tmp_path: Path) ->
         assert exported_ids(service_journal) == []
 
 
-@pytest.mark.slow
 def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
     tmp_path: Path,
 ) -> None:

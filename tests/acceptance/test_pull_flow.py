@@ -243,7 +243,6 @@ def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
     assert ko.read_bytes() == expected(project, "welcome/ko")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("proxy", [2.0], indirect=True)
 def test_an_expired_url_is_refreshed_through_the_progress_endpoint(
     project: Path, proxy: Proxy

@@ -88,7 +88,6 @@ def test_a_refused_user_key_stops_the_run_once_as_a_credentials_problem(
     assert fake.exports == []
 
 
-@pytest.mark.slow
 def test_tokens_expiring_every_second_lose_no_item_and_bill_none_twice(tmp_path: Path) -> None:
     videos = "".join(f"  v{n:02}: {{script: hello {n}}}\n" for n in range(30))
     project = _project(tmp_path, "defaults: {model: M1, locales: [en]}\nvideos:\n" + videos)
