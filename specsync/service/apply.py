@@ -718,7 +718,7 @@ def _submit_all(
                 if outcome.outcome != ItemOutcome.SKIPPED:
                     progress.done(outcome)
         # An intent that could not be written was never sent: nothing to record for it.
-        report.unjournalled = [r for r in journal.unwritten if r.get("event") != "intent"]
+        report.unjournalled = [r for r in journal.unwritten if r.get("event") != journal_mod.INTENT]
     # Every chosen item is accounted for: those never started are "not sent".
     note = reasons[0] if reasons else ""
     for planned, why in queue:

@@ -17,8 +17,16 @@ from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import add_history
 from specsync.state.lockfile_write import dumps, quote
+from specsync.states import RenderState
 
-_STATE_RANK = {None: 0, "done": 1, "failed": 1, "uncertain": 2}
+# Which side's state wins when both recorded one for the same export: a final one over
+# none, and `uncertain` (a request of unknown outcome, never to be forgotten) over both.
+_STATE_RANK: dict[str | None, int] = {
+    None: 0,
+    RenderState.DONE: 1,
+    RenderState.FAILED: 1,
+    RenderState.UNCERTAIN: 2,
+}
 
 
 def _merge_same_project(ours: Entry, theirs: Entry) -> Entry:

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
+from specsync.states import FINAL_STATES, RenderState
 
 
 def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:
@@ -52,7 +53,7 @@ def submitted_entry(
             task_id,
         ):
             history = add_history(history, [previous])
-        elif previous is not None and old.state in ("done", "failed"):
+        elif previous is not None and old.state in FINAL_STATES:
             state = old.state
     return Entry(
         id=id,
@@ -72,14 +73,16 @@ def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: 
     in history with its own fingerprint: the attempt may have replaced it.
     """
     if old is None:
-        return Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
+        return Entry(
+            id=id, fingerprint=fingerprint, state=RenderState.UNCERTAIN, attempted_at=attempted_at
+        )
     previous = old.submission()
     history = old.history
-    if previous is not None and old.state != "uncertain":
+    if previous is not None and old.state != RenderState.UNCERTAIN:
         history = add_history(history, [previous])
     return old._replace(
         fingerprint=fingerprint,
-        state="uncertain",
+        state=RenderState.UNCERTAIN,
         attempted_at=attempted_at,
         history=history,
     )
