@@ -50,16 +50,24 @@ _TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotte
 
 
 def parse_lockfile(
-    text: str, path: str = "specsync.lock", known: Mapping[str, str] | None = None
+    text: str,
+    path: str = "specsync.lock",
+    known: Mapping[str, str] | None = None,
+    *,
+    blank_is_empty: bool = False,
 ) -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
     (`lockfile_fast.skim_known`), the same Entry values; the rest is read as always.
+    A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
+    merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """
     text = text.removeprefix("\ufeff")
     if not text or text.isspace():
-        return empty()  # an empty file (git's %O without an ancestor, `touch`)
+        if blank_is_empty:
+            return empty()
+        raise InputError(_blank_problem(path, text))
     skimmed = skim_known(text, known) if known else None
     if skimmed is not None:
         # A block taken is a canonical entry: conflict markers and anything broken stay
@@ -72,6 +80,18 @@ def parse_lockfile(
         if lock is not None and not taken.keys() & lock.entries.keys():
             return replace(lock, entries={**taken, **lock.entries})
     return _parse(text, path, _load_document(text, path), Locations(path, text))
+
+
+def _blank_problem(path: str, text: str) -> Problem:
+    """An empty lockfile is not "no lockfile": a failed copy, a bad checkout or a full disk
+    leaves one, and read as none it would make apply export (and bill) every item again."""
+    what = "is empty (0 bytes)" if not text else "holds only blank lines"
+    return Problem(
+        Location(path, 1, 1),
+        f"the lockfile {what}, so what was exported is unknown; specsync will not read it "
+        f"as 'nothing exported yet'. Restore it from git (`git checkout -- {path}`) or a "
+        f"backup; to start over on purpose (no export recorded), delete it (`rm {path}`)",
+    )
 
 
 def _parse(text: str, path: str, data: dict[str, Any], locate: Locations) -> Lockfile:
@@ -368,8 +388,11 @@ def _parse_submission(
     return new_submission(values)
 
 
-def read_lockfile(path: Path, known: Mapping[str, str] | None = None) -> Lockfile:
-    """Read and check a lockfile; a missing file is an empty lockfile.
+def read_lockfile(
+    path: Path, known: Mapping[str, str] | None = None, *, blank_is_empty: bool = False
+) -> Lockfile:
+    """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
+    refused (unless `blank_is_empty`: see `parse_lockfile`).
 
     The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
     symlink is refused. It is opened without blocking and checked with fstat, so that a
@@ -416,7 +439,7 @@ def read_lockfile(path: Path, known: Mapping[str, str] | None = None) -> Lockfil
         ) from None
     finally:
         os.close(fd)
-    return parse_lockfile(decode_lockfile(name, data), name, known)
+    return parse_lockfile(decode_lockfile(name, data), name, known, blank_is_empty=blank_is_empty)
 
 
 def file_kind(mode: int) -> str | None:

@@ -29,15 +29,22 @@ TEXTS = [
 ]
 
 
+HISTORY_STATES = [None, None, "done", "failed"]
+
+
 def sample_lockfile(seed: int) -> Lockfile:
     rng = random.Random(seed)
     entries = {}
     for index in range(12):
         item_id = rng.choice(["v", 'w/"x"', "한/ko", "a.b-c_d"]) + f"{index}/en"
         history = tuple(
-            Submission(f"P{index}-{h}", f"T{h}", "2026-11-25T12:00:00Z", FP)
+            Submission(
+                f"P{index}-{h}", f"T{h}", "2026-11-25T12:00:00Z", FP, rng.choice(HISTORY_STATES)
+            )
             for h in range(rng.randint(0, 2))
         )
+        if rng.random() < 0.3:  # a request of unknown outcome a later one replaced
+            history += (Submission("", "", "", FP, "uncertain", rng.choice(TEXTS)),)
         entries[item_id] = Entry(
             id=item_id,
             fingerprint=FP,

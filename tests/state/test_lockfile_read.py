@@ -36,10 +36,24 @@ def write_text(tmp_path: Path, text: str, name: str = "specsync.lock") -> Path:
 # reading: every refusal located ----------------------------------------------------------
 
 
-def test_missing_and_empty_files_are_empty_lockfiles(tmp_path: Path) -> None:
+def test_a_missing_file_is_an_empty_lockfile(tmp_path: Path) -> None:
     assert read_lockfile(tmp_path / "nope.lock") == empty()
-    assert read_lockfile(write_text(tmp_path, "")) == empty()
-    assert read_lockfile(write_text(tmp_path, " \n\n")) == empty()
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("", "is empty (0 bytes)"), (" \n\n", "only blank lines"), ("\ufeff\r\n", "only blank")],
+)
+def test_a_blank_lockfile_is_refused_not_read_as_none(tmp_path: Path, text: str, what: str) -> None:
+    # A failed copy or a bad checkout leaves an empty file: read as "no lockfile", apply
+    # would export (and bill) every item again.
+    path = write_text(tmp_path, text)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:1:1: ")
+    assert what in problem
+    assert f"git checkout -- {path}" in problem and f"rm {path}" in problem
+    # The merge driver's %O is the one place where git itself gives an empty file.
+    assert read_lockfile(path, blank_is_empty=True) == empty()
     # Comments only is not empty: it is what a lockfile cut after its first lines looks like
     # (see test_a_comments_only_file_is_not_an_empty_lockfile).
 
