@@ -13,10 +13,10 @@ broken file. The blocks it reads are built from the field tables of `lockfile_fi
 from __future__ import annotations
 
 import functools
+import json.decoder
 import re
 import sys
 from collections.abc import Callable, Mapping
-from json.decoder import scanstring as _json_string  # type: ignore[attr-defined]  # C, untyped
 from typing import Any
 
 from specsync.state.lockdata import Entry
@@ -44,6 +44,8 @@ _COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is all TOML 
 # scalar value: no surrogate, at most U+10FFFF). Anything else after a backslash (`\e`,
 # `\x41`, a short \u) is not TOML 1.0, which tomllib reads: declined.
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.?))", re.DOTALL)
+# json's own string decoder (in C); typeshed does not declare it.
+_json_string: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 # A backslash that may not start an escape JSON and TOML read the same way (\/, a
 # surrogate, \U, ...). It may also flag a backslash that an escaped one before it makes a
 # plain character: the slower decoder then reads that string, no harm done.
@@ -368,20 +370,17 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entr
         if match is None:
             break
         found = match.end()
-        row = None
         groups = match.groups()
-        escaped = backslash("\\", position, found) >= 0
-        if escaped or known_fingerprint(groups[0]) == groups[_FINGERPRINT_INDEX]:
-            try:
-                row = _row(groups, escaped)
-            except _NotCanonical:
-                row = None
-        if (
-            row is None
-            or known_fingerprint(row[0]) != row[_FINGERPRINT_INDEX]
-            or row[0] in taken
-            or not row_is_well_formed(row)
-        ):
+        row = None
+        try:
+            # The id as plan knows it (decoded only when escaped), at the fingerprint
+            # written: a fingerprint is hex, never escaped (an escaped one is left alone).
+            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
+            if known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX] and item_id not in taken:
+                row = _row(groups, backslash("\\", position, found) >= 0)
+        except _NotCanonical:
+            row = None
+        if row is None or not row_is_well_formed(row):
             for_thorough_reader(text[position:found])
         else:
             taken[row[0]] = entry_from_row(row)
