@@ -1,7 +1,7 @@
 """Reading the lockfile: strict, with every problem located at `path:line:col`, all at once.
 
 Lockfiles as specsync writes them take `lockfile_fast`; anything else is read by tomllib.
-Then every key and value is checked against the format `lockfile_write` writes.
+Then every key and value is checked as the field tables of `lockfile_fields` say.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ atomic (see `atomic`). Because every item is an independent block and the output
 deterministic, an entry that is not touched comes out byte-identical, and two branches
 adding different items merge cleanly in git.
 
-The format is described for people in docs/lockfile.md; `lockfile_read` reads it back.
+The fields and their order are `lockfile_fields`' tables; the format is described for people
+in docs/lockfile.md; `lockfile_read` reads it back.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import END_LINE
 from specsync.state.lockfile_fields import (
     HISTORY_KEY,
-    HISTORY_KEYS,
     entry_values,
     quote,
     record_values,
 )
 
-__all__ = ["END_LINE", "HISTORY_KEYS", "LOCK_VERSION", "dumps", "quote", "write_lockfile"]
+# END_LINE and quote are named here too: the lockfile's last line and its string form.
+__all__ = ["END_LINE", "LOCK_VERSION", "dumps", "quote", "write_lockfile"]
 
 # 2: the file ends with END_LINE, so that a file cut short is detected (see lockfile_read).
 LOCK_VERSION = 2
