@@ -364,6 +364,7 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entr
     position, end = start + 1, len(text)
     block = _compiled(BLOCK_PATTERN).match
     known_fingerprint, backslash = known.get, text.find
+    any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
     for_thorough_reader = kept.append
     while position < end:
         match = block(text, position)
@@ -377,7 +378,7 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entr
             # written: a fingerprint is hex, never escaped (an escaped one is left alone).
             item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
             if known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX] and item_id not in taken:
-                row = _row(groups, backslash("\\", position, found) >= 0)
+                row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
         except _NotCanonical:
             row = None
         if row is None or not row_is_well_formed(row):
