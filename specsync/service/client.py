@@ -100,6 +100,8 @@ class Client:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # Resolved once and pinned for the run (a loopback name), then checked as a URL.
+        pinned = pinned_addresses(base_url)
         self.base_url = checked_api_base(base_url)
         check_credentials(credentials)
         if max_attempts < 1:
@@ -114,7 +116,7 @@ class Client:
             timeout=(min(connect_timeout, request_deadline), read_timeout),
             deadline=request_deadline,
             # A loopback name is connected to at the addresses it was checked to have.
-            pinned=pinned_addresses(self.base_url),
+            pinned=pinned,
         )
         self._limits = RetryLimits(max_attempts, max_retry_seconds)
         self._log = log or (lambda line: None)

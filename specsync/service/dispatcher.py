@@ -147,7 +147,8 @@ class Dispatcher:
 
     @property
     def stopped(self) -> bool:
-        return self.reason is not None or self._signal is not None
+        self._take_signal()
+        return self.reason is not None
 
     @property
     def finished(self) -> bool:
