@@ -37,6 +37,14 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _bug_note(error: BaseException, result: ExportResult | None) -> str:
+    note = f"outcome unknown: specsync failed ({type(error).__name__})"
+    if result is not None and result.project_id:
+        note += f"; the service had answered projectId {result.project_id}"
+        note += f" taskId {result.task_id}" if result.task_id else ""
+    return note
+
+
 class Submitter:
     """Sends one planned item and journals its answer; called from the pool's threads.
 
@@ -102,20 +110,22 @@ class Submitter:
         fields = {name: item.request.get(name) for name in FINGERPRINT_FIELDS}
         self._journal.intent(item.id, fingerprint, utc_now(), fields)
         sent = time.monotonic()
+        result: ExportResult | None = None
         try:
             result = self._client.export(item.request)
+            outcome = self._record(item, fingerprint, why, result)
         except AuthError as error:
             # 401/403: not processed, and every further request would fail the same way.
             self._journal.failed(item.id, fingerprint, str(error), utc_now())
             self._stop(str(error))
             return Outcome(item.id, ItemOutcome.FAILED, why, message=str(error))
+        except journal_mod.JournalWriteError:
+            raise
         except BaseException as error:
             # Not an answer: a bug (or an interrupt). The request may have gone out, so the
             # item is uncertain (the id promise holds); the error goes on to main().
-            message = f"outcome unknown: specsync failed ({type(error).__name__})"
-            self._journal.uncertain(item.id, fingerprint, message, utc_now())
+            self._journal.uncertain(item.id, fingerprint, _bug_note(error, result), utc_now())
             raise
-        outcome = self._record(item, fingerprint, why, result)
         outcome.pushed_back = bool(result.retries)
         outcome.throttled = result.throttled
         if outcome.outcome != ItemOutcome.UNCERTAIN:
