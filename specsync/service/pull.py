@@ -237,25 +237,7 @@ def run_pull(
         lock = journal.read_lock_view(lockfile_path)
     report = PullReport()
     notify = on_item or (lambda item: None)
-    jobs: list[tuple[Entry, Path]] = []
-    for entry in selected(lock, options):
-        why = why_not_done(entry)
-        target = video_path(options.out_dir, entry.id)
-        if why is not None:
-            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
-        elif target is None:
-            report.items.append(
-                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
-            )
-        elif entry.sha256 is not None and transport.file_digest(target) == (
-            entry.sha256,
-            entry.size,
-        ):
-            report.items.append(
-                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
-            )
-        else:
-            jobs.append((entry, target))
+    jobs = _jobs(lock, options, report)
     for item in report.items:
         notify(item)
     if on_start is not None:
@@ -287,6 +269,31 @@ def run_pull(
             )
     report.items.sort(key=lambda item: item.id)
     return report
+
+
+def _jobs(lock: Lockfile, options: PullOptions, report: PullReport) -> list[tuple[Entry, Path]]:
+    """The entries to download; the others go into the report at once (skipped, not a
+    video id, or already on disk with the recorded hash)."""
+    jobs: list[tuple[Entry, Path]] = []
+    for entry in selected(lock, options):
+        why = why_not_done(entry)
+        target = video_path(options.out_dir, entry.id)
+        if why is not None:
+            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
+        elif target is None:
+            report.items.append(
+                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
+            )
+        elif entry.sha256 is not None and transport.file_digest(target) == (
+            entry.sha256,
+            entry.size,
+        ):
+            report.items.append(
+                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
+            )
+        else:
+            jobs.append((entry, target))
+    return jobs
 
 
 def record_downloads(

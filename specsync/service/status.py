@@ -316,7 +316,14 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
             if entry.state == DONE and progress is None:
                 progress = 100
             result.append(
-                ItemStatus(key, entry.project_id, entry.state, progress, url, service_state=word)
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    RenderState(entry.state),
+                    progress,
+                    url,
+                    service_state=word,
+                )
             )
         else:
             state = str(cached.get("state")) if same else SUBMITTED
@@ -370,6 +377,16 @@ def _describe(item: ItemStatus) -> str:
     return " ".join(parts)
 
 
+def _changed(before: ItemStatus, after: ItemStatus) -> bool:
+    """Worth a log line: the state, progress, message or 404 changed."""
+    return (before.state, before.progress, before.message, before.unknown) != (
+        after.state,
+        after.progress,
+        after.message,
+        after.unknown,
+    )
+
+
 def run_status(
     lockfile_path: Path,
     make_client: Callable[[], ProgressClient],
@@ -404,12 +421,7 @@ def run_status(
                 answers = list(pool.map(lambda i: poll_one(client, i), pending))
                 for before, after in zip(pending, answers, strict=True):
                     items[after.id] = after
-                    if (before.state, before.progress, before.message, before.unknown) != (
-                        after.state,
-                        after.progress,
-                        after.message,
-                        after.unknown,
-                    ):
+                    if _changed(before, after):
                         log(_describe(after))
                 _save(lockfile_path, answers)
                 finished = [a for b, a in zip(pending, answers, strict=True) if a.state == DONE]

@@ -138,10 +138,10 @@ class Submitter:
         if result.emulator and not self._emulator_run:
             return self._emulator_in_real_run(item, fingerprint, why, result)
         if result.outcome == Answer.ACCEPTED:
-            self._journal.accepted(
-                item.id, fingerprint, result.project_id, result.task_id, utc_now()
-            )
-            return Outcome(item.id, ItemOutcome.SUBMITTED, why, result.project_id, result.task_id)
+            assert result.project_id is not None, "an accepted export without a projectId"
+            task_id = result.task_id or ""
+            self._journal.accepted(item.id, fingerprint, result.project_id, task_id, utc_now())
+            return Outcome(item.id, ItemOutcome.SUBMITTED, why, result.project_id, task_id)
         if result.outcome == Answer.FAILED and result.not_sent:
             # Stopped while waiting to retry a 429/503: never processed, sent next run.
             self._journal.failed(item.id, fingerprint, result.message, utc_now())

@@ -13,6 +13,8 @@ from apply_fixtures import Quiet, items
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
+from specsync.service.client import Client, ExportResult
+from specsync.service.credentials import Credentials
 from specsync.service.dispatcher import (
     INITIAL_IN_FLIGHT,
     MAX_IN_FLIGHT,
@@ -20,8 +22,6 @@ from specsync.service.dispatcher import (
     InFlightWindow,
     RateLimiter,
 )
-from specsync.service.client import Client, ExportResult
-from specsync.service.credentials import Credentials
 from specsync.states import ItemOutcome
 
 KEY = "pace-test-key-123"

@@ -14,8 +14,8 @@ from specsync.service.apply_report import Outcome
 from specsync.service.dispatcher import (
     INITIAL_IN_FLIGHT,
     OVERDUE_HANDFUL,
-    DispatchSettings,
     Dispatcher,
+    DispatchSettings,
 )
 from specsync.states import ItemOutcome
 

@@ -67,6 +67,28 @@ def call_with_retries(
         asked = server_asked_wait(last_attempt(state))
         return asked if asked is not None else float(jitter(state))
 
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        run.retries.append(f"{last_attempt(state).describe()}, waited {state.upcoming_sleep:.1f} s")
+        on_retry(last_attempt(state), state.upcoming_sleep)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda attempt: attempt.retryable),
+        stop=_stop_when_spent(run, limits, first, spent),
+        wait=wait,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        retry_error_callback=last_attempt,
+    )
+    result: Attempt = retrying(timed_attempt)
+    return result
+
+
+def _stop_when_spent(
+    run: RequestRun, limits: RetryLimits, first: int, spent: list[float]
+) -> Callable[[tenacity.RetryCallState], bool]:
+    """Stop when the attempts are used up, or the next wait would pass the time budget;
+    says why in `run` (the gave-up note)."""
+
     def stop(state: tenacity.RetryCallState) -> bool:
         if run.attempts - first >= limits.max_attempts:
             run.gave_up = True
@@ -84,20 +106,7 @@ def call_with_retries(
             run.gave_up_note = f" ({limits.max_seconds:.0f} s retry budget spent)"
         return True
 
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        run.retries.append(f"{last_attempt(state).describe()}, waited {state.upcoming_sleep:.1f} s")
-        on_retry(last_attempt(state), state.upcoming_sleep)
-
-    retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_result(lambda attempt: attempt.retryable),
-        stop=stop,
-        wait=wait,
-        sleep=sleep,
-        before_sleep=before_sleep,
-        retry_error_callback=last_attempt,
-    )
-    result: Attempt = retrying(timed_attempt)
-    return result
+    return stop
 
 
 def last_attempt(state: tenacity.RetryCallState) -> Attempt:
