@@ -183,7 +183,10 @@ def _send_and_record(
     try:
         _submit_all(chosen, lockfile_path, client, options, settings, progress, report)
     except journal_mod.JournalWriteError as error:
-        # The journal could not even be started: no intent, so nothing was sent.
+        # The journal could not even be started: no intent, so nothing was sent. What the
+        # run decided without sending (reused, stamped entries) is still written.
+        client.close()
+        report.lockfile_written = write_result(lockfile_path, lock, report)
         raise ResultNotWritten(
             f"cannot write the journal {error.filename}: {error.strerror}; nothing was sent"
         ) from None

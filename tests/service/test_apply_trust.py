@@ -49,19 +49,23 @@ def posts(server: HostileServer) -> int:
     return sum(1 for request in server.requests if request.method == "POST")
 
 
-def test_a_stall_after_one_slow_answer_leaves_a_handful_uncertain(tmp_path: Path) -> None:
-    """The issue's 10 s-then-stall case at rate 10, shortened: one answer after 2 s (the
-    old window followed the slowest answer: 10 x 2 x 1.5 + 1 = 31 in flight), the rest in
-    0.05 s, then the service accepts requests and never answers."""
+@pytest.mark.parametrize(("slow", "rate"), [(3.0, 5.0), (2.0, 10.0)])
+def test_a_stall_after_one_slow_answer_leaves_a_handful_uncertain(
+    tmp_path: Path, slow: float, rate: float
+) -> None:
+    """The issue's cases (one answer after 50 s at rate 5, or 10 s at rate 10, then a
+    service that accepts requests and never answers: 303 and 156 uncertain), shortened:
+    the old window followed the slowest answer (rate x slow x 1.5 + 1 = 24 and 31 in
+    flight); the others come in 0.05 s until the slow one lands."""
 
     def delay(number: int, since_start: float) -> float | None:
-        if since_start >= 2.0:
+        if since_start >= slow:
             return None
-        return 2.0 if number == 0 else 0.05
+        return slow if number == 0 else 0.05
 
     server = HostileServer("scripted", body=numbered, delay=delay)
     with server:
-        options = ApplyOptions(concurrency=512, rate=10.0)
+        options = ApplyOptions(concurrency=512, rate=rate)
         report = apply_to(
             server.url, tmp_path / "specsync.lock", 200, options, request_deadline=3.0
         )
