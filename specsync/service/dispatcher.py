@@ -189,7 +189,9 @@ class Dispatcher:
         """Seconds until a decision may change without an answer coming in."""
         waits = [MAX_WAKEUP]
         if not self.stopped and self._left and self.in_flight < self.window.size:
-            waits.append(self.pacer.delay())
+            # While paused for a stall only an answer (or time) changes anything: no spin.
+            if not self._stalled():
+                waits.append(self.pacer.delay())
         if self._grace_ends is not None:
             waits.append(max(0.0, self._grace_ends - self._clock()))
         return max(0.0, min(waits))
@@ -271,9 +273,12 @@ class Dispatcher:
                 return False
         if len(self._in_flight) >= self.window.size or self.pacer.delay() > 0.0:
             return False
-        # A stalled service: stop sending while it shows (see the module doc). While the
-        # window grows, many are sent between answers, but none of them is overdue.
+        return not self._stalled()
+
+    def _stalled(self) -> bool:
+        """Does the service look stalled (see the module doc)? While the window grows,
+        many are sent between answers, but none of them is overdue."""
         overdue = len(self._overdue_ages())
         if overdue and self._sent_since_answer > OVERDUE_HANDFUL:
-            return False
-        return overdue <= OVERDUE_HANDFUL
+            return True
+        return overdue > OVERDUE_HANDFUL

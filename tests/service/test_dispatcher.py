@@ -10,13 +10,18 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
+from specsync.service.apply import ApplyOptions, dispatch_settings
 from specsync.service.apply_report import Outcome
 from specsync.service.dispatcher import (
     INITIAL_IN_FLIGHT,
+    MAX_WAKEUP,
     OVERDUE_HANDFUL,
     Dispatcher,
     DispatchSettings,
 )
+from specsync.service.errors import ConfigError
 from specsync.states import ItemOutcome
 
 # Latency of the request with this ticket, sent at this time; None: never answered
@@ -233,3 +238,29 @@ def test_the_window_follows_the_median_not_the_slowest_answer() -> None:
     for n in range(5):
         d.collect(-1, Outcome(f"b{n}", ItemOutcome.SUBMITTED, "create", seconds=0.2))
     assert d.window.size == INITIAL_IN_FLIGHT
+
+
+def test_a_pause_for_a_stall_waits_for_an_answer_rather_than_spinning() -> None:
+    now = [0.0]
+    d = Dispatcher(1000, DispatchSettings(rate=10.0, bound=512), lambda: now[0])
+    [first] = d.tickets(d.fill())
+    d.collect(first, Outcome("a", ItemOutcome.SUBMITTED, "create", seconds=0.1))
+    sent = 0
+    while now[0] < 5.0:  # no answer comes any more
+        sent += d.fill()
+        now[0] += 0.01
+    assert sent <= 5 + OVERDUE_HANDFUL + 1
+    assert d.fill() == 0 and d.wakeup() == MAX_WAKEUP  # paused: no busy loop
+
+
+def test_the_grace_and_the_pushback_limit_come_from_the_environment() -> None:
+    options = ApplyOptions(concurrency=4, rate=5.0)
+    env = {"SPECSYNC_STOP_GRACE": "0.5", "SPECSYNC_PUSHBACK_LIMIT": "30"}
+    settings = dispatch_settings(options, env)
+    assert (settings.stop_grace, settings.pushback_limit) == (0.5, 30.0)
+    assert dispatch_settings(options, {}).stop_grace == 2.0
+    given = ApplyOptions(concurrency=4, rate=5.0, stop_grace=1.0)
+    assert dispatch_settings(given, env).stop_grace == 1.0  # an option wins
+    for bad in ("nan", "-1", "inf", "soon"):
+        with pytest.raises(ConfigError, match="SPECSYNC_STOP_GRACE"):
+            dispatch_settings(options, {"SPECSYNC_STOP_GRACE": bad})
