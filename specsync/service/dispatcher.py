@@ -188,10 +188,10 @@ class Dispatcher:
     def wakeup(self) -> float:
         """Seconds until a decision may change without an answer coming in."""
         waits = [MAX_WAKEUP]
-        if not self.stopped and self._left and self.in_flight < self.window.size:
-            # While paused for a stall only an answer (or time) changes anything: no spin.
-            if not self._stalled():
-                waits.append(self.pacer.delay())
+        # While paused for a stall only an answer (or time) changes anything: no spin.
+        sending = not self.stopped and self._left and self.in_flight < self.window.size
+        if sending and not self._stalled():
+            waits.append(self.pacer.delay())
         if self._grace_ends is not None:
             waits.append(max(0.0, self._grace_ends - self._clock()))
         return max(0.0, min(waits))
