@@ -31,11 +31,13 @@ def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
     from specsync.manifests import load as manifest
     from specsync.manifests.project_file import ProjectFiles
 
-    try:
-        files = discovery.find_manifests(paths, cwd)
-    except InputError as error:
-        raise InputError([p.with_code("file") for p in error.problems]) from None
     projects = ProjectFiles(cwd)
+    try:
+        files = discovery.find_manifests(paths, cwd, ignored=projects.ignores)
+    except InputError as error:
+        raise InputError(
+            [p.with_code("file") for p in error.problems] + projects.problems
+        ) from None
     problems: list[Problem] = []
     documents: dict[str, tuple[Path, Document, ProjectSettings]] = {}
     for path, display in files:

@@ -366,7 +366,8 @@ def validate_document(doc: Document) -> list[Problem]:
 @cache
 def project_schema() -> dict[str, Any]:
     """The project file's schema: `specsync`, and `defaults` and `vars` exactly as a
-    manifest has them (built from the manifest schema, so the two never drift apart)."""
+    manifest has them (built from the manifest schema, so the two never drift apart), plus
+    the project's own `ignore` and `checks`."""
     manifest = manifest_schema()
     properties = manifest["properties"]
     return {
@@ -379,6 +380,40 @@ def project_schema() -> dict[str, Any]:
             "specsync": properties["specsync"],
             "defaults": properties["defaults"],
             "vars": properties["vars"],
+            "ignore": {
+                "description": "Globs of *.yaml/*.yml files under the manifest folder that "
+                "are not manifests (data, other tools' configs), relative to this file's "
+                "folder; `*` also matches `/`, and a glob without `/` matches the file name "
+                "in any folder. Any other such file without `specsync: 1` is an error.",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            "checks": {
+                "description": "How strict the optional checks are.",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "untranslated-locale": {
+                        "description": "A locale whose rendered text equals another "
+                        "language's of the same video: `warning` (default), `error` or "
+                        "`off`; `off-for` lists the videos (globs) where it is allowed.",
+                        "oneOf": [
+                            {"enum": ["warning", "error", "off"]},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "level": {"enum": ["warning", "error", "off"]},
+                                    "off-for": {
+                                        "type": "array",
+                                        "items": {"type": "string", "minLength": 1},
+                                    },
+                                },
+                            },
+                        ],
+                    }
+                },
+            },
         },
         "$defs": manifest["$defs"],
     }
