@@ -93,8 +93,18 @@ def plan(
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when
     # the manifests have problems too, first, as it always was.
+    from specsync.cli.console import print_warnings
+    from specsync.model import Problem
+
+    warnings: list[Problem] = []
     try:
-        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+        items = load_items(
+            paths,
+            root=root,
+            use_cache=not no_cache,
+            on_compile=announce_compile,
+            warnings=warnings,
+        )
     except InputError:
         read_lock_view(Path(lockfile))
         raise
@@ -103,6 +113,7 @@ def plan(
     # is left allocates entries and plan lines, no cycles worth collecting before exit.
     gc.freeze()
     gc.disable()
+    print_warnings(warnings)
     lock = read_lock_view(Path(lockfile), {item.id: item.fingerprint for item in items})
     require_matches("--target", targets, (item.id for item in items))
     full = make_plan(items, lock)
