@@ -1,0 +1,176 @@
+"""Issue 27's guardrails, through the installed CLI: nothing skipped in silence, nothing paid
+for by mistake, every stop says the next step."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import SPECSYNC, api_env, run
+
+from specsync.emulator import RunningEmulator
+
+GOOD = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  welcome: {script: Hi}\n"
+
+
+def project(tmp_path: Path, manifest: str = GOOD) -> Path:
+    (tmp_path / "manifests").mkdir(exist_ok=True)
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest, encoding="utf-8")
+    return tmp_path
+
+
+# nothing is skipped in silence --------------------------------------------------------
+
+
+def test_a_manifest_without_its_marker_an_empty_file_and_an_empty_folder_fail(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path)
+    (tmp_path / "manifests" / "promo.yaml").write_text("videos:\n  promo: {script: Hi}\n")
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "manifests/promo.yaml:1:1: not a manifest (no `specsync: 1` line)" in result.stderr
+    assert "add `specsync: 1` at its top" in result.stderr
+    assert "list it under `ignore:` in specsync.yaml" in result.stderr
+
+    (tmp_path / "manifests" / "promo.yaml").write_text("")
+    result = run([SPECSYNC, "validate", "--format", "json"], tmp_path)
+    assert result.returncode == 1
+    problem = json.loads(result.stdout)["problems"][0]
+    assert (problem["file"], problem["code"]) == ("manifests/promo.yaml", "not-a-manifest")
+    assert "an empty file" in problem["message"]
+
+    # Excluded by name in the project file: the run is valid again.
+    (tmp_path / "specsync.yaml").write_text('specsync: 1\nignore: ["manifests/promo.yaml"]\n')
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid: 1 item from 1 video" in result.stderr
+
+    (tmp_path / "empty").mkdir()
+    result = run([SPECSYNC, "validate", "empty"], tmp_path)
+    assert result.returncode == 1
+    assert "empty: folder holds no manifest" in result.stderr
+    assert "`specsync init` writes an example" in result.stderr
+
+
+# nothing is paid for by mistake -------------------------------------------------------
+
+
+def test_an_unknown_language_fails_naming_the_likely_one(tmp_path: Path) -> None:
+    project(tmp_path, GOOD.replace("[en]", "[en, jp]"))
+    for command in (["validate"], ["apply", "--emulator"]):
+        result = run([SPECSYNC, *command], tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert (
+            "manifests/a.yaml:2:37: 'jp' is not a language code of the IANA registry "
+            "(did you mean 'ja'?)" in result.stderr
+        )
+    assert not (tmp_path / "specsync.lock").exists()
+    project(tmp_path, GOOD.replace("[en]", "{zh_CN: {}}"))
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 1
+    assert "(did you mean 'zh-CN'?)" in result.stderr
+
+
+def test_an_untranslated_locale_warns_in_text_and_json(tmp_path: Path) -> None:
+    project(tmp_path, GOOD.replace("[en]", "{en: {}, ja: {}}"))
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning: 'welcome/ja' renders the same text as 'welcome/en'" in result.stderr
+    assert "valid: 2 items from 1 video, 1 warning" in result.stderr
+    document = json.loads(run([SPECSYNC, "validate", "--format", "json"], tmp_path).stdout)
+    assert document["valid"] is True
+    assert document["summary"]["warnings"] == 1
+    assert [(w["code"], w["item"]) for w in document["warnings"]] == [
+        ("untranslated-locale", "welcome/ja")
+    ]
+    assert "renders the same text" in run([SPECSYNC, "plan"], tmp_path).stderr
+
+    (tmp_path / "specsync.yaml").write_text(
+        "specsync: 1\nchecks: {untranslated-locale: error}\n"
+    )
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 1
+    assert "1 problem in 1 file" in result.stderr
+    (tmp_path / "specsync.yaml").write_text(
+        "specsync: 1\nchecks: {untranslated-locale: {level: error, off-for: [wel*]}}\n"
+    )
+    result = run([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+
+
+def on_a_terminal(
+    args: list[str], cwd: Path, env: dict[str, str], answer: str | None, deadline: float = 60
+) -> tuple[int, str]:
+    """Run `args` on a pseudo-terminal; type `answer` once the question shows."""
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        args, cwd=cwd, env=env, stdin=secondary, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    output = b""
+    answered = False
+    ends = time.monotonic() + deadline
+    try:
+        while time.monotonic() < ends:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if answer is not None and not answered and b"[y/N]" in output:
+                os.write(main, answer.encode() + b"\r")
+                answered = True
+            if process.poll() is not None and not ready:
+                break
+        return process.wait(timeout=deadline), output.decode("utf-8", "replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
+
+
+def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    two = "{script: Hi, locales: {en: {}, ko: {script: 안녕}}}"
+    project(tmp_path, GOOD.replace("{script: Hi}", two))
+    env = api_env(emulator.url)
+
+    code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env, "n")
+    assert "Export 2 items, under a minute of video? [y/N]" in output, output
+    assert code == 1, output
+    assert "Nothing was sent" in output
+    assert not (tmp_path / "specsync.lock").exists()
+    assert emulator.export_count() == 0
+
+    code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env, "y")
+    assert code == 0, output
+    assert emulator.export_count() == 2
+    assert (tmp_path / "specsync.lock").exists()
+
+    # Nothing to send: no question. --yes and --emulator never ask.
+    code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env, None)
+    assert code == 0 and "[y/N]" not in output, output
+    project(tmp_path, GOOD.replace("{script: Hi}", two.replace("Hi", "Hello")))
+    code, output = on_a_terminal([SPECSYNC, "apply", "-y"], tmp_path, env, None)
+    assert code == 0 and "[y/N]" not in output, output
+    assert emulator.export_count() == 3
+
+
+def test_apply_without_a_terminal_never_asks(tmp_path: Path, emulator: RunningEmulator) -> None:
+    project(tmp_path)
+    result = run([SPECSYNC, "apply"], tmp_path, env=api_env(emulator.url))
+    assert result.returncode == 0, result.stderr
+    assert "[y/N]" not in result.stderr
+    assert emulator.export_count() == 1
