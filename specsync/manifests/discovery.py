@@ -118,6 +118,8 @@ def _search(
             if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
                 continue  # the project file carries `specsync:` too, but is no manifest
             candidate = Path(folder) / name
+            if ignored(candidate):
+                continue  # excluded by the project file: never opened, even with a marker
             try:
                 fd = open_regular(candidate)
             except (OSError, NotRegular) as error:
@@ -127,7 +129,7 @@ def _search(
             try:
                 if _has_marker(fd):
                     found.append(candidate)
-                elif not ignored(candidate):
+                else:
                     empty = os.fstat(fd).st_size == 0 or not _has_content(candidate)
                     problems.append(not_a_manifest(_display(candidate, cwd), empty))
             except OSError as error:

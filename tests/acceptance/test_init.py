@@ -57,7 +57,7 @@ def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path:
 
     validated = run([SPECSYNC, "validate"], project)
     assert validated.returncode == 0, validated.stderr
-    assert "valid: 2 items from 1 videos" in validated.stderr
+    assert "valid: 2 items from 1 video" in validated.stderr
     applied = run([SPECSYNC, "apply", "--emulator"], project)
     assert applied.returncode == 0, applied.stderr
     lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
