@@ -174,3 +174,76 @@ def test_apply_without_a_terminal_never_asks(tmp_path: Path, emulator: RunningEm
     assert result.returncode == 0, result.stderr
     assert "[y/N]" not in result.stderr
     assert emulator.export_count() == 1
+
+
+# every stop says the next step --------------------------------------------------------
+
+
+def without_credentials() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("AISTUDIOS_API_KEY", "AISTUDIOS_APP_ID", "AISTUDIOS_USER_KEY"):
+        env.pop(name, None)
+    return env
+
+
+def test_no_credentials_names_the_emulator_and_doctor_runs_every_other_check(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path)
+    result = run([SPECSYNC, "apply"], tmp_path, env=without_credentials())
+    assert result.returncode == 1
+    assert "no API credentials" in result.stderr
+    assert "`specsync apply --emulator`" in result.stderr
+    assert "`specsync doctor`" in result.stderr
+
+    doctor = run([SPECSYNC, "doctor"], tmp_path, env=without_credentials())
+    assert doctor.returncode == 1
+    lines = doctor.stdout.splitlines()
+    assert "ok    manifests: 1 item from 1 video" in lines
+    assert any(line.startswith("FAIL  credentials: no API credentials") for line in lines)
+    assert "ok    lockfile: specsync.lock: none yet (the first apply writes it)" in lines
+    assert "warn  model: not checked: needs the service" in lines
+    document = json.loads(
+        run([SPECSYNC, "doctor", "--format", "json"], tmp_path, env=without_credentials()).stdout
+    )
+    assert document["ok"] is False
+    assert [c["name"] for c in document["checks"]] == [
+        "manifests",
+        "credentials",
+        "lockfile",
+        "model",
+    ]
+
+
+def test_doctor_on_the_emulator_names_its_key_and_warns_of_nothing(tmp_path: Path) -> None:
+    project(tmp_path)
+    result = run([SPECSYNC, "doctor", "--emulator"], tmp_path, env=without_credentials())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Credentials: the built-in emulator's own throwaway key" in result.stdout
+    assert "AISTUDIOS_API_KEY" not in result.stdout
+    assert "warn" not in result.stdout and "HTTP 404" not in result.stdout
+    assert "All is well." in result.stdout
+
+
+def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
+    from test_service_identity import env_for, fake_service, standalone_emulator
+
+    project(tmp_path)
+    with fake_service() as real:
+        assert run([SPECSYNC, "apply"], tmp_path, env_for(real.url)).returncode == 0
+        fine = run([SPECSYNC, "doctor"], tmp_path, env_for(real.url))
+    assert "ok    lockfile: specsync.lock: 1 entry (real exports)" in fine.stdout
+    # A lockfile recorded against another host: apply refuses it, so doctor fails it.
+    with fake_service(host="127.0.0.2") as other:
+        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(other.url))
+    assert doctor.returncode == 1, doctor.stdout
+    assert "FAIL  lockfile: specsync.lock records exports applied against 127.0.0.1" in (
+        doctor.stdout
+    )
+    assert "All is well" not in doctor.stdout
+    # An emulator reached through SPECSYNC_API_BASE, with a lockfile of real exports.
+    with standalone_emulator() as url:
+        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(url))
+    assert doctor.returncode == 1, doctor.stdout
+    assert "warn  API base: answers as a specsync emulator" in doctor.stdout
+    assert "FAIL  lockfile: specsync.lock records real exports" in doctor.stdout, doctor.stdout
