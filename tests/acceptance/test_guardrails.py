@@ -247,3 +247,67 @@ def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
     assert doctor.returncode == 1, doctor.stdout
     assert "warn  API base: answers as a specsync emulator" in doctor.stdout
     assert "FAIL  lockfile: specsync.lock records real exports" in doctor.stdout, doctor.stdout
+
+
+# strings: a de/fr spreadsheet's sheet, a folder the user cannot write to -----------------
+
+
+def exported_sheet(tmp_path: Path) -> Path:
+    project(tmp_path, GOOD.replace("[en]", "[en, ko]"))
+    sheet = tmp_path / "strings.csv"
+    done = run([SPECSYNC, "strings", "export", "--locale", "ko", "--out", str(sheet)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "exported 1 row to" in done.stderr
+    return sheet
+
+
+def test_a_semicolon_separated_sheet_imports(tmp_path: Path) -> None:
+    sheet = exported_sheet(tmp_path)
+    text = sheet.read_text("utf-8-sig")
+    # As a spreadsheet in a de/fr locale saves it: `;` between cells, the translation filled.
+    sheet.write_text(text.replace(",", ";").replace(";Hi;;", ";Hi;안녕;"), "utf-8-sig")
+    done = run([SPECSYNC, "strings", "import", str(sheet), "--format", "json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "ok": True,
+        "written": ["welcome/ko"],
+        "unchanged": 0,
+        "files": ["manifests/a.yaml"],
+        "problems": [],
+    }
+    assert "imported 1 script into 1 manifest" in done.stderr
+    assert "안녕" in (tmp_path / "manifests" / "a.yaml").read_text("utf-8")
+
+
+def test_import_into_a_folder_the_user_cannot_write_exits_1(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    sheet = exported_sheet(tmp_path)
+    sheet.write_text(sheet.read_text("utf-8-sig").replace(",Hi,,", ",Hi,안녕,"), "utf-8-sig")
+    manifests = tmp_path / "manifests"
+    before = (manifests / "a.yaml").read_bytes()
+    manifests.chmod(0o555)
+    try:
+        # Root without CAP_DAC_OVERRIDE meets the folder's mode as any user would.
+        done = run(
+            [
+                "setpriv",
+                "--bounding-set=-dac_override,-dac_read_search",
+                "--inh-caps=-dac_override,-dac_read_search",
+                SPECSYNC,
+                "strings",
+                "import",
+                str(sheet),
+            ],
+            tmp_path,
+        )
+    finally:
+        manifests.chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert "internal error" not in done.stderr
+    assert "its folder is not writable" in done.stderr
+    assert (manifests / "a.yaml").read_bytes() == before
