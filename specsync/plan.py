@@ -416,7 +416,8 @@ def _close_pattern(pattern: str, ids: Sequence[str]) -> str | None:
         if not part or _WILDCARDS.intersection(part) or part in known:
             options.append([part])
         else:
-            options.append(difflib.get_close_matches(part, known, n=3) or [part])
+            # Locale codes are short: one wrong letter of two is still a likely typo.
+            options.append(difflib.get_close_matches(part, known, n=3, cutoff=0.5) or [part])
     for new_video in options[0]:
         for new_locale in options[1] if slash else [""]:
             candidate = f"{new_video}{slash}{new_locale}"
