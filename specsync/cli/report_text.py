@@ -165,7 +165,8 @@ def status_text(report: StatusReport) -> str:
     if not report.items:
         lines.append("nothing to check: no exported items in the lockfile")
     else:
-        lines.append(f"{len(report.items)} items: {counts}")
+        noun = "item" if len(report.items) == 1 else "items"
+        lines.append(f"{len(report.items)} {noun}: {counts}")
     if report.timed_out:
         lines.append("timed out before every render finished")
     return "\n".join(lines) + "\n"

@@ -402,6 +402,17 @@ def status(
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
+    if use_emulator or lock.emulator:
+        # An emulator's download URLs end with it (this command's own emulator has stopped
+        # by now): printing them would only hand out dead links.
+        had_urls = any(item.download_url for item in report.items)
+        report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
+        if had_urls and not then_pull:
+            click.echo(
+                "note: an emulator's download URLs end with it; "
+                "`specsync status --emulator --wait --pull` downloads the videos while it runs",
+                err=True,
+            )
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:

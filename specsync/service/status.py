@@ -398,7 +398,13 @@ def run_status(
                 answers = list(pool.map(lambda i: poll_one(client, i, not_found), pending))
                 for before, after in zip(pending, answers, strict=True):
                     items[after.id] = after
-                    if (before.state, before.progress, before.message, before.unknown) != (
+                    # Without --wait the final table shows each item once: no change lines.
+                    if options.wait and (
+                        before.state,
+                        before.progress,
+                        before.message,
+                        before.unknown,
+                    ) != (
                         after.state,
                         after.progress,
                         after.message,

@@ -311,3 +311,16 @@ def test_import_into_a_folder_the_user_cannot_write_exits_1(tmp_path: Path) -> N
     assert "internal error" not in done.stderr
     assert "its folder is not writable" in done.stderr
     assert (manifests / "a.yaml").read_bytes() == before
+
+
+def test_status_prints_each_row_once_and_no_url_of_a_gone_emulator(tmp_path: Path) -> None:
+    project(tmp_path)
+    assert run([SPECSYNC, "apply", "--emulator"], tmp_path).returncode == 0
+    done = run([SPECSYNC, "status", "--emulator"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert output.count("welcome/en") == 1, output
+    assert "/downloads/" not in output
+    assert "1 item: " in done.stderr
+    document = json.loads(run([SPECSYNC, "status", "--emulator", "--format", "json"], tmp_path).stdout)
+    assert [item["downloadUrl"] for item in document["items"]] == [None]
