@@ -108,7 +108,9 @@ def counted(number: int, noun: str, plural: str | None = None) -> str:
     if number == 1:
         return f"{number:,} {noun}"
     if plural is None:
-        plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        plural = (
+            noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        )
     return f"{number:,} {plural}"
 
 

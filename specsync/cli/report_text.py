@@ -41,13 +41,17 @@ def render_text(items: Sequence[Item]) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def plan_summary(plan: Plan) -> str:
     s = plan.summary
     create, update = s[PlanAction.CREATE], s[PlanAction.UPDATE]
     uncertain, reuse = s[PlanAction.UNCERTAIN], s[PlanAction.REUSE]
     exports = create + update
     line = (
-        f"Plan: {len([p for p in plan.items if p.item is not None])} items: "
+        f"Plan: {_counted(len([p for p in plan.items if p.item is not None]), 'item')}: "
         f"{create} to create, {update} to update, {reuse} to reuse, "
         f"{s[PlanAction.UNCHANGED]} unchanged, "
         f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "

@@ -228,7 +228,10 @@ def apply(
     click.echo(apply_summary(report, use_emulator or report.emulator), nl=False, err=True)
     outside = pending_outside(report.plan, targets)
     if outside:
-        click.echo(f"  {outside} more pending items lie outside --target", err=True)
+        from specsync.cli.console import counted
+
+        lie = "lies" if outside == 1 else "lie"
+        click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
     if report.interrupted:
         # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
         sys.exit(EXIT_INTERRUPTED)
@@ -259,9 +262,7 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     if not chosen:
         return options  # nothing to send: nothing to ask
     minutes = sum(estimated_minutes(p.item.request) for p, _ in chosen if p.item is not None)
-    length = (
-        "under a minute" if minutes < 0.5 else f"about {counted(round(minutes), 'minute')}"
-    )
+    length = "under a minute" if minutes < 0.5 else f"about {counted(round(minutes), 'minute')}"
     click.echo(plan_summary(plan), err=True)
     question = f"Export {counted(len(chosen), 'item')}, {length} of video?"
     if not click.confirm(question, default=False, err=True):

@@ -62,11 +62,10 @@ def export_command(
     video's); translators fill `new`. Cells a spreadsheet would run as a formula get a
     leading apostrophe, which import removes again (docs/strings.md).
     """
+    from specsync.cli.console import counted
     from specsync.manifests.strings_catalogue import read_catalogue
     from specsync.manifests.strings_csv import ENCODING
     from specsync.manifests.strings_export import export_csv, write_export
-
-    from specsync.cli.console import counted
 
     if output_format == "json" and out is None:
         raise click.UsageError("--format json reports on a file: pass --out FILE too")

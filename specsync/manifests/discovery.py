@@ -149,9 +149,7 @@ def _has_content(path: Path) -> bool:
         head = os.read(fd, 64 * 1024)
     finally:
         os.close(fd)
-    return any(
-        line.strip() and not line.lstrip().startswith(b"#") for line in head.splitlines()
-    )
+    return any(line.strip() and not line.lstrip().startswith(b"#") for line in head.splitlines())
 
 
 def _search_folder(

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from specsync.manifests.languages import language_problem
 from specsync.manifests.load import scalar_first_line
 from specsync.manifests.project_file import NO_PROJECT, ProjectSettings, reserved_var_problems
-from specsync.manifests.languages import language_problem
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
@@ -139,9 +139,7 @@ class _Expander:
             if unknown is not None:
                 # Sent as written, a code the registry lacks is billed as a video in no
                 # language AI Studios speaks (or, worse, in another one).
-                self.problem(
-                    doc.locate(entry_path, key=entry_is_key), unknown, "unknown-language"
-                )
+                self.problem(doc.locate(entry_path, key=entry_is_key), unknown, "unknown-language")
                 continue
             canonical = canonical_locale(locale)
             if canonical in seen_here:

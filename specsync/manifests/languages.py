@@ -71,4 +71,8 @@ def _private_region(region: str) -> bool:
 def _is_spoken(code: str) -> bool:
     import langcodes
 
-    return "_" not in code and langcodes.tag_is_valid(code) and code.split("-")[0].lower() not in _NOT_SPOKEN
+    return (
+        "_" not in code
+        and langcodes.tag_is_valid(code)
+        and code.split("-")[0].lower() not in _NOT_SPOKEN
+    )

@@ -199,7 +199,7 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
 
 
 def _locale_hint(code: Any) -> str:
-    """" (did you mean 'zh-CN'?)" for a locale code written almost right, else ""."""
+    """ " (did you mean 'zh-CN'?)" for a locale code written almost right, else ""."""
     if not isinstance(code, str) or len(code) > MAX_SHOWN:
         return ""
     from specsync.manifests.languages import suggestion
@@ -229,8 +229,7 @@ def _bad_name_problems(doc: Document, error: Any, path: PathKey) -> list[Problem
     return [
         Problem(
             doc.locate((*path, name), key=True),
-            f"{_quoted(name)} is not {shape}"
-            + (_locale_hint(name) if field == "locales" else ""),
+            f"{_quoted(name)} is not {shape}" + (_locale_hint(name) if field == "locales" else ""),
         )
         for name in error.instance
         if isinstance(name, str) and not check.is_valid(name)

@@ -129,7 +129,7 @@ def _lost_characters(cell: str, current: str) -> bool:
     legacy code page that lacks them (Excel's "CSV" in a Western locale)."""
     if "?" not in cell or len(cell) != len(current) or cell == current:
         return False
-    return all(a == b or (a == "?" and ord(b) > 0x7F) for a, b in zip(cell, current))
+    return all(a == b or (a == "?" and ord(b) > 0x7F) for a, b in zip(cell, current, strict=True))
 
 
 def plan_changes(

@@ -91,9 +91,7 @@ def test_an_untranslated_locale_warns_in_text_and_json(tmp_path: Path) -> None:
     ]
     assert "renders the same text" in run([SPECSYNC, "plan"], tmp_path).stderr
 
-    (tmp_path / "specsync.yaml").write_text(
-        "specsync: 1\nchecks: {untranslated-locale: error}\n"
-    )
+    (tmp_path / "specsync.yaml").write_text("specsync: 1\nchecks: {untranslated-locale: error}\n")
     result = run([SPECSYNC, "validate"], tmp_path)
     assert result.returncode == 1
     assert "1 problem in 1 file" in result.stderr
@@ -322,5 +320,37 @@ def test_status_prints_each_row_once_and_no_url_of_a_gone_emulator(tmp_path: Pat
     assert output.count("welcome/en") == 1, output
     assert "/downloads/" not in output
     assert "1 item: " in done.stderr
-    document = json.loads(run([SPECSYNC, "status", "--emulator", "--format", "json"], tmp_path).stdout)
+    document = json.loads(
+        run([SPECSYNC, "status", "--emulator", "--format", "json"], tmp_path).stdout
+    )
     assert [item["downloadUrl"] for item in document["items"]] == [None]
+
+
+def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
+    project(tmp_path)
+    adopted = run(
+        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-1", "--no-check", "--format", "json"],
+        tmp_path,
+        env=without_credentials(),
+    )
+    assert adopted.returncode == 0, adopted.stderr
+    assert json.loads(adopted.stdout) == {
+        "id": "welcome/en",
+        "projectId": "p-1",
+        "taskId": "unknown",
+        "checked": False,
+        "written": True,
+        "replacedProjectId": None,
+        "recovered": 0,
+    }
+    dry = run([SPECSYNC, "forget", "welcome/*", "--dry-run", "--format", "json"], tmp_path)
+    assert json.loads(dry.stdout) == {
+        "lockfile": "specsync.lock",
+        "dryRun": True,
+        "forgotten": ["welcome/en"],
+        "recovered": 0,
+    }
+    assert "1 entry would be dropped" in dry.stderr
+    done = run([SPECSYNC, "forget", "welcome/*", "--format", "json"], tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["dryRun"] is False
+    assert "1 entry dropped" in done.stderr

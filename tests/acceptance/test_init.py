@@ -115,10 +115,8 @@ def test_init_on_a_file_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_the_workflow_init_writes_is_the_documented_example() -> None:
     example = (EXAMPLES / ".github" / "workflows" / "specsync.yml").read_text(encoding="utf-8")
-    from specsync.scaffold.project import starter_files
-
     from specsync.scaffold.install_line import InstallLine
-    from specsync.scaffold.project import workflow_text
+    from specsync.scaffold.project import starter_files, workflow_text
 
     # Installed from the index, init writes the example, pinned to the running version.
     written = workflow_text(InstallLine(f'pip install "specsync-videos=={__version__}"'))
@@ -267,7 +265,9 @@ def test_init_lists_each_kept_file_once_and_reports_json(tmp_path: Path) -> None
     assert again.stderr.count("kept (already there)   .gitignore") == 1
     import json
 
-    document = json.loads(run([SPECSYNC, "init", str(project), "--format", "json"], tmp_path).stdout)
+    document = json.loads(
+        run([SPECSYNC, "init", str(project), "--format", "json"], tmp_path).stdout
+    )
     assert document["ok"] is True
     assert {"action": "kept", "what": ".gitignore"} in document["steps"]
     assert document["next"][-1] == "specsync apply --emulator"

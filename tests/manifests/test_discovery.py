@@ -48,9 +48,7 @@ def test_a_folder_without_manifests_is_an_error(tmp_path: Path) -> None:
     for paths, where in (([], "manifests"), (["other"], "other")):
         with pytest.raises(InputError) as info:
             find_manifests(paths, tmp_path, ignoring_ci)
-        assert [(str(p.location), p.code) for p in info.value.problems] == [
-            (where, "no-manifests")
-        ]
+        assert [(str(p.location), p.code) for p in info.value.problems] == [(where, "no-manifests")]
         assert "holds no manifest" in info.value.problems[0].message
 
 
