@@ -152,6 +152,12 @@ def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
     assert not (tmp_path / "specsync.lock").exists()
     assert emulator.export_count() == 0
 
+    # A reviewed plan file is asked about too: the terminal may not be the reviewer.
+    assert run([SPECSYNC, "plan", "--out", "reviewed.plan"], tmp_path, env).returncode == 0
+    code, output = on_a_terminal([SPECSYNC, "apply", "--plan", "reviewed.plan"], tmp_path, env, "n")
+    assert code == 1 and "Export 2 items" in output, output
+    assert emulator.export_count() == 0
+
     code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env, "y")
     assert code == 0, output
     assert emulator.export_count() == 2
