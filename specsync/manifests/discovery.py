@@ -117,6 +117,8 @@ def _search(
         for name in sorted(files):
             if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
                 continue  # the project file carries `specsync:` too, but is no manifest
+            if name.startswith("."):
+                continue  # hidden, as hidden folders are (`.pre-commit-config.yaml`)
             candidate = Path(folder) / name
             if ignored(candidate):
                 continue  # excluded by the project file: never opened, even with a marker

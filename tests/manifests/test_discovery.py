@@ -19,6 +19,7 @@ def make(tmp_path: Path) -> None:
     (tmp_path / "manifests" / "ci.yaml").write_text("on: push\njobs: !Ref [\n")  # unparseable
     (tmp_path / "manifests" / ".hidden").mkdir()
     (tmp_path / "manifests" / ".hidden" / "c.yaml").write_text("specsync: 1\n")
+    (tmp_path / "manifests" / ".pre-commit-config.yaml").write_text("repos: []\n")  # hidden
 
 
 def test_default_folder_is_searched_recursively_skipping_ignored_yaml(tmp_path: Path) -> None:
