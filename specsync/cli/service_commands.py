@@ -403,9 +403,9 @@ def status(
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
-    if use_emulator or lock.emulator:
-        # An emulator's download URLs end with it (this command's own emulator has stopped
-        # by now): printing them would only hand out dead links.
+    if use_emulator:
+        # This command's own emulator has stopped by now, and with it its download URLs
+        # (and those an earlier one left in the cache): printing them hands out dead links.
         had_urls = any(item.download_url for item in report.items)
         report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
         if had_urls and not then_pull:
