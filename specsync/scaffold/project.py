@@ -50,8 +50,11 @@ def workflow_text(line: InstallLine | None = None) -> str:
     text = (TEMPLATES / "workflow.yml").read_text(encoding="utf-8")
     text = text.replace('pip install "specsync-videos=={version}"', chosen.command)
     if chosen.note:
+        import textwrap
+
         step = "      - name: Install specsync\n"
-        text = text.replace(step, f"      # {chosen.note}\n{step}")
+        comment = "".join(f"      # {line}\n" for line in textwrap.wrap(chosen.note, 84))
+        text = text.replace(step, comment + step)
     return text
 
 
@@ -118,7 +121,7 @@ def scaffold_project(root: Path, python: str) -> list[Step]:
     existing = _is_existing_project(root)
     steps = []
     for relative, text in starter_files().items():
-        if existing and relative in EXAMPLE_FILES:
+        if existing and relative in EXAMPLE_FILES and not os.path.lexists(root / relative):
             # The next plan would show the example as a new export: never billed unasked.
             steps.append(Step(Action.SKIPPED, f"{relative} (the project has manifests)"))
             continue
