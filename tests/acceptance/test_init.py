@@ -97,10 +97,12 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
     assert (project / ".gitignore").read_text(encoding="utf-8") == (
         "node_modules/\n.specsync/\nvideos/\n"
     )
-    # The project has a manifest: the example video is not added (2 creates otherwise).
-    assert "not written            manifests/welcome.yaml (the project has manifests)" in (
+    assert "kept (already there)   manifests/welcome.yaml" in made.stderr
+    # The project has a manifest: nothing of the example is added (its snippet neither).
+    assert "not written            manifests/snippets/outro.j2 (the project has manifests)" in (
         made.stderr
     )
+    assert not (project / "manifests" / "snippets").exists()
     # Not a git repository: the driver line is printed for the user to run.
     assert "git config merge.specsync.driver" in made.stderr
     assert f"cd {project}" in made.stderr
