@@ -112,9 +112,18 @@ def check_credentials(client: Any, credentials: Credentials) -> Check:
 def check_lockfile(path: Path, emulator: bool, api_base: str = "") -> Check:
     """The lockfile as apply would take it: readable, of the same kind of service (emulator
     or real) and recorded against the same host as `api_base` ("" when unknown)."""
+    from urllib.parse import urlsplit
+
     from specsync.service.apply import check_emulator_marking, check_service_host
+    from specsync.state import journal as journal_mod
     from specsync.state.lockdata import service_host
 
+    try:
+        # A journal an interrupted apply left against another service: apply refuses it.
+        journal = journal_mod.journal_path(path, create=False)
+        journal_mod.check_journal_service(journal, path, emulator, urlsplit(api_base).netloc)
+    except UserError as error:
+        return Check("lockfile", FAIL, str(error))
     if not path.exists():
         return Check("lockfile", OK, f"{path}: none yet (the first apply writes it)")
     try:

@@ -360,3 +360,21 @@ def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
     done = run([SPECSYNC, "forget", "welcome/*", "--format", "json"], tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["dryRun"] is False
     assert "1 entry dropped" in done.stderr
+
+
+def test_doctor_fails_a_journal_apply_would_refuse(tmp_path: Path) -> None:
+    from test_service_identity import env_for, fake_service
+
+    project(tmp_path)
+    journal = tmp_path / ".specsync" / "specsync.lock.journal"
+    journal.parent.mkdir()
+    # What a killed apply against 127.0.0.1 leaves: its first record names the service.
+    journal.write_text('{"event":"service","emulator":false,"host":"127.0.0.1:9"}\n')
+    with fake_service(host="127.0.0.2") as other:
+        applied = run([SPECSYNC, "apply"], tmp_path, env_for(other.url))
+        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(other.url))
+        assert other.posts() == []
+    assert applied.returncode == 1 and "journal of an interrupted apply" in applied.stderr
+    assert doctor.returncode == 1
+    assert "FAIL  lockfile: " in doctor.stdout
+    assert "is the journal of an interrupted apply against 127.0.0.1:9" in doctor.stdout
