@@ -272,3 +272,24 @@ def test_a_request_resubmitted_or_adopted_settles_its_uncertain_attempt() -> Non
     # Adopting the very request it sent settles it too: nothing about it stays open.
     adopted = made_current(entry, "a/en", second.request, second.fingerprint, "p-9", "t-9", "t")
     assert all(h.has_ids for h in adopted.history)
+
+
+def test_a_target_matching_nothing_suggests_the_same_kind_of_pattern() -> None:
+    import pytest
+
+    from specsync.errors import UserError
+    from specsync.plan import require_matches
+
+    ids = ["promo/en", "welcome/en", "welcome/ko"]
+    for pattern, meant in (
+        ("welcom/*", "welcome/*"),
+        ("*/kr", "*/ko"),
+        ("welcome/kr", "welcome/ko"),
+        ("welcom", "welcome/*"),
+    ):
+        with pytest.raises(UserError) as info:
+            require_matches("--target", [pattern], ids)
+        assert f"--target {pattern!r} matches no item (did you mean {meant!r}?)" in str(info.value)
+    with pytest.raises(UserError) as info:
+        require_matches("--target", ["zzz/*"], ids)
+    assert "did you mean" not in str(info.value)

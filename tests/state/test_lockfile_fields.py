@@ -21,9 +21,7 @@ def table_keys(text: str, heading_line: str) -> list[str]:
 
 def test_the_doc_lists_every_field_of_an_entry_and_of_a_history_record() -> None:
     text = DOC.read_text(encoding="utf-8")
-    assert sorted(table_keys(text, "Per item (`[items.\"onboarding/en\"]`):")) == sorted(
-        ENTRY_KEYS
-    )
+    assert sorted(table_keys(text, 'Per item (`[items."onboarding/en"]`):')) == sorted(ENTRY_KEYS)
     assert sorted(table_keys(text, "A record of `history`:")) == sorted(HISTORY_KEYS)
 
 
