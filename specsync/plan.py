@@ -255,23 +255,29 @@ def same_export(item: Item, entry: Entry) -> bool:
     )
 
 
-def reusable(item: Item, entry: Entry) -> Submission | None:
-    """The newest earlier export of this item made from the very request it sends now.
+def earlier_request(item: Item, entry: Entry) -> Submission | None:
+    """The newest record in the entry's history of the very request the item sends now.
 
-    History records keep ids and fingerprint, not the render state: a record is reused
-    unless it is the entry's current export and that one is known to have failed (a failed
-    export is never reused; docs/lockfile.md).
+    History keeps each request's last known state, and the newest one decides: an export
+    known good (accepted, not known to have failed) is reused; a request of unknown outcome
+    is shown as uncertain (never sent again on its own); a failed one is never reused.
     """
     for record in reversed(entry.history):
-        if record.fingerprint != item.fingerprint:
-            continue
-        if entry.state == RenderState.FAILED and (record.project_id, record.task_id) == (
-            entry.project_id,
-            entry.task_id,
-        ):
-            continue
-        return record
+        if record.fingerprint == item.fingerprint:
+            return record
     return None
+
+
+def reusable(item: Item, entry: Entry) -> Submission | None:
+    """The earlier export of this item made from the very request it sends now, when it
+    may be reused: known good, and not the entry's current export known to have failed
+    (a failed export is never reused; docs/lockfile.md)."""
+    record = earlier_request(item, entry)
+    if record is None or not record.known_good:
+        return None
+    if entry.state == RenderState.FAILED and record.key() == (entry.project_id, entry.task_id):
+        return None
+    return record
 
 
 def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
@@ -334,16 +340,30 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                 )
             )
         elif (record := reusable(item, entry)) is not None:
+            reason = (
+                f"the same as the earlier export {record.project_id} "
+                f"({record.submitted_at or 'time unknown'}); apply makes it current "
+                "again, nothing is sent"
+            )
+            if entry.state == RenderState.UNCERTAIN:
+                reason += (
+                    " (the last request, for another script, has an unknown outcome: it "
+                    "stays recorded, and shows as uncertain if that script comes back)"
+                )
+            planned.append(
+                PlannedItem(item.id, PlanAction.REUSE, item, entry, reason, reuse=record)
+            )
+        elif (record := earlier_request(item, entry)) is not None and not record.has_ids:
             planned.append(
                 PlannedItem(
                     item.id,
-                    PlanAction.REUSE,
+                    PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    f"the same as the earlier export {record.project_id} "
-                    f"({record.submitted_at or 'time unknown'}); apply makes it current "
-                    "again, nothing is sent",
-                    reuse=record,
+                    "an earlier request of this very script (sent "
+                    f"{record.attempted_at or 'at a time unknown'}) has an unknown outcome; "
+                    "if the export exists in AI Studios record it with `specsync adopt`, "
+                    "else resubmit with `apply --retry-uncertain`",
                 )
             )
         elif entry.project_id is None and entry.state != RenderState.UNCERTAIN:
@@ -387,11 +407,43 @@ def require_matches(option: str, patterns: Sequence[str], ids: Iterable[str]) ->
         return
     lines = []
     for pattern in missing:
-        guess = difflib.get_close_matches(pattern, ids, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        guess = _close_pattern(pattern, ids)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
         lines.append(f"{option} {pattern!r} matches no item{hint}")
     example = f"; ids look like {ids[0]!r}" if ids else "; there are no items"
     raise UserError("; ".join(lines) + example + ". Nothing was done.")
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _close_pattern(pattern: str, ids: Sequence[str]) -> str | None:
+    """What a --target that matches nothing probably meant, in the same form: a glob for a
+    glob (`welcom/*` -> `welcome/*`), an id for an id. The part without wildcards (the video
+    or the locale) is corrected against the ids' parts; the guess must match something."""
+    video, slash, locale = pattern.partition("/")
+    videos = sorted({item.partition("/")[0] for item in ids})
+    if not _WILDCARDS.intersection(pattern):
+        if not slash:  # a video's name alone: its items are `NAME/*`
+            guess = difflib.get_close_matches(pattern, videos, n=1)
+            if guess:
+                return f"{guess[0]}/*"
+        guess = difflib.get_close_matches(pattern, ids, n=1)
+        return guess[0] if guess else None
+    locales = sorted({item.partition("/")[2] for item in ids})
+    options: list[list[str]] = []
+    for part, known in ((video, videos), (locale, locales)):
+        if not part or _WILDCARDS.intersection(part) or part in known:
+            options.append([part])
+        else:
+            # Locale codes are short: one wrong letter of two is still a likely typo.
+            options.append(difflib.get_close_matches(part, known, n=3, cutoff=0.5) or [part])
+    for new_video in options[0]:
+        for new_locale in options[1] if slash else [""]:
+            candidate = f"{new_video}{slash}{new_locale}"
+            if candidate != pattern and any(fnmatch.fnmatchcase(i, candidate) for i in ids):
+                return candidate
+    return None
 
 
 def restricted(plan: Plan, targets: Sequence[str]) -> Plan:

@@ -26,18 +26,19 @@ from specsync.errors import UserError
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
+from specsync.states import Answer
 
 if TYPE_CHECKING:
     import filelock
 
 STATE_DIR_NAME = ".specsync"
 
+# The events of a journal: the service record, an intent, and an answer (the words of
+# `specsync.states.Answer`, defined there once; named here for the journal's readers).
 SERVICE = "service"  # first record: which service the run talked to
-INTENT = "intent"
-ACCEPTED = "accepted"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
-OUTCOMES = (ACCEPTED, FAILED, UNCERTAIN)
+INTENT = "intent"  # written before a request is sent
+ACCEPTED, FAILED, UNCERTAIN = Answer.ACCEPTED, Answer.FAILED, Answer.UNCERTAIN
+OUTCOMES: tuple[Answer, ...] = tuple(Answer)
 
 
 def resolved(lockfile_path: Path) -> Path:
