@@ -205,16 +205,16 @@ def test_doctor_on_the_emulator_is_happy_with_a_new_project(tmp_path: Path) -> N
 
 def test_init_in_an_existing_project_adds_no_billable_item(tmp_path: Path) -> None:
     project = tmp_path / "videos"
-    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    assert specsync(["init", str(project)], tmp_path).returncode == 0
     (project / "manifests" / "welcome.yaml").rename(project / "manifests" / "mine.yaml")
     (project / "manifests" / "mine.yaml").write_text(
         (project / "manifests" / "mine.yaml").read_text("utf-8").replace("welcome:", "mine:")
     )
-    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
-    again = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert specsync(["apply", "--emulator"], project).returncode == 0
+    again = specsync(["init", str(project)], tmp_path)
     assert again.returncode == 0, again.stderr
     assert not (project / "manifests" / "welcome.yaml").exists()
-    plan = run([SPECSYNC, "plan", "--format", "json"], project)
+    plan = specsync(["plan", "--format", "json"], project)
     import json
 
     assert json.loads(plan.stdout)["summary"]["create"] == 0
@@ -229,7 +229,7 @@ def test_init_never_writes_through_a_link_leading_outside(tmp_path: Path) -> Non
         (project / name).symlink_to(elsewhere / name)
     (project / ".gitignore").symlink_to(elsewhere / "gitignore")
     (elsewhere / "gitignore").write_text("x\n")
-    done = run([SPECSYNC, "init", str(project)], tmp_path)
+    done = specsync(["init", str(project)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert [p for p in elsewhere.rglob("*") if p.is_file()] == [elsewhere / "gitignore"]
     assert (elsewhere / "gitignore").read_text() == "x\n"
@@ -242,14 +242,14 @@ def test_init_never_writes_through_a_link_leading_outside(tmp_path: Path) -> Non
     (project / "manifests").unlink()
     (project / "real-manifests").mkdir()
     (project / "manifests").symlink_to(project / "real-manifests")
-    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    assert specsync(["init", str(project)], tmp_path).returncode == 0
     assert (project / "real-manifests" / "welcome.yaml").is_file()
 
 
 def test_init_beside_a_stale_git_config_lock_exits_1_clearly(tmp_path: Path) -> None:
     project = new_repo(tmp_path / "videos")
     (project / ".git" / "config.lock").write_text("")
-    done = run([SPECSYNC, "init"], project)
+    done = specsync(["init"], project)
     assert done.returncode == 1, done.stderr
     assert_not_a_crash(done)
     assert "failed                 git config merge.specsync.driver" in done.stderr
@@ -259,14 +259,12 @@ def test_init_beside_a_stale_git_config_lock_exits_1_clearly(tmp_path: Path) -> 
 
 def test_init_lists_each_kept_file_once_and_reports_json(tmp_path: Path) -> None:
     project = tmp_path / "videos"
-    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
-    again = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert specsync(["init", str(project)], tmp_path).returncode == 0
+    again = specsync(["init", str(project)], tmp_path)
     assert again.stderr.count("kept (already there)   .gitignore") == 1
     import json
 
-    document = json.loads(
-        run([SPECSYNC, "init", str(project), "--format", "json"], tmp_path).stdout
-    )
+    document = json.loads(specsync(["init", str(project), "--format", "json"], tmp_path).stdout)
     assert document["ok"] is True
     assert {"action": "kept", "what": ".gitignore"} in document["steps"]
     assert document["next"][-1] == "specsync apply --emulator"
@@ -274,8 +272,8 @@ def test_init_lists_each_kept_file_once_and_reports_json(tmp_path: Path) -> None
 
 def test_a_fresh_project_plans_from_a_subfolder_before_its_first_apply(tmp_path: Path) -> None:
     project = tmp_path / "videos"
-    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
-    plan = run([SPECSYNC, "plan"], project / "manifests" / "snippets")
+    assert specsync(["init", str(project)], tmp_path).returncode == 0
+    plan = specsync(["plan"], project / "manifests" / "snippets")
     assert plan.returncode == 0, plan.stderr
     assert "welcome/en" in plan.stdout and "welcome/ko" in plan.stdout
 
