@@ -49,6 +49,7 @@ def posts(server: HostileServer) -> int:
     return sum(1 for request in server.requests if request.method == "POST")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("slow", "rate"), [(3.0, 5.0), (2.0, 10.0)])
 def test_a_stall_after_one_slow_answer_leaves_a_handful_uncertain(
     tmp_path: Path, slow: float, rate: float
