@@ -129,7 +129,7 @@ def _comma_list(
 def emulator(**options: object) -> None:
     """Run the built-in AI Studios emulator on loopback.
 
-    Speaks the export API of the seed (POST /api/odin/v3/simple/custom, and the vendor
+    Speaks the vendor's export API (POST /api/odin/v3/simple/custom, and the vendor
     sample's /api/odin/v3/simple/video), the progress, auth, model and workspace endpoints,
     serves a small MP4 per finished project, simulates rendering and webhooks, and injects
     faults on request. Every answer carries an X-Specsync-Emulator header.
