@@ -136,6 +136,9 @@ def try_repo(repo: Path, hook_repo: Path, home: Path, *extra: str) -> tuple[int,
 
 
 @pytest.mark.slow
+# Five pre-commit runs, each in a fresh hook environment: 60-95 s alone, more on a busy
+# machine, over the suite-wide 120 s.
+@pytest.mark.timeout(300)
 @needs_git
 def test_pre_commit_hook_validates_the_manifest_set(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path
