@@ -35,6 +35,18 @@ def _is_ours(path: Path) -> bool:
     return not hasattr(os, "getuid") or status.st_uid == os.getuid()
 
 
+def foreign_owner(path: Path) -> int | None:
+    """The uid owning `path` when it exists and is not the user's (git's safe.directory
+    rule, as for the markers above); None otherwise."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    if not hasattr(os, "getuid") or status.st_uid == os.getuid():
+        return None
+    return status.st_uid
+
+
 def default_lockfile(cwd: Path) -> str:
     """The project's lockfile, as a path relative to `cwd` (how messages name it)."""
     root = find_project_root(cwd) or Path(os.path.abspath(cwd))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockdata import Entry, Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
 
@@ -249,8 +249,9 @@ def check_journal_service(path: Path, lockfile_path: Path, emulator: bool, host:
 
 
 def _hostname(netloc: str) -> str:
-    # Compare hosts, not ports: the port of a loopback test service changes between runs.
-    return netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower() if netloc else ""
+    # The lockfile's own rule (service_host: the URL parser, so `[fd00::a]` stays whole);
+    # hosts, not ports, since a loopback test service's port changes between runs.
+    return service_host(netloc)
 
 
 def _is_valid(record: dict[str, Any]) -> bool:
