@@ -15,7 +15,7 @@ from specsync.manifests.load import (
     wide_encoding,
 )
 from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
-from specsync.manifests.project_root import PROJECT_FILE_NAME
+from specsync.manifests.project_root import LOCKFILE_NAME, PROJECT_FILE_NAME, refuse_nested
 from specsync.model import InputError, Location, Problem
 
 SUFFIXES = (".yaml", ".yml")
@@ -80,6 +80,8 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
 
     for folder, subfolders, files in os.walk(directory, onerror=unreadable_folder):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        if PROJECT_FILE_NAME in files or LOCKFILE_NAME in files:
+            refuse_nested(Path(folder))  # a project in another's manifests/: never both
         for name in sorted(files):
             if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
                 continue  # the project file carries `specsync:` too, but is no manifest

@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import SPECSYNC, api_env, run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
+from hostile_server import HostileServer
 
 from specsync.state.journal import Journal, journal_path
 
@@ -103,3 +107,49 @@ def test_a_project_file_owned_by_another_user_is_refused(tmp_path: Path) -> None
     result = run([SPECSYNC, "render", "--target", "v0/en"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Hello planted." in result.stdout
+
+
+# nested projects never re-export ----------------------------------------------------------
+
+
+def write_nested(root: Path, inner_marker: str) -> Path:
+    """A project whose manifests/team/ holds a project of its own (`inner_marker` there)."""
+    write_project(root, videos=1)
+    team = root / "manifests" / "team"
+    team.mkdir()
+    (team / "team.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  t0: {script: 'Team.'}\n",
+        "utf-8",
+    )
+    if inner_marker == "specsync.yaml":
+        (team / inner_marker).write_text("specsync: 1\nvars: {}\n", "utf-8")
+    else:
+        (team / inner_marker).write_text("", "utf-8")
+    return team
+
+
+@pytest.mark.parametrize("inner_marker", ["specsync.yaml", "specsync.lock"])
+def test_a_project_inside_another_projects_manifests_is_refused_from_both_sides(
+    tmp_path: Path, inner_marker: str
+) -> None:
+    team = write_nested(tmp_path, inner_marker)
+    lockfiles = {p: p.read_bytes() for p in (tmp_path / "specsync.lock", team / inner_marker)}
+    answer = b'{"success": true, "data": {"projectId": "p-1", "taskId": "t-1"}}'
+    with HostileServer("answer", body=answer) as server:
+        env = api_env(server.url)
+        runs = [
+            (tmp_path, ["plan"]),
+            (tmp_path, ["apply"]),
+            (team, ["plan", "."]),
+            (team, ["apply", "."]),
+            (team, ["validate"]),
+        ]
+        for cwd, command in runs:
+            result = run([SPECSYNC, *command], cwd, env=env)
+            assert result.returncode == 1, (cwd, command, result.stdout, result.stderr)
+            assert f"manifests/team/{inner_marker}" in result.stderr, result.stderr
+            assert f"of the project at {tmp_path}" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
+        assert [r for r in server.requests if r.method == "POST"] == []
+    assert {p: p.read_bytes() for p in lockfiles} == lockfiles
+    assert not (team / ".specsync").exists()
