@@ -30,6 +30,7 @@ from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, matches
+from specsync.regular_files import NotRegular, open_regular
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.states import PlanAction
 
@@ -235,6 +236,17 @@ def read_saved_plan(path: Path) -> SavedPlan:
             f"{path}:{error.lineno}:{error.colno}: not a saved plan ({error.msg}); "
             "make one with `specsync plan --out FILE`"
         ) from None
+    except RecursionError:
+        raise SavedPlanError(
+            f"{path}: not a saved plan (nested too deeply to read); "
+            "make one with `specsync plan --out FILE`"
+        ) from None
+    except ValueError:
+        # int() past its digit limit: a number no saved plan holds.
+        raise SavedPlanError(
+            f"{path}: not a saved plan (it holds a number too long to read); "
+            "make one with `specsync plan --out FILE`"
+        ) from None
     try:
         return _from_document(document)
     except (KeyError, TypeError, ValueError) as error:
@@ -246,8 +258,9 @@ def read_saved_plan(path: Path) -> SavedPlan:
 
 def _read_regular_file(path: Path) -> bytes:
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the check below refuses it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = open_regular(path)  # never waits for a FIFO's writer
+    except NotRegular:
+        raise SavedPlanError(f"the saved plan {path} is not a regular file") from None
     except OSError as error:
         raise SavedPlanError(
             f"cannot read the saved plan {path}: {error.strerror or error}"

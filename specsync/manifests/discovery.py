@@ -14,8 +14,8 @@ from specsync.manifests.load import (
     read_problem,
     wide_encoding,
 )
-from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.manifests.project_root import LOCKFILE_NAME, PROJECT_FILE_NAME, refuse_nested
+from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.model import InputError, Location, Problem
 
 SUFFIXES = (".yaml", ".yml")
@@ -140,12 +140,13 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
             )
         elif path.is_file():
             chosen.append(path)
+        elif path.exists():
+            # Before the symlink test: /dev/stdin is a link to a pipe, not a broken link.
+            problems.append(Problem(Location(given), NotRegular.describe(path)))
         elif path.is_symlink():
             problems.append(
                 Problem(Location(given), f"broken symbolic link (to {os.readlink(path)})")
             )
-        elif path.exists():
-            problems.append(Problem(Location(given), NotRegular.describe(path)))
         else:
             problems.append(Problem(Location(given), "no such file or folder"))
     if problems:
@@ -165,7 +166,11 @@ def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> tuple[Pa
     else manifests/ when present; else the current folder, taken as a last resort (not
     chosen: it may be any checkout, with others' templates in it)."""
     if root:
-        return (cwd / root).resolve(), True
+        folder = (cwd / root).resolve()
+        if not folder.is_dir():
+            what = "not a folder" if folder.exists() else "no such folder"
+            raise InputError(Problem(Location(root), f"--root: {what}", code="file"))
+        return folder, True
     directories = [p for p in paths if (cwd / p).is_dir()]
     if len(directories) == 1:
         return (cwd / directories[0]).resolve(), True

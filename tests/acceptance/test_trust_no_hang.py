@@ -1,0 +1,146 @@
+"""Issue 25, trust round three: nothing hangs, nothing crashes, messages tell the truth.
+
+FIFOs where specsync reads (a `*.j2` under the manifests, the journal's place), saved plan
+files built to break a parser, and the validate/plan arguments of a careless script: each
+through the installed CLI, each bounded by a timeout that a hang would hit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SPECSYNC, run
+
+from specsync.state.journal import journal_path
+
+
+def write_project(root: Path) -> None:
+    (root / "manifests").mkdir(parents=True, exist_ok=True)
+    (root / "manifests" / "videos.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  v0: {script: 'Hi.'}\n",
+        "utf-8",
+    )
+    (root / "specsync.lock").write_text("", "utf-8")
+
+
+def quick(args: list[str], cwd: Path, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+    """The command, which must end within 20 s (a FIFO opened to read would block forever)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, timeout=20, check=False, stdin=stdin
+    )
+    assert time.monotonic() - started < 20
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result
+    return result
+
+
+# FIFOs never block ------------------------------------------------------------------------
+
+
+def test_a_fifo_named_j2_under_the_manifests_blocks_no_command(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "manifests" / "snippets").mkdir()
+    os.mkfifo(tmp_path / "manifests" / "snippets" / "trap.j2")
+    for command in (["validate"], ["plan"], ["apply", "--emulator"]):
+        result = quick([SPECSYNC, *command], tmp_path)
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+
+
+def test_a_fifo_included_by_a_script_is_a_located_problem(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "manifests" / "videos.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
+        "videos:\n  v0: {script: \"{% include 'trap.j2' %}\"}\n",
+        "utf-8",
+    )
+    os.mkfifo(tmp_path / "manifests" / "trap.j2")
+    result = quick([SPECSYNC, "validate"], tmp_path)
+    assert result.returncode == 1
+    assert "trap.j2 (not a regular file)" in result.stderr
+
+
+def test_a_fifo_at_the_journals_place_blocks_neither_plan_nor_apply(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    journal = journal_path(tmp_path / "specsync.lock")
+    os.mkfifo(journal)
+    for command in (["plan"], ["apply", "--emulator"], ["status", "--emulator"]):
+        result = quick([SPECSYNC, *command], tmp_path)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "journal's place holds something that is not a regular file (a FIFO)" in (
+            result.stderr
+        ), result.stderr
+    assert journal.is_fifo()  # left for the user to move away
+    assert (tmp_path / "specsync.lock").read_text("utf-8") == ""
+
+
+# saved plans built to break the parser --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("[" * 100_000, "nested too deeply to read"),
+        ('{"format": ' + "9" * 5_000 + "}", "it holds a number too long to read"),
+    ],
+    ids=["100k-brackets", "5000-digits"],
+)
+def test_a_saved_plan_that_breaks_the_json_parser_is_refused_with_exit_1(
+    tmp_path: Path, content: str, says: str
+) -> None:
+    write_project(tmp_path)
+    saved = tmp_path / "reviewed.plan"
+    saved.write_text(content, "utf-8")
+    result = quick([SPECSYNC, "apply", "--emulator", "--plan", str(saved)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"reviewed.plan: not a saved plan ({says})" in result.stderr
+    assert (tmp_path / "specsync.lock").read_text("utf-8") == ""  # nothing applied
+    result = quick([SPECSYNC, "plan", "--out", str(saved)], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "refusing to replace" in result.stderr and "not a saved plan" in result.stderr
+    assert saved.read_text("utf-8") == content  # not replaced
+
+
+# validate's arguments -------------------------------------------------------------------
+
+
+def test_validate_with_a_root_that_does_not_exist_exits_1(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    for root, says in (
+        (tmp_path / "nonexistent", "no such folder"),
+        (tmp_path / "specsync.lock", "not a folder"),
+    ):
+        result = quick([SPECSYNC, "validate", "--root", str(root)], tmp_path)
+        assert result.returncode == 1, result
+        assert f"{root}: --root: {says}" in result.stderr
+
+
+def test_twenty_thousand_unmatched_targets_print_a_bounded_message(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    targets = [arg for n in range(20_000) for arg in ("--target", f"nothing-{n}/*")]
+    result = quick([SPECSYNC, "plan", *targets], tmp_path)
+    assert result.returncode == 1
+    assert len(result.stderr) < 2_000, len(result.stderr)
+    assert "'nothing-0/*' matches no item" in result.stderr
+    assert "and 19,995 more --target globs match none" in result.stderr
+    huge = "x" * 100_000
+    result = quick([SPECSYNC, "validate", "--target", huge], tmp_path)
+    assert result.returncode == 1 and len(result.stderr) < 1_000, len(result.stderr)
+
+
+def test_a_pipe_named_as_a_manifest_is_called_what_it_is(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    result = quick([SPECSYNC, "validate", "/dev/stdin"], tmp_path, stdin=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "/dev/stdin: not a regular file (a FIFO)" in result.stderr, result.stderr
+    assert "broken symbolic link" not in result.stderr
+    result = quick([SPECSYNC, "validate", "/dev/null"], tmp_path)
+    assert "/dev/null: not a regular file (a character device)" in result.stderr
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "gone.yaml")
+    result = quick([SPECSYNC, "validate", "dangling.yaml"], tmp_path)
+    assert "dangling.yaml: broken symbolic link" in result.stderr
