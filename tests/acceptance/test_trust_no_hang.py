@@ -7,15 +7,13 @@ through the installed CLI, each bounded by a timeout that a hang would hit.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run
+from conftest import SPECSYNC
 
 from specsync.state.journal import journal_path
 
