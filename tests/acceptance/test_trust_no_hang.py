@@ -7,6 +7,7 @@ through the installed CLI, each bounded by a timeout that a hang would hit.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -142,3 +143,35 @@ def test_a_pipe_named_as_a_manifest_is_called_what_it_is(tmp_path: Path) -> None
     (tmp_path / "dangling.yaml").symlink_to(tmp_path / "gone.yaml")
     result = quick([SPECSYNC, "validate", "dangling.yaml"], tmp_path)
     assert "dangling.yaml: broken symbolic link" in result.stderr
+
+
+def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
+    tmp_path: Path,
+) -> None:
+    from specsync.state.lockfile_read import read_lockfile
+    from specsync.state.lockfile_write import write_lockfile
+
+    write_project(tmp_path)
+    assert quick([SPECSYNC, "apply", "--emulator"], tmp_path).returncode == 0
+    with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write("  v1: {script: 'Yo.'}\n")
+    assert quick([SPECSYNC, "plan", "--out", "reviewed.plan"], tmp_path).returncode == 0
+    copy = (tmp_path / "reviewed.plan").read_bytes()
+    status = quick([SPECSYNC, "status", "--emulator", "--wait"], tmp_path)
+    assert status.returncode == 0, status.stderr
+    lock = read_lockfile(tmp_path / "specsync.lock")
+    assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
+    # Another change to v0's entry (a merge bringing another export): refused, named.
+    moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
+    write_lockfile(tmp_path / "specsync.lock", dataclasses.replace(lock, entries={"v0/en": moved}))
+    refused = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
+    assert refused.returncode == 1
+    assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
+        refused.stderr
+    ), refused.stderr
+    write_lockfile(tmp_path / "specsync.lock", lock)  # back to what status recorded
+    (tmp_path / "reviewed.plan").write_bytes(copy)
+    applied = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "submitted v1/en (create)" in applied.stderr
+    assert "1 submitted" in applied.stderr and "1 unchanged" in applied.stderr
