@@ -22,6 +22,7 @@ from conftest import SPECSYNC, api_env, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.emulator.video import project_video
+from specsync.service.download_part import write_binding
 
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
@@ -182,6 +183,13 @@ def expected(project: Path, item: str) -> bytes:
     return project_video(entries(project)[item]["projectId"])
 
 
+def bind_part(project: Path, item: str) -> None:
+    """Say that the part of `item` belongs to its current export (as a pull that was cut
+    short leaves it)."""
+    export = entries(project)[item]["projectId"]
+    write_binding(video_of(project, item), {"projectId": export, "total": None})
+
+
 def assert_no_key_sent_to(seen: list[Seen]) -> None:
     for request in seen:
         names = {name.lower() for name in request.headers}
@@ -340,6 +348,7 @@ def test_a_body_longer_than_announced_is_not_recorded(project: Path, proxy: Prox
     part = project / "videos" / "welcome" / ".en.mp4.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(expected(project, "welcome/en")[:100])  # resumed with Range: bytes=100-
+    bind_part(project, "welcome/en")
     proxy.download_hook = longer
     result = pull(project, proxy, "--target", "welcome/en")
     assert result.returncode == 1

@@ -16,8 +16,10 @@ import pytest
 
 from specsync.service import download as transport
 from specsync.service.download import DownloadError, DownloadLimits, StaleLink, download
+from specsync.service.download_part import write_binding
 
-VIDEO = bytes(range(256)) * 8  # 2048 bytes
+# 2048 bytes that start as an MP4 does (an `ftyp` box): only a video is recorded as one.
+VIDEO = (b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + bytes(range(256)) * 8)[:2048]
 
 Script = Callable[[BaseHTTPRequestHandler], None]
 
@@ -81,6 +83,12 @@ def server() -> Iterator[Server]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def plant_part(target: Path, data: bytes, export: str = "") -> None:
+    """A part an interrupted download of `export` left behind, with its binding."""
+    target.with_name(f".{target.name}.part").write_bytes(data)
+    write_binding(target, {"projectId": export, "total": len(VIDEO)})
 
 
 def fetch(server: Server, path: str, target: Path, **limits: Any) -> transport.Downloaded:
@@ -168,7 +176,7 @@ def test_a_refused_link_is_stale(server: Server, tmp_path: Path, status: int) ->
 
 def test_a_part_is_resumed_with_range(server: Server, tmp_path: Path) -> None:
     server.routes["/v.mp4"] = ranged
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    plant_part(tmp_path / "v.mp4", VIDEO[:700])
     result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert server.seen[0]["Range"] == "bytes=700-"
     assert result.resumed_from == 700
@@ -183,7 +191,7 @@ def test_a_video_another_pull_is_downloading_is_left_to_it(server: Server, tmp_p
 
     server.routes["/v.mp4"] = ranged
     part = tmp_path / ".v.mp4.part"
-    part.write_bytes(VIDEO[:300])
+    plant_part(tmp_path / "v.mp4", VIDEO[:300])
     fd = os.open(part, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a second pull holds it
@@ -205,7 +213,7 @@ def test_a_refused_link_leaves_no_empty_part(server: Server, tmp_path: Path) -> 
 
 def test_a_200_to_a_range_request_starts_over(server: Server, tmp_path: Path) -> None:
     server.routes["/v.mp4"] = lambda h: send(h, 200, VIDEO)
-    (tmp_path / ".v.mp4.part").write_bytes(b"garbage that is not the start")
+    plant_part(tmp_path / "v.mp4", b"garbage that is not the start")
     result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert result.resumed_from == 0 and (tmp_path / "v.mp4").read_bytes() == VIDEO
 
@@ -215,7 +223,7 @@ def test_a_content_range_from_elsewhere_is_refused_and_the_part_dropped(
 ) -> None:
     wrong = {"Content-Range": f"bytes 0-{len(VIDEO) - 1}/{len(VIDEO)}"}
     server.routes["/v.mp4"] = lambda h: send(h, 206, VIDEO, wrong)
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    plant_part(tmp_path / "v.mp4", VIDEO[:700])
     with pytest.raises(DownloadError, match="sent bytes 0-"):
         fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert not (tmp_path / ".v.mp4.part").exists() and not (tmp_path / "v.mp4").exists()
@@ -229,7 +237,7 @@ def test_a_416_drops_the_part_and_fetches_the_whole_file(server: Server, tmp_pat
             send(handler, 200, VIDEO)
 
     server.routes["/v.mp4"] = answer
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO + b"too long")
+    plant_part(tmp_path / "v.mp4", VIDEO + b"too long")
     fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert (tmp_path / "v.mp4").read_bytes() == VIDEO
 
