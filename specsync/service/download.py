@@ -1,15 +1,15 @@
-"""Fetching one rendered video to disk: safely, resumably, verified.
+"""Fetching one rendered video to disk: safely, resumably, verified, bounded in time.
 
-Download URLs are signed, short-lived links on a host that is not the API's, so the
-request carries nothing of ours: a session of its own, no Authorization header, no
-cookies, no `~/.netrc` (requests would read it for a request without auth), and redirects
-are followed by hand, each checked like the first URL (https, or plain http to loopback).
+The body streams into the part `.<name>.part` beside the target (download_part: opened
+without following links, bound to its export), so that the next run resumes it with
+`Range: bytes=N-` and `If-Range`; only a complete body of the announced length, starting
+with an MP4 `ftyp` box, is renamed over the target. A rename replaces a symlink at the
+target, never writes through it. An answer that is no video (an HTML or JSON type, an
+empty body, no `ftyp` box) is refused with its status and first bytes, nothing kept.
 
-The body streams into `.<name>.part` beside the target (a stable name, so that the next
-run resumes it with `Range: bytes=N-`); only a complete body of the announced length is
-renamed over the target. A rename replaces a symlink at the target, never writes through
-it. Each read of the body has its own timeout: a large video may take long, a stalled one
-is given up.
+Time: each read has its own timeout (a stalled host), and each file an overall deadline,
+`grace + size / min_rate` (a trickling host); a signal's `stop` ends it at once. Both keep
+the part (download_watch).
 
 Length checks: a body shorter than its Content-Length (or than Content-Range's total) is
 kept as a part and never renamed; one longer than the Content-Range total or the size cap
@@ -22,30 +22,34 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import http.cookiejar
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.adapters
 import urllib3.exceptions
 
 from specsync.atomic import fsync_dir
 from specsync.regular_files import open_regular
-from specsync.service.credentials import is_loopback_host
 from specsync.service.download_errors import (
     DownloadError,
     Interrupted,
     NotAVideo,
     StaleLink,
     Unreachable,
+)
+from specsync.service.download_http import (
+    BadRange,
+    body_plan,
+    check_download_url,
+    download_session,
+    get,
+    network_problem,
+    shown_url,
 )
 from specsync.service.download_part import (
     claimed_part,
@@ -55,7 +59,7 @@ from specsync.service.download_part import (
     read_binding,
     write_binding,
 )
-from specsync.service.download_watch import DEADLINE, POOL_CLASSES, STOPPED, Watch, watched
+from specsync.service.download_watch import DEADLINE, STOPPED, Watch, watched
 
 __all__ = [
     "DownloadError",
@@ -75,16 +79,12 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: far above a rendered avatar video
 CHUNK_SIZE = 1 << 16
-MAX_REDIRECTS = 5
 # Left free on the disk besides the video, so a pull never fills it to the last byte.
 FREE_SPACE_MARGIN = 16 * 1024**2
 # The default per-file deadline: 30 s, then 64 KiB/s (a 50 MB video: 13 minutes; the 2 GiB
 # cap of a file of unknown length: 9 hours). Far below any real link, far above a trickle.
 DEFAULT_MIN_RATE = 64 * 1024
 DEADLINE_GRACE = 30.0
-# An expired or tampered link: the progress endpoint hands out a fresh one.
-STALE_LINK_STATUSES = (403, 404, 410)
-_CONTENT_RANGE = re.compile(r"bytes (\d{1,18})-(\d{1,18})/(\d{1,18}|\*)\Z")
 
 
 @dataclass(frozen=True)
@@ -107,74 +107,6 @@ class Downloaded:
     sha256: str
     size: int
     resumed_from: int  # bytes a previous run had already fetched (0: from the start)
-
-
-def shown_url(url: str) -> str:
-    """scheme://host/path of a URL, for messages: its query holds the link's signature."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unreadable URL)"
-    text = f"{parts.scheme}://{host}{port}{parts.path}"
-    return "".join(char if char.isprintable() else "?" for char in text)[:200]
-
-
-def check_download_url(url: str) -> str:
-    """The URL when it may be fetched: https, or plain http to a loopback address; anything
-    else (file://, plain http elsewhere, user info) raises DownloadError before a request."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise DownloadError(f"the download URL is not a valid URL: {shown_url(url)}") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise DownloadError(
-            f"refused the download URL {shown_url(url)}: only https (or http to loopback) "
-            "is fetched"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise DownloadError(f"refused the download URL {shown_url(url)}: it holds a user name")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise DownloadError(
-            f"refused the download URL {shown_url(url)}: plain http to a host that is not "
-            "loopback (use https)"
-        )
-    return url
-
-
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    # An auth callable keeps requests from adding credentials from ~/.netrc.
-    request.headers.pop("Authorization", None)
-    return request
-
-
-def download_session() -> requests.Session:
-    """A plain session for download hosts: no auth, no cookies, no automatic retries.
-
-    Proxy and CA settings from the environment (HTTPS_PROXY, REQUESTS_CA_BUNDLE) still apply.
-    """
-    session = requests.Session()
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    session.auth = _no_auth
-    # Identity encoding: the bytes counted against Content-Length are the file's bytes.
-    session.headers = requests.structures.CaseInsensitiveDict(
-        {"User-Agent": "specsync", "Accept": "*/*", "Accept-Encoding": "identity"}
-    )
-    adapter = _WatchedAdapter(max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """Connections that register their sockets with the download's watch (deadline, stop)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
 
 def file_digest(path: Path) -> tuple[str, int] | None:
@@ -250,6 +182,7 @@ class _Transfer:
         self.session, self.url, self.target, self.fd = session, url, target, fd
         self.limits, self.on_bytes, self.export, self.watch = limits, on_bytes, export, watch
         self.size = 0
+        self.timeouts = (limits.connect_timeout, limits.read_timeout)
 
     def run(self) -> Downloaded:
         binding = read_binding(self.target)
@@ -258,15 +191,15 @@ class _Transfer:
             forget_part(self.target, self.fd)
             offset, binding = 0, None
         for _ in range(2):
-            response = _get(self.session, self.url, self.limits, offset, binding)
+            response = get(self.session, self.url, self.timeouts, offset, binding)
             try:
                 if offset and response.status_code == 416:
                     forget_part(self.target, self.fd)  # not a prefix of this file
                     offset, binding = 0, None
                     continue
                 try:
-                    start, total = _body_plan(response, offset)
-                except _BadRange:
+                    start, total = body_plan(response, offset)
+                except BadRange:
                     forget_part(self.target, self.fd)
                     raise
                 if start < offset:  # the host sent the whole file again
@@ -348,7 +281,7 @@ class _Transfer:
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise
             raise DownloadError(
-                f"the download stopped after {self.size:,} bytes ({_network_problem(error)}); "
+                f"the download stopped after {self.size:,} bytes ({network_problem(error)}); "
                 "the next pull resumes it"
             ) from None
         if self.watch.fired:
@@ -419,114 +352,9 @@ def _same_file(
     return True
 
 
-def _get(
-    session: requests.Session,
-    url: str,
-    limits: DownloadLimits,
-    offset: int,
-    binding: dict[str, Any] | None,
-) -> requests.Response:
-    """GET with redirects followed by hand (each hop checked); raises StaleLink/DownloadError.
-
-    A resumed GET carries If-Range with the part's validator: a host whose file changed
-    answers with the whole new file (200), never with a piece of it."""
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    validator = _validator(binding) if offset else None
-    if validator:
-        headers["If-Range"] = validator
-    for _ in range(MAX_REDIRECTS + 1):
-        check_download_url(url)
-        try:
-            response = session.get(
-                url,
-                headers=headers,
-                stream=True,
-                allow_redirects=False,
-                timeout=(limits.connect_timeout, limits.read_timeout),
-            )
-        except requests.exceptions.RequestException as error:
-            raise Unreachable(
-                f"could not fetch {shown_url(url)}: {_network_problem(error)}"
-            ) from None
-        if response.is_redirect:
-            location = response.headers.get("Location") or ""
-            response.close()
-            url = urljoin(url, location)
-            continue
-        if response.status_code in STALE_LINK_STATUSES:
-            response.close()
-            raise StaleLink(response.status_code)
-        if response.status_code not in (200, 206) and not (offset and response.status_code == 416):
-            response.close()
-            raise DownloadError(f"the download host answered HTTP {response.status_code}")
-        return response
-    raise DownloadError(f"more than {MAX_REDIRECTS} redirects; gave up")
-
-
-def _validator(binding: dict[str, Any] | None) -> str | None:
-    if binding is None:
-        return None
-    etag = binding.get("etag")
-    if isinstance(etag, str) and etag and not etag.startswith("W/") and etag.isprintable():
-        return etag
-    modified = binding.get("lastModified")
-    return modified if isinstance(modified, str) and modified.isprintable() else None
-
-
-class _BadRange(DownloadError):
-    """A 206 for other bytes than asked: the part is not resumed."""
-
-
-def _body_plan(response: requests.Response, offset: int) -> tuple[int, int | None]:
-    """(where the body starts in the file, the file's whole length when announced)."""
-    encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
-    if encoding != "identity":
-        raise DownloadError(f"the video came compressed (Content-Encoding: {encoding[:40]})")
-    length = _content_length(response)
-    if response.status_code == 200:
-        return 0, length
-    match = _CONTENT_RANGE.match((response.headers.get("Content-Range") or "").strip())
-    if match is None or not offset:
-        raise DownloadError("the download host answered 206 without a usable Content-Range")
-    first, last, whole = match.groups()
-    total = None if whole == "*" else int(whole)
-    if int(first) != offset or (total is not None and int(last) != total - 1):
-        raise _BadRange(
-            f"the download host sent bytes {first}-{last} when asked for {offset}-; the "
-            "partial file was removed, the next pull starts over"
-        )
-    if length is not None and length != int(last) - int(first) + 1:
-        raise DownloadError("Content-Length and Content-Range of the answer disagree")
-    return offset, total
-
-
-def _content_length(response: requests.Response) -> int | None:
-    value = (response.headers.get("Content-Length") or "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise DownloadError("the download host sent an unreadable Content-Length")
-    return int(value)
-
-
 def _check_free_space(directory: Path, needed: int) -> None:
     free = shutil.disk_usage(directory).free
     if free < needed + FREE_SPACE_MARGIN:
         raise DownloadError(
             f"not enough free space in {directory}: {needed:,} bytes needed, {free:,} free"
         )
-
-
-def _network_problem(error: BaseException) -> str:
-    """What went wrong, without the URL (its query is the link's signature)."""
-    if isinstance(error, (requests.exceptions.ConnectTimeout,)):
-        return "connect timeout"
-    if isinstance(error, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
-        return "no data within the read timeout"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS error (certificate?)"
-    if isinstance(error, requests.exceptions.ConnectionError):
-        return "connection failed or broke"
-    if isinstance(error, urllib3.exceptions.ProtocolError):
-        return "the connection broke (body shorter than announced)"
-    return type(error).__name__

@@ -26,7 +26,7 @@ class NotAVideo(DownloadError):
     def __init__(self, status: int, why: str, head: bytes) -> None:
         super().__init__(
             f"the download host answered HTTP {status} with {why}, not an MP4 video "
-            f"(first bytes: {escaped(head)!r}); nothing was kept"
+            f"(first bytes: '{escaped(head)}'); nothing was kept"
         )
 
 
@@ -34,7 +34,9 @@ class Interrupted(DownloadError):
     """Stopped by a signal: the part is kept for the next pull."""
 
 
-def escaped(data: bytes, limit: int = 48) -> str:
+def escaped(data: bytes, limit: int = 32) -> str:
     """`data` as printable ASCII, everything else escaped (\\xNN), cut at `limit` bytes."""
-    text = "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in data[:limit])
+    text = "".join(
+        chr(b) if 0x20 <= b < 0x7F and b not in b"'\\" else f"\\x{b:02x}" for b in data[:limit]
+    )
     return text + ("..." if len(data) > limit else "")
