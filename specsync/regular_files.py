@@ -45,16 +45,19 @@ class NotRegular(OSError):
         return f"not a regular file ({kind})"
 
 
-def open_regular(path: Path | str, flags: int = os.O_RDONLY, *, follow: bool = True) -> int:
+def open_regular(
+    path: Path | str, flags: int = os.O_RDONLY, *, follow: bool = True, mode: int = 0o644
+) -> int:
     """A descriptor on `path` opened with `flags`, which must name a regular file.
 
     Non-blocking open, type checked with fstat on the descriptor (raises NotRegular and
-    closes it otherwise); `follow=False` also refuses a symlink at `path` (O_NOFOLLOW).
+    closes it otherwise); `follow=False` also refuses a symlink at `path` (O_NOFOLLOW);
+    `mode` is the permission of a file O_CREAT makes.
     Blocking mode is restored for the caller (it means nothing for a regular file).
     """
     extra = _NONBLOCK | _CLOEXEC | (0 if follow else _NOFOLLOW)
     try:
-        fd = os.open(path, flags | extra, 0o644)
+        fd = os.open(path, flags | extra, mode)
     except OSError as error:
         if not follow and _NOFOLLOW and os.path.islink(path):
             raise NotRegular(NotRegular.describe(path, os.lstat(path).st_mode)) from error

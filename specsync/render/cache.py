@@ -322,8 +322,8 @@ class TemplateCache:
     def _append(self, path: Path, blob: bytes) -> None:
         # One write on an O_APPEND descriptor: concurrent runs never interleave records,
         # and a crash leaves at worst a torn tail that readers recognise and drop.
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags, 0o600)
+        # Not blocking on a FIFO planted at a pack's name (a FIFO refuses with NotRegular).
+        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode=0o600)
         try:
             os.write(fd, blob)
         finally:

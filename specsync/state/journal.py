@@ -96,7 +96,7 @@ class Journal:
         existed = self.path.exists() and self.path.stat().st_size > 0
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         try:
-            self._fd: int | None = open_regular(self.path, flags)
+            self._fd: int | None = open_regular(self.path, flags, mode=0o600)
         except NotRegular as error:
             raise _not_a_journal(self.path, error) from None
         try:

@@ -175,3 +175,31 @@ def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
     assert applied.returncode == 0, applied.stderr
     assert "submitted v1/en (create)" in applied.stderr
     assert "1 submitted" in applied.stderr and "1 unchanged" in applied.stderr
+
+
+def test_fifos_in_the_template_cache_block_no_run(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    (tmp_path / "manifests" / "videos.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
+        "videos:\n  v0: {script: '{% for n in [1, 2] %}{{ n }} {% endfor %}Hi.'}\n",
+        "utf-8",
+    )
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "SPECSYNC_CACHE_DIR": str(cache / "packs"),
+        "SPECSYNC_CACHE_KEY_FILE": str(cache / "cache.key"),
+    }
+    first = subprocess.run(
+        [SPECSYNC, "validate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert first.returncode == 0, first.stderr
+    files = [path for path in cache.rglob("*") if path.is_file()]
+    assert files  # the key and a pack
+    for path in files:
+        path.unlink()
+        os.mkfifo(path)
+    again = subprocess.run(
+        [SPECSYNC, "validate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20
+    )
+    assert again.returncode == 0, again.stderr
