@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Sequence
@@ -102,6 +103,14 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
     return found
 
 
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
+
+
 def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
     """Manifest files as (path, display path), in the order given, each once.
 
@@ -144,9 +153,8 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
             # Before the symlink test: /dev/stdin is a link to a pipe, not a broken link.
             problems.append(Problem(Location(given), NotRegular.describe(path)))
         elif path.is_symlink():
-            problems.append(
-                Problem(Location(given), f"broken symbolic link (to {os.readlink(path)})")
-            )
+            what = "a symbolic link loop" if _loops(path) else "broken symbolic link"
+            problems.append(Problem(Location(given), f"{what} (to {os.readlink(path)})"))
         else:
             problems.append(Problem(Location(given), "no such file or folder"))
     if problems:

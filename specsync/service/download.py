@@ -109,14 +109,18 @@ class Downloaded:
     resumed_from: int  # bytes a previous run had already fetched (0: from the start)
 
 
-def file_digest(path: Path) -> tuple[str, int] | None:
+def file_digest(path: Path, expected_size: int | None = None) -> tuple[str, int] | None:
     """(sha256 hex, size) of a regular file (not a symlink, never a FIFO: no open blocks);
-    None when there is none."""
+    None when there is none. A file whose size is not `expected_size` is not read (a 100
+    GB sparse file in a video's place costs a stat): ("", its size)."""
     try:
         fd = open_regular(path, follow=False)
     except OSError:
         return None
     try:
+        size = os.fstat(fd).st_size
+        if expected_size is not None and size != expected_size:
+            return "", size
         digest = hashlib.sha256()
         size = 0
         while chunk := os.read(fd, 1 << 20):

@@ -257,7 +257,7 @@ def run_pull(
             report.items.append(
                 PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
             )
-        elif entry.sha256 is not None and transport.file_digest(target) == (
+        elif entry.sha256 is not None and transport.file_digest(target, entry.size) == (
             entry.sha256,
             entry.size,
         ):
@@ -400,14 +400,14 @@ def verify_files(lockfile_path: Path, options: PullOptions) -> PullReport:
             report.items.append(PulledItem(entry.id, SKIPPED, message="no recorded hash"))
             continue
         shown = _shown_path(target)
-        found = transport.file_digest(target)
+        found = transport.file_digest(target, entry.size)
         if found is None:
             outcome, message = MISSING, "not on disk (or not a regular file)"
         elif found != (entry.sha256, entry.size):
             outcome, message = CHANGED, "differs from the recorded sha256/bytes"
         else:
             outcome, message = VERIFIED, ""
-        size, sha = (found[1], found[0]) if found else (None, None)
+        size, sha = (found[1], found[0] or None) if found else (None, None)
         report.items.append(PulledItem(entry.id, outcome, shown, size, sha, message))
     return report
 

@@ -659,3 +659,19 @@ def test_a_full_disk_while_recording_hashes_names_what_is_on_disk(
         again = pull(root, proxy, "--out", str(out))
         assert again.returncode == 0, again.stderr
         assert entries(root)["welcome/en"]["bytes"] == len(expected(root, "welcome/en"))
+
+
+def test_a_huge_sparse_file_in_a_videos_place_is_judged_by_its_size(
+    project: Path, proxy: Proxy
+) -> None:
+    assert pull(project, proxy).returncode == 0
+    target = video_of(project, "welcome/en")
+    with open(target, "r+b") as handle:
+        handle.truncate(200 * 1024**3)  # 200 GiB, sparse: reading it would take minutes
+    started = time.monotonic()
+    verified = pull(project, proxy, "--verify", "--format", "json")
+    assert time.monotonic() - started < 10
+    assert verified.returncode == 1
+    item = next(i for i in json.loads(verified.stdout)["items"] if i["id"] == "welcome/en")
+    assert item["outcome"] == "changed" and item["bytes"] == 200 * 1024**3
+    assert item["sha256"] is None

@@ -143,6 +143,9 @@ def test_a_pipe_named_as_a_manifest_is_called_what_it_is(tmp_path: Path) -> None
     (tmp_path / "dangling.yaml").symlink_to(tmp_path / "gone.yaml")
     result = quick([SPECSYNC, "validate", "dangling.yaml"], tmp_path)
     assert "dangling.yaml: broken symbolic link" in result.stderr
+    (tmp_path / "loop.yaml").symlink_to("loop.yaml")
+    result = quick([SPECSYNC, "validate", "loop.yaml"], tmp_path)
+    assert "loop.yaml: a symbolic link loop (to loop.yaml)" in result.stderr
 
 
 def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
