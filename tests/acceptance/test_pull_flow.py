@@ -592,7 +592,7 @@ def _interrupted(args: list[str], cwd: Path, env: dict[str, str], part: Path, si
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+        process.communicate()  # closes the pipes whatever happened
     assert process.returncode in (130, -sig) or sig == signals.SIGINT, (process.returncode, stderr)
     assert "Traceback" not in stderr, stderr
     return process.returncode, took
