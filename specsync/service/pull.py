@@ -12,6 +12,7 @@ only for entries that still name the export that was downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -274,19 +275,28 @@ def run_pull(
         urls = _Urls(lockfile_path, make_client)
         session = transport.download_session()
         stop = threading.Event()
+        settled: list[PulledItem] = []
+        project_of = {entry.id: entry.project_id for entry, _ in jobs}
 
         def one(job: tuple[Entry, Path]) -> PulledItem:
             item = _fetch(job[0], job[1], urls, session, options, auth_errors, stop)
+            settled.append(item)
             notify(item)
             return item
 
         try:
             fetched = _run_all(one, jobs, options.concurrency, stop)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: what is already on disk and verified is still recorded
+            # (quickly, or not at all when another run holds the lock), then the run ends.
+            with contextlib.suppress(journal.LockBusy, OSError):
+                finished = [item for item in settled if item.outcome == DOWNLOADED]
+                record_downloads(lockfile_path, finished, project_of)
+            raise
         finally:
             session.close()
             urls.close()
         report.items.extend(fetched)
-        project_of = {entry.id: entry.project_id for entry, _ in jobs}
         done = [item for item in fetched if item.outcome == DOWNLOADED]
         try:
             report.recorded = record_downloads(lockfile_path, done, project_of)

@@ -682,3 +682,24 @@ def test_a_huge_sparse_file_in_a_videos_place_is_judged_by_its_size(
     item = next(i for i in json.loads(verified.stdout)["items"] if i["id"] == "welcome/en")
     assert item["outcome"] == "changed" and item["bytes"] == 200 * 1024**3
     assert item["sha256"] is None
+
+
+def test_a_signal_still_records_the_videos_already_downloaded(project: Path, proxy: Proxy) -> None:
+    import signal as signals
+
+    slow_one = expected(project, "welcome/ko")
+    endless = trickle(0.2, forever=True)
+
+    def hook(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        return endless(handler, status, headers, body) if body == slow_one else False
+
+    proxy.download_hook = hook
+    part = project / "videos" / "welcome" / ".ko.mp4.part"
+    code, took = _interrupted(
+        [SPECSYNC, "pull", "--concurrency", "2"], project, env_for(proxy), part, signals.SIGINT
+    )
+    assert code == 130 and took < 2.5, (code, took)
+    recorded = entries(project)
+    assert recorded["welcome/en"]["bytes"] == len(expected(project, "welcome/en"))
+    assert "sha256" not in recorded["welcome/ko"]
+    assert part.stat().st_size >= 8
