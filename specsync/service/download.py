@@ -229,7 +229,9 @@ class _Transfer:
 
     def _check_video(self, response: requests.Response, total: int | None) -> None:
         kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if kind.startswith("text/") or any(word in kind for word in ("html", "json", "xml")):
+        # An error page or an API answer; other types are judged by the bytes (`ftyp`): a
+        # CDN that calls an MP4 text/plain still serves a video.
+        if any(word in kind for word in ("html", "json", "xml")):
             head = response.raw.read(64, decode_content=False) or b""
             forget_part(self.target, self.fd)
             raise NotAVideo(response.status_code, f"Content-Type {kind[:60]}", head)
