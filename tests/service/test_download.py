@@ -433,3 +433,24 @@ def fetch_url(
         return download(session, url, target, DownloadLimits(**limits), stop=stop)
     finally:
         session.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "refused"),
+    [
+        ("application/xml", b"<?xml version='1.0'?><Error>AccessDenied</Error>", True),
+        ("text/plain", b"Forbidden", True),  # no ftyp box
+        ("text/plain", VIDEO, False),  # a CDN that mislabels an MP4: the bytes decide
+        ("binary/octet-stream", VIDEO, False),
+    ],
+)
+def test_what_is_a_video_is_decided_by_type_and_bytes(
+    server: Server, tmp_path: Path, content_type: str, body: bytes, refused: bool
+) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 200, body, {"Content-Type": content_type})
+    if refused:
+        with pytest.raises(transport.NotAVideo, match="nothing was kept"):
+            fetch(server, "/v.mp4", tmp_path / "v.mp4")
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert fetch(server, "/v.mp4", tmp_path / "v.mp4").size == len(VIDEO)
