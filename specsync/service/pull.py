@@ -24,12 +24,13 @@ from typing import Any
 
 from specsync.plan import matches
 from specsync.service import download as transport
+from specsync.service.errors import ClientError
 from specsync.service.status import (
     DONE,
     FAILED,
     UNCERTAIN,
     ItemStatus,
-    close_client,
+    ProgressClient,
     interpret,
     read_cache,
 )
@@ -138,10 +139,10 @@ def _shown_path(path: Path) -> str:
 class _Urls:
     """Download URLs: the cached one first, then the progress endpoint's (client made once)."""
 
-    def __init__(self, lockfile_path: Path, make_client: Callable[[], Any]) -> None:
+    def __init__(self, lockfile_path: Path, make_client: Callable[[], ProgressClient]) -> None:
         self._cache = read_cache(lockfile_path)
         self._make_client = make_client
-        self._client: Any = None
+        self._client: ProgressClient | None = None
         self._lock = threading.Lock()
 
     def cached(self, entry: Entry) -> str | None:
@@ -156,12 +157,14 @@ class _Urls:
         with self._lock:
             if self._client is None:
                 self._client = self._make_client()
-        data = self._client.progress(entry.project_id)
+            client = self._client
+        data = client.progress(entry.project_id)
         item = interpret(ItemStatus(entry.id, entry.project_id, DONE), data)
         return item.download_url if item.state == DONE else None
 
     def close(self) -> None:
-        close_client(self._client)
+        if self._client is not None:
+            self._client.close()
 
 
 def _fetch(
@@ -170,11 +173,11 @@ def _fetch(
     urls: _Urls,
     session: Any,
     options: PullOptions,
-    auth_errors: tuple[type[Exception], ...],
     stop: threading.Event,
 ) -> PulledItem:
     """Download one video: the cached URL, and a fresh one once when that is missing or
-    refused. Auth errors of the progress endpoint propagate (they stop the run)."""
+    refused. Auth errors of the progress endpoint propagate (they stop the run), and so
+    does anything that is no outcome of a request (a bug: exit 3)."""
     shown = _shown_path(target)
     url = urls.cached(entry)
     refreshed = False
@@ -183,9 +186,7 @@ def _fetch(
             refreshed = True
             try:
                 url = urls.fresh(entry)
-            except auth_errors:
-                raise
-            except Exception as error:  # the client's errors: reported for this item
+            except ClientError as error:  # no answer, or an error status: this item
                 return PulledItem(entry.id, FAILED_OUTCOME, shown, message=f"{error}")
         if url is None:
             return PulledItem(
@@ -231,9 +232,8 @@ def _fetch(
 def run_pull(
     lockfile_path: Path,
     options: PullOptions,
-    make_client: Callable[[], Any],
+    make_client: Callable[[], ProgressClient],
     *,
-    auth_errors: tuple[type[Exception], ...] = (),
     lock: Lockfile | None = None,
     on_item: Callable[[PulledItem], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -248,25 +248,7 @@ def run_pull(
         lock = journal.read_lock_view(lockfile_path)
     report = PullReport()
     notify = on_item or (lambda item: None)
-    jobs: list[tuple[Entry, Path]] = []
-    for entry in selected(lock, options):
-        why = why_not_done(entry)
-        target = video_path(options.out_dir, entry.id)
-        if why is not None:
-            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
-        elif target is None:
-            report.items.append(
-                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
-            )
-        elif entry.sha256 is not None and transport.file_digest(target, entry.size) == (
-            entry.sha256,
-            entry.size,
-        ):
-            report.items.append(
-                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
-            )
-        else:
-            jobs.append((entry, target))
+    jobs = _jobs(lock, options, report)
     for item in report.items:
         notify(item)
     if on_start is not None:
@@ -279,7 +261,7 @@ def run_pull(
         project_of = {entry.id: entry.project_id for entry, _ in jobs}
 
         def one(job: tuple[Entry, Path]) -> PulledItem:
-            item = _fetch(job[0], job[1], urls, session, options, auth_errors, stop)
+            item = _fetch(job[0], job[1], urls, session, options, stop)
             settled.append(item)
             notify(item)
             return item
@@ -325,7 +307,7 @@ def _run_all(
     stop: threading.Event,
 ) -> list[PulledItem]:
     """`one` over `jobs` on `concurrency` daemon threads; results in the order of `jobs`.
-    An exception of `one` (an auth error of the progress endpoint) is raised once the
+    An exception of `one` (an auth error of the progress endpoint, a bug) is raised once the
     downloads under way end; no new one starts after it.
 
     On KeyboardInterrupt (SIGINT, or SIGTERM made one), `stop` tells every download to let
@@ -369,6 +351,31 @@ def _run_all(
     if errors:
         raise errors[0]
     return [result for result in results if result is not None]
+
+
+def _jobs(lock: Lockfile, options: PullOptions, report: PullReport) -> list[tuple[Entry, Path]]:
+    """The entries to download; the others go into the report at once (skipped, not a
+    video id, or already on disk with the recorded hash)."""
+    jobs: list[tuple[Entry, Path]] = []
+    for entry in selected(lock, options):
+        why = why_not_done(entry)
+        target = video_path(options.out_dir, entry.id)
+        if why is not None:
+            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
+        elif target is None:
+            report.items.append(
+                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
+            )
+        elif entry.sha256 is not None and transport.file_digest(target, entry.size) == (
+            entry.sha256,
+            entry.size,
+        ):
+            report.items.append(
+                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
+            )
+        else:
+            jobs.append((entry, target))
+    return jobs
 
 
 def record_downloads(
