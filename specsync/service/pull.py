@@ -279,25 +279,35 @@ def run_pull(
             session.close()
             urls.close()
         report.items.extend(fetched)
-        done = [item for item in fetched if item.outcome == DOWNLOADED]
-        try:
-            report.recorded = record_downloads(lockfile_path, done, project_of)
-        except journal.LockBusy as error:
-            report.not_recorded = (
-                f"{error}: the videos are on disk, but their hashes were not recorded; "
-                "run `specsync pull` again when it ends (it fetches them again)"
-            )
-        except OSError as error:
-            # A full disk (or a read-only one) while writing the lockfile: the videos are
-            # fine, only their hashes are missing.
-            on_disk = ", ".join(item.path or item.id for item in done)
-            report.not_recorded = (
-                f"cannot record the hashes in {lockfile_path}: {error.strerror or error}. "
-                f"On disk and not recorded: {on_disk}; the next `specsync pull` records "
-                "them (it fetches them again)"
-            )
+        _record(lockfile_path, fetched, project_of, report)
     report.items.sort(key=lambda item: item.id)
     return report
+
+
+def _record(
+    lockfile_path: Path,
+    fetched: Sequence[PulledItem],
+    project_of: dict[str, str | None],
+    report: PullReport,
+) -> None:
+    """The hashes of what was downloaded into the lockfile; why not in `report` else."""
+    done = [item for item in fetched if item.outcome == DOWNLOADED]
+    try:
+        report.recorded = record_downloads(lockfile_path, done, project_of)
+    except journal.LockBusy as error:
+        report.not_recorded = (
+            f"{error}: the videos are on disk, but their hashes were not recorded; "
+            "run `specsync pull` again when it ends (it fetches them again)"
+        )
+    except OSError as error:
+        # A full disk (or a read-only one) while writing the lockfile: the videos are
+        # fine, only their hashes are missing.
+        on_disk = ", ".join(item.path or item.id for item in done)
+        report.not_recorded = (
+            f"cannot record the hashes in {lockfile_path}: {error.strerror or error}. "
+            f"On disk and not recorded: {on_disk}; the next `specsync pull` records "
+            "them (it fetches them again)"
+        )
 
 
 def _run_all(
