@@ -145,7 +145,14 @@ def _entry_fields(entry: Entry) -> dict[str, Any]:
         # export whether its render is known done or not (check_selection would still
         # catch a plan that turned out different).
         fields["state"] = None
-    fields["history"] = [dataclasses.astuple(s) for s in entry.history]
+    # The same holds for an earlier export's known `done`: reuse takes it as it takes one
+    # not yet known.
+    fields["history"] = [
+        dataclasses.astuple(
+            dataclasses.replace(s, state=None) if s.state == RenderState.DONE else s
+        )
+        for s in entry.history
+    ]
     return fields
 
 
