@@ -406,12 +406,24 @@ def require_matches(option: str, patterns: Sequence[str], ids: Iterable[str]) ->
     if not missing:
         return
     lines = []
-    for pattern in missing:
-        guess = _close_pattern(pattern, ids)
+    # The first few, each cut short, and a count: 20,000 globs from a script must not
+    # print one line of hundreds of kilobytes.
+    for pattern in missing[:UNMATCHED_SHOWN]:
+        guess = _close_pattern(pattern[:PATTERN_SHOWN], ids)
         hint = f" (did you mean {guess!r}?)" if guess else ""
-        lines.append(f"{option} {pattern!r} matches no item{hint}")
+        lines.append(f"{option} {_shortened(pattern)!r} matches no item{hint}")
+    if len(missing) > UNMATCHED_SHOWN:
+        lines.append(f"and {len(missing) - UNMATCHED_SHOWN:,} more {option} globs match none")
     example = f"; ids look like {ids[0]!r}" if ids else "; there are no items"
     raise UserError("; ".join(lines) + example + ". Nothing was done.")
+
+
+UNMATCHED_SHOWN = 5
+PATTERN_SHOWN = 100
+
+
+def _shortened(pattern: str) -> str:
+    return pattern if len(pattern) <= PATTERN_SHOWN else pattern[:PATTERN_SHOWN] + "..."
 
 
 _WILDCARDS = frozenset("*?[")
