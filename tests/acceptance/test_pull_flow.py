@@ -636,7 +636,7 @@ def test_status_wait_pull_ends_within_two_seconds_of_a_signal(
 def test_a_full_disk_while_recording_hashes_names_what_is_on_disk(
     tmp_path: Path, proxy: Proxy
 ) -> None:
-    from tmpfs import tmpfs
+    from tests.helpers.tmpfs import tmpfs
 
     with tmpfs(tmp_path / "small", "size=512k") as root:
         (root / "manifests").mkdir()
