@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
@@ -27,7 +26,7 @@ from specsync.cli.options import (
     "json: one object per problem (file, line, column, code, message, item) on stdout "
     "alone; codes in docs/problems.md.",
 )
-def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> None:
+def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> int:
     """Check manifests: YAML, schema, ids, templates. No network.
 
     PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
@@ -51,14 +50,15 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
         from specsync.cli.report_json import validate_document
 
         click.echo(json.dumps(validate_document(error.problems, []), ensure_ascii=False, indent=2))
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
     if output_format == "json":
         from specsync.cli.report_json import validate_document
 
         click.echo(json.dumps(validate_document([], items), ensure_ascii=False, indent=2))
-        return
+        return EXIT_OK
     videos = {item.video for item in items}
     click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
+    return EXIT_OK
 
 
 @click.command()

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     concurrency_option,
@@ -75,7 +75,7 @@ def pull(
     verify: bool,
     output_format: str,
     use_emulator: bool,
-) -> None:
+) -> int:
     """Download every finished video to DIR/<video>/<locale>.mp4, verified, and record
     its sha256 and bytes in the lockfile.
 
@@ -110,7 +110,7 @@ def pull(
         report = verify_files(path, options)
     else:
         report = pull_with_client(path, options, use_emulator, lock)
-    show_report(report, output_format, verify)
+    return show_report(report, output_format, verify)
 
 
 def pull_options(
@@ -240,15 +240,15 @@ class PullProgress:
         print(prefix + message, file=self.stream, flush=True)
 
 
-def show_report(report: Any, output_format: str, verify: bool) -> None:
-    """The document or the summary; exit 1 unless every done item is on disk and verified."""
+def show_report(report: Any, output_format: str, verify: bool) -> int:
+    """The document or the summary; the exit code: 1 unless every done item is on disk and
+    verified."""
     if output_format == "json":
         from specsync.cli.report_json import pull_document
 
         click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
     pull_summary(report, verify)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def pull_summary(report: Any, verify: bool) -> None:

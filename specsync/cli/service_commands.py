@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -113,7 +113,7 @@ def apply(
     max_minutes: float | None,
     plan_file: str | None,
     output_format: str,
-) -> None:
+) -> int:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
 
     Each request is journalled in .specsync/ before it is sent and its answer the moment it
@@ -217,9 +217,8 @@ def apply(
         click.echo(f"  {outside} more pending items lie outside --target", err=True)
     if report.interrupted:
         # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
-        sys.exit(EXIT_INTERRUPTED)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> Any:
@@ -288,7 +287,7 @@ def status(
     then_pull: bool,
     out_dir: str | None,
     max_bytes: int,
-) -> None:
+) -> int:
     """Bring render results into the lockfile: progress, done/failed, download URLs.
 
     Polls the progress of every exported item whose render is not finished. "done" and
@@ -366,7 +365,8 @@ def status(
 
         pull_summary(pulled, verify=False)
     if not report.ok or (pulled is not None and not pulled.ok):
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 class _Puller:

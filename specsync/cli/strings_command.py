@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from specsync.cli.console import print_problems
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import PATHS_ARGUMENT
 
 
@@ -69,7 +69,7 @@ def export_command(
 @strings.command("import")
 @click.argument("csv_file", metavar="FILE", type=click.Path(dir_okay=False))
 @PATHS_ARGUMENT
-def import_command(csv_file: str, paths: tuple[str, ...]) -> None:
+def import_command(csv_file: str, paths: tuple[str, ...]) -> int:
     """Write the `new` column back as locale script overrides, keeping comments and layout.
 
     Rows whose `current` cell no longer matches the manifest (edited since the export) or
@@ -84,5 +84,4 @@ def import_command(csv_file: str, paths: tuple[str, ...]) -> None:
     if report.problems:
         print_problems(report.problems)
     click.echo(summary(report), err=True)
-    if report.problems:
-        sys.exit(EXIT_INVALID)
+    return EXIT_INVALID if report.problems else EXIT_OK

@@ -34,17 +34,15 @@ from jinja2.environment import Environment
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-# Largest string/list/bytes an operation may build (twice the rendered-script limit: room
-# for markup that is later stripped, nothing near what could hurt the machine).
-MAX_VALUE = 100_000
-# Largest integer an operation may build, in bits (about 30,000 decimal digits).
-MAX_INT_BITS = 100_000
-# Widest field a format specification, padding method or filter may ask for.
-MAX_WIDTH = 10_000
-# Largest template source (a script or an included file) compiled at all.
-MAX_TEMPLATE_CHARS = 200_000
-# Largest file `{% include %}` reads.
-MAX_INCLUDE_BYTES = 1024 * 1024
+from specsync.render.limits import (
+    MAX_INCLUDE_BYTES,
+    MAX_INT_BITS,
+    MAX_TEMPLATE_CHARS,
+    MAX_VALUE,
+    MAX_WIDTH,
+)
+
+__all__ = ["MAX_INCLUDE_BYTES", "MAX_TEMPLATE_CHARS", "MAX_VALUE", "ScriptEnvironment"]
 
 
 class TooLarge(SecurityError):

@@ -32,8 +32,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from specsync.render.sandbox import MAX_VALUE
-from specsync.render.snippets import TAG_START
+from specsync.render.limits import MAX_VALUE, TAG_START
 
 SLOT_PREFIX = "specsync_slot_"
 # A tag with nothing in it that could hide its end or change the text around it.
