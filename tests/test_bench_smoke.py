@@ -57,7 +57,7 @@ def test_scripts_are_shaped_as_real_manifests_write_them(tmp_path: Path, shape: 
 
     text = paths[0].read_text(encoding="utf-8")
     scripts = [script for _, _, script in _items(paths)]
-    assert "script: |" in text and "script: \"" not in text
+    assert "script: |" in text and 'script: "' not in text
     assert all(script.count("\n") >= 2 for script in scripts)  # several lines each
     assert any("{% include 'snippets/outro.j2' %}" in script for script in scripts)
     assert (tmp_path / "snippets" / "outro.j2").is_file()

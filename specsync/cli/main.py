@@ -6,12 +6,10 @@ Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 
 from __future__ import annotations
 
-import datetime
 import gc
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,7 +88,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _crash_log(error: BaseException) -> Path:
+    import datetime
     import tempfile
+    import traceback
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(tempfile.gettempdir()) / f"specsync-crash-{stamp}-{os.getpid()}.log"
@@ -132,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = EXIT_OK
     except Exception as error:
         if debug:
+            import traceback
+
             traceback.print_exc()
         log = _crash_log(error)
         click.echo(

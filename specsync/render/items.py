@@ -93,7 +93,10 @@ def _without_jinja(
     source = spec.template
     if type(source) is not str or len(source) > MAX_TEMPLATE_CHARS:
         return None
-    if source in shapes:
+    # Only a script with no statement or comment can be plain: the rest skip the shape.
+    if "{%" in source or "{#" in source:
+        shape = None
+    elif source in shapes:
         shape = shapes[source]
     else:
         shape = shapes[source] = shape_of(source)

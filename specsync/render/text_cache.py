@@ -68,18 +68,22 @@ def _includes(source: str) -> tuple[str, ...] | None:
     return tuple(names)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain_data(value: Any, depth: int = 0) -> bool:
     """Whether `value` is made of what YAML gives (so its repr names it exactly)."""
     kind = type(value)
-    if kind in (str, int, float, bool) or value is None:
+    if kind in _SCALARS:
         return True
     if depth > 50:
         return False
     if kind is list:
-        return all(_plain_data(element, depth + 1) for element in value)
+        return all(type(e) in _SCALARS or _plain_data(e, depth + 1) for e in value)
     if kind is dict:
         return all(
-            type(key) is str and _plain_data(element, depth + 1) for key, element in value.items()
+            type(key) is str and (type(e) in _SCALARS or _plain_data(e, depth + 1))
+            for key, e in value.items()
         )
     return False
 
