@@ -213,8 +213,21 @@ def _check_nesting(text: str, display: str) -> None:
     """
     depth = 0
     block_parent: int | None = None  # in a block scalar: the column it must pass
-    block_indent = 0  # its content's indentation, once its first line is seen
+    block_prefix = ""  # its content's indentation, once its first line is seen
     for number, line in enumerate(text.split("\n"), start=1):
+        if block_parent is not None:
+            if block_prefix:
+                if line.startswith(block_prefix) or not line.strip(" "):
+                    continue
+            else:
+                content = line.lstrip(" ")
+                if not content:
+                    continue  # a blank line belongs to the block scalar
+                indent = len(line) - len(content)
+                if indent > block_parent:
+                    block_prefix = " " * indent
+                    continue
+            block_parent, block_prefix = None, ""
         stripped = line.lstrip(" \t-")
         if len(line) - len(stripped) > MAX_INDENT:
             raise InputError(
@@ -224,19 +237,9 @@ def _check_nesting(text: str, display: str) -> None:
                     "columns)",
                 )
             )
-        if block_parent is not None:
-            content = line.lstrip(" ")
-            indent = len(line) - len(content)
-            if not content.strip():
-                continue  # a blank line belongs to the block scalar
-            if not block_indent and indent > block_parent:
-                block_indent = indent
-            if block_indent and indent >= block_indent:
-                continue
-            block_parent = None
         if depth == 0 and "[" not in line and "{" not in line:
             if line.endswith(("|", ">", "-", "+")) and "#" not in line:
-                block_parent, block_indent = _block_parent(line), 0
+                block_parent, block_prefix = _block_parent(line), ""
             continue
         depth = _flow_depth_after(line, number, depth, display)
 
