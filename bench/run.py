@@ -60,6 +60,7 @@ class Outcome:
     """What N runs of one command gave: wall times, the largest peak memory, a status."""
 
     walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)  # user + system seconds
     peak_mib: float = 0.0
     status: str = "ok"  # "ok", NOT_IMPLEMENTED, or "failed: ..."
     stdout_path: Path | None = None
@@ -71,6 +72,10 @@ class Outcome:
     @property
     def median(self) -> float | None:
         return statistics.median(self.walls) if self.ok else None
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpus) if self.ok and self.cpus else None
 
 
 @dataclass
@@ -89,6 +94,7 @@ class Row:
     specsync: str
     baseline: str = ""
     ratio: float | None = None
+    cpu_ratio: float | None = None  # the same ratio of CPU seconds: steadier when loaded
     target: str = ""
     peak_mib: float | None = None
     verdict: str = ""  # "ok", "MISSED" or "" (no target or nothing measured)
@@ -141,6 +147,7 @@ class Bench:
                     outcome.status = _failure_status(result)
                     continue
                 outcome.walls.append(result["wall"])
+                outcome.cpus.append(result.get("cpu", 0.0))
                 outcome.peak_mib = max(outcome.peak_mib, result["peak_mib"])
 
     def run_once(
@@ -563,10 +570,14 @@ def _versus(
         row.peak_mib = ours.peak_mib
     if ours.median is not None and theirs.median:
         row.ratio = ours.median / theirs.median
+    if ours.cpu_median is not None and theirs.cpu_median:
+        row.cpu_ratio = ours.cpu_median / theirs.cpu_median
     row.data = {
         "specsync_runs": ours.walls,
         "baseline": baseline_name,
         "baseline_runs": theirs.walls,
+        "specsync_cpu": ours.cpus,
+        "baseline_cpu": theirs.cpus,
         "baseline_peak_mib": theirs.peak_mib if theirs.ok else None,
     }
     return row
@@ -707,13 +718,14 @@ def _clean_env(workdir: Path) -> dict[str, str]:
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    headers = ("benchmark", "specsync", "baseline", "ratio", "target", "peak MiB", "")
+    headers = ("benchmark", "specsync", "baseline", "ratio", "cpu ratio", "target", "peak MiB", "")
     cells = [
         (
             row.benchmark,
             row.specsync,
             row.baseline,
             f"{row.ratio:.2f}" if row.ratio is not None else "",
+            f"{row.cpu_ratio:.2f}" if row.cpu_ratio is not None else "",
             row.target,
             f"{row.peak_mib:.0f}" if row.peak_mib is not None else "",
             row.verdict,
@@ -806,7 +818,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"\nmedians of {args.runs} runs ({args.big_runs} above 10k items; scaling: "
             f"{bench.scaling_rounds(sizes)} rounds of every size); ratio = "
-            f"specsync / baseline; Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+            f"specsync / baseline (wall time; cpu ratio: user + system seconds, steadier on "
+            "a loaded machine; the verdict reads the wall ratio); "
+            f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
             f"{elapsed:.0f} s in all\n{compiled}\nbaseline: {anchor_note}"
         )
     return 0
