@@ -42,12 +42,12 @@ def doctor(
     model and workspace id the manifests use against the account's lists. Exit 0 when all
     is well (warnings allowed), 1 otherwise.
     """
-    from specsync.cli.service_commands import _api_endpoint, polling_client
+    from specsync.cli.endpoint import api_endpoint, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service.doctor import run_doctor
 
     items = load_items(paths, root=root)
-    with _api_endpoint(use_emulator) as (base, credentials):
+    with api_endpoint(use_emulator) as (base, credentials):
 
         def log(line: str) -> None:
             click.echo(line, err=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -151,7 +149,7 @@ def download_read_timeout() -> float:
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import polling_client
+    from specsync.cli.endpoint import lazy_endpoint, polling_client
     from specsync.service import credentials as credentials_mod
     from specsync.service.errors import AuthError, ConfigError
     from specsync.service.pull import run_pull
@@ -162,7 +160,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
-        with _lazy_endpoint(use_emulator) as endpoint:
+        with lazy_endpoint(use_emulator) as endpoint:
 
             def make_client() -> Any:
                 base, credentials = endpoint()
@@ -180,25 +178,6 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     except LockBusy as error:
         raise UserError(str(error)) from None
     return report
-
-
-@contextlib.contextmanager
-def _lazy_endpoint(use_emulator: bool) -> Iterator[Any]:
-    """A function giving (API base, credentials) when a URL must be asked for: credentials
-    are read, or an emulator started, only then (a pull of files on disk needs neither)."""
-    from specsync.cli.service_commands import _api_endpoint
-
-    with contextlib.ExitStack() as stack:
-        lock = threading.Lock()
-        found: list[tuple[str, Any]] = []
-
-        def endpoint() -> tuple[str, Any]:
-            with lock:
-                if not found:
-                    found.append(stack.enter_context(_api_endpoint(use_emulator)))
-                return found[0]
-
-        yield endpoint
 
 
 class PullProgress:

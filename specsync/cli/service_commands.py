@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import sys
 import urllib.parse
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from specsync.cli.endpoint import api_endpoint, polling_client
 from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -190,7 +189,7 @@ def apply(
     ids = [item.id for item in items]
     require_matches("--target", targets, ids)
     require_matches("--replace", replace, ids)
-    with _api_endpoint(use_emulator) as (base, credentials):
+    with api_endpoint(use_emulator) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
@@ -219,33 +218,6 @@ def apply(
         # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_INVALID
-
-
-def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> Any:
-    """A client for the progress, auth and account endpoints (status, pull, adopt, doctor):
-    fewer and shorter retries than apply's, since a poll is asked again anyway and a person
-    is waiting."""
-    from specsync.service import client as client_mod
-
-    return client_mod.Client(base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log)
-
-
-@contextlib.contextmanager
-def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
-    """(API base, credentials): the real service from the environment, or an emulator."""
-    from specsync.service import credentials as credentials_mod
-
-    if not use_emulator:
-        credentials = credentials_mod.credentials_from_env(os.environ)
-        yield credentials_mod.api_base_from_env(os.environ), credentials
-        return
-    from specsync.emulator import EmulatorConfig, running_emulator
-
-    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
-        click.echo(
-            f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
-        )
-        yield emu.url, credentials_mod.Credentials(api_key="specsync-emulator-throwaway-key")
 
 
 @click.command()
@@ -328,7 +300,7 @@ def status(
     try:
         api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)
-        with _api_endpoint(use_emulator) as (base, credentials):
+        with api_endpoint(use_emulator) as (base, credentials):
 
             def log(line: str) -> None:
                 click.echo(shown(line), err=True)
