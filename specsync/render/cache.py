@@ -201,6 +201,7 @@ class TemplateCache:
         self._packs: dict[int, _Pack] = {}  # by shard, read on first use
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
+        self._placed: dict[bytes, int] = {}  # key -> the pack its caller chose for it
 
     @property
     def enabled(self) -> bool:
@@ -218,8 +219,11 @@ class TemplateCache:
         """The pack file that holds (or would hold) the entry of `source`."""
         return self.shard_path(_shard_of(self._key(source)))
 
+    def _shard(self, key: bytes) -> int:
+        return self._placed.get(key, _shard_of(key))
+
     def _pack_of(self, key: bytes) -> _Pack:
-        shard = _shard_of(key)
+        shard = self._shard(key)
         pack = self._packs.get(shard)
         if pack is None:
             pack = self._packs[shard] = _read_pack(self.shard_path(shard))
@@ -233,11 +237,15 @@ class TemplateCache:
 
     # -- reading ---------------------------------------------------------------------
 
-    def get(self, material: str) -> bytes | None:
-        """The verified payload stored for `material`, or None (a miss, or a bad entry)."""
+    def get(self, material: str, group: str | None = None) -> bytes | None:
+        """The verified payload stored for `material`, or None (a miss, or a bad entry).
+
+        `group` (given alike to `put`) keeps the entries of one group in one pack, so a
+        run that needs one group's entries reads one pack, not every one.
+        """
         if not self._ready():
             return None
-        key = self._key(material)
+        key = self._place(material, group)
         self._used.add(key)
         payload = self._new.get(key)
         if payload is None:
@@ -246,21 +254,28 @@ class TemplateCache:
             self.stats.misses += 1
         return payload
 
-    def put(self, material: str, payload: bytes) -> None:
+    def put(self, material: str, payload: bytes, group: str | None = None) -> None:
         """Remember `payload` for `material`; written by `flush`."""
         if not self._ready():
             return
-        key = self._key(material)
+        key = self._place(material, group)
         self._used.add(key)
         if key in self._new or key in self._pack_of(key).index:
             return
         self._new[key] = payload
         self.stats.stored += 1
 
-    def reject(self, material: str) -> None:
+    def reject(self, material: str, group: str | None = None) -> None:
         """Drop the entry of `material`, whose payload did not make sense."""
         if self._ready():
-            self._reject(self._key(material))
+            self._reject(self._place(material, group))
+
+    def _place(self, material: str, group: str | None) -> bytes:
+        key = self._key(material)
+        if group is not None:
+            digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
+            self._placed[key] = _shard_of(digest)
+        return key
 
     def load(self, source: str) -> CodeType | None:
         """The verified compiled code for `source`, or None (a miss, or a bad entry)."""
@@ -314,7 +329,7 @@ class TemplateCache:
             return
         new_by_shard: dict[int, dict[bytes, bytes]] = {}
         for key, payload in self._new.items():
-            new_by_shard.setdefault(_shard_of(key), {})[key] = payload
+            new_by_shard.setdefault(self._shard(key), {})[key] = payload
         for shard, pack in self._packs.items():
             new = new_by_shard.get(shard, {})
             rewrite = pack.damaged or (

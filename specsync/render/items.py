@@ -72,7 +72,7 @@ def render_items(
             done.append((at[item.id], item))
             material = to_store.get(item.id)
             if material is not None:
-                texts.put(material, item.request["text"])
+                texts.put(material, item.request["text"], item.source.path)
         troubled = {problem.location.path for problem in problems}
         texts.remember_good_snippets(
             path for path in templates if display_path(str(path.resolve()), cwd) not in troubled
@@ -108,7 +108,7 @@ def _without_jinja(
     material = texts.material(spec)
     if material is None:
         return None
-    cached = texts.get(material)
+    cached = texts.get(material, spec.source.path)
     if cached is None:
         to_store[spec.id] = material
     return cached

@@ -117,20 +117,23 @@ class RenderedTexts:
             return None
         return f"{len(source)}\0{source}\0{variables!r}\0{included}"
 
-    def get(self, material: str) -> str | None:
-        payload = self.store.get(material)
+    # A manifest's texts share one pack (the group is its path): the pre-commit run of one
+    # file reads one pack, however many other files' texts the cache holds.
+
+    def get(self, material: str, manifest: str) -> str | None:
+        payload = self.store.get(material, manifest)
         if payload is None:
             return None
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError:
-            self.store.reject(material)
+            self.store.reject(material, manifest)
             return None
         self.store.stats.hits += 1
         return text
 
-    def put(self, material: str, text: str) -> None:
-        self.store.put(material, text.encode("utf-8"))
+    def put(self, material: str, text: str, manifest: str) -> None:
+        self.store.put(material, text.encode("utf-8"), manifest)
 
     def snippets_known_good(self, files: Iterable[Path]) -> bool:
         """Whether every readable template file given parsed in an earlier run, as it is

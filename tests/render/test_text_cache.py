@@ -204,3 +204,12 @@ def test_a_warm_validate_imports_no_jinja(tmp_path: Path) -> None:
     assert outcomes == [[0, True], [0, False]]
     assert runs[0].stdout == runs[1].stdout
     assert "Step 2: b.\\nBye Ada." in runs[1].stdout
+
+
+def test_one_manifests_texts_share_one_pack(root: Path) -> None:
+    # The pre-commit run of one file then reads one pack, whatever else the cache holds.
+    template = "{% if true %}Hi {{ name }}{% endif %}"
+    specs = [spec(template, i, name=f"n{i}") for i in range(200)]
+    front.render_items(specs, root)
+    packs = [p for p in default_cache_dir().glob("texts-*/*.pack") if p.stat().st_size]
+    assert len(packs) == 1
