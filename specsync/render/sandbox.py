@@ -41,6 +41,7 @@ from specsync.render.limits import (
     MAX_VALUE,
     MAX_WIDTH,
 )
+from specsync.render.skeleton import SLOT_PREFIX
 
 __all__ = ["MAX_INCLUDE_BYTES", "MAX_TEMPLATE_CHARS", "MAX_VALUE", "ScriptEnvironment"]
 
@@ -149,7 +150,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
         return
     if not isinstance(old, type(text)):
         return
-    hits = len(text) + 1 if not old else text.count(old)
+    hits = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]  # old: type(text)
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     size = len(text) + hits * (len(new) - len(old))
@@ -346,6 +347,8 @@ class RootLoader(BaseLoader):
             source = source[1:]
         if len(source) > MAX_TEMPLATE_CHARS:
             raise TemplateNotFound(f"{name} (over {MAX_TEMPLATE_CHARS:,} characters)")
+        if SLOT_PREFIX in source:  # names render/skeleton.py gives a shape's text runs
+            raise TemplateNotFound(f"{name} (it uses a name reserved by specsync: {SLOT_PREFIX})")
         return source, str(real), lambda: True
 
 
