@@ -64,3 +64,17 @@ def test_jsonschema_is_imported_only_to_word_a_refusal(tmp_path: Path) -> None:
     assert code == 1
     assert "jsonschema" in names
     assert not names & NETWORK_AND_LOCKING
+
+
+def test_a_warm_run_checks_known_language_codes_without_the_registry(tmp_path: Path) -> None:
+    # langcodes' registry costs ~25 ms to import: a code found valid once is remembered
+    # (in the authenticated cache); a refusal is always worked out and worded afresh.
+    (tmp_path / "m.yaml").write_text(MANIFEST, encoding="utf-8")
+    first = imported(["validate", "m.yaml"], tmp_path)
+    second = imported(["validate", "m.yaml"], tmp_path)
+    assert first[0] == second[0] == 0
+    assert "langcodes" in first[1] and "langcodes" not in second[1]
+    (tmp_path / "m.yaml").write_text(MANIFEST.replace("ko]", "jp]"), encoding="utf-8")
+    for _ in range(2):
+        code, names = imported(["validate", "m.yaml"], tmp_path)
+        assert code == 1 and "langcodes" in names
