@@ -111,7 +111,11 @@ def _header(file_index: int) -> list[str]:
 def _shared_file(file_index: int, videos: int, rng: random.Random) -> str:
     lines = _header(file_index)
     for video_index in range(videos):
-        script = SHARED_SCRIPTS[(file_index + video_index) % len(SHARED_SCRIPTS)]
+        # One script for every locale, as a team writes them: the locale shows in the text
+        # (a real catalogue translates; one text in ten languages is warned about).
+        script = (
+            "[{{ locale }}] " + SHARED_SCRIPTS[(file_index + video_index) % len(SHARED_SCRIPTS)]
+        )
         steps = rng.sample(STEPS, 2)
         lines += [
             f"  f{file_index:04d}-v{video_index:02d}:",
