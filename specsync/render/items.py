@@ -16,6 +16,7 @@ Jinja's as before.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,6 +26,12 @@ from specsync.render.skeleton import Shape, render_plain, shape_of
 from specsync.render.snippets import display_path, snippet_files
 from specsync.render.text import checked_text
 from specsync.render.text_cache import RenderedTexts
+
+# A script used by more items than this is compiled once and rendered by Jinja: a text per
+# item would cost a store on the first run and a lookup on every run for little gain
+# (measured: 10,000 items of five shared scripts, 0.78x -> 1.18x check-jsonschema cold,
+# 0.76x -> 0.74x warm). A pre-commit run of one file stays under it and skips Jinja.
+MAX_CACHED_USES = 100
 
 
 def render_items(
@@ -47,8 +54,10 @@ def render_items(
     at: dict[str, int] = {}  # spec id -> its place among the specs
     to_store: dict[str, str] = {}  # spec id -> its material, for what Jinja renders
     shapes: dict[str, Shape | None] = {}
+    uses = Counter(spec.template for spec in specs)
     for index, spec in enumerate(specs):
-        text = _without_jinja(spec, texts, shapes, to_store)
+        cacheable = uses[spec.template] <= MAX_CACHED_USES
+        text = _without_jinja(spec, texts if cacheable else None, shapes, to_store)
         if text is None:
             at[spec.id] = index
             pending.append(spec)
@@ -84,12 +93,13 @@ def render_items(
 
 def _without_jinja(
     spec: ItemSpec,
-    texts: RenderedTexts,
+    texts: RenderedTexts | None,
     shapes: dict[str, Shape | None],
     to_store: dict[str, str],
 ) -> str | None:
     """The spec's text when it needs no Jinja (a plain script, or a cached text); else
-    None, noting in `to_store` what to store its text under once Jinja has rendered it."""
+    None, noting in `to_store` what to store its text under once Jinja has rendered it
+    (`texts` None: a script that many items share, left to Jinja)."""
     source = spec.template
     if type(source) is not str or len(source) > MAX_TEMPLATE_CHARS:
         return None
@@ -105,6 +115,8 @@ def _without_jinja(
         checked = None if raw is None else checked_text(spec, raw)
         # A failure (or a value only Jinja prints) is Jinja's to report.
         return checked if isinstance(checked, str) else None
+    if texts is None:
+        return None
     material = texts.material(spec)
     if material is None:
         return None

@@ -209,7 +209,19 @@ def test_a_warm_validate_imports_no_jinja(tmp_path: Path) -> None:
 def test_one_manifests_texts_share_one_pack(root: Path) -> None:
     # The pre-commit run of one file then reads one pack, whatever else the cache holds.
     template = "{% if true %}Hi {{ name }}{% endif %}"
-    specs = [spec(template, i, name=f"n{i}") for i in range(200)]
+    specs = [spec(template, i, name=f"n{i}") for i in range(front.MAX_CACHED_USES)]
     front.render_items(specs, root)
     packs = [p for p in default_cache_dir().glob("texts-*/*.pack") if p.stat().st_size]
     assert len(packs) == 1
+
+
+def test_a_script_many_items_share_is_left_to_jinja(root: Path) -> None:
+    # Compiled once and rendered per item: a text per item would only add a store and a
+    # lookup per item.
+    template = "{% if true %}Hi {{ name }}{% endif %}"
+    many = [spec(template, i, name=f"n{i}") for i in range(front.MAX_CACHED_USES + 1)]
+    assert texts(front.render_items(many, root))[0] == [f"Hi n{i}" for i in range(len(many))]
+    assert stored_texts() == 0
+    few = many[: front.MAX_CACHED_USES]
+    front.render_items(few, root)
+    assert stored_texts() > 0
