@@ -34,6 +34,7 @@ from jinja2.environment import Environment
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from specsync.regular_files import NotRegular, read_regular
 from specsync.render.limits import (
     MAX_INCLUDE_BYTES,
     MAX_INT_BITS,
@@ -335,8 +336,10 @@ class RootLoader(BaseLoader):
             raise TemplateNotFound(f"{name} (it leads outside the manifest root)")
         if not real.is_file():
             raise TemplateNotFound(f"{name} (not a regular file)")
-        with real.open("rb") as handle:
-            raw = handle.read(MAX_INCLUDE_BYTES + 1)
+        try:
+            raw = read_regular(real, MAX_INCLUDE_BYTES)
+        except NotRegular:  # swapped for a FIFO since the check: never blocks
+            raise TemplateNotFound(f"{name} (not a regular file)") from None
         if len(raw) > MAX_INCLUDE_BYTES:
             raise TemplateNotFound(f"{name} (larger than {MAX_INCLUDE_BYTES:,} bytes)")
         try:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from specsync.model import ItemSpec
+from specsync.regular_files import NotRegular, read_regular
 from specsync.render.cache import TemplateCache
 from specsync.render.limits import MAX_INCLUDE_BYTES, MAX_TEMPLATE_CHARS
 
@@ -190,12 +191,11 @@ class RenderedTexts:
             return None
         try:
             real = self.root.joinpath(*parts).resolve(strict=True)
-            if not real.is_relative_to(self.root) or not real.is_file():
+            if not real.is_relative_to(self.root):
                 return None
-            with real.open("rb") as handle:
-                raw = handle.read(MAX_INCLUDE_BYTES + 1)
+            raw = read_regular(real, MAX_INCLUDE_BYTES)  # never blocks on a FIFO
             text = raw.decode("utf-8")
-        except (OSError, RuntimeError, UnicodeDecodeError):
+        except (OSError, RuntimeError, UnicodeDecodeError, NotRegular):
             return None
         if len(raw) > MAX_INCLUDE_BYTES or len(text) > MAX_TEMPLATE_CHARS:
             return None
@@ -206,10 +206,9 @@ def _file_digest(path: Path) -> str | None:
     """sha256 of a template file as the unincluded-file check reads it (None: that check
     skips it too: unreadable, not UTF-8 or too large)."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_INCLUDE_BYTES + 1)
+        raw = read_regular(path, MAX_INCLUDE_BYTES)
         raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, NotRegular):
         return None
     if len(raw) > MAX_INCLUDE_BYTES:
         return None

@@ -225,3 +225,13 @@ def test_a_script_many_items_share_is_left_to_jinja(root: Path) -> None:
     few = many[: front.MAX_CACHED_USES]
     front.render_items(few, root)
     assert stored_texts() > 0
+
+
+def test_an_included_fifo_is_never_opened_for_a_digest(root: Path) -> None:
+    import os
+
+    os.mkfifo(root / "snippets" / "pipe.j2")
+    specs = [spec("Hi {% include 'snippets/pipe.j2' %}")]
+    # A FIFO would block a plain open: the key is not computed, Jinja reports the include.
+    assert text_cache.RenderedTexts(root).material(specs[0]) is None
+    assert "not a regular file" in texts(front.render_items(specs, root))[1][0]
