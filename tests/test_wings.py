@@ -110,7 +110,11 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 GENERATED = {"specsync/manifests/schema_check.py"}  # tools/gen_schema_check.py writes it
 
-LONG_MODULES_ALLOWED = {"specsync/render/sandbox.py"}
+LONG_MODULES_ALLOWED = {
+    "specsync/manifests/load.py",
+    "specsync/render/cache.py",
+    "specsync/render/sandbox.py",
+}
 LONG_FUNCTIONS_ALLOWED = {
     "specsync/cli/adopt_command.py:adopt",
     "specsync/cli/doctor_command.py:doctor",

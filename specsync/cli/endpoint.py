@@ -1,11 +1,12 @@
-"""Where the service commands (apply, status, pull, adopt, doctor) send their requests: the
-real service from the environment, or a built-in emulator for this run; and the client the
-polling commands share."""
+"""Where the service commands send requests: the real service named by the environment,
+or a built-in emulator started for this run (`--emulator`), and the polling client that
+status, pull, adopt and doctor use. One module, so every command sets endpoints up alike."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,3 +38,20 @@ def api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
             f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
         )
         yield emu.url, credentials_mod.Credentials(api_key="specsync-emulator-throwaway-key")
+
+
+@contextlib.contextmanager
+def lazy_endpoint(use_emulator: bool) -> Iterator[Callable[[], tuple[str, Any]]]:
+    """A function giving (API base, credentials) when a URL must be asked for: credentials
+    are read, or an emulator started, only then (a pull of files on disk needs neither)."""
+    with contextlib.ExitStack() as stack:
+        lock = threading.Lock()
+        found: list[tuple[str, Any]] = []
+
+        def endpoint() -> tuple[str, Any]:
+            with lock:
+                if not found:
+                    found.append(stack.enter_context(api_endpoint(use_emulator)))
+                return found[0]
+
+        yield endpoint
