@@ -9,7 +9,6 @@ or truncated file costs a few reads and answers None.
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import BinaryIO
 
@@ -19,7 +18,7 @@ _HEADER = struct.Struct(">I4s")
 
 def _boxes(stream: BinaryIO, start: int, end: int) -> list[tuple[bytes, int, int]]:
     """(type, payload start, payload end) of the boxes between `start` and `end`."""
-    found = []
+    found: list[tuple[bytes, int, int]] = []
     offset = start
     while offset + 8 <= end and len(found) < MAX_BOXES:
         stream.seek(offset)
@@ -74,12 +73,3 @@ def _mvhd_seconds(stream: BinaryIO, start: int, end: int) -> float | None:
     if timescale == 0 or duration in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):
         return None
     return duration / timescale
-
-
-def file_duration(path: str | os.PathLike[str]) -> float | None:
-    """movie_duration of a regular file (None for anything unreadable)."""
-    try:
-        with open(path, "rb") as stream:
-            return movie_duration(stream, os.fstat(stream.fileno()).st_size)
-    except OSError:
-        return None

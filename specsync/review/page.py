@@ -80,7 +80,8 @@ def _marked(pattern: re.Pattern[str], text: str) -> Any:
     last = 0
     for match in pattern.finditer(text):
         pieces.append(escape(text[last : match.start()]))
-        pieces.append(Markup('<bdi class="esc">\\u%04x</bdi>') % ord(match.group()))
+        # Only hex digits are put into the markup: nothing of the text itself.
+        pieces.append(Markup(f'<bdi class="esc">\\u{ord(match.group()):04x}</bdi>'))
         last = match.end()
     pieces.append(escape(text[last:]))
     return Markup("").join(pieces)
@@ -161,9 +162,7 @@ def _counts(review: Review) -> list[tuple[str, str, int]]:
     return [entry for entry in counts if entry[2] or entry[0] in STATES]
 
 
-def render_page(
-    review: Review, page_dir: Path, lockfile: str, targets_given: bool = False
-) -> str:
+def render_page(review: Review, page_dir: Path, lockfile: str, targets_given: bool = False) -> str:
     """The whole page as text."""
     import jinja2
 

@@ -212,9 +212,9 @@ def build_review(
             flags.append(NOT_PULLED)
         if file is not None and file.present and file.problem:
             flags.append(FILE_BAD)
-        if item is not None and entry is not None and entry.project_id is not None:
-            if not same_export(item, entry):
-                flags.append(CHANGED)
+        exported = entry is not None and entry.project_id is not None
+        if item is not None and entry is not None and exported and not same_export(item, entry):
+            flags.append(CHANGED)
         if item is None:
             flags.append(ORPHANED)
         video, _, locale = key.partition("/")

@@ -6,7 +6,9 @@
   var rows = Array.prototype.slice.call(document.querySelectorAll("section.video"));
   var form = document.getElementById("filters");
   var shown = document.getElementById("shown");
-  var texts = tiles.map(function (tile) { return tile.textContent.toLowerCase(); });
+  var texts = tiles.map(function (tile) {
+    return (tile.getAttribute("data-id") + " " + tile.textContent).toLowerCase();
+  });
   form.hidden = false;
   document.getElementById("keys").hidden = false;
 
