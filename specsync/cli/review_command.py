@@ -92,6 +92,7 @@ def review(
         read_cache(path),
         targets,
         emulator=use_emulator or lock.emulator,
+        project_root=path.resolve().parent,
     )
     page = render_page(result, page_dir, str(path), targets_given=bool(targets))
     try:

@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +191,12 @@ def build_review(
     status_cache: Mapping[str, Mapping[str, Any]],
     targets: Sequence[str] = (),
     emulator: bool = False,
+    project_root: Path | None = None,
 ) -> Review:
-    """Every item of the manifests and every lockfile entry, as tiles sorted by id."""
+    """Every item of the manifests and every lockfile entry, as tiles sorted by id.
+
+    `project_root`: item sources are shown relative to it (as a reviewer finds them in
+    the repository), not to the folder the command ran in."""
     by_id: dict[str, Item] = {item.id: item for item in items}
     ids = sorted(set(by_id) | set(lock.entries))
     if targets:
@@ -231,7 +235,7 @@ def build_review(
                 script=_script(entry, item),
                 model=_model(entry, item),
                 resolution=_resolution(entry, item),
-                source=item.source.short if item is not None else "",
+                source=_source(item, project_root),
                 project_id=entry.project_id if entry is not None else None,
                 file=file,
                 progress=_progress(progress) if same_project else None,
@@ -245,6 +249,16 @@ def _progress(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if 0 <= value <= 100 else None
+
+
+def _source(item: Item | None, project_root: Path | None) -> str:
+    if item is None:
+        return ""
+    location = item.source
+    if project_root is not None and location.path:
+        path = os.path.relpath(os.path.abspath(location.path), project_root)
+        location = replace(location, path=Path(path).as_posix())
+    return location.short
 
 
 def _model(entry: Entry | None, item: Item | None) -> str:
