@@ -17,8 +17,9 @@ from specsync.errors import UserError
 TEMPLATES = files("specsync.scaffold") / "templates"
 MERGE_ATTRIBUTE = "specsync.lock merge=specsync"
 # specsync's own state, and the videos `specsync pull` downloads (kept as CI artifacts or
-# elsewhere, not in git: the lockfile records their hashes).
-IGNORED = (".specsync/", "videos/")
+# elsewhere, not in git: the lockfile records their hashes), and the page `specsync review`
+# builds from them.
+IGNORED = (".specsync/", "videos/", "review/")
 
 
 class Action(Enum):

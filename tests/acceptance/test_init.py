@@ -94,7 +94,7 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
     assert (project / "manifests" / "welcome.yaml").read_text(encoding="utf-8") == mine
     assert outside.read_text(encoding="utf-8") == "not yours\n"
     assert (project / ".gitignore").read_text(encoding="utf-8") == (
-        "node_modules/\n.specsync/\nvideos/\n"
+        "node_modules/\n.specsync/\nvideos/\nreview/\n"
     )
     assert "kept (already there)   manifests/welcome.yaml" in made.stderr
     # Not a git repository: the driver line is printed for the user to run.
