@@ -7,10 +7,11 @@ header read, as on a real project), then times `specsync review` as a user runs 
 process, median of --runs) and prints one row:
 
     python bench/bench_review.py --items 1000 --runs 3
-    items  seconds (median)  page bytes  bytes per item
-    1000   0.93              1,236,474   1,236
 
-The figures the issue asks for: under 2 s and under 2 MB for 1,000 items.
+"command s" is `specsync review` end to end in a fresh process (start-up, manifests,
+lockfile, files, page); "page build s" the page's own work once items and lockfile are
+read (files hashed, headers read, HTML rendered and written). The issue asks for under 2 s
+and under 2 MB for 1,000 items; bench/README.md keeps the last figures.
 """
 
 from __future__ import annotations
@@ -67,20 +68,39 @@ def make_project(root: Path, items: int) -> None:
     write_lockfile(root / "specsync.lock", lock)
 
 
+def time_page(root: Path) -> float:
+    """The page's own work in this process: the lockfile and manifests already read, every
+    file hashed and its header read, the page rendered and written."""
+    import functools
+
+    from specsync.review.page import render_page, write_page
+    from specsync.review.tiles import build_review
+    from specsync.service.pull import video_path
+    from specsync.state.lockfile_read import read_lockfile
+
+    items = load_items(["manifests"], cwd=root)
+    lock = read_lockfile(root / "specsync.lock")
+    started = time.perf_counter()
+    review = build_review(items, lock, functools.partial(video_path, root / "videos"), {})
+    write_page(root / "review", render_page(review, root / "review", "specsync.lock"))
+    return time.perf_counter() - started
+
+
 def time_review(root: Path) -> float:
     started = time.perf_counter()
     subprocess.run([*SPECSYNC, "review"], cwd=root, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
-def measure(items: int, runs: int) -> tuple[float, int]:
-    """(median seconds of `specsync review`, bytes of the page)."""
+def measure(items: int, runs: int) -> tuple[float, float, int]:
+    """(median seconds of `specsync review`, of the page's own work, bytes of the page)."""
     with tempfile.TemporaryDirectory(prefix="specsync-review-bench-") as folder:
         root = Path(folder)
         make_project(root, items)
         time_review(root)  # warm: the template cache, as every run after the first
         seconds = statistics.median(time_review(root) for _ in range(runs))
-        return seconds, (root / "review" / "index.html").stat().st_size
+        page = statistics.median(time_page(root) for _ in range(runs))
+        return seconds, page, (root / "review" / "index.html").stat().st_size
 
 
 def main() -> None:
@@ -88,9 +108,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    seconds, size = measure(args.items, args.runs)
-    print("items  seconds (median)  page bytes  bytes per item")
-    print(f"{args.items:<6} {seconds:<17.2f} {size:<11,} {size // args.items:,}")
+    seconds, page, size = measure(args.items, args.runs)
+    print("items  command s (median)  page build s (median)  page bytes  bytes per item")
+    print(f"{args.items:<6} {seconds:<19.2f} {page:<22.2f} {size:<11,} {size // args.items:,}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -76,6 +77,7 @@ def review(
     from specsync.plan import require_matches
     from specsync.review.page import render_page, write_page
     from specsync.review.tiles import build_review
+    from specsync.service.pull import video_path
     from specsync.service.status import read_cache
     from specsync.state.journal import read_lock_view
 
@@ -88,7 +90,7 @@ def review(
     result = build_review(
         items,
         lock,
-        videos,
+        functools.partial(video_path, videos),
         read_cache(path),
         targets,
         emulator=use_emulator or lock.emulator,

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,9 +49,9 @@ LABELS = {
     ORPHANED: "not in the manifests",
 }
 
-# The shapes of a video id and a locale (as pull's): anything else is never made a path.
-_VIDEO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_LOCALE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
+# Where `specsync pull` put an item's video (None for an id that is no path): the CLI
+# passes pull's own `video_path`, so the two never disagree.
+VideoLocator = Callable[[str], Path | None]
 _CHUNK = 1 << 20
 
 
@@ -91,14 +90,6 @@ class Tile:
 class Review:
     tiles: tuple[Tile, ...]  # sorted by id
     emulator: bool
-
-
-def video_path(videos_dir: Path, item_id: str) -> Path | None:
-    """`videos_dir/<video>/<locale>.mp4`, where `specsync pull` puts it."""
-    video, _, locale = item_id.partition("/")
-    if not _VIDEO.match(video) or not _LOCALE.match(locale):
-        return None
-    return videos_dir / video / f"{locale}.mp4"
 
 
 def check_file(path: Path, entry: Entry) -> VideoFile:
@@ -187,7 +178,7 @@ def _resolution(entry: Entry | None, item: Item | None) -> str:
 def build_review(
     items: Sequence[Item],
     lock: Lockfile,
-    videos_dir: Path,
+    locate_video: VideoLocator,
     status_cache: Mapping[str, Mapping[str, Any]],
     targets: Sequence[str] = (),
     emulator: bool = False,
@@ -203,7 +194,7 @@ def build_review(
         ids = [key for key in ids if matches(key, targets)]
     suffix = " --emulator" if emulator else ""
     checks = _check_files(
-        videos_dir,
+        locate_video,
         [(key, lock.entries[key]) for key in ids if _state(lock.entries.get(key), None) == DONE],
     )
     tiles = []
@@ -267,12 +258,14 @@ def _model(entry: Entry | None, item: Item | None) -> str:
     return entry.model or "" if entry is not None else ""
 
 
-def _check_files(videos_dir: Path, done: Sequence[tuple[str, Entry]]) -> dict[str, VideoFile]:
+def _check_files(
+    locate_video: VideoLocator, done: Sequence[tuple[str, Entry]]
+) -> dict[str, VideoFile]:
     """check_file for every done item, a few at a time (hashing releases the GIL)."""
 
     def one(pair: tuple[str, Entry]) -> tuple[str, VideoFile | None]:
         key, entry = pair
-        path = video_path(videos_dir, key)
+        path = locate_video(key)
         return key, None if path is None else check_file(path, entry)
 
     if len(done) < 8:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from specsync.emulator.video import project_video
 from specsync.model import Item, Location, build_request
 from specsync.review.page import render_page, write_page
 from specsync.review.tiles import Review, build_review
+from specsync.service.pull import video_path
 from specsync.state.lockdata import Entry, Lockfile, empty
 from specsync.state.lockfile_update import (
     submitted_entry,
@@ -40,11 +42,12 @@ def pulled(root: Path, lock: Lockfile, item: Item, project_id: str) -> Lockfile:
 
 
 def build(root: Path, items: list[Item], lock: Lockfile, **options: object) -> Review:
-    return build_review(items, lock, root / "videos", {}, **options)  # type: ignore[arg-type]
+    videos = functools.partial(video_path, root / "videos")
+    return build_review(items, lock, videos, {}, **options)  # type: ignore[arg-type]
 
 
-def done_and_pulled_project(root: Path, videos: int, locales: int) -> Path:
-    """videos x locales items, every one exported, done and pulled; the page's path."""
+def done_and_pulled(root: Path, videos: int, locales: int) -> tuple[list[Item], Lockfile]:
+    """videos x locales items, every one exported, done and pulled under `root`."""
     items = [
         item(f"video-{v:04d}/{locale}", f"Script {v} in {locale}: welcome to lesson {v}.")
         for v in range(videos)
@@ -53,5 +56,15 @@ def done_and_pulled_project(root: Path, videos: int, locales: int) -> Path:
     lock = with_entries(empty(), [exported(it, f"P{n}") for n, it in enumerate(items)])
     for number, one in enumerate(items):
         lock = pulled(root, lock, one, f"P{number}")
+    return items, lock
+
+
+def write_review(root: Path, items: list[Item], lock: Lockfile) -> Path:
+    """The page of `items` as `specsync review` writes it: root/review/index.html."""
     review = build(root, items, lock)
     return write_page(root / "review", render_page(review, root / "review", "specsync.lock"))
+
+
+def done_and_pulled_project(root: Path, videos: int, locales: int) -> Path:
+    """done_and_pulled's page."""
+    return write_review(root, *done_and_pulled(root, videos, locales))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from conftest import SPECSYNC, run
-from page_samples import build, exported, item, pulled
+from page_samples import build, done_and_pulled, exported, item, pulled, write_review
 
 from specsync.emulator.video import project_video
 from specsync.plan import word_changes
@@ -188,3 +188,16 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
     unmatched = run([SPECSYNC, "review", "--target", "nothing/*"], tmp_path)
     assert unmatched.returncode == 1 and "nothing/*" in unmatched.stderr
     assert "Traceback" not in unmatched.stderr
+
+
+def test_a_thousand_items_build_in_under_two_seconds_into_under_two_megabytes(
+    tmp_path: Path,
+) -> None:
+    """The issue's figure, for the page's own work (bench/bench_review.py times the whole
+    command, manifests included): every file hashed and its header read, the page written."""
+    items, lock = done_and_pulled(tmp_path, videos=200, locales=5)
+    started = time.perf_counter()
+    page = write_review(tmp_path, items, lock)
+    assert time.perf_counter() - started < 2.0
+    assert page.stat().st_size < 2_000_000
+    assert page.read_text(encoding="utf-8").count("<article") == 1000
