@@ -102,7 +102,8 @@ def review(
     except OSError as error:
         from specsync.errors import UserError
 
-        raise UserError(f"cannot write the page in {page_dir}: {error.strerror}") from None
+        where = error.filename or page_dir
+        raise UserError(f"cannot write the page {where}: {error.strerror}") from None
     counts: dict[str, int] = {}
     for tile in result.tiles:
         counts[tile.state] = counts.get(tile.state, 0) + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import errno
 import hashlib
 import os
 import re
@@ -207,5 +208,8 @@ def write_page(out_dir: Path, page: str) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
+    if target.is_symlink():
+        # The atomic writer would replace the link's target, wherever it points.
+        raise OSError(errno.ELOOP, "is a symbolic link; refusing to write through it", target)
     write_bytes_atomic(target, page.encode("utf-8"))
     return target

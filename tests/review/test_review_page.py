@@ -201,3 +201,27 @@ def test_a_thousand_items_build_in_under_two_seconds_into_under_two_megabytes(
     assert time.perf_counter() - started < 2.0
     assert page.stat().st_size < 2_000_000
     assert page.read_text(encoding="utf-8").count("<article") == 1000
+
+
+def test_review_refuses_bad_manifests_and_a_page_path_it_cannot_write(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    manifest = tmp_path / "manifests" / "m.yaml"
+    manifest.write_text("specsync: 1\nvideos:\n  hello: {script: Hi.}\n", encoding="utf-8")
+    broken = run([SPECSYNC, "review"], tmp_path)  # no model, no locale
+    assert broken.returncode == 1 and "manifests/m.yaml:3" in broken.stderr
+    assert not (tmp_path / "review").exists()
+    manifest.write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  hello: {script: Hi.}\n",
+        encoding="utf-8",
+    )
+    outside = tmp_path / "outside.html"
+    outside.write_text("not yours", encoding="utf-8")
+    (tmp_path / "review").mkdir()
+    (tmp_path / "review" / "index.html").symlink_to(outside)
+    linked = run([SPECSYNC, "review"], tmp_path)
+    assert linked.returncode == 1 and "symbolic link" in linked.stderr
+    assert outside.read_text(encoding="utf-8") == "not yours"
+    (tmp_path / "taken").write_text("a file", encoding="utf-8")
+    taken = run([SPECSYNC, "review", "--out", "taken"], tmp_path)
+    assert taken.returncode == 1 and "cannot write the page" in taken.stderr
+    assert "Traceback" not in linked.stderr + taken.stderr
