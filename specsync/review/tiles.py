@@ -108,12 +108,18 @@ def check_file(path: Path, entry: Entry) -> VideoFile:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         return VideoFile(path, True, f"cannot be read: {error.strerror}")
-    with os.fdopen(descriptor, "rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        digest = hashlib.sha256()
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-        duration = movie_duration(stream, size)
+    try:
+        with os.fdopen(descriptor, "rb") as stream:
+            opened = os.fstat(stream.fileno())
+            if not stat.S_ISREG(opened.st_mode):  # swapped between lstat and open
+                return VideoFile(path, True, "not a regular file")
+            size = opened.st_size
+            digest = hashlib.sha256()
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+            duration = movie_duration(stream, size)
+    except OSError as error:  # a failing disk, a file cut while read
+        return VideoFile(path, True, f"cannot be read: {error.strerror or error}")
     sha = digest.hexdigest()
     problem = ""
     if entry.sha256 is None:
