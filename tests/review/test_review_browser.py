@@ -65,6 +65,18 @@ def test_every_done_and_pulled_item_plays_and_nothing_leaves_the_disk(
     # Every done item has a player, and the emulator's H.264 MP4 really plays in Chromium.
     assert sorted(item for item, _, _ in players) == done
     assert all(duration > 0 and error is None for _, duration, error in players), players
+    # Played to the end, with frames decoded: Debian's chromium decodes H.264 itself.
+    played = opened.page.evaluate(
+        """async () => {
+          const video = document.querySelector("article.tile video");
+          video.muted = true;
+          const ended = new Promise((done) => video.addEventListener("ended", done));
+          video.play().catch(() => {});  // may settle only as "ended" (one frame)
+          await ended;
+          return [video.videoWidth, video.getVideoPlaybackQuality().totalVideoFrames];
+        }"""
+    )
+    assert played[0] == 16 and played[1] >= 1
     assert opened.off_disk_requests() == []
     assert opened.errors == []
     assert not png_is_blank(opened.page.screenshot(full_page=True))
