@@ -140,8 +140,13 @@ def test_keys_move_between_tiles_and_play(browser: Any, example: Path) -> None:
     second = page.evaluate(focused)
     page.keyboard.press("k")
     assert page.evaluate(focused) == first != second
+    # The video lasts a second: listen for its start rather than poll `paused` after it.
+    page.evaluate(
+        "() => { window.started = false; document.activeElement.querySelector('video')"
+        ".addEventListener('play', () => { window.started = true; }); }"
+    )
     page.keyboard.press(" ")
-    page.wait_for_function("() => !document.activeElement.querySelector('video').paused")
+    page.wait_for_function("() => window.started === true")
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.name") == "search"
     opened.close()
