@@ -38,6 +38,9 @@ def test_duration_comes_from_the_movie_header() -> None:
     # moov after a large mdat, as files without faststart have it; mvhd version 1.
     data = box(b"ftyp", b"isom") + box(b"mdat", bytes(5000)) + box(b"moov", box(b"mvhd", version1))
     assert duration_of(data) == 15.0
+    # A 64-bit box size (size field 1, the length after the type), as large files have.
+    mdat = struct.pack(">I4sQ", 1, b"mdat", 16 + 100) + bytes(100)
+    assert duration_of(mdat + box(b"moov", box(b"mvhd", version1))) == 15.0
 
 
 def test_a_broken_header_has_no_duration() -> None:
