@@ -110,5 +110,5 @@ def review(
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     click.echo(f"Review: {len(result.tiles)} items ({summary or 'none'}).", err=True)
     click.echo(shown(str(written)))
-    if open_page:
-        click.launch(written.resolve().as_uri())
+    if open_page and click.launch(written.resolve().as_uri()) != 0:
+        click.echo(f"could not open a browser: open {shown(str(written))} yourself", err=True)

@@ -10,6 +10,7 @@ import io
 import os
 import re
 import struct
+import sys
 import time
 from pathlib import Path
 
@@ -228,3 +229,29 @@ def test_review_refuses_bad_manifests_and_a_page_path_it_cannot_write(tmp_path: 
     taken = run([SPECSYNC, "review", "--out", "taken"], tmp_path)
     assert taken.returncode == 1 and "cannot write the page" in taken.stderr
     assert "Traceback" not in linked.stderr + taken.stderr
+
+
+def test_open_hands_the_page_to_the_desktop_opener(tmp_path: Path) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  hello: {script: Hi.}\n",
+        encoding="utf-8",
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opener = bin_dir / "xdg-open"  # what click.launch runs on Linux
+    opener.write_text(f'#!/bin/sh\necho "$1" > {tmp_path}/opened\n', encoding="utf-8")
+    opener.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = run([SPECSYNC, "review", "--open"], tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    for _ in range(100):  # the opener runs beside specsync, not waited for
+        if (tmp_path / "opened").exists():
+            break
+        time.sleep(0.05)
+    opened = (tmp_path / "opened").read_text(encoding="utf-8").strip()
+    assert opened == str((tmp_path / "review" / "index.html").resolve())  # click unquotes
+    env["PATH"] = str(tmp_path / "nothing")  # no opener at all: said, not an error
+    unopened = run([sys.executable, "-m", "specsync", "review", "--open"], tmp_path, env=env)
+    assert unopened.returncode == 0, unopened.stderr
+    assert "could not open a browser" in unopened.stderr
