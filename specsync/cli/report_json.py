@@ -118,6 +118,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "uncertainLeft": report.uncertain_left,
         "summary": dict(report.plan.summary),
         "stopped": report.stopped,
+        "warnings": report.warnings,
     }
 
 

@@ -127,6 +127,7 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         )
     if report.stopped:
         lines.append(f"  stopped early: {shown(report.stopped)}")
+    lines.extend(f"  warning: {shown(warning)}" for warning in report.warnings)
     if emulator:
         lines.append("  (emulator run: nothing was really exported)")
     return "\n".join(lines) + "\n"

@@ -314,7 +314,6 @@ def status(
     from specsync.cli.report_json import status_document
     from specsync.cli.report_text import status_text
     from specsync.service import credentials as credentials_mod
-    from specsync.service import errors as errors_mod
     from specsync.service.status import (
         StatusOptions,
         check_service,
@@ -344,7 +343,6 @@ def status(
                 make_client,
                 options,
                 log,
-                not_found=errors_mod.ClientError,
                 lock=lock,
                 on_done=None if puller is None else puller.some,
             )
@@ -387,14 +385,12 @@ class _Puller:
         self.not_recorded = ""
 
     def some(self, done: list[Any]) -> None:
-        from specsync.service.errors import AuthError, ConfigError
         from specsync.service.pull import run_pull
 
         report = run_pull(
             self.path,
             dataclasses.replace(self.options, only=frozenset(item.id for item in done)),
             self.make_client,
-            auth_errors=(AuthError, ConfigError),
             on_item=self.progress.item,
         )
         self.items.update((item.id, item) for item in report.items)

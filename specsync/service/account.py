@@ -16,7 +16,7 @@ from typing import Any
 
 from specsync.model import InputError, Item, Location, Problem
 from specsync.service.errors import ClientError
-from specsync.service.replies import _refusal
+from specsync.service.http.reply import is_refusal
 
 MODEL_PATH = "/api/odin/v3/model"
 WORKSPACE_PATH = "/api/odin/v3/dropdown/workspaces"
@@ -41,7 +41,7 @@ class AccountList:
 def ids_from_answer(parsed: Any, keys: Sequence[str]) -> frozenset[str] | None:
     """The ids in an answer of a list endpoint; None when nothing recognisable is there."""
     data = parsed.get("data") if isinstance(parsed, dict) and "data" in parsed else parsed
-    if _refusal(parsed):
+    if is_refusal(parsed):
         return None
     if isinstance(data, dict):
         lists = [data[key] for key in _LIST_KEYS if isinstance(data.get(key), list)]

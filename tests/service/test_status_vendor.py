@@ -54,9 +54,9 @@ class _Broken:
 
 
 def test_a_success_false_progress_answer_fails_the_item_with_its_message() -> None:
-    failed = poll_one(_Refusing(), ITEM, ClientError)
+    failed = poll_one(_Refusing(), ITEM)
     assert failed.state == "failed"
     assert failed.message is not None and "RENDER_FAILED" in failed.message
     # An unreadable answer is not a failure: the item stays pending, with the error shown.
-    broken = poll_one(_Broken(), ITEM, ClientError)
+    broken = poll_one(_Broken(), ITEM)
     assert broken.state == "submitted" and broken.pending
