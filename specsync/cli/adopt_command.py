@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    format_option,
 )
 
 
@@ -37,6 +39,11 @@ from specsync.cli.options import (
     is_flag=True,
     help="Record the ids without asking the service whether the projectId exists.",
 )
+@format_option(
+    ("text", "json"),
+    "json: {id, projectId, taskId, checked, written, replacedProjectId, recovered} on stdout "
+    "alone.",
+)
 def adopt(
     item_id: str,
     paths: tuple[str, ...],
@@ -46,6 +53,7 @@ def adopt(
     project_id: str,
     task_id: str | None,
     no_check: bool,
+    output_format: str,
 ) -> None:
     """Record an export that already exists as ITEM's current one; nothing is exported.
 
@@ -97,17 +105,33 @@ def adopt(
     finally:
         for client in clients:
             client.close()
+    from specsync.cli.console import counted
+
     if result.recovered:
         click.echo(
-            f"recovered {result.recovered} journal records from an interrupted apply", err=True
+            f"recovered {counted(result.recovered, 'journal record')} from an interrupted apply",
+            err=True,
         )
+    old = result.replaced
+    replaced = old.project_id if old is not None and old.project_id else None
+    if output_format == "json":
+        document = {
+            "id": result.id,
+            "projectId": result.project_id,
+            "taskId": result.task_id,
+            "checked": result.checked,
+            "written": result.written,
+            "replacedProjectId": replaced if replaced != result.project_id else None,
+            "recovered": result.recovered,
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
     how = "checked with the service" if result.checked else "not checked (--no-check)"
     click.echo(
         f"Adopted {shown(result.id)}: projectId {shown(result.project_id)} "
         f"taskId {shown(result.task_id)} ({how})."
     )
-    old = result.replaced
-    if old is not None and old.project_id and old.project_id != result.project_id:
-        click.echo(f"  the earlier export {shown(old.project_id)} is kept in its history")
+    if replaced and replaced != result.project_id:
+        click.echo(f"  the earlier export {shown(replaced)} is kept in its history")
     if not result.written:
         click.echo(f"  {lockfile} already recorded exactly this", err=True)

@@ -62,7 +62,9 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         )
     else:
         raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
+            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}, "
+            "in the environment. No account yet? `specsync apply --emulator` tries the whole "
+            "job on the built-in emulator; `specsync doctor` checks the rest of the setup"
         )
     check_credentials(credentials)
     return credentials
@@ -168,7 +170,9 @@ def loopback_addresses(host: str) -> list[str]:
 def check_credentials(credentials: Credentials) -> None:
     if not credentials.api_key and not (credentials.app_id and credentials.user_key):
         raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
+            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}, "
+            "in the environment. No account yet? `specsync apply --emulator` tries the whole "
+            "job on the built-in emulator; `specsync doctor` checks the rest of the setup"
         )
     for name, value in (
         (API_KEY_ENV, credentials.api_key),

@@ -421,7 +421,8 @@ def run_status(
                 answers = list(pool.map(lambda i: poll_one(client, i), pending))
                 for before, after in zip(pending, answers, strict=True):
                     items[after.id] = after
-                    if _changed(before, after):
+                    # Without --wait the final table shows each item once: no change lines.
+                    if options.wait and _changed(before, after):
                         log(_describe(after))
                 _save(lockfile_path, answers)
                 finished = [a for b, a in zip(pending, answers, strict=True) if a.state == DONE]
