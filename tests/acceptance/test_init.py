@@ -240,7 +240,8 @@ def test_init_never_writes_through_a_link_leading_outside(tmp_path: Path) -> Non
         done.stderr
     )
     assert "not written            .github/workflows/specsync.yml" in done.stderr
-    assert "run yourself           add `.specsync/`, `videos/` and `review/` to .gitignore" in done.stderr
+    wanted = "add `.specsync/`, `videos/` and `review/` to .gitignore"
+    assert f"run yourself           {wanted}" in done.stderr
     # A link that stays inside the project is followed as any folder.
     (project / "manifests").unlink()
     (project / "real-manifests").mkdir()
