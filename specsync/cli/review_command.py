@@ -14,6 +14,7 @@ from specsync.cli.options import (
     ROOT_OPTION,
     announce_compile,
     emulator_flag,
+    format_option,
     target_option,
 )
 
@@ -43,6 +44,11 @@ DEFAULT_PAGE_DIR = "review"
 @target_option("Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.")
 @click.option("--open", "open_page", is_flag=True, help="Open the page in your browser.")
 @emulator_flag("Review the lockfile and videos of `apply --emulator` runs.")
+@format_option(
+    ("text", "json"),
+    "json: {page, items: [{id, state, flags, source, projectId, file, next}]} on stdout "
+    "alone (the page is written either way).",
+)
 def review(
     paths: tuple[str, ...],
     root: str | None,
@@ -53,6 +59,7 @@ def review(
     targets: tuple[str, ...],
     open_page: bool,
     use_emulator: bool,
+    output_format: str,
 ) -> None:
     """Write a static review page: one row per video, one tile per locale, each with the
     pulled video, its script (words changed since the export marked, as `plan` shows them),
@@ -109,6 +116,14 @@ def review(
         counts[tile.state] = counts.get(tile.state, 0) + 1
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     click.echo(f"Review: {len(result.tiles)} items ({summary or 'none'}).", err=True)
-    click.echo(shown(str(written)))
+    if output_format == "json":
+        import json
+
+        from specsync.cli.report_json import review_document
+
+        document = review_document(result, str(written))
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        click.echo(shown(str(written)))
     if open_page and click.launch(written.resolve().as_uri()) != 0:
         click.echo(f"could not open a browser: open {shown(str(written))} yourself", err=True)

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import html
 import io
+import json
 import os
 import re
 import struct
@@ -187,8 +188,14 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert page.count('data-state="not-exported"') == 2 and "specsync apply exports it" in page
     assert page.count("<code>manifests/m.yaml:4</code>") == 2  # from the project root
-    other = run([SPECSYNC, "review", "--out", "elsewhere/page"], tmp_path)
+    other = run([SPECSYNC, "review", "--out", "elsewhere/page", "--format", "json"], tmp_path)
     assert other.returncode == 0 and (tmp_path / "elsewhere/page/index.html").is_file()
+    document = json.loads(other.stdout)
+    assert document["page"] == "elsewhere/page/index.html"
+    assert [(i["id"], i["state"], i["next"]) for i in document["items"]] == [
+        ("hello/en", "not-exported", "specsync apply exports it"),
+        ("hello/ko", "not-exported", "specsync apply exports it"),
+    ]
     unmatched = run([SPECSYNC, "review", "--target", "nothing/*"], tmp_path)
     assert unmatched.returncode == 1 and "nothing/*" in unmatched.stderr
     assert "Traceback" not in unmatched.stderr
