@@ -62,3 +62,14 @@ class RenderState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+
+
+# The render states an entry of the lockfile records (None until one is known): the others
+# are passing states that only `status` shows.
+RECORDED_STATES: tuple[RenderState, ...] = (
+    RenderState.DONE,
+    RenderState.FAILED,
+    RenderState.UNCERTAIN,
+)
+# Recorded states of an export that finished rendering (the others say nothing about it).
+FINAL_STATES: tuple[RenderState, ...] = (RenderState.DONE, RenderState.FAILED)
