@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -19,14 +18,17 @@ from typing import Any
 
 from specsync.model import Item
 from specsync.plan import matches, same_export, word_changes
+from specsync.regular_files import NotRegular, open_regular
 from specsync.review.mp4 import movie_duration
 from specsync.state.lockdata import DEFAULT_RESOLUTION, Entry, Lockfile
+from specsync.states import RenderState
 
-# Tile states, in the order the page lists them.
-DONE = "done"
-RENDERING = "rendering"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
+# Tile states, in the order the page lists them: the lockfile's render states, and two
+# the page adds for items with no render to wait for.
+DONE = str(RenderState.DONE)
+RENDERING = str(RenderState.RENDERING)
+FAILED = str(RenderState.FAILED)
+UNCERTAIN = str(RenderState.UNCERTAIN)
 PREVIEW = "preview"
 NOT_EXPORTED = "not-exported"
 STATES = (DONE, RENDERING, FAILED, UNCERTAIN, PREVIEW, NOT_EXPORTED)
@@ -95,25 +97,19 @@ class Review:
 def check_file(path: Path, entry: Entry) -> VideoFile:
     """The file on disk against the lockfile's sha256 and bytes (never shown as good when
     it differs, or when the lockfile has no hash to compare with)."""
-    try:
-        status = path.lstat()
-    except FileNotFoundError:
+    if not path.is_symlink() and not path.exists():
         return VideoFile(path, False)
-    except OSError as error:
-        return VideoFile(path, False, f"cannot be read: {error.strerror}")
-    if not stat.S_ISREG(status.st_mode):
-        # A symlink, FIFO or folder is not what pull writes: never opened (a FIFO blocks).
-        return VideoFile(path, True, "not a regular file")
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        # Pull writes regular files: a symlink, FIFO or folder in their place is not one
+        # of them (and a FIFO would block a plain open).
+        descriptor = open_regular(path, follow=False)
+    except NotRegular as error:
+        return VideoFile(path, True, str(error))
     except OSError as error:
-        return VideoFile(path, True, f"cannot be read: {error.strerror}")
+        return VideoFile(path, True, f"cannot be read: {error.strerror or error}")
     try:
         with os.fdopen(descriptor, "rb") as stream:
-            opened = os.fstat(stream.fileno())
-            if not stat.S_ISREG(opened.st_mode):  # swapped between lstat and open
-                return VideoFile(path, True, "not a regular file")
-            size = opened.st_size
+            size = os.fstat(stream.fileno()).st_size
             digest = hashlib.sha256()
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
