@@ -76,7 +76,7 @@ def adopt(
     import urllib.parse
 
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import polling_client
+    from specsync.cli.endpoint import polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service import credentials as credentials_mod
     from specsync.service.adopt import adopt as run_adopt

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from specsync.cli.exit_codes import EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -60,7 +61,7 @@ def review(
     open_page: bool,
     use_emulator: bool,
     output_format: str,
-) -> None:
+) -> int:
     """Write a static review page: one row per video, one tile per locale, each with the
     pulled video, its script (words changed since the export marked, as `plan` shows them),
     state, model, resolution, file size, duration, sha256 check and where it is defined.
@@ -127,3 +128,4 @@ def review(
         click.echo(shown(str(written)))
     if open_page and click.launch(written.resolve().as_uri()) != 0:
         click.echo(f"could not open a browser: open {shown(str(written))} yourself", err=True)
+    return EXIT_OK
