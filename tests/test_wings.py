@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
         "emulator",
         "scaffold",
         "saved_plan",
+        "review",
         *SHARED,
     },
     "service": {
@@ -50,6 +51,7 @@ ALLOWED: dict[str, set[str]] = {
     "manifests": {"manifests", "render", *SHARED},
     "render": {"render", *SHARED},
     "scaffold": {"scaffold", "manifests", *SHARED},
+    "review": {"review", "plan", "state", *SHARED},
     "emulator": {"emulator", "model", "specsync"},
     "model": {"states", "errors"},
     "states": set(),
@@ -119,6 +121,7 @@ LONG_FUNCTIONS_ALLOWED = {
     "specsync/cli/adopt_command.py:adopt",
     "specsync/cli/doctor_command.py:doctor",
     "specsync/cli/plan_command.py:plan",
+    "specsync/cli/review_command.py:review",
     "specsync/cli/service_commands.py:apply",
     "specsync/cli/service_commands.py:status",
     "specsync/manifests/expand.py:_Expander.locale",

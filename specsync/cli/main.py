@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("specsync.cli.plan_command", "plan"),
     "pull": ("specsync.cli.pull_command", "pull"),
     "render": ("specsync.cli.manifest_commands", "render"),
+    "review": ("specsync.cli.review_command", "review"),
     "schema": ("specsync.cli.manifest_commands", "schema"),
     "status": ("specsync.cli.service_commands", "status"),
     "strings": ("specsync.cli.strings_command", "strings"),
