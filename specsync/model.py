@@ -34,6 +34,10 @@ REQUEST_FIELDS = (
     "workspaceId",
 )
 
+# The resolution the service renders at when a request sets none (docs/vendor.md): a
+# request that spells it out asks for the same video.
+DEFAULT_SERVICE_RESOLUTION = "1080"
+
 PathKey = tuple[str | int, ...]
 
 

@@ -49,11 +49,12 @@ class EmulatorConfig:
     journal_memory: int = DEFAULT_JOURNAL_MEMORY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     refuse_models: tuple[str, ...] = ()
-    # None: every model is accepted and the model list is not offered (404), as an account
-    # whose list cannot be read; apply then warns and goes on. Give ids to list them.
+    # What the model lists name (every model is accepted either way). None: the vendor's
+    # stock sample model only. `unlisted_models`: only that one whatever `models` says, so
+    # the manifests' models are missing from the lists (apply then warns, never refuses).
     models: tuple[str, ...] | None = None
+    unlisted_models: bool = False
     workspaces: tuple[str, ...] = DEFAULT_WORKSPACES
-    vendor_shapes: bool = False
     verbose: bool = False
 
     def problems(self) -> list[str]:

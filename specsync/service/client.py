@@ -257,7 +257,7 @@ class Client:
                 status=reply.status,
             )
         if _refusal(reply.parsed):
-            # `success: false` is the service's own word that this project failed.
+            # `success: false` on a poll: a polling error, not a failed render (docs/vendor.md).
             code, text = self._service_error(reply)
             raise RenderRefused(_status_text(reply.status, text, code), reply.status)
         data = _unwrap(reply.parsed)

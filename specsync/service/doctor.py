@@ -4,7 +4,8 @@ Checks, each "ok", "fail" or "warn" (a warning does not fail the run: an unavail
 endpoint is the service's business, and the exports' own answers will tell):
 - the credentials are accepted (`GET /api/odin/v3/auth`, which answers `isAuthenticated`);
 - the lockfile is not emulator-made (unless checking an emulator);
-- every model and workspace id the manifests use is in the account's lists.
+- every workspace id the manifests use is in the account's list; a model missing from
+  the model lists is a warning (custom avatars may be missing from them).
 Never shows a secret: the credential mode names environment variables only.
 """
 
@@ -18,12 +19,12 @@ from typing import Any
 from specsync.errors import UserError
 from specsync.model import Item
 from specsync.service.account import (
-    MODEL_KEYS,
-    MODEL_PATH,
     WORKSPACE_KEYS,
     WORKSPACE_PATH,
+    account_models,
     fetch_list,
     unknown_uses,
+    unlisted_model_warning,
 )
 from specsync.service.credentials import API_KEY_ENV, APP_ID_ENV, USER_KEY_ENV, Credentials
 from specsync.service.errors import AuthError, ClientError
@@ -112,13 +113,19 @@ def check_lockfile(path: Path, emulator: bool) -> Check:
 
 
 def check_ids(client: Any, items: Sequence[Item], what: str) -> list[Check]:
-    """Each id of `what` ("model" or "workspaceId") the manifests use, against the list."""
-    path, keys = (MODEL_PATH, MODEL_KEYS) if what == "model" else (WORKSPACE_PATH, WORKSPACE_KEYS)
+    """Each id of `what` ("model" or "workspaceId") the manifests use, against the list.
+
+    A model the lists do not name is a warning in apply's words (`unlisted_model_warning`):
+    custom avatars may be missing from them. An unknown workspace fails.
+    """
     label = "model" if what == "model" else "workspace"
     used = sorted({str(item.request[what]) for item in items if item.request.get(what)})
     if not used:
         return [Check(label, OK, f"the manifests set no {what}")]
-    listed = fetch_list(client, path, keys)
+    if what == "model":
+        listed = account_models(client)
+    else:
+        listed = fetch_list(client, WORKSPACE_PATH, WORKSPACE_KEYS)
     if listed.ids is None:
         return [Check(label, WARN, f"{value}: not checked: {listed.note}") for value in used]
     unknown = unknown_uses(items, what, listed.ids)
@@ -127,17 +134,19 @@ def check_ids(client: Any, items: Sequence[Item], what: str) -> list[Check]:
         users = unknown.get(value)
         if users is None:
             checks.append(Check(label, OK, f"{value}: known to the account"))
-            continue
-        places = ", ".join(f"{item.source.short} ({item.id})" for item in users[:5])
-        more = f" and {len(users) - 5} more" if len(users) > 5 else ""
-        checks.append(
-            Check(
-                label,
-                FAIL,
-                f"{value}: not among the account's {len(listed.ids)} {label}s (GET {path}); "
-                f"used at {places}{more}",
+        elif what == "model":
+            checks.append(Check(label, WARN, unlisted_model_warning(value, users, len(listed.ids))))
+        else:
+            places = ", ".join(f"{item.source.short} ({item.id})" for item in users[:5])
+            more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+            checks.append(
+                Check(
+                    label,
+                    FAIL,
+                    f"{value}: not among the account's {len(listed.ids)} {label}s "
+                    f"(GET {WORKSPACE_PATH}); used at {places}{more}",
+                )
             )
-        )
     return checks
 
 

@@ -238,7 +238,13 @@ def poll_one(client: Any, item: ItemStatus, not_found: type[Exception]) -> ItemS
                 message=f"projectId {item.project_id} is unknown to the service (HTTP 404)",
             )
         if getattr(error, "refused", False):
-            return replace(item, state=FAILED, message=f"refused by the service: {error}")
+            # `success: false` on a poll is no evidence that the render failed (the
+            # vendor's sample treats it as a polling error; docs/vendor.md): unknown this
+            # time, asked again, and the service's words shown.
+            return replace(
+                item,
+                message=f"the service answered success: false ({error}); asked again later",
+            )
         return replace(item, message=str(error) or type(error).__name__)
     return interpret(item, data)
 

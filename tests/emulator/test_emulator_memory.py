@@ -20,8 +20,9 @@ def exchange(connection: http.client.HTTPConnection, rounds: int) -> None:
     for _ in range(rounds):
         connection.request("POST", "/api/odin/v3/simple/custom", BODY, HEADERS)
         project_id = json.loads(connection.getresponse().read())["data"]["projectId"]
-        connection.request("GET", "/api/odin/v3/editor/progress/" + project_id, headers=HEADERS)
-        url = json.loads(connection.getresponse().read())["data"]["downloadUrl"]
+        for _ in range(2):  # the URL comes a poll after 100
+            connection.request("GET", "/api/odin/v3/editor/progress/" + project_id, headers=HEADERS)
+            url = json.loads(connection.getresponse().read())["data"].get("downloadUrl")
         connection.request("GET", urlsplit(url)._replace(scheme="", netloc="").geturl())
         connection.getresponse().read()
 
