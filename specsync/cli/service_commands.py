@@ -202,7 +202,8 @@ def apply(
             # The journal names the service, so its ids never land in the other kind of file.
             dataclasses.replace(options, service_host=urllib.parse.urlsplit(base).netloc),
             progress,
-            # The emulator's model list is made up: only a real account's is checked.
+            # Warns of models the account does not list (never refuses; docs/vendor.md).
+            # The built-in emulator lists only a stock model: no warning for a rehearsal.
             preflight=None if use_emulator else check_models_before_apply,
         )
     if output_format == "json":

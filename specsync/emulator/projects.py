@@ -35,7 +35,7 @@ class MadeProjects:
 
     def __init__(self, journal: str | Path | None, *, memory: int) -> None:
         self._memory = max(1, memory)
-        self._made: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._made: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         if journal is not None:
             self._read_back(Path(journal))
 
@@ -57,12 +57,13 @@ class MadeProjects:
         body = record.get("body")
         if not isinstance(project_id, str) or not isinstance(body, dict):
             return
-        self._made[project_id] = {"taskId": record.get("taskId"), "body": body}
+        # The journal's own record, not a copy: the memory is shared with the journal's.
+        self._made[project_id] = record
         self._made.move_to_end(project_id)
         while len(self._made) > self._memory:
             self._made.popitem(last=False)
 
-    def get(self, project_id: str) -> dict[str, Any] | None:
+    def get(self, project_id: str) -> Mapping[str, Any] | None:
         return self._made.get(project_id)
 
     def ids(self) -> list[str]:

@@ -474,8 +474,8 @@ def run_apply(
         if client is None:
             client = client_factory()
             cleanup.callback(close_client, client)
-        # The emulator's model list is made up: only a real account's is checked.
-        if preflight is not None and not options.emulator:
+        # A warning at most (docs/vendor.md); the CLI passes none for the built-in emulator.
+        if preflight is not None:
             # Nothing is sent yet: a signal here simply ends the run (exit 130).
             with _signals_interrupt():
                 preflight(client, [p.item for p, _ in chosen if p.item], progress.note)
