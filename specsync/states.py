@@ -62,3 +62,6 @@ class RenderState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    # `isExport: false`: the service only shows the project on its dashboard, never renders
+    # it (docs/vendor.md): nothing to wait for, nothing to download. Never in the lockfile.
+    PREVIEW = "preview"

@@ -156,6 +156,7 @@ def status_text(report: StatusReport) -> str:
             RenderState.SUBMITTED,
             RenderState.FAILED,
             RenderState.UNCERTAIN,
+            RenderState.PREVIEW,
         )
         if report.count(state)
     )

@@ -34,6 +34,7 @@ from specsync.states import RenderState
 
 SUBMITTED, RENDERING = RenderState.SUBMITTED, RenderState.RENDERING
 DONE, FAILED, UNCERTAIN = RenderState.DONE, RenderState.FAILED, RenderState.UNCERTAIN
+PREVIEW = RenderState.PREVIEW
 FINAL = (DONE, FAILED)
 
 CACHE_NAME = "status.json"
@@ -310,6 +311,16 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
             )
         elif entry.project_id is None:
             continue
+        elif entry.is_export is False:
+            result.append(
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    PREVIEW,
+                    message="a preview (isExport: false): shown on the dashboard, never "
+                    "rendered; not polled",
+                )
+            )
         elif entry.state in FINAL:
             if entry.state == DONE and progress is None:
                 progress = 100

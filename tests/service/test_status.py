@@ -134,6 +134,8 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]
 
     assert run([SPECSYNC, "apply", "--rate", "50"], project, emu_env).returncode == 0
     time.sleep(2.2)  # renders finish, so status has final states to record
+    # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
+    assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
         busy = run([SPECSYNC, "status"], project, emu_env)
     assert busy.returncode == 1
