@@ -344,9 +344,9 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                     PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    "a request was sent and its outcome is unknown; if the export exists in "
-                    "AI Studios record it with `specsync adopt`, else resubmit with "
-                    "`apply --retry-uncertain`",
+                    "a request was sent and its outcome is unknown; `specsync reconcile` "
+                    "asks the account whether it exists and records it (or `specsync "
+                    "adopt`); else resubmit with `apply --retry-uncertain`",
                 )
             )
         elif (record := reusable(item, entry)) is not None:

@@ -14,6 +14,8 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    emulator_flag,
+    mode_lockfile,
 )
 
 
@@ -37,6 +39,10 @@ from specsync.cli.options import (
     is_flag=True,
     help="Record the ids without asking the service whether the projectId exists.",
 )
+@emulator_flag(
+    "Rehearse on the built-in emulator and its lockfile (.specsync/emulator.lock), with "
+    "ids an `apply --emulator` made."
+)
 def adopt(
     item_id: str,
     paths: tuple[str, ...],
@@ -46,15 +52,20 @@ def adopt(
     project_id: str,
     task_id: str | None,
     no_check: bool,
+    use_emulator: bool,
 ) -> None:
     """Record an export that already exists as ITEM's current one; nothing is exported.
 
-    For an item left `uncertain` whose video you found in AI Studios, or a video made before
-    specsync: plan then shows it unchanged and apply never pays for it again. ITEM must be
-    in the manifests; its current script is what gets recorded. The projectId is checked
-    with the service first (an unknown one is refused) unless --no-check. Whatever the
-    lockfile recorded for ITEM before stays in its history. Adopting into a lockfile
-    written by `apply --emulator` is refused. Exit 0 adopted; 1 otherwise.
+    For an item left `uncertain` whose video you found in AI Studios (`specsync reconcile`
+    finds it for you), or a video made before specsync: plan then shows it unchanged and
+    apply never pays for it again. ITEM must be in the manifests; its current script is
+    what gets recorded. The projectId is checked with the service first unless --no-check:
+    the project endpoint (the progress endpoint where that answers 404) must know it and
+    not report it failed; whether credit was charged is shown, and a finished render is
+    recorded as done. The ids are recorded only against the service (emulator or real, and
+    host) the lockfile was made with; an id equal to a credential is refused unshown.
+    Whatever the lockfile recorded for ITEM before stays in its history. Exit 0 adopted; 1
+    otherwise.
 
     \b
     Credentials (for the check): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
@@ -65,26 +76,39 @@ def adopt(
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9 --task-id t-0001
     """
+    import contextlib
     import urllib.parse
 
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import polling_client
+    from specsync.cli.service_commands import _api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service import credentials as credentials_mod
+    from specsync.service.adopt import AdoptRefused, verify_export
     from specsync.service.adopt import adopt as run_adopt
+    from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
+    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
-    base = credentials_mod.api_base_from_env(os.environ)
-    clients: list[Any] = []
+    secrets = [os.environ.get(name, "") for name in (API_KEY_ENV, USER_KEY_ENV)]
+    with contextlib.ExitStack() as stack:
+        base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)
 
-    def check(project: str) -> Any:
-        # Credentials are read only when the check runs (never for --no-check).
-        credentials = credentials_mod.credentials_from_env(os.environ)
-        client = polling_client(base, credentials, lambda line: click.echo(shown(line), err=True))
-        clients.append(client)
-        return client.progress(project)
+        def check(project: str) -> Any:
+            # Credentials are read only when the check runs (never for --no-check).
+            endpoint = _api_endpoint(use_emulator, emulator_journal(lockfile))
+            url, credentials = stack.enter_context(endpoint)
+            client = polling_client(
+                url, credentials, lambda line: click.echo(shown(line), err=True)
+            )
+            stack.callback(client.close)
+            verified = verify_export(client, project)
+            if any(client.holds_secret(value) for value in (project, task_id or "") if value):
+                raise AdoptRefused(
+                    "the id given is one of the credentials (a token fetched for this check); "
+                    "it is not recorded and not shown. Nothing was written."
+                )
+            return verified
 
-    try:
         result = run_adopt(
             items,
             item_id,
@@ -93,19 +117,26 @@ def adopt(
             task_id,
             check=None if no_check else check,
             service_host=urllib.parse.urlsplit(base).netloc,
+            emulator=use_emulator,
+            secrets=secrets,
         )
-    finally:
-        for client in clients:
-            client.close()
     if result.recovered:
         click.echo(
             f"recovered {result.recovered} journal records from an interrupted apply", err=True
         )
-    how = "checked with the service" if result.checked else "not checked (--no-check)"
+    verified = result.verified
+    how = "not checked (--no-check)"
+    if verified is not None:
+        how = f"checked with the {verified.via} endpoint"
     click.echo(
         f"Adopted {shown(result.id)}: projectId {shown(result.project_id)} "
         f"taskId {shown(result.task_id)} ({how})."
     )
+    if verified is not None:
+        state = shown(verified.service_state or "no state word")
+        done = "done" if verified.done else "not finished yet"
+        charged = {True: "yes", False: "no", None: "not said"}[verified.credit_charged]
+        click.echo(f"  the service says: {state} ({done}); credit charged: {charged}")
     old = result.replaced
     if old is not None and old.project_id and old.project_id != result.project_id:
         click.echo(f"  the earlier export {shown(old.project_id)} is kept in its history")

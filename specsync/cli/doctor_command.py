@@ -15,6 +15,7 @@ from specsync.cli.options import (
     ROOT_OPTION,
     emulator_flag,
     format_option,
+    mode_lockfile,
 )
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
@@ -24,7 +25,7 @@ _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @LOCKFILE_OPTION
-@emulator_flag("Check against the built-in emulator (for lockfiles written by `apply --emulator`).")
+@emulator_flag("Check against the built-in emulator and its lockfile (.specsync/emulator.lock).")
 @format_option(
     ("text", "json"),
     "json: {apiBase, credentialMode, ok, checks: [{name, status, detail}]} on stdout.",
@@ -48,6 +49,7 @@ def doctor(
     from specsync.service.doctor import run_doctor
 
     items = load_items(paths, root=root)
+    lockfile = mode_lockfile(lockfile, use_emulator)
     with _api_endpoint(use_emulator) as (base, credentials):
 
         def log(line: str) -> None:

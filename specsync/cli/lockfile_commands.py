@@ -8,14 +8,15 @@ from pathlib import Path
 import click
 
 from specsync.cli.exit_codes import EXIT_INVALID
-from specsync.cli.options import LOCKFILE_OPTION
+from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, mode_lockfile
 
 
 @click.command()
 @click.argument("patterns", nargs=-1, required=True, metavar="GLOB...")
 @LOCKFILE_OPTION
 @click.option("--dry-run", is_flag=True, help="Say what would be dropped; change nothing.")
-def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
+@emulator_flag("Forget in the rehearsal lockfile of `apply --emulator` (.specsync/emulator.lock).")
+def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool, use_emulator: bool) -> None:
     """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
 
     Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
@@ -31,6 +32,8 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool) -> None:
       specsync forget --dry-run 'promo-*/*'
     """
     from specsync.service.forget import forget_matching
+
+    lockfile = mode_lockfile(lockfile, use_emulator)
 
     result = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
     dropped = result.dropped

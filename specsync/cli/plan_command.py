@@ -16,7 +16,9 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.model import InputError
@@ -50,6 +52,9 @@ from specsync.states import PlanAction
     help="Also save the plan to FILE for `specsync apply --plan FILE`, which sends exactly "
     "the reviewed requests or nothing at all.",
 )
+@emulator_flag(
+    "Compare with the rehearsal lockfile of `apply --emulator` runs (.specsync/emulator.lock)."
+)
 def plan(
     paths: tuple[str, ...],
     root: str | None,
@@ -60,6 +65,7 @@ def plan(
     show_all: bool,
     targets: tuple[str, ...],
     out: str | None,
+    use_emulator: bool,
 ) -> None:
     """Show what apply would do, and why. No network; nothing is written but --out.
 
@@ -89,6 +95,7 @@ def plan(
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.journal import read_lock_view
 
+    lockfile = mode_lockfile(lockfile, use_emulator)
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when

@@ -20,6 +20,7 @@ from specsync.cli.options import (
     concurrency_option,
     emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.errors import UserError
@@ -65,7 +66,9 @@ def max_bytes_option() -> Any:
     ("text", "json"),
     "json: {items: [{id, path, bytes, sha256, outcome, message}]} on stdout alone.",
 )
-@emulator_flag("Ask a built-in emulator for download URLs (lockfiles of `apply --emulator`).")
+@emulator_flag(
+    "Ask a built-in emulator for the download URLs of the rehearsal lockfile (.specsync/emulator.lock)."
+)
 def pull(
     lockfile: str,
     out_dir: str | None,
@@ -102,7 +105,7 @@ def pull(
     from specsync.service.pull import verify_files
     from specsync.state.journal import read_lock_view
 
-    path = Path(lockfile)
+    path = Path(mode_lockfile(lockfile, use_emulator))
     options = pull_options(path, out_dir, targets, concurrency, max_bytes)
     lock = read_lock_view(path)
     require_matches("--target", targets, lock.entries)

@@ -25,6 +25,7 @@ from specsync.cli.options import (
     concurrency_option,
     emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.cli.pull_command import max_bytes_option, out_option
@@ -65,8 +66,9 @@ from specsync.errors import UserError
     help="Requests per second at most: the service's limit (apply keeps this pace at any latency).",
 )
 @emulator_flag(
-    "Run against the built-in emulator on a free loopback port (no account, no key; "
-    "nothing is really exported)."
+    "Rehearse against the built-in emulator on a free loopback port (no account, no key; "
+    "nothing is really exported), recording into .specsync/emulator.lock (git-ignored), "
+    "never specsync.lock."
 )
 @click.option(
     "--max-items",
@@ -125,6 +127,7 @@ def apply(
 
     \b
     Items whose outcome is unknown (`uncertain`):
+      first ask the account which exist (sends nothing): specsync reconcile
       find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
       or resubmit it (may pay twice):              specsync apply --retry-uncertain
       or drop it from the lockfile:                specsync forget ITEM
@@ -151,6 +154,7 @@ def apply(
     from specsync.service.account import check_models_before_apply
     from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
 
+    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     saved = None
     if plan_file is not None:
         from specsync.saved_plan import read_saved_plan
@@ -190,7 +194,8 @@ def apply(
     ids = [item.id for item in items]
     require_matches("--target", targets, ids)
     require_matches("--replace", replace, ids)
-    with _api_endpoint(use_emulator) as (base, credentials):
+    journal = emulator_journal(lockfile) if use_emulator else None
+    with _api_endpoint(use_emulator, journal) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
@@ -213,6 +218,11 @@ def apply(
 
         click.echo(apply_markdown(report), nl=False)
     click.echo(apply_summary(report, use_emulator or report.emulator), nl=False, err=True)
+    if use_emulator:
+        click.echo(
+            f"  (rehearsal recorded in {lockfile}, git-ignored; specsync.lock is untouched)",
+            err=True,
+        )
     outside = pending_outside(report.plan, targets)
     if outside:
         click.echo(f"  {outside} more pending items lie outside --target", err=True)
@@ -232,9 +242,19 @@ def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> A
     return client_mod.Client(base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log)
 
 
+def emulator_journal(lockfile: str | Path) -> str:
+    """Where the built-in emulator of `--emulator` runs on this lockfile keeps what it made
+    (beside the lockfile's journal), so that a later run's project endpoints still know it:
+    `reconcile --emulator` after a killed `apply --emulator` finds what was created."""
+    from specsync.state.journal import state_dir
+
+    return str(state_dir(Path(lockfile)) / "emulator-projects.jsonl")
+
+
 @contextlib.contextmanager
-def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
-    """(API base, credentials): the real service from the environment, or an emulator."""
+def _api_endpoint(use_emulator: bool, journal: str | None = None) -> Iterator[tuple[str, Any]]:
+    """(API base, credentials): the real service from the environment, or an emulator
+    (recording what it makes in `journal`, when given)."""
     from specsync.service import credentials as credentials_mod
 
     if not use_emulator:
@@ -243,7 +263,7 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
         return
     from specsync.emulator import EmulatorConfig, running_emulator
 
-    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+    with running_emulator(EmulatorConfig(render_seconds=2.0, journal=journal)) as emu:
         click.echo(
             f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
         )
@@ -268,7 +288,7 @@ def _api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
     "json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
 )
 @concurrency_option("Progress requests in flight at once.")
-@emulator_flag("Ask a built-in emulator (for lockfiles written by `apply --emulator`).")
+@emulator_flag("Ask a built-in emulator about the rehearsal lockfile (.specsync/emulator.lock).")
 @click.option(
     "--pull",
     "then_pull",
@@ -323,6 +343,7 @@ def status(
     )
     from specsync.state.journal import LockBusy, read_lock_view
 
+    lockfile = mode_lockfile(lockfile, use_emulator)
     path = Path(lockfile)
     # With the journal of an interrupted apply folded in: exports it recorded before it
     # died are polled too, before the next apply writes them into the lockfile.

@@ -64,9 +64,7 @@ def new_project(
         f"-{outcome}{secrets.token_hex(4)}"
     )
     project_id = f"{payload}-{sign(payload)}"
-    return read_project(project_id) or Project(
-        project_id, created, render_seconds, fails, preview
-    )
+    return read_project(project_id) or Project(project_id, created, render_seconds, fails, preview)
 
 
 def read_project(project_id: str) -> Project | None:

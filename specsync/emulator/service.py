@@ -110,7 +110,14 @@ def allowed_methods(path: str) -> tuple[str, ...] | None:
         return ("POST",)
     if path.startswith(DOWNLOAD_PREFIX):
         return ("GET", "HEAD")
-    listing = ("/", AUTH_PATH, MODELS_PATH, DROPDOWN_MODELS_PATH, WORKSPACES_PATH, PROJECT_LIST_PATH)
+    listing = (
+        "/",
+        AUTH_PATH,
+        MODELS_PATH,
+        DROPDOWN_MODELS_PATH,
+        WORKSPACES_PATH,
+        PROJECT_LIST_PATH,
+    )
     if path in listing or path.startswith((PROGRESS_PREFIX, PROJECT_PREFIX)):
         return ("GET",)
     return None

@@ -121,8 +121,7 @@ def unlisted_model_warning(model: str, users: Sequence[Item], listed: int) -> st
     more = f" and {len(users) - 5} more" if len(users) > 5 else ""
     return (
         f"model {model!r} is not among the {listed} models the account lists "
-        f"(GET {MODEL_PATH}, {DROPDOWN_MODEL_PATH}); used at {places}{more}; "
-        + CUSTOM_AVATAR_NOTE
+        f"(GET {MODEL_PATH}, {DROPDOWN_MODEL_PATH}); used at {places}{more}; " + CUSTOM_AVATAR_NOTE
     )
 
 

@@ -347,6 +347,10 @@ class Client:
             retries=run.retries,
         )
 
+    def holds_secret(self, text: str) -> bool:
+        """Is `text` (or does it contain) the API key, user key or a token fetched?"""
+        return self._holds_secret(text)
+
     def _holds_secret(self, text: str) -> bool:
         for secret in self._secrets():
             # Equal at any length; contained only when long enough not to match by chance.

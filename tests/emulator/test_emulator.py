@@ -10,9 +10,9 @@ import time
 import pytest
 import requests
 
-from specsync.service.tokens import jwt_expiry
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from specsync.emulator.downloads import signed_path
+from specsync.service.tokens import jwt_expiry
 
 EXPORT = "/api/odin/v3/simple/custom"
 TOKEN = "/api/odin/v3/auth/token"
