@@ -140,7 +140,7 @@ class VendorFake:
             poll = self._polls.get(project_id, 0)
         if made is None:
             return 404, refusal("PROJECT_NOT_FOUND", "no such project")
-        value, with_url = self.steps[min(max(poll - 1, 0), len(self.steps) - 1)]
+        value, _ = self.steps[min(max(poll - 1, 0), len(self.steps) - 1)]
         state = self.project_states.get(project_id) or (
             "exported" if value >= 100 else "processing"
         )

@@ -67,7 +67,7 @@ def max_bytes_option() -> Any:
     "json: {items: [{id, path, bytes, sha256, outcome, message}]} on stdout alone.",
 )
 @emulator_flag(
-    "Ask a built-in emulator for the download URLs of the rehearsal lockfile (.specsync/emulator.lock)."
+    "Ask a built-in emulator for the URLs of the rehearsal lockfile (.specsync/emulator.lock)."
 )
 def pull(
     lockfile: str,

@@ -59,7 +59,8 @@ def progress_updates(
     """(when, payload) of every update a project's receiver gets, the last one final.
 
     The bodies are the vendor's documented webhook shape: `progress` (an integer),
-    `backendTaskId`, and at 100 `credit` (an integer) and `download_url` (snake case, no projectId, no signature).
+    `backendTaskId`, and at 100 `credit` (an integer) and `download_url` (snake case, no
+    projectId, no signature).
     `link(when)` is the download URL as handed out at that moment (it expires). A failed
     render's last body carries an `error` like the API's refusals: the vendor documents
     none for webhooks, so this is the emulator's guess.

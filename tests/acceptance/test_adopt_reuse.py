@@ -207,11 +207,8 @@ def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) 
     assert run([SPECSYNC, "apply", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     before = rehearsal.read_bytes()
-    refused = run(
-        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
-        + ["--lockfile", str(rehearsal)],
-        root,
-    )
+    command = [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
+    refused = run([*command, "--lockfile", str(rehearsal)], root)
     assert refused.returncode == 1
     assert "apply --emulator" in refused.stderr
     assert rehearsal.read_bytes() == before
