@@ -95,7 +95,9 @@ def adopt(
 
         def check(project: str) -> Any:
             # Credentials are read only when the check runs (never for --no-check).
-            endpoint = _api_endpoint(use_emulator, emulator_journal(lockfile))
+            endpoint = _api_endpoint(
+                use_emulator, emulator_journal(lockfile) if use_emulator else None
+            )
             url, credentials = stack.enter_context(endpoint)
             client = polling_client(
                 url, credentials, lambda line: click.echo(shown(line), err=True)

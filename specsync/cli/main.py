@@ -32,6 +32,7 @@ from specsync.cli.lockfile_commands import forget, merge_driver
 from specsync.cli.manifest_commands import render, schema, validate
 from specsync.cli.plan_command import plan
 from specsync.cli.pull_command import pull
+from specsync.cli.reconcile_command import reconcile
 from specsync.cli.service_commands import apply, status
 from specsync.cli.strings_command import strings
 from specsync.errors import UserError
@@ -62,6 +63,7 @@ for _command in (
     status,
     pull,
     adopt,
+    reconcile,
     forget,
     merge_driver,
     emulator,

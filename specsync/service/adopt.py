@@ -200,7 +200,9 @@ def adopt(
     host = host_of(service_host)
     # Refused before any request: the ids go only where the lockfile's kind says.
     before = read_lockfile(lockfile_path)
-    check_emulator_marking(before, lockfile_path, emulator=emulator)
+    if check is None or emulator:
+        # Otherwise the answer says which kind of service this is: checked after it.
+        check_emulator_marking(before, lockfile_path, emulator=emulator)
     check_service_host(before, lockfile_path, host)
     verified = check(project_id) if check is not None else None
     emulator = emulator or bool(verified and verified.emulator)
