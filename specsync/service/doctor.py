@@ -162,6 +162,9 @@ def run_doctor(
     report = DoctorReport(api_base, credential_mode(credentials))
     credentials_check = check_credentials(client, credentials)
     report.checks.append(credentials_check)
+    # An emulator reached through SPECSYNC_API_BASE may use its own lockfile, as apply
+    # allows: its answers carry the emulator's mark (seen by the credentials check).
+    emulator = emulator or bool(getattr(client, "emulator_seen", False))
     report.checks.append(check_lockfile(lockfile, emulator))
     if credentials_check.status == FAIL:
         report.checks.append(Check("model", WARN, "not checked: the credentials were not accepted"))

@@ -222,6 +222,11 @@ def _recorded_ids(lock: Lockfile) -> set[str]:
     return ids
 
 
+def _is_emulator(client: Any) -> bool:
+    identify = getattr(client, "identify_service", None)
+    return bool(identify is not None and identify() is True)
+
+
 def never_created(entry: Entry) -> Entry | None:
     """The entry with its unanswered attempt undone: back to its earlier export (taken out
     of history, where the attempt had put it), or None when there was none."""
@@ -250,14 +255,16 @@ def reconcile(
     lockfile_path = Path(lockfile_path)
     host = host_of(options.service_host)
     view = journal_mod.read_lock_view(lockfile_path)
-    check_emulator_marking(view, lockfile_path, options.emulator)
+    # An emulator reached through SPECSYNC_API_BASE keeps the lockfile it is given (as
+    # apply does): the service says what it is before the lockfile's kind is checked.
+    emulator = options.emulator or _is_emulator(client)
+    check_emulator_marking(view, lockfile_path, emulator)
     check_service_host(view, lockfile_path, host)
     entries = uncertain_entries(view, options.only)
     if not entries:
         return ReconcileReport()
     moment = now or datetime.datetime.now(datetime.timezone.utc)
     report = find_matches(entries, items, view, client, options, moment)
-    emulator = options.emulator or bool(getattr(client, "emulator_seen", False))
     settle = [s for s in report.items if s.outcome in (MATCH, NONE)]
     if options.dry_run or not settle:
         return report
