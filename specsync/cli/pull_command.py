@@ -135,12 +135,17 @@ def pull_options(
 
 
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
-    """--out as given, else videos/ beside the lockfile (the project root)."""
+    """--out as given, else videos/ of the project root: beside the lockfile, or beside the
+    `.specsync/` folder that holds the rehearsal lockfile of `--emulator` runs."""
+    from specsync.manifests.project_root import STATE_DIR_NAME
     from specsync.service.pull import DEFAULT_OUT
 
     if out_dir is not None:
         return Path(out_dir)
-    return lockfile.resolve().parent / DEFAULT_OUT
+    folder = lockfile.resolve().parent
+    if folder.name == STATE_DIR_NAME:
+        folder = folder.parent
+    return folder / DEFAULT_OUT
 
 
 def download_read_timeout() -> float:
