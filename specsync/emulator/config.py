@@ -21,7 +21,7 @@ MIN_RATE_LIMIT = 0.001
 # journal file. Counts stay exact whatever the cap. This bounds memory on long runs.
 DEFAULT_JOURNAL_MEMORY = 10_000
 # What the model and workspace lists answer unless told otherwise (made-up ids, in the
-# shapes specsync's manifests use: the seed's sample model and a 24-hex one).
+# shapes specsync's manifests use; docs/vendor.md, row 39).
 DEFAULT_WORKSPACES = ("emulator-workspace",)
 
 

@@ -55,7 +55,7 @@ from specsync.emulator.validation import export_problems, token_request_problems
 from specsync.emulator.video import project_video
 from specsync.emulator.webhooks import WebhookDispatcher, progress_updates
 
-# specsync's path (the seed's), and the one the vendor's sample script posts to.
+# specsync's path, and the one the vendor's sample script posts to (docs/vendor.md, 1, 40).
 EXPORT_PATHS = ("/api/odin/v3/simple/custom", "/api/odin/v3/simple/video")
 TOKEN_PATH = "/api/odin/v3/auth/token"
 AUTH_PATH = "/api/odin/v3/auth"

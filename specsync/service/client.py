@@ -1,6 +1,6 @@
 """The one module that talks HTTP to the AI Studios API: exports, auth tokens, progress.
 
-What may be retried is the contract (DESIGN section 5): only what the server certainly did
+What may be retried is the contract (docs/vendor.md, row 34): only what the server certainly did
 not process — a connection that never opened, 429 and 503 (honouring Retry-After). A
 request that was sent and got no clear answer (read timeout, reset connection, another
 5xx, an unreadable 2xx) is *uncertain* and never resubmitted here: there is no idempotency

@@ -1,4 +1,5 @@
-"""The emulator speaks the seed's export API over real HTTP: samples, validation, auth, ids."""
+"""The emulator speaks the export API (docs/vendor.md) over real HTTP: samples, validation,
+auth, ids."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def error_of(response: requests.Response) -> dict[str, object]:
 
 
 def test_seed_python_sample_gets_project_and_task_ids(emulator: RunningEmulator) -> None:
-    # The seed's Python sample, unchanged but for key and address.
+    # The export page's Python sample (docs/vendor.md, row 1), unchanged but for key and address.
     url = emulator.url + "/api/odin/v3/simple/custom"
     body = {
         "language": "en",
