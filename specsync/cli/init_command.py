@@ -41,8 +41,10 @@ def init(directory: str) -> None:
         ("Nothing to do: everything was already there.\n" if not wrote else "")
         + "Next:\n"
         + f"  {where}specsync validate          # check the manifests (no network)\n"
-        + "  specsync apply --emulator  # the whole job on the built-in emulator, no account\n"
+        + "  specsync apply --emulator  # the whole job on the built-in emulator, no account;\n"
+        + "                             # recorded in .specsync/emulator.lock (git-ignored)\n"
         + "Then a first real export: set AISTUDIOS_APP_ID and AISTUDIOS_USER_KEY (README:\n"
-        + '"Your first real export"), run `specsync plan`, and commit specsync.lock.',
+        + '"Your first real export"), run `specsync doctor` and `specsync plan` (every item\n'
+        + "is new: the rehearsal never touches specsync.lock), apply, and commit specsync.lock.",
         err=True,
     )
