@@ -87,8 +87,8 @@ def adopt(
     from specsync.service.adopt import adopt as run_adopt
     from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
-    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     secrets = [os.environ.get(name, "") for name in (API_KEY_ENV, USER_KEY_ENV)]
     with contextlib.ExitStack() as stack:
         base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)

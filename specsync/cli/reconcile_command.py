@@ -103,9 +103,9 @@ def reconcile(
     from specsync.service.reconcile import ReconcileOptions, ReconcileReport
     from specsync.service.reconcile import reconcile as run_reconcile
 
-    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     paths = default_manifest_paths(Path.cwd())
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
 

@@ -154,7 +154,8 @@ def apply(
     from specsync.service.account import check_models_before_apply
     from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
 
-    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
+    chosen_lockfile = lockfile
+    lockfile = mode_lockfile(lockfile, use_emulator)
     saved = None
     if plan_file is not None:
         from specsync.saved_plan import read_saved_plan
@@ -194,6 +195,8 @@ def apply(
     ids = [item.id for item in items]
     require_matches("--target", targets, ids)
     require_matches("--replace", replace, ids)
+    # The rehearsal's .specsync/ folder, made only once the manifests are known good.
+    lockfile = mode_lockfile(chosen_lockfile, use_emulator, create=True)
     journal = emulator_journal(lockfile) if use_emulator else None
     with _api_endpoint(use_emulator, journal) as (base, credentials):
 

@@ -141,7 +141,9 @@ def check_service(
     if not is_loopback_host(urlsplit(api_base).hostname or ""):
         raise ServiceMismatch(
             f"{lockfile} was written by `apply --emulator`: its ids are not real "
-            f"exports; run `specsync {command} --emulator`"
+            f"exports; run `specsync {command} --emulator --lockfile {lockfile}` (rehearsals "
+            "now keep their own .specsync/emulator.lock: move this one away before the "
+            "first real apply)"
         )
 
 
