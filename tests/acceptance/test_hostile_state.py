@@ -262,8 +262,16 @@ def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
         "utf-8",
     )
     before = lockfile.read_bytes()
-    result = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    # Named on purpose: an emulator run into a real lockfile is refused.
+    result = run(
+        [SPECSYNC, "apply", "--emulator", "--rate", "100", "--lockfile", "specsync.lock"],
+        tmp_path,
+    )
     assert_clean_refusal(result)
+    assert lockfile.read_bytes() == before
+    # By default the rehearsal has its own lockfile and leaves this one alone.
+    rehearsed = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    assert rehearsed.returncode == 0, rehearsed.stderr
     assert lockfile.read_bytes() == before
 
 
