@@ -119,8 +119,8 @@ def _script(scenes: Any) -> tuple[str | None, str | None, str | None]:
     text = model = language = None
     for clip in scene.get("clips") or ():
         if isinstance(clip, dict) and clip.get("type") == "aiModel":
-            script = clip.get("script") if isinstance(clip.get("script"), dict) else {}
-            about = clip.get("model") if isinstance(clip.get("model"), dict) else {}
+            script: dict[str, Any] = clip["script"] if isinstance(clip.get("script"), dict) else {}
+            about: dict[str, Any] = clip["model"] if isinstance(clip.get("model"), dict) else {}
             text = _text(script.get("org"), strip=False)
             model = _text(about.get("ai_name"))
             language = _text(about.get("language"))
