@@ -45,6 +45,9 @@ MATCH, NONE, SEVERAL, CHANGED, YOUNG = "match", "none", "several", "changed", "y
 DEFAULT_CLOCK_SKEW = 120.0  # seconds
 DEFAULT_MIN_AGE = 15 * 60.0  # seconds: renders take 1-10 minutes plus queueing
 UNKNOWN_TASK_ID = "unknown"
+# Projects read one by one at most (the list carries no creation time, so each is read):
+# beyond this the rest is not read, and no item is called never created.
+MAX_PROJECTS_READ = 2000
 
 
 class ReconcileRefused(UserError):
@@ -138,6 +141,8 @@ def find_matches(
     known = _recorded_ids(lock)
     listed = [pid for pid in list_project_ids(client) if pid not in known]
     report.listed = len(listed)
+    partial = len(listed) > MAX_PROJECTS_READ
+    listed = listed[:MAX_PROJECTS_READ]
     read: dict[str, ProjectInfo | None] = {}
 
     def project(project_id: str) -> ProjectInfo | None:
@@ -172,7 +177,16 @@ def find_matches(
             if since is not None and info.created_at is not None and info.created_at < since - skew:
                 continue
             candidates.append(info)
-        report.items.append(_settled(entry, candidates, since, now, options))
+        settled = _settled(entry, candidates, since, now, options)
+        if settled.outcome == NONE and partial:
+            settled = Settled(
+                entry.id,
+                YOUNG,
+                f"not among the first {MAX_PROJECTS_READ} of the account's {report.listed} "
+                "projects; the rest were not read, so nothing is concluded: find it in AI "
+                "Studios and `specsync adopt` it, or `apply --retry-uncertain`",
+            )
+        report.items.append(settled)
     return report
 
 
