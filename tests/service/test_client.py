@@ -264,7 +264,7 @@ def test_token_flow_fetches_a_token_and_uses_it() -> None:
     with emulator_with(api_key="unused-raw-key", app_id="app-1", user_key="user-key-secret") as emu:
         with make_client(emu.url, recorder, credentials=credentials) as client:
             results = [client.export(REQUEST) for _ in range(3)]
-            assert client.progress(results[0].project_id or "")["projectId"]
+            assert "progress" in client.progress(results[0].project_id or "")
         assert [r.outcome for r in results] == ["accepted"] * 3
         assert emu.export_count() == 3
 
