@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from specsync.errors import UserError
+
 LOCKFILE_NAME = "specsync.lock"
 PROJECT_FILE_NAME = "specsync.yaml"
 MANIFESTS_DIR = "manifests"
@@ -64,10 +66,14 @@ def lockfile_for_mode(cwd: Path, given: str | None, *, emulator: bool, create: b
     root = find_project_root(cwd) or Path(os.path.abspath(cwd))
     folder = root / STATE_DIR_NAME
     if create and not folder.is_dir():
-        folder.mkdir(exist_ok=True)
-        ignore = folder / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
+        try:
+            folder.mkdir()
+            (folder / ".gitignore").write_text("*\n", encoding="utf-8")
+        except OSError as error:
+            raise UserError(
+                f"cannot make {folder} for the rehearsal lockfile of --emulator runs: "
+                f"{error.strerror or error}; pass --lockfile FILE to keep it elsewhere"
+            ) from None
     return os.path.relpath(folder / EMULATOR_LOCKFILE_NAME, cwd)
 
 

@@ -225,3 +225,12 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
     assert forgot.returncode == 0, forgot.stderr
     assert "pricing/en" not in lock_items(root / ".specsync" / "emulator.lock")
     assert not (root / "specsync.lock").exists()
+
+
+def test_a_file_where_the_rehearsal_folder_goes_is_a_clear_error(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / ".specsync").write_text("not a folder", "utf-8")
+    refused = run([SPECSYNC, "apply", "--emulator"], root)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr and "--lockfile" in refused.stderr
+    assert not (root / "specsync.lock").exists()
