@@ -26,7 +26,12 @@ def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> 
 
     with running_emulator(EmulatorConfig()) as emu:
         env = {**os.environ, "SPECSYNC_API_BASE": emu.url, "AISTUDIOS_API_KEY": "k"}
-        status = run([SPECSYNC, "status", "--wait", "--timeout", "6"], cwd=project, env=env)
+        # The rehearsal's lockfile, named: an emulator through the API base uses the
+        # lockfile it is given.
+        rehearsal = ["--lockfile", ".specsync/emulator.lock"]
+        status = run(
+            [SPECSYNC, "status", "--wait", "--timeout", "6", *rehearsal], cwd=project, env=env
+        )
 
     assert status.returncode == 0, status.stdout + status.stderr
     output = status.stdout + status.stderr
