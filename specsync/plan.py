@@ -403,11 +403,43 @@ def require_matches(option: str, patterns: Sequence[str], ids: Iterable[str]) ->
         return
     lines = []
     for pattern in missing:
-        guess = difflib.get_close_matches(pattern, ids, n=1)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        guess = _close_pattern(pattern, ids)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
         lines.append(f"{option} {pattern!r} matches no item{hint}")
     example = f"; ids look like {ids[0]!r}" if ids else "; there are no items"
     raise UserError("; ".join(lines) + example + ". Nothing was done.")
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+def _close_pattern(pattern: str, ids: Sequence[str]) -> str | None:
+    """What a --target that matches nothing probably meant, in the same form: a glob for a
+    glob (`welcom/*` -> `welcome/*`), an id for an id. The part without wildcards (the video
+    or the locale) is corrected against the ids' parts; the guess must match something."""
+    video, slash, locale = pattern.partition("/")
+    videos = sorted({item.partition("/")[0] for item in ids})
+    if not _WILDCARDS.intersection(pattern):
+        if not slash:  # a video's name alone: its items are `NAME/*`
+            guess = difflib.get_close_matches(pattern, videos, n=1)
+            if guess:
+                return f"{guess[0]}/*"
+        guess = difflib.get_close_matches(pattern, ids, n=1)
+        return guess[0] if guess else None
+    locales = sorted({item.partition("/")[2] for item in ids})
+    options: list[list[str]] = []
+    for part, known in ((video, videos), (locale, locales)):
+        if not part or _WILDCARDS.intersection(part) or part in known:
+            options.append([part])
+        else:
+            # Locale codes are short: one wrong letter of two is still a likely typo.
+            options.append(difflib.get_close_matches(part, known, n=3, cutoff=0.5) or [part])
+    for new_video in options[0]:
+        for new_locale in options[1] if slash else [""]:
+            candidate = f"{new_video}{slash}{new_locale}"
+            if candidate != pattern and any(fnmatch.fnmatchcase(i, candidate) for i in ids):
+                return candidate
+    return None
 
 
 def restricted(plan: Plan, targets: Sequence[str]) -> Plan:

@@ -190,3 +190,24 @@ def test_two_different_lines_never_show_as_the_same_line() -> None:
         removed, added = text_diff(old, new_text)
         assert removed[2:] != added[2:], (old, new_text)
         assert len(removed) <= 200 and len(added) <= 200
+
+
+def test_a_target_matching_nothing_suggests_the_same_kind_of_pattern() -> None:
+    import pytest
+
+    from specsync.errors import UserError
+    from specsync.plan import require_matches
+
+    ids = ["promo/en", "welcome/en", "welcome/ko"]
+    for pattern, meant in (
+        ("welcom/*", "welcome/*"),
+        ("*/kr", "*/ko"),
+        ("welcome/kr", "welcome/ko"),
+        ("welcom", "welcome/*"),
+    ):
+        with pytest.raises(UserError) as info:
+            require_matches("--target", [pattern], ids)
+        assert f"--target {pattern!r} matches no item (did you mean {meant!r}?)" in str(info.value)
+    with pytest.raises(UserError) as info:
+        require_matches("--target", ["zzz/*"], ids)
+    assert "did you mean" not in str(info.value)

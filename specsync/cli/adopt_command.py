@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from specsync.cli.options import (
     ROOT_OPTION,
     announce_compile,
     emulator_flag,
+    format_option,
     mode_lockfile,
 )
 
@@ -43,6 +45,11 @@ from specsync.cli.options import (
     "Rehearse on the built-in emulator and its lockfile (.specsync/emulator.lock), with "
     "ids an `apply --emulator` made."
 )
+@format_option(
+    ("text", "json"),
+    "json: {id, projectId, taskId, checked, written, replacedProjectId, recovered, "
+    "serviceState, done, creditCharged} on stdout alone.",
+)
 def adopt(
     item_id: str,
     paths: tuple[str, ...],
@@ -53,6 +60,7 @@ def adopt(
     task_id: str | None,
     no_check: bool,
     use_emulator: bool,
+    output_format: str,
 ) -> None:
     """Record an export that already exists as ITEM's current one; nothing is exported.
 
@@ -122,11 +130,31 @@ def adopt(
             emulator=use_emulator,
             secrets=secrets,
         )
+    from specsync.cli.console import counted
+
     if result.recovered:
         click.echo(
-            f"recovered {result.recovered} journal records from an interrupted apply", err=True
+            f"recovered {counted(result.recovered, 'journal record')} from an interrupted apply",
+            err=True,
         )
     verified = result.verified
+    old = result.replaced
+    replaced = old.project_id if old is not None and old.project_id else None
+    if output_format == "json":
+        document = {
+            "id": result.id,
+            "projectId": result.project_id,
+            "taskId": result.task_id,
+            "checked": result.checked,
+            "written": result.written,
+            "replacedProjectId": replaced if replaced != result.project_id else None,
+            "recovered": result.recovered,
+            "serviceState": verified.service_state if verified else None,
+            "done": verified.done if verified else None,
+            "creditCharged": verified.credit_charged if verified else None,
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
     how = "not checked (--no-check)"
     if verified is not None:
         how = f"checked with the {verified.via} endpoint"
@@ -139,8 +167,7 @@ def adopt(
         done = "done" if verified.done else "not finished yet"
         charged = {True: "yes", False: "no", None: "not said"}[verified.credit_charged]
         click.echo(f"  the service says: {state} ({done}); credit charged: {charged}")
-    old = result.replaced
-    if old is not None and old.project_id and old.project_id != result.project_id:
-        click.echo(f"  the earlier export {shown(old.project_id)} is kept in its history")
+    if replaced and replaced != result.project_id:
+        click.echo(f"  the earlier export {shown(replaced)} is kept in its history")
     if not result.written:
         click.echo(f"  {lockfile} already recorded exactly this", err=True)

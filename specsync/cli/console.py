@@ -101,3 +101,27 @@ def print_problems(
 def warn(message: str, stream: TextIO | None = None) -> None:
     out = sys.stderr if stream is None else stream
     print(style("warning:", "yellow", enabled=use_colour(out)) + f" {message}", file=out)
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 video`, `2 videos`, `1 entry`, `3 entries`: a count with its noun agreeing."""
+    if number == 1:
+        return f"{number:,} {noun}"
+    if plural is None:
+        plural = (
+            noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+        )
+    return f"{number:,} {plural}"
+
+
+def print_warnings(warnings: Iterable[Problem], stream: TextIO | None = None) -> int:
+    """Print each warning as `path:line:col: warning: message (code)`; return how many."""
+    out = sys.stderr if stream is None else stream
+    colour = use_colour(out)
+    ordered = sorted(set(warnings))
+    for problem in ordered:
+        where = style(shown(problem.location), "bold", enabled=colour)
+        label = style("warning:", "yellow", enabled=colour)
+        message = shown(problem.message, keep_newlines=True).replace("\n", "\n  ")
+        print(f"{where}: {label} {message} [{problem.code}]", file=out)
+    return len(ordered)

@@ -37,28 +37,71 @@ def doctor(
     use_emulator: bool,
     output_format: str,
 ) -> None:
-    """Check the setup before an apply: API base, credentials, lockfile, model ids.
+    """Check the setup before an apply: manifests, API base, credentials, lockfile, models.
 
-    Prints the API base and the credential mode (never a secret), asks the service whether
-    it accepts the credentials, says whether the lockfile is emulator-made, and checks every
-    model and workspace id the manifests use against the account's lists. Exit 0 when all
-    is well (warnings allowed), 1 otherwise.
+    Prints the API base and the credential mode (never a secret), checks the manifests,
+    asks the service whether it accepts the credentials, checks the lockfile as apply would
+    (the kind of service and the host it was recorded against, an emulator reached through
+    SPECSYNC_API_BASE included), and checks every model and workspace id the manifests use
+    against the account's lists. Without credentials it still runs every check it can and
+    marks the others "not checked". --emulator checks against the built-in emulator with
+    its own throwaway key. Exit 0 when all is well (warnings allowed), 1 otherwise.
     """
+    import os
+
+    from specsync.cli.console import counted
     from specsync.cli.service_commands import _api_endpoint, polling_client
+    from specsync.errors import UserError
     from specsync.manifests.pipeline import load_items
-    from specsync.service.doctor import run_doctor
+    from specsync.model import InputError
+    from specsync.service import credentials as credentials_mod
+    from specsync.service.doctor import (
+        FAIL,
+        OK,
+        Check,
+        credential_mode,
+        offline_report,
+        run_doctor,
+    )
 
-    items = load_items(paths, root=root)
+    # Every check that needs no service runs whatever else is missing: one run shows the
+    # whole checklist.
+    setup: list[Check] = []
+    try:
+        items = load_items(paths, root=root)
+        videos = len({item.video for item in items})
+        summary = f"{counted(len(items), 'item')} from {counted(videos, 'video')}"
+        setup.append(Check("manifests", OK, summary))
+    except InputError as error:
+        items = []
+        problems = counted(len(set(error.problems)), "problem")
+        setup.append(Check("manifests", FAIL, f"{problems}: `specsync validate` shows them"))
     lockfile = mode_lockfile(lockfile, use_emulator)
-    with _api_endpoint(use_emulator) as (base, credentials):
+    base = ""
+    credentials = None
+    if not use_emulator:
+        try:
+            base = credentials_mod.api_base_from_env(os.environ)
+        except UserError as error:
+            setup.append(Check("API base", FAIL, str(error)))
+        try:
+            credentials = credentials_mod.credentials_from_env(os.environ)
+        except UserError as error:
+            setup.append(Check("credentials", FAIL, str(error)))
+    if not use_emulator and (not base or credentials is None):
+        mode = "none" if credentials is None else credential_mode(credentials)
+        report = offline_report(base or "(not set)", mode, setup, Path(lockfile), False)
+    else:
+        with _api_endpoint(use_emulator) as (base, credentials):
 
-        def log(line: str) -> None:
-            click.echo(line, err=True)
+            def log(line: str) -> None:
+                click.echo(line, err=True)
 
-        with polling_client(base, credentials, log) as client:
-            report = run_doctor(
-                base, credentials, client, Path(lockfile), items, emulator=use_emulator
-            )
+            with polling_client(base, credentials, log) as client:
+                report = run_doctor(
+                    base, credentials, client, Path(lockfile), items, emulator=use_emulator
+                )
+        report.checks[:0] = setup
     if output_format == "json":
         from specsync.cli.report_json import doctor_document
 

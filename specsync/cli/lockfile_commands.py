@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from specsync.cli.exit_codes import EXIT_INVALID
-from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, mode_lockfile
+from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, format_option, mode_lockfile
 
 
 @click.command()
@@ -16,7 +17,13 @@ from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, mode_lockfile
 @LOCKFILE_OPTION
 @click.option("--dry-run", is_flag=True, help="Say what would be dropped; change nothing.")
 @emulator_flag("Forget in the rehearsal lockfile of `apply --emulator` (.specsync/emulator.lock).")
-def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool, use_emulator: bool) -> None:
+@format_option(
+    ("text", "json"),
+    "json: {lockfile, dryRun, forgotten: [id], recovered} on stdout alone.",
+)
+def forget(
+    patterns: tuple[str, ...], lockfile: str, dry_run: bool, use_emulator: bool, output_format: str
+) -> None:
     """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
 
     Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
@@ -31,28 +38,34 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool, use_emulator
       specsync forget welcome/ko
       specsync forget --dry-run 'promo-*/*'
     """
+    from specsync.cli.console import counted
     from specsync.service.forget import forget_matching
 
     lockfile = mode_lockfile(lockfile, use_emulator)
 
     result = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
     dropped = result.dropped
+    if output_format == "json":
+        document = {
+            "lockfile": lockfile,
+            "dryRun": dry_run,
+            "forgotten": list(dropped),
+            "recovered": result.recovered,
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     if result.recovered:
         click.echo(
-            f"recorded {result.recovered} journal records of an interrupted apply first",
+            f"recorded {counted(result.recovered, 'journal record')} of an interrupted apply first",
             err=True,
         )
     verb = "would forget" if dry_run else "forgot"
     for item_id in dropped:
         click.echo(f"{verb} {item_id}", err=True)
+    entries = counted(len(dropped), "entry")
     if dry_run:
-        click.echo(
-            f"{len(dropped)} entries would be dropped from {lockfile}; nothing changed", err=True
-        )
+        click.echo(f"{entries} would be dropped from {lockfile}; nothing changed", err=True)
         return
-    click.echo(
-        f"{len(dropped)} entries dropped from {lockfile} (ids kept under [forgotten])", err=True
-    )
+    click.echo(f"{entries} dropped from {lockfile} (ids kept under [forgotten])", err=True)
 
 
 @click.command("merge-driver")

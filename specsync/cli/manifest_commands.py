@@ -24,15 +24,17 @@ from specsync.cli.options import (
 @NO_CACHE_OPTION
 @format_option(
     ("text", "json"),
-    "json: one object per problem (file, line, column, code, message, item) on stdout "
-    "alone; codes in docs/problems.md.",
+    "json: one object per problem and per warning (file, line, column, code, message, "
+    "item) on stdout alone; codes in docs/problems.md.",
 )
 def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> None:
     """Check manifests: YAML, schema, ids, templates. No network.
 
     PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
-    that carry a `specsync:` key (default: manifests/). Every problem is printed as
-    path:line:col: message, all at once. Exit 0 when valid, 1 when not.
+    (default: manifests/); each must carry `specsync: 1` unless the project file's
+    `ignore:` excludes it. Every problem is printed as path:line:col: message, all at
+    once; warnings (an untranslated locale) too, without failing. Exit 0 when valid, 1
+    when not.
 
     \b
     Examples:
@@ -40,11 +42,19 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
       specsync validate manifests/onboarding.yaml manifests/promo/
       specsync validate --format json | jq -r '.problems[].code'
     """
+    from specsync.cli.console import counted, print_warnings
     from specsync.manifests.pipeline import load_items
-    from specsync.model import InputError
+    from specsync.model import InputError, Problem
 
+    warnings: list[Problem] = []
     try:
-        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+        items = load_items(
+            paths,
+            root=root,
+            use_cache=not no_cache,
+            on_compile=announce_compile,
+            warnings=warnings,
+        )
     except InputError as error:
         if output_format != "json":
             raise
@@ -55,10 +65,15 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
     if output_format == "json":
         from specsync.cli.report_json import validate_document
 
-        click.echo(json.dumps(validate_document([], items), ensure_ascii=False, indent=2))
+        document = validate_document([], items, warnings)
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
+    print_warnings(warnings)
     videos = {item.video for item in items}
-    click.echo(f"valid: {len(items)} items from {len(videos)} videos", err=True)
+    summary = f"valid: {counted(len(items), 'item')} from {counted(len(videos), 'video')}"
+    if warnings:
+        summary += f", {counted(len(warnings), 'warning')}"
+    click.echo(summary, err=True)
 
 
 @click.command()
@@ -96,7 +111,9 @@ def render(
         click.echo(json.dumps(render_document(items), ensure_ascii=False, indent=2))
         return
     click.echo(render_text(items), nl=False)
-    click.echo(f"{len(items)} items", err=True)
+    from specsync.cli.console import counted
+
+    click.echo(counted(len(items), "item"), err=True)
 
 
 @click.command()

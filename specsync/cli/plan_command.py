@@ -89,19 +89,27 @@ def plan(
     the lockfile and of every rendered request, and the specsync version; apply --plan
     refuses it, sending nothing, when any of them changed since.
     """
-    from specsync.cli.console import use_colour
-    from specsync.cli.report_text import plan_text
-    from specsync.manifests.pipeline import load_items
-    from specsync.plan import make_plan, pending_outside, require_matches, restricted
-    from specsync.state.journal import read_lock_view
-
-    lockfile = mode_lockfile(lockfile, use_emulator)
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when
     # the manifests have problems too, first, as it always was.
+    from specsync.cli.console import counted, print_warnings, use_colour
+    from specsync.cli.report_text import plan_text
+    from specsync.manifests.pipeline import load_items
+    from specsync.model import Problem
+    from specsync.plan import make_plan, pending_outside, require_matches, restricted
+    from specsync.state.journal import read_lock_view
+
+    lockfile = mode_lockfile(lockfile, use_emulator)
+    warnings: list[Problem] = []
     try:
-        items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
+        items = load_items(
+            paths,
+            root=root,
+            use_cache=not no_cache,
+            on_compile=announce_compile,
+            warnings=warnings,
+        )
     except InputError:
         read_lock_view(Path(lockfile))
         raise
@@ -110,6 +118,7 @@ def plan(
     # is left allocates entries and plan lines, no cycles worth collecting before exit.
     gc.freeze()
     gc.disable()
+    print_warnings(warnings)
     lock = read_lock_view(Path(lockfile), {item.id: item.fingerprint for item in items})
     require_matches("--target", targets, (item.id for item in items))
     full = make_plan(items, lock)
@@ -133,15 +142,19 @@ def plan(
         write_saved_plan(Path(out), saved)
         sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
         click.echo(
-            f"saved the plan to {out}: {sends} exports to send, "
+            f"saved the plan to {out}: {counted(sends, 'export')} to send, "
             f"{len(saved.of(PlanAction.REUSE))} to reuse; "
             f"`specsync apply --plan {out}` sends exactly these",
             err=True,
         )
     if not Path(lockfile).exists():
-        click.echo(f"note: no lockfile yet ({lockfile}): all {len(items)} items are new", err=True)
+        new = "the 1 item is new" if len(items) == 1 else f"all {len(items)} items are new"
+        click.echo(f"note: no lockfile yet ({lockfile}): {new}", err=True)
     if outside:
-        click.echo(f"note: {outside} more pending items lie outside --target", err=True)
+        lie = "lies" if outside == 1 else "lie"
+        click.echo(
+            f"note: {counted(outside, 'more pending item')} {lie} outside --target", err=True
+        )
     if lock.emulator:
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
     if detailed_exitcode and result.has_changes:

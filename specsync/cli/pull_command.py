@@ -161,7 +161,6 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     from specsync.cli.console import shown
     from specsync.cli.service_commands import polling_client
     from specsync.service import credentials as credentials_mod
-    from specsync.service.errors import AuthError, ConfigError
     from specsync.service.pull import run_pull
     from specsync.service.status import check_service
     from specsync.state.journal import LockBusy
@@ -180,7 +179,6 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
                 path,
                 options,
                 make_client,
-                auth_errors=(AuthError, ConfigError),
                 lock=lock,
                 on_item=progress.item,
                 on_start=progress.start,

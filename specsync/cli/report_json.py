@@ -42,18 +42,24 @@ def problem_element(problem: Problem) -> dict[str, Any]:
     }
 
 
-def validate_document(problems: Sequence[Problem], items: Sequence[Item]) -> dict[str, Any]:
-    """The documented `validate --format json` document: every problem, sorted by place."""
+def validate_document(
+    problems: Sequence[Problem], items: Sequence[Item], warnings: Sequence[Problem] = ()
+) -> dict[str, Any]:
+    """The documented `validate --format json` document: every problem, sorted by place,
+    and the warnings (which do not make it invalid)."""
     ordered = sorted(set(problems))
+    warned = sorted(set(warnings))
     return {
         "valid": not ordered,
         "summary": {
             "problems": len(ordered),
+            "warnings": len(warned),
             "files": len({p.location.path for p in ordered}),
             "items": len(items),
             "videos": len({item.video for item in items}),
         },
         "problems": [problem_element(p) for p in ordered],
+        "warnings": [problem_element(p) for p in warned],
     }
 
 
@@ -118,6 +124,7 @@ def apply_document(report: ApplyReport) -> dict[str, Any]:
         "uncertainLeft": report.uncertain_left,
         "summary": dict(report.plan.summary),
         "stopped": report.stopped,
+        "warnings": report.warnings,
     }
 
 

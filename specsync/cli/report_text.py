@@ -41,13 +41,17 @@ def render_text(items: Sequence[Item]) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def plan_summary(plan: Plan) -> str:
     s = plan.summary
     create, update = s[PlanAction.CREATE], s[PlanAction.UPDATE]
     uncertain, reuse = s[PlanAction.UNCERTAIN], s[PlanAction.REUSE]
     exports = create + update
     line = (
-        f"Plan: {len([p for p in plan.items if p.item is not None])} items: "
+        f"Plan: {_counted(len([p for p in plan.items if p.item is not None]), 'item')}: "
         f"{create} to create, {update} to update, {reuse} to reuse, "
         f"{s[PlanAction.UNCHANGED]} unchanged, "
         f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "
@@ -129,6 +133,7 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         )
     if report.stopped:
         lines.append(f"  stopped early: {shown(report.stopped)}")
+    lines.extend(f"  warning: {shown(warning)}" for warning in report.warnings)
     if emulator:
         lines.append("  (emulator run: nothing was really exported)")
     return "\n".join(lines) + "\n"
@@ -168,7 +173,8 @@ def status_text(report: StatusReport) -> str:
     if not report.items:
         lines.append("nothing to check: no exported items in the lockfile")
     else:
-        lines.append(f"{len(report.items)} items: {counts}")
+        noun = "item" if len(report.items) == 1 else "items"
+        lines.append(f"{len(report.items)} {noun}: {counts}")
     if report.timed_out:
         lines.append("timed out before every render finished")
     return "\n".join(lines) + "\n"

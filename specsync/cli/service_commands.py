@@ -100,6 +100,13 @@ from specsync.errors import UserError
     "json: what was submitted, failed and left uncertain, on stdout alone; "
     "markdown: a table of the same for a job summary, on stdout.",
 )
+@click.option(
+    "--yes",
+    "-y",
+    "assume_yes",
+    is_flag=True,
+    help="Do not ask before sending (apply asks only on a terminal, never with --emulator).",
+)
 def apply(
     paths: tuple[str, ...],
     root: str | None,
@@ -115,15 +122,20 @@ def apply(
     max_minutes: float | None,
     plan_file: str | None,
     output_format: str,
+    assume_yes: bool,
 ) -> None:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
 
     Each request is journalled in .specsync/ before it is sent and its answer the moment it
     arrives, so a crash or a killed job loses nothing; a request whose answer never came is
     `uncertain` (see below). An item whose script is that of an earlier export is made
-    current again with no request (`reuse`). One apply at a time per lockfile. Never
-    prompts. Exit 0 when everything is exported; 1 when anything failed or is uncertain
-    (what succeeded is recorded either way).
+    current again with no request (`reuse`). One apply at a time per lockfile.
+
+    On a terminal, apply shows the plan's summary and asks before sending anything
+    (`Export 3 items, about 4 minutes of video? [y/N]`; also with --plan FILE); "no" sends
+    nothing and exits 1. --yes skips the question; without a terminal (CI) and with
+    --emulator it never asks. Exit 0 when everything is exported; 1 when anything failed
+    or is uncertain (what succeeded is recorded either way).
 
     \b
     Items whose outcome is unknown (`uncertain`):
@@ -197,6 +209,8 @@ def apply(
     require_matches("--replace", replace, ids)
     # The rehearsal's .specsync/ folder, made only once the manifests are known good.
     lockfile = mode_lockfile(chosen_lockfile, use_emulator, create=True)
+    if not (use_emulator or assume_yes) and _on_a_terminal():
+        options = _confirmed(items, Path(lockfile), options)
     journal = emulator_journal(lockfile) if use_emulator else None
     with _api_endpoint(use_emulator, journal) as (base, credentials):
 
@@ -228,12 +242,48 @@ def apply(
         )
     outside = pending_outside(report.plan, targets)
     if outside:
-        click.echo(f"  {outside} more pending items lie outside --target", err=True)
+        from specsync.cli.console import counted
+
+        lie = "lies" if outside == 1 else "lie"
+        click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
     if report.interrupted:
         # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
         sys.exit(EXIT_INTERRUPTED)
     if not report.ok:
         sys.exit(EXIT_INVALID)
+
+
+def _on_a_terminal() -> bool:
+    """Whether a person can answer: stdin and stderr (where the question goes) are TTYs."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
+    """Ask before anything is sent; the options, bounded by what the person agreed to.
+
+    The plan is read here, before apply takes its lock: `--max-items` becomes the count
+    agreed to, so a run that finds more to send under the lock (another apply landed
+    meanwhile) refuses with nothing sent rather than send what nobody agreed to.
+    """
+    from specsync.cli.console import counted
+    from specsync.cli.report_text import plan_summary
+    from specsync.plan import estimated_minutes, make_plan
+    from specsync.service.apply import select
+    from specsync.state.journal import read_lock_view
+
+    plan = make_plan(items, read_lock_view(lockfile))
+    chosen = select(plan, options)
+    if not chosen:
+        return options  # nothing to send: nothing to ask
+    minutes = sum(estimated_minutes(p.item.request) for p, _ in chosen if p.item is not None)
+    length = "under a minute" if minutes < 0.5 else f"about {counted(round(minutes), 'minute')}"
+    click.echo(plan_summary(plan), err=True)
+    question = f"Export {counted(len(chosen), 'item')}, {length} of video?"
+    if not click.confirm(question, default=False, err=True):
+        click.echo("Nothing was sent (answer y, or run with --yes, to send).", err=True)
+        sys.exit(EXIT_INVALID)
+    agreed = len(chosen) if options.max_items is None else min(options.max_items, len(chosen))
+    return dataclasses.replace(options, max_items=agreed)
 
 
 def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> Any:
@@ -338,7 +388,6 @@ def status(
     from specsync.cli.report_json import status_document
     from specsync.cli.report_text import status_text
     from specsync.service import credentials as credentials_mod
-    from specsync.service import errors as errors_mod
     from specsync.service.status import (
         StatusOptions,
         check_service,
@@ -369,7 +418,6 @@ def status(
                 make_client,
                 options,
                 log,
-                not_found=errors_mod.ClientError,
                 lock=lock,
                 on_done=None if puller is None else puller.some,
             )
@@ -378,6 +426,17 @@ def status(
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
+    if use_emulator:
+        # This command's own emulator has stopped by now, and with it its download URLs
+        # (and those an earlier one left in the cache): printing them hands out dead links.
+        had_urls = any(item.download_url for item in report.items)
+        report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
+        if had_urls and not then_pull:
+            click.echo(
+                "note: an emulator's download URLs end with it; "
+                "`specsync status --emulator --wait --pull` downloads the videos while it runs",
+                err=True,
+            )
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:
@@ -412,14 +471,12 @@ class _Puller:
         self.not_recorded = ""
 
     def some(self, done: list[Any]) -> None:
-        from specsync.service.errors import AuthError, ConfigError
         from specsync.service.pull import run_pull
 
         report = run_pull(
             self.path,
             dataclasses.replace(self.options, only=frozenset(item.id for item in done)),
             self.make_client,
-            auth_errors=(AuthError, ConfigError),
             on_item=self.progress.item,
         )
         self.items.update((item.id, item) for item in report.items)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 
 from specsync.cli.console import print_problems
 from specsync.cli.exit_codes import EXIT_INVALID
-from specsync.cli.options import PATHS_ARGUMENT
+from specsync.cli.options import PATHS_ARGUMENT, format_option
 
 
 @click.group()
@@ -42,34 +43,69 @@ def strings() -> None:
     type=click.Path(dir_okay=False, writable=True),
     help="Write the CSV here (default: stdout).",
 )
+@format_option(
+    ("text", "json"),
+    "json (with --out): {file, rows, locales} on stdout; without --out the CSV is stdout.",
+)
 def export_command(
-    paths: tuple[str, ...], locales: tuple[str, ...], source_locale: str | None, out: str | None
+    paths: tuple[str, ...],
+    locales: tuple[str, ...],
+    source_locale: str | None,
+    out: str | None,
+    output_format: str,
 ) -> None:
     """Write a CSV (UTF-8 with BOM): item, locale, source, current, new, where.
+
+    Import reads it back saved with `,`, `;` or tab separators.
 
     `current` is the template source the item uses now (its locale's own script, else the
     video's); translators fill `new`. Cells a spreadsheet would run as a formula get a
     leading apostrophe, which import removes again (docs/strings.md).
     """
+    from specsync.cli.console import counted
     from specsync.manifests.strings_catalogue import read_catalogue
     from specsync.manifests.strings_csv import ENCODING
     from specsync.manifests.strings_export import export_csv, write_export
 
+    if output_format == "json" and out is None:
+        raise click.UsageError("--format json reports on a file: pass --out FILE too")
     entries = read_catalogue(paths, Path.cwd())
     text = export_csv(entries, locales, source_locale)
-    rows = text.count("\r\n") - 1
+    rows = _rows_in(text)
     if out is None:
         sys.stdout.buffer.write(text.encode(ENCODING))
         sys.stdout.flush()
     else:
         write_export(Path(out), text.encode(ENCODING))
-    click.echo(f"exported {rows} rows" + (f" to {out}" if out else ""), err=True)
+    if output_format == "json":
+        chosen = sorted({e.locale for e in entries if not locales or e.locale in _codes(locales)})
+        document = {"file": out, "rows": rows, "locales": chosen}
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    click.echo(f"exported {counted(rows, 'row')}" + (f" to {out}" if out else ""), err=True)
+
+
+def _codes(locales: tuple[str, ...]) -> set[str]:
+    from specsync.model import canonical_locale
+
+    return {canonical_locale(code) for code in locales}
+
+
+def _rows_in(text: str) -> int:
+    """Data rows in the exported CSV (a quoted cell may span lines, so lines do not count)."""
+    import csv
+    import io
+
+    return max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
 
 
 @strings.command("import")
 @click.argument("csv_file", metavar="FILE", type=click.Path(dir_okay=False))
 @PATHS_ARGUMENT
-def import_command(csv_file: str, paths: tuple[str, ...]) -> None:
+@format_option(
+    ("text", "json"),
+    "json: {ok, written, unchanged, files, problems} on stdout alone (problems as validate's).",
+)
+def import_command(csv_file: str, paths: tuple[str, ...], output_format: str) -> None:
     """Write the `new` column back as locale script overrides, keeping comments and layout.
 
     Rows whose `current` cell no longer matches the manifest (edited since the export) or
@@ -81,7 +117,18 @@ def import_command(csv_file: str, paths: tuple[str, ...]) -> None:
 
     entries = read_catalogue(paths, Path.cwd())
     report = import_csv(Path(csv_file), csv_file, entries)
-    if report.problems:
+    if output_format == "json":
+        from specsync.cli.report_json import problem_element
+
+        document = {
+            "ok": not report.problems,
+            "written": sorted(report.written),
+            "unchanged": report.unchanged,
+            "files": report.files,
+            "problems": [problem_element(p) for p in sorted(set(report.problems))],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    elif report.problems:
         print_problems(report.problems)
     click.echo(summary(report), err=True)
     if report.problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specsync.manifests.load import (
@@ -20,8 +20,10 @@ from specsync.model import InputError, Location, Problem
 
 SUFFIXES = (".yaml", ".yml")
 # A searched file is a manifest when a line starts with `specsync:` (the key may be quoted).
-# Deciding this from the text means unrelated YAML (CI workflows, CloudFormation with custom
-# tags, big data files) is never parsed, so it can never fail a run.
+# Deciding this from the text means other YAML (big data files, CloudFormation with custom
+# tags) is never parsed. Such a file under the manifest root is still an error unless the
+# project file's `ignore:` names it: a manifest that lost its marker must never be skipped
+# in silence (its videos would never be exported).
 _MARKER = re.compile(rb"""^["']?specsync["']?[ \t]*:""", re.MULTILINE)
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 256 * 1024
@@ -70,7 +72,39 @@ def _has_marker(fd: int) -> bool:
     return False
 
 
-def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
+# Decides whether a searched file that is no manifest was excluded by the project file.
+IgnoredFn = Callable[[Path], bool]
+
+
+def _never_ignored(_path: Path) -> bool:
+    return False
+
+
+def not_a_manifest(display: str, empty: bool) -> Problem:
+    """The problem of a searched *.yaml/*.yml file that carries no `specsync:` key."""
+    what = "an empty file" if empty else "no `specsync: 1` line"
+    return Problem(
+        Location(display, 1, 1),
+        f"not a manifest ({what}), yet every *.yaml/*.yml in the manifest folder must be "
+        f"one: add `specsync: 1` at its top, or delete or move it, or list it under "
+        f"`ignore:` in {PROJECT_FILE_NAME}",
+        code="not-a-manifest",
+    )
+
+
+def no_manifests(display: str) -> Problem:
+    """The problem of a searched folder holding no manifest at all."""
+    return Problem(
+        Location(display),
+        "folder holds no manifest: a manifest is a *.yaml file starting with `specsync: 1` "
+        "(`specsync init` writes an example)",
+        code="no-manifests",
+    )
+
+
+def _search(
+    directory: Path, cwd: Path, problems: list[Problem], ignored: IgnoredFn = _never_ignored
+) -> list[Path]:
     found: list[Path] = []
 
     def unreadable_folder(error: OSError) -> None:
@@ -83,7 +117,11 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
         for name in sorted(files):
             if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
                 continue  # the project file carries `specsync:` too, but is no manifest
+            if name.startswith("."):
+                continue  # hidden, as hidden folders are (`.pre-commit-config.yaml`)
             candidate = Path(folder) / name
+            if ignored(candidate):
+                continue  # excluded by the project file: never opened, even with a marker
             try:
                 fd = open_regular(candidate)
             except (OSError, NotRegular) as error:
@@ -93,6 +131,9 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
             try:
                 if _has_marker(fd):
                     found.append(candidate)
+                else:
+                    empty = os.fstat(fd).st_size == 0 or not _has_content(candidate)
+                    problems.append(not_a_manifest(_display(candidate, cwd), empty))
             except OSError as error:
                 problems.append(read_problem(_display(candidate, cwd), error))
             finally:
@@ -100,13 +141,39 @@ def _search(directory: Path, cwd: Path, problems: list[Problem]) -> list[Path]:
     return found
 
 
-def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
+def _has_content(path: Path) -> bool:
+    """Whether a small file holds anything but blanks and comments (an "empty" YAML file)."""
+    try:
+        fd = open_regular(path)
+    except (OSError, NotRegular):
+        return True
+    try:
+        head = os.read(fd, 64 * 1024)
+    finally:
+        os.close(fd)
+    return any(line.strip() and not line.lstrip().startswith(b"#") for line in head.splitlines())
+
+
+def _search_folder(
+    folder: Path, cwd: Path, problems: list[Problem], ignored: IgnoredFn
+) -> list[Path]:
+    before = len(problems)
+    found = _search(folder, cwd, problems, ignored)
+    if not found and len(problems) == before:
+        problems.append(no_manifests(_display(folder, cwd).rstrip("/") or "."))
+    return found
+
+
+def find_manifests(
+    paths: Sequence[str], cwd: Path, ignored: IgnoredFn = _never_ignored
+) -> list[tuple[Path, str]]:
     """Manifest files as (path, display path), in the order given, each once.
 
     A file named explicitly must be a manifest (the loader checks its content); a
-    directory is searched recursively for *.yaml/*.yml files carrying `specsync:`. A file
-    that cannot be read, or is no regular file (a FIFO, a device, a broken symlink), is a
-    problem wherever it is found, never skipped.
+    directory is searched recursively for *.yaml/*.yml files, each of which must carry
+    `specsync:` unless `ignored` (the project file's `ignore:` globs) excludes it, and a
+    folder with no manifest is an error. A file that cannot be read, or is no regular file
+    (a FIFO, a device, a broken symlink), is a problem wherever it is found, never skipped.
     """
     problems: list[Problem] = []
     chosen: list[Path] = []
@@ -119,11 +186,11 @@ def find_manifests(paths: Sequence[str], cwd: Path) -> list[tuple[Path, str]]:
                     f"no {DEFAULT_DIR}/ folder in {cwd}: pass manifest files or folders",
                 )
             )
-        chosen = _search(default, cwd, problems)
+        chosen = _search_folder(default, cwd, problems, ignored)
     for given in paths:
         path = Path(given) if Path(given).is_absolute() else cwd / given
         if path.is_dir():
-            chosen.extend(_search(path, cwd, problems))
+            chosen.extend(_search_folder(path, cwd, problems, ignored))
         elif path.is_file() and path.name == PROJECT_FILE_NAME:
             # Named by mistake (`specsync validate *.yaml` at the root): it is read for every
             # run of its project anyway, never as a manifest.

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from specsync.manifests.languages import language_problem
 from specsync.manifests.load import scalar_first_line
 from specsync.manifests.project_file import NO_PROJECT, ProjectSettings, reserved_var_problems
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
@@ -134,6 +135,12 @@ class _Expander:
         # Where it was written is looked up only for a duplicate: locating is a cost per item.
         seen_here: dict[str, tuple[str, PathKey, bool]] = {}
         for locale, override, entry_path, entry_is_key in entries:
+            unknown = language_problem(locale)
+            if unknown is not None:
+                # Sent as written, a code the registry lacks is billed as a video in no
+                # language AI Studios speaks (or, worse, in another one).
+                self.problem(doc.locate(entry_path, key=entry_is_key), unknown, "unknown-language")
+                continue
             canonical = canonical_locale(locale)
             if canonical in seen_here:
                 first, first_path, first_is_key = seen_here[canonical]

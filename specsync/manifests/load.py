@@ -391,6 +391,7 @@ def parse_document(raw: bytes, display: str) -> Document:
             if at_end:
                 mark = opened
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = _indentation_hint(text, line, message, error.problem or "")
         raise InputError(
             Problem(
                 Location(display, line, column), f"YAML syntax error: {message}", code="yaml-syntax"
@@ -414,6 +415,22 @@ def parse_document(raw: bytes, display: str) -> Document:
             Problem(Location(display, 1, 1), "nesting is deeper than specsync reads")
         ) from None
     return Document(display, data, locator)
+
+
+def _indentation_hint(text: str, line: int, message: str, problem: str) -> str:
+    """libyaml's message, said in the words of the usual cause: a tab in the indentation
+    (YAML indents with spaces only), or a line indented to no enclosing level."""
+    lines = text.split("\n")
+    written = lines[line - 1] if 0 < line <= len(lines) else ""
+    indentation = written[: len(written) - len(written.lstrip(" \t"))]
+    if "\t" in indentation or ("tab" in problem and "\t" in written):
+        return (
+            "a tab in the indentation: YAML indents with spaces only; replace the tab "
+            f"with spaces ({message})"
+        )
+    if "did not find expected key" in problem or "expected <block end>" in problem:
+        return f"{message}: check the indentation above (this line lines up with no level)"
+    return message
 
 
 def load_document(path: Path, display: str) -> Document:

@@ -31,11 +31,13 @@ def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
     from specsync.manifests import load as manifest
     from specsync.manifests.project_file import ProjectFiles
 
-    try:
-        files = discovery.find_manifests(paths, cwd)
-    except InputError as error:
-        raise InputError([p.with_code("file") for p in error.problems]) from None
     projects = ProjectFiles(cwd)
+    try:
+        files = discovery.find_manifests(paths, cwd, ignored=projects.ignores)
+    except InputError as error:
+        raise InputError(
+            [p.with_code("file") for p in error.problems] + projects.problems
+        ) from None
     problems: list[Problem] = []
     documents: dict[str, tuple[Path, Document, ProjectSettings]] = {}
     for path, display in files:
@@ -74,12 +76,14 @@ def load_items(
     cwd: Path | None = None,
     use_cache: bool = True,
     on_compile: Callable[[int], None] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> list[Item]:
     """Discover, load, validate, expand and render; items sorted by id.
 
     `use_cache=False` (`--no-cache`) compiles every script afresh instead of reusing the
     persistent compiled-template cache. `on_compile(n)` hears how many scripts are about to
-    be compiled (the slow part of a first run), before they are.
+    be compiled (the slow part of a first run), before they are. `warnings`, when given,
+    receives the problems that do not stop a run (untranslated locales).
 
     Raises InputError carrying every problem found, sorted by file and line. Problems of
     one stage stop the later stages only for the part they concern, so one run reports as
@@ -102,6 +106,18 @@ def load_items(
         check_unincluded=chosen,
     )
     problems = read.problems + [p.with_code("template") for p in render_problems]
+    if not problems:
+        from specsync.manifests.project_file import NO_PROJECT
+        from specsync.manifests.untranslated import untranslated_problems
+
+        def project_of(display: str) -> ProjectSettings:
+            found = read.documents.get(display)
+            return NO_PROJECT if found is None else found[2]
+
+        errors, warned = untranslated_problems(items, project_of)
+        problems.extend(errors)
+        if warnings is not None:
+            warnings.extend(sorted(warned))
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)

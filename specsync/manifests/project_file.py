@@ -9,8 +9,9 @@ sees the same vars as a run over the whole set. Each project file is read once p
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,30 @@ class ProjectSettings:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
     path: str = ""  # as messages show it; "" when there is no project file
+    folder: Path | None = None  # where the project file lies (its globs are relative to it)
+    ignore: Sequence[str] = ()  # globs of YAML files that are no manifests
+    untranslated_level: str = "warning"  # "warning", "error" or "off"
+    untranslated_off_for: Sequence[str] = ()  # video id globs where the check is off
+
+    def ignores(self, path: Path) -> bool:
+        """Whether `path` (a YAML file under the manifest folder) is excluded by `ignore:`."""
+        if not self.ignore or self.folder is None:
+            return False
+        try:
+            relative = Path(os.path.abspath(path)).relative_to(self.folder).as_posix()
+        except ValueError:
+            return False
+        return any(
+            fnmatch.fnmatchcase(relative, glob)
+            or ("/" not in glob and fnmatch.fnmatchcase(path.name, glob))
+            for glob in self.ignore
+        )
+
+    def untranslated_level_for(self, video: str) -> str:
+        """How the untranslated-locale check treats `video`: "warning", "error" or "off"."""
+        if any(fnmatch.fnmatchcase(video, glob) for glob in self.untranslated_off_for):
+            return "off"
+        return self.untranslated_level
 
 
 NO_PROJECT = ProjectSettings()
@@ -84,9 +109,27 @@ class ProjectFiles:
             self.problems.extend(problems)
             return None
         data = document.data
+        untranslated = (data.get("checks") or {}).get("untranslated-locale") or "warning"
+        if isinstance(untranslated, str):
+            untranslated = {"level": untranslated}
         return ProjectSettings(
-            defaults=data.get("defaults") or {}, vars=data.get("vars") or {}, path=display
+            defaults=data.get("defaults") or {},
+            vars=data.get("vars") or {},
+            path=display,
+            folder=Path(os.path.abspath(path.parent)),
+            ignore=tuple(data.get("ignore") or ()),
+            untranslated_level=untranslated.get("level", "warning"),
+            untranslated_off_for=tuple(untranslated.get("off-for") or ()),
         )
+
+    def ignores(self, path: Path) -> bool:
+        """Whether the project file of `path`'s project excludes it from the manifests.
+
+        While that project file is broken every file counts as excluded: its problem is
+        reported, and a guess at its globs would only add noise.
+        """
+        settings = self.for_manifest(path)
+        return True if settings is None else settings.ignores(path)
 
 
 def reserved_var_problems(

@@ -177,7 +177,8 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
             elif not _locale_code_validator().is_valid(entry):
                 problems.append(
                     Problem(
-                        doc.locate((*path, index)), f"{_quoted(entry)} is not {_SHAPES['locales']}"
+                        doc.locate((*path, index)),
+                        f"{_quoted(entry)} is not {_SHAPES['locales']}{_locale_hint(entry)}",
                     )
                 )
     elif isinstance(value, dict):
@@ -197,6 +198,16 @@ def _locale_problems(doc: Document, path: tuple[str | int, ...], value: Any) -> 
     ]
 
 
+def _locale_hint(code: Any) -> str:
+    """ " (did you mean 'zh-CN'?)" for a locale code written almost right, else ""."""
+    if not isinstance(code, str) or len(code) > MAX_SHOWN:
+        return ""
+    from specsync.manifests.languages import suggestion
+
+    guess = suggestion(code)
+    return f" (did you mean {guess!r}?)" if guess else ""
+
+
 def _unknown_key_problems(doc: Document, error: Any, path: PathKey) -> list[Problem]:
     allowed = _allowed_keys(error.schema)
     extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
@@ -212,10 +223,14 @@ def _unknown_key_problems(doc: Document, error: Any, path: PathKey) -> list[Prob
 def _bad_name_problems(doc: Document, error: Any, path: PathKey) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
-    shape = _SHAPES.get(_field_name(path), "a valid name")
+    field = _field_name(path)
+    shape = _SHAPES.get(field, "a valid name")
     check = Draft202012Validator(error.schema["propertyNames"])
     return [
-        Problem(doc.locate((*path, name), key=True), f"{_quoted(name)} is not {shape}")
+        Problem(
+            doc.locate((*path, name), key=True),
+            f"{_quoted(name)} is not {shape}" + (_locale_hint(name) if field == "locales" else ""),
+        )
         for name in error.instance
         if isinstance(name, str) and not check.is_valid(name)
     ]
@@ -246,8 +261,8 @@ def _single_problem(doc: Document, error: Any, path: PathKey) -> Problem:
         return _wrong_type_problem(doc, error, path)
     if validator == "pattern":
         shape = _SHAPES.get(field, f"of the form {error.validator_value}")
-        if len(path) >= 2 and path[-2] == "locales":
-            shape = _SHAPES["locales"]
+        if field == "locales" or (len(path) >= 2 and path[-2] == "locales"):
+            shape = _SHAPES["locales"] + _locale_hint(value)
         return Problem(doc.locate(path), f"{_quoted(value)} is not {shape}")
     if validator == "enum":
         choices = ", ".join(str(c) for c in dict.fromkeys(str(c) for c in error.validator_value))
@@ -366,7 +381,8 @@ def validate_document(doc: Document) -> list[Problem]:
 @cache
 def project_schema() -> dict[str, Any]:
     """The project file's schema: `specsync`, and `defaults` and `vars` exactly as a
-    manifest has them (built from the manifest schema, so the two never drift apart)."""
+    manifest has them (built from the manifest schema, so the two never drift apart), plus
+    the project's own `ignore` and `checks`."""
     manifest = manifest_schema()
     properties = manifest["properties"]
     return {
@@ -379,6 +395,40 @@ def project_schema() -> dict[str, Any]:
             "specsync": properties["specsync"],
             "defaults": properties["defaults"],
             "vars": properties["vars"],
+            "ignore": {
+                "description": "Globs of *.yaml/*.yml files under the manifest folder that "
+                "are not manifests (data, other tools' configs), relative to this file's "
+                "folder; `*` also matches `/`, and a glob without `/` matches the file name "
+                "in any folder. Any other such file without `specsync: 1` is an error.",
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+            "checks": {
+                "description": "How strict the optional checks are.",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "untranslated-locale": {
+                        "description": "A locale whose rendered text equals another "
+                        "language's of the same video: `warning` (default), `error` or "
+                        "`off`; `off-for` lists the videos (globs) where it is allowed.",
+                        "oneOf": [
+                            {"enum": ["warning", "error", "off"]},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "level": {"enum": ["warning", "error", "off"]},
+                                    "off-for": {
+                                        "type": "array",
+                                        "items": {"type": "string", "minLength": 1},
+                                    },
+                                },
+                            },
+                        ],
+                    }
+                },
+            },
         },
         "$defs": manifest["$defs"],
     }

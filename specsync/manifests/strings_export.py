@@ -58,7 +58,8 @@ def export_csv(
                 guard(sources.get(entry.video, "")),
                 guard(entry.current),
                 "",
-                f"{entry.display}:{entry.line}",
+                # A file name can start with `=` too: every cell is guarded.
+                guard(f"{entry.display}:{entry.line}"),
             )
         )
     return out.getvalue()

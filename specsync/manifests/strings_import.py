@@ -59,35 +59,77 @@ def _rows(csv_path: Path, display: str) -> list[tuple[int, dict[str, str]]]:
     try:
         text = raw.decode(ENCODING)
     except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
         raise InputError(
             Problem(
-                Location(display),
-                f"not valid UTF-8 (byte {error.start}): save the sheet as CSV UTF-8",
+                Location(display, line, column),
+                f"the file is not UTF-8 (byte 0x{raw[error.start]:02x}): the spreadsheet saved "
+                "it in a legacy encoding (such as Windows-1252), which loses characters; "
+                "save it as CSV UTF-8",
                 code="csv",
             )
         ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    delimiter = _delimiter(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as error:
+        raise InputError(
+            Problem(Location(display, 1, 1), f"CSV error: {error}", code="csv")
+        ) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in fieldnames]
     if missing:
         raise InputError(
             Problem(
                 Location(display, 1, 1),
                 f"missing column {', '.join(missing)}: import a CSV made by "
-                "`specsync strings export`",
+                "`specsync strings export` (separated by commas, semicolons or tabs)",
                 code="csv",
             )
         )
     rows = []
+    start = reader.line_num + 1
     try:
-        start = reader.line_num + 1
         for row in reader:
             rows.append((start, {k: v or "" for k, v in row.items() if isinstance(k, str)}))
             start = reader.line_num + 1
     except csv.Error as error:
-        raise InputError(
-            Problem(Location(display, reader.line_num, 1), f"CSV error: {error}", code="csv")
-        ) from None
+        if "unexpected end of data" in str(error):
+            # A cut-off file (a failed copy, a truncated download): importing the cut text
+            # would write half a translation.
+            message = (
+                "a quoted cell opened in the row starting here is never closed: the file "
+                "was cut off or a quote is missing; export again or fix the quote"
+            )
+        else:
+            message = f"CSV error: {error}"
+        raise InputError(Problem(Location(display, start, 1), message, code="csv")) from None
     return rows
+
+
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header row is written with: `,` as exported, or `;` or tab as a
+    spreadsheet in a locale with a decimal comma (de, fr) saves it. The header is the
+    evidence: the separator that splits it into the required columns."""
+    first_line = text.split("\n", 1)[0]
+    for delimiter in _DELIMITERS:
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+        if all(column in header for column in REQUIRED_COLUMNS):
+            return delimiter
+    return ","
+
+
+def _lost_characters(cell: str, current: str) -> bool:
+    """Whether `cell` is `current` with characters turned into `?`: a sheet saved in a
+    legacy code page that lacks them (Excel's "CSV" in a Western locale)."""
+    if "?" not in cell or len(cell) != len(current) or cell == current:
+        return False
+    return all(a == b or (a == "?" and ord(b) > 0x7F) for a, b in zip(cell, current, strict=True))
 
 
 def plan_changes(
@@ -126,7 +168,18 @@ def plan_changes(
         if new == entry.current:
             unchanged += 1  # already in (this CSV was imported before): nothing to do
             continue
-        if unguard(row.get("current", "")) != entry.current:
+        written_current = unguard(row.get("current", ""))
+        if _lost_characters(written_current, entry.current):
+            problems.append(
+                Problem(
+                    at,
+                    f"{item_id}: characters were lost by the spreadsheet (they became `?`): "
+                    "the file was not saved as UTF-8; save it as CSV UTF-8 and import again",
+                    code="csv-encoding",
+                )
+            )
+            continue
+        if written_current != entry.current:
             problems.append(
                 Problem(
                     at,
@@ -227,6 +280,13 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
         original = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise _NotWritten(f"cannot read {manifest}: {error}") from None
+    if not os.access(manifest.parent, os.W_OK | os.X_OK):
+        # Checked up front as well as caught below: the file is replaced through a temp
+        # file beside it, so its folder must be writable even when the file itself is.
+        raise _NotWritten(
+            f"cannot write {manifest}: its folder is not writable (the file is replaced "
+            "through a temporary file beside it)"
+        )
     bom = raw.startswith(b"\xef\xbb\xbf")
     crlf = "\r\n" in original
     text = original.replace("\r\n", "\n")
@@ -255,7 +315,10 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
                 raise
     if crlf:
         rewritten = rewritten.replace("\n", "\r\n")
-    write_bytes_atomic(manifest, (b"\xef\xbb\xbf" if bom else b"") + rewritten.encode("utf-8"))
+    try:
+        write_bytes_atomic(manifest, (b"\xef\xbb\xbf" if bom else b"") + rewritten.encode("utf-8"))
+    except OSError as error:
+        raise _NotWritten(f"cannot write {manifest}: {error.strerror or error}") from None
 
 
 def _place(data: Any, change: _Change, literal: bool) -> None:
@@ -308,9 +371,11 @@ def _check(before: Any, rewritten: str, changes: Sequence[_Change]) -> None:
 
 
 def summary(report: ImportReport) -> str:
-    files = len(report.files)
+    def counted(number: int, noun: str) -> str:
+        return f"{number} {noun}{'' if number == 1 else 's'}"
+
     return (
-        f"imported {len(report.written)} scripts into {files} "
-        f"{'manifest' if files == 1 else 'manifests'}; {report.unchanged} unchanged; "
-        f"{len(report.problems)} rows not placed"
+        f"imported {counted(len(report.written), 'script')} into "
+        f"{counted(len(report.files), 'manifest')}; {report.unchanged} unchanged; "
+        f"{counted(len(report.problems), 'row')} not placed"
     )

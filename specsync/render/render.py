@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from jinja2 import Template, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import SecurityError
 
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
@@ -150,6 +150,19 @@ def memory_ceiling(headroom: int = MEMORY_HEADROOM) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+# What compiling a script can raise because of the script (its syntax, its size): any
+# other exception while compiling is a bug in specsync's code generator, never reported
+# as the user's template error.
+COMPILE_FAILURES = (
+    TemplateError,
+    RecursionError,
+    SyntaxError,
+    MemoryError,
+    ValueError,
+    OverflowError,
+)
+
+
 class Renderer:
     """Compiles each distinct script once per run and renders items with it."""
 
@@ -171,7 +184,7 @@ class Renderer:
                 found = template_from_code(
                     self.environment, compile_template(self.environment, source)
                 )
-            except Exception as error:  # every compile failure is the template's fault
+            except COMPILE_FAILURES as error:  # the template's fault; anything else: a bug
                 found = error
             self._compiled[source] = found
         if isinstance(found, BaseException):
@@ -265,6 +278,8 @@ class Renderer:
             finally:
                 self.alarm.disarm()
         except Exception as error:
+            if template is None and not isinstance(error, (*COMPILE_FAILURES, RenderTimeout)):
+                raise  # no template ran yet: an error in specsync's own code (exit 3)
             if template is None or isinstance(error, OutputTooLong):
                 return self._failure(spec, error, error.__traceback__)
             try:  # frames of the compiled template, rewritten to the template's lines

@@ -17,7 +17,7 @@ from typing import Any
 
 from specsync.model import Item
 from specsync.service.errors import ClientError
-from specsync.service.replies import _refusal
+from specsync.service.http.reply import is_refusal
 
 MODEL_PATH = "/api/odin/v3/model"
 DROPDOWN_MODEL_PATH = "/api/odin/v3/dropdown/models"
@@ -43,7 +43,7 @@ class AccountList:
 def ids_from_answer(parsed: Any, keys: Sequence[str]) -> frozenset[str] | None:
     """The ids in an answer of a list endpoint; None when nothing recognisable is there."""
     data = parsed.get("data") if isinstance(parsed, dict) and "data" in parsed else parsed
-    if _refusal(parsed):
+    if is_refusal(parsed):
         return None
     if isinstance(data, dict):
         lists = [data[key] for key in _LIST_KEYS if isinstance(data.get(key), list)]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from specsync.errors import UserError
+from specsync.service.apply_report import ApplyReport
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Lockfile
 from specsync.state.lockfile_write import write_lockfile
-
-if TYPE_CHECKING:
-    from specsync.service.apply import ApplyReport
 
 
 class ResultNotWritten(UserError):

@@ -62,9 +62,11 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         )
     else:
         raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
+            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}, "
+            "in the environment. No account yet? `specsync apply --emulator` tries the whole "
+            "job on the built-in emulator; `specsync doctor` checks the rest of the setup"
         )
-    _check_credentials(credentials)
+    check_credentials(credentials)
     return credentials
 
 
@@ -123,25 +125,54 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
     except ValueError:
         pass
-    if name != "localhost" and not name.endswith(".localhost"):
-        return False
+    return bool(loopback_addresses(name))
+
+
+def is_localhost_name(host: str) -> bool:
+    """`localhost` or a name under it (not an address literal)."""
+    name = host.strip("[]").lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def pinned_addresses(base_url: str) -> list[str]:
+    """The checked addresses to connect to for the base's host ([] when it is not a
+    `localhost` name); ConfigError when such a name no longer resolves to loopback only."""
+    host = urlsplit(base_url).hostname or ""
+    if not is_localhost_name(host):
+        return []
+    addresses = loopback_addresses(host)
+    if not addresses:
+        raise ConfigError(
+            f"{host} does not resolve to loopback addresses only: refusing to send the key to it"
+        )
+    return addresses
+
+
+def loopback_addresses(host: str) -> list[str]:
+    """The addresses a `localhost` name resolves to, when all are loopback; else [].
+
+    An address literal or any other name gives [] (nothing to pin). The client connects
+    to these for the whole run: a name resolved again per request could answer with
+    another address once checked (DNS rebinding).
+    """
+    name = host.strip("[]").lower().rstrip(".")
+    if not is_localhost_name(name):
+        return []
     try:
         infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    addresses = {info[4][0] for info in infos}
-    try:
-        return bool(addresses) and all(
-            ipaddress.ip_address(str(address).split("%", 1)[0]).is_loopback for address in addresses
-        )
-    except ValueError:
-        return False
+        addresses = sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
+        loopback = all(ipaddress.ip_address(address).is_loopback for address in addresses)
+    except (OSError, UnicodeError, ValueError):
+        return []
+    return addresses if addresses and loopback else []
 
 
-def _check_credentials(credentials: Credentials) -> None:
+def check_credentials(credentials: Credentials) -> None:
     if not credentials.api_key and not (credentials.app_id and credentials.user_key):
         raise MissingCredentialsError(
-            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}"
+            f"no API credentials: set {API_KEY_ENV}, or {APP_ID_ENV} and {USER_KEY_ENV}, "
+            "in the environment. No account yet? `specsync apply --emulator` tries the whole "
+            "job on the built-in emulator; `specsync doctor` checks the rest of the setup"
         )
     for name, value in (
         (API_KEY_ENV, credentials.api_key),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from specsync.errors import UserError
-from specsync.model import Item
+from specsync.model import InputError, Item
 from specsync.service.account import (
     WORKSPACE_KEYS,
     WORKSPACE_PATH,
@@ -50,6 +50,22 @@ class DoctorReport:
     @property
     def ok(self) -> bool:
         return all(check.status != FAIL for check in self.checks)
+
+
+EMULATOR_MODE = "the built-in emulator's own throwaway key (no account, nothing exported)"
+
+
+def offline_report(
+    api_base: str, mode: str, setup: Sequence[Check], lockfile: Path, emulator: bool
+) -> DoctorReport:
+    """What doctor can say without asking the service (no credentials, or no API base):
+    every local check, and the service's checks marked "not checked"."""
+    report = DoctorReport(api_base, mode, list(setup))
+    report.checks.append(check_lockfile(lockfile, emulator, api_base))
+    for name in ("credentials", "model"):
+        if not any(check.name == name for check in report.checks):
+            report.checks.append(Check(name, WARN, "not checked: needs the service"))
+    return report
 
 
 def credential_mode(credentials: Credentials) -> str:
@@ -94,22 +110,58 @@ def check_credentials(client: Any, credentials: Credentials) -> Check:
     return Check("credentials", FAIL, f"GET {AUTH_PATH} answered HTTP {status} without a verdict")
 
 
-def check_lockfile(path: Path, emulator: bool) -> Check:
+def check_lockfile(path: Path, emulator: bool, api_base: str = "") -> Check:
+    """The lockfile as apply would take it: readable, of the same kind of service (emulator
+    or real) and recorded against the same host as `api_base` ("" when unknown)."""
+    from urllib.parse import urlsplit
+
+    from specsync.service.apply import check_emulator_marking, check_service_host
+    from specsync.state import journal as journal_mod
+    from specsync.state.lockdata import service_host
+
+    try:
+        # A journal an interrupted apply left against another service: apply refuses it.
+        journal = journal_mod.journal_path(path, create=False)
+        journal_mod.check_journal_service(journal, path, emulator, urlsplit(api_base).netloc)
+    except UserError as error:
+        return Check("lockfile", FAIL, str(error))
     if not path.exists():
         return Check("lockfile", OK, f"{path}: none yet (the first apply writes it)")
     try:
         lock = read_lockfile(path)
     except UserError as error:
         return Check("lockfile", FAIL, f"{path}: unreadable: {str(error).splitlines()[0]}")
-    if lock.emulator and lock.entries and not emulator:
-        return Check(
-            "lockfile",
-            FAIL,
-            f"{path} was written by `apply --emulator`: its ids are not real exports; start "
-            "a fresh lockfile or pass --lockfile",
-        )
+    # The same refusals apply makes, in its words: doctor must not call well what apply
+    # refuses.
+    try:
+        check_service_host(lock, path, service_host(api_base))
+        check_emulator_marking(lock, path, emulator)
+    except InputError as error:
+        return Check("lockfile", FAIL, "; ".join(p.message for p in error.problems))
+    except UserError as error:
+        return Check("lockfile", FAIL, str(error))
     kind = "emulator-made" if lock.emulator else "real exports"
-    return Check("lockfile", OK, f"{path}: {len(lock.entries)} entries ({kind})")
+    count = len(lock.entries)
+    return Check("lockfile", OK, f"{path}: {count} {'entry' if count == 1 else 'entries'} ({kind})")
+
+
+def check_emulator_base(client: Any, emulator: bool) -> tuple[bool, Check | None]:
+    """(whether the API base is an emulator, a check to show when that matters).
+
+    An emulator reached through SPECSYNC_API_BASE makes apply mark its run as an emulator
+    run: the lockfile check then holds it to an emulator lockfile, as apply does.
+    """
+    if emulator:
+        return True, None
+    identify = getattr(client, "identify_service", None)
+    if identify is None or identify() is not True:
+        return False, None
+    return True, Check(
+        "API base",
+        WARN,
+        "answers as a specsync emulator: nothing sent there is really exported (apply marks "
+        "the lockfile `emulator = true`)",
+    )
 
 
 def check_ids(client: Any, items: Sequence[Item], what: str) -> list[Check]:
@@ -159,19 +211,28 @@ def run_doctor(
     *,
     emulator: bool = False,
 ) -> DoctorReport:
-    report = DoctorReport(api_base, credential_mode(credentials))
+    mode = EMULATOR_MODE if emulator else credential_mode(credentials)
+    report = DoctorReport(api_base, mode)
+    is_emulator, base_check = check_emulator_base(client, emulator)
+    if base_check is not None:
+        report.checks.append(base_check)
     credentials_check = check_credentials(client, credentials)
     report.checks.append(credentials_check)
-    # An emulator reached through SPECSYNC_API_BASE may use its own lockfile, as apply
-    # allows: its answers carry the emulator's mark (seen by the credentials check).
-    emulator = emulator or bool(getattr(client, "emulator_seen", False))
-    report.checks.append(check_lockfile(lockfile, emulator))
+    report.checks.append(check_lockfile(lockfile, is_emulator, api_base))
+    if emulator:
+        # The built-in emulator lists only a stock model: checking against it proves nothing.
+        report.checks.append(Check("model", OK, "not checked: an emulator takes any model id"))
+        return report
     if credentials_check.status == FAIL:
         report.checks.append(Check("model", WARN, "not checked: the credentials were not accepted"))
         return report
     try:
+        # An emulator behind SPECSYNC_API_BASE is asked for its model lists (a missing
+        # model is a warning, as on the real service: docs/vendor.md, row 12); its
+        # workspace list is made up.
         report.checks.extend(check_ids(client, items, "model"))
-        report.checks.extend(check_ids(client, items, "workspaceId"))
+        if not is_emulator:
+            report.checks.extend(check_ids(client, items, "workspaceId"))
     except AuthError as error:
         report.checks.append(Check("model", FAIL, str(error)))
     return report

@@ -6,15 +6,9 @@ client redacts secrets from server text before it gets this far.
 
 from __future__ import annotations
 
-import socket
-import ssl
-from collections.abc import Iterable
-
-import urllib3.exceptions
-
 from specsync.errors import UserError
 
-_SERVER_TEXT_LIMIT = 300
+SERVER_TEXT_LIMIT = 300
 
 
 class AuthError(UserError):
@@ -48,62 +42,15 @@ class RenderRefused(ClientError):
 # -- wording -------------------------------------------------------------------------------
 
 
-def _status_text(status: int, text: str, code: str | None) -> str:
+def status_text(status: int, text: str, code: str | None) -> str:
     """ "HTTP 400: invalid model (code 1002)"; no code part when it only repeats the status."""
     shown_code = f" (code {code})" if code and code != str(status) else ""
     return f"HTTP {status}: {text}{shown_code}"
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     return "".join(char if char.isprintable() else " " for char in text).strip()
 
 
-def _short(error: BaseException) -> str:
-    return _printable(f"{type(error).__name__}")
-
-
-def _tls_problem(error: BaseException) -> str:
-    """What the TLS layer said (innermost ssl error), with the usual remedy."""
-    reason = next(
-        (str(cause) for cause in _causes(error) if isinstance(cause, ssl.SSLError)),
-        _short(error),
-    )
-    return (
-        f"TLS error: {_printable(reason)[:_SERVER_TEXT_LIMIT]} (behind a proxy or private CA, "
-        "set REQUESTS_CA_BUNDLE to its certificate bundle)"
-    )
-
-
-def _never_connected(error: BaseException) -> str | None:
-    """Why the connection never opened (so nothing was sent), or None if it may have."""
-    for cause in _causes(error):
-        if isinstance(
-            cause, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError)
-        ):
-            return None
-    causes = list(_causes(error))
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
-        return "connection refused"
-    if any(isinstance(cause, socket.gaierror) for cause in causes):
-        return "host name not found"
-    for cause in causes:
-        if isinstance(
-            cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return "could not connect"
-    return None
-
-
-def _causes(error: BaseException) -> Iterable[BaseException]:
-    """The error, what it wraps (args, reason, cause, context), depth first, each once."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        pending.extend(item for item in linked if isinstance(item, BaseException))
+def short_name(error: BaseException) -> str:
+    return printable(f"{type(error).__name__}")

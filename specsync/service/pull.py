@@ -22,12 +22,13 @@ from typing import Any
 
 from specsync.plan import matches
 from specsync.service import download as transport
+from specsync.service.errors import ClientError
 from specsync.service.status import (
     DONE,
     FAILED,
     UNCERTAIN,
     ItemStatus,
-    close_client,
+    ProgressClient,
     interpret,
     read_cache,
 )
@@ -134,10 +135,10 @@ def _shown_path(path: Path) -> str:
 class _Urls:
     """Download URLs: the cached one first, then the progress endpoint's (client made once)."""
 
-    def __init__(self, lockfile_path: Path, make_client: Callable[[], Any]) -> None:
+    def __init__(self, lockfile_path: Path, make_client: Callable[[], ProgressClient]) -> None:
         self._cache = read_cache(lockfile_path)
         self._make_client = make_client
-        self._client: Any = None
+        self._client: ProgressClient | None = None
         self._lock = threading.Lock()
 
     def cached(self, entry: Entry) -> str | None:
@@ -152,12 +153,14 @@ class _Urls:
         with self._lock:
             if self._client is None:
                 self._client = self._make_client()
-        data = self._client.progress(entry.project_id)
+            client = self._client
+        data = client.progress(entry.project_id)
         item = interpret(ItemStatus(entry.id, entry.project_id, DONE), data)
         return item.download_url if item.state == DONE else None
 
     def close(self) -> None:
-        close_client(self._client)
+        if self._client is not None:
+            self._client.close()
 
 
 def _fetch(
@@ -166,10 +169,10 @@ def _fetch(
     urls: _Urls,
     session: Any,
     options: PullOptions,
-    auth_errors: tuple[type[Exception], ...],
 ) -> PulledItem:
     """Download one video: the cached URL, and a fresh one once when that is missing or
-    refused. Auth errors of the progress endpoint propagate (they stop the run)."""
+    refused. Auth errors of the progress endpoint propagate (they stop the run), and so
+    does anything that is no outcome of a request (a bug: exit 3)."""
     shown = _shown_path(target)
     url = urls.cached(entry)
     refreshed = False
@@ -178,9 +181,7 @@ def _fetch(
             refreshed = True
             try:
                 url = urls.fresh(entry)
-            except auth_errors:
-                raise
-            except Exception as error:  # the client's errors: reported for this item
+            except ClientError as error:  # no answer, or an error status: this item
                 return PulledItem(entry.id, FAILED_OUTCOME, shown, message=f"{error}")
         if url is None:
             return PulledItem(
@@ -222,9 +223,8 @@ def _fetch(
 def run_pull(
     lockfile_path: Path,
     options: PullOptions,
-    make_client: Callable[[], Any],
+    make_client: Callable[[], ProgressClient],
     *,
-    auth_errors: tuple[type[Exception], ...] = (),
     lock: Lockfile | None = None,
     on_item: Callable[[PulledItem], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -239,25 +239,7 @@ def run_pull(
         lock = journal.read_lock_view(lockfile_path)
     report = PullReport()
     notify = on_item or (lambda item: None)
-    jobs: list[tuple[Entry, Path]] = []
-    for entry in selected(lock, options):
-        why = why_not_done(entry)
-        target = video_path(options.out_dir, entry.id)
-        if why is not None:
-            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
-        elif target is None:
-            report.items.append(
-                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
-            )
-        elif entry.sha256 is not None and transport.file_digest(target) == (
-            entry.sha256,
-            entry.size,
-        ):
-            report.items.append(
-                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
-            )
-        else:
-            jobs.append((entry, target))
+    jobs = _jobs(lock, options, report)
     for item in report.items:
         notify(item)
     if on_start is not None:
@@ -267,7 +249,7 @@ def run_pull(
         session = transport.download_session()
 
         def one(job: tuple[Entry, Path]) -> PulledItem:
-            item = _fetch(job[0], job[1], urls, session, options, auth_errors)
+            item = _fetch(job[0], job[1], urls, session, options)
             notify(item)
             return item
 
@@ -289,6 +271,31 @@ def run_pull(
             )
     report.items.sort(key=lambda item: item.id)
     return report
+
+
+def _jobs(lock: Lockfile, options: PullOptions, report: PullReport) -> list[tuple[Entry, Path]]:
+    """The entries to download; the others go into the report at once (skipped, not a
+    video id, or already on disk with the recorded hash)."""
+    jobs: list[tuple[Entry, Path]] = []
+    for entry in selected(lock, options):
+        why = why_not_done(entry)
+        target = video_path(options.out_dir, entry.id)
+        if why is not None:
+            report.items.append(PulledItem(entry.id, SKIPPED, message=why))
+        elif target is None:
+            report.items.append(
+                PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
+            )
+        elif entry.sha256 is not None and transport.file_digest(target) == (
+            entry.sha256,
+            entry.size,
+        ):
+            report.items.append(
+                PulledItem(entry.id, UNCHANGED, _shown_path(target), entry.size, entry.sha256)
+            )
+        else:
+            jobs.append((entry, target))
+    return jobs
 
 
 def record_downloads(

@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
+from specsync.service.credentials import is_loopback_host
+from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal
 from specsync.state.lockdata import Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
@@ -120,8 +122,6 @@ def check_service(
     an emulator the user runs on a loopback SPECSYNC_API_BASE. `command` names the command
     the messages tell the user to run again.
     """
-    from specsync.service.credentials import is_loopback_host
-
     if api_base is None and lock.entries and not lock.emulator:
         raise ServiceMismatch(
             f"{lockfile} records real exports; the emulator does not know them. "
@@ -228,25 +228,32 @@ def interpret(item: ItemStatus, data: Mapping[str, Any]) -> ItemStatus:
     )
 
 
-def poll_one(client: Any, item: ItemStatus, not_found: type[Exception]) -> ItemStatus:
-    """Ask once. Auth errors propagate (they stop the run); others become the message."""
+class ProgressClient(Protocol):
+    """What status and pull need of a client (specsync.service.client.Client)."""
+
+    def progress(self, project_id: str) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def poll_one(client: ProgressClient, item: ItemStatus) -> ItemStatus:
+    """Ask once. Auth errors propagate (they stop the run); the client's errors (no
+    answer, an error status) become the message; anything else is a bug and propagates."""
     assert item.project_id is not None
     try:
         data = client.progress(item.project_id)
-    except not_found as error:
-        if getattr(error, "status", None) == 404:
+    except RenderRefused as error:
+        # `success: false` on a poll is no evidence that the render failed (the vendor's
+        # sample treats it as a polling error; docs/vendor.md, row 19): unknown this time,
+        # asked again, and the service's words shown.
+        return replace(
+            item, message=f"the service answered success: false ({error}); asked again later"
+        )
+    except ClientError as error:
+        if error.status == 404:
             return replace(
                 item,
                 unknown=True,
                 message=f"projectId {item.project_id} is unknown to the service (HTTP 404)",
-            )
-        if getattr(error, "refused", False):
-            # `success: false` on a poll is no evidence that the render failed (the
-            # vendor's sample treats it as a polling error; docs/vendor.md): unknown this
-            # time, asked again, and the service's words shown.
-            return replace(
-                item,
-                message=f"the service answered success: false ({error}); asked again later",
             )
         return replace(item, message=str(error) or type(error).__name__)
     return interpret(item, data)
@@ -327,7 +334,14 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
             if entry.state == DONE and progress is None:
                 progress = 100
             result.append(
-                ItemStatus(key, entry.project_id, entry.state, progress, url, service_state=word)
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    RenderState(entry.state),
+                    progress,
+                    url,
+                    service_state=word,
+                )
             )
         else:
             state = str(cached.get("state")) if same else SUBMITTED
@@ -381,13 +395,22 @@ def _describe(item: ItemStatus) -> str:
     return " ".join(parts)
 
 
+def _changed(before: ItemStatus, after: ItemStatus) -> bool:
+    """Worth a log line: the state, progress, message or 404 changed."""
+    return (before.state, before.progress, before.message, before.unknown) != (
+        after.state,
+        after.progress,
+        after.message,
+        after.unknown,
+    )
+
+
 def run_status(
     lockfile_path: Path,
-    make_client: Callable[[], Any],
+    make_client: Callable[[], ProgressClient],
     options: StatusOptions,
     log: Callable[[str], None],
     *,
-    not_found: type[Exception],
     lock: Lockfile | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -395,7 +418,6 @@ def run_status(
 ) -> StatusReport:
     """Poll until nothing is pending (or once, without `wait`); record what became final.
 
-    `not_found` is the client's error class carrying `.status` (404 = unknown projectId).
     `on_done` gets the items that became done in a round, once they are recorded
     (`status --wait --pull` downloads them then).
     """
@@ -414,15 +436,11 @@ def run_status(
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
             while True:
                 pending = [item for item in items.values() if item.pending]
-                answers = list(pool.map(lambda i: poll_one(client, i, not_found), pending))
+                answers = list(pool.map(lambda i: poll_one(client, i), pending))
                 for before, after in zip(pending, answers, strict=True):
                     items[after.id] = after
-                    if (before.state, before.progress, before.message, before.unknown) != (
-                        after.state,
-                        after.progress,
-                        after.message,
-                        after.unknown,
-                    ):
+                    # Without --wait the final table shows each item once: no change lines.
+                    if options.wait and _changed(before, after):
                         log(_describe(after))
                 _save(lockfile_path, answers)
                 finished = [a for b, a in zip(pending, answers, strict=True) if a.state == DONE]
@@ -442,7 +460,7 @@ def run_status(
                 sleep(min(interval, remaining))
                 interval = min(MAX_INTERVAL, interval * INTERVAL_GROWTH)
     finally:
-        close_client(client)
+        client.close()
     report.items = sorted(items.values(), key=lambda i: i.id)
     return report
 
@@ -452,10 +470,3 @@ def _save(lockfile_path: Path, polled: list[ItemStatus]) -> None:
     if polled:
         write_cache(lockfile_path, polled)
         record_final_states(lockfile_path, polled)
-
-
-def close_client(client: Any) -> None:
-    """Close a client that can be closed (the HTTP client; test doubles need not be)."""
-    close = getattr(client, "close", None)
-    if close is not None:
-        close()

@@ -224,8 +224,9 @@ def test_validate_json_carries_every_problem_with_its_code(tmp_path: Path) -> No
     assert valid.returncode == 0, valid.stderr
     assert json.loads(valid.stdout) == {
         "valid": True,
-        "summary": {"problems": 0, "files": 0, "items": 1, "videos": 1},
+        "summary": {"problems": 0, "warnings": 0, "files": 0, "items": 1, "videos": 1},
         "problems": [],
+        "warnings": [],
     }
 
 

@@ -155,6 +155,7 @@ def test_pre_commit_hook_validates_the_manifest_set(
 ) -> None:
     repo = git_repo(tmp_path / "project")
     shutil.copytree(EXAMPLES / "manifests", repo / "manifests")
+    shutil.copy(EXAMPLES / "specsync.yaml", repo / "specsync.yaml")  # its `ignore:` list
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "ci.yaml").write_text(UNRELATED_WORKFLOW)
     git(repo, "add", "-A")
@@ -181,6 +182,26 @@ def test_pre_commit_hook_validates_the_manifest_set(
     code, output = try_repo(repo, hook_repo, pre_commit_home)
     assert code == 0, output
     assert "Passed" in output, output
+
+    # A data file under manifests/, excluded by the project file's `ignore:`: a commit that
+    # changes only it (no manifest) still passes; without the exclusion it is refused.
+    (repo / "specsync.yaml").write_text(
+        'specsync: 1\nignore: ["manifests/data/*", "manifests/reviewers.yaml"]\n'
+    )
+    (repo / "manifests" / "data").mkdir()
+    (repo / "manifests" / "data" / "prices.yaml").write_text("plans: [basic, pro]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "project file and data")
+    (repo / "manifests" / "data" / "prices.yaml").write_text("plans: [basic, pro, team]\n")
+    git(repo, "add", "manifests/data/prices.yaml")
+    code, output = try_repo(repo, hook_repo, pre_commit_home)
+    assert code == 0, output
+    assert "Passed" in output, output
+    (repo / "specsync.yaml").write_text('specsync: 1\nignore: ["manifests/reviewers.yaml"]\n')
+    git(repo, "add", "specsync.yaml")
+    code, output = try_repo(repo, hook_repo, pre_commit_home)
+    assert code == 1, output
+    assert "manifests/data/prices.yaml:1:1: not a manifest" in output, output
 
 
 # c. GitHub Actions annotations ------------------------------------------------------------

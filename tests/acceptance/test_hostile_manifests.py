@@ -274,6 +274,7 @@ def test_special_file_named_on_the_command_line(path: str, tmp_path: Path) -> No
 
 def test_big_sparse_data_file_beside_the_manifests_is_skipped_fast(tmp_path: Path) -> None:
     (tmp_path / "manifests").mkdir()
+    (tmp_path / "specsync.yaml").write_text("specsync: 1\nignore: [data.yaml]\n")
     (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
     with (tmp_path / "manifests" / "data.yaml").open("wb") as handle:
         handle.truncate(1024**3)
@@ -309,7 +310,9 @@ MEASURE = (
 
 
 def many_videos_sharing_locales(n: int) -> str:
-    locales = ",".join(f"en-{i:04d}" for i in range(n))
+    # Real registry codes (the private-use languages qaa-qtz, alone and with a region).
+    private = [f"q{a}{b}" for a in "abcdefghijklmnopqrst" for b in "abcdefghijklmnopqrstuvwxyz"]
+    locales = ",".join((private + [f"{code}-US" for code in private])[:n])
     videos = "".join(f"  v{i}: *V\n" for i in range(1, n))
     return (
         f"specsync: 1\ndefaults: {{model: M, locales: [{locales}]}}\n"

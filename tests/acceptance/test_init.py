@@ -13,6 +13,7 @@ from tmpfs import tmpfs
 from specsync import __version__
 
 WRITTEN = [
+    "specsync.yaml",
     "manifests/welcome.yaml",
     "manifests/snippets/outro.j2",
     "schemas/manifest.schema.json",
@@ -57,7 +58,7 @@ def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path:
 
     validated = run([SPECSYNC, "validate"], project)
     assert validated.returncode == 0, validated.stderr
-    assert "valid: 2 items from 1 videos" in validated.stderr
+    assert "valid: 2 items from 1 video" in validated.stderr
     applied = run([SPECSYNC, "apply", "--emulator"], project)
     assert applied.returncode == 0, applied.stderr
     rehearsal = project / ".specsync" / "emulator.lock"
@@ -101,6 +102,11 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
         "node_modules/\n.specsync/\nvideos/\n"
     )
     assert "kept (already there)   manifests/welcome.yaml" in made.stderr
+    # The project has a manifest: nothing of the example is added (its snippet neither).
+    assert "not written            manifests/snippets/outro.j2 (the project has manifests)" in (
+        made.stderr
+    )
+    assert not (project / "manifests" / "snippets").exists()
     # Not a git repository: the driver line is printed for the user to run.
     assert "git config merge.specsync.driver" in made.stderr
     assert f"cd {project}" in made.stderr
@@ -115,10 +121,13 @@ def test_init_on_a_file_is_a_clean_error(tmp_path: Path) -> None:
 
 def test_the_workflow_init_writes_is_the_documented_example() -> None:
     example = (EXAMPLES / ".github" / "workflows" / "specsync.yml").read_text(encoding="utf-8")
-    from specsync.scaffold.project import starter_files
+    from specsync.scaffold.install_line import InstallLine
+    from specsync.scaffold.project import starter_files, workflow_text
 
-    written = starter_files()[".github/workflows/specsync.yml"]
+    # Installed from the index, init writes the example, pinned to the running version.
+    written = workflow_text(InstallLine(f'pip install "specsync-videos=={__version__}"'))
     assert written == example.replace("specsync-videos==0.1.0", f"specsync-videos=={__version__}")
+    assert starter_files()[".github/workflows/specsync.yml"] == workflow_text()
 
 
 def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_path: Path) -> None:
@@ -198,3 +207,100 @@ def test_doctor_on_the_emulator_is_happy_with_a_new_project(tmp_path: Path) -> N
     doctor = run([SPECSYNC, "doctor", "--emulator"], project)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "FAIL" not in doctor.stdout + doctor.stderr
+
+
+# issue 25/27: an existing project, symlinks, a stale git lock, the install line -----------
+
+
+def test_init_in_an_existing_project_adds_no_billable_item(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    (project / "manifests" / "welcome.yaml").rename(project / "manifests" / "mine.yaml")
+    (project / "manifests" / "mine.yaml").write_text(
+        (project / "manifests" / "mine.yaml").read_text("utf-8").replace("welcome:", "mine:")
+    )
+    assert run([SPECSYNC, "apply", "--emulator"], project).returncode == 0
+    again = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert not (project / "manifests" / "welcome.yaml").exists()
+    plan = run([SPECSYNC, "plan", "--format", "json"], project)
+    import json
+
+    assert json.loads(plan.stdout)["summary"]["create"] == 0
+
+
+def test_init_never_writes_through_a_link_leading_outside(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    project.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    for name in ("manifests", ".github"):
+        (elsewhere / name).mkdir(parents=True)
+        (project / name).symlink_to(elsewhere / name)
+    (project / ".gitignore").symlink_to(elsewhere / "gitignore")
+    (elsewhere / "gitignore").write_text("x\n")
+    done = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p for p in elsewhere.rglob("*") if p.is_file()] == [elsewhere / "gitignore"]
+    assert (elsewhere / "gitignore").read_text() == "x\n"
+    assert "not written            manifests/welcome.yaml (a symbolic link leads outside: " in (
+        done.stderr
+    )
+    assert "not written            .github/workflows/specsync.yml" in done.stderr
+    assert "run yourself           add `.specsync/` and `videos/` to .gitignore" in done.stderr
+    # A link that stays inside the project is followed as any folder.
+    (project / "manifests").unlink()
+    (project / "real-manifests").mkdir()
+    (project / "manifests").symlink_to(project / "real-manifests")
+    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    assert (project / "real-manifests" / "welcome.yaml").is_file()
+
+
+def test_init_beside_a_stale_git_config_lock_exits_1_clearly(tmp_path: Path) -> None:
+    project = new_repo(tmp_path / "videos")
+    (project / ".git" / "config.lock").write_text("")
+    done = run([SPECSYNC, "init"], project)
+    assert done.returncode == 1, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert "failed                 git config merge.specsync.driver" in done.stderr
+    assert "remove the stale .git/config.lock" in done.stderr
+    assert (project / "manifests" / "welcome.yaml").is_file()  # the rest was done
+
+
+def test_init_lists_each_kept_file_once_and_reports_json(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    again = run([SPECSYNC, "init", str(project)], tmp_path)
+    assert again.stderr.count("kept (already there)   .gitignore") == 1
+    import json
+
+    document = json.loads(
+        run([SPECSYNC, "init", str(project), "--format", "json"], tmp_path).stdout
+    )
+    assert document["ok"] is True
+    assert {"action": "kept", "what": ".gitignore"} in document["steps"]
+    assert document["next"][-1] == "specsync apply --emulator"
+
+
+def test_a_fresh_project_plans_from_a_subfolder_before_its_first_apply(tmp_path: Path) -> None:
+    project = tmp_path / "videos"
+    assert run([SPECSYNC, "init", str(project)], tmp_path).returncode == 0
+    plan = run([SPECSYNC, "plan"], project / "manifests" / "snippets")
+    assert plan.returncode == 0, plan.stderr
+    assert "welcome/en" in plan.stdout and "welcome/ko" in plan.stdout
+
+
+def test_the_install_line_reproduces_the_running_specsync() -> None:
+    from specsync.scaffold.install_line import install_line
+
+    git_info = {
+        "url": "https://user:ghp_secret@github.com/acme/specsync.git",
+        "vcs_info": {"vcs": "git", "commit_id": "a" * 40},
+    }
+    line = install_line("0.1.0", git_info)
+    assert line.command == (
+        f'pip install "specsync-videos @ git+https://github.com/acme/specsync.git@{"a" * 40}"'
+    )
+    assert "ghp_secret" not in line.command
+    local = install_line("0.1.0", {"url": "file:///home/me/specsync", "dir_info": {}})
+    assert local.command == 'pip install "specsync-videos==0.1.0"'
+    assert "local checkout" in local.note and "/home/me" not in local.note

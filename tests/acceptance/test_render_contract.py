@@ -56,6 +56,8 @@ def write_project(root: Path) -> None:
     (manifests / "nested" / "second.yml").write_bytes(SECOND.encode("utf-8"))
     (manifests / "snippets" / "outro.j2").write_bytes(OUTRO.encode("utf-8"))
     (manifests / "ci.yaml").write_text("on: push\njobs: {}\n", encoding="utf-8")
+    # Other YAML beside the manifests is named in the project file (else it is an error).
+    (root / "specsync.yaml").write_text("specsync: 1\nignore: [ci.yaml]\n", encoding="utf-8")
 
 
 EXPECTED = [

@@ -8,6 +8,10 @@ from specsync.manifests.discovery import find_manifests, manifest_root
 from specsync.model import InputError
 
 
+def ignoring_ci(path: Path) -> bool:
+    return path.name == "ci.yaml"  # as the project file's `ignore: [ci.yaml]` would
+
+
 def make(tmp_path: Path) -> None:
     (tmp_path / "manifests" / "sub").mkdir(parents=True)
     (tmp_path / "manifests" / "a.yaml").write_text("specsync: 1\nvideos: {}\n")
@@ -15,17 +19,43 @@ def make(tmp_path: Path) -> None:
     (tmp_path / "manifests" / "ci.yaml").write_text("on: push\njobs: !Ref [\n")  # unparseable
     (tmp_path / "manifests" / ".hidden").mkdir()
     (tmp_path / "manifests" / ".hidden" / "c.yaml").write_text("specsync: 1\n")
+    (tmp_path / "manifests" / ".pre-commit-config.yaml").write_text("repos: []\n")  # hidden
 
 
-def test_default_folder_is_searched_recursively_skipping_other_yaml(tmp_path: Path) -> None:
+def test_default_folder_is_searched_recursively_skipping_ignored_yaml(tmp_path: Path) -> None:
     make(tmp_path)
-    found = [display for _, display in find_manifests([], tmp_path)]
+    found = [display for _, display in find_manifests([], tmp_path, ignoring_ci)]
     assert found == ["manifests/a.yaml", "manifests/sub/b.yml"]
+
+
+def test_yaml_without_marker_is_an_error_unless_ignored(tmp_path: Path) -> None:
+    make(tmp_path)
+    (tmp_path / "manifests" / "empty.yml").write_text("# nothing yet\n\n")
+    (tmp_path / "manifests" / "list.yaml").write_text("- specsync: 1\n")
+    with pytest.raises(InputError) as info:
+        find_manifests([], tmp_path)
+    shown = [str(p) for p in info.value.problems]
+    assert [p.code for p in info.value.problems] == ["not-a-manifest"] * 3
+    assert shown[0].startswith("manifests/ci.yaml:1:1: not a manifest (no `specsync: 1` line)")
+    assert shown[1].startswith("manifests/empty.yml:1:1: not a manifest (an empty file)")
+    assert shown[2].startswith("manifests/list.yaml:1:1: not a manifest (no `specsync: 1`")
+    assert all("list it under `ignore:` in specsync.yaml" in line for line in shown)
+
+
+def test_a_folder_without_manifests_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "manifests" / "sub").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "ci.yaml").write_text("on: push\n")
+    for paths, where in (([], "manifests"), (["other"], "other")):
+        with pytest.raises(InputError) as info:
+            find_manifests(paths, tmp_path, ignoring_ci)
+        assert [(str(p.location), p.code) for p in info.value.problems] == [(where, "no-manifests")]
+        assert "holds no manifest" in info.value.problems[0].message
 
 
 def test_same_file_twice_is_loaded_once(tmp_path: Path) -> None:
     make(tmp_path)
-    found = find_manifests(["manifests", "manifests/a.yaml"], tmp_path)
+    found = find_manifests(["manifests", "manifests/a.yaml"], tmp_path, ignoring_ci)
     assert [d for _, d in found] == ["manifests/a.yaml", "manifests/sub/b.yml"]
 
 
@@ -63,9 +93,10 @@ def test_big_sparse_data_file_is_decided_from_its_start(tmp_path: Path) -> None:
     with (tmp_path / "manifests" / "data.yaml").open("wb") as handle:
         handle.truncate(1024**3)  # 1 GiB of holes: reading it whole took 13 s and 1 GB
     started = time.perf_counter()
-    found = [display for _, display in find_manifests([], tmp_path)]
+    with pytest.raises(InputError) as info:
+        find_manifests([], tmp_path, ignoring_ci)
     elapsed = time.perf_counter() - started
-    assert found == ["manifests/a.yaml", "manifests/sub/b.yml"]
+    assert [str(p.location) for p in info.value.problems] == ["manifests/data.yaml:1:1"]
     assert elapsed < 2, elapsed
 
 
@@ -77,7 +108,7 @@ def test_marker_after_bom_quoted_or_past_a_chunk_is_found(tmp_path: Path) -> Non
     # The marker in the second chunk, and a line that straddles the first chunk's end.
     (folder / "late.yaml").write_text("# " + "x" * 300_000 + "\nvideos: {}\nspecsync: 1\n")
     (folder / "straddle.yaml").write_text("a" * (256 * 1024 - 4) + "specsync: 1\n")
-    found = [display for _, display in find_manifests([], tmp_path)]
+    found = [display for _, display in find_manifests([], tmp_path, lambda p: "str" in p.name)]
     assert found == ["manifests/bom.yaml", "manifests/late.yaml", "manifests/quoted.yaml"]
 
 
@@ -86,7 +117,7 @@ def test_fifo_and_broken_link_in_a_searched_folder_are_problems(tmp_path: Path) 
     os.mkfifo(tmp_path / "manifests" / "pipe.yaml")  # opening it to read would block
     (tmp_path / "manifests" / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
     with pytest.raises(InputError) as info:
-        find_manifests([], tmp_path)
+        find_manifests([], tmp_path, ignoring_ci)
     assert [str(p) for p in info.value.problems] == [
         "manifests/gone.yaml: cannot read: No such file or directory",
         "manifests/pipe.yaml: not a regular file (a FIFO)",
@@ -110,4 +141,5 @@ def test_manifest_saved_as_utf16_is_found_and_other_utf16_yaml_is_not(tmp_path: 
     folder.mkdir()
     (folder / "wide.yaml").write_bytes("specsync: 1\nvideos: {}\n".encode("utf-16"))
     (folder / "other.yaml").write_bytes("name: x\n".encode("utf-16"))
-    assert [display for _, display in find_manifests([], tmp_path)] == ["manifests/wide.yaml"]
+    found = find_manifests([], tmp_path, lambda p: p.name == "other.yaml")
+    assert [display for _, display in found] == ["manifests/wide.yaml"]

@@ -209,3 +209,24 @@ def test_flow_nesting_check_is_linear_on_hostile_lines() -> None:
     started = time.monotonic()
     load._check_nesting("x: [" + " #," * 3_000_000 + "]", "m.yaml")
     assert time.monotonic() - started < 10
+
+
+def test_a_tab_in_the_indentation_says_tab_and_a_bad_dedent_says_check_above() -> None:
+    import pytest
+
+    from specsync.manifests.load import parse_document
+    from specsync.model import InputError
+
+    for text in (
+        b"specsync: 1\nvideos:\n\twelcome: {script: Hi}\n",
+        b"specsync: 1\nvideos:\n  welcome:\n    script: Hi\n  \tlocales: [en]\n",
+    ):
+        with pytest.raises(InputError) as info:
+            parse_document(text, "m.yaml")
+        message = info.value.problems[0].message
+        assert "a tab in the indentation: YAML indents with spaces only" in message, message
+    with pytest.raises(InputError) as info:
+        parse_document(b"specsync: 1\nvideos:\n  welcome:\n    script: Hi\n   locales: [en]\n", "m")
+    [problem] = info.value.problems
+    assert (problem.location.line, problem.location.column) == (5, 4)
+    assert "check the indentation above" in problem.message

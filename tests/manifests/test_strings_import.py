@@ -9,6 +9,7 @@ from pathlib import Path
 from specsync.manifests.strings_catalogue import read_catalogue
 from specsync.manifests.strings_export import export_csv
 from specsync.manifests.strings_import import import_csv
+from specsync.model import InputError
 
 MANIFEST = """\
 # the catalogue
@@ -133,3 +134,80 @@ def test_a_csv_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: 
     for path, words in ((tmp_path / "fifo.csv", "a FIFO"), (Path("/dev/zero"), "device")):
         with pytest.raises(InputError, match=words):
             import_csv(path, str(path), catalogue)
+
+
+# issue 25/27: separators, lost characters, cut-off cells, the where column ---------------
+
+
+def resave(csv_path: Path, delimiter: str) -> None:
+    """The sheet as a spreadsheet in a de/fr locale saves it (`;`), or as tab-separated."""
+    text = csv_path.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    csv_path.write_bytes(out.getvalue().encode("utf-8-sig"))
+
+
+def test_a_sheet_saved_with_semicolons_or_tabs_imports(tmp_path: Path) -> None:
+    for number, delimiter in enumerate((";", "\t")):
+        here = tmp_path / str(number)
+        here.mkdir()
+        path = setup(here)
+        csv_path = fill(here, {"bye/en": "So long; see you"})
+        resave(csv_path, delimiter)
+        report = import_csv(csv_path, "s.csv", read_catalogue(["manifests"], here))
+        assert report.problems == [] and report.written == ["bye/en"], delimiter
+        assert "So long; see you" in path.read_text(encoding="utf-8")
+
+
+def test_characters_lost_to_a_legacy_encoding_are_named_as_such(tmp_path: Path) -> None:
+    setup(tmp_path)
+    csv_path = fill(tmp_path, {"bye/ko": "Bye"}, current={"bye/ko": "??"})
+    report = import_csv(csv_path, "s.csv", read_catalogue(["manifests"], tmp_path))
+    assert report.written == []
+    [problem] = report.problems
+    assert problem.code == "csv-encoding"
+    assert "characters were lost by the spreadsheet" in problem.message
+    assert "save it as CSV UTF-8" in problem.message
+    assert "changed since the export" not in problem.message
+    # Bytes of a legacy code page (Windows-1252 `é`): not UTF-8, located.
+    csv_path.write_bytes(b"item,current,new\r\nbye/en,caf\xe9,x\r\n")
+    try:
+        import_csv(csv_path, "s.csv", read_catalogue(["manifests"], tmp_path))
+    except InputError as error:
+        assert str(error.problems[0]).startswith("s.csv:2:11: the file is not UTF-8 (byte 0xe9)")
+        assert "legacy encoding" in str(error)
+    else:
+        raise AssertionError("a CP1252 sheet was read")
+
+
+def test_a_csv_cut_off_inside_a_quoted_cell_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = setup(tmp_path)
+    before = path.read_bytes()
+    csv_path = fill(tmp_path, {"bye/en": "First line\nSecond line"})
+    data = csv_path.read_bytes()
+    cut = data[: data.index(b"Second li") + len(b"Second li")]
+    csv_path.write_bytes(cut)
+    try:
+        import_csv(csv_path, "s.csv", read_catalogue(["manifests"], tmp_path))
+    except InputError as error:
+        [problem] = error.problems
+        assert problem.location.line == 2  # the row the unclosed cell belongs to
+        assert "never closed" in problem.message and "cut off" in problem.message
+    else:
+        raise AssertionError("a cut-off CSV was imported")
+    assert path.read_bytes() == before
+
+
+def test_the_where_column_is_guarded_too(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "=HYPERLINK(x)+B1.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {script: Hi}\n"
+    )
+    # Run from inside the folder, the file name starts the `where` cell.
+    text = export_csv(read_catalogue(["=HYPERLINK(x)+B1.yaml"], folder))
+    [row] = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["where"] == "'=HYPERLINK(x)+B1.yaml:4"
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from specsync.model import Item, Location, build_request
 from specsync.service.apply import Outcome
+from specsync.service.client import ExportResult
 
 
 def items(count: int, text: str = "Script {n}.") -> list[Item]:
@@ -26,3 +30,20 @@ class Quiet:
     def done(self, outcome: Outcome) -> None: ...
     def note(self, message: str) -> None: ...
     def finish(self) -> None: ...
+
+
+class FakeClient:
+    """Every member of apply's ExportClient, doing nothing; tests override `export`."""
+
+    def export(self, request: Mapping[str, Any]) -> ExportResult:
+        raise NotImplementedError
+
+    def identify_service(self) -> bool | None:
+        return False
+
+    def get_json(self, path: str, *, once: bool = False) -> tuple[int, Any]:
+        return 404, None
+
+    def stop_retrying(self) -> None: ...
+    def cancel(self) -> None: ...
+    def close(self) -> None: ...

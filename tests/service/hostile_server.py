@@ -12,6 +12,9 @@ Modes:
 - "trickle": the status line and headers one byte per `interval` seconds, never ending.
 - "reset": a TCP reset (RST) instead of an answer, after the request was read.
 - "throttle": 429 with `Retry-After: retry_after` on every request.
+- "scripted": as "answer", each POST after `delay(n, t)` seconds (n: its number from 0,
+  t: seconds since the server started), or never when that is None (the connection is
+  held open, unanswered: a service that accepts and stalls).
 
 The modes meet POST requests (exports, token requests). A GET (apply's one look at the
 account's model list, progress) is answered 404 at once unless `body` is a function of
@@ -28,6 +31,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +54,7 @@ class HostileServer:
     headers: dict[str, str] = field(default_factory=dict)
     interval: float = 1.0
     retry_after: str = "30"
+    delay: Callable[[int, float], float | None] | None = None
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -59,6 +64,8 @@ class HostileServer:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._started = time.monotonic()
+        self._posts = 0
 
     def __enter__(self) -> HostileServer:
         self.start()
@@ -122,6 +129,15 @@ class HostileServer:
                     return False
                 conn.sendall(bytes([byte]))
             return False
+        if self.mode == "scripted" and self.delay is not None and request.method == "POST":
+            with self._lock:
+                number, self._posts = self._posts, self._posts + 1
+            seconds = self.delay(number, time.monotonic() - self._started)
+            if seconds is None:
+                self._stopping.wait()
+                return False
+            if self._stopping.wait(seconds):
+                return False
         if self.mode == "throttle":
             status, headers, body = 429, {"Retry-After": self.retry_after}, b"{}"
         else:

@@ -3,15 +3,16 @@ holds reaches the lockfile, an unknown outcome is never a failure, every item is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_fixtures import Quiet, items
+from apply_fixtures import FakeClient, Quiet, items
 from hostile_server import HostileServer
 
 from specsync.service.apply import ApplyOptions, ApplyReport, run_apply
-from specsync.service.client import Client
+from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
@@ -65,22 +66,28 @@ def test_odd_accepted_answers_reach_the_lockfile_and_read_back_unchanged(
     assert report.uncertain_left == []
 
 
-class Exploding:
-    """A client whose export raises something nobody expected, after the intent."""
+class Exploding(FakeClient):
+    """A client whose export raises something nobody expected (a bug), after the intent."""
 
-    def export(self, request: Any) -> Any:
-        raise RuntimeError("boom")
+    def export(self, request: Mapping[str, Any]) -> ExportResult:
+        raise TypeError("boom")
 
 
-def test_an_unexpected_error_after_the_intent_is_uncertain_never_failed(tmp_path: Path) -> None:
+def test_a_bug_after_the_intent_journals_the_item_uncertain_and_propagates(
+    tmp_path: Path,
+) -> None:
+    """A bug is no answer: the item may have been sent, so it is journalled uncertain (the
+    id promise holds), nothing more is sent, and the error reaches main() (exit 3)."""
     lockfile = tmp_path / "specsync.lock"
-    report = run_apply(
-        items(2), lockfile, Exploding, ApplyOptions(concurrency=1, rate=100.0), Quiet()
-    )
-    assert counted(report)[ItemOutcome.UNCERTAIN] == 2
-    assert counted(report)[ItemOutcome.FAILED] == 0
-    entries = read_lockfile(lockfile).entries
-    assert {entry.state for entry in entries.values()} == {"uncertain"}
+    with pytest.raises(TypeError):
+        run_apply(items(3), lockfile, Exploding, ApplyOptions(concurrency=1, rate=100.0), Quiet())
+    records = journal_mod.read_journal(journal_mod.journal_path(lockfile, create=False))
+    assert [(r["id"], r["event"]) for r in records] == [
+        ("v00/en", "intent"),
+        ("v00/en", "uncertain"),
+    ]
+    view = journal_mod.read_lock_view(lockfile)
+    assert {key: entry.state for key, entry in view.entries.items()} == {"v00/en": "uncertain"}
 
 
 def test_a_403_on_twenty_items_accounts_for_every_one(tmp_path: Path) -> None:

@@ -12,19 +12,16 @@ import pytest
 from apply_fixtures import Quiet, items
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.service.apply import (
+from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
+from specsync.service.client import Client, ExportResult
+from specsync.service.credentials import Credentials
+from specsync.service.dispatcher import (
     INITIAL_IN_FLIGHT,
     MAX_IN_FLIGHT,
     UNANSWERED_IN_A_ROW,
-    ApplyOptions,
-    ApplyReport,
     InFlightWindow,
-    Outcome,
     RateLimiter,
-    run_apply,
 )
-from specsync.service.client import Client, ExportResult
-from specsync.service.credentials import Credentials
 from specsync.states import ItemOutcome
 
 KEY = "pace-test-key-123"

@@ -26,7 +26,7 @@ from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError, ClientError, ConfigError
-from specsync.service.replies import MAX_RESPONSE_BYTES
+from specsync.service.http.reply import MAX_RESPONSE_BYTES
 
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 KEY = "test-key-123"

@@ -1,4 +1,4 @@
-"""specsync.service.retry: the parts of the retry plan that need no server.
+"""specsync.service.http.retry_plan: the parts of the retry plan that need no server.
 
 How the client retries (what, how often, how long) is tested against servers in
 test_client.py.
@@ -10,7 +10,7 @@ import datetime
 
 import pytest
 
-from specsync.service.retry import parse_retry_after
+from specsync.service.http.retry_plan import parse_retry_after
 
 
 @pytest.mark.parametrize(

@@ -55,11 +55,11 @@ class _Broken:
 
 
 def test_a_success_false_progress_answer_is_unknown_this_time_with_its_message() -> None:
-    # Assumed (docs/vendor.md, "success: false on a poll"): no page defines it and the
-    # vendor's sample treats it as a polling error, so it is never a permanent failure.
-    unknown = poll_one(_Refusing(), ITEM, ClientError)
+    # Assumed (docs/vendor.md, row 19): no page defines it and the vendor's sample treats
+    # it as a polling error, so it is never a permanent failure.
+    unknown = poll_one(_Refusing(), ITEM)
     assert unknown.state == "submitted" and unknown.pending
     assert unknown.message is not None and "RENDER_FAILED" in unknown.message
     # An unreadable answer is not a failure either: pending, with the error shown.
-    broken = poll_one(_Broken(), ITEM, ClientError)
+    broken = poll_one(_Broken(), ITEM)
     assert broken.state == "submitted" and broken.pending

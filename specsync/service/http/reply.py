@@ -1,4 +1,4 @@
-"""Reading the server's replies: a body capped in size and time, and the JSON envelope."""
+"""A server's reply: its body read within size and time caps, and its JSON envelope."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class _Reply:
+class Reply:
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -28,11 +28,11 @@ class _Reply:
         return _json_or_none(self.body)
 
 
-class _SlowAnswer(TimeoutError):
+class SlowAnswer(TimeoutError):
     """The answer trickled in for longer than the read timeout allows in total."""
 
 
-def _read_capped(response: requests.Response, seconds: float) -> bytes:
+def read_capped(response: requests.Response, seconds: float) -> bytes:
     """At most MAX_RESPONSE_BYTES of the body, within `seconds` in all.
 
     The read timeout alone bounds each socket read, not a body sent a byte at a time.
@@ -46,7 +46,7 @@ def _read_capped(response: requests.Response, seconds: float) -> bytes:
         if size > MAX_RESPONSE_BYTES:
             break
         if time.monotonic() > deadline:
-            raise _SlowAnswer
+            raise SlowAnswer
     return b"".join(chunks)[:MAX_RESPONSE_BYTES]
 
 
@@ -87,7 +87,7 @@ def _json_or_none(body: bytes) -> Any:
     """The parsed body, or None when it is not JSON.
 
     Lossless for whatever ids it holds: bytes that are not UTF-8 become lone surrogates
-    (escaped later by `_id_text`), raw control characters inside strings are accepted, and
+    (escaped later by `id_text`), raw control characters inside strings are accepted, and
     numbers other than ordinary integers stay text (see NumberText).
     """
     try:
@@ -102,14 +102,14 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def _refusal(parsed: Any) -> bool:
+def is_refusal(parsed: Any) -> bool:
     """`{"success": false, ...}`: a definite refusal, whatever the HTTP status."""
     return isinstance(parsed, dict) and parsed.get("success") is False
 
 
-def _unwrap(parsed: Any) -> dict[str, Any] | None:
+def unwrap(parsed: Any) -> dict[str, Any] | None:
     """`data` of a `{"success": true, "data": {...}}` envelope, or a bare object."""
-    if not isinstance(parsed, dict) or _refusal(parsed):
+    if not isinstance(parsed, dict) or is_refusal(parsed):
         return None
     data = parsed.get("data")
     if isinstance(data, dict):
@@ -131,7 +131,7 @@ def escape_surrogates(text: str) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def _id_text(value: Any) -> str | None:
+def id_text(value: Any) -> str | None:
     """An id as text, kept whatever its JSON type; None when absent or blank."""
     if value is None:
         return None
