@@ -207,43 +207,11 @@ def adopt(
     verified = check(project_id) if check is not None else None
     emulator = emulator or bool(verified and verified.emulator)
     with journal_mod.hold_apply_lock(lockfile_path):
-        lock = read_lockfile(lockfile_path)
-        check_emulator_marking(lock, lockfile_path, emulator)
-        check_service_host(lock, lockfile_path, host)
-        if not lock.entries and not lock.forgotten:
-            lock = replace(lock, emulator=emulator)
-        if host:
-            lock = replace(lock, service=host)
-        lock, recovered = recover(lockfile_path, lock, emulator, service_host)
-        old = lock.entries.get(item.id)
-        task = task or (old.task_id if old and old.project_id == project_id else None) or ""
-        ids = (project_id, task or UNKNOWN_TASK_ID)
-        # The export already current keeps when it was made.
-        same = old is not None and (old.project_id, old.task_id) == ids
-        at = (old.submitted_at if same and old else None) or utc_now()
-        entry = adopted_entry(old, item, *ids, at)
-        updated = with_entries(lock, [entry])
-        if verified is not None and verified.done:
-            updated = with_state(updated, item.id, RenderState.DONE)
-        written = write_lockfile(lockfile_path, updated)
-    if verified is not None and verified.download_url:
-        # The URL is short-lived: kept in .specsync/status.json only, as status does.
-        from specsync.service.status import ItemStatus, write_cache
-
-        state = RenderState.DONE if verified.done else RenderState.RENDERING
-        write_cache(
-            lockfile_path,
-            [
-                ItemStatus(
-                    item.id,
-                    project_id,
-                    state,
-                    verified.progress,
-                    verified.download_url,
-                    service_state=verified.service_state,
-                )
-            ],
+        old, entry, recovered, written = _record(
+            lockfile_path, item, (project_id, task), verified, emulator, service_host
         )
+    if verified is not None and verified.download_url:
+        _cache_url(lockfile_path, item.id, project_id, verified)
     return Adopted(
         item.id,
         project_id,
@@ -254,3 +222,52 @@ def adopt(
         written,
         verified,
     )
+
+
+def _record(
+    lockfile_path: Path,
+    item: Item,
+    given: tuple[str, str],
+    verified: Verification | None,
+    emulator: bool,
+    service_host: str,
+) -> tuple[Entry | None, Entry, int, bool]:
+    """Under the apply lock: (the entry before, the one written, journal records folded,
+    whether the file changed)."""
+    host = host_of(service_host)
+    lock = read_lockfile(lockfile_path)
+    check_emulator_marking(lock, lockfile_path, emulator)
+    check_service_host(lock, lockfile_path, host)
+    if not lock.entries and not lock.forgotten:
+        lock = replace(lock, emulator=emulator)
+    if host:
+        lock = replace(lock, service=host)
+    lock, recovered = recover(lockfile_path, lock, emulator, service_host)
+    project_id, task = given
+    old = lock.entries.get(item.id)
+    task = task or (old.task_id if old and old.project_id == project_id else None) or ""
+    ids = (project_id, task or UNKNOWN_TASK_ID)
+    # The export already current keeps when it was made.
+    same = old is not None and (old.project_id, old.task_id) == ids
+    at = (old.submitted_at if same and old else None) or utc_now()
+    entry = adopted_entry(old, item, *ids, at)
+    updated = with_entries(lock, [entry])
+    if verified is not None and verified.done:
+        updated = with_state(updated, item.id, RenderState.DONE)
+    return old, entry, recovered, write_lockfile(lockfile_path, updated)
+
+
+def _cache_url(lockfile_path: Path, item_id: str, project_id: str, seen: Verification) -> None:
+    """The URL is short-lived: kept in .specsync/status.json only, as status does."""
+    from specsync.service.status import ItemStatus, write_cache
+
+    state = RenderState.DONE if seen.done else RenderState.RENDERING
+    status = ItemStatus(
+        item_id,
+        project_id,
+        state,
+        seen.progress,
+        seen.download_url,
+        service_state=seen.service_state,
+    )
+    write_cache(lockfile_path, [status])

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from specsync.service.replies import _id_text, _refusal, _unwrap
+from specsync.service.http.reply import id_text as _id_text
+from specsync.service.http.reply import is_refusal as _refusal
+from specsync.service.http.reply import unwrap as _unwrap
 
 PROJECT_PATH = "/api/odin/v3/editor/project/{project_id}"
 PROJECT_LIST_PATH = "/api/odin/v3/editor/project"

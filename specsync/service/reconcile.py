@@ -50,6 +50,12 @@ UNKNOWN_TASK_ID = "unknown"
 MAX_PROJECTS_READ = 2000
 
 
+_CHANGED_TEXT = (
+    "the manifests no longer hold the script that was sent, so there is nothing to compare "
+    "with; find it in AI Studios and `specsync adopt` it"
+)
+
+
 class ReconcileRefused(UserError):
     """Nothing can be reconciled as asked: nothing was written."""
 
@@ -158,14 +164,7 @@ def find_matches(
     for entry in entries:
         item = by_id.get(entry.id)
         if item is None or item.fingerprint != entry.fingerprint:
-            report.items.append(
-                Settled(
-                    entry.id,
-                    CHANGED,
-                    "the manifests no longer hold the script that was sent, so there is "
-                    "nothing to compare with; find it in AI Studios and `specsync adopt` it",
-                )
-            )
+            report.items.append(Settled(entry.id, CHANGED, _CHANGED_TEXT))
             continue
         since = _moment(entry.attempted_at)
         candidates = []
@@ -285,42 +284,53 @@ def reconcile(
     report.asked = True
     if not confirm(report):
         return report
-    by_id = {item.id: item for item in items}
     with journal_mod.hold_apply_lock(lockfile_path):
-        lock = read_lockfile(lockfile_path)
-        check_emulator_marking(lock, lockfile_path, emulator)
-        check_service_host(lock, lockfile_path, host)
-        lock, _ = recover(lockfile_path, lock, emulator, options.service_host)
-        updated = lock
-        for settled in settle:
-            entry = updated.entries.get(settled.id)
-            if entry is None or entry.state != RenderState.UNCERTAIN:
-                continue  # settled meanwhile (another run): left as it is
-            if settled.outcome == MATCH:
-                found = settled.candidates[0]
-                item = by_id[settled.id]
-                task = found.task_id or UNKNOWN_TASK_ID
-                new = made_current(
-                    entry,
-                    item.id,
-                    item.request,
-                    item.fingerprint,
-                    found.project_id,
-                    task,
-                    utc_now(),
-                )
-                updated = with_entries(updated, [new])
-                if found.exported and found.download_url:
-                    updated = with_state(updated, item.id, RenderState.DONE)
-            else:
-                undone = never_created(entry)
-                entries_left = dict(updated.entries)
-                if undone is None:
-                    del entries_left[settled.id]
-                else:
-                    entries_left[settled.id] = undone
-                updated = replace(updated, entries=entries_left)
-            report.recorded.append(settled.id)
-        if report.recorded:
-            write_lockfile(lockfile_path, updated)
+        report.recorded = _record(lockfile_path, items, settle, emulator, options, host)
     return report
+
+
+def _record(
+    lockfile_path: Path,
+    items: Sequence[Item],
+    settle: Sequence[Settled],
+    emulator: bool,
+    options: ReconcileOptions,
+    host: str,
+) -> list[str]:
+    """Under the apply lock: write what was settled; the ids written."""
+    by_id = {item.id: item for item in items}
+    lock = read_lockfile(lockfile_path)
+    check_emulator_marking(lock, lockfile_path, emulator)
+    check_service_host(lock, lockfile_path, host)
+    lock, _ = recover(lockfile_path, lock, emulator, options.service_host)
+    updated, recorded = lock, []
+    for settled in settle:
+        entry = updated.entries.get(settled.id)
+        if entry is None or entry.state != RenderState.UNCERTAIN:
+            continue  # settled meanwhile (another run): left as it is
+        if settled.outcome == MATCH:
+            updated = _matched(updated, entry, by_id[settled.id], settled.candidates[0])
+        else:
+            entries = dict(updated.entries)
+            undone = never_created(entry)
+            if undone is None:
+                del entries[settled.id]
+            else:
+                entries[settled.id] = undone
+            updated = replace(updated, entries=entries)
+        recorded.append(settled.id)
+    if recorded:
+        write_lockfile(lockfile_path, updated)
+    return recorded
+
+
+def _matched(lock: Lockfile, entry: Entry, item: Item, found: ProjectInfo) -> Lockfile:
+    """The lockfile with `found` made the item's current export, as adopt records it."""
+    task = found.task_id or UNKNOWN_TASK_ID
+    new = made_current(
+        entry, item.id, item.request, item.fingerprint, found.project_id, task, utc_now()
+    )
+    updated = with_entries(lock, [new])
+    if found.exported and found.download_url:
+        updated = with_state(updated, item.id, RenderState.DONE)
+    return updated
