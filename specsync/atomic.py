@@ -12,6 +12,8 @@ import stat
 from contextlib import suppress
 from pathlib import Path
 
+from specsync.regular_files import read_regular
+
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename or a new file in `directory` durable (POSIX; a no-op elsewhere)."""
@@ -40,7 +42,7 @@ def write_bytes_atomic(path: Path, data: bytes, default_mode: int = 0o644) -> bo
         if not stat.S_ISREG(info.st_mode):
             # Renaming over a device or a FIFO would replace it (as root, /dev/null itself).
             raise OSError(errno.EINVAL, "not a regular file, refusing to replace it", str(target))
-        current, mode = target.read_bytes(), stat.S_IMODE(info.st_mode)
+        current, mode = read_regular(target), stat.S_IMODE(info.st_mode)
     if current == data:
         return False
     directory = target.parent

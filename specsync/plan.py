@@ -271,23 +271,29 @@ def default_resolution_twin(request: Mapping[str, Any]) -> dict[str, Any] | None
     return None
 
 
-def reusable(item: Item, entry: Entry) -> Submission | None:
-    """The newest earlier export of this item made from the very request it sends now.
+def earlier_request(item: Item, entry: Entry) -> Submission | None:
+    """The newest record in the entry's history of the very request the item sends now.
 
-    History records keep ids and fingerprint, not the render state: a record is reused
-    unless it is the entry's current export and that one is known to have failed (a failed
-    export is never reused; docs/lockfile.md).
+    History keeps each request's last known state, and the newest one decides: an export
+    known good (accepted, not known to have failed) is reused; a request of unknown outcome
+    is shown as uncertain (never sent again on its own); a failed one is never reused.
     """
     for record in reversed(entry.history):
-        if record.fingerprint != item.fingerprint:
-            continue
-        if entry.state == RenderState.FAILED and (record.project_id, record.task_id) == (
-            entry.project_id,
-            entry.task_id,
-        ):
-            continue
-        return record
+        if record.fingerprint == item.fingerprint:
+            return record
     return None
+
+
+def reusable(item: Item, entry: Entry) -> Submission | None:
+    """The earlier export of this item made from the very request it sends now, when it
+    may be reused: known good, and not the entry's current export known to have failed
+    (a failed export is never reused; docs/lockfile.md)."""
+    record = earlier_request(item, entry)
+    if record is None or not record.known_good:
+        return None
+    if entry.state == RenderState.FAILED and record.key() == (entry.project_id, entry.task_id):
+        return None
+    return record
 
 
 def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
@@ -350,16 +356,30 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                 )
             )
         elif (record := reusable(item, entry)) is not None:
+            reason = (
+                f"the same as the earlier export {record.project_id} "
+                f"({record.submitted_at or 'time unknown'}); apply makes it current "
+                "again, nothing is sent"
+            )
+            if entry.state == RenderState.UNCERTAIN:
+                reason += (
+                    " (the last request, for another script, has an unknown outcome: it "
+                    "stays recorded, and shows as uncertain if that script comes back)"
+                )
+            planned.append(
+                PlannedItem(item.id, PlanAction.REUSE, item, entry, reason, reuse=record)
+            )
+        elif (record := earlier_request(item, entry)) is not None and not record.has_ids:
             planned.append(
                 PlannedItem(
                     item.id,
-                    PlanAction.REUSE,
+                    PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    f"the same as the earlier export {record.project_id} "
-                    f"({record.submitted_at or 'time unknown'}); apply makes it current "
-                    "again, nothing is sent",
-                    reuse=record,
+                    "an earlier request of this very script (sent "
+                    f"{record.attempted_at or 'at a time unknown'}) has an unknown outcome; "
+                    "if the export exists in AI Studios record it with `specsync adopt`, "
+                    "else resubmit with `apply --retry-uncertain`",
                 )
             )
         elif entry.project_id is None and entry.state != RenderState.UNCERTAIN:
@@ -402,12 +422,24 @@ def require_matches(option: str, patterns: Sequence[str], ids: Iterable[str]) ->
     if not missing:
         return
     lines = []
-    for pattern in missing:
-        guess = _close_pattern(pattern, ids)
+    # The first few, each cut short, and a count: 20,000 globs from a script must not
+    # print one line of hundreds of kilobytes.
+    for pattern in missing[:UNMATCHED_SHOWN]:
+        guess = _close_pattern(pattern[:PATTERN_SHOWN], ids)
         hint = f" (did you mean {guess!r}?)" if guess else ""
-        lines.append(f"{option} {pattern!r} matches no item{hint}")
+        lines.append(f"{option} {_shortened(pattern)!r} matches no item{hint}")
+    if len(missing) > UNMATCHED_SHOWN:
+        lines.append(f"and {len(missing) - UNMATCHED_SHOWN:,} more {option} globs match none")
     example = f"; ids look like {ids[0]!r}" if ids else "; there are no items"
     raise UserError("; ".join(lines) + example + ". Nothing was done.")
+
+
+UNMATCHED_SHOWN = 5
+PATTERN_SHOWN = 100
+
+
+def _shortened(pattern: str) -> str:
+    return pattern if len(pattern) <= PATTERN_SHOWN else pattern[:PATTERN_SHOWN] + "..."
 
 
 _WILDCARDS = frozenset("*?[")

@@ -30,8 +30,9 @@ from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, matches
+from specsync.regular_files import NotRegular, open_regular
 from specsync.state.lockdata import Entry, Lockfile
-from specsync.states import PlanAction
+from specsync.states import PlanAction, RenderState
 
 FORMAT = "specsync-saved-plan"
 FORMAT_VERSION = 1
@@ -71,6 +72,8 @@ class SavedPlan:
     paths: tuple[str, ...]  # the PATHS plan was given, to say so when they differ
     items: tuple[SavedItem, ...]
     created_at: str = ""
+    # lock_parts() as plan saw them, to name what changed; {} in files that predate it.
+    lockfile_parts: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def of(self, *actions: PlanAction) -> list[SavedItem]:
         return [saved for saved in self.items if saved.action in actions]
@@ -105,28 +108,51 @@ def lock_digest(lock: Lockfile) -> str:
     interrupted apply left folded in: `read_lock_view`).
 
     Of the content, not the bytes: a lockfile rewritten with the same exports (a merge, a
-    reformat) or given download hashes by `pull` still holds; any change to an entry's ids,
-    fingerprint, state, exported fields or history, to `forgotten`, to the service or to
-    the emulator mark makes the plan stale.
+    reformat), given download hashes by `pull`, or told by `status` that a render is done
+    still holds; any change to an entry's ids, fingerprint, exported fields or history, a
+    render recorded failed or a request left uncertain, to `forgotten`, to the service or
+    to the emulator mark makes the plan stale.
     """
-    document = {
+    return _canonical_digest(lock_parts(lock))
+
+
+def lock_parts(lock: Lockfile) -> dict[str, Any]:
+    """What the lock digest covers, part by part (a digest per entry), so that a refusal
+    can name the part that changed."""
+    return {
         "emulator": lock.emulator,
         "scheme": lock.fingerprint_scheme,
         "service": lock.service,
-        "entries": [_entry_fields(lock.entries[key]) for key in sorted(lock.entries)],
-        "forgotten": [
-            [key, [dataclasses.astuple(s) for s in lock.forgotten[key]]]
-            for key in sorted(lock.forgotten)
-        ],
+        "forgotten": _canonical_digest(
+            [
+                [key, [dataclasses.astuple(s) for s in lock.forgotten[key]]]
+                for key in sorted(lock.forgotten)
+            ]
+        )[:_SHORT],
+        "entries": {
+            key: _canonical_digest(_entry_fields(lock.entries[key]))[:_SHORT]
+            for key in sorted(lock.entries)
+        },
     }
-    return _canonical_digest(document)
 
 
 def _entry_fields(entry: Entry) -> dict[str, Any]:
     fields = entry._asdict()
     for download_field in _DOWNLOAD_FIELDS:
         fields.pop(download_field, None)
-    fields["history"] = [dataclasses.astuple(s) for s in entry.history]
+    if fields.get("state") == RenderState.DONE:
+        # `status` recording a finished render: apply sends the same for an accepted
+        # export whether its render is known done or not (check_selection would still
+        # catch a plan that turned out different).
+        fields["state"] = None
+    # The same holds for an earlier export's known `done`: reuse takes it as it takes one
+    # not yet known.
+    fields["history"] = [
+        dataclasses.astuple(
+            dataclasses.replace(s, state=None) if s.state == RenderState.DONE else s
+        )
+        for s in entry.history
+    ]
     return fields
 
 
@@ -166,6 +192,7 @@ def make_saved_plan(
     return SavedPlan(
         specsync_version=__version__,
         lockfile_digest=lock_digest(lock),
+        lockfile_parts=lock_parts(lock),
         manifests_digest=manifests_digest(rendered),
         rendered={item_id: digest[:_SHORT] for item_id, digest in rendered.items()},
         targets=tuple(targets),
@@ -194,6 +221,7 @@ def to_document(saved: SavedPlan) -> dict[str, Any]:
         "specsyncVersion": saved.specsync_version,
         "createdAt": saved.created_at,
         "lockfileDigest": saved.lockfile_digest,
+        "lockfileParts": dict(saved.lockfile_parts),
         "manifestsDigest": saved.manifests_digest,
         "targets": list(saved.targets),
         "paths": list(saved.paths),
@@ -235,6 +263,17 @@ def read_saved_plan(path: Path) -> SavedPlan:
             f"{path}:{error.lineno}:{error.colno}: not a saved plan ({error.msg}); "
             "make one with `specsync plan --out FILE`"
         ) from None
+    except RecursionError:
+        raise SavedPlanError(
+            f"{path}: not a saved plan (nested too deeply to read); "
+            "make one with `specsync plan --out FILE`"
+        ) from None
+    except ValueError:
+        # int() past its digit limit: a number no saved plan holds.
+        raise SavedPlanError(
+            f"{path}: not a saved plan (it holds a number too long to read); "
+            "make one with `specsync plan --out FILE`"
+        ) from None
     try:
         return _from_document(document)
     except (KeyError, TypeError, ValueError) as error:
@@ -246,8 +285,9 @@ def read_saved_plan(path: Path) -> SavedPlan:
 
 def _read_regular_file(path: Path) -> bytes:
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the check below refuses it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = open_regular(path)  # never waits for a FIFO's writer
+    except NotRegular:
+        raise SavedPlanError(f"the saved plan {path} is not a regular file") from None
     except OSError as error:
         raise SavedPlanError(
             f"cannot read the saved plan {path}: {error.strerror or error}"
@@ -318,7 +358,14 @@ def _from_document(document: Any) -> SavedPlan:
         paths=_texts(document.get("paths", []), "paths"),
         items=tuple(items),
         created_at=str(document.get("createdAt", "")),
+        lockfile_parts=_parts(document.get("lockfileParts", {})),
     )
+
+
+def _parts(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not isinstance(value.get("entries", {}), dict):
+        raise TypeError("lockfileParts is not an object")
+    return value
 
 
 def stale_reasons(
@@ -332,13 +379,38 @@ def stale_reasons(
     if lock_digest(lock) != saved.lockfile_digest:
         reasons.append(
             f"{lockfile_path} (or the journal of an interrupted apply beside it) records "
-            "other exports than when the plan was saved (another apply ran, a merge "
-            "landed, or this plan was applied already)"
+            f"other exports than when the plan was saved ({_lock_changes(saved, lock)})"
         )
     rendered = rendered_digests(items)
     if manifests_digest(rendered) != saved.manifests_digest:
         reasons.append(_manifest_changes(saved, rendered))
     return reasons
+
+
+def _lock_changes(saved: SavedPlan, lock: Lockfile) -> str:
+    """What changed in the lockfile, by part: the entries by id, the service, forgotten."""
+    before = saved.lockfile_parts
+    if not before:  # a plan saved by an older specsync: no parts to compare
+        return "another apply ran, a merge landed, or this plan was applied already"
+    now = lock_parts(lock)
+    parts = []
+    for name, label in (
+        ("service", "the service"),
+        ("emulator", "the emulator mark"),
+        ("scheme", "the fingerprint scheme"),
+        ("forgotten", "the forgotten exports"),
+    ):
+        if before.get(name) != now[name]:
+            parts.append(f"{label} changed")
+    old, new = before.get("entries", {}), now["entries"]
+    for label, ids in (
+        ("entries changed", sorted(k for k in new if k in old and old[k] != new[k])),
+        ("new entries", sorted(set(new) - set(old))),
+        ("entries gone", sorted(set(old) - set(new))),
+    ):
+        if ids:
+            parts.append(f"{label}: {_some(ids)}")
+    return "; ".join(parts) or "its content differs"
 
 
 def _manifest_changes(saved: SavedPlan, rendered: Mapping[str, str]) -> str:

@@ -65,3 +65,14 @@ class RenderState(StrEnum):
     # `isExport: false`: the service only shows the project on its dashboard, never renders
     # it (docs/vendor.md): nothing to wait for, nothing to download. Never in the lockfile.
     PREVIEW = "preview"
+
+
+# The render states an entry of the lockfile records (None until one is known): the others
+# are passing states that only `status` shows.
+RECORDED_STATES: tuple[RenderState, ...] = (
+    RenderState.DONE,
+    RenderState.FAILED,
+    RenderState.UNCERTAIN,
+)
+# Recorded states of an export that finished rendering (the others say nothing about it).
+FINAL_STATES: tuple[RenderState, ...] = (RenderState.DONE, RenderState.FAILED)

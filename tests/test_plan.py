@@ -3,6 +3,12 @@ from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_update import (
+    made_current,
+    submitted_entry,
+    uncertain_entry,
+    with_state,
+)
 
 
 def item(item_id: str, text: str, model: str = "M1", webhook: str | None = None) -> Item:
@@ -190,6 +196,82 @@ def test_two_different_lines_never_show_as_the_same_line() -> None:
         removed, added = text_diff(old, new_text)
         assert removed[2:] != added[2:], (old, new_text)
         assert len(removed) <= 200 and len(added) <= 200
+
+
+# -- reuse never hides an uncertain or failed export (issue 25) ----------------------------
+
+
+def test_an_export_recorded_failed_and_moved_into_history_is_never_reused() -> None:
+    first, second = item("a/en", "first"), item("a/en", "second")
+    entry = submitted_entry(None, "a/en", first.fingerprint, "p-1", "t-1", "2026-11-20")
+    lock = with_state(Lockfile({"a/en": entry}), "a/en", "failed")
+    entry = submitted_entry(lock.entries["a/en"], "a/en", second.fingerprint, "p-2", "t-2", "x")
+    assert entry.history[0].state == "failed"  # history keeps the export's last known state
+    planned = make_plan([first], Lockfile({"a/en": entry})).items[0]
+    assert planned.action == "update" and planned.reuse is None
+
+
+def test_an_export_known_done_or_not_yet_known_is_reused() -> None:
+    first, second = item("a/en", "first"), item("a/en", "second")
+    for state in ("done", None):
+        entry = submitted_entry(None, "a/en", first.fingerprint, "p-1", "t-1", "2026-11-20")
+        entry = entry._replace(state=state)
+        entry = submitted_entry(entry, "a/en", second.fingerprint, "p-2", "t-2", "x")
+        assert entry.history[0].state == state
+        planned = make_plan([first], Lockfile({"a/en": entry})).items[0]
+        assert planned.action == "reuse" and planned.reuse == entry.history[0]
+
+
+def attempt_left_uncertain() -> tuple[Item, Item, Entry]:
+    """`first` exported, then a request for `second` whose outcome is unknown."""
+    first, second = item("a/en", "first"), item("a/en", "second")
+    entry = submitted_entry(None, "a/en", first.fingerprint, "p-1", "t-1", "2026-11-20")
+    return first, second, uncertain_entry(entry, "a/en", second.fingerprint, "2026-11-25")
+
+
+def test_an_uncertain_request_is_never_forgotten_by_a_reuse() -> None:
+    first, second, entry = attempt_left_uncertain()
+    planned = make_plan([first], Lockfile({"a/en": entry})).items[0]
+    assert planned.action == "reuse" and "unknown outcome" in planned.reason
+    reused = made_current(entry, "a/en", first.request, first.fingerprint, "p-1", "t-1", "t")
+    assert reused.state is None
+    [attempt] = [h for h in reused.history if not h.has_ids]
+    assert (attempt.fingerprint, attempt.state, attempt.attempted_at) == (
+        second.fingerprint,
+        "uncertain",
+        "2026-11-25",
+    )
+    # Changing back to the script of that request: uncertain, not a plain update (which
+    # would POST the same request twice).
+    planned = make_plan([second], Lockfile({"a/en": reused})).items[0]
+    assert planned.action == "uncertain"
+    assert "2026-11-25" in planned.reason and "specsync adopt" in planned.reason
+
+
+def test_an_uncertain_request_is_never_forgotten_by_an_update_either() -> None:
+    _, second, entry = attempt_left_uncertain()
+    third = item("a/en", "third")
+    updated = submitted_entry(entry, "a/en", third.fingerprint, "p-3", "t-3", "2026-11-26")
+    assert make_plan([second], Lockfile({"a/en": updated})).items[0].action == "uncertain"
+    # Another uncertain request after it keeps the first one too.
+    again = uncertain_entry(entry, "a/en", third.fingerprint, "2026-11-27")
+    assert make_plan([second], Lockfile({"a/en": again})).items[0].action == "uncertain"
+
+
+def test_a_request_resubmitted_or_adopted_settles_its_uncertain_attempt() -> None:
+    first, second, entry = attempt_left_uncertain()
+    reused = made_current(entry, "a/en", first.request, first.fingerprint, "p-1", "t-1", "t")
+    # --retry-uncertain resubmits `second`; accepted, it is current and the next plan of
+    # it says unchanged; reverting away and back then reuses that export.
+    retried = submitted_entry(reused, "a/en", second.fingerprint, "p-2", "t-2", "2026-11-28")
+    assert make_plan([second], Lockfile({"a/en": retried})).items[0].action == "unchanged"
+    away = made_current(retried, "a/en", first.request, first.fingerprint, "p-1", "t-1", "t")
+    planned = make_plan([second], Lockfile({"a/en": away})).items[0]
+    assert planned.action == "reuse" and planned.reuse is not None
+    assert planned.reuse.project_id == "p-2"
+    # Adopting the very request it sent settles it too: nothing about it stays open.
+    adopted = made_current(entry, "a/en", second.request, second.fingerprint, "p-9", "t-9", "t")
+    assert all(h.has_ids for h in adopted.history)
 
 
 def test_a_target_matching_nothing_suggests_the_same_kind_of_pattern() -> None:

@@ -115,3 +115,15 @@ def test_only_a_saved_plan_is_ever_replaced(tmp_path: Path) -> None:
     write_saved_plan(tmp_path / "reviewed.plan", saved)
     write_saved_plan(tmp_path / "reviewed.plan", saved)  # an older plan is replaced
     assert read_saved_plan(tmp_path / "reviewed.plan").items == saved.items
+
+
+def test_a_render_recorded_done_keeps_the_digest_and_a_failure_is_named() -> None:
+    a, b = exported(item("a/en", "hi")), exported(item("b/en", "yo"))
+    before = Lockfile({"a/en": a, "b/en": b})
+    saved = make_saved_plan(make_plan([], before), [], before)
+    done = Lockfile({"a/en": a._replace(state="done"), "b/en": b})
+    assert lock_digest(done) == saved.lockfile_digest  # status cannot change what is sent
+    failed = Lockfile({"a/en": a, "b/en": b._replace(state="failed")}, service="x.example")
+    assert lock_digest(failed) != saved.lockfile_digest
+    (reason,) = stale_reasons(saved, [], failed, Path("specsync.lock"))
+    assert reason.endswith("(the service changed; entries changed: b/en)"), reason

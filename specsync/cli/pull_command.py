@@ -6,6 +6,7 @@ import collections
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from specsync.cli.options import (
 from specsync.errors import UserError
 
 MAX_BYTES_DEFAULT = 2 * 1024**3
+DEFAULT_MIN_RATE = 64 * 1024  # bytes/s; service.download.DEFAULT_MIN_RATE
+MIN_RATE_ENV = "SPECSYNC_DOWNLOAD_MIN_RATE"
 
 
 def out_option() -> Any:
@@ -50,12 +53,26 @@ def max_bytes_option() -> Any:
     )
 
 
+def min_rate_option() -> Any:
+    return click.option(
+        "--min-rate",
+        type=click.FloatRange(min=1, min_open=False),
+        default=None,
+        metavar="BYTES/S",
+        help="Give up a download slower than this on average, after a grace of "
+        "SPECSYNC_REQUEST_DEADLINE or 30 s (its part is kept for the next pull): each file's "
+        "deadline is the grace plus its size (else --max-bytes) over this rate. Default: "
+        f"SPECSYNC_DOWNLOAD_MIN_RATE, else {DEFAULT_MIN_RATE}.",
+    )
+
+
 @click.command()
 @LOCKFILE_OPTION
 @out_option()
 @target_option()
 @concurrency_option("Downloads at once.")
 @max_bytes_option()
+@min_rate_option()
 @click.option(
     "--verify",
     is_flag=True,
@@ -75,6 +92,7 @@ def pull(
     targets: tuple[str, ...],
     concurrency: int,
     max_bytes: int,
+    min_rate: float | None,
     verify: bool,
     output_format: str,
     use_emulator: bool,
@@ -86,7 +104,10 @@ def pull(
     done yet (rendering, failed, uncertain, never exported) are listed as skipped with the
     reason and do not make the exit 1 by themselves. A file whose hash matches the lockfile
     is skipped without a request; a missing, partial or changed one is fetched again (a
-    partial one resumed with HTTP Range). Download URLs come from .specsync/status.json or
+    partial one resumed with HTTP Range, only for the same export). Only an MP4 is
+    recorded: an error page, JSON or an empty body is refused with nothing kept. A download
+    slower than --min-rate is given up (its part kept); Ctrl-C or SIGTERM ends the run
+    within about 2 s, keeping the parts. Download URLs come from .specsync/status.json or
     the progress endpoint (an expired one is refreshed once); the key is never sent to the
     download host. Exit 0 when every done item is on disk and verified; 1 otherwise.
 
@@ -106,7 +127,7 @@ def pull(
     from specsync.state.journal import read_lock_view
 
     path = Path(mode_lockfile(lockfile, use_emulator))
-    options = pull_options(path, out_dir, targets, concurrency, max_bytes)
+    options = pull_options(path, out_dir, targets, concurrency, max_bytes, min_rate)
     lock = read_lock_view(path)
     require_matches("--target", targets, lock.entries)
     if verify:
@@ -122,16 +143,37 @@ def pull_options(
     targets: tuple[str, ...],
     concurrency: int,
     max_bytes: int,
+    min_rate: float | None = None,
 ) -> Any:
-    from specsync.service.download import DownloadLimits
+    from specsync.service.download import DEADLINE_GRACE, DownloadLimits
     from specsync.service.pull import PullOptions
 
+    read_timeout = download_read_timeout()
     return PullOptions(
         out_dir=resolve_out(out_dir, lockfile),
         targets=targets,
         concurrency=concurrency,
-        limits=DownloadLimits(max_bytes=max_bytes, read_timeout=download_read_timeout()),
+        limits=DownloadLimits(
+            max_bytes=max_bytes,
+            read_timeout=read_timeout,
+            min_rate=min_rate if min_rate is not None else min_rate_from_env(),
+            grace=min(DEADLINE_GRACE, read_timeout),
+        ),
     )
+
+
+def min_rate_from_env() -> float:
+    """SPECSYNC_DOWNLOAD_MIN_RATE (bytes/s, at least 1), else the default."""
+    raw = os.environ.get(MIN_RATE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MIN_RATE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 1 or value == float("inf"):
+        raise UserError(f"{MIN_RATE_ENV}={raw[:40]!r} is not a rate in bytes/s (at least 1)")
+    return value
 
 
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
@@ -169,7 +211,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
-        with _lazy_endpoint(use_emulator) as endpoint:
+        with _lazy_endpoint(use_emulator) as endpoint, terminate_as_interrupt():
 
             def make_client() -> Any:
                 base, credentials = endpoint()
@@ -186,6 +228,24 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     except LockBusy as error:
         raise UserError(str(error)) from None
     return report
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) ends a pull as Ctrl-C does: downloads let go within
+    about 2 s, parts kept, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
-from specsync.cli.pull_command import max_bytes_option, out_option
+from specsync.cli.pull_command import max_bytes_option, out_option, terminate_as_interrupt
 from specsync.errors import UserError
 
 
@@ -403,7 +403,7 @@ def status(
     try:
         api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)
-        with _api_endpoint(use_emulator) as (base, credentials):
+        with _api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
 
             def log(line: str) -> None:
                 click.echo(shown(line), err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -14,8 +15,8 @@ from specsync.manifests.load import (
     read_problem,
     wide_encoding,
 )
+from specsync.manifests.project_root import LOCKFILE_NAME, PROJECT_FILE_NAME, refuse_nested
 from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
-from specsync.manifests.project_root import PROJECT_FILE_NAME
 from specsync.model import InputError, Location, Problem
 
 SUFFIXES = (".yaml", ".yml")
@@ -114,6 +115,8 @@ def _search(
 
     for folder, subfolders, files in os.walk(directory, onerror=unreadable_folder):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        if PROJECT_FILE_NAME in files or LOCKFILE_NAME in files:
+            refuse_nested(Path(folder))  # a project in another's manifests/: never both
         for name in sorted(files):
             if not name.endswith(SUFFIXES) or name == PROJECT_FILE_NAME:
                 continue  # the project file carries `specsync:` too, but is no manifest
@@ -139,6 +142,14 @@ def _search(
             finally:
                 os.close(fd)
     return found
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def _has_content(path: Path) -> bool:
@@ -205,12 +216,12 @@ def find_manifests(
             )
         elif path.is_file():
             chosen.append(path)
-        elif path.is_symlink():
-            problems.append(
-                Problem(Location(given), f"broken symbolic link (to {os.readlink(path)})")
-            )
         elif path.exists():
+            # Before the symlink test: /dev/stdin is a link to a pipe, not a broken link.
             problems.append(Problem(Location(given), NotRegular.describe(path)))
+        elif path.is_symlink():
+            what = "a symbolic link loop" if _loops(path) else "broken symbolic link"
+            problems.append(Problem(Location(given), f"{what} (to {os.readlink(path)})"))
         else:
             problems.append(Problem(Location(given), "no such file or folder"))
     if problems:
@@ -230,7 +241,11 @@ def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> tuple[Pa
     else manifests/ when present; else the current folder, taken as a last resort (not
     chosen: it may be any checkout, with others' templates in it)."""
     if root:
-        return (cwd / root).resolve(), True
+        folder = (cwd / root).resolve()
+        if not folder.is_dir():
+            what = "not a folder" if folder.exists() else "no such folder"
+            raise InputError(Problem(Location(root), f"--root: {what}", code="file"))
+        return folder, True
     directories = [p for p in paths if (cwd / p).is_dir()]
     if len(directories) == 1:
         return (cwd / directories[0]).resolve(), True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from specsync.model import Document, InputError, Location, PathKey, Problem
+from specsync.regular_files import NotRegular, open_regular
 
 try:  # the C loader is several times faster; fall back when libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -453,39 +453,6 @@ def read_problem(display: str, error: OSError | NotRegular) -> Problem:
     if isinstance(error, NotRegular):
         return Problem(Location(display), str(error))
     return Problem(Location(display), f"cannot read: {error.strerror or error}")
-
-
-class NotRegular(Exception):
-    """A path that is no regular file (a FIFO, a device, a socket): never opened to read."""
-
-    _KINDS = (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a folder"),
-    )
-
-    @classmethod
-    def describe(cls, path: Path, mode: int | None = None) -> str:
-        if mode is None:
-            mode = path.stat().st_mode
-        kind = next((name for test, name in cls._KINDS if test(mode)), "a special file")
-        return f"not a regular file ({kind})"
-
-
-def open_regular(path: Path) -> int:
-    """A descriptor open for reading on `path`, which must be a regular file.
-
-    O_NONBLOCK so that a FIFO swapped in after any earlier check cannot block the open;
-    the type is checked on the open descriptor itself (no race).
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise NotRegular(NotRegular.describe(path, mode))
-    return fd
 
 
 def _read_capped(fd: int, display: str) -> bytes:

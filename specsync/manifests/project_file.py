@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specsync.manifests.project_root import PROJECT_FILE_NAME, find_project_root
-from specsync.model import Document, InputError, PathKey, Problem
+from specsync.manifests.project_root import PROJECT_FILE_NAME, find_project_root, foreign_owner
+from specsync.model import Document, InputError, Location, PathKey, Problem
 
 # Names every template gets from specsync; a var of the same name would be shadowed silently.
 RESERVED_VARS = ("locale", "video")
@@ -98,6 +98,20 @@ class ProjectFiles:
         from specsync.manifests import load, schema
 
         display = _display(path, self.cwd)
+        owner = foreign_owner(path)
+        if owner is not None:
+            # Its vars reach every script and its webhookUrl every run: one planted in a
+            # shared folder (/tmp) must not steer this user's exports.
+            self.problems.append(
+                Problem(
+                    Location(display),
+                    f"owned by another user (uid {owner}), not you (uid {os.getuid()}): "
+                    "refused, as git refuses a repository someone else owns "
+                    "(safe.directory). If it is yours to use, copy it or chown it",
+                    code="project-file",
+                )
+            )
+            return None
         try:
             document = load.load_document(path, display)
         except InputError as error:

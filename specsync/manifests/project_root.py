@@ -24,9 +24,51 @@ def find_project_root(start: Path) -> Path | None:
     """
     here = Path(os.path.abspath(start))
     for folder in (here, *here.parents):
-        if _is_ours(folder / LOCKFILE_NAME) or _is_ours(folder / PROJECT_FILE_NAME):
+        if is_project(folder):
+            refuse_nested(folder)
             return folder
     return None
+
+
+def is_project(folder: Path) -> bool:
+    """Whether `folder` holds a marker (specsync.lock or specsync.yaml) of the user's own."""
+    return _is_ours(folder / LOCKFILE_NAME) or _is_ours(folder / PROJECT_FILE_NAME)
+
+
+def enclosing_project(folder: Path) -> Path | None:
+    """The project whose manifests/ folder holds `folder` (a project nested in another's
+    manifests), or None."""
+    here = Path(os.path.abspath(folder))
+    for outer in here.parents:
+        if here.is_relative_to(outer / MANIFESTS_DIR) and is_project(outer):
+            return outer
+    return None
+
+
+def refuse_nested(folder: Path) -> None:
+    """Raise InputError when `folder` (a project) lies inside another project's manifests.
+
+    Its manifests belong to the outer project's runs too: a run of each, each with its own
+    lockfile, would export the same items twice. Refused from either side, before anything
+    is sent (docs/project-file.md, "Nested projects").
+    """
+    outer = enclosing_project(folder)
+    if outer is None:
+        return
+    from specsync.model import InputError, Location, Problem
+
+    markers = [name for name in (PROJECT_FILE_NAME, LOCKFILE_NAME) if (folder / name).exists()]
+    marker = folder / (markers[0] if markers else PROJECT_FILE_NAME)
+    raise InputError(
+        Problem(
+            Location(str(marker)),
+            f"a project inside the {MANIFESTS_DIR}/ of the project at {outer}: its items "
+            "would be exported by both, each with its own lockfile. Move this folder out of "
+            f"{outer / MANIFESTS_DIR}, or remove its {' and '.join(markers)} so that its "
+            f"manifests are part of {outer}",
+            code="nested-project",
+        )
+    )
 
 
 def _is_ours(path: Path) -> bool:
@@ -35,6 +77,18 @@ def _is_ours(path: Path) -> bool:
     except OSError:
         return False
     return not hasattr(os, "getuid") or status.st_uid == os.getuid()
+
+
+def foreign_owner(path: Path) -> int | None:
+    """The uid owning `path` when it exists and is not the user's (git's safe.directory
+    rule, as for the markers above); None otherwise."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return None
+    if not hasattr(os, "getuid") or status.st_uid == os.getuid():
+        return None
+    return status.st_uid
 
 
 def default_lockfile(cwd: Path) -> str:

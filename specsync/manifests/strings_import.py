@@ -24,6 +24,7 @@ from specsync.manifests.load import NotRegular, open_regular
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import ENCODING, unguard
 from specsync.model import InputError, Location, Problem, canonical_locale
+from specsync.regular_files import read_regular
 
 REQUIRED_COLUMNS = ("item", "current", "new")
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -276,7 +277,7 @@ def _rewrite(manifest: Path, changes: Sequence[_Change]) -> None:
     from ruamel.yaml.util import load_yaml_guess_indent
 
     try:
-        raw = manifest.read_bytes()
+        raw = read_regular(manifest)  # never blocks on a FIFO swapped in since the load
         original = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise _NotWritten(f"cannot read {manifest}: {error}") from None

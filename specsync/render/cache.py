@@ -48,6 +48,7 @@ import jinja2
 from jinja2 import Environment
 
 from specsync import __version__
+from specsync.regular_files import open_regular, read_regular
 
 FORMAT = 1
 MAGIC = b"SSTC"
@@ -321,8 +322,8 @@ class TemplateCache:
     def _append(self, path: Path, blob: bytes) -> None:
         # One write on an O_APPEND descriptor: concurrent runs never interleave records,
         # and a crash leaves at worst a torn tail that readers recognise and drop.
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags, 0o600)
+        # Not blocking on a FIFO planted at a pack's name (a FIFO refuses with NotRegular).
+        fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode=0o600)
         try:
             os.write(fd, blob)
         finally:
@@ -408,7 +409,7 @@ def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    fd = open_regular(path)  # a FIFO planted there never blocks a run
     try:
         status = os.fstat(fd)
         # Anyone else able to write the key could forge entries; anyone else able to read
@@ -451,7 +452,7 @@ def _shard_of(key: bytes) -> int:
 def _read_pack(path: Path) -> _Pack:
     """Index every well-framed record; stop at the first torn or foreign one."""
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError:
         return _Pack()
     pack = _Pack(data=data)

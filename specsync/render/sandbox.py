@@ -34,6 +34,8 @@ from jinja2.environment import Environment
 from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from specsync.regular_files import NotRegular, read_regular
+
 # Largest string/list/bytes an operation may build (twice the rendered-script limit: room
 # for markup that is later stripped, nothing near what could hurt the machine).
 MAX_VALUE = 100_000
@@ -336,8 +338,10 @@ class RootLoader(BaseLoader):
             raise TemplateNotFound(f"{name} (it leads outside the manifest root)")
         if not real.is_file():
             raise TemplateNotFound(f"{name} (not a regular file)")
-        with real.open("rb") as handle:
-            raw = handle.read(MAX_INCLUDE_BYTES + 1)
+        try:
+            raw = read_regular(real, MAX_INCLUDE_BYTES)
+        except NotRegular:  # swapped for a FIFO since the check: never blocks
+            raise TemplateNotFound(f"{name} (not a regular file)") from None
         if len(raw) > MAX_INCLUDE_BYTES:
             raise TemplateNotFound(f"{name} (larger than {MAX_INCLUDE_BYTES:,} bytes)")
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, TemplateSyntaxError, UndefinedError
 
 from specsync.model import Location, Problem
+from specsync.regular_files import open_regular, read_regular
 from specsync.render.sandbox import MAX_INCLUDE_BYTES
 
 # Files under the manifest root that are template sources, checked even when unused.
@@ -41,7 +42,8 @@ def display_path(filename: str, cwd: Path | None) -> str:
 
 def _line_text(filename: str, line: int) -> str:
     try:
-        with open(filename, encoding="utf-8", errors="replace") as handle:
+        fd = open_regular(filename)  # never blocks on a FIFO
+        with open(fd, encoding="utf-8", errors="replace") as handle:
             for number, text in enumerate(handle, start=1):
                 if number == line:
                     return text.rstrip("\n")
@@ -118,8 +120,7 @@ def unincluded_problems(
         if filename in included or shown in reported:
             continue
         try:
-            with path.open("rb") as handle:
-                raw = handle.read(MAX_INCLUDE_BYTES + 1)
+            raw = read_regular(path, MAX_INCLUDE_BYTES)  # a FIFO named *.j2 never blocks
             source = raw.decode("utf-8").removeprefix("\ufeff")
         except (OSError, UnicodeDecodeError):
             continue  # reported by include when a script uses it; unused, it harms nothing

@@ -271,7 +271,7 @@ def _submit_all(
         )
         _run_dispatcher(dispatcher, queue, pool, submitter, client, progress, report)
         # An intent that could not be written was never sent: nothing to record for it.
-        report.unjournalled = [r for r in journal.unwritten if r.get("event") != "intent"]
+        report.unjournalled = [r for r in journal.unwritten if r.get("event") != journal_mod.INTENT]
     # Every chosen item is accounted for: those never started are "not sent".
     note = dispatcher.reason or ""
     for planned, why in queue:

@@ -12,10 +12,12 @@ only for entries that still name the export that was downloaded.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,13 +44,17 @@ from specsync.state.lockfile_write import write_lockfile
 DOWNLOADED = "downloaded"  # fetched (or resumed) and verified
 UNCHANGED = "unchanged"  # already on disk with the recorded hash: no request
 FAILED_OUTCOME = "failed"  # done, but not on disk and verified
+INTERRUPTED = "interrupted"  # stopped by a signal; its part is kept for the next pull
 SKIPPED = "skipped"  # not done (rendering, failed, uncertain, never exported): not an error
 # `--verify`
 VERIFIED = "verified"
 MISSING = "missing"
 CHANGED = "changed"
 
-FAILING = (FAILED_OUTCOME, MISSING, CHANGED)
+FAILING = (FAILED_OUTCOME, INTERRUPTED, MISSING, CHANGED)
+# After SIGINT/SIGTERM, how long the downloads under way get to let go (their sockets are
+# shut at once; this bounds a thread stuck elsewhere).
+STOP_GRACE_SECONDS = 1.5
 DEFAULT_OUT = "videos"
 
 # The shapes of a video id and a locale (README, "Manifests"): anything else in a lockfile
@@ -169,6 +175,7 @@ def _fetch(
     urls: _Urls,
     session: Any,
     options: PullOptions,
+    stop: threading.Event,
 ) -> PulledItem:
     """Download one video: the cached URL, and a fresh one once when that is missing or
     refused. Auth errors of the progress endpoint propagate (they stop the run), and so
@@ -194,7 +201,11 @@ def _fetch(
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.parent.is_symlink():
                 raise transport.DownloadError(f"{target.parent} is a symlink; not followed")
-            result = transport.download(session, url, target, options.limits)
+            result = transport.download(
+                session, url, target, options.limits, export=entry.project_id or "", stop=stop
+            )
+        except transport.Interrupted as error:
+            return PulledItem(entry.id, INTERRUPTED, shown, message=str(error))
         except (transport.StaleLink, transport.Unreachable) as error:
             if refreshed:
                 return PulledItem(entry.id, FAILED_OUTCOME, shown, message=str(error))
@@ -247,30 +258,111 @@ def run_pull(
     if jobs:
         urls = _Urls(lockfile_path, make_client)
         session = transport.download_session()
+        stop = threading.Event()
+        settled: list[PulledItem] = []
+        project_of = {entry.id: entry.project_id for entry, _ in jobs}
 
         def one(job: tuple[Entry, Path]) -> PulledItem:
-            item = _fetch(job[0], job[1], urls, session, options)
+            item = _fetch(job[0], job[1], urls, session, options, stop)
+            settled.append(item)
             notify(item)
             return item
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-                fetched = list(pool.map(one, jobs))
+            fetched = _run_all(one, jobs, options.concurrency, stop)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM: what is already on disk and verified is still recorded
+            # (quickly, or not at all when another run holds the lock), then the run ends.
+            with contextlib.suppress(journal.LockBusy, OSError):
+                finished = [item for item in settled if item.outcome == DOWNLOADED]
+                record_downloads(lockfile_path, finished, project_of)
+            raise
         finally:
             session.close()
             urls.close()
         report.items.extend(fetched)
-        project_of = {entry.id: entry.project_id for entry, _ in jobs}
-        done = [item for item in fetched if item.outcome == DOWNLOADED]
-        try:
-            report.recorded = record_downloads(lockfile_path, done, project_of)
-        except journal.LockBusy as error:
-            report.not_recorded = (
-                f"{error}: the videos are on disk, but their hashes were not recorded; "
-                "run `specsync pull` again when it ends (it fetches them again)"
-            )
+        _record(lockfile_path, fetched, project_of, report)
     report.items.sort(key=lambda item: item.id)
     return report
+
+
+def _record(
+    lockfile_path: Path,
+    fetched: Sequence[PulledItem],
+    project_of: dict[str, str | None],
+    report: PullReport,
+) -> None:
+    """The hashes of what was downloaded into the lockfile; why not in `report` else."""
+    done = [item for item in fetched if item.outcome == DOWNLOADED]
+    try:
+        report.recorded = record_downloads(lockfile_path, done, project_of)
+    except journal.LockBusy as error:
+        report.not_recorded = (
+            f"{error}: the videos are on disk, but their hashes were not recorded; "
+            "run `specsync pull` again when it ends (it fetches them again)"
+        )
+    except OSError as error:
+        # A full disk (or a read-only one) while writing the lockfile: the videos are
+        # fine, only their hashes are missing.
+        on_disk = ", ".join(item.path or item.id for item in done)
+        report.not_recorded = (
+            f"cannot record the hashes in {lockfile_path}: {error.strerror or error}. "
+            f"On disk and not recorded: {on_disk}; the next `specsync pull` records "
+            "them (it fetches them again)"
+        )
+
+
+def _run_all(
+    one: Callable[[tuple[Entry, Path]], PulledItem],
+    jobs: Sequence[tuple[Entry, Path]],
+    concurrency: int,
+    stop: threading.Event,
+) -> list[PulledItem]:
+    """`one` over `jobs` on `concurrency` daemon threads; results in the order of `jobs`.
+    An exception of `one` (an auth error of the progress endpoint, a bug) is raised once the
+    downloads under way end; no new one starts after it.
+
+    On KeyboardInterrupt (SIGINT, or SIGTERM made one), `stop` tells every download to let
+    go (their watches shut their sockets at once, their parts are kept); the threads get
+    STOP_GRACE_SECONDS, and being daemons, none of them can hold the process after that.
+    """
+    results: list[PulledItem | None] = [None] * len(jobs)
+    pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(jobs)):
+        pending.put(index)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set() and not errors:
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = one(jobs[index])
+            except BaseException as error:  # handed to the main thread, raised there
+                errors.append(error)
+                return
+
+    threads = [
+        threading.Thread(target=worker, name="specsync-pull", daemon=True)
+        for _ in range(max(1, min(concurrency, len(jobs))))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except BaseException:
+        stop.set()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        raise
+    if errors:
+        raise errors[0]
+    return [result for result in results if result is not None]
 
 
 def _jobs(lock: Lockfile, options: PullOptions, report: PullReport) -> list[tuple[Entry, Path]]:
@@ -286,7 +378,7 @@ def _jobs(lock: Lockfile, options: PullOptions, report: PullReport) -> list[tupl
             report.items.append(
                 PulledItem(entry.id, FAILED_OUTCOME, message="not a VIDEO/LOCALE id")
             )
-        elif entry.sha256 is not None and transport.file_digest(target) == (
+        elif entry.sha256 is not None and transport.file_digest(target, entry.size) == (
             entry.sha256,
             entry.size,
         ):
@@ -337,14 +429,14 @@ def verify_files(lockfile_path: Path, options: PullOptions) -> PullReport:
             report.items.append(PulledItem(entry.id, SKIPPED, message="no recorded hash"))
             continue
         shown = _shown_path(target)
-        found = transport.file_digest(target)
+        found = transport.file_digest(target, entry.size)
         if found is None:
             outcome, message = MISSING, "not on disk (or not a regular file)"
         elif found != (entry.sha256, entry.size):
             outcome, message = CHANGED, "differs from the recorded sha256/bytes"
         else:
             outcome, message = VERIFIED, ""
-        size, sha = (found[1], found[0]) if found else (None, None)
+        size, sha = (found[1], found[0] or None) if found else (None, None)
         report.items.append(PulledItem(entry.id, outcome, shown, size, sha, message))
     return report
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
+from specsync.regular_files import read_regular
 from specsync.service.credentials import is_loopback_host
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal
@@ -269,7 +270,7 @@ def cache_path(lockfile_path: Path, create: bool = True) -> Path:
 def read_cache(lockfile_path: Path) -> dict[str, dict[str, Any]]:
     """Cached status by item id ({} when missing or unreadable: it is only a cache)."""
     try:
-        raw = json.loads(cache_path(lockfile_path, create=False).read_text(encoding="utf-8"))
+        raw = json.loads(read_regular(cache_path(lockfile_path, create=False)).decode("utf-8"))
     except (OSError, ValueError):
         return {}
     items = raw.get("items") if isinstance(raw, dict) else None

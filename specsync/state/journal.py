@@ -23,21 +23,23 @@ from typing import TYPE_CHECKING, Any
 
 from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.regular_files import NotRegular, open_regular, read_regular
+from specsync.state.lockdata import Entry, Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
+from specsync.states import Answer
 
 if TYPE_CHECKING:
     import filelock
 
 STATE_DIR_NAME = ".specsync"
 
+# The events of a journal: the service record, an intent, and an answer (the words of
+# `specsync.states.Answer`, defined there once; named here for the journal's readers).
 SERVICE = "service"  # first record: which service the run talked to
-INTENT = "intent"
-ACCEPTED = "accepted"
-FAILED = "failed"
-UNCERTAIN = "uncertain"
-OUTCOMES = (ACCEPTED, FAILED, UNCERTAIN)
+INTENT = "intent"  # written before a request is sent
+ACCEPTED, FAILED, UNCERTAIN = Answer.ACCEPTED, Answer.FAILED, Answer.UNCERTAIN
+OUTCOMES: tuple[Answer, ...] = tuple(Answer)
 
 
 def resolved(lockfile_path: Path) -> Path:
@@ -93,9 +95,11 @@ class Journal:
         self._lock = threading.Lock()
         self.unwritten: list[dict[str, Any]] = []
         existed = self.path.exists() and self.path.stat().st_size > 0
-        self._fd: int | None = os.open(
-            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
-        )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        try:
+            self._fd: int | None = open_regular(self.path, flags, mode=0o600)
+        except NotRegular as error:
+            raise _not_a_journal(self.path, error) from None
         try:
             if existed and self._ends_torn():
                 # A run killed mid-write left half a line: end it, so the next record stays
@@ -110,7 +114,7 @@ class Journal:
             raise
 
     def _ends_torn(self) -> bool:
-        with open(self.path, "rb") as handle:
+        with open(open_regular(self.path), "rb") as handle:
             handle.seek(0, os.SEEK_END)
             if handle.tell() == 0:
                 return False
@@ -181,9 +185,11 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     skipped. Such a line was never fsynced, so no request was sent on its strength.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path)
     except FileNotFoundError:
         return []
+    except NotRegular as error:
+        raise _not_a_journal(Path(path), error) from None
     records: list[dict[str, Any]] = []
     for raw in data.split(b"\n"):
         if not raw.strip():
@@ -201,10 +207,12 @@ def journal_service(records_path: Path) -> dict[str, Any] | None:
     """The service a journal's run talked to ({"emulator", "host"}); None when the journal
     does not say (written by an older specsync) or is missing."""
     try:
-        with open(records_path, "rb") as handle:
+        with open(open_regular(records_path), "rb") as handle:
             first = handle.readline()
     except FileNotFoundError:
         return None
+    except NotRegular as error:
+        raise _not_a_journal(Path(records_path), error) from None
     try:
         record = json.loads(first.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -215,6 +223,14 @@ def journal_service(records_path: Path) -> dict[str, Any] | None:
         return None
     host = record.get("host")
     return {"emulator": record["emulator"], "host": host if isinstance(host, str) else ""}
+
+
+def _not_a_journal(path: Path, error: NotRegular) -> UserError:
+    # A FIFO there would block plan and apply forever; a device would feed them garbage.
+    return UserError(
+        f"{path}: the journal's place holds something that is {error}; move it away "
+        "(a journal is a file specsync writes itself). Nothing was sent"
+    )
 
 
 class JournalMismatch(UserError):
@@ -249,8 +265,9 @@ def check_journal_service(path: Path, lockfile_path: Path, emulator: bool, host:
 
 
 def _hostname(netloc: str) -> str:
-    # Compare hosts, not ports: the port of a loopback test service changes between runs.
-    return netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower() if netloc else ""
+    # The lockfile's own rule (service_host: the URL parser, so `[fd00::a]` stays whole);
+    # hosts, not ports, since a loopback test service's port changes between runs.
+    return service_host(netloc)
 
 
 def _is_valid(record: dict[str, Any]) -> bool:
@@ -405,7 +422,7 @@ def _owner_path(lockfile_path: Path) -> Path:
 
 def _read_owner(path: Path) -> tuple[int | None, str | None]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path).decode("utf-8"))
         pid = data.get("pid")
         since = data.get("since")
         return (pid if isinstance(pid, int) else None, since if isinstance(since, str) else None)

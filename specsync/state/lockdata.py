@@ -11,22 +11,49 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from specsync.model import FINGERPRINT_SCHEME
+from specsync.states import FINAL_STATES, RECORDED_STATES, RenderState
 
 # Recorded for an export whose request set no resolution (the service's default).
 DEFAULT_RESOLUTION = "default"
 
-# An entry's render state once known (None until then): see `Entry.state`.
-STATES = ("done", "failed", "uncertain")
+# An entry's render state once known (None until then): see `Entry.state`. The words are
+# defined in `specsync.states`; this is the name the lockfile modules know them by.
+STATES = RECORDED_STATES
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One accepted export of an item: the ids the service handed out, and for what."""
+    """One earlier request of an item, as its entry's `history` keeps it.
+
+    Usually an accepted export: the ids the service handed out, for what, and its last
+    known render state (`done`/`failed`; None when unknown). A request whose outcome was
+    never known and that a later export or reuse replaced is kept too, so that it is never
+    forgotten: it has no ids (empty strings), the state `uncertain` and `attempted_at`.
+    """
 
     project_id: str
     task_id: str
     submitted_at: str
     fingerprint: str
+    state: str | None = None
+    attempted_at: str | None = None
+
+    @property
+    def has_ids(self) -> bool:
+        """Was this request accepted (ids known)? False for an uncertain attempt."""
+        return bool(self.project_id)
+
+    @property
+    def known_good(self) -> bool:
+        """An accepted export not known to have failed: one that may be reused."""
+        return self.has_ids and self.state not in (RenderState.FAILED, RenderState.UNCERTAIN)
+
+    def key(self) -> tuple[str, ...]:
+        """What makes two records the same request: the ids, or for an attempt without
+        ids its fingerprint and time."""
+        if self.has_ids:
+            return (self.project_id, self.task_id)
+        return ("", self.fingerprint, self.attempted_at or "")
 
 
 class Entry(NamedTuple):
@@ -97,10 +124,23 @@ class Entry(NamedTuple):
         )
 
     def submission(self) -> Submission | None:
-        """The current export as a history record (None when there is none)."""
+        """The current export as a history record (None when there is none), with its
+        render state when known (an `uncertain` state is the attempt's, not the export's)."""
         if self.project_id is None or self.task_id is None:
             return None
-        return Submission(self.project_id, self.task_id, self.submitted_at or "", self.fingerprint)
+        state = self.state if self.state in FINAL_STATES else None
+        return Submission(
+            self.project_id, self.task_id, self.submitted_at or "", self.fingerprint, state
+        )
+
+    def attempt(self) -> Submission | None:
+        """The request of unknown outcome this entry records, as a history record (None
+        unless the entry is `uncertain`)."""
+        if self.state != RenderState.UNCERTAIN:
+            return None
+        return Submission(
+            "", "", "", self.fingerprint, RenderState.UNCERTAIN, self.attempted_at or ""
+        )
 
 
 def resolution_marker(request: Mapping[str, Any]) -> str | None:

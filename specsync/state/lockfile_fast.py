@@ -4,55 +4,80 @@
 about 0.8 s, more than the rest of `plan` together. specsync writes a small, fixed subset of
 TOML (see `lockfile_write.dumps`): comments, `key = value` lines with basic strings, booleans or
 integers, `[items."ID"]`/`[forgotten."ID"]` headers and a `history` array of one-line inline
-tables. This reader takes that subset line by line and returns the same dict `tomllib`
-would. At the first line it does not recognise, or anything it cannot prove identical
-(a duplicate key, an escape JSON and TOML read differently), it returns None and the caller
-uses `tomllib`, which also gives the located error for a broken file.
+tables. This reader takes that subset and returns the same dict `tomllib` would. At anything
+it does not recognise or cannot prove identical (a duplicate key, an escape TOML refuses),
+it returns None and the caller uses `tomllib`, which also gives the located error for a
+broken file. The blocks it reads are built from the field tables of `lockfile_fields`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import json.decoder
 import re
 import sys
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from specsync.state.lockdata import Entry
+from specsync.state.lockfile_fields import (
+    ENTRY_FIELDS,
+    HISTORY_FIELDS,
+    HISTORY_KEY,
+    SHA256_FORM,
+    Field,
+    entry_from_row,
+    row_is_well_formed,
+    well_formed_record,
+)
+
+__all__ = ["END_LINE", "SHA256_FORM", "read_canonical", "skim_known"]
 
 # The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
 END_LINE = "# end of specsync.lock"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 _HEADER = re.compile(r'\[(items|forgotten)\.("(?:[^"\\]|\\.)*")\]\Z')
 _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
-# Escapes where JSON and TOML agree: \" \\ \b \t \n \f \r and \uXXXX outside surrogates.
-_SAFE_ESCAPES = re.compile(r'\\(?:["\\btnfr]|u(?![dD][89abAB])[0-9A-Fa-f]{4})')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is all TOML allows
-_HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
-# Keys of an item block, in the order `lockfile_write.dumps` writes them (lockfile_read
-# uses this too).
-ENTRY_KEYS = (
-    "fingerprint",
-    "projectId",
-    "taskId",
-    "submittedAt",
-    "state",
-    "attemptedAt",
-    "sha256",
-    "bytes",
-    "language",
-    "model",
-    "isExport",
-    "resolution",
-    "text",
-    "history",
-)
+# Every escape of a TOML basic string: the short ones, \uXXXX and \UXXXXXXXX (a Unicode
+# scalar value: no surrogate, at most U+10FFFF). Anything else after a backslash (`\e`,
+# `\x41`, a short \u) is not TOML 1.0, which tomllib reads: declined.
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.?))", re.DOTALL)
+# json's own string decoder (in C); typeshed does not declare it.
+_json_string: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+# A backslash that may not start an escape JSON and TOML read the same way (\/, a
+# surrogate, \U, ...). It may also flag a backslash that an escaped one before it makes a
+# plain character: the slower decoder then reads that string, no harm done.
+_JSON_DIFFERS = re.compile(r'\\(?!["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{4})')
+_SHORT = {'"': '"', "\\": "\\", "b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}
 
 
 class _NotCanonical(Exception):
     pass
+
+
+def _unescape(match: re.Match[str]) -> str:
+    four, eight, short = match.groups()
+    if short is not None:
+        try:
+            return _SHORT[short]
+        except KeyError:
+            raise _NotCanonical from None
+    code = int(four or eight, 16)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise _NotCanonical
+    return chr(code)
+
+
+def _decoded(inner: str) -> str:
+    """The value of a basic string's inside (no raw control character or lone quote)."""
+    if "\\" not in inner:
+        return inner
+    if _JSON_DIFFERS.search(inner) is None:
+        # Every backslash starts an escape JSON reads as TOML does: json's C decoder.
+        return _json_string(f'"{inner}"', 1)[0]
+    return _ESCAPE.sub(_unescape, inner)
 
 
 def _string(token: str) -> str:
@@ -61,23 +86,12 @@ def _string(token: str) -> str:
         raise _NotCanonical
     inner = token[1:-1]
     # No raw control character, escaped or not: a raw tab is legal TOML but never written by
-    # specsync (keep the reading simple), and JSON, which reads the escapes, allows a DEL.
+    # specsync (keep the reading simple).
     if _CONTROL.search(inner):
         raise _NotCanonical
-    if "\\" not in inner:
-        if '"' in inner:
-            raise _NotCanonical
-        return inner
-    # Every backslash must start an escape both languages read the same way.
-    if _SAFE_ESCAPES.sub("", inner).count("\\"):
-        raise _NotCanonical
-    try:
-        value = json.loads(token)
-    except ValueError:
-        raise _NotCanonical from None
-    if not isinstance(value, str):
-        raise _NotCanonical
-    return value
+    if '"' in inner.replace("\\\\", "").replace('\\"', ""):
+        raise _NotCanonical  # a quote no backslash escapes ends the string early
+    return _decoded(inner)
 
 
 def _value(token: str) -> Any:
@@ -92,21 +106,113 @@ def _value(token: str) -> Any:
     raise _NotCanonical
 
 
-def _history_record(line: str) -> dict[str, str]:
-    # `  { projectId = "…", taskId = "…", submittedAt = "…", fingerprint = "…" },`
-    if not (line.startswith("  { ") and line.endswith(" },")) or "\\" in line:
-        raise _NotCanonical
-    record: dict[str, str] = {}
-    pairs = line[4:-3].split('", ')
-    for index, pair in enumerate(pairs):
-        key, sep, raw = pair.partition(" = ")
-        if not sep or key not in _HISTORY_KEYS or key in record:
+# -- the forms of values, as the writer writes them ----------------------------------------
+# A basic string: runs of characters other than a quote, backslash or control character,
+# between escapes (a backslash and any character but a control one; `_decoded` checks
+# which). Unrolled (no nested repeat) and possessive (`*+`: never given back), which
+# matches the same as backtracking would: the value's characters exclude its closing quote.
+_STRING = r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*+)*+)"'
+_FORMS = {
+    "string": _STRING,
+    "integer": r"(?P<{name}>0|[1-9][0-9]{{0,17}})",
+    "boolean": r"(?P<{name}>true|false)",
+}
+
+
+def _form(field: Field, name: str | None) -> str:
+    """The field's value form, its value captured as `name` (None: not captured)."""
+    pattern = _FORMS[field.form]
+    if name is None:
+        return pattern.replace("(?P<{name}>", "(?:").format()
+    return pattern.format(name=name)
+
+
+def _record_pattern(capture: bool) -> str:
+    """One history record as the writer writes it: its keys in HISTORY_FIELDS order, each
+    optional (which ones a record needs is the readers' check), the first right after the
+    brace and every other after `, ` (TOML allows no trailing comma in an inline table)."""
+    pairs = [
+        rf'(?:(?:(?<=\{{ )|(?<="), ){f.key} = {_form(f, f.attr if capture else None)})?+'
+        for f in HISTORY_FIELDS
+    ]
+    return r"  \{ " + "".join(pairs) + r" \},"
+
+
+# One item block exactly as `lockfile_write.dumps` writes it, matched whole by one regular
+# expression: ten times faster than reading its lines one by one. Its group names are the
+# attributes of ENTRY_FIELDS (and `id`, `history`); each optional line starts with its own
+# key, which nothing after it may start with, so possessive repeats match as backtracking
+# ones would (tests/state/test_lockfile_fast.py compares the two).
+BLOCK_PATTERN = (
+    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*+\n)*+"  # comments written above a block
+    + r"\[items\."
+    + _STRING.format(name="id")
+    + r"\]\n"
+    + "".join(
+        rf"(?:{f.key} = {_form(f, f.attr)}\n)" + ("" if f.required else "?+") for f in ENTRY_FIELDS
+    )
+    + rf"(?:{HISTORY_KEY} = \[\n(?P<{HISTORY_KEY}>(?:{_record_pattern(False)}\n)*+)\]\n)?+"
+    + r"\n*+"
+    # Whole blocks only: anything else after these lines belongs to the block, which is
+    # then left to the line reader (or tomllib).
+    + r"(?=\[|#|\Z)"
+)
+RECORD_PATTERN = _record_pattern(True) + r"\n"
+
+
+def backtracking(pattern: str) -> str:
+    """The pattern with its possessive repeats made ordinary ones (Python 3.10 has none);
+    only for patterns with no literal `*+` or `?+`."""
+    return pattern.replace("*+", "*").replace("?+", "?")
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use (a few ms): a lockfile with no item needs none.
+    return re.compile(pattern if sys.version_info >= (3, 11) else backtracking(pattern))
+
+
+_KEY_OF = {f.attr: f.key for f in (*ENTRY_FIELDS, *HISTORY_FIELDS)}
+_INTEGER_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "integer")
+_BOOLEAN_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "boolean")
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _records(text: str) -> list[dict[str, str]]:
+    """The history records of a block's `history` lines, as tomllib gives them."""
+    records = []
+    position, end = 0, len(text)
+    match_record = _compiled(RECORD_PATTERN).match
+    while position < end:
+        match = match_record(text, position)
+        if match is None:
             raise _NotCanonical
-        # The split took the closing quote of every value but the last, which keeps its own
-        # (a last value without one is damage, not a value to mend).
-        token = raw if index == len(pairs) - 1 else raw + '"'
-        record[key] = _string(token)
-    return record
+        records.append(
+            {
+                _KEY_OF[attr]: _decoded(value)
+                for attr, value in match.groupdict().items()
+                if value is not None
+            }
+        )
+        position = match.end()
+    return records
+
+
+def _block_table(match: re.Match[str]) -> dict[str, Any]:
+    """An item block's table as tomllib gives it (keys in the order written)."""
+    table: dict[str, Any] = {}
+    for attr, value in match.groupdict().items():
+        if value is None or attr == "id":
+            continue
+        if attr == HISTORY_KEY:
+            table[HISTORY_KEY] = _records(value)
+        elif attr in _BOOLEAN_ATTRS:
+            table[_KEY_OF[attr]] = _BOOLEANS[value]
+        elif attr in _INTEGER_ATTRS:
+            table[_KEY_OF[attr]] = int(value)
+        else:
+            table[_KEY_OF[attr]] = _decoded(value)
+    return table
 
 
 def read_canonical(text: str) -> dict[str, Any] | None:
@@ -115,46 +221,6 @@ def read_canonical(text: str) -> dict[str, Any] | None:
         return _read_blocks(text)
     except _NotCanonical:
         return None
-
-
-def _string_field(name: str) -> str:
-    """A basic string with no raw control character or quote, its inside captured as `name`
-    (escapes are checked by `_string`)."""
-    return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*)*)"'
-
-
-# One item block exactly as `lockfile_write.dumps` writes it, matched whole by one regular
-# expression: ten times faster than reading its lines one by one. Compiled on first use
-# (2 ms): plan's reading of a lockfile as specsync wrote it seldom needs it.
-_ITEM_BLOCK_PATTERN = (
-    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*\n)*"  # comments written above a block
-    + rf"\[items\.{_string_field('id')}\]\n"
-    + rf"fingerprint = {_string_field('fingerprint')}\n"
-    + "".join(
-        rf"(?:{key} = {_string_field(key)}\n)?" for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("bytes")]
-    )
-    + r"(?:bytes = (?P<bytes>0|[1-9][0-9]{0,17})\n)?"
-    + "".join(
-        rf"(?:{key} = {_string_field(key)}\n)?"
-        for key in ENTRY_KEYS[ENTRY_KEYS.index("bytes") + 1 : ENTRY_KEYS.index("isExport")]
-    )
-    + r"(?:isExport = (?P<isExport>true|false)\n)?"
-    + rf"(?:resolution = {_string_field('resolution')}\n)?"
-    + rf"(?:text = {_string_field('text')}\n)?"
-    + r"(?:history = \[\n(?P<history>(?:  \{ [^\n]* \},\n)*)\]\n)?"
-    + r"\n*"
-)
-
-
-@functools.cache
-def _item_block() -> re.Pattern[str]:
-    return re.compile(_ITEM_BLOCK_PATTERN)
-
-
-def _plain(inner: str | None) -> str | None:
-    if inner is None or "\\" not in inner:
-        return inner
-    return _string(f'"{inner}"')
 
 
 def _read_blocks(text: str) -> dict[str, Any]:
@@ -166,28 +232,15 @@ def _read_blocks(text: str) -> dict[str, Any]:
     document = _read(text[: start + 1])
     items: dict[str, dict[str, Any]] = {}
     position, end = start + 1, len(text)
-    block = _item_block().match
+    block = _compiled(BLOCK_PATTERN).match
     while position < end:
         match = block(text, position)
         if match is None:
             break
-        fields = match.groupdict()  # in the order written, as tomllib gives keys
-        name = _plain(fields.pop("id"))
+        name = _decoded(match.group("id"))
         if name in items or not name:
             raise _NotCanonical
-        entry: dict[str, Any] = {}
-        for key, value in fields.items():
-            if value is None:
-                continue
-            if key == "isExport":
-                entry[key] = value == "true"
-            elif key == "bytes":
-                entry[key] = int(value)
-            elif key == "history":
-                entry[key] = [_history_record(line) for line in value.split("\n")[:-1]]
-            else:
-                entry[key] = _plain(value)
-        items[name] = entry
+        items[name] = _block_table(match)
         position = match.end()
     if text.startswith(END_LINE, position) and not text[position + len(END_LINE) :].strip("\n"):
         position = end  # the fixed last line (a comment) and nothing after it
@@ -204,6 +257,7 @@ def _read_blocks(text: str) -> dict[str, Any]:
 
 
 def _read(text: str) -> dict[str, Any]:
+    """The subset line by line: the top-level keys, `forgotten` blocks, anything unusual."""
     document: dict[str, Any] = {}
     tables: dict[str, dict[str, Any]] = {}
     current = document
@@ -237,14 +291,13 @@ def _read(text: str) -> dict[str, Any]:
         if current is document and key in ("items", "forgotten"):
             raise _NotCanonical
         if raw == "[":
-            records = []
-            while index < len(lines) and lines[index] != "]":
-                records.append(_history_record(lines[index]))
-                index += 1
-            if index == len(lines):
+            end = index
+            while end < len(lines) and lines[end] != "]":
+                end += 1
+            if end == len(lines):
                 raise _NotCanonical
-            index += 1
-            current[key] = records
+            current[key] = _records("".join(line + "\n" for line in lines[index:end]))
+            index = end + 1
             continue
         current[key] = _value(raw)
     return document
@@ -253,70 +306,55 @@ def _read(text: str) -> dict[str, Any]:
 # -- plan's reading: entries whose fingerprint plan already knows -------------------------
 # `plan` needs the whole of an entry only where the item differs from it; for the usual
 # unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
-# straight from a block expression into the Entry `lockfile_read` would make of them;
-# everything else (changed items, history, escapes, forgotten, the top-level keys) is left
-# in the text for the thorough reader, which also words any problem.
+# straight from the block expression into the Entry `lockfile_read` would make of them
+# (through the same check, `well_formed_entry`); everything else (changed items, forgotten,
+# the top-level keys, anything odd) is left in the text for the thorough reader, which also
+# words any problem.
 
 
-def _plain_string(name: str) -> str:
-    """A basic string with no escape at all (what a plain entry holds)."""
-    return rf'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+)"'
-
-
-def backtracking(pattern: str) -> str:
-    """The pattern with its possessive repeats made ordinary ones (Python 3.10 has none);
-    only for patterns with no literal `*+` or `?+`."""
-    return pattern.replace("*+", "*").replace("?+", "?")
-
-
-# An item block as `_ITEM_BLOCK_PATTERN` reads it, without escapes and without history: most of a
-# lockfile, matched faster, and what it matches needs no unescaping. Its repeats are
-# possessive (`*+`, `?+`: never given back), a quarter faster on 10,000 blocks and the same
-# matches: a value's characters exclude its closing quote, and each optional line starts
-# with its own key, which nothing after it may start with (tests/state/test_lockfile_fast.py
-# compares it with its backtracking twin).
-PLAIN_BLOCK_PATTERN = (
-    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*+\n)*+"
-    + rf"\[items\.{_plain_string('id')}\]\n"
-    + rf"fingerprint = {_plain_string('fingerprint')}\n"
-    + "".join(
-        rf"(?:{key} = {_plain_string(key)}\n)?+"
-        for key in ENTRY_KEYS[1 : ENTRY_KEYS.index("bytes")]
-    )
-    + r"(?:bytes = (?P<bytes>0|[1-9][0-9]{0,17})\n)?+"
-    + "".join(
-        rf"(?:{key} = {_plain_string(key)}\n)?+"
-        for key in ENTRY_KEYS[ENTRY_KEYS.index("bytes") + 1 : ENTRY_KEYS.index("isExport")]
-    )
-    + r"(?:isExport = (?P<isExport>true|false)\n)?+"
-    + rf"(?:resolution = {_plain_string('resolution')}\n)?+"
-    + rf"(?:text = {_plain_string('text')}\n)?+"
-    + r"\n*+"
-    # Whole blocks only: a history or anything else after these lines belongs to the
-    # block, which is then left to the thorough reader.
-    + r"(?=\[|#|\Z)"
+# Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
+_ID_AND_STRINGS = (0, *(i for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form == "string"))
+# The values that are not strings, and what makes a Python value of their text.
+_CONVERT: dict[str, Callable[[str], Any]] = {"integer": int, "boolean": _BOOLEANS.__getitem__}
+_CONVERTERS = tuple(
+    (i, _CONVERT[f.form]) for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form in _CONVERT
 )
-_PLAIN_BLOCK = re.compile(
-    PLAIN_BLOCK_PATTERN if sys.version_info >= (3, 11) else backtracking(PLAIN_BLOCK_PATTERN)
-)
-# The block's groups come in the order the file has them (ENTRY_KEYS after the id): taken
-# all at once by `match.groups()`, then put in the Entry's order by index.
-assert _PLAIN_BLOCK.groupindex == {
-    name: number for number, name in enumerate(("id", *ENTRY_KEYS[:-1]), start=1)
-}
-_BOOLEANS = {None: None, "true": True, "false": False}
-SHA256_FORM = re.compile(r"[0-9a-f]{64}\Z")  # a video's digest, as both readers accept it
+_HISTORY_INDEX = len(ENTRY_FIELDS) + 1
+_FINGERPRINT_INDEX = 1 + [f.key for f in ENTRY_FIELDS].index("fingerprint")
 
 
-def skim_known(
-    text: str, known: Mapping[str, str], states: Container[str | None]
-) -> tuple[str, dict[str, Entry]] | None:
+def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
+    """A block's groups as a row of values (`escaped`: the block holds a backslash); None
+    when a history record is not well formed."""
+    row: list[Any] = list(groups)
+    if escaped:
+        for index in _ID_AND_STRINGS:
+            value = row[index]
+            if value is not None and "\\" in value:
+                row[index] = _decoded(value)
+    for index, convert in _CONVERTERS:
+        value = row[index]
+        if value is not None:
+            row[index] = convert(value)
+    lines = row[_HISTORY_INDEX]
+    if lines is None:
+        row[_HISTORY_INDEX] = ()
+    else:
+        records = [well_formed_record(record) for record in _records(lines)]
+        history = tuple(record for record in records if record is not None)
+        if len(history) != len(records):
+            return None
+        row[_HISTORY_INDEX] = history
+    return row
+
+
+def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entry]] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries); None when nothing could be taken (the caller reads the whole text).
 
-    A block is taken only when it is canonical, holds no escape and no history, and is an
-    entry `lockfile_read` would accept without a word (`states`: the state words it
-    accepts). A duplicate id is left for the thorough reader to report.
+    A block is taken only when it is canonical and is an entry `lockfile_read` would
+    accept without a word (`row_is_well_formed`). A duplicate id is left for the thorough
+    reader to report.
     """
     start = text.find("\n[")
     if start < 0:
@@ -324,58 +362,29 @@ def skim_known(
     kept: list[str] = [text[: start + 1]]
     taken: dict[str, Entry] = {}
     position, end = start + 1, len(text)
-    plain = _PLAIN_BLOCK.match
-    known_fingerprint, booleans, sha256_form = known.get, _BOOLEANS, SHA256_FORM.match
-    make_entry = tuple.__new__  # Entry(*fields) without its keyword-handling __new__
+    block = _compiled(BLOCK_PATTERN).match
+    known_fingerprint, backslash = known.get, text.find
+    any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
     for_thorough_reader = kept.append
     while position < end:
-        match = plain(text, position)
+        match = block(text, position)
         if match is None:
-            # Escapes or history: left to the thorough reader, if the block is canonical.
-            other = _item_block().match(text, position)
-            if other is None:
-                break
-            for_thorough_reader(text[position : other.end()])
-            position = other.end()
-            continue
+            break
         found = match.end()
-        # id, fingerprint, projectId, taskId, submittedAt, state, attemptedAt, sha256,
-        # bytes, language, model, isExport, resolution, text
-        fields = match.groups()
-        item_id, fingerprint, project_id, state, sha256 = (
-            fields[0],
-            fields[1],
-            fields[2],
-            fields[5],
-            fields[7],
-        )
-        if (
-            known_fingerprint(item_id) != fingerprint
-            or not fingerprint
-            or item_id in taken
-            # What `lockfile_read` checks of an entry (`_well_formed_entry`):
-            or (project_id is None) != (fields[3] is None)
-            or (project_id is None and state is None)
-            or (state is not None and state not in states)
-            or (sha256 is not None and not sha256_form(sha256))
-        ):
+        groups = match.groups()
+        row = None
+        try:
+            # The id as plan knows it (decoded only when escaped), at the fingerprint
+            # written: a fingerprint is hex, never escaped (an escaped one is left alone).
+            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
+            if known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX] and item_id not in taken:
+                row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
+        except _NotCanonical:
+            row = None
+        if row is None or not row_is_well_formed(row):
             for_thorough_reader(text[position:found])
         else:
-            size = fields[8]
-            taken[item_id] = make_entry(
-                Entry,
-                (
-                    *fields[:7],  # id .. attemptedAt
-                    (),  # history: a block with one is not plain
-                    fields[9],  # language
-                    fields[10],  # model
-                    booleans[fields[11]],  # isExport
-                    fields[13],  # text
-                    fields[12],  # resolution
-                    sha256,
-                    None if size is None else int(size),
-                ),
-            )
+            taken[row[0]] = entry_from_row(row)
         position = found
     if not taken:
         return None

@@ -17,8 +17,16 @@ from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import add_history
 from specsync.state.lockfile_write import dumps, quote
+from specsync.states import RenderState
 
-_STATE_RANK = {None: 0, "done": 1, "failed": 1, "uncertain": 2}
+# Which side's state wins when both recorded one for the same export: a final one over
+# none, and `uncertain` (a request of unknown outcome, never to be forgotten) over both.
+_STATE_RANK: dict[str | None, int] = {
+    None: 0,
+    RenderState.DONE: 1,
+    RenderState.FAILED: 1,
+    RenderState.UNCERTAIN: 2,
+}
 
 
 def _merge_same_project(ours: Entry, theirs: Entry) -> Entry:
@@ -42,8 +50,9 @@ def _merged_download(ours: Entry, theirs: Entry) -> tuple[str | None, int | None
 
 
 def _sorted_history(history: Iterable[Submission]) -> tuple[Submission, ...]:
-    """Oldest first (by `submittedAt`; the sort is stable)."""
-    return tuple(sorted(history, key=lambda sub: sub.submitted_at))
+    """Oldest first (by `submittedAt`, or `attemptedAt` for a request of unknown outcome;
+    the sort is stable)."""
+    return tuple(sorted(history, key=lambda sub: sub.submitted_at or sub.attempted_at or ""))
 
 
 def _superseded(old: Entry, new: Entry) -> bool:
@@ -55,7 +64,7 @@ def _superseded(old: Entry, new: Entry) -> bool:
     sub = old.submission()
     if sub is None:
         return False
-    return any((h.project_id, h.task_id) == (sub.project_id, sub.task_id) for h in new.history)
+    return any(h.key() == sub.key() for h in new.history)
 
 
 def _merge_superseded(new: Entry, old: Entry) -> Entry:
@@ -141,7 +150,8 @@ def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> lis
     left exactly as it was. Conflicted blocks get a `# CONFLICT: ...` comment line above
     them so that a person sees them in the file.
     """
-    base = _read_side(Path(base_path), "%O (the common ancestor)")
+    # Only %O may be empty: git gives an empty one when the sides have no common ancestor.
+    base = _read_side(Path(base_path), "%O (the common ancestor)", blank_is_empty=True)
     ours = _read_side(Path(ours_path), "%A (our side)")
     theirs = _read_side(Path(theirs_path), "%B (their side)")
     lock, conflicts = merge(base, ours, theirs)
@@ -150,8 +160,9 @@ def merge_text_files(base_path: Path, ours_path: Path, theirs_path: Path) -> lis
     return [conflicts[key] for key in sorted(conflicts)]
 
 
-def _read_side(path: Path, label: str) -> Lockfile:
-    """One of git's three files; it must be a readable regular file (an empty one is fine)."""
+def _read_side(path: Path, label: str, *, blank_is_empty: bool = False) -> Lockfile:
+    """One of git's three files; it must be a readable regular file (an empty one only
+    where `blank_is_empty`)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as error:
@@ -161,4 +172,4 @@ def _read_side(path: Path, label: str) -> Lockfile:
         ) from None
     if not stat.S_ISREG(mode):
         raise UserError(f"merge-driver: {label} {path} is not a regular file; nothing was written")
-    return read_lockfile(path)
+    return read_lockfile(path, blank_is_empty=blank_is_empty)

@@ -1,7 +1,7 @@
 """Reading the lockfile: strict, with every problem located at `path:line:col`, all at once.
 
 Lockfiles as specsync writes them take `lockfile_fast`; anything else is read by tomllib.
-Then every key and value is checked against the format `lockfile_write` writes.
+Then every key and value is checked as the field tables of `lockfile_fields` say.
 """
 
 from __future__ import annotations
@@ -20,8 +20,22 @@ from specsync.model import (
     Location,
     Problem,
 )
-from specsync.state.lockdata import STATES, Entry, Lockfile, Submission, empty, is_host_name
-from specsync.state.lockfile_fast import ENTRY_KEYS, SHA256_FORM, read_canonical, skim_known
+from specsync.state.lockdata import Entry, Lockfile, Submission, empty, is_host_name
+from specsync.state.lockfile_fast import read_canonical, skim_known
+from specsync.state.lockfile_fields import (
+    ENTRY_FIELDS,
+    ENTRY_KEYS,
+    HISTORY_FIELDS,
+    HISTORY_KEY,
+    HISTORY_KEYS,
+    entry_from_row,
+    entry_rule_problems,
+    new_submission,
+    record_rule_problems,
+    table_row,
+    well_formed_entry,
+)
+from specsync.state.lockfile_fields import type_name as _type_name
 from specsync.state.lockfile_locate import (
     Locations,
     conflict_problems,
@@ -29,40 +43,32 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
-from specsync.state.lockfile_write import END_LINE, HISTORY_KEYS, LOCK_VERSION, quote
+from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
 _TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotten")
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
-
-
 def parse_lockfile(
-    text: str, path: str = "specsync.lock", known: Mapping[str, str] | None = None
+    text: str,
+    path: str = "specsync.lock",
+    known: Mapping[str, str] | None = None,
+    *,
+    blank_is_empty: bool = False,
 ) -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
     (`lockfile_fast.skim_known`), the same Entry values; the rest is read as always.
+    A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
+    merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """
     text = text.removeprefix("\ufeff")
-    if not text.strip():
-        return empty()  # an empty file (git's %O without an ancestor, `touch`)
-    skimmed = skim_known(text, known, STATES) if known else None
+    if not text or text.isspace():
+        if blank_is_empty:
+            return empty()
+        raise InputError(_blank_problem(path, text))
+    skimmed = skim_known(text, known) if known else None
     if skimmed is not None:
         # A block taken is a canonical entry: conflict markers and anything broken stay
         # in `rest`, whose problems send the whole text to be read (and located) again.
@@ -74,6 +80,18 @@ def parse_lockfile(
         if lock is not None and not taken.keys() & lock.entries.keys():
             return replace(lock, entries={**taken, **lock.entries})
     return _parse(text, path, _load_document(text, path), Locations(path, text))
+
+
+def _blank_problem(path: str, text: str) -> Problem:
+    """An empty lockfile is not "no lockfile": a failed copy, a bad checkout or a full disk
+    leaves one, and read as none it would make apply export (and bill) every item again."""
+    what = "is empty (0 bytes)" if not text else "holds only blank lines"
+    return Problem(
+        Location(path, 1, 1),
+        f"the lockfile {what}, so what was exported is unknown; specsync will not read it "
+        f"as 'nothing exported yet'. Restore it from git (`git checkout -- {path}`) or a "
+        f"backup; to start over on purpose (no export recorded), delete it (`rm {path}`)",
+    )
 
 
 def _parse(text: str, path: str, data: dict[str, Any], locate: Locations) -> Lockfile:
@@ -255,7 +273,7 @@ def _parse_items(
         items = {}
     unlocated = Location(locate.path)
     for item_id, table in items.items():
-        entry = _well_formed_entry(item_id, table)
+        entry = well_formed_entry(item_id, table)
         if entry is not None:
             entries[item_id] = entry
             continue
@@ -305,161 +323,30 @@ def _is_table(
     return True
 
 
-_ENTRY_KEY_SET = frozenset(ENTRY_KEYS) - {"history"}
-_ENTRY_STRINGS = tuple(key for key in ENTRY_KEYS if key not in ("isExport", "bytes", "history"))
-# A pulled video's hash as `pull` records it: SHA-256 in lower-case hex.
-
-
-def _well_formed_entry(item_id: str, table: Any) -> Entry | None:
-    """The entry of a table `_parse_entry` would accept without a word, checked quickly;
-    None for anything else (with history, say), which `_parse_entry` then reads and words.
-    `plan` reads every entry of the lockfile: this is most of that time."""
-    if type(table) is not dict or not _ENTRY_KEY_SET.issuperset(table):
-        return None
-    get = table.get
-    for key in _ENTRY_STRINGS:
-        value = get(key)
-        if value is not None and type(value) is not str:
-            return None
-    fingerprint, state, is_export = get("fingerprint"), get("state"), get("isExport")
-    sha256, size = get("sha256"), get("bytes")
-    if (
-        not fingerprint
-        or (sha256 is not None and not SHA256_FORM.match(sha256))
-        or (size is not None and (type(size) is not int or size < 0))
-        or (state is not None and state not in STATES)
-        or (is_export is not None and type(is_export) is not bool)
-        or ("projectId" in table) != ("taskId" in table)
-        or ("projectId" not in table and state is None)
-    ):
-        return None
-    return Entry(
-        item_id,
-        fingerprint,
-        get("projectId"),
-        get("taskId"),
-        get("submittedAt"),
-        state,
-        get("attemptedAt"),
-        (),
-        get("language"),
-        get("model"),
-        is_export,
-        get("text"),
-        get("resolution"),
-        sha256,
-        size,
-    )
-
-
 def _parse_entry(
     item_id: str, table: Any, where: Location, problems: list[Problem]
 ) -> Entry | None:
-    """The entry an item's table holds; None when it has problems (added to `problems`)."""
+    """The entry an item's table holds; None when it has problems (added to `problems`).
+    Every field is checked as ENTRY_FIELDS says, then the rules between them."""
     label = f"item {quote(item_id)}"
     count = len(problems)
     if not _is_table(table, ENTRY_KEYS, label, where, problems):
         return None
-
-    def text(key: str, required: bool = False) -> str | None:
-        value = table.get(key)
+    for field in ENTRY_FIELDS:
+        value = table.get(field.key)
         if value is None:
-            if required:
-                problems.append(Problem(where, f"{label}: missing `{key}`"))
-            return None
-        if not isinstance(value, str) or (required and not value):
-            what = _type_name(value) if not isinstance(value, str) else "empty"
-            problems.append(
-                Problem(where, f"{label}: `{key}` must be a non-empty string, not {what}")
-            )
-            return None
-        return value
-
-    fingerprint = text("fingerprint", required=True)
-    project_id = text("projectId")
-    task_id = text("taskId")
-    submitted_at = text("submittedAt")
-    state = text("state")
-    attempted_at = text("attemptedAt")
-    language = text("language")
-    model = text("model")
-    request_text = text("text")
-    resolution = text("resolution")
-    is_export = _parse_is_export(table, label, where, problems)
-    sha256, size = _parse_download(table, label, where, problems)
-    if state is not None and state not in STATES:
-        problems.append(
-            Problem(
-                where,
-                f"{label}: unknown state {quote(state)} (expected one of {', '.join(STATES)})",
-            )
-        )
-    if ("projectId" in table) != ("taskId" in table):
-        problems.append(Problem(where, f"{label}: `projectId` and `taskId` go together"))
-    if "projectId" not in table and "taskId" not in table and "state" not in table:
-        # specsync writes an entry only with ids or a state: this one says nothing.
-        problems.append(Problem(where, f"{label}: has neither a `projectId` nor a `state`"))
+            if field.required:
+                problems.append(Problem(where, f"{label}: missing `{field.key}`"))
+            continue
+        wrong = field.problem(value)
+        if wrong is not None:
+            problems.append(Problem(where, f"{label}: {wrong}"))
+    rules = entry_rule_problems("projectId" in table, "taskId" in table, "state" in table)
+    problems.extend(Problem(where, f"{label}: {rule}") for rule in rules)
     history = _parse_history(table, label, where, problems)
-
-    if len(problems) > count or fingerprint is None:
+    if len(problems) > count:
         return None
-    return Entry(
-        id=item_id,
-        fingerprint=fingerprint,
-        project_id=project_id,
-        task_id=task_id,
-        submitted_at=submitted_at,
-        state=state,
-        attempted_at=attempted_at,
-        history=history,
-        language=language,
-        model=model,
-        is_export=is_export,
-        text=request_text,
-        resolution=resolution,
-        sha256=sha256,
-        size=size,
-    )
-
-
-def _parse_download(
-    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
-) -> tuple[str | None, int | None]:
-    """`sha256` and `bytes` of the pulled video (optional; written by `specsync pull`)."""
-    sha256, size = table.get("sha256"), table.get("bytes")
-    if sha256 is not None and not (isinstance(sha256, str) and SHA256_FORM.match(sha256)):
-        problems.append(
-            Problem(where, f"{label}: `sha256` must be 64 lower-case hex digits (a SHA-256)")
-        )
-        sha256 = None
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        problems.append(
-            Problem(
-                where,
-                f"{label}: `bytes` must be a whole number of bytes (0 or more), not "
-                + (
-                    str(size)
-                    if isinstance(size, int) and not isinstance(size, bool)
-                    else _type_name(size)
-                ),
-            )
-        )
-        size = None
-    return sha256, size
-
-
-def _parse_is_export(
-    table: dict[str, Any], label: str, where: Location, problems: list[Problem]
-) -> bool | None:
-    is_export = table.get("isExport")
-    if is_export is not None and not isinstance(is_export, bool):
-        problems.append(
-            Problem(
-                where, f"{label}: `isExport` must be true or false, not {_type_name(is_export)}"
-            )
-        )
-        return None
-    return is_export
+    return entry_from_row(table_row(item_id, table, history))
 
 
 def _parse_history(
@@ -467,7 +354,7 @@ def _parse_history(
 ) -> tuple[Submission, ...]:
     """An entry's earlier exports; the records with problems are left out."""
     history: list[Submission] = []
-    raw_history = table.get("history", [])
+    raw_history = table.get(HISTORY_KEY, [])
     if not isinstance(raw_history, list):
         problems.append(
             Problem(where, f"{label}: `history` must be an array, not {_type_name(raw_history)}")
@@ -483,30 +370,29 @@ def _parse_history(
 def _parse_submission(
     record: Any, label: str, where: Location, problems: list[Problem]
 ) -> Submission | None:
+    """A history record, checked as HISTORY_FIELDS says; None when it has problems."""
     count = len(problems)
     if not _is_table(record, HISTORY_KEYS, label, where, problems):
         return None
-    values: dict[str, str] = {}
-    for key in HISTORY_KEYS:
-        value = record.get(key, "")
-        required = key in ("projectId", "taskId")
-        if key not in record and required:
-            problems.append(Problem(where, f"{label}: missing `{key}`"))
-        elif not isinstance(value, str):
-            problems.append(
-                Problem(where, f"{label}: `{key}` must be a string, not {_type_name(value)}")
-            )
-        else:
-            values[key] = value
+    values: dict[str, Any] = {}
+    for field in HISTORY_FIELDS:
+        if field.key not in record:
+            continue
+        wrong = field.problem(record[field.key])
+        if wrong is not None:
+            problems.append(Problem(where, f"{label}: {wrong}"))
+        values[field.attr] = record[field.key]
+    problems.extend(Problem(where, f"{label}: {rule}") for rule in record_rule_problems(record))
     if len(problems) > count:
         return None
-    return Submission(
-        values["projectId"], values["taskId"], values["submittedAt"], values["fingerprint"]
-    )
+    return new_submission(values)
 
 
-def read_lockfile(path: Path, known: Mapping[str, str] | None = None) -> Lockfile:
-    """Read and check a lockfile; a missing file is an empty lockfile.
+def read_lockfile(
+    path: Path, known: Mapping[str, str] | None = None, *, blank_is_empty: bool = False
+) -> Lockfile:
+    """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
+    refused (unless `blank_is_empty`: see `parse_lockfile`).
 
     The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
     symlink is refused. It is opened without blocking and checked with fstat, so that a
@@ -553,7 +439,7 @@ def read_lockfile(path: Path, known: Mapping[str, str] | None = None) -> Lockfil
         ) from None
     finally:
         os.close(fd)
-    return parse_lockfile(decode_lockfile(name, data), name, known)
+    return parse_lockfile(decode_lockfile(name, data), name, known, blank_is_empty=blank_is_empty)
 
 
 def file_kind(mode: int) -> str | None:

@@ -12,21 +12,37 @@ from dataclasses import replace
 from typing import Any
 
 from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
+from specsync.states import FINAL_STATES, RenderState
 
 
 def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:
     return replace(lock, entries={**lock.entries, entry.id: entry})
 
 
-def add_history(history: Iterable[Submission], extra: Iterable[Submission]) -> tuple:
-    """History plus the extra submissions whose ids it does not hold yet, order kept."""
+def add_history(
+    history: Iterable[Submission], extra: Iterable[Submission]
+) -> tuple[Submission, ...]:
+    """History plus the extra records it does not hold yet, order kept. A record it holds
+    without a state takes the state the extra one knows (`done`/`failed`)."""
     result = list(history)
-    seen = {(s.project_id, s.task_id) for s in result}
+    where = {sub.key(): index for index, sub in enumerate(result)}
     for sub in extra:
-        if (sub.project_id, sub.task_id) not in seen:
-            seen.add((sub.project_id, sub.task_id))
+        index = where.get(sub.key())
+        if index is None:
+            where[sub.key()] = len(result)
             result.append(sub)
+        elif result[index].state is None and sub.state is not None:
+            result[index] = sub
     return tuple(result)
+
+
+def _unsettled(old: Entry, fingerprint: str) -> list[Submission]:
+    """The request of unknown outcome `old` records, when the entry now moves on to another
+    request (`fingerprint`): kept in history, so that it is never forgotten (plan shows
+    it again when the item comes back to that request). A new request for the very same
+    fingerprint settles it (adopted, or resubmitted with --retry-uncertain)."""
+    attempt = old.attempt()
+    return [attempt] if attempt is not None and old.fingerprint != fingerprint else []
 
 
 def submitted_entry(
@@ -45,14 +61,14 @@ def submitted_entry(
     history: tuple[Submission, ...] = ()
     state = None
     if old is not None:
-        history = old.history
+        history = add_history(old.history, _unsettled(old, fingerprint))
         previous = old.submission()
         if previous is not None and (previous.project_id, previous.task_id) != (
             project_id,
             task_id,
         ):
             history = add_history(history, [previous])
-        elif previous is not None and old.state in ("done", "failed"):
+        elif previous is not None and old.state in FINAL_STATES:
             state = old.state
     return Entry(
         id=id,
@@ -72,14 +88,16 @@ def uncertain_entry(old: Entry | None, id: str, fingerprint: str, attempted_at: 
     in history with its own fingerprint: the attempt may have replaced it.
     """
     if old is None:
-        return Entry(id=id, fingerprint=fingerprint, state="uncertain", attempted_at=attempted_at)
+        return Entry(
+            id=id, fingerprint=fingerprint, state=RenderState.UNCERTAIN, attempted_at=attempted_at
+        )
     previous = old.submission()
-    history = old.history
-    if previous is not None and old.state != "uncertain":
+    history = add_history(old.history, _unsettled(old, fingerprint))
+    if previous is not None and old.state != RenderState.UNCERTAIN:
         history = add_history(history, [previous])
     return old._replace(
         fingerprint=fingerprint,
-        state="uncertain",
+        state=RenderState.UNCERTAIN,
         attempted_at=attempted_at,
         history=history,
     )
@@ -99,7 +117,7 @@ def made_current(
     history; an export listed in history leaves it, being current: every id listed once."""
     new = submitted_entry(old, id, fingerprint, project_id, task_id, submitted_at)
     ids = (project_id, task_id)
-    history = tuple(s for s in new.history if (s.project_id, s.task_id) != ids)
+    history = tuple(s for s in new.history if s.key() != ids)
     return new._replace(history=history).with_request(request)
 
 

@@ -6,18 +6,27 @@ atomic (see `atomic`). Because every item is an independent block and the output
 deterministic, an entry that is not touched comes out byte-identical, and two branches
 adding different items merge cleanly in git.
 
-The format is described for people in docs/lockfile.md; `lockfile_read` reads it back.
+The fields and their order are `lockfile_fields`' tables; the format is described for people
+in docs/lockfile.md; `lockfile_read` reads it back.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from specsync.atomic import write_bytes_atomic
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import END_LINE
+from specsync.state.lockfile_fields import (
+    HISTORY_KEY,
+    entry_values,
+    quote,
+    record_values,
+)
+
+# END_LINE and quote are named here too: the lockfile's last line and its string form.
+__all__ = ["END_LINE", "LOCK_VERSION", "dumps", "quote", "write_lockfile"]
 
 # 2: the file ends with END_LINE, so that a file cut short is detected (see lockfile_read).
 LOCK_VERSION = 2
@@ -27,38 +36,6 @@ HEADER = (
     "# Docs: docs/lockfile.md\n"
 )
 
-# Keys of a history record, in the order they are written.
-HISTORY_KEYS = ("projectId", "taskId", "submittedAt", "fingerprint")
-
-
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\ud800-\udfff]')
-
-
-def quote(text: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped, the rest kept."""
-    if not _NEEDS_ESCAPE.search(text):
-        return f'"{text}"'
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        elif 0xD800 <= code <= 0xDFFF:
-            raise ValueError(f"lone surrogate U+{code:04X} cannot be written to the lockfile")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
 
 def _comment(text: str) -> str:
     """One comment line; line breaks and other control characters become spaces."""
@@ -67,23 +44,9 @@ def _comment(text: str) -> str:
 
 
 def _dump_entry(entry: Entry) -> str:
-    lines = [f"[items.{quote(entry.id)}]", f"fingerprint = {quote(entry.fingerprint)}"]
-    # In ENTRY_KEYS order; a field the entry does not know is left out.
-    optional = (
-        ("projectId", entry.project_id),
-        ("taskId", entry.task_id),
-        ("submittedAt", entry.submitted_at),
-        ("state", entry.state),
-        ("attemptedAt", entry.attempted_at),
-        ("sha256", entry.sha256),
-        ("bytes", entry.size),
-        ("language", entry.language),
-        ("model", entry.model),
-        ("isExport", entry.is_export),
-        ("resolution", entry.resolution),
-        ("text", entry.text),
-    )
-    lines.extend(f"{key} = {_value(value)}" for key, value in optional if value is not None)
+    # In ENTRY_FIELDS order; a field the entry does not know is left out.
+    lines = [f"[items.{quote(entry.id)}]"]
+    lines.extend(f"{key} = {_value(value)}" for key, value in entry_values(entry))
     lines.extend(_dump_history(entry.history))
     return "\n".join(lines) + "\n"
 
@@ -100,12 +63,9 @@ def _value(value: str | int | bool) -> str:
 def _dump_history(history: Sequence[Submission]) -> list[str]:
     if not history:
         return []
-    lines = ["history = ["]
-    for sub in history:
-        values = (sub.project_id, sub.task_id, sub.submitted_at, sub.fingerprint)
-        pairs = ", ".join(
-            f"{key} = {quote(value)}" for key, value in zip(HISTORY_KEYS, values, strict=True)
-        )
+    lines = [f"{HISTORY_KEY} = ["]
+    for record in history:
+        pairs = ", ".join(f"{key} = {quote(value)}" for key, value in record_values(record))
         lines.append(f"  {{ {pairs} }},")
     lines.append("]")
     return lines

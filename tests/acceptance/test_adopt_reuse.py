@@ -13,10 +13,12 @@ import contextlib
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from conftest import SPECSYNC, api_env, run, tomllib
 from disguised_service import disguised, relay
 from git_repo import git, new_repo
@@ -349,3 +351,107 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
         assert entries[done]["projectId"] == first["projectId"]
         assert entries["welcome/en"]["projectId"] == "p-found-in-studio"
         assert not (root / ".specsync" / "specsync.lock.journal").exists()
+
+
+# -- reuse never hides an uncertain or failed export (issue 25) ----------------------------
+
+
+def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, "First words.")
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        first = lock_items(root)["welcome/en"]
+    write_script(root, "Second words.")
+    # The service processes (and bills) the request, then the connection closes unanswered.
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as dropping,
+        disguised(dropping.url) as real_url,
+    ):
+        applied = run([SPECSYNC, "apply", "--format", "json"], root, api_env(real_url))
+        assert applied.returncode == 1, applied.stderr
+        assert json.loads(applied.stdout)["uncertainLeft"] == ["welcome/en"]
+        assert dropping.export_count() == 1
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
+        write_script(root, "First words.")  # reverted: the earlier export is reused...
+        welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
+        assert welcome["action"] == "reuse" and welcome["projectId"] == first["projectId"]
+        assert "unknown outcome" in welcome["reason"]
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        # ...and the request of unknown outcome stays in the lockfile.
+        [attempt] = [h for h in lock_items(root)["welcome/en"]["history"] if "projectId" not in h]
+        assert attempt["state"] == "uncertain" and attempt["attemptedAt"]
+
+        write_script(root, "Second words.")  # back: that request is shown, not sent again
+        assert actions(plan_document(root, env))["welcome/en"] == "uncertain"
+        again = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        assert again.returncode == 1, again.stderr
+        assert json.loads(again.stdout)["uncertainLeft"] == ["welcome/en"]
+        assert emu.export_count() == 0  # nothing at all was sent in this service's life
+        # Resubmitting is the user's explicit choice.
+        retried = run([SPECSYNC, "apply", "--retry-uncertain"], root, env)
+        assert retried.returncode == 0, retried.stderr
+        assert emu.export_count() == 1
+        assert actions(plan_document(root, env))["welcome/en"] == "unchanged"
+
+
+def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, "First words.")
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.1, render_fail_rate=1.0)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        first = lock_items(root)["welcome/en"]
+        deadline = time.monotonic() + 10
+        while lock_items(root)["welcome/en"].get("state") != "failed":
+            assert time.monotonic() < deadline, "status never recorded the failed render"
+            time.sleep(0.2)
+            run([SPECSYNC, "status"], root, env)
+        write_script(root, "Second words.")
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        [moved] = lock_items(root)["welcome/en"]["history"]
+        assert (moved["projectId"], moved["state"]) == (first["projectId"], "failed")
+        sent = emu.export_count()
+
+        write_script(root, "First words.")
+        welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
+        assert welcome["action"] == "update"
+        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert emu.export_count() == sent + 1  # a new export, not the failed one
+        assert lock_items(root)["welcome/en"]["projectId"] != first["projectId"]
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_a_blank_lockfile_is_refused_not_taken_for_none(tmp_path: Path, content: bytes) -> None:
+    root = project(tmp_path)
+    lockfile = root / "specsync.lock"
+    lockfile.write_bytes(content)
+    with (
+        running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
+        disguised(emu.url) as real_url,
+    ):
+        env = api_env(real_url)
+        for command in (["plan"], ["apply"], ["status"]):
+            result = run([SPECSYNC, *command], root, env)
+            assert result.returncode == 1, (command, result.stderr)
+            assert "specsync.lock:1:1: the lockfile" in result.stderr
+            assert "rm " in result.stderr and "git checkout -- " in result.stderr
+            assert "Traceback" not in result.stderr
+        assert emu.export_count() == 0
+    assert lockfile.read_bytes() == content
+    # Starting over is one command away, as the message says.
+    lockfile.unlink()
+    assert "2 to create" in run([SPECSYNC, "plan"], root, env).stdout

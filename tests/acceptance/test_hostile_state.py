@@ -76,7 +76,7 @@ def test_two_applies_through_a_symlink_are_serialised(tmp_path: Path) -> None:
     write_manifests(tmp_path, videos=6)
     (tmp_path / "real").mkdir()
     real = tmp_path / "real" / "specsync.lock"
-    real.write_bytes(b"")  # an empty lockfile: nothing exported yet
+    write_lockfile(real, Lockfile())  # a lockfile with nothing exported yet
     (tmp_path / "link.lock").symlink_to(real)
     journal = tmp_path / "emulator.jsonl"
     config = EmulatorConfig(latency=0.5, render_seconds=1.0, journal=str(journal))
@@ -435,7 +435,7 @@ def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
 ) -> None:
     write_manifests(tmp_path, videos=6)
     lockfile = tmp_path / "specsync.lock"
-    lockfile.write_bytes(b"")
+    write_lockfile(lockfile, Lockfile())
     service_journal = tmp_path / "service.jsonl"
     config = EmulatorConfig(latency=0.3, journal=str(service_journal))
     with running_emulator(config) as service:

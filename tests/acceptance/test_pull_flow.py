@@ -22,6 +22,7 @@ from conftest import SPECSYNC, api_env, run, tomllib
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.emulator.video import project_video
+from specsync.service.download_part import write_binding
 
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
@@ -182,6 +183,13 @@ def expected(project: Path, item: str) -> bytes:
     return project_video(entries(project)[item]["projectId"])
 
 
+def bind_part(project: Path, item: str) -> None:
+    """Say that the part of `item` belongs to its current export (as a pull that was cut
+    short leaves it)."""
+    export = entries(project)[item]["projectId"]
+    write_binding(video_of(project, item), {"projectId": export, "total": None})
+
+
 def assert_no_key_sent_to(seen: list[Seen]) -> None:
     for request in seen:
         names = {name.lower() for name in request.headers}
@@ -340,6 +348,7 @@ def test_a_body_longer_than_announced_is_not_recorded(project: Path, proxy: Prox
     part = project / "videos" / "welcome" / ".en.mp4.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(expected(project, "welcome/en")[:100])  # resumed with Range: bytes=100-
+    bind_part(project, "welcome/en")
     proxy.download_hook = longer
     result = pull(project, proxy, "--target", "welcome/en")
     assert result.returncode == 1
@@ -406,3 +415,291 @@ def test_a_read_only_out_dir_is_a_clean_error(project: Path, proxy: Proxy) -> No
         out.chmod(0o700)
     assert result.returncode == 1
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+# issue 25: every byte on disk is the export it claims to be ---------------------------------
+
+
+def cut_after(size: int) -> Hook:
+    """A download hook that sends the whole length announced, then only `size` bytes."""
+
+    def cut(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        if status != 200:
+            return False
+        handler.send_response(200)
+        handler.send_header("Content-Type", "video/mp4")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:size])
+        return True
+
+    return cut
+
+
+def test_a_part_of_an_earlier_export_is_never_resumed_with_a_later_one(
+    project: Path, proxy: Proxy
+) -> None:
+    proxy.download_hook = cut_after(300)
+    first = pull(project, proxy, "--target", "welcome/en")
+    assert first.returncode == 1 and "the next pull resumes it" in first.stderr
+    part = project / "videos" / "welcome" / ".en.mp4.part"
+    assert part.stat().st_size == 300
+    export_a = entries(project)["welcome/en"]["projectId"]
+    # A new export B of the same item (same length: only the bytes differ).
+    replaced = pull(project, proxy, "apply", "--replace", "welcome/en")
+    assert replaced.returncode == 0, replaced.stderr
+    assert pull(project, proxy, "status", "--wait", "--timeout", "20").returncode == 0
+    export_b = entries(project)["welcome/en"]["projectId"]
+    assert export_b != export_a
+    proxy.download_hook = None
+    second = pull(project, proxy, "--target", "welcome/en")
+    assert second.returncode == 0, second.stderr
+    assert "Range" not in proxy.downloads()[-1].headers  # started over, not resumed
+    assert video_of(project, "welcome/en").read_bytes() == project_video(export_b)
+    assert pull(project, proxy, "--verify", "--target", "welcome/en").returncode == 0
+    assert not part.exists()
+
+
+def answer_with(status: int, content_type: str, body: bytes) -> Hook:
+    def hook(handler: BaseHTTPRequestHandler, upstream: int, headers: dict[str, str], _: bytes):
+        _answer(handler, status, {"Content-Type": content_type}, body)
+        return True
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "says"),
+    [
+        ("text/html", b"<html>AccessDenied</html>", "HTTP 200 with Content-Type text/html"),
+        ("application/json", b'{"error": "expired"}', "with Content-Type application/json"),
+        ("video/mp4", b"", "HTTP 200 with an empty body"),
+        ("video/mp4", b"\x00" * 500, "without an MP4 `ftyp` box"),
+    ],
+    ids=["html", "json", "empty", "no-ftyp"],
+)
+def test_only_an_mp4_is_recorded_as_a_video(
+    project: Path, proxy: Proxy, content_type: str, body: bytes, says: str
+) -> None:
+    proxy.download_hook = answer_with(200, content_type, body)
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 1, result.stderr
+    assert says in result.stderr and "nothing was kept" in result.stderr, result.stderr
+    if body:
+        assert f"first bytes: '{body[:20].decode('latin-1')}".replace("\x00", "\\x00") in (
+            result.stderr
+        ), result.stderr
+    assert "sha256" not in entries(project)["welcome/en"]
+    assert [p.name for p in (project / "videos" / "welcome").iterdir()] == []  # nothing kept
+    assert pull(project, proxy, "--verify", "--target", "welcome/en").returncode == 0  # no hash
+
+
+def test_a_hard_link_planted_at_the_part_is_not_written_into(project: Path, proxy: Proxy) -> None:
+    outside = project / "outside.bin"
+    video = expected(project, "welcome/en")
+    outside.write_bytes(video[:1000] if len(video) > 1000 else video[:100])
+    before = outside.read_bytes()
+    folder = project / "videos" / "welcome"
+    folder.mkdir(parents=True)
+    os.link(outside, folder / ".en.mp4.part")
+    bind_part(project, "welcome/en")  # even with a binding that names the right export
+    result = pull(project, proxy, "--target", "welcome/en")
+    assert result.returncode == 0, result.stderr
+    assert outside.read_bytes() == before and outside.stat().st_nlink == 1
+    assert video_of(project, "welcome/en").read_bytes() == video
+    assert "Range" not in proxy.downloads()[-1].headers
+
+
+def test_a_fifo_at_the_video_blocks_neither_pull_nor_verify(project: Path, proxy: Proxy) -> None:
+    assert pull(project, proxy).returncode == 0
+    target = video_of(project, "welcome/en")
+    target.unlink()
+    os.mkfifo(target)
+    started = time.monotonic()
+    verified = pull(project, proxy, "--verify")
+    assert verified.returncode == 1 and "missing   welcome/en" in verified.stderr
+    assert "not a regular file" in verified.stderr
+    fetched = pull(project, proxy)
+    assert fetched.returncode == 0, fetched.stderr
+    assert time.monotonic() - started < 20
+    assert target.read_bytes() == expected(project, "welcome/en")  # the FIFO was replaced
+
+
+def trickle(interval: float, forever: bool = False) -> Hook:
+    """The video's headers at once, then its body one byte per `interval` seconds."""
+
+    def slow(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        if status != 200:
+            return False
+        handler.send_response(200)
+        handler.send_header("Content-Type", "video/mp4")
+        handler.send_header("Content-Length", str(len(body) * (1000 if forever else 1)))
+        handler.end_headers()
+        try:
+            for byte in body * (1000 if forever else 1):
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass  # the client let go
+        return True
+
+    return slow
+
+
+def test_a_trickling_host_meets_the_per_file_deadline_and_the_part_is_resumed(
+    project: Path, proxy: Proxy
+) -> None:
+    proxy.download_hook = trickle(0.05)
+    env = {**env_for(proxy), "SPECSYNC_REQUEST_DEADLINE": "1"}
+    size = len(expected(project, "welcome/en"))
+    started = time.monotonic()
+    result = run(
+        [SPECSYNC, "pull", "--target", "welcome/en", "--min-rate", str(size)], project, env=env
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "gave up after 2 s" in result.stderr and "--min-rate" in result.stderr, result.stderr
+    assert took < 8, took  # deadline: 1 s grace + size / rate = 2 s
+    part = project / "videos" / "welcome" / ".en.mp4.part"
+    kept = part.stat().st_size
+    assert 8 <= kept < size
+    proxy.download_hook = None
+    resumed = pull(project, proxy, "--target", "welcome/en")
+    assert resumed.returncode == 0, resumed.stderr
+    assert proxy.downloads()[-1].headers.get("Range") == f"bytes={kept}-"
+    assert video_of(project, "welcome/en").read_bytes() == expected(project, "welcome/en")
+
+
+def _interrupted(args: list[str], cwd: Path, env: dict[str, str], part: Path, sig: int):
+    """Start `args`, wait for bytes in `part`, send `sig`; (exit code, seconds to exit)."""
+    import signal as signals
+    import subprocess
+
+    process = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (part.exists() and part.stat().st_size >= 8):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no download started"
+            time.sleep(0.05)
+        sent = time.monotonic()
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()  # closes the pipes whatever happened
+    assert process.returncode in (130, -sig) or sig == signals.SIGINT, (process.returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    return process.returncode, took
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_pull_ends_within_two_seconds_of_a_signal_keeping_the_part(
+    project: Path, proxy: Proxy, signal_name: str
+) -> None:
+    import signal as signals
+
+    proxy.download_hook = trickle(0.2, forever=True)  # would take hours
+    part = project / "videos" / "welcome" / ".en.mp4.part"
+    code, took = _interrupted(
+        [SPECSYNC, "pull"], project, env_for(proxy), part, getattr(signals, signal_name)
+    )
+    assert code == 130 and took < 2.5, (code, took)
+    assert part.stat().st_size >= 8  # kept for the next pull
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_status_wait_pull_ends_within_two_seconds_of_a_signal(
+    tmp_path: Path, proxy: Proxy, signal_name: str
+) -> None:
+    import signal as signals
+
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    assert pull(tmp_path, proxy, "apply").returncode == 0
+    proxy.download_hook = trickle(0.2, forever=True)
+    part = tmp_path / "videos" / "welcome" / ".en.mp4.part"
+    code, took = _interrupted(
+        [SPECSYNC, "status", "--wait", "--pull"],
+        tmp_path,
+        env_for(proxy),
+        part,
+        getattr(signals, signal_name),
+    )
+    assert code == 130 and took < 2.5, (code, took)
+    assert part.stat().st_size >= 8
+
+
+def test_a_full_disk_while_recording_hashes_names_what_is_on_disk(
+    tmp_path: Path, proxy: Proxy
+) -> None:
+    from tmpfs import tmpfs
+
+    with tmpfs(tmp_path / "small", "size=512k") as root:
+        (root / "manifests").mkdir()
+        (root / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+        assert pull(root, proxy, "apply").returncode == 0
+        assert pull(root, proxy, "status", "--wait", "--timeout", "20").returncode == 0
+        lockfile = (root / "specsync.lock").read_bytes()
+        filler = os.open(root / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError):
+                while True:
+                    os.write(filler, b"\0" * 4096)
+        finally:
+            os.close(filler)
+        out = tmp_path / "videos"
+        result = pull(root, proxy, "--out", str(out))
+        assert result.returncode == 1, result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+        assert "cannot record the hashes" in result.stderr, result.stderr
+        assert "On disk and not recorded:" in result.stderr
+        assert "welcome/en.mp4" in result.stderr and "welcome/ko.mp4" in result.stderr
+        assert (root / "specsync.lock").read_bytes() == lockfile  # whole, unchanged
+        assert (out / "welcome" / "en.mp4").read_bytes() == expected(root, "welcome/en")
+        (root / "filler").unlink()
+        again = pull(root, proxy, "--out", str(out))
+        assert again.returncode == 0, again.stderr
+        assert entries(root)["welcome/en"]["bytes"] == len(expected(root, "welcome/en"))
+
+
+def test_a_huge_sparse_file_in_a_videos_place_is_judged_by_its_size(
+    project: Path, proxy: Proxy
+) -> None:
+    assert pull(project, proxy).returncode == 0
+    target = video_of(project, "welcome/en")
+    with open(target, "r+b") as handle:
+        handle.truncate(200 * 1024**3)  # 200 GiB, sparse: reading it would take minutes
+    started = time.monotonic()
+    verified = pull(project, proxy, "--verify", "--format", "json")
+    assert time.monotonic() - started < 10
+    assert verified.returncode == 1
+    item = next(i for i in json.loads(verified.stdout)["items"] if i["id"] == "welcome/en")
+    assert item["outcome"] == "changed" and item["bytes"] == 200 * 1024**3
+    assert item["sha256"] is None
+
+
+def test_a_signal_still_records_the_videos_already_downloaded(project: Path, proxy: Proxy) -> None:
+    import signal as signals
+
+    slow_one = expected(project, "welcome/ko")
+    endless = trickle(0.2, forever=True)
+
+    def hook(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
+        return endless(handler, status, headers, body) if body == slow_one else False
+
+    proxy.download_hook = hook
+    part = project / "videos" / "welcome" / ".ko.mp4.part"
+    code, took = _interrupted(
+        [SPECSYNC, "pull", "--concurrency", "2"], project, env_for(proxy), part, signals.SIGINT
+    )
+    assert code == 130 and took < 2.5, (code, took)
+    recorded = entries(project)
+    assert recorded["welcome/en"]["bytes"] == len(expected(project, "welcome/en"))
+    assert "sha256" not in recorded["welcome/ko"]
+    assert part.stat().st_size >= 8

@@ -16,8 +16,10 @@ import pytest
 
 from specsync.service import download as transport
 from specsync.service.download import DownloadError, DownloadLimits, StaleLink, download
+from specsync.service.download_part import write_binding
 
-VIDEO = bytes(range(256)) * 8  # 2048 bytes
+# 2048 bytes that start as an MP4 does (an `ftyp` box): only a video is recorded as one.
+VIDEO = (b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + bytes(range(256)) * 8)[:2048]
 
 Script = Callable[[BaseHTTPRequestHandler], None]
 
@@ -81,6 +83,12 @@ def server() -> Iterator[Server]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def plant_part(target: Path, data: bytes, export: str = "") -> None:
+    """A part an interrupted download of `export` left behind, with its binding."""
+    target.with_name(f".{target.name}.part").write_bytes(data)
+    write_binding(target, {"projectId": export, "total": len(VIDEO)})
 
 
 def fetch(server: Server, path: str, target: Path, **limits: Any) -> transport.Downloaded:
@@ -168,7 +176,7 @@ def test_a_refused_link_is_stale(server: Server, tmp_path: Path, status: int) ->
 
 def test_a_part_is_resumed_with_range(server: Server, tmp_path: Path) -> None:
     server.routes["/v.mp4"] = ranged
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    plant_part(tmp_path / "v.mp4", VIDEO[:700])
     result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert server.seen[0]["Range"] == "bytes=700-"
     assert result.resumed_from == 700
@@ -183,7 +191,7 @@ def test_a_video_another_pull_is_downloading_is_left_to_it(server: Server, tmp_p
 
     server.routes["/v.mp4"] = ranged
     part = tmp_path / ".v.mp4.part"
-    part.write_bytes(VIDEO[:300])
+    plant_part(tmp_path / "v.mp4", VIDEO[:300])
     fd = os.open(part, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a second pull holds it
@@ -205,7 +213,7 @@ def test_a_refused_link_leaves_no_empty_part(server: Server, tmp_path: Path) -> 
 
 def test_a_200_to_a_range_request_starts_over(server: Server, tmp_path: Path) -> None:
     server.routes["/v.mp4"] = lambda h: send(h, 200, VIDEO)
-    (tmp_path / ".v.mp4.part").write_bytes(b"garbage that is not the start")
+    plant_part(tmp_path / "v.mp4", b"garbage that is not the start")
     result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert result.resumed_from == 0 and (tmp_path / "v.mp4").read_bytes() == VIDEO
 
@@ -215,7 +223,7 @@ def test_a_content_range_from_elsewhere_is_refused_and_the_part_dropped(
 ) -> None:
     wrong = {"Content-Range": f"bytes 0-{len(VIDEO) - 1}/{len(VIDEO)}"}
     server.routes["/v.mp4"] = lambda h: send(h, 206, VIDEO, wrong)
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO[:700])
+    plant_part(tmp_path / "v.mp4", VIDEO[:700])
     with pytest.raises(DownloadError, match="sent bytes 0-"):
         fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert not (tmp_path / ".v.mp4.part").exists() and not (tmp_path / "v.mp4").exists()
@@ -229,7 +237,7 @@ def test_a_416_drops_the_part_and_fetches_the_whole_file(server: Server, tmp_pat
             send(handler, 200, VIDEO)
 
     server.routes["/v.mp4"] = answer
-    (tmp_path / ".v.mp4.part").write_bytes(VIDEO + b"too long")
+    plant_part(tmp_path / "v.mp4", VIDEO + b"too long")
     fetch(server, "/v.mp4", tmp_path / "v.mp4")
     assert (tmp_path / "v.mp4").read_bytes() == VIDEO
 
@@ -308,3 +316,141 @@ def test_a_stalled_body_is_given_up_after_the_read_timeout(server: Server, tmp_p
         release.set()
     assert time.monotonic() - started < 5
     assert (tmp_path / ".v.mp4.part").read_bytes() == VIDEO[:100]
+
+
+# issue 25: a part belongs to one export; no download outlives its deadline -------------------
+
+
+def test_a_part_of_another_export_starts_over(server: Server, tmp_path: Path) -> None:
+    server.routes["/v.mp4"] = ranged
+    plant_part(tmp_path / "v.mp4", b"\x00\x00\x00\x10ftypOTHER-EXPORT", export="P-A")
+    session = transport.download_session()
+    try:
+        result = download(session, server.url + "/v.mp4", tmp_path / "v.mp4", export="P-B")
+    finally:
+        session.close()
+    assert "Range" not in server.seen[0] and result.resumed_from == 0
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+    assert not (tmp_path / ".v.mp4.part.json").exists()
+
+
+def test_a_resume_sends_if_range_and_a_changed_total_starts_over(
+    server: Server, tmp_path: Path
+) -> None:
+    def changed(handler: BaseHTTPRequestHandler) -> None:
+        asked = handler.headers.get("Range")
+        if not asked:
+            send(handler, 200, VIDEO, {"ETag": '"v2"'})
+            return
+        first = int(asked.removeprefix("bytes=").rstrip("-"))
+        whole = len(VIDEO) + 10  # another file now, longer than the part's
+        headers = {"Content-Range": f"bytes {first}-{whole - 1}/{whole}", "ETag": '"v2"'}
+        send(handler, 206, (VIDEO + b"0123456789")[first:], headers)
+
+    server.routes["/v.mp4"] = changed
+    target = tmp_path / "v.mp4"
+    part_file = tmp_path / ".v.mp4.part"
+    part_file.write_bytes(VIDEO[:500])
+    write_binding(target, {"projectId": "", "total": len(VIDEO), "etag": '"v1"'})
+    result = fetch(server, "/v.mp4", target)
+    assert server.seen[0]["Range"] == "bytes=500-" and server.seen[0]["If-Range"] == '"v1"'
+    assert "Range" not in server.seen[1]  # the 206 was of another file: started over
+    assert result.resumed_from == 0 and target.read_bytes() == VIDEO
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "hardlink"])
+def test_anything_but_a_regular_part_of_one_link_is_replaced_not_used(
+    server: Server, tmp_path: Path, kind: str
+) -> None:
+    import os
+
+    server.routes["/v.mp4"] = ranged
+    outside = tmp_path / "outside"
+    outside.write_bytes(VIDEO[:1000])
+    part_file = tmp_path / ".v.mp4.part"
+    if kind == "fifo":
+        os.mkfifo(part_file)
+    elif kind == "symlink":
+        part_file.symlink_to(outside)
+    else:
+        os.link(outside, part_file)
+    write_binding(tmp_path / "v.mp4", {"projectId": "", "total": len(VIDEO)})
+    result = fetch(server, "/v.mp4", tmp_path / "v.mp4")
+    assert result.resumed_from == 0 and "Range" not in server.seen[0]
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+    assert outside.read_bytes() == VIDEO[:1000] and outside.stat().st_nlink == 1
+
+
+def test_a_status_line_trickled_forever_meets_the_files_deadline(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hostile_server import HostileServer
+
+    with HostileServer("trickle", body=lambda request: b"", interval=0.1) as host:
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match="gave up after 1 s") as caught:
+            fetch_url(
+                host.url + "/v.mp4", tmp_path / "v.mp4", grace=1.0, min_rate=1e9, max_bytes=1000
+            )
+        took = time.monotonic() - started
+    assert not isinstance(caught.value, transport.Interrupted)
+    assert 0.9 < took < 2.0, took
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_a_stop_lets_a_trickled_body_go_at_once_and_keeps_the_part(
+    server: Server, tmp_path: Path
+) -> None:
+    def slow(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(VIDEO)))
+        handler.end_headers()
+        try:
+            for byte in VIDEO:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass
+
+    server.routes["/v.mp4"] = slow
+    stop = threading.Event()
+    threading.Timer(0.6, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(transport.Interrupted, match="the next pull resumes it"):
+        fetch_url(server.url + "/v.mp4", tmp_path / "v.mp4", stop=stop)
+    assert time.monotonic() - started < 1.2
+    kept = (tmp_path / ".v.mp4.part").read_bytes()
+    assert 8 <= len(kept) < len(VIDEO) and VIDEO.startswith(kept)
+
+
+def fetch_url(
+    url: str, target: Path, stop: threading.Event | None = None, **limits: Any
+) -> transport.Downloaded:
+    session = transport.download_session()
+    try:
+        return download(session, url, target, DownloadLimits(**limits), stop=stop)
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "refused"),
+    [
+        ("application/xml", b"<?xml version='1.0'?><Error>AccessDenied</Error>", True),
+        ("text/plain", b"Forbidden", True),  # no ftyp box
+        ("text/plain", VIDEO, False),  # a CDN that mislabels an MP4: the bytes decide
+        ("binary/octet-stream", VIDEO, False),
+    ],
+)
+def test_what_is_a_video_is_decided_by_type_and_bytes(
+    server: Server, tmp_path: Path, content_type: str, body: bytes, refused: bool
+) -> None:
+    server.routes["/v.mp4"] = lambda h: send(h, 200, body, {"Content-Type": content_type})
+    if refused:
+        with pytest.raises(transport.NotAVideo, match="nothing was kept"):
+            fetch(server, "/v.mp4", tmp_path / "v.mp4")
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert fetch(server, "/v.mp4", tmp_path / "v.mp4").size == len(VIDEO)

@@ -318,18 +318,39 @@ def test_lock_is_released_after_the_block_even_on_error(tmp_path: Path) -> None:
 # hostile conditions ----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_record_the_disk_refuses_is_raised_and_kept(tmp_path: Path) -> None:
-    # /dev/full answers every write with ENOSPC: the real errno through the real write path.
-    journal = Journal(Path("/dev/full"))
-    try:
-        with pytest.raises(JournalWriteError) as caught:
-            journal.accepted("a/en", "f" * 64, "P-1", "T-1", "2026-11-25T12:00:00Z")
-    finally:
-        journal.close()
+    # A full file system (a real tmpfs, filled up): the real errno through the real write
+    # path. (/dev/full is refused as a journal's place: it is no regular file.)
+    from tmpfs import tmpfs
+
+    with tmpfs(tmp_path / "small", "size=64k") as folder:
+        journal = Journal(folder / "j")
+        filler = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError):
+                while True:
+                    os.write(filler, b"x" * 4096)
+        finally:
+            os.close(filler)
+        try:
+            with pytest.raises(JournalWriteError) as caught:
+                journal.accepted("a/en", "f" * 64, "P-1", "T-1", "2026-11-25T12:00:00Z")
+        finally:
+            journal.close()
     assert caught.value.errno == errno.ENOSPC
     assert caught.value.record["projectId"] == "P-1"
     assert journal.unwritten == [caught.value.record]
+
+
+def test_a_device_at_the_journals_place_is_refused_not_written(tmp_path: Path) -> None:
+    from specsync.errors import UserError
+
+    with pytest.raises(UserError, match="not a regular file \\(a character device\\)"):
+        Journal(Path("/dev/full"))
+    fifo = tmp_path / "j"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="a FIFO"):
+        read_journal(fifo)
 
 
 def test_a_new_journal_names_its_service_first(tmp_path: Path) -> None:

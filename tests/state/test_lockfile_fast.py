@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import tomllib
 
 from specsync.model import InputError
 from specsync.state import lockfile_fast
-from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
+from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_fast import read_canonical, skim_known
 from specsync.state.lockfile_read import parse_lockfile
 from specsync.state.lockfile_update import without
@@ -28,15 +29,22 @@ TEXTS = [
 ]
 
 
+HISTORY_STATES = [None, None, "done", "failed"]
+
+
 def sample_lockfile(seed: int) -> Lockfile:
     rng = random.Random(seed)
     entries = {}
     for index in range(12):
         item_id = rng.choice(["v", 'w/"x"', "한/ko", "a.b-c_d"]) + f"{index}/en"
         history = tuple(
-            Submission(f"P{index}-{h}", f"T{h}", "2026-11-25T12:00:00Z", FP)
+            Submission(
+                f"P{index}-{h}", f"T{h}", "2026-11-25T12:00:00Z", FP, rng.choice(HISTORY_STATES)
+            )
             for h in range(rng.randint(0, 2))
         )
+        if rng.random() < 0.3:  # a request of unknown outcome a later one replaced
+            history += (Submission("", "", "", FP, "uncertain", rng.choice(TEXTS)),)
         entries[item_id] = Entry(
             id=item_id,
             fingerprint=FP,
@@ -98,7 +106,11 @@ def test_on_any_damage_it_agrees_with_tomllib_or_declines(seed: int) -> None:
     "text",
     [
         'version = 1\nname = "tab\there"\n',  # raw tab: legal TOML, declined
-        'x = "\\U0001F600"\n',  # an escape JSON does not know
+        'x = "\\U00110000"\n',  # beyond Unicode: invalid TOML
+        'x = "\\uDFFF"\n',  # a low surrogate
+        'x = "\\e"\n',  # TOML 1.1 only
+        'x = "\\x41"\n',  # TOML 1.1 only
+        'x = "\\u12"\n',  # a short \u
         'x = "\\ud800"\n',  # a surrogate: invalid TOML, valid JSON
         'x = "a\\/b"\n',  # valid JSON, invalid TOML
         "x = 1_000\n",
@@ -213,17 +225,22 @@ def test_plans_quick_reading_gives_the_same_entries(seed: int) -> None:
     assert quick == plain == lock
 
 
-def test_plans_quick_reading_takes_plain_entries_and_leaves_the_rest() -> None:
+def test_plans_quick_reading_takes_known_entries_escapes_and_history_too() -> None:
     plain = Entry("v/en", FP, "P", "T", "2026", "done").with_request(
         {"language": "en", "text": "plain", "model": "M1", "isExport": True}
     )
-    escaped = plain._replace(id="w/en", text='a "quote"')
-    lock = Lockfile({"v/en": plain, "w/en": escaped})
-    skimmed = skim_known(dumps(lock), {"v/en": FP, "w/en": FP}, STATES)
+    escaped = plain._replace(id='w/"en"', text='a "quote"\n\\ \t\x01 한국어 🎬')
+    with_history = plain._replace(
+        id="x/en", history=(Submission("P0", "T0", "2025", FP, "failed"),)
+    )
+    changed = plain._replace(id="y/en")
+    lock = Lockfile({e.id: e for e in (plain, escaped, with_history, changed)})
+    known = {"v/en": FP, 'w/"en"': FP, "x/en": FP, "y/en": "b" * 64}
+    skimmed = skim_known(dumps(lock), known)
     assert skimmed is not None
     rest, taken = skimmed
-    assert taken == {"v/en": plain}
-    assert '[items."w/en"]' in rest and '[items."v/en"]' not in rest
+    assert taken == {"v/en": plain, 'w/"en"': escaped, "x/en": with_history}
+    assert '[items."y/en"]' in rest and '[items."v/en"]' not in rest
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -276,14 +293,14 @@ def damaged_texts(seed: int, count: int) -> list[str]:
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_the_possessive_plain_block_matches_as_its_backtracking_twin(seed: int) -> None:
+def test_the_possessive_block_matches_as_its_backtracking_twin(seed: int) -> None:
     # Possessive repeats never give characters back: the same matches only because of the
-    # block's form (PLAIN_BLOCK_PATTERN's comment). Compared at every line start.
+    # block's form (BLOCK_PATTERN's comment). Compared at every line start.
     import re
 
-    assert "*+" in lockfile_fast.PLAIN_BLOCK_PATTERN  # else this compares a pattern to itself
-    twin = re.compile(lockfile_fast.backtracking(lockfile_fast.PLAIN_BLOCK_PATTERN))
-    fast = lockfile_fast._PLAIN_BLOCK
+    assert "*+" in lockfile_fast.BLOCK_PATTERN  # else this compares a pattern to itself
+    twin = re.compile(lockfile_fast.backtracking(lockfile_fast.BLOCK_PATTERN))
+    fast = re.compile(lockfile_fast.BLOCK_PATTERN)
     for text in damaged_texts(seed, 30):
         starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
         for start in starts:
@@ -291,3 +308,113 @@ def test_the_possessive_plain_block_matches_as_its_backtracking_twin(seed: int) 
             assert (ours and (ours.span(), ours.groups())) == (
                 theirs and (theirs.span(), theirs.groups())
             ), (text, start)
+
+
+# -- escaped strings: the quick reading decodes them as tomllib does -----------------------
+
+_GOOD_ESCAPES = ['\\"', "\\\\", "\\b", "\\t", "\\n", "\\f", "\\r"]
+_BAD_ESCAPES = ["\\e", "\\x41", "\\u12", "\\/", "\\ ", "\\a", "\\0", "\\'", "\\U0011FFFF"]
+
+
+def hostile_token(rng: random.Random, valid_only: bool = False) -> str:
+    """The inside of a TOML basic string, as anyone might have written it: mostly what
+    specsync writes, sometimes escapes it never writes (\\U, lower-case hex), sometimes
+    something TOML refuses (a lone surrogate, an unknown escape, a raw quote or control)."""
+    pieces = []
+    for _ in range(rng.randint(0, 12)):
+        kind = rng.random() * (0.85 if valid_only else 1)
+        if kind < 0.35:
+            pieces.append(rng.choice(["plain", "한국어", "🎬", "é", " ", "{{ x }}", "#", "=", "]"]))
+        elif kind < 0.6:
+            pieces.append(rng.choice(_GOOD_ESCAPES))
+        elif kind < 0.75:
+            code = rng.choice([rng.randrange(0x80), rng.randrange(0x10000), 0xD7FF, 0xE000])
+            pieces.append(f"\\u{code:04x}" if rng.random() < 0.5 else f"\\u{code:04X}")
+        elif kind < 0.85:
+            code = rng.choice([rng.randrange(0x110000), 0x10FFFF, 0x1F3AC, 0x41])
+            pieces.append(f"\\U{code:08X}")
+        elif kind < 0.9:
+            pieces.append(f"\\u{rng.randrange(0xD800, 0xE000):04X}")  # a surrogate
+        elif kind < 0.95:
+            pieces.append(rng.choice(_BAD_ESCAPES))
+        else:
+            pieces.append(rng.choice(['"', "\\", "\x00", "\x1f", "\x7f", "\t", "\r"]))
+    return "".join(pieces)
+
+
+def lockfile_with_tokens(rng: random.Random, count: int) -> tuple[str, dict[str, str]]:
+    """A lockfile as specsync writes it whose strings are hostile tokens: the text, and
+    plan's `known` (every entry at its fingerprint as the file spells it, decoded)."""
+    blocks, known = [], {}
+
+    def token() -> str:
+        return hostile_token(rng, valid_only=rng.random() < 0.85)
+
+    for index in range(count):
+        item = f"v{index}/{token()}" if rng.random() < 0.3 else f"v{index}/en"
+        history = ""
+        if rng.random() < 0.4:
+            record = (
+                f'  {{ projectId = "P{token()}", taskId = "T", '
+                f'submittedAt = "{token()}", fingerprint = "{FP}" }},\n'
+            )
+            history = f"history = [\n{record}]\n"
+        blocks.append(
+            f'[items."{item}"]\nfingerprint = "{FP}"\nprojectId = "P{index}"\ntaskId = "T"\n'
+            f'state = "done"\nlanguage = "en"\ntext = "{token()}"\n{history}'
+        )
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            known[tomllib.loads(f'k = "{item}"')["k"]] = FP
+    head = 'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+    return head + "\n".join(blocks) + "\n# end of specsync.lock\n", known
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_hostile_escapes_read_as_tomllib_reads_them_or_are_declined(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(20):
+        token = hostile_token(rng)
+        text = f'[items."a"]\nfingerprint = "f"\ntext = "{token}"\n'
+        assert_agrees_with_tomllib_or_declines(text)
+        assert_agrees_with_tomllib_or_declines(f'x = "{token}"\n')
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_hostile_escapes_take_plans_quick_reading_to_the_same_entries(seed: int) -> None:
+    text, known = lockfile_with_tokens(random.Random(seed), 8)
+    assert_agrees_with_tomllib_or_declines(text)  # ids and history records too
+    plain, quick = read_both_ways(text, known)
+    assert quick == plain
+
+
+def test_every_escape_toml_has_is_taken_the_quick_way() -> None:
+    # What the issue asked: a block whose text holds escapes is read quickly, not only
+    # declined to the thorough reader; here with every escape TOML 1.0 knows.
+    escapes = '\\" \\\\ \\b \\t \\n \\f \\r \\u00e9 \\u00E9 \\U0001F3AC \\U0000d7ff'
+    text = (
+        'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+        f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n'
+        f'text = "{escapes}"\n\n# end of specsync.lock\n'
+    )
+    expected = tomllib.loads(text)
+    assert read_canonical(text) == expected
+    skimmed = skim_known(text, {"a/en": FP})
+    assert skimmed is not None
+    assert skimmed[1]["a/en"].text == expected["items"]["a/en"]["text"]
+    assert skimmed[1]["a/en"].text.endswith("🎬 \ud7ff")
+
+
+def test_a_lockfile_apply_writes_from_multi_line_scripts_is_taken_whole() -> None:
+    # Real scripts have line breaks (stored as \n), quotes, backslashes and tabs.
+    texts = ["Hello,\nworld.\n", 'Say "hi"\\there\t', "한국어\r\n🎬"]
+    entries = {
+        f"v{i}/en": Entry(f"v{i}/en", FP, f"P{i}", "T", "2026", "done").with_request(
+            {"language": "en", "text": texts[i % 3], "model": "M1", "isExport": True}
+        )
+        for i in range(30)
+    }
+    text = dumps(Lockfile(entries))
+    skimmed = skim_known(text, {key: FP for key in entries})
+    assert skimmed is not None
+    rest, taken = skimmed
+    assert taken == entries and "[items." not in rest

@@ -229,3 +229,38 @@ def test_merge_keeps_a_hash_one_side_recorded_and_drops_two_different_ones() -> 
     merged, conflicts = merge(base, pulled, other)
     assert conflicts == {}
     assert merged.entries["a/en"].sha256 is None and merged.entries["a/en"].size is None
+
+
+# history states and requests of unknown outcome (issue 25) -------------------------------
+
+
+def test_a_merge_keeps_each_records_known_state_and_every_uncertain_request() -> None:
+    known = Submission("P-old", "T-old", T0, FP1)
+    attempt_ours = Submission("", "", "", FP2, "uncertain", T1)
+    attempt_theirs = Submission("", "", "", FP3, "uncertain", "2026-11-25T12:01:00Z")
+    base = lock_of(entry("a/en", "P-a", history=(known,)))
+    # Ours learnt the old export failed; theirs left a request of unknown outcome.
+    ours = lock_of(entry("a/en", "P-a", history=(Submission("P-old", "T-old", T0, FP1, "failed"),)))
+    ours = lock_of(
+        ours.entries["a/en"]._replace(history=(*ours.entries["a/en"].history, attempt_ours))
+    )
+    theirs = lock_of(entry("a/en", "P-a", state="done", history=(known, attempt_theirs)))
+    merged, conflicts = merge(base, ours, theirs)
+    assert conflicts == {}
+    history = merged.entries["a/en"].history
+    assert [h.state for h in history if h.has_ids] == ["failed"]  # not forgotten
+    # Both requests of unknown outcome kept, oldest first by when they were sent.
+    assert [h for h in history if not h.has_ids] == [attempt_theirs, attempt_ours]
+
+
+def test_the_merge_driver_writes_history_states_that_read_back(tmp_path: Path) -> None:
+    base, ours, theirs = tmp_path / "O", tmp_path / "A", tmp_path / "B"
+    attempt = Submission("", "", "", FP2, "uncertain", T1)
+    failed = Submission("P-old", "T-old", T0, FP3, "failed")
+    write_lockfile(base, lock_of(entry("a/en", "P-a")))
+    write_lockfile(ours, lock_of(entry("a/en", "P-a", history=(failed, attempt))))
+    write_lockfile(theirs, lock_of(entry("a/en", "P-a"), entry("b/en", "P-b")))
+    assert merge_text_files(base, ours, theirs) == []
+    merged = read_lockfile(ours)
+    assert merged.entries["a/en"].history == (failed, attempt)
+    assert set(merged.entries) == {"a/en", "b/en"}

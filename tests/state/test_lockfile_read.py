@@ -12,6 +12,7 @@ from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 from specsync.state import lockfile_read
 from specsync.state.lockdata import empty
 from specsync.state.lockfile_fast import read_canonical
+from specsync.state.lockfile_fields import well_formed_entry
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries, without
 from specsync.state.lockfile_write import dumps
@@ -35,10 +36,24 @@ def write_text(tmp_path: Path, text: str, name: str = "specsync.lock") -> Path:
 # reading: every refusal located ----------------------------------------------------------
 
 
-def test_missing_and_empty_files_are_empty_lockfiles(tmp_path: Path) -> None:
+def test_a_missing_file_is_an_empty_lockfile(tmp_path: Path) -> None:
     assert read_lockfile(tmp_path / "nope.lock") == empty()
-    assert read_lockfile(write_text(tmp_path, "")) == empty()
-    assert read_lockfile(write_text(tmp_path, " \n\n")) == empty()
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("", "is empty (0 bytes)"), (" \n\n", "only blank lines"), ("\ufeff\r\n", "only blank")],
+)
+def test_a_blank_lockfile_is_refused_not_read_as_none(tmp_path: Path, text: str, what: str) -> None:
+    # A failed copy or a bad checkout leaves an empty file: read as "no lockfile", apply
+    # would export (and bill) every item again.
+    path = write_text(tmp_path, text)
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:1:1: ")
+    assert what in problem
+    assert f"git checkout -- {path}" in problem and f"rm {path}" in problem
+    # The merge driver's %O is the one place where git itself gives an empty file.
+    assert read_lockfile(path, blank_is_empty=True) == empty()
     # Comments only is not empty: it is what a lockfile cut after its first lines looks like
     # (see test_a_comments_only_file_is_not_an_empty_lockfile).
 
@@ -162,23 +177,41 @@ def test_directory_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_the_quick_entry_check_accepts_only_what_the_full_reader_accepts() -> None:
-    # plan reads every entry through _well_formed_entry; anything it takes must be exactly
+    # plan reads every entry through well_formed_entry; anything it takes must be exactly
     # what _parse_entry makes of the table without a problem, and it must decline the rest.
+    record = {"projectId": "P", "taskId": "T", "submittedAt": "S", "fingerprint": "F"}
+    histories = [
+        [record],
+        [{**record, "state": "failed"}],
+        [{"fingerprint": "F", "state": "uncertain", "attemptedAt": "A"}],
+        [{"fingerprint": "F", "state": "done"}],  # no ids: not an uncertain attempt
+        [{**record, "state": "uncertain"}],  # ids: not an attempt
+        [{**record, "odd": 1}],
+        [record, 1],
+        [],
+    ]
     values: list[object] = [None, "", "x", "done", "uncertain", "bogus", True, 1, 1.5, [], {}]
+    values += histories
     keys = ["fingerprint", "projectId", "taskId", "state", "isExport", "text", "model", "odd"]
+    keys += ["bytes", "sha256", "history"]
+    good = {key: "x" for key in keys} | {"state": "done", "isExport": True, "bytes": 1}
+    good |= {"sha256": "a" * 64, "history": [record], "odd": None}
     rng = random.Random(3)
     accepted = full_accepted = 0
     for _ in range(30000):
-        table = {key: rng.choice(values) for key in rng.sample(keys, rng.randint(0, 6))}
+        table = {
+            key: good.get(key) if rng.random() < 0.6 else rng.choice(values)
+            for key in rng.sample(keys, rng.randint(0, 6))
+        }
         table = {key: value for key, value in table.items() if value is not None}
         problems: list[Problem] = []
         full = lockfile_read._parse_entry("v/en", table, Location("l"), problems)
-        quick = lockfile_read._well_formed_entry("v/en", table)
+        quick = well_formed_entry("v/en", table)
         full_accepted += full is not None and not problems
         if quick is not None:
             accepted += 1
             assert not problems and quick == full, table
-    # Without history every well-formed table takes the quick path.
+    # Every well-formed table takes the quick path, history or not.
     assert accepted == full_accepted > 30
 
 
