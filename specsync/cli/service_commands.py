@@ -299,9 +299,21 @@ def emulator_journal(lockfile: str | Path) -> str:
     """Where the built-in emulator of `--emulator` runs on this lockfile keeps what it made
     (beside the lockfile's journal), so that a later run's project endpoints still know it:
     `reconcile --emulator` after a killed `apply --emulator` finds what was created."""
+    import stat
+
     from specsync.state.journal import state_dir
 
-    return str(state_dir(Path(lockfile)) / "emulator-projects.jsonl")
+    path = state_dir(Path(lockfile)) / "emulator-projects.jsonl"
+    try:
+        kind = path.lstat().st_mode
+    except FileNotFoundError:
+        return str(path)
+    if not stat.S_ISREG(kind):
+        raise UserError(
+            f"{path} is not a regular file: the built-in emulator keeps what it made there; "
+            "move it away"
+        )
+    return str(path)
 
 
 @contextlib.contextmanager

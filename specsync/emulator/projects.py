@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs
 from specsync.emulator.ids import Project, read_project
 from specsync.emulator.journal import EXPORT_EVENT
 from specsync.emulator.rendering import DONE, PROJECT_WORDS, progress_at
+from specsync.regular_files import open_regular
 
 PROJECT_LIST_PATH = "/api/odin/v3/editor/project"
 PROJECT_PREFIX = PROJECT_LIST_PATH + "/"
@@ -41,7 +43,8 @@ class MadeProjects:
 
     def _read_back(self, path: Path) -> None:
         try:
-            with open(path, encoding="utf-8", errors="replace") as lines:
+            # A FIFO or device in its place is never read (it would block the start).
+            with os.fdopen(open_regular(path), encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:
                         record = json.loads(line)

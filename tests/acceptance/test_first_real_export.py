@@ -234,3 +234,17 @@ def test_a_file_where_the_rehearsal_folder_goes_is_a_clear_error(tmp_path: Path)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr and "--lockfile" in refused.stderr
     assert not (root / "specsync.lock").exists()
+
+
+def test_a_fifo_where_the_emulator_keeps_what_it_made_never_hangs(tmp_path: Path) -> None:
+    import os
+
+    root = project(tmp_path)
+    state = root / ".specsync" / ".specsync"
+    state.mkdir(parents=True)
+    os.mkfifo(state / "emulator-projects.jsonl")
+    started = time.monotonic()
+    refused = run([SPECSYNC, "apply", "--emulator"], root)
+    assert time.monotonic() - started < 30
+    assert refused.returncode == 1
+    assert "not a regular file" in refused.stderr and "Traceback" not in refused.stderr

@@ -89,3 +89,15 @@ def test_a_preview_is_never_rendered_and_gets_no_video() -> None:
         assert data["progress"] == 0 and "downloadUrl" not in data
     assert project["project"]["state"] == "draft"
     assert project["project"]["download_url"] is None
+
+
+def test_a_fifo_as_the_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    import pytest
+
+    fifo = tmp_path / "journal.jsonl"
+    os.mkfifo(fifo)
+    # Opened without blocking: with no reader it is ENXIO, with one NotRegular (both OSError).
+    with pytest.raises(OSError), running_emulator(EmulatorConfig(journal=str(fifo))):
+        pass
