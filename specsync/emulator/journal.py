@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import threading
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any, TextIO
-
-from specsync.regular_files import open_regular
 
 EXPORT_EVENT = "export"
 WEBHOOK_EVENT = "webhook"
@@ -36,9 +33,7 @@ class Journal:
         self._lock = threading.Lock()
         self._file: TextIO | None = None
         if path is not None:
-            # Never a FIFO or device in its place: opening one for writing blocks.
-            fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}

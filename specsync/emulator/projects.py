@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,7 +26,6 @@ from urllib.parse import parse_qs
 from specsync.emulator.ids import Project, read_project
 from specsync.emulator.journal import EXPORT_EVENT
 from specsync.emulator.rendering import DONE, PROJECT_WORDS, progress_at
-from specsync.regular_files import open_regular
 
 PROJECT_LIST_PATH = "/api/odin/v3/editor/project"
 PROJECT_PREFIX = PROJECT_LIST_PATH + "/"
@@ -43,8 +43,15 @@ class MadeProjects:
 
     def _read_back(self, path: Path) -> None:
         try:
-            # A FIFO or device in its place is never read (it would block the start).
-            with os.fdopen(open_regular(path), encoding="utf-8", errors="replace") as lines:
+            # Opened without blocking and read only when it is a regular file: a FIFO in
+            # its place would hold the start forever. (The emulator imports no other wing,
+            # so this is the few lines of specsync.regular_files it needs.)
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:
                         record = json.loads(line)

@@ -91,13 +91,11 @@ def test_a_preview_is_never_rendered_and_gets_no_video() -> None:
     assert project["project"]["download_url"] is None
 
 
-def test_a_fifo_as_the_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
+def test_a_fifo_where_projects_are_read_back_is_skipped_not_waited_on(tmp_path: Path) -> None:
     import os
 
-    import pytest
+    from specsync.emulator.projects import MadeProjects
 
-    fifo = tmp_path / "journal.jsonl"
+    fifo = tmp_path / "made.jsonl"
     os.mkfifo(fifo)
-    # Opened without blocking: with no reader it is ENXIO, with one NotRegular (both OSError).
-    with pytest.raises(OSError), running_emulator(EmulatorConfig(journal=str(fifo))):
-        pass
+    assert MadeProjects(fifo, memory=10).ids() == []  # returns at once
