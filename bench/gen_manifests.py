@@ -5,8 +5,12 @@ when the item count is not a multiple of 100):
 
 - `shared`: a few script templates reused by every video (vars differ), as a product team
   that writes one script per kind of video would have. Few distinct template sources.
+
+Every script is a multi-line block scalar (`|`) with Jinja as examples/manifests/ uses it
+(`{%- for %}`, filters, conditions, `{% include 'snippets/outro.j2' %}`); the snippet is
+written beside the manifests, so the set's directory is their `--root`.
 - `distinct`: every video and every locale carries its own script, as a translated catalogue
-  does (about 160 bytes of YAML per item, 1.6 MB for 10,000 items). Every item is a distinct
+  does (about 200 bytes of YAML per item). Every item is a distinct
   template source, so this is the set where template compilation dominates.
 - `distinct-for`: as `distinct`, each script also with a `{% for %}` over the video's steps
   (the shape issue 18 measures cold compiles on: a loop costs Jinja more code to make).
@@ -26,17 +30,33 @@ LOCALES = ("en", "ko", "ja", "zh-CN", "pt-BR", "de", "fr", "es", "it", "nl")
 ITEMS_PER_FILE = VIDEOS_PER_FILE * len(LOCALES)
 SHAPES = ("shared", "distinct", "distinct-for")
 
-# Shared scripts: a handful of templates with the usual Jinja features (loops, filters,
-# conditions), reused across every video of every file.
+# Scripts are written as real manifests write them (examples/manifests/): block scalars
+# (`|`) of several lines, `{%- for %}` loops with whitespace control, filters, conditions and
+# an included snippet. A lockfile of such items stores every script with `\n` escapes.
 SHARED_SCRIPTS = (
-    "Hi {{ name }}, welcome to {{ product }}. This is lesson {{ lesson }} ({{ locale }}).",
-    "{{ product }} in {{ minutes }} minutes:{% for step in steps %} {{ loop.index }}. "
-    "{{ step }}.{% endfor %}",
-    "{% if minutes > 3 %}A longer tour{% else %}A quick tour{% endif %} of "
-    "{{ product | upper }} for {{ name }}.",
-    "Lesson {{ lesson }}: {{ steps | join(', ') }}. Questions? Write to {{ support }}.",
-    "{{ name }}, here is what changed in {{ product }} this month: {{ steps | first }}.",
+    "Hi {{ name }}, welcome to {{ product }}.\n"
+    "This is lesson {{ lesson }} ({{ locale }}).\n"
+    "{% include 'snippets/outro.j2' %}",
+    "{{ product }} in {{ minutes }} minutes.\n"
+    "{%- for step in steps %}\n"
+    "Step {{ loop.index }}: {{ step }}.\n"
+    "{%- endfor %}",
+    "{% if minutes > 3 %}A longer tour{% else %}A quick tour{% endif %} of\n"
+    "{{ product | upper }} for {{ name }}.\n"
+    "{% include 'snippets/outro.j2' %}",
+    "Lesson {{ lesson }}: {{ steps | join(', ') }}.\nQuestions? Write to {{ support }}.",
+    "{{ name }}, here is what changed in {{ product }} this month:\n{{ steps | first }}.",
 )
+# The snippet every manifest set carries (as examples/manifests/snippets/outro.j2).
+OUTRO = """{%- if locale == "ko" -%}
+궁금한 점은 {{ support }}로 문의하세요.
+{%- elif locale == "ja" -%}
+ご質問は {{ support }} までどうぞ。
+{%- else -%}
+Questions? Visit {{ support }}.
+{%- endif -%}
+"""
+LOOP = "{%- for step in steps %}\nStep {{ loop.index }}: {{ step }}.\n{%- endfor %}"
 
 # Words for the distinct catalogue: deterministic pseudo-sentences, so every script differs.
 WORDS = (
@@ -48,12 +68,14 @@ STEPS = ("Open the dashboard", "Click New project", "Pick a region", "Invite you
 
 
 def generate(out_dir: Path, *, items: int, shape: str, seed: int = 7) -> list[Path]:
-    """Write `ceil(items / 100)` manifest files into out_dir; return their paths, sorted."""
+    """Write `ceil(items / 100)` manifest files into out_dir, and the snippet they include
+    (`snippets/outro.j2`: out_dir is their --root); return the manifests' paths, sorted."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {SHAPES}, not {shape!r}")
     if items <= 0 or items % len(LOCALES):
         raise ValueError(f"items must be a positive multiple of {len(LOCALES)}, not {items}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "snippets").mkdir(parents=True, exist_ok=True)
+    (out_dir / "snippets" / "outro.j2").write_text(OUTRO, encoding="utf-8")
     rng = random.Random(seed)
     render_file = {
         "shared": _shared_file,
@@ -89,11 +111,15 @@ def _header(file_index: int) -> list[str]:
 def _shared_file(file_index: int, videos: int, rng: random.Random) -> str:
     lines = _header(file_index)
     for video_index in range(videos):
-        script = SHARED_SCRIPTS[(file_index + video_index) % len(SHARED_SCRIPTS)]
+        # One script for every locale, as a team writes them: the locale shows in the text
+        # (a real catalogue translates; one text in ten languages is warned about).
+        script = (
+            "[{{ locale }}] " + SHARED_SCRIPTS[(file_index + video_index) % len(SHARED_SCRIPTS)]
+        )
         steps = rng.sample(STEPS, 2)
         lines += [
             f"  f{file_index:04d}-v{video_index:02d}:",
-            f"    script: {_quote(script)}",
+            *_block("script", script, 4),
             "    vars:",
             f"      name: Viewer {video_index}",
             f"      lesson: {video_index + 1}",
@@ -113,15 +139,17 @@ def _distinct_file(file_index: int, videos: int, rng: random.Random, *, loop: bo
             + (f", steps: [{steps}]}}" if loop else "}"),
             "    locales:",
         ]
-        for locale in LOCALES:
+        for locale_index, locale in enumerate(LOCALES):
             words = " ".join(rng.choice(WORDS) for _ in range(9))
             script = (
-                f"[{locale}] {{{{ name }}}}, lesson {{{{ lesson }}}} of {{{{ product }}}}: "
+                f"[{locale}] {{{{ name }}}}, lesson {{{{ lesson }}}} of {{{{ product }}}}:\n"
                 f"{words} ({file_index}.{video_index})."
             )
             if loop:
-                script += " Steps:{% for step in steps %} {{ loop.index }}. {{ step }}.{% endfor %}"
-            lines += [f"      {locale}:", f"        script: {_quote(script)}"]
+                script += "\n" + LOOP
+            if (video_index + locale_index) % 2 == 0:
+                script += "\n{% include 'snippets/outro.j2' %}"
+            lines += [f"      {locale}:", *_block("script", script, 8)]
     return "\n".join(lines) + "\n"
 
 
@@ -129,10 +157,11 @@ def _distinct_for_file(file_index: int, videos: int, rng: random.Random) -> str:
     return _distinct_file(file_index, videos, rng, loop=True)
 
 
-def _quote(text: str) -> str:
-    """A YAML double-quoted scalar (our scripts hold no backslashes or double quotes)."""
-    assert '"' not in text and "\\" not in text
-    return f'"{text}"'
+def _block(key: str, text: str, indent: int) -> list[str]:
+    """`key: |` and the text's lines below it, a literal block scalar (as people write
+    multi-line scripts); YAML keeps the line breaks and adds one at the end."""
+    pad = " " * indent
+    return [f"{pad}{key}: |", *(f"{pad}  {line}" for line in text.split("\n"))]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

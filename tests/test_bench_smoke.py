@@ -46,9 +46,23 @@ def test_distinct_set_gives_every_item_its_own_script(tmp_path: Path) -> None:
     items = _items(paths)
     assert len(items) == 200
     assert len({script for _, _, script in items}) == 200
-    # The catalogue's size per item is what the issue measured: about 160 bytes.
+    # Multi-line block scalars: about 210 bytes of YAML per item.
     size = sum(p.stat().st_size for p in paths)
-    assert 120 * 200 < size < 220 * 200
+    assert 150 * 200 < size < 280 * 200
+
+
+@pytest.mark.parametrize("shape", gen_manifests.SHAPES)
+def test_scripts_are_shaped_as_real_manifests_write_them(tmp_path: Path, shape: str) -> None:
+    paths = gen_manifests.generate(tmp_path, items=100, shape=shape)
+
+    text = paths[0].read_text(encoding="utf-8")
+    scripts = [script for _, _, script in _items(paths)]
+    assert "script: |" in text and 'script: "' not in text
+    assert all(script.count("\n") >= 2 for script in scripts)  # several lines each
+    assert any("{% include 'snippets/outro.j2' %}" in script for script in scripts)
+    assert (tmp_path / "snippets" / "outro.j2").is_file()
+    if shape != "distinct":
+        assert any("{%- for step in steps %}" in script for script in scripts)
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
@@ -93,9 +107,10 @@ def test_quick_run_gives_a_figure_or_not_implemented_for_every_row() -> None:
     ]
     assert any(name.startswith("apply 20 items") for name in names)
     assert any("only --rate" in name for name in names)
-    assert any(name.endswith("lockfile, one CPU") for name in names)
+    assert any(name.endswith("lockfile written by apply, one CPU") for name in names)
     assert any(name.startswith("scaling: validate 100") for name in names)
     assert any(name.startswith("scaling: plan marginal time per item") for name in names)
+    assert any(name.startswith("scaling: plan peak memory per added item") for name in names)
     # A figure, or a command that is not there yet; never a harness or command failure.
     broken = [row for row in rows if row["specsync"].startswith(("failed", "lockfile:"))]
     assert broken == []

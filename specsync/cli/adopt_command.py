@@ -88,7 +88,7 @@ def adopt(
     import urllib.parse
 
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import _api_endpoint, emulator_journal, polling_client
+    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service import credentials as credentials_mod
     from specsync.service.adopt import AdoptRefused, verify_export
@@ -103,7 +103,7 @@ def adopt(
 
         def check(project: str) -> Any:
             # Credentials are read only when the check runs (never for --no-check).
-            endpoint = _api_endpoint(
+            endpoint = api_endpoint(
                 use_emulator, emulator_journal(lockfile) if use_emulator else None
             )
             url, credentials = stack.enter_context(endpoint)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     PATHS_ARGUMENT,
@@ -36,7 +35,7 @@ def doctor(
     lockfile: str,
     use_emulator: bool,
     output_format: str,
-) -> None:
+) -> int:
     """Check the setup before an apply: manifests, API base, credentials, lockfile, models.
 
     Prints the API base and the credential mode (never a secret), checks the manifests,
@@ -50,7 +49,7 @@ def doctor(
     import os
 
     from specsync.cli.console import counted
-    from specsync.cli.service_commands import _api_endpoint, polling_client
+    from specsync.cli.endpoint import api_endpoint, polling_client
     from specsync.errors import UserError
     from specsync.manifests.pipeline import load_items
     from specsync.model import InputError
@@ -92,7 +91,7 @@ def doctor(
         mode = "none" if credentials is None else credential_mode(credentials)
         report = offline_report(base or "(not set)", mode, setup, Path(lockfile), False)
     else:
-        with _api_endpoint(use_emulator) as (base, credentials):
+        with api_endpoint(use_emulator) as (base, credentials):
 
             def log(line: str) -> None:
                 click.echo(line, err=True)
@@ -111,5 +110,4 @@ def doctor(
         lines += [f"{_MARK[c.status]}  {c.name}: {c.detail}" for c in report.checks]
         lines.append("All is well." if report.ok else "Problems found (see FAIL above).")
         click.echo("\n".join(lines))
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    return EXIT_OK if report.ok else EXIT_INVALID

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import format_option
 
 
@@ -18,7 +18,7 @@ from specsync.cli.options import format_option
     ("text", "json"),
     "json: {directory, ok, steps: [{action, what}], next: [command]} on stdout alone.",
 )
-def init(directory: str, output_format: str) -> None:
+def init(directory: str, output_format: str) -> int:
     """Start a specsync project in DIR (default: here). Never overwrites a file.
 
     \b
@@ -77,5 +77,4 @@ def init(directory: str, output_format: str) -> None:
             "specsync.lock.",
             err=True,
         )
-    if failed:
-        sys.exit(EXIT_INVALID)
+    return EXIT_INVALID if failed else EXIT_OK

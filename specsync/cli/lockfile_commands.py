@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, format_option, mode_lockfile
 
 
@@ -72,7 +71,7 @@ def forget(
 @click.argument("base", metavar="%O")
 @click.argument("ours", metavar="%A")
 @click.argument("theirs", metavar="%B")
-def merge_driver(base: str, ours: str, theirs: str) -> None:
+def merge_driver(base: str, ours: str, theirs: str) -> int:
     """Git merge driver for specsync.lock: merges entry by entry into %A.
 
     Two branches that exported different items merge cleanly. The same item exported on
@@ -92,5 +91,4 @@ def merge_driver(base: str, ours: str, theirs: str) -> None:
     conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
     for message in conflicts:
         click.echo(f"specsync.lock: {message}", err=True)
-    if conflicts:
-        sys.exit(EXIT_INVALID)
+    return EXIT_INVALID if conflicts else EXIT_OK

@@ -6,40 +6,74 @@ Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 
 from __future__ import annotations
 
-import datetime
 import gc
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from specsync import __version__
-from specsync.cli.adopt_command import adopt
 from specsync.cli.console import print_problems, shown
-from specsync.cli.doctor_command import doctor
-from specsync.cli.emulator_command import emulator
 from specsync.cli.exit_codes import (
     EXIT_BUG,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
 )
-from specsync.cli.init_command import init
-from specsync.cli.lockfile_commands import forget, merge_driver
-from specsync.cli.manifest_commands import render, schema, validate
-from specsync.cli.plan_command import plan
-from specsync.cli.pull_command import pull
-from specsync.cli.reconcile_command import reconcile
-from specsync.cli.service_commands import apply, status
-from specsync.cli.strings_command import strings
 from specsync.errors import UserError
 from specsync.model import InputError
 
+# Every command, by name: the module that defines it and the function's name there. A
+# command's module (and what it imports: Jinja, requests, the emulator) is imported only
+# when that command runs, or when --help lists them all: `specsync validate` never pays
+# for `apply`. tests/cli/test_lazy_commands.py checks this table against the modules.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "adopt": ("specsync.cli.adopt_command", "adopt"),
+    "apply": ("specsync.cli.service_commands", "apply"),
+    "doctor": ("specsync.cli.doctor_command", "doctor"),
+    "emulator": ("specsync.cli.emulator_command", "emulator"),
+    "forget": ("specsync.cli.lockfile_commands", "forget"),
+    "init": ("specsync.cli.init_command", "init"),
+    "merge-driver": ("specsync.cli.lockfile_commands", "merge_driver"),
+    "plan": ("specsync.cli.plan_command", "plan"),
+    "pull": ("specsync.cli.pull_command", "pull"),
+    "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
+    "render": ("specsync.cli.manifest_commands", "render"),
+    "schema": ("specsync.cli.manifest_commands", "schema"),
+    "status": ("specsync.cli.service_commands", "status"),
+    "strings": ("specsync.cli.strings_command", "strings"),
+    "validate": ("specsync.cli.manifest_commands", "validate"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module when the command is asked for."""
+
+    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = self.lazy[cmd_name]
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}.{attribute} is not a click command")
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="specsync")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for internal errors.")
 @click.pass_context
@@ -54,28 +88,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-for _command in (
-    validate,
-    render,
-    schema,
-    plan,
-    apply,
-    status,
-    pull,
-    adopt,
-    reconcile,
-    forget,
-    merge_driver,
-    emulator,
-    init,
-    doctor,
-    strings,
-):
-    cli.add_command(_command)
-
-
 def _crash_log(error: BaseException) -> Path:
+    import datetime
     import tempfile
+    import traceback
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(tempfile.gettempdir()) / f"specsync-crash-{stamp}-{os.getpid()}.log"
@@ -117,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = EXIT_OK
     except Exception as error:
         if debug:
+            import traceback
+
             traceback.print_exc()
         log = _crash_log(error)
         click.echo(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
@@ -27,7 +26,7 @@ from specsync.cli.options import (
     "json: one object per problem and per warning (file, line, column, code, message, "
     "item) on stdout alone; codes in docs/problems.md.",
 )
-def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> None:
+def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_format: str) -> int:
     """Check manifests: YAML, schema, ids, templates. No network.
 
     PATH is a manifest file or a directory searched recursively for *.yaml/*.yml files
@@ -61,19 +60,20 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
         from specsync.cli.report_json import validate_document
 
         click.echo(json.dumps(validate_document(error.problems, []), ensure_ascii=False, indent=2))
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
     if output_format == "json":
         from specsync.cli.report_json import validate_document
 
         document = validate_document([], items, warnings)
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-        return
+        return EXIT_OK
     print_warnings(warnings)
     videos = {item.video for item in items}
     summary = f"valid: {counted(len(items), 'item')} from {counted(len(videos), 'video')}"
     if warnings:
         summary += f", {counted(len(warnings), 'warning')}"
     click.echo(summary, err=True)
+    return EXIT_OK
 
 
 @click.command()

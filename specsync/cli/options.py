@@ -88,7 +88,7 @@ class FiniteFloat(click.FloatRange):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        number = click.FLOAT.convert(value, param, ctx)
+        number: float = click.FLOAT.convert(value, param, ctx)  # type: ignore[arg-type]
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         result: float = super().convert(number, param, ctx)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from specsync.cli.exit_codes import EXIT_CHANGES
+from specsync.cli.exit_codes import EXIT_CHANGES, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -66,7 +65,7 @@ def plan(
     targets: tuple[str, ...],
     out: str | None,
     use_emulator: bool,
-) -> None:
+) -> int:
     """Show what apply would do, and why. No network; nothing is written but --out.
 
     The plan goes to stdout (`specsync plan > plan.txt`); notes go to stderr. Compares
@@ -113,11 +112,6 @@ def plan(
     except InputError:
         read_lock_view(Path(lockfile))
         raise
-    # The items live to the end: keep the collector from walking them while the lockfile
-    # is read and compared (allocation-heavy, and plan's only cost beyond validate). What
-    # is left allocates entries and plan lines, no cycles worth collecting before exit.
-    gc.freeze()
-    gc.disable()
     print_warnings(warnings)
     lock = read_lock_view(Path(lockfile), {item.id: item.fingerprint for item in items})
     require_matches("--target", targets, (item.id for item in items))
@@ -157,5 +151,4 @@ def plan(
         )
     if lock.emulator:
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
-    if detailed_exitcode and result.has_changes:
-        sys.exit(EXIT_CHANGES)
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK

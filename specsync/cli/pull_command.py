@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     concurrency_option,
@@ -96,7 +96,7 @@ def pull(
     verify: bool,
     output_format: str,
     use_emulator: bool,
-) -> None:
+) -> int:
     """Download every finished video to DIR/<video>/<locale>.mp4, verified, and record
     its sha256 and bytes in the lockfile.
 
@@ -134,7 +134,7 @@ def pull(
         report = verify_files(path, options)
     else:
         report = pull_with_client(path, options, use_emulator, lock)
-    show_report(report, output_format, verify)
+    return show_report(report, output_format, verify)
 
 
 def pull_options(
@@ -201,7 +201,7 @@ def download_read_timeout() -> float:
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import polling_client
+    from specsync.cli.endpoint import lazy_endpoint, polling_client
     from specsync.service import credentials as credentials_mod
     from specsync.service.pull import run_pull
     from specsync.service.status import check_service
@@ -211,7 +211,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
-        with _lazy_endpoint(use_emulator) as endpoint, terminate_as_interrupt():
+        with lazy_endpoint(use_emulator) as endpoint, terminate_as_interrupt():
 
             def make_client() -> Any:
                 base, credentials = endpoint()
@@ -246,25 +246,6 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _lazy_endpoint(use_emulator: bool) -> Iterator[Any]:
-    """A function giving (API base, credentials) when a URL must be asked for: credentials
-    are read, or an emulator started, only then (a pull of files on disk needs neither)."""
-    from specsync.cli.service_commands import _api_endpoint
-
-    with contextlib.ExitStack() as stack:
-        lock = threading.Lock()
-        found: list[tuple[str, Any]] = []
-
-        def endpoint() -> tuple[str, Any]:
-            with lock:
-                if not found:
-                    found.append(stack.enter_context(_api_endpoint(use_emulator)))
-                return found[0]
-
-        yield endpoint
 
 
 class PullProgress:
@@ -306,15 +287,15 @@ class PullProgress:
         print(prefix + message, file=self.stream, flush=True)
 
 
-def show_report(report: Any, output_format: str, verify: bool) -> None:
-    """The document or the summary; exit 1 unless every done item is on disk and verified."""
+def show_report(report: Any, output_format: str, verify: bool) -> int:
+    """The document or the summary; the exit code: 1 unless every done item is on disk and
+    verified."""
     if output_format == "json":
         from specsync.cli.report_json import pull_document
 
         click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
     pull_summary(report, verify)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def pull_summary(report: Any, verify: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -68,7 +68,7 @@ def reconcile(
     clock_skew: float,
     output_format: str,
     use_emulator: bool,
-) -> None:
+) -> int:
     """Settle uncertain items by asking the account what exists. Nothing is exported.
 
     An uncertain item is a request whose answer never came (a crash, a timeout): the video
@@ -96,7 +96,7 @@ def reconcile(
       specsync reconcile --format json --dry-run
     """
     from specsync.cli.console import shown
-    from specsync.cli.service_commands import _api_endpoint, emulator_journal, polling_client
+    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.manifests.project_root import default_manifest_paths
     from specsync.service import credentials as credentials_mod
@@ -119,7 +119,7 @@ def reconcile(
         return click.confirm("Record this in the lockfile?", default=False, err=True)
 
     with contextlib.ExitStack() as stack:
-        endpoint = _api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
+        endpoint = api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
         url, credentials = stack.enter_context(endpoint)
         client = stack.enter_context(
             polling_client(url, credentials, lambda line: click.echo(line, err=True))
@@ -144,8 +144,7 @@ def reconcile(
         if not report.asked:
             _show(report, output_format, shown, settled_only=False)
         _summary(report, lockfile, dry_run)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _show(report: Any, output_format: str, shown: Any, *, settled_only: bool) -> None:

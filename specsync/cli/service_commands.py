@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import sys
 import urllib.parse
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID
+from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
+from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -123,7 +122,7 @@ def apply(
     plan_file: str | None,
     output_format: str,
     assume_yes: bool,
-) -> None:
+) -> int:
     """Submit new and changed items, record every projectId/taskId in the lockfile.
 
     Each request is journalled in .specsync/ before it is sent and its answer the moment it
@@ -210,9 +209,12 @@ def apply(
     # The rehearsal's .specsync/ folder, made only once the manifests are known good.
     lockfile = mode_lockfile(chosen_lockfile, use_emulator, create=True)
     if not (use_emulator or assume_yes) and _on_a_terminal():
-        options = _confirmed(items, Path(lockfile), options)
+        agreed = _confirmed(items, Path(lockfile), options)
+        if agreed is None:
+            return EXIT_INVALID
+        options = agreed
     journal = emulator_journal(lockfile) if use_emulator else None
-    with _api_endpoint(use_emulator, journal) as (base, credentials):
+    with api_endpoint(use_emulator, journal) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
@@ -248,9 +250,8 @@ def apply(
         click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
     if report.interrupted:
         # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
-        sys.exit(EXIT_INTERRUPTED)
-    if not report.ok:
-        sys.exit(EXIT_INVALID)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _on_a_terminal() -> bool:
@@ -259,7 +260,8 @@ def _on_a_terminal() -> bool:
 
 
 def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
-    """Ask before anything is sent; the options, bounded by what the person agreed to.
+    """Ask before anything is sent; the options, bounded by what the person agreed to
+    (None: they said no).
 
     The plan is read here, before apply takes its lock: `--max-items` becomes the count
     agreed to, so a run that finds more to send under the lock (another apply landed
@@ -281,58 +283,9 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     question = f"Export {counted(len(chosen), 'item')}, {length} of video?"
     if not click.confirm(question, default=False, err=True):
         click.echo("Nothing was sent (answer y, or run with --yes, to send).", err=True)
-        sys.exit(EXIT_INVALID)
+        return None
     agreed = len(chosen) if options.max_items is None else min(options.max_items, len(chosen))
     return dataclasses.replace(options, max_items=agreed)
-
-
-def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> Any:
-    """A client for the progress, auth and account endpoints (status, pull, adopt, doctor):
-    fewer and shorter retries than apply's, since a poll is asked again anyway and a person
-    is waiting."""
-    from specsync.service import client as client_mod
-
-    return client_mod.Client(base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log)
-
-
-def emulator_journal(lockfile: str | Path) -> str:
-    """Where the built-in emulator of `--emulator` runs on this lockfile keeps what it made
-    (beside the lockfile's journal), so that a later run's project endpoints still know it:
-    `reconcile --emulator` after a killed `apply --emulator` finds what was created."""
-    import stat
-
-    from specsync.state.journal import state_dir
-
-    path = state_dir(Path(lockfile)) / "emulator-projects.jsonl"
-    try:
-        kind = path.lstat().st_mode
-    except FileNotFoundError:
-        return str(path)
-    if not stat.S_ISREG(kind):
-        raise UserError(
-            f"{path} is not a regular file: the built-in emulator keeps what it made there; "
-            "move it away"
-        )
-    return str(path)
-
-
-@contextlib.contextmanager
-def _api_endpoint(use_emulator: bool, journal: str | None = None) -> Iterator[tuple[str, Any]]:
-    """(API base, credentials): the real service from the environment, or an emulator
-    (recording what it makes in `journal`, when given)."""
-    from specsync.service import credentials as credentials_mod
-
-    if not use_emulator:
-        credentials = credentials_mod.credentials_from_env(os.environ)
-        yield credentials_mod.api_base_from_env(os.environ), credentials
-        return
-    from specsync.emulator import EmulatorConfig, running_emulator
-
-    with running_emulator(EmulatorConfig(render_seconds=2.0, journal=journal)) as emu:
-        click.echo(
-            f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
-        )
-        yield emu.url, credentials_mod.Credentials(api_key="specsync-emulator-throwaway-key")
 
 
 @click.command()
@@ -374,7 +327,7 @@ def status(
     then_pull: bool,
     out_dir: str | None,
     max_bytes: int,
-) -> None:
+) -> int:
     """Bring render results into the lockfile: progress, done/failed, download URLs.
 
     Polls the progress of every exported item whose render is not finished. "done" and
@@ -415,7 +368,7 @@ def status(
     try:
         api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)
-        with _api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
+        with api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
 
             def log(line: str) -> None:
                 click.echo(shown(line), err=True)
@@ -462,7 +415,8 @@ def status(
 
         pull_summary(pulled, verify=False)
     if not report.ok or (pulled is not None and not pulled.ok):
-        sys.exit(EXIT_INVALID)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 class _Puller:

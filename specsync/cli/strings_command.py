@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from specsync.cli.console import print_problems
-from specsync.cli.exit_codes import EXIT_INVALID
+from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import PATHS_ARGUMENT, format_option
 
 
@@ -105,7 +105,7 @@ def _rows_in(text: str) -> int:
     ("text", "json"),
     "json: {ok, written, unchanged, files, problems} on stdout alone (problems as validate's).",
 )
-def import_command(csv_file: str, paths: tuple[str, ...], output_format: str) -> None:
+def import_command(csv_file: str, paths: tuple[str, ...], output_format: str) -> int:
     """Write the `new` column back as locale script overrides, keeping comments and layout.
 
     Rows whose `current` cell no longer matches the manifest (edited since the export) or
@@ -131,5 +131,4 @@ def import_command(csv_file: str, paths: tuple[str, ...], output_format: str) ->
     elif report.problems:
         print_problems(report.problems)
     click.echo(summary(report), err=True)
-    if report.problems:
-        sys.exit(EXIT_INVALID)
+    return EXIT_INVALID if report.problems else EXIT_OK

@@ -7,17 +7,56 @@ AI Studios does not speak (`jp` is Japan, not Japanese), and billed.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import importlib.util
+from pathlib import Path
 
 from specsync.model import canonical_locale
+from specsync.render.cache import TemplateCache
 
 # Registry codes that name no language an avatar can speak.
 _NOT_SPOKEN = {"und": "undetermined", "mul": "multiple languages", "zxx": "no linguistic content"}
 
 
+@functools.cache
+def _known_valid() -> TemplateCache:
+    """The codes found valid by earlier runs, in the authenticated cache packs (by the
+    registry's version): importing langcodes' registry costs ~25 ms, a fifth of a
+    pre-commit run, to learn that `en` is English again. Only "valid" is remembered: a
+    refusal is worked out, and worded, afresh."""
+    verdicts = TemplateCache(f"language-codes|{_registry_version()}", folder="languages")
+    atexit.register(verdicts.flush)
+    return verdicts
+
+
+def _registry_version() -> str:
+    """The installed registry's file, size and time (importlib.metadata costs ~10 ms): any
+    upgrade or reinstall of langcodes starts new verdicts."""
+    found = importlib.util.find_spec("langcodes")
+    if found is None or not found.origin:  # pragma: no cover - langcodes is a dependency
+        return "?"
+    data = Path(found.origin).parent / "data_dicts.py"
+    try:
+        status = data.stat()
+    except OSError:  # pragma: no cover - another layout: verdicts for this run only
+        return f"{found.origin}:unknown"
+    return f"{data}:{status.st_size}:{status.st_mtime_ns}"
+
+
 @functools.lru_cache(maxsize=1024)  # a project has a handful of locales, 10,000 items
 def language_problem(code: str) -> str | None:
     """Why `code` is not a language tag of the registry (with a suggestion), else None."""
+    verdicts = _known_valid()
+    if verdicts.get(code, "languages") == b"valid":
+        return None
+    problem = _language_problem(code)
+    if problem is None:
+        verdicts.put(code, b"valid", "languages")
+    return problem
+
+
+def _language_problem(code: str) -> str | None:
     import langcodes
 
     # langcodes also reads POSIX's `zh_CN`; a request's `language` must be the tag itself.

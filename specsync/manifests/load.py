@@ -184,14 +184,50 @@ def _flow_depth_after(line: str, number: int, depth: int, display: str) -> int:
     return depth
 
 
+# A line that opens a literal or folded block scalar, `key: |` or `- |` (chomping allowed;
+# not an explicit indentation, a quote, a comment or a bracket, whose reading differs).
+_BLOCK_SCALAR = re.compile(r"( *)((?:- +)*)([^\s#'\"{}\[\],][^#'\"{}\[\]]*?: +)?[|>][-+]?")
+
+
+def _block_parent(line: str) -> int | None:
+    """The column a block scalar opened by `line` must be indented past, or None when
+    the line opens none."""
+    found = _BLOCK_SCALAR.fullmatch(line.rstrip())
+    if found is None:
+        return None
+    spaces, dashes, key = found.groups()
+    if key:
+        return len(spaces) + len(dashes)
+    if dashes:
+        return len(spaces) + dashes.rstrip().rfind("-") + len(dashes) - len(dashes.lstrip())
+    return None
+
+
 def _check_nesting(text: str, display: str) -> None:
     """Refuse absurd nesting before libyaml sees it (it crashes or goes quadratic).
 
     Linear and cheap: block nesting shows as indentation, flow nesting as open brackets
-    outside quoted scalars. Lines with no bracket outside a flow collection are skipped.
+    outside quoted scalars. Lines with no bracket outside a flow collection are skipped,
+    and so are the lines of a block scalar (`script: |`): text there, however many `{{`
+    a script holds, never nests.
     """
     depth = 0
+    block_parent: int | None = None  # in a block scalar: the column it must pass
+    block_prefix = ""  # its content's indentation, once its first line is seen
     for number, line in enumerate(text.split("\n"), start=1):
+        if block_parent is not None:
+            if block_prefix:
+                if line.startswith(block_prefix) or not line.strip(" "):
+                    continue
+            else:
+                content = line.lstrip(" ")
+                if not content:
+                    continue  # a blank line belongs to the block scalar
+                indent = len(line) - len(content)
+                if indent > block_parent:
+                    block_prefix = " " * indent
+                    continue
+            block_parent, block_prefix = None, ""
         stripped = line.lstrip(" \t-")
         if len(line) - len(stripped) > MAX_INDENT:
             raise InputError(
@@ -202,6 +238,8 @@ def _check_nesting(text: str, display: str) -> None:
                 )
             )
         if depth == 0 and "[" not in line and "{" not in line:
+            if line.endswith(("|", ">", "-", "+")) and "#" not in line:
+                block_parent, block_prefix = _block_parent(line), ""
             continue
         depth = _flow_depth_after(line, number, depth, display)
 

@@ -90,7 +90,7 @@ def load_items(
     much as can be known: a schema error in one video hides no template error in another.
     """
     from specsync.manifests import discovery
-    from specsync.render import render
+    from specsync.render import items as render
 
     here = Path.cwd() if cwd is None else cwd
     read = read_specs(paths, here)

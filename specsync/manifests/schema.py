@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from specsync.manifests.load import scalar_source
@@ -26,6 +27,15 @@ _SHAPES = {
 
 @cache
 def schema_text() -> str:
+    # The package's folder as the import system finds it (an editable install maps it to
+    # schemas/), read directly: importlib.resources costs ~5 ms of every start.
+    found = importlib.util.find_spec("specsync.schemas")
+    for folder in (found.submodule_search_locations or []) if found else []:
+        path = Path(folder) / "manifest.schema.json"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from importlib.resources import files  # a zip or other non-folder install
+
     return files("specsync.schemas").joinpath("manifest.schema.json").read_text(encoding="utf-8")
 
 

@@ -1,5 +1,8 @@
-"""Scripts to text: the Jinja sandbox, the renderer and its compiled-template cache.
+"""Scripts to text: the Jinja sandbox, the renderer, its compiled-template cache and the
+rendered-text cache.
 
 It may import only `model` (and specsync's version for the cache key); never the HTTP stack
-or click.
+or click. Jinja is imported only by the modules that run it (`render`, `sandbox`,
+`compiling`): `items`, the front the pipeline calls, renders plain scripts and cached texts
+without it (tests/test_imports.py checks the CLI).
 """

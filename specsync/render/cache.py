@@ -36,19 +36,20 @@ import hmac
 import importlib.util
 import marshal
 import os
+import re
 import struct
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
-from typing import Any
-
-import jinja2
-from jinja2 import Environment
+from typing import TYPE_CHECKING, Any
 
 from specsync import __version__
 from specsync.regular_files import open_regular, read_regular
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 FORMAT = 1
 MAGIC = b"SSTC"
@@ -61,12 +62,31 @@ SHARDS = 64
 # big (each pack: this / SHARDS) and the pack is mostly stale.
 COMPACT_BYTES = 64 * 1024 * 1024
 
+
+def jinja_version() -> str:
+    """Jinja2's version, read from its package without importing it: a run whose scripts
+    all come from the rendered-text cache (render/items.py) never loads Jinja (~20 ms)."""
+    loaded = sys.modules.get("jinja2")
+    if loaded is not None:
+        return str(loaded.__version__)
+    spec = importlib.util.find_spec("jinja2")
+    if spec is not None and spec.origin:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            source = Path(spec.origin).read_text(encoding="utf-8")
+            found = re.search(r"^__version__ = [\"']([^\"']+)[\"']", source, re.MULTILINE)
+            if found:
+                return found.group(1)
+    import jinja2
+
+    return str(jinja2.__version__)
+
+
 # Everything that changes the compiled code besides the source and the environment.
 VERSION_FINGERPRINT = "|".join(
     (
         f"specsync-template-cache-{FORMAT}",
         f"specsync-{__version__}",
-        f"jinja2-{jinja2.__version__}",
+        f"jinja2-{jinja_version()}",
         sys.implementation.cache_tag or sys.implementation.name,
         importlib.util.MAGIC_NUMBER.hex(),
     )
@@ -167,18 +187,22 @@ class TemplateCache:
         cache_dir: Path | None = None,
         key_file: Path | None = None,
         enabled: bool = True,
+        folder: str = "templates",
     ) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.folder = folder  # packs of another kind of entry live in a folder of their own
+        self.version = VERSION_FINGERPRINT
         self.key_file = key_file if key_file is not None else default_key_file()
         self.stats = CacheStats()
         self.disabled_reason: str | None = None if enabled else "disabled"
         self._prefix = hashlib.sha256(
-            f"{VERSION_FINGERPRINT}\0{environment_fingerprint}\0".encode()
+            f"{self.version}\0{folder}\0{environment_fingerprint}\0".encode()
         )
         self._secret: bytes | None = None
         self._packs: dict[int, _Pack] = {}  # by shard, read on first use
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
+        self._placed: dict[bytes, int] = {}  # key -> the pack its caller chose for it
 
     @property
     def enabled(self) -> bool:
@@ -186,8 +210,8 @@ class TemplateCache:
 
     @property
     def pack_dir(self) -> Path:
-        tag = hashlib.sha256(VERSION_FINGERPRINT.encode()).hexdigest()[:16]
-        return self.cache_dir / f"templates-{tag}"
+        tag = hashlib.sha256(self.version.encode()).hexdigest()[:16]
+        return self.cache_dir / f"{self.folder}-{tag}"
 
     def shard_path(self, shard: int) -> Path:
         return self.pack_dir / f"{shard:02x}.pack"
@@ -196,8 +220,11 @@ class TemplateCache:
         """The pack file that holds (or would hold) the entry of `source`."""
         return self.shard_path(_shard_of(self._key(source)))
 
+    def _shard(self, key: bytes) -> int:
+        return self._placed.get(key, _shard_of(key))
+
     def _pack_of(self, key: bytes) -> _Pack:
-        shard = _shard_of(key)
+        shard = self._shard(key)
         pack = self._packs.get(shard)
         if pack is None:
             pack = self._packs[shard] = _read_pack(self.shard_path(shard))
@@ -211,18 +238,52 @@ class TemplateCache:
 
     # -- reading ---------------------------------------------------------------------
 
-    def load(self, source: str) -> CodeType | None:
-        """The verified compiled code for `source`, or None (a miss, or a bad entry)."""
+    def get(self, material: str, group: str | None = None) -> bytes | None:
+        """The verified payload stored for `material`, or None (a miss, or a bad entry).
+
+        `group` (given alike to `put`) keeps the entries of one group in one pack, so a
+        run that needs one group's entries reads one pack, not every one.
+        """
         if not self._ready():
             return None
-        key = self._key(source)
+        key = self._place(material, group)
         self._used.add(key)
         payload = self._new.get(key)
         if payload is None:
             payload = self._verified_payload(key)
         if payload is None:
             self.stats.misses += 1
+        return payload
+
+    def put(self, material: str, payload: bytes, group: str | None = None) -> None:
+        """Remember `payload` for `material`; written by `flush`."""
+        if not self._ready():
+            return
+        key = self._place(material, group)
+        self._used.add(key)
+        if key in self._new or key in self._pack_of(key).index:
+            return
+        self._new[key] = payload
+        self.stats.stored += 1
+
+    def reject(self, material: str, group: str | None = None) -> None:
+        """Drop the entry of `material`, whose payload did not make sense."""
+        if self._ready():
+            self._reject(self._place(material, group))
+
+    def _place(self, material: str, group: str | None) -> bytes:
+        key = self._key(material)
+        if group is not None:
+            digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
+            self._placed[key] = _shard_of(digest)
+        return key
+
+    def load(self, source: str) -> CodeType | None:
+        """The verified compiled code for `source`, or None (a miss, or a bad entry)."""
+        payload = self.get(source)
+        if payload is None:
             return None
+        key = self._key(source)
         try:
             code = marshal.loads(payload)
         except (EOFError, ValueError, TypeError):
@@ -258,14 +319,7 @@ class TemplateCache:
 
     def store(self, source: str, code: CodeType) -> None:
         """Remember compiled code for `source`; written by `flush`."""
-        if not self._ready():
-            return
-        key = self._key(source)
-        self._used.add(key)
-        if key in self._new or key in self._pack_of(key).index:
-            return
-        self._new[key] = marshal.dumps(code)
-        self.stats.stored += 1
+        self.put(source, marshal.dumps(code))
 
     def flush(self) -> None:
         """Append new entries to their packs (or rewrite a pack when damaged or mostly stale).
@@ -276,7 +330,7 @@ class TemplateCache:
             return
         new_by_shard: dict[int, dict[bytes, bytes]] = {}
         for key, payload in self._new.items():
-            new_by_shard.setdefault(_shard_of(key), {})[key] = payload
+            new_by_shard.setdefault(self._shard(key), {})[key] = payload
         for shard, pack in self._packs.items():
             new = new_by_shard.get(shard, {})
             rewrite = pack.damaged or (
@@ -405,7 +459,7 @@ class _Unusable(Exception):
 
 def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
     message = MAGIC + key + struct.pack(">I", len(payload))
-    return hmac.new(secret, message + payload, hashlib.sha256).digest()
+    return hmac.digest(secret, message + payload, "sha256")  # one call, in C
 
 
 def _read_key(path: Path) -> bytes:

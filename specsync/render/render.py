@@ -14,7 +14,6 @@ import signal
 import sys
 import threading
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -27,14 +26,15 @@ from jinja2.sandbox import SecurityError
 from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
-from specsync.render.sandbox import MAX_TEMPLATE_CHARS, ScriptEnvironment
+from specsync.render.limits import MAX_RAW_OUTPUT, MAX_SCRIPT_CHARS, MAX_TEMPLATE_CHARS
+from specsync.render.sandbox import ScriptEnvironment
 from specsync.render.skeleton import Shape, choose_shapes, render_plain
 from specsync.render.snippets import UNDEFINED_NAME, included_location, unincluded_problems
+from specsync.render.text import checked_text, normalise
 
-# The rendered script limit (after normalisation), and the raw output at which a streaming
-# render is stopped (room for outer whitespace that normalisation strips).
-MAX_SCRIPT_CHARS = 50_000
-MAX_RAW_OUTPUT = 2 * MAX_SCRIPT_CHARS
+# The rendered script limit and the raw output at which a streaming render is stopped
+# live in render/limits.py; normalising and checking a text in render/text.py.
+__all__ = ["MAX_RAW_OUTPUT", "MAX_SCRIPT_CHARS", "Renderer", "normalise", "render_items"]
 RENDER_SECONDS = 2.0
 # Address space a render may add before allocations fail (Linux only): a backstop behind
 # the sandbox's own size checks, so no template can take the machine's memory.
@@ -50,11 +50,6 @@ class RenderTimeout(Exception):
 
 class OutputTooLong(Exception):
     """The streamed output went past MAX_RAW_OUTPUT."""
-
-
-def normalise(text: str) -> str:
-    """NFC, CRLF to LF, outer whitespace stripped: the text the API receives."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
 
 
 class _Alarm:
@@ -258,7 +253,7 @@ class Renderer:
         # What Template.generate does, minus a generator layer per piece of output (this
         # loop is most of a large validate); errors get Jinja's template traceback in
         # _render_source, as generate would give them.
-        context = template.new_context(variables)
+        context = template.new_context(variables)  # type: ignore[arg-type]  # read only
         pieces: list[str] = []
         size = 0
         for piece in template.root_render_func(context):
@@ -291,28 +286,7 @@ class Renderer:
 
     def _checked(self, spec: ItemSpec, raw: str) -> str | Problem:
         """The rendered script normalised, or why it cannot be sent."""
-        text = normalise(raw)
-        if not text:
-            return Problem(
-                spec.template_location, "script renders to empty text", code="empty-script"
-            )
-        if len(text) > MAX_SCRIPT_CHARS:
-            return Problem(
-                spec.template_location,
-                f"rendered script is {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,}",
-                code="script-too-long",
-            )
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as error:  # '\ud800' in a template: no UTF-8 for it
-                return Problem(
-                    spec.template_location,
-                    f"rendered script holds {text[error.start]!r} at character {error.start + 1}, "
-                    "half of a UTF-16 pair and not a character: it cannot be sent",
-                    code="unencodable-text",
-                )
-        return text
+        return checked_text(spec, raw)
 
     def _failure(
         self, spec: ItemSpec, error: BaseException, trace: TracebackType | None

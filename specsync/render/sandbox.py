@@ -35,18 +35,16 @@ from jinja2.nodes import EvalContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from specsync.regular_files import NotRegular, read_regular
+from specsync.render.limits import (
+    MAX_INCLUDE_BYTES,
+    MAX_INT_BITS,
+    MAX_TEMPLATE_CHARS,
+    MAX_VALUE,
+    MAX_WIDTH,
+)
+from specsync.render.skeleton import SLOT_PREFIX
 
-# Largest string/list/bytes an operation may build (twice the rendered-script limit: room
-# for markup that is later stripped, nothing near what could hurt the machine).
-MAX_VALUE = 100_000
-# Largest integer an operation may build, in bits (about 30,000 decimal digits).
-MAX_INT_BITS = 100_000
-# Widest field a format specification, padding method or filter may ask for.
-MAX_WIDTH = 10_000
-# Largest template source (a script or an included file) compiled at all.
-MAX_TEMPLATE_CHARS = 200_000
-# Largest file `{% include %}` reads.
-MAX_INCLUDE_BYTES = 1024 * 1024
+__all__ = ["MAX_INCLUDE_BYTES", "MAX_TEMPLATE_CHARS", "MAX_VALUE", "ScriptEnvironment"]
 
 
 class TooLarge(SecurityError):
@@ -153,7 +151,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
         return
     if not isinstance(old, type(text)):
         return
-    hits = len(text) + 1 if not old else text.count(old)
+    hits = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]  # old: type(text)
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     size = len(text) + hits * (len(new) - len(old))
@@ -352,6 +350,8 @@ class RootLoader(BaseLoader):
             source = source[1:]
         if len(source) > MAX_TEMPLATE_CHARS:
             raise TemplateNotFound(f"{name} (over {MAX_TEMPLATE_CHARS:,} characters)")
+        if SLOT_PREFIX in source:  # names render/skeleton.py gives a shape's text runs
+            raise TemplateNotFound(f"{name} (it uses a name reserved by specsync: {SLOT_PREFIX})")
         return source, str(real), lambda: True
 
 

@@ -1,4 +1,4 @@
-"""Template shapes: scripts that differ only in their literal text share one compiled code.
+r"""Template shapes: scripts that differ only in their literal text share one compiled code.
 
 A translated catalogue has thousands of scripts of one shape (`[ko] {{ name }}, ...` with
 other words around the same tags). Jinja spends about a millisecond compiling each; the
@@ -9,10 +9,15 @@ Only sources whose rendering this provably does not change take a shape (the res
 compiled as themselves; tests/render/test_skeleton.py compares both on generated
 templates, byte for byte):
 
-- tags are plain: no quote, brace, `%` or `#` inside them (so a `%}` in a string cannot
-  end a tag early), no whitespace control (`{%-`, `-%}`, `{{-`, `{%+`), no comment tags;
-- only the statements below, whose bodies print their text as it stands (`raw`,
-  `extends`/`block`, macros and friends are left to Jinja);
+- tags are plain: no brace, `%` or `#` inside them, and quotes only around a string with
+  none of these, no backslash and no line break (so a `%}` in a string cannot end a tag
+  early); no `{%+`, no comment tags;
+- whitespace control (`{%-`, `-%}`, `{{-`, `-}}`) is applied to the text runs around the
+  tag as Jinja's lexer applies it (`rstrip()` before, `\s*` after), so the slots hold the
+  text Jinja would print;
+- only the statements below, whose bodies print their text as it stands, and
+  `{% include 'name' %}` of a quoted name (`raw`, `extends`/`block`, macros and friends are
+  left to Jinja; an included file that names a slot is refused by the sandbox's loader);
 - no carriage return (Jinja rewrites newlines in text), the one trailing newline Jinja
   drops is dropped here too;
 - no run longer than the sandbox prints (`MAX_VALUE`: a slot is printed through its check),
@@ -32,13 +37,24 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from specsync.render.sandbox import MAX_VALUE
-from specsync.render.snippets import TAG_START
+from specsync.render.limits import MAX_VALUE, TAG_START
 
 SLOT_PREFIX = "specsync_slot_"
-# A tag with nothing in it that could hide its end or change the text around it.
-_TAG = re.compile(r"\{\{[^-+\"'{}%#][^\"'{}%#]*\}\}|\{%[^-+\"'{}%#][^\"'{}%#]*%\}")
-_STATEMENT = re.compile(r"\{%\s*([a-z]+)")
+# A quoted string that cannot hide a tag's end; a tag made of such strings and characters
+# that cannot either, with Jinja's whitespace control at either end.
+_QUOTED = r"""'[^'\\{}%#\n]*'|"[^"\\{}%#\n]*\""""
+_INSIDE = rf"""(?:[^"'{{}}%#]|{_QUOTED})"""
+_TAG = re.compile(
+    rf"\{{\{{-?(?:[^-+\"'{{}}%#]|{_QUOTED}){_INSIDE}*?-?\}}\}}"
+    rf"|\{{%-?(?:[^-+\"'{{}}%#]|{_QUOTED}){_INSIDE}*?-?%\}}"
+)
+_STATEMENT = re.compile(r"\{%-?\s*([a-z]+)")
+_INCLUDE = re.compile(
+    rf"\{{%-?\s*include\s+(?:{_QUOTED})\s*(?:ignore\s+missing\s*)?"
+    r"(?:(?:with|without)\s+context\s*)?-?%\}\Z"
+)
+# What `-%}` and `-}}` strip from the text after them: Jinja's own `\s*`.
+_LEADING_SPACE = re.compile(r"\s*")
 _PLAIN_STATEMENTS = frozenset(
     {"if", "elif", "else", "endif", "for", "endfor", "set", "with", "endwith"}
 )
@@ -95,7 +111,7 @@ class Shape:
 
 
 # A tag that prints one variable, nothing else (`true`, `none` and friends are literals).
-_PRINT_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\Z")
+_PRINT_NAME = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}\Z")
 _LITERAL_NAMES = frozenset({"true", "false", "none", "True", "False", "None"})
 
 
@@ -142,8 +158,6 @@ def _tag_kind(tag: str) -> str | None:
     """Of a tag as `_TAG` matched it: None when it may not print or branch as its source
     would; the variable's name when it only prints one; else "". Scripts repeat a few
     tags thousands of times: cached."""
-    if tag.endswith(("-%}", "-}}")):
-        return _NOT_PLAIN
     if tag.startswith("{{"):
         printed = _PRINT_NAME.match(tag)
         if printed is None or printed.group(1) in _LITERAL_NAMES:
@@ -151,6 +165,8 @@ def _tag_kind(tag: str) -> str | None:
         return printed.group(1)
     statement = _STATEMENT.match(tag)
     if statement is not None and statement.group(1) in _PLAIN_STATEMENTS:
+        return _STATEMENT_TAG
+    if _INCLUDE.match(tag):
         return _STATEMENT_TAG
     return _NOT_PLAIN
 
@@ -163,7 +179,7 @@ def shape_of(source: str) -> Shape | None:
     pieces, kinds = checked
     if _STATEMENT_TAG not in kinds:
         # Only variables printed: the runs with the names between them.
-        pieces[1::2] = kinds
+        pieces[1::2] = [name for name in kinds if name is not None]  # all names here
         return Shape.of_plain(source, tuple(pieces))
     skeleton, slots = _slotted(pieces)
     return Shape(skeleton, slots)
@@ -172,25 +188,41 @@ def shape_of(source: str) -> Shape | None:
 def _split_checked(source: str) -> tuple[list[str], list[str | None]] | None:
     """(the source's pieces: text runs at even places, tags between them; each tag's kind)
     when a shape may take it, else None."""
-    if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
+    if "\r" in source or SLOT_PREFIX in source or "#}" in source:
         return None
     if source.endswith("\n"):
         source = source[:-1]  # Jinja drops one trailing newline (keep_trailing_newline)
     pieces = _SPLIT.split(source)
-    kinds = list(map(_tag_kind, pieces[1::2]))
+    tags = pieces[1::2]
+    kinds = list(map(_tag_kind, tags))
     if _NOT_PLAIN in kinds:
         return None
-    texts = [run for run in pieces[0::2] if run]
-    if not texts:
-        return None  # nothing to share: compile the source itself
-    for run in texts:
+    for run in pieces[0::2]:
         # A run ending in `{` would lend it to the tag after it (`{{{ x }}` starts at the
         # first brace for Jinja); any other opener in a run is a tag not taken.
         if "{" in run and (TAG_START.search(run) or run.endswith("{")):
             return None
-        if len(run) > MAX_VALUE:
-            return None
+    if "-}}" in source or "-%}" in source or "{{-" in source or "{%-" in source:
+        _strip_around(pieces)
+    texts = [run for run in pieces[0::2] if run]
+    if not texts:
+        return None  # nothing to share: compile the source itself
+    if any(len(run) > MAX_VALUE for run in texts):
+        return None
     return pieces, kinds
+
+
+def _strip_around(pieces: list[str]) -> None:
+    r"""Apply the tags' whitespace control to the text runs beside them, as Jinja's lexer
+    does: `{%-`/`{{-` strips the run before (`str.rstrip`), `-%}`/`-}}` the run after
+    (its `\s*`)."""
+    for index in range(1, len(pieces), 2):
+        tag = pieces[index]
+        if tag[2] == "-":
+            pieces[index - 1] = pieces[index - 1].rstrip()
+        if tag[-3] == "-":
+            after = pieces[index + 1]
+            pieces[index + 1] = after[_LEADING_SPACE.match(after).end() :]  # type: ignore[union-attr]
 
 
 def _slotted(pieces: list[str]) -> tuple[str, dict[str, str]]:

@@ -13,12 +13,14 @@ import os
 import re
 from collections.abc import Collection
 from pathlib import Path
-
-from jinja2 import Environment, TemplateSyntaxError, UndefinedError
+from typing import TYPE_CHECKING
 
 from specsync.model import Location, Problem
 from specsync.regular_files import open_regular, read_regular
-from specsync.render.sandbox import MAX_INCLUDE_BYTES
+from specsync.render.limits import MAX_INCLUDE_BYTES, TAG_START
+
+if TYPE_CHECKING:  # Jinja is imported only when a script needs it (render/items.py)
+    from jinja2 import Environment
 
 # Files under the manifest root that are template sources, checked even when unused.
 SNIPPET_SUFFIXES = (".j2", ".jinja", ".jinja2")
@@ -26,9 +28,9 @@ SNIPPET_SUFFIXES = (".j2", ".jinja", ".jinja2")
 # checkout (no manifests/ folder) must not make every run walk it all.
 MAX_ENTRIES_SEARCHED = 20_000
 
-# The name in Jinja's "'x' is undefined", and where a tag, expression or comment opens.
+# The name in Jinja's "'x' is undefined".
 UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
-TAG_START = re.compile(r"\{[{%#]")
+__all__ = ["TAG_START", "UNDEFINED_NAME", "display_path", "snippet_files"]
 
 
 def display_path(filename: str, cwd: Path | None) -> str:
@@ -55,6 +57,8 @@ def _line_text(filename: str, line: int) -> str:
 
 
 def _column(text: str, error: BaseException) -> int:
+    from jinja2 import UndefinedError
+
     if isinstance(error, UndefinedError):
         name = UNDEFINED_NAME.match(error.message or "")
         if name:
@@ -91,7 +95,8 @@ def included_location(
     return Location(shown, line, _column(text, error))
 
 
-def _snippet_files(root: Path) -> list[Path]:
+def snippet_files(root: Path) -> list[Path]:
+    """Template files under `root` (up to MAX_ENTRIES_SEARCHED directory entries)."""
     found: list[Path] = []
     seen = 0
     for folder, subfolders, files in os.walk(root):
@@ -111,10 +116,12 @@ def unincluded_problems(
     """Syntax problems of template files under `root` that no script of this run included
     (an included one was checked by rendering it). `reported`: display paths that already
     have a problem, not checked twice."""
+    from jinja2 import TemplateSyntaxError
+
     cache = environment.cache
     included = {template.filename for template in (cache or {}).values()}
     problems = []
-    for path in _snippet_files(root):
+    for path in snippet_files(root):
         filename = str(path.resolve())
         shown = display_path(filename, cwd)
         if filename in included or shown in reported:

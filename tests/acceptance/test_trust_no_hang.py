@@ -17,6 +17,9 @@ import pytest
 from conftest import SPECSYNC
 
 from specsync.state.journal import journal_path
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_read import read_lockfile
+from specsync.state.lockfile_write import write_lockfile
 
 
 def write_project(root: Path) -> None:
@@ -25,7 +28,7 @@ def write_project(root: Path) -> None:
         "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  v0: {script: 'Hi.'}\n",
         "utf-8",
     )
-    (root / "specsync.lock").write_text("", "utf-8")
+    write_lockfile(root / "specsync.lock", Lockfile())  # nothing exported yet
 
 
 def quick(args: list[str], cwd: Path, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
@@ -75,7 +78,7 @@ def test_a_fifo_at_the_journals_place_blocks_neither_plan_nor_apply(tmp_path: Pa
             result.stderr
         ), result.stderr
     assert journal.is_fifo()  # left for the user to move away
-    assert (tmp_path / "specsync.lock").read_text("utf-8") == ""
+    assert read_lockfile(tmp_path / "specsync.lock") == Lockfile()
 
 
 # saved plans built to break the parser --------------------------------------------------
@@ -98,7 +101,7 @@ def test_a_saved_plan_that_breaks_the_json_parser_is_refused_with_exit_1(
     result = quick([SPECSYNC, "apply", "--emulator", "--plan", str(saved)], tmp_path)
     assert result.returncode == 1, result.stderr
     assert f"reviewed.plan: not a saved plan ({says})" in result.stderr
-    assert (tmp_path / "specsync.lock").read_text("utf-8") == ""  # nothing applied
+    assert read_lockfile(tmp_path / "specsync.lock") == Lockfile()  # nothing applied
     result = quick([SPECSYNC, "plan", "--out", str(saved)], tmp_path)
     assert result.returncode == 1, result.stderr
     assert "refusing to replace" in result.stderr and "not a saved plan" in result.stderr

@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 from hostile_server import HostileServer
 
 from specsync.state.journal import Journal, journal_path
+from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_write import write_lockfile
 
 NO_NETWORK = ["unshare", "-n"]
 
@@ -43,7 +45,7 @@ def write_project(root: Path, videos: int = 2) -> None:
     lines = ["specsync: 1", "defaults: {model: M1, locales: [en]}", "videos:"]
     lines += [f"  v{n}: {{script: 'Script {n}.'}}" for n in range(videos)]
     (root / "manifests" / "videos.yaml").write_text("\n".join(lines) + "\n", "utf-8")
-    (root / "specsync.lock").write_text("", "utf-8")
+    write_lockfile(root / "specsync.lock", Lockfile())  # nothing exported yet
 
 
 # the journal names its host exactly -------------------------------------------------------

@@ -230,3 +230,55 @@ def test_a_tab_in_the_indentation_says_tab_and_a_bad_dedent_says_check_above() -
     [problem] = info.value.problems
     assert (problem.location.line, problem.location.column) == (5, 4)
     assert "check the indentation above" in problem.message
+
+
+def test_block_scalar_lines_are_not_flow_nesting_and_what_follows_them_is() -> None:
+    script = "    {%- for step in steps %}{{ [[[[ step ]]]] }}\n" * 50
+    assert parse_document(f"a:\n  script: |\n{script}b: 1\n".encode(), "m.yaml").data["b"] == 1
+    # Deep nesting right after the block scalar (back at the key's indentation) is refused.
+    deep = "[" * 100 + "]" * 100
+    for after in (f"  other: {deep}\n", f"b: {deep}\n"):
+        text = f"a:\n  script: |-\n    {{{{ x }}}}\n\n{after}"
+        assert "nesting is deeper" in refused(text.encode()), after
+    # A line that looks like `key: |` but is not one (quoted, commented, in brackets).
+    for opener in ("a: '|'", "a: x # |", "a: [b, |"):
+        assert "nesting is deeper" in refused(f"{opener}\n  {deep}\n".encode()), opener
+
+
+def _blanked_block_scalars(text: str) -> str | None:
+    """The text with the content lines of its literal and folded scalars blanked, as
+    libyaml reads it (None: libyaml does not read it)."""
+    lines = text.split("\n")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.ScalarEvent) and event.style in ("|", ">"):
+                for number in range(event.start_mark.line + 1, event.end_mark.line):
+                    lines[number] = ""
+    except yaml.YAMLError:
+        return None
+    return "\n".join(lines)
+
+
+def test_block_scalar_skipping_agrees_with_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load, "MAX_FLOW_DEPTH", 2)
+    chooser = random.Random(11)
+    pieces = ["k: |", "k: >-", "- |", "- k: |+", "k: [[[a]]]", "{{ x }}", "[[[", "]]]", "k: v", ""]
+    checked = 0
+    for _ in range(3_000):
+        lines = [
+            " " * chooser.choice([0, 1, 2, 4, 6]) + chooser.choice(pieces)
+            for _ in range(chooser.randint(1, 8))
+        ]
+        text = "\n".join(lines) + "\n"
+        blanked = _blanked_block_scalars(text)
+        if blanked is None:
+            continue
+        checked += 1
+        expected = reference_nesting(blanked, 2)
+        try:
+            load._check_nesting(text, "m.yaml")
+            got = None
+        except InputError as error:
+            got = (error.problems[0].location.line, error.problems[0].location.column)
+        assert got == expected, text
+    assert checked > 300

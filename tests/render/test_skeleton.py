@@ -1,8 +1,9 @@
 """Scripts rendered through a shared shape give exactly what their own template gives.
 
 A seeded generator writes templates from the pieces scripts are made of (text with stray
-braces, newlines and accents; expressions, loops, conditions, sets; and what a shape must
-refuse: whitespace control, comments, raw, quotes, carriage returns, errors). For every
+braces, newlines and accents; expressions, loops, conditions, sets, whitespace control,
+quoted strings, includes; and what a shape must refuse: comments, raw, `{%+`, quotes that
+could hide a tag's end, carriage returns, errors). For every
 one: the raw output through the shape is byte-identical to the template's own, or the
 shape is refused, or it fails where the template fails; and what a user sees (text or
 problem, with its location) is the same.
@@ -58,19 +59,31 @@ EXPRESSIONS = [
     "{{ true }}",  # a literal, not a variable
     "{{ range }}",  # a global
 ]
-REFUSED = [
+# Taken since whitespace control and quoted strings are (the runs beside a `-` stripped).
+SHAPED = [
     "{{- name }}",
     "{{ name -}}",
+    "{{-name-}}",
     "{%- if lesson %}x{% endif %}",
-    "{% if lesson -%} x {% endif %}",
+    "{% if lesson -%} \n x {% endif %}",
+    "\n{%- for s in steps -%}\n {{ s }} \n{%- endfor %}\n",
+    "{{ 'quoted' }}",
+    '{{ steps|join(", ") }}',
+    "{{ '-' }}",
+    "{% include 'snippets/outro.j2' %}",
+    '{%- include "snippets/outro.j2" -%}',
+    "{% include 'snippets/missing.j2' %}",  # an error
+    "{% include 'snippets/slot.j2' %}",  # names a slot: refused by the loader
+]
+REFUSED = [
     "{%+ if lesson %}x{% endif %}",
     "{# a comment #}",
     "{% raw %}{{ name }}{% endraw %}",
-    "{{ 'quoted' }}",
-    '{{ steps|join(", ") }}',
+    "{{ '%}' }}",
+    "{{ 'a\\'b' }}",
     "\r\n",
     "{% macro m() %}x{% endmacro %}{{ m() }}",
-    "{% include 'x.j2' %}",
+    "{% include name %}",
 ]
 
 
@@ -94,8 +107,10 @@ def body(rng: random.Random, depth: int = 0) -> str:
             parts.append(f"{{% if lesson > 2 %}}{yes}{{% else %}}{no}{{% endif %}}")
         elif kind < 0.85:
             parts.append(f"{{% set twice = lesson * 2 %}}{text(rng)}{{{{ twice }}}}")
-        elif kind < 0.9:
+        elif kind < 0.88:
             parts.append(f"{{% with n = name %}}{text(rng)}{{{{ n }}}}{{% endwith %}}")
+        elif kind < 0.94:
+            parts.append(rng.choice(SHAPED))
         else:
             parts.append(rng.choice(REFUSED))
     return "".join(parts)
@@ -141,9 +156,21 @@ def test_the_generator_gives_shapes_to_share_and_sources_to_refuse() -> None:
     assert sum(shape.plain is not None for shape in shaped) > 0.05 * len(SEEDS)
 
 
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Snippets for the generated includes: one with tags and whitespace, one naming a slot."""
+    folder = tmp_path_factory.mktemp("root")
+    (folder / "snippets").mkdir()
+    (folder / "snippets" / "outro.j2").write_text(
+        "{%- if lesson > 2 %} Bye {{ name }}.{% endif %}\n", encoding="utf-8"
+    )
+    (folder / "snippets" / "slot.j2").write_text("{{ " + SLOT_PREFIX + "0__ }}", encoding="utf-8")
+    return folder
+
+
 @pytest.mark.parametrize("chunk", range(6))
-def test_a_shape_renders_byte_for_byte_what_its_source_renders(chunk: int) -> None:
-    renderer = Renderer(Path("."))
+def test_a_shape_renders_byte_for_byte_what_its_source_renders(chunk: int, root: Path) -> None:
+    renderer = Renderer(root)
     with renderer.alarm.installed():
         for seed in SEEDS[chunk::6]:
             source = template(seed)
@@ -163,8 +190,8 @@ def test_a_shape_renders_byte_for_byte_what_its_source_renders(chunk: int) -> No
 
 
 @pytest.mark.parametrize("chunk", range(3))
-def test_what_the_user_sees_is_the_same_either_way(chunk: int) -> None:
-    renderer = Renderer(Path("."))
+def test_what_the_user_sees_is_the_same_either_way(chunk: int, root: Path) -> None:
+    renderer = Renderer(root)
     sources = [template(seed) for seed in SEEDS[chunk::3]]
     # Every source that has a shape renders through it (precompile shares only shapes
     # that several scripts have).
@@ -215,8 +242,9 @@ def test_an_error_in_a_shared_shape_is_worded_from_the_script_itself() -> None:
     [
         f"{{{{ {SLOT_PREFIX}0__ }}}} text",  # the slots' own names
         "text {{ name }}\r\n",
-        "{{- name }} text",
+        "{{+ name }} text",
         "text {% raw %}x{% endraw %}",
+        "text {{ '}}' }}",
         "{{ name }}",  # nothing to share
     ],
 )
@@ -243,21 +271,34 @@ def test_which_scripts_take_a_shape() -> None:
 
 # The first shape_of, one piece at a time: the quicker one must give exactly its shapes.
 def reference_shape_of(source: str) -> Shape | None:
-    if "\r" in source or SLOT_PREFIX in source or "-}" in source or "#}" in source:
+    if "\r" in source or SLOT_PREFIX in source or "#}" in source:
         return None
     if source.endswith("\n"):
         source = source[:-1]
     pieces = skeleton._SPLIT.split(source)
+    for index in range(0, len(pieces), 2):
+        piece = pieces[index]
+        if "{" in piece and (skeleton.TAG_START.search(piece) or piece.endswith("{")):
+            return None
+    for index in range(1, len(pieces), 2):  # whitespace control, one run at a time
+        if pieces[index].startswith(("{{-", "{%-")):
+            pieces[index - 1] = pieces[index - 1].rstrip()
+        if pieces[index].endswith(("-}}", "-%}")):
+            following = pieces[index + 1]
+            while following and following[0].isspace():
+                following = following[1:]
+            pieces[index + 1] = following
     parts: list[str] = []
     slots: dict[str, str] = {}
     plain: list[str] | None = []
     for index, piece in enumerate(pieces):
         if index % 2:
-            if piece.endswith(("-%}", "-}}")):
-                return None
             if not piece.startswith("{{"):
                 statement = skeleton._STATEMENT.match(piece)
-                if statement is None or statement.group(1) not in skeleton._PLAIN_STATEMENTS:
+                plain_statement = (
+                    statement is not None and statement.group(1) in skeleton._PLAIN_STATEMENTS
+                )
+                if not plain_statement and not skeleton._INCLUDE.match(piece):
                     return None
             parts.append(piece)
             if plain is not None:
@@ -271,8 +312,6 @@ def reference_shape_of(source: str) -> Shape | None:
                 plain.append(piece)  # a text run, empty or not
             if not piece:
                 continue
-            if "{" in piece and (skeleton.TAG_START.search(piece) or piece.endswith("{")):
-                return None
             if len(piece) > MAX_VALUE:
                 return None
             name = f"{SLOT_PREFIX}{len(slots)}__"
@@ -290,7 +329,10 @@ def test_shape_of_gives_what_the_piece_by_piece_reading_gives() -> None:
     sources += [" ".join(f"w{n} {{{{ name }}}}" for n in range(70)), "x" * (MAX_VALUE + 1)]
     sources += ["a {{ name }}\n", "{{ name }}{{ lesson }}", "a{{ name }}b{% if x %}c{% endif %}"]
     sources += [
-        "".join(rng.choice(TEXT_PIECES + EXPRESSIONS + REFUSED) for _ in range(rng.randint(1, 9)))
+        "".join(
+            rng.choice(TEXT_PIECES + EXPRESSIONS + SHAPED + REFUSED)
+            for _ in range(rng.randint(1, 9))
+        )
         for _ in range(2000)
     ]
     for source in sources:
