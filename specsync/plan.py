@@ -171,6 +171,23 @@ def _changed_line(before: str, after: str) -> tuple[str, str]:
     )
 
 
+def word_changes(old: str, new: str) -> tuple[tuple[str, str], ...]:
+    """The whole of `old` → `new` as ("equal"|"delete"|"insert", text) parts, by the words
+    plan's diff compares (`_TOKENS`): the review page highlights them in the script."""
+    old_tokens, new_tokens = _TOKENS.findall(old), _TOKENS.findall(new)
+    parts: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            parts.append(("equal", "".join(old_tokens[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(("delete", "".join(old_tokens[i1:i2])))
+        if j2 > j1:
+            parts.append(("insert", "".join(new_tokens[j1:j2])))
+    return tuple(parts)
+
+
 def _common_prefix_length(a: str, b: str) -> int:
     length = 0
     for x, y in zip(a, b, strict=False):

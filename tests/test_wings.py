@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
         "emulator",
         "scaffold",
         "saved_plan",
+        "review",
         *SHARED,
     },
     "service": {
@@ -49,6 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "manifests": {"manifests", "render", *SHARED},
     "render": {"render", *SHARED},
     "scaffold": {"scaffold", "manifests", *SHARED},
+    "review": {"review", "plan", "state", *SHARED},
     "emulator": {"emulator", "model", "specsync"},
     "model": {"states", "errors"},
     "states": set(),

@@ -30,8 +30,8 @@ def init(directory: str, output_format: str) -> int:
       .pre-commit-config.yaml        validate on every commit
       .github/workflows/specsync.yml plan on pull requests, apply on main; it installs
                                      the specsync running now (index pin or git commit)
-      .gitattributes, .gitignore     the lockfile merge driver; .specsync/ and videos/
-                                     kept out of git
+      .gitattributes, .gitignore     the lockfile merge driver; .specsync/, videos/ and
+                                     review/ kept out of git
     and, in a git repository, sets this clone's lockfile merge driver (with this
     interpreter's absolute path, so any git client finds it).
 

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("specsync.cli.pull_command", "pull"),
     "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
     "render": ("specsync.cli.manifest_commands", "render"),
+    "review": ("specsync.cli.review_command", "review"),
     "schema": ("specsync.cli.manifest_commands", "schema"),
     "status": ("specsync.cli.service_commands", "status"),
     "strings": ("specsync.cli.strings_command", "strings"),

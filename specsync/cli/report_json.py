@@ -171,3 +171,31 @@ def doctor_document(report: DoctorReport) -> dict[str, Any]:
         "ok": report.ok,
         "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in report.checks],
     }
+
+
+def review_document(review: Any, page: str) -> dict[str, Any]:
+    """`review --format json`: where the page is, and what each tile says."""
+    items = []
+    for tile in review.tiles:
+        file = tile.file
+        items.append(
+            {
+                "id": tile.id,
+                "state": tile.state,
+                "flags": list(tile.flags),
+                "source": tile.source or None,
+                "projectId": tile.project_id,
+                "file": None
+                if file is None
+                else {
+                    "path": str(file.path),
+                    "present": file.present,
+                    "bytes": file.size,
+                    "duration": file.duration,
+                    "verified": file.present and not file.problem,
+                    "problem": file.problem or None,
+                },
+                "next": tile.next_step or None,
+            }
+        )
+    return {"page": page, "items": items}

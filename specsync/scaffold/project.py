@@ -20,8 +20,9 @@ from specsync.scaffold.install_line import InstallLine, install_line
 TEMPLATES = files("specsync.scaffold") / "templates"
 MERGE_ATTRIBUTE = "specsync.lock merge=specsync"
 # specsync's own state, and the videos `specsync pull` downloads (kept as CI artifacts or
-# elsewhere, not in git: the lockfile records their hashes).
-IGNORED = (".specsync/", "videos/")
+# elsewhere, not in git: the lockfile records their hashes), and the page `specsync review`
+# builds from them.
+IGNORED = (".specsync/", "videos/", "review/")
 
 
 class Action(Enum):
@@ -157,7 +158,8 @@ def _write_new(root: Path, relative: str, text: str) -> Step:
 def _ensure_lines(path: Path, lines: tuple[str, ...], root: Path) -> Step:
     """`path` holding each of `lines`: one step for the file, whatever was added."""
     relative = path.relative_to(root).as_posix()
-    wanted = " and ".join(f"`{line}`" for line in lines)
+    quoted = [f"`{line}`" for line in lines]
+    wanted = quoted[-1] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
     if path.is_symlink() or (path.exists() and not path.is_file()):
         return Step(Action.TO_DO, f"add {wanted} to {relative} (not a regular file)")
     if not path.exists():

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import EXAMPLES, ROOT, run, with_user_home
 
 BIN = Path(sys.executable).parent
@@ -100,7 +101,20 @@ def test_example_workflow_keeps_the_promises_docs_ci_md_makes() -> None:
     # The optional pull: videos as an artifact, the hashes committed back.
     assert "specsync status --wait --timeout 1800 --pull --out videos" in text
     assert "name: specsync-videos-${{ github.run_id }}" in text
-    assert "path: videos/" in text
+    # The review page is built after the pull and uploaded with the videos, in one
+    # artifact where the two folders sit side by side; the job summary says so.
+    steps = yaml.safe_load(text)["jobs"]["apply"]["steps"]
+    runs = [str(step.get("run", "")) for step in steps]
+    pull = next(i for i, command in enumerate(runs) if "--pull --out videos" in command)
+    review = next(i for i, command in enumerate(runs) if "specsync review --out review" in command)
+    upload = next(
+        i
+        for i, step in enumerate(steps)
+        if "specsync-videos" in str(step.get("with", {}).get("name", ""))
+    )
+    assert pull < review < upload
+    assert "GITHUB_STEP_SUMMARY" in runs[review] and "review/index.html" in runs[review]
+    assert steps[upload]["with"]["path"].split() == ["review/", "videos/"]
 
 
 # b. the real pre-commit framework ---------------------------------------------------------

@@ -99,7 +99,7 @@ def test_init_never_overwrites_and_never_follows_a_link(tmp_path: Path) -> None:
     assert (project / "manifests" / "welcome.yaml").read_text(encoding="utf-8") == mine
     assert outside.read_text(encoding="utf-8") == "not yours\n"
     assert (project / ".gitignore").read_text(encoding="utf-8") == (
-        "node_modules/\n.specsync/\nvideos/\n"
+        "node_modules/\n.specsync/\nvideos/\nreview/\n"
     )
     assert "kept (already there)   manifests/welcome.yaml" in made.stderr
     # The project has a manifest: nothing of the example is added (its snippet neither).
@@ -247,7 +247,8 @@ def test_init_never_writes_through_a_link_leading_outside(tmp_path: Path) -> Non
         done.stderr
     )
     assert "not written            .github/workflows/specsync.yml" in done.stderr
-    assert "run yourself           add `.specsync/` and `videos/` to .gitignore" in done.stderr
+    wanted = "add `.specsync/`, `videos/` and `review/` to .gitignore"
+    assert f"run yourself           {wanted}" in done.stderr
     # A link that stays inside the project is followed as any folder.
     (project / "manifests").unlink()
     (project / "real-manifests").mkdir()
