@@ -15,8 +15,8 @@ from specsync.cli.options import (
     ROOT_OPTION,
     announce_compile,
     emulator_flag,
-    mode_lockfile,
     format_option,
+    mode_lockfile,
     target_option,
 )
 
