@@ -118,3 +118,16 @@ def test_refresh_comes_before_exp_and_never_loops_on_an_expired_token() -> None:
     assert now + 86400 - 300 == refresh_time(day, now)
     assert refresh_time(make_jwt({"exp": now + 10}), now) == pytest.approx(now + 9)
     assert refresh_time(make_jwt({"exp": now - 5}), now) is None
+
+
+def test_the_vendor_fake_is_one_module_imported_one_way() -> None:
+    import importlib
+    import sys
+
+    import vendor_fake
+
+    assert VendorFake is vendor_fake.VendorFake
+    # The old second path (tests/service/vendor_fake.py as `service.vendor_fake`) is gone.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("service.vendor_fake")
+    assert [name for name in sys.modules if name.endswith("vendor_fake")] == ["vendor_fake"]
