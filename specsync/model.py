@@ -23,7 +23,7 @@ FINGERPRINT_SCHEME = "sha256-json-v2"
 FINGERPRINT_SCHEMES_READ = ("sha256-json-v1", FINGERPRINT_SCHEME)
 FINGERPRINT_FIELDS = ("language", "text", "model", "isExport", "resolution")
 
-# Order of the request body's keys, as docs/vendor.md lists them, then the optional extras.
+# Order of the request body's keys, as the export page lists them (docs/vendor.md, row 1).
 REQUEST_FIELDS = (
     "language",
     "text",
@@ -33,6 +33,10 @@ REQUEST_FIELDS = (
     "resolution",
     "workspaceId",
 )
+
+# The resolution the service renders at when a request sets none (docs/vendor.md): a
+# request that spells it out asks for the same video.
+DEFAULT_SERVICE_RESOLUTION = "1080"
 
 PathKey = tuple[str | int, ...]
 
@@ -213,7 +217,8 @@ def canonical_locale(code: str) -> str:
 
 
 def build_request(language: str, text: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The request body for one item, in docs/vendor.md's key order; optional keys only when set."""
+    """The request body for one item, in the export page's key order (docs/vendor.md);
+    optional keys only when set."""
     values: dict[str, Any] = {"language": language, "text": text, **fields}
     values.setdefault("isExport", True)
     return {name: values[name] for name in REQUEST_FIELDS if values.get(name) is not None}

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from specsync.errors import UserError
 from specsync.model import (
+    DEFAULT_SERVICE_RESOLUTION,
     FINGERPRINT_FIELDS,
     Item,
     canonical_locale,
@@ -265,11 +266,26 @@ def same_export(item: Item, entry: Entry) -> bool:
         if fingerprint(request) == entry.fingerprint:
             return True
     # With no resolution set, the legacy fingerprint is the current one, compared above.
-    return (
+    if (
         entry.resolution is None
         and request.get("resolution") is not None
         and entry.fingerprint == legacy_fingerprint(request)
-    )
+    ):
+        return True
+    # The service's default resolution, written out or left out, is the same video.
+    other = default_resolution_twin(request)
+    return other is not None and fingerprint(other) == entry.fingerprint
+
+
+def default_resolution_twin(request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The request with the documented default resolution (1080, docs/vendor.md) spelled
+    the other way: left out when given, given when left out. None for any other value."""
+    resolution = request.get("resolution")
+    if resolution is None:
+        return {**request, "resolution": DEFAULT_SERVICE_RESOLUTION}
+    if str(resolution) == DEFAULT_SERVICE_RESOLUTION:
+        return {key: value for key, value in request.items() if key != "resolution"}
+    return None
 
 
 def earlier_request(item: Item, entry: Entry) -> Submission | None:
@@ -351,9 +367,9 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
                     PlanAction.UNCERTAIN,
                     item,
                     entry,
-                    "a request was sent and its outcome is unknown; if the export exists in "
-                    "AI Studios record it with `specsync adopt`, else resubmit with "
-                    "`apply --retry-uncertain`",
+                    "a request was sent and its outcome is unknown; `specsync reconcile` "
+                    "asks the account whether it exists and records it (or `specsync "
+                    "adopt`); else resubmit with `apply --retry-uncertain`",
                 )
             )
         elif (record := reusable(item, entry)) is not None:

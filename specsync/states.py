@@ -63,6 +63,9 @@ class RenderState(StrEnum):
     DONE = "done"
     FAILED = "failed"
     UNCERTAIN = "uncertain"
+    # `isExport: false`: the service only shows the project on its dashboard, never renders
+    # it (docs/vendor.md): nothing to wait for, nothing to download. Never in the lockfile.
+    PREVIEW = "preview"
 
 
 # The render states an entry of the lockfile records (None until one is known): the others

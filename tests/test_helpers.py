@@ -97,8 +97,8 @@ def test_an_in_process_run_sees_exactly_the_environment_given(project: Path) -> 
 # -- one way to the helpers ------------------------------------------------------------------
 
 TESTS = ROOT / "tests"
-# Shared code that is not yet in tests/helpers/ (the vendor work merges its two copies).
-HELPERS_ELSEWHERE = {"tests/service/vendor_fake.py"}
+# Shared code that is not yet in tests/helpers/ (none left).
+HELPERS_ELSEWHERE: set[str] = set()
 
 
 def test_helpers_live_in_tests_helpers_and_are_imported_one_way() -> None:

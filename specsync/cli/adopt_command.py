@@ -15,7 +15,9 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    emulator_flag,
     format_option,
+    mode_lockfile,
 )
 
 
@@ -39,10 +41,14 @@ from specsync.cli.options import (
     is_flag=True,
     help="Record the ids without asking the service whether the projectId exists.",
 )
+@emulator_flag(
+    "Rehearse on the built-in emulator and its lockfile (.specsync/emulator.lock), with "
+    "ids an `apply --emulator` made."
+)
 @format_option(
     ("text", "json"),
-    "json: {id, projectId, taskId, checked, written, replacedProjectId, recovered} on stdout "
-    "alone.",
+    "json: {id, projectId, taskId, checked, written, replacedProjectId, recovered, "
+    "serviceState, done, creditCharged} on stdout alone.",
 )
 def adopt(
     item_id: str,
@@ -53,16 +59,21 @@ def adopt(
     project_id: str,
     task_id: str | None,
     no_check: bool,
+    use_emulator: bool,
     output_format: str,
 ) -> None:
     """Record an export that already exists as ITEM's current one; nothing is exported.
 
-    For an item left `uncertain` whose video you found in AI Studios, or a video made before
-    specsync: plan then shows it unchanged and apply never pays for it again. ITEM must be
-    in the manifests; its current script is what gets recorded. The projectId is checked
-    with the service first (an unknown one is refused) unless --no-check. Whatever the
-    lockfile recorded for ITEM before stays in its history. Adopting into a lockfile
-    written by `apply --emulator` is refused. Exit 0 adopted; 1 otherwise.
+    For an item left `uncertain` whose video you found in AI Studios (`specsync reconcile`
+    finds it for you), or a video made before specsync: plan then shows it unchanged and
+    apply never pays for it again. ITEM must be in the manifests; its current script is
+    what gets recorded. The projectId is checked with the service first unless --no-check:
+    the project endpoint (the progress endpoint where that answers 404) must know it and
+    not report it failed; whether credit was charged is shown, and a finished render is
+    recorded as done. The ids are recorded only against the service (emulator or real, and
+    host) the lockfile was made with; an id equal to a credential is refused unshown.
+    Whatever the lockfile recorded for ITEM before stays in its history. Exit 0 adopted; 1
+    otherwise.
 
     \b
     Credentials (for the check): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
@@ -73,26 +84,41 @@ def adopt(
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9 --task-id t-0001
     """
+    import contextlib
     import urllib.parse
 
     from specsync.cli.console import shown
-    from specsync.cli.endpoint import polling_client
+    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service import credentials as credentials_mod
+    from specsync.service.adopt import AdoptRefused, verify_export
     from specsync.service.adopt import adopt as run_adopt
+    from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
-    base = credentials_mod.api_base_from_env(os.environ)
-    clients: list[Any] = []
+    lockfile = mode_lockfile(lockfile, use_emulator, create=True)
+    secrets = [os.environ.get(name, "") for name in (API_KEY_ENV, USER_KEY_ENV)]
+    with contextlib.ExitStack() as stack:
+        base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)
 
-    def check(project: str) -> Any:
-        # Credentials are read only when the check runs (never for --no-check).
-        credentials = credentials_mod.credentials_from_env(os.environ)
-        client = polling_client(base, credentials, lambda line: click.echo(shown(line), err=True))
-        clients.append(client)
-        return client.progress(project)
+        def check(project: str) -> Any:
+            # Credentials are read only when the check runs (never for --no-check).
+            endpoint = api_endpoint(
+                use_emulator, emulator_journal(lockfile) if use_emulator else None
+            )
+            url, credentials = stack.enter_context(endpoint)
+            client = polling_client(
+                url, credentials, lambda line: click.echo(shown(line), err=True)
+            )
+            stack.callback(client.close)
+            verified = verify_export(client, project)
+            if any(client.holds_secret(value) for value in (project, task_id or "") if value):
+                raise AdoptRefused(
+                    "the id given is one of the credentials (a token fetched for this check); "
+                    "it is not recorded and not shown. Nothing was written."
+                )
+            return verified
 
-    try:
         result = run_adopt(
             items,
             item_id,
@@ -101,10 +127,9 @@ def adopt(
             task_id,
             check=None if no_check else check,
             service_host=urllib.parse.urlsplit(base).netloc,
+            emulator=use_emulator,
+            secrets=secrets,
         )
-    finally:
-        for client in clients:
-            client.close()
     from specsync.cli.console import counted
 
     if result.recovered:
@@ -112,6 +137,7 @@ def adopt(
             f"recovered {counted(result.recovered, 'journal record')} from an interrupted apply",
             err=True,
         )
+    verified = result.verified
     old = result.replaced
     replaced = old.project_id if old is not None and old.project_id else None
     if output_format == "json":
@@ -123,14 +149,24 @@ def adopt(
             "written": result.written,
             "replacedProjectId": replaced if replaced != result.project_id else None,
             "recovered": result.recovered,
+            "serviceState": verified.service_state if verified else None,
+            "done": verified.done if verified else None,
+            "creditCharged": verified.credit_charged if verified else None,
         }
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
-    how = "checked with the service" if result.checked else "not checked (--no-check)"
+    how = "not checked (--no-check)"
+    if verified is not None:
+        how = f"checked with the {verified.via} endpoint"
     click.echo(
         f"Adopted {shown(result.id)}: projectId {shown(result.project_id)} "
         f"taskId {shown(result.task_id)} ({how})."
     )
+    if verified is not None:
+        state = shown(verified.service_state or "no state word")
+        done = "done" if verified.done else "not finished yet"
+        charged = {True: "yes", False: "no", None: "not said"}[verified.credit_charged]
+        click.echo(f"  the service says: {state} ({done}); credit charged: {charged}")
     if replaced and replaced != result.project_id:
         click.echo(f"  the earlier export {shown(replaced)} is kept in its history")
     if not result.written:

@@ -14,6 +14,7 @@ from specsync.cli.options import (
     ROOT_OPTION,
     emulator_flag,
     format_option,
+    mode_lockfile,
 )
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
@@ -23,7 +24,7 @@ _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @LOCKFILE_OPTION
-@emulator_flag("Check against the built-in emulator (for lockfiles written by `apply --emulator`).")
+@emulator_flag("Check against the built-in emulator and its lockfile (.specsync/emulator.lock).")
 @format_option(
     ("text", "json"),
     "json: {apiBase, credentialMode, ok, checks: [{name, status, detail}]} on stdout.",
@@ -74,6 +75,7 @@ def doctor(
         items = []
         problems = counted(len(set(error.problems)), "problem")
         setup.append(Check("manifests", FAIL, f"{problems}: `specsync validate` shows them"))
+    lockfile = mode_lockfile(lockfile, use_emulator)
     base = ""
     credentials = None
     if not use_emulator:

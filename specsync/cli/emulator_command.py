@@ -33,7 +33,7 @@ def _comma_list(
     default=86400.0,
     show_default=True,
     metavar="S",
-    help="Lifetime of issued tokens, seconds.",
+    help="Lifetime of issued tokens (JWTs whose `exp` says so), seconds.",
 )
 @click.option(
     "--url-ttl",
@@ -54,20 +54,21 @@ def _comma_list(
     "--models",
     callback=_comma_list,
     metavar="A,B",
-    help="Model ids GET /api/odin/v3/model lists (default: none listed, 404: any model is "
-    "accepted, and apply only warns that it could not check).",
+    help="Model ids the model lists (GET /api/odin/v3/model, /api/odin/v3/dropdown/models) "
+    "name; default: the vendor's stock sample model M000045058. Any model is accepted.",
+)
+@click.option(
+    "--unlisted-models",
+    is_flag=True,
+    default=None,
+    help="The model lists name only the stock sample model, whatever --models says: the "
+    "manifests' models are missing, as custom avatars may be on the real service.",
 )
 @click.option(
     "--workspaces",
     callback=_comma_list,
     metavar="A,B",
     help="Workspace ids GET /api/odin/v3/dropdown/workspaces lists.",
-)
-@click.option(
-    "--vendor-shapes",
-    is_flag=True,
-    help="Progress state words 'processing'/'finish' and the download URL one poll after "
-    "100, as the real service.",
 )
 @click.option("--latency", type=float, default=0.0, metavar="S", help="Delay before answering.")
 @click.option(
@@ -129,17 +130,19 @@ def _comma_list(
 def emulator(**options: object) -> None:
     """Run the built-in AI Studios emulator on loopback.
 
-    Speaks the vendor's export API (POST /api/odin/v3/simple/custom, and the vendor
-    sample's /api/odin/v3/simple/video), the progress, auth, model and workspace endpoints,
-    serves a small MP4 per finished project, simulates rendering and webhooks, and injects
-    faults on request. Every answer carries an X-Specsync-Emulator header.
+    Speaks the export API (POST /api/odin/v3/simple/custom, and the vendor sample's
+    /api/odin/v3/simple/video), the progress, auth, model, workspace and project endpoints
+    in the shapes the vendor documents (docs/vendor.md), serves a small MP4 per finished
+    project, simulates rendering and webhooks, and injects faults on request. The project
+    endpoints answer only what this emulator made (and what --journal recorded before).
+    Every answer carries an X-Specsync-Emulator header.
     The bound URL is printed on the first line of stdout. Stop with Ctrl-C or SIGTERM.
 
     \b
     Examples:
       specsync emulator --port 8765
       specsync emulator --port 0 --drop-rate 0.05 --seed 7 --journal emulator.jsonl
-      specsync emulator --vendor-shapes --refuse-model 'M0000*' --url-ttl 60
+      specsync emulator --unlisted-models --refuse-model 'M0000*' --url-ttl 60
     """
     from specsync.emulator import EmulatorConfig
     from specsync.emulator.cli_run import serve_until_stopped

@@ -8,6 +8,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,9 +23,32 @@ def polling_client(base: str, credentials: Any, log: Callable[[str], None]) -> A
     return client_mod.Client(base, credentials, max_attempts=3, max_retry_seconds=15.0, log=log)
 
 
+def emulator_journal(lockfile: str | Path) -> str:
+    """Where the built-in emulator of `--emulator` runs on this lockfile keeps what it made
+    (beside the lockfile's journal), so that a later run's project endpoints still know it:
+    `reconcile --emulator` after a killed `apply --emulator` finds what was created."""
+    import stat
+
+    from specsync.errors import UserError
+    from specsync.state.journal import state_dir
+
+    path = state_dir(Path(lockfile)) / "emulator-projects.jsonl"
+    try:
+        kind = path.lstat().st_mode
+    except FileNotFoundError:
+        return str(path)
+    if not stat.S_ISREG(kind):
+        raise UserError(
+            f"{path} is not a regular file: the built-in emulator keeps what it made there; "
+            "move it away"
+        )
+    return str(path)
+
+
 @contextlib.contextmanager
-def api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
-    """(API base, credentials): the real service from the environment, or an emulator."""
+def api_endpoint(use_emulator: bool, journal: str | None = None) -> Iterator[tuple[str, Any]]:
+    """(API base, credentials): the real service from the environment, or an emulator
+    (recording what it makes in `journal`, when given: see `emulator_journal`)."""
     from specsync.service import credentials as credentials_mod
 
     if not use_emulator:
@@ -33,7 +57,7 @@ def api_endpoint(use_emulator: bool) -> Iterator[tuple[str, Any]]:
         return
     from specsync.emulator import EmulatorConfig, running_emulator
 
-    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+    with running_emulator(EmulatorConfig(render_seconds=2.0, journal=journal)) as emu:
         click.echo(
             f"Using the built-in emulator at {emu.url}: nothing is really exported.", err=True
         )

@@ -69,9 +69,12 @@ def init(directory: str, output_format: str) -> int:
             + "Next:\n"
             + f"  {where_line}specsync validate          # check the manifests (no network)\n"
             + "  specsync apply --emulator  # the whole job on the built-in emulator, "
-            "no account\n"
+            "no account;\n"
+            + "                             # recorded in .specsync/emulator.lock (git-ignored)\n"
             + "Then a first real export: set AISTUDIOS_APP_ID and AISTUDIOS_USER_KEY (README:\n"
-            + '"Your first real export"), run `specsync plan`, and commit specsync.lock.',
+            + '"Your first real export"), run `specsync doctor` and `specsync plan` (every item\n'
+            + "is new: the rehearsal never touches specsync.lock), apply, and commit "
+            "specsync.lock.",
             err=True,
         )
     return EXIT_INVALID if failed else EXIT_OK

@@ -8,18 +8,21 @@ from pathlib import Path
 import click
 
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
-from specsync.cli.options import LOCKFILE_OPTION, format_option
+from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, format_option, mode_lockfile
 
 
 @click.command()
 @click.argument("patterns", nargs=-1, required=True, metavar="GLOB...")
 @LOCKFILE_OPTION
 @click.option("--dry-run", is_flag=True, help="Say what would be dropped; change nothing.")
+@emulator_flag("Forget in the rehearsal lockfile of `apply --emulator` (.specsync/emulator.lock).")
 @format_option(
     ("text", "json"),
     "json: {lockfile, dryRun, forgotten: [id], recovered} on stdout alone.",
 )
-def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool, output_format: str) -> None:
+def forget(
+    patterns: tuple[str, ...], lockfile: str, dry_run: bool, use_emulator: bool, output_format: str
+) -> None:
     """Drop lockfile entries whose item id matches GLOB (orphans, mistakes).
 
     Nothing is deleted remotely. The dropped entries' ids move to the lockfile's
@@ -36,6 +39,8 @@ def forget(patterns: tuple[str, ...], lockfile: str, dry_run: bool, output_forma
     """
     from specsync.cli.console import counted
     from specsync.service.forget import forget_matching
+
+    lockfile = mode_lockfile(lockfile, use_emulator)
 
     result = forget_matching(Path(lockfile), patterns, dry_run=dry_run)
     dropped = result.dropped

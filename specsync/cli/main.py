@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge-driver": ("specsync.cli.lockfile_commands", "merge_driver"),
     "plan": ("specsync.cli.plan_command", "plan"),
     "pull": ("specsync.cli.pull_command", "pull"),
+    "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
     "render": ("specsync.cli.manifest_commands", "render"),
     "review": ("specsync.cli.review_command", "review"),
     "schema": ("specsync.cli.manifest_commands", "schema"),

@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from specsync.manifests.project_root import default_lockfile, default_manifest_paths
+from specsync.manifests.project_root import (
+    default_lockfile,
+    default_manifest_paths,
+    lockfile_for_mode,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,8 +55,19 @@ def announce_compile(count: int) -> None:
         )
 
 
+_LOCKFILE_GIVEN = "specsync.lockfile_given"
+
+
 def _project_lockfile(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    # Kept for `mode_lockfile`: an `--emulator` run uses its own lockfile unless one is given.
+    ctx.meta[_LOCKFILE_GIVEN] = value
     return value if value is not None else default_lockfile(Path.cwd())
+
+
+def mode_lockfile(lockfile: str, use_emulator: bool, *, create: bool = False) -> str:
+    """The lockfile of this command in this mode (`lockfile_for_mode` decides)."""
+    given = click.get_current_context().meta.get(_LOCKFILE_GIVEN, lockfile)
+    return lockfile_for_mode(Path.cwd(), given, emulator=use_emulator, create=create)
 
 
 LOCKFILE_OPTION = click.option(
@@ -62,7 +77,7 @@ LOCKFILE_OPTION = click.option(
     metavar="FILE",
     help="The lockfile to compare with and record into (default: specsync.lock of the "
     "project: the nearest folder, from here upwards, holding specsync.lock or "
-    "specsync.yaml; else here).",
+    "specsync.yaml; else here). With --emulator: the project's .specsync/emulator.lock.",
 )
 
 

@@ -15,7 +15,9 @@ from specsync.cli.options import (
     PATHS_ARGUMENT,
     ROOT_OPTION,
     announce_compile,
+    emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.model import InputError
@@ -49,6 +51,9 @@ from specsync.states import PlanAction
     help="Also save the plan to FILE for `specsync apply --plan FILE`, which sends exactly "
     "the reviewed requests or nothing at all.",
 )
+@emulator_flag(
+    "Compare with the rehearsal lockfile of `apply --emulator` runs (.specsync/emulator.lock)."
+)
 def plan(
     paths: tuple[str, ...],
     root: str | None,
@@ -59,6 +64,7 @@ def plan(
     show_all: bool,
     targets: tuple[str, ...],
     out: str | None,
+    use_emulator: bool,
 ) -> int:
     """Show what apply would do, and why. No network; nothing is written but --out.
 
@@ -93,6 +99,7 @@ def plan(
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.journal import read_lock_view
 
+    lockfile = mode_lockfile(lockfile, use_emulator)
     warnings: list[Problem] = []
     try:
         items = load_items(

@@ -21,6 +21,7 @@ from specsync.cli.options import (
     concurrency_option,
     emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.errors import UserError
@@ -87,7 +88,9 @@ def min_rate_option() -> Callable[[FC], FC]:
     ("text", "json"),
     "json: {items: [{id, path, bytes, sha256, outcome, message}]} on stdout alone.",
 )
-@emulator_flag("Ask a built-in emulator for download URLs (lockfiles of `apply --emulator`).")
+@emulator_flag(
+    "Ask a built-in emulator for the URLs of the rehearsal lockfile (.specsync/emulator.lock)."
+)
 def pull(
     lockfile: str,
     out_dir: str | None,
@@ -128,7 +131,7 @@ def pull(
     from specsync.service.pull import verify_files
     from specsync.state.journal import read_lock_view
 
-    path = Path(lockfile)
+    path = Path(mode_lockfile(lockfile, use_emulator))
     options = pull_options(path, out_dir, targets, concurrency, max_bytes, min_rate)
     lock = read_lock_view(path)
     require_matches("--target", targets, lock.entries)
@@ -179,12 +182,17 @@ def min_rate_from_env() -> float:
 
 
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
-    """--out as given, else videos/ beside the lockfile (the project root)."""
+    """--out as given, else videos/ of the project root: beside the lockfile, or beside the
+    `.specsync/` folder that holds the rehearsal lockfile of `--emulator` runs."""
+    from specsync.manifests.project_root import STATE_DIR_NAME
     from specsync.service.pull import DEFAULT_OUT
 
     if out_dir is not None:
         return Path(out_dir)
-    return lockfile.resolve().parent / DEFAULT_OUT
+    folder = lockfile.resolve().parent
+    if folder.name == STATE_DIR_NAME:
+        folder = folder.parent
+    return folder / DEFAULT_OUT
 
 
 def download_read_timeout() -> float:

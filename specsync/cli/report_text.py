@@ -125,9 +125,11 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
         )
     if report.uncertain_left:
         lines.append(
-            "  Uncertain items may or may not have been exported. Check them in AI Studios: "
-            "`specsync adopt ITEM --project-id ID` records one you find there; "
-            "`specsync apply --retry-uncertain` resubmits them, `specsync forget` drops them."
+            "  Uncertain items may or may not have been exported. First run "
+            "`specsync reconcile`: it asks the account which of them exist and records the "
+            "one match (nothing is exported). Else `specsync adopt ITEM --project-id ID` "
+            "records one you find in AI Studios; `specsync apply --retry-uncertain` "
+            "resubmits them (may pay twice), `specsync forget` drops them."
         )
     if report.stopped:
         lines.append(f"  stopped early: {shown(report.stopped)}")
@@ -161,6 +163,7 @@ def status_text(report: StatusReport) -> str:
             RenderState.SUBMITTED,
             RenderState.FAILED,
             RenderState.UNCERTAIN,
+            RenderState.PREVIEW,
         )
         if report.count(state)
     )

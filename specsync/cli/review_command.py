@@ -16,6 +16,7 @@ from specsync.cli.options import (
     announce_compile,
     emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 
@@ -89,11 +90,13 @@ def review(
     from specsync.service.status import read_cache
     from specsync.state.journal import read_lock_view
 
-    path = Path(lockfile)
+    # --emulator: the rehearsal lockfile (.specsync/emulator.lock), as every command.
+    path = Path(mode_lockfile(lockfile, use_emulator))
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
     lock = read_lock_view(path)
     require_matches("--target", targets, [*(item.id for item in items), *lock.entries])
-    page_dir = Path(out_dir) if out_dir else path.resolve().parent / DEFAULT_PAGE_DIR
+    # Beside the project's videos/ (a rehearsal lockfile sits in .specsync/, they do not).
+    page_dir = Path(out_dir) if out_dir else resolve_out(None, path).parent / DEFAULT_PAGE_DIR
     videos = resolve_out(videos_dir, path)
     result = build_review(
         items,

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from specsync.cli.endpoint import api_endpoint, polling_client
+from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
 from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -24,6 +24,7 @@ from specsync.cli.options import (
     concurrency_option,
     emulator_flag,
     format_option,
+    mode_lockfile,
     target_option,
 )
 from specsync.cli.pull_command import max_bytes_option, out_option, terminate_as_interrupt
@@ -64,8 +65,9 @@ from specsync.errors import UserError
     help="Requests per second at most: the service's limit (apply keeps this pace at any latency).",
 )
 @emulator_flag(
-    "Run against the built-in emulator on a free loopback port (no account, no key; "
-    "nothing is really exported)."
+    "Rehearse against the built-in emulator on a free loopback port (no account, no key; "
+    "nothing is really exported), recording into .specsync/emulator.lock (git-ignored), "
+    "never specsync.lock."
 )
 @click.option(
     "--max-items",
@@ -136,6 +138,7 @@ def apply(
 
     \b
     Items whose outcome is unknown (`uncertain`):
+      first ask the account which exist (sends nothing): specsync reconcile
       find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
       or resubmit it (may pay twice):              specsync apply --retry-uncertain
       or drop it from the lockfile:                specsync forget ITEM
@@ -162,6 +165,8 @@ def apply(
     from specsync.service.account import check_models_before_apply
     from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
 
+    chosen_lockfile = lockfile
+    lockfile = mode_lockfile(lockfile, use_emulator)
     saved = None
     if plan_file is not None:
         from specsync.saved_plan import read_saved_plan
@@ -201,12 +206,15 @@ def apply(
     ids = [item.id for item in items]
     require_matches("--target", targets, ids)
     require_matches("--replace", replace, ids)
+    # The rehearsal's .specsync/ folder, made only once the manifests are known good.
+    lockfile = mode_lockfile(chosen_lockfile, use_emulator, create=True)
     if not (use_emulator or assume_yes) and _on_a_terminal():
         agreed = _confirmed(items, Path(lockfile), options)
         if agreed is None:
             return EXIT_INVALID
         options = agreed
-    with api_endpoint(use_emulator) as (base, credentials):
+    journal = emulator_journal(lockfile) if use_emulator else None
+    with api_endpoint(use_emulator, journal) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
@@ -218,7 +226,8 @@ def apply(
             # The journal names the service, so its ids never land in the other kind of file.
             dataclasses.replace(options, service_host=urllib.parse.urlsplit(base).netloc),
             progress,
-            # The emulator's model list is made up: only a real account's is checked.
+            # Warns of models the account does not list (never refuses; docs/vendor.md).
+            # The built-in emulator lists only a stock model: no warning for a rehearsal.
             preflight=None if use_emulator else check_models_before_apply,
         )
     if output_format == "json":
@@ -228,6 +237,11 @@ def apply(
 
         click.echo(apply_markdown(report), nl=False)
     click.echo(apply_summary(report, use_emulator or report.emulator), nl=False, err=True)
+    if use_emulator:
+        click.echo(
+            f"  (rehearsal recorded in {lockfile}, git-ignored; specsync.lock is untouched)",
+            err=True,
+        )
     outside = pending_outside(report.plan, targets)
     if outside:
         from specsync.cli.console import counted
@@ -292,7 +306,7 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     "json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
 )
 @concurrency_option("Progress requests in flight at once.")
-@emulator_flag("Ask a built-in emulator (for lockfiles written by `apply --emulator`).")
+@emulator_flag("Ask a built-in emulator about the rehearsal lockfile (.specsync/emulator.lock).")
 @click.option(
     "--pull",
     "then_pull",
@@ -346,6 +360,7 @@ def status(
     )
     from specsync.state.journal import LockBusy, read_lock_view
 
+    lockfile = mode_lockfile(lockfile, use_emulator)
     path = Path(lockfile)
     # With the journal of an interrupted apply folded in: exports it recorded before it
     # died are polled too, before the next apply writes them into the lockfile.

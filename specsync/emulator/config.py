@@ -21,7 +21,7 @@ MIN_RATE_LIMIT = 0.001
 # journal file. Counts stay exact whatever the cap. This bounds memory on long runs.
 DEFAULT_JOURNAL_MEMORY = 10_000
 # What the model and workspace lists answer unless told otherwise (made-up ids, in the
-# shapes specsync's manifests use: the seed's sample model and a 24-hex one).
+# shapes specsync's manifests use; docs/vendor.md, row 39).
 DEFAULT_WORKSPACES = ("emulator-workspace",)
 
 
@@ -49,11 +49,12 @@ class EmulatorConfig:
     journal_memory: int = DEFAULT_JOURNAL_MEMORY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     refuse_models: tuple[str, ...] = ()
-    # None: every model is accepted and the model list is not offered (404), as an account
-    # whose list cannot be read; apply then warns and goes on. Give ids to list them.
+    # What the model lists name (every model is accepted either way). None: the vendor's
+    # stock sample model only. `unlisted_models`: only that one whatever `models` says, so
+    # the manifests' models are missing from the lists (apply then warns, never refuses).
     models: tuple[str, ...] | None = None
+    unlisted_models: bool = False
     workspaces: tuple[str, ...] = DEFAULT_WORKSPACES
-    vendor_shapes: bool = False
     verbose: bool = False
 
     def problems(self) -> list[str]:

@@ -13,9 +13,13 @@ FAILURE_POINT = 0.5
 RENDERING = "rendering"
 DONE = "done"
 FAILED = "failed"
-# ...and the real service's: undocumented, but `finish` appears in its pages for a finished
-# export; `processing` is our stand-in for "not yet". No failure word is documented.
-VENDOR_WORDS = {RENDERING: "processing", DONE: "finish", FAILED: "failed"}
+PREVIEW = "preview"  # `isExport: false`: shown on the dashboard, never rendered
+# ...and the real service's, on the progress endpoint: undocumented, but `finish` appears
+# in its pages for a finished export; `processing` is our stand-in for "not yet", `draft`
+# for a preview. No failure word is documented (docs/vendor.md: all assumed).
+VENDOR_WORDS = {RENDERING: "processing", DONE: "finish", FAILED: "failed", PREVIEW: "draft"}
+# The project endpoints' `state`: the project list page says "exported" when ready.
+PROJECT_WORDS = {RENDERING: "processing", DONE: "exported", FAILED: "failed", PREVIEW: "draft"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Progress:
 
 
 def progress_at(project: Project, now: float) -> Progress:
+    if project.preview:
+        return Progress(0.0, PREVIEW)
     elapsed = max(0.0, now - project.created)
     end = project.render_seconds * (FAILURE_POINT if project.fails else 1.0)
     if elapsed >= end:

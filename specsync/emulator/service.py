@@ -43,22 +43,33 @@ from specsync.emulator.ids import (
     token_expiry,
 )
 from specsync.emulator.journal import EXPORT_EVENT, Journal
+from specsync.emulator.projects import (
+    PROJECT_LIST_PATH,
+    PROJECT_PREFIX,
+    MadeProjects,
+    project_answer,
+    project_list_answer,
+)
 from specsync.emulator.rendering import DONE, VENDOR_WORDS, progress_at
 from specsync.emulator.validation import export_problems, token_request_problems
 from specsync.emulator.video import project_video
 from specsync.emulator.webhooks import WebhookDispatcher, progress_updates
 
-# specsync's path (the seed's), and the one the vendor's sample script posts to.
+# specsync's path, and the one the vendor's sample script posts to (docs/vendor.md, 1, 40).
 EXPORT_PATHS = ("/api/odin/v3/simple/custom", "/api/odin/v3/simple/video")
 TOKEN_PATH = "/api/odin/v3/auth/token"
 AUTH_PATH = "/api/odin/v3/auth"
 MODELS_PATH = "/api/odin/v3/model"
+DROPDOWN_MODELS_PATH = "/api/odin/v3/dropdown/models"
 WORKSPACES_PATH = "/api/odin/v3/dropdown/workspaces"
+# The vendor's sample model id: a stock model every emulated account lists (with
+# --unlisted-models, the only one), so that a listed/unlisted difference can be shown.
+STOCK_MODEL = "M000045058"
 PROGRESS_PREFIX = "/api/odin/v3/editor/progress/"
 REFUSED_EVENT = "refused"
 IDENTITY_HEADERS = {"X-Specsync-Emulator": "1", "X-Specsync-Emulator-Version": __version__}
-# Projects seen at 100 by a progress poll (for `--vendor-shapes`, whose URL comes one poll
-# later). Bounded: an evicted project merely answers one more poll without its URL.
+# Projects seen at 100 by a progress poll (the URL comes one poll later, as the real
+# service's). Bounded: an evicted project merely answers one more poll without its URL.
 FINISHED_MEMORY = 10_000
 
 
@@ -99,7 +110,15 @@ def allowed_methods(path: str) -> tuple[str, ...] | None:
         return ("POST",)
     if path.startswith(DOWNLOAD_PREFIX):
         return ("GET", "HEAD")
-    if path in ("/", AUTH_PATH, MODELS_PATH, WORKSPACES_PATH) or path.startswith(PROGRESS_PREFIX):
+    listing = (
+        "/",
+        AUTH_PATH,
+        MODELS_PATH,
+        DROPDOWN_MODELS_PATH,
+        WORKSPACES_PATH,
+        PROJECT_LIST_PATH,
+    )
+    if path in listing or path.startswith((PROGRESS_PREFIX, PROJECT_PREFIX)):
         return ("GET",)
     return None
 
@@ -146,7 +165,11 @@ class EmulatorService:
             drop_rate=0.0,
             seed=None if config.seed is None else config.seed + 1,
         )
-        self._finished_seen = _BoundedSet(FINISHED_MEMORY)
+        # Bounded like the journal's memory (the "memory" knob bounds every per-project set).
+        self._finished_seen = _BoundedSet(min(FINISHED_MEMORY, max(1, config.journal_memory)))
+        # What this emulator made (and, with --journal, what earlier runs on that journal
+        # made): the project endpoints answer these only.
+        self.projects = MadeProjects(config.journal, memory=config.journal_memory or 1)
         self._webhooks = WebhookDispatcher(self.journal)
         self._close_lock = threading.Lock()
         self._closed = False
@@ -197,12 +220,30 @@ class EmulatorService:
         if path == AUTH_PATH:
             return self._auth(headers)
         if path == MODELS_PATH:
-            if self.config.models is None:
-                return failure(404, "this emulator accepts any model (start it with --models)")
-            return success([{"id": model, "name": model} for model in self.config.models])
+            return success({"models": [_model_entry(m) for m in self._listed_models()]})
+        if path == DROPDOWN_MODELS_PATH:
+            listed = self._listed_models()
+            return success([{"id": m, "label": m, "avatarType": "stock"} for m in listed])
         if path == WORKSPACES_PATH:
-            return success([{"id": ws, "name": ws} for ws in self.config.workspaces])
+            return success(
+                [{"workspaceId": ws, "workspaceName": ws} for ws in self.config.workspaces]
+            )
+        if path == PROJECT_LIST_PATH or path.startswith(PROJECT_PREFIX):
+            now = time.time()
+            if path == PROJECT_LIST_PATH:
+                status, data = project_list_answer(self.projects, now, self._download_url, query)
+            else:
+                project_id = path[len(PROJECT_PREFIX) :]
+                status, data = project_answer(self.projects, project_id, now, self._download_url)
+            return success(data) if status == 200 else failure(status, data)
         return self._progress(path[len(PROGRESS_PREFIX) :])
+
+    def _listed_models(self) -> tuple[str, ...]:
+        """What the model lists name: --models, else the stock sample model (and with
+        --unlisted-models only that one: an account whose custom avatars are not listed)."""
+        if self.config.unlisted_models or self.config.models is None:
+            return (STOCK_MODEL,)
+        return self.config.models
 
     # -- endpoints -------------------------------------------------------------------
 
@@ -229,17 +270,19 @@ class EmulatorService:
             return refusal(200, "model_refused", f"model {model} is not available")
         now = time.time()
         fails = self._render_faults.next_fault() is Fault.THROTTLE
-        project = new_project(now, self.config.render_seconds, fails)
+        preview = body.get("isExport") is False
+        project = new_project(now, self.config.render_seconds, fails, preview)
         task_id = new_task_id()
-        self.journal.record(
+        record = self.journal.record(
             EXPORT_EVENT,
             projectId=project.project_id,
             taskId=task_id,
             body=body,
             dropped=fault is Fault.DROP,
         )
+        self.projects.add(record)
         webhook_url = body.get("webhookUrl")
-        if webhook_url:
+        if webhook_url and not preview:
             updates = progress_updates(
                 project, task_id, lambda when: self._download_url(project.project_id, when)
             )
@@ -261,15 +304,12 @@ class EmulatorService:
             if wanted is not None and not same_text(given, wanted):
                 return failure(403, "appId or userKey not accepted")
         ttl = self.config.token_ttl
-        return success({"token": new_token(time.time() + ttl), "expiresIn": round(ttl)})
+        # The documented answer is `token` alone; its JWT `exp` says when it expires.
+        return success({"token": new_token(time.time() + ttl)})
 
     def _auth(self, headers: Mapping[str, str]) -> Answer:
         """Reached only with an accepted key or token (the others got 401/403)."""
-        expiry = token_expiry((headers.get("Authorization") or "").strip())
-        data: dict[str, Any] = {"isAuthenticated": True}
-        if expiry is not None:
-            data["expiresIn"] = max(0, round(expiry - time.time()))
-        return success(data)
+        return success({"isAuthenticated": True})
 
     def _progress(self, project_id: str) -> Answer:
         project = read_project(project_id)
@@ -277,16 +317,9 @@ class EmulatorService:
             return failure(404, f"no such project: {project_id}")
         now = time.time()
         state = progress_at(project, now)
-        if not self.config.vendor_shapes:
-            data: dict[str, Any] = {
-                "projectId": project_id,
-                "progress": state.progress,
-                "state": state.state,
-            }
-            if state.state == DONE:
-                data["downloadUrl"] = self._download_url(project_id, now)
-            return success(data)
-        data = {"progress": state.progress, "state": VENDOR_WORDS[state.state]}
+        # The progress page documents `progress` (a float) and `downloadUrl`; the state word
+        # is the one undocumented extra (docs/vendor.md).
+        data: dict[str, Any] = {"progress": state.progress, "state": VENDOR_WORDS[state.state]}
         # The service's URL shows up a poll after progress reaches 100.
         if state.state == DONE and self._finished_seen.add(project_id):
             data["downloadUrl"] = self._download_url(project_id, now)
@@ -354,3 +387,10 @@ def _parse_json(raw: bytes) -> tuple[Any, Answer | None]:
         return json.loads(raw.decode("utf-8")), None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None, failure(400, "the request body is not valid JSON")
+
+
+def _model_entry(model: str) -> dict[str, Any]:
+    """One element of `models`, as the model list page lays it out."""
+    label = {"ko": model, "en": model}
+    clothes = [{"id": f"{model}-cloth-1", "label": {"ko": "기본", "en": "default"}}]
+    return {"id": model, "label": label, "thumbnail": "", "clothes": clothes}

@@ -13,7 +13,7 @@ def export_problems(body: Any) -> list[str]:
     """Every problem with an export body; empty when it is acceptable.
 
     Unknown fields are accepted and ignored, as the real service most likely does: it
-    documents optional fields beyond the seed, so it does not reject extras.
+    documents optional fields beyond the required ones, so it does not reject extras.
     """
     if not isinstance(body, dict):
         return ["the request body must be a JSON object"]

@@ -28,10 +28,11 @@ from specsync.emulator.ids import Project
 from specsync.emulator.journal import WEBHOOK_EVENT, Journal
 from specsync.emulator.rendering import FAILURE_POINT
 
-PROGRESS_STEPS = (25.0, 50.0, 75.0)
+# Integers, as the webhook page documents `progress` and `credit` (docs/vendor.md).
+PROGRESS_STEPS = (25, 50, 75)
 # Credits a finished export reports; the vendor bills by video length, which the emulator
 # does not model: one credit per export keeps sums easy to check.
-CREDIT = 1.0
+CREDIT = 1
 DELIVERY_TIMEOUT = 2.0
 ATTEMPTS = 3
 RETRY_DELAY = 0.5
@@ -57,14 +58,15 @@ def progress_updates(
 ) -> list[tuple[float, dict[str, Any]]]:
     """(when, payload) of every update a project's receiver gets, the last one final.
 
-    The bodies are the vendor's documented webhook shape: `progress`, `backendTaskId`,
-    and at 100 `credit` and `download_url` (snake case, no projectId, no signature).
+    The bodies are the vendor's documented webhook shape: `progress` (an integer),
+    `backendTaskId`, and at 100 `credit` (an integer) and `download_url` (snake case, no
+    projectId, no signature).
     `link(when)` is the download URL as handed out at that moment (it expires). A failed
     render's last body carries an `error` like the API's refusals: the vendor documents
     none for webhooks, so this is the emulator's guess.
     """
     base: dict[str, Any] = {"backendTaskId": task_id}
-    end = FAILURE_POINT * 100 if project.fails else 100.0
+    end = round(FAILURE_POINT * 100) if project.fails else 100
     updates: list[tuple[float, dict[str, Any]]] = []
     for step in PROGRESS_STEPS:
         if step >= end or project.render_seconds <= 0:
@@ -76,7 +78,7 @@ def progress_updates(
         error = {"code": "render_failed", "msg": "render failed"}
         final = {**base, "progress": end, "error": error}
     else:
-        final = {**base, "progress": 100.0, "credit": CREDIT, "download_url": link(when)}
+        final = {**base, "progress": 100, "credit": CREDIT, "download_url": link(when)}
     updates.append((when, final))
     return updates
 

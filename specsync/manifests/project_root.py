@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from specsync.errors import UserError
+
 LOCKFILE_NAME = "specsync.lock"
 PROJECT_FILE_NAME = "specsync.yaml"
 MANIFESTS_DIR = "manifests"
@@ -93,6 +95,40 @@ def default_lockfile(cwd: Path) -> str:
     """The project's lockfile, as a path relative to `cwd` (how messages name it)."""
     root = find_project_root(cwd) or Path(os.path.abspath(cwd))
     return os.path.relpath(root / LOCKFILE_NAME, cwd)
+
+
+# Where every `--emulator` run keeps its rehearsal record, under the project root: inside
+# `.specsync/` (git-ignored), never `specsync.lock`, so a rehearsal never marks, fills or
+# blocks the real record (README "Trying it out"; docs/lockfile.md).
+STATE_DIR_NAME = ".specsync"
+EMULATOR_LOCKFILE_NAME = "emulator.lock"
+
+
+def lockfile_for_mode(cwd: Path, given: str | None, *, emulator: bool, create: bool = False) -> str:
+    """The lockfile a command uses: the one decision, for every command and mode.
+
+    `given` (--lockfile) always wins. Otherwise the project's specsync.lock, or for an
+    `--emulator` run `.specsync/emulator.lock` of the project (relative to `cwd`, as
+    messages name it). `create`: make that `.specsync/` folder (git-ignored) for a writer.
+    An emulator reached through SPECSYNC_API_BASE is not `--emulator`: it keeps the
+    lockfile it is given.
+    """
+    if given is not None:
+        return given
+    if not emulator:
+        return default_lockfile(cwd)
+    root = find_project_root(cwd) or Path(os.path.abspath(cwd))
+    folder = root / STATE_DIR_NAME
+    if create and not folder.is_dir():
+        try:
+            folder.mkdir()
+            (folder / ".gitignore").write_text("*\n", encoding="utf-8")
+        except OSError as error:
+            raise UserError(
+                f"cannot make {folder} for the rehearsal lockfile of --emulator runs: "
+                f"{error.strerror or error}; pass --lockfile FILE to keep it elsewhere"
+            ) from None
+    return os.path.relpath(folder / EMULATOR_LOCKFILE_NAME, cwd)
 
 
 def default_manifest_paths(cwd: Path) -> tuple[str, ...]:

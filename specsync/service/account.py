@@ -1,24 +1,26 @@
 """What the account knows: its models and workspaces, and the manifests' ids checked
-against them (for `doctor`, and once by `apply` before anything is sent).
+against them (for `doctor`, and once by `apply` before anything is sent: a warning only).
 
-The list endpoints exist (`GET /api/odin/v3/model`, `GET /api/odin/v3/dropdown/workspaces`)
-but their shapes are not documented in detail, so reading them is lenient: the envelope's
-`data` may be a list or an object holding one; its elements strings, or objects with an
-id-like key. When nothing recognisable comes back the list is *unavailable* (None), never
+The list endpoints are documented (`GET /api/odin/v3/model` answers `{models: [{id, label,
+clothes}]}`, `GET /api/odin/v3/dropdown/workspaces` `workspaceId`/`workspaceName`;
+docs/vendor.md) but the envelope around them is not, so reading them is lenient: the
+envelope's `data` may be a list or an object holding one; its elements strings, or objects
+with an id-like key. When nothing recognisable comes back the list is *unavailable* (None), never
 empty: an empty list would refuse every model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from specsync.model import InputError, Item, Location, Problem
+from specsync.model import Item
 from specsync.service.errors import ClientError
 from specsync.service.http.reply import is_refusal
 
 MODEL_PATH = "/api/odin/v3/model"
+DROPDOWN_MODEL_PATH = "/api/odin/v3/dropdown/models"
 WORKSPACE_PATH = "/api/odin/v3/dropdown/workspaces"
 MODEL_KEYS = ("modelId", "id", "model", "key")
 WORKSPACE_KEYS = ("workspaceId", "id", "key", "value")
@@ -94,34 +96,47 @@ def unknown_uses(items: Iterable[Item], field: str, known: frozenset[str]) -> di
     return unknown
 
 
+def account_models(client: Any, *, once: bool = False) -> AccountList:
+    """The models the account lists: `GET /api/odin/v3/model` (stock models with clothes),
+    joined with `GET /api/odin/v3/dropdown/models` when that answers (it names an
+    `avatarType`; docs/vendor.md). Unavailable only when neither gives a list."""
+    stock = fetch_list(client, MODEL_PATH, MODEL_KEYS, once=once)
+    dropdown = fetch_list(client, DROPDOWN_MODEL_PATH, MODEL_KEYS, once=once)
+    if stock.ids is None and dropdown.ids is None:
+        return stock
+    return AccountList((stock.ids or frozenset()) | (dropdown.ids or frozenset()))
+
+
+# No page says custom avatars appear in the model lists (docs/vendor.md): a model missing
+# from them is a warning, never a refusal; the export's own answer is the judge.
+CUSTOM_AVATAR_NOTE = (
+    "custom avatars may be missing from that list; the export itself will say if the "
+    "service does not know the model"
+)
+
+
+def unlisted_model_warning(model: str, users: Sequence[Item], listed: int) -> str:
+    """The one wording apply and doctor use for a model the account lists do not name."""
+    places = ", ".join(f"{item.source.short} ({item.id})" for item in users[:5])
+    more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+    return (
+        f"model {model!r} is not among the {listed} models the account lists "
+        f"(GET {MODEL_PATH}, {DROPDOWN_MODEL_PATH}); used at {places}{more}; " + CUSTOM_AVATAR_NOTE
+    )
+
+
 def check_models_before_apply(
     client: Any, items: Sequence[Item], note: Callable[[str], None]
 ) -> None:
-    """Refuse, with nothing sent, items whose model the account does not list.
+    """Warn about items whose model the account does not list; never refuse (see above).
 
-    An unavailable list is a warning only: the export's own answer will say.
+    An unavailable list is a warning too: the export's own answer will say.
     """
     if not items:
         return
-    models = fetch_list(client, MODEL_PATH, MODEL_KEYS, once=True)
+    models = account_models(client, once=True)
     if models.ids is None:
         note(f"warning: could not check the model ids: {models.note}; going on")
         return
-    unknown = unknown_uses(items, "model", models.ids)
-    if unknown:
-        raise InputError(unknown_model_problems(unknown, len(models.ids)))
-
-
-def unknown_model_problems(unknown: Mapping[str, list[Item]], listed: int) -> list[Problem]:
-    problems = []
-    for model, users in sorted(unknown.items()):
-        for item in users:
-            problems.append(
-                Problem(
-                    item.source,
-                    f"model {model!r} ({item.id}) is not among the {listed} models of this "
-                    "account (GET /api/odin/v3/model); nothing was sent. "
-                    "`specsync doctor` lists the checks",
-                )
-            )
-    return problems or [Problem(Location("specsync"), "unknown models")]
+    for model, users in sorted(unknown_uses(items, "model", models.ids).items()):
+        note("warning: " + unlisted_model_warning(model, users, len(models.ids)))

@@ -16,13 +16,21 @@ from typing import Any
 
 from specsync.errors import UserError
 from specsync.model import Item
-from specsync.service.apply import check_emulator_marking, recover, utc_now
+from specsync.service.apply import (
+    check_emulator_marking,
+    check_service_host,
+    recover,
+    utc_now,
+)
 from specsync.service.errors import ClientError, RenderRefused
+from specsync.service.tokens import jwt_expiry
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Entry
+from specsync.state.lockdata import service_host as host_of
 from specsync.state.lockfile_read import read_lockfile
-from specsync.state.lockfile_update import made_current, with_entries
+from specsync.state.lockfile_update import made_current, with_entries, with_state
 from specsync.state.lockfile_write import write_lockfile
+from specsync.states import RenderState
 
 # Recorded when the user knows only the projectId: the lockfile keeps both ids together,
 # and nothing specsync does with an export (status, reuse) needs its taskId.
@@ -44,6 +52,7 @@ class Adopted:
     checked: bool  # the service confirmed the projectId
     recovered: int  # journal records of an interrupted apply folded first
     written: bool  # False when the lockfile already said exactly this
+    verified: Verification | None = None  # what the service said (None: --no-check)
 
 
 def find_item(items: Sequence[Item], item_id: str) -> Item:
@@ -60,25 +69,98 @@ def find_item(items: Sequence[Item], item_id: str) -> Item:
     )
 
 
-def check_export(progress: Callable[[str], Any], project_id: str) -> None:
-    """Refuse unless the service knows `project_id` as an export that has not failed."""
+@dataclass(frozen=True)
+class Verification:
+    """What the service said of a projectId before it was adopted."""
+
+    via: str  # the endpoint that answered: "project" or "progress"
+    done: bool = False  # exported and downloadable
+    service_state: str | None = None
+    progress: float | None = None
+    credit_charged: bool | None = None  # `creditSubstracted`; None when not said
+    download_url: str | None = None
+    emulator: bool = False  # the answer came from specsync's emulator
+
+
+def verify_export(client: Any, project_id: str) -> Verification:
+    """Ask the project endpoint (docs/vendor.md: get-project), falling back to the progress
+    endpoint where that answers 404; refuse an unknown or failed export, or one that could
+    not be checked. AuthError propagates (nothing is written)."""
+    from specsync.service.projects import ProjectEndpointMissing, get_project
+
     try:
-        progress(project_id)
-    except RenderRefused as error:
+        info = get_project(client, project_id)
+    except ProjectEndpointMissing:
+        return _verify_by_progress(client, project_id)
+    except (ValueError, ClientError) as error:
+        raise _unchecked(project_id, error) from None
+    if info.failed:
         raise AdoptRefused(
-            f"the service says export {project_id} failed ({error}); a failed export is "
-            "not adopted. Nothing was written."
-        ) from None
+            f"the service says export {project_id} is {info.state!r}; a failed export is not "
+            "adopted (plan will export the item again). Nothing was written."
+        )
+    return Verification(
+        "project",
+        done=info.exported and info.download_url is not None,
+        service_state=info.state,
+        progress=info.progress,
+        credit_charged=info.credit_charged,
+        download_url=info.download_url,
+        emulator=bool(getattr(client, "emulator_seen", False)),
+    )
+
+
+def _verify_by_progress(client: Any, project_id: str) -> Verification:
+    from specsync.service.status import ItemStatus, interpret
+
+    try:
+        data = client.progress(project_id)
+    except RenderRefused as error:
+        # `success: false` on a poll is no verdict (docs/vendor.md): not checked.
+        raise _unchecked(project_id, error) from None
     except ClientError as error:
         if error.status == 404:
             raise AdoptRefused(
                 f"the service does not know projectId {project_id} (HTTP 404): check the id "
                 "in AI Studios. Nothing was written."
             ) from None
+        raise _unchecked(project_id, error) from None
+    seen = interpret(ItemStatus("", project_id, RenderState.SUBMITTED), data)
+    if seen.state == RenderState.FAILED:
         raise AdoptRefused(
-            f"could not check projectId {project_id}: {error}. Nothing was written; "
-            "--no-check records it without asking the service."
-        ) from None
+            f"the service says export {project_id} failed ({seen.message}); a failed export "
+            "is not adopted (plan will export the item again). Nothing was written."
+        )
+    return Verification(
+        "progress",
+        done=seen.state == RenderState.DONE,
+        service_state=seen.service_state,
+        progress=seen.progress,
+        download_url=seen.download_url,
+        emulator=bool(getattr(client, "emulator_seen", False)),
+    )
+
+
+def _unchecked(project_id: str, error: Exception) -> AdoptRefused:
+    return AdoptRefused(
+        f"could not check projectId {project_id}: {error}. Nothing was written; "
+        "--no-check records it without asking the service."
+    )
+
+
+def check_not_a_secret(values: Sequence[str], secrets: Sequence[str]) -> None:
+    """Refuse ids that are a credential (or look like a token), without showing them."""
+    for value in values:
+        if any(value == secret for secret in secrets if secret):
+            raise AdoptRefused(
+                "the id given is one of the credentials (the API key, user key or a token); "
+                "it is not recorded and not shown. Nothing was written."
+            )
+        if jwt_expiry(value) is not None:
+            raise AdoptRefused(
+                "the id given is a token (a JWT), not a projectId; it is not recorded and "
+                "not shown. Nothing was written."
+            )
 
 
 def adopted_entry(old: Entry | None, item: Item, project_id: str, task_id: str, at: str) -> Entry:
@@ -93,13 +175,19 @@ def adopt(
     project_id: str,
     task_id: str | None,
     *,
-    check: Callable[[str], Any] | None,
+    check: Callable[[str], Verification] | None,
     service_host: str = "",
+    emulator: bool = False,
+    secrets: Sequence[str] = (),
 ) -> Adopted:
     """Record `project_id` (and `task_id`) as the current export of `item_id`.
 
-    `check(project_id)` asks the service first (None: not checked). Every refusal comes
-    before anything is written; the lockfile is written under the apply lock.
+    `check(project_id)` asks the service first (None: not checked). The ids are recorded
+    only against the kind of service (emulator or real) and host the lockfile was made
+    with, as apply does; `emulator` is this run's kind (`--emulator`), an answer from an
+    emulator makes it one too. Ids equal to a credential (`secrets`) or shaped like a token
+    are refused unshown, `--no-check` included. Every refusal comes before anything is
+    written; the lockfile is written under the apply lock.
     """
     item = find_item(items, item_id)
     project_id, task = project_id.strip(), (task_id or "").strip()
@@ -107,25 +195,23 @@ def adopt(
         raise AdoptRefused("--project-id is empty. Nothing was written.")
     if task_id is not None and not task:
         raise AdoptRefused("--task-id is empty. Nothing was written.")
+    check_not_a_secret([project_id, task], secrets)
     lockfile_path = Path(lockfile_path)
-    # Refused before any request: adopt records real exports only.
-    check_emulator_marking(read_lockfile(lockfile_path), lockfile_path, emulator=False)
-    if check is not None:
-        check_export(check, project_id)
+    host = host_of(service_host)
+    # Refused before any request: the ids go only where the lockfile's kind says.
+    before = read_lockfile(lockfile_path)
+    if check is None or emulator:
+        # Otherwise the answer says which kind of service this is: checked after it.
+        check_emulator_marking(before, lockfile_path, emulator=emulator)
+    check_service_host(before, lockfile_path, host)
+    verified = check(project_id) if check is not None else None
+    emulator = emulator or bool(verified and verified.emulator)
     with journal_mod.hold_apply_lock(lockfile_path):
-        lock = read_lockfile(lockfile_path)
-        check_emulator_marking(lock, lockfile_path, emulator=False)
-        if not lock.entries and not lock.forgotten:
-            lock = replace(lock, emulator=False)
-        lock, recovered = recover(lockfile_path, lock, False, service_host)
-        old = lock.entries.get(item.id)
-        task = task or (old.task_id if old and old.project_id == project_id else None) or ""
-        ids = (project_id, task or UNKNOWN_TASK_ID)
-        # The export already current keeps when it was made.
-        same = old is not None and (old.project_id, old.task_id) == ids
-        at = (old.submitted_at if same and old else None) or utc_now()
-        entry = adopted_entry(old, item, *ids, at)
-        written = write_lockfile(lockfile_path, with_entries(lock, [entry]))
+        old, entry, recovered, written = _record(
+            lockfile_path, item, (project_id, task), verified, emulator, service_host
+        )
+    if verified is not None and verified.download_url:
+        _cache_url(lockfile_path, item.id, project_id, verified)
     return Adopted(
         item.id,
         project_id,
@@ -134,4 +220,54 @@ def adopt(
         check is not None,
         recovered,
         written,
+        verified,
     )
+
+
+def _record(
+    lockfile_path: Path,
+    item: Item,
+    given: tuple[str, str],
+    verified: Verification | None,
+    emulator: bool,
+    service_host: str,
+) -> tuple[Entry | None, Entry, int, bool]:
+    """Under the apply lock: (the entry before, the one written, journal records folded,
+    whether the file changed)."""
+    host = host_of(service_host)
+    lock = read_lockfile(lockfile_path)
+    check_emulator_marking(lock, lockfile_path, emulator)
+    check_service_host(lock, lockfile_path, host)
+    if not lock.entries and not lock.forgotten:
+        lock = replace(lock, emulator=emulator)
+    if host:
+        lock = replace(lock, service=host)
+    lock, recovered = recover(lockfile_path, lock, emulator, service_host)
+    project_id, task = given
+    old = lock.entries.get(item.id)
+    task = task or (old.task_id if old and old.project_id == project_id else None) or ""
+    ids = (project_id, task or UNKNOWN_TASK_ID)
+    # The export already current keeps when it was made.
+    same = old is not None and (old.project_id, old.task_id) == ids
+    at = (old.submitted_at if same and old else None) or utc_now()
+    entry = adopted_entry(old, item, *ids, at)
+    updated = with_entries(lock, [entry])
+    if verified is not None and verified.done:
+        updated = with_state(updated, item.id, RenderState.DONE)
+    return old, entry, recovered, write_lockfile(lockfile_path, updated)
+
+
+def _cache_url(lockfile_path: Path, item_id: str, project_id: str, seen: Verification) -> None:
+    """The URL is short-lived: kept in .specsync/status.json only, as status does."""
+    from specsync.service.status import ItemStatus, write_cache
+
+    state = RenderState.DONE if seen.done else RenderState.RENDERING
+    status = ItemStatus(
+        item_id,
+        project_id,
+        state,
+        seen.progress,
+        seen.download_url,
+        service_state=seen.service_state,
+    )
+    write_cache(lockfile_path, [status])

@@ -149,8 +149,8 @@ def run_apply(
             report.seconds = time.monotonic() - started
             return report
         client = ready.client or make_client()
-        # The emulator's model list is made up: only a real account's is checked.
-        if preflight is not None and not ready.options.emulator:
+        # A warning at most (docs/vendor.md, row 12); the CLI passes none for --emulator.
+        if preflight is not None:
             with signals_interrupt():  # nothing sent yet: a signal simply ends the run
                 preflight(client, [p.item for p, _ in ready.chosen if p.item], progress.note)
         _send_and_record(

@@ -82,8 +82,8 @@ def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
         raise EmulatorMismatch(
             f"{path} was written against an emulator (`apply --emulator`, or an API base "
             "answering as one): its ids are not real exports. "
-            "Start a fresh lockfile for the real service (move this one away) or pass "
-            "--lockfile with another path"
+            "Start a fresh lockfile for the real service (move this one away: rehearsals "
+            "now keep their own .specsync/emulator.lock) or pass --lockfile with another path"
         )
     if emulator and not lock.emulator and (lock.entries or lock.forgotten):
         raise EmulatorMismatch(

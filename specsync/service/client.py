@@ -219,7 +219,8 @@ class Client:
                 status=reply.status,
             )
         if is_refusal(reply.parsed):
-            # `success: false` is the service's own word that this project failed.
+            # `success: false` on a poll: a polling error, not a failed render
+            # (docs/vendor.md, row 19); status polls again.
             code, text = self._redactor.service_error(reply)
             raise RenderRefused(status_text(reply.status, text, code), reply.status)
         data = unwrap(reply.parsed)
@@ -245,6 +246,10 @@ class Client:
         if attempt.reply is None:
             raise ClientError(run.gave_up_text(attempt.describe()))
         return attempt.reply.status, attempt.reply.parsed
+
+    def holds_secret(self, text: str) -> bool:
+        """Is `text` (or does it contain) the API key, user key or a token fetched?"""
+        return self._redactor.holds_secret(text)
 
     def _secrets(self) -> list[str]:
         values = (self._credentials.api_key, self._credentials.user_key, self._token)

@@ -32,7 +32,9 @@ class ClientError(Exception):
 
 
 class RenderRefused(ClientError):
-    """The service answered a progress request with `success: false`: the render failed."""
+    """The service answered a progress request with `success: false`.
+
+    Not evidence that the render failed (docs/vendor.md): status polls again."""
 
     refused = True
 

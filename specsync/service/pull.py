@@ -121,6 +121,8 @@ def why_not_done(entry: Entry) -> str | None:
         return "the last export request's outcome is unknown (see `apply --retry-uncertain`)"
     if entry.project_id is None:
         return "never exported"
+    if entry.is_export is False:
+        return "a preview (isExport: false): the service never renders it, nothing to download"
     if entry.state == FAILED:
         return "the render failed (see `apply --replace`)"
     if entry.state != DONE:

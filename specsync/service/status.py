@@ -37,6 +37,7 @@ from specsync.states import RenderState
 
 SUBMITTED, RENDERING = RenderState.SUBMITTED, RenderState.RENDERING
 DONE, FAILED, UNCERTAIN = RenderState.DONE, RenderState.FAILED, RenderState.UNCERTAIN
+PREVIEW = RenderState.PREVIEW
 FINAL = (DONE, FAILED)
 
 CACHE_NAME = "status.json"
@@ -141,7 +142,9 @@ def check_service(
     if not is_loopback_host(urlsplit(api_base).hostname or ""):
         raise ServiceMismatch(
             f"{lockfile} was written by `apply --emulator`: its ids are not real "
-            f"exports; run `specsync {command} --emulator`"
+            f"exports; run `specsync {command} --emulator --lockfile {lockfile}` (rehearsals "
+            "now keep their own .specsync/emulator.lock: move this one away before the "
+            "first real apply)"
         )
 
 
@@ -240,7 +243,12 @@ def poll_one(client: ProgressClient, item: ItemStatus) -> ItemStatus:
     try:
         data = client.progress(item.project_id)
     except RenderRefused as error:
-        return replace(item, state=FAILED, message=f"refused by the service: {error}")
+        # `success: false` on a poll is no evidence that the render failed (the vendor's
+        # sample treats it as a polling error; docs/vendor.md, row 19): unknown this time,
+        # asked again, and the service's words shown.
+        return replace(
+            item, message=f"the service answered success: false ({error}); asked again later"
+        )
     except ClientError as error:
         if error.status == 404:
             return replace(
@@ -313,6 +321,16 @@ def initial_items(lock: Lockfile, cache: Mapping[str, Mapping[str, Any]]) -> lis
             )
         elif entry.project_id is None:
             continue
+        elif entry.is_export is False:
+            result.append(
+                ItemStatus(
+                    key,
+                    entry.project_id,
+                    PREVIEW,
+                    message="a preview (isExport: false): shown on the dashboard, never "
+                    "rendered; not polled",
+                )
+            )
         elif entry.state in FINAL:
             if entry.state == DONE and progress is None:
                 progress = 100

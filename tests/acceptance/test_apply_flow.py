@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import EXAMPLES, assert_not_a_crash, specsync, tomllib
+from tests.helpers import EXAMPLES, SPECSYNC, assert_not_a_crash, run, specsync, tomllib
 from tests.helpers.disguised_service import relay
 from tests.helpers.loopback import LoopbackServer
 
@@ -284,7 +284,8 @@ def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Pro
 
 
 def test_emulator_lockfile_is_not_taken_for_real_exports(project: Path, proxy: Proxy) -> None:
-    fake = specsync(["apply", "--emulator"], project)
+    # An emulator-marked specsync.lock, as earlier versions wrote with `apply --emulator`.
+    fake = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
     assert fake.returncode == 0, fake.stderr
     assert "nothing is really exported" in fake.stderr
     assert tomllib.loads((project / "specsync.lock").read_text())["emulator"] is True
@@ -300,9 +301,14 @@ def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
     applied = specsync(["apply", "--emulator"], examples, env=env)
     assert applied.returncode == 0, applied.stderr
-    assert (examples / "specsync.lock").exists()
-    planned = json.loads(specsync(["plan", "--format", "json"], examples, env=env).stdout)
+    # The rehearsal has its own lockfile: the real record stays untouched.
+    assert (examples / ".specsync" / "emulator.lock").exists()
+    assert not (examples / "specsync.lock").exists()
+    rehearsed = specsync(["plan", "--emulator", "--format", "json"], examples, env=env)
+    planned = json.loads(rehearsed.stdout)
     assert planned["items"] and {i["action"] for i in planned["items"]} == {"unchanged"}
+    real = json.loads(run([SPECSYNC, "plan", "--format", "json"], examples, env=env).stdout)
+    assert {i["action"] for i in real["items"]} == {"create"}
 
 
 def test_cost_guards_refuse_before_anything_is_sent(project: Path, proxy: Proxy) -> None:

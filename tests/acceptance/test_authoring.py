@@ -74,7 +74,7 @@ def test_a_project_var_change_shows_in_the_plan_of_the_items_that_use_it(tmp_pat
         "specsync: 1\ndefaults: {model: M1}\nvars:\n  product: Acme Cloud\n  tagline: quick\n",
         encoding="utf-8",
     )
-    plan = specsync(["plan", "--format", "json"], tmp_path)
+    plan = specsync(["plan", "--emulator", "--format", "json"], tmp_path)
     assert plan.returncode == 0, plan.stderr
     actions = {i["id"]: i["action"] for i in json.loads(plan.stdout)["items"]}
     assert {k for k, v in actions.items() if v == "update"} == {"promo/en", "promo/ko"}
@@ -134,7 +134,7 @@ def test_export_fill_two_cells_import_then_plan_shows_exactly_those_updates(
     assert "# reviewed by Jin" in onboarding
     assert "# keep the honorific" in onboarding
     assert "다시 오신" in onboarding
-    plan = specsync(["plan", "--format", "json"], tmp_path)
+    plan = specsync(["plan", "--emulator", "--format", "json"], tmp_path)
     assert plan.returncode == 0, plan.stderr
     document = json.loads(plan.stdout)
     updates = sorted(i["id"] for i in document["items"] if i["action"] != "unchanged")

@@ -345,6 +345,10 @@ def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
         "written": True,
         "replacedProjectId": None,
         "recovered": 0,
+        # What the service said (None: not checked).
+        "serviceState": None,
+        "done": None,
+        "creditCharged": None,
     }
     dry = specsync(["forget", "welcome/*", "--dry-run", "--format", "json"], tmp_path)
     assert json.loads(dry.stdout) == {

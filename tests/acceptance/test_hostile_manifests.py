@@ -203,7 +203,7 @@ def applied_project(tmp_path: Path) -> bytes:
     """A project applied once on the emulator; the lockfile's bytes."""
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
-    assert cli(["apply", "--emulator"], tmp_path).returncode == 0
+    assert cli(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path).returncode == 0
     return (tmp_path / "specsync.lock").read_bytes()
 
 
@@ -222,7 +222,7 @@ def test_unreadable_manifest_is_an_error_not_an_orphaning_skip(tmp_path: Path) -
     lock = applied_project(tmp_path)
     prefix = unreadable_prefix()
     (tmp_path / "manifests" / "a.yaml").chmod(0)
-    for command in (["validate"], ["plan"], ["apply", "--emulator"]):
+    for command in (["validate"], ["plan"], ["apply", "--emulator", "--lockfile", "specsync.lock"]):
         result = cli(command, tmp_path, prefix)
         # Before: "valid: 0 items", and plan exited 0 calling every item orphaned.
         assert result.returncode == 1, (command, result.stdout, result.stderr)
@@ -255,7 +255,7 @@ def test_fifo_or_broken_link_among_manifests_is_named_and_never_hangs(
         os.mkfifo(odd)  # nothing ever writes to it: opening it to read would block forever
     else:
         odd.symlink_to(tmp_path / "moved-away.yaml")
-    for command in (["validate"], ["plan"], ["apply", "--emulator"]):
+    for command in (["validate"], ["plan"], ["apply", "--emulator", "--lockfile", "specsync.lock"]):
         result = cli(command, tmp_path)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         expected = "not a regular file (a FIFO)" if kind == "fifo" else "cannot read"
@@ -374,7 +374,7 @@ def test_every_hostile_manifest_at_once_sends_nothing_and_keeps_the_lockfile(
         else:
             text = case.text.replace("\n  a:", f"\n  v{number}:")
             target.write_text(text, encoding="utf-8")
-    for command in (["plan"], ["apply", "--emulator"]):
+    for command in (["plan"], ["apply", "--emulator", "--lockfile", "specsync.lock"]):
         result = cli(command, tmp_path)
         assert result.returncode == 1, result.stderr
         for number, case in enumerate(CASES):

@@ -178,12 +178,16 @@ def kill_when_accepted(proc: subprocess.Popen[str], root: Path, count: int) -> N
         proc.wait(timeout=10)
 
 
+EMULATED_ON_SPECSYNC_LOCK = [SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"]
+
+
 def test_a_killed_emulator_journal_is_never_folded_into_a_real_lockfile(tmp_path: Path) -> None:
     ids = write_manifests(tmp_path, videos=13)
     lockfile = tmp_path / "specsync.lock"
-    # A slow `apply --emulator` (3 requests/s), killed after 3 answers.
+    # A slow `apply --emulator` (3 requests/s) on specsync.lock (named on purpose, as
+    # earlier versions did by default), killed after 3 answers.
     emulated = subprocess.Popen(
-        [SPECSYNC, "apply", "--emulator", "--concurrency", "1", "--rate", "3"],
+        [*EMULATED_ON_SPECSYNC_LOCK, "--concurrency", "1", "--rate", "3"],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -238,7 +242,10 @@ def test_a_killed_real_journal_is_never_folded_by_apply_emulator(tmp_path: Path)
         journal = tmp_path / ".specsync" / "specsync.lock.journal"
         before = journal.read_bytes()
 
-        emulated = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
+        emulated = specsync(
+            ["apply", "--emulator", "--rate", "100", "--lockfile", "specsync.lock"],
+            tmp_path,
+        )
         assert_clean_refusal(emulated)
         assert str(journal) in emulated.stderr and "without --emulator" in emulated.stderr
         assert journal.read_bytes() == before, "the real ids must stay in the journal"
@@ -268,8 +275,16 @@ def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
         "utf-8",
     )
     before = lockfile.read_bytes()
-    result = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
+    # Named on purpose: an emulator run into a real lockfile is refused.
+    result = specsync(
+        ["apply", "--emulator", "--rate", "100", "--lockfile", "specsync.lock"],
+        tmp_path,
+    )
     assert_clean_refusal(result)
+    assert lockfile.read_bytes() == before
+    # By default the rehearsal has its own lockfile and leaves this one alone.
+    rehearsed = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    assert rehearsed.returncode == 0, rehearsed.stderr
     assert lockfile.read_bytes() == before
 
 

@@ -56,13 +56,17 @@ def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path:
     assert "valid: 2 items from 1 video" in validated.stderr
     applied = specsync(["apply", "--emulator"], project)
     assert applied.returncode == 0, applied.stderr
-    lock = tomllib.loads((project / "specsync.lock").read_text(encoding="utf-8"))
+    rehearsal = project / ".specsync" / "emulator.lock"
+    lock = tomllib.loads(rehearsal.read_text(encoding="utf-8"))
     assert sorted(lock["items"]) == ["welcome/en", "welcome/ko"]
-    # .specsync/ (journal, lock) is ignored: `git add -A` stages the lockfile, not it.
+    # The rehearsal never touches the real record, and .specsync/ is ignored: nothing of
+    # it is staged, and the first real plan shows every item as new.
+    assert not (project / "specsync.lock").exists()
     git(project, "add", "-A")
     staged = git(project, "diff", "--cached", "--name-only").stdout.split()
-    assert "specsync.lock" in staged
     assert not [name for name in staged if name.startswith(".specsync/")]
+    planned = run([SPECSYNC, "plan", "--detailed-exitcode"], project)
+    assert planned.returncode == 2, planned.stdout + planned.stderr
 
 
 def test_a_second_init_changes_nothing(tmp_path: Path) -> None:
@@ -127,7 +131,9 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     interpreter by absolute path, so the merge still goes entry by entry."""
     project = new_repo(tmp_path / "videos")
     assert specsync(["init"], project).returncode == 0
-    assert specsync(["apply", "--emulator"], project).returncode == 0
+    # A committed lockfile to merge (emulator-marked, named on purpose).
+    emulate = [SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"]
+    assert run(emulate, project).returncode == 0
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "start")
     manifest = project / "manifests" / "welcome.yaml"
@@ -135,7 +141,7 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     for branch, video in (("a", "alpha"), ("b", "beta")):
         git(project, "checkout", "-q", "-b", branch, "main")
         manifest.write_text(base_text + f"  {video}:\n    script: Hi\n", encoding="utf-8")
-        assert specsync(["apply", "--emulator"], project).returncode == 0
+        assert run(emulate, project).returncode == 0
         git(project, "commit", "-q", "-am", f"add {video}")
     git(project, "checkout", "-q", "a")
     bare_path = {**os.environ, "PATH": "/usr/bin:/bin"}
@@ -214,7 +220,8 @@ def test_init_in_an_existing_project_adds_no_billable_item(tmp_path: Path) -> No
     again = specsync(["init", str(project)], tmp_path)
     assert again.returncode == 0, again.stderr
     assert not (project / "manifests" / "welcome.yaml").exists()
-    plan = specsync(["plan", "--format", "json"], project)
+    # Against the rehearsal's lockfile, where mine/* was recorded (specsync.lock has none).
+    plan = specsync(["plan", "--emulator", "--format", "json"], project)
     import json
 
     assert json.loads(plan.stdout)["summary"]["create"] == 0

@@ -135,7 +135,7 @@ def test_every_rule_renders_byte_exactly(tmp_path: Path) -> None:
     result = specsync(["render", "--format", "json"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == EXPECTED
-    # Key order of each request is the seed's, then the optional fields.
+    # Key order of each request is the export page's (docs/vendor.md), then the optional fields.
     for element, expected in zip(json.loads(result.stdout), EXPECTED, strict=True):
         assert list(element["request"]) == list(expected["request"])
         assert list(element) == ["id", "request", "source"]

@@ -1,4 +1,4 @@
-"""`specsync status` against the vendor's progress shapes (`specsync emulator --vendor-shapes`).
+"""`specsync status` against the vendor's progress shapes (the emulator speaks them by default).
 
 The real service says `finish` (not specsync's `done`) and hands out the download URL a poll
 after progress reaches 100. status takes progress >= 100 with a URL as done, whatever the
@@ -24,9 +24,12 @@ def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> 
     applied = specsync(["apply", "--emulator"], cwd=project)
     assert applied.returncode == 0, applied.stderr
 
-    with running_emulator(EmulatorConfig(vendor_shapes=True)) as emu:
+    with running_emulator(EmulatorConfig()) as emu:
         env = {**os.environ, "SPECSYNC_API_BASE": emu.url, "AISTUDIOS_API_KEY": "k"}
-        status = specsync(["status", "--wait", "--timeout", "6"], cwd=project, env=env)
+        # The rehearsal's lockfile, named: an emulator through the API base uses the
+        # lockfile it is given.
+        rehearsal = ["--lockfile", ".specsync/emulator.lock"]
+        status = specsync(["status", "--wait", "--timeout", "6", *rehearsal], cwd=project, env=env)
 
     assert status.returncode == 0, status.stdout + status.stderr
     output = status.stdout + status.stderr

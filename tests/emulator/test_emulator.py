@@ -1,4 +1,5 @@
-"""The emulator speaks the seed's export API over real HTTP: samples, validation, auth, ids."""
+"""The emulator speaks the export API (docs/vendor.md) over real HTTP: samples, validation,
+auth, ids."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
 from specsync.emulator.downloads import signed_path
+from specsync.service.tokens import jwt_expiry
 
 EXPORT = "/api/odin/v3/simple/custom"
 TOKEN = "/api/odin/v3/auth/token"
@@ -37,7 +39,7 @@ def error_of(response: requests.Response) -> dict[str, object]:
 
 
 def test_seed_python_sample_gets_project_and_task_ids(emulator: RunningEmulator) -> None:
-    # The seed's Python sample, unchanged but for key and address.
+    # The export page's Python sample (docs/vendor.md, row 1), unchanged but for key and address.
     url = emulator.url + "/api/odin/v3/simple/custom"
     body = {
         "language": "en",
@@ -224,7 +226,9 @@ def test_token_works_as_authorization_until_it_expires() -> None:
         r = get_token(emu.url)
         assert r.status_code == 200
         token = r.json()["data"]["token"]
-        assert r.json()["data"]["expiresIn"] == 0  # rounded seconds
+        # The documented answer is the token alone (no expiresIn); its JWT says when.
+        assert set(r.json()["data"]) == {"token"}
+        assert jwt_expiry(token) == pytest.approx(time.time() + 0.5, abs=0.5)
 
         assert post_export(emu.url, SAMPLE, key=token).status_code == 200
         time.sleep(0.6)
@@ -237,8 +241,10 @@ def test_token_works_as_authorization_until_it_expires() -> None:
         assert emu.export_count() == 2
 
 
-def test_token_lifetime_defaults_to_a_day(emulator: RunningEmulator) -> None:
-    assert get_token(emulator.url).json()["data"]["expiresIn"] == 86400
+def test_token_is_a_jwt_whose_exp_defaults_to_a_day(emulator: RunningEmulator) -> None:
+    token = get_token(emulator.url).json()["data"]["token"]
+    assert len(token.split(".")) == 3
+    assert jwt_expiry(token) == pytest.approx(time.time() + 86400, abs=5)
 
 
 def test_token_endpoint_checks_app_id_and_user_key() -> None:
@@ -270,13 +276,15 @@ def test_progress_rises_to_100_with_a_download_url(emulator: RunningEmulator) ->
     project_id = post_export(emulator.url, SAMPLE).json()["data"]["projectId"]
 
     early = progress_of(emulator.url, project_id).json()["data"]
-    assert early["state"] == "rendering"
+    assert early["state"] == "processing"
     assert 0 <= early["progress"] < 100
     assert "downloadUrl" not in early
     time.sleep(1.05)
+    # As the vendor's service: 100 first, the URL a poll later (docs/vendor.md).
+    assert "downloadUrl" not in progress_of(emulator.url, project_id).json()["data"]
     done = progress_of(emulator.url, project_id).json()["data"]
     url = done.pop("downloadUrl")
-    assert done == {"projectId": project_id, "progress": 100.0, "state": "done"}
+    assert done == {"progress": 100.0, "state": "finish"}
     assert url.startswith(f"{emulator.url}/downloads/{project_id}.mp4?expires=")
     video = requests.get(url, timeout=5)
     assert video.status_code == 200
@@ -289,9 +297,10 @@ def test_a_new_emulator_answers_progress_for_ids_an_earlier_one_issued() -> None
         project_id = post_export(first.url, SAMPLE).json()["data"]["projectId"]
     time.sleep(0.25)
     with running_emulator(EmulatorConfig(render_seconds=30)) as second:
+        progress_of(second.url, project_id)
         data = progress_of(second.url, project_id).json()["data"]
 
-        assert data["state"] == "done"
+        assert data["state"] == "finish"
         assert data["downloadUrl"].startswith(f"{second.url}/downloads/{project_id}.mp4?")
         assert requests.get(data["downloadUrl"], timeout=5).status_code == 200
 
@@ -339,7 +348,7 @@ def test_render_fail_rate_is_observed() -> None:
             states.append(progress.json()["data"]["state"])
 
     assert 0.22 <= states.count("failed") / len(states) <= 0.38
-    assert set(states) == {"done", "failed"}
+    assert set(states) == {"finish", "failed"}
 
 
 # journal file ---------------------------------------------------------------------------

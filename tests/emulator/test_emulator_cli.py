@@ -80,7 +80,7 @@ def test_flags_reach_the_server(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
     assert wrong.status_code == 403
-    assert progress.json()["data"]["state"] == "done"
+    assert progress.json()["data"]["state"] == "finish"
     [record] = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
     assert record["projectId"] == project_id
     assert "right" not in journal.read_text(encoding="utf-8")

@@ -20,8 +20,9 @@ def exchange(connection: http.client.HTTPConnection, rounds: int) -> None:
     for _ in range(rounds):
         connection.request("POST", "/api/odin/v3/simple/custom", BODY, HEADERS)
         project_id = json.loads(connection.getresponse().read())["data"]["projectId"]
-        connection.request("GET", "/api/odin/v3/editor/progress/" + project_id, headers=HEADERS)
-        url = json.loads(connection.getresponse().read())["data"]["downloadUrl"]
+        for _ in range(2):  # the URL comes a poll after 100
+            connection.request("GET", "/api/odin/v3/editor/progress/" + project_id, headers=HEADERS)
+            url = json.loads(connection.getresponse().read())["data"].get("downloadUrl")
         connection.request("GET", urlsplit(url)._replace(scheme="", netloc="").geturl())
         connection.getresponse().read()
 
@@ -45,5 +46,8 @@ def test_memory_does_not_grow_with_the_number_of_requests() -> None:
         assert len(emu.journal_records()) == JOURNAL_MEMORY
     growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     # 3,000 requests; before the bound it was about 1.4 KB each (over 4 MB here). What is
-    # left is noise and the cap's worth of records swapped for new ones (~150 KB).
-    assert growth < 400_000, f"grew by {growth} bytes over 3,000 requests"
+    # left is noise and the caps' worth of entries swapped for new ones: tracemalloc counts
+    # the new ones but not the freeing of those made before it started (~150 KB of journal
+    # records, ~40 KB for the "seen at 100" set and the index of projects made, each
+    # bounded by the same journal memory).
+    assert growth < 450_000, f"grew by {growth} bytes over 3,000 requests"

@@ -78,9 +78,8 @@ def follow_the_sample_protocol(base: str, key: str, interval: float) -> bytes:
     return video.content
 
 
-@pytest.mark.parametrize("vendor_shapes", [True, False])
-def test_the_vendor_samples_protocol_runs_unchanged(vendor_shapes: bool) -> None:
-    config = EmulatorConfig(render_seconds=0.3, vendor_shapes=vendor_shapes, api_key="k")
+def test_the_vendor_samples_protocol_runs_unchanged() -> None:
+    config = EmulatorConfig(render_seconds=0.3, api_key="k")
     with running_emulator(config) as emu:
         video = follow_the_sample_protocol(emu.url, "k", interval=0.1)
 
@@ -101,8 +100,9 @@ def test_progress_is_a_float(emulator: RunningEmulator) -> None:
     assert 20.0 <= value < 100.0
 
 
-def test_vendor_shapes_say_processing_then_finish_and_the_url_comes_a_poll_later() -> None:
-    with running_emulator(EmulatorConfig(render_seconds=0.3, vendor_shapes=True)) as emu:
+def test_progress_says_processing_then_finish_and_the_url_comes_a_poll_later() -> None:
+    # The state words and the late URL are assumed (docs/vendor.md, "progress state words").
+    with running_emulator(EmulatorConfig(render_seconds=0.3)) as emu:
         project_id = export(emu.url).json()["data"]["projectId"]
         during = progress(emu.url, project_id)
         time.sleep(0.35)
@@ -254,21 +254,41 @@ def test_download_links_expire_after_url_ttl_and_cannot_be_forged() -> None:
 # model and workspace lists --------------------------------------------------------------------
 
 
-def test_model_and_workspace_lists_have_a_documented_default(emulator: RunningEmulator) -> None:
+def test_model_and_workspace_lists_have_the_documented_shapes(emulator: RunningEmulator) -> None:
     models = requests.get(emulator.url + "/api/odin/v3/model", headers=KEY, timeout=5)
+    dropdown = requests.get(emulator.url + "/api/odin/v3/dropdown/models", headers=KEY)
     spaces = requests.get(emulator.url + "/api/odin/v3/dropdown/workspaces", headers=KEY)
     unauthorized = requests.get(emulator.url + "/api/odin/v3/model", timeout=5)
 
-    # Any model is accepted, so no list is claimed: apply warns that it could not check.
-    assert models.status_code == 404 and models.json()["success"] is False
-    assert spaces.json()["data"] == [{"id": "emulator-workspace", "name": "emulator-workspace"}]
+    # reference/model-list.md: {models: [{id, label: {ko, en}, thumbnail, clothes}]}
+    [model] = models.json()["data"]["models"]
+    assert model["id"] == "M000045058"
+    assert set(model["label"]) == {"ko", "en"}
+    assert {"id", "label"} <= set(model["clothes"][0])
+    # reference/models.md: id, label, avatarType
+    assert dropdown.json()["data"] == [
+        {"id": "M000045058", "label": "M000045058", "avatarType": "stock"}
+    ]
+    # reference/workspaces.md: workspaceId, workspaceName
+    assert spaces.json()["data"] == [
+        {"workspaceId": "emulator-workspace", "workspaceName": "emulator-workspace"}
+    ]
     assert unauthorized.status_code == 401
 
 
-def test_cli_flags_set_the_lists_refused_models_and_vendor_shapes() -> None:
+def test_unlisted_models_leaves_every_model_but_the_stock_one_out() -> None:
+    with running_emulator(EmulatorConfig(models=("m1",), unlisted_models=True)) as emu:
+        models = requests.get(emu.url + "/api/odin/v3/model", headers=KEY, timeout=5).json()
+        accepted = export(emu.url, {**SAMPLE, "model": "m1"})
+
+    assert [m["id"] for m in models["data"]["models"]] == ["M000045058"]
+    assert accepted.json()["success"] is True
+
+
+def test_cli_flags_set_the_lists_and_refused_models() -> None:
     flags = ["--models", "m1, m2", "--workspaces", "w1", "--refuse-model", "m2"]
     process = subprocess.Popen(
-        [SPECSYNC, "emulator", "--port", "0", *flags, "--vendor-shapes", "--render-seconds", "0"],
+        [SPECSYNC, "emulator", "--port", "0", *flags, "--render-seconds", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -285,7 +305,7 @@ def test_cli_flags_set_the_lists_refused_models_and_vendor_shapes() -> None:
         process.terminate()
         process.communicate(timeout=10)
 
-    assert [m["id"] for m in models["data"]] == ["m1", "m2"]
-    assert [w["id"] for w in spaces["data"]] == ["w1"]
+    assert [m["id"] for m in models["data"]["models"]] == ["m1", "m2"]
+    assert [w["workspaceId"] for w in spaces["data"]] == ["w1"]
     assert refused["success"] is False
     assert state == "finish"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from specsync.model import Item, Location, build_request
-from specsync.service.adopt import AdoptRefused, adopt
+from specsync.service.adopt import AdoptRefused, adopt, verify_export
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal as journal_mod
 from specsync.state.lockdata import Lockfile
@@ -57,27 +57,72 @@ def test_the_same_ids_again_change_nothing(tmp_path: Path) -> None:
     assert lockfile.read_bytes() == before
 
 
+class _Service:
+    """The two endpoints adopt asks, answering as told (a unit test of verify_export)."""
+
+    def __init__(self, project: object, progress: object) -> None:
+        self.project, self.answer = project, progress
+
+    def get_json(self, path: str, *, once: bool = False) -> tuple[int, object]:
+        if isinstance(self.project, Exception):
+            raise self.project
+        return (
+            (404, None)
+            if self.project is None
+            else (200, {"success": True, "data": {"project": self.project}})
+        )
+
+    def progress(self, project_id: str) -> object:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
 @pytest.mark.parametrize(
-    ("error", "words"),
+    ("service", "words"),
     [
-        (ClientError("progress of p-x: HTTP 404", status=404), "does not know projectId p-x"),
-        (RenderRefused("HTTP 200: render failed", 200), "a failed export is not adopted"),
-        (ClientError("no answer after 3 attempts"), "--no-check records it"),
+        (_Service(None, ClientError("HTTP 404", status=404)), "does not know projectId p-x"),
+        (_Service({"_id": "p-x", "state": "failed"}, None), "a failed export is not adopted"),
+        (_Service(None, {"progress": 50.0, "state": "failed"}), "a failed export is not adopted"),
+        # `success: false` on a poll is no verdict (assumed; docs/vendor.md): not checked.
+        (_Service(None, RenderRefused("HTTP 200: busy", 200)), "--no-check records it"),
+        (_Service(ClientError("no answer after 3 attempts"), None), "--no-check records it"),
     ],
 )
 def test_what_the_check_says_refuses_with_nothing_written(
-    tmp_path: Path, error: ClientError, words: str
+    tmp_path: Path, service: _Service, words: str
 ) -> None:
     lockfile = tmp_path / "specsync.lock"
-    asked: list[str] = []
-
-    def check(project_id: str) -> None:
-        asked.append(project_id)
-        raise error
 
     with pytest.raises(AdoptRefused, match=words):
-        adopt(ITEMS, "a/en", lockfile, "p-x", None, check=check)
-    assert asked == ["p-x"]
+        adopt(ITEMS, "a/en", lockfile, "p-x", None, check=lambda p: verify_export(service, p))
+    assert not lockfile.exists()
+
+
+def test_the_project_endpoint_tells_done_and_credit_and_progress_is_the_fallback() -> None:
+    project = {
+        "_id": "p-x",
+        "state": "exported",
+        "progress": 100,
+        "creditSubstracted": True,
+        "download_url": "https://cdn.example/p-x.mp4",
+    }
+    seen = verify_export(_Service(project, None), "p-x")
+    assert (seen.via, seen.done, seen.credit_charged) == ("project", True, True)
+    fallback = verify_export(_Service(None, {"progress": 37.5}), "p-x")
+    assert (fallback.via, fallback.done, fallback.credit_charged) == ("progress", False, None)
+
+
+@pytest.mark.parametrize(
+    "given", ["the-api-key-123456", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDB9.c2ln"]
+)
+def test_a_credential_or_a_token_is_never_recorded_as_an_id_nor_shown(
+    tmp_path: Path, given: str
+) -> None:
+    lockfile = tmp_path / "specsync.lock"
+    with pytest.raises(AdoptRefused) as refused:
+        adopt(ITEMS, "a/en", lockfile, given, None, check=None, secrets=["the-api-key-123456"])
+    assert given not in str(refused.value)
     assert not lockfile.exists()
 
 

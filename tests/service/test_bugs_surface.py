@@ -117,8 +117,9 @@ def test_a_bug_in_pulls_download_exits_3_and_leaves_the_lockfile(
     write_project(project, 1)
     assert main_exit(["apply", "--emulator"]) == 0
     assert main_exit(["status", "--emulator", "--wait", "--timeout", "30"]) == 0
-    before = (project / "specsync.lock").read_bytes()
-    assert read_lockfile(project / "specsync.lock").entries["v00/en"].state == "done"
+    rehearsal = project / ".specsync" / "emulator.lock"  # every --emulator run's lockfile
+    before = rehearsal.read_bytes()
+    assert read_lockfile(rehearsal).entries["v00/en"].state == "done"
     capsys.readouterr()
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -127,7 +128,7 @@ def test_a_bug_in_pulls_download_exits_3_and_leaves_the_lockfile(
     monkeypatch.setattr("specsync.service.download.download", broken)
     code = main_exit(["pull", "--emulator"])
     assert_crash(code, capsys, project)
-    assert (project / "specsync.lock").read_bytes() == before
+    assert rehearsal.read_bytes() == before
 
 
 def test_a_bug_in_the_renderers_code_generator_is_no_template_error(

@@ -11,7 +11,7 @@ from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError
 from specsync.service.tokens import jwt_expiry, refresh_time
 from specsync.states import Answer
-from tests.service.vendor_fake import VendorFake, make_jwt, running_vendor_fake
+from tests.helpers.vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 REQUEST = {"language": "en", "text": "hello", "model": "M1", "isExport": True}
 
@@ -118,3 +118,18 @@ def test_refresh_comes_before_exp_and_never_loops_on_an_expired_token() -> None:
     assert now + 86400 - 300 == refresh_time(day, now)
     assert refresh_time(make_jwt({"exp": now + 10}), now) == pytest.approx(now + 9)
     assert refresh_time(make_jwt({"exp": now - 5}), now) is None
+
+
+def test_the_vendor_fake_is_one_module_imported_one_way() -> None:
+    import importlib
+    import sys
+
+    from tests.helpers import vendor_fake
+
+    assert VendorFake is vendor_fake.VendorFake
+    # The old second path (tests/service/vendor_fake.py as `service.vendor_fake`) is gone.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("service.vendor_fake")
+    assert [name for name in sys.modules if name.endswith("vendor_fake")] == [
+        "tests.helpers.vendor_fake"
+    ]

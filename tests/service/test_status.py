@@ -16,7 +16,7 @@ from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.status import ItemStatus, interpret
 from specsync.state.lockfile_read import read_lockfile
 from specsync.states import RenderState
-from tests.helpers import assert_not_a_crash, specsync
+from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 
@@ -117,12 +117,14 @@ def test_unknown_project_id_is_reported_not_polled_forever(
 
 def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> None:
     env = _env("https://app.aistudios.com")
-    applied = specsync(["apply", "--emulator", "--rate", "50"], project, env)
+    # As earlier versions wrote it: an emulator-marked specsync.lock.
+    old_way = ["--lockfile", "specsync.lock"]
+    applied = specsync(["apply", "--emulator", "--rate", "50", *old_way], project, env)
     assert applied.returncode == 0, applied.stderr
     refused = specsync(["status"], project, env)
     assert refused.returncode == 1
-    assert "status --emulator" in refused.stderr
-    shown = specsync(["status", "--emulator", "--format", "json"], project, env)
+    assert "status --emulator --lockfile specsync.lock" in refused.stderr
+    shown = specsync(["status", "--emulator", "--format", "json", *old_way], project, env)
     assert shown.returncode == 0, shown.stderr
     assert len(json.loads(shown.stdout)["items"]) == 2
 
@@ -132,6 +134,8 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]
 
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
     time.sleep(2.2)  # renders finish, so status has final states to record
+    # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
+    assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
         busy = specsync(["status"], project, emu_env)
     assert busy.returncode == 1
