@@ -72,7 +72,7 @@ class Plan:
     @cached_property
     def summary(self) -> dict[str, int]:
         """How many items per action, every action present."""
-        counts = dict.fromkeys(ACTIONS, 0)
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for planned in self.items:
             counts[planned.action] += 1
         return counts

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
-from conftest import ROOT
+
+from tests.helpers import ROOT
 
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(BENCH))
 
-import gen_manifests  # noqa: E402 - a script folder, not a package
+
+def _bench_script(name: str) -> ModuleType:
+    """A script of bench/ (a folder of scripts, not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_manifests = _bench_script("gen_manifests")
 
 
 def _items(paths: list[Path]) -> list[tuple[str, str, str]]:

@@ -13,7 +13,8 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.helpers import ROOT
 
 DOCUMENTS = [
     ROOT / "README.md",

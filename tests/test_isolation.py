@@ -9,9 +9,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, USER_ENV, USER_HOME, run
 
 from specsync.render.cache import default_cache_dir, default_key_file
+from tests.helpers import SPECSYNC, USER_ENV, USER_HOME, run
 
 
 def manifest() -> str:

@@ -7,9 +7,10 @@ cli → service → plan, state, manifests → render → model; the emulator im
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 PACKAGE = ROOT / "specsync"
 SHARED = {
@@ -102,11 +103,37 @@ def test_the_check_sees_imports_at_any_depth() -> None:
     assert imported_wings(tree) == {"service", "click"}
 
 
-# -- the service wing: split by job (issue 24) ------------------------------------------------
+# -- module size, private names and cycles (issue 24) ---------------------------------------
+# Each allow-list below names offenders in areas other work is still rewriting (the CLI
+# commands, manifests, render, plan). It only shrinks: a new offender fails the test, and so
+# does an entry that no longer offends (remove it).
 
-SERVICE = PACKAGE / "service"
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
+GENERATED = {"specsync/manifests/schema_check.py"}  # tools/gen_schema_check.py writes it
+
+LONG_MODULES_ALLOWED = {
+    "specsync/manifests/load.py",
+    "specsync/plan.py",
+    "specsync/render/cache.py",
+    "specsync/render/sandbox.py",
+}
+LONG_FUNCTIONS_ALLOWED = {
+    "specsync/cli/adopt_command.py:adopt",
+    "specsync/cli/doctor_command.py:doctor",
+    "specsync/cli/plan_command.py:plan",
+    "specsync/cli/reconcile_command.py:reconcile",
+    "specsync/cli/review_command.py:review",
+    "specsync/cli/service_commands.py:apply",
+    "specsync/cli/service_commands.py:status",
+    "specsync/manifests/expand.py:_Expander.locale",
+    "specsync/manifests/expand.py:_Expander.video",
+    "specsync/manifests/strings_import.py:_rows",
+    "specsync/plan.py:make_plan",
+}
+# "importer: module.name" for each private name imported from another module.
+PRIVATE_IMPORTS_ALLOWED: set[str] = set()
+CYCLES_ALLOWED: set[str] = set()
 
 
 def module_name(path: Path) -> str:
@@ -114,18 +141,144 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_names(tree: ast.AST) -> list[tuple[str, str]]:
-    """(module, name) of every `from specsync.x import name`, at any depth."""
-    found = []
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def source_name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def specsync_imports(tree: ast.AST) -> Iterator[tuple[str, str | None]]:
+    """(module, name) for each `from specsync.x import name` at any depth, and (module,
+    None) for each `import specsync.x`."""
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.ImportFrom)
-            and node.module
-            and node.level == 0
-            and node.module.split(".")[0] == "specsync"
-        ):
-            found += [(node.module, alias.name) for alias in node.names]
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == "specsync":
+                for alias in node.names:
+                    yield node.module, alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "specsync":
+                    yield alias.name, None
+
+
+def functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, ast.AST]]:
+    """(qualified name, node) of every function and method, nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + node.name, node
+            yield from functions(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from functions(node, f"{prefix}{node.name}.")
+        else:
+            yield from functions(node, prefix)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module's specsync modules: `from specsync.a import b` counts as an import of
+    specsync.a.b when that is a module, else of specsync.a."""
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        targets = set()
+        for module, imported in specsync_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            submodule = f"{module}.{imported}"
+            targets.add(submodule if submodule in MODULES else module)
+        graph[name] = {target for target in targets if target in MODULES and target != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> set[str]:
+    """The strongly connected groups of more than one module (Tarjan), each as its sorted
+    names joined by ' <-> '."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: set[str] = set()
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.add(" <-> ".join(sorted(group)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
     return found
+
+
+def assert_within(offenders: set[str], allowed: set[str]) -> None:
+    assert sorted(offenders - allowed) == [], "new offenders"
+    assert sorted(allowed - offenders) == [], "no longer offending: remove from the allow-list"
+
+
+def test_no_module_is_over_500_lines() -> None:
+    offenders = {
+        source_name(path)
+        for path in MODULES.values()
+        if source_name(path) not in GENERATED
+        and len(path.read_text(encoding="utf-8").splitlines()) > MAX_MODULE_LINES
+    }
+    assert_within(offenders, LONG_MODULES_ALLOWED)
+
+
+def test_no_function_is_over_60_lines() -> None:
+    offenders = set()
+    for path in MODULES.values():
+        if source_name(path) in GENERATED:
+            continue
+        for name, node in functions(ast.parse(path.read_text(encoding="utf-8"))):
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            # From `def` to the last line: a command's option decorators are declarations.
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                offenders.add(f"{source_name(path)}:{name}")
+    assert_within(offenders, LONG_FUNCTIONS_ALLOWED)
+
+
+def test_no_private_name_is_imported_from_another_module() -> None:
+    offenders = set()
+    for name, path in MODULES.items():
+        for module, imported in specsync_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            private = imported is not None and imported.startswith("_")
+            if private and not imported.startswith("__") and module != name:
+                offenders.add(f"{name}: {module}.{imported}")
+    assert_within(offenders, PRIVATE_IMPORTS_ALLOWED)
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert_within(cycles(import_graph()), CYCLES_ALLOWED)
+
+
+def test_the_checks_see_long_functions_private_names_and_cycles() -> None:
+    source = "class C:\n    def m(self):\n        def inner():\n            pass\n"
+    assert [name for name, _ in functions(ast.parse(source))] == ["C.m", "C.m.inner"]
+    tree = ast.parse("def f():\n    from specsync.service.replies import _Reply, parse\n")
+    assert list(specsync_imports(tree)) == [
+        ("specsync.service.replies", "_Reply"),
+        ("specsync.service.replies", "parse"),
+    ]
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == {"a <-> b <-> c"}
+    assert cycles({"a": {"b"}, "b": set()}) == set()
+
+
+# -- the service wing's HTTP sub-wing --------------------------------------------------------
+
+SERVICE = PACKAGE / "service"
 
 
 def imported_modules(tree: ast.AST, known: set[str]) -> set[str]:
@@ -147,55 +300,6 @@ def service_modules() -> dict[str, ast.AST]:
         module_name(path): ast.parse(path.read_text(encoding="utf-8"))
         for path in sorted(SERVICE.rglob("*.py"))
     }
-
-
-def test_no_service_module_is_over_500_lines() -> None:
-    long = {
-        str(path.relative_to(ROOT)): lines
-        for path in SERVICE.rglob("*.py")
-        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
-    }
-    assert long == {}
-
-
-def test_no_service_function_is_over_60_lines() -> None:
-    long = []
-    for name, tree in service_modules().items():
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                assert node.end_lineno is not None
-                lines = node.end_lineno - node.lineno + 1
-                if lines > MAX_FUNCTION_LINES:
-                    long.append(f"{name}.{node.name}: {lines} lines")
-    assert long == []
-
-
-def test_no_private_name_is_imported_from_another_service_module() -> None:
-    offences = [
-        f"{name} imports {module}.{imported}"
-        for name, tree in service_modules().items()
-        for module, imported in imported_names(tree)
-        if imported.startswith("_") and module != name
-    ]
-    assert offences == []
-
-
-def test_no_import_cycle_between_service_modules() -> None:
-    modules = service_modules()
-    graph = {name: imported_modules(tree, set(modules)) - {name} for name, tree in modules.items()}
-
-    def reachable(start: str) -> set[str]:
-        seen: set[str] = set()
-        pending = list(graph[start])
-        while pending:
-            current = pending.pop()
-            if current not in seen:
-                seen.add(current)
-                pending.extend(graph[current])
-        return seen
-
-    in_cycles = sorted(name for name in graph if name in reachable(name))
-    assert in_cycles == []
 
 
 def test_the_http_sub_wing_imports_only_itself_and_the_service_errors() -> None:

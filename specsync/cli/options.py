@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,11 @@ from specsync.manifests.project_root import (
     default_manifest_paths,
     lockfile_for_mode,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.decorators import FC
 
 ROOT_OPTION = click.option(
     "--root",
@@ -86,9 +91,9 @@ class FiniteFloat(click.FloatRange):
     name = "finite float"
 
     def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        number: float = click.FLOAT.convert(value, param, ctx)  # type: ignore[arg-type]
+        number: float = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         result: float = super().convert(number, param, ctx)
@@ -98,7 +103,7 @@ class FiniteFloat(click.FloatRange):
 # Options several commands declare with their own help: bounds and defaults live here once.
 
 
-def format_option(choices: tuple[str, ...], help: str) -> Any:
+def format_option(choices: tuple[str, ...], help: str) -> Callable[[FC], FC]:
     return click.option(
         "--format",
         "output_format",
@@ -111,11 +116,13 @@ def format_option(choices: tuple[str, ...], help: str) -> Any:
 
 def target_option(
     help: str = "Only items whose id (VIDEO/LOCALE) matches GLOB; repeatable.",
-) -> Any:
+) -> Callable[[FC], FC]:
     return click.option("--target", "targets", multiple=True, metavar="GLOB", help=help)
 
 
-def concurrency_option(help: str, *, default: int | None = 4, maximum: int = 64) -> Any:
+def concurrency_option(
+    help: str, *, default: int | None = 4, maximum: int = 64
+) -> Callable[[FC], FC]:
     # Conservative default for polling: a handful of requests at a time. apply passes
     # default=None: its --rate paces it, and --concurrency is only a bound the user may set.
     return click.option(
@@ -128,5 +135,5 @@ def concurrency_option(help: str, *, default: int | None = 4, maximum: int = 64)
     )
 
 
-def emulator_flag(help: str) -> Any:
+def emulator_flag(help: str) -> Callable[[FC], FC]:
     return click.option("--emulator", "use_emulator", is_flag=True, help=help)

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -26,12 +26,17 @@ from specsync.cli.options import (
 )
 from specsync.errors import UserError
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from click.decorators import FC
+
 MAX_BYTES_DEFAULT = 2 * 1024**3
 DEFAULT_MIN_RATE = 64 * 1024  # bytes/s; service.download.DEFAULT_MIN_RATE
 MIN_RATE_ENV = "SPECSYNC_DOWNLOAD_MIN_RATE"
 
 
-def out_option() -> Any:
+def out_option() -> Callable[[FC], FC]:
     return click.option(
         "--out",
         "out_dir",
@@ -42,7 +47,7 @@ def out_option() -> Any:
     )
 
 
-def max_bytes_option() -> Any:
+def max_bytes_option() -> Callable[[FC], FC]:
     return click.option(
         "--max-bytes",
         type=click.IntRange(min=1),
@@ -53,7 +58,7 @@ def max_bytes_option() -> Any:
     )
 
 
-def min_rate_option() -> Any:
+def min_rate_option() -> Callable[[FC], FC]:
     return click.option(
         "--min-rate",
         type=click.FloatRange(min=1, min_open=False),

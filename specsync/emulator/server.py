@@ -39,7 +39,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         try:
-            answer = service.handle(self.command, path, self.headers, body, query)
+            # An HTTPMessage: a mapping in all but name (case-insensitive get and []).
+            headers: Any = self.headers
+            answer = service.handle(self.command, path, headers, body, query)
         except Exception:
             # A bug of ours must still get an answer: a silent close reads as "maybe
             # processed" to a client. The traceback goes to stderr as before.
@@ -109,7 +111,7 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__((config.host, config.port), _Handler)
-        host, port = self.server_address[:2]
+        host, port = str(self.server_address[0]), self.server_address[1]
         shown = f"[{host}]" if ":" in str(host) else str(host)
         self.url = f"http://{shown}:{port}"
         try:

@@ -8,16 +8,11 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from specsync.manifests.load import (
-    MAX_FILE_BYTES,
-    NotRegular,
-    open_regular,
-    read_problem,
-    wide_encoding,
-)
+from specsync.manifests.load import MAX_FILE_BYTES, read_problem, wide_encoding
 from specsync.manifests.project_root import LOCKFILE_NAME, PROJECT_FILE_NAME, refuse_nested
 from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.model import InputError, Location, Problem
+from specsync.regular_files import NotRegular, open_regular
 
 SUFFIXES = (".yaml", ".yml")
 # A searched file is a manifest when a line starts with `specsync:` (the key may be quoted).

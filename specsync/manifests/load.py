@@ -272,6 +272,7 @@ def _check_node_count(text: str, display: str) -> None:
                 count += 1
                 if count > MAX_NODES:
                     mark = event.start_mark
+                    assert mark is not None  # the parser marks every event it makes
                     raise InputError(
                         Problem(
                             Location(display, mark.line + 1, mark.column + 1),

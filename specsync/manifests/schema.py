@@ -250,7 +250,8 @@ def _wrong_type_problem(doc: Document, error: Any, path: PathKey) -> Problem:
     expected = error.validator_value
     names = {"string": "text", "object": "a mapping", "array": "a list", "integer": "a number"}
     if isinstance(expected, list):
-        wanted = " or ".join(names.get(t, t) for t in expected if t != "null")
+        types: list[str] = expected
+        wanted = " or ".join(names.get(t, t) for t in types if t != "null")
     else:
         wanted = names.get(expected, expected)
     value = error.instance

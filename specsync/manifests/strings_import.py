@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from specsync.atomic import write_bytes_atomic
-from specsync.manifests.load import NotRegular, open_regular
 from specsync.manifests.strings_catalogue import StringEntry
 from specsync.manifests.strings_csv import ENCODING, unguard
 from specsync.model import InputError, Location, Problem, canonical_locale
-from specsync.regular_files import read_regular
+from specsync.regular_files import NotRegular, open_regular, read_regular
 
 REQUIRED_COLUMNS = ("item", "current", "new")
 MAX_CSV_BYTES = 50 * 1024 * 1024

@@ -31,8 +31,10 @@ from jinja2 import (
 )
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Environment
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import soft_str
 
 from specsync.regular_files import NotRegular, read_regular
 from specsync.render.limits import (
@@ -446,7 +448,7 @@ def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
 
 def _string(value: Any) -> str:
     _refuse_unstable(value)
-    return filters.soft_str(value)
+    return soft_str(value)
 
 
 def _random(value: Any) -> Any:

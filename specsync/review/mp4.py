@@ -72,4 +72,5 @@ def _mvhd_seconds(stream: BinaryIO, start: int, end: int) -> float | None:
     # All ones means "unknown" in the standard; a zero timescale divides by nothing.
     if timescale == 0 or duration in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF):
         return None
-    return duration / timescale
+    seconds: float = duration / timescale  # struct.unpack's values are typed Any
+    return seconds

@@ -102,7 +102,7 @@ class _WatchedHTTPConnection(HTTPConnection):
         super().connect()
         _register(self.sock)
 
-    def getresponse(self) -> Any:  # type: ignore[override]
+    def getresponse(self) -> Any:
         _register(self.sock)
         return super().getresponse()
 
@@ -112,7 +112,7 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         super().connect()
         _register(self.sock)
 
-    def getresponse(self) -> Any:  # type: ignore[override]
+    def getresponse(self) -> Any:
         _register(self.sock)
         return super().getresponse()
 

@@ -93,7 +93,7 @@ class Locations:
         if isinstance(items, dict) and len(items) == 1:
             ((key, value),) = items.items()
             if value == {}:
-                return key
+                return str(key)
         return None
 
     def item(self, item_id: str) -> Location:

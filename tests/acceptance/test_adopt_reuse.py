@@ -15,15 +15,24 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, api_env, run, tomllib
-from disguised_service import disguised, relay
-from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import (
+    SPECSYNC,
+    assert_not_a_crash,
+    env_for,
+    git,
+    lock_items,
+    new_repo,
+    run,
+    specsync,
+)
+from tests.helpers.disguised_service import disguised, relay
+from tests.helpers.loopback import LoopbackServer
 
 MANIFEST = """specsync: 1
 defaults: {{model: M1, locales: [en]}}
@@ -43,12 +52,8 @@ def write_script(root: Path, script: str) -> None:
     (root / "manifests" / "videos.yaml").write_text(MANIFEST.format(script=script), "utf-8")
 
 
-def lock_items(root: Path) -> dict:
-    return tomllib.loads((root / "specsync.lock").read_text("utf-8"))["items"]
-
-
 def plan_document(root: Path, env: dict[str, str]) -> dict:
-    result = run([SPECSYNC, "plan", "--format", "json"], root, env)
+    result = specsync(["plan", "--format", "json"], root, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -66,8 +71,8 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        env = env_for(real_url)
+        applied = specsync(["apply", "--format", "json"], root, env)
         assert applied.returncode == 1, applied.stderr
         assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
         assert "specsync adopt" in applied.stderr
@@ -94,9 +99,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         assert welcome["projectId"] in adopted.stdout
         # The other one is known only by its projectId (what AI Studios shows).
         pricing = made["Our prices are simple."]
-        adopted = run(
-            [SPECSYNC, "adopt", "pricing/en", "--project-id", pricing["projectId"]], root, env
-        )
+        adopted = specsync(["adopt", "pricing/en", "--project-id", pricing["projectId"]], root, env)
         assert adopted.returncode == 0, adopted.stderr
 
         entries = lock_items(root)
@@ -107,13 +110,13 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         assert entries["welcome/en"].get("state") in (None, "done")
         document = plan_document(root, env)
         assert set(actions(document).values()) == {"unchanged"}
-        assert run([SPECSYNC, "plan", "--detailed-exitcode"], root, env).returncode == 0
+        assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 0
 
-        again = run([SPECSYNC, "apply"], root, env)
+        again = specsync(["apply"], root, env)
         assert again.returncode == 0, again.stderr
         assert emu.export_count() == sent  # not one request more
         # status polls the adopted exports like any other.
-        polled = run([SPECSYNC, "status", "--format", "json"], root, env)
+        polled = specsync(["status", "--format", "json"], root, env)
         assert polled.returncode == 0, polled.stderr
         assert {i["projectId"] for i in json.loads(polled.stdout)["items"]} == {
             welcome["projectId"],
@@ -127,11 +130,11 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         write_script(root, "Second words.")
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         second = lock_items(root)["welcome/en"]
         assert emu.export_count() == 3
 
@@ -142,13 +145,13 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         assert welcome["projectId"] == first["projectId"]
         assert document["summary"]["reuse"] == 1
         assert document["estimate"]["exports"] == 0
-        text = run([SPECSYNC, "plan"], root, env)
+        text = specsync(["plan"], root, env)
         assert "1 to reuse" in text.stdout and "< welcome/en  reuse" in text.stdout
-        markdown = run([SPECSYNC, "plan", "--format", "markdown"], root, env)
+        markdown = specsync(["plan", "--format", "markdown"], root, env)
         assert "| `welcome/en` | reuse |" in markdown.stdout
-        assert run([SPECSYNC, "plan", "--detailed-exitcode"], root, env).returncode == 2
+        assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 2
 
-        applied = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        applied = specsync(["apply", "--format", "json"], root, env)
         assert applied.returncode == 0, applied.stderr
         assert json.loads(applied.stdout)["reused"] == [
             {
@@ -176,15 +179,13 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], root, env).returncode == 0
         before = (root / "specsync.lock").read_bytes()
-        refused = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", "no-such-project"], root, env
-        )
+        refused = specsync(["adopt", "welcome/en", "--project-id", "no-such-project"], root, env)
         assert refused.returncode == 1
         assert "does not know projectId no-such-project (HTTP 404)" in refused.stderr
-        assert "Traceback" not in refused.stderr
+        assert_not_a_crash(refused)
         assert (root / "specsync.lock").read_bytes() == before
         assert not (root / ".specsync" / "specsync.lock.journal").exists()
 
@@ -195,8 +196,8 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        refused = run([SPECSYNC, "adopt", "welcome/ko", "--project-id", "p-1"], root, env)
+        env = env_for(real_url)
+        refused = specsync(["adopt", "welcome/ko", "--project-id", "p-1"], root, env)
         assert refused.returncode == 1
         assert "no item 'welcome/ko' in the manifests" in refused.stderr
         assert "did you mean 'welcome/en'?" in refused.stderr
@@ -206,7 +207,7 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
 
 def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert run([SPECSYNC, "apply", "--emulator"], root).returncode == 0
+    assert specsync(["apply", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     before = rehearsal.read_bytes()
     command = [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
@@ -223,13 +224,13 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], root, env).returncode == 0
     old = lock_items(root)["welcome/en"]
     # No service at all: --no-check records the ids as given.
-    env = api_env("http://127.0.0.1:9")
-    adopted = run(
-        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
+    env = env_for("http://127.0.0.1:9")
+    adopted = specsync(
+        ["adopt", "welcome/en", "--project-id", "p-made-by-hand", "--no-check"],
         root,
         env,
     )
@@ -243,21 +244,21 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
 def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
     tmp_path: Path,
 ) -> None:
-    repo = new_repo(tmp_path / "repo")
+    repo = new_repo(tmp_path / "repo", merge_driver=True)
     project(repo, "The base words.")
     with (
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], repo, env).returncode == 0
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
         theirs: dict = {}
         for branch, script in (("ours", "Our words."), ("theirs", "Their words.")):
             git(repo, "checkout", "-q", "-b", branch, "main")
             write_script(repo, script)
-            assert run([SPECSYNC, "apply"], repo, env).returncode == 0
+            assert specsync(["apply"], repo, env).returncode == 0
             git(repo, "add", "-A")
             git(repo, "commit", "-q", "-m", f"{branch} words")
             theirs = lock_items(repo)["welcome/en"]
@@ -273,7 +274,7 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         welcome = next(i for i in document["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "reuse", document
         assert welcome["projectId"] == theirs["projectId"]
-        applied = run([SPECSYNC, "apply"], repo, env)
+        applied = specsync(["apply"], repo, env)
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == sent
         assert lock_items(repo)["welcome/en"]["projectId"] == theirs["projectId"]
@@ -303,7 +304,7 @@ def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]
 
         do_GET = do_POST = _forward
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -322,7 +323,7 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
         disguised(emu.url) as real_url,
         hanging_second_export(real_url) as (url, posted),
     ):
-        env = api_env(url)
+        env = env_for(url)
         apply = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1"],
             cwd=root,
@@ -338,8 +339,8 @@ def test_adopt_folds_the_journal_of_a_killed_apply_first(tmp_path: Path) -> None
         assert (root / ".specsync" / "specsync.lock.journal").exists()
         assert not (root / "specsync.lock").exists()  # the first answer is only journalled
         first = emu.records("export")[0]
-        adopted = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-found-in-studio", "--no-check"],
+        adopted = specsync(
+            ["adopt", "welcome/en", "--project-id", "p-found-in-studio", "--no-check"],
             root,
             env,
         )
@@ -364,8 +365,8 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
     write_script(root, "Second words.")
     # The service processes (and bills) the request, then the connection closes unanswered.
@@ -373,7 +374,7 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as dropping,
         disguised(dropping.url) as real_url,
     ):
-        applied = run([SPECSYNC, "apply", "--format", "json"], root, api_env(real_url))
+        applied = specsync(["apply", "--format", "json"], root, env_for(real_url))
         assert applied.returncode == 1, applied.stderr
         assert json.loads(applied.stdout)["uncertainLeft"] == ["welcome/en"]
         assert dropping.export_count() == 1
@@ -381,24 +382,24 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         write_script(root, "First words.")  # reverted: the earlier export is reused...
         welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "reuse" and welcome["projectId"] == first["projectId"]
         assert "unknown outcome" in welcome["reason"]
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         # ...and the request of unknown outcome stays in the lockfile.
         [attempt] = [h for h in lock_items(root)["welcome/en"]["history"] if "projectId" not in h]
         assert attempt["state"] == "uncertain" and attempt["attemptedAt"]
 
         write_script(root, "Second words.")  # back: that request is shown, not sent again
         assert actions(plan_document(root, env))["welcome/en"] == "uncertain"
-        again = run([SPECSYNC, "apply", "--format", "json"], root, env)
+        again = specsync(["apply", "--format", "json"], root, env)
         assert again.returncode == 1, again.stderr
         assert json.loads(again.stdout)["uncertainLeft"] == ["welcome/en"]
         assert emu.export_count() == 0  # nothing at all was sent in this service's life
         # Resubmitting is the user's explicit choice.
-        retried = run([SPECSYNC, "apply", "--retry-uncertain"], root, env)
+        retried = specsync(["apply", "--retry-uncertain"], root, env)
         assert retried.returncode == 0, retried.stderr
         assert emu.export_count() == 1
         assert actions(plan_document(root, env))["welcome/en"] == "unchanged"
@@ -412,16 +413,16 @@ def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
         running_emulator(EmulatorConfig(render_seconds=0.1, render_fail_rate=1.0)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        env = env_for(real_url)
+        assert specsync(["apply"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         deadline = time.monotonic() + 10
         while lock_items(root)["welcome/en"].get("state") != "failed":
             assert time.monotonic() < deadline, "status never recorded the failed render"
             time.sleep(0.2)
-            run([SPECSYNC, "status"], root, env)
+            specsync(["status"], root, env)
         write_script(root, "Second words.")
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         [moved] = lock_items(root)["welcome/en"]["history"]
         assert (moved["projectId"], moved["state"]) == (first["projectId"], "failed")
         sent = emu.export_count()
@@ -429,7 +430,7 @@ def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
         write_script(root, "First words.")
         welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "update"
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply"], root, env).returncode == 0
         assert emu.export_count() == sent + 1  # a new export, not the failed one
         assert lock_items(root)["welcome/en"]["projectId"] != first["projectId"]
 
@@ -443,15 +444,15 @@ def test_a_blank_lockfile_is_refused_not_taken_for_none(tmp_path: Path, content:
         running_emulator(EmulatorConfig(render_seconds=0.5)) as emu,
         disguised(emu.url) as real_url,
     ):
-        env = api_env(real_url)
+        env = env_for(real_url)
         for command in (["plan"], ["apply"], ["status"]):
-            result = run([SPECSYNC, *command], root, env)
+            result = specsync([*command], root, env)
             assert result.returncode == 1, (command, result.stderr)
             assert "specsync.lock:1:1: the lockfile" in result.stderr
             assert "rm " in result.stderr and "git checkout -- " in result.stderr
-            assert "Traceback" not in result.stderr
+            assert_not_a_crash(result)
         assert emu.export_count() == 0
     assert lockfile.read_bytes() == content
     # Starting over is one command away, as the message says.
     lockfile.unlink()
-    assert "2 to create" in run([SPECSYNC, "plan"], root, env).stdout
+    assert "2 to create" in specsync(["plan"], root, env).stdout

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES, ROOT, run, with_user_home
+
+from tests.helpers import EXAMPLES, ROOT, git, new_repo, run, with_user_home
 
 BIN = Path(sys.executable).parent
 WORKFLOW = EXAMPLES / ".github" / "workflows" / "specsync.yml"
@@ -46,20 +47,6 @@ def tool(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed (neither next to {sys.executable} nor on PATH)")
     return found
-
-
-def git(cwd: Path, *args: str) -> None:
-    done = run(["git", *args], cwd)
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
-
-
-def git_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q")
-    git(path, "config", "user.name", "specsync tests")
-    git(path, "config", "user.email", "tests@specsync.invalid")
-    git(path, "config", "commit.gpgsign", "false")
-    return path
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -138,7 +125,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("git is not installed")
     listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT)
     assert listed.returncode == 0, listed.stderr
-    snapshot = git_repo(tmp_path_factory.mktemp("specsync-hook-repo"))
+    snapshot = new_repo(tmp_path_factory.mktemp("specsync-hook-repo"))
     for name in filter(None, listed.stdout.split("\0")):
         source = ROOT / name
         if source.is_file():
@@ -163,11 +150,14 @@ def try_repo(repo: Path, hook_repo: Path, home: Path, *extra: str) -> tuple[int,
 
 
 @pytest.mark.slow
+# Five pre-commit runs, each in a fresh hook environment: 60-95 s alone, more on a busy
+# machine, over the suite-wide 120 s.
+@pytest.mark.timeout(300)
 @needs_git
 def test_pre_commit_hook_validates_the_manifest_set(
     tmp_path: Path, hook_repo: Path, pre_commit_home: Path
 ) -> None:
-    repo = git_repo(tmp_path / "project")
+    repo = new_repo(tmp_path / "project")
     shutil.copytree(EXAMPLES / "manifests", repo / "manifests")
     shutil.copy(EXAMPLES / "specsync.yaml", repo / "specsync.yaml")  # its `ignore:` list
     (repo / ".github" / "workflows").mkdir(parents=True)

@@ -11,9 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import SPECSYNC, api_env, run
-
 from specsync.emulator import RunningEmulator
+from tests.helpers import SPECSYNC, env_for, run, specsync
 
 GOOD = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  welcome: {script: Hi}\n"
 
@@ -32,14 +31,14 @@ def test_a_manifest_without_its_marker_an_empty_file_and_an_empty_folder_fail(
 ) -> None:
     project(tmp_path)
     (tmp_path / "manifests" / "promo.yaml").write_text("videos:\n  promo: {script: Hi}\n")
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 1, result.stderr
     assert "manifests/promo.yaml:1:1: not a manifest (no `specsync: 1` line)" in result.stderr
     assert "add `specsync: 1` at its top" in result.stderr
     assert "list it under `ignore:` in specsync.yaml" in result.stderr
 
     (tmp_path / "manifests" / "promo.yaml").write_text("")
-    result = run([SPECSYNC, "validate", "--format", "json"], tmp_path)
+    result = specsync(["validate", "--format", "json"], tmp_path)
     assert result.returncode == 1
     problem = json.loads(result.stdout)["problems"][0]
     assert (problem["file"], problem["code"]) == ("manifests/promo.yaml", "not-a-manifest")
@@ -47,12 +46,12 @@ def test_a_manifest_without_its_marker_an_empty_file_and_an_empty_folder_fail(
 
     # Excluded by name in the project file: the run is valid again.
     (tmp_path / "specsync.yaml").write_text('specsync: 1\nignore: ["manifests/promo.yaml"]\n')
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "valid: 1 item from 1 video" in result.stderr
 
     (tmp_path / "empty").mkdir()
-    result = run([SPECSYNC, "validate", "empty"], tmp_path)
+    result = specsync(["validate", "empty"], tmp_path)
     assert result.returncode == 1
     assert "empty: folder holds no manifest" in result.stderr
     assert "`specsync init` writes an example" in result.stderr
@@ -64,7 +63,7 @@ def test_a_manifest_without_its_marker_an_empty_file_and_an_empty_folder_fail(
 def test_an_unknown_language_fails_naming_the_likely_one(tmp_path: Path) -> None:
     project(tmp_path, GOOD.replace("[en]", "[en, jp]"))
     for command in (["validate"], ["apply", "--emulator"]):
-        result = run([SPECSYNC, *command], tmp_path)
+        result = specsync([*command], tmp_path)
         assert result.returncode == 1, result.stderr
         assert (
             "manifests/a.yaml:2:37: 'jp' is not a language code of the IANA registry "
@@ -72,33 +71,33 @@ def test_an_unknown_language_fails_naming_the_likely_one(tmp_path: Path) -> None
         )
     assert not (tmp_path / "specsync.lock").exists()
     project(tmp_path, GOOD.replace("[en]", "{zh_CN: {}}"))
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 1
     assert "(did you mean 'zh-CN'?)" in result.stderr
 
 
 def test_an_untranslated_locale_warns_in_text_and_json(tmp_path: Path) -> None:
     project(tmp_path, GOOD.replace("[en]", "{en: {}, ja: {}}"))
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning: 'welcome/ja' renders the same text as 'welcome/en'" in result.stderr
     assert "valid: 2 items from 1 video, 1 warning" in result.stderr
-    document = json.loads(run([SPECSYNC, "validate", "--format", "json"], tmp_path).stdout)
+    document = json.loads(specsync(["validate", "--format", "json"], tmp_path).stdout)
     assert document["valid"] is True
     assert document["summary"]["warnings"] == 1
     assert [(w["code"], w["item"]) for w in document["warnings"]] == [
         ("untranslated-locale", "welcome/ja")
     ]
-    assert "renders the same text" in run([SPECSYNC, "plan"], tmp_path).stderr
+    assert "renders the same text" in specsync(["plan"], tmp_path).stderr
 
     (tmp_path / "specsync.yaml").write_text("specsync: 1\nchecks: {untranslated-locale: error}\n")
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 1
     assert "1 problem in 1 file" in result.stderr
     (tmp_path / "specsync.yaml").write_text(
         "specsync: 1\nchecks: {untranslated-locale: {level: error, off-for: [wel*]}}\n"
     )
-    result = run([SPECSYNC, "validate"], tmp_path)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
 
@@ -143,7 +142,7 @@ def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
 ) -> None:
     two = "{script: Hi, locales: {en: {}, ko: {script: 안녕}}}"
     project(tmp_path, GOOD.replace("{script: Hi}", two))
-    env = api_env(emulator.url)
+    env = env_for(emulator.url)
 
     code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env, "n")
     assert "Export 2 items, under a minute of video? [y/N]" in output, output
@@ -153,7 +152,7 @@ def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
     assert emulator.export_count() == 0
 
     # A reviewed plan file is asked about too: the terminal may not be the reviewer.
-    assert run([SPECSYNC, "plan", "--out", "reviewed.plan"], tmp_path, env).returncode == 0
+    assert specsync(["plan", "--out", "reviewed.plan"], tmp_path, env).returncode == 0
     code, output = on_a_terminal([SPECSYNC, "apply", "--plan", "reviewed.plan"], tmp_path, env, "n")
     assert code == 1 and "Export 2 items" in output, output
     assert emulator.export_count() == 0
@@ -174,7 +173,7 @@ def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
 
 def test_apply_without_a_terminal_never_asks(tmp_path: Path, emulator: RunningEmulator) -> None:
     project(tmp_path)
-    result = run([SPECSYNC, "apply"], tmp_path, env=api_env(emulator.url))
+    result = specsync(["apply"], tmp_path, env=env_for(emulator.url))
     assert result.returncode == 0, result.stderr
     assert "[y/N]" not in result.stderr
     assert emulator.export_count() == 1
@@ -194,13 +193,13 @@ def test_no_credentials_names_the_emulator_and_doctor_runs_every_other_check(
     tmp_path: Path,
 ) -> None:
     project(tmp_path)
-    result = run([SPECSYNC, "apply"], tmp_path, env=without_credentials())
+    result = specsync(["apply"], tmp_path, env=without_credentials())
     assert result.returncode == 1
     assert "no API credentials" in result.stderr
     assert "`specsync apply --emulator`" in result.stderr
     assert "`specsync doctor`" in result.stderr
 
-    doctor = run([SPECSYNC, "doctor"], tmp_path, env=without_credentials())
+    doctor = specsync(["doctor"], tmp_path, env=without_credentials())
     assert doctor.returncode == 1
     lines = doctor.stdout.splitlines()
     assert "ok    manifests: 1 item from 1 video" in lines
@@ -208,7 +207,7 @@ def test_no_credentials_names_the_emulator_and_doctor_runs_every_other_check(
     assert "ok    lockfile: specsync.lock: none yet (the first apply writes it)" in lines
     assert "warn  model: not checked: needs the service" in lines
     document = json.loads(
-        run([SPECSYNC, "doctor", "--format", "json"], tmp_path, env=without_credentials()).stdout
+        specsync(["doctor", "--format", "json"], tmp_path, env=without_credentials()).stdout
     )
     assert document["ok"] is False
     assert [c["name"] for c in document["checks"]] == [
@@ -221,7 +220,7 @@ def test_no_credentials_names_the_emulator_and_doctor_runs_every_other_check(
 
 def test_doctor_on_the_emulator_names_its_key_and_warns_of_nothing(tmp_path: Path) -> None:
     project(tmp_path)
-    result = run([SPECSYNC, "doctor", "--emulator"], tmp_path, env=without_credentials())
+    result = specsync(["doctor", "--emulator"], tmp_path, env=without_credentials())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Credentials: the built-in emulator's own throwaway key" in result.stdout
     assert "AISTUDIOS_API_KEY" not in result.stdout
@@ -230,16 +229,16 @@ def test_doctor_on_the_emulator_names_its_key_and_warns_of_nothing(tmp_path: Pat
 
 
 def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
-    from test_service_identity import env_for, fake_service, standalone_emulator
+    from tests.helpers.fake_service import fake_service, standalone_emulator
 
     project(tmp_path)
     with fake_service() as real:
-        assert run([SPECSYNC, "apply"], tmp_path, env_for(real.url)).returncode == 0
-        fine = run([SPECSYNC, "doctor"], tmp_path, env_for(real.url))
+        assert specsync(["apply"], tmp_path, env_for(real.url)).returncode == 0
+        fine = specsync(["doctor"], tmp_path, env_for(real.url))
     assert "ok    lockfile: specsync.lock: 1 entry (real exports)" in fine.stdout
     # A lockfile recorded against another host: apply refuses it, so doctor fails it.
     with fake_service(host="127.0.0.2") as other:
-        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(other.url))
+        doctor = specsync(["doctor"], tmp_path, env_for(other.url))
     assert doctor.returncode == 1, doctor.stdout
     assert "FAIL  lockfile: specsync.lock records exports applied against 127.0.0.1" in (
         doctor.stdout
@@ -247,7 +246,7 @@ def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
     assert "All is well" not in doctor.stdout
     # An emulator reached through SPECSYNC_API_BASE, with a lockfile of real exports.
     with standalone_emulator() as url:
-        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(url))
+        doctor = specsync(["doctor"], tmp_path, env_for(url))
     assert doctor.returncode == 1, doctor.stdout
     assert "warn  API base: answers as a specsync emulator" in doctor.stdout
     assert "FAIL  lockfile: specsync.lock records real exports" in doctor.stdout, doctor.stdout
@@ -259,7 +258,7 @@ def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
 def exported_sheet(tmp_path: Path) -> Path:
     project(tmp_path, GOOD.replace("[en]", "[en, ko]"))
     sheet = tmp_path / "strings.csv"
-    done = run([SPECSYNC, "strings", "export", "--locale", "ko", "--out", str(sheet)], tmp_path)
+    done = specsync(["strings", "export", "--locale", "ko", "--out", str(sheet)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "exported 1 row to" in done.stderr
     return sheet
@@ -270,7 +269,7 @@ def test_a_semicolon_separated_sheet_imports(tmp_path: Path) -> None:
     text = sheet.read_text("utf-8-sig")
     # As a spreadsheet in a de/fr locale saves it: `;` between cells, the translation filled.
     sheet.write_text(text.replace(",", ";").replace(";Hi;;", ";Hi;안녕;"), "utf-8-sig")
-    done = run([SPECSYNC, "strings", "import", str(sheet), "--format", "json"], tmp_path)
+    done = specsync(["strings", "import", str(sheet), "--format", "json"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "ok": True,
@@ -319,23 +318,21 @@ def test_import_into_a_folder_the_user_cannot_write_exits_1(tmp_path: Path) -> N
 
 def test_status_prints_each_row_once_and_no_url_of_a_gone_emulator(tmp_path: Path) -> None:
     project(tmp_path)
-    assert run([SPECSYNC, "apply", "--emulator"], tmp_path).returncode == 0
-    done = run([SPECSYNC, "status", "--emulator"], tmp_path)
+    assert specsync(["apply", "--emulator"], tmp_path).returncode == 0
+    done = specsync(["status", "--emulator"], tmp_path)
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
     assert output.count("welcome/en") == 1, output
     assert "/downloads/" not in output
     assert "1 item: " in done.stderr
-    document = json.loads(
-        run([SPECSYNC, "status", "--emulator", "--format", "json"], tmp_path).stdout
-    )
+    document = json.loads(specsync(["status", "--emulator", "--format", "json"], tmp_path).stdout)
     assert [item["downloadUrl"] for item in document["items"]] == [None]
 
 
 def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
     project(tmp_path)
-    adopted = run(
-        [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-1", "--no-check", "--format", "json"],
+    adopted = specsync(
+        ["adopt", "welcome/en", "--project-id", "p-1", "--no-check", "--format", "json"],
         tmp_path,
         env=without_credentials(),
     )
@@ -353,7 +350,7 @@ def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
         "done": None,
         "creditCharged": None,
     }
-    dry = run([SPECSYNC, "forget", "welcome/*", "--dry-run", "--format", "json"], tmp_path)
+    dry = specsync(["forget", "welcome/*", "--dry-run", "--format", "json"], tmp_path)
     assert json.loads(dry.stdout) == {
         "lockfile": "specsync.lock",
         "dryRun": True,
@@ -361,13 +358,13 @@ def test_adopt_and_forget_report_json(tmp_path: Path) -> None:
         "recovered": 0,
     }
     assert "1 entry would be dropped" in dry.stderr
-    done = run([SPECSYNC, "forget", "welcome/*", "--format", "json"], tmp_path)
+    done = specsync(["forget", "welcome/*", "--format", "json"], tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["dryRun"] is False
     assert "1 entry dropped" in done.stderr
 
 
 def test_doctor_fails_a_journal_apply_would_refuse(tmp_path: Path) -> None:
-    from test_service_identity import env_for, fake_service
+    from tests.helpers.fake_service import fake_service
 
     project(tmp_path)
     journal = tmp_path / ".specsync" / "specsync.lock.journal"
@@ -375,8 +372,8 @@ def test_doctor_fails_a_journal_apply_would_refuse(tmp_path: Path) -> None:
     # What a killed apply against 127.0.0.1 leaves: its first record names the service.
     journal.write_text('{"event":"service","emulator":false,"host":"127.0.0.1:9"}\n')
     with fake_service(host="127.0.0.2") as other:
-        applied = run([SPECSYNC, "apply"], tmp_path, env_for(other.url))
-        doctor = run([SPECSYNC, "doctor"], tmp_path, env_for(other.url))
+        applied = specsync(["apply"], tmp_path, env_for(other.url))
+        doctor = specsync(["doctor"], tmp_path, env_for(other.url))
         assert other.posts() == []
     assert applied.returncode == 1 and "journal of an interrupted apply" in applied.stderr
     assert doctor.returncode == 1

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECSYNC, run
 
 from specsync.model import build_request, fingerprint
 from specsync.state.lockdata import Entry, Lockfile
 from specsync.state.lockfile_write import write_lockfile
+from tests.helpers import ROOT, run, specsync
 
 
 def manifest(tmp_path: Path, locales: str, script: str = "Hello") -> None:
@@ -32,7 +32,7 @@ def test_same_locale_in_two_cases_is_listed_twice(tmp_path: Path) -> None:
     for locales in ("[en, ko, EN]", "{en: {}, ko: {}, EN: {script: Hi}}"):
         manifest(tmp_path, locales)
         for command in (["validate"], ["apply", "--emulator", "--lockfile", "specsync.lock"]):
-            result = run([SPECSYNC, *command], tmp_path)
+            result = specsync([*command], tmp_path)
             assert result.returncode == 1, result.stderr
             assert "manifests/m.yaml:6:" in result.stderr
             assert "locale 'EN' is listed twice for video 'welcome' (as 'en')" in result.stderr
@@ -41,7 +41,7 @@ def test_same_locale_in_two_cases_is_listed_twice(tmp_path: Path) -> None:
 
 def test_requests_and_ids_carry_the_canonical_case(tmp_path: Path) -> None:
     manifest(tmp_path, "[EN, PT-br, zh-hant-tw, es-419]", script="'{{ locale }}'")
-    result = run([SPECSYNC, "render", "--format", "json"], tmp_path)
+    result = specsync(["render", "--format", "json"], tmp_path)
     assert result.returncode == 0, result.stderr
     rendered = {r["id"]: r["request"] for r in json.loads(result.stdout)}
     assert sorted(rendered) == [
@@ -78,7 +78,7 @@ def legacy_lockfile(tmp_path: Path, written: dict[str, str]) -> bytes:
 
 
 def plan(tmp_path: Path) -> dict[str, str]:
-    result = run([SPECSYNC, "plan", "--format", "json"], tmp_path)
+    result = specsync(["plan", "--format", "json"], tmp_path)
     assert result.returncode == 0, result.stderr
     return {item["id"]: item["action"] for item in json.loads(result.stdout)["items"]}
 
@@ -93,7 +93,7 @@ def test_lockfile_with_old_case_is_not_re_exported(tmp_path: Path) -> None:
             "welcome/ko": "unchanged",
             "welcome/pt-BR": "unchanged",
         }
-        result = run([SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+        result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
         assert result.returncode == 0, result.stderr
         assert "0 submitted" in result.stderr + result.stdout
         # The first apply after the upgrade records each old entry's resolution once
@@ -111,10 +111,10 @@ def test_changed_script_under_old_case_updates_and_keeps_the_old_ids(tmp_path: P
     legacy_lockfile(tmp_path, {"pt-br": "Hello"})
     manifest(tmp_path, "[pt-br]", script="Olá")
     assert plan(tmp_path) == {"welcome/pt-BR": "update"}
-    shown = run([SPECSYNC, "plan"], tmp_path)
+    shown = specsync(["plan"], tmp_path)
     reason = shown.stdout + shown.stderr
     assert "text changed" in reason and "language" not in reason  # case is no change
-    result = run([SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+    result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
     assert result.returncode == 0, result.stderr
     lock = (tmp_path / "specsync.lock").read_text(encoding="utf-8")
     assert '[items."welcome/pt-BR"]' in lock
@@ -170,7 +170,7 @@ def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: 
         "welcome/pt-BR": "unchanged",
         "welcome/zh-Hant-TW": "unchanged",
     }
-    result = run([SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"], project)
+    result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
     assert result.returncode == 0, result.stderr
     assert "0 submitted" in result.stdout + result.stderr
     # Rewritten once to record the resolution (docs/lockfile.md), every id kept; then stable.
@@ -178,6 +178,6 @@ def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: 
     assert set(re.findall(rb'projectId = "([^"]*)"', before)) <= set(
         re.findall(rb'projectId = "([^"]*)"', after)
     )
-    again = run([SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"], project)
+    again = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
     assert again.returncode == 0 and "0 submitted" in again.stdout + again.stderr
     assert (project / "specsync.lock").read_bytes() == after

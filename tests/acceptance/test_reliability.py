@@ -21,10 +21,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, api_env, run, tomllib
-from git_repo import git, new_repo
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import SPECSYNC, env_for, git, new_repo, run, specsync, tomllib
 
 LOCALES = ("en", "ko", "ja")
 
@@ -68,7 +67,7 @@ def export_counts(journal: Path) -> Counter[tuple[str, str]]:
 
 
 def plan_json(root: Path, env: dict[str, str]) -> dict:
-    result = run([SPECSYNC, "plan", "--format", "json"], root, env)
+    result = specsync(["plan", "--format", "json"], root, env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -114,7 +113,7 @@ def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) ->
         *("--throttle-rate", "0.15", "--fail-rate", "0.05", "--drop-rate", "0.03"),
         *("--latency", "0.05", "--seed", "7", "--retry-after", "0.1"),
     )
-    env = api_env(url)
+    env = env_for(url)
     apply = [SPECSYNC, "apply", "--concurrency", "8", "--rate", "200"]
     rng = random.Random(20261125)
     try:
@@ -174,7 +173,7 @@ def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) ->
             assert n - 1 <= allowed[key], f"{key} exported {n} times, uncertain {allowed[key]}"
         assert duplicates <= uncertain_total
 
-        final = run([SPECSYNC, "plan", "--detailed-exitcode"], tmp_path, env)
+        final = specsync(["plan", "--detailed-exitcode"], tmp_path, env)
         assert final.returncode == 0, final.stdout + final.stderr
         items = read_lock(lock)["items"]
         assert set(items) == set(expected)
@@ -203,7 +202,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
     write_manifests(tmp_path, files=1, videos_per_file=3)  # 9 items, ~1 s each, one at a time
     owner = tmp_path / ".specsync" / "specsync.lock.lock.owner"
     with running_emulator(EmulatorConfig(latency=1.0, render_seconds=1.0)) as emu:
-        env = api_env(emu.url)
+        env = env_for(emu.url)
         first = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"],
             cwd=tmp_path,
@@ -219,7 +218,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
                 time.sleep(0.02)
 
             started = time.monotonic()
-            second = run([SPECSYNC, "apply", "--rate", "100"], tmp_path, env, timeout=10)
+            second = specsync(["apply", "--rate", "100"], tmp_path, env)
             elapsed = time.monotonic() - started
             assert second.returncode == 1, second.stderr
             assert elapsed < 3, f"second apply took {elapsed:.1f} s"
@@ -229,7 +228,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
 
             # plan does not wait on the lock, and shows nothing as done that is not recorded.
             started = time.monotonic()
-            during = run([SPECSYNC, "plan", "--format", "json"], tmp_path, env, timeout=10)
+            during = specsync(["plan", "--format", "json"], tmp_path, env)
             assert time.monotonic() - started < 3
             assert during.returncode == 0, during.stderr
             summary = json.loads(during.stdout)["summary"]
@@ -239,14 +238,13 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
             first.wait(timeout=10)
 
         # The stale owner note (a SIGKILLed holder cannot remove it) must not block anyone.
-        after = run(
-            [SPECSYNC, "apply", "--concurrency", "8", "--rate", "100", "--retry-uncertain"],
+        after = specsync(
+            ["apply", "--concurrency", "8", "--rate", "100", "--retry-uncertain"],
             tmp_path,
             env,
-            timeout=60,
         )
         assert after.returncode == 0, after.stderr
-        done = run([SPECSYNC, "plan", "--detailed-exitcode"], tmp_path, env)
+        done = specsync(["plan", "--detailed-exitcode"], tmp_path, env)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -254,9 +252,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
 
 
 def emulator_apply(repo: Path) -> None:
-    result = run(
-        [SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock", "--rate", "100"], repo
-    )
+    result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock", "--rate", "100"], repo)
     assert result.returncode == 0, result.stderr
 
 
@@ -278,7 +274,7 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def test_git_merge_driver(tmp_path: Path) -> None:
-    repo = new_repo(tmp_path / "repo")
+    repo = new_repo(tmp_path / "repo", merge_driver=True)
     (repo / "manifests").mkdir()
     add_video(repo, "base", "The base video.")
     emulator_apply(repo)
@@ -301,7 +297,7 @@ def test_git_merge_driver(tmp_path: Path) -> None:
     assert not re.search(r"^(<<<<<<<|=======|>>>>>>>)", text, re.MULTILINE), text
     items = tomllib.loads(text)["items"]
     assert set(items) == {"base/en", "a/en", "b/en"}
-    plan = run([SPECSYNC, "plan", "--detailed-exitcode", "--lockfile", "specsync.lock"], repo)
+    plan = specsync(["plan", "--detailed-exitcode", "--lockfile", "specsync.lock"], repo)
     assert plan.returncode == 0, plan.stdout + plan.stderr
 
     # The same new item exported on both branches: a real conflict, both ids kept.

@@ -4,10 +4,9 @@ installed `specsync` command, as a new user would run it."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from conftest import EXAMPLES, SPECSYNC
+from tests.helpers import EXAMPLES, specsync
 
 MAIN = """\
 # yaml-language-server: $schema=../schemas/manifest.schema.json
@@ -133,10 +132,8 @@ EXPECTED = [
 
 def test_every_rule_renders_byte_exactly(tmp_path: Path) -> None:
     write_project(tmp_path)
-    result = subprocess.run(
-        [SPECSYNC, "render", "--format", "json"], cwd=tmp_path, capture_output=True, check=False
-    )
-    assert result.returncode == 0, result.stderr.decode()
+    result = specsync(["render", "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == EXPECTED
     # Key order of each request is the export page's (docs/vendor.md), then the optional fields.
     for element, expected in zip(json.loads(result.stdout), EXPECTED, strict=True):
@@ -146,39 +143,30 @@ def test_every_rule_renders_byte_exactly(tmp_path: Path) -> None:
 
 def test_validate_and_target_and_text_output(tmp_path: Path) -> None:
     write_project(tmp_path)
-    result = subprocess.run([SPECSYNC, "validate"], cwd=tmp_path, capture_output=True, text=True)
+    result = specsync(["validate"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "6 items" in result.stderr
-    picked = subprocess.run(
-        [SPECSYNC, "render", "--format", "json", "--target", "welcome/*"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    picked = specsync(["render", "--format", "json", "--target", "welcome/*"], tmp_path)
     assert [e["id"] for e in json.loads(picked.stdout)] == ["welcome/en", "welcome/ko"]
 
 
 def test_explicit_non_manifest_file_is_an_error(tmp_path: Path) -> None:
     write_project(tmp_path)
-    result = subprocess.run(
-        [SPECSYNC, "validate", "manifests/ci.yaml"], cwd=tmp_path, capture_output=True, text=True
-    )
+    result = specsync(["validate", "manifests/ci.yaml"], tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("manifests/ci.yaml:1:1: ")
 
 
 def test_schema_command_prints_draft_2020_12(tmp_path: Path) -> None:
-    result = subprocess.run([SPECSYNC, "schema"], cwd=tmp_path, capture_output=True, text=True)
+    result = specsync(["schema"], tmp_path)
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
 def test_examples_project_validates() -> None:
-    result = subprocess.run(
-        [SPECSYNC, "render", "--format", "json"], cwd=EXAMPLES, capture_output=True, text=True
-    )
+    result = specsync(["render", "--format", "json"], EXAMPLES)
     assert result.returncode == 0, result.stderr
     ids = [e["id"] for e in json.loads(result.stdout)]
     assert ids == sorted(ids) and any(i.endswith("/ko") for i in ids)

@@ -8,114 +8,28 @@ emulator's identity header. Every request either server gets is counted.
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SPECSYNC, SPECSYNC_MODULE, run, tomllib
 
-EXPORT_PATH = "/api/odin/v3/simple/custom"
+from tests.helpers import (
+    SPECSYNC,
+    assert_not_a_crash,
+    env_for,
+    specsync,
+    tomllib,
+)
+from tests.helpers.fake_service import fake_service, standalone_emulator
+
 MANIFEST = """\
 specsync: 1
 defaults: {model: M1, locales: [en, ko]}
 videos:
   welcome: {script: "Welcome ({{ locale }})."}
 """
-
-
-@dataclass
-class FakeService:
-    """Answers like the real service; `mark_exports` adds the emulator header to exports."""
-
-    url: str = ""
-    mark_exports: bool = False
-    seen: list[tuple[str, str]] = field(default_factory=list)
-
-    def posts(self) -> list[tuple[str, str]]:
-        return [s for s in self.seen if s == ("POST", EXPORT_PATH)]
-
-
-@contextmanager
-def fake_service(host: str = "127.0.0.1", mark_exports: bool = False) -> Iterator[FakeService]:
-    state = FakeService(mark_exports=mark_exports)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, payload: Any, marked: bool = False) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            if marked:
-                self.send_header("X-Specsync-Emulator", "1")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            with lock:
-                state.seen.append(("GET", self.path))
-            if self.path == "/api/odin/v3/model":
-                self._answer({"success": True, "data": [{"modelId": "M1"}]})
-            else:
-                self._answer({"success": True, "data": {}})
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            with lock:
-                state.seen.append(("POST", self.path))
-                number = len(state.posts())
-            data = {"projectId": f"real-p{number}", "taskId": f"real-t{number}"}
-            self._answer({"success": True, "data": data}, marked=state.mark_exports)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://{host}:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def standalone_emulator(*flags: str) -> Iterator[str]:
-    """`specsync emulator --port 0` as a user starts it; yields the URL it prints."""
-    process = subprocess.Popen(
-        [*SPECSYNC_MODULE, "emulator", "--port", "0", "--render-seconds", "1", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 10)
-        assert ready, "the emulator printed nothing"
-        yield process.stdout.readline().strip()
-    finally:
-        process.kill()
-        process.communicate(timeout=10)
-
-
-def env_for(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("AISTUDIOS_APP_ID", None)
-    env.pop("AISTUDIOS_USER_KEY", None)
-    env.update(SPECSYNC_API_BASE=url, AISTUDIOS_API_KEY="identity-test-key", NO_COLOR="1")
-    return env
 
 
 @pytest.fixture
@@ -131,16 +45,16 @@ def lock_data(project: Path) -> dict[str, Any]:
 
 def assert_clean_refusal(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert_not_a_crash(result)
 
 
 def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it(
     project: Path,
 ) -> None:
     with standalone_emulator() as url:
-        applied = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+        applied = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
         # Nothing to do the second time, and the emulator lockfile is fine with it.
-        again = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+        again = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert applied.returncode == 0, applied.stderr
     assert again.returncode == 0, again.stderr
     assert "answers as a specsync emulator" in applied.stderr
@@ -154,7 +68,7 @@ def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it
     # The same host, now a real service: its `GET /` has no emulator mark, so the fake
     # ids are refused before a single export is sent (13 fake ids once went unexported).
     with fake_service() as real:
-        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "emulator" in refused.stderr and "--lockfile" in refused.stderr
     assert real.posts() == []
@@ -164,7 +78,7 @@ def test_an_emulator_via_api_base_marks_the_lockfile_and_a_real_apply_refuses_it
 
 def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
         assert first.returncode == 0, first.stderr
         assert lock_data(project)["service"] == "127.0.0.1"
         assert lock_data(project)["emulator"] is False
@@ -174,8 +88,8 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
     )
     # 127.0.0.2 is loopback too: another host as far as the lockfile is concerned.
     with fake_service(host="127.0.0.2") as other:
-        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(other.url))
-        status = run([SPECSYNC, "status"], project, env_for(other.url))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(other.url, NO_COLOR="1"))
+        status = specsync(["status"], project, env_for(other.url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "applied against 127.0.0.1" in refused.stderr
     assert "127.0.0.2" in refused.stderr and "--lockfile" in refused.stderr
@@ -186,10 +100,10 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
 
     # Doing what the message says: another lockfile for that host.
     with fake_service(host="127.0.0.2") as other:
-        moved = run(
-            [SPECSYNC, "apply", "--rate", "50", "--lockfile", "other.lock"],
+        moved = specsync(
+            ["apply", "--rate", "50", "--lockfile", "other.lock"],
             project,
-            env_for(other.url),
+            env_for(other.url, NO_COLOR="1"),
         )
     assert moved.returncode == 0, moved.stderr
     assert len(other.posts()) == 4
@@ -198,7 +112,7 @@ def test_an_apply_against_another_host_than_recorded_sends_nothing(project: Path
 
 def test_an_older_lockfile_without_the_key_is_read_and_gains_it(project: Path) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
         assert first.returncode == 0, first.stderr
         lockfile = project / "specsync.lock"
         text = lockfile.read_text("utf-8")
@@ -209,7 +123,7 @@ def test_an_older_lockfile_without_the_key_is_read_and_gains_it(project: Path) -
         (project / "manifests" / "videos.yaml").write_text(
             MANIFEST + '  news: {script: "News."}\n', encoding="utf-8"
         )
-        again = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+        again = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert again.returncode == 0, again.stderr
     assert len(real.posts()) == 4, "only the two new items are exported"
     data = lock_data(project)
@@ -223,13 +137,13 @@ def test_an_export_answered_as_an_emulator_in_a_real_run_stops_it_and_is_uncerta
 ) -> None:
     """The backstop: `GET /` looked real, the export answer says emulator."""
     with fake_service(mark_exports=True) as service:
-        result = run(
-            [SPECSYNC, "apply", "--rate", "50", "--concurrency", "1"],
+        result = specsync(
+            ["apply", "--rate", "50", "--concurrency", "1"],
             project,
-            env_for(service.url),
+            env_for(service.url, NO_COLOR="1"),
         )
     assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
+    assert_not_a_crash(result)
     assert "answered as a specsync emulator" in result.stderr
     assert len(service.posts()) == 1, "the run stops at the first such answer"
     data = lock_data(project)
@@ -238,7 +152,7 @@ def test_an_export_answered_as_an_emulator_in_a_real_run_stops_it_and_is_uncerta
     assert entry["state"] == "uncertain"
     assert "projectId" not in entry, "fake ids never pass for a real export"
     # The next real apply does not skip it as unchanged: it is shown as uncertain.
-    planned = run([SPECSYNC, "plan"], project, env_for(service.url))
+    planned = specsync(["plan"], project, env_for(service.url, NO_COLOR="1"))
     assert "uncertain" in planned.stdout
 
 
@@ -246,7 +160,7 @@ def test_an_emulator_behind_the_api_base_never_writes_into_a_real_lockfile(
     project: Path,
 ) -> None:
     with fake_service() as real:
-        first = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(real.url))
+        first = specsync(["apply", "--rate", "50"], project, env_for(real.url, NO_COLOR="1"))
     assert first.returncode == 0, first.stderr
     before = (project / "specsync.lock").read_bytes()
     (project / "manifests" / "videos.yaml").write_text(
@@ -254,7 +168,7 @@ def test_an_emulator_behind_the_api_base_never_writes_into_a_real_lockfile(
     )
     emulator_journal = project / "emulator.jsonl"
     with standalone_emulator("--journal", str(emulator_journal)) as url:
-        refused = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+        refused = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert_clean_refusal(refused)
     assert "records real exports" in refused.stderr
     # The emulator's own record of exports: none was made.
@@ -273,7 +187,7 @@ def test_a_killed_run_against_an_emulator_behind_the_api_base_journals_it_as_one
         process = subprocess.Popen(
             [SPECSYNC, "apply", "--rate", "4", "--concurrency", "1"],
             cwd=project,
-            env=env_for(url),
+            env=env_for(url, NO_COLOR="1"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -292,6 +206,6 @@ def test_a_killed_run_against_an_emulator_behind_the_api_base_journals_it_as_one
         assert first == {"event": "service", "emulator": True, "host": first["host"]}
         assert first["host"].startswith("127.0.0.1:")
         # The next run against it folds those ids into an emulator lockfile.
-        resumed = run([SPECSYNC, "apply", "--rate", "50"], project, env_for(url))
+        resumed = specsync(["apply", "--rate", "50"], project, env_for(url, NO_COLOR="1"))
     assert resumed.returncode == 0, resumed.stderr
     assert lock_data(project)["emulator"] is True

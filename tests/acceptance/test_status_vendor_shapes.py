@@ -12,16 +12,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SPECSYNC, run
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from tests.helpers import EXAMPLES, specsync
 
 
 @pytest.mark.slow
 def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("specsync.lock", ".specsync"))
-    applied = run([SPECSYNC, "apply", "--emulator"], cwd=project)
+    applied = specsync(["apply", "--emulator"], cwd=project)
     assert applied.returncode == 0, applied.stderr
 
     with running_emulator(EmulatorConfig()) as emu:
@@ -29,9 +29,7 @@ def test_status_finishes_items_the_vendor_shapes_call_finish(tmp_path: Path) -> 
         # The rehearsal's lockfile, named: an emulator through the API base uses the
         # lockfile it is given.
         rehearsal = ["--lockfile", ".specsync/emulator.lock"]
-        status = run(
-            [SPECSYNC, "status", "--wait", "--timeout", "6", *rehearsal], cwd=project, env=env
-        )
+        status = specsync(["status", "--wait", "--timeout", "6", *rehearsal], cwd=project, env=env)
 
     assert status.returncode == 0, status.stdout + status.stderr
     output = status.stdout + status.stderr

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC
 
 from specsync.state.journal import journal_path
 from specsync.state.lockdata import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
+from tests.helpers import SPECSYNC, assert_not_a_crash
 
 
 def write_project(root: Path) -> None:
@@ -38,7 +38,8 @@ def quick(args: list[str], cwd: Path, stdin: int | None = None) -> subprocess.Co
         args, cwd=cwd, capture_output=True, text=True, timeout=20, check=False, stdin=stdin
     )
     assert time.monotonic() - started < 20
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result
+    assert "internal error" not in result.stderr, result
+    assert_not_a_crash(result)
     return result
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import ROOT
 
 import specsync.cli
 from specsync.cli import main as cli
+from tests.helpers import ROOT
 
 CLI_DIR = ROOT / "specsync" / "cli"
 

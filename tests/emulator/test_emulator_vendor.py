@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import SPECSYNC
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
+from tests.helpers import SPECSYNC
 
 EXPORT = "/api/odin/v3/simple/custom"
 SAMPLE_EXPORT = "/api/odin/v3/simple/video"

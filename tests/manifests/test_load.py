@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import EXAMPLES
 
 from specsync.manifests import load
 from specsync.manifests.load import load_document, parse_document, scalar_first_line
 from specsync.model import InputError
+from tests.helpers import EXAMPLES
 
 
 def refused(text: bytes) -> str:

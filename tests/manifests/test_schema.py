@@ -3,10 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
-
 from specsync.manifests.load import parse_document
 from specsync.manifests.schema import manifest_schema, schema_text, validate_document
+from tests.helpers import ROOT
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import fastjsonschema
 import pytest
-from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from specsync.manifests import schema, schema_check
 from specsync.manifests.load import parse_document
+from tests.helpers import ROOT
 
 BASES: list[dict[str, Any]] = [
     {

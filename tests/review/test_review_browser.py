@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
-from conftest import EXAMPLES, SPECSYNC, run
 
 from specsync.state.lockfile_read import read_lockfile
+from tests.helpers import EXAMPLES, SPECSYNC, run
+from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +255,7 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
 
 
 def test_a_thousand_tiles_load_players_only_near_the_view(browser: Any, tmp_path: Path) -> None:
-    from page_samples import done_and_pulled_project
+    from tests.helpers.page_samples import done_and_pulled_project
 
     page_file = done_and_pulled_project(tmp_path, videos=200, locales=5)
     opened = OpenPage(browser, page_file, viewport={"width": 1280, "height": 900})

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_fixtures import FakeClient, Quiet, items
-from hostile_server import HostileServer
 
 from specsync.service.apply import ApplyOptions, ApplyReport, run_apply
 from specsync.service.client import Client, ExportResult
@@ -17,6 +15,8 @@ from specsync.service.credentials import Credentials
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
 from specsync.states import ItemOutcome
+from tests.helpers.apply_fixtures import FakeClient, Quiet, items
+from tests.helpers.hostile_server import HostileServer
 
 KEY = "apply-test-key-123"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_fixtures import Quiet, items
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
@@ -23,6 +22,7 @@ from specsync.service.dispatcher import (
     RateLimiter,
 )
 from specsync.states import ItemOutcome
+from tests.helpers.apply_fixtures import Quiet, items
 
 KEY = "pace-test-key-123"
 

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_fixtures import Quiet, items
-from hostile_server import HostileServer, Request
 
 from specsync.service.apply import ApplyOptions, ApplyReport, run_apply
 from specsync.service.client import Client
@@ -23,6 +21,8 @@ from specsync.service.credentials import Credentials
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
 from specsync.states import ItemOutcome
+from tests.helpers.apply_fixtures import Quiet, items
+from tests.helpers.hostile_server import HostileServer, Request
 
 KEY = "trust-test-key-123"
 
@@ -49,6 +49,7 @@ def posts(server: HostileServer) -> int:
     return sum(1 for request in server.requests if request.method == "POST")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("slow", "rate"), [(3.0, 5.0), (2.0, 10.0)])
 def test_a_stall_after_one_slow_answer_leaves_a_handful_uncertain(
     tmp_path: Path, slow: float, rate: float

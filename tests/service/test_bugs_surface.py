@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_server import HostileServer
 
 from specsync.cli import main as cli
 from specsync.service.http.transport import Request, Transport
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
+from tests.helpers.hostile_server import HostileServer
 
 KEY = "bugs-test-key-123"
 ACCEPTED = json.dumps({"success": True, "data": {"projectId": "p-1", "taskId": "t-1"}})
@@ -59,7 +59,7 @@ def assert_crash(code: int, capsys: pytest.CaptureFixture[str], root: Path) -> N
     err = capsys.readouterr().err
     assert code == 3, err
     assert "internal error" in err and "TypeError" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err  # the short message above, the traceback in the log
     logs = list((root.parent / "crashes").glob("specsync-crash-*.log"))
     assert len(logs) == 1 and "TypeError: injected" in logs[0].read_text()
 

@@ -9,11 +9,11 @@ import time
 from typing import Any
 
 import pytest
-from hostile_server import HostileServer, echo_key
 
 from specsync.service.client import Client, ExportResult, request_deadline_from_env
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError, ConfigError
+from tests.helpers.hostile_server import HostileServer, echo_key
 
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 KEY = "hostile-test-key-123"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 from specsync.service.client import Client
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError
 from specsync.service.tokens import jwt_expiry, refresh_time
 from specsync.states import Answer
+from tests.helpers.vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 REQUEST = {"language": "en", "text": "hello", "model": "M1", "isExport": True}
 
@@ -124,10 +124,12 @@ def test_the_vendor_fake_is_one_module_imported_one_way() -> None:
     import importlib
     import sys
 
-    import vendor_fake
+    from tests.helpers import vendor_fake
 
     assert VendorFake is vendor_fake.VendorFake
     # The old second path (tests/service/vendor_fake.py as `service.vendor_fake`) is gone.
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("service.vendor_fake")
-    assert [name for name in sys.modules if name.endswith("vendor_fake")] == ["vendor_fake"]
+    assert [name for name in sys.modules if name.endswith("vendor_fake")] == [
+        "tests.helpers.vendor_fake"
+    ]

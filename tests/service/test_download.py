@@ -382,10 +382,7 @@ def test_anything_but_a_regular_part_of_one_link_is_replaced_not_used(
 
 
 def test_a_status_line_trickled_forever_meets_the_files_deadline(tmp_path: Path) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from hostile_server import HostileServer
+    from tests.helpers.hostile_server import HostileServer
 
     with HostileServer("trickle", body=lambda request: b"", interval=0.1) as host:
         started = time.monotonic()

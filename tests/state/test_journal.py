@@ -321,7 +321,7 @@ def test_lock_is_released_after_the_block_even_on_error(tmp_path: Path) -> None:
 def test_a_record_the_disk_refuses_is_raised_and_kept(tmp_path: Path) -> None:
     # A full file system (a real tmpfs, filled up): the real errno through the real write
     # path. (/dev/full is refused as a journal's place: it is no regular file.)
-    from tmpfs import tmpfs
+    from tests.helpers.tmpfs import tmpfs
 
     with tmpfs(tmp_path / "small", "size=64k") as folder:
         journal = Journal(folder / "j")

@@ -6,7 +6,6 @@ import contextlib
 import random
 
 import pytest
-from conftest import tomllib
 
 from specsync.model import InputError
 from specsync.state import lockfile_fast
@@ -15,6 +14,7 @@ from specsync.state.lockfile_fast import read_canonical, skim_known
 from specsync.state.lockfile_read import parse_lockfile
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
+from tests.helpers import tomllib
 
 FP = "a" * 64
 TEXTS = [

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SPECSYNC, run
 
 from specsync.state.lockdata import Entry, Lockfile, Submission
 from specsync.state.lockfile_merge import merge, merge_text_files
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
+from tests.helpers import assert_not_a_crash, specsync
 
 FP1 = "1" * 64
 FP2 = "2" * 64
@@ -133,9 +133,9 @@ def test_merge_driver_refuses_a_missing_or_unreadable_side_and_leaves_ours(
     elif how == "dangling-link":
         bad.symlink_to(tmp_path / "nowhere")
     ours_before = paths["A"].read_bytes() if paths["A"].is_file() else None
-    result = run([SPECSYNC, "merge-driver", *(str(paths[n]) for n in "OAB")], tmp_path)
+    result = specsync(["merge-driver", *(str(paths[n]) for n in "OAB")], tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert_not_a_crash(result)
     assert str(bad) in result.stderr
     if ours_before is not None:
         assert paths["A"].read_bytes() == ours_before
@@ -146,7 +146,7 @@ def test_merge_driver_with_ours_in_a_missing_folder_exits_1(tmp_path: Path) -> N
     write_lockfile(base, lock_of())
     write_lockfile(theirs, lock_of(entry("c/en", "P-c")))
     ours = tmp_path / "no-such-folder" / "A"
-    result = run([SPECSYNC, "merge-driver", str(base), str(ours), str(theirs)], tmp_path)
+    result = specsync(["merge-driver", str(base), str(ours), str(theirs)], tmp_path)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: merge-driver: %A"), result.stderr
     assert not ours.parent.exists()
@@ -201,7 +201,7 @@ def test_merge_of_different_hosts_is_a_conflict_shown_in_the_file(tmp_path: Path
     theirs = Lockfile({"b/en": entry("b/en", "PB")}, service="staging.example.com")
     write_lockfile(tmp_path / "ours", ours)
     write_lockfile(tmp_path / "theirs", theirs)
-    result = run([SPECSYNC, "merge-driver", "base", "ours", "theirs"], tmp_path, timeout=30)
+    result = specsync(["merge-driver", "base", "ours", "theirs"], tmp_path)
     assert result.returncode == 1
     assert "app.aistudios.com" in result.stderr and "staging.example.com" in result.stderr
     text = (tmp_path / "ours").read_text("utf-8")

@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import tomllib
 
 from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 from specsync.state import lockfile_read
@@ -16,6 +15,7 @@ from specsync.state.lockfile_fields import well_formed_entry
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries, without
 from specsync.state.lockfile_write import dumps
+from tests.helpers import tomllib
 
 FP1 = "1" * 64
 T0 = "2026-11-25T12:00:00Z"

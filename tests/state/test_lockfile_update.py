@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from lockfile_samples import FP1, FP2, T0, T1, T2, sample
 
 from specsync.state.lockdata import Entry, Submission, empty
 from specsync.state.lockfile_update import (
@@ -13,6 +12,7 @@ from specsync.state.lockfile_update import (
     with_state,
     without,
 )
+from tests.helpers.lockfile_samples import FP1, FP2, T0, T1, T2, sample
 
 
 def test_history_keeps_every_id_across_updates() -> None:

@@ -7,8 +7,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import tomllib
-from lockfile_samples import FP1, FP2, FP3, T0, T1, T2, sample
 
 from specsync import atomic
 from specsync.state.lockdata import Lockfile, empty
@@ -20,6 +18,8 @@ from specsync.state.lockfile_update import (
     with_state,
 )
 from specsync.state.lockfile_write import dumps, write_lockfile
+from tests.helpers import tomllib
+from tests.helpers.lockfile_samples import FP1, FP2, FP3, T0, T1, T2, sample
 
 
 def write_text(tmp_path: Path, text: str, name: str = "specsync.lock") -> Path:

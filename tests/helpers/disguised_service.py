@@ -15,9 +15,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.helpers.loopback import LoopbackServer
 
 # Hop-by-hop headers and the emulator's identity are not passed on.
 _DROPPED = {"x-specsync-emulator", "x-specsync-emulator-version", "connection", "host"}
@@ -59,7 +61,7 @@ def disguised(emulator_url: str, seen: list[str] | None = None) -> Iterator[str]
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = LoopbackServer(Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
