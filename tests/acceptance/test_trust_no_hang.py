@@ -72,7 +72,9 @@ def test_a_fifo_at_the_journals_place_blocks_neither_plan_nor_apply(tmp_path: Pa
     write_project(tmp_path)
     journal = journal_path(tmp_path / "specsync.lock")
     os.mkfifo(journal)
-    for command in (["plan"], ["apply", "--emulator"], ["status", "--emulator"]):
+    # The emulator commands are pointed at specsync.lock (rehearsals keep their own).
+    rehearsal_on_it = ["--emulator", "--lockfile", "specsync.lock"]
+    for command in (["plan"], ["apply", *rehearsal_on_it], ["status", *rehearsal_on_it]):
         result = quick([SPECSYNC, *command], tmp_path)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "journal's place holds something that is not a regular file (a FIFO)" in (
@@ -159,24 +161,27 @@ def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
     from specsync.state.lockfile_write import write_lockfile
 
     write_project(tmp_path)
+    rehearsal = tmp_path / ".specsync" / "emulator.lock"  # where --emulator runs record
     assert quick([SPECSYNC, "apply", "--emulator"], tmp_path).returncode == 0
     with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
         manifest.write("  v1: {script: 'Yo.'}\n")
-    assert quick([SPECSYNC, "plan", "--out", "reviewed.plan"], tmp_path).returncode == 0
+    assert (
+        quick([SPECSYNC, "plan", "--emulator", "--out", "reviewed.plan"], tmp_path).returncode == 0
+    )
     copy = (tmp_path / "reviewed.plan").read_bytes()
     status = quick([SPECSYNC, "status", "--emulator", "--wait"], tmp_path)
     assert status.returncode == 0, status.stderr
-    lock = read_lockfile(tmp_path / "specsync.lock")
+    lock = read_lockfile(rehearsal)
     assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
     # Another change to v0's entry (a merge bringing another export): refused, named.
     moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
-    write_lockfile(tmp_path / "specsync.lock", dataclasses.replace(lock, entries={"v0/en": moved}))
+    write_lockfile(rehearsal, dataclasses.replace(lock, entries={"v0/en": moved}))
     refused = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
     assert refused.returncode == 1
     assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
         refused.stderr
     ), refused.stderr
-    write_lockfile(tmp_path / "specsync.lock", lock)  # back to what status recorded
+    write_lockfile(rehearsal, lock)  # back to what status recorded
     (tmp_path / "reviewed.plan").write_bytes(copy)
     applied = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
     assert applied.returncode == 0, applied.stderr
