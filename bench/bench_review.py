@@ -32,7 +32,7 @@ import gen_manifests  # noqa: E402 - a script folder, not a package
 
 from specsync.emulator.video import project_video  # noqa: E402
 from specsync.manifests.pipeline import load_items  # noqa: E402
-from specsync.state.lockdata import empty  # noqa: E402
+from specsync.state.lockfile_data import empty  # noqa: E402
 from specsync.state.lockfile_update import (  # noqa: E402
     submitted_entry,
     with_download,

@@ -20,6 +20,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from specsync.errors import UserError
+from specsync.item_words import PlanAction, RenderState
 from specsync.model import (
     DEFAULT_SERVICE_RESOLUTION,
     FINGERPRINT_FIELDS,
@@ -28,8 +29,7 @@ from specsync.model import (
     fingerprint,
     legacy_fingerprint,
 )
-from specsync.state.lockdata import Entry, Lockfile, Submission
-from specsync.states import PlanAction, RenderState
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 
 ACTIONS = tuple(PlanAction)
 # What apply submits, per action (`uncertain` only with --retry-uncertain).

@@ -28,11 +28,11 @@ from typing import Any
 from specsync import __version__
 from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
+from specsync.item_words import PlanAction, RenderState
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, matches
 from specsync.regular_files import NotRegular, open_regular
-from specsync.state.lockdata import Entry, Lockfile
-from specsync.states import PlanAction, RenderState
+from specsync.state.lockfile_data import Entry, Lockfile
 
 FORMAT = "specsync-saved-plan"
 FORMAT_VERSION = 1

@@ -2,7 +2,7 @@ from specsync.cli.report_json import plan_document
 from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan, text_diff
 from specsync.state.journal import fold
-from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_update import (
     made_current,
     submitted_entry,

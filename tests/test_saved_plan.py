@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from specsync.item_words import PlanAction
 from specsync.model import Item, Location, build_request
 from specsync.plan import make_plan
 from specsync.saved_plan import (
@@ -19,8 +20,7 @@ from specsync.saved_plan import (
     stale_reasons,
     write_saved_plan,
 )
-from specsync.state.lockdata import Entry, Lockfile
-from specsync.states import PlanAction
+from specsync.state.lockfile_data import Entry, Lockfile
 
 
 def item(item_id: str, text: str, webhook: str | None = None) -> Item:

@@ -15,7 +15,7 @@ from tests.helpers import ROOT
 PACKAGE = ROOT / "specsync"
 SHARED = {
     "model",
-    "states",
+    "item_words",
     "errors",
     "atomic",
     "regular_files",
@@ -53,8 +53,8 @@ ALLOWED: dict[str, set[str]] = {
     "scaffold": {"scaffold", "manifests", *SHARED},
     "review": {"review", "plan", "state", *SHARED},
     "emulator": {"emulator", "model", "specsync"},
-    "model": {"states", "errors"},
-    "states": set(),
+    "model": {"item_words", "errors"},
+    "item_words": set(),
     "errors": set(),
     "atomic": {"regular_files"},
     "regular_files": set(),

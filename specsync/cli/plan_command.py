@@ -20,8 +20,8 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
+from specsync.item_words import PlanAction
 from specsync.model import InputError
-from specsync.states import PlanAction
 
 
 @click.command()

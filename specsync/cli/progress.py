@@ -8,8 +8,8 @@ import time
 from typing import TextIO
 
 from specsync.cli.console import shown
+from specsync.item_words import ItemOutcome
 from specsync.service.apply import Outcome
-from specsync.states import ItemOutcome
 
 
 class LogProgress:

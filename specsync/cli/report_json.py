@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from specsync.item_words import ItemOutcome, PlanAction
 from specsync.model import Item, Problem
 from specsync.plan import SUBMITTED, Plan, estimated_minutes
-from specsync.states import ItemOutcome, PlanAction
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from specsync.cli.report_text import plan_summary
+from specsync.item_words import ItemOutcome, PlanAction
 from specsync.plan import Plan
-from specsync.states import ItemOutcome, PlanAction
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport

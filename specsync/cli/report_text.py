@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from specsync.cli.console import shown, style
+from specsync.item_words import ItemOutcome, PlanAction, RenderState
 from specsync.model import Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem
-from specsync.states import ItemOutcome, PlanAction, RenderState
 
 if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport

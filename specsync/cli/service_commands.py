@@ -384,9 +384,9 @@ def status(
                 options,
                 log,
                 lock=lock,
-                on_done=None if puller is None else puller.some,
+                on_done=None if puller is None else puller.pull_finished,
             )
-            pulled = None if puller is None else puller.rest()
+            pulled = None if puller is None else puller.report()
     except LockBusy as error:
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
@@ -436,7 +436,8 @@ class _Puller:
         self.items: dict[str, Any] = {}
         self.not_recorded = ""
 
-    def some(self, done: list[Any]) -> None:
+    def pull_finished(self, done: list[Any]) -> None:
+        """Downloads the renders this polling round saw finish."""
         from specsync.service.pull import run_pull
 
         report = run_pull(
@@ -448,7 +449,8 @@ class _Puller:
         self.items.update((item.id, item) for item in report.items)
         self.not_recorded = report.not_recorded or self.not_recorded
 
-    def rest(self) -> Any:
+    def report(self) -> Any:
+        """What was pulled in all the rounds, as one pull report."""
         from specsync.service.pull import PullReport
 
         items = [self.items[key] for key in sorted(self.items)]

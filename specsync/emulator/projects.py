@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from specsync.emulator.export_log import EXPORT_EVENT
 from specsync.emulator.ids import Project, read_project
-from specsync.emulator.journal import EXPORT_EVENT
 from specsync.emulator.rendering import DONE, PROJECT_WORDS, progress_at
 
 PROJECT_LIST_PATH = "/api/odin/v3/editor/project"

@@ -12,8 +12,8 @@ from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from specsync.emulator.api import IDENTITY_HEADERS, Answer, EmulatorService, failure
 from specsync.emulator.config import EmulatorConfig
-from specsync.emulator.service import IDENTITY_HEADERS, Answer, EmulatorService, failure
 
 
 class _Handler(BaseHTTPRequestHandler):

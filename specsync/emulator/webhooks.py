@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from specsync.emulator.export_log import WEBHOOK_EVENT, Journal
 from specsync.emulator.ids import Project
-from specsync.emulator.journal import WEBHOOK_EVENT, Journal
 from specsync.emulator.rendering import FAILURE_POINT
 
 # Integers, as the webhook page documents `progress` and `credit` (docs/vendor.md).

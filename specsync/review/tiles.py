@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from specsync.item_words import RenderState
 from specsync.model import Item
 from specsync.plan import matches, same_export, word_changes
 from specsync.regular_files import NotRegular, open_regular
 from specsync.review.mp4 import movie_duration
-from specsync.state.lockdata import DEFAULT_RESOLUTION, Entry, Lockfile
-from specsync.states import RenderState
+from specsync.state.lockfile_data import DEFAULT_RESOLUTION, Entry, Lockfile
 
 # Tile states, in the order the page lists them: the lockfile's render states, and two
 # the page adds for items with no render to wait for.

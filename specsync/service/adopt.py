@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from specsync.errors import UserError
+from specsync.item_words import RenderState
 from specsync.model import Item
 from specsync.service.apply import (
     check_emulator_marking,
@@ -25,12 +26,11 @@ from specsync.service.apply import (
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.service.tokens import jwt_expiry
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Entry
-from specsync.state.lockdata import service_host as host_of
+from specsync.state.lockfile_data import Entry
+from specsync.state.lockfile_data import service_host as host_of
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import made_current, with_entries, with_state
 from specsync.state.lockfile_write import write_lockfile
-from specsync.states import RenderState
 
 # Recorded when the user knows only the projectId: the lockfile keeps both ids together,
 # and nothing specsync does with an export (status, reuse) needs its taskId.

@@ -25,6 +25,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from specsync.item_words import ItemOutcome, PlanAction
 from specsync.model import Item
 from specsync.plan import PlannedItem
 from specsync.service.apply_prepare import (
@@ -52,10 +53,9 @@ from specsync.service.dispatcher import (
 from specsync.service.errors import ConfigError
 from specsync.service.submitter import ExportClient, Submitter, utc_now
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
-from specsync.states import ItemOutcome, PlanAction
 
 __all__ = [
     "MAX_IN_FLIGHT",

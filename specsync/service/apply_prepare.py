@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from specsync.errors import UserError
+from specsync.item_words import PlanAction
 from specsync.model import InputError, Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.saved_plan import SavedPlan, check_fresh, check_selection, saved_items
 from specsync.service.apply_report import Progress
 from specsync.service.submitter import ExportClient
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Entry, Lockfile, resolution_marker, service_host
+from specsync.state.lockfile_data import Entry, Lockfile, resolution_marker, service_host
 from specsync.state.lockfile_update import made_current, with_entries
 from specsync.state.lockfile_write import write_lockfile
-from specsync.states import PlanAction
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from specsync.item_words import ItemOutcome, PlanAction
 from specsync.plan import Plan
-from specsync.states import ItemOutcome, PlanAction
 
 
 @dataclass

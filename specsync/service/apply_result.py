@@ -10,7 +10,7 @@ from typing import Any
 from specsync.errors import UserError
 from specsync.service.apply_report import ApplyReport
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_write import write_lockfile
 
 

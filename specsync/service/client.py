@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from specsync.item_words import Answer
 from specsync.service.credentials import (
     API_KEY_ENV,
     APP_ID_ENV,
@@ -46,7 +47,6 @@ from specsync.service.http.reply import is_refusal, unwrap
 from specsync.service.http.retry_plan import Cancelled, RetryLimits, call_with_retries
 from specsync.service.http.transport import Request, Transport
 from specsync.service.tokens import refresh_time
-from specsync.states import Answer
 
 __all__ = [
     "EMULATOR_HEADER",

@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from specsync.item_words import ItemOutcome
 from specsync.service.apply_report import Outcome
-from specsync.states import ItemOutcome
 
 # Requests sent before any answer has shown the service's latency (the old default
 # concurrency was 4): what a service that never answers can leave uncertain at most.

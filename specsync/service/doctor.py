@@ -117,7 +117,7 @@ def check_lockfile(path: Path, emulator: bool, api_base: str = "") -> Check:
 
     from specsync.service.apply import check_emulator_marking, check_service_host
     from specsync.state import journal as journal_mod
-    from specsync.state.lockdata import service_host
+    from specsync.state.lockfile_data import service_host
 
     try:
         # A journal an interrupted apply left against another service: apply refuses it.

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from specsync.item_words import Answer
 from specsync.service.errors import SERVER_TEXT_LIMIT, printable, status_text
 from specsync.service.http.attempt import RETRYABLE_STATUSES, Attempt, RequestRun
 from specsync.service.http.reply import Reply, id_text, is_refusal, unwrap
-from specsync.states import Answer
 
 # Every answer of specsync's emulator carries this header (README "The emulator").
 EMULATOR_HEADER = "X-Specsync-Emulator"

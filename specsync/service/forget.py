@@ -9,7 +9,7 @@ from pathlib import Path
 from specsync.plan import matches, require_matches
 from specsync.service.apply import recover
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import write_lockfile

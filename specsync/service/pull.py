@@ -35,7 +35,7 @@ from specsync.service.status import (
     read_cache,
 )
 from specsync.state import journal
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockfile_data import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import with_download
 from specsync.state.lockfile_write import write_lockfile

@@ -29,17 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from specsync.errors import UserError
+from specsync.item_words import RenderState
 from specsync.model import Item
 from specsync.service.apply import check_emulator_marking, check_service_host, recover, utc_now
 from specsync.service.projects import ProjectEndpointMissing, ProjectInfo, get_project
 from specsync.service.projects import list_projects as list_project_ids
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Entry, Lockfile
-from specsync.state.lockdata import service_host as host_of
+from specsync.state.lockfile_data import Entry, Lockfile
+from specsync.state.lockfile_data import service_host as host_of
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import made_current, with_entries, with_state
 from specsync.state.lockfile_write import write_lockfile
-from specsync.states import RenderState
 
 MATCH, NONE, SEVERAL, CHANGED, YOUNG = "match", "none", "several", "changed", "young"
 DEFAULT_CLOCK_SKEW = 120.0  # seconds

@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 
 from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
+from specsync.item_words import RenderState
 from specsync.regular_files import read_regular
 from specsync.service.credentials import is_loopback_host
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal
-from specsync.state.lockdata import Lockfile, service_host
+from specsync.state.lockfile_data import Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import with_state
 from specsync.state.lockfile_write import write_lockfile
-from specsync.states import RenderState
 
 SUBMITTED, RENDERING = RenderState.SUBMITTED, RenderState.RENDERING
 DONE, FAILED, UNCERTAIN = RenderState.DONE, RenderState.FAILED, RenderState.UNCERTAIN

@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from specsync.item_words import Answer, ItemOutcome
 from specsync.model import FINGERPRINT_FIELDS, Item
 from specsync.plan import PlannedItem
 from specsync.service.apply_report import Outcome
 from specsync.service.errors import AuthError
 from specsync.service.export_answer import ExportResult
 from specsync.state import journal as journal_mod
-from specsync.states import Answer, ItemOutcome
 
 
 class ExportClient(Protocol):

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
+from specsync.item_words import Answer
 from specsync.regular_files import NotRegular, open_regular, read_regular
-from specsync.state.lockdata import Entry, Lockfile, service_host
+from specsync.state.lockfile_data import Entry, Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
-from specsync.states import Answer
 
 if TYPE_CHECKING:
     import filelock
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 STATE_DIR_NAME = ".specsync"
 
 # The events of a journal: the service record, an intent, and an answer (the words of
-# `specsync.states.Answer`, defined there once; named here for the journal's readers).
+# `specsync.item_words.Answer`, defined there once; named here for the journal's readers).
 SERVICE = "service"  # first record: which service the run talked to
 INTENT = "intent"  # written before a request is sent
 ACCEPTED, FAILED, UNCERTAIN = Answer.ACCEPTED, Answer.FAILED, Answer.UNCERTAIN

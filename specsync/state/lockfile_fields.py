@@ -3,7 +3,7 @@
 `ENTRY_FIELDS` (an `[items."ID"]` block) and `HISTORY_FIELDS` (a record of its `history`
 array) say, per field, its TOML key, the attribute it fills, its TOML form, whether it is
 required, and what a value must be. Everything else follows from them: the order
-`lockfile_write` writes keys in, the block expressions of `lockfile_fast`, the checks and
+`lockfile_write` writes keys in, the block expressions of `lockfile_quick`, the checks and
 messages of `lockfile_read`, and the field list of docs/lockfile.md (a test compares it).
 
 Rules between fields (ids go together; an entry says something) are `entry_rule_problems`
@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from specsync.state.lockdata import STATES, Entry, Submission
-from specsync.states import RenderState
+from specsync.item_words import RenderState
+from specsync.state.lockfile_data import STATES, Entry, Submission
 
 Form = Literal["string", "integer", "boolean"]
 _PYTHON_TYPE: dict[str, type] = {"string": str, "integer": int, "boolean": bool}

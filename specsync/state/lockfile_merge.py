@@ -13,11 +13,11 @@ from pathlib import Path
 
 from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
-from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.item_words import RenderState
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import add_history
 from specsync.state.lockfile_write import dumps, quote
-from specsync.states import RenderState
 
 # Which side's state wins when both recorded one for the same export: a final one over
 # none, and `uncertain` (a request of unknown outcome, never to be forgotten) over both.

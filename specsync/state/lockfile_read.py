@@ -1,6 +1,6 @@
 """Reading the lockfile: strict, with every problem located at `path:line:col`, all at once.
 
-Lockfiles as specsync writes them take `lockfile_fast`; anything else is read by tomllib.
+Lockfiles as specsync writes them take `lockfile_quick`; anything else is read by tomllib.
 Then every key and value is checked as the field tables of `lockfile_fields` say.
 """
 
@@ -20,8 +20,7 @@ from specsync.model import (
     Location,
     Problem,
 )
-from specsync.state.lockdata import Entry, Lockfile, Submission, empty, is_host_name
-from specsync.state.lockfile_fast import read_canonical, skim_known
+from specsync.state.lockfile_data import Entry, Lockfile, Submission, empty, is_host_name
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     ENTRY_KEYS,
@@ -43,6 +42,7 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
+from specsync.state.lockfile_quick import read_canonical, skim_known
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
@@ -59,7 +59,7 @@ def parse_lockfile(
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
-    (`lockfile_fast.skim_known`), the same Entry values; the rest is read as always.
+    (`lockfile_quick.skim_known`), the same Entry values; the rest is read as always.
     A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
     merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """

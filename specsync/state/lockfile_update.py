@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from specsync.state.lockdata import STATES, Entry, Lockfile, Submission
-from specsync.states import FINAL_STATES, RenderState
+from specsync.item_words import FINAL_STATES, RenderState
+from specsync.state.lockfile_data import STATES, Entry, Lockfile, Submission
 
 
 def _with_entry(lock: Lockfile, entry: Entry) -> Lockfile:

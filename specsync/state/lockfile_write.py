@@ -16,14 +16,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from specsync.atomic import write_bytes_atomic
-from specsync.state.lockdata import Entry, Lockfile, Submission
-from specsync.state.lockfile_fast import END_LINE
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_fields import (
     HISTORY_KEY,
     entry_values,
     quote,
     record_values,
 )
+from specsync.state.lockfile_quick import END_LINE
 
 # END_LINE and quote are named here too: the lockfile's last line and its string form.
 __all__ = ["END_LINE", "LOCK_VERSION", "dumps", "quote", "write_lockfile"]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockfile_data import Entry, Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
 from tests.helpers import (

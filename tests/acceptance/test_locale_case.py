@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from specsync.model import build_request, fingerprint
-from specsync.state.lockdata import Entry, Lockfile
+from specsync.state.lockfile_data import Entry, Lockfile
 from specsync.state.lockfile_write import write_lockfile
 from tests.helpers import ROOT, run, specsync
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from specsync.state.journal import journal_path
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
 from tests.helpers import SPECSYNC, assert_not_a_crash

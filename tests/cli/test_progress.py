@@ -7,8 +7,8 @@ import io
 import pytest
 
 from specsync.cli.progress import BarProgress, LogProgress
+from specsync.item_words import ItemOutcome
 from specsync.service.apply import Outcome
-from specsync.states import ItemOutcome
 
 EVIL = "p-1\n::error::forged\x1b]0;title\x07\x1b[2J"
 

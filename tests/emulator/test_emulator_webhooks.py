@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
-from specsync.emulator.journal import Journal
+from specsync.emulator.export_log import Journal
 from specsync.emulator.webhooks import QUEUE_FULL, WebhookDispatcher, is_loopback_host
 
 EXPORT = "/api/odin/v3/simple/custom"

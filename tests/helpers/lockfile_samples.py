@@ -3,7 +3,7 @@ the two final states, built with the functions production uses."""
 
 from __future__ import annotations
 
-from specsync.state.lockdata import Lockfile, empty
+from specsync.state.lockfile_data import Lockfile, empty
 from specsync.state.lockfile_update import (
     submitted_entry,
     uncertain_entry,

@@ -11,7 +11,7 @@ from specsync.model import Item, Location, build_request
 from specsync.review.page import render_page, write_page
 from specsync.review.tiles import Review, build_review
 from specsync.service.pull import video_path
-from specsync.state.lockdata import Entry, Lockfile, empty
+from specsync.state.lockfile_data import Entry, Lockfile, empty
 from specsync.state.lockfile_update import (
     submitted_entry,
     with_download,

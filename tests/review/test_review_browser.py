@@ -195,7 +195,7 @@ class Listener(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def hostile(tmp_path: Path) -> Path:
     """A project whose script and orphaned lockfile entry carry markup, controls and RTL."""
-    from specsync.state.lockdata import empty
+    from specsync.state.lockfile_data import empty
     from specsync.state.lockfile_update import submitted_entry, with_entries
     from specsync.state.lockfile_write import write_lockfile
 

@@ -19,7 +19,7 @@ from specsync.emulator.video import project_video
 from specsync.plan import word_changes
 from specsync.review.mp4 import movie_duration
 from specsync.review.page import render_page
-from specsync.state.lockdata import empty
+from specsync.state.lockfile_data import empty
 from specsync.state.lockfile_update import uncertain_entry, with_entries, with_state
 from tests.helpers import SPECSYNC, assert_not_a_crash, run
 from tests.helpers.page_samples import build, done_and_pulled, exported, item, pulled, write_review

@@ -10,7 +10,7 @@ from specsync.model import Item, Location, build_request
 from specsync.service.adopt import AdoptRefused, adopt, verify_export
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.state import journal as journal_mod
-from specsync.state.lockdata import Lockfile
+from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, with_state
 from specsync.state.lockfile_write import write_lockfile

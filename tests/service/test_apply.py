@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from specsync.item_words import ItemOutcome
 from specsync.service.apply import ApplyOptions, ApplyReport, run_apply
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
-from specsync.states import ItemOutcome
 from tests.helpers.apply_fixtures import FakeClient, Quiet, items
 from tests.helpers.hostile_server import HostileServer
 

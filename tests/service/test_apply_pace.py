@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.item_words import ItemOutcome
 from specsync.service.apply import ApplyOptions, ApplyReport, Outcome, run_apply
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
@@ -21,7 +22,6 @@ from specsync.service.dispatcher import (
     InFlightWindow,
     RateLimiter,
 )
-from specsync.states import ItemOutcome
 from tests.helpers.apply_fixtures import Quiet, items
 
 KEY = "pace-test-key-123"

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from specsync.item_words import Answer
 from specsync.service.client import Client
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError
 from specsync.service.tokens import jwt_expiry, refresh_time
-from specsync.states import Answer
 from tests.helpers.vendor_fake import VendorFake, make_jwt, running_vendor_fake
 
 REQUEST = {"language": "en", "text": "hello", "model": "M1", "isExport": True}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from specsync.item_words import ItemOutcome
 from specsync.service.apply import ApplyOptions, dispatch_settings
 from specsync.service.apply_report import Outcome
 from specsync.service.dispatcher import (
@@ -22,7 +23,6 @@ from specsync.service.dispatcher import (
     DispatchSettings,
 )
 from specsync.service.errors import ConfigError
-from specsync.states import ItemOutcome
 
 # Latency of the request with this ticket, sent at this time; None: never answered
 # (the client reports it uncertain at the request deadline).

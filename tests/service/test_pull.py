@@ -17,7 +17,7 @@ from specsync.service.pull import (
     why_not_done,
 )
 from specsync.state import journal
-from specsync.state.lockdata import Entry, empty
+from specsync.state.lockfile_data import Entry, empty
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries
 from specsync.state.lockfile_write import write_lockfile

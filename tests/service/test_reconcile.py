@@ -16,7 +16,7 @@ from specsync.service.reconcile import (
     find_matches,
     never_created,
 )
-from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.item_words import RenderState
 from specsync.service.status import ItemStatus, interpret
 from specsync.state.lockfile_read import read_lockfile
-from specsync.states import RenderState
 from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
@@ -208,7 +208,7 @@ def test_absurd_progress_values_are_unknown_progress_not_a_crash(progress: objec
 
 def test_status_asks_only_the_host_the_lockfile_names() -> None:
     from specsync.service.status import ServiceMismatch, check_service
-    from specsync.state.lockdata import Entry, Lockfile
+    from specsync.state.lockfile_data import Entry, Lockfile
 
     entry = Entry("a/en", "1" * 64, "P1", "T1", "2026-11-25T12:00:00Z")
     real = Lockfile({"a/en": entry}, service="app.aistudios.com")

@@ -28,7 +28,7 @@ from specsync.state.journal import (
     read_journal,
     state_dir,
 )
-from specsync.state.lockdata import empty
+from specsync.state.lockfile_data import empty
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, with_entries
 from specsync.state.lockfile_write import write_lockfile

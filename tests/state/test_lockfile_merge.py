@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync.state.lockdata import Entry, Lockfile, Submission
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_merge import merge, merge_text_files
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile

@@ -9,9 +9,9 @@ import pytest
 
 from specsync.model import FINGERPRINT_SCHEME, InputError, Location, Problem
 from specsync.state import lockfile_read
-from specsync.state.lockdata import empty
-from specsync.state.lockfile_fast import read_canonical
+from specsync.state.lockfile_data import empty
 from specsync.state.lockfile_fields import well_formed_entry
+from specsync.state.lockfile_quick import read_canonical
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import submitted_entry, uncertain_entry, with_entries, without
 from specsync.state.lockfile_write import dumps
@@ -288,7 +288,7 @@ def test_an_entry_with_neither_project_id_nor_state_is_refused(tmp_path: Path) -
 
 
 def test_the_service_host_round_trips_and_an_older_file_reads_without_it() -> None:
-    from specsync.state.lockdata import Lockfile
+    from specsync.state.lockfile_data import Lockfile
 
     lock = Lockfile({}, emulator=False, service="app.aistudios.com")
     text = dumps(lock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from specsync.state.lockdata import Entry, Submission, empty
+from specsync.state.lockfile_data import Entry, Submission, empty
 from specsync.state.lockfile_update import (
     submitted_entry,
     uncertain_entry,

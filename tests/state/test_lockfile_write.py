@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from specsync import atomic
-from specsync.state.lockdata import Lockfile, empty
+from specsync.state.lockfile_data import Lockfile, empty
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_update import (
     submitted_entry,

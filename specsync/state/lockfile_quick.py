@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from specsync.state.lockdata import Entry
+from specsync.state.lockfile_data import Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     HISTORY_FIELDS,
@@ -142,7 +142,7 @@ def _record_pattern(capture: bool) -> str:
 # expression: ten times faster than reading its lines one by one. Its group names are the
 # attributes of ENTRY_FIELDS (and `id`, `history`); each optional line starts with its own
 # key, which nothing after it may start with, so possessive repeats match as backtracking
-# ones would (tests/state/test_lockfile_fast.py compares the two).
+# ones would (tests/state/test_lockfile_quick.py compares the two).
 BLOCK_PATTERN = (
     r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*+\n)*+"  # comments written above a block
     + r"\[items\."

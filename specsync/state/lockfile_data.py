@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from specsync.item_words import FINAL_STATES, RECORDED_STATES, RenderState
 from specsync.model import FINGERPRINT_SCHEME
-from specsync.states import FINAL_STATES, RECORDED_STATES, RenderState
 
 # Recorded for an export whose request set no resolution (the service's default).
 DEFAULT_RESOLUTION = "default"
 
 # An entry's render state once known (None until then): see `Entry.state`. The words are
-# defined in `specsync.states`; this is the name the lockfile modules know them by.
+# defined in `specsync.item_words`; this is the name the lockfile modules know them by.
 STATES = RECORDED_STATES
 
 

@@ -32,6 +32,7 @@ from specsync.emulator.downloads import (
     requested_range,
     signed_path,
 )
+from specsync.emulator.export_log import EXPORT_EVENT, Journal
 from specsync.emulator.faults import Fault, FaultPlan, TokenBucket, retry_after_header
 from specsync.emulator.ids import (
     Project,
@@ -42,7 +43,6 @@ from specsync.emulator.ids import (
     same_text,
     token_expiry,
 )
-from specsync.emulator.journal import EXPORT_EVENT, Journal
 from specsync.emulator.projects import (
     PROJECT_LIST_PATH,
     PROJECT_PREFIX,

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from specsync.model import InputError
-from specsync.state import lockfile_fast
-from specsync.state.lockdata import Entry, Lockfile, Submission
-from specsync.state.lockfile_fast import read_canonical, skim_known
+from specsync.state import lockfile_quick
+from specsync.state.lockfile_data import Entry, Lockfile, Submission
+from specsync.state.lockfile_quick import read_canonical, skim_known
 from specsync.state.lockfile_read import parse_lockfile
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
@@ -136,8 +136,8 @@ def test_item_blocks_are_read_whole_not_line_by_line(
     comments = {next(iter(sorted(lock.entries))): ["first note", "second\nnote"]}
     text = dumps(lock, comments)
     seen: list[str] = []
-    line_reader = lockfile_fast._read
-    monkeypatch.setattr(lockfile_fast, "_read", lambda t: seen.append(t) or line_reader(t))
+    line_reader = lockfile_quick._read
+    monkeypatch.setattr(lockfile_quick, "_read", lambda t: seen.append(t) or line_reader(t))
     assert read_canonical(text) == tomllib.loads(text)
     assert seen and not any("[items." in part for part in seen)
 
@@ -298,9 +298,9 @@ def test_the_possessive_block_matches_as_its_backtracking_twin(seed: int) -> Non
     # block's form (BLOCK_PATTERN's comment). Compared at every line start.
     import re
 
-    assert "*+" in lockfile_fast.BLOCK_PATTERN  # else this compares a pattern to itself
-    twin = re.compile(lockfile_fast.backtracking(lockfile_fast.BLOCK_PATTERN))
-    fast = re.compile(lockfile_fast.BLOCK_PATTERN)
+    assert "*+" in lockfile_quick.BLOCK_PATTERN  # else this compares a pattern to itself
+    twin = re.compile(lockfile_quick.backtracking(lockfile_quick.BLOCK_PATTERN))
+    fast = re.compile(lockfile_quick.BLOCK_PATTERN)
     for text in damaged_texts(seed, 30):
         starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
         for start in starts:
