@@ -126,9 +126,6 @@ LONG_FUNCTIONS_ALLOWED = {
     "specsync/cli/review_command.py:review",
     "specsync/cli/service_commands.py:apply",
     "specsync/cli/service_commands.py:status",
-    "specsync/manifests/expand.py:_Expander.locale",
-    "specsync/manifests/expand.py:_Expander.video",
-    "specsync/manifests/strings_import.py:_rows",
     "specsync/plan.py:make_plan",
 }
 # "importer: module.name" for each private name imported from another module.
