@@ -119,11 +119,8 @@ LONG_MODULES_ALLOWED = {
     "specsync/render/sandbox.py",
 }
 LONG_FUNCTIONS_ALLOWED = {
-    "specsync/cli/adopt_command.py:adopt",
-    "specsync/cli/doctor_command.py:doctor",
     "specsync/cli/plan_command.py:plan",
     "specsync/cli/reconcile_command.py:reconcile",
-    "specsync/cli/review_command.py:review",
     "specsync/cli/service_commands.py:apply",
     "specsync/cli/service_commands.py:status",
     "specsync/manifests/expand.py:_Expander.locale",
