@@ -119,7 +119,6 @@ LONG_MODULES_ALLOWED = {
     "specsync/render/sandbox.py",
 }
 LONG_FUNCTIONS_ALLOWED = {
-    "specsync/cli/plan_command.py:plan",
     "specsync/cli/reconcile_command.py:reconcile",
     "specsync/cli/service_commands.py:apply",
     "specsync/cli/service_commands.py:status",
