@@ -119,7 +119,6 @@ LONG_MODULES_ALLOWED = {
     "specsync/render/sandbox.py",
 }
 LONG_FUNCTIONS_ALLOWED = {
-    "specsync/cli/reconcile_command.py:reconcile",
     "specsync/cli/service_commands.py:apply",
     "specsync/cli/service_commands.py:status",
     "specsync/manifests/expand.py:_Expander.locale",
