@@ -8,7 +8,7 @@ import os
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,8 +30,49 @@ from specsync.cli.options import (
 from specsync.cli.pull_command import max_bytes_option, out_option, terminate_as_interrupt
 from specsync.errors import UserError
 
+if TYPE_CHECKING:
+    from specsync.model import Item
+    from specsync.saved_plan import SavedPlan
+    from specsync.service.apply_prepare import ApplyOptions
+    from specsync.service.apply_report import ApplyReport, Progress
 
-@click.command()
+
+APPLY_HELP = """Submit new and changed items, record every projectId/taskId in the lockfile.
+
+Each request is journalled in .specsync/ before it is sent and its answer the moment it
+arrives, so a crash or a killed job loses nothing; a request whose answer never came is
+`uncertain` (see below). An item whose script is that of an earlier export is made
+current again with no request (`reuse`). One apply at a time per lockfile.
+
+On a terminal, apply shows the plan's summary and asks before sending anything
+(`Export 3 items, about 4 minutes of video? [y/N]`; also with --plan FILE); "no" sends
+nothing and exits 1. --yes skips the question; without a terminal (CI) and with
+--emulator it never asks. Exit 0 when everything is exported; 1 when anything failed
+or is uncertain (what succeeded is recorded either way).
+
+\b
+Items whose outcome is unknown (`uncertain`):
+  first ask the account which exist (sends nothing): specsync reconcile
+  find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
+  or resubmit it (may pay twice):              specsync apply --retry-uncertain
+  or drop it from the lockfile:                specsync forget ITEM
+
+\b
+Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+\b
+Examples:
+  specsync apply --emulator
+  specsync apply --target 'welcome/*' --rate 2
+  specsync apply --replace 'welcome/ko'
+  specsync apply --format json > apply-report.json
+  specsync apply --max-items 50 --max-minutes 30
+  specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
+"""
+
+
+@click.command(help=APPLY_HELP)
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @NO_CACHE_OPTION
@@ -123,70 +164,15 @@ def apply(
     output_format: str,
     assume_yes: bool,
 ) -> int:
-    """Submit new and changed items, record every projectId/taskId in the lockfile.
-
-    Each request is journalled in .specsync/ before it is sent and its answer the moment it
-    arrives, so a crash or a killed job loses nothing; a request whose answer never came is
-    `uncertain` (see below). An item whose script is that of an earlier export is made
-    current again with no request (`reuse`). One apply at a time per lockfile.
-
-    On a terminal, apply shows the plan's summary and asks before sending anything
-    (`Export 3 items, about 4 minutes of video? [y/N]`; also with --plan FILE); "no" sends
-    nothing and exits 1. --yes skips the question; without a terminal (CI) and with
-    --emulator it never asks. Exit 0 when everything is exported; 1 when anything failed
-    or is uncertain (what succeeded is recorded either way).
-
-    \b
-    Items whose outcome is unknown (`uncertain`):
-      first ask the account which exist (sends nothing): specsync reconcile
-      find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
-      or resubmit it (may pay twice):              specsync apply --retry-uncertain
-      or drop it from the lockfile:                specsync forget ITEM
-
-    \b
-    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
-    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
-
-    \b
-    Examples:
-      specsync apply --emulator
-      specsync apply --target 'welcome/*' --rate 2
-      specsync apply --replace 'welcome/ko'
-      specsync apply --format json > apply-report.json
-      specsync apply --max-items 50 --max-minutes 30
-      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
-    """
     from specsync.cli.progress import BarProgress, LogProgress
-    from specsync.cli.report_json import apply_document
-    from specsync.cli.report_text import apply_summary
     from specsync.manifests.pipeline import load_items
-    from specsync.plan import pending_outside, require_matches
-    from specsync.service import client as client_mod
-    from specsync.service.account import check_models_before_apply
-    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
+    from specsync.plan import require_matches
+    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions
 
     chosen_lockfile = lockfile
     lockfile = mode_lockfile(lockfile, use_emulator)
-    saved = None
-    if plan_file is not None:
-        from specsync.saved_plan import read_saved_plan
-
-        clashing = [
-            flag
-            for flag, given in (
-                ("--target", targets),
-                ("--replace", replace),
-                ("--retry-uncertain", retry_uncertain),
-            )
-            if given
-        ]
-        if clashing:
-            raise click.UsageError(
-                f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
-                "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
-            )
-        saved = read_saved_plan(Path(plan_file))
-        targets = saved.targets
+    saved = read_plan_file(plan_file, targets, replace, retry_uncertain)
+    targets = targets if saved is None else saved.targets
     options = ApplyOptions(
         saved_plan=saved,
         saved_plan_name=plan_file or "",
@@ -213,13 +199,58 @@ def apply(
         if agreed is None:
             return EXIT_INVALID
         options = agreed
+    report = submit(items, lockfile, options, progress, use_emulator)
+    print_apply(report, output_format, lockfile, targets, use_emulator)
+    if report.interrupted:
+        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def read_plan_file(
+    plan_file: str | None,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    retry_uncertain: bool,
+) -> SavedPlan | None:
+    """The saved plan --plan names (None without --plan); refused with the options that
+    would change it."""
+    from specsync.saved_plan import read_saved_plan
+
+    if plan_file is None:
+        return None
+    clashing = [
+        flag
+        for flag, given in (
+            ("--target", targets),
+            ("--replace", replace),
+            ("--retry-uncertain", retry_uncertain),
+        )
+        if given
+    ]
+    if clashing:
+        raise click.UsageError(
+            f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
+            "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
+        )
+    return read_saved_plan(Path(plan_file))
+
+
+def submit(
+    items: list[Item], lockfile: str, options: ApplyOptions, progress: Progress, use_emulator: bool
+) -> ApplyReport:
+    """Run apply against the service (or a fresh emulator) and return its report."""
+    from specsync.service import client as client_mod
+    from specsync.service.account import check_models_before_apply
+    from specsync.service.apply import run_apply
+
     journal = emulator_journal(lockfile) if use_emulator else None
     with api_endpoint(use_emulator, journal) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
 
-        report = run_apply(
+        return run_apply(
             items,
             Path(lockfile),
             make_client,
@@ -230,6 +261,20 @@ def apply(
             # The built-in emulator lists only a stock model: no warning for a rehearsal.
             preflight=None if use_emulator else check_models_before_apply,
         )
+
+
+def print_apply(
+    report: ApplyReport,
+    output_format: str,
+    lockfile: str,
+    targets: tuple[str, ...],
+    use_emulator: bool,
+) -> None:
+    """The report on stdout (JSON or Markdown), the summary and notes on stderr."""
+    from specsync.cli.report_json import apply_document
+    from specsync.cli.report_text import apply_summary
+    from specsync.plan import pending_outside
+
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
@@ -248,10 +293,6 @@ def apply(
 
         lie = "lies" if outside == 1 else "lie"
         click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
-    if report.interrupted:
-        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _on_a_terminal() -> bool:
