@@ -119,7 +119,6 @@ LONG_MODULES_ALLOWED = {
     "specsync/render/sandbox.py",
 }
 LONG_FUNCTIONS_ALLOWED = {
-    "specsync/cli/service_commands.py:status",
     "specsync/manifests/expand.py:_Expander.locale",
     "specsync/manifests/expand.py:_Expander.video",
     "specsync/manifests/strings_import.py:_rows",

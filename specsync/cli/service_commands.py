@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from specsync.saved_plan import SavedPlan
     from specsync.service.apply_prepare import ApplyOptions
     from specsync.service.apply_report import ApplyReport, Progress
+    from specsync.service.pull import PullReport
+    from specsync.service.status import StatusOptions, StatusReport
+    from specsync.state.lockfile_data import Lockfile
 
 
 APPLY_HELP = """Submit new and changed items, record every projectId/taskId in the lockfile.
@@ -390,15 +393,8 @@ def status(
       specsync status --wait --pull --out videos
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
-    from specsync.cli.console import shown
-    from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import status_text
     from specsync.service import credentials as credentials_mod
-    from specsync.service.status import (
-        StatusOptions,
-        check_service,
-        run_status,
-    )
+    from specsync.service.status import StatusOptions, check_service
     from specsync.state.journal import LockBusy, read_lock_view
 
     lockfile = mode_lockfile(lockfile, use_emulator)
@@ -409,40 +405,79 @@ def status(
     try:
         api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
         check_service(lock, lockfile, api_base)
-        with api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
-
-            def log(line: str) -> None:
-                click.echo(shown(line), err=True)
-
-            def make_client() -> Any:
-                return polling_client(base, credentials, log)
-
-            options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
-            puller = _Puller(path, make_client, out_dir, max_bytes) if then_pull else None
-            report = run_status(
-                path,
-                make_client,
-                options,
-                log,
-                lock=lock,
-                on_done=None if puller is None else puller.pull_finished,
-            )
-            pulled = None if puller is None else puller.report()
+        options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
+        pull = PullSettings(out_dir, max_bytes) if then_pull else None
+        report, pulled = poll(path, lock, use_emulator, options, pull)
     except LockBusy as error:
         raise UserError(
             f"{error} (status records results under the same lock; try again when it ends)"
         ) from None
     if use_emulator:
-        # This command's own emulator has stopped by now, and with it its download URLs
-        # (and those an earlier one left in the cache): printing them hands out dead links.
-        had_urls = any(item.download_url for item in report.items)
-        report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
-        if had_urls and not then_pull:
-            click.echo(
-                "note: an emulator's download URLs end with it; "
-                "`specsync status --emulator --wait --pull` downloads the videos while it runs",
-                err=True,
-            )
+        drop_emulator_urls(report, then_pull)
+    print_status(report, pulled, output_format)
+    all_ok = report.ok and (pulled is None or pulled.ok)
+    return EXIT_OK if all_ok else EXIT_INVALID
+
+
+@dataclasses.dataclass(frozen=True)
+class PullSettings:
+    """`status --pull`: where the videos go and how large one may be."""
+
+    out_dir: str | None
+    max_bytes: int
+
+
+def poll(
+    path: Path,
+    lock: Lockfile,
+    use_emulator: bool,
+    options: StatusOptions,
+    pull: PullSettings | None,
+) -> tuple[StatusReport, PullReport | None]:
+    """Poll the service (or a fresh emulator) once or until done, pulling what finishes
+    when asked; the status report and what was pulled (None without --pull)."""
+    from specsync.cli.console import shown
+    from specsync.service.status import run_status
+
+    with api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
+
+        def log(line: str) -> None:
+            click.echo(shown(line), err=True)
+
+        def make_client() -> Any:
+            return polling_client(base, credentials, log)
+
+        puller = None if pull is None else _Puller(path, make_client, pull.out_dir, pull.max_bytes)
+        report = run_status(
+            path,
+            make_client,
+            options,
+            log,
+            lock=lock,
+            on_done=None if puller is None else puller.pull_finished,
+        )
+        return report, None if puller is None else puller.report()
+
+
+def drop_emulator_urls(report: StatusReport, then_pull: bool) -> None:
+    """Forget the download URLs of an emulator that has stopped, saying so."""
+    # This command's own emulator has stopped by now, and with it its download URLs
+    # (and those an earlier one left in the cache): printing them hands out dead links.
+    had_urls = any(item.download_url for item in report.items)
+    report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
+    if had_urls and not then_pull:
+        click.echo(
+            "note: an emulator's download URLs end with it; "
+            "`specsync status --emulator --wait --pull` downloads the videos while it runs",
+            err=True,
+        )
+
+
+def print_status(report: StatusReport, pulled: PullReport | None, output_format: str) -> None:
+    """The JSON document on stdout; the status text (and the pull's summary) on stderr."""
+    from specsync.cli.report_json import status_document
+    from specsync.cli.report_text import status_text
+
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:
@@ -455,9 +490,6 @@ def status(
         from specsync.cli.pull_command import pull_summary
 
         pull_summary(pulled, verify=False)
-    if not report.ok or (pulled is not None and not pulled.ok):
-        return EXIT_INVALID
-    return EXIT_OK
 
 
 class _Puller:
