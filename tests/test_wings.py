@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "emulator",
         *SHARED,
     },
-    "plan": {"state", *SHARED},
+    "plan": {"plan", "state", *SHARED},
     "saved_plan": {"plan", "state", *SHARED},
     "state": {"state", *SHARED},
     "manifests": {"manifests", "render", *SHARED},
@@ -114,7 +114,6 @@ GENERATED = {"specsync/manifests/schema_check.py"}  # tools/gen_schema_check.py 
 
 LONG_MODULES_ALLOWED = {
     "specsync/manifests/load.py",
-    "specsync/plan.py",
     "specsync/render/cache.py",
     "specsync/render/sandbox.py",
 }
@@ -129,7 +128,6 @@ LONG_FUNCTIONS_ALLOWED = {
     "specsync/manifests/expand.py:_Expander.locale",
     "specsync/manifests/expand.py:_Expander.video",
     "specsync/manifests/strings_import.py:_rows",
-    "specsync/plan.py:make_plan",
 }
 # "importer: module.name" for each private name imported from another module.
 PRIVATE_IMPORTS_ALLOWED: set[str] = set()
