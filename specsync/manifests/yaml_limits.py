@@ -11,9 +11,10 @@ import yaml
 from specsync.model import InputError, Location, Problem
 
 try:  # the C loader is several times faster; fall back when libyaml is missing
-    from yaml import CSafeLoader as YamlLoader
+    from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on the build of PyYAML
-    from yaml import SafeLoader as YamlLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+YamlLoader = _Loader  # load.py composes with the same loader
 
 MAX_FLOW_DEPTH = 64
 MAX_INDENT = 256  # block nesting shows up as indentation (and "- - -" runs)
