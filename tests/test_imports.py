@@ -46,6 +46,7 @@ def test_validate_and_plan_import_no_network_or_locking_code(tmp_path: Path) -> 
         assert "jinja2" not in names, args
         # Nor does any command load another command's module (the group is lazy).
         assert "specsync.cli.service_commands" not in names, args
+        assert "specsync.cli.status_command" not in names, args
 
 
 def test_jinja_is_imported_when_a_script_has_a_statement_and_no_rendered_text_is_cached(

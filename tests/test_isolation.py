@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from specsync.render.cache import default_cache_dir, default_key_file
+from specsync.render.cache import default_cache_dir
+from specsync.render.cache_key import default_key_file
 from tests.helpers import SPECSYNC, USER_ENV, USER_HOME, run
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +21,9 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+
+if TYPE_CHECKING:
+    from specsync.service.adopt import Adopted
 
 
 @click.command()
@@ -84,14 +89,10 @@ def adopt(
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9 --task-id t-0001
     """
-    import contextlib
     import urllib.parse
 
-    from specsync.cli.console import shown
-    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.service import credentials as credentials_mod
-    from specsync.service.adopt import AdoptRefused, verify_export
     from specsync.service.adopt import adopt as run_adopt
     from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
@@ -100,25 +101,7 @@ def adopt(
     secrets = [os.environ.get(name, "") for name in (API_KEY_ENV, USER_KEY_ENV)]
     with contextlib.ExitStack() as stack:
         base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)
-
-        def check(project: str) -> Any:
-            # Credentials are read only when the check runs (never for --no-check).
-            endpoint = api_endpoint(
-                use_emulator, emulator_journal(lockfile) if use_emulator else None
-            )
-            url, credentials = stack.enter_context(endpoint)
-            client = polling_client(
-                url, credentials, lambda line: click.echo(shown(line), err=True)
-            )
-            stack.callback(client.close)
-            verified = verify_export(client, project)
-            if any(client.holds_secret(value) for value in (project, task_id or "") if value):
-                raise AdoptRefused(
-                    "the id given is one of the credentials (a token fetched for this check); "
-                    "it is not recorded and not shown. Nothing was written."
-                )
-            return verified
-
+        check = service_check(stack, use_emulator, lockfile, task_id)
         result = run_adopt(
             items,
             item_id,
@@ -130,7 +113,37 @@ def adopt(
             emulator=use_emulator,
             secrets=secrets,
         )
-    from specsync.cli.console import counted
+    report_adopted(result, lockfile, output_format)
+
+
+def service_check(
+    stack: contextlib.ExitStack[Any], use_emulator: bool, lockfile: str, task_id: str | None
+) -> Callable[[str], Any]:
+    """The check adopt runs on the projectId: ask the service (emulator or real) about it."""
+    from specsync.cli.console import shown
+    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
+    from specsync.service.adopt import AdoptRefused, verify_export
+
+    def check(project: str) -> Any:
+        # Credentials are read only when the check runs (never for --no-check).
+        endpoint = api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
+        url, credentials = stack.enter_context(endpoint)
+        client = polling_client(url, credentials, lambda line: click.echo(shown(line), err=True))
+        stack.callback(client.close)
+        verified = verify_export(client, project)
+        if any(client.holds_secret(value) for value in (project, task_id or "") if value):
+            raise AdoptRefused(
+                "the id given is one of the credentials (a token fetched for this check); "
+                "it is not recorded and not shown. Nothing was written."
+            )
+        return verified
+
+    return check
+
+
+def report_adopted(result: Adopted, lockfile: str, output_format: str) -> None:
+    """Print what adopt recorded: a JSON document, or a few lines of text."""
+    from specsync.cli.console import counted, shown
 
     if result.recovered:
         click.echo(

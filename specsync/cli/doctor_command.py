@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +18,11 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+
+if TYPE_CHECKING:
+    from specsync.model import Item
+    from specsync.service.credentials import Credentials
+    from specsync.service.doctor import Check, DoctorReport
 
 _MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn"}
 
@@ -48,45 +55,16 @@ def doctor(
     """
     import os
 
-    from specsync.cli.console import counted
     from specsync.cli.endpoint import api_endpoint, polling_client
-    from specsync.errors import UserError
-    from specsync.manifests.pipeline import load_items
-    from specsync.model import InputError
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.doctor import (
-        FAIL,
-        OK,
-        Check,
-        credential_mode,
-        offline_report,
-        run_doctor,
-    )
+    from specsync.service.doctor import credential_mode, offline_report, run_doctor
 
     # Every check that needs no service runs whatever else is missing: one run shows the
     # whole checklist.
-    setup: list[Check] = []
-    try:
-        items = load_items(paths, root=root)
-        videos = len({item.video for item in items})
-        summary = f"{counted(len(items), 'item')} from {counted(videos, 'video')}"
-        setup.append(Check("manifests", OK, summary))
-    except InputError as error:
-        items = []
-        problems = counted(len(set(error.problems)), "problem")
-        setup.append(Check("manifests", FAIL, f"{problems}: `specsync validate` shows them"))
+    setup, items = manifest_check(paths, root)
     lockfile = mode_lockfile(lockfile, use_emulator)
-    base = ""
-    credentials = None
+    base, credentials = "", None
     if not use_emulator:
-        try:
-            base = credentials_mod.api_base_from_env(os.environ)
-        except UserError as error:
-            setup.append(Check("API base", FAIL, str(error)))
-        try:
-            credentials = credentials_mod.credentials_from_env(os.environ)
-        except UserError as error:
-            setup.append(Check("credentials", FAIL, str(error)))
+        base, credentials = service_settings(os.environ, setup)
     if not use_emulator and (not base or credentials is None):
         mode = "none" if credentials is None else credential_mode(credentials)
         report = offline_report(base or "(not set)", mode, setup, Path(lockfile), False)
@@ -101,6 +79,51 @@ def doctor(
                     base, credentials, client, Path(lockfile), items, emulator=use_emulator
                 )
         report.checks[:0] = setup
+    print_doctor(report, output_format)
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def manifest_check(paths: tuple[str, ...], root: str | None) -> tuple[list[Check], list[Item]]:
+    """The manifests' check (their items, none when they do not load)."""
+    from specsync.cli.console import counted
+    from specsync.manifests.pipeline import load_items
+    from specsync.model import InputError
+    from specsync.service.doctor import FAIL, OK, Check
+
+    try:
+        items = load_items(paths, root=root)
+    except InputError as error:
+        problems = counted(len(set(error.problems)), "problem")
+        return [Check("manifests", FAIL, f"{problems}: `specsync validate` shows them")], []
+    videos = len({item.video for item in items})
+    summary = f"{counted(len(items), 'item')} from {counted(videos, 'video')}"
+    return [Check("manifests", OK, summary)], items
+
+
+def service_settings(
+    environ: Mapping[str, str], setup: list[Check]
+) -> tuple[str, Credentials | None]:
+    """The API base and credentials from the environment ("" / None, with a failed check
+    added to setup, for each that is missing or wrong)."""
+    from specsync.errors import UserError
+    from specsync.service import credentials as credentials_mod
+    from specsync.service.doctor import FAIL, Check
+
+    base = ""
+    credentials = None
+    try:
+        base = credentials_mod.api_base_from_env(environ)
+    except UserError as error:
+        setup.append(Check("API base", FAIL, str(error)))
+    try:
+        credentials = credentials_mod.credentials_from_env(environ)
+    except UserError as error:
+        setup.append(Check("credentials", FAIL, str(error)))
+    return base, credentials
+
+
+def print_doctor(report: DoctorReport, output_format: str) -> None:
+    """Print the checklist: a JSON document, or one line per check."""
     if output_format == "json":
         from specsync.cli.report_json import doctor_document
 
@@ -110,4 +133,3 @@ def doctor(
         lines += [f"{_MARK[c.status]}  {c.name}: {c.detail}" for c in report.checks]
         lines.append("All is well." if report.ok else "Problems found (see FAIL above).")
         click.echo("\n".join(lines))
-    return EXIT_OK if report.ok else EXIT_INVALID

@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("specsync.cli.manifest_commands", "render"),
     "review": ("specsync.cli.review_command", "review"),
     "schema": ("specsync.cli.manifest_commands", "schema"),
-    "status": ("specsync.cli.service_commands", "status"),
+    "status": ("specsync.cli.status_command", "status"),
     "strings": ("specsync.cli.strings_command", "strings"),
     "validate": ("specsync.cli.manifest_commands", "validate"),
 }

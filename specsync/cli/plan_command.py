@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +23,11 @@ from specsync.cli.options import (
 )
 from specsync.item_words import PlanAction
 from specsync.model import InputError
+
+if TYPE_CHECKING:
+    from specsync.model import Item
+    from specsync.plan import Plan
+    from specsync.state.lockfile_data import Lockfile
 
 
 @click.command()
@@ -88,18 +94,34 @@ def plan(
     the lockfile and of every rendered request, and the specsync version; apply --plan
     refuses it, sending nothing, when any of them changed since.
     """
+    from specsync.plan import make_plan, pending_outside, require_matches, restricted
+
+    lockfile = mode_lockfile(lockfile, use_emulator)
+    items, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile))
+    require_matches("--target", targets, (item.id for item in items))
+    full = make_plan(items, lock)
+    result = restricted(full, targets)
+    outside = pending_outside(full, targets)
+    print_plan(result, output_format, show_all)
+    if out is not None:
+        save_plan(full, items, lock, targets, paths, out)
+    print_plan_notes(lockfile, len(items), outside, lock.emulator)
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def load_plan_inputs(
+    paths: tuple[str, ...], root: str | None, no_cache: bool, lockfile: Path
+) -> tuple[list[Item], Lockfile]:
+    """The manifests' items and the lockfile read knowing them."""
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole (one CPU is enough: no second
     # process, no pickling of 10,000 entries). A broken lockfile is still reported when
     # the manifests have problems too, first, as it always was.
-    from specsync.cli.console import counted, print_warnings, use_colour
-    from specsync.cli.report_text import plan_text
+    from specsync.cli.console import print_warnings
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem
-    from specsync.plan import make_plan, pending_outside, require_matches, restricted
     from specsync.state.journal import read_lock_view
 
-    lockfile = mode_lockfile(lockfile, use_emulator)
     warnings: list[Problem] = []
     try:
         items = load_items(
@@ -110,14 +132,14 @@ def plan(
             warnings=warnings,
         )
     except InputError:
-        read_lock_view(Path(lockfile))
+        read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    lock = read_lock_view(Path(lockfile), {item.id: item.fingerprint for item in items})
-    require_matches("--target", targets, (item.id for item in items))
-    full = make_plan(items, lock)
-    result = restricted(full, targets)
-    outside = pending_outside(full, targets)
+    return items, read_lock_view(lockfile, {item.id: item.fingerprint for item in items})
+
+
+def print_plan(result: Plan, output_format: str, show_all: bool) -> None:
+    """The plan on stdout, as JSON, Markdown or text."""
     if output_format == "json":
         from specsync.cli.report_json import plan_document
 
@@ -127,28 +149,47 @@ def plan(
 
         click.echo(plan_markdown(result), nl=False)
     else:
+        from specsync.cli.console import use_colour
+        from specsync.cli.report_text import plan_text
+
         text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
         click.echo(text, nl=False)
-    if out is not None:
-        from specsync.saved_plan import make_saved_plan, write_saved_plan
 
-        saved = make_saved_plan(full, items, lock, targets, paths)
-        write_saved_plan(Path(out), saved)
-        sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
-        click.echo(
-            f"saved the plan to {out}: {counted(sends, 'export')} to send, "
-            f"{len(saved.of(PlanAction.REUSE))} to reuse; "
-            f"`specsync apply --plan {out}` sends exactly these",
-            err=True,
-        )
+
+def save_plan(
+    full: Plan,
+    items: list[Item],
+    lock: Lockfile,
+    targets: tuple[str, ...],
+    paths: tuple[str, ...],
+    out: str,
+) -> None:
+    """Save the plan for `apply --plan` and say what it sends."""
+    from specsync.cli.console import counted
+    from specsync.saved_plan import make_saved_plan, write_saved_plan
+
+    saved = make_saved_plan(full, items, lock, targets, paths)
+    write_saved_plan(Path(out), saved)
+    sends = len(saved.items) - len(saved.of(PlanAction.REUSE))
+    click.echo(
+        f"saved the plan to {out}: {counted(sends, 'export')} to send, "
+        f"{len(saved.of(PlanAction.REUSE))} to reuse; "
+        f"`specsync apply --plan {out}` sends exactly these",
+        err=True,
+    )
+
+
+def print_plan_notes(lockfile: str, item_count: int, outside: int, emulator: bool) -> None:
+    """The notes on stderr: no lockfile yet, pending items outside --target, a rehearsal."""
+    from specsync.cli.console import counted
+
     if not Path(lockfile).exists():
-        new = "the 1 item is new" if len(items) == 1 else f"all {len(items)} items are new"
+        new = "the 1 item is new" if item_count == 1 else f"all {item_count} items are new"
         click.echo(f"note: no lockfile yet ({lockfile}): {new}", err=True)
     if outside:
         lie = "lies" if outside == 1 else "lie"
         click.echo(
             f"note: {counted(outside, 'more pending item')} {lie} outside --target", err=True
         )
-    if lock.emulator:
+    if emulator:
         click.echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)
-    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK

@@ -7,8 +7,9 @@ import json
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +24,9 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+
+if TYPE_CHECKING:
+    from specsync.service.reconcile import ReconcileReport
 
 
 @click.command()
@@ -95,18 +99,30 @@ def reconcile(
       specsync reconcile welcome/ko --yes
       specsync reconcile --format json --dry-run
     """
-    from specsync.cli.console import shown
-    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
     from specsync.manifests.pipeline import load_items
     from specsync.manifests.project_root import default_manifest_paths
     from specsync.service import credentials as credentials_mod
-    from specsync.service.reconcile import ReconcileOptions, ReconcileReport
+    from specsync.service.reconcile import ReconcileOptions
     from specsync.service.reconcile import reconcile as run_reconcile
 
     paths = default_manifest_paths(Path.cwd())
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
     lockfile = mode_lockfile(lockfile, use_emulator, create=True)
     base = "" if use_emulator else credentials_mod.api_base_from_env(os.environ)
+    confirm = confirmer(output_format, yes)
+    with contextlib.ExitStack() as stack:
+        url, client = open_client(stack, use_emulator, lockfile)
+        host = urllib.parse.urlsplit(base or url).netloc
+        options = ReconcileOptions(only, dry_run, clock_skew, min_age * 60, use_emulator, host)
+        report = run_reconcile(items, Path(lockfile), client, options, confirm)
+    print_reconcile(report, output_format, lockfile, dry_run)
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def confirmer(output_format: str, yes: bool) -> Callable[[ReconcileReport], bool]:
+    """Whether to record what was found: --yes, else a yes at the terminal (none: no)."""
+    from specsync.cli.console import shown
+
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
 
     def confirm(report: ReconcileReport) -> bool:
@@ -118,33 +134,36 @@ def reconcile(
             return False
         return click.confirm("Record this in the lockfile?", default=False, err=True)
 
-    with contextlib.ExitStack() as stack:
-        endpoint = api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
-        url, credentials = stack.enter_context(endpoint)
-        client = stack.enter_context(
-            polling_client(url, credentials, lambda line: click.echo(line, err=True))
-        )
-        report = run_reconcile(
-            items,
-            Path(lockfile),
-            client,
-            ReconcileOptions(
-                only=only,
-                dry_run=dry_run,
-                clock_skew=clock_skew,
-                min_age=min_age * 60,
-                emulator=use_emulator,
-                service_host=urllib.parse.urlsplit(base or url).netloc,
-            ),
-            confirm,
-        )
+    return confirm
+
+
+def open_client(
+    stack: contextlib.ExitStack[Any], use_emulator: bool, lockfile: str
+) -> tuple[str, Any]:
+    """The service's address and a polling client to it, closed with the stack."""
+    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
+
+    endpoint = api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
+    url, credentials = stack.enter_context(endpoint)
+    client = stack.enter_context(
+        polling_client(url, credentials, lambda line: click.echo(line, err=True))
+    )
+    return url, client
+
+
+def print_reconcile(
+    report: ReconcileReport, output_format: str, lockfile: str, dry_run: bool
+) -> None:
+    """The JSON document on stdout, or (unless already shown for the question) the findings
+    and a summary on stderr."""
+    from specsync.cli.console import shown
+
     if output_format == "json":
         click.echo(json.dumps(_document(report), ensure_ascii=False, indent=2))
     else:
         if not report.asked:
             _show(report, output_format, shown, settled_only=False)
         _summary(report, lockfile, dry_run)
-    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _show(report: Any, output_format: str, shown: Any, *, settled_only: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
+
+if TYPE_CHECKING:
+    from specsync.review.tiles import Review
 
 DEFAULT_PAGE_DIR = "review"
 
@@ -80,11 +84,9 @@ def review(
       specsync review --emulator --open
       specsync review --out build/review --target 'welcome/*'
     """
-    from specsync.cli.console import shown
     from specsync.cli.pull_command import resolve_out
     from specsync.manifests.pipeline import load_items
     from specsync.plan import require_matches
-    from specsync.review.page import render_page, write_page
     from specsync.review.tiles import build_review
     from specsync.service.pull import video_path
     from specsync.service.status import read_cache
@@ -107,14 +109,31 @@ def review(
         emulator=use_emulator or lock.emulator,
         project_root=path.resolve().parent,
     )
-    page = render_page(result, page_dir, str(path), targets_given=bool(targets))
+    written = write_review_page(result, page_dir, str(path), targets_given=bool(targets))
+    print_review(result, written, output_format)
+    if open_page:
+        open_in_browser(written)
+    return EXIT_OK
+
+
+def write_review_page(result: Review, page_dir: Path, lockfile: str, targets_given: bool) -> Path:
+    """Render and write the page; a disk that refuses it is the user's problem, named."""
+    from specsync.review.page import render_page, write_page
+
+    page = render_page(result, page_dir, lockfile, targets_given=targets_given)
     try:
-        written = write_page(page_dir, page)
+        return write_page(page_dir, page)
     except OSError as error:
         from specsync.errors import UserError
 
         where = error.filename or page_dir
         raise UserError(f"cannot write the page {where}: {error.strerror}") from None
+
+
+def print_review(result: Review, written: Path, output_format: str) -> None:
+    """Count the items by state on stderr; print the page's path, or the JSON document."""
+    from specsync.cli.console import shown
+
     counts: dict[str, int] = {}
     for tile in result.tiles:
         counts[tile.state] = counts.get(tile.state, 0) + 1
@@ -129,6 +148,11 @@ def review(
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         click.echo(shown(str(written)))
-    if open_page and click.launch(written.resolve().as_uri()) != 0:
+
+
+def open_in_browser(written: Path) -> None:
+    """Open the page; say so when no browser could."""
+    from specsync.cli.console import shown
+
+    if click.launch(written.resolve().as_uri()) != 0:
         click.echo(f"could not open a browser: open {shown(str(written))} yourself", err=True)
-    return EXIT_OK

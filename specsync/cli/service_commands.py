@@ -1,18 +1,17 @@
-"""apply and status: the commands that talk to the service (or an emulator)."""
+"""apply: submit new and changed items to the service (or an emulator), record their ids."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
+from specsync.cli.endpoint import api_endpoint, emulator_journal
 from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -27,11 +26,50 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
-from specsync.cli.pull_command import max_bytes_option, out_option, terminate_as_interrupt
-from specsync.errors import UserError
+
+if TYPE_CHECKING:
+    from specsync.model import Item
+    from specsync.saved_plan import SavedPlan
+    from specsync.service.apply_prepare import ApplyOptions
+    from specsync.service.apply_report import ApplyReport, Progress
 
 
-@click.command()
+APPLY_HELP = """Submit new and changed items, record every projectId/taskId in the lockfile.
+
+Each request is journalled in .specsync/ before it is sent and its answer the moment it
+arrives, so a crash or a killed job loses nothing; a request whose answer never came is
+`uncertain` (see below). An item whose script is that of an earlier export is made
+current again with no request (`reuse`). One apply at a time per lockfile.
+
+On a terminal, apply shows the plan's summary and asks before sending anything
+(`Export 3 items, about 4 minutes of video? [y/N]`; also with --plan FILE); "no" sends
+nothing and exits 1. --yes skips the question; without a terminal (CI) and with
+--emulator it never asks. Exit 0 when everything is exported; 1 when anything failed
+or is uncertain (what succeeded is recorded either way).
+
+\b
+Items whose outcome is unknown (`uncertain`):
+  first ask the account which exist (sends nothing): specsync reconcile
+  find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
+  or resubmit it (may pay twice):              specsync apply --retry-uncertain
+  or drop it from the lockfile:                specsync forget ITEM
+
+\b
+Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
+AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
+
+\b
+Examples:
+  specsync apply --emulator
+  specsync apply --target 'welcome/*' --rate 2
+  specsync apply --replace 'welcome/ko'
+  specsync apply --format json > apply-report.json
+  specsync apply --max-items 50 --max-minutes 30
+  specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
+"""
+
+
+@click.command(help=APPLY_HELP)
 @PATHS_ARGUMENT
 @ROOT_OPTION
 @NO_CACHE_OPTION
@@ -123,70 +161,15 @@ def apply(
     output_format: str,
     assume_yes: bool,
 ) -> int:
-    """Submit new and changed items, record every projectId/taskId in the lockfile.
-
-    Each request is journalled in .specsync/ before it is sent and its answer the moment it
-    arrives, so a crash or a killed job loses nothing; a request whose answer never came is
-    `uncertain` (see below). An item whose script is that of an earlier export is made
-    current again with no request (`reuse`). One apply at a time per lockfile.
-
-    On a terminal, apply shows the plan's summary and asks before sending anything
-    (`Export 3 items, about 4 minutes of video? [y/N]`; also with --plan FILE); "no" sends
-    nothing and exits 1. --yes skips the question; without a terminal (CI) and with
-    --emulator it never asks. Exit 0 when everything is exported; 1 when anything failed
-    or is uncertain (what succeeded is recorded either way).
-
-    \b
-    Items whose outcome is unknown (`uncertain`):
-      first ask the account which exist (sends nothing): specsync reconcile
-      find the video in AI Studios and record it: specsync adopt ITEM --project-id ID
-      or resubmit it (may pay twice):              specsync apply --retry-uncertain
-      or drop it from the lockfile:                specsync forget ITEM
-
-    \b
-    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
-    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
-
-    \b
-    Examples:
-      specsync apply --emulator
-      specsync apply --target 'welcome/*' --rate 2
-      specsync apply --replace 'welcome/ko'
-      specsync apply --format json > apply-report.json
-      specsync apply --max-items 50 --max-minutes 30
-      specsync plan --out reviewed.plan && specsync apply --plan reviewed.plan
-    """
     from specsync.cli.progress import BarProgress, LogProgress
-    from specsync.cli.report_json import apply_document
-    from specsync.cli.report_text import apply_summary
     from specsync.manifests.pipeline import load_items
-    from specsync.plan import pending_outside, require_matches
-    from specsync.service import client as client_mod
-    from specsync.service.account import check_models_before_apply
-    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply
+    from specsync.plan import require_matches
+    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions
 
     chosen_lockfile = lockfile
     lockfile = mode_lockfile(lockfile, use_emulator)
-    saved = None
-    if plan_file is not None:
-        from specsync.saved_plan import read_saved_plan
-
-        clashing = [
-            flag
-            for flag, given in (
-                ("--target", targets),
-                ("--replace", replace),
-                ("--retry-uncertain", retry_uncertain),
-            )
-            if given
-        ]
-        if clashing:
-            raise click.UsageError(
-                f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
-                "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
-            )
-        saved = read_saved_plan(Path(plan_file))
-        targets = saved.targets
+    saved = read_plan_file(plan_file, targets, replace, retry_uncertain)
+    targets = targets if saved is None else saved.targets
     options = ApplyOptions(
         saved_plan=saved,
         saved_plan_name=plan_file or "",
@@ -213,13 +196,58 @@ def apply(
         if agreed is None:
             return EXIT_INVALID
         options = agreed
+    report = submit(items, lockfile, options, progress, use_emulator)
+    print_apply(report, output_format, lockfile, targets, use_emulator)
+    if report.interrupted:
+        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def read_plan_file(
+    plan_file: str | None,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    retry_uncertain: bool,
+) -> SavedPlan | None:
+    """The saved plan --plan names (None without --plan); refused with the options that
+    would change it."""
+    from specsync.saved_plan import read_saved_plan
+
+    if plan_file is None:
+        return None
+    clashing = [
+        flag
+        for flag, given in (
+            ("--target", targets),
+            ("--replace", replace),
+            ("--retry-uncertain", retry_uncertain),
+        )
+        if given
+    ]
+    if clashing:
+        raise click.UsageError(
+            f"--plan sends exactly the saved plan: {', '.join(clashing)} cannot change it "
+            "(make a new plan with them: `specsync plan --target GLOB --out FILE`)"
+        )
+    return read_saved_plan(Path(plan_file))
+
+
+def submit(
+    items: list[Item], lockfile: str, options: ApplyOptions, progress: Progress, use_emulator: bool
+) -> ApplyReport:
+    """Run apply against the service (or a fresh emulator) and return its report."""
+    from specsync.service import client as client_mod
+    from specsync.service.account import check_models_before_apply
+    from specsync.service.apply import run_apply
+
     journal = emulator_journal(lockfile) if use_emulator else None
     with api_endpoint(use_emulator, journal) as (base, credentials):
 
         def make_client() -> Any:
             return client_mod.Client(base, credentials, log=progress.note)
 
-        report = run_apply(
+        return run_apply(
             items,
             Path(lockfile),
             make_client,
@@ -230,6 +258,20 @@ def apply(
             # The built-in emulator lists only a stock model: no warning for a rehearsal.
             preflight=None if use_emulator else check_models_before_apply,
         )
+
+
+def print_apply(
+    report: ApplyReport,
+    output_format: str,
+    lockfile: str,
+    targets: tuple[str, ...],
+    use_emulator: bool,
+) -> None:
+    """The report on stdout (JSON or Markdown), the summary and notes on stderr."""
+    from specsync.cli.report_json import apply_document
+    from specsync.cli.report_text import apply_summary
+    from specsync.plan import pending_outside
+
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
@@ -248,10 +290,6 @@ def apply(
 
         lie = "lies" if outside == 1 else "lie"
         click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
-    if report.interrupted:
-        # Ctrl-C (or a cancelled job's SIGTERM) exits 130, as README says, after recording.
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def _on_a_terminal() -> bool:
@@ -286,172 +324,3 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
         return None
     agreed = len(chosen) if options.max_items is None else min(options.max_items, len(chosen))
     return dataclasses.replace(options, max_items=agreed)
-
-
-@click.command()
-@LOCKFILE_OPTION
-@click.option("--wait", is_flag=True, help="Poll until every render is done or failed.")
-@click.option(
-    "--timeout",
-    type=FiniteFloat(min=0),
-    # Renders take 1 to 10 minutes plus queueing (vendor docs): half an hour by default.
-    default=1800.0,
-    show_default=True,
-    metavar="S",
-    help="With --wait: give up after S seconds (exit 1). Polls thin out from every second "
-    "to every 30 s.",
-)
-@format_option(
-    ("text", "json"),
-    "json: {items: [{id, projectId, state, progress, downloadUrl}]} on stdout alone.",
-)
-@concurrency_option("Progress requests in flight at once.")
-@emulator_flag("Ask a built-in emulator about the rehearsal lockfile (.specsync/emulator.lock).")
-@click.option(
-    "--pull",
-    "then_pull",
-    is_flag=True,
-    help="Also download each video whose render this run sees finish, as `specsync pull` "
-    "does (exit 1 too when one is not on disk and verified). Videos done before are left "
-    "to `specsync pull`.",
-)
-@out_option()
-@max_bytes_option()
-def status(
-    lockfile: str,
-    wait: bool,
-    timeout: float,
-    output_format: str,
-    concurrency: int,
-    use_emulator: bool,
-    then_pull: bool,
-    out_dir: str | None,
-    max_bytes: int,
-) -> int:
-    """Bring render results into the lockfile: progress, done/failed, download URLs.
-
-    Polls the progress of every exported item whose render is not finished. "done" and
-    "failed" are recorded in the lockfile (under the apply lock; fingerprints untouched);
-    progress and download URLs (short-lived) are kept in .specsync/status.json only. A
-    projectId the service does not know (HTTP 404) is reported, not polled again. Exit 0
-    when everything is done or still rendering; 1 when anything failed, is unknown, could
-    not be read, or --wait timed out.
-
-    \b
-    Credentials (environment only): AISTUDIOS_API_KEY, or AISTUDIOS_APP_ID and
-    AISTUDIOS_USER_KEY; SPECSYNC_API_BASE overrides the address.
-
-    \b
-    Examples:
-      specsync status
-      specsync status --wait --timeout 900
-      specsync status --emulator --wait
-      specsync status --wait --pull --out videos
-      specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
-    """
-    from specsync.cli.console import shown
-    from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import status_text
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.status import (
-        StatusOptions,
-        check_service,
-        run_status,
-    )
-    from specsync.state.journal import LockBusy, read_lock_view
-
-    lockfile = mode_lockfile(lockfile, use_emulator)
-    path = Path(lockfile)
-    # With the journal of an interrupted apply folded in: exports it recorded before it
-    # died are polled too, before the next apply writes them into the lockfile.
-    lock = read_lock_view(path)
-    try:
-        api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
-        check_service(lock, lockfile, api_base)
-        with api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
-
-            def log(line: str) -> None:
-                click.echo(shown(line), err=True)
-
-            def make_client() -> Any:
-                return polling_client(base, credentials, log)
-
-            options = StatusOptions(wait=wait, timeout=timeout, concurrency=concurrency)
-            puller = _Puller(path, make_client, out_dir, max_bytes) if then_pull else None
-            report = run_status(
-                path,
-                make_client,
-                options,
-                log,
-                lock=lock,
-                on_done=None if puller is None else puller.pull_finished,
-            )
-            pulled = None if puller is None else puller.report()
-    except LockBusy as error:
-        raise UserError(
-            f"{error} (status records results under the same lock; try again when it ends)"
-        ) from None
-    if use_emulator:
-        # This command's own emulator has stopped by now, and with it its download URLs
-        # (and those an earlier one left in the cache): printing them hands out dead links.
-        had_urls = any(item.download_url for item in report.items)
-        report.items = [dataclasses.replace(item, download_url=None) for item in report.items]
-        if had_urls and not then_pull:
-            click.echo(
-                "note: an emulator's download URLs end with it; "
-                "`specsync status --emulator --wait --pull` downloads the videos while it runs",
-                err=True,
-            )
-    if output_format == "json":
-        document = status_document(report)
-        if pulled is not None:
-            from specsync.cli.report_json import pull_document
-
-            document["pull"] = pull_document(pulled)
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-    click.echo(status_text(report), nl=False, err=True)
-    if pulled is not None:
-        from specsync.cli.pull_command import pull_summary
-
-        pull_summary(pulled, verify=False)
-    if not report.ok or (pulled is not None and not pulled.ok):
-        return EXIT_INVALID
-    return EXIT_OK
-
-
-class _Puller:
-    """`status --pull`: the videos of the renders this run sees finish, each round's at once.
-
-    Items already done before the run are left to `specsync pull` (in CI, a fresh checkout
-    would otherwise download every video ever made, on every run).
-    """
-
-    def __init__(self, path: Path, make_client: Any, out_dir: str | None, max_bytes: int):
-        from specsync.cli.pull_command import PullProgress, pull_options
-
-        self.path = path
-        self.make_client = make_client
-        self.options = pull_options(path, out_dir, (), 4, max_bytes)
-        self.progress = PullProgress(sys.stderr)
-        self.items: dict[str, Any] = {}
-        self.not_recorded = ""
-
-    def pull_finished(self, done: list[Any]) -> None:
-        """Downloads the renders this polling round saw finish."""
-        from specsync.service.pull import run_pull
-
-        report = run_pull(
-            self.path,
-            dataclasses.replace(self.options, only=frozenset(item.id for item in done)),
-            self.make_client,
-            on_item=self.progress.item,
-        )
-        self.items.update((item.id, item) for item in report.items)
-        self.not_recorded = report.not_recorded or self.not_recorded
-
-    def report(self) -> Any:
-        """What was pulled in all the rounds, as one pull report."""
-        from specsync.service.pull import PullReport
-
-        items = [self.items[key] for key in sorted(self.items)]
-        return PullReport(items=items, not_recorded=self.not_recorded)

@@ -2,7 +2,8 @@
 rendered-text cache.
 
 It may import only `model` (and specsync's version for the cache key); never the HTTP stack
-or click. Jinja is imported only by the modules that run it (`render`, `sandbox`,
-`compiling`): `items`, the front the pipeline calls, renders plain scripts and cached texts
-without it (tests/test_imports.py checks the CLI).
+or click. Jinja is imported only by the modules that run it (`render`, `sandbox` and its
+`stable_values`, `compiling`): `items`, the front the pipeline calls, renders plain scripts
+and cached texts without it (tests/test_imports.py checks the CLI). The compiled-template
+cache is `cache`, its secret `cache_key`.
 """

@@ -9,9 +9,9 @@ Cached entries are marshalled code objects, that is, code that will run. A cache
 can be restored in CI from another branch or written by anyone who can write to it, so every
 entry carries an HMAC-SHA256 whose key lives outside the cache directory
 (`$SPECSYNC_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/specsync/cache.key`, else
-`~/.config/specsync/cache.key`, created 0o600). Anything that does not verify, is truncated,
-corrupt or from another Python/Jinja2/specsync version is ignored and recompiled, never an
-error: the cache can only make a run faster, never change what it does.
+`~/.config/specsync/cache.key`, created 0o600: `cache_key`). Anything that does not
+verify, is truncated, corrupt or from another Python/Jinja2/specsync version is ignored and
+recompiled, never an error: the cache can only make a run faster, never change what it does.
 
 Storage: one folder per format version in `$SPECSYNC_CACHE_DIR` (default
 `$XDG_CACHE_HOME/specsync`, else `~/.cache/specsync`), holding SHARDS pack files; an entry
@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from specsync import __version__
 from specsync.regular_files import open_regular, read_regular
+from specsync.render.cache_key import CacheUnusable, default_key_file, read_secret
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -55,7 +56,6 @@ FORMAT = 1
 MAGIC = b"SSTC"
 HEADER = struct.Struct(">4s32sI32s")  # magic, key, payload length, mac
 KEY_BYTES = 32
-SECRET_BYTES = 32
 # Packs per cache folder; an entry's pack is the first byte of its key, modulo this.
 SHARDS = 64
 # Rewrite a pack, keeping only what this run used, once all packs together would be this
@@ -100,16 +100,6 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     if environ.get("XDG_CACHE_HOME"):
         return Path(environ["XDG_CACHE_HOME"]) / "specsync"
     return Path.home() / ".cache" / "specsync"
-
-
-def default_key_file(environ: Mapping[str, str] = os.environ) -> Path:
-    """`$SPECSYNC_CACHE_KEY_FILE`, else `$XDG_CONFIG_HOME/specsync/cache.key`, else
-    `~/.config/specsync/cache.key`: outside the cache, which CI may restore from elsewhere."""
-    if environ.get("SPECSYNC_CACHE_KEY_FILE"):
-        return Path(environ["SPECSYNC_CACHE_KEY_FILE"])
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"]) / "specsync" / "cache.key"
-    return Path.home() / ".config" / "specsync" / "cache.key"
 
 
 def environment_fingerprint(env: Environment) -> str:
@@ -429,74 +419,16 @@ class TemplateCache:
         if not self.enabled:
             return False
         try:
-            self._secret = self._read_secret()
-        except _Unusable as reason:
+            self._secret = read_secret(self.key_file, self.cache_dir)
+        except CacheUnusable as reason:
             self.disabled_reason = str(reason)
             return False
         return True
-
-    def _read_secret(self) -> bytes:
-        key_file = self.key_file.absolute()
-        cache_dir = self.cache_dir.absolute()
-        if key_file.parent == cache_dir or cache_dir in key_file.parents:
-            raise _Unusable(f"the cache key {key_file} must not live inside the cache")
-        try:
-            return _read_key(key_file)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            raise _Unusable(f"cannot read the cache key {key_file}: {error}") from None
-        try:
-            _create_key(key_file)
-            return _read_key(key_file)
-        except OSError as error:
-            raise _Unusable(f"cannot create the cache key {key_file}: {error}") from None
-
-
-class _Unusable(Exception):
-    """The cache cannot be used this run (no trustworthy key); not an error for the user."""
 
 
 def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
     message = MAGIC + key + struct.pack(">I", len(payload))
     return hmac.digest(secret, message + payload, "sha256")  # one call, in C
-
-
-def _read_key(path: Path) -> bytes:
-    fd = open_regular(path)  # a FIFO planted there never blocks a run
-    try:
-        status = os.fstat(fd)
-        # Anyone else able to write the key could forge entries; anyone else able to read
-        # it could too, with write access to the cache.
-        if hasattr(os, "getuid") and status.st_uid != os.getuid():
-            raise _Unusable(f"the cache key {path} belongs to another user")
-        if status.st_mode & 0o077:
-            raise _Unusable(f"the cache key {path} is readable or writable by others")
-        secret = os.read(fd, SECRET_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(secret) != SECRET_BYTES:
-        raise _Unusable(f"the cache key {path} is damaged; delete it to get a new one")
-    return secret
-
-
-def _create_key(path: Path) -> None:
-    """Write a fresh key to a private temporary file, then link it into place.
-
-    Linking fails when another run created the key first; then that key is the one used.
-    """
-    import secrets
-    import tempfile
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".cache-key-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(SECRET_BYTES))
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
 
 
 def _shard_of(key: bytes) -> int:

@@ -11,7 +11,6 @@ ceiling in `render`.
 
 from __future__ import annotations
 
-import datetime
 import math
 import operator
 import re
@@ -24,7 +23,6 @@ from jinja2 import (
     BaseLoader,
     StrictUndefined,
     TemplateNotFound,
-    Undefined,
     filters,
     nodes,
     pass_eval_context,
@@ -45,6 +43,7 @@ from specsync.render.limits import (
     MAX_WIDTH,
 )
 from specsync.render.skeleton import SLOT_PREFIX
+from specsync.render.stable_values import UnstableValue, refuse_unstable
 
 __all__ = ["MAX_INCLUDE_BYTES", "MAX_TEMPLATE_CHARS", "MAX_VALUE", "ScriptEnvironment"]
 
@@ -291,7 +290,7 @@ def _replace(eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | Non
 def _join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any = None) -> Any:
     items = list(_bounded(value))
     if attribute is None:
-        _refuse_unstable(items)
+        refuse_unstable(items)
     _check_join(str(d), [str(item) if not isinstance(item, str) else item for item in items])
     return filters.do_join(eval_ctx, items, d, attribute)
 
@@ -410,7 +409,7 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
         else:
             # A method's or a generator's text holds its address: it would change the
             # script, and re-export the video, on every run.
-            _refuse_unstable(value)
+            refuse_unstable(value)
             size = _estimate(value, MAX_VALUE)
         if size > MAX_VALUE:
             raise TooLarge(f"a value over {MAX_VALUE:,} characters cannot be printed")
@@ -447,7 +446,7 @@ def _checked_format(owner: Any, name: str, sandboxed: Any) -> Any:
 
 
 def _string(value: Any) -> str:
-    _refuse_unstable(value)
+    refuse_unstable(value)
     return soft_str(value)
 
 
@@ -456,52 +455,6 @@ def _random(value: Any) -> Any:
         "the random filter picks anew on every run: the script, and so the video and its "
         "bill, would change on every apply; choose the value in the manifest instead"
     )
-
-
-def _refuse_unstable(value: Any) -> None:
-    """Raise UnstableValue when `value` would print a text that differs every run."""
-    unstable = _unstable_kind(value)
-    if unstable is not None:
-        what, instead = unstable
-        raise UnstableValue(
-            f"this prints {what}, not a value: its text differs every run; {instead}"
-        )
-
-
-class UnstableValue(SecurityError):
-    """A printed value whose text is not stable: a method, a generator, an object whose
-    text holds its memory address. It would change the script on every run."""
-
-
-# What prints the same text every run (containers are checked item by item).
-_STABLE_TYPES = (str, int, float, type(None), datetime.date, datetime.time, range)
-
-
-def _unstable_kind(value: Any, depth: int = 0) -> tuple[str, str] | None:
-    """(what `value` is, what to write instead) when its printed text would not be
-    stable; None when it is."""
-    if isinstance(value, (_STABLE_TYPES, Undefined)):
-        return None  # Undefined: StrictUndefined raises its own, better, error when printed
-    if isinstance(value, (list, tuple, dict)) and depth <= 50:
-        items = (
-            (entry for pair in value.items() for entry in pair)
-            if isinstance(value, dict)
-            else value
-        )
-        for entry in items:
-            found = _unstable_kind(entry, depth + 1)
-            if found is not None:
-                return found
-        return None
-    kind = type(value).__name__
-    if hasattr(value, "__next__") and hasattr(value, "__iter__"):
-        return f"an iterator ({kind})", "add |list (or |join(', ')) to print its items"
-    if callable(value):
-        return (
-            f"a method ({kind})",
-            "for a key named like a method, write x['items'] instead of x.items",
-        )
-    return f"an object ({kind})", "print one of its fields instead"
 
 
 def _estimate(value: Any, budget: int, depth: int = 0) -> int:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from specsync.manifests import load
+from specsync.manifests import load, yaml_limits
 from specsync.manifests.load import load_document, parse_document, scalar_first_line
 from specsync.model import InputError
 from tests.helpers import EXAMPLES
@@ -123,19 +123,22 @@ TRICKY = [
 def test_node_estimate_is_an_upper_bound() -> None:
     texts = [*TRICKY, *(p.read_text(encoding="utf-8") for p in EXAMPLES.rglob("*.yaml"))]
     for text in texts:
-        nodes = sum(isinstance(e, load._NODE_EVENTS) for e in yaml.parse(text, Loader=load._Loader))
-        assert load._node_estimate(text) >= nodes, text
+        nodes = sum(
+            isinstance(e, yaml_limits.NODE_EVENTS)
+            for e in yaml.parse(text, Loader=yaml_limits.YamlLoader)
+        )
+        assert yaml_limits.node_estimate(text) >= nodes, text
 
 
 def test_too_many_nodes_are_refused_before_composing(monkeypatch: pytest.MonkeyPatch) -> None:
     started = time.monotonic()
-    flow = b"x: [" + b",".join([b"1"] * (load.MAX_NODES + 10)) + b"]\n"
+    flow = b"x: [" + b",".join([b"1"] * (yaml_limits.MAX_NODES + 10)) + b"]\n"
     assert refused(flow).startswith("m.yaml:1:999999: too many YAML values (over 500,000)")
-    block = b"x:\n" + b"  - 1\n" * (load.MAX_NODES + 10)
+    block = b"x:\n" + b"  - 1\n" * (yaml_limits.MAX_NODES + 10)
     assert refused(block).startswith("m.yaml:499999:5: too many YAML values")
     assert time.monotonic() - started < 5
     # Under the limit, the same shapes load (the estimate alone may exceed it).
-    monkeypatch.setattr(load, "MAX_NODES", 20)
+    monkeypatch.setattr(yaml_limits, "MAX_NODES", 20)
     assert parse_document(b"x: [1,2,3]\ny: 'a,b,c,d,e,f,g,h,i,j,k'\n", "m.yaml").data["x"] == [
         1,
         2,
@@ -190,11 +193,11 @@ def test_flow_nesting_check_agrees_with_the_character_by_character_one(
     chooser = random.Random(5)
     for _ in range(20_000):
         limit = chooser.choice([1, 2, 3])
-        monkeypatch.setattr(load, "MAX_FLOW_DEPTH", limit)
+        monkeypatch.setattr(yaml_limits, "MAX_FLOW_DEPTH", limit)
         text = "".join(chooser.choice("[]{}'\" #\t,:-ab\n") for _ in range(chooser.randint(0, 40)))
         expected = reference_nesting(text, limit)
         try:
-            load._check_nesting(text, "m.yaml")
+            yaml_limits.check_nesting(text, "m.yaml")
             got = None
         except InputError as error:
             got = (error.problems[0].location.line, error.problems[0].location.column)
@@ -203,11 +206,11 @@ def test_flow_nesting_check_agrees_with_the_character_by_character_one(
 
 def test_flow_nesting_check_is_linear_on_hostile_lines() -> None:
     started = time.monotonic()
-    load._check_nesting("x: [" + "a" * 9_000_000 + "]", "m.yaml")
+    yaml_limits.check_nesting("x: [" + "a" * 9_000_000 + "]", "m.yaml")
     assert time.monotonic() - started < 0.5  # a Python step per character took 1.8 s
     # Each "#" looks back over its own run of blanks only: not quadratic (3M of them).
     started = time.monotonic()
-    load._check_nesting("x: [" + " #," * 3_000_000 + "]", "m.yaml")
+    yaml_limits.check_nesting("x: [" + " #," * 3_000_000 + "]", "m.yaml")
     assert time.monotonic() - started < 10
 
 
@@ -260,7 +263,7 @@ def _blanked_block_scalars(text: str) -> str | None:
 
 
 def test_block_scalar_skipping_agrees_with_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(load, "MAX_FLOW_DEPTH", 2)
+    monkeypatch.setattr(yaml_limits, "MAX_FLOW_DEPTH", 2)
     chooser = random.Random(11)
     pieces = ["k: |", "k: >-", "- |", "- k: |+", "k: [[[a]]]", "{{ x }}", "[[[", "]]]", "k: v", ""]
     checked = 0
@@ -276,7 +279,7 @@ def test_block_scalar_skipping_agrees_with_libyaml(monkeypatch: pytest.MonkeyPat
         checked += 1
         expected = reference_nesting(blanked, 2)
         try:
-            load._check_nesting(text, "m.yaml")
+            yaml_limits.check_nesting(text, "m.yaml")
             got = None
         except InputError as error:
             got = (error.problems[0].location.line, error.problems[0].location.column)

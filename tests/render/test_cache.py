@@ -19,9 +19,9 @@ from specsync.render.cache import (
     MAGIC,
     TemplateCache,
     default_cache_dir,
-    default_key_file,
     environment_fingerprint,
 )
+from specsync.render.cache_key import default_key_file
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 
 SOURCES = [f"Hi {{{{ name }}}}, lesson {n} of {{{{ product }}}}." for n in range(20)]
