@@ -36,6 +36,9 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="specsync-tests-"))
 atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
 os.environ.update(isolated_environment(_SESSION_HOME))
 os.environ.pop("GIT_CONFIG_GLOBAL", None)  # a ~/.gitconfig by another name
+# The emulator renders in about a second: `status --wait` polls first after 0.1 s, not 1 s
+# (about 0.9 s saved by each of some 30 tests).
+os.environ["SPECSYNC_POLL_INTERVAL"] = "0.1"
 
 
 @pytest.fixture(autouse=True)

@@ -130,6 +130,12 @@ class _Expander:
             base_settings={**_settings(defaults), **_settings(video)},
             from_video=locales_path[0] == "videos",
         )
+        self.locales(context, entries)
+
+    def locales(
+        self, context: _VideoContext, entries: list[tuple[str, Mapping[str, Any], PathKey, bool]]
+    ) -> None:
+        doc = context.doc
         # Locale codes are case-insensitive (BCP 47): `en` and `EN` are one export, billed
         # once. Keyed by the canonical code, with where it was first written.
         # Where it was written is looked up only for a duplicate: locating is a cost per item.
@@ -143,21 +149,32 @@ class _Expander:
                 continue
             canonical = canonical_locale(locale)
             if canonical in seen_here:
-                first, first_path, first_is_key = seen_here[canonical]
-                at = doc.locate(entry_path, key=entry_is_key)
-                first_at = doc.locate(first_path, key=first_is_key)
-                also = f" (as '{first}')" if first != locale else ""
-                self.problem(
-                    at,
-                    f"locale '{locale}' is listed twice for video '{video_id}'{also}: "
-                    f"also at line {first_at.line} (locale codes ignore case)",
-                    "duplicate-locale",
-                )
+                first_written = seen_here[canonical]
+                self.duplicate_locale(context, locale, entry_path, entry_is_key, first_written)
                 continue
             seen_here[canonical] = (locale, entry_path, entry_is_key)
             self.locale(context, locale, override, entry_path, entry_is_key)
             if self.full:
                 return
+
+    def duplicate_locale(
+        self,
+        context: _VideoContext,
+        locale: str,
+        entry_path: PathKey,
+        entry_is_key: bool,
+        first_written: tuple[str, PathKey, bool],
+    ) -> None:
+        first, first_path, first_is_key = first_written
+        at = context.doc.locate(entry_path, key=entry_is_key)
+        first_at = context.doc.locate(first_path, key=first_is_key)
+        also = f" (as '{first}')" if first != locale else ""
+        self.problem(
+            at,
+            f"locale '{locale}' is listed twice for video '{context.video_id}'{also}: "
+            f"also at line {first_at.line} (locale codes ignore case)",
+            "duplicate-locale",
+        )
 
     def locale(
         self,
@@ -184,31 +201,16 @@ class _Expander:
         elif "script" in video:
             script, script_path = video["script"], ("videos", video_id, "script")
         else:
-            self.problem(
-                context.video_at,
-                f"item '{item_id}' has no script: set `script` on the video or on the locale",
-                "no-script",
-            )
+            self.missing(context, item_id, "script", "on the video or on the locale")
             return
         if "model" not in fields:
-            self.problem(
-                context.video_at,
-                f"item '{item_id}' has no model: set `model` on the video, "
-                "the locale or in `defaults`",
-                "no-model",
-            )
+            self.missing(context, item_id, "model", "on the video, the locale or in `defaults`")
             return
         source = context.video_at
         if context.from_video:
             source = doc.locate(entry_path, key=entry_is_key)
         if len(self.specs) >= MAX_ITEMS:
-            self.full = True
-            self.problem(
-                source,
-                f"more than {MAX_ITEMS:,} items (videos x locales) in one run: split the "
-                "manifests into projects with lockfiles of their own",
-                "too-many-items",
-            )
+            self.too_many_items(source)
             return
         if not self.unique(item_id, source):
             return
@@ -230,6 +232,22 @@ class _Expander:
                 source=source,
                 template_first_line=template_first_line,
             )
+        )
+
+    def missing(self, context: _VideoContext, item_id: str, what: str, where: str) -> None:
+        self.problem(
+            context.video_at,
+            f"item '{item_id}' has no {what}: set `{what}` {where}",
+            f"no-{what}",
+        )
+
+    def too_many_items(self, source: Location) -> None:
+        self.full = True
+        self.problem(
+            source,
+            f"more than {MAX_ITEMS:,} items (videos x locales) in one run: split the "
+            "manifests into projects with lockfiles of their own",
+            "too-many-items",
         )
 
     def unique(self, item_id: str, place: Location) -> bool:

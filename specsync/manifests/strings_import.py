@@ -44,7 +44,8 @@ class _Change:
     row: Location
 
 
-def _rows(csv_path: Path, display: str) -> list[tuple[int, dict[str, str]]]:
+def _csv_text(csv_path: Path, display: str) -> str:
+    """The file's text: a regular file, at most MAX_CSV_BYTES, UTF-8."""
     try:
         # Never blocks on a FIFO, never reads a device forever: a regular file, capped.
         fd = open_regular(csv_path)
@@ -71,6 +72,11 @@ def _rows(csv_path: Path, display: str) -> list[tuple[int, dict[str, str]]]:
                 code="csv",
             )
         ) from None
+    return text
+
+
+def _rows(csv_path: Path, display: str) -> list[tuple[int, dict[str, str]]]:
+    text = _csv_text(csv_path, display)
     delimiter = _delimiter(text)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,9 @@ from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.item_words import RenderState
 from specsync.regular_files import read_regular
+from specsync.service.apply import seconds_from_env
 from specsync.service.credentials import is_loopback_host
-from specsync.service.errors import ClientError, RenderRefused
+from specsync.service.errors import ClientError, ConfigError, RenderRefused
 from specsync.state import journal
 from specsync.state.lockfile_data import Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
@@ -47,6 +49,9 @@ DEFAULT_TIMEOUT = 1800.0
 FIRST_INTERVAL = 1.0
 MAX_INTERVAL = 30.0
 INTERVAL_GROWTH = 1.5
+# The first wait between polls, for whoever wants to see a short render sooner (and the
+# tests, whose emulator renders in a second). Never 0: a zero interval never grows.
+POLL_INTERVAL_ENV = "SPECSYNC_POLL_INTERVAL"
 _WORD_LIMIT = 40
 
 # The service's state words are undocumented (`finish` and `exported` appear in its pages):
@@ -406,6 +411,17 @@ def _changed(before: ItemStatus, after: ItemStatus) -> bool:
     )
 
 
+def first_interval_from_env(env: Mapping[str, str]) -> float:
+    """The first poll interval: `SPECSYNC_POLL_INTERVAL` (above 0, at most MAX_INTERVAL)."""
+    seconds = seconds_from_env(env, POLL_INTERVAL_ENV, FIRST_INTERVAL)
+    if not 0 < seconds <= MAX_INTERVAL:
+        raise ConfigError(
+            f"{POLL_INTERVAL_ENV} must be a number of seconds above 0 and at most "
+            f"{MAX_INTERVAL:g}, got {env.get(POLL_INTERVAL_ENV, '').strip()!r}"
+        )
+    return seconds
+
+
 def run_status(
     lockfile_path: Path,
     make_client: Callable[[], ProgressClient],
@@ -423,6 +439,7 @@ def run_status(
     (`status --wait --pull` downloads them then).
     """
     lockfile_path = Path(lockfile_path)
+    first_interval = first_interval_from_env(os.environ)
     if lock is None:
         lock = journal.read_lock_view(lockfile_path)
     items = {item.id: item for item in initial_items(lock, read_cache(lockfile_path))}
@@ -431,7 +448,7 @@ def run_status(
         report.items = list(items.values())
         return report
     deadline = clock() + options.timeout
-    interval = FIRST_INTERVAL
+    interval = first_interval
     client = make_client()
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:

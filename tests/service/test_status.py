@@ -14,7 +14,14 @@ import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.item_words import RenderState
-from specsync.service.status import ItemStatus, interpret
+from specsync.service.errors import ConfigError
+from specsync.service.status import (
+    FIRST_INTERVAL,
+    POLL_INTERVAL_ENV,
+    ItemStatus,
+    first_interval_from_env,
+    interpret,
+)
 from specsync.state.lockfile_read import read_lockfile
 from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 
@@ -222,3 +229,29 @@ def test_status_asks_only_the_host_the_lockfile_names() -> None:
     # An emulator lockfile is checked by its mark, not its host.
     fake = Lockfile({"a/en": entry}, emulator=True, service="127.0.0.1")
     check_service(fake, "specsync.lock", "http://localhost:8000")
+
+
+def test_first_poll_interval_comes_from_the_environment() -> None:
+    assert first_interval_from_env({}) == FIRST_INTERVAL
+    assert first_interval_from_env({POLL_INTERVAL_ENV: " "}) == FIRST_INTERVAL
+    assert first_interval_from_env({POLL_INTERVAL_ENV: "0.25"}) == 0.25
+    assert first_interval_from_env({POLL_INTERVAL_ENV: "30"}) == 30.0
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "30.5", "soon", "1e999"])
+def test_a_bad_poll_interval_is_refused(text: str) -> None:
+    # 0 would never grow (a busy loop against the service); above 30 s is past the longest.
+    with pytest.raises(ConfigError, match=POLL_INTERVAL_ENV):
+        first_interval_from_env({POLL_INTERVAL_ENV: text})
+
+
+def test_status_with_a_bad_poll_interval_exits_1_naming_it(
+    project: Path, emu_env: dict[str, str]
+) -> None:
+    assert specsync(["apply"], project, emu_env).returncode == 0
+    before = (project / "specsync.lock").read_bytes()
+    result = specsync(["status", "--wait"], project, {**emu_env, POLL_INTERVAL_ENV: "0"})
+    assert result.returncode == 1, result.stderr
+    assert f"{POLL_INTERVAL_ENV} must be a number of seconds above 0" in result.stderr
+    assert_not_a_crash(result)
+    assert (project / "specsync.lock").read_bytes() == before
