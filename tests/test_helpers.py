@@ -146,7 +146,7 @@ def test_ci_runs_exactly_readmes_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     commands = re.findall(r"python -m pytest[^`\n]*", ci)
-    assert commands == ["python -m pytest -q -n 6"]
+    assert commands == ["python -m pytest -q -n auto"]
     assert f"pip install -e '.[test]' && {commands[0]}\n" in readme
     assert f"`{commands[0]}` runs everything" in readme
 
