@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
-import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -25,6 +22,7 @@ from specsync.cli.options import (
     target_option,
 )
 from specsync.errors import UserError
+from specsync.service.apply_prepare import signals_interrupt
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -216,7 +214,7 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     check_service(lock, str(path), api_base, "pull")
     progress = PullProgress(sys.stderr)
     try:
-        with lazy_endpoint(use_emulator) as endpoint, terminate_as_interrupt():
+        with lazy_endpoint(use_emulator) as endpoint, signals_interrupt():
 
             def make_client() -> Any:
                 base, credentials = endpoint()
@@ -233,24 +231,6 @@ def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) ->
     except LockBusy as error:
         raise UserError(str(error)) from None
     return report
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) ends a pull as Ctrl-C does: downloads let go within
-    about 2 s, parts kept, exit 130."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class PullProgress:

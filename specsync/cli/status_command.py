@@ -21,8 +21,9 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
-from specsync.cli.pull_command import max_bytes_option, out_option, terminate_as_interrupt
+from specsync.cli.pull_command import max_bytes_option, out_option
 from specsync.errors import UserError
+from specsync.service.apply_prepare import signals_interrupt
 
 if TYPE_CHECKING:
     from specsync.service.pull import PullReport
@@ -137,7 +138,7 @@ def poll(
     from specsync.cli.console import shown
     from specsync.service.status import run_status
 
-    with api_endpoint(use_emulator) as (base, credentials), terminate_as_interrupt():
+    with api_endpoint(use_emulator) as (base, credentials), signals_interrupt():
 
         def log(line: str) -> None:
             click.echo(shown(line), err=True)
