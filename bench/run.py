@@ -423,11 +423,10 @@ class Bench:
         # the first step (e.g. 1k -> 10k) with the last (10k -> 50k). Per-item averages
         # would fall anyway as the start-up is spread thinner, hiding any quadratic term.
         for name, by_size in medians.items():
-            steps = [_marginal(by_size, step) for step in itertools.pairwise(sorted(by_size))]
-            if not steps:
+            growth_of = _first_and_last_step(by_size)
+            if growth_of is None:
                 continue
-            (first, first_cost), (last, last_cost) = steps[0], steps[-1]
-            growth = last_cost / first_cost if first_cost > 0 else 0.0
+            first, first_cost, last, last_cost, growth, steps = growth_of
             rows.append(
                 Row(
                     f"scaling: {name} marginal time per item, {first} vs {last}",
@@ -435,7 +434,7 @@ class Bench:
                     baseline=f"x{growth:.2f}",
                     target="linear (<= x1.5)",
                     # One step compares with itself: a figure, not a verdict.
-                    verdict="" if len(steps) < 2 else "ok" if 0 < growth <= 1.5 else "MISSED",
+                    verdict="" if steps < 2 else "ok" if 0 < growth <= 1.5 else "MISSED",
                     data={"per_item": {n: median / n for n, median in by_size.items()}},
                 )
             )
@@ -458,23 +457,35 @@ class Bench:
         return self.big_runs if items > 10_000 else self.runs
 
 
+def _first_and_last_step(
+    by_size: Mapping[int, float],
+) -> tuple[str, float, str, float, float, int] | None:
+    """The marginal cost per added item of the first and the last step between sizes, their
+    ratio (the growth) and the number of steps; None with fewer than two sizes."""
+    steps = [_marginal(by_size, step) for step in itertools.pairwise(sorted(by_size))]
+    if not steps:
+        return None
+    (first, first_cost), (last, last_cost) = steps[0], steps[-1]
+    growth = last_cost / first_cost if first_cost > 0 else 0.0
+    return first, first_cost, last, last_cost, growth, len(steps)
+
+
 def _memory_rows(peaks: Mapping[str, Mapping[int, float]]) -> list[Row]:
     """Peak memory each added item costs, first step against last: a per-item cost that
     grows with the set (something kept per pair of items) shows as a ratio above 1.5."""
     rows = []
     for name, by_size in peaks.items():
-        steps = [_marginal(by_size, step) for step in itertools.pairwise(sorted(by_size))]
-        if not steps:
+        growth_of = _first_and_last_step(by_size)
+        if growth_of is None:
             continue
-        (first, first_cost), (last, last_cost) = steps[0], steps[-1]
-        growth = last_cost / first_cost if first_cost > 0 else 0.0
+        first, first_cost, last, last_cost, growth, steps = growth_of
         rows.append(
             Row(
                 f"scaling: {name} peak memory per added item, {first} vs {last}",
                 f"{first_cost * 1024:.2f} -> {last_cost * 1024:.2f} KiB",
                 baseline=f"x{growth:.2f}",
                 target="not growing (<= x1.5)",
-                verdict="" if len(steps) < 2 else "ok" if growth <= 1.5 else "MISSED",
+                verdict="" if steps < 2 else "ok" if growth <= 1.5 else "MISSED",
                 data={"peak_mib": dict(by_size)},
             )
         )
