@@ -49,8 +49,9 @@ def test_an_in_process_run_answers_as_a_real_process(project: Path, args: list[s
     )
 
 
-def test_an_in_process_run_puts_the_process_back(project: Path) -> None:
-    before = (
+def process_state() -> tuple[object, ...]:
+    """What a run in this process could change and must put back."""
+    return (
         os.getcwd(),
         dict(os.environ),
         sys.argv,
@@ -61,22 +62,16 @@ def test_an_in_process_run_puts_the_process_back(project: Path) -> None:
         gc.get_threshold(),
         gc.get_freeze_count(),
     )
-    # plan freezes and disables the collector for the rest of its process; apply sets
-    # signal handlers; the environment is replaced for the run.
+
+
+def test_an_in_process_run_puts_the_process_back(project: Path) -> None:
+    before = process_state()
+    # main tunes the collector; apply sets signal handlers; the environment is replaced for
+    # the run.
     env = {**os.environ, "SPECSYNC_TEST_ONLY": "1"}
     assert specsync(["plan"], project, env).returncode == 0
     assert specsync(["apply", "--emulator"], project, env).returncode == 0
-    after = (
-        os.getcwd(),
-        dict(os.environ),
-        sys.argv,
-        (sys.stdin, sys.stdout, sys.stderr),
-        signal.getsignal(signal.SIGINT),
-        signal.getsignal(signal.SIGTERM),
-        gc.isenabled(),
-        gc.get_threshold(),
-        gc.get_freeze_count(),
-    )
+    after = process_state()
     assert after == before
 
 
