@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import requests.adapters
@@ -50,8 +50,8 @@ def open_socket(
                 sock.connect(where)
                 return sock
             sock.settimeout(scope.timeout_for(timeout)[0])
-            with scope.connecting(sock):
-                sock.connect(where)
+            scope.connecting(sock)  # until the connection's connect() ends
+            sock.connect(where)
             # The TLS handshake that may follow gets what is left, as a whole.
             sock.settimeout(scope.timeout_for(timeout)[0])
             return sock
@@ -89,7 +89,15 @@ def _new_conn(connection: urllib3.connection.HTTPConnection) -> socket.socket:
     return sock
 
 
-def _keep_deadline(connection: urllib3.connection.HTTPConnection) -> None:
+def _connect(connection: urllib3.connection.HTTPConnection, connect: Callable[[], None]) -> None:
+    """urllib3's connect (TCP, then TLS for https), cancellable throughout; then reads
+    and writes go through a DeadlineSocket."""
+    scope = current_attempt()
+    try:
+        connect()
+    finally:
+        if scope is not None:
+            scope.connected()
     if connection.sock is not None and not isinstance(connection.sock, DeadlineSocket):
         # A stand-in with the socket methods http.client and urllib3 use.
         connection.sock = cast(socket.socket, DeadlineSocket(connection.sock))
@@ -100,8 +108,7 @@ class DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
         return _new_conn(self)
 
     def connect(self) -> None:
-        super().connect()
-        _keep_deadline(self)
+        _connect(self, super().connect)
 
 
 class DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
@@ -109,8 +116,7 @@ class DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
         return _new_conn(self)
 
     def connect(self) -> None:
-        super().connect()
-        _keep_deadline(self)
+        _connect(self, super().connect)
 
 
 class DeadlineHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):

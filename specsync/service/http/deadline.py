@@ -89,9 +89,8 @@ class AttemptScope:
             if self.cancelled:
                 raise AttemptStopped("the attempt was cancelled")
 
-    @contextmanager
-    def connecting(self, sock: socket.socket) -> Iterator[None]:
-        """While `sock` connects and sets up TLS, a cancel shuts it down.
+    def connecting(self, sock: socket.socket) -> None:
+        """`sock` connects and may set up TLS: until `connected()`, a cancel shuts it down.
 
         A duplicate of the descriptor is what is shut down: wrapping the socket in TLS
         moves the descriptor to a new socket object, and the handshake runs there.
@@ -101,12 +100,15 @@ class AttemptScope:
             if self.cancelled:
                 duplicate.close()
                 raise AttemptStopped("the attempt was cancelled")
-            self._connecting = duplicate
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._connecting = None
+            earlier, self._connecting = self._connecting, duplicate
+        if earlier is not None:
+            earlier.close()  # of an address tried before
+
+    def connected(self) -> None:
+        """The connection is set up (or failed): from now on its operations are watched."""
+        with self._lock:
+            duplicate, self._connecting = self._connecting, None
+        if duplicate is not None:
             duplicate.close()
 
 

@@ -167,26 +167,31 @@ class Transport:
 def _as_scope_ended(
     attempt: Attempt, scope: AttemptScope, request: Request, deadline: float
 ) -> Attempt:
-    """An attempt without a reply, said as what ended it: a cancel, or the deadline.
-
-    Nothing of the request written means nothing can have been processed.
-    """
-    if attempt.reply is not None or not (scope.cancelled or scope.expired):
+    """An attempt without a reply, said as what ended it (a cancel, the deadline) and as
+    sent or not: a request none of which reached the socket cannot have been processed
+    (a connect, or a TLS handshake, that failed or was cut short)."""
+    if attempt.reply is not None:
         return attempt
+    sent = attempt.sent and scope.wrote
     if scope.cancelled:
-        sent = attempt.sent and scope.wrote
         return Attempt(error=STOPPED_IN_FLIGHT if sent else STOPPED_BEFORE_SENDING, sent=sent)
-    if not scope.wrote:
+    if scope.expired and sent:
+        return Attempt(
+            error=f"no complete answer within the {deadline:g} s request deadline (the "
+            "server may have processed the request)",
+            retryable=request.idempotent,
+        )
+    if scope.expired:
         return Attempt(
             error=f"no connection within the {deadline:g} s request deadline",
             sent=False,
             retryable=True,
         )
-    return Attempt(
-        error=f"no complete answer within the {deadline:g} s request deadline (the server "
-        "may have processed the request)",
-        retryable=request.idempotent,
-    )
+    if attempt.sent and not sent:
+        return Attempt(
+            error="the connection failed before the request was sent", sent=False, retryable=True
+        )
+    return attempt
 
 
 def _pinned_url(base_url: str, pinned: Sequence[str]) -> tuple[str, str | None, str | None]:
