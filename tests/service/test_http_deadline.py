@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,16 +70,22 @@ def read_request(conn: socket.socket) -> bytes:
 
 
 class RawServer:
-    """A loopback listener handing each connection to `handle` in a thread of its own;
-    counts the connections it accepted."""
+    """A loopback listener handing each connection to `handle` in a thread of its own
+    (over TLS when given a context); counts the connections it accepted."""
 
-    def __init__(self, handle: Callable[[socket.socket, threading.Event], None]) -> None:
+    def __init__(
+        self,
+        handle: Callable[[socket.socket, threading.Event], None],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._handle = handle
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self.stopping = threading.Event()
         self.accepted = 0
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def __enter__(self) -> RawServer:
@@ -98,9 +107,12 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
             conn.settimeout(10)
-            self._handle(conn, self.stopping)
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+            with conn:
+                self._handle(conn, self.stopping)
 
 
 # -- no thread per attempt ---------------------------------------------------------------------
@@ -365,3 +377,67 @@ def test_answers_keep_their_json_through_the_stand_in() -> None:
     with HostileServer("answer", body=body) as server, client_for(server.url) as client:
         result = client.export(REQUEST)
     assert result.project_id == "p-" + "9" * 70_000
+
+
+# -- TLS and proxies ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a certificate for 127.0.0.1 (made with the openssl command),
+    and the certificate for the client to trust."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+def test_over_tls_one_connection_carries_attempt_after_attempt(
+    tls_server_context: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert = tls_server_context
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with RawServer(chunked, context) as server, client_for(server.url) as client:
+        results = [client.export(REQUEST) for _ in range(10)]
+    assert [result.project_id for result in results] == ["p-1"] * 10
+    assert server.accepted == 1
+
+
+def test_over_tls_a_body_at_a_byte_at_a_time_ends_at_the_deadline(
+    tls_server_context: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert = tls_server_context
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with (
+        RawServer(trickle_body, context) as server,
+        client_for(server.url, request_deadline=1.0, read_timeout=30) as client,
+    ):
+        result, took = timed_export(client)
+    assert result.outcome == "uncertain"
+    assert "within the 1 s request deadline" in result.message
+    assert 1.0 <= took < 1.5
+
+
+def test_through_an_http_proxy_the_deadline_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is honoured (requests' own proxy managers): their connections keep the
+    deadline too. The proxy here trickles its answer."""
+    with HostileServer("trickle", interval=0.05) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        with client_for("http://127.0.0.1:9", request_deadline=1.0, read_timeout=30) as client:
+            result, took = timed_export(client)
+    assert len(proxy.requests) == 1 and proxy.requests[0].path.startswith("http://127.0.0.1:9/")
+    assert result.outcome == "uncertain"
+    assert "within the 1 s request deadline" in result.message
+    assert 1.0 <= took < 1.5

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import requests.adapters
+import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
@@ -143,7 +144,20 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
             kwargs["server_hostname"] = self._server_name
             kwargs["assert_hostname"] = self._server_name
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": DeadlineHTTPConnectionPool,
-            "https": DeadlineHTTPSConnectionPool,
-        }
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+        """Through an HTTP(S) proxy (HTTPS_PROXY) too: its connections keep the deadline.
+
+        A SOCKS proxy's connections are urllib3's own (each read keeps the read timeout).
+        """
+        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, urllib3.ProxyManager):
+            manager.pool_classes_by_scheme = dict(POOL_CLASSES)
+        return manager
+
+
+POOL_CLASSES: dict[str, type[urllib3.connectionpool.HTTPConnectionPool]] = {
+    "http": DeadlineHTTPConnectionPool,
+    "https": DeadlineHTTPSConnectionPool,
+}
