@@ -25,6 +25,7 @@ from specsync.service.apply import ApplyOptions, run_apply
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.service.http.deadline import AttemptScope, DeadlinePassed
+from specsync.service.http.transport import Request, Transport
 from tests.helpers.apply_fixtures import Quiet, items
 from tests.helpers.fake_service import standalone_emulator
 from tests.helpers.hostile_server import HostileServer
@@ -178,7 +179,7 @@ def test_headers_at_a_byte_at_a_time_end_at_the_configured_deadline(deadline: fl
         result, took = timed_export(client)
     assert result.outcome == "uncertain"
     assert f"within the {deadline:g} s request deadline" in result.message
-    assert deadline <= took < deadline + 0.5
+    assert deadline <= took < deadline + 1.0  # not the 30 s read timeout
     assert len(server.requests) == 1  # never resubmitted
 
 
@@ -200,7 +201,7 @@ def test_a_body_at_a_byte_at_a_time_ends_at_the_deadline() -> None:
         result, took = timed_export(client)
     assert result.outcome == "uncertain"
     assert "within the 1 s request deadline" in result.message
-    assert 1.0 <= took < 1.5
+    assert 1.0 <= took < 2.0
 
 
 def never_read(conn: socket.socket, stopping: threading.Event) -> None:
@@ -210,16 +211,17 @@ def never_read(conn: socket.socket, stopping: threading.Event) -> None:
 
 def test_a_server_that_never_reads_the_request_ends_it_at_the_deadline() -> None:
     """The request is written within the deadline too (an SSLSocket's sendall would give
-    each piece a fresh timeout; a plain one the connect timeout)."""
-    request = dict(REQUEST, text="x" * 64 * 1024 * 1024)
-    with (
-        RawServer(never_read) as server,
-        client_for(server.url, request_deadline=1.0, connect_timeout=30) as client,
-    ):
-        result, took = timed_export(client, request)
-    assert result.outcome == "uncertain"  # some of it went out
-    assert "within the 1 s request deadline" in result.message
-    assert 1.0 <= took < 1.5
+    each piece a fresh timeout; a plain one the connect timeout, here 30 s)."""
+    body = b"x" * 64 * 1024 * 1024  # more than the socket buffers hold
+    with RawServer(never_read) as server:
+        transport = Transport(server.url, timeout=(30.0, 30.0), deadline=1.0)
+        started = time.monotonic()
+        attempt = transport.attempt(Request("POST", "/", body, {}, idempotent=False))
+        took = time.monotonic() - started
+        transport.close()
+    assert (attempt.reply, attempt.sent, attempt.retryable) == (None, True, False)
+    assert "within the 1 s request deadline" in attempt.error
+    assert 1.0 <= took < 2.0
 
 
 def silent(conn: socket.socket, stopping: threading.Event) -> None:
@@ -239,7 +241,7 @@ def test_a_tls_server_that_never_answers_the_handshake_ends_at_the_deadline() ->
     ):
         result, took = timed_export(client)
     assert (result.outcome, result.attempts) == ("failed", 2)
-    assert 2.0 <= took < 3.0
+    assert 2.0 <= took < 4.0
 
 
 # -- cancel --------------------------------------------------------------------------------------
@@ -261,7 +263,7 @@ def test_cancel_ends_a_tls_handshake_at_once_as_not_sent() -> None:
         cancelled_after(client, 0.3)
         result, took = timed_export(client)
     assert (result.outcome, result.not_sent) == ("failed", True)
-    assert took < 0.8
+    assert took < 1.5  # the cancel came at 0.3 s; the deadline is 30 s
 
 
 @contextlib.contextmanager
@@ -299,7 +301,7 @@ def test_cancel_ends_a_hanging_connect_at_once_as_not_sent() -> None:
         cancelled_after(client, 0.3)
         result, took = timed_export(client)
     assert (result.outcome, result.not_sent) == ("failed", True)
-    assert took < 0.8
+    assert took < 1.5  # the cancel came at 0.3 s; the deadline is 30 s
 
 
 def test_cancel_ends_every_attempt_in_flight_at_once() -> None:
@@ -317,7 +319,7 @@ def test_cancel_ends_every_attempt_in_flight_at_once() -> None:
             ended = time.monotonic() - cancelled_at
         again = client.export(REQUEST)
     assert outcomes == ["uncertain"] * 8
-    assert ended < 0.5
+    assert ended < 1.0
     assert (again.outcome, again.not_sent) == ("failed", True)  # nothing starts after
     assert len(server.requests) == 8
 
@@ -425,7 +427,7 @@ def test_over_tls_a_body_at_a_byte_at_a_time_ends_at_the_deadline(
         result, took = timed_export(client)
     assert result.outcome == "uncertain"
     assert "within the 1 s request deadline" in result.message
-    assert 1.0 <= took < 1.5
+    assert 1.0 <= took < 2.0
 
 
 def test_through_an_http_proxy_the_deadline_holds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,4 +442,4 @@ def test_through_an_http_proxy_the_deadline_holds(monkeypatch: pytest.MonkeyPatc
     assert len(proxy.requests) == 1 and proxy.requests[0].path.startswith("http://127.0.0.1:9/")
     assert result.outcome == "uncertain"
     assert "within the 1 s request deadline" in result.message
-    assert 1.0 <= took < 1.5
+    assert 1.0 <= took < 2.0
