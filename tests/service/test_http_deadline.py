@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -24,7 +25,7 @@ from specsync.item_words import ItemOutcome
 from specsync.service.apply import ApplyOptions, run_apply
 from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
-from specsync.service.http.deadline import AttemptScope, DeadlinePassed
+from specsync.service.http.deadline import AttemptScope, DeadlinePassed, DeadlineSocket
 from specsync.service.http.transport import Request, Transport
 from tests.helpers.apply_fixtures import Quiet, items
 from tests.helpers.fake_service import standalone_emulator
@@ -443,3 +444,44 @@ def test_through_an_http_proxy_the_deadline_holds(monkeypatch: pytest.MonkeyPatc
     assert result.outcome == "uncertain"
     assert "within the 1 s request deadline" in result.message
     assert 1.0 <= took < 2.0
+
+
+def test_a_bug_in_the_socket_layer_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not taken for a transport outcome (no 'uncertain'): the caller sees the bug, as
+    apply's main() does (exit 3, tests/service/test_bugs_surface.py)."""
+
+    def broken(self: DeadlineSocket, *args: Any) -> int:
+        raise TypeError("injected")
+
+    monkeypatch.setattr(DeadlineSocket, "recv_into", broken)
+    with (
+        HostileServer("answer", body=ACCEPTED) as server,
+        client_for(server.url) as client,
+        pytest.raises(TypeError, match="injected"),
+    ):
+        client.export(REQUEST)
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_no_descriptor_is_left_behind_by_connections_or_cancels() -> None:
+    """A new connection per attempt (`Connection: close`), and attempts cancelled while
+    connecting or reading: every socket and its duplicate is closed."""
+    before = open_descriptors()
+    with RawServer(answer_and_close) as server, client_for(server.url) as client:
+        results = [client.export(REQUEST) for _ in range(30)]
+    with RawServer(silent) as server, client_for(server.url, request_deadline=30) as client:
+        cancelled_after(client, 0.2)
+        stopped = client.export(REQUEST)
+    with (
+        RawServer(silent) as server,
+        client_for(server.url.replace("http:", "https:"), request_deadline=30) as client,
+    ):
+        cancelled_after(client, 0.2)
+        client.export(REQUEST)
+    assert [result.project_id for result in results] == ["p-1"] * 30
+    assert stopped.outcome == "uncertain"
+    assert open_descriptors() == before
