@@ -22,7 +22,7 @@ from specsync.cli.options import (
     target_option,
 )
 from specsync.errors import UserError
-from specsync.service.apply_prepare import signals_interrupt
+from specsync.service.signals import signals_interrupt
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -23,7 +23,7 @@ from specsync.cli.options import (
 )
 from specsync.cli.pull_command import max_bytes_option, out_option
 from specsync.errors import UserError
-from specsync.service.apply_prepare import signals_interrupt
+from specsync.service.signals import signals_interrupt
 
 if TYPE_CHECKING:
     from specsync.service.pull import PullReport

@@ -8,13 +8,10 @@ Nothing here sends an export; a refusal leaves the lockfile as it was.
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from specsync.errors import UserError
 from specsync.item_words import PlanAction
@@ -22,6 +19,7 @@ from specsync.model import InputError, Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.saved_plan import SavedPlan, check_fresh, check_selection, saved_items
 from specsync.service.apply_report import Progress
+from specsync.service.signals import signals_interrupt
 from specsync.service.submitter import ExportClient
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_data import Entry, Lockfile, resolution_marker, service_host
@@ -287,20 +285,3 @@ def prepare(
     if recovered:
         check_budget(chosen, options)
     return Prepared(lock, plan, chosen, reused, stamped, options, client)
-
-
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM as SIGINT: KeyboardInterrupt, for steps that have sent nothing yet."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
