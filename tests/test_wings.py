@@ -19,6 +19,7 @@ SHARED = {
     "errors",
     "atomic",
     "regular_files",
+    "project_names",
     "specsync",
 }  # `specsync`: __version__
 ALLOWED: dict[str, set[str]] = {
@@ -58,6 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "atomic": {"regular_files"},
     "regular_files": set(),
+    "project_names": set(),
 }
 
 

@@ -25,8 +25,8 @@ from specsync.cli.options import (
 )
 from specsync.cli.report_json import pull_document
 from specsync.errors import UserError
-from specsync.manifests.project_root import STATE_DIR_NAME
 from specsync.plan import require_matches
+from specsync.project_names import STATE_DIR_NAME
 from specsync.service import credentials as credentials_mod
 from specsync.service.client import request_deadline_from_env
 from specsync.service.download import DEADLINE_GRACE, DownloadLimits

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
 from specsync.item_words import Answer
+from specsync.project_names import STATE_DIR_NAME
 from specsync.regular_files import NotRegular, open_regular, read_regular
 from specsync.state.lockfile_data import Entry, Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
@@ -31,8 +32,6 @@ from specsync.state.lockfile_update import submitted_entry, uncertain_entry, wit
 
 if TYPE_CHECKING:
     import filelock
-
-STATE_DIR_NAME = ".specsync"
 
 # The events of a journal: the service record, an intent, and an answer (the words of
 # `specsync.item_words.Answer`, defined there once; named here for the journal's readers).
