@@ -293,6 +293,24 @@ def _on_a_terminal() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def _answered_yes(question: str) -> bool:
+    """Ask on stderr, read a line: yes, or no by default. End of input (Ctrl-D) is "no"
+    (exit 1), not Ctrl-C (exit 130): click.confirm reads both as Abort, so the few lines
+    here instead."""
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo("", err=True)
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Error: invalid input", err=True)
+
+
 def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     """Ask before anything is sent; the options, bounded by what the person agreed to
     (None: they said no).
@@ -310,7 +328,7 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     length = "under a minute" if minutes < 0.5 else f"about {counted(round(minutes), 'minute')}"
     click.echo(plan_summary(plan), err=True)
     question = f"Export {counted(len(chosen), 'item')}, {length} of video?"
-    if not click.confirm(question, default=False, err=True):
+    if not _answered_yes(question):
         click.echo("Nothing was sent (answer y, or run with --yes, to send).", err=True)
         return None
     agreed = len(chosen) if options.max_items is None else min(options.max_items, len(chosen))
