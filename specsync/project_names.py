@@ -3,7 +3,7 @@ the journal's state folder and the lockfile reader's advice all follow them."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 LOCKFILE_NAME = "specsync.lock"
 PROJECT_FILE_NAME = "specsync.yaml"
@@ -19,3 +19,10 @@ def is_rehearsal_lockfile(path: str | PurePath) -> bool:
     restore (a damaged one is deleted and the rehearsal run again)."""
     parts = PurePath(path).parts
     return parts[-2:] == (STATE_DIR_NAME, EMULATOR_LOCKFILE_NAME)
+
+
+def project_folder(lockfile: Path) -> Path:
+    """The project folder a lockfile belongs to (where videos/ and review/ live): the
+    lockfile's own folder, or for the rehearsal lockfile the one holding `.specsync/`."""
+    folder = lockfile.resolve().parent
+    return folder.parent if is_rehearsal_lockfile(lockfile.resolve()) else folder

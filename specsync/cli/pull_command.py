@@ -26,7 +26,7 @@ from specsync.cli.options import (
 from specsync.cli.report_json import pull_document
 from specsync.errors import UserError
 from specsync.plan import require_matches
-from specsync.project_names import STATE_DIR_NAME
+from specsync.project_names import project_folder
 from specsync.service import credentials as credentials_mod
 from specsync.service.client import request_deadline_from_env
 from specsync.service.download import DEADLINE_GRACE, DownloadLimits
@@ -196,13 +196,9 @@ def min_rate_from_env() -> float:
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
     """--out as given, else videos/ of the project root: beside the lockfile, or beside the
     `.specsync/` folder that holds the rehearsal lockfile of `--emulator` runs."""
-
     if out_dir is not None:
         return Path(out_dir)
-    folder = lockfile.resolve().parent
-    if folder.name == STATE_DIR_NAME:
-        folder = folder.parent
-    return folder / DEFAULT_OUT
+    return project_folder(lockfile) / DEFAULT_OUT
 
 
 def download_read_timeout() -> float:

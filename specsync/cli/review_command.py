@@ -27,6 +27,7 @@ from specsync.cli.report_json import review_document
 from specsync.errors import UserError
 from specsync.manifests.pipeline import load_items
 from specsync.plan import require_matches
+from specsync.project_names import project_folder
 from specsync.review.page import render_page, write_page
 from specsync.review.tiles import build_review
 from specsync.service.pull import video_path
@@ -102,8 +103,10 @@ def review(
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
     lock = read_lock_view(path)
     require_matches("--target", targets, [*(item.id for item in items), *lock.entries])
-    # Beside the project's videos/ (a rehearsal lockfile sits in .specsync/, they do not).
-    page_dir = Path(out_dir) if out_dir else resolve_out(None, path).parent / DEFAULT_PAGE_DIR
+    # The project's folder, where videos/ and review/ live and sources are named from (a
+    # rehearsal lockfile sits in .specsync/, they do not).
+    project = project_folder(path)
+    page_dir = Path(out_dir) if out_dir else project / DEFAULT_PAGE_DIR
     videos = resolve_out(videos_dir, path)
     result = build_review(
         items,
@@ -112,7 +115,7 @@ def review(
         read_cache(path),
         targets,
         emulator=use_emulator or lock.emulator,
-        project_root=path.resolve().parent,
+        project_root=project,
     )
     written = write_review_page(result, page_dir, str(path), targets_given=bool(targets))
     print_review(result, written, output_format)
@@ -123,7 +126,6 @@ def review(
 
 def write_review_page(result: Review, page_dir: Path, lockfile: str, targets_given: bool) -> Path:
     """Render and write the page; a disk that refuses it is the user's problem, named."""
-
     page = render_page(result, page_dir, lockfile, targets_given=targets_given)
     try:
         return write_page(page_dir, page)
