@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from specsync.service.apply import (
     recover,
     utc_now,
 )
+from specsync.service.apply_prepare import marked_for_run
 from specsync.service.errors import ClientError, RenderRefused
 from specsync.service.projects import ProjectEndpointMissing, get_project
 from specsync.service.status import ItemStatus, interpret, write_cache
@@ -237,10 +238,7 @@ def _record(
     lock = read_lockfile(lockfile_path)
     check_emulator_marking(lock, lockfile_path, emulator)
     check_service_host(lock, lockfile_path, host)
-    if not lock.entries and not lock.forgotten:
-        lock = replace(lock, emulator=emulator)
-    if host:
-        lock = replace(lock, service=host)
+    lock = marked_for_run(lock, emulator, host)
     lock, recovered = recover(lockfile_path, lock, emulator, service_host)
     project_id, task = given
     old = lock.entries.get(item.id)

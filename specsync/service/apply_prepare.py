@@ -90,6 +90,15 @@ def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
         )
 
 
+def marked_for_run(lock: Lockfile, emulator: bool, host: str) -> Lockfile:
+    """The lockfile as this run writes it (after the checks above): an empty one takes the
+    run's kind, emulator or real, so the ids a journal folds into it are marked for what
+    they are; the service's host is recorded. Every writer that folds a journal uses it."""
+    if not lock.entries and not lock.forgotten:
+        lock = replace(lock, emulator=emulator)
+    return replace(lock, service=host) if host else lock
+
+
 def check_service_host(lock: Lockfile, path: Path, host: str) -> None:
     """Real ids of one service are never recorded beside those of another host.
 
@@ -265,10 +274,7 @@ def prepare(
         client = client_factory()
         options = identify_emulator(client, options, progress)
     check_emulator_marking(lock, lockfile_path, options.emulator)
-    if not lock.entries and not lock.forgotten:
-        lock = replace(lock, emulator=options.emulator)  # what the recovered ids are
-    if host:
-        lock = replace(lock, service=host)  # written with the next write
+    lock = marked_for_run(lock, options.emulator, host)
     lock, recovered = recover(lockfile_path, lock, options.emulator, options.service_host)
     plan = foreseen
     if recovered:
