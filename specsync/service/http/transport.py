@@ -1,5 +1,8 @@
 """Sending one HTTP request and reading its reply, within a deadline, cancellable.
 
+The deadline on the whole attempt (connect, request, headers, body) is kept at its
+socket by the thread that runs it (`deadline`, `connection`): no thread per attempt.
+
 What a failed exchange means is decided here (see `unanswered`): a connection that never
 opened was not sent; anything after the request may have gone out is "maybe processed".
 Only transport errors (connection, timeout, TLS, malformed HTTP) are such outcomes; any
@@ -10,18 +13,17 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import requests.adapters
 import urllib3.exceptions
 
 from specsync.service.errors import ClientError
 from specsync.service.http.attempt import RETRYABLE_STATUSES, Attempt
+from specsync.service.http.connection import DeadlineAdapter
+from specsync.service.http.deadline import AttemptScope, running
 from specsync.service.http.failures import never_connected, tls_problem
 from specsync.service.http.reply import Reply, SlowAnswer, read_capped
 
@@ -30,6 +32,9 @@ POOL_MAXSIZE = 32
 
 # The exceptions that are an outcome of talking to a server (and reading its answer).
 TRANSPORT_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+STOPPED_BEFORE_SENDING = "stopped before the request was sent"
+STOPPED_IN_FLIGHT = "stopped while the request was in flight (the server may have processed it)"
 
 
 @dataclass(frozen=True)
@@ -41,21 +46,9 @@ class Request:
     idempotent: bool  # repeating it cannot create anything twice (GET, token)
 
 
-class _PinnedAdapter(requests.adapters.HTTPAdapter):
-    """Connects to a pinned address while TLS still checks (and sends as SNI) the name."""
-
-    def __init__(self, server_name: str, **kwargs: Any) -> None:
-        self._server_name = server_name
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["server_hostname"] = self._server_name
-        kwargs["assert_hostname"] = self._server_name
-        super().init_poolmanager(*args, **kwargs)
-
-
 class Transport:
-    """HTTP exchanges with one base URL; safe to share between threads.
+    """HTTP exchanges with one base URL; safe to share between threads (each thread has
+    its own session; the attempt runs in the calling thread).
 
     `pinned`: the addresses a loopback name (`*.localhost`) was checked to resolve to;
     every request connects to one of them, with the name in Host (and SNI), so a resolver
@@ -79,19 +72,21 @@ class Transport:
         self._sessions: list[requests.Session] = []
         self._sessions_lock = threading.Lock()
         self._closed = False
-        self._waiting: set[threading.Event] = set()  # exchanges in flight, woken by cancel()
-        self._waiting_lock = threading.Lock()
+        self._running: set[AttemptScope] = set()  # attempts in flight, stopped by cancel()
+        self._running_lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
     def cancel(self) -> None:
-        """Give up every exchange in flight at once, and start no new one. Thread-safe."""
-        self._cancel.set()
-        with self._waiting_lock:
-            for waiting in self._waiting:
-                waiting.set()
+        """Give up every attempt in flight at once (their sockets are shut down), and
+        start no new one. Thread-safe; returns without waiting for them."""
+        with self._running_lock:
+            self._cancel.set()
+            running_now = list(self._running)
+        for scope in running_now:
+            scope.cancel()
 
     def close(self) -> None:
         with self._sessions_lock:
@@ -103,57 +98,21 @@ class Transport:
     def attempt(self, request: Request) -> Attempt:
         """One HTTP request and its reply, or why there is none, within the deadline.
 
-        The exchange runs in a daemon thread so that neither a trickling server nor a
-        blocked socket read can hold the run past the deadline or a cancel (requests has
-        no whole-exchange deadline); an exchange given up is left to its thread, and its
-        connection is not reused.
+        Runs in the calling thread; every socket operation of the attempt waits at most
+        until the deadline, and a cancel() shuts its socket down.
         """
-        finished = threading.Event()  # set when the exchange ends, or by cancel()
-        with self._waiting_lock:
-            self._waiting.add(finished)
-        try:
-            if self._cancel.is_set():  # after registering: a later cancel() sets `finished`
-                return Attempt(error="stopped before the request was sent", sent=False)
-            return self._await_exchange(finished, self._session(), request)
-        finally:
-            with self._waiting_lock:
-                self._waiting.discard(finished)
-
-    def _await_exchange(
-        self, finished: threading.Event, session: requests.Session, request: Request
-    ) -> Attempt:
-        answer: list[Attempt] = []
-        failure: list[BaseException] = []
-
-        def exchange() -> None:
-            try:
-                answer.append(self._exchange(session, request))
-            except BaseException as error:  # a bug: handed to the caller's thread below
-                failure.append(error)
-            finally:
-                finished.set()
-
-        threading.Thread(target=exchange, daemon=True, name="specsync-request").start()
-        deadline = time.monotonic() + self.deadline
-        while True:
-            finished.wait(max(0.0, deadline - time.monotonic()))
-            if failure:
-                raise failure[0]
-            if answer:
-                return answer[0]
+        scope = AttemptScope(self.deadline)
+        with self._running_lock:
             if self._cancel.is_set():
-                self._local.session = None
-                return Attempt(
-                    error="stopped while the request was in flight (the server may have "
-                    "processed it)"
-                )
-            if time.monotonic() >= deadline:
-                self._local.session = None
-                return Attempt(
-                    error=f"no complete answer within the {self.deadline:g} s request "
-                    "deadline (the server may have processed the request)",
-                    retryable=request.idempotent,
-                )
+                return Attempt(error=STOPPED_BEFORE_SENDING, sent=False)
+            self._running.add(scope)
+        try:
+            with running(scope):
+                attempt = self._exchange(self._session(), request)
+        finally:
+            with self._running_lock:
+                self._running.discard(scope)
+        return _as_scope_ended(attempt, scope, request, self.deadline)
 
     def _exchange(self, session: requests.Session, request: Request) -> Attempt:
         headers = dict(request.headers)
@@ -197,18 +156,42 @@ class Transport:
             if self._closed:
                 raise ClientError("the client is closed")
             session = requests.Session()
-            adapter: requests.adapters.HTTPAdapter
-            if self._server_name is not None:
-                adapter = _PinnedAdapter(
-                    self._server_name, pool_maxsize=POOL_MAXSIZE, max_retries=0
-                )
-            else:
-                adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_MAXSIZE, max_retries=0)
+            adapter = DeadlineAdapter(self._server_name, pool_maxsize=POOL_MAXSIZE, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._sessions.append(session)
         self._local.session = session
         return session
+
+
+def _as_scope_ended(
+    attempt: Attempt, scope: AttemptScope, request: Request, deadline: float
+) -> Attempt:
+    """An attempt without a reply, said as what ended it (a cancel, the deadline) and as
+    sent or not: a request none of which reached the socket cannot have been processed
+    (a connect, or a TLS handshake, that failed or was cut short)."""
+    if attempt.reply is not None:
+        return attempt
+    sent = attempt.sent and scope.wrote
+    if scope.cancelled:
+        return Attempt(error=STOPPED_IN_FLIGHT if sent else STOPPED_BEFORE_SENDING, sent=sent)
+    if scope.expired and sent:
+        return Attempt(
+            error=f"no complete answer within the {deadline:g} s request deadline (the "
+            "server may have processed the request)",
+            retryable=request.idempotent,
+        )
+    if scope.expired:
+        return Attempt(
+            error=f"no connection within the {deadline:g} s request deadline",
+            sent=False,
+            retryable=True,
+        )
+    if attempt.sent and not sent:
+        return Attempt(
+            error="the connection failed before the request was sent", sent=False, retryable=True
+        )
+    return attempt
 
 
 def _pinned_url(base_url: str, pinned: Sequence[str]) -> tuple[str, str | None, str | None]:
