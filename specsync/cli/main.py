@@ -2,18 +2,20 @@
 
 Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 --detailed-exitcode` found changes, 3 a bug in specsync, 130 interrupted.
+
+This module is the console script's entry and imports no click: a plain `specsync
+validate` (the pre-commit hook's run) goes straight to its work (cli/fast_path.py), and
+everything else through the click group (cli/group.py), imported only then.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import click
+from typing import Any
 
 from specsync import __version__
 from specsync.cli.console import print_problems, shown
@@ -23,6 +25,7 @@ from specsync.cli.exit_codes import (
     EXIT_INVALID,
     EXIT_OK,
 )
+from specsync.cli.fast_path import plain_validate
 from specsync.errors import UserError
 from specsync.model import InputError
 
@@ -50,43 +53,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a command's module when the command is asked for."""
+def __getattr__(name: str) -> Any:
+    # `main.cli`, the click group, where callers and tests have always found it; loaded
+    # on first use so that the fast path never imports click.
+    if name in ("cli", "LazyGroup"):
+        from specsync.cli import group
 
-    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.lazy:
-            return super().get_command(ctx, cmd_name)
-        module_name, attribute = self.lazy[cmd_name]
-        command = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{module_name}.{attribute} is not a click command")
-        return command
-
-
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-@click.version_option(__version__, prog_name="specsync")
-@click.option("--debug", is_flag=True, help="Show full tracebacks for internal errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Avatar videos as code: validate YAML manifests, plan and apply AI Studios exports.
-
-    \b
-    specsync validate            check manifests/ (no network)
-    specsync plan                what apply would submit, against specsync.lock
-    specsync apply --emulator    try the whole job on the built-in emulator
-    """
-    ctx.obj = {"debug": debug}
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _crash_log(error: BaseException) -> Path:
@@ -106,42 +80,81 @@ def _crash_log(error: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: map outcomes to exit codes (1 input, 3 bug, 130 interrupted)."""
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
     # One run builds a few hundred thousand small objects that live until it ends; the
     # cyclic collector's default (a pass every 700 allocations) walks them over and over,
     # about a tenth of a large validate. Cycles are still collected, just less often.
     gc.set_threshold(10_000, 10, 10)
     try:
-        code = cli.main(args=argv, prog_name="specsync", standalone_mode=False)
+        code = _run(args)
     except InputError as error:
         print_problems(error.problems)
         code = EXIT_INVALID
     except UserError as error:
         # Messages may quote server-chosen ids (a full disk lists the answers it kept).
-        click.echo(f"Error: {shown(str(error), keep_newlines=True)}", err=True)
+        _say(f"Error: {shown(str(error), keep_newlines=True)}")
         code = EXIT_INVALID
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt:
+        _say("interrupted")
         code = EXIT_INTERRUPTED
-    except click.ClickException as error:
-        # Usage errors are the user's input too: exit 1, never 2, which means "changes"
-        # under plan --detailed-exitcode.
-        error.show()
-        code = EXIT_INVALID
     except BrokenPipeError:
         # Output piped into `head` and friends: not an error of ours.
         sys.stderr.close()
         code = EXIT_OK
     except Exception as error:
-        if debug:
-            import traceback
+        code = _click_outcome(error)
+        if code is None:
+            if debug:
+                import traceback
 
-            traceback.print_exc()
-        log = _crash_log(error)
-        click.echo(
-            f"specsync: internal error (a bug in specsync, not in your input): "
-            f"{type(error).__name__}. Details: {log}",
-            err=True,
-        )
-        code = EXIT_BUG
+                traceback.print_exc()
+            log = _crash_log(error)
+            _say(
+                f"specsync: internal error (a bug in specsync, not in your input): "
+                f"{type(error).__name__}. Details: {log}"
+            )
+            code = EXIT_BUG
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _run(args: list[str]) -> Any:
+    """Run the command `args` name; its exit code (None or a non-int: 0)."""
+    plain = plain_validate(args, os.environ)
+    if plain is None:
+        from specsync.cli.group import cli
+
+        return cli.main(args=args, prog_name="specsync", standalone_mode=False)
+    from specsync.cli.validate_run import run_validate
+    from specsync.manifests.project_root import default_manifest_paths
+
+    try:
+        # No PATH: the manifests/ of the project found upwards, as the click argument does.
+        paths = plain.paths or default_manifest_paths(Path.cwd())
+        return run_validate(paths, plain.root, plain.no_cache, plain.output_format)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the blank line click prints after ^C, so both runs look alike
+        raise
+
+
+def _click_outcome(error: Exception) -> int | None:
+    """The exit code for an error click raised (after saying what it is); None for others."""
+    click = sys.modules.get("click")
+    if click is None:
+        return None
+    if isinstance(error, click.exceptions.Abort):  # Ctrl-C or end of input at a prompt
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(error, click.ClickException):
+        # Usage errors are the user's input too: exit 1, never 2, which means "changes"
+        # under plan --detailed-exitcode.
+        error.show()
+        return EXIT_INVALID
+    return None
+
+
+def _say(message: str) -> None:
+    """One line on stderr, flushed, as click.echo(err=True) writes it (nothing when there is
+    no stderr at all)."""
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)

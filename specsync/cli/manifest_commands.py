@@ -6,7 +6,6 @@ import json
 
 import click
 
-from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
@@ -41,39 +40,10 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
       specsync validate manifests/onboarding.yaml manifests/promo/
       specsync validate --format json | jq -r '.problems[].code'
     """
-    from specsync.cli.console import counted, print_warnings
-    from specsync.manifests.pipeline import load_items
-    from specsync.model import InputError, Problem
+    # The work and the report live without click: main's fast path runs the same function.
+    from specsync.cli.validate_run import run_validate
 
-    warnings: list[Problem] = []
-    try:
-        items = load_items(
-            paths,
-            root=root,
-            use_cache=not no_cache,
-            on_compile=announce_compile,
-            warnings=warnings,
-        )
-    except InputError as error:
-        if output_format != "json":
-            raise
-        from specsync.cli.report_json import validate_document
-
-        click.echo(json.dumps(validate_document(error.problems, []), ensure_ascii=False, indent=2))
-        return EXIT_INVALID
-    if output_format == "json":
-        from specsync.cli.report_json import validate_document
-
-        document = validate_document([], items, warnings)
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    print_warnings(warnings)
-    videos = {item.video for item in items}
-    summary = f"valid: {counted(len(items), 'item')} from {counted(len(videos), 'video')}"
-    if warnings:
-        summary += f", {counted(len(warnings), 'warning')}"
-    click.echo(summary, err=True)
-    return EXIT_OK
+    return run_validate(paths, root, no_cache, output_format)
 
 
 @click.command()
