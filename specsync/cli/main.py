@@ -5,7 +5,8 @@ Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 
 This module is the console script's entry and imports no click: a plain `specsync
 validate` (the pre-commit hook's run) goes straight to its work (cli/fast_path.py), and
-everything else through the click group (cli/group.py), imported only then.
+everything else through the click group (cli/group.py), imported only then. It imports
+the model only inside main(), after deferring what start-up need not load (cli/deferred.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from specsync import __version__
-from specsync.cli.console import print_problems, shown
+from specsync.cli.deferred import defer_unused_modules
 from specsync.cli.exit_codes import (
     EXIT_BUG,
     EXIT_INTERRUPTED,
@@ -26,8 +27,6 @@ from specsync.cli.exit_codes import (
     EXIT_OK,
 )
 from specsync.cli.fast_path import plain_validate
-from specsync.errors import UserError
-from specsync.model import InputError
 
 # Every command, by name: the module that defines it and the function's name there. A
 # command's module (and what it imports: Jinja, requests, the emulator) is imported only
@@ -82,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: map outcomes to exit codes (1 input, 3 bug, 130 interrupted)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    # Before anything imports dataclasses (model does): it imports inspect, seldom used.
+    defer_unused_modules()
+    from specsync.cli.console import print_problems, shown
+    from specsync.errors import UserError
+    from specsync.model import InputError
+
     # One run builds a few hundred thousand small objects that live until it ends; the
     # cyclic collector's default (a pass every 700 allocations) walks them over and over,
     # about a tenth of a large validate. Cycles are still collected, just less often.
