@@ -11,7 +11,29 @@ import importlib
 import click
 
 from specsync import __version__
-from specsync.cli.main import COMMANDS
+
+# Every command, by name: the module that defines it and the function's name there. A
+# command's module (and what it imports: Jinja, requests, the emulator) is imported only
+# when that command runs, or when --help lists them all: `specsync validate` never pays
+# for `apply`. tests/cli/test_lazy_commands.py checks this table against the modules.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "adopt": ("specsync.cli.adopt_command", "adopt"),
+    "apply": ("specsync.cli.service_commands", "apply"),
+    "doctor": ("specsync.cli.doctor_command", "doctor"),
+    "emulator": ("specsync.cli.emulator_command", "emulator"),
+    "forget": ("specsync.cli.lockfile_commands", "forget"),
+    "init": ("specsync.cli.init_command", "init"),
+    "merge-driver": ("specsync.cli.lockfile_commands", "merge_driver"),
+    "plan": ("specsync.cli.plan_command", "plan"),
+    "pull": ("specsync.cli.pull_command", "pull"),
+    "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
+    "render": ("specsync.cli.manifest_commands", "render"),
+    "review": ("specsync.cli.review_command", "review"),
+    "schema": ("specsync.cli.manifest_commands", "schema"),
+    "status": ("specsync.cli.status_command", "status"),
+    "strings": ("specsync.cli.strings_command", "strings"),
+    "validate": ("specsync.cli.manifest_commands", "validate"),
+}
 
 
 class LazyGroup(click.Group):

@@ -28,34 +28,11 @@ from specsync.cli.exit_codes import (
 )
 from specsync.cli.fast_path import plain_validate
 
-# Every command, by name: the module that defines it and the function's name there. A
-# command's module (and what it imports: Jinja, requests, the emulator) is imported only
-# when that command runs, or when --help lists them all: `specsync validate` never pays
-# for `apply`. tests/cli/test_lazy_commands.py checks this table against the modules.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "adopt": ("specsync.cli.adopt_command", "adopt"),
-    "apply": ("specsync.cli.service_commands", "apply"),
-    "doctor": ("specsync.cli.doctor_command", "doctor"),
-    "emulator": ("specsync.cli.emulator_command", "emulator"),
-    "forget": ("specsync.cli.lockfile_commands", "forget"),
-    "init": ("specsync.cli.init_command", "init"),
-    "merge-driver": ("specsync.cli.lockfile_commands", "merge_driver"),
-    "plan": ("specsync.cli.plan_command", "plan"),
-    "pull": ("specsync.cli.pull_command", "pull"),
-    "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
-    "render": ("specsync.cli.manifest_commands", "render"),
-    "review": ("specsync.cli.review_command", "review"),
-    "schema": ("specsync.cli.manifest_commands", "schema"),
-    "status": ("specsync.cli.status_command", "status"),
-    "strings": ("specsync.cli.strings_command", "strings"),
-    "validate": ("specsync.cli.manifest_commands", "validate"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    # `main.cli`, the click group, where callers and tests have always found it; loaded
-    # on first use so that the fast path never imports click.
-    if name in ("cli", "LazyGroup"):
+    # `main.cli` (the click group) and `main.COMMANDS`, where callers and tests have always
+    # found them; loaded on first use so that the fast path never imports click.
+    if name in ("cli", "COMMANDS", "LazyGroup"):
         from specsync.cli import group
 
         return getattr(group, name)
