@@ -97,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{type(error).__name__}. Details: {log}"
             )
             code = EXIT_BUG
+    if argv is None:
+        # The console script's call: the process ends here, and what is left is freed by
+        # the exit. Frozen, it is skipped by the interpreter's last collections, which
+        # otherwise walk every object still alive (~9 ms of a 70 ms one-file validate).
+        # Python never promised __del__ for objects alive at exit; atexit still runs.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
