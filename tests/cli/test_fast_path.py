@@ -10,6 +10,7 @@ match `python -m specsync`'s.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -144,16 +145,10 @@ def test_github_annotations_are_the_same_either_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = _project(tmp_path)
-    env = {**_environment(), "GITHUB_ACTIONS": "true"}
+    env = {**dict(os.environ), "GITHUB_ACTIONS": "true"}
     fast, slow = _both_ways(["validate", "invalid.yaml"], project, monkeypatch, env)
     _same(fast, slow)
     assert "::error file=invalid.yaml,line=4," in fast.stderr
-
-
-def _environment() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def test_ctrl_c_prints_what_click_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +169,7 @@ def test_a_bug_is_exit_3_with_a_log_either_way(
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr("specsync.cli.validate_run.load_items", explode)
-    env = {**_environment(), "TMPDIR": str(tmp_path)}
+    env = {**dict(os.environ), "TMPDIR": str(tmp_path)}
     monkeypatch.setattr("tempfile.tempdir", None)
     fast, slow = _both_ways(
         ["validate", "manifests/valid.yaml"], _project(tmp_path), monkeypatch, env
@@ -302,3 +297,16 @@ def test_the_stand_in_hands_on_the_real_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout == "ok\n", done.stderr
+
+
+def test_the_console_scripts_exit_still_runs_what_atexit_registered(tmp_path: Path) -> None:
+    # main() freezes what is left before the process exits: the language verdicts, written
+    # by an atexit hook, must still reach the cache.
+    cache = tmp_path / "cache"
+    done = run(
+        [SPECSYNC, "validate", "manifests/valid.yaml"],
+        _project(tmp_path),
+        env={**dict(os.environ), "SPECSYNC_CACHE_DIR": str(cache)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(cache.glob("languages-*/*.pack")), sorted(cache.rglob("*"))
