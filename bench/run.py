@@ -179,9 +179,9 @@ class Bench:
         )
         return json.loads(completed.stdout)
 
-    def prime_warm_cache(self, argv: Sequence[str]) -> None:
+    def prime_warm_cache(self, argv: Sequence[str], cwd: Path | None = None) -> None:
         """Run the command once, filling the warm cache (its outcome is not counted)."""
-        self.run_once(argv)
+        self.run_once(argv, cwd=cwd)
 
     def command(self, name: str, shape: str, items: int, files: Sequence[str]) -> list[str]:
         """`specsync NAME --root SET FILES`: the set's folder holds the snippet its
@@ -218,13 +218,48 @@ class Bench:
         return rows
 
     def one_file_rows(self, items: int) -> list[Row]:
-        one = str(self.manifest_set("shared", items)[0])
-        validate = Contender(self.command("validate", "shared", items, [one]))
-        baseline = self._check_jsonschema([one])
+        one = self.manifest_set("shared", items)[0]
+        validate = Contender(self.command("validate", "shared", items, [str(one)]))
+        baseline = self._check_jsonschema([str(one)])
         self.prime_warm_cache(validate.argv)
         self.measure([validate, baseline], self.runs)
         row = _versus("validate one file (pre-commit)", validate.outcome, baseline.outcome)
-        return [_judge(row, ONE_FILE_TARGET, "x check-jsonschema")]
+        rows = [_judge(row, ONE_FILE_TARGET, "x check-jsonschema")]
+        # The same file where a real hook meets it: in a project whose specsync.yaml has
+        # `ignore:` and `checks:` (as examples/ has), run from the project's root.
+        project = self.one_file_project(one)
+        relative = ["manifests/" + one.name]
+        validate = Contender([*self.specsync, "validate", *relative], cwd=project)
+        baseline = self._check_jsonschema(relative)
+        baseline.cwd = project
+        self.prime_warm_cache(validate.argv, cwd=project)
+        self.measure([validate, baseline], self.runs, cwd=project)
+        label = "validate one file in a project (specsync.yaml with ignore:, checks:)"
+        rows.append(
+            _judge(
+                _versus(label, validate.outcome, baseline.outcome),
+                ONE_FILE_TARGET,
+                "x check-jsonschema",
+            )
+        )
+        return rows
+
+    def one_file_project(self, manifest: Path) -> Path:
+        """A project folder holding `manifest` and the snippet it includes, with a project
+        file that lists what to ignore and sets a check."""
+        project = self.workdir / "one-file-project"
+        (project / "manifests" / "snippets").mkdir(parents=True, exist_ok=True)
+        shutil.copy(manifest, project / "manifests" / manifest.name)
+        for snippet in (manifest.parent / "snippets").glob("*"):
+            shutil.copy(snippet, project / "manifests" / "snippets" / snippet.name)
+        (project / "specsync.yaml").write_text(
+            "specsync: 1\n"
+            "defaults:\n  isExport: true\n"
+            "ignore:\n  - manifests/data/*.yaml\n"
+            "checks:\n  untranslated-locale: {level: warning, off-for: [promo-*]}\n",
+            encoding="utf-8",
+        )
+        return project
 
     def plan_rows(self, items: int) -> list[Row]:
         """plan vs validate as they run, and both pinned to one CPU (`taskset -c 0`): plan
