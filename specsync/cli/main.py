@@ -11,6 +11,7 @@ the model only inside main(), after deferring what start-up need not load (cli/d
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -81,9 +82,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         _say("interrupted")
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
-        # Output piped into `head` and friends: not an error of ours.
-        sys.stderr.close()
-        code = EXIT_OK
+        # The reader went away (`| head`): nothing more is said, exit 1, as click answers
+        # it for the commands it runs; what is still buffered goes nowhere, so Python's own
+        # flush at exit fails no more (the recipe in the docs of Python's signal module).
+        _discard_output()
+        code = EXIT_INVALID
     except Exception as error:
         code = _click_outcome(error)
         if code is None:
@@ -139,6 +142,15 @@ def _click_outcome(error: Exception) -> int | None:
         error.show()
         return EXIT_INVALID
     return None
+
+
+def _discard_output() -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        # A stream without a descriptor (a test's buffer) keeps what it holds.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(null, stream.fileno())
+    os.close(null)
 
 
 def _say(message: str) -> None:

@@ -310,3 +310,30 @@ def test_the_console_scripts_exit_still_runs_what_atexit_registered(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert list(cache.glob("languages-*/*.pack")), sorted(cache.rglob("*"))
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_reader_that_went_away_gets_what_click_gives_it(tmp_path: Path, buffered: bool) -> None:
+    # `specsync validate --format json | head -c 0`: exit 1 and nothing more, either way
+    # (not Python's exit 120 and "Exception ignored" when it flushes stdout at exit).
+    project = _project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not buffered or k != "PYTHONUNBUFFERED"}
+    answers = []
+    for prefix in ([], ["--debug"]):  # --debug: click reads the arguments
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run(
+                [SPECSYNC, *prefix, "validate", "--format", "json", "manifests"],
+                cwd=project,
+                env=env,
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            os.close(write)
+        answers.append((done.returncode, done.stderr))
+    assert answers == [(1, ""), (1, "")]
