@@ -1,8 +1,7 @@
 """validate's work and its report, without click.
 
 The `validate` command and main's fast path (cli/fast_path.py) both end here, so the two
-print the same bytes and exit alike. Text goes out through `print` flushed at once, as
-click.echo writes it.
+print the same bytes and exit alike. Text goes out flushed at once, as click.echo writes it.
 """
 
 from __future__ import annotations
@@ -54,4 +53,15 @@ def print_json(problems: list[Problem], items: list[Item], warnings: list[Proble
     from specsync.cli.report_json import validate_document
 
     document = validate_document(problems, items, warnings)
-    print(json.dumps(document, ensure_ascii=False, indent=2), flush=True)
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    # JSON is UTF-8 whatever the locale says (click.echo wrote it so for an ASCII locale;
+    # print would fail on a quoted Korean key there): bytes, when the stream has a buffer.
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    if binary is None:
+        out.write(text)
+    else:
+        out.flush()
+        binary.write(text.encode("utf-8"))
+        binary.flush()
+    out.flush()

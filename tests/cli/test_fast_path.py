@@ -337,3 +337,29 @@ def test_a_reader_that_went_away_gets_what_click_gives_it(tmp_path: Path, buffer
             os.close(write)
         answers.append((done.returncode, done.stderr))
     assert answers == [(1, ""), (1, "")]
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "utf-8"])
+def test_json_is_utf_8_whatever_the_locale_says(tmp_path: Path, encoding: str) -> None:
+    # A quoted Korean key in a problem: written as UTF-8 JSON, never a crash (exit 3).
+    (tmp_path / "k.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {스크립트: hi}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    answers = []
+    for prefix in ([], ["--debug"]):
+        done = subprocess.run(
+            [SPECSYNC, *prefix, "validate", "--format", "json", "k.yaml"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        answers.append((done.returncode, done.stdout))
+    assert answers[0] == answers[1]
+    code, stdout = answers[0]
+    assert code == 1
+    [problem] = json.loads(stdout.decode("utf-8"))["problems"]
+    assert "스크립트" in problem["message"]
