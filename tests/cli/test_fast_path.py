@@ -363,3 +363,25 @@ def test_json_is_utf_8_whatever_the_locale_says(tmp_path: Path, encoding: str) -
     assert code == 1
     [problem] = json.loads(stdout.decode("utf-8"))["problems"]
     assert "스크립트" in problem["message"]
+
+
+def test_the_stand_in_loads_the_module_once_for_threads_asking_at_once() -> None:
+    code = (
+        "import sys, threading\n"
+        "from specsync.cli.deferred import defer_unused_modules\n"
+        "defer_unused_modules()\n"
+        "import inspect\n"
+        "barrier = threading.Barrier(8)\n"
+        "found = []\n"
+        "def ask():\n"
+        "    barrier.wait()\n"
+        "    found.append(inspect.signature(ask).parameters)\n"
+        "threads = [threading.Thread(target=ask) for _ in range(8)]\n"
+        "for thread in threads: thread.start()\n"
+        "for thread in threads: thread.join()\n"
+        "assert len(found) == 8 and type(sys.modules['inspect']).__name__ == 'module'\n"
+        "print('ok')\n"
+    )
+    for _ in range(5):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.stdout == "ok\n", done.stderr
