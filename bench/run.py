@@ -718,6 +718,10 @@ def _regular_install(workdir: Path) -> tuple[list[str] | None, str]:
     if failed:
         return None, failed
     tool = venv / "bin" / "specsync"
+    # Its dependencies must import from there (a user-site install here would not).
+    failed = _failed_step([str(tool), "validate", "--help"])
+    if failed:
+        return None, failed
     return [str(tool)], (
         f"specsync: a regular install ({wheel.name} installed by pip into the scratch venv "
         f"{venv}, bytecode compiled; its dependencies this environment's)"
