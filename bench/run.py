@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -103,12 +104,19 @@ class Row:
 
 class Bench:
     def __init__(
-        self, workdir: Path, runs: int, big_runs: int, anchor: list[str] | None = None
+        self,
+        workdir: Path,
+        runs: int,
+        big_runs: int,
+        anchor: list[str] | None = None,
+        specsync: list[str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.runs = runs
         self.big_runs = big_runs
-        self.specsync = _console_script("specsync") or [sys.executable, "-m", "specsync"]
+        self.specsync = (
+            specsync or _console_script("specsync") or [sys.executable, "-m", "specsync"]
+        )
         self.check_jsonschema = anchor or _console_script("check-jsonschema")
         self.base_env = _clean_env(workdir)
         self.warm_cache = workdir / "cache-warm"
@@ -171,9 +179,9 @@ class Bench:
         )
         return json.loads(completed.stdout)
 
-    def prime_warm_cache(self, argv: Sequence[str]) -> None:
+    def prime_warm_cache(self, argv: Sequence[str], cwd: Path | None = None) -> None:
         """Run the command once, filling the warm cache (its outcome is not counted)."""
-        self.run_once(argv)
+        self.run_once(argv, cwd=cwd)
 
     def command(self, name: str, shape: str, items: int, files: Sequence[str]) -> list[str]:
         """`specsync NAME --root SET FILES`: the set's folder holds the snippet its
@@ -210,13 +218,48 @@ class Bench:
         return rows
 
     def one_file_rows(self, items: int) -> list[Row]:
-        one = str(self.manifest_set("shared", items)[0])
-        validate = Contender(self.command("validate", "shared", items, [one]))
-        baseline = self._check_jsonschema([one])
+        one = self.manifest_set("shared", items)[0]
+        validate = Contender(self.command("validate", "shared", items, [str(one)]))
+        baseline = self._check_jsonschema([str(one)])
         self.prime_warm_cache(validate.argv)
         self.measure([validate, baseline], self.runs)
         row = _versus("validate one file (pre-commit)", validate.outcome, baseline.outcome)
-        return [_judge(row, ONE_FILE_TARGET, "x check-jsonschema")]
+        rows = [_judge(row, ONE_FILE_TARGET, "x check-jsonschema")]
+        # The same file where a real hook meets it: in a project whose specsync.yaml has
+        # `ignore:` and `checks:` (as examples/ has), run from the project's root.
+        project = self.one_file_project(one)
+        relative = ["manifests/" + one.name]
+        validate = Contender([*self.specsync, "validate", *relative], cwd=project)
+        baseline = self._check_jsonschema(relative)
+        baseline.cwd = project
+        self.prime_warm_cache(validate.argv, cwd=project)
+        self.measure([validate, baseline], self.runs, cwd=project)
+        label = "validate one file in a project (specsync.yaml with ignore:, checks:)"
+        rows.append(
+            _judge(
+                _versus(label, validate.outcome, baseline.outcome),
+                ONE_FILE_TARGET,
+                "x check-jsonschema",
+            )
+        )
+        return rows
+
+    def one_file_project(self, manifest: Path) -> Path:
+        """A project folder holding `manifest` and the snippet it includes, with a project
+        file that lists what to ignore and sets a check."""
+        project = self.workdir / "one-file-project"
+        (project / "manifests" / "snippets").mkdir(parents=True, exist_ok=True)
+        shutil.copy(manifest, project / "manifests" / manifest.name)
+        for snippet in (manifest.parent / "snippets").glob("*"):
+            shutil.copy(snippet, project / "manifests" / "snippets" / snippet.name)
+        (project / "specsync.yaml").write_text(
+            "specsync: 1\n"
+            "defaults:\n  isExport: true\n"
+            "ignore:\n  - manifests/data/*.yaml\n"
+            "checks:\n  untranslated-locale: {level: warning, off-for: [promo-*]}\n",
+            encoding="utf-8",
+        )
+        return project
 
     def plan_rows(self, items: int) -> list[Row]:
         """plan vs validate as they run, and both pinned to one CPU (`taskset -c 0`): plan
@@ -627,8 +670,76 @@ def _size(items: int) -> str:
     return f"{items // 1000}k" if items >= 1000 and items % 1000 == 0 else str(items)
 
 
+def _regular_install(workdir: Path) -> tuple[list[str] | None, str]:
+    """specsync installed as users get it, in a scratch venv: its console script and a line
+    saying how; (None, why) when that could not be made.
+
+    README installs with `pip install .` and pre-commit builds its hook environment the
+    same way: a regular install, bytecode compiled by pip, no editable finder (the import
+    hook an editable install adds costs every run milliseconds that users never pay). So
+    a wheel is built from a clean copy of this tree (a stale build/ would leak into it)
+    and pip installs it into a new venv in the work folder. Its dependencies are this
+    environment's own regular installs, reached by a path file, so nothing is downloaded
+    and both sides run the very same library versions.
+    """
+    scratch = workdir / "specsync-install"
+    shutil.rmtree(scratch, ignore_errors=True)
+    source, wheels, venv = scratch / "source", scratch / "wheel", scratch / "venv"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", ".ci-venv", "build", "*.egg-info", "__pycache__", ".*cache"
+        ),
+    )
+    python = venv / "bin" / "python"
+    steps = [
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source), "-w", str(wheels)],
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+    ]
+    for step in steps:
+        failed = _failed_step(step)
+        if failed:
+            return None, failed
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    here = sysconfig.get_paths()
+    dependencies = dict.fromkeys([here["purelib"], here["platlib"]])
+    Path(site_packages, "specsync-bench-dependencies.pth").write_text(
+        "".join(f"{path}\n" for path in dependencies), encoding="utf-8"
+    )
+    [wheel] = wheels.glob("*.whl")
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+    failed = _failed_step([*install, "--no-deps", str(wheel)])
+    if failed:
+        return None, failed
+    tool = venv / "bin" / "specsync"
+    # Its dependencies must import from there (a user-site install here would not).
+    failed = _failed_step([str(tool), "validate", "--help"])
+    if failed:
+        return None, failed
+    return [str(tool)], (
+        f"specsync: a regular install ({wheel.name} installed by pip into the scratch venv "
+        f"{venv}, bytecode compiled; its dependencies this environment's)"
+    )
+
+
+def _failed_step(argv: Sequence[str]) -> str:
+    """ "" when the command succeeds, else a line saying what failed."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    if done.returncode == 0:
+        return ""
+    last = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
+    return f"could not make a regular install ({' '.join(argv[:4])} ...: {last})"
+
+
 def _compile_specsync_bytecode() -> str:
-    """Give specsync the bytecode an installed package has before anything is timed.
+    """Give this environment's specsync (`--editable`) the bytecode an installed package has
+    before anything is timed.
 
     pip compiles a regular install (check-jsonschema and every library here has its
     bytecode). An editable install, as README's test setup makes, is compiled only when
@@ -649,7 +760,7 @@ def _compile_specsync_bytecode() -> str:
     )
     if completed.returncode != 0:
         return f"could not compile {package} ({completed.stderr.strip()[:200]})"
-    return f"bytecode of {package} compiled before timing, as pip does for an install"
+    return f"specsync: this environment's ({package}), bytecode compiled before timing"
 
 
 # The fastest check-jsonschema measured (bench/README.md says why it is the anchor).
@@ -765,6 +876,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run")
     parser.add_argument(
+        "--editable",
+        action="store_true",
+        help="time the specsync of this environment as it is (README's test setup installs "
+        "it editable) instead of a regular install made in a scratch venv",
+    )
+    parser.add_argument(
         "--check-jsonschema",
         default=ANCHOR_VERSION,
         metavar="VERSION",
@@ -789,14 +906,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {BENCHMARKS}")
     sizes = [int(size) for size in args.sizes.split(",")]
 
-    compiled = _compile_specsync_bytecode()
     if args.check_jsonschema_bin:
         anchor, anchor_note = [args.check_jsonschema_bin], _named_anchor(args.check_jsonschema_bin)
     else:
         anchor, anchor_note = _anchor("installed" if args.quick else args.check_jsonschema)
     _progress(f"bench: comparing with {anchor_note}")
     with _workdir(args.keep) as workdir:
-        bench = Bench(workdir, args.runs, args.big_runs, anchor)
+        specsync: list[str] | None = None
+        if not args.editable:
+            _progress("bench: installing specsync into a scratch venv, as pip install . does ...")
+            specsync, installed = _regular_install(workdir)
+        if specsync is None:
+            installed = (installed + "; " if not args.editable else "") + (
+                _compile_specsync_bytecode()
+            )
+        _progress(f"bench: {installed}")
+        bench = Bench(workdir, args.runs, args.big_runs, anchor, specsync)
         started = time.perf_counter()
         rows: list[Row] = []
         for name in chosen:
@@ -815,7 +940,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.json:
         meta = {
-            "bytecode": compiled,
+            "specsync": installed,
             "baseline": anchor_note,
             "runs": args.runs,
             "big_runs": args.big_runs,
@@ -832,7 +957,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"specsync / baseline (wall time; cpu ratio: user + system seconds, steadier on "
             "a loaded machine; the verdict reads the wall ratio); "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
-            f"{elapsed:.0f} s in all\n{compiled}\nbaseline: {anchor_note}"
+            f"{elapsed:.0f} s in all\n{installed}\nbaseline: {anchor_note}"
         )
     return 0
 

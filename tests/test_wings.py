@@ -112,7 +112,8 @@ def test_the_check_sees_imports_at_any_depth() -> None:
 
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
-GENERATED = {"specsync/manifests/schema_check.py"}  # tools/gen_schema_check.py writes it
+# tools/gen_schema_check.py writes them
+GENERATED = {"specsync/manifests/schema_check.py", "specsync/manifests/project_schema_check.py"}
 
 LONG_MODULES_ALLOWED: set[str] = set()
 LONG_FUNCTIONS_ALLOWED: set[str] = set()

@@ -125,3 +125,19 @@ def print_warnings(warnings: Iterable[Problem], stream: TextIO | None = None) ->
         message = shown(problem.message, keep_newlines=True).replace("\n", "\n  ")
         print(f"{where}: {label} {message} [{problem.code}]", file=out)
     return len(ordered)
+
+
+# Below this many scripts to compile a run takes well under a second: nothing to say.
+COMPILE_NOTICE_THRESHOLD = 500
+
+
+def announce_compile(count: int, stream: TextIO | None = None) -> None:
+    """Say why a first run (or one after many edits) takes a while, before it does."""
+    if count >= COMPILE_NOTICE_THRESHOLD:
+        out = sys.stderr if stream is None else stream
+        print(
+            f"compiling {count:,} scripts the template cache does not hold yet "
+            "(later runs reuse them)...",
+            file=out,
+            flush=True,
+        )

@@ -2,91 +2,42 @@
 
 Exit codes: 0 success, 1 the user's input or a submission failed, 2 `plan
 --detailed-exitcode` found changes, 3 a bug in specsync, 130 interrupted.
+
+This module is the console script's entry and imports no click: a plain `specsync
+validate` (the pre-commit hook's run) goes straight to its work (cli/fast_path.py), and
+everything else through the click group (cli/group.py), imported only then. It imports
+the model only inside main(), after deferring what start-up need not load (cli/deferred.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import click
+from typing import Any
 
 from specsync import __version__
-from specsync.cli.console import print_problems, shown
+from specsync.cli.deferred import defer_unused_modules
 from specsync.cli.exit_codes import (
     EXIT_BUG,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
 )
-from specsync.errors import UserError
-from specsync.model import InputError
-
-# Every command, by name: the module that defines it and the function's name there. A
-# command's module (and what it imports: Jinja, requests, the emulator) is imported only
-# when that command runs, or when --help lists them all: `specsync validate` never pays
-# for `apply`. tests/cli/test_lazy_commands.py checks this table against the modules.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "adopt": ("specsync.cli.adopt_command", "adopt"),
-    "apply": ("specsync.cli.service_commands", "apply"),
-    "doctor": ("specsync.cli.doctor_command", "doctor"),
-    "emulator": ("specsync.cli.emulator_command", "emulator"),
-    "forget": ("specsync.cli.lockfile_commands", "forget"),
-    "init": ("specsync.cli.init_command", "init"),
-    "merge-driver": ("specsync.cli.lockfile_commands", "merge_driver"),
-    "plan": ("specsync.cli.plan_command", "plan"),
-    "pull": ("specsync.cli.pull_command", "pull"),
-    "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
-    "render": ("specsync.cli.render_command", "render"),
-    "review": ("specsync.cli.review_command", "review"),
-    "schema": ("specsync.cli.schema_command", "schema"),
-    "status": ("specsync.cli.status_command", "status"),
-    "strings": ("specsync.cli.strings_command", "strings"),
-    "validate": ("specsync.cli.validate_command", "validate"),
-}
+from specsync.cli.fast_path import plain_validate
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a command's module when the command is asked for."""
+def __getattr__(name: str) -> Any:
+    # `main.cli` (the click group) and `main.COMMANDS`, where callers and tests have always
+    # found them; loaded on first use so that the fast path never imports click.
+    if name in ("cli", "COMMANDS", "LazyGroup"):
+        from specsync.cli import group
 
-    def __init__(self, *args: object, lazy: dict[str, tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.lazy:
-            return super().get_command(ctx, cmd_name)
-        module_name, attribute = self.lazy[cmd_name]
-        command = getattr(importlib.import_module(module_name), attribute)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{module_name}.{attribute} is not a click command")
-        return command
-
-
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-@click.version_option(__version__, prog_name="specsync")
-@click.option("--debug", is_flag=True, help="Show full tracebacks for internal errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Avatar videos as code: validate YAML manifests, plan and apply AI Studios exports.
-
-    \b
-    specsync validate            check manifests/ (no network)
-    specsync plan                what apply would submit, against specsync.lock
-    specsync apply --emulator    try the whole job on the built-in emulator
-    """
-    ctx.obj = {"debug": debug}
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _crash_log(error: BaseException) -> Path:
@@ -106,42 +57,104 @@ def _crash_log(error: BaseException) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: map outcomes to exit codes (1 input, 3 bug, 130 interrupted)."""
-    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    # Before anything imports dataclasses (model does): it imports inspect, seldom used.
+    defer_unused_modules()
+    from specsync.cli.console import print_problems, shown
+    from specsync.errors import UserError
+    from specsync.model import InputError
+
     # One run builds a few hundred thousand small objects that live until it ends; the
     # cyclic collector's default (a pass every 700 allocations) walks them over and over,
     # about a tenth of a large validate. Cycles are still collected, just less often.
     gc.set_threshold(10_000, 10, 10)
     try:
-        code = cli.main(args=argv, prog_name="specsync", standalone_mode=False)
+        code = _run(args)
     except InputError as error:
         print_problems(error.problems)
         code = EXIT_INVALID
     except UserError as error:
         # Messages may quote server-chosen ids (a full disk lists the answers it kept).
-        click.echo(f"Error: {shown(str(error), keep_newlines=True)}", err=True)
+        _say(f"Error: {shown(str(error), keep_newlines=True)}")
         code = EXIT_INVALID
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("interrupted", err=True)
+    except KeyboardInterrupt:
+        _say("interrupted")
         code = EXIT_INTERRUPTED
-    except click.ClickException as error:
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more is said, exit 1, as click answers
+        # it for the commands it runs; what is still buffered goes nowhere, so Python's own
+        # flush at exit fails no more (the recipe in the docs of Python's signal module).
+        _discard_output()
+        code = EXIT_INVALID
+    except Exception as error:
+        code = _click_outcome(error)
+        if code is None:
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+            log = _crash_log(error)
+            _say(
+                f"specsync: internal error (a bug in specsync, not in your input): "
+                f"{type(error).__name__}. Details: {log}"
+            )
+            code = EXIT_BUG
+    if argv is None:
+        # The console script's call: the process ends here, and what is left is freed by
+        # the exit. Frozen, it is skipped by the interpreter's last collections, which
+        # otherwise walk every object still alive (~9 ms of a 70 ms one-file validate).
+        # Python never promised __del__ for objects alive at exit; atexit still runs.
+        gc.freeze()
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _run(args: list[str]) -> Any:
+    """Run the command `args` name; its exit code (None or a non-int: 0)."""
+    plain = plain_validate(args, os.environ)
+    if plain is None:
+        from specsync.cli.group import cli
+
+        return cli.main(args=args, prog_name="specsync", standalone_mode=False)
+    from specsync.cli.validate_run import run_validate
+    from specsync.manifests.project_root import default_manifest_paths
+
+    try:
+        # No PATH: the manifests/ of the project found upwards, as the click argument does.
+        paths = plain.paths or default_manifest_paths(Path.cwd())
+        return run_validate(paths, plain.root, plain.no_cache, plain.output_format)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the blank line click prints after ^C, so both runs look alike
+        raise
+
+
+def _click_outcome(error: Exception) -> int | None:
+    """The exit code for an error click raised (after saying what it is); None for others."""
+    click = sys.modules.get("click")
+    if click is None:
+        return None
+    if isinstance(error, click.exceptions.Abort):  # Ctrl-C or end of input at a prompt
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(error, click.ClickException):
         # Usage errors are the user's input too: exit 1, never 2, which means "changes"
         # under plan --detailed-exitcode.
         error.show()
-        code = EXIT_INVALID
-    except BrokenPipeError:
-        # Output piped into `head` and friends: not an error of ours.
-        sys.stderr.close()
-        code = EXIT_OK
-    except Exception as error:
-        if debug:
-            import traceback
+        return EXIT_INVALID
+    return None
 
-            traceback.print_exc()
-        log = _crash_log(error)
-        click.echo(
-            f"specsync: internal error (a bug in specsync, not in your input): "
-            f"{type(error).__name__}. Details: {log}",
-            err=True,
-        )
-        code = EXIT_BUG
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+def _discard_output() -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        # A stream without a descriptor (a test's buffer) keeps what it holds.
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(null, stream.fileno())
+    os.close(null)
+
+
+def _say(message: str) -> None:
+    """One line on stderr, flushed, as click.echo(err=True) writes it (nothing when there is
+    no stderr at all)."""
+    if sys.stderr is not None:
+        print(message, file=sys.stderr, flush=True)

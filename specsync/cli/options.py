@@ -1,4 +1,4 @@
-"""Options and arguments several commands share, and the cold-compile notice."""
+"""Options and arguments several commands share."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# announce_compile lives with the other printing (validate reaches it without click); kept
+# importable from here for the commands that take it from their options.
+from specsync.cli.console import COMPILE_NOTICE_THRESHOLD as COMPILE_NOTICE_THRESHOLD
+from specsync.cli.console import announce_compile as announce_compile
 from specsync.manifests.project_root import (
     default_lockfile,
     default_manifest_paths,
@@ -39,20 +43,6 @@ NO_CACHE_OPTION = click.option(
     help="Compile every script afresh, bypassing the compiled-template cache "
     "($SPECSYNC_CACHE_DIR, else ~/.cache/specsync; entries are HMAC-authenticated).",
 )
-
-
-# Below this many scripts to compile a run takes well under a second: nothing to say.
-COMPILE_NOTICE_THRESHOLD = 500
-
-
-def announce_compile(count: int) -> None:
-    """Say why a first run (or one after many edits) takes a while, before it does."""
-    if count >= COMPILE_NOTICE_THRESHOLD:
-        click.echo(
-            f"compiling {count:,} scripts the template cache does not hold yet "
-            "(later runs reuse them)...",
-            err=True,
-        )
 
 
 _LOCKFILE_GIVEN = "specsync.lockfile_given"

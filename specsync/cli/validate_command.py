@@ -1,33 +1,19 @@
 """validate: check manifests (YAML, schema, ids, templates) with no network; the
-pre-commit hook's command, so it imports only what checking needs."""
+pre-commit hook's command. Its options and help live here; its work and report in
+cli/validate_run.py, which main's fast path runs too (a plain `specsync validate` never
+loads click: cli/fast_path.py)."""
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from specsync.cli.console import counted, print_warnings
-from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     NO_CACHE_OPTION,
     PATHS_ARGUMENT,
     ROOT_OPTION,
-    announce_compile,
     format_option,
 )
-from specsync.manifests.pipeline import load_items
-from specsync.model import InputError, Item, Problem
-
-
-def print_json(problems: list[Problem], items: list[Item], warnings: list[Problem]) -> None:
-    """The `--format json` document on stdout."""
-    # report_json brings plan and the lockfile's data model, which a text run never needs:
-    # the one import kept lazy here (the pre-commit case pays for every module it loads).
-    from specsync.cli.report_json import validate_document
-
-    document = validate_document(problems, items, warnings)
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+from specsync.cli.validate_run import run_validate
 
 
 @click.command()
@@ -54,27 +40,4 @@ def validate(paths: tuple[str, ...], root: str | None, no_cache: bool, output_fo
       specsync validate manifests/onboarding.yaml manifests/promo/
       specsync validate --format json | jq -r '.problems[].code'
     """
-    warnings: list[Problem] = []
-    try:
-        items = load_items(
-            paths,
-            root=root,
-            use_cache=not no_cache,
-            on_compile=announce_compile,
-            warnings=warnings,
-        )
-    except InputError as error:
-        if output_format != "json":
-            raise
-        print_json(error.problems, [], [])
-        return EXIT_INVALID
-    if output_format == "json":
-        print_json([], items, warnings)
-        return EXIT_OK
-    print_warnings(warnings)
-    videos = {item.video for item in items}
-    summary = f"valid: {counted(len(items), 'item')} from {counted(len(videos), 'video')}"
-    if warnings:
-        summary += f", {counted(len(warnings), 'warning')}"
-    click.echo(summary, err=True)
-    return EXIT_OK
+    return run_validate(paths, root, no_cache, output_format)

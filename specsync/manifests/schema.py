@@ -56,7 +56,7 @@ def _fast_check() -> Callable[[Any], Any] | None:
     """
     try:
         from specsync.manifests import schema_check
-    except ImportError:  # pragma: no cover - fastjsonschema missing from a custom install
+    except ImportError:  # pragma: no cover - a custom install without the generated module
         return None
     digest = hashlib.sha256(schema_text().encode("utf-8")).hexdigest()
     if digest != schema_check.SCHEMA_SHA256:
@@ -66,7 +66,10 @@ def _fast_check() -> Callable[[Any], Any] | None:
 
 
 def _passes_fast_check(data: Any) -> bool:
-    check = _fast_check()
+    return _accepted_by(_fast_check(), data)
+
+
+def _accepted_by(check: Callable[[Any], Any] | None, data: Any) -> bool:
     if check is None:
         return False
     try:
@@ -445,6 +448,23 @@ def project_schema() -> dict[str, Any]:
     }
 
 
+def project_schema_digest() -> str:
+    """The SHA-256 naming project_schema(), as manifests/project_schema_check.py records it."""
+    text = json.dumps(project_schema(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@cache
+def _project_fast_check() -> Callable[[Any], Any] | None:
+    """The compiled yes/no check of the project schema, else None (as _fast_check)."""
+    from specsync.manifests import project_schema_check
+
+    if project_schema_digest() != project_schema_check.SCHEMA_SHA256:
+        return None
+    check: Callable[[Any], Any] = project_schema_check.validate
+    return check
+
+
 @cache
 def _project_validator() -> Any:
     from jsonschema import Draft202012Validator
@@ -460,6 +480,8 @@ def validate_project_document(doc: Document) -> list[Problem]:
     data = doc.data
     if set(data) <= {"specsync", "defaults", "vars"} and _passes_fast_check({**data, "videos": {}}):
         return []  # the manifest check decides defaults and vars alike, without jsonschema
+    if _accepted_by(_project_fast_check(), data):
+        return []  # `ignore:` and `checks:` too: jsonschema only words what is refused
     problems: set[Problem] = set()
     for error in _project_validator().iter_errors(data):
         problems.update(_coded_problems(doc, error))

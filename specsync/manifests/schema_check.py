@@ -5,9 +5,7 @@
 SCHEMA_SHA256 = "d958972a8be4efc948debf6af3dd54fd0d605713555cf3a169df93cd16b96d06"
 FASTJSONSCHEMA_VERSION = "2.22.3"
 VERSION = "2.22.3"
-from decimal import Decimal
 import re
-from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException
 
 
 REGEX_PATTERNS = {
@@ -290,3 +288,13 @@ def validate____defs_localeoverride(data, custom_formats={}, name_prefix=None):
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties", value=data, name="" + (name_prefix or "data") + "", definition={'type': ['object', 'null'], 'additionalProperties': False, 'properties': {'script': {'type': 'string'}, 'vars': {'type': 'object'}, 'model': {'type': 'string', 'minLength': 1}, 'isExport': {'type': 'boolean'}, 'webhookUrl': {'type': 'string', 'pattern': '^https?://[^\\s/?#]+[^\\s]*$'}, 'resolution': {'enum': ['4k', '1080', '720', '480', 1080, 720, 480]}, 'workspaceId': {'type': 'string', 'minLength': 1}}}, rule='additionalProperties')
     return data
+
+class JsonSchemaValueException(ValueError):
+    """A refusal, with the fields fastjsonschema's code passes (only the verdict is read)."""
+
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+
+
+class JsonSchemaValuesException(ValueError):
+    """Refusals gathered when not failing fast (never raised here: fast_fail is on)."""

@@ -146,6 +146,9 @@ def _describe(value: object) -> str:
 
 @dataclass
 class CacheStats:
+    """What one run did with the compiled-template cache (a docstring keeps dataclasses from
+    importing inspect to write one)."""
+
     hits: int = 0
     misses: int = 0
     stored: int = 0
