@@ -153,6 +153,22 @@ class CacheStats:
 
 
 @dataclass
+class CacheHarvest:
+    """What one process of a split run did to a cache, for the parent to write: its new
+    entries, the keys it used (a pack is compacted to what the run used), the packs it
+    found damaged and where its grouped keys live. Plain data: it crosses a pipe."""
+
+    cache_dir: str
+    key_file: str
+    folder: str
+    fingerprint: str
+    new: dict[bytes, bytes]
+    used: set[bytes]
+    damaged: set[int]
+    placed: dict[bytes, int]
+
+
+@dataclass
 class _Pack:
     """The records of one pack file, indexed by key; payloads verified only when used."""
 
@@ -184,6 +200,12 @@ class TemplateCache:
         self.version = VERSION_FINGERPRINT
         self.key_file = key_file if key_file is not None else default_key_file()
         self.stats = CacheStats()
+        self.fingerprint = environment_fingerprint
+        # While a split run defers writes (`defer_writes`), `flush` writes nothing: one
+        # process writes every cache, once, at the end (manifests/split.py).
+        self.deferred = _deferred is not None
+        if _deferred is not None:
+            _deferred.append(self)
         self.disabled_reason: str | None = None if enabled else "disabled"
         self._prefix = hashlib.sha256(
             f"{self.version}\0{folder}\0{environment_fingerprint}\0".encode()
@@ -214,11 +236,7 @@ class TemplateCache:
         return self._placed.get(key, _shard_of(key))
 
     def _pack_of(self, key: bytes) -> _Pack:
-        shard = self._shard(key)
-        pack = self._packs.get(shard)
-        if pack is None:
-            pack = self._packs[shard] = _read_pack(self.shard_path(shard))
-        return pack
+        return self._load_shard(self._shard(key))
 
     def __enter__(self) -> TemplateCache:
         return self
@@ -316,7 +334,7 @@ class TemplateCache:
 
         Failing to write (read-only or full disk, permissions) only costs speed next time.
         """
-        if not self.enabled or self._secret is None:
+        if not self.enabled or self._secret is None or self.deferred:
             return
         new_by_shard: dict[int, dict[bytes, bytes]] = {}
         for key, payload in self._new.items():
@@ -341,6 +359,47 @@ class TemplateCache:
                 pass
             pack.damaged = False
         self._new.clear()
+
+    def place(self) -> tuple[str, str, str, str]:
+        """What tells this cache's entries from another's: where, under which key, which
+        kind, for which environment."""
+        return (str(self.cache_dir), str(self.key_file), self.folder, self.fingerprint)
+
+    def harvest(self) -> CacheHarvest:
+        """This process's writes, left for another process to `absorb` and flush."""
+        harvest = CacheHarvest(
+            *self.place(),
+            dict(self._new),
+            set(self._used),
+            {shard for shard, pack in self._packs.items() if pack.damaged},
+            {key: shard for key, shard in self._placed.items() if key in self._used},
+        )
+        self._new.clear()
+        return harvest
+
+    def absorb(self, harvest: CacheHarvest) -> None:
+        """Take another process's writes, to be written by this one's `flush`."""
+        if not self._ready():
+            return
+        self._placed.update(harvest.placed)
+        self._used |= harvest.used
+        for key, payload in harvest.new.items():
+            if key not in self._new and key not in self._pack_of(key).index:
+                self._new[key] = payload
+        for shard in harvest.damaged:
+            self._load_shard(shard).damaged = True
+        # A pack this process did not read may still be due for compaction (what the run
+        # used is now known): read those that are large enough to be.
+        for shard in {self._shard(key) for key in harvest.used} - self._packs.keys():
+            with contextlib.suppress(OSError):
+                if self.shard_path(shard).stat().st_size > COMPACT_BYTES // SHARDS:
+                    self._load_shard(shard)
+
+    def _load_shard(self, shard: int) -> _Pack:
+        pack = self._packs.get(shard)
+        if pack is None:
+            pack = self._packs[shard] = _read_pack(self.shard_path(shard))
+        return pack
 
     def _used_bytes(self, pack: _Pack) -> int:
         return sum(entry[1] for key, entry in pack.index.items() if key in self._used)
@@ -424,6 +483,43 @@ class TemplateCache:
             self.disabled_reason = str(reason)
             return False
         return True
+
+
+# The caches made while writes are deferred (a split run's halves), else None.
+_deferred: list[TemplateCache] | None = None
+
+
+def defer_writes() -> None:
+    """Caches made from now on write nothing until `deferred_caches` ends the deferral."""
+    global _deferred
+    _deferred = []
+
+
+def deferred_caches() -> list[TemplateCache]:
+    """End the deferral: the caches made during it, whose `flush` now writes."""
+    global _deferred
+    caches, _deferred = _deferred or [], None
+    for cache in caches:
+        cache.deferred = False
+    return caches
+
+
+def absorb_harvests(caches: list[TemplateCache], harvests: list[CacheHarvest]) -> None:
+    """Each harvest into the cache of the same folder and fingerprint (made if none is)."""
+    for harvest in harvests:
+        place = (harvest.cache_dir, harvest.key_file, harvest.folder, harvest.fingerprint)
+        for cache in caches:
+            if cache.place() == place:
+                break
+        else:
+            cache = TemplateCache(
+                harvest.fingerprint,
+                cache_dir=Path(harvest.cache_dir),
+                key_file=Path(harvest.key_file),
+                folder=harvest.folder,
+            )
+            caches.append(cache)
+        cache.absorb(harvest)
 
 
 def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:

@@ -1,0 +1,262 @@
+"""A large run on two CPUs: a forked process reads and renders the second half of the
+files while this one does the first.
+
+What a run gives and prints is the same split or not. The second process sends back plain
+data (items, problems, project settings and what it would have written to the caches)
+over a pipe; this process alone writes the caches, once, at the end. When either half
+finds a problem, an item id is in both halves, or the second process fails in any way,
+this process reads the whole run itself (the caches are warm by then), so every message
+and its order come from the one-process code. Below MIN_SPLIT_BYTES of manifests, with one
+usable CPU, without `fork`, with other threads running, or with SPECSYNC_SPLIT=off, a run
+stays in one process. Ctrl-C (SIGINT to the process group or to this process alone) ends
+both: the second process dies of the signal or is killed and reaped before the
+KeyboardInterrupt goes on (exit 130).
+
+Written by hand: multiprocessing's Pool and Process would import and set up more than the
+~10 ms a split saves on the smallest run it is used for, and pickle the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import struct
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from specsync.render import cache
+from specsync.render.processes import share_cpus, usable_cpus
+
+if TYPE_CHECKING:
+    from specsync.manifests.pipeline import Loaded
+
+SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two files or more
+# Below this many bytes of manifests the fork, the pipe and the second interpreter's
+# share of the work cost more than they save (measured on the bench sets, see README).
+MIN_SPLIT_BYTES = 256 * 1024
+_COUNT = struct.Struct(">q")
+
+Files = Sequence[tuple[Path, str]]
+Load = Callable[[Files, "Callable[[int], None] | None"], "Loaded"]
+
+
+def load_split(files: Files, load: Load, on_compile: Callable[[int], None] | None) -> Loaded | None:
+    """`load(files, on_compile)` run as two halves in two processes, merged; None when the
+    run is not split, or when the halves cannot give what one process would (the caller
+    then loads everything itself)."""
+    halves = _halves(files)
+    if halves is None:
+        return None
+    first, second = halves
+    _import_shared_modules()
+    cache.defer_writes()
+    try:
+        worker = _Worker.start(second, load)
+        if worker is None:
+            return None
+        announced = False
+
+        def announce(count: int) -> None:
+            # One notice for both halves, as one process gives (the worker tells its count).
+            nonlocal announced
+            announced = True
+            if on_compile is not None:
+                on_compile(count + worker.compile_count())
+
+        share_cpus(2)
+        try:
+            mine = load(first, announce)
+            theirs = worker.result()
+        finally:
+            share_cpus(1)
+            worker.stop()
+    finally:
+        caches = cache.deferred_caches()
+    if theirs is not None:
+        loaded, harvests = theirs
+        cache.absorb_harvests(caches, harvests)
+    for each in caches:
+        each.flush()
+    if theirs is None:
+        return _load_whole(files, load, on_compile, announced)
+    merged = _merged(mine, loaded)
+    if merged is None:
+        return _load_whole(files, load, on_compile, announced)
+    return merged
+
+
+def _import_shared_modules() -> None:
+    """Import what both halves surely run before forking, so it is imported once (CPU
+    time; the wall time is the same). Jinja stays lazy: a warm run may not need it."""
+    import specsync.manifests.expand
+    import specsync.manifests.load
+    import specsync.manifests.schema
+    import specsync.manifests.untranslated
+    import specsync.render.items  # noqa: F401
+
+
+def _load_whole(
+    files: Files, load: Load, on_compile: Callable[[int], None] | None, announced: bool
+) -> Loaded:
+    # The caches now hold what both halves compiled: a rerun compiles nothing, unless they
+    # are off (--no-cache); then the scripts were announced already.
+    return load(files, None if announced else on_compile)
+
+
+def _merged(mine: Loaded, theirs: Loaded) -> Loaded | None:
+    """Both halves as one, when nothing in them depends on the other half: no problem in
+    either (problems are merged and ordered across the whole run), no item id in both, not
+    more items than one run may have."""
+    from specsync.manifests.expand import MAX_ITEMS
+
+    if mine.problems or theirs.problems:
+        return None
+    items = mine.items + theirs.items
+    if len(items) > MAX_ITEMS or len({item.id for item in items}) != len(items):
+        return None
+    return type(mine)(items, [], {**mine.projects, **theirs.projects})
+
+
+def _halves(files: Files) -> tuple[Files, Files] | None:
+    """The files in two runs of about equal size, or None when the run stays whole."""
+    mode = os.environ.get(SPLIT_ENV, "").strip().lower()
+    if mode in ("off", "0", "no", "false") or len(files) < 2:
+        return None
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return None  # forking a process that runs other threads can deadlock the child
+    if mode not in ("on", "1", "yes", "true") and usable_cpus() < 2:
+        return None
+    sizes = []
+    for path, _ in files:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(0)  # the loader reports it
+    total = sum(sizes)
+    if mode not in ("on", "1", "yes", "true") and total < MIN_SPLIT_BYTES:
+        return None
+    running = 0
+    for index, size in enumerate(sizes):
+        running += size
+        if running * 2 >= total:
+            cut = min(max(index + 1, 1), len(files) - 1)
+            return files[:cut], files[cut:]
+    return None  # pragma: no cover - the loop always reaches half
+
+
+class _Worker:
+    """The forked process that loads the second half."""
+
+    def __init__(self, pid: int, results: int, counts: int) -> None:
+        self.pid = pid
+        self._results = results
+        self._counts = counts
+        self._count: int | None = None
+
+    @classmethod
+    def start(cls, files: Files, load: Load) -> _Worker | None:
+        # Output buffered now would be written twice, once by each process.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        result_read, result_write = os.pipe()
+        count_read, count_write = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (result_read, result_write, count_read, count_write):
+                os.close(fd)
+            return None
+        if pid == 0:  # pragma: no cover - the child ends in os._exit (coverage never sees it)
+            os.close(result_read)
+            os.close(count_read)
+            _run_worker(files, load, result_write, count_write)
+        os.close(result_write)
+        os.close(count_write)
+        return cls(pid, result_read, count_read)
+
+    def compile_count(self) -> int:
+        """How many scripts the worker is about to compile (waits until it knows)."""
+        if self._count is None:
+            data = _read_all(self._counts, _COUNT.size)
+            self._count = _COUNT.unpack(data)[0] if len(data) == _COUNT.size else 0
+        return self._count
+
+    def result(self) -> tuple[Loaded, list[cache.CacheHarvest]] | None:
+        """What the worker loaded and harvested, or None if it failed."""
+        data = _read_all(self._results)
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
+            return None
+        try:
+            loaded, harvests = pickle.loads(data)
+        except Exception:
+            return None
+        return loaded, harvests
+
+    def stop(self) -> None:
+        """Close the pipes; a worker still running (this process was interrupted) is
+        killed and reaped, never left behind."""
+        for fd in (self._results, self._counts):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def _run_worker(files: Files, load: Load, results: int, counts: int) -> None:  # pragma: no cover
+    """The child's whole life: load, send, exit without running the parent's cleanup
+    (atexit handlers, buffered output, the cache flush are the parent's)."""
+    code = 1
+    try:
+        # Ctrl-C reaches the whole process group: die of it at once, silently; the
+        # parent reports the interruption.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        share_cpus(2)
+        told = False
+
+        def tell(count: int) -> None:
+            nonlocal told
+            if not told:
+                told = True
+                _write_all(counts, _COUNT.pack(count))
+
+        loaded = load(files, tell)
+        tell(0)
+        os.close(counts)
+        harvests = [each.harvest() for each in cache.deferred_caches()]
+        _write_all(results, pickle.dumps((loaded, harvests), pickle.HIGHEST_PROTOCOL))
+        code = 0
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _read_all(fd: int, limit: int | None = None) -> bytes:
+    chunks = []
+    size = 0
+    while limit is None or size < limit:
+        chunk = os.read(fd, 1 << 20 if limit is None else limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
