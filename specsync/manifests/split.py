@@ -166,16 +166,19 @@ class _Worker:
                 stream.flush()
         result_read, result_write = os.pipe()
         count_read, count_write = os.pipe()
+        # Ctrl-C while forking would interrupt the child's after-fork hooks, which print a
+        # traceback: held until the child dies of it silently (and this process raises).
+        held = _hold_sigint()
         try:
             pid = os.fork()
         except OSError:
+            _release_sigint(held)
             for fd in (result_read, result_write, count_read, count_write):
                 os.close(fd)
             return None
         if pid == 0:  # pragma: no cover - the child ends in os._exit (coverage never sees it)
-            os.close(result_read)
-            os.close(count_read)
-            _run_worker(files, load, result_write, count_write)
+            _run_worker(files, load, (result_read, result_write), (count_read, count_write), held)
+        _release_sigint(held)
         os.close(result_write)
         os.close(count_write)
         return cls(pid, result_read, count_read)
@@ -214,14 +217,34 @@ class _Worker:
             self.pid = 0
 
 
-def _run_worker(files: Files, load: Load, results: int, counts: int) -> None:  # pragma: no cover
+def _hold_sigint() -> bool:
+    """Block SIGINT in this thread (True), where the platform can."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on Linux or macOS
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return True
+
+
+def _release_sigint(held: bool) -> None:
+    if held:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _run_worker(  # pragma: no cover - runs in the child, which coverage does not follow
+    files: Files, load: Load, result_pipe: tuple[int, int], count_pipe: tuple[int, int], held: bool
+) -> None:
     """The child's whole life: load, send, exit without running the parent's cleanup
-    (atexit handlers, buffered output, the cache flush are the parent's)."""
+    (atexit handlers, buffered output, the cache flush are the parent's). It never
+    returns: nothing may run on as a copy of the parent."""
     code = 1
     try:
         # Ctrl-C reaches the whole process group: die of it at once, silently; the
         # parent reports the interruption.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _release_sigint(held)
+        os.close(result_pipe[0])
+        os.close(count_pipe[0])
+        results, counts = result_pipe[1], count_pipe[1]
         share_cpus(2)
         told = False
 

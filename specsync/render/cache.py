@@ -303,9 +303,11 @@ class TemplateCache:
         self.stats.hits += 1
         return code
 
-    def _verified_payload(self, key: bytes) -> bytes | None:
+    def _verified_payload(self, key: bytes, pack: _Pack | None = None) -> bytes | None:
+        """The payload of `key` in `pack` (default: the pack it is placed in), verified."""
         assert self._secret is not None
-        pack = self._pack_of(key)
+        if pack is None:
+            pack = self._pack_of(key)
         found = pack.index.get(key)
         if found is None:
             return None
@@ -313,13 +315,14 @@ class TemplateCache:
         payload = pack.data[offset : offset + length]
         expected = _mac(self._secret, key, payload)
         if not hmac.compare_digest(mac, expected):
-            self._reject(key)
+            self._reject(key, pack)
             return None
         return payload
 
-    def _reject(self, key: bytes) -> None:
+    def _reject(self, key: bytes, pack: _Pack | None = None) -> None:
         self.stats.rejected += 1
-        pack = self._pack_of(key)
+        if pack is None:
+            pack = self._pack_of(key)
         pack.index.pop(key, None)
         pack.damaged = True
 
@@ -339,7 +342,7 @@ class TemplateCache:
         new_by_shard: dict[int, dict[bytes, bytes]] = {}
         for key, payload in self._new.items():
             new_by_shard.setdefault(self._shard(key), {})[key] = payload
-        for shard, pack in self._packs.items():
+        for shard, pack in list(self._packs.items()):
             new = new_by_shard.get(shard, {})
             rewrite = pack.damaged or (
                 len(pack.data) > COMPACT_BYTES // SHARDS
@@ -409,7 +412,9 @@ class TemplateCache:
         keys = [k for k in pack.index if not only_used or k in self._used]
         live = {}
         for key in keys:
-            payload = self._verified_payload(key)
+            # This pack's own record: a key found here may be placed elsewhere by this run
+            # (a group's pack), and that pack must not be read while packs are iterated.
+            payload = self._verified_payload(key, pack)
             if payload is not None:
                 live[key] = payload
         return live
