@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from specsync.manifests.project_file import ProjectFiles, ProjectSettings
+from specsync.manifests.split import Loaded
 from specsync.model import Document, InputError, Item, ItemSpec, Problem
 
 
@@ -81,17 +83,6 @@ def read_files(files: Sequence[tuple[Path, str]], projects: ProjectFiles) -> Spe
     return SpecSet(specs, documents, problems)
 
 
-@dataclass
-class Loaded:
-    """What reading and rendering some manifests gave: the items (in spec order), the
-    problems (before the untranslated check) and each document's project settings. Plain
-    data: a split run's second process sends it back over a pipe (manifests/split.py)."""
-
-    items: list[Item]
-    problems: list[Problem]
-    projects: dict[str, ProjectSettings]
-
-
 def load_items(
     paths: Sequence[str],
     *,
@@ -122,28 +113,16 @@ def load_items(
     projects = ProjectFiles(here)
     files = find_files(paths, here, projects)
     manifest_root, chosen = discovery.manifest_root(paths, root, here)
-
-    def load(part: Sequence[tuple[Path, str]], announce: Callable[[int], None] | None) -> Loaded:
-        from specsync.render import items as render
-
-        read = read_files(part, projects)
-        items, render_problems = render.render_items(
-            read.specs,
-            manifest_root,
-            use_cache=use_cache,
-            on_compile=announce,
-            cwd=here,
-            # Unused snippets are checked in the manifests' own folder only: the current
-            # folder taken as a last resort may be any checkout, with others' templates.
-            check_unincluded=chosen,
-        )
-        problems = read.problems + [p.with_code("template") for p in render_problems]
-        return Loaded(
-            items,
-            problems,
-            {display: project for display, (_, _, project) in read.documents.items()},
-        )
-
+    load = functools.partial(
+        _read_and_render,
+        projects=projects,
+        manifest_root=manifest_root,
+        use_cache=use_cache,
+        cwd=here,
+        # Unused snippets are checked in the manifests' own folder only: the current folder
+        # taken as a last resort may be any checkout, with others' templates in it.
+        check_unincluded=chosen,
+    )
     loaded = split.load_split(files, load, on_compile)
     if loaded is None:
         loaded = load(files, on_compile)
@@ -163,6 +142,37 @@ def load_items(
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)
+
+
+def _read_and_render(
+    files: Sequence[tuple[Path, str]],
+    on_compile: Callable[[int], None] | None,
+    *,
+    projects: ProjectFiles,
+    manifest_root: Path,
+    use_cache: bool,
+    cwd: Path,
+    check_unincluded: bool,
+) -> Loaded:
+    """Read, expand and render `files`: the items, every problem (before the untranslated
+    check, which needs every item of the run) and each document's project settings."""
+    from specsync.render import items as render
+
+    read = read_files(files, projects)
+    items, render_problems = render.render_items(
+        read.specs,
+        manifest_root,
+        use_cache=use_cache,
+        on_compile=on_compile,
+        cwd=cwd,
+        check_unincluded=check_unincluded,
+    )
+    problems = read.problems + [p.with_code("template") for p in render_problems]
+    return Loaded(
+        items,
+        problems,
+        {display: project for display, (_, _, project) in read.documents.items()},
+    )
 
 
 def _without_videos(document: Document, videos: Collection[str]) -> Document:

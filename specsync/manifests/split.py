@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import signal
 import struct
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from specsync.manifests.project_file import ProjectSettings
+from specsync.model import Item, Problem
 from specsync.render import cache
 from specsync.render.processes import share_cpus, usable_cpus
-
-if TYPE_CHECKING:
-    from specsync.manifests.pipeline import Loaded
 
 SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two files or more
 # Below this many bytes of manifests the fork, the pipe and the second interpreter's
@@ -41,8 +39,20 @@ SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two f
 MIN_SPLIT_BYTES = 256 * 1024
 _COUNT = struct.Struct(">q")
 
+
+@dataclass
+class Loaded:
+    """What reading and rendering some manifests gave: the items (in spec order), the
+    problems (before the untranslated check) and each document's project settings. Plain
+    data: a split run's second process sends it back over a pipe (below)."""
+
+    items: list[Item]
+    problems: list[Problem]
+    projects: dict[str, ProjectSettings]
+
+
 Files = Sequence[tuple[Path, str]]
-Load = Callable[[Files, "Callable[[int], None] | None"], "Loaded"]
+Load = Callable[[Files, "Callable[[int], None] | None"], Loaded]
 
 
 def load_split(files: Files, load: Load, on_compile: Callable[[int], None] | None) -> Loaded | None:
@@ -197,6 +207,8 @@ class _Worker:
         self.pid = 0
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not data:
             return None
+        import pickle  # only a split run needs it (~2 ms to import)
+
         try:
             loaded, harvests = pickle.loads(data)
         except Exception:
@@ -258,6 +270,8 @@ def _run_worker(  # pragma: no cover - runs in the child, which coverage does no
         tell(0)
         os.close(counts)
         harvests = [each.harvest() for each in cache.deferred_caches()]
+        import pickle
+
         _write_all(results, pickle.dumps((loaded, harvests), pickle.HIGHEST_PROTOCOL))
         code = 0
     except BaseException:

@@ -33,64 +33,44 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import marshal
 import os
-import re
-import struct
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from specsync import __version__
-from specsync.regular_files import open_regular, read_regular
+from specsync.regular_files import open_regular
+from specsync.render.cache_fingerprint import VERSION_FINGERPRINT, environment_fingerprint
 from specsync.render.cache_key import CacheUnusable, default_key_file, read_secret
+from specsync.render.cache_pack import (
+    HEADER,
+    MAGIC,
+    Pack,
+    read_pack,
+    record_mac,
+)
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    pass
 
-FORMAT = 1
-MAGIC = b"SSTC"
-HEADER = struct.Struct(">4s32sI32s")  # magic, key, payload length, mac
-KEY_BYTES = 32
 # Packs per cache folder; an entry's pack is the first byte of its key, modulo this.
 SHARDS = 64
 # Rewrite a pack, keeping only what this run used, once all packs together would be this
 # big (each pack: this / SHARDS) and the pack is mostly stale.
 COMPACT_BYTES = 64 * 1024 * 1024
 
-
-def jinja_version() -> str:
-    """Jinja2's version, read from its package without importing it: a run whose scripts
-    all come from the rendered-text cache (render/items.py) never loads Jinja (~20 ms)."""
-    loaded = sys.modules.get("jinja2")
-    if loaded is not None:
-        return str(loaded.__version__)
-    spec = importlib.util.find_spec("jinja2")
-    if spec is not None and spec.origin:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            source = Path(spec.origin).read_text(encoding="utf-8")
-            found = re.search(r"^__version__ = [\"']([^\"']+)[\"']", source, re.MULTILINE)
-            if found:
-                return found.group(1)
-    import jinja2
-
-    return str(jinja2.__version__)
-
-
-# Everything that changes the compiled code besides the source and the environment.
-VERSION_FINGERPRINT = "|".join(
-    (
-        f"specsync-template-cache-{FORMAT}",
-        f"specsync-{__version__}",
-        f"jinja2-{jinja_version()}",
-        sys.implementation.cache_tag or sys.implementation.name,
-        importlib.util.MAGIC_NUMBER.hex(),
-    )
-)
+__all__ = [
+    "HEADER",
+    "MAGIC",
+    "SHARDS",
+    "VERSION_FINGERPRINT",
+    "CacheHarvest",
+    "TemplateCache",
+    "environment_fingerprint",
+    "read_pack",
+]
 
 
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -100,48 +80,6 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     if environ.get("XDG_CACHE_HOME"):
         return Path(environ["XDG_CACHE_HOME"]) / "specsync"
     return Path.home() / ".cache" / "specsync"
-
-
-def environment_fingerprint(env: Environment) -> str:
-    """The settings of `env` that shape the code Jinja generates for a template.
-
-    The render module may pass its own fingerprint instead; this one covers the class (a
-    sandbox generates different code), delimiters, whitespace handling, autoescape,
-    finalize, extensions and the sandbox's intercepted operators.
-    """
-    cls = type(env)
-    parts: list[Any] = [
-        f"{cls.__module__}.{cls.__qualname__}",
-        getattr(env, "sandboxed", False),
-        env.block_start_string,
-        env.block_end_string,
-        env.variable_start_string,
-        env.variable_end_string,
-        env.comment_start_string,
-        env.comment_end_string,
-        env.line_statement_prefix,
-        env.line_comment_prefix,
-        env.trim_blocks,
-        env.lstrip_blocks,
-        env.newline_sequence,
-        env.keep_trailing_newline,
-        env.optimized,
-        env.is_async,
-        _describe(env.autoescape),
-        _describe(env.finalize),
-        sorted(env.extensions),
-        sorted(getattr(env, "intercepted_binops", ())),
-        sorted(getattr(env, "intercepted_unops", ())),
-        _describe(env.code_generator_class),
-        _describe(env.template_class),
-    ]
-    return repr(parts)
-
-
-def _describe(value: object) -> str:
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
 
 
 @dataclass
@@ -166,15 +104,6 @@ class CacheHarvest:
     used: set[bytes]
     damaged: set[int]
     placed: dict[bytes, int]
-
-
-@dataclass
-class _Pack:
-    """The records of one pack file, indexed by key; payloads verified only when used."""
-
-    data: bytes = b""
-    index: dict[bytes, tuple[int, int, bytes]] = field(default_factory=dict)  # key: off, len, mac
-    damaged: bool = False  # a torn or corrupt record: rewrite the pack on flush
 
 
 class TemplateCache:
@@ -211,7 +140,7 @@ class TemplateCache:
             f"{self.version}\0{folder}\0{environment_fingerprint}\0".encode()
         )
         self._secret: bytes | None = None
-        self._packs: dict[int, _Pack] = {}  # by shard, read on first use
+        self._packs: dict[int, Pack] = {}  # by shard, read on first use
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
         self._placed: dict[bytes, int] = {}  # key -> the pack its caller chose for it
@@ -235,7 +164,7 @@ class TemplateCache:
     def _shard(self, key: bytes) -> int:
         return self._placed.get(key, _shard_of(key))
 
-    def _pack_of(self, key: bytes) -> _Pack:
+    def _pack_of(self, key: bytes) -> Pack:
         return self._load_shard(self._shard(key))
 
     def __enter__(self) -> TemplateCache:
@@ -303,7 +232,7 @@ class TemplateCache:
         self.stats.hits += 1
         return code
 
-    def _verified_payload(self, key: bytes, pack: _Pack | None = None) -> bytes | None:
+    def _verified_payload(self, key: bytes, pack: Pack | None = None) -> bytes | None:
         """The payload of `key` in `pack` (default: the pack it is placed in), verified."""
         assert self._secret is not None
         if pack is None:
@@ -313,13 +242,13 @@ class TemplateCache:
             return None
         offset, length, mac = found
         payload = pack.data[offset : offset + length]
-        expected = _mac(self._secret, key, payload)
+        expected = record_mac(self._secret, key, payload)
         if not hmac.compare_digest(mac, expected):
             self._reject(key, pack)
             return None
         return payload
 
-    def _reject(self, key: bytes, pack: _Pack | None = None) -> None:
+    def _reject(self, key: bytes, pack: Pack | None = None) -> None:
         self.stats.rejected += 1
         if pack is None:
             pack = self._pack_of(key)
@@ -398,16 +327,16 @@ class TemplateCache:
                 if self.shard_path(shard).stat().st_size > COMPACT_BYTES // SHARDS:
                     self._load_shard(shard)
 
-    def _load_shard(self, shard: int) -> _Pack:
+    def _load_shard(self, shard: int) -> Pack:
         pack = self._packs.get(shard)
         if pack is None:
-            pack = self._packs[shard] = _read_pack(self.shard_path(shard))
+            pack = self._packs[shard] = read_pack(self.shard_path(shard))
         return pack
 
-    def _used_bytes(self, pack: _Pack) -> int:
+    def _used_bytes(self, pack: Pack) -> int:
         return sum(entry[1] for key, entry in pack.index.items() if key in self._used)
 
-    def _live_payloads(self, pack: _Pack, *, only_used: bool) -> dict[bytes, bytes]:
+    def _live_payloads(self, pack: Pack, *, only_used: bool) -> dict[bytes, bytes]:
         assert self._secret is not None
         keys = [k for k in pack.index if not only_used or k in self._used]
         live = {}
@@ -423,7 +352,7 @@ class TemplateCache:
         assert self._secret is not None
         chunks = []
         for key, payload in entries.items():
-            mac = _mac(self._secret, key, payload)
+            mac = record_mac(self._secret, key, payload)
             chunks += [HEADER.pack(MAGIC, key, len(payload), mac), payload]
         return b"".join(chunks)
 
@@ -490,6 +419,10 @@ class TemplateCache:
         return True
 
 
+def _shard_of(key: bytes) -> int:
+    return key[0] % SHARDS
+
+
 # The caches made while writes are deferred (a split run's halves), else None.
 _deferred: list[TemplateCache] | None = None
 
@@ -525,35 +458,3 @@ def absorb_harvests(caches: list[TemplateCache], harvests: list[CacheHarvest]) -
             )
             caches.append(cache)
         cache.absorb(harvest)
-
-
-def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
-    message = MAGIC + key + struct.pack(">I", len(payload))
-    return hmac.digest(secret, message + payload, "sha256")  # one call, in C
-
-
-def _shard_of(key: bytes) -> int:
-    return key[0] % SHARDS
-
-
-def _read_pack(path: Path) -> _Pack:
-    """Index every well-framed record; stop at the first torn or foreign one."""
-    try:
-        data = read_regular(path)
-    except OSError:
-        return _Pack()
-    pack = _Pack(data=data)
-    offset = 0
-    size = len(data)
-    while offset < size:
-        if size - offset < HEADER.size:
-            pack.damaged = True
-            break
-        magic, key, length, mac = HEADER.unpack_from(data, offset)
-        start = offset + HEADER.size
-        if magic != MAGIC or start + length > size:
-            pack.damaged = True
-            break
-        pack.index[key] = (start, length, mac)
-        offset = start + length
-    return pack

@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 
 from specsync.manifests import split
-from specsync.manifests.pipeline import Loaded
+from specsync.manifests.split import Loaded
 from specsync.model import Item, Location, Problem
 from specsync.render import cache
 from tests.helpers import ROOT, SPECSYNC, run
@@ -189,7 +189,7 @@ def test_only_this_process_writes_the_cache_and_each_entry_once(
     )
     for _, display in files:
         assert reread.get(display) == display.encode()
-    records = sum(len(cache._read_pack(pack).index) for pack in reread.pack_dir.glob("*.pack"))
+    records = sum(len(cache.read_pack(pack).index) for pack in reread.pack_dir.glob("*.pack"))
     written = sum(pack.read_bytes().count(cache.MAGIC) for pack in reread.pack_dir.glob("*.pack"))
     assert records == written == 40
 
