@@ -23,9 +23,11 @@ packs keep nearly all of that. New entries are appended with one `write` on an O
 descriptor (a torn tail is detected by its framing and dropped); a pack that held a bad
 entry, or grew mostly stale, is rewritten whole to a temporary file and renamed into place.
 
-Record framing: MAGIC (4) | key (32) | payload length (4, big-endian) | mac (32) | payload,
-where key = sha256(version fingerprint, environment fingerprint, source) and mac =
-HMAC-SHA256(secret, MAGIC | key | length | payload).
+Records are framed and authenticated as render/cache_pack.py says, with key =
+sha256(version fingerprint, environment fingerprint, source) (render/cache_fingerprint.py).
+
+A split run (manifests/split.py) defers every cache's writes (`defer_writes`): its second
+process hands its writes over (`harvest`), the first takes them (`absorb`) and writes once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING
 
 from specsync.regular_files import open_regular
 from specsync.render.cache_fingerprint import VERSION_FINGERPRINT, environment_fingerprint
@@ -51,9 +52,6 @@ from specsync.render.cache_pack import (
     read_pack,
     record_mac,
 )
-
-if TYPE_CHECKING:
-    pass
 
 # Packs per cache folder; an entry's pack is the first byte of its key, modulo this.
 SHARDS = 64
