@@ -142,6 +142,7 @@ class TemplateCache:
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
         self._placed: dict[bytes, int] = {}  # key -> the pack its caller chose for it
+        self._group_shards: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -209,8 +210,11 @@ class TemplateCache:
     def _place(self, material: str, group: str | None) -> bytes:
         key = self._key(material)
         if group is not None:
-            digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
-            self._placed[key] = _shard_of(digest)
+            shard = self._group_shards.get(group)
+            if shard is None:  # a manifest's thousands of texts: its digest once
+                digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
+                shard = self._group_shards[group] = _shard_of(digest)
+            self._placed[key] = shard
         return key
 
     def load(self, source: str) -> CodeType | None:
