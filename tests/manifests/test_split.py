@@ -75,6 +75,8 @@ def test_a_split_run_prints_what_one_process_prints(tmp_path: Path, shape: str) 
     assert '"items"' in whole.stdout or '"valid"' in whole.stdout
     whole, _ = _both(tmp_path, root, ["render"])
     assert whole.returncode == 0, whole.stderr
+    whole, _ = _both(tmp_path, root, ["plan", "--format", "json"])  # no lockfile: all new
+    assert whole.returncode == 0, whole.stderr
 
 
 def _broken_set(tmp_path: Path) -> Path:
