@@ -95,6 +95,10 @@ def load_split(files: Files, load: Load, on_compile: Callable[[int], None] | Non
         share_cpus(2)
         try:
             mine = load(first, announce)
+            if not announced and on_compile is not None and worker.compile_count():
+                # Only the second half compiles: said late rather than not at all.
+                announced = True
+                on_compile(worker.compile_count())
             theirs = worker.result()
         finally:
             share_cpus(1)

@@ -196,6 +196,23 @@ def test_only_this_process_writes_the_cache_and_each_entry_once(
     assert records == written == 40
 
 
+@pytest.mark.parametrize("compiling", [(3, 0), (0, 2), (0, 0)], ids=["first", "second", "none"])
+def test_one_compile_notice_for_both_halves(
+    tmp_path: Path, forking: None, compiling: tuple[int, int]
+) -> None:
+    parent = os.getpid()
+
+    def load(files, announce):  # type: ignore[no-untyped-def]
+        count = compiling[0] if os.getpid() == parent else compiling[1]
+        if count and announce is not None:
+            announce(count)
+        return Loaded([], [], {})
+
+    announced: list[int] = []
+    assert split.load_split(_fake_files(4, tmp_path), load, announced.append) is not None
+    assert announced == ([sum(compiling)] if sum(compiling) else [])
+
+
 def test_a_failing_worker_leaves_its_half_to_this_process(tmp_path: Path, forking: None) -> None:
     parent = os.getpid()
     load = _fake_load(tmp_path / "cache", tmp_path / "key")
