@@ -172,6 +172,7 @@ def _read_and_render(
         items,
         problems,
         {display: project for display, (_, _, project) in read.documents.items()},
+        rendered_all=not render_problems,
     )
 
 

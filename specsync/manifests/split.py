@@ -3,10 +3,12 @@ files while this one does the first.
 
 What a run gives and prints is the same split or not. The second process sends back plain
 data (items, problems, project settings and what it would have written to the caches)
-over a pipe; this process alone writes the caches, once, at the end. When either half
-finds a problem, an item id is in both halves, or the second process fails in any way,
-this process reads the whole run itself (the caches are warm by then), so every message
-and its order come from the one-process code. Below MIN_SPLIT_BYTES of manifests, with one
+over a pipe; this process alone writes the caches, once, at the end. Problems of one file
+(YAML, schema, expansion) are merged and sorted by place as one process sorts them. When
+a script fails to render in either half (such a problem names every item it concerns,
+across the run), an item id is in both halves, the run has too many items, or the second
+process fails in any way, this process reads the whole run itself (the caches are warm by
+then), so every message and its order come from the one-process code. Below MIN_SPLIT_BYTES of manifests, with one
 usable CPU, without `fork`, with other threads running, or with SPECSYNC_SPLIT=off, a run
 stays in one process. Ctrl-C (SIGINT to the process group or to this process alone) ends
 both: the second process dies of the signal or is killed and reaped before the
@@ -37,22 +39,30 @@ SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two f
 # is ~1,000 items of distinct scripts (~0.025 s saved) or ~6,000 of shared ones (~0.08 s).
 MIN_SPLIT_BYTES = 256 * 1024
 _COUNT = struct.Struct(">q")
+TOO_MANY_ITEMS = "too-many-items"  # expand's code: a half may be under the limit
 
 
 class Loaded:
     """What reading and rendering some manifests gave: the items (in spec order), the
-    problems (before the untranslated check) and each document's project settings. Plain
-    data: a split run's second process sends it back over a pipe (below). A plain class:
-    a dataclass costs a run's start ~1 ms."""
+    problems (before the untranslated check), each document's project settings, and
+    whether every script rendered (render problems are grouped across the whole run, so
+    only a run without them merges its halves' problems). Plain data: a split run's
+    second process sends it back over a pipe (below). A plain class: a dataclass costs a
+    run's start ~1 ms."""
 
-    __slots__ = ("items", "problems", "projects")
+    __slots__ = ("items", "problems", "projects", "rendered_all")
 
     def __init__(
-        self, items: list[Item], problems: list[Problem], projects: dict[str, ProjectSettings]
+        self,
+        items: list[Item],
+        problems: list[Problem],
+        projects: dict[str, ProjectSettings],
+        rendered_all: bool = True,
     ) -> None:
         self.items = items
         self.problems = problems
         self.projects = projects
+        self.rendered_all = rendered_all
 
 
 if TYPE_CHECKING:
@@ -138,17 +148,29 @@ def _load_whole(
 
 
 def _merged(mine: Loaded, theirs: Loaded) -> Loaded | None:
-    """Both halves as one, when nothing in them depends on the other half: no problem in
-    either (problems are merged and ordered across the whole run), no item id in both, not
-    more items than one run may have."""
+    """Both halves as one, when nothing in them depends on the other half: every script
+    rendered in both (a render problem names every item it concerns, across the run), no
+    item id in both (a duplicate, reported at both places), not more items than one run
+    may have. Problems of YAML, schema and expansion belong to one file each and are
+    sorted by place when reported; those of a project file both halves read are the
+    same problem twice, kept once."""
     from specsync.manifests.expand import MAX_ITEMS
 
-    if mine.problems or theirs.problems:
+    if not (mine.rendered_all and theirs.rendered_all):
         return None
     items = mine.items + theirs.items
     if len(items) > MAX_ITEMS or len({item.id for item in items}) != len(items):
         return None
-    return Loaded(items, [], {**mine.projects, **theirs.projects})
+    problems = mine.problems + theirs.problems
+    if any(problem.code == TOO_MANY_ITEMS for problem in problems):
+        return None
+    seen = {_identity(problem) for problem in mine.problems}
+    problems = mine.problems + [p for p in theirs.problems if _identity(p) not in seen]
+    return Loaded(items, problems, {**mine.projects, **theirs.projects})
+
+
+def _identity(problem: Problem) -> tuple[object, ...]:
+    return (problem.location, problem.message, problem.code, problem.items)
 
 
 def _halves(files: Files) -> tuple[Files, Files] | None:

@@ -106,6 +106,41 @@ def test_problems_in_both_halves_are_reported_as_one_process_reports_them(tmp_pa
     assert "catalogue-0000.yaml" in whole.stdout and "catalogue-0003.yaml" in whole.stdout
 
 
+@pytest.mark.parametrize("project", ["", "vars: {locale: fr}\n", "vars: [1\n"])
+def test_problems_of_files_and_of_a_project_file_merge_as_one_process_reports_them(
+    tmp_path: Path, project: str
+) -> None:
+    # No render problem: each half's problems are merged, not read again by one process.
+    root = tmp_path / "unreadable"
+    paths = gen_manifests.generate(root, items=600, shape="shared")
+    first, middle, last = paths[0], paths[2], paths[-1]
+    first.write_text(
+        first.read_text(encoding="utf-8").replace("isExport: true", "isExport: maybe", 1),
+        encoding="utf-8",
+    )
+    middle.write_text(
+        middle.read_text(encoding="utf-8").replace(
+            "      lesson: 3\n", "      lesson: 3\n      lesson: 4\n", 1
+        ),
+        encoding="utf-8",
+    )
+    last.write_text(
+        last.read_text(encoding="utf-8").replace("lesson: 2", "lesson: [2", 1), encoding="utf-8"
+    )
+    if project:
+        (root / "specsync.yaml").write_text(project, encoding="utf-8")
+    whole, _ = _both(tmp_path, root, ["validate", "--format", "json"])
+    assert whole.returncode == 1
+    whole, _ = _both(tmp_path, root, ["validate"])
+    assert whole.returncode == 1
+    if project:  # a broken project file stops the run before it is split
+        assert "specsync.yaml" in whole.stderr
+    else:
+        assert "catalogue-0000.yaml:7:" in whole.stderr  # schema (first half)
+        assert "catalogue-0002.yaml" in whole.stderr  # a duplicate key (first half)
+        assert "catalogue-0005.yaml" in whole.stderr  # YAML (second half)
+
+
 def test_an_item_id_in_both_halves_alone_is_still_found(tmp_path: Path) -> None:
     root = tmp_path / "twins"
     paths = gen_manifests.generate(root, items=200, shape="distinct")
@@ -229,7 +264,7 @@ def test_a_failing_worker_leaves_its_half_to_this_process(tmp_path: Path, forkin
 
 
 @pytest.mark.parametrize("broken", ["m0.yaml", "m5.yaml"], ids=["first-half", "second-half"])
-def test_a_problem_in_either_half_reruns_the_whole_in_one_process(
+def test_a_render_problem_in_either_half_reruns_the_whole_in_one_process(
     tmp_path: Path, forking: None, broken: str
 ) -> None:
     parent = os.getpid()
@@ -241,12 +276,34 @@ def test_a_problem_in_either_half_reruns_the_whole_in_one_process(
         shown = [display for _, display in files]
         problems = [Problem(Location(broken, 1, 1), "bad")] if broken in shown else []
         items = [Item(d, d, "en", {"text": d}, Location(d, 1, 1)) for d in shown]
-        return Loaded(items, problems, {})
+        return Loaded(items, problems, {}, rendered_all=not problems)
 
     files = _fake_files(6, tmp_path)
     loaded = split.load_split(files, load, None)
     assert loaded is not None and [p.location.path for p in loaded.problems] == [broken]
     assert calls == [3, 6]  # this process's half, then the whole run
+
+
+def test_other_problems_of_both_halves_are_merged_each_once(tmp_path: Path, forking: None) -> None:
+    parent = os.getpid()
+    calls: list[int] = []
+    shared = Problem(Location("specsync.yaml", 1, 1), "broken project", code="project-file")
+
+    def load(files, announce):  # type: ignore[no-untyped-def]
+        if os.getpid() == parent:
+            calls.append(len(files))
+        problems = [Problem(Location(display, 2, 1), "bad") for _, display in files]
+        return Loaded([], [*problems, shared], {})
+
+    loaded = split.load_split(_fake_files(4, tmp_path), load, None)
+    assert loaded is not None and calls == [2]  # no second reading
+    assert sorted(str(p) for p in loaded.problems) == [
+        "m0.yaml:2:1: bad",
+        "m1.yaml:2:1: bad",
+        "m2.yaml:2:1: bad",
+        "m3.yaml:2:1: bad",
+        "specsync.yaml:1:1: broken project",
+    ]
 
 
 def test_no_fork_or_split_off_or_small_runs_stay_in_one_process(
