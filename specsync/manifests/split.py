@@ -8,14 +8,15 @@ over a pipe; this process alone writes the caches, once, at the end. Problems of
 a script fails to render in either half (such a problem names every item it concerns,
 across the run), an item id is in both halves, the run has too many items, or the second
 process fails in any way, this process reads the whole run itself (the caches are warm by
-then), so every message and its order come from the one-process code. Below MIN_SPLIT_BYTES of manifests, with one
-usable CPU, without `fork`, with other threads running, or with SPECSYNC_SPLIT=off, a run
-stays in one process. Ctrl-C (SIGINT to the process group or to this process alone) ends
-both: the second process dies of the signal or is killed and reaped before the
-KeyboardInterrupt goes on (exit 130).
+then), so every message and its order come from the one-process code.
 
-Written by hand: multiprocessing's Pool and Process would import and set up more than the
-~10 ms a split saves on the smallest run it is used for, and pickle the same.
+Below MIN_SPLIT_BYTES of manifests, with one usable CPU, without `fork`, with other
+threads running, or with SPECSYNC_SPLIT=off, a run stays in one process. Ctrl-C (SIGINT to
+the process group or to this process alone) ends both: the second process dies of the
+signal or is killed and reaped before the KeyboardInterrupt goes on (exit 130).
+
+Written by hand (os.fork and a pipe): multiprocessing is not imported on this path, and
+would cost ~10 ms more to import and set up than the split saves on its smallest runs.
 """
 
 from __future__ import annotations
