@@ -324,6 +324,27 @@ def test_no_fork_or_split_off_or_small_runs_stay_in_one_process(
     assert split.load_split(files, load, None) is None
 
 
+@pytest.mark.parametrize(
+    ("cpus", "load", "splits"), [(2, 0.3, True), (2, 3.0, False), (1, 0.0, False)]
+)
+def test_a_large_run_splits_by_itself_only_with_a_free_cpu(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forking: None,
+    cpus: int,
+    load: float,
+    splits: bool,
+) -> None:
+    monkeypatch.setenv(split.SPLIT_ENV, "")
+    monkeypatch.setattr(split, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    files = _fake_files(2, tmp_path)
+    for path, _ in files:
+        path.write_bytes(b"x" * split.MIN_SPLIT_BYTES)
+    loaded = split.load_split(files, _fake_load(tmp_path / "c", tmp_path / "k"), None)
+    assert (loaded is not None) == splits
+
+
 def test_a_fork_refused_by_the_system_stays_in_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forking: None
 ) -> None:
