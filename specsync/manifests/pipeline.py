@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from specsync.manifests.project_file import ProjectSettings
+from specsync.manifests.project_file import ProjectFiles, ProjectSettings
+from specsync.manifests.split import Loaded
 from specsync.model import Document, InputError, Item, ItemSpec, Problem
 
 
@@ -27,17 +29,29 @@ def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
     Problems of one stage stop the later stages only for the part they concern (a file, a
     video), so one run reports as much as can be known.
     """
-    from specsync.manifests import discovery, expand, schema
-    from specsync.manifests import load as manifest
     from specsync.manifests.project_file import ProjectFiles
 
     projects = ProjectFiles(cwd)
+    return read_files(find_files(paths, cwd, projects), projects)
+
+
+def find_files(paths: Sequence[str], cwd: Path, projects: ProjectFiles) -> list[tuple[Path, str]]:
+    """The manifests named or found under `paths`, as (path, display path)."""
+    from specsync.manifests import discovery
+
     try:
-        files = discovery.find_manifests(paths, cwd, ignored=projects.ignores)
+        return discovery.find_manifests(paths, cwd, ignored=projects.ignores)
     except InputError as error:
         raise InputError(
             [p.with_code("file") for p in error.problems] + projects.problems
         ) from None
+
+
+def read_files(files: Sequence[tuple[Path, str]], projects: ProjectFiles) -> SpecSet:
+    """`read_specs` of files already found."""
+    from specsync.manifests import expand, schema
+    from specsync.manifests import load as manifest
+
     problems: list[Problem] = []
     documents: dict[str, tuple[Path, Document, ProjectSettings]] = {}
     for path, display in files:
@@ -85,34 +99,41 @@ def load_items(
     be compiled (the slow part of a first run), before they are. `warnings`, when given,
     receives the problems that do not stop a run (untranslated locales).
 
+    A large run is split between two processes (manifests/split.py) when two CPUs are
+    there; what it gives and prints is the same either way.
+
     Raises InputError carrying every problem found, sorted by file and line. Problems of
     one stage stop the later stages only for the part they concern, so one run reports as
     much as can be known: a schema error in one video hides no template error in another.
     """
-    from specsync.manifests import discovery
-    from specsync.render import items as render
+    from specsync.manifests import discovery, split
+    from specsync.manifests.project_file import ProjectFiles
 
     here = Path.cwd() if cwd is None else cwd
-    read = read_specs(paths, here)
+    projects = ProjectFiles(here)
+    files = find_files(paths, here, projects)
     manifest_root, chosen = discovery.manifest_root(paths, root, here)
-    items, render_problems = render.render_items(
-        read.specs,
-        manifest_root,
+    load = functools.partial(
+        _read_and_render,
+        projects=projects,
+        manifest_root=manifest_root,
         use_cache=use_cache,
-        on_compile=on_compile,
         cwd=here,
         # Unused snippets are checked in the manifests' own folder only: the current folder
         # taken as a last resort may be any checkout, with others' templates in it.
         check_unincluded=chosen,
     )
-    problems = read.problems + [p.with_code("template") for p in render_problems]
+    loaded = split.load_split(files, load, on_compile)
+    if loaded is None:
+        loaded = load(files, on_compile)
+    problems = loaded.problems
+    items = loaded.items
     if not problems:
         from specsync.manifests.project_file import NO_PROJECT
         from specsync.manifests.untranslated import untranslated_problems
 
         def project_of(display: str) -> ProjectSettings:
-            found = read.documents.get(display)
-            return NO_PROJECT if found is None else found[2]
+            return loaded.projects.get(display, NO_PROJECT)
 
         errors, warned = untranslated_problems(items, project_of)
         problems.extend(errors)
@@ -121,6 +142,38 @@ def load_items(
     if problems:
         raise InputError(problems)
     return sorted(items, key=lambda item: item.id)
+
+
+def _read_and_render(
+    files: Sequence[tuple[Path, str]],
+    on_compile: Callable[[int], None] | None,
+    *,
+    projects: ProjectFiles,
+    manifest_root: Path,
+    use_cache: bool,
+    cwd: Path,
+    check_unincluded: bool,
+) -> Loaded:
+    """Read, expand and render `files`: the items, every problem (before the untranslated
+    check, which needs every item of the run) and each document's project settings."""
+    from specsync.render import items as render
+
+    read = read_files(files, projects)
+    items, render_problems = render.render_items(
+        read.specs,
+        manifest_root,
+        use_cache=use_cache,
+        on_compile=on_compile,
+        cwd=cwd,
+        check_unincluded=check_unincluded,
+    )
+    problems = read.problems + [p.with_code("template") for p in render_problems]
+    return Loaded(
+        items,
+        problems,
+        {display: project for display, (_, _, project) in read.documents.items()},
+        rendered_all=not render_problems,
+    )
 
 
 def _without_videos(document: Document, videos: Collection[str]) -> Document:

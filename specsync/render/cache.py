@@ -23,9 +23,11 @@ packs keep nearly all of that. New entries are appended with one `write` on an O
 descriptor (a torn tail is detected by its framing and dropped); a pack that held a bad
 entry, or grew mostly stale, is rewritten whole to a temporary file and renamed into place.
 
-Record framing: MAGIC (4) | key (32) | payload length (4, big-endian) | mac (32) | payload,
-where key = sha256(version fingerprint, environment fingerprint, source) and mac =
-HMAC-SHA256(secret, MAGIC | key | length | payload).
+Records are framed and authenticated as render/cache_pack.py says, with key =
+sha256(version fingerprint, environment fingerprint, source) (render/cache_fingerprint.py).
+
+A split run (manifests/split.py) defers every cache's writes (`defer_writes`): its second
+process hands its writes over (`harvest`), the first takes them (`absorb`) and writes once.
 """
 
 from __future__ import annotations
@@ -33,64 +35,40 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import marshal
 import os
-import re
-import struct
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
-from typing import TYPE_CHECKING, Any
 
-from specsync import __version__
-from specsync.regular_files import open_regular, read_regular
+from specsync.regular_files import open_regular
+from specsync.render.cache_fingerprint import VERSION_FINGERPRINT, environment_fingerprint
 from specsync.render.cache_key import CacheUnusable, default_key_file, read_secret
+from specsync.render.cache_pack import (
+    HEADER,
+    MAGIC,
+    Pack,
+    read_pack,
+    record_mac,
+)
 
-if TYPE_CHECKING:
-    from jinja2 import Environment
-
-FORMAT = 1
-MAGIC = b"SSTC"
-HEADER = struct.Struct(">4s32sI32s")  # magic, key, payload length, mac
-KEY_BYTES = 32
 # Packs per cache folder; an entry's pack is the first byte of its key, modulo this.
 SHARDS = 64
 # Rewrite a pack, keeping only what this run used, once all packs together would be this
 # big (each pack: this / SHARDS) and the pack is mostly stale.
 COMPACT_BYTES = 64 * 1024 * 1024
 
-
-def jinja_version() -> str:
-    """Jinja2's version, read from its package without importing it: a run whose scripts
-    all come from the rendered-text cache (render/items.py) never loads Jinja (~20 ms)."""
-    loaded = sys.modules.get("jinja2")
-    if loaded is not None:
-        return str(loaded.__version__)
-    spec = importlib.util.find_spec("jinja2")
-    if spec is not None and spec.origin:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            source = Path(spec.origin).read_text(encoding="utf-8")
-            found = re.search(r"^__version__ = [\"']([^\"']+)[\"']", source, re.MULTILINE)
-            if found:
-                return found.group(1)
-    import jinja2
-
-    return str(jinja2.__version__)
-
-
-# Everything that changes the compiled code besides the source and the environment.
-VERSION_FINGERPRINT = "|".join(
-    (
-        f"specsync-template-cache-{FORMAT}",
-        f"specsync-{__version__}",
-        f"jinja2-{jinja_version()}",
-        sys.implementation.cache_tag or sys.implementation.name,
-        importlib.util.MAGIC_NUMBER.hex(),
-    )
-)
+__all__ = [
+    "HEADER",
+    "MAGIC",
+    "SHARDS",
+    "VERSION_FINGERPRINT",
+    "CacheHarvest",
+    "TemplateCache",
+    "environment_fingerprint",
+    "read_pack",
+]
 
 
 def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -100,48 +78,6 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     if environ.get("XDG_CACHE_HOME"):
         return Path(environ["XDG_CACHE_HOME"]) / "specsync"
     return Path.home() / ".cache" / "specsync"
-
-
-def environment_fingerprint(env: Environment) -> str:
-    """The settings of `env` that shape the code Jinja generates for a template.
-
-    The render module may pass its own fingerprint instead; this one covers the class (a
-    sandbox generates different code), delimiters, whitespace handling, autoescape,
-    finalize, extensions and the sandbox's intercepted operators.
-    """
-    cls = type(env)
-    parts: list[Any] = [
-        f"{cls.__module__}.{cls.__qualname__}",
-        getattr(env, "sandboxed", False),
-        env.block_start_string,
-        env.block_end_string,
-        env.variable_start_string,
-        env.variable_end_string,
-        env.comment_start_string,
-        env.comment_end_string,
-        env.line_statement_prefix,
-        env.line_comment_prefix,
-        env.trim_blocks,
-        env.lstrip_blocks,
-        env.newline_sequence,
-        env.keep_trailing_newline,
-        env.optimized,
-        env.is_async,
-        _describe(env.autoescape),
-        _describe(env.finalize),
-        sorted(env.extensions),
-        sorted(getattr(env, "intercepted_binops", ())),
-        sorted(getattr(env, "intercepted_unops", ())),
-        _describe(env.code_generator_class),
-        _describe(env.template_class),
-    ]
-    return repr(parts)
-
-
-def _describe(value: object) -> str:
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
 
 
 @dataclass
@@ -156,12 +92,19 @@ class CacheStats:
 
 
 @dataclass
-class _Pack:
-    """The records of one pack file, indexed by key; payloads verified only when used."""
+class CacheHarvest:
+    """What one process of a split run did to a cache, for the parent to write: its new
+    entries, the keys it used (a pack is compacted to what the run used), the packs it
+    found damaged and where its grouped keys live. Plain data: it crosses a pipe."""
 
-    data: bytes = b""
-    index: dict[bytes, tuple[int, int, bytes]] = field(default_factory=dict)  # key: off, len, mac
-    damaged: bool = False  # a torn or corrupt record: rewrite the pack on flush
+    cache_dir: str
+    key_file: str
+    folder: str
+    fingerprint: str
+    new: dict[bytes, bytes]
+    used: set[bytes]
+    damaged: set[int]
+    placed: dict[bytes, int]
 
 
 class TemplateCache:
@@ -187,15 +130,22 @@ class TemplateCache:
         self.version = VERSION_FINGERPRINT
         self.key_file = key_file if key_file is not None else default_key_file()
         self.stats = CacheStats()
+        self.fingerprint = environment_fingerprint
+        # While a split run defers writes (`defer_writes`), `flush` writes nothing: one
+        # process writes every cache, once, at the end (manifests/split.py).
+        self.deferred = _deferred is not None
+        if _deferred is not None:
+            _deferred.append(self)
         self.disabled_reason: str | None = None if enabled else "disabled"
         self._prefix = hashlib.sha256(
             f"{self.version}\0{folder}\0{environment_fingerprint}\0".encode()
         )
         self._secret: bytes | None = None
-        self._packs: dict[int, _Pack] = {}  # by shard, read on first use
+        self._packs: dict[int, Pack] = {}  # by shard, read on first use
         self._new: dict[bytes, bytes] = {}  # key -> payload, not yet written
         self._used: set[bytes] = set()
         self._placed: dict[bytes, int] = {}  # key -> the pack its caller chose for it
+        self._group_shards: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -216,12 +166,8 @@ class TemplateCache:
     def _shard(self, key: bytes) -> int:
         return self._placed.get(key, _shard_of(key))
 
-    def _pack_of(self, key: bytes) -> _Pack:
-        shard = self._shard(key)
-        pack = self._packs.get(shard)
-        if pack is None:
-            pack = self._packs[shard] = _read_pack(self.shard_path(shard))
-        return pack
+    def _pack_of(self, key: bytes) -> Pack:
+        return self._load_shard(self._shard(key))
 
     def __enter__(self) -> TemplateCache:
         return self
@@ -267,8 +213,11 @@ class TemplateCache:
     def _place(self, material: str, group: str | None) -> bytes:
         key = self._key(material)
         if group is not None:
-            digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
-            self._placed[key] = _shard_of(digest)
+            shard = self._group_shards.get(group)
+            if shard is None:  # a manifest's thousands of texts: its digest once
+                digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).digest()
+                shard = self._group_shards[group] = _shard_of(digest)
+            self._placed[key] = shard
         return key
 
     def load(self, source: str) -> CodeType | None:
@@ -288,23 +237,26 @@ class TemplateCache:
         self.stats.hits += 1
         return code
 
-    def _verified_payload(self, key: bytes) -> bytes | None:
+    def _verified_payload(self, key: bytes, pack: Pack | None = None) -> bytes | None:
+        """The payload of `key` in `pack` (default: the pack it is placed in), verified."""
         assert self._secret is not None
-        pack = self._pack_of(key)
+        if pack is None:
+            pack = self._pack_of(key)
         found = pack.index.get(key)
         if found is None:
             return None
         offset, length, mac = found
         payload = pack.data[offset : offset + length]
-        expected = _mac(self._secret, key, payload)
+        expected = record_mac(self._secret, key, payload)
         if not hmac.compare_digest(mac, expected):
-            self._reject(key)
+            self._reject(key, pack)
             return None
         return payload
 
-    def _reject(self, key: bytes) -> None:
+    def _reject(self, key: bytes, pack: Pack | None = None) -> None:
         self.stats.rejected += 1
-        pack = self._pack_of(key)
+        if pack is None:
+            pack = self._pack_of(key)
         pack.index.pop(key, None)
         pack.damaged = True
 
@@ -319,12 +271,12 @@ class TemplateCache:
 
         Failing to write (read-only or full disk, permissions) only costs speed next time.
         """
-        if not self.enabled or self._secret is None:
+        if not self.enabled or self._secret is None or self.deferred:
             return
         new_by_shard: dict[int, dict[bytes, bytes]] = {}
         for key, payload in self._new.items():
             new_by_shard.setdefault(self._shard(key), {})[key] = payload
-        for shard, pack in self._packs.items():
+        for shard, pack in list(self._packs.items()):
             new = new_by_shard.get(shard, {})
             rewrite = pack.damaged or (
                 len(pack.data) > COMPACT_BYTES // SHARDS
@@ -345,15 +297,58 @@ class TemplateCache:
             pack.damaged = False
         self._new.clear()
 
-    def _used_bytes(self, pack: _Pack) -> int:
+    def place(self) -> tuple[str, str, str, str]:
+        """What tells this cache's entries from another's: where, under which key, which
+        kind, for which environment."""
+        return (str(self.cache_dir), str(self.key_file), self.folder, self.fingerprint)
+
+    def harvest(self) -> CacheHarvest:
+        """This process's writes, left for another process to `absorb` and flush."""
+        harvest = CacheHarvest(
+            *self.place(),
+            dict(self._new),
+            set(self._used),
+            {shard for shard, pack in self._packs.items() if pack.damaged},
+            {key: shard for key, shard in self._placed.items() if key in self._used},
+        )
+        self._new.clear()
+        return harvest
+
+    def absorb(self, harvest: CacheHarvest) -> None:
+        """Take another process's writes, to be written by this one's `flush`."""
+        if not self._ready():
+            return
+        self._placed.update(harvest.placed)
+        self._used |= harvest.used
+        for key, payload in harvest.new.items():
+            if key not in self._new and key not in self._pack_of(key).index:
+                self._new[key] = payload
+        for shard in harvest.damaged:
+            self._load_shard(shard).damaged = True
+        # A pack this process did not read may still be due for compaction (what the run
+        # used is now known): read those that are large enough to be.
+        for shard in {self._shard(key) for key in harvest.used} - self._packs.keys():
+            with contextlib.suppress(OSError):
+                if self.shard_path(shard).stat().st_size > COMPACT_BYTES // SHARDS:
+                    self._load_shard(shard)
+
+    def _load_shard(self, shard: int) -> Pack:
+        pack = self._packs.get(shard)
+        if pack is None:
+            pack = self._packs[shard] = read_pack(self.shard_path(shard))
+        return pack
+
+    def _used_bytes(self, pack: Pack) -> int:
         return sum(entry[1] for key, entry in pack.index.items() if key in self._used)
 
-    def _live_payloads(self, pack: _Pack, *, only_used: bool) -> dict[bytes, bytes]:
+    def _live_payloads(self, pack: Pack, *, only_used: bool) -> dict[bytes, bytes]:
         assert self._secret is not None
         keys = [k for k in pack.index if not only_used or k in self._used]
         live = {}
         for key in keys:
-            payload = self._verified_payload(key)
+            # This pack's own record: a key found here may be placed elsewhere by this run
+            # (a group's pack), and that pack must not be read while packs are iterated.
+            payload = self._verified_payload(key, pack)
             if payload is not None:
                 live[key] = payload
         return live
@@ -362,7 +357,7 @@ class TemplateCache:
         assert self._secret is not None
         chunks = []
         for key, payload in entries.items():
-            mac = _mac(self._secret, key, payload)
+            mac = record_mac(self._secret, key, payload)
             chunks += [HEADER.pack(MAGIC, key, len(payload), mac), payload]
         return b"".join(chunks)
 
@@ -429,33 +424,42 @@ class TemplateCache:
         return True
 
 
-def _mac(secret: bytes, key: bytes, payload: bytes) -> bytes:
-    message = MAGIC + key + struct.pack(">I", len(payload))
-    return hmac.digest(secret, message + payload, "sha256")  # one call, in C
-
-
 def _shard_of(key: bytes) -> int:
     return key[0] % SHARDS
 
 
-def _read_pack(path: Path) -> _Pack:
-    """Index every well-framed record; stop at the first torn or foreign one."""
-    try:
-        data = read_regular(path)
-    except OSError:
-        return _Pack()
-    pack = _Pack(data=data)
-    offset = 0
-    size = len(data)
-    while offset < size:
-        if size - offset < HEADER.size:
-            pack.damaged = True
-            break
-        magic, key, length, mac = HEADER.unpack_from(data, offset)
-        start = offset + HEADER.size
-        if magic != MAGIC or start + length > size:
-            pack.damaged = True
-            break
-        pack.index[key] = (start, length, mac)
-        offset = start + length
-    return pack
+# The caches made while writes are deferred (a split run's halves), else None.
+_deferred: list[TemplateCache] | None = None
+
+
+def defer_writes() -> None:
+    """Caches made from now on write nothing until `deferred_caches` ends the deferral."""
+    global _deferred
+    _deferred = []
+
+
+def deferred_caches() -> list[TemplateCache]:
+    """End the deferral: the caches made during it, whose `flush` now writes."""
+    global _deferred
+    caches, _deferred = _deferred or [], None
+    for cache in caches:
+        cache.deferred = False
+    return caches
+
+
+def absorb_harvests(caches: list[TemplateCache], harvests: list[CacheHarvest]) -> None:
+    """Each harvest into the cache of the same folder and fingerprint (made if none is)."""
+    for harvest in harvests:
+        place = (harvest.cache_dir, harvest.key_file, harvest.folder, harvest.fingerprint)
+        for cache in caches:
+            if cache.place() == place:
+                break
+        else:
+            cache = TemplateCache(
+                harvest.fingerprint,
+                cache_dir=Path(harvest.cache_dir),
+                key_file=Path(harvest.key_file),
+                folder=harvest.folder,
+            )
+            caches.append(cache)
+        cache.absorb(harvest)

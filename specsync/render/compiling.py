@@ -3,9 +3,7 @@ processes, taking what the compiled-template cache (render/cache.py) already hol
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import os
 import threading
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from types import CodeType
@@ -14,6 +12,9 @@ from typing import Any
 from jinja2 import Environment, Template
 
 from specsync.render.cache import TemplateCache
+from specsync.render.processes import cpus_of_this_process, usable_cpus
+
+__all__ = ["compile_template", "compile_templates", "template_from_code", "usable_cpus"]
 
 # Below this many templates to compile, one process is faster than forking a second.
 PARALLEL_THRESHOLD = 500
@@ -80,20 +81,10 @@ def _compile_all(
     env: Environment, sources: Sequence[str], processes: int | None
 ) -> dict[str, CodeType]:
     if processes is None:
-        processes = usable_cpus() if len(sources) >= PARALLEL_THRESHOLD else 1
+        processes = cpus_of_this_process() if len(sources) >= PARALLEL_THRESHOLD else 1
     if processes > 1 and _can_fork():
         return _compile_forked(env, sources, processes)
     return _compile_here(env, sources)
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on: its affinity mask (taskset, cgroup cpusets), not
-    the machine's count, which would oversubscribe a CI job pinned to one core."""
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    if getaffinity is not None:
-        with contextlib.suppress(OSError):
-            return max(1, len(getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _compile_here(env: Environment, sources: Sequence[str]) -> dict[str, CodeType]:

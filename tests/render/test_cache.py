@@ -318,3 +318,24 @@ def test_the_compile_pool_is_sized_by_the_cpus_this_process_may_use() -> None:
     )
     assert pinned.returncode == 0, pinned.stderr
     assert pinned.stdout.strip() == "1"
+
+
+def test_a_damaged_pack_of_a_group_is_rewritten_without_reading_others(dirs) -> None:
+    # A group's pack holds keys whose own shard is another one; rewriting it (a torn tail,
+    # here) once crashed flush with "dictionary changed size during iteration".
+    cache_dir, key_file = dirs
+    first = TemplateCache("group test", cache_dir=cache_dir, key_file=key_file, folder="g")
+    for code in ("en", "ko", "ja", "de", "fr", "it", "nl", "es"):
+        first.put(code, b"valid", "languages")
+    first.flush()
+    (pack,) = first.pack_dir.iterdir()
+    pack.write_bytes(pack.read_bytes() + b"SSTC torn")
+
+    second = TemplateCache("group test", cache_dir=cache_dir, key_file=key_file, folder="g")
+    assert second.get("en", "languages") == b"valid"
+    second.flush()
+
+    third = TemplateCache("group test", cache_dir=cache_dir, key_file=key_file, folder="g")
+    for code in ("en", "ko", "ja", "de", "fr", "it", "nl", "es"):
+        assert third.get(code, "languages") == b"valid"
+    assert [path.name for path in third.pack_dir.iterdir()] == [pack.name]
