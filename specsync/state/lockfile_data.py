@@ -5,7 +5,7 @@ use them. Updating, reading, writing and merging it are the `lockfile_*` modules
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -156,6 +156,65 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class EntriesOnDemand(Mapping[str, Entry]):
+    """A lockfile's entries, some made only when first asked for. Read-only.
+
+    `plan` reads a 10,000-entry lockfile knowing every item's fingerprint; the entry of an
+    item that did not change is checked where it stands, by the reader's block expression
+    and the field table's checks, and made into an Entry (by the same reader, the same
+    constructor) only if something asks for it: plan asks for none of them. `made` holds
+    the entries read whole; `later` what `make(id, later[id])` makes one from, for
+    entries that are current exports (ids, no `uncertain` state) whose fingerprint is
+    `fingerprints[id]`. Every entry is made at most once.
+    """
+
+    __slots__ = ("_made", "_later", "_make", "_fingerprints", "_count")
+
+    def __init__(
+        self,
+        made: Mapping[str, Entry],
+        later: Mapping[str, Any],
+        fingerprints: Mapping[str, str],
+        make: Callable[[str, Any], Entry],
+    ) -> None:
+        self._made = {key: entry for key, entry in made.items() if key not in later}
+        self._count = len(later) + len(self._made)
+        self._later = dict(later)
+        self._fingerprints = fingerprints
+        self._make = make
+
+    def __getitem__(self, key: str) -> Entry:
+        entry = self._made.get(key)
+        if entry is None:
+            source = self._later[key]  # KeyError: no such entry
+            entry = self._made[key] = self._make(key, source)
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._later or key in self._made
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._later
+        for key in self._made:
+            if key not in self._later:
+                yield key
+
+    def __len__(self) -> int:
+        return self._count
+
+    def unmade_fingerprint(self, key: str) -> str | None:
+        """The fingerprint of an entry not made yet, which is a current export (ids, no
+        `uncertain` state): all plan needs to call its item unchanged. None for any
+        other entry (made, absent, or not such an export)."""
+        if key in self._made:
+            return None
+        return self._fingerprints.get(key) if key in self._later else None
+
+    def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
+        """These entries and `more` (read whole; none of them is one of these)."""
+        return EntriesOnDemand({**self._made, **more}, self._later, self._fingerprints, self._make)
+
+
 @dataclass(frozen=True)
 class Lockfile:
     """A whole lockfile. `entries` is read-only and keyed by item id."""
@@ -171,7 +230,9 @@ class Lockfile:
 
     def __post_init__(self) -> None:
         # A private copy behind a read-only view: nobody can change a Lockfile in place.
-        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        # Entries made on demand are read-only already (a copy would make every one).
+        if not isinstance(self.entries, EntriesOnDemand):
+            object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
         object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
 
 

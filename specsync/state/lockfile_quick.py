@@ -19,7 +19,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from specsync.state.lockfile_data import Entry
+from specsync.item_words import RenderState
+from specsync.state.lockfile_data import EntriesOnDemand, Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     HISTORY_FIELDS,
@@ -108,10 +109,18 @@ def _value(token: str) -> Any:
 
 # -- the forms of values, as the writer writes them ----------------------------------------
 # A basic string: runs of characters other than a quote, backslash or control character,
-# between escapes (a backslash and any character but a control one; `_decoded` checks
-# which). Unrolled (no nested repeat) and possessive (`*+`: never given back), which
-# matches the same as backtracking would: the value's characters exclude its closing quote.
-_STRING = r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*+)*+)"'
+# between escapes. Unrolled (no nested repeat) and possessive (`*+`: never given back),
+# which matches the same as backtracking would: the value's characters exclude its closing
+# quote. The escapes are those JSON reads as TOML does (`_JSON_ESCAPE`: a value holding
+# only these always decodes), and `\U` with eight hex digits (`_unescape` checks its
+# value); anything else after a backslash (`\e`, `\x41`, a surrogate) is left to the line
+# reader, which declines what TOML refuses.
+_JSON_ESCAPE = r'\\(?:["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{{4}})'
+_STRING = (
+    r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+'
+    r"(?:(?:" + _JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}})"
+    r'[^"\\\x00-\x1f\x7f]*+)*+)"'
+)
 _FORMS = {
     "string": _STRING,
     "integer": r"(?P<{name}>0|[1-9][0-9]{{0,17}})",
@@ -305,11 +314,11 @@ def _read(text: str) -> dict[str, Any]:
 
 # -- plan's reading: entries whose fingerprint plan already knows -------------------------
 # `plan` needs the whole of an entry only where the item differs from it; for the usual
-# unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
-# straight from the block expression into the Entry `lockfile_read` would make of them
-# (through the same check, `well_formed_entry`); everything else (changed items, forgotten,
-# the top-level keys, anything odd) is left in the text for the thorough reader, which also
-# words any problem.
+# unchanged item the id, fingerprint, ids and state decide. Such blocks are checked here
+# straight from the block expression (as `well_formed_entry` would check the Entry
+# `lockfile_read` makes of them) and made into that Entry only when asked for
+# (`EntriesOnDemand`); everything else (changed items, forgotten, the top-level keys,
+# anything odd) is left in the text for the thorough reader, which also words any problem.
 
 
 # Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
@@ -320,7 +329,17 @@ _CONVERTERS = tuple(
     (i, _CONVERT[f.form]) for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form in _CONVERT
 )
 _HISTORY_INDEX = len(ENTRY_FIELDS) + 1
-_FINGERPRINT_INDEX = 1 + [f.key for f in ENTRY_FIELDS].index("fingerprint")
+_ROW_INDEX = {attr: i for i, attr in enumerate(("id", *(f.attr for f in ENTRY_FIELDS)))}
+_FINGERPRINT_INDEX = _ROW_INDEX["fingerprint"]
+_PROJECT_INDEX, _STATE_INDEX = _ROW_INDEX["project_id"], _ROW_INDEX["state"]
+# The strings a field's check looks at: a block is checked as it stands only when none of
+# them is escaped (then each reads as written, and the check says what it would say of
+# the Entry).
+_CHECKED_STRINGS = tuple(
+    i
+    for i, f in enumerate(ENTRY_FIELDS, start=1)
+    if f.form == "string" and (f.required or f.valid is not None)
+)
 
 
 def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
@@ -348,19 +367,55 @@ def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
     return row
 
 
-def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entry]] | None:
+def _later_row(groups: tuple[str | None, ...]) -> list[Any] | None:
+    """The row of a block that may be made later: a current export (ids, no `uncertain`
+    state), with no history and no escape in a checked field, its non-strings converted
+    (its strings as written: enough for `row_is_well_formed`); else None."""
+    if (
+        groups[_HISTORY_INDEX] is not None
+        or groups[_PROJECT_INDEX] is None
+        or groups[_STATE_INDEX] == RenderState.UNCERTAIN
+    ):
+        return None
+    for index in _CHECKED_STRINGS:
+        value = groups[index]
+        if value is not None and "\\" in value:
+            return None
+    row: list[Any] = list(groups)
+    for index, convert in _CONVERTERS:
+        value = row[index]
+        if value is not None:
+            row[index] = convert(value)
+    row[_HISTORY_INDEX] = ()
+    return row
+
+
+def _made_later(item_id: str, match: re.Match[str]) -> Entry:
+    """The Entry of a block `skim_known` checked and left to be made (what the quick
+    reading would have made of it then)."""
+    row = _row(match.groups(), "\\" in match.group(0))
+    if row is None:  # never: a block left for later has no history
+        raise AssertionError(f"the entry of {item_id!r} was checked and is not well formed")
+    row[0] = item_id
+    return entry_from_row(row)
+
+
+def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDemand] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries); None when nothing could be taken (the caller reads the whole text).
 
     A block is taken only when it is canonical and is an entry `lockfile_read` would
-    accept without a word (`row_is_well_formed`). A duplicate id is left for the thorough
-    reader to report.
+    accept without a word (`row_is_well_formed`). The entry of a current export with no
+    history is made only when asked for (plan asks for none); the others at once. A
+    duplicate id is left for the thorough reader to report.
     """
     start = text.find("\n[")
     if start < 0:
         return None
     kept: list[str] = [text[: start + 1]]
     taken: dict[str, Entry] = {}
+    later: dict[str, re.Match[str]] = {}
+    fingerprints: dict[str, str] = {}
     position, end = start + 1, len(text)
     block = _compiled(BLOCK_PATTERN).match
     known_fingerprint, backslash = known.get, text.find
@@ -377,7 +432,20 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entr
             # The id as plan knows it (decoded only when escaped), at the fingerprint
             # written: a fingerprint is hex, never escaped (an escaped one is left alone).
             item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
-            if known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX] and item_id not in taken:
+            fingerprint = groups[_FINGERPRINT_INDEX]
+            if (
+                known_fingerprint(item_id) == fingerprint
+                and item_id not in taken
+                and item_id not in later
+            ):
+                # A block with no `\\U` holds only escapes that always decode (the
+                # block expression's): nothing can go wrong in making it later.
+                row = _later_row(groups) if backslash("\\U", position, found) < 0 else None
+                if row is not None and row_is_well_formed(row):
+                    later[item_id] = match
+                    fingerprints[item_id] = fingerprint
+                    position = found
+                    continue
                 row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
         except _NotCanonical:
             row = None
@@ -386,7 +454,7 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entr
         else:
             taken[row[0]] = entry_from_row(row)
         position = found
-    if not taken:
+    if not taken and not later:
         return None
     kept.append(text[position:])
-    return "".join(kept), taken
+    return "".join(kept), EntriesOnDemand(taken, later, fingerprints, _made_later)

@@ -59,7 +59,8 @@ def parse_lockfile(
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
-    (`lockfile_quick.skim_known`), the same Entry values; the rest is read as always.
+    (`lockfile_quick.skim_known`), the same Entry values, some made only when asked for
+    (`EntriesOnDemand`); the rest is read as always.
     A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
     merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """
@@ -78,7 +79,7 @@ def parse_lockfile(
         except InputError:
             lock = None  # read the whole text again: its problems, located in it
         if lock is not None and not taken.keys() & lock.entries.keys():
-            return replace(lock, entries={**taken, **lock.entries})
+            return replace(lock, entries=taken.with_made(lock.entries))
     return _parse(text, path, _load_document(text, path), Locations(path, text))
 
 

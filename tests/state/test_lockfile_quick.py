@@ -418,3 +418,46 @@ def test_a_lockfile_apply_writes_from_multi_line_scripts_is_taken_whole() -> Non
     assert skimmed is not None
     rest, taken = skimmed
     assert taken == entries and "[items." not in rest
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\\e",  # no TOML escape
+        "\\x41",
+        "\\u12",  # a short \u
+        "\\uD800",  # a surrogate
+        "\\U0000D800",
+        "\\UFFFFFFFF",  # beyond U+10FFFF
+        "\\U00110000",
+        "\\/",  # JSON's, not TOML's
+    ],
+)
+def test_a_bad_escape_in_an_unchanged_export_is_refused_where_it_stands(token: str) -> None:
+    # A current export with no history at a known fingerprint is checked where it stands
+    # and made only when asked for: an escape TOML refuses must still refuse the lockfile
+    # at its line, as reading it whole does, never wait to fail until the entry is made.
+    text = (
+        'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+        f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n'
+        f'text = "line\\n{token}"\n\n# end of specsync.lock\n'
+    )
+    plain, quick = read_both_ways(text, {"a/en": FP})
+    assert isinstance(plain, str) and plain.startswith("specsync.lock:9:"), plain
+    assert quick == plain
+
+
+def test_the_block_expression_takes_only_escapes_json_and_toml_read_alike_and_U() -> None:
+    # Why a value it matches may be decoded by json's decoder (or, with \U, checked).
+    import json
+    import re
+
+    string = re.compile(lockfile_quick._STRING.format(name="v") + r"\Z")
+    taken = ['\\"', "\\\\", "\\b", "\\t", "\\n", "\\f", "\\r", "\\u00e9", "\\uD7FF", "\\uE000"]
+    for token in taken:
+        assert string.match(f'"a{token}b"'), token
+        value = tomllib.loads(f'k = "a{token}b"')["k"]
+        assert json.loads(f'"a{token}b"') == value
+    assert string.match('"\\U0001F3AC"')
+    for token in ["\\e", "\\x41", "\\u12", "\\uD800", "\\udfff", "\\/", "\\ ", "\\U12"]:
+        assert not string.match(f'"a{token}b"'), token
