@@ -1,6 +1,6 @@
 from specsync.cli.report_json import plan_document
 from specsync.model import Item, Location, build_request
-from specsync.plan import make_plan, text_diff
+from specsync.plan import Plan, make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_update import (
@@ -298,7 +298,7 @@ def test_a_target_matching_nothing_suggests_the_same_kind_of_pattern() -> None:
 # plan's own reading: unchanged exports' entries are made only when asked for -------------
 
 
-def _plan_both_ways(items: list[Item], lock: Lockfile) -> tuple[object, object, Lockfile]:
+def _plan_both_ways(items: list[Item], lock: Lockfile) -> tuple[Plan, Plan, Lockfile]:
     """(the plan of the lockfile read whole, of it read knowing the items, that reading)."""
     from specsync.state.lockfile_read import parse_lockfile
     from specsync.state.lockfile_write import dumps
@@ -330,15 +330,15 @@ def test_plans_reading_leaves_unchanged_exports_unmade_and_plans_the_same() -> N
     assert isinstance(read.entries, EntriesOnDemand)
     # The current exports with no history, at the items' fingerprints, are still unmade
     # after make_plan: plan made no Entry of them. The others were read whole.
-    unmade = {key for key in read.entries if read.entries.unmade_fingerprint(key)}
+    unmade = set(read.entries.unmade_fingerprints())
     assert unmade == {"a/en", "b/en", "d/en"}
-    assert [(p.id, p.action, p.entry, p.reason) for p in knowing.items] == [  # type: ignore[attr-defined]
-        (p.id, p.action, p.entry, p.reason) for p in whole.items  # type: ignore[attr-defined]
+    assert [(p.id, p.action, p.entry, p.reason) for p in knowing.items] == [
+        (p.id, p.action, p.entry, p.reason) for p in whole.items
     ]
     # Asked for, each is the Entry the thorough reader makes, made once.
     assert dict(read.entries) == dict(lock.entries)
     assert read.entries["a/en"] is read.entries["a/en"]
-    assert not read.entries.unmade_fingerprint("a/en")
+    assert "a/en" not in read.entries.unmade_fingerprints()
     assert read == lock
 
 
@@ -346,5 +346,5 @@ def test_plans_json_is_the_same_whichever_way_the_lockfile_was_read() -> None:
     items = [item(f"v{i}/en", f"line one\nline {i}") for i in range(5)]
     lock = Lockfile({it.id: exported(it) for it in items[:4]})
     whole, knowing, _ = _plan_both_ways(items, lock)
-    assert plan_document(knowing) == plan_document(whole)  # type: ignore[arg-type]
-    assert plan_document(knowing)["items"][0]["projectId"] == "p-v0/en"  # type: ignore[arg-type]
+    assert plan_document(knowing) == plan_document(whole)
+    assert plan_document(knowing)["items"][0]["projectId"] == "p-v0/en"

@@ -226,11 +226,12 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     unchanged, uncertain, make_line = PlanAction.UNCHANGED, RenderState.UNCERTAIN, tuple.__new__
     # An entry the lockfile has not made yet is a current export (ids, not uncertain): at
     # the item's fingerprint, the item is unchanged, and its entry stays unmade.
-    on_demand = entries if isinstance(entries, EntriesOnDemand) else None
+    unmade = entries.unmade_fingerprints() if isinstance(entries, EntriesOnDemand) else {}
+    unmade_fingerprint = unmade.get
     for item in items:
         item_id = item.id
-        if on_demand is not None and on_demand.unmade_fingerprint(item_id) == item.fingerprint:
-            add(make_line(PlannedItem, (item_id, unchanged, item, on_demand, "", (), (), None)))
+        if unmade_fingerprint(item_id) == item.fingerprint:
+            add(make_line(PlannedItem, (item_id, unchanged, item, entries, "", (), (), None)))
             continue
         entry = get_entry(item_id)
         if entry is None:

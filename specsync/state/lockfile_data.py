@@ -168,7 +168,7 @@ class EntriesOnDemand(Mapping[str, Entry]):
     `fingerprints[id]`. Every entry is made at most once.
     """
 
-    __slots__ = ("_made", "_later", "_make", "_fingerprints", "_count")
+    __slots__ = ("_count", "_fingerprints", "_later", "_made", "_make")
 
     def __init__(
         self,
@@ -202,13 +202,11 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def __len__(self) -> int:
         return self._count
 
-    def unmade_fingerprint(self, key: str) -> str | None:
-        """The fingerprint of an entry not made yet, which is a current export (ids, no
-        `uncertain` state): all plan needs to call its item unchanged. None for any
-        other entry (made, absent, or not such an export)."""
-        if key in self._made:
-            return None
-        return self._fingerprints.get(key) if key in self._later else None
+    def unmade_fingerprints(self) -> dict[str, str]:
+        """id -> fingerprint of the entries not made yet, each a current export (ids, no
+        `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
+        made = self._made
+        return {key: fp for key, fp in self._fingerprints.items() if key not in made}
 
     def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
         """These entries and `more` (read whole; none of them is one of these)."""

@@ -367,27 +367,23 @@ def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
     return row
 
 
-def _later_row(groups: tuple[str | None, ...]) -> list[Any] | None:
-    """The row of a block that may be made later: a current export (ids, no `uncertain`
-    state), with no history and no escape in a checked field, its non-strings converted
-    (its strings as written: enough for `row_is_well_formed`); else None."""
-    if (
-        groups[_HISTORY_INDEX] is not None
-        or groups[_PROJECT_INDEX] is None
-        or groups[_STATE_INDEX] == RenderState.UNCERTAIN
-    ):
-        return None
+def _well_formed_as_written(groups: tuple[str | None, ...]) -> bool:
+    """Would the thorough check accept the entry of this block, read from its values as
+    written? Only when no checked string is escaped: each then reads as written (the
+    non-strings are converted for the check, as `_row` converts them)."""
     for index in _CHECKED_STRINGS:
         value = groups[index]
         if value is not None and "\\" in value:
-            return None
-    row: list[Any] = list(groups)
-    for index, convert in _CONVERTERS:
-        value = row[index]
-        if value is not None:
-            row[index] = convert(value)
-    row[_HISTORY_INDEX] = ()
-    return row
+            return False
+    for index, _ in _CONVERTERS:
+        if groups[index] is not None:
+            row: list[Any] = list(groups)
+            for index, convert in _CONVERTERS:
+                value = row[index]
+                if value is not None:
+                    row[index] = convert(value)
+            return row_is_well_formed(row)
+    return row_is_well_formed(groups)
 
 
 def _made_later(item_id: str, match: re.Match[str]) -> Entry:
@@ -420,6 +416,7 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDeman
     block = _compiled(BLOCK_PATTERN).match
     known_fingerprint, backslash = known.get, text.find
     any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
+    any_long_escape = backslash("\\U", position) >= 0  # specsync never writes one
     for_thorough_reader = kept.append
     while position < end:
         match = block(text, position)
@@ -427,25 +424,33 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDeman
             break
         found = match.end()
         groups = match.groups()
+        item_id, fingerprint = groups[0], groups[_FINGERPRINT_INDEX]
+        if (
+            known_fingerprint(item_id) == fingerprint  # an escaped id is read below
+            and groups[_HISTORY_INDEX] is None
+            and groups[_PROJECT_INDEX] is not None
+            and groups[_STATE_INDEX] != RenderState.UNCERTAIN
+            and item_id not in later
+            and item_id not in taken
+            # With no `\\U`, the block holds only escapes that always decode (the block
+            # expression's): nothing can go wrong in making its entry later.
+            and not (any_long_escape and backslash("\\U", position, found) >= 0)
+            and _well_formed_as_written(groups)
+        ):
+            later[item_id] = match
+            fingerprints[item_id] = fingerprint
+            position = found
+            continue
         row = None
         try:
             # The id as plan knows it (decoded only when escaped), at the fingerprint
             # written: a fingerprint is hex, never escaped (an escaped one is left alone).
-            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
-            fingerprint = groups[_FINGERPRINT_INDEX]
+            item_id = item_id if "\\" not in item_id else _decoded(item_id)
             if (
                 known_fingerprint(item_id) == fingerprint
                 and item_id not in taken
                 and item_id not in later
             ):
-                # A block with no `\\U` holds only escapes that always decode (the
-                # block expression's): nothing can go wrong in making it later.
-                row = _later_row(groups) if backslash("\\U", position, found) < 0 else None
-                if row is not None and row_is_well_formed(row):
-                    later[item_id] = match
-                    fingerprints[item_id] = fingerprint
-                    position = found
-                    continue
                 row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
         except _NotCanonical:
             row = None
