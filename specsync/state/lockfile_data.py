@@ -168,7 +168,7 @@ class EntriesOnDemand(Mapping[str, Entry]):
     `fingerprints[id]`. Every entry is made at most once.
     """
 
-    __slots__ = ("_count", "_fingerprints", "_later", "_made", "_make")
+    __slots__ = ("_fingerprints", "_ids", "_later", "_made", "_make")
 
     def __init__(
         self,
@@ -178,8 +178,8 @@ class EntriesOnDemand(Mapping[str, Entry]):
         make: Callable[[str, Any], Entry],
     ) -> None:
         self._made = {key: entry for key, entry in made.items() if key not in later}
-        self._count = len(later) + len(self._made)
         self._later = dict(later)
+        self._ids = [*self._later, *self._made]  # iterated in C (plan's orphans: a set)
         self._fingerprints = fingerprints
         self._make = make
 
@@ -194,13 +194,10 @@ class EntriesOnDemand(Mapping[str, Entry]):
         return key in self._later or key in self._made
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._later
-        for key in self._made:
-            if key not in self._later:
-                yield key
+        return iter(self._ids)
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._ids)
 
     def unmade_fingerprints(self) -> dict[str, str]:
         """id -> fingerprint of the entries not made yet, each a current export (ids, no
