@@ -348,3 +348,19 @@ def test_plans_json_is_the_same_whichever_way_the_lockfile_was_read() -> None:
     whole, knowing, _ = _plan_both_ways(items, lock)
     assert plan_document(knowing) == plan_document(whole)
     assert plan_document(knowing)["items"][0]["projectId"] == "p-v0/en"
+
+
+def test_a_reading_for_json_or_out_makes_every_entry_as_read() -> None:
+    # plan --format json names every item's export and --out digests every entry: made
+    # as read, not one by one afterwards.
+    from specsync.state.lockfile_read import parse_lockfile
+    from specsync.state.lockfile_write import dumps
+
+    items = [item(f"v{i}/en", f"text {i}") for i in range(4)]
+    lock = Lockfile({it.id: exported(it) for it in items})
+    known = {it.id: it.fingerprint for it in items}
+    as_read = parse_lockfile(dumps(lock), known=known, on_demand=False)
+    on_demand = parse_lockfile(dumps(lock), known=known)
+    assert as_read.entries.unmade_fingerprints() == {}  # type: ignore[attr-defined]
+    assert len(on_demand.entries.unmade_fingerprints()) == 4  # type: ignore[attr-defined]
+    assert as_read == on_demand == lock

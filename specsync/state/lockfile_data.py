@@ -186,12 +186,12 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def __getitem__(self, key: str) -> Entry:
         entry = self._made.get(key)
         if entry is None:
-            source = self._later[key]  # KeyError: no such entry
-            entry = self._made[key] = self._make(key, source)
+            entry = self._made[key] = self._make(key, self._later[key])  # KeyError: none
+            del self._later[key]  # what it was made from is let go
         return entry
 
     def __contains__(self, key: object) -> bool:
-        return key in self._later or key in self._made
+        return key in self._made or key in self._later
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._ids)
@@ -202,8 +202,8 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def unmade_fingerprints(self) -> dict[str, str]:
         """id -> fingerprint of the entries not made yet, each a current export (ids, no
         `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
-        made = self._made
-        return {key: fp for key, fp in self._fingerprints.items() if key not in made}
+        later = self._later
+        return {key: fp for key, fp in self._fingerprints.items() if key in later}
 
     def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
         """These entries and `more` (read whole; none of them is one of these)."""

@@ -386,31 +386,34 @@ def _well_formed_as_written(groups: tuple[str | None, ...]) -> bool:
     return row_is_well_formed(groups)
 
 
-def _made_later(item_id: str, match: re.Match[str]) -> Entry:
-    """The Entry of a block `skim_known` checked and left to be made (what the quick
-    reading would have made of it then)."""
-    row = _row(match.groups(), "\\" in match.group(0))
+def _made_later(item_id: str, groups: tuple[str | None, ...]) -> Entry:
+    """The Entry of a block `skim_known` checked and left to be made from its groups (what
+    the quick reading would have made of it then)."""
+    row = _row(groups, True)
     if row is None:  # never: a block left for later has no history
         raise AssertionError(f"the entry of {item_id!r} was checked and is not well formed")
     row[0] = item_id
     return entry_from_row(row)
 
 
-def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDemand] | None:
+def skim_known(
+    text: str, known: Mapping[str, str], *, on_demand: bool = True
+) -> tuple[str, EntriesOnDemand] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries); None when nothing could be taken (the caller reads the whole text).
 
     A block is taken only when it is canonical and is an entry `lockfile_read` would
     accept without a word (`row_is_well_formed`). The entry of a current export with no
-    history is made only when asked for (plan asks for none); the others at once. A
-    duplicate id is left for the thorough reader to report.
+    history is made only when asked for (plan asks for none; all at once unless
+    `on_demand`: for a caller that will ask for every one). A duplicate id is left for the
+    thorough reader to report.
     """
     start = text.find("\n[")
     if start < 0:
         return None
     kept: list[str] = [text[: start + 1]]
     taken: dict[str, Entry] = {}
-    later: dict[str, re.Match[str]] = {}
+    later: dict[str, tuple[str | None, ...]] = {}
     fingerprints: dict[str, str] = {}
     position, end = start + 1, len(text)
     block = _compiled(BLOCK_PATTERN).match
@@ -426,7 +429,8 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDeman
         groups = match.groups()
         item_id, fingerprint = groups[0], groups[_FINGERPRINT_INDEX]
         if (
-            known_fingerprint(item_id) == fingerprint  # an escaped id is read below
+            on_demand
+            and known_fingerprint(item_id) == fingerprint  # an escaped id is read below
             and groups[_HISTORY_INDEX] is None
             and groups[_PROJECT_INDEX] is not None
             and groups[_STATE_INDEX] != RenderState.UNCERTAIN
@@ -437,7 +441,7 @@ def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, EntriesOnDeman
             and not (any_long_escape and backslash("\\U", position, found) >= 0)
             and _well_formed_as_written(groups)
         ):
-            later[item_id] = match
+            later[item_id] = groups
             fingerprints[item_id] = fingerprint
             position = found
             continue

@@ -55,12 +55,13 @@ def parse_lockfile(
     known: Mapping[str, str] | None = None,
     *,
     blank_is_empty: bool = False,
+    on_demand: bool = True,
 ) -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
     (`lockfile_quick.skim_known`), the same Entry values, some made only when asked for
-    (`EntriesOnDemand`); the rest is read as always.
+    (`EntriesOnDemand`; all at once unless `on_demand`); the rest is read as always.
     A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
     merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """
@@ -69,7 +70,7 @@ def parse_lockfile(
         if blank_is_empty:
             return empty()
         raise InputError(_blank_problem(path, text))
-    skimmed = skim_known(text, known) if known else None
+    skimmed = skim_known(text, known, on_demand=on_demand) if known else None
     if skimmed is not None:
         # A block taken is a canonical entry: conflict markers and anything broken stay
         # in `rest`, whose problems send the whole text to be read (and located) again.
@@ -390,7 +391,11 @@ def _parse_submission(
 
 
 def read_lockfile(
-    path: Path, known: Mapping[str, str] | None = None, *, blank_is_empty: bool = False
+    path: Path,
+    known: Mapping[str, str] | None = None,
+    *,
+    blank_is_empty: bool = False,
+    on_demand: bool = True,
 ) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
     refused (unless `blank_is_empty`: see `parse_lockfile`).
@@ -440,7 +445,8 @@ def read_lockfile(
         ) from None
     finally:
         os.close(fd)
-    return parse_lockfile(decode_lockfile(name, data), name, known, blank_is_empty=blank_is_empty)
+    text = decode_lockfile(name, data)
+    return parse_lockfile(text, name, known, blank_is_empty=blank_is_empty, on_demand=on_demand)
 
 
 def file_kind(mode: int) -> str | None:

@@ -461,3 +461,15 @@ def test_the_block_expression_takes_only_escapes_json_and_toml_read_alike_and_U(
     assert string.match('"\\U0001F3AC"')
     for token in ["\\e", "\\x41", "\\u12", "\\uD800", "\\udfff", "\\/", "\\ ", "\\U12"]:
         assert not string.match(f'"a{token}b"'), token
+
+
+def test_an_unchanged_export_written_twice_is_refused_as_when_read_whole() -> None:
+    block = f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n\n'
+    text = (
+        'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+        + block * 2
+        + "# end of specsync.lock\n"
+    )
+    plain, quick = read_both_ways(text, {"a/en": FP})
+    assert isinstance(plain, str) and "specsync.lock:" in plain
+    assert quick == plain
