@@ -421,25 +421,33 @@ def skim_known(
     any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
     any_long_escape = backslash("\\U", position) >= 0  # specsync never writes one
     for_thorough_reader = kept.append
+    # Looked up once: this loop runs per block.
+    fingerprint_at, history_at, project_at, state_at = (
+        _FINGERPRINT_INDEX,
+        _HISTORY_INDEX,
+        _PROJECT_INDEX,
+        _STATE_INDEX,
+    )
+    uncertain, well_formed_as_written = RenderState.UNCERTAIN, _well_formed_as_written
     while position < end:
         match = block(text, position)
         if match is None:
             break
         found = match.end()
         groups = match.groups()
-        item_id, fingerprint = groups[0], groups[_FINGERPRINT_INDEX]
+        item_id, fingerprint = groups[0], groups[fingerprint_at]
         if (
             on_demand
             and known_fingerprint(item_id) == fingerprint  # an escaped id is read below
-            and groups[_HISTORY_INDEX] is None
-            and groups[_PROJECT_INDEX] is not None
-            and groups[_STATE_INDEX] != RenderState.UNCERTAIN
+            and groups[history_at] is None
+            and groups[project_at] is not None
+            and groups[state_at] != uncertain
             and item_id not in later
             and item_id not in taken
             # With no `\\U`, the block holds only escapes that always decode (the block
             # expression's): nothing can go wrong in making its entry later.
             and not (any_long_escape and backslash("\\U", position, found) >= 0)
-            and _well_formed_as_written(groups)
+            and well_formed_as_written(groups)
         ):
             later[item_id] = groups
             fingerprints[item_id] = fingerprint
