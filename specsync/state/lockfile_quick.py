@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from specsync.item_words import RenderState
+from specsync.item_words import FINAL_STATES
 from specsync.state.lockfile_data import EntriesOnDemand, Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
@@ -169,6 +169,44 @@ BLOCK_PATTERN = (
 RECORD_PATTERN = _record_pattern(True) + r"\n"
 
 
+# A string as the block expression takes it, but without `\U` (whose value `_unescape`
+# checks): a value of this form always decodes.
+_DECODABLE = r'"[^"\\\x00-\x1f\x7f]*+(?:' + _JSON_ESCAPE.format() + r'[^"\\\x00-\x1f\x7f]*+)*+"'
+_PLAIN_ID = r'"([^"\\\x00-\x1f\x7f]*+)"'  # an id with no escape (an escaped one is read)
+
+
+def _current_export_line(field: Field) -> str:
+    """One field's line in CURRENT_EXPORT_PATTERN ("" when the key must be absent)."""
+    if field.attr in ("project_id", "task_id"):
+        return rf"{field.key} = {_DECODABLE}\n"  # a current export has both ids
+    if field.attr == "state":  # and is not in doubt
+        return rf'(?:state = "(?:{"|".join(FINAL_STATES)})"\n)?+'
+    if field.required or field.valid is not None:
+        if field.pattern is None:
+            return ""  # a value no pattern vouches for: such a block is read
+        value = f'"(?:{field.pattern})"' if field.form == "string" else f"(?:{field.pattern})"
+        if field.attr == "fingerprint":
+            value = f'"({field.pattern})"'
+        line = rf"{field.key} = {value}\n"
+        return line if field.required else f"(?:{line})?+"
+    value = _DECODABLE if field.form == "string" else _form(field, None)
+    return rf"(?:{field.key} = {value}\n)?+"
+
+
+# The block of an entry plan may leave unmade (`skim_known`): one the block expression
+# takes (a subset of its form), that the thorough check accepts without a word (each
+# checked value as its field's `pattern` says, the ids together), a current export (both
+# ids, not `uncertain`), with no history and no escape that might not decode. Its id and
+# fingerprint are its groups 1 and 2. tests/state/test_lockfile_quick.py checks each of
+# these against BLOCK_PATTERN and `row_is_well_formed` on many blocks.
+CURRENT_EXPORT_PATTERN = (
+    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*+\n)*+"
+    + rf"\[items\.{_PLAIN_ID}\]\n"
+    + "".join(_current_export_line(f) for f in ENTRY_FIELDS)
+    + r"\n*+(?=\[|#|\Z)"
+)
+
+
 def backtracking(pattern: str) -> str:
     """The pattern with its possessive repeats made ordinary ones (Python 3.10 has none);
     only for patterns with no literal `*+` or `?+`."""
@@ -314,11 +352,13 @@ def _read(text: str) -> dict[str, Any]:
 
 # -- plan's reading: entries whose fingerprint plan already knows -------------------------
 # `plan` needs the whole of an entry only where the item differs from it; for the usual
-# unchanged item the id, fingerprint, ids and state decide. Such blocks are checked here
-# straight from the block expression (as `well_formed_entry` would check the Entry
-# `lockfile_read` makes of them) and made into that Entry only when asked for
-# (`EntriesOnDemand`); everything else (changed items, forgotten, the top-level keys,
-# anything odd) is left in the text for the thorough reader, which also words any problem.
+# unchanged item the id, fingerprint, ids and state decide. Such a block (a current
+# export with no history) is checked by CURRENT_EXPORT_PATTERN alone and made into the
+# Entry `lockfile_read` makes of it only when asked for (`EntriesOnDemand`); other blocks
+# of known items are taken from the block expression into that Entry at once (through the
+# same check, `row_is_well_formed`); everything else (changed items, forgotten, the
+# top-level keys, anything odd) is left in the text for the thorough reader, which also
+# words any problem.
 
 
 # Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
@@ -329,17 +369,7 @@ _CONVERTERS = tuple(
     (i, _CONVERT[f.form]) for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form in _CONVERT
 )
 _HISTORY_INDEX = len(ENTRY_FIELDS) + 1
-_ROW_INDEX = {attr: i for i, attr in enumerate(("id", *(f.attr for f in ENTRY_FIELDS)))}
-_FINGERPRINT_INDEX = _ROW_INDEX["fingerprint"]
-_PROJECT_INDEX, _STATE_INDEX = _ROW_INDEX["project_id"], _ROW_INDEX["state"]
-# The strings a field's check looks at: a block is checked as it stands only when none of
-# them is escaped (then each reads as written, and the check says what it would say of
-# the Entry).
-_CHECKED_STRINGS = tuple(
-    i
-    for i, f in enumerate(ENTRY_FIELDS, start=1)
-    if f.form == "string" and (f.required or f.valid is not None)
-)
+_FINGERPRINT_INDEX = 1 + [f.key for f in ENTRY_FIELDS].index("fingerprint")
 
 
 def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
@@ -367,31 +397,13 @@ def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
     return row
 
 
-def _well_formed_as_written(groups: tuple[str | None, ...]) -> bool:
-    """Would the thorough check accept the entry of this block, read from its values as
-    written? Only when no checked string is escaped: each then reads as written (the
-    non-strings are converted for the check, as `_row` converts them)."""
-    for index in _CHECKED_STRINGS:
-        value = groups[index]
-        if value is not None and "\\" in value:
-            return False
-    for index, _ in _CONVERTERS:
-        if groups[index] is not None:
-            row: list[Any] = list(groups)
-            for index, convert in _CONVERTERS:
-                value = row[index]
-                if value is not None:
-                    row[index] = convert(value)
-            return row_is_well_formed(row)
-    return row_is_well_formed(groups)
-
-
-def _made_later(item_id: str, groups: tuple[str | None, ...]) -> Entry:
-    """The Entry of a block `skim_known` checked and left to be made from its groups (what
-    the quick reading would have made of it then)."""
-    row = _row(groups, True)
-    if row is None:  # never: a block left for later has no history
-        raise AssertionError(f"the entry of {item_id!r} was checked and is not well formed")
+def _made_at(text: str, item_id: str, position: int) -> Entry:
+    """The Entry of the block at `position` that `skim_known` left to be made (a current
+    export CURRENT_EXPORT_PATTERN took): what the quick reading makes of it."""
+    match = _compiled(BLOCK_PATTERN).match(text, position)
+    row = None if match is None else _row(match.groups(), True)
+    if row is None:  # never: that pattern takes only blocks this one does, with no history
+        raise AssertionError(f"the entry of {item_id!r} was checked and does not read")
     row[0] = item_id
     return entry_from_row(row)
 
@@ -413,53 +425,42 @@ def skim_known(
         return None
     kept: list[str] = [text[: start + 1]]
     taken: dict[str, Entry] = {}
-    later: dict[str, tuple[str | None, ...]] = {}
+    later: dict[str, int] = {}
     fingerprints: dict[str, str] = {}
     position, end = start + 1, len(text)
     block = _compiled(BLOCK_PATTERN).match
+    current_export = _compiled(CURRENT_EXPORT_PATTERN).match if on_demand else None
     known_fingerprint, backslash = known.get, text.find
     any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
-    any_long_escape = backslash("\\U", position) >= 0  # specsync never writes one
     for_thorough_reader = kept.append
-    # Looked up once: this loop runs per block.
-    fingerprint_at, history_at, project_at, state_at = (
-        _FINGERPRINT_INDEX,
-        _HISTORY_INDEX,
-        _PROJECT_INDEX,
-        _STATE_INDEX,
-    )
-    uncertain, well_formed_as_written = RenderState.UNCERTAIN, _well_formed_as_written
     while position < end:
+        if current_export is not None:
+            # The usual block of an unchanged item: checked by the expression alone, its
+            # entry left unmade (nothing is decoded or built).
+            current = current_export(text, position)
+            if current is not None:
+                item_id, fingerprint = current.group(1, 2)
+                if (
+                    known_fingerprint(item_id) == fingerprint
+                    and item_id not in later
+                    and item_id not in taken
+                ):
+                    later[item_id] = position
+                    fingerprints[item_id] = fingerprint
+                    position = current.end()
+                    continue
         match = block(text, position)
         if match is None:
             break
         found = match.end()
         groups = match.groups()
-        item_id, fingerprint = groups[0], groups[fingerprint_at]
-        if (
-            on_demand
-            and known_fingerprint(item_id) == fingerprint  # an escaped id is read below
-            and groups[history_at] is None
-            and groups[project_at] is not None
-            and groups[state_at] != uncertain
-            and item_id not in later
-            and item_id not in taken
-            # With no `\\U`, the block holds only escapes that always decode (the block
-            # expression's): nothing can go wrong in making its entry later.
-            and not (any_long_escape and backslash("\\U", position, found) >= 0)
-            and well_formed_as_written(groups)
-        ):
-            later[item_id] = groups
-            fingerprints[item_id] = fingerprint
-            position = found
-            continue
         row = None
         try:
             # The id as plan knows it (decoded only when escaped), at the fingerprint
             # written: a fingerprint is hex, never escaped (an escaped one is left alone).
-            item_id = item_id if "\\" not in item_id else _decoded(item_id)
+            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
             if (
-                known_fingerprint(item_id) == fingerprint
+                known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX]
                 and item_id not in taken
                 and item_id not in later
             ):
@@ -474,4 +475,5 @@ def skim_known(
     if not taken and not later:
         return None
     kept.append(text[position:])
-    return "".join(kept), EntriesOnDemand(taken, later, fingerprints, _made_later)
+    made_at = functools.partial(_made_at, text)
+    return "".join(kept), EntriesOnDemand(taken, later, fingerprints, made_at)

@@ -473,3 +473,116 @@ def test_an_unchanged_export_written_twice_is_refused_as_when_read_whole() -> No
     plain, quick = read_both_ways(text, {"a/en": FP})
     assert isinstance(plain, str) and "specsync.lock:" in plain
     assert quick == plain
+
+
+def _current_export_texts(seed: int) -> list[str]:
+    """Lockfiles rich in blocks plan may leave unmade (and in near misses), and damaged
+    copies of them."""
+    rng = random.Random(seed)
+    entries = {}
+    for index in range(60):
+        item_id = f"v{index}/" + rng.choice(["en", "en", "ko", 'x"y', "a\\b"])
+        entry = Entry(
+            item_id,
+            rng.choice([FP, FP, FP, ""]),
+            rng.choice(["P", "P", "P", None, 'p"q']),
+            rng.choice(["T", "T", "T", None]),
+            rng.choice(["2026", None]),
+            rng.choice([None, None, "done", "failed", "uncertain"]),
+        ).with_request(
+            {"language": "en", "text": rng.choice(TEXTS), "model": "M1", "isExport": True}
+        )
+        if rng.random() < 0.3:
+            entry = entry._replace(sha256=f"{rng.getrandbits(256):064x}", size=rng.randint(0, 9))
+        if rng.random() < 0.2:
+            entry = entry._replace(history=(Submission("P0", "T0", "2025", FP, "done"),))
+        entries[item_id] = entry
+    text = dumps(Lockfile(entries))
+    texts = [text]
+    lines = text.split("\n")
+    for _ in range(30):
+        damaged = list(lines)
+        position = rng.randrange(len(damaged))
+        damaged[position] = rng.choice(
+            [
+                'state = "uncertain"',
+                'state = "lost"',
+                "bytes = 3",
+                'sha256 = "ab"',
+                "",
+                "#",
+                'text = "\\U0010FFFF"',
+                'text = "\\UFFFFFFFF"',
+                'text = "\\e"',
+                "history = [",
+            ]
+        )
+        texts.append("\n".join(damaged))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_block_plan_leaves_unmade_is_one_the_reader_takes_and_the_check_accepts(
+    seed: int,
+) -> None:
+    # CURRENT_EXPORT_PATTERN says "well formed, a current export, no history, decodes"
+    # without reading: compared, at every line start, with the block expression, the
+    # reading of its values and row_is_well_formed.
+    import re
+
+    from specsync.state.lockfile_fields import entry_from_row, row_is_well_formed
+
+    current = re.compile(lockfile_quick.CURRENT_EXPORT_PATTERN)
+    block = re.compile(lockfile_quick.BLOCK_PATTERN)
+    seen = 0
+    for text in _current_export_texts(seed):
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        for start in starts:
+            taken = current.match(text, start)
+            if taken is None:
+                continue
+            seen += 1
+            whole = block.match(text, start)
+            assert whole is not None and whole.end() == taken.end(), text[start:]
+            groups = whole.groups()
+            assert (groups[0], groups[1]) == taken.group(1, 2)
+            row = lockfile_quick._row(groups, True)
+            assert row is not None and row_is_well_formed(row), text[start:]
+            made = entry_from_row(row)
+            assert made.project_id is not None and made.task_id is not None
+            assert made.state in (None, "done", "failed") and made.history == ()
+    assert seen > 10
+
+
+def test_each_fields_pattern_takes_only_values_its_check_accepts() -> None:
+    # The patterns stand for the checks when plan leaves a block unmade.
+    import re
+
+    from specsync.state.lockfile_fields import ENTRY_FIELDS
+
+    samples = [
+        "",
+        "done",
+        "failed",
+        "uncertain",
+        "lost",
+        "0",
+        "7",
+        "01",
+        "-1",
+        "a" * 64,
+        "A" * 64,
+        "a" * 63,
+        "x",
+        "123456789012345678",
+        "1234567890123456789",
+    ]
+    for field in ENTRY_FIELDS:
+        if field.pattern is None:
+            continue
+        for sample in samples:
+            if re.fullmatch(field.pattern, sample) is None:
+                continue
+            value = int(sample) if field.form == "integer" else sample
+            assert field.problem(value) is None, (field.key, sample)
+            assert not (field.required and not value), (field.key, sample)
