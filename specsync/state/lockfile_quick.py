@@ -408,6 +408,32 @@ def _made_at(text: str, item_id: str, position: int) -> Entry:
     return entry_from_row(row)
 
 
+def _known_entry(
+    groups: tuple[str | None, ...],
+    escaped: bool,
+    known: Mapping[str, str],
+    seen: tuple[Mapping[str, Any], ...],
+) -> Entry | None:
+    """The Entry of a block (its groups; `escaped`: it holds a backslash) at the
+    fingerprint `known` gives its id, when the thorough check would accept it without a
+    word and its id is in none of `seen`; else None (the thorough reader reads it)."""
+    item_id = groups[0]
+    assert item_id is not None  # the block expression's id is not optional
+    try:
+        # The id as plan knows it (decoded only when escaped), at the fingerprint written:
+        # a fingerprint is hex, never escaped (an escaped one is left alone).
+        item_id = item_id if "\\" not in item_id else _decoded(item_id)
+        if known.get(item_id) != groups[_FINGERPRINT_INDEX] or any(item_id in s for s in seen):
+            return None
+        row = _row(groups, escaped)
+    except _NotCanonical:
+        return None
+    if row is None or not row_is_well_formed(row):
+        return None
+    row[0] = item_id
+    return entry_from_row(row)
+
+
 def skim_known(
     text: str, known: Mapping[str, str], *, on_demand: bool = True
 ) -> tuple[str, EntriesOnDemand] | None:
@@ -453,24 +479,12 @@ def skim_known(
         if match is None:
             break
         found = match.end()
-        groups = match.groups()
-        row = None
-        try:
-            # The id as plan knows it (decoded only when escaped), at the fingerprint
-            # written: a fingerprint is hex, never escaped (an escaped one is left alone).
-            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
-            if (
-                known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX]
-                and item_id not in taken
-                and item_id not in later
-            ):
-                row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
-        except _NotCanonical:
-            row = None
-        if row is None or not row_is_well_formed(row):
+        escaped = any_escape and backslash("\\", position, found) >= 0
+        entry = _known_entry(match.groups(), escaped, known, (taken, later))
+        if entry is None:
             for_thorough_reader(text[position:found])
         else:
-            taken[row[0]] = entry_from_row(row)
+            taken[entry.id] = entry
         position = found
     if not taken and not later:
         return None
