@@ -454,7 +454,8 @@ def skim_known(
     later: dict[str, int] = {}
     fingerprints: dict[str, str] = {}
     position, end = start + 1, len(text)
-    block = _compiled(BLOCK_PATTERN).match
+    # Each expression compiled on first use (a few ms): a plan with every item unchanged
+    # needs only the first.
     current_export = _compiled(CURRENT_EXPORT_PATTERN).match if on_demand else None
     known_fingerprint, backslash = known.get, text.find
     any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
@@ -475,7 +476,7 @@ def skim_known(
                     fingerprints[item_id] = fingerprint
                     position = current.end()
                     continue
-        match = block(text, position)
+        match = _compiled(BLOCK_PATTERN).match(text, position)
         if match is None:
             break
         found = match.end()
