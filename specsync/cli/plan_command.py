@@ -120,8 +120,8 @@ def load_plan_inputs(
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole, and those of unchanged exports
     # are only checked (one CPU is enough: no second process, no pickling of 10,000
-    # entries). A broken lockfile is still reported when
-    # the manifests have problems too, first, as it always was.
+    # entries). A broken lockfile is still reported when the manifests have problems too,
+    # first, as it always was.
     from specsync.cli.console import print_warnings
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem

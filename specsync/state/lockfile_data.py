@@ -160,11 +160,11 @@ class EntriesOnDemand(Mapping[str, Entry]):
     """A lockfile's entries, some made only when first asked for. Read-only.
 
     `plan` reads a 10,000-entry lockfile knowing every item's fingerprint; the entry of an
-    item that did not change is checked where it stands, by the reader's block expression
-    and the field table's checks, and made into an Entry (by the same reader, the same
-    constructor) only if something asks for it: plan asks for none of them. `made` holds
-    the entries read whole; `later` what `make(id, later[id])` makes one from, for
-    entries that are current exports (ids, no `uncertain` state) whose fingerprint is
+    item that did not change is checked where it stands (by an expression built from the
+    field table: `lockfile_quick.CURRENT_EXPORT_PATTERN`) and made into an Entry, by the
+    same reader and constructor, only if something asks for it: plan's text and Markdown
+    ask for none. `made` holds the entries read whole; `later` what `make(id, later[id])`
+    makes one from, for entries that are current exports (ids, no `uncertain` state) at
     `fingerprints[id]`. Every entry is made at most once.
     """
 

@@ -184,10 +184,10 @@ def _current_export_line(field: Field) -> str:
     if field.required or field.valid is not None:
         if field.pattern is None:
             return ""  # a value no pattern vouches for: such a block is read
-        value = f'"(?:{field.pattern})"' if field.form == "string" else f"(?:{field.pattern})"
-        if field.attr == "fingerprint":
-            value = f'"({field.pattern})"'
-        line = rf"{field.key} = {value}\n"
+        # The fingerprint is captured (group 2), the other checked values only matched.
+        value = f"({field.pattern})" if field.attr == "fingerprint" else f"(?:{field.pattern})"
+        quoted = f'"{value}"' if field.form == "string" else value
+        line = rf"{field.key} = {quoted}\n"
         return line if field.required else f"(?:{line})?+"
     value = _DECODABLE if field.form == "string" else _form(field, None)
     return rf"(?:{field.key} = {value}\n)?+"
