@@ -476,6 +476,8 @@ def skim_known(
                     fingerprints[item_id] = fingerprint
                     position = current.end()
                     continue
+        if text.startswith(END_LINE, position):
+            break  # the last line: no block expression to compile for it
         match = _compiled(BLOCK_PATTERN).match(text, position)
         if match is None:
             break
