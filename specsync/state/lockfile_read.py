@@ -438,7 +438,8 @@ def read_lockfile(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
     try:
-        kind = file_kind(os.fstat(fd).st_mode)
+        status = os.fstat(fd)
+        kind = file_kind(status.st_mode)
         if kind is not None:
             raise InputError(
                 Problem(
@@ -447,10 +448,12 @@ def read_lockfile(
                     "file or absent (pass --lockfile with another path)",
                 )
             )
+        # In one read when the file is as long as fstat said (no copy of megabytes); a
+        # file still growing is read on to its end.
         chunks = []
-        while chunk := os.read(fd, 1 << 20):
+        while chunk := os.read(fd, max(status.st_size + 1, 1 << 16)):
             chunks.append(chunk)
-        data = b"".join(chunks)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except OSError as error:
         raise InputError(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
