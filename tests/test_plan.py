@@ -359,8 +359,11 @@ def test_a_reading_for_json_or_out_makes_every_entry_as_read() -> None:
     items = [item(f"v{i}/en", f"text {i}") for i in range(4)]
     lock = Lockfile({it.id: exported(it) for it in items})
     known = {it.id: it.fingerprint for it in items}
+    from specsync.state.lockfile_data import EntriesOnDemand
+
     as_read = parse_lockfile(dumps(lock), known=known, on_demand=False)
     on_demand = parse_lockfile(dumps(lock), known=known)
-    assert as_read.entries.unmade_fingerprints() == {}  # type: ignore[attr-defined]
-    assert len(on_demand.entries.unmade_fingerprints()) == 4  # type: ignore[attr-defined]
+    assert not isinstance(as_read.entries, EntriesOnDemand)  # a plain read-only dict
+    assert isinstance(on_demand.entries, EntriesOnDemand)
+    assert len(on_demand.entries.unmade_fingerprints()) == 4
     assert as_read == on_demand == lock

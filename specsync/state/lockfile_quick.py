@@ -412,18 +412,22 @@ def _known_entry(
     groups: tuple[str | None, ...],
     escaped: bool,
     known: Mapping[str, str],
-    seen: tuple[Mapping[str, Any], ...],
+    taken: Mapping[str, Any],
+    later: Mapping[str, Any],
 ) -> Entry | None:
     """The Entry of a block (its groups; `escaped`: it holds a backslash) at the
     fingerprint `known` gives its id, when the thorough check would accept it without a
-    word and its id is in none of `seen`; else None (the thorough reader reads it)."""
+    word and its id is neither `taken` nor left for `later`; else None (the thorough
+    reader reads it)."""
     item_id = groups[0]
     assert item_id is not None  # the block expression's id is not optional
     try:
         # The id as plan knows it (decoded only when escaped), at the fingerprint written:
         # a fingerprint is hex, never escaped (an escaped one is left alone).
         item_id = item_id if "\\" not in item_id else _decoded(item_id)
-        if known.get(item_id) != groups[_FINGERPRINT_INDEX] or any(item_id in s for s in seen):
+        if known.get(item_id) != groups[_FINGERPRINT_INDEX] or item_id in taken:
+            return None
+        if item_id in later:
             return None
         row = _row(groups, escaped)
     except _NotCanonical:
@@ -436,7 +440,7 @@ def _known_entry(
 
 def skim_known(
     text: str, known: Mapping[str, str], *, on_demand: bool = True
-) -> tuple[str, EntriesOnDemand] | None:
+) -> tuple[str, Mapping[str, Entry]] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries); None when nothing could be taken (the caller reads the whole text).
 
@@ -483,7 +487,7 @@ def skim_known(
             break
         found = match.end()
         escaped = any_escape and backslash("\\", position, found) >= 0
-        entry = _known_entry(match.groups(), escaped, known, (taken, later))
+        entry = _known_entry(match.groups(), escaped, known, taken, later)
         if entry is None:
             for_thorough_reader(text[position:found])
         else:
@@ -492,5 +496,7 @@ def skim_known(
     if not taken and not later:
         return None
     kept.append(text[position:])
+    if not later:
+        return "".join(kept), taken  # nothing to make later: the text is let go
     made_at = functools.partial(_made_at, text)
     return "".join(kept), EntriesOnDemand(taken, later, fingerprints, made_at)

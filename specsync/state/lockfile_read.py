@@ -21,7 +21,14 @@ from specsync.model import (
     Problem,
 )
 from specsync.project_names import is_rehearsal_lockfile
-from specsync.state.lockfile_data import Entry, Lockfile, Submission, empty, is_host_name
+from specsync.state.lockfile_data import (
+    EntriesOnDemand,
+    Entry,
+    Lockfile,
+    Submission,
+    empty,
+    is_host_name,
+)
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     ENTRY_KEYS,
@@ -81,7 +88,9 @@ def parse_lockfile(
         except InputError:
             lock = None  # read the whole text again: its problems, located in it
         if lock is not None and not taken.keys() & lock.entries.keys():
-            return replace(lock, entries=taken.with_made(lock.entries))
+            if isinstance(taken, EntriesOnDemand):
+                return replace(lock, entries=taken.with_made(lock.entries))
+            return replace(lock, entries={**taken, **lock.entries})
     return _parse(text, path, _load_document(text, path), Locations(path, text))
 
 
