@@ -50,7 +50,8 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
-from specsync.state.lockfile_quick import read_canonical, skim_known
+from specsync.state.lockfile_quick import read_canonical
+from specsync.state.lockfile_skim import skim_known
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
@@ -68,7 +69,7 @@ def parse_lockfile(
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
-    (`lockfile_quick.skim_known`), the same Entry values, some made only when asked for
+    (`lockfile_skim.skim_known`), the same Entry values, some made only when asked for
     (`EntriesOnDemand`; all at once unless `on_demand`); the rest is read as always.
     A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
     merge driver's %O, which git leaves empty when two sides have no common ancestor).

@@ -8,10 +8,11 @@ import random
 import pytest
 
 from specsync.model import InputError
-from specsync.state import lockfile_quick
+from specsync.state import lockfile_quick, lockfile_skim
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
-from specsync.state.lockfile_quick import read_canonical, skim_known
+from specsync.state.lockfile_quick import read_canonical
 from specsync.state.lockfile_read import parse_lockfile
+from specsync.state.lockfile_skim import skim_known
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
 from tests.helpers import tomllib
@@ -532,7 +533,7 @@ def test_a_block_plan_leaves_unmade_is_one_the_reader_takes_and_the_check_accept
 
     from specsync.state.lockfile_fields import entry_from_row, row_is_well_formed
 
-    current = re.compile(lockfile_quick.CURRENT_EXPORT_PATTERN)
+    current = re.compile(lockfile_skim.CURRENT_EXPORT_PATTERN)
     block = re.compile(lockfile_quick.BLOCK_PATTERN)
     seen = 0
     for text in _current_export_texts(seed):
@@ -546,7 +547,7 @@ def test_a_block_plan_leaves_unmade_is_one_the_reader_takes_and_the_check_accept
             assert whole is not None and whole.end() == taken.end(), text[start:]
             groups = whole.groups()
             assert (groups[0], groups[1]) == taken.group(1, 2)
-            row = lockfile_quick._row(groups, True)
+            row = lockfile_skim._row(groups, True)
             assert row is not None and row_is_well_formed(row), text[start:]
             made = entry_from_row(row)
             assert made.project_id is not None and made.task_id is not None
