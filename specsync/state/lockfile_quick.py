@@ -180,7 +180,7 @@ def compiled(pattern: str) -> re.Pattern[str]:
 _KEY_OF = {f.attr: f.key for f in (*ENTRY_FIELDS, *HISTORY_FIELDS)}
 _INTEGER_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "integer")
 _BOOLEAN_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "boolean")
-_BOOLEANS = {"true": True, "false": False}
+BOOLEANS = {"true": True, "false": False}
 
 
 def history_records(text: str) -> list[dict[str, str]]:
@@ -212,7 +212,7 @@ def _block_table(match: re.Match[str]) -> dict[str, Any]:
         if attr == HISTORY_KEY:
             table[HISTORY_KEY] = history_records(value)
         elif attr in _BOOLEAN_ATTRS:
-            table[_KEY_OF[attr]] = _BOOLEANS[value]
+            table[_KEY_OF[attr]] = BOOLEANS[value]
         elif attr in _INTEGER_ATTRS:
             table[_KEY_OF[attr]] = int(value)
         else:

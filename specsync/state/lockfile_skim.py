@@ -27,6 +27,7 @@ from specsync.state.lockfile_fields import (
 )
 from specsync.state.lockfile_quick import (
     BLOCK_PATTERN,
+    BOOLEANS,
     END_LINE,
     JSON_ESCAPE,
     NotCanonical,
@@ -38,10 +39,9 @@ from specsync.state.lockfile_quick import (
 
 __all__ = ["CURRENT_EXPORT_PATTERN", "skim_known"]
 
-_BOOLEANS = {"true": True, "false": False}
 
-# A string as the block expression takes it, but without `\U` (whose value `_unescape`
-# checks): a value of this form always decodes.
+# A string as the block expression takes it, but without `\U` (whose value the reader
+# must check): a value of this form always decodes.
 _DECODABLE = r'"[^"\\\x00-\x1f\x7f]*+(?:' + JSON_ESCAPE.format() + r'[^"\\\x00-\x1f\x7f]*+)*+"'
 _PLAIN_ID = r'"([^"\\\x00-\x1f\x7f]*+)"'  # an id with no escape (an escaped one is read)
 
@@ -81,7 +81,7 @@ CURRENT_EXPORT_PATTERN = (
 # Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
 _ID_AND_STRINGS = (0, *(i for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form == "string"))
 # The values that are not strings, and what makes a Python value of their text.
-_CONVERT: dict[str, Callable[[str], Any]] = {"integer": int, "boolean": _BOOLEANS.__getitem__}
+_CONVERT: dict[str, Callable[[str], Any]] = {"integer": int, "boolean": BOOLEANS.__getitem__}
 _CONVERTERS = tuple(
     (i, _CONVERT[f.form]) for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form in _CONVERT
 )
