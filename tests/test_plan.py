@@ -1,6 +1,6 @@
 from specsync.cli.report_json import plan_document
 from specsync.model import Item, Location, build_request
-from specsync.plan import make_plan, text_diff
+from specsync.plan import Plan, make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_update import (
@@ -293,3 +293,77 @@ def test_a_target_matching_nothing_suggests_the_same_kind_of_pattern() -> None:
     with pytest.raises(UserError) as info:
         require_matches("--target", ["zzz/*"], ids)
     assert "did you mean" not in str(info.value)
+
+
+# plan's own reading: unchanged exports' entries are made only when asked for -------------
+
+
+def _plan_both_ways(items: list[Item], lock: Lockfile) -> tuple[Plan, Plan, Lockfile]:
+    """(the plan of the lockfile read whole, of it read knowing the items, that reading)."""
+    from specsync.state.lockfile_read import parse_lockfile
+    from specsync.state.lockfile_write import dumps
+
+    text = dumps(lock)
+    known = {it.id: it.fingerprint for it in items}
+    whole, knowing = parse_lockfile(text), parse_lockfile(text, known=known)
+    return make_plan(items, whole), make_plan(items, knowing), knowing
+
+
+def test_plans_reading_leaves_unchanged_exports_unmade_and_plans_the_same() -> None:
+    from specsync.state.lockfile_data import EntriesOnDemand
+
+    same, pulled, earlier = item("a/en", "hi\nthere"), item("b/en", "x"), item("c/en", "y")
+    done, changed, doubt = item("d/en", 'say "z"'), item("e/en", "new"), item("f/en", "w")
+    lock = Lockfile(
+        {
+            "a/en": exported(same),
+            "b/en": exported(pulled, state="done", sha256="0" * 64, size=7),
+            "c/en": exported(earlier, history=(Submission("p0", "t0", "2025", "9" * 64),)),
+            "d/en": exported(done, state="failed"),
+            "e/en": exported(item("e/en", "old")),
+            "f/en": exported(doubt, state="uncertain"),
+            "gone/en": exported(item("gone/en", "bye")),
+        }
+    )
+    items = [same, pulled, earlier, done, changed, doubt]
+    whole, knowing, read = _plan_both_ways(items, lock)
+    assert isinstance(read.entries, EntriesOnDemand)
+    # The current exports with no history, at the items' fingerprints, are still unmade
+    # after make_plan: plan made no Entry of them. The others were read whole.
+    unmade = set(read.entries.unmade_fingerprints())
+    assert unmade == {"a/en", "b/en", "d/en"}
+    assert [(p.id, p.action, p.entry, p.reason) for p in knowing.items] == [
+        (p.id, p.action, p.entry, p.reason) for p in whole.items
+    ]
+    # Asked for, each is the Entry the thorough reader makes, made once.
+    assert dict(read.entries) == dict(lock.entries)
+    assert read.entries["a/en"] is read.entries["a/en"]
+    assert "a/en" not in read.entries.unmade_fingerprints()
+    assert read == lock
+
+
+def test_plans_json_is_the_same_whichever_way_the_lockfile_was_read() -> None:
+    items = [item(f"v{i}/en", f"line one\nline {i}") for i in range(5)]
+    lock = Lockfile({it.id: exported(it) for it in items[:4]})
+    whole, knowing, _ = _plan_both_ways(items, lock)
+    assert plan_document(knowing) == plan_document(whole)
+    assert plan_document(knowing)["items"][0]["projectId"] == "p-v0/en"
+
+
+def test_a_reading_for_json_or_out_makes_every_entry_as_read() -> None:
+    # plan --format json names every item's export and --out digests every entry: made
+    # as read, not one by one afterwards.
+    from specsync.state.lockfile_read import parse_lockfile
+    from specsync.state.lockfile_write import dumps
+
+    items = [item(f"v{i}/en", f"text {i}") for i in range(4)]
+    lock = Lockfile({it.id: exported(it) for it in items})
+    known = {it.id: it.fingerprint for it in items}
+    from specsync.state.lockfile_data import EntriesOnDemand
+
+    as_read = parse_lockfile(dumps(lock), known=known, on_demand=False)
+    on_demand = parse_lockfile(dumps(lock), known=known)
+    assert not isinstance(as_read.entries, EntriesOnDemand)  # a plain read-only dict
+    assert isinstance(on_demand.entries, EntriesOnDemand)
+    assert len(on_demand.entries.unmade_fingerprints()) == 4
+    assert as_read == on_demand == lock

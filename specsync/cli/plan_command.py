@@ -97,7 +97,10 @@ def plan(
     from specsync.plan import make_plan, pending_outside, require_matches, restricted
 
     lockfile = mode_lockfile(lockfile, use_emulator)
-    items, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile))
+    # JSON names every item's export and --out digests every entry: for them the entries
+    # are made as read; text and Markdown never look at an unchanged item's entry.
+    on_demand = output_format != "json" and out is None
+    items, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile), on_demand)
     require_matches("--target", targets, (item.id for item in items))
     full = make_plan(items, lock)
     result = restricted(full, targets)
@@ -110,13 +113,15 @@ def plan(
 
 
 def load_plan_inputs(
-    paths: tuple[str, ...], root: str | None, no_cache: bool, lockfile: Path
+    paths: tuple[str, ...], root: str | None, no_cache: bool, lockfile: Path, on_demand: bool
 ) -> tuple[list[Item], Lockfile]:
-    """The manifests' items and the lockfile read knowing them."""
+    """The manifests' items and the lockfile read knowing them (the entries of unchanged
+    exports made only when asked for, if `on_demand`)."""
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
-    # only the entries of items that differ are read whole (one CPU is enough: no second
-    # process, no pickling of 10,000 entries). A broken lockfile is still reported when
-    # the manifests have problems too, first, as it always was.
+    # only the entries of items that differ are read whole, and those of unchanged exports
+    # are only checked (one CPU is enough: no second process, no pickling of 10,000
+    # entries). A broken lockfile is still reported when the manifests have problems too,
+    # first, as it always was.
     from specsync.cli.console import print_warnings
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem
@@ -135,7 +140,8 @@ def load_plan_inputs(
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    return items, read_lock_view(lockfile, {item.id: item.fingerprint for item in items})
+    known = {item.id: item.fingerprint for item in items}
+    return items, read_lock_view(lockfile, known, on_demand=on_demand)
 
 
 def print_plan(result: Plan, output_format: str, show_all: bool) -> None:

@@ -18,7 +18,7 @@ from specsync.model import (
     legacy_fingerprint,
 )
 from specsync.plan.text_diff import text_diff
-from specsync.state.lockfile_data import Entry, Lockfile, Submission
+from specsync.state.lockfile_data import EntriesOnDemand, Entry, Lockfile, Submission
 
 ACTIONS = tuple(PlanAction)
 # What apply submits, per action (`uncertain` only with --retry-uncertain).
@@ -45,11 +45,21 @@ class PlannedItem(NamedTuple):
     id: str
     action: PlanAction
     item: Item | None  # None for orphaned entries
-    entry: Entry | None  # None for items never exported
+    # The entry (None for items never exported; read it as `entry`). For an unchanged
+    # item whose entry the lockfile makes only when asked for, those entries.
+    recorded: Entry | EntriesOnDemand | None
     reason: str = ""
     changes: tuple[Change, ...] = ()
     diff: tuple[str, ...] = ()  # a short text diff for updates
     reuse: Submission | None = None  # for `reuse`: the earlier export made current again
+
+    @property
+    def entry(self) -> Entry | None:
+        """The item's lockfile entry; None for items never exported."""
+        recorded = self.recorded
+        if isinstance(recorded, EntriesOnDemand):
+            return recorded[self.id]
+        return recorded
 
 
 @dataclass(frozen=True)
@@ -214,8 +224,15 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
     # per item, and an enum member looked up on its class costs more than a local.
     add, get_entry = planned.append, entries.get
     unchanged, uncertain, make_line = PlanAction.UNCHANGED, RenderState.UNCERTAIN, tuple.__new__
+    # An entry the lockfile has not made yet is a current export (ids, not uncertain): at
+    # the item's fingerprint, the item is unchanged, and its entry stays unmade.
+    unmade = entries.unmade_fingerprints() if isinstance(entries, EntriesOnDemand) else {}
+    unmade_fingerprint = unmade.get
     for item in items:
         item_id = item.id
+        if unmade_fingerprint(item_id) == item.fingerprint:
+            add(make_line(PlannedItem, (item_id, unchanged, item, entries, "", (), (), None)))
+            continue
         entry = get_entry(item_id)
         if entry is None:
             if legacy is None:

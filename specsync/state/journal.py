@@ -333,14 +333,19 @@ def fold(lock: Lockfile, records: Iterable[dict[str, Any]]) -> Lockfile:
 
 
 def read_lock_view(
-    lockfile_path: Path, known: Mapping[str, str] | None = None, lock: Lockfile | None = None
+    lockfile_path: Path,
+    known: Mapping[str, str] | None = None,
+    lock: Lockfile | None = None,
+    *,
+    on_demand: bool = True,
 ) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for.
-    `known`: plan's item fingerprints, to read matching entries the quick way; `lock`: the
-    lockfile when the caller has just read it (it is not read again)."""
+    `known`: plan's item fingerprints, to read matching entries the quick way (made only
+    when asked for unless not `on_demand`); `lock`: the lockfile when the caller has just
+    read it (it is not read again)."""
     if lock is None:
-        lock = read_lockfile(lockfile_path, known)
+        lock = read_lockfile(lockfile_path, known, on_demand=on_demand)
     path = journal_path(lockfile_path, create=False)
     records = read_journal(path)
     if not records:

@@ -5,7 +5,7 @@ use them. Updating, reading, writing and merging it are the `lockfile_*` modules
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -156,6 +156,60 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class EntriesOnDemand(Mapping[str, Entry]):
+    """A lockfile's entries, some made only when first asked for. Read-only.
+
+    `plan` reads a 10,000-entry lockfile knowing every item's fingerprint; the entry of an
+    item that did not change is checked where it stands (by an expression built from the
+    field table: `lockfile_quick.CURRENT_EXPORT_PATTERN`) and made into an Entry, by the
+    same reader and constructor, only if something asks for it: plan's text and Markdown
+    ask for none. `made` holds the entries read whole; `later` what `make(id, later[id])`
+    makes one from, for entries that are current exports (ids, no `uncertain` state) at
+    `fingerprints[id]`. Every entry is made at most once.
+    """
+
+    __slots__ = ("_fingerprints", "_ids", "_later", "_made", "_make")
+
+    def __init__(
+        self,
+        made: Mapping[str, Entry],
+        later: Mapping[str, Any],
+        fingerprints: Mapping[str, str],
+        make: Callable[[str, Any], Entry],
+    ) -> None:
+        self._made = {key: entry for key, entry in made.items() if key not in later}
+        self._later = dict(later)
+        self._ids = [*self._later, *self._made]  # iterated in C (plan's orphans: a set)
+        self._fingerprints = fingerprints
+        self._make = make
+
+    def __getitem__(self, key: str) -> Entry:
+        entry = self._made.get(key)
+        if entry is None:
+            entry = self._made[key] = self._make(key, self._later[key])  # KeyError: none
+            del self._later[key]  # what it was made from is let go
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._made or key in self._later
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def unmade_fingerprints(self) -> dict[str, str]:
+        """id -> fingerprint of the entries not made yet, each a current export (ids, no
+        `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
+        later = self._later
+        return {key: fp for key, fp in self._fingerprints.items() if key in later}
+
+    def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
+        """These entries and `more` (read whole; none of them is one of these)."""
+        return EntriesOnDemand({**self._made, **more}, self._later, self._fingerprints, self._make)
+
+
 @dataclass(frozen=True)
 class Lockfile:
     """A whole lockfile. `entries` is read-only and keyed by item id."""
@@ -171,7 +225,9 @@ class Lockfile:
 
     def __post_init__(self) -> None:
         # A private copy behind a read-only view: nobody can change a Lockfile in place.
-        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        # Entries made on demand are read-only already (a copy would make every one).
+        if not isinstance(self.entries, EntriesOnDemand):
+            object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
         object.__setattr__(self, "forgotten", MappingProxyType(dict(self.forgotten)))
 
 

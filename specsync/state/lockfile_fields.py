@@ -84,6 +84,10 @@ class Field:
     # problem to say when it is not (the value is given).
     valid: Callable[[Any], bool] | None = None
     wrong: Callable[[Any], str] | None = None
+    # Values `valid` (and `required`) accept, as a regular expression over the value as
+    # written (inside the quotes of a string, no escape): lets `lockfile_quick` check a
+    # block without reading it. None: none given (a block holding the key is read).
+    pattern: str | None = None
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with a value present under this key (None: it is fine)."""
@@ -105,7 +109,8 @@ def _entry_text(key: str, *, required: bool = False) -> Field:
         return f"`{key}` must be a non-empty string, not {what}"
 
     attr = re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), key)
-    return Field(key, attr, "string", required, (bool if required else None), wrong)
+    non_empty = r'[^"\\\x00-\x1f\x7f]+' if required else None
+    return Field(key, attr, "string", required, (bool if required else None), wrong, non_empty)
 
 
 def _unknown_state(value: Any) -> str:
@@ -126,7 +131,14 @@ ENTRY_FIELDS: tuple[Field, ...] = (
     _entry_text("projectId"),
     _entry_text("taskId"),
     _entry_text("submittedAt"),
-    Field("state", "state", "string", valid=STATES.__contains__, wrong=_unknown_state),
+    Field(
+        "state",
+        "state",
+        "string",
+        valid=STATES.__contains__,
+        wrong=_unknown_state,
+        pattern="|".join(STATES),
+    ),
     _entry_text("attemptedAt"),
     Field(
         "sha256",
@@ -134,8 +146,16 @@ ENTRY_FIELDS: tuple[Field, ...] = (
         "string",
         valid=lambda value: SHA256_FORM.match(value) is not None,
         wrong=lambda value: "`sha256` must be 64 lower-case hex digits (a SHA-256)",
+        pattern=SHA256_FORM.pattern.removesuffix(r"\Z"),
     ),
-    Field("bytes", "size", "integer", valid=lambda value: value >= 0, wrong=_wrong_size),
+    Field(
+        "bytes",
+        "size",
+        "integer",
+        valid=lambda value: value >= 0,
+        wrong=_wrong_size,
+        pattern=r"0|[1-9][0-9]{0,17}",  # no sign: never below 0
+    ),
     _entry_text("language"),
     _entry_text("model"),
     Field(

@@ -16,22 +16,18 @@ import functools
 import json.decoder
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from specsync.state.lockfile_data import Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     HISTORY_FIELDS,
     HISTORY_KEY,
     SHA256_FORM,
     Field,
-    entry_from_row,
-    row_is_well_formed,
-    well_formed_record,
 )
 
-__all__ = ["END_LINE", "SHA256_FORM", "read_canonical", "skim_known"]
+__all__ = ["END_LINE", "SHA256_FORM", "read_canonical"]
 
 # The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
 END_LINE = "# end of specsync.lock"
@@ -53,7 +49,7 @@ _JSON_DIFFERS = re.compile(r'\\(?!["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{4})'
 _SHORT = {'"': '"', "\\": "\\", "b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}
 
 
-class _NotCanonical(Exception):
+class NotCanonical(Exception):
     pass
 
 
@@ -63,14 +59,14 @@ def _unescape(match: re.Match[str]) -> str:
         try:
             return _SHORT[short]
         except KeyError:
-            raise _NotCanonical from None
+            raise NotCanonical from None
     code = int(four or eight, 16)
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        raise _NotCanonical
+        raise NotCanonical
     return chr(code)
 
 
-def _decoded(inner: str) -> str:
+def decoded(inner: str) -> str:
     """The value of a basic string's inside (no raw control character or lone quote)."""
     if "\\" not in inner:
         return inner
@@ -83,15 +79,15 @@ def _decoded(inner: str) -> str:
 def _string(token: str) -> str:
     """A TOML basic string token (quotes included) -> its value."""
     if len(token) < 2 or token[0] != '"' or token[-1] != '"':
-        raise _NotCanonical
+        raise NotCanonical
     inner = token[1:-1]
     # No raw control character, escaped or not: a raw tab is legal TOML but never written by
     # specsync (keep the reading simple).
     if _CONTROL.search(inner):
-        raise _NotCanonical
+        raise NotCanonical
     if '"' in inner.replace("\\\\", "").replace('\\"', ""):
-        raise _NotCanonical  # a quote no backslash escapes ends the string early
-    return _decoded(inner)
+        raise NotCanonical  # a quote no backslash escapes ends the string early
+    return decoded(inner)
 
 
 def _value(token: str) -> Any:
@@ -103,15 +99,23 @@ def _value(token: str) -> Any:
         return False
     if _INTEGER.match(token):
         return int(token)
-    raise _NotCanonical
+    raise NotCanonical
 
 
 # -- the forms of values, as the writer writes them ----------------------------------------
 # A basic string: runs of characters other than a quote, backslash or control character,
-# between escapes (a backslash and any character but a control one; `_decoded` checks
-# which). Unrolled (no nested repeat) and possessive (`*+`: never given back), which
-# matches the same as backtracking would: the value's characters exclude its closing quote.
-_STRING = r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+(?:\\[^\x00-\x1f\x7f][^"\\\x00-\x1f\x7f]*+)*+)"'
+# between escapes. Unrolled (no nested repeat) and possessive (`*+`: never given back),
+# which matches the same as backtracking would: the value's characters exclude its closing
+# quote. The escapes are those JSON reads as TOML does (`JSON_ESCAPE`: a value holding
+# only these always decodes), and `\U` with eight hex digits (`_unescape` checks its
+# value); anything else after a backslash (`\e`, `\x41`, a surrogate) is left to the line
+# reader, which declines what TOML refuses.
+JSON_ESCAPE = r'\\(?:["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{{4}})'
+_STRING = (
+    r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+'
+    r"(?:(?:" + JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}})"
+    r'[^"\\\x00-\x1f\x7f]*+)*+)"'
+)
 _FORMS = {
     "string": _STRING,
     "integer": r"(?P<{name}>0|[1-9][0-9]{{0,17}})",
@@ -119,7 +123,7 @@ _FORMS = {
 }
 
 
-def _form(field: Field, name: str | None) -> str:
+def form_pattern(field: Field, name: str | None) -> str:
     """The field's value form, its value captured as `name` (None: not captured)."""
     pattern = _FORMS[field.form]
     if name is None:
@@ -132,7 +136,7 @@ def _record_pattern(capture: bool) -> str:
     optional (which ones a record needs is the readers' check), the first right after the
     brace and every other after `, ` (TOML allows no trailing comma in an inline table)."""
     pairs = [
-        rf'(?:(?:(?<=\{{ )|(?<="), ){f.key} = {_form(f, f.attr if capture else None)})?+'
+        rf'(?:(?:(?<=\{{ )|(?<="), ){f.key} = {form_pattern(f, f.attr if capture else None)})?+'
         for f in HISTORY_FIELDS
     ]
     return r"  \{ " + "".join(pairs) + r" \},"
@@ -149,7 +153,8 @@ BLOCK_PATTERN = (
     + _STRING.format(name="id")
     + r"\]\n"
     + "".join(
-        rf"(?:{f.key} = {_form(f, f.attr)}\n)" + ("" if f.required else "?+") for f in ENTRY_FIELDS
+        rf"(?:{f.key} = {form_pattern(f, f.attr)}\n)" + ("" if f.required else "?+")
+        for f in ENTRY_FIELDS
     )
     + rf"(?:{HISTORY_KEY} = \[\n(?P<{HISTORY_KEY}>(?:{_record_pattern(False)}\n)*+)\]\n)?+"
     + r"\n*+"
@@ -167,7 +172,7 @@ def backtracking(pattern: str) -> str:
 
 
 @functools.cache
-def _compiled(pattern: str) -> re.Pattern[str]:
+def compiled(pattern: str) -> re.Pattern[str]:
     # Compiled on first use (a few ms): a lockfile with no item needs none.
     return re.compile(pattern if sys.version_info >= (3, 11) else backtracking(pattern))
 
@@ -175,21 +180,21 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 _KEY_OF = {f.attr: f.key for f in (*ENTRY_FIELDS, *HISTORY_FIELDS)}
 _INTEGER_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "integer")
 _BOOLEAN_ATTRS = frozenset(f.attr for f in ENTRY_FIELDS if f.form == "boolean")
-_BOOLEANS = {"true": True, "false": False}
+BOOLEANS = {"true": True, "false": False}
 
 
-def _records(text: str) -> list[dict[str, str]]:
+def history_records(text: str) -> list[dict[str, str]]:
     """The history records of a block's `history` lines, as tomllib gives them."""
     records = []
     position, end = 0, len(text)
-    match_record = _compiled(RECORD_PATTERN).match
+    match_record = compiled(RECORD_PATTERN).match
     while position < end:
         match = match_record(text, position)
         if match is None:
-            raise _NotCanonical
+            raise NotCanonical
         records.append(
             {
-                _KEY_OF[attr]: _decoded(value)
+                _KEY_OF[attr]: decoded(value)
                 for attr, value in match.groupdict().items()
                 if value is not None
             }
@@ -205,13 +210,13 @@ def _block_table(match: re.Match[str]) -> dict[str, Any]:
         if value is None or attr == "id":
             continue
         if attr == HISTORY_KEY:
-            table[HISTORY_KEY] = _records(value)
+            table[HISTORY_KEY] = history_records(value)
         elif attr in _BOOLEAN_ATTRS:
-            table[_KEY_OF[attr]] = _BOOLEANS[value]
+            table[_KEY_OF[attr]] = BOOLEANS[value]
         elif attr in _INTEGER_ATTRS:
             table[_KEY_OF[attr]] = int(value)
         else:
-            table[_KEY_OF[attr]] = _decoded(value)
+            table[_KEY_OF[attr]] = decoded(value)
     return table
 
 
@@ -219,7 +224,7 @@ def read_canonical(text: str) -> dict[str, Any] | None:
     """The document as `tomllib.loads(text)` gives it, or None when not sure."""
     try:
         return _read_blocks(text)
-    except _NotCanonical:
+    except NotCanonical:
         return None
 
 
@@ -232,14 +237,14 @@ def _read_blocks(text: str) -> dict[str, Any]:
     document = _read(text[: start + 1])
     items: dict[str, dict[str, Any]] = {}
     position, end = start + 1, len(text)
-    block = _compiled(BLOCK_PATTERN).match
+    block = compiled(BLOCK_PATTERN).match
     while position < end:
         match = block(text, position)
         if match is None:
             break
-        name = _decoded(match.group("id"))
+        name = decoded(match.group("id"))
         if name in items or not name:
-            raise _NotCanonical
+            raise NotCanonical
         items[name] = _block_table(match)
         position = match.end()
     if text.startswith(END_LINE, position) and not text[position + len(END_LINE) :].strip("\n"):
@@ -251,7 +256,7 @@ def _read_blocks(text: str) -> dict[str, Any]:
         document["forgotten"] = rest["forgotten"]
     if items:
         if "items" in document:
-            raise _NotCanonical
+            raise NotCanonical
         document["items"] = items
     return document
 
@@ -270,123 +275,34 @@ def _read(text: str) -> dict[str, Any]:
         index += 1
         if not line or line.startswith("#"):
             if _COMMENT_CONTROL.search(line):
-                raise _NotCanonical
+                raise NotCanonical
             continue
         if line.startswith("["):
             match = _HEADER.match(line)
             if match is None:
-                raise _NotCanonical
+                raise NotCanonical
             kind, name = match.group(1), _string(match.group(2))
             if kind not in tables:
                 if kind in document:
-                    raise _NotCanonical
+                    raise NotCanonical
                 tables[kind] = document[kind] = {}
             if name in tables[kind]:
-                raise _NotCanonical
+                raise NotCanonical
             current = tables[kind][name] = {}
             continue
         key, sep, raw = line.partition(" = ")
         if not sep or not _BARE_KEY.match(key) or key in current:
-            raise _NotCanonical
+            raise NotCanonical
         if current is document and key in ("items", "forgotten"):
-            raise _NotCanonical
+            raise NotCanonical
         if raw == "[":
             end = index
             while end < len(lines) and lines[end] != "]":
                 end += 1
             if end == len(lines):
-                raise _NotCanonical
-            current[key] = _records("".join(line + "\n" for line in lines[index:end]))
+                raise NotCanonical
+            current[key] = history_records("".join(line + "\n" for line in lines[index:end]))
             index = end + 1
             continue
         current[key] = _value(raw)
     return document
-
-
-# -- plan's reading: entries whose fingerprint plan already knows -------------------------
-# `plan` needs the whole of an entry only where the item differs from it; for the usual
-# unchanged item the id, fingerprint, ids and state decide. Such blocks are taken here
-# straight from the block expression into the Entry `lockfile_read` would make of them
-# (through the same check, `well_formed_entry`); everything else (changed items, forgotten,
-# the top-level keys, anything odd) is left in the text for the thorough reader, which also
-# words any problem.
-
-
-# Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
-_ID_AND_STRINGS = (0, *(i for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form == "string"))
-# The values that are not strings, and what makes a Python value of their text.
-_CONVERT: dict[str, Callable[[str], Any]] = {"integer": int, "boolean": _BOOLEANS.__getitem__}
-_CONVERTERS = tuple(
-    (i, _CONVERT[f.form]) for i, f in enumerate(ENTRY_FIELDS, start=1) if f.form in _CONVERT
-)
-_HISTORY_INDEX = len(ENTRY_FIELDS) + 1
-_FINGERPRINT_INDEX = 1 + [f.key for f in ENTRY_FIELDS].index("fingerprint")
-
-
-def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
-    """A block's groups as a row of values (`escaped`: the block holds a backslash); None
-    when a history record is not well formed."""
-    row: list[Any] = list(groups)
-    if escaped:
-        for index in _ID_AND_STRINGS:
-            value = row[index]
-            if value is not None and "\\" in value:
-                row[index] = _decoded(value)
-    for index, convert in _CONVERTERS:
-        value = row[index]
-        if value is not None:
-            row[index] = convert(value)
-    lines = row[_HISTORY_INDEX]
-    if lines is None:
-        row[_HISTORY_INDEX] = ()
-    else:
-        records = [well_formed_record(record) for record in _records(lines)]
-        history = tuple(record for record in records if record is not None)
-        if len(history) != len(records):
-            return None
-        row[_HISTORY_INDEX] = history
-    return row
-
-
-def skim_known(text: str, known: Mapping[str, str]) -> tuple[str, dict[str, Entry]] | None:
-    """(the text without the blocks of entries whose fingerprint is `known[id]`, their
-    entries); None when nothing could be taken (the caller reads the whole text).
-
-    A block is taken only when it is canonical and is an entry `lockfile_read` would
-    accept without a word (`row_is_well_formed`). A duplicate id is left for the thorough
-    reader to report.
-    """
-    start = text.find("\n[")
-    if start < 0:
-        return None
-    kept: list[str] = [text[: start + 1]]
-    taken: dict[str, Entry] = {}
-    position, end = start + 1, len(text)
-    block = _compiled(BLOCK_PATTERN).match
-    known_fingerprint, backslash = known.get, text.find
-    any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
-    for_thorough_reader = kept.append
-    while position < end:
-        match = block(text, position)
-        if match is None:
-            break
-        found = match.end()
-        groups = match.groups()
-        row = None
-        try:
-            # The id as plan knows it (decoded only when escaped), at the fingerprint
-            # written: a fingerprint is hex, never escaped (an escaped one is left alone).
-            item_id = groups[0] if "\\" not in groups[0] else _decoded(groups[0])
-            if known_fingerprint(item_id) == groups[_FINGERPRINT_INDEX] and item_id not in taken:
-                row = _row(groups, any_escape and backslash("\\", position, found) >= 0)
-        except _NotCanonical:
-            row = None
-        if row is None or not row_is_well_formed(row):
-            for_thorough_reader(text[position:found])
-        else:
-            taken[row[0]] = entry_from_row(row)
-        position = found
-    if not taken:
-        return None
-    kept.append(text[position:])
-    return "".join(kept), taken

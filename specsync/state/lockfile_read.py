@@ -21,7 +21,14 @@ from specsync.model import (
     Problem,
 )
 from specsync.project_names import is_rehearsal_lockfile
-from specsync.state.lockfile_data import Entry, Lockfile, Submission, empty, is_host_name
+from specsync.state.lockfile_data import (
+    EntriesOnDemand,
+    Entry,
+    Lockfile,
+    Submission,
+    empty,
+    is_host_name,
+)
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     ENTRY_KEYS,
@@ -43,7 +50,8 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
-from specsync.state.lockfile_quick import read_canonical, skim_known
+from specsync.state.lockfile_quick import read_canonical
+from specsync.state.lockfile_skim import skim_known
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 # Keys of an item block and of the whole document.
@@ -56,11 +64,13 @@ def parse_lockfile(
     known: Mapping[str, str] | None = None,
     *,
     blank_is_empty: bool = False,
+    on_demand: bool = True,
 ) -> Lockfile:
     """Parse lockfile text (already decoded); raise InputError listing every problem.
 
     `known` (plan's item id -> fingerprint): entries that match are taken the quick way
-    (`lockfile_quick.skim_known`), the same Entry values; the rest is read as always.
+    (`lockfile_skim.skim_known`), the same Entry values, some made only when asked for
+    (`EntriesOnDemand`; all at once unless `on_demand`); the rest is read as always.
     A blank text (0 bytes, or only blank lines) is refused unless `blank_is_empty` (the
     merge driver's %O, which git leaves empty when two sides have no common ancestor).
     """
@@ -69,7 +79,7 @@ def parse_lockfile(
         if blank_is_empty:
             return empty()
         raise InputError(_blank_problem(path, text))
-    skimmed = skim_known(text, known) if known else None
+    skimmed = skim_known(text, known, on_demand=on_demand) if known else None
     if skimmed is not None:
         # A block taken is a canonical entry: conflict markers and anything broken stay
         # in `rest`, whose problems send the whole text to be read (and located) again.
@@ -79,6 +89,8 @@ def parse_lockfile(
         except InputError:
             lock = None  # read the whole text again: its problems, located in it
         if lock is not None and not taken.keys() & lock.entries.keys():
+            if isinstance(taken, EntriesOnDemand):
+                return replace(lock, entries=taken.with_made(lock.entries))
             return replace(lock, entries={**taken, **lock.entries})
     return _parse(text, path, _load_document(text, path), Locations(path, text))
 
@@ -401,7 +413,11 @@ def _parse_submission(
 
 
 def read_lockfile(
-    path: Path, known: Mapping[str, str] | None = None, *, blank_is_empty: bool = False
+    path: Path,
+    known: Mapping[str, str] | None = None,
+    *,
+    blank_is_empty: bool = False,
+    on_demand: bool = True,
 ) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
     refused (unless `blank_is_empty`: see `parse_lockfile`).
@@ -432,7 +448,8 @@ def read_lockfile(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
     try:
-        kind = file_kind(os.fstat(fd).st_mode)
+        status = os.fstat(fd)
+        kind = file_kind(status.st_mode)
         if kind is not None:
             raise InputError(
                 Problem(
@@ -441,17 +458,20 @@ def read_lockfile(
                     "file or absent (pass --lockfile with another path)",
                 )
             )
+        # In one read when the file is as long as fstat said (no copy of megabytes); a
+        # file still growing is read on to its end.
         chunks = []
-        while chunk := os.read(fd, 1 << 20):
+        while chunk := os.read(fd, max(status.st_size + 1, 1 << 16)):
             chunks.append(chunk)
-        data = b"".join(chunks)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except OSError as error:
         raise InputError(
             Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
         ) from None
     finally:
         os.close(fd)
-    return parse_lockfile(decode_lockfile(name, data), name, known, blank_is_empty=blank_is_empty)
+    text = decode_lockfile(name, data)
+    return parse_lockfile(text, name, known, blank_is_empty=blank_is_empty, on_demand=on_demand)
 
 
 def file_kind(mode: int) -> str | None:

@@ -8,10 +8,11 @@ import random
 import pytest
 
 from specsync.model import InputError
-from specsync.state import lockfile_quick
+from specsync.state import lockfile_quick, lockfile_skim
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
-from specsync.state.lockfile_quick import read_canonical, skim_known
+from specsync.state.lockfile_quick import read_canonical
 from specsync.state.lockfile_read import parse_lockfile
+from specsync.state.lockfile_skim import skim_known
 from specsync.state.lockfile_update import without
 from specsync.state.lockfile_write import dumps
 from tests.helpers import tomllib
@@ -418,3 +419,171 @@ def test_a_lockfile_apply_writes_from_multi_line_scripts_is_taken_whole() -> Non
     assert skimmed is not None
     rest, taken = skimmed
     assert taken == entries and "[items." not in rest
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\\e",  # no TOML escape
+        "\\x41",
+        "\\u12",  # a short \u
+        "\\uD800",  # a surrogate
+        "\\U0000D800",
+        "\\UFFFFFFFF",  # beyond U+10FFFF
+        "\\U00110000",
+        "\\/",  # JSON's, not TOML's
+    ],
+)
+def test_a_bad_escape_in_an_unchanged_export_is_refused_where_it_stands(token: str) -> None:
+    # A current export with no history at a known fingerprint is checked where it stands
+    # and made only when asked for: an escape TOML refuses must still refuse the lockfile
+    # at its line, as reading it whole does, never wait to fail until the entry is made.
+    text = (
+        'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+        f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n'
+        f'text = "line\\n{token}"\n\n# end of specsync.lock\n'
+    )
+    plain, quick = read_both_ways(text, {"a/en": FP})
+    assert isinstance(plain, str) and plain.startswith("specsync.lock:9:"), plain
+    assert quick == plain
+
+
+def test_the_block_expression_takes_only_escapes_json_and_toml_read_alike_and_U() -> None:
+    # Why a value it matches may be decoded by json's decoder (or, with \U, checked).
+    import json
+    import re
+
+    string = re.compile(lockfile_quick._STRING.format(name="v") + r"\Z")
+    taken = ['\\"', "\\\\", "\\b", "\\t", "\\n", "\\f", "\\r", "\\u00e9", "\\uD7FF", "\\uE000"]
+    for token in taken:
+        assert string.match(f'"a{token}b"'), token
+        value = tomllib.loads(f'k = "a{token}b"')["k"]
+        assert json.loads(f'"a{token}b"') == value
+    assert string.match('"\\U0001F3AC"')
+    for token in ["\\e", "\\x41", "\\u12", "\\uD800", "\\udfff", "\\/", "\\ ", "\\U12"]:
+        assert not string.match(f'"a{token}b"'), token
+
+
+def test_an_unchanged_export_written_twice_is_refused_as_when_read_whole() -> None:
+    block = f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n\n'
+    text = (
+        'version = 2\nfingerprint = "sha256-json-v2"\nemulator = false\n\n'
+        + block * 2
+        + "# end of specsync.lock\n"
+    )
+    plain, quick = read_both_ways(text, {"a/en": FP})
+    assert isinstance(plain, str) and "specsync.lock:" in plain
+    assert quick == plain
+
+
+def _current_export_texts(seed: int) -> list[str]:
+    """Lockfiles rich in blocks plan may leave unmade (and in near misses), and damaged
+    copies of them."""
+    rng = random.Random(seed)
+    entries = {}
+    for index in range(60):
+        item_id = f"v{index}/" + rng.choice(["en", "en", "ko", 'x"y', "a\\b"])
+        entry = Entry(
+            item_id,
+            rng.choice([FP, FP, FP, ""]),
+            rng.choice(["P", "P", "P", None, 'p"q']),
+            rng.choice(["T", "T", "T", None]),
+            rng.choice(["2026", None]),
+            rng.choice([None, None, "done", "failed", "uncertain"]),
+        ).with_request(
+            {"language": "en", "text": rng.choice(TEXTS), "model": "M1", "isExport": True}
+        )
+        if rng.random() < 0.3:
+            entry = entry._replace(sha256=f"{rng.getrandbits(256):064x}", size=rng.randint(0, 9))
+        if rng.random() < 0.2:
+            entry = entry._replace(history=(Submission("P0", "T0", "2025", FP, "done"),))
+        entries[item_id] = entry
+    text = dumps(Lockfile(entries))
+    texts = [text]
+    lines = text.split("\n")
+    for _ in range(30):
+        damaged = list(lines)
+        position = rng.randrange(len(damaged))
+        damaged[position] = rng.choice(
+            [
+                'state = "uncertain"',
+                'state = "lost"',
+                "bytes = 3",
+                'sha256 = "ab"',
+                "",
+                "#",
+                'text = "\\U0010FFFF"',
+                'text = "\\UFFFFFFFF"',
+                'text = "\\e"',
+                "history = [",
+            ]
+        )
+        texts.append("\n".join(damaged))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_block_plan_leaves_unmade_is_one_the_reader_takes_and_the_check_accepts(
+    seed: int,
+) -> None:
+    # CURRENT_EXPORT_PATTERN says "well formed, a current export, no history, decodes"
+    # without reading: compared, at every line start, with the block expression, the
+    # reading of its values and row_is_well_formed.
+    import re
+
+    from specsync.state.lockfile_fields import entry_from_row, row_is_well_formed
+
+    current = re.compile(lockfile_skim.CURRENT_EXPORT_PATTERN)
+    block = re.compile(lockfile_quick.BLOCK_PATTERN)
+    seen = 0
+    for text in _current_export_texts(seed):
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        for start in starts:
+            taken = current.match(text, start)
+            if taken is None:
+                continue
+            seen += 1
+            whole = block.match(text, start)
+            assert whole is not None and whole.end() == taken.end(), text[start:]
+            groups = whole.groups()
+            assert (groups[0], groups[1]) == taken.group(1, 2)
+            row = lockfile_skim._row(groups, True)
+            assert row is not None and row_is_well_formed(row), text[start:]
+            made = entry_from_row(row)
+            assert made.project_id is not None and made.task_id is not None
+            assert made.state in (None, "done", "failed") and made.history == ()
+    assert seen > 10
+
+
+def test_each_fields_pattern_takes_only_values_its_check_accepts() -> None:
+    # The patterns stand for the checks when plan leaves a block unmade.
+    import re
+
+    from specsync.state.lockfile_fields import ENTRY_FIELDS
+
+    samples = [
+        "",
+        "done",
+        "failed",
+        "uncertain",
+        "lost",
+        "0",
+        "7",
+        "01",
+        "-1",
+        "a" * 64,
+        "A" * 64,
+        "a" * 63,
+        "x",
+        "123456789012345678",
+        "1234567890123456789",
+    ]
+    for field in ENTRY_FIELDS:
+        if field.pattern is None:
+            continue
+        for sample in samples:
+            if re.fullmatch(field.pattern, sample) is None:
+                continue
+            value = int(sample) if field.form == "integer" else sample
+            assert field.problem(value) is None, (field.key, sample)
+            assert not (field.required and not value), (field.key, sample)
