@@ -28,7 +28,6 @@ from tests.helpers import (
     git,
     lock_items,
     new_repo,
-    run,
     specsync,
 )
 from tests.helpers.disguised_service import disguised, relay
@@ -82,9 +81,8 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         sent = emu.export_count()
 
         welcome = made["Hello and welcome."]
-        adopted = run(
+        adopted = specsync(
             [
-                SPECSYNC,
                 "adopt",
                 "welcome/en",
                 "--project-id",
@@ -210,8 +208,8 @@ def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) 
     assert specsync(["apply", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     before = rehearsal.read_bytes()
-    command = [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
-    refused = run([*command, "--lockfile", str(rehearsal)], root)
+    command = ["adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
+    refused = specsync([*command, "--lockfile", str(rehearsal)], root)
     assert refused.returncode == 1
     assert "apply --emulator" in refused.stderr
     assert rehearsal.read_bytes() == before

@@ -283,7 +283,7 @@ def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
     assert_clean_refusal(result)
     assert lockfile.read_bytes() == before
     # By default the rehearsal has its own lockfile and leaves this one alone.
-    rehearsed = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    rehearsed = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
     assert rehearsed.returncode == 0, rehearsed.stderr
     assert lockfile.read_bytes() == before
 
