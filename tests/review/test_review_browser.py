@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from specsync.state.lockfile_read import read_lockfile
-from tests.helpers import EXAMPLES, SPECSYNC, run
+from tests.helpers import EXAMPLES, specsync
 from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
 
@@ -35,7 +35,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["status", "--emulator", "--wait", "--pull", "--timeout", "60"],
         ["review", "--emulator"],
     ):
-        result = run([SPECSYNC, *command], project, timeout=120)
+        result = specsync(command, project)
         assert result.returncode == 0, (command, result.stderr)
     return project
 
@@ -213,7 +213,7 @@ def hostile(tmp_path: Path) -> Path:
     )
     orphan = orphan.with_request({"language": "en", "text": HOSTILE_SCRIPT, "model": "M<1>"})
     write_lockfile(tmp_path / "specsync.lock", with_entries(empty(), [orphan]))
-    result = run([SPECSYNC, "review"], tmp_path)
+    result = specsync(["review"], tmp_path)
     assert result.returncode == 0, result.stderr
     return tmp_path
 

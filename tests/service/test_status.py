@@ -38,12 +38,15 @@ def project(tmp_path: Path) -> Path:
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
     env.update(SPECSYNC_API_BASE=url, AISTUDIOS_API_KEY="anything")
+    # The tests' first poll after 0.1 s (tests/conftest.py), not 1 s: the renders are short.
+    env[POLL_INTERVAL_ENV] = os.environ.get(POLL_INTERVAL_ENV, "0.1")
     return env
 
 
 @pytest.fixture
 def emu_env() -> Iterator[dict[str, str]]:
-    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+    # Renders of 1 s: long enough that a status right after apply still sees them rendering.
+    with running_emulator(EmulatorConfig(render_seconds=1.0)) as emu:
         yield _env(emu.url)
 
 
@@ -140,7 +143,7 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]
     from specsync.state.journal import hold_apply_lock
 
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
-    time.sleep(2.2)  # renders finish, so status has final states to record
+    time.sleep(1.2)  # renders finish, so status has final states to record
     # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
     assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
