@@ -304,7 +304,9 @@ def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]
 
     server = LoopbackServer(Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", posted

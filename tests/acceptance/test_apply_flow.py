@@ -72,7 +72,9 @@ def proxy() -> Iterator[Proxy]:
                 pass
 
         server = LoopbackServer(Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         thread.start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         try:

@@ -137,7 +137,9 @@ def running_proxy(url_ttl: float) -> Iterator[Proxy]:
                 pass
 
         server = LoopbackServer(Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         try:
             yield state

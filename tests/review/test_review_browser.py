@@ -223,7 +223,9 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
     html = page_file.read_text(encoding="utf-8")
     assert "<img" not in html and "\x1b" not in html
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     try:
         opened = OpenPage(browser, page_file)
         page = opened.page
