@@ -89,7 +89,7 @@ def test_the_api_key_as_a_project_id_is_refused_unshown_even_with_no_check(
 
 def test_adopt_can_be_rehearsed_on_the_emulator(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert specsync(["apply", "--emulator"], root).returncode == 0
+    assert specsync(["apply", "--rate", "100", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     made = rehearsal.read_text("utf-8").split('projectId = "')[1].split('"')[0]
     adopted = specsync(["adopt", "welcome/en", "--project-id", made, "--emulator"], root)

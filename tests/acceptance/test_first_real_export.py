@@ -37,7 +37,7 @@ def lock_items(path: Path) -> dict:
 def test_models_missing_from_the_list_still_export_with_a_warning(tmp_path: Path) -> None:
     root = project(tmp_path)
     with running_emulator(EmulatorConfig(unlisted_models=True)) as emu:
-        applied = specsync(["apply"], root, env_for(emu.url))
+        applied = specsync(["apply", "--rate", "100"], root, env_for(emu.url))
         doctor = specsync(["doctor"], root, env_for(emu.url))
         assert emu.export_count() == 2
     assert applied.returncode == 0, applied.stderr
@@ -55,7 +55,7 @@ def test_a_success_false_poll_leaves_the_item_not_failed(tmp_path: Path) -> None
         env = env_for(fake.url)
         env.pop("AISTUDIOS_API_KEY")
         env.update({"AISTUDIOS_APP_ID": fake.app_id, "AISTUDIOS_USER_KEY": fake.user_key})
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         first = specsync(["status"], root, env)
         states = {e.get("state") for e in lock_items(root / "specsync.lock").values()}
         waited = specsync(["status", "--wait", "--timeout", "30"], root, env)
@@ -73,7 +73,7 @@ def test_a_preview_ends_status_wait_at_once_and_pull_skips_it(tmp_path: Path) ->
     root = project(tmp_path, extra=", isExport: false")
     with running_emulator(EmulatorConfig(render_seconds=0.2)) as emu:
         env = env_for(emu.url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         started = time.monotonic()
         waited = specsync(["status", "--wait", "--timeout", "60", "--format", "json"], root, env)
         seconds = time.monotonic() - started
@@ -92,10 +92,10 @@ def test_a_preview_ends_status_wait_at_once_and_pull_skips_it(tmp_path: Path) ->
 def test_writing_out_the_default_resolution_plans_nothing(tmp_path: Path) -> None:
     root = project(tmp_path)
     with running_emulator(EmulatorConfig()) as emu:
-        assert specsync(["apply"], root, env_for(emu.url)).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env_for(emu.url)).returncode == 0
         project(tmp_path, extra=", resolution: '1080'")
         planned = specsync(["plan", "--detailed-exitcode"], root)
-        again = specsync(["apply"], root, env_for(emu.url))
+        again = specsync(["apply", "--rate", "100"], root, env_for(emu.url))
         assert emu.export_count() == 2  # nothing exported again
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert again.returncode == 0, again.stderr
@@ -109,7 +109,7 @@ def test_adopt_of_a_failed_export_is_refused(tmp_path: Path) -> None:
     config = EmulatorConfig(render_seconds=0.1, render_fail_rate=1.0, drop_rate=1.0)
     with running_emulator(config) as emu:
         env = env_for(emu.url)
-        assert specsync(["apply"], root, env).returncode == 1  # both uncertain
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 1  # both uncertain
         time.sleep(0.2)
         made = emu.records("export")[0]
         before = (root / "specsync.lock").read_bytes()
@@ -123,7 +123,7 @@ def test_adopt_of_a_failed_export_is_refused(tmp_path: Path) -> None:
 def _uncertain_project(tmp_path: Path, emu_url: str) -> tuple[Path, dict[str, str]]:
     root = project(tmp_path)
     env = env_for(emu_url)
-    applied = specsync(["apply"], root, env)
+    applied = specsync(["apply", "--rate", "100"], root, env)
     assert applied.returncode == 1, applied.stderr
     # The summary points to reconcile first.
     assert "specsync reconcile" in applied.stderr
@@ -181,7 +181,7 @@ def test_reconcile_says_never_created_and_the_next_apply_sends_it_once(tmp_path:
         settled = specsync(["reconcile", "--yes", "--min-age", "0"], root, env)
         sent = emu.export_count()
         planned = specsync(["plan", "--format", "json"], root, env)
-        applied = specsync(["apply"], root, env)
+        applied = specsync(["apply", "--rate", "100"], root, env)
         exported = emu.export_count()
     assert young.returncode == 0, young.stderr
     assert "young" in young.stderr and "nothing recorded" in young.stderr
@@ -198,8 +198,8 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
     tmp_path: Path,
 ) -> None:
     root = project(tmp_path)
-    first = specsync(["apply", "--emulator"], root)
-    second = specsync(["apply", "--emulator"], root)
+    first = specsync(["apply", "--rate", "100", "--emulator"], root)
+    second = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert "2 submitted" in first.stderr and "0 submitted" in second.stderr
@@ -226,7 +226,7 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
 def test_a_file_where_the_rehearsal_folder_goes_is_a_clear_error(tmp_path: Path) -> None:
     root = project(tmp_path)
     (root / ".specsync").write_text("not a folder", "utf-8")
-    refused = specsync(["apply", "--emulator"], root)
+    refused = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert refused.returncode == 1
     assert "--lockfile" in refused.stderr
     assert_not_a_crash(refused)
@@ -241,7 +241,7 @@ def test_a_fifo_where_the_emulator_keeps_what_it_made_never_hangs(tmp_path: Path
     state.mkdir(parents=True)
     os.mkfifo(state / "emulator-projects.jsonl")
     started = time.monotonic()
-    refused = specsync(["apply", "--emulator"], root)
+    refused = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert time.monotonic() - started < 30
     assert refused.returncode == 1
     assert "not a regular file" in refused.stderr

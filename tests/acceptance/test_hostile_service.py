@@ -113,7 +113,7 @@ def test_the_request_deadline_ends_a_trickled_answer_as_uncertain(tmp_path: Path
     with HostileServer("trickle", interval=0.2) as server:
         started = time.monotonic()
         result = specsync(
-            ["apply"],
+            ["apply", "--rate", "100"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1", SPECSYNC_REQUEST_DEADLINE="1"),
         )
@@ -157,7 +157,7 @@ def test_a_403_on_twenty_items_accounts_for_all_twenty(tmp_path: Path) -> None:
     body = b'{"success": false, "error": {"code": 403, "msg": "forbidden"}}'
     with HostileServer("answer", status=403, body=body) as server:
         result = specsync(
-            ["apply", "--format", "json"],
+            ["apply", "--rate", "100", "--format", "json"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -200,7 +200,7 @@ def test_server_chosen_ids_are_printed_escaped_and_stored_exactly(tmp_path: Path
     root = write_project(tmp_path, 1)
     with HostileServer("answer", body=evil) as server:
         applied = specsync(
-            ["apply"],
+            ["apply", "--rate", "100"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -240,7 +240,7 @@ def test_status_with_absurd_progress_values_never_exits_3(tmp_path: Path, progre
     with HostileServer("answer", body=answer) as server:
         assert (
             specsync(
-                ["apply"],
+                ["apply", "--rate", "100"],
                 root,
                 env_for(server.url, key=KEY, NO_COLOR="1"),
             ).returncode
@@ -265,7 +265,7 @@ def test_a_key_that_cannot_be_a_header_sends_nothing_and_is_a_clean_error(
     with HostileServer("answer", body=b"{}") as server:
         env = env_for(server.url, key=KEY, NO_COLOR="1")
         env["AISTUDIOS_API_KEY"] = key
-        result = specsync(["apply"], root, env)
+        result = specsync(["apply", "--rate", "100"], root, env)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: AISTUDIOS_API_KEY")
     assert "X-Evil" not in result.stderr

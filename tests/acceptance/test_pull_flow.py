@@ -27,6 +27,9 @@ from specsync.service.download_part import write_binding
 from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, specsync, tomllib
 from tests.helpers.loopback import LoopbackServer
 
+# One worker runs this module (pytest-xdist's loadgroup): the rendered project is made once.
+pytestmark = pytest.mark.xdist_group("pull-flow")
+
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
 
@@ -579,6 +582,8 @@ def trickle(interval: float, forever: bool = False) -> Hook:
     return slow
 
 
+# A trickling host and a real-time deadline: 2 s of a download at 20 bytes/s.
+@pytest.mark.slow
 def test_a_trickling_host_meets_the_per_file_deadline_and_the_part_is_resumed(
     project: Path, proxy: Proxy
 ) -> None:

@@ -17,6 +17,10 @@ from specsync.state.lockfile_read import read_lockfile
 from tests.helpers import EXAMPLES, specsync
 from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
+# One worker runs this module (pytest-xdist's loadgroup): one Chromium and one example
+# project per run, not one per worker.
+pytestmark = pytest.mark.xdist_group("review-browser")
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -31,7 +35,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("example") / "project"
     shutil.copytree(EXAMPLES, project)
     for command in (
-        ["apply", "--emulator"],
+        ["apply", "--emulator", "--rate", "100"],  # README's flow, sent without pacing
         ["status", "--emulator", "--wait", "--pull", "--timeout", "60"],
         ["review", "--emulator"],
     ):
@@ -256,6 +260,8 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
         server.server_close()
 
 
+# Scaling: a thousand tiles laid out and scrolled in Chromium (5-10 s).
+@pytest.mark.slow
 def test_a_thousand_tiles_load_players_only_near_the_view(browser: Any, tmp_path: Path) -> None:
     from tests.helpers.page_samples import done_and_pulled_project
 

@@ -251,7 +251,7 @@ def test_a_bad_poll_interval_is_refused(text: str) -> None:
 def test_status_with_a_bad_poll_interval_exits_1_naming_it(
     project: Path, emu_env: dict[str, str]
 ) -> None:
-    assert specsync(["apply"], project, emu_env).returncode == 0
+    assert specsync(["apply", "--rate", "100"], project, emu_env).returncode == 0
     before = (project / "specsync.lock").read_bytes()
     result = specsync(["status", "--wait"], project, {**emu_env, POLL_INTERVAL_ENV: "0"})
     assert result.returncode == 1, result.stderr
