@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockfile_read import read_lockfile
-from tests.helpers import EXAMPLES, specsync
+from tests.helpers import EXAMPLES, env_for, specsync
 from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
 # One worker runs this module (pytest-xdist's loadgroup): one Chromium and one example
@@ -30,26 +31,27 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of examples/ after `apply --emulator`, `status --emulator --wait --pull` and
-    `review --emulator`: the flow README shows."""
+    """A copy of examples/ after `apply`, `status --wait --pull` and `review`: the flow README
+    shows, against an emulator that renders in 0.1 s (`--emulator`'s take 2 s)."""
     project = tmp_path_factory.mktemp("example") / "project"
     shutil.copytree(EXAMPLES, project)
-    for command in (
-        ["apply", "--emulator", "--rate", "100"],  # README's flow, sent without pacing
-        ["status", "--emulator", "--wait", "--pull", "--timeout", "60"],
-        ["review", "--emulator"],
-    ):
-        result = specsync(command, project)
-        assert result.returncode == 0, (command, result.stderr)
+    with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
+        for command in (
+            ["apply", "--rate", "100"],
+            ["status", "--wait", "--pull", "--timeout", "60"],
+            ["review"],
+        ):
+            result = specsync(command, project, env_for(emu.url))
+            assert result.returncode == 0, (command, result.stderr)
     return project
 
 
 def lockfile_of(project: Path) -> Path:
-    # The lockfile `review --emulator` read: the page names it in its first line.
+    # The lockfile `review` read: the page names it in its first line.
     for candidate in (project / "specsync.lock", *project.glob(".specsync/**/*.lock")):
         if candidate.is_file():
             return candidate
-    raise AssertionError("no lockfile after apply --emulator")
+    raise AssertionError("no lockfile after apply")
 
 
 def page_of(project: Path) -> Path:
