@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.journal import journal_path
 from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash, specsync
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, specsync
 
 
 def write_project(root: Path) -> None:
@@ -31,11 +32,13 @@ def write_project(root: Path) -> None:
     write_lockfile(root / "specsync.lock", Lockfile())  # nothing exported yet
 
 
-def quick(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def quick(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`specsync ARGS` (in this process), which must end within 20 s (a FIFO opened to read
     would block forever; pytest's timeout ends a run that never returns)."""
     started = time.monotonic()
-    result = specsync(args, cwd)
+    result = specsync(args, cwd, env)
     assert time.monotonic() - started < 20
     return _no_crash(result)
 
@@ -180,27 +183,29 @@ def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
     from specsync.state.lockfile_write import write_lockfile
 
     write_project(tmp_path)
-    rehearsal = tmp_path / ".specsync" / "emulator.lock"  # where --emulator runs record
-    assert quick(["apply", "--emulator"], tmp_path).returncode == 0
-    with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
-        manifest.write("  v1: {script: 'Yo.'}\n")
-    assert quick(["plan", "--emulator", "--out", "reviewed.plan"], tmp_path).returncode == 0
-    copy = (tmp_path / "reviewed.plan").read_bytes()
-    status = quick(["status", "--emulator", "--wait"], tmp_path)
-    assert status.returncode == 0, status.stderr
-    lock = read_lockfile(rehearsal)
-    assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
-    # Another change to v0's entry (a merge bringing another export): refused, named.
-    moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
-    write_lockfile(rehearsal, dataclasses.replace(lock, entries={"v0/en": moved}))
-    refused = quick(["apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
-    assert refused.returncode == 1
-    assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
-        refused.stderr
-    ), refused.stderr
-    write_lockfile(rehearsal, lock)  # back to what status recorded
-    (tmp_path / "reviewed.plan").write_bytes(copy)
-    applied = quick(["apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
+    lockfile = tmp_path / "specsync.lock"
+    with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
+        env = env_for(emu.url)
+        assert quick(["apply"], tmp_path, env).returncode == 0
+        with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
+            manifest.write("  v1: {script: 'Yo.'}\n")
+        assert quick(["plan", "--out", "reviewed.plan"], tmp_path, env).returncode == 0
+        copy = (tmp_path / "reviewed.plan").read_bytes()
+        status = quick(["status", "--wait"], tmp_path, env)
+        assert status.returncode == 0, status.stderr
+        lock = read_lockfile(lockfile)
+        assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
+        # Another change to v0's entry (a merge bringing another export): refused, named.
+        moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
+        write_lockfile(lockfile, dataclasses.replace(lock, entries={"v0/en": moved}))
+        refused = quick(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        assert refused.returncode == 1
+        assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
+            refused.stderr
+        ), refused.stderr
+        write_lockfile(lockfile, lock)  # back to what status recorded
+        (tmp_path / "reviewed.plan").write_bytes(copy)
+        applied = quick(["apply", "--plan", "reviewed.plan"], tmp_path, env)
     assert applied.returncode == 0, applied.stderr
     assert "submitted v1/en (create)" in applied.stderr
     assert "1 submitted" in applied.stderr and "1 unchanged" in applied.stderr
