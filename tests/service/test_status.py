@@ -105,9 +105,17 @@ def test_failed_render_is_recorded_and_exits_1(project: Path) -> None:
     assert {e.state for e in lock.entries.values()} == {"failed"}
 
 
+@pytest.fixture
+def quick_env() -> Iterator[dict[str, str]]:
+    """An emulator rendering in 0.2 s, for tests that only wait for renders to end."""
+    with running_emulator(EmulatorConfig(render_seconds=0.2)) as emu:
+        yield _env(emu.url)
+
+
 def test_unknown_project_id_is_reported_not_polled_forever(
-    project: Path, emu_env: dict[str, str]
+    project: Path, quick_env: dict[str, str]
 ) -> None:
+    emu_env = quick_env
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
     path = project / "specsync.lock"
     old = read_lockfile(path).entries["a/en"].project_id
@@ -139,11 +147,12 @@ def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> Non
     assert len(json.loads(shown.stdout)["items"]) == 2
 
 
-def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]) -> None:
+def test_apply_lock_busy_is_a_clear_error(project: Path, quick_env: dict[str, str]) -> None:
     from specsync.state.journal import hold_apply_lock
 
+    emu_env = quick_env
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
-    time.sleep(1.2)  # renders finish, so status has final states to record
+    time.sleep(0.4)  # renders finish, so status has final states to record
     # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
     assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
