@@ -9,6 +9,7 @@ between the check and the read.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -61,6 +62,10 @@ def open_regular(
     except OSError as error:
         if not follow and _NOFOLLOW and os.path.islink(path):
             raise NotRegular(NotRegular.describe(path, os.lstat(path).st_mode)) from error
+        if error.errno == errno.ENXIO:
+            # A FIFO opened for writing with no reader (or a device with nothing behind it)
+            # fails before fstat could tell what it is: say what it is, not "no such device".
+            raise NotRegular(NotRegular.describe(path)) from error
         raise
     try:
         mode = os.fstat(fd).st_mode

@@ -1,7 +1,7 @@
 """The wings' import direction (README, "Where the code lives"), read from the source.
 
 cli → service → plan, state, manifests → render → model; the emulator imports only
-`model` and itself; nothing below cli imports click.
+`model`, `regular_files` and itself; nothing below cli imports click.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ SHARED = {
     "errors",
     "atomic",
     "regular_files",
+    "project_names",
     "specsync",
 }  # `specsync`: __version__
 ALLOWED: dict[str, set[str]] = {
@@ -52,12 +53,13 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"render", *SHARED},
     "scaffold": {"scaffold", "manifests", *SHARED},
     "review": {"review", "plan", "state", *SHARED},
-    "emulator": {"emulator", "model", "specsync"},
+    "emulator": {"emulator", "model", "regular_files", "specsync"},
     "model": {"item_words", "errors"},
     "item_words": set(),
     "errors": set(),
     "atomic": {"regular_files"},
     "regular_files": set(),
+    "project_names": set(),
 }
 
 

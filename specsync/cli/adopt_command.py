@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from specsync.cli.console import counted, shown
+from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
 from specsync.cli.options import (
     LOCKFILE_OPTION,
     NO_CACHE_OPTION,
@@ -21,6 +24,11 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+from specsync.manifests.pipeline import load_items
+from specsync.service import credentials as credentials_mod
+from specsync.service.adopt import AdoptRefused, verify_export
+from specsync.service.adopt import adopt as run_adopt
+from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
 if TYPE_CHECKING:
     from specsync.service.adopt import Adopted
@@ -89,12 +97,6 @@ def adopt(
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9
       specsync adopt welcome/ko --project-id 6747a0e1c2b3d4e5f6a7b8c9 --task-id t-0001
     """
-    import urllib.parse
-
-    from specsync.manifests.pipeline import load_items
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.adopt import adopt as run_adopt
-    from specsync.service.credentials import API_KEY_ENV, USER_KEY_ENV
 
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
     lockfile = mode_lockfile(lockfile, use_emulator, create=True)
@@ -120,9 +122,6 @@ def service_check(
     stack: contextlib.ExitStack[Any], use_emulator: bool, lockfile: str, task_id: str | None
 ) -> Callable[[str], Any]:
     """The check adopt runs on the projectId: ask the service (emulator or real) about it."""
-    from specsync.cli.console import shown
-    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
-    from specsync.service.adopt import AdoptRefused, verify_export
 
     def check(project: str) -> Any:
         # Credentials are read only when the check runs (never for --no-check).
@@ -143,7 +142,6 @@ def service_check(
 
 def report_adopted(result: Adopted, lockfile: str, output_format: str) -> None:
     """Print what adopt recorded: a JSON document, or a few lines of text."""
-    from specsync.cli.console import counted, shown
 
     if result.recovered:
         click.echo(

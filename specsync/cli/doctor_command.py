@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from specsync.cli.console import counted
+from specsync.cli.endpoint import api_endpoint, polling_client
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -18,6 +21,12 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+from specsync.cli.report_json import doctor_document
+from specsync.errors import UserError
+from specsync.manifests.pipeline import load_items
+from specsync.model import InputError
+from specsync.service import credentials as credentials_mod
+from specsync.service.doctor import FAIL, OK, Check, credential_mode, offline_report, run_doctor
 
 if TYPE_CHECKING:
     from specsync.model import Item
@@ -53,10 +62,6 @@ def doctor(
     marks the others "not checked". --emulator checks against the built-in emulator with
     its own throwaway key. Exit 0 when all is well (warnings allowed), 1 otherwise.
     """
-    import os
-
-    from specsync.cli.endpoint import api_endpoint, polling_client
-    from specsync.service.doctor import credential_mode, offline_report, run_doctor
 
     # Every check that needs no service runs whatever else is missing: one run shows the
     # whole checklist.
@@ -85,10 +90,6 @@ def doctor(
 
 def manifest_check(paths: tuple[str, ...], root: str | None) -> tuple[list[Check], list[Item]]:
     """The manifests' check (their items, none when they do not load)."""
-    from specsync.cli.console import counted
-    from specsync.manifests.pipeline import load_items
-    from specsync.model import InputError
-    from specsync.service.doctor import FAIL, OK, Check
 
     try:
         items = load_items(paths, root=root)
@@ -105,9 +106,6 @@ def service_settings(
 ) -> tuple[str, Credentials | None]:
     """The API base and credentials from the environment ("" / None, with a failed check
     added to setup, for each that is missing or wrong)."""
-    from specsync.errors import UserError
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.doctor import FAIL, Check
 
     base = ""
     credentials = None
@@ -125,8 +123,6 @@ def service_settings(
 def print_doctor(report: DoctorReport, output_format: str) -> None:
     """Print the checklist: a JSON document, or one line per check."""
     if output_format == "json":
-        from specsync.cli.report_json import doctor_document
-
         click.echo(json.dumps(doctor_document(report), ensure_ascii=False, indent=2))
     else:
         lines = [f"API base:    {report.api_base}", f"Credentials: {report.credential_mode}"]

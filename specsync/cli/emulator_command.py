@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from specsync.emulator import EmulatorConfig
+from specsync.emulator.cli_run import serve_until_stopped
+
 
 def _comma_list(
     context: click.Context, parameter: click.Parameter, value: str | None
@@ -144,8 +147,6 @@ def emulator(**options: object) -> None:
       specsync emulator --port 0 --drop-rate 0.05 --seed 7 --journal emulator.jsonl
       specsync emulator --unlisted-models --refuse-model 'M0000*' --url-ttl 60
     """
-    from specsync.emulator import EmulatorConfig
-    from specsync.emulator.cli_run import serve_until_stopped
 
     # Unset flags (None) leave the config's own defaults, e.g. the model list.
     given = {name: value for name, value in options.items() if value is not None}

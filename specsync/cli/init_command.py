@@ -10,6 +10,7 @@ import click
 
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import format_option
+from specsync.scaffold.project import Action, scaffold_project
 
 
 @click.command()
@@ -44,7 +45,6 @@ def init(directory: str, output_format: str) -> int:
       specsync init
       specsync init my-videos && cd my-videos && specsync apply --emulator
     """
-    from specsync.scaffold.project import Action, scaffold_project
 
     root = Path(directory)
     steps = scaffold_project(root, sys.executable)

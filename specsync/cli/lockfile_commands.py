@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from specsync.cli.console import counted
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import LOCKFILE_OPTION, emulator_flag, format_option, mode_lockfile
+from specsync.service.forget import forget_matching
+from specsync.state.lockfile_merge import merge_text_files
 
 
 @click.command()
@@ -37,8 +40,6 @@ def forget(
       specsync forget welcome/ko
       specsync forget --dry-run 'promo-*/*'
     """
-    from specsync.cli.console import counted
-    from specsync.service.forget import forget_matching
 
     lockfile = mode_lockfile(lockfile, use_emulator)
 
@@ -86,7 +87,6 @@ def merge_driver(base: str, ours: str, theirs: str) -> int:
       echo 'specsync.lock merge=specsync' >> .gitattributes
       git config merge.specsync.driver "/path/to/venv/bin/python -m specsync merge-driver %O %A %B"
     """
-    from specsync.state.lockfile_merge import merge_text_files
 
     conflicts = merge_text_files(Path(base), Path(ours), Path(theirs))
     for message in conflicts:

@@ -41,12 +41,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("specsync.cli.plan_command", "plan"),
     "pull": ("specsync.cli.pull_command", "pull"),
     "reconcile": ("specsync.cli.reconcile_command", "reconcile"),
-    "render": ("specsync.cli.manifest_commands", "render"),
+    "render": ("specsync.cli.render_command", "render"),
     "review": ("specsync.cli.review_command", "review"),
-    "schema": ("specsync.cli.manifest_commands", "schema"),
+    "schema": ("specsync.cli.schema_command", "schema"),
     "status": ("specsync.cli.status_command", "status"),
     "strings": ("specsync.cli.strings_command", "strings"),
-    "validate": ("specsync.cli.manifest_commands", "validate"),
+    "validate": ("specsync.cli.validate_command", "validate"),
 }
 
 

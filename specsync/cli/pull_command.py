@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from specsync.cli.console import shown
+from specsync.cli.endpoint import lazy_endpoint, polling_client
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -21,8 +23,26 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
+from specsync.cli.report_json import pull_document
 from specsync.errors import UserError
-from specsync.service.apply_prepare import signals_interrupt
+from specsync.plan import require_matches
+from specsync.project_names import project_folder
+from specsync.service import credentials as credentials_mod
+from specsync.service.client import request_deadline_from_env
+from specsync.service.download import DEADLINE_GRACE, DownloadLimits
+from specsync.service.pull import (
+    DEFAULT_OUT,
+    DOWNLOADED,
+    FAILED_OUTCOME,
+    SKIPPED,
+    PullOptions,
+    failing,
+    run_pull,
+    verify_files,
+)
+from specsync.service.signals import signals_interrupt
+from specsync.service.status import check_service
+from specsync.state.journal import LockBusy, read_lock_view
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,9 +145,6 @@ def pull(
       specsync pull --verify
       specsync pull --format json > pulled.json
     """
-    from specsync.plan import require_matches
-    from specsync.service.pull import verify_files
-    from specsync.state.journal import read_lock_view
 
     path = Path(mode_lockfile(lockfile, use_emulator))
     options = pull_options(path, out_dir, targets, concurrency, max_bytes, min_rate)
@@ -148,9 +165,6 @@ def pull_options(
     max_bytes: int,
     min_rate: float | None = None,
 ) -> Any:
-    from specsync.service.download import DEADLINE_GRACE, DownloadLimits
-    from specsync.service.pull import PullOptions
-
     read_timeout = download_read_timeout()
     return PullOptions(
         out_dir=resolve_out(out_dir, lockfile),
@@ -182,33 +196,20 @@ def min_rate_from_env() -> float:
 def resolve_out(out_dir: str | None, lockfile: Path) -> Path:
     """--out as given, else videos/ of the project root: beside the lockfile, or beside the
     `.specsync/` folder that holds the rehearsal lockfile of `--emulator` runs."""
-    from specsync.manifests.project_root import STATE_DIR_NAME
-    from specsync.service.pull import DEFAULT_OUT
-
     if out_dir is not None:
         return Path(out_dir)
-    folder = lockfile.resolve().parent
-    if folder.name == STATE_DIR_NAME:
-        folder = folder.parent
-    return folder / DEFAULT_OUT
+    return project_folder(lockfile) / DEFAULT_OUT
 
 
 def download_read_timeout() -> float:
     """Each read of a download waits at most this long: SPECSYNC_REQUEST_DEADLINE (the
     client's per-request bound) or 60 s, the smaller."""
-    from specsync.service.client import request_deadline_from_env
 
     return min(60.0, request_deadline_from_env(os.environ))
 
 
 def pull_with_client(path: Path, options: Any, use_emulator: bool, lock: Any) -> Any:
     """run_pull with a progress client for URLs (an emulator's with --emulator)."""
-    from specsync.cli.console import shown
-    from specsync.cli.endpoint import lazy_endpoint, polling_client
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.pull import run_pull
-    from specsync.service.status import check_service
-    from specsync.state.journal import LockBusy
 
     api_base = None if use_emulator else credentials_mod.api_base_from_env(os.environ)
     check_service(lock, str(path), api_base, "pull")
@@ -249,9 +250,6 @@ class PullProgress:
             self.note(f"downloading {total} video{'s' if total != 1 else ''}")
 
     def item(self, item: Any) -> None:
-        from specsync.cli.console import shown
-        from specsync.service.pull import DOWNLOADED, FAILED_OUTCOME
-
         with self._lock:
             if item.outcome in (DOWNLOADED, FAILED_OUTCOME):
                 self.count += 1
@@ -276,8 +274,6 @@ def show_report(report: Any, output_format: str, verify: bool) -> int:
     """The document or the summary; the exit code: 1 unless every done item is on disk and
     verified."""
     if output_format == "json":
-        from specsync.cli.report_json import pull_document
-
         click.echo(json.dumps(pull_document(report), ensure_ascii=False, indent=2))
     pull_summary(report, verify)
     return EXIT_OK if report.ok else EXIT_INVALID
@@ -285,8 +281,6 @@ def show_report(report: Any, output_format: str, verify: bool) -> int:
 
 def pull_summary(report: Any, verify: bool) -> None:
     """What happened, on stderr: checked files (--verify), counts, what is not on disk."""
-    from specsync.cli.console import shown
-    from specsync.service.pull import SKIPPED, failing
 
     if verify:
         for item in report.items:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from specsync.cli.console import shown
+from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -24,6 +26,11 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
+from specsync.manifests.pipeline import load_items
+from specsync.manifests.project_root import default_manifest_paths
+from specsync.service import credentials as credentials_mod
+from specsync.service.reconcile import ReconcileOptions
+from specsync.service.reconcile import reconcile as run_reconcile
 
 if TYPE_CHECKING:
     from specsync.service.reconcile import ReconcileReport
@@ -99,11 +106,6 @@ def reconcile(
       specsync reconcile welcome/ko --yes
       specsync reconcile --format json --dry-run
     """
-    from specsync.manifests.pipeline import load_items
-    from specsync.manifests.project_root import default_manifest_paths
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.reconcile import ReconcileOptions
-    from specsync.service.reconcile import reconcile as run_reconcile
 
     paths = default_manifest_paths(Path.cwd())
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
@@ -121,7 +123,6 @@ def reconcile(
 
 def confirmer(output_format: str, yes: bool) -> Callable[[ReconcileReport], bool]:
     """Whether to record what was found: --yes, else a yes at the terminal (none: no)."""
-    from specsync.cli.console import shown
 
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
 
@@ -141,7 +142,6 @@ def open_client(
     stack: contextlib.ExitStack[Any], use_emulator: bool, lockfile: str
 ) -> tuple[str, Any]:
     """The service's address and a polling client to it, closed with the stack."""
-    from specsync.cli.endpoint import api_endpoint, emulator_journal, polling_client
 
     endpoint = api_endpoint(use_emulator, emulator_journal(lockfile) if use_emulator else None)
     url, credentials = stack.enter_context(endpoint)
@@ -156,7 +156,6 @@ def print_reconcile(
 ) -> None:
     """The JSON document on stdout, or (unless already shown for the question) the findings
     and a summary on stderr."""
-    from specsync.cli.console import shown
 
     if output_format == "json":
         click.echo(json.dumps(_document(report), ensure_ascii=False, indent=2))

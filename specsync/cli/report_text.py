@@ -141,6 +141,8 @@ def apply_summary(report: ApplyReport, emulator: bool) -> str:
 
 def status_text(report: StatusReport) -> str:
     """One line per item and a summary, for stderr."""
+    # service.status brings the journal and the lockfile reader (~40 ms), which render
+    # and plan, printing through this module too, never need.
     from specsync.service.status import show_progress
 
     lines = []

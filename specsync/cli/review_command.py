@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from specsync.cli.console import shown
 from specsync.cli.exit_codes import EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -20,6 +22,17 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
+from specsync.cli.pull_command import resolve_out
+from specsync.cli.report_json import review_document
+from specsync.errors import UserError
+from specsync.manifests.pipeline import load_items
+from specsync.plan import require_matches
+from specsync.project_names import project_folder
+from specsync.review.page import render_page, write_page
+from specsync.review.tiles import build_review
+from specsync.service.pull import video_path
+from specsync.service.status import read_cache
+from specsync.state.journal import read_lock_view
 
 if TYPE_CHECKING:
     from specsync.review.tiles import Review
@@ -84,21 +97,16 @@ def review(
       specsync review --emulator --open
       specsync review --out build/review --target 'welcome/*'
     """
-    from specsync.cli.pull_command import resolve_out
-    from specsync.manifests.pipeline import load_items
-    from specsync.plan import require_matches
-    from specsync.review.tiles import build_review
-    from specsync.service.pull import video_path
-    from specsync.service.status import read_cache
-    from specsync.state.journal import read_lock_view
 
     # --emulator: the rehearsal lockfile (.specsync/emulator.lock), as every command.
     path = Path(mode_lockfile(lockfile, use_emulator))
     items = load_items(paths, root=root, use_cache=not no_cache, on_compile=announce_compile)
     lock = read_lock_view(path)
     require_matches("--target", targets, [*(item.id for item in items), *lock.entries])
-    # Beside the project's videos/ (a rehearsal lockfile sits in .specsync/, they do not).
-    page_dir = Path(out_dir) if out_dir else resolve_out(None, path).parent / DEFAULT_PAGE_DIR
+    # The project's folder, where videos/ and review/ live and sources are named from (a
+    # rehearsal lockfile sits in .specsync/, they do not).
+    project = project_folder(path)
+    page_dir = Path(out_dir) if out_dir else project / DEFAULT_PAGE_DIR
     videos = resolve_out(videos_dir, path)
     result = build_review(
         items,
@@ -107,7 +115,7 @@ def review(
         read_cache(path),
         targets,
         emulator=use_emulator or lock.emulator,
-        project_root=path.resolve().parent,
+        project_root=project,
     )
     written = write_review_page(result, page_dir, str(path), targets_given=bool(targets))
     print_review(result, written, output_format)
@@ -118,21 +126,16 @@ def review(
 
 def write_review_page(result: Review, page_dir: Path, lockfile: str, targets_given: bool) -> Path:
     """Render and write the page; a disk that refuses it is the user's problem, named."""
-    from specsync.review.page import render_page, write_page
-
     page = render_page(result, page_dir, lockfile, targets_given=targets_given)
     try:
         return write_page(page_dir, page)
     except OSError as error:
-        from specsync.errors import UserError
-
         where = error.filename or page_dir
         raise UserError(f"cannot write the page {where}: {error.strerror}") from None
 
 
 def print_review(result: Review, written: Path, output_format: str) -> None:
     """Count the items by state on stderr; print the page's path, or the JSON document."""
-    from specsync.cli.console import shown
 
     counts: dict[str, int] = {}
     for tile in result.tiles:
@@ -140,10 +143,6 @@ def print_review(result: Review, written: Path, output_format: str) -> None:
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
     click.echo(f"Review: {len(result.tiles)} items ({summary or 'none'}).", err=True)
     if output_format == "json":
-        import json
-
-        from specsync.cli.report_json import review_document
-
         document = review_document(result, str(written))
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
@@ -152,7 +151,6 @@ def print_review(result: Review, written: Path, output_format: str) -> None:
 
 def open_in_browser(written: Path) -> None:
     """Open the page; say so when no browser could."""
-    from specsync.cli.console import shown
 
     if click.launch(written.resolve().as_uri()) != 0:
         click.echo(f"could not open a browser: open {shown(str(written))} yourself", err=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from specsync.cli.console import counted
 from specsync.cli.endpoint import api_endpoint, emulator_journal
 from specsync.cli.exit_codes import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
@@ -26,6 +27,17 @@ from specsync.cli.options import (
     mode_lockfile,
     target_option,
 )
+from specsync.cli.progress import BarProgress, LogProgress
+from specsync.cli.report_json import apply_document
+from specsync.cli.report_markdown import apply_markdown
+from specsync.cli.report_text import apply_summary, plan_summary
+from specsync.manifests.pipeline import load_items
+from specsync.plan import estimated_minutes, make_plan, pending_outside, require_matches
+from specsync.saved_plan import read_saved_plan
+from specsync.service import client as client_mod
+from specsync.service.account import check_models_before_apply
+from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions, run_apply, select
+from specsync.state.journal import read_lock_view
 
 if TYPE_CHECKING:
     from specsync.model import Item
@@ -161,11 +173,6 @@ def apply(
     output_format: str,
     assume_yes: bool,
 ) -> int:
-    from specsync.cli.progress import BarProgress, LogProgress
-    from specsync.manifests.pipeline import load_items
-    from specsync.plan import require_matches
-    from specsync.service.apply import MAX_IN_FLIGHT, ApplyOptions
-
     chosen_lockfile = lockfile
     lockfile = mode_lockfile(lockfile, use_emulator)
     saved = read_plan_file(plan_file, targets, replace, retry_uncertain)
@@ -212,7 +219,6 @@ def read_plan_file(
 ) -> SavedPlan | None:
     """The saved plan --plan names (None without --plan); refused with the options that
     would change it."""
-    from specsync.saved_plan import read_saved_plan
 
     if plan_file is None:
         return None
@@ -237,9 +243,6 @@ def submit(
     items: list[Item], lockfile: str, options: ApplyOptions, progress: Progress, use_emulator: bool
 ) -> ApplyReport:
     """Run apply against the service (or a fresh emulator) and return its report."""
-    from specsync.service import client as client_mod
-    from specsync.service.account import check_models_before_apply
-    from specsync.service.apply import run_apply
 
     journal = emulator_journal(lockfile) if use_emulator else None
     with api_endpoint(use_emulator, journal) as (base, credentials):
@@ -268,15 +271,10 @@ def print_apply(
     use_emulator: bool,
 ) -> None:
     """The report on stdout (JSON or Markdown), the summary and notes on stderr."""
-    from specsync.cli.report_json import apply_document
-    from specsync.cli.report_text import apply_summary
-    from specsync.plan import pending_outside
 
     if output_format == "json":
         click.echo(json.dumps(apply_document(report), ensure_ascii=False, indent=2))
     elif output_format == "markdown":
-        from specsync.cli.report_markdown import apply_markdown
-
         click.echo(apply_markdown(report), nl=False)
     click.echo(apply_summary(report, use_emulator or report.emulator), nl=False, err=True)
     if use_emulator:
@@ -286,8 +284,6 @@ def print_apply(
         )
     outside = pending_outside(report.plan, targets)
     if outside:
-        from specsync.cli.console import counted
-
         lie = "lies" if outside == 1 else "lie"
         click.echo(f"  {counted(outside, 'more pending item')} {lie} outside --target", err=True)
 
@@ -295,6 +291,24 @@ def print_apply(
 def _on_a_terminal() -> bool:
     """Whether a person can answer: stdin and stderr (where the question goes) are TTYs."""
     return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _answered_yes(question: str) -> bool:
+    """Ask on stderr, read a line: yes, or no by default. End of input (Ctrl-D) is "no"
+    (exit 1), not Ctrl-C (exit 130): click.confirm reads both as Abort, so the few lines
+    here instead."""
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line:
+            click.echo("", err=True)
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Error: invalid input", err=True)
 
 
 def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
@@ -305,11 +319,6 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     agreed to, so a run that finds more to send under the lock (another apply landed
     meanwhile) refuses with nothing sent rather than send what nobody agreed to.
     """
-    from specsync.cli.console import counted
-    from specsync.cli.report_text import plan_summary
-    from specsync.plan import estimated_minutes, make_plan
-    from specsync.service.apply import select
-    from specsync.state.journal import read_lock_view
 
     plan = make_plan(items, read_lock_view(lockfile))
     chosen = select(plan, options)
@@ -319,7 +328,7 @@ def _confirmed(items: Any, lockfile: Path, options: Any) -> Any:
     length = "under a minute" if minutes < 0.5 else f"about {counted(round(minutes), 'minute')}"
     click.echo(plan_summary(plan), err=True)
     question = f"Export {counted(len(chosen), 'item')}, {length} of video?"
-    if not click.confirm(question, default=False, err=True):
+    if not _answered_yes(question):
         click.echo("Nothing was sent (answer y, or run with --yes, to send).", err=True)
         return None
     agreed = len(chosen) if options.max_items is None else min(options.max_items, len(chosen))

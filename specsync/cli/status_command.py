@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from specsync.cli.console import shown
 from specsync.cli.endpoint import api_endpoint, polling_client
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import (
@@ -21,9 +22,21 @@ from specsync.cli.options import (
     format_option,
     mode_lockfile,
 )
-from specsync.cli.pull_command import max_bytes_option, out_option
+from specsync.cli.pull_command import (
+    PullProgress,
+    max_bytes_option,
+    out_option,
+    pull_options,
+    pull_summary,
+)
+from specsync.cli.report_json import pull_document, status_document
+from specsync.cli.report_text import status_text
 from specsync.errors import UserError
-from specsync.service.apply_prepare import signals_interrupt
+from specsync.service import credentials as credentials_mod
+from specsync.service.pull import PullReport, run_pull
+from specsync.service.signals import signals_interrupt
+from specsync.service.status import StatusOptions, check_service, run_status
+from specsync.state.journal import LockBusy, read_lock_view
 
 if TYPE_CHECKING:
     from specsync.service.pull import PullReport
@@ -92,9 +105,6 @@ def status(
       specsync status --wait --pull --out videos
       specsync status --format json | jq -r '.items[] | select(.state == "done") | .downloadUrl'
     """
-    from specsync.service import credentials as credentials_mod
-    from specsync.service.status import StatusOptions, check_service
-    from specsync.state.journal import LockBusy, read_lock_view
 
     lockfile = mode_lockfile(lockfile, use_emulator)
     path = Path(lockfile)
@@ -135,8 +145,6 @@ def poll(
 ) -> tuple[StatusReport, PullReport | None]:
     """Poll the service (or a fresh emulator) once or until done, pulling what finishes
     when asked; the status report and what was pulled (None without --pull)."""
-    from specsync.cli.console import shown
-    from specsync.service.status import run_status
 
     with api_endpoint(use_emulator) as (base, credentials), signals_interrupt():
 
@@ -174,20 +182,14 @@ def drop_emulator_urls(report: StatusReport, then_pull: bool) -> None:
 
 def print_status(report: StatusReport, pulled: PullReport | None, output_format: str) -> None:
     """The JSON document on stdout; the status text (and the pull's summary) on stderr."""
-    from specsync.cli.report_json import status_document
-    from specsync.cli.report_text import status_text
 
     if output_format == "json":
         document = status_document(report)
         if pulled is not None:
-            from specsync.cli.report_json import pull_document
-
             document["pull"] = pull_document(pulled)
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     click.echo(status_text(report), nl=False, err=True)
     if pulled is not None:
-        from specsync.cli.pull_command import pull_summary
-
         pull_summary(pulled, verify=False)
 
 
@@ -199,8 +201,6 @@ class _Puller:
     """
 
     def __init__(self, path: Path, make_client: Any, out_dir: str | None, max_bytes: int):
-        from specsync.cli.pull_command import PullProgress, pull_options
-
         self.path = path
         self.make_client = make_client
         self.options = pull_options(path, out_dir, (), 4, max_bytes)
@@ -210,7 +210,6 @@ class _Puller:
 
     def pull_finished(self, done: list[Any]) -> None:
         """Downloads the renders this polling round saw finish."""
-        from specsync.service.pull import run_pull
 
         report = run_pull(
             self.path,
@@ -223,7 +222,6 @@ class _Puller:
 
     def report(self) -> Any:
         """What was pulled in all the rounds, as one pull report."""
-        from specsync.service.pull import PullReport
 
         items = [self.items[key] for key in sorted(self.items)]
         return PullReport(items=items, not_recorded=self.not_recorded)

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from specsync.cli.console import print_problems
+from specsync.cli.console import counted, print_problems
 from specsync.cli.exit_codes import EXIT_INVALID, EXIT_OK
 from specsync.cli.options import PATHS_ARGUMENT, format_option
+from specsync.cli.report_json import problem_element
+from specsync.manifests.strings_catalogue import read_catalogue
+from specsync.manifests.strings_csv import ENCODING
+from specsync.manifests.strings_export import export_csv, write_export
+from specsync.manifests.strings_import import import_csv, summary
+from specsync.model import canonical_locale
 
 
 @click.group()
@@ -62,10 +70,6 @@ def export_command(
     video's); translators fill `new`. Cells a spreadsheet would run as a formula get a
     leading apostrophe, which import removes again (docs/strings.md).
     """
-    from specsync.cli.console import counted
-    from specsync.manifests.strings_catalogue import read_catalogue
-    from specsync.manifests.strings_csv import ENCODING
-    from specsync.manifests.strings_export import export_csv, write_export
 
     if output_format == "json" and out is None:
         raise click.UsageError("--format json reports on a file: pass --out FILE too")
@@ -85,15 +89,11 @@ def export_command(
 
 
 def _codes(locales: tuple[str, ...]) -> set[str]:
-    from specsync.model import canonical_locale
-
     return {canonical_locale(code) for code in locales}
 
 
 def _rows_in(text: str) -> int:
     """Data rows in the exported CSV (a quoted cell may span lines, so lines do not count)."""
-    import csv
-    import io
 
     return max(sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1, 0)
 
@@ -112,14 +112,10 @@ def import_command(csv_file: str, paths: tuple[str, ...], output_format: str) ->
     whose item is unknown are reported with their CSV line and not written; the other rows
     are. Exit 1 when any row was not placed. Then `specsync plan` shows the updates.
     """
-    from specsync.manifests.strings_catalogue import read_catalogue
-    from specsync.manifests.strings_import import import_csv, summary
 
     entries = read_catalogue(paths, Path.cwd())
     report = import_csv(Path(csv_file), csv_file, entries)
     if output_format == "json":
-        from specsync.cli.report_json import problem_element
-
         document = {
             "ok": not report.problems,
             "written": sorted(report.written),

@@ -12,6 +12,7 @@ from specsync.emulator.config import EmulatorConfig
 from specsync.emulator.server import RunningEmulator
 from specsync.emulator.webhooks import is_loopback_host
 from specsync.model import InputError
+from specsync.regular_files import NotRegular
 
 
 def serve_until_stopped(config: EmulatorConfig, announce: Callable[[str], None]) -> None:
@@ -27,6 +28,8 @@ def serve_until_stopped(config: EmulatorConfig, announce: Callable[[str], None])
     try:
         try:
             emulator = RunningEmulator(config)
+        except NotRegular as error:
+            raise InputError(f"cannot use journal {config.journal}: {error}") from None
         except OSError as error:
             if error.filename is not None:
                 raise InputError(

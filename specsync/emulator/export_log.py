@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import threading
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any, TextIO
+
+from specsync.regular_files import open_regular
 
 EXPORT_EVENT = "export"
 WEBHOOK_EVENT = "webhook"
@@ -33,7 +36,10 @@ class Journal:
         self._lock = threading.Lock()
         self._file: TextIO | None = None
         if path is not None:
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            # A FIFO or a device given as the journal would block the start (open() of a
+            # FIFO waits for a reader) or swallow the record: refused as not a regular file.
+            fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")  # closed in close()
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}

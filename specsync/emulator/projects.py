@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import stat
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from urllib.parse import parse_qs
 from specsync.emulator.export_log import EXPORT_EVENT
 from specsync.emulator.ids import Project, read_project
 from specsync.emulator.rendering import DONE, PROJECT_WORDS, progress_at
+from specsync.regular_files import open_regular
 
 PROJECT_LIST_PATH = "/api/odin/v3/editor/project"
 PROJECT_PREFIX = PROJECT_LIST_PATH + "/"
@@ -43,14 +43,9 @@ class MadeProjects:
 
     def _read_back(self, path: Path) -> None:
         try:
-            # Opened without blocking and read only when it is a regular file: a FIFO in
-            # its place would hold the start forever. (The emulator imports no other wing,
-            # so this is the few lines of specsync.regular_files it needs.)
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)
-                return
-            os.set_blocking(fd, True)
+            # Read only when it is a regular file: a FIFO in its place would hold the start
+            # forever (and the journal's writer refuses one anyway).
+            fd = open_regular(path)
             with os.fdopen(fd, encoding="utf-8", errors="replace") as lines:
                 for line in lines:
                     try:

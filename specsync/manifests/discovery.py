@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specsync.manifests.load import MAX_FILE_BYTES, read_problem, wide_encoding
-from specsync.manifests.project_root import LOCKFILE_NAME, PROJECT_FILE_NAME, refuse_nested
-from specsync.manifests.project_root import MANIFESTS_DIR as DEFAULT_DIR
+from specsync.manifests.project_root import refuse_nested
 from specsync.model import InputError, Location, Problem
+from specsync.project_names import LOCKFILE_NAME, PROJECT_FILE_NAME
+from specsync.project_names import MANIFESTS_DIR as DEFAULT_DIR
 from specsync.regular_files import NotRegular, open_regular
 
 SUFFIXES = (".yaml", ".yml")

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specsync.manifests.project_root import PROJECT_FILE_NAME, find_project_root, foreign_owner
+from specsync.manifests.project_root import find_project_root, foreign_owner
 from specsync.model import Document, InputError, Location, PathKey, Problem
+from specsync.project_names import PROJECT_FILE_NAME
 
 # Names every template gets from specsync; a var of the same name would be shadowed silently.
 RESERVED_VARS = ("locale", "video")

@@ -10,10 +10,13 @@ import os
 from pathlib import Path
 
 from specsync.errors import UserError
-
-LOCKFILE_NAME = "specsync.lock"
-PROJECT_FILE_NAME = "specsync.yaml"
-MANIFESTS_DIR = "manifests"
+from specsync.project_names import (
+    EMULATOR_LOCKFILE_NAME,
+    LOCKFILE_NAME,
+    MANIFESTS_DIR,
+    PROJECT_FILE_NAME,
+    STATE_DIR_NAME,
+)
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -100,8 +103,6 @@ def default_lockfile(cwd: Path) -> str:
 # Where every `--emulator` run keeps its rehearsal record, under the project root: inside
 # `.specsync/` (git-ignored), never `specsync.lock`, so a rehearsal never marks, fills or
 # blocks the real record (README "Trying it out"; docs/lockfile.md).
-STATE_DIR_NAME = ".specsync"
-EMULATOR_LOCKFILE_NAME = "emulator.lock"
 
 
 def lockfile_for_mode(cwd: Path, given: str | None, *, emulator: bool, create: bool = False) -> str:

@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
+from markupsafe import Markup, escape
+
 from specsync import __version__
+from specsync.atomic import write_bytes_atomic
 from specsync.review.tiles import FLAGS, LABELS, STATES, Review, Tile
 
 # Players of the first tiles read their metadata at once, so a page opened without
@@ -73,8 +77,6 @@ def content_security_policy(css: str, js: str) -> str:
 
 
 def _marked(pattern: re.Pattern[str], text: str) -> Any:
-    from markupsafe import Markup, escape
-
     if not pattern.search(text):
         return escape(text)
     pieces = []
@@ -165,7 +167,6 @@ def _counts(review: Review) -> list[tuple[str, str, int]]:
 
 def render_page(review: Review, page_dir: Path, lockfile: str, targets_given: bool = False) -> str:
     """The whole page as text."""
-    import jinja2
 
     css, js = _asset("review.css"), _asset("review.js")
     environment = jinja2.Environment(
@@ -204,7 +205,6 @@ def render_page(review: Review, page_dir: Path, lockfile: str, targets_given: bo
 
 def write_page(out_dir: Path, page: str) -> Path:
     """DIR/index.html, replaced atomically (a reader never sees half a page)."""
-    from specsync.atomic import write_bytes_atomic
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import specsync
+
 DISTRIBUTION = "specsync-videos"
 
 
@@ -50,7 +52,6 @@ def _without_userinfo(url: str) -> str:
 def _from_a_checkout() -> bool:
     """Whether this specsync runs from a source folder (an old-style editable install
     leaves no direct_url.json): its package sits beside a pyproject.toml."""
-    import specsync
 
     return (Path(specsync.__file__).resolve().parent.parent / "pyproject.toml").is_file()
 

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import textwrap
 from dataclasses import dataclass
 from enum import Enum
 from importlib.resources import files
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from specsync import __version__
 from specsync.errors import UserError
+from specsync.manifests.schema import schema_text
 from specsync.scaffold.install_line import InstallLine, install_line
 
 TEMPLATES = files("specsync.scaffold") / "templates"
@@ -51,8 +53,6 @@ def workflow_text(line: InstallLine | None = None) -> str:
     text = (TEMPLATES / "workflow.yml").read_text(encoding="utf-8")
     text = text.replace('pip install "specsync-videos=={version}"', chosen.command)
     if chosen.note:
-        import textwrap
-
         step = "      - name: Install specsync\n"
         comment = "".join(f"      # {line}\n" for line in textwrap.wrap(chosen.note, 84))
         text = text.replace(step, comment + step)
@@ -61,7 +61,6 @@ def workflow_text(line: InstallLine | None = None) -> str:
 
 def starter_files() -> dict[str, str]:
     """Relative path -> content of every file `init` writes whole."""
-    from specsync.manifests.schema import schema_text
 
     return {
         "specsync.yaml": (TEMPLATES / "specsync.yaml").read_text("utf-8"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,10 @@ from specsync.service.apply import (
     recover,
     utc_now,
 )
+from specsync.service.apply_prepare import marked_for_run
 from specsync.service.errors import ClientError, RenderRefused
+from specsync.service.projects import ProjectEndpointMissing, get_project
+from specsync.service.status import ItemStatus, interpret, write_cache
 from specsync.service.tokens import jwt_expiry
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_data import Entry
@@ -86,7 +89,6 @@ def verify_export(client: Any, project_id: str) -> Verification:
     """Ask the project endpoint (docs/vendor.md: get-project), falling back to the progress
     endpoint where that answers 404; refuse an unknown or failed export, or one that could
     not be checked. AuthError propagates (nothing is written)."""
-    from specsync.service.projects import ProjectEndpointMissing, get_project
 
     try:
         info = get_project(client, project_id)
@@ -111,8 +113,6 @@ def verify_export(client: Any, project_id: str) -> Verification:
 
 
 def _verify_by_progress(client: Any, project_id: str) -> Verification:
-    from specsync.service.status import ItemStatus, interpret
-
     try:
         data = client.progress(project_id)
     except RenderRefused as error:
@@ -238,10 +238,7 @@ def _record(
     lock = read_lockfile(lockfile_path)
     check_emulator_marking(lock, lockfile_path, emulator)
     check_service_host(lock, lockfile_path, host)
-    if not lock.entries and not lock.forgotten:
-        lock = replace(lock, emulator=emulator)
-    if host:
-        lock = replace(lock, service=host)
+    lock = marked_for_run(lock, emulator, host)
     lock, recovered = recover(lockfile_path, lock, emulator, service_host)
     project_id, task = given
     old = lock.entries.get(item.id)
@@ -259,7 +256,6 @@ def _record(
 
 def _cache_url(lockfile_path: Path, item_id: str, project_id: str, seen: Verification) -> None:
     """The URL is short-lived: kept in .specsync/status.json only, as status does."""
-    from specsync.service.status import ItemStatus, write_cache
 
     state = RenderState.DONE if seen.done else RenderState.RENDERING
     status = ItemStatus(

@@ -13,7 +13,6 @@ the `submitter` sends one item and journals its answer; this module runs them to
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import threading
@@ -39,7 +38,6 @@ from specsync.service.apply_prepare import (
     prepare,
     recover,
     select,
-    signals_interrupt,
 )
 from specsync.service.apply_report import ApplyReport, Outcome, Progress
 from specsync.service.apply_result import ResultNotWritten, write_result
@@ -50,7 +48,8 @@ from specsync.service.dispatcher import (
     Dispatcher,
     DispatchSettings,
 )
-from specsync.service.errors import ConfigError
+from specsync.service.env_settings import seconds_from_env
+from specsync.service.signals import signals_interrupt
 from specsync.service.submitter import ExportClient, Submitter, utc_now
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_data import Lockfile
@@ -80,20 +79,6 @@ __all__ = [
 STOP_GRACE_ENV = "SPECSYNC_STOP_GRACE"
 PUSHBACK_LIMIT_ENV = "SPECSYNC_PUSHBACK_LIMIT"
 Preflight = Callable[[ExportClient, list[Item], Callable[[str], None]], None]
-
-
-def seconds_from_env(env: Mapping[str, str], name: str, default: float) -> float:
-    """A number of seconds (finite, not negative) from the environment, or the default."""
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConfigError(f"{name} must be a number of seconds (0 or more), got {text!r}")
-    return seconds
 
 
 def dispatch_settings(options: ApplyOptions, env: Mapping[str, str]) -> DispatchSettings:

@@ -8,13 +8,10 @@ Nothing here sends an export; a refusal leaves the lockfile as it was.
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from specsync.errors import UserError
 from specsync.item_words import PlanAction
@@ -22,6 +19,7 @@ from specsync.model import InputError, Item
 from specsync.plan import SUBMITTED, Plan, PlannedItem, estimated_minutes, make_plan, matches
 from specsync.saved_plan import SavedPlan, check_fresh, check_selection, saved_items
 from specsync.service.apply_report import Progress
+from specsync.service.signals import signals_interrupt
 from specsync.service.submitter import ExportClient
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_data import Entry, Lockfile, resolution_marker, service_host
@@ -90,6 +88,15 @@ def check_emulator_marking(lock: Lockfile, path: Path, emulator: bool) -> None:
             f"{path} records real exports; `--emulator` would mix fake ids into it. "
             "Pass --lockfile with another path for emulator runs"
         )
+
+
+def marked_for_run(lock: Lockfile, emulator: bool, host: str) -> Lockfile:
+    """The lockfile as this run writes it (after the checks above): an empty one takes the
+    run's kind, emulator or real, so the ids a journal folds into it are marked for what
+    they are; the service's host is recorded. Every writer that folds a journal uses it."""
+    if not lock.entries and not lock.forgotten:
+        lock = replace(lock, emulator=emulator)
+    return replace(lock, service=host) if host else lock
 
 
 def check_service_host(lock: Lockfile, path: Path, host: str) -> None:
@@ -267,10 +274,7 @@ def prepare(
         client = client_factory()
         options = identify_emulator(client, options, progress)
     check_emulator_marking(lock, lockfile_path, options.emulator)
-    if not lock.entries and not lock.forgotten:
-        lock = replace(lock, emulator=options.emulator)  # what the recovered ids are
-    if host:
-        lock = replace(lock, service=host)  # written with the next write
+    lock = marked_for_run(lock, options.emulator, host)
     lock, recovered = recover(lockfile_path, lock, options.emulator, options.service_host)
     plan = foreseen
     if recovered:
@@ -287,20 +291,3 @@ def prepare(
     if recovered:
         check_budget(chosen, options)
     return Prepared(lock, plan, chosen, reused, stamped, options, client)
-
-
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM as SIGINT: KeyboardInterrupt, for steps that have sent nothing yet."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

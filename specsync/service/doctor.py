@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from specsync.errors import UserError
 from specsync.model import InputError, Item
@@ -26,8 +27,11 @@ from specsync.service.account import (
     unknown_uses,
     unlisted_model_warning,
 )
+from specsync.service.apply import check_emulator_marking, check_service_host
 from specsync.service.credentials import API_KEY_ENV, APP_ID_ENV, USER_KEY_ENV, Credentials
 from specsync.service.errors import AuthError, ClientError
+from specsync.state import journal as journal_mod
+from specsync.state.lockfile_data import service_host
 from specsync.state.lockfile_read import read_lockfile
 
 AUTH_PATH = "/api/odin/v3/auth"
@@ -113,11 +117,6 @@ def check_credentials(client: Any, credentials: Credentials) -> Check:
 def check_lockfile(path: Path, emulator: bool, api_base: str = "") -> Check:
     """The lockfile as apply would take it: readable, of the same kind of service (emulator
     or real) and recorded against the same host as `api_base` ("" when unknown)."""
-    from urllib.parse import urlsplit
-
-    from specsync.service.apply import check_emulator_marking, check_service_host
-    from specsync.state import journal as journal_mod
-    from specsync.state.lockfile_data import service_host
 
     try:
         # A journal an interrupted apply left against another service: apply refuses it.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import stat
@@ -79,7 +80,6 @@ def claimed_part(target: Path) -> Iterator[int]:
 
     An empty part left by a download that never started is removed at the end.
     """
-    import fcntl
 
     part = part_path(target)
     fd = _open_part(part)

@@ -32,6 +32,7 @@ from specsync.errors import UserError
 from specsync.item_words import RenderState
 from specsync.model import Item
 from specsync.service.apply import check_emulator_marking, check_service_host, recover, utc_now
+from specsync.service.apply_prepare import marked_for_run
 from specsync.service.projects import ProjectEndpointMissing, ProjectInfo, get_project
 from specsync.service.projects import list_projects as list_project_ids
 from specsync.state import journal as journal_mod
@@ -302,6 +303,7 @@ def _record(
     lock = read_lockfile(lockfile_path)
     check_emulator_marking(lock, lockfile_path, emulator)
     check_service_host(lock, lockfile_path, host)
+    lock = marked_for_run(lock, emulator, host)  # a killed rehearsal's lockfile stays one
     lock, _ = recover(lockfile_path, lock, emulator, options.service_host)
     updated, recorded = lock, []
     for settled in settle:

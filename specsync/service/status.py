@@ -28,8 +28,8 @@ from specsync.atomic import write_bytes_atomic
 from specsync.errors import UserError
 from specsync.item_words import RenderState
 from specsync.regular_files import read_regular
-from specsync.service.apply import seconds_from_env
 from specsync.service.credentials import is_loopback_host
+from specsync.service.env_settings import seconds_from_env
 from specsync.service.errors import ClientError, ConfigError, RenderRefused
 from specsync.state import journal
 from specsync.state.lockfile_data import Lockfile, service_host

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from specsync.atomic import fsync_dir, write_bytes_atomic
 from specsync.errors import UserError
 from specsync.item_words import Answer
+from specsync.project_names import STATE_DIR_NAME
 from specsync.regular_files import NotRegular, open_regular, read_regular
 from specsync.state.lockfile_data import Entry, Lockfile, service_host
 from specsync.state.lockfile_read import read_lockfile
@@ -31,8 +32,6 @@ from specsync.state.lockfile_update import submitted_entry, uncertain_entry, wit
 
 if TYPE_CHECKING:
     import filelock
-
-STATE_DIR_NAME = ".specsync"
 
 # The events of a journal: the service record, an intent, and an answer (the words of
 # `specsync.item_words.Answer`, defined there once; named here for the journal's readers).
@@ -369,7 +368,7 @@ def check_writable_place(lockfile_path: Path) -> None:
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is not a folder"
         raise UserError(f"cannot use lockfile {name}: its folder {folder} {what}")
-    import tempfile
+    import tempfile  # only a run that writes probes its folder (~3 ms of start-up)
 
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".specsync-probe-")
@@ -433,7 +432,7 @@ def _read_owner(path: Path) -> tuple[int | None, str | None]:
 @contextmanager
 def hold_apply_lock(lockfile_path: Path) -> Iterator[None]:
     """Hold the apply lock for the block, or raise LockBusy at once naming the holder."""
-    import filelock
+    import filelock  # as in apply_lock: only apply locks
 
     check_writable_place(lockfile_path)
     lock = apply_lock(lockfile_path)

@@ -20,6 +20,7 @@ from specsync.model import (
     Location,
     Problem,
 )
+from specsync.project_names import is_rehearsal_lockfile
 from specsync.state.lockfile_data import Entry, Lockfile, Submission, empty, is_host_name
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
@@ -82,15 +83,26 @@ def parse_lockfile(
     return _parse(text, path, _load_document(text, path), Locations(path, text))
 
 
+def _restore_advice(path: str) -> str:
+    """How to get a damaged lockfile back: git keeps the real record, not a rehearsal's."""
+    if is_rehearsal_lockfile(path):
+        return (
+            f"It is the record of `--emulator` rehearsals, which git does not keep: delete it "
+            f"(`rm {path}`) and rehearse again"
+        )
+    return f"Restore it from git (`git checkout -- {path}`) or a backup"
+
+
 def _blank_problem(path: str, text: str) -> Problem:
     """An empty lockfile is not "no lockfile": a failed copy, a bad checkout or a full disk
     leaves one, and read as none it would make apply export (and bill) every item again."""
     what = "is empty (0 bytes)" if not text else "holds only blank lines"
+    start_over = f"; to start over on purpose (no export recorded), delete it (`rm {path}`)"
     return Problem(
         Location(path, 1, 1),
         f"the lockfile {what}, so what was exported is unknown; specsync will not read it "
-        f"as 'nothing exported yet'. Restore it from git (`git checkout -- {path}`) or a "
-        f"backup; to start over on purpose (no export recorded), delete it (`rm {path}`)",
+        f"as 'nothing exported yet'. {_restore_advice(path)}"
+        + ("" if is_rehearsal_lockfile(path) else start_over),
     )
 
 
@@ -200,8 +212,8 @@ def _check_complete(data: dict[str, Any], text: str, path: str) -> None:
         Problem(
             Location(path, line, 1),
             f"the lockfile ends here, without its last line `{END_LINE}`: it was cut short "
-            "(truncated), and the entries after this point are missing. Restore it from git "
-            f"(`git checkout -- {path}`) or a backup; specsync will not guess what is missing",
+            f"(truncated), and the entries after this point are missing. {_restore_advice(path)}; "
+            "specsync will not guess what is missing",
         )
     )
 

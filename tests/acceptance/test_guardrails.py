@@ -171,6 +171,19 @@ def test_apply_on_a_terminal_asks_and_sends_only_on_yes(
     assert emulator.export_count() == 3
 
 
+def test_end_of_input_at_the_question_is_a_no_not_an_interrupt(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    # Ctrl-D (end of input) answers the question: "no", exit 1. click.confirm read it as
+    # Ctrl-C (exit 130, "interrupted"), which CI scripts treat as a cancelled job.
+    project(tmp_path)
+    code, output = on_a_terminal([SPECSYNC, "apply"], tmp_path, env_for(emulator.url), "\x04")
+    assert code == 1, output
+    assert "Nothing was sent" in output and "interrupted" not in output
+    assert emulator.export_count() == 0
+    assert not (tmp_path / "specsync.lock").exists()
+
+
 def test_apply_without_a_terminal_never_asks(tmp_path: Path, emulator: RunningEmulator) -> None:
     project(tmp_path)
     result = specsync(["apply", "--rate", "100"], tmp_path, env=env_for(emulator.url))

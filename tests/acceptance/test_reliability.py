@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.manifests.pipeline import load_items
 from tests.helpers import SPECSYNC, env_for, git, new_repo, run, specsync, tomllib
 
 LOCALES = ("en", "ko", "ja")
@@ -320,3 +321,91 @@ def test_git_merge_driver(tmp_path: Path) -> None:
         assert project_id in text, (project_id, text)
     unmerged = git(repo, "diff", "--name-only", "--diff-filter=U").stdout.split()
     assert unmerged == ["specsync.lock"], unmerged
+
+
+# 4. a killed rehearsal is settled by reconcile ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_reconcile_after_a_killed_apply_emulator_settles_it_and_nothing_is_made_twice(
+    tmp_path: Path,
+) -> None:
+    # `apply --emulator` runs its emulator in-process and keeps what it made in
+    # .specsync/.specsync/emulator-projects.jsonl; killed, the next `reconcile --emulator`
+    # starts a fresh emulator that must still know those projects, so nothing the killed
+    # run created is exported again.
+    expected = write_manifests(tmp_path, files=2, videos_per_file=10)
+    (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
+    made = tmp_path / ".specsync" / ".specsync" / "emulator-projects.jsonl"
+    apply = [SPECSYNC, "apply", "--emulator", "--concurrency", "8", "--rate", "10"]
+    rng = random.Random(20261207)
+    uncertain: list[str] = []
+    for _ in range(40):  # kill until a run leaves requests with no answer recorded
+        proc = subprocess.Popen(
+            apply, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        before = made.stat().st_size if made.exists() else 0
+        while proc.poll() is None and (made.stat().st_size if made.exists() else 0) == before:
+            time.sleep(0.01)  # until this run has made a project
+        time.sleep(rng.uniform(0.0, 0.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        plan = json.loads(specsync(["plan", "--emulator", "--format", "json"], tmp_path).stdout)
+        uncertain = [i["id"] for i in plan["items"] if i["action"] == "uncertain"]
+        if uncertain:
+            break
+    assert uncertain, "no kill left an uncertain item"
+    issued = {r["projectId"]: (r["body"]["language"], r["body"]["text"]) for r in exports(made)}
+
+    result = specsync(
+        ["reconcile", "--emulator", "--yes", "--min-age", "0", "--format", "json"], tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcomes = {i["id"]: i["outcome"] for i in json.loads(result.stdout)["items"]}
+    assert set(outcomes) == set(uncertain)
+    lock = read_lock(tmp_path / ".specsync" / "emulator.lock")["items"]
+    for item_id in uncertain:
+        if expected[item_id] in issued.values():  # the emulator made it: found, recorded
+            assert issued[lock[item_id]["projectId"]] == expected[item_id], outcomes[item_id]
+        else:  # never reached the emulator: to be sent once by the next apply
+            assert "projectId" not in lock.get(item_id, {}), outcomes[item_id]
+
+    # The rehearsal lockfile reconcile wrote is still one (it was written unmarked, and
+    # the next `apply --emulator` refused it as "records real exports").
+    assert read_lock(tmp_path / ".specsync" / "emulator.lock").get("emulator") is True
+    finished = run([SPECSYNC, "apply", "--emulator"], tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert set(read_lock(tmp_path / ".specsync" / "emulator.lock")["items"]) == set(expected)
+    counts = export_counts(made)
+    assert {key: n for key, n in counts.items() if n > 1} == {}  # nothing made twice
+    assert set(counts) == set(expected.values())
+
+
+def test_reconcile_of_a_first_killed_rehearsal_writes_a_rehearsal_lockfile(tmp_path: Path) -> None:
+    # What a rehearsal killed before its first write leaves: no lockfile, a journal with
+    # one request whose answer never came. reconcile settles it; the lockfile it writes
+    # must be marked as the emulator's, as apply and adopt mark theirs.
+    write_manifests(tmp_path, files=1, videos_per_file=1)
+    (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
+    state = tmp_path / ".specsync" / ".specsync"
+    state.mkdir(parents=True)
+    first = load_items([str(tmp_path / "manifests")], use_cache=False)[0]
+    records = [
+        {"event": "service", "emulator": True, "host": "127.0.0.1:1"},
+        {
+            "event": "intent",
+            "id": first.id,
+            "fingerprint": first.fingerprint,
+            "at": "2026-12-07T08:00:00Z",
+            "request": first.request,
+        },
+    ]
+    journal = state / "emulator.lock.journal"
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    settled = specsync(["reconcile", "--emulator", "--yes", "--min-age", "0"], tmp_path)
+    assert settled.returncode == 0, settled.stderr
+    assert read_lock(tmp_path / ".specsync" / "emulator.lock").get("emulator") is True
+    finished = specsync(["apply", "--emulator"], tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert "3 submitted" in finished.stderr

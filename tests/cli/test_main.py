@@ -28,7 +28,7 @@ def test_a_bug_exits_3_with_a_short_message_and_a_log(
     def explode(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("specsync.manifests.pipeline.load_items", explode)
+    monkeypatch.setattr("specsync.cli.validate_command.load_items", explode)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     with pytest.raises(SystemExit) as exit_info:
@@ -45,7 +45,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("specsync.manifests.pipeline.load_items", interrupted)
+    monkeypatch.setattr("specsync.cli.validate_command.load_items", interrupted)
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["validate"])
     assert exit_info.value.code == 130

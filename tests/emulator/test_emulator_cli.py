@@ -125,6 +125,31 @@ def test_a_port_in_use_exits_1_with_a_message() -> None:
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink to a fifo", "missing folder"])
+def test_a_journal_that_is_no_file_it_can_write_exits_1_at_once(tmp_path: Path, kind: str) -> None:
+    # A FIFO given as --journal used to block the start in open() (waiting for a reader),
+    # deaf to SIGTERM; a subprocess with a timeout, since the bug is a hang.
+    journal = tmp_path / "journal.jsonl"
+    if kind == "missing folder":
+        journal = tmp_path / "no-such-folder" / "journal.jsonl"
+    else:
+        os.mkfifo(tmp_path / "fifo")
+        journal.symlink_to("fifo") if kind.startswith("symlink") else os.mkfifo(journal)
+    result = subprocess.run(
+        [*SPECSYNC_MODULE, "emulator", "--port", "0", "--journal", str(journal)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    assert result.returncode == 1
+    assert_not_a_crash(result)
+    assert f"journal {journal}" in result.stderr
+    expected = "No such file or directory" if kind == "missing folder" else "a FIFO"
+    assert expected in result.stderr
+    assert result.stdout == ""  # no URL announced: nothing is served
+
+
 def test_verbose_logs_each_request_with_its_status() -> None:
     with emulator_process("--verbose", "--rate-limit", "1") as (process, url):
         export = url + "/api/odin/v3/simple/custom"

@@ -201,6 +201,26 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
     assert_not_a_crash(unmatched)
 
 
+def test_a_rehearsal_review_names_sources_from_the_project_not_from_its_state_folder(
+    tmp_path: Path,
+) -> None:
+    # `review --emulator` reads .specsync/emulator.lock; sources were named from that
+    # folder ("../manifests/m.yaml:4"), not from the project as every other message.
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "m.yaml").write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  hello:\n"
+        "    script: Hello.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
+    result = run([SPECSYNC, "review", "--emulator"], tmp_path / "manifests")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
+    assert "<code>manifests/m.yaml:4</code>" in page and "../manifests" not in page
+    assert "/.specsync/emulator.lock</code>" in page  # named from where it ran
+    assert not (tmp_path / ".specsync" / "review").exists()
+
+
 def test_a_thousand_items_build_in_under_two_seconds_into_under_two_megabytes(
     tmp_path: Path,
 ) -> None:

@@ -251,6 +251,21 @@ def test_a_lockfile_cut_at_any_line_boundary_is_refused_at_its_end(tmp_path: Pat
         assert "cut short" in problems[0]
 
 
+def test_a_damaged_rehearsal_lockfile_is_deleted_not_restored_from_git(tmp_path: Path) -> None:
+    # `.specsync/emulator.lock` is git-ignored: `git checkout` cannot bring it back, and
+    # deleting it loses nothing real (the emulator's ids are throwaway).
+    (tmp_path / ".specsync").mkdir()
+    cut = "\n".join(_sample_text().split("\n")[:6]) + "\n"
+    for text in (cut, ""):
+        path = write_text(tmp_path, text, ".specsync/emulator.lock")
+        [problem] = problems_of(path)
+        assert f"delete it (`rm {path}`) and rehearse again" in problem, problem
+        assert "git checkout" not in problem and "start over on purpose" not in problem
+    # A real lockfile cut short is restored, never deleted: the ids before the cut are real.
+    [problem] = problems_of(write_text(tmp_path, cut))
+    assert "git checkout -- " in problem and "rm " not in problem
+
+
 def test_the_end_line_may_lack_its_newline(tmp_path: Path) -> None:
     text = _sample_text()
     whole = read_lockfile(write_text(tmp_path, text))
