@@ -213,7 +213,7 @@ def test_a_rehearsal_review_names_sources_from_the_project_not_from_its_state_fo
         encoding="utf-8",
     )
     (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
-    result = run([SPECSYNC, "review", "--emulator"], tmp_path / "manifests")
+    result = specsync(["review", "--emulator"], tmp_path / "manifests")
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert "<code>manifests/m.yaml:4</code>" in page and "../manifests" not in page
