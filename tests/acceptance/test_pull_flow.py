@@ -27,9 +27,6 @@ from specsync.service.download_part import write_binding
 from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, specsync, tomllib
 from tests.helpers.loopback import LoopbackServer
 
-# One worker runs this module (pytest-xdist's loadgroup): the rendered project is made once.
-pytestmark = pytest.mark.xdist_group("pull-flow")
-
 CANARY = "canary-key-pull-5d1e9a7c3b"
 DOWNLOADS = "/downloads/"
 

@@ -18,10 +18,6 @@ from specsync.state.lockfile_read import read_lockfile
 from tests.helpers import EXAMPLES, env_for, specsync
 from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
-# One worker runs this module (pytest-xdist's loadgroup): one Chromium and one example
-# project per run, not one per worker.
-pytestmark = pytest.mark.xdist_group("review-browser")
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
