@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SPECSYNC, assert_not_a_crash, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 
@@ -200,10 +200,12 @@ def cli(args: list[str], cwd: Path, prefix: list[str] | None = None) -> subproce
 
 
 def applied_project(tmp_path: Path) -> bytes:
-    """A project applied once on the emulator; the lockfile's bytes."""
+    """A project applied once on the emulator (in this process: set-up, not under test);
+    the lockfile's bytes."""
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
-    assert cli(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path).returncode == 0
+    applied = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+    assert applied.returncode == 0, applied.stderr
     return (tmp_path / "specsync.lock").read_bytes()
 
 

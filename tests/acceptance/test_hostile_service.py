@@ -90,6 +90,8 @@ def test_a_signal_during_a_retry_after_wait_ends_the_run_within_2s_as_not_sent(
     assert json.loads(plan.stdout)["summary"]["create"] == 3
 
 
+# A trickling host and a signal's grace, in real time.
+@pytest.mark.slow
 def test_sigterm_during_headers_trickled_a_byte_a_second_ends_within_2s_uncertain(
     tmp_path: Path,
 ) -> None:
@@ -108,6 +110,8 @@ def test_sigterm_during_headers_trickled_a_byte_a_second_ends_within_2s_uncertai
     assert "1 not sent" in result.stderr
 
 
+# A trickling host and a real-time request deadline.
+@pytest.mark.slow
 def test_the_request_deadline_ends_a_trickled_answer_as_uncertain(tmp_path: Path) -> None:
     root = write_project(tmp_path, 1)
     with HostileServer("trickle", interval=0.2) as server:

@@ -286,6 +286,8 @@ def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
     assert ko.read_bytes() == expected(project, "welcome/ko")
 
 
+# Real-time expiry: download URLs that live 1 s, waited out.
+@pytest.mark.slow
 def test_an_expired_url_is_refreshed_through_the_progress_endpoint(tmp_path: Path) -> None:
     with running_proxy(url_ttl=1.0) as proxy:
         project = render_project(tmp_path, proxy)

@@ -171,7 +171,7 @@ def test_localhost_name_is_delivered(receiver: Receiver) -> None:
 
 
 def test_a_stalling_receiver_never_slows_down_exports() -> None:
-    slow = Receiver(stall=1.0)
+    slow = Receiver(stall=0.5)  # ten exports waiting on it would take 0.5 s or more
     try:
         with running_emulator(EmulatorConfig(render_seconds=0)) as emu:
             start = time.monotonic()

@@ -298,6 +298,8 @@ def test_too_little_free_space_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+# A stalled body and a real-time read timeout.
+@pytest.mark.slow
 def test_a_stalled_body_is_given_up_after_the_read_timeout(server: Server, tmp_path: Path) -> None:
     release = threading.Event()
 
@@ -383,6 +385,8 @@ def test_anything_but_a_regular_part_of_one_link_is_replaced_not_used(
     assert outside.read_bytes() == VIDEO[:1000] and outside.stat().st_nlink == 1
 
 
+# A trickling host and a real-time per-file deadline.
+@pytest.mark.slow
 def test_a_status_line_trickled_forever_meets_the_files_deadline(tmp_path: Path) -> None:
     from tests.helpers.hostile_server import HostileServer
 
