@@ -439,7 +439,8 @@ def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
     lockfile = tmp_path / "specsync.lock"
     write_lockfile(lockfile, Lockfile())
     service_journal = tmp_path / "service.jsonl"
-    config = EmulatorConfig(latency=0.3, journal=str(service_journal))
+    # 6 answers 0.2 s apart: a second or so to swap the lockfile after the first is in.
+    config = EmulatorConfig(latency=0.2, journal=str(service_journal))
     with running_emulator(config) as service:
         env = env_for(service.url)
         args = [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"]
