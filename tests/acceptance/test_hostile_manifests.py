@@ -140,7 +140,17 @@ def limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (two_gb, two_gb))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# A real-time deadline: the endless loop runs until the render's 2 s limit stops it.
+REAL_TIME = {"endless loop"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name in REAL_TIME else [])
+        for c in CASES
+    ],
+)
 def test_hostile_manifest_is_refused_with_a_location(case: Case, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
