@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run
+from tests.helpers import assert_not_a_crash, env_for, specsync
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  welcome: {script: hi}\n"
 
@@ -42,10 +42,8 @@ def test_an_emulator_id_is_not_recorded_in_a_real_lockfile_of_another_host(
             headers={"Authorization": "k"},
             timeout=5,
         ).json()["data"]["projectId"]
-        checked = run([SPECSYNC, "adopt", "welcome/en", "--project-id", made], root, env)
-        unchecked = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", made, "--no-check"], root, env
-        )
+        checked = specsync(["adopt", "welcome/en", "--project-id", made], root, env)
+        unchecked = specsync(["adopt", "welcome/en", "--project-id", made, "--no-check"], root, env)
     for refused in (checked, unchecked):
         assert refused.returncode == 1
         assert "api.example.com" in refused.stderr
@@ -65,9 +63,7 @@ def test_an_emulator_answer_is_not_recorded_in_a_real_lockfile(tmp_path: Path) -
             headers={"Authorization": "k"},
             timeout=5,
         ).json()["data"]["projectId"]
-        refused = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", made], root, env_for(emu.url)
-        )
+        refused = specsync(["adopt", "welcome/en", "--project-id", made], root, env_for(emu.url))
     assert refused.returncode == 1, refused.stdout
     assert "real exports" in refused.stderr
     assert (root / "specsync.lock").read_bytes() == before
@@ -80,8 +76,8 @@ def test_the_api_key_as_a_project_id_is_refused_unshown_even_with_no_check(
     env = env_for("http://127.0.0.1:9")
     env["AISTUDIOS_API_KEY"] = "sk-live-0123456789abcdef"
     for extra in (["--no-check"], []):
-        refused = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", "sk-live-0123456789abcdef", *extra],
+        refused = specsync(
+            ["adopt", "welcome/en", "--project-id", "sk-live-0123456789abcdef", *extra],
             root,
             env,
         )
@@ -93,10 +89,10 @@ def test_the_api_key_as_a_project_id_is_refused_unshown_even_with_no_check(
 
 def test_adopt_can_be_rehearsed_on_the_emulator(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert run([SPECSYNC, "apply", "--emulator"], root).returncode == 0
+    assert specsync(["apply", "--rate", "100", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     made = rehearsal.read_text("utf-8").split('projectId = "')[1].split('"')[0]
-    adopted = run([SPECSYNC, "adopt", "welcome/en", "--project-id", made, "--emulator"], root)
+    adopted = specsync(["adopt", "welcome/en", "--project-id", made, "--emulator"], root)
     assert adopted.returncode == 0, adopted.stderr
     assert "credit charged" in adopted.stdout
     assert not (root / "specsync.lock").exists()

@@ -28,7 +28,6 @@ from tests.helpers import (
     git,
     lock_items,
     new_repo,
-    run,
     specsync,
 )
 from tests.helpers.disguised_service import disguised, relay
@@ -72,7 +71,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        applied = specsync(["apply", "--format", "json"], root, env)
+        applied = specsync(["apply", "--rate", "100", "--format", "json"], root, env)
         assert applied.returncode == 1, applied.stderr
         assert sorted(json.loads(applied.stdout)["uncertainLeft"]) == ["pricing/en", "welcome/en"]
         assert "specsync adopt" in applied.stderr
@@ -82,9 +81,8 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         sent = emu.export_count()
 
         welcome = made["Hello and welcome."]
-        adopted = run(
+        adopted = specsync(
             [
-                SPECSYNC,
                 "adopt",
                 "welcome/en",
                 "--project-id",
@@ -112,7 +110,7 @@ def test_adopting_an_uncertain_export_means_the_next_apply_sends_nothing(
         assert set(actions(document).values()) == {"unchanged"}
         assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 0
 
-        again = specsync(["apply"], root, env)
+        again = specsync(["apply", "--rate", "100"], root, env)
         assert again.returncode == 0, again.stderr
         assert emu.export_count() == sent  # not one request more
         # status polls the adopted exports like any other.
@@ -131,10 +129,10 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         write_script(root, "Second words.")
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         second = lock_items(root)["welcome/en"]
         assert emu.export_count() == 3
 
@@ -151,7 +149,7 @@ def test_a_reverted_script_reuses_its_earlier_export_with_no_request(tmp_path: P
         assert "| `welcome/en` | reuse |" in markdown.stdout
         assert specsync(["plan", "--detailed-exitcode"], root, env).returncode == 2
 
-        applied = specsync(["apply", "--format", "json"], root, env)
+        applied = specsync(["apply", "--rate", "100", "--format", "json"], root, env)
         assert applied.returncode == 0, applied.stderr
         assert json.loads(applied.stdout)["reused"] == [
             {
@@ -180,7 +178,7 @@ def test_adopting_a_project_id_the_service_does_not_know_is_refused(tmp_path: Pa
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         before = (root / "specsync.lock").read_bytes()
         refused = specsync(["adopt", "welcome/en", "--project-id", "no-such-project"], root, env)
         assert refused.returncode == 1
@@ -207,11 +205,11 @@ def test_adopting_an_item_not_in_the_manifests_is_refused(tmp_path: Path) -> Non
 
 def test_adopting_real_ids_into_an_emulator_lockfile_is_refused(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert specsync(["apply", "--emulator"], root).returncode == 0
+    assert specsync(["apply", "--rate", "100", "--emulator"], root).returncode == 0
     rehearsal = root / ".specsync" / "emulator.lock"
     before = rehearsal.read_bytes()
-    command = [SPECSYNC, "adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
-    refused = run([*command, "--lockfile", str(rehearsal)], root)
+    command = ["adopt", "welcome/en", "--project-id", "p-real", "--no-check"]
+    refused = specsync([*command, "--lockfile", str(rehearsal)], root)
     assert refused.returncode == 1
     assert "apply --emulator" in refused.stderr
     assert rehearsal.read_bytes() == before
@@ -225,7 +223,7 @@ def test_adopt_without_a_check_keeps_the_replaced_ids_in_history(tmp_path: Path)
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
     old = lock_items(root)["welcome/en"]
     # No service at all: --no-check records the ids as given.
     env = env_for("http://127.0.0.1:9")
@@ -251,14 +249,14 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], repo, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], repo, env).returncode == 0
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
         theirs: dict = {}
         for branch, script in (("ours", "Our words."), ("theirs", "Their words.")):
             git(repo, "checkout", "-q", "-b", branch, "main")
             write_script(repo, script)
-            assert specsync(["apply"], repo, env).returncode == 0
+            assert specsync(["apply", "--rate", "100"], repo, env).returncode == 0
             git(repo, "add", "-A")
             git(repo, "commit", "-q", "-m", f"{branch} words")
             theirs = lock_items(repo)["welcome/en"]
@@ -274,7 +272,7 @@ def test_a_merge_conflict_resolved_by_taking_their_script_reuses_their_export(
         welcome = next(i for i in document["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "reuse", document
         assert welcome["projectId"] == theirs["projectId"]
-        applied = specsync(["apply"], repo, env)
+        applied = specsync(["apply", "--rate", "100"], repo, env)
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == sent
         assert lock_items(repo)["welcome/en"]["projectId"] == theirs["projectId"]
@@ -306,7 +304,9 @@ def hanging_second_export(upstream: str) -> Iterator[tuple[str, threading.Event]
 
     server = LoopbackServer(Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", posted
@@ -366,7 +366,7 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
     write_script(root, "Second words.")
     # The service processes (and bills) the request, then the connection closes unanswered.
@@ -374,7 +374,7 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         running_emulator(EmulatorConfig(render_seconds=0.5, drop_rate=1.0)) as dropping,
         disguised(dropping.url) as real_url,
     ):
-        applied = specsync(["apply", "--format", "json"], root, env_for(real_url))
+        applied = specsync(["apply", "--rate", "100", "--format", "json"], root, env_for(real_url))
         assert applied.returncode == 1, applied.stderr
         assert json.loads(applied.stdout)["uncertainLeft"] == ["welcome/en"]
         assert dropping.export_count() == 1
@@ -387,19 +387,19 @@ def test_an_uncertain_request_is_not_forgotten_by_reverting_and_coming_back(
         welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "reuse" and welcome["projectId"] == first["projectId"]
         assert "unknown outcome" in welcome["reason"]
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         # ...and the request of unknown outcome stays in the lockfile.
         [attempt] = [h for h in lock_items(root)["welcome/en"]["history"] if "projectId" not in h]
         assert attempt["state"] == "uncertain" and attempt["attemptedAt"]
 
         write_script(root, "Second words.")  # back: that request is shown, not sent again
         assert actions(plan_document(root, env))["welcome/en"] == "uncertain"
-        again = specsync(["apply", "--format", "json"], root, env)
+        again = specsync(["apply", "--rate", "100", "--format", "json"], root, env)
         assert again.returncode == 1, again.stderr
         assert json.loads(again.stdout)["uncertainLeft"] == ["welcome/en"]
         assert emu.export_count() == 0  # nothing at all was sent in this service's life
         # Resubmitting is the user's explicit choice.
-        retried = specsync(["apply", "--retry-uncertain"], root, env)
+        retried = specsync(["apply", "--rate", "100", "--retry-uncertain"], root, env)
         assert retried.returncode == 0, retried.stderr
         assert emu.export_count() == 1
         assert actions(plan_document(root, env))["welcome/en"] == "unchanged"
@@ -414,7 +414,7 @@ def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
         disguised(emu.url) as real_url,
     ):
         env = env_for(real_url)
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         first = lock_items(root)["welcome/en"]
         deadline = time.monotonic() + 10
         while lock_items(root)["welcome/en"].get("state") != "failed":
@@ -422,7 +422,7 @@ def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
             time.sleep(0.2)
             specsync(["status"], root, env)
         write_script(root, "Second words.")
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         [moved] = lock_items(root)["welcome/en"]["history"]
         assert (moved["projectId"], moved["state"]) == (first["projectId"], "failed")
         sent = emu.export_count()
@@ -430,7 +430,7 @@ def test_an_export_recorded_failed_and_moved_into_history_is_never_reused(
         write_script(root, "First words.")
         welcome = next(i for i in plan_document(root, env)["items"] if i["id"] == "welcome/en")
         assert welcome["action"] == "update"
-        assert specsync(["apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         assert emu.export_count() == sent + 1  # a new export, not the failed one
         assert lock_items(root)["welcome/en"]["projectId"] != first["projectId"]
 

@@ -72,7 +72,9 @@ def proxy() -> Iterator[Proxy]:
                 pass
 
         server = LoopbackServer(Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         thread.start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         try:
@@ -135,7 +137,7 @@ def test_apply_once_then_nothing(project: Path, proxy: Proxy) -> None:
     ]
     assert all(e["projectId"] and e["taskId"] for e in lock["items"].values())
     before = (project / "specsync.lock").read_bytes()
-    second = specsync(["apply"], project)
+    second = specsync(["apply", "--rate", "100"], project)
     assert second.returncode == 0, second.stderr
     assert len(proxy.posts()) == 5
     assert (project / "specsync.lock").read_bytes() == before
@@ -164,7 +166,7 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
     )
     manifest.write_text(reshaped, encoding="utf-8")
     assert specsync(["plan", "--detailed-exitcode"], project).returncode == 0
-    assert specsync(["apply"], project).returncode == 0
+    assert specsync(["apply", "--rate", "100"], project).returncode == 0
     assert len(proxy.posts()) == 5
     # One video's script changed in two locales: exactly two exports.
     manifest.write_text(
@@ -188,7 +190,7 @@ def test_only_what_changes_the_video_is_resubmitted(project: Path, proxy: Proxy)
     assert update["changes"][0]["field"] == "text"
     assert update["diff"] == ["- Pricing of Acme in de.", "+ New pricing of Acme in de."]
     old_ids = tomllib.loads((project / "specsync.lock").read_text())["items"]["pricing/de"]
-    applied = specsync(["apply", "--format", "json"], project)
+    applied = specsync(["apply", "--rate", "100", "--format", "json"], project)
     assert applied.returncode == 0, applied.stderr
     assert len(proxy.posts()) == 7
     report = json.loads(applied.stdout)
@@ -228,7 +230,9 @@ def test_replace_and_target(project: Path, proxy: Proxy) -> None:
     assert len(proxy.posts()) == 3
     assert specsync(["apply", "--rate", "50"], project).returncode == 0
     assert len(proxy.posts()) == 5
-    replaced = specsync(["apply", "--replace", "welcome/ko", "--format", "json"], project)
+    replaced = specsync(
+        ["apply", "--rate", "100", "--replace", "welcome/ko", "--format", "json"], project
+    )
     assert replaced.returncode == 0
     assert [r["id"] for r in json.loads(replaced.stdout)["submitted"]] == ["welcome/ko"]
     assert len(proxy.posts()) == 6
@@ -247,7 +251,7 @@ def test_a_rejected_item_fails_and_the_rest_are_recorded(project: Path, proxy: P
     lock = tomllib.loads((project / "specsync.lock").read_text())
     assert "welcome/ko" not in lock["items"] and len(lock["items"]) == 4
     proxy.reject_marker = None
-    again = specsync(["apply", "--format", "json"], project)
+    again = specsync(["apply", "--rate", "100", "--format", "json"], project)
     assert [r["id"] for r in json.loads(again.stdout)["submitted"]] == ["welcome/ko"]
 
 
@@ -258,7 +262,9 @@ def test_the_canary_key_appears_only_in_the_authorization_header(
     for args in (("plan",), ("apply", "--rate", "50"), ("apply",), ("plan", "--format", "json")):
         result = specsync([*args], project)
         outputs += [result.stdout, result.stderr]
-    wrong = specsync(["apply"], project, env={**os.environ, "AISTUDIOS_API_KEY": CANARY + "x"})
+    wrong = specsync(
+        ["apply", "--rate", "100"], project, env={**os.environ, "AISTUDIOS_API_KEY": CANARY + "x"}
+    )
     outputs += [wrong.stdout, wrong.stderr]
     assert all(CANARY not in text for text in outputs)
     for path in project.rglob("*"):
@@ -276,7 +282,9 @@ def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Pro
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "v.yaml").write_text(MANIFEST, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AISTUDIOS_")}
-    result = specsync(["apply"], tmp_path, env={**env, "SPECSYNC_API_BASE": proxy.url})
+    result = specsync(
+        ["apply", "--rate", "100"], tmp_path, env={**env, "SPECSYNC_API_BASE": proxy.url}
+    )
     assert result.returncode == 1
     assert "AISTUDIOS_API_KEY" in result.stderr
     assert_not_a_crash(result)
@@ -285,11 +293,13 @@ def test_missing_key_is_a_clear_error_before_any_work(tmp_path: Path, proxy: Pro
 
 def test_emulator_lockfile_is_not_taken_for_real_exports(project: Path, proxy: Proxy) -> None:
     # An emulator-marked specsync.lock, as earlier versions wrote with `apply --emulator`.
-    fake = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
+    fake = specsync(
+        ["apply", "--rate", "100", "--emulator", "--lockfile", "specsync.lock"], project
+    )
     assert fake.returncode == 0, fake.stderr
     assert "nothing is really exported" in fake.stderr
     assert tomllib.loads((project / "specsync.lock").read_text())["emulator"] is True
-    real = specsync(["apply"], project)
+    real = specsync(["apply", "--rate", "100"], project)
     assert real.returncode == 1
     assert "--emulator" in real.stderr and "--lockfile" in real.stderr
     assert proxy.posts() == []
@@ -299,7 +309,7 @@ def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
     examples = tmp_path / "examples"
     shutil.copytree(EXAMPLES, examples)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
-    applied = specsync(["apply", "--emulator"], examples, env=env)
+    applied = specsync(["apply", "--rate", "100", "--emulator"], examples, env=env)
     assert applied.returncode == 0, applied.stderr
     # The rehearsal has its own lockfile: the real record stays untouched.
     assert (examples / ".specsync" / "emulator.lock").exists()
@@ -314,10 +324,10 @@ def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
 def test_cost_guards_refuse_before_anything_is_sent(project: Path, proxy: Proxy) -> None:
     planned = json.loads(specsync(["plan", "--format", "json"], project).stdout)
     assert planned["estimate"]["exports"] == 5 and planned["estimate"]["minutes"] > 0
-    too_many = specsync(["apply", "--max-items", "1"], project)
+    too_many = specsync(["apply", "--rate", "100", "--max-items", "1"], project)
     assert too_many.returncode == 1
     assert "--max-items allows 1 (4 over)" in too_many.stderr
-    too_long = specsync(["apply", "--max-minutes", "0.01"], project)
+    too_long = specsync(["apply", "--rate", "100", "--max-minutes", "0.01"], project)
     assert too_long.returncode == 1 and "--max-minutes" in too_long.stderr
     assert proxy.seen == [] and not (project / "specsync.lock").exists()
     assert specsync(["apply", "--max-items", "5", "--rate", "50"], project).returncode == 0
@@ -348,7 +358,7 @@ def test_plan_and_apply_say_what_lies_outside_target(project: Path, proxy: Proxy
 def test_forget_dry_run_changes_nothing_and_a_typo_forgets_nothing(
     project: Path, proxy: Proxy
 ) -> None:
-    assert specsync(["apply"], project).returncode == 0
+    assert specsync(["apply", "--rate", "100"], project).returncode == 0
     before = (project / "specsync.lock").read_bytes()
     dry = specsync(["forget", "--dry-run", "pricing/*"], project)
     assert dry.returncode == 0, dry.stderr
@@ -362,14 +372,14 @@ def test_forget_dry_run_changes_nothing_and_a_typo_forgets_nothing(
 def test_commands_in_a_subfolder_use_the_projects_lockfile(project: Path, proxy: Proxy) -> None:
     """`cd manifests && specsync apply .` used to write a second lockfile there and export
     everything again; the project root is found upwards, as git finds .git."""
-    assert specsync(["apply"], project).returncode == 0
+    assert specsync(["apply", "--rate", "100"], project).returncode == 0
     sent = len(proxy.seen)
     inside = project / "manifests"
     for args in (["plan", "--detailed-exitcode"], ["plan", ".", "--detailed-exitcode"]):
         planned = specsync([*args], inside)
         assert planned.returncode == 0, (args, planned.stdout + planned.stderr)
         assert "5 unchanged" in planned.stdout
-    applied = specsync(["apply", "."], inside)
+    applied = specsync(["apply", "--rate", "100", "."], inside)
     assert applied.returncode == 0, applied.stderr
     assert len(proxy.seen) == sent
     assert not (inside / "specsync.lock").exists()

@@ -7,6 +7,8 @@ import datetime
 import re
 from pathlib import Path
 
+import pytest
+
 from specsync.emulator import EmulatorConfig, running_emulator
 from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run, specsync
 
@@ -18,6 +20,8 @@ def write_manifest(project: Path, videos: int) -> None:
     (project / "manifests" / "videos.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+# Rate timing: seconds of requests at a set rate, measured against the clock.
+@pytest.mark.slow
 def test_apply_keeps_the_rate_at_a_slow_service_without_a_429(tmp_path: Path) -> None:
     rate, latency, count = 30, 0.5, 45
     write_manifest(tmp_path, count)

@@ -68,7 +68,7 @@ def test_project_file_vars_and_defaults_reach_every_manifest(tmp_path: Path) -> 
 
 def test_a_project_var_change_shows_in_the_plan_of_the_items_that_use_it(tmp_path: Path) -> None:
     project(tmp_path)
-    applied = specsync(["apply", "--emulator"], tmp_path)
+    applied = specsync(["apply", "--rate", "100", "--emulator"], tmp_path)
     assert applied.returncode == 0, applied.stderr
     (tmp_path / "specsync.yaml").write_text(
         "specsync: 1\ndefaults: {model: M1}\nvars:\n  product: Acme Cloud\n  tagline: quick\n",
@@ -110,7 +110,7 @@ def test_export_fill_two_cells_import_then_plan_shows_exactly_those_updates(
     tmp_path: Path,
 ) -> None:
     project(tmp_path)
-    assert specsync(["apply", "--emulator"], tmp_path).returncode == 0
+    assert specsync(["apply", "--rate", "100", "--emulator"], tmp_path).returncode == 0
     exported = specsync(["strings", "export", "--out", "strings.csv"], tmp_path)
     assert exported.returncode == 0, exported.stderr
     raw = (tmp_path / "strings.csv").read_bytes()

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run, tomllib
+from tests.helpers import assert_not_a_crash, env_for, specsync, tomllib
 from tests.helpers.vendor_fake import VendorFake, running_vendor_fake
 
 MANIFEST = """specsync: 1
@@ -37,8 +37,8 @@ def lock_items(path: Path) -> dict:
 def test_models_missing_from_the_list_still_export_with_a_warning(tmp_path: Path) -> None:
     root = project(tmp_path)
     with running_emulator(EmulatorConfig(unlisted_models=True)) as emu:
-        applied = run([SPECSYNC, "apply"], root, env_for(emu.url))
-        doctor = run([SPECSYNC, "doctor"], root, env_for(emu.url))
+        applied = specsync(["apply", "--rate", "100"], root, env_for(emu.url))
+        doctor = specsync(["doctor"], root, env_for(emu.url))
         assert emu.export_count() == 2
     assert applied.returncode == 0, applied.stderr
     words = "model 'M1' is not among the 1 models the account lists"
@@ -55,10 +55,10 @@ def test_a_success_false_poll_leaves_the_item_not_failed(tmp_path: Path) -> None
         env = env_for(fake.url)
         env.pop("AISTUDIOS_API_KEY")
         env.update({"AISTUDIOS_APP_ID": fake.app_id, "AISTUDIOS_USER_KEY": fake.user_key})
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
-        first = run([SPECSYNC, "status"], root, env)
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
+        first = specsync(["status"], root, env)
         states = {e.get("state") for e in lock_items(root / "specsync.lock").values()}
-        waited = run([SPECSYNC, "status", "--wait", "--timeout", "30"], root, env)
+        waited = specsync(["status", "--wait", "--timeout", "30"], root, env)
         exports = len(fake.exports)
     # Unknown this time, with the service's words; polled again, never `failed`.
     assert first.returncode == 1
@@ -73,13 +73,11 @@ def test_a_preview_ends_status_wait_at_once_and_pull_skips_it(tmp_path: Path) ->
     root = project(tmp_path, extra=", isExport: false")
     with running_emulator(EmulatorConfig(render_seconds=0.2)) as emu:
         env = env_for(emu.url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 0
         started = time.monotonic()
-        waited = run(
-            [SPECSYNC, "status", "--wait", "--timeout", "60", "--format", "json"], root, env
-        )
+        waited = specsync(["status", "--wait", "--timeout", "60", "--format", "json"], root, env)
         seconds = time.monotonic() - started
-        pulled = run([SPECSYNC, "pull", "--format", "json"], root, env)
+        pulled = specsync(["pull", "--format", "json"], root, env)
         assert emu.export_count() == 2
     assert waited.returncode == 0, waited.stderr
     assert seconds < 20
@@ -94,16 +92,16 @@ def test_a_preview_ends_status_wait_at_once_and_pull_skips_it(tmp_path: Path) ->
 def test_writing_out_the_default_resolution_plans_nothing(tmp_path: Path) -> None:
     root = project(tmp_path)
     with running_emulator(EmulatorConfig()) as emu:
-        assert run([SPECSYNC, "apply"], root, env_for(emu.url)).returncode == 0
+        assert specsync(["apply", "--rate", "100"], root, env_for(emu.url)).returncode == 0
         project(tmp_path, extra=", resolution: '1080'")
-        planned = run([SPECSYNC, "plan", "--detailed-exitcode"], root)
-        again = run([SPECSYNC, "apply"], root, env_for(emu.url))
+        planned = specsync(["plan", "--detailed-exitcode"], root)
+        again = specsync(["apply", "--rate", "100"], root, env_for(emu.url))
         assert emu.export_count() == 2  # nothing exported again
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert again.returncode == 0, again.stderr
     # Other values still change the video.
     project(tmp_path, extra=", resolution: '720'")
-    assert run([SPECSYNC, "plan", "--detailed-exitcode"], root).returncode == 2
+    assert specsync(["plan", "--detailed-exitcode"], root).returncode == 2
 
 
 def test_adopt_of_a_failed_export_is_refused(tmp_path: Path) -> None:
@@ -111,13 +109,11 @@ def test_adopt_of_a_failed_export_is_refused(tmp_path: Path) -> None:
     config = EmulatorConfig(render_seconds=0.1, render_fail_rate=1.0, drop_rate=1.0)
     with running_emulator(config) as emu:
         env = env_for(emu.url)
-        assert run([SPECSYNC, "apply"], root, env).returncode == 1  # both uncertain
+        assert specsync(["apply", "--rate", "100"], root, env).returncode == 1  # both uncertain
         time.sleep(0.2)
         made = emu.records("export")[0]
         before = (root / "specsync.lock").read_bytes()
-        refused = run(
-            [SPECSYNC, "adopt", "welcome/en", "--project-id", made["projectId"]], root, env
-        )
+        refused = specsync(["adopt", "welcome/en", "--project-id", made["projectId"]], root, env)
         assert emu.export_count() == 2
     assert refused.returncode == 1
     assert "failed export is not adopted" in refused.stderr
@@ -127,7 +123,7 @@ def test_adopt_of_a_failed_export_is_refused(tmp_path: Path) -> None:
 def _uncertain_project(tmp_path: Path, emu_url: str) -> tuple[Path, dict[str, str]]:
     root = project(tmp_path)
     env = env_for(emu_url)
-    applied = run([SPECSYNC, "apply"], root, env)
+    applied = specsync(["apply", "--rate", "100"], root, env)
     assert applied.returncode == 1, applied.stderr
     # The summary points to reconcile first.
     assert "specsync reconcile" in applied.stderr
@@ -139,9 +135,9 @@ def test_reconcile_records_the_one_match_and_sends_no_export(tmp_path: Path) -> 
     with running_emulator(EmulatorConfig(render_seconds=0.1, drop_rate=1.0)) as emu:
         root, env = _uncertain_project(tmp_path, emu.url)
         sent = emu.export_count()
-        dry = run([SPECSYNC, "reconcile", "--dry-run", "--format", "json"], root, env)
-        settled = run([SPECSYNC, "reconcile", "--yes"], root, env)
-        planned = run([SPECSYNC, "plan", "--detailed-exitcode"], root, env)
+        dry = specsync(["reconcile", "--dry-run", "--format", "json"], root, env)
+        settled = specsync(["reconcile", "--yes"], root, env)
+        planned = specsync(["plan", "--detailed-exitcode"], root, env)
         made = {r["body"]["text"]: r["projectId"] for r in emu.records("export")}
         assert emu.export_count() == sent == 2  # 0 export requests by reconcile
     assert dry.returncode == 0, dry.stderr
@@ -168,7 +164,7 @@ def test_reconcile_records_nothing_when_two_projects_match(tmp_path: Path) -> No
         with contextlib.suppress(requests.exceptions.ConnectionError):
             requests.post(url, json=body, headers={"Authorization": "k"}, timeout=5)
         sent = emu.export_count()
-        settled = run([SPECSYNC, "reconcile", "welcome/en", "--yes"], root, env)
+        settled = specsync(["reconcile", "welcome/en", "--yes"], root, env)
         assert emu.export_count() == sent == 3
     assert settled.returncode == 1
     assert "welcome/en: several: 2 projects match" in settled.stderr
@@ -181,11 +177,11 @@ def test_reconcile_says_never_created_and_the_next_apply_sends_it_once(tmp_path:
     # Another account's view: nothing was made there (same loopback host, new emulator).
     with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
         env = env_for(emu.url)
-        young = run([SPECSYNC, "reconcile", "--yes"], root, env)
-        settled = run([SPECSYNC, "reconcile", "--yes", "--min-age", "0"], root, env)
+        young = specsync(["reconcile", "--yes"], root, env)
+        settled = specsync(["reconcile", "--yes", "--min-age", "0"], root, env)
         sent = emu.export_count()
-        planned = run([SPECSYNC, "plan", "--format", "json"], root, env)
-        applied = run([SPECSYNC, "apply"], root, env)
+        planned = specsync(["plan", "--format", "json"], root, env)
+        applied = specsync(["apply", "--rate", "100"], root, env)
         exported = emu.export_count()
     assert young.returncode == 0, young.stderr
     assert "young" in young.stderr and "nothing recorded" in young.stderr
@@ -202,8 +198,8 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
     tmp_path: Path,
 ) -> None:
     root = project(tmp_path)
-    first = run([SPECSYNC, "apply", "--emulator"], root)
-    second = run([SPECSYNC, "apply", "--emulator"], root)
+    first = specsync(["apply", "--rate", "100", "--emulator"], root)
+    second = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert "2 submitted" in first.stderr and "0 submitted" in second.stderr
@@ -213,15 +209,15 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
     assert (root / ".specsync" / "emulator.lock").exists()
     assert (root / ".specsync" / ".gitignore").read_text() == "*\n"
     assert ".specsync/emulator.lock" in first.stderr
-    real = run([SPECSYNC, "plan", "--format", "json"], root)
+    real = specsync(["plan", "--format", "json"], root)
     assert real.returncode == 0, real.stderr
     assert {i["action"] for i in json.loads(real.stdout)["items"]} == {"create"}
-    rehearsed = run([SPECSYNC, "plan", "--emulator", "--detailed-exitcode"], root)
+    rehearsed = specsync(["plan", "--emulator", "--detailed-exitcode"], root)
     assert rehearsed.returncode == 0, rehearsed.stdout + rehearsed.stderr
     # The rehearsal goes on with the same lockfile: status, adopt, reconcile, forget.
-    assert run([SPECSYNC, "status", "--emulator"], root).returncode == 0
-    assert run([SPECSYNC, "reconcile", "--emulator"], root).returncode == 0
-    forgot = run([SPECSYNC, "forget", "--emulator", "pricing/en"], root)
+    assert specsync(["status", "--emulator"], root).returncode == 0
+    assert specsync(["reconcile", "--emulator"], root).returncode == 0
+    forgot = specsync(["forget", "--emulator", "pricing/en"], root)
     assert forgot.returncode == 0, forgot.stderr
     assert "pricing/en" not in lock_items(root / ".specsync" / "emulator.lock")
     assert not (root / "specsync.lock").exists()
@@ -230,7 +226,7 @@ def test_apply_emulator_twice_leaves_no_specsync_lock_and_real_plan_sees_all_new
 def test_a_file_where_the_rehearsal_folder_goes_is_a_clear_error(tmp_path: Path) -> None:
     root = project(tmp_path)
     (root / ".specsync").write_text("not a folder", "utf-8")
-    refused = run([SPECSYNC, "apply", "--emulator"], root)
+    refused = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert refused.returncode == 1
     assert "--lockfile" in refused.stderr
     assert_not_a_crash(refused)
@@ -245,7 +241,7 @@ def test_a_fifo_where_the_emulator_keeps_what_it_made_never_hangs(tmp_path: Path
     state.mkdir(parents=True)
     os.mkfifo(state / "emulator-projects.jsonl")
     started = time.monotonic()
-    refused = run([SPECSYNC, "apply", "--emulator"], root)
+    refused = specsync(["apply", "--rate", "100", "--emulator"], root)
     assert time.monotonic() - started < 30
     assert refused.returncode == 1
     assert "not a regular file" in refused.stderr

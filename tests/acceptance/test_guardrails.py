@@ -186,7 +186,7 @@ def test_end_of_input_at_the_question_is_a_no_not_an_interrupt(
 
 def test_apply_without_a_terminal_never_asks(tmp_path: Path, emulator: RunningEmulator) -> None:
     project(tmp_path)
-    result = specsync(["apply"], tmp_path, env=env_for(emulator.url))
+    result = specsync(["apply", "--rate", "100"], tmp_path, env=env_for(emulator.url))
     assert result.returncode == 0, result.stderr
     assert "[y/N]" not in result.stderr
     assert emulator.export_count() == 1
@@ -206,7 +206,7 @@ def test_no_credentials_names_the_emulator_and_doctor_runs_every_other_check(
     tmp_path: Path,
 ) -> None:
     project(tmp_path)
-    result = specsync(["apply"], tmp_path, env=without_credentials())
+    result = specsync(["apply", "--rate", "100"], tmp_path, env=without_credentials())
     assert result.returncode == 1
     assert "no API credentials" in result.stderr
     assert "`specsync apply --emulator`" in result.stderr
@@ -246,7 +246,7 @@ def test_doctor_fails_what_apply_refuses(tmp_path: Path) -> None:
 
     project(tmp_path)
     with fake_service() as real:
-        assert specsync(["apply"], tmp_path, env_for(real.url)).returncode == 0
+        assert specsync(["apply", "--rate", "100"], tmp_path, env_for(real.url)).returncode == 0
         fine = specsync(["doctor"], tmp_path, env_for(real.url))
     assert "ok    lockfile: specsync.lock: 1 entry (real exports)" in fine.stdout
     # A lockfile recorded against another host: apply refuses it, so doctor fails it.
@@ -331,7 +331,7 @@ def test_import_into_a_folder_the_user_cannot_write_exits_1(tmp_path: Path) -> N
 
 def test_status_prints_each_row_once_and_no_url_of_a_gone_emulator(tmp_path: Path) -> None:
     project(tmp_path)
-    assert specsync(["apply", "--emulator"], tmp_path).returncode == 0
+    assert specsync(["apply", "--rate", "100", "--emulator"], tmp_path).returncode == 0
     done = specsync(["status", "--emulator"], tmp_path)
     assert done.returncode == 0, done.stderr
     output = done.stdout + done.stderr
@@ -385,7 +385,7 @@ def test_doctor_fails_a_journal_apply_would_refuse(tmp_path: Path) -> None:
     # What a killed apply against 127.0.0.1 leaves: its first record names the service.
     journal.write_text('{"event":"service","emulator":false,"host":"127.0.0.1:9"}\n')
     with fake_service(host="127.0.0.2") as other:
-        applied = specsync(["apply"], tmp_path, env_for(other.url))
+        applied = specsync(["apply", "--rate", "100"], tmp_path, env_for(other.url))
         doctor = specsync(["doctor"], tmp_path, env_for(other.url))
         assert other.posts() == []
     assert applied.returncode == 1 and "journal of an interrupted apply" in applied.stderr

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SPECSYNC, assert_not_a_crash, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 
@@ -140,7 +140,17 @@ def limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (two_gb, two_gb))
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# A real-time deadline: the endless loop runs until the render's 2 s limit stops it.
+REAL_TIME = {"endless loop"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name in REAL_TIME else [])
+        for c in CASES
+    ],
+)
 def test_hostile_manifest_is_refused_with_a_location(case: Case, tmp_path: Path) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
@@ -200,10 +210,12 @@ def cli(args: list[str], cwd: Path, prefix: list[str] | None = None) -> subproce
 
 
 def applied_project(tmp_path: Path) -> bytes:
-    """A project applied once on the emulator; the lockfile's bytes."""
+    """A project applied once on the emulator (in this process: set-up, not under test);
+    the lockfile's bytes."""
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "a.yaml").write_text(GOOD, encoding="utf-8")
-    assert cli(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path).returncode == 0
+    applied = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+    assert applied.returncode == 0, applied.stderr
     return (tmp_path / "specsync.lock").read_bytes()
 
 

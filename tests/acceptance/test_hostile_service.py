@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, lock_items, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, lock_items, specsync
 from tests.helpers.hostile_server import HostileServer, Request
 
 KEY = "hostile-acceptance-key-42"
@@ -82,14 +82,16 @@ def test_a_signal_during_a_retry_after_wait_ends_the_run_within_2s_as_not_sent(
     # Only ever 429: nothing was processed, nothing is uncertain, all is created next run.
     assert lock_items(root) == {}
     assert not journal_left(root)
-    plan = run(
-        [SPECSYNC, "plan", "--format", "json"],
+    plan = specsync(
+        ["plan", "--format", "json"],
         root,
         env_for(server.url, key=KEY, NO_COLOR="1"),
     )
     assert json.loads(plan.stdout)["summary"]["create"] == 3
 
 
+# A trickling host and a signal's grace, in real time.
+@pytest.mark.slow
 def test_sigterm_during_headers_trickled_a_byte_a_second_ends_within_2s_uncertain(
     tmp_path: Path,
 ) -> None:
@@ -108,12 +110,14 @@ def test_sigterm_during_headers_trickled_a_byte_a_second_ends_within_2s_uncertai
     assert "1 not sent" in result.stderr
 
 
+# A trickling host and a real-time request deadline.
+@pytest.mark.slow
 def test_the_request_deadline_ends_a_trickled_answer_as_uncertain(tmp_path: Path) -> None:
     root = write_project(tmp_path, 1)
     with HostileServer("trickle", interval=0.2) as server:
         started = time.monotonic()
-        result = run(
-            [SPECSYNC, "apply"],
+        result = specsync(
+            ["apply", "--rate", "100"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1", SPECSYNC_REQUEST_DEADLINE="1"),
         )
@@ -137,8 +141,8 @@ def test_nan_and_infinities_are_usage_errors(
 ) -> None:
     root = write_project(tmp_path, 1)
     with HostileServer("answer", body=b"{}") as server:
-        result = run(
-            [SPECSYNC, command, option, value],
+        result = specsync(
+            [command, option, value],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -156,8 +160,8 @@ def test_a_403_on_twenty_items_accounts_for_all_twenty(tmp_path: Path) -> None:
     root = write_project(tmp_path, 20)
     body = b'{"success": false, "error": {"code": 403, "msg": "forbidden"}}'
     with HostileServer("answer", status=403, body=body) as server:
-        result = run(
-            [SPECSYNC, "apply", "--format", "json"],
+        result = specsync(
+            ["apply", "--rate", "100", "--format", "json"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -199,18 +203,18 @@ def assert_no_forged_lines(text: str) -> None:
 def test_server_chosen_ids_are_printed_escaped_and_stored_exactly(tmp_path: Path) -> None:
     root = write_project(tmp_path, 1)
     with HostileServer("answer", body=evil) as server:
-        applied = run(
-            [SPECSYNC, "apply"],
+        applied = specsync(
+            ["apply", "--rate", "100"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
-        status = run(
-            [SPECSYNC, "status"],
+        status = specsync(
+            ["status"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
-        status_json = run(
-            [SPECSYNC, "status", "--format", "json"],
+        status_json = specsync(
+            ["status", "--format", "json"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -239,15 +243,15 @@ def test_status_with_absurd_progress_values_never_exits_3(tmp_path: Path, progre
 
     with HostileServer("answer", body=answer) as server:
         assert (
-            run(
-                [SPECSYNC, "apply"],
+            specsync(
+                ["apply", "--rate", "100"],
                 root,
                 env_for(server.url, key=KEY, NO_COLOR="1"),
             ).returncode
             == 0
         )
-        result = run(
-            [SPECSYNC, "status", "--format", "json"],
+        result = specsync(
+            ["status", "--format", "json"],
             root,
             env_for(server.url, key=KEY, NO_COLOR="1"),
         )
@@ -265,7 +269,7 @@ def test_a_key_that_cannot_be_a_header_sends_nothing_and_is_a_clean_error(
     with HostileServer("answer", body=b"{}") as server:
         env = env_for(server.url, key=KEY, NO_COLOR="1")
         env["AISTUDIOS_API_KEY"] = key
-        result = run([SPECSYNC, "apply"], root, env)
+        result = specsync(["apply", "--rate", "100"], root, env)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: AISTUDIOS_API_KEY")
     assert "X-Evil" not in result.stderr

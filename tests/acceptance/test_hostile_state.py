@@ -28,7 +28,6 @@ from tests.helpers import (
     env_for,
     git,
     new_repo,
-    run,
     specsync,
     tomllib,
 )
@@ -87,7 +86,8 @@ def test_two_applies_through_a_symlink_are_serialised(tmp_path: Path) -> None:
     write_lockfile(real, Lockfile())  # a lockfile with nothing exported yet
     (tmp_path / "link.lock").symlink_to(real)
     journal = tmp_path / "emulator.jsonl"
-    config = EmulatorConfig(latency=0.5, render_seconds=1.0, journal=str(journal))
+    # 6 answers 0.3 s apart: the first apply holds the lock for about 1.8 s.
+    config = EmulatorConfig(latency=0.3, render_seconds=1.0, journal=str(journal))
     with running_emulator(config) as emu:
         env = env_for(emu.url)
         args = ["apply", "--concurrency", "1", "--rate", "100", "--lockfile"]
@@ -283,7 +283,7 @@ def test_apply_emulator_keeps_forgotten_real_ids(tmp_path: Path) -> None:
     assert_clean_refusal(result)
     assert lockfile.read_bytes() == before
     # By default the rehearsal has its own lockfile and leaves this one alone.
-    rehearsed = run([SPECSYNC, "apply", "--emulator", "--rate", "100"], tmp_path)
+    rehearsed = specsync(["apply", "--emulator", "--rate", "100"], tmp_path)
     assert rehearsed.returncode == 0, rehearsed.stderr
     assert lockfile.read_bytes() == before
 
@@ -439,7 +439,8 @@ def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
     lockfile = tmp_path / "specsync.lock"
     write_lockfile(lockfile, Lockfile())
     service_journal = tmp_path / "service.jsonl"
-    config = EmulatorConfig(latency=0.3, journal=str(service_journal))
+    # 6 answers 0.2 s apart: a second or so to swap the lockfile after the first is in.
+    config = EmulatorConfig(latency=0.2, journal=str(service_journal))
     with running_emulator(config) as service:
         env = env_for(service.url)
         args = [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"]
@@ -462,10 +463,10 @@ def test_a_lockfile_replaced_by_a_folder_mid_run_keeps_the_ids_in_the_journal(
         assert len(handed_out) == 6
 
         # The folder is refused (located, exit 1); once it is gone the journal is folded.
-        refused = run(args, tmp_path, env)
+        refused = specsync(args[1:], tmp_path, env)
         assert_clean_refusal(refused)
         lockfile.rmdir()
-        folded = run(args, tmp_path, env)
+        folded = specsync(args[1:], tmp_path, env)
         assert folded.returncode == 0, folded.stderr
     assert recorded_ids(lockfile) == set(handed_out)
     assert len(exported_ids(service_journal)) == 6, "nothing accepted is resubmitted"

@@ -65,7 +65,7 @@ def test_an_empty_folder_validates_and_applies_on_the_emulator_at_once(tmp_path:
     git(project, "add", "-A")
     staged = git(project, "diff", "--cached", "--name-only").stdout.split()
     assert not [name for name in staged if name.startswith(".specsync/")]
-    planned = run([SPECSYNC, "plan", "--detailed-exitcode"], project)
+    planned = specsync(["plan", "--detailed-exitcode"], project)
     assert planned.returncode == 2, planned.stdout + planned.stderr
 
 
@@ -132,8 +132,8 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     project = new_repo(tmp_path / "videos")
     assert specsync(["init"], project).returncode == 0
     # A committed lockfile to merge (emulator-marked, named on purpose).
-    emulate = [SPECSYNC, "apply", "--emulator", "--lockfile", "specsync.lock"]
-    assert run(emulate, project).returncode == 0
+    emulate = ["apply", "--emulator", "--lockfile", "specsync.lock"]
+    assert specsync(emulate, project).returncode == 0
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "start")
     manifest = project / "manifests" / "welcome.yaml"
@@ -141,7 +141,7 @@ def test_the_merge_driver_init_configures_works_without_specsync_on_path(tmp_pat
     for branch, video in (("a", "alpha"), ("b", "beta")):
         git(project, "checkout", "-q", "-b", branch, "main")
         manifest.write_text(base_text + f"  {video}:\n    script: Hi\n", encoding="utf-8")
-        assert run(emulate, project).returncode == 0
+        assert specsync(emulate, project).returncode == 0
         git(project, "commit", "-q", "-am", f"add {video}")
     git(project, "checkout", "-q", "a")
     bare_path = {**os.environ, "PATH": "/usr/bin:/bin"}

@@ -93,7 +93,9 @@ def test_lockfile_with_old_case_is_not_re_exported(tmp_path: Path) -> None:
             "welcome/ko": "unchanged",
             "welcome/pt-BR": "unchanged",
         }
-        result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+        result = specsync(
+            ["apply", "--rate", "100", "--emulator", "--lockfile", "specsync.lock"], tmp_path
+        )
         assert result.returncode == 0, result.stderr
         assert "0 submitted" in result.stderr + result.stdout
         # The first apply after the upgrade records each old entry's resolution once
@@ -114,7 +116,9 @@ def test_changed_script_under_old_case_updates_and_keeps_the_old_ids(tmp_path: P
     shown = specsync(["plan"], tmp_path)
     reason = shown.stdout + shown.stderr
     assert "text changed" in reason and "language" not in reason  # case is no change
-    result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], tmp_path)
+    result = specsync(
+        ["apply", "--rate", "100", "--emulator", "--lockfile", "specsync.lock"], tmp_path
+    )
     assert result.returncode == 0, result.stderr
     lock = (tmp_path / "specsync.lock").read_text(encoding="utf-8")
     assert '[items."welcome/pt-BR"]' in lock
@@ -170,7 +174,9 @@ def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: 
         "welcome/pt-BR": "unchanged",
         "welcome/zh-Hant-TW": "unchanged",
     }
-    result = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
+    result = specsync(
+        ["apply", "--rate", "100", "--emulator", "--lockfile", "specsync.lock"], project
+    )
     assert result.returncode == 0, result.stderr
     assert "0 submitted" in result.stdout + result.stderr
     # Rewritten once to record the resolution (docs/lockfile.md), every id kept; then stable.
@@ -178,6 +184,8 @@ def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: 
     assert set(re.findall(rb'projectId = "([^"]*)"', before)) <= set(
         re.findall(rb'projectId = "([^"]*)"', after)
     )
-    again = specsync(["apply", "--emulator", "--lockfile", "specsync.lock"], project)
+    again = specsync(
+        ["apply", "--rate", "100", "--emulator", "--lockfile", "specsync.lock"], project
+    )
     assert again.returncode == 0 and "0 submitted" in again.stdout + again.stderr
     assert (project / "specsync.lock").read_bytes() == after

@@ -5,9 +5,11 @@ headers are seen, counted, and can be cut short or made hostile."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +24,7 @@ import pytest
 from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.emulator.video import project_video
 from specsync.service.download_part import write_binding
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run, specsync, tomllib
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, specsync, tomllib
 from tests.helpers.loopback import LoopbackServer
 
 CANARY = "canary-key-pull-5d1e9a7c3b"
@@ -77,11 +79,11 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str
 _KEPT = ("content-type", "content-range", "accept-ranges", "location")
 
 
-@pytest.fixture
-def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
-    """The proxy; `request.param` (indirect parametrization) is the emulator's --url-ttl."""
-    url_ttl = getattr(request, "param", 120.0)
-    config = EmulatorConfig(render_seconds=0.3, api_key=CANARY, url_ttl=url_ttl)
+@contextlib.contextmanager
+def running_proxy(url_ttl: float) -> Iterator[Proxy]:
+    """An emulator (renders in 0.1 s, download URLs valid for `url_ttl` seconds) behind a
+    new proxy."""
+    config = EmulatorConfig(render_seconds=0.1, api_key=CANARY, url_ttl=url_ttl)
     with running_emulator(config) as emu:
         state = Proxy(upstream=emu.url)
         upstream = urlsplit(emu.url)
@@ -135,7 +137,9 @@ def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
                 pass
 
         server = LoopbackServer(Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         state.url = f"http://127.0.0.1:{server.server_address[1]}"
         try:
             yield state
@@ -144,15 +148,46 @@ def proxy(request: pytest.FixtureRequest) -> Iterator[Proxy]:
             server.server_close()
 
 
+@pytest.fixture(scope="module")
+def service() -> Iterator[Proxy]:
+    """The emulator and its proxy, shared by the module's tests (`proxy` gives each test a
+    clean record and no hooks). The emulator keeps no state a pull changes: a project's
+    state is in its id."""
+    with running_proxy(url_ttl=3600.0) as state:
+        yield state
+
+
 @pytest.fixture
-def project(tmp_path: Path, proxy: Proxy) -> Path:
-    """A project applied and rendered: both items done, their URLs cached by status."""
-    (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
-    applied = pull(tmp_path, proxy, "apply")
+def proxy(service: Proxy) -> Proxy:
+    """The module's proxy with nothing seen yet, no hooks and no URL override."""
+    service.seen.clear()
+    service.download_hook = None
+    service.url_override = None
+    return service
+
+
+@pytest.fixture(scope="module")
+def rendered(service: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project applied and rendered: both items done, their URLs cached by status (made
+    once per module and emulator; each test gets a copy: `project`)."""
+    return render_project(tmp_path_factory.mktemp("rendered"), service)
+
+
+def render_project(root: Path, proxy: Proxy) -> Path:
+    """Apply MANIFEST in `root` and wait until both items are done."""
+    (root / "manifests").mkdir()
+    (root / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
+    applied = pull(root, proxy, "apply")
     assert applied.returncode == 0, applied.stderr
-    waited = pull(tmp_path, proxy, "status", "--wait", "--timeout", "20")
+    waited = pull(root, proxy, "status", "--wait", "--timeout", "20")
     assert waited.returncode == 0, waited.stderr
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, rendered: Path, proxy: Proxy) -> Path:
+    """A copy of the rendered project in the test's own folder."""
+    shutil.copytree(rendered, tmp_path, symlinks=True, dirs_exist_ok=True)
     return tmp_path
 
 
@@ -251,19 +286,20 @@ def test_a_truncated_or_changed_file_is_found_by_verify_and_fetched_again(
     assert ko.read_bytes() == expected(project, "welcome/ko")
 
 
-@pytest.mark.parametrize("proxy", [2.0], indirect=True)
-def test_an_expired_url_is_refreshed_through_the_progress_endpoint(
-    project: Path, proxy: Proxy
-) -> None:
-    time.sleep(2.2)  # the emulator's --url-ttl is 2 s: the cached URLs have expired
-    result = pull(project, proxy, "--target", "welcome/en")
-    assert result.returncode == 0, result.stderr
-    statuses = [s.status for s in proxy.downloads()]
-    assert statuses == [410, 200]
-    progress = [s for s in proxy.seen if "/progress/" in s.path]
-    assert progress[-1].headers.get("Authorization") == CANARY  # the API gets the key
-    assert video_of(project, "welcome/en").read_bytes() == expected(project, "welcome/en")
-    assert not video_of(project, "welcome/ko").exists()
+# Real-time expiry: download URLs that live 1 s, waited out.
+@pytest.mark.slow
+def test_an_expired_url_is_refreshed_through_the_progress_endpoint(tmp_path: Path) -> None:
+    with running_proxy(url_ttl=1.0) as proxy:
+        project = render_project(tmp_path, proxy)
+        time.sleep(1.2)  # the emulator's --url-ttl is 1 s: the cached URLs have expired
+        result = pull(project, proxy, "--target", "welcome/en")
+        assert result.returncode == 0, result.stderr
+        statuses = [s.status for s in proxy.downloads()]
+        assert statuses == [410, 200]
+        progress = [s for s in proxy.seen if "/progress/" in s.path]
+        assert progress[-1].headers.get("Authorization") == CANARY  # the API gets the key
+        assert video_of(project, "welcome/en").read_bytes() == expected(project, "welcome/en")
+        assert not video_of(project, "welcome/ko").exists()
 
 
 def test_an_interrupted_download_resumes_with_range(project: Path, proxy: Proxy) -> None:
@@ -545,6 +581,8 @@ def trickle(interval: float, forever: bool = False) -> Hook:
     return slow
 
 
+# A trickling host and a real-time deadline: 2 s of a download at 20 bytes/s.
+@pytest.mark.slow
 def test_a_trickling_host_meets_the_per_file_deadline_and_the_part_is_resumed(
     project: Path, proxy: Proxy
 ) -> None:
@@ -552,9 +590,7 @@ def test_a_trickling_host_meets_the_per_file_deadline_and_the_part_is_resumed(
     env = {**pull_env(proxy), "SPECSYNC_REQUEST_DEADLINE": "1"}
     size = len(expected(project, "welcome/en"))
     started = time.monotonic()
-    result = run(
-        [SPECSYNC, "pull", "--target", "welcome/en", "--min-rate", str(size)], project, env=env
-    )
+    result = specsync(["pull", "--target", "welcome/en", "--min-rate", str(size)], project, env)
     took = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     assert "gave up after 2 s" in result.stderr and "--min-rate" in result.stderr, result.stderr
@@ -602,7 +638,7 @@ def test_pull_ends_within_two_seconds_of_a_signal_keeping_the_part(
 ) -> None:
     import signal as signals
 
-    proxy.download_hook = trickle(0.2, forever=True)  # would take hours
+    proxy.download_hook = trickle(0.05, forever=True)  # would take hours
     part = project / "videos" / "welcome" / ".en.mp4.part"
     code, took = _interrupted(
         [SPECSYNC, "pull"], project, pull_env(proxy), part, getattr(signals, signal_name)
@@ -620,7 +656,7 @@ def test_status_wait_pull_ends_within_two_seconds_of_a_signal(
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "videos.yaml").write_text(MANIFEST, encoding="utf-8")
     assert pull(tmp_path, proxy, "apply").returncode == 0
-    proxy.download_hook = trickle(0.2, forever=True)
+    proxy.download_hook = trickle(0.05, forever=True)
     part = tmp_path / "videos" / "welcome" / ".en.mp4.part"
     code, took = _interrupted(
         [SPECSYNC, "status", "--wait", "--pull"],
@@ -686,7 +722,7 @@ def test_a_signal_still_records_the_videos_already_downloaded(project: Path, pro
     import signal as signals
 
     slow_one = expected(project, "welcome/ko")
-    endless = trickle(0.2, forever=True)
+    endless = trickle(0.05, forever=True)
 
     def hook(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes):
         return endless(handler, status, headers, body) if body == slow_one else False

@@ -200,9 +200,11 @@ def test_kill_loop_loses_nothing_and_never_resubmits_silently(tmp_path: Path) ->
 
 
 def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Path) -> None:
-    write_manifests(tmp_path, files=1, videos_per_file=3)  # 9 items, ~1 s each, one at a time
+    # 30 items, 0.3 s each, one at a time: the first apply holds the lock for 9 s, longer
+    # than the second apply and the plan below may take (3 s each); it is killed after them.
+    write_manifests(tmp_path, files=1, videos_per_file=10)
     owner = tmp_path / ".specsync" / "specsync.lock.lock.owner"
-    with running_emulator(EmulatorConfig(latency=1.0, render_seconds=1.0)) as emu:
+    with running_emulator(EmulatorConfig(latency=0.3, render_seconds=1.0)) as emu:
         env = env_for(emu.url)
         first = subprocess.Popen(
             [SPECSYNC, "apply", "--concurrency", "1", "--rate", "100"],
@@ -233,7 +235,7 @@ def test_second_apply_fails_fast_and_a_killed_holder_does_not_block(tmp_path: Pa
             assert time.monotonic() - started < 3
             assert during.returncode == 0, during.stderr
             summary = json.loads(during.stdout)["summary"]
-            assert summary["create"] + summary["uncertain"] + summary["unchanged"] == 9, summary
+            assert summary["create"] + summary["uncertain"] + summary["unchanged"] == 30, summary
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)

@@ -82,7 +82,7 @@ def test_an_upgrade_plans_nothing_and_a_later_resolution_change_plans_an_update(
                 "AISTUDIOS_USER_KEY": fake.user_key,
             }
         )
-        applied = specsync(["apply"], project, env)
+        applied = specsync(["apply", "--rate", "100"], project, env)
     assert applied.returncode == 0, applied.stderr
     assert fake.exports == []  # nothing re-exported by the upgrade
     assert "recorded the current resolution in 2 entries" in applied.stderr
@@ -123,7 +123,7 @@ def test_a_refused_apply_leaves_an_old_lockfile_untouched(tmp_path: Path) -> Non
         env.update({"SPECSYNC_API_BASE": fake.url, "AISTUDIOS_API_KEY": "x"})
         fake.api_key = "x"
         # Refused before anything is sent (the model is only warned about: docs/vendor.md).
-        refused = specsync(["apply", "--max-items", "0"], project, env)
+        refused = specsync(["apply", "--rate", "100", "--max-items", "0"], project, env)
     assert refused.returncode == 1
     assert "--max-items" in refused.stderr
     assert_not_a_crash(refused)

@@ -61,7 +61,7 @@ def test_a_saved_plan_is_sent_exactly_and_then_is_spent(tmp_path: Path) -> None:
         assert document["specsyncVersion"]
         assert len(document["lockfileDigest"]) == len(document["manifestsDigest"]) == 64
 
-        applied = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert applied.returncode == 0, applied.stderr
         sent = sorted(record["body"]["text"] for record in emu.records("export"))
         assert sent == sorted(i["request"]["text"] for i in document["items"])
@@ -73,7 +73,7 @@ def test_a_saved_plan_is_sent_exactly_and_then_is_spent(tmp_path: Path) -> None:
 
         # The same plan again: the lockfile changed (it recorded the exports): refused.
         before = list(seen)
-        again = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        again = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert again.returncode == 1
         assert "out of date" in again.stderr and "specsync.lock" in again.stderr
         assert "Nothing was sent" in again.stderr
@@ -86,7 +86,10 @@ def test_a_changed_manifest_or_lockfile_refuses_the_plan_with_no_request(tmp_pat
     seen: list[str] = []
     with running_emulator(EmulatorConfig()) as emu, disguised(emu.url, seen) as url:
         env = env_for(url)
-        assert specsync(["apply", "--target", "pricing/*"], tmp_path, env).returncode == 0
+        assert (
+            specsync(["apply", "--rate", "100", "--target", "pricing/*"], tmp_path, env).returncode
+            == 0
+        )
         exported = emu.export_count()
         lockfile = (tmp_path / "specsync.lock").read_bytes()
         save_plan(tmp_path, env)
@@ -94,7 +97,7 @@ def test_a_changed_manifest_or_lockfile_refuses_the_plan_with_no_request(tmp_pat
         # A script edited after review: named, refused, nothing sent, lockfile untouched.
         write_manifest(tmp_path, script="Hello and welcome back.")
         seen.clear()
-        refused = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        refused = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert refused.returncode == 1, refused.stderr
         assert "rendered manifests changed" in refused.stderr
         assert "welcome/de, welcome/en" in refused.stderr
@@ -103,21 +106,21 @@ def test_a_changed_manifest_or_lockfile_refuses_the_plan_with_no_request(tmp_pat
 
         # Only the webhook changed: not a new video, but not the request reviewed either.
         write_manifest(tmp_path, webhook="https://hooks.example/b")
-        refused = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        refused = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert refused.returncode == 1 and "welcome/en" in refused.stderr
         assert seen == []
 
         # Manifests back as reviewed, but the lockfile changed: an entry was forgotten.
         write_manifest(tmp_path)
         assert specsync(["forget", "pricing/de"], tmp_path, env).returncode == 0
-        refused = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        refused = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert refused.returncode == 1 and "specsync.lock" in refused.stderr
         assert seen == [] and emu.export_count() == exported
 
         # Rewritten with the same exports (here: a blank line; a merge, a pull's hashes):
         # what apply would do is the same, so the plan holds.
         (tmp_path / "specsync.lock").write_bytes(lockfile.replace(b"# end", b"\n# end"))
-        applied = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == exported + 2
 
@@ -126,10 +129,10 @@ def test_a_saved_plan_keeps_its_targets_and_reuses(tmp_path: Path) -> None:
     write_manifest(tmp_path)
     with running_emulator(EmulatorConfig()) as emu, disguised(emu.url) as url:
         env = env_for(url)
-        assert specsync(["apply"], tmp_path, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], tmp_path, env).returncode == 0
         first = lock_items(tmp_path)["welcome/en"]["projectId"]
         write_manifest(tmp_path, script="A new welcome.")
-        assert specsync(["apply"], tmp_path, env).returncode == 0
+        assert specsync(["apply", "--rate", "100"], tmp_path, env).returncode == 0
         exported = emu.export_count()
         # Reverted to the first script: reuse for both locales, but the plan is limited.
         write_manifest(tmp_path)
@@ -139,12 +142,12 @@ def test_a_saved_plan_keeps_its_targets_and_reuses(tmp_path: Path) -> None:
         assert document["targets"] == ["welcome/en"]
 
         clash = specsync(
-            ["apply", "--plan", "reviewed.plan", "--target", "welcome/de"],
+            ["apply", "--rate", "100", "--plan", "reviewed.plan", "--target", "welcome/de"],
             tmp_path,
             env,
         )
         assert clash.returncode == 1 and "--target" in clash.stderr
-        applied = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        applied = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert applied.returncode == 0, applied.stderr
         assert emu.export_count() == exported  # a reuse sends nothing
         items = lock_items(tmp_path)
@@ -177,7 +180,7 @@ def test_a_saved_plan_that_cannot_be_read_is_a_clean_error(tmp_path: Path) -> No
         "fifo.plan": "not a regular file",
     }
     for name, words in expected.items():
-        result = specsync(["apply", "--plan", name], tmp_path, env)
+        result = specsync(["apply", "--rate", "100", "--plan", name], tmp_path, env)
         assert result.returncode == 1, (name, result.stderr)
         assert words in result.stderr, (name, result.stderr)
         assert_not_a_crash(result)
@@ -190,7 +193,7 @@ def test_a_plan_from_another_specsync_version_is_refused(tmp_path: Path) -> None
     document = save_plan(tmp_path, env)
     document["specsyncVersion"] = "0.0.1"
     (tmp_path / "reviewed.plan").write_text(json.dumps(document), "utf-8")
-    result = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+    result = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
     assert result.returncode == 1
     assert "made by specsync 0.0.1" in result.stderr
 
@@ -204,7 +207,7 @@ def test_an_edited_saved_plan_is_refused_with_no_request(tmp_path: Path) -> None
         # The digests still match the manifests, but a request was changed in the file.
         document["items"][0]["request"]["text"] = "Something nobody reviewed."
         (tmp_path / "reviewed.plan").write_text(json.dumps(document), "utf-8")
-        refused = specsync(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        refused = specsync(["apply", "--rate", "100", "--plan", "reviewed.plan"], tmp_path, env)
         assert refused.returncode == 1
         assert (
             "no longer matches" in refused.stderr and document["items"][0]["id"] in refused.stderr

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.journal import journal_path
 from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
 from specsync.state.lockfile_write import write_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, specsync
 
 
 def write_project(root: Path) -> None:
@@ -31,13 +32,34 @@ def write_project(root: Path) -> None:
     write_lockfile(root / "specsync.lock", Lockfile())  # nothing exported yet
 
 
-def quick(args: list[str], cwd: Path, stdin: int | None = None) -> subprocess.CompletedProcess[str]:
-    """The command, which must end within 20 s (a FIFO opened to read would block forever)."""
+def quick(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`specsync ARGS` (in this process), which must end within 20 s (a FIFO opened to read
+    would block forever; pytest's timeout ends a run that never returns)."""
+    started = time.monotonic()
+    result = specsync(args, cwd, env)
+    assert time.monotonic() - started < 20
+    return _no_crash(result)
+
+
+def quick_process(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`specsync ARGS` as a real process whose standard input is a pipe, within 20 s."""
     started = time.monotonic()
     result = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=20, check=False, stdin=stdin
+        [SPECSYNC, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        stdin=subprocess.PIPE,
     )
     assert time.monotonic() - started < 20
+    return _no_crash(result)
+
+
+def _no_crash(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert "internal error" not in result.stderr, result
     assert_not_a_crash(result)
     return result
@@ -51,7 +73,7 @@ def test_a_fifo_named_j2_under_the_manifests_blocks_no_command(tmp_path: Path) -
     (tmp_path / "manifests" / "snippets").mkdir()
     os.mkfifo(tmp_path / "manifests" / "snippets" / "trap.j2")
     for command in (["validate"], ["plan"], ["apply", "--emulator"]):
-        result = quick([SPECSYNC, *command], tmp_path)
+        result = quick([*command], tmp_path)
         assert result.returncode == 0, (command, result.stdout, result.stderr)
 
 
@@ -63,7 +85,7 @@ def test_a_fifo_included_by_a_script_is_a_located_problem(tmp_path: Path) -> Non
         "utf-8",
     )
     os.mkfifo(tmp_path / "manifests" / "trap.j2")
-    result = quick([SPECSYNC, "validate"], tmp_path)
+    result = quick(["validate"], tmp_path)
     assert result.returncode == 1
     assert "trap.j2 (not a regular file)" in result.stderr
 
@@ -75,7 +97,7 @@ def test_a_fifo_at_the_journals_place_blocks_neither_plan_nor_apply(tmp_path: Pa
     # The emulator commands are pointed at specsync.lock (rehearsals keep their own).
     rehearsal_on_it = ["--emulator", "--lockfile", "specsync.lock"]
     for command in (["plan"], ["apply", *rehearsal_on_it], ["status", *rehearsal_on_it]):
-        result = quick([SPECSYNC, *command], tmp_path)
+        result = quick([*command], tmp_path)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "journal's place holds something that is not a regular file (a FIFO)" in (
             result.stderr
@@ -101,11 +123,11 @@ def test_a_saved_plan_that_breaks_the_json_parser_is_refused_with_exit_1(
     write_project(tmp_path)
     saved = tmp_path / "reviewed.plan"
     saved.write_text(content, "utf-8")
-    result = quick([SPECSYNC, "apply", "--emulator", "--plan", str(saved)], tmp_path)
+    result = quick(["apply", "--emulator", "--plan", str(saved)], tmp_path)
     assert result.returncode == 1, result.stderr
     assert f"reviewed.plan: not a saved plan ({says})" in result.stderr
     assert read_lockfile(tmp_path / "specsync.lock") == Lockfile()  # nothing applied
-    result = quick([SPECSYNC, "plan", "--out", str(saved)], tmp_path)
+    result = quick(["plan", "--out", str(saved)], tmp_path)
     assert result.returncode == 1, result.stderr
     assert "refusing to replace" in result.stderr and "not a saved plan" in result.stderr
     assert saved.read_text("utf-8") == content  # not replaced
@@ -120,7 +142,7 @@ def test_validate_with_a_root_that_does_not_exist_exits_1(tmp_path: Path) -> Non
         (tmp_path / "nonexistent", "no such folder"),
         (tmp_path / "specsync.lock", "not a folder"),
     ):
-        result = quick([SPECSYNC, "validate", "--root", str(root)], tmp_path)
+        result = quick(["validate", "--root", str(root)], tmp_path)
         assert result.returncode == 1, result
         assert f"{root}: --root: {says}" in result.stderr
 
@@ -128,29 +150,29 @@ def test_validate_with_a_root_that_does_not_exist_exits_1(tmp_path: Path) -> Non
 def test_twenty_thousand_unmatched_targets_print_a_bounded_message(tmp_path: Path) -> None:
     write_project(tmp_path)
     targets = [arg for n in range(20_000) for arg in ("--target", f"nothing-{n}/*")]
-    result = quick([SPECSYNC, "plan", *targets], tmp_path)
+    result = quick(["plan", *targets], tmp_path)
     assert result.returncode == 1
     assert len(result.stderr) < 2_000, len(result.stderr)
     assert "'nothing-0/*' matches no item" in result.stderr
     assert "and 19,995 more --target globs match none" in result.stderr
     huge = "x" * 100_000
-    result = quick([SPECSYNC, "validate", "--target", huge], tmp_path)
+    result = quick(["validate", "--target", huge], tmp_path)
     assert result.returncode == 1 and len(result.stderr) < 1_000, len(result.stderr)
 
 
 def test_a_pipe_named_as_a_manifest_is_called_what_it_is(tmp_path: Path) -> None:
     write_project(tmp_path)
-    result = quick([SPECSYNC, "validate", "/dev/stdin"], tmp_path, stdin=subprocess.PIPE)
+    result = quick_process(["validate", "/dev/stdin"], tmp_path)
     assert result.returncode == 1
     assert "/dev/stdin: not a regular file (a FIFO)" in result.stderr, result.stderr
     assert "broken symbolic link" not in result.stderr
-    result = quick([SPECSYNC, "validate", "/dev/null"], tmp_path)
+    result = quick(["validate", "/dev/null"], tmp_path)
     assert "/dev/null: not a regular file (a character device)" in result.stderr
     (tmp_path / "dangling.yaml").symlink_to(tmp_path / "gone.yaml")
-    result = quick([SPECSYNC, "validate", "dangling.yaml"], tmp_path)
+    result = quick(["validate", "dangling.yaml"], tmp_path)
     assert "dangling.yaml: broken symbolic link" in result.stderr
     (tmp_path / "loop.yaml").symlink_to("loop.yaml")
-    result = quick([SPECSYNC, "validate", "loop.yaml"], tmp_path)
+    result = quick(["validate", "loop.yaml"], tmp_path)
     assert "loop.yaml: a symbolic link loop (to loop.yaml)" in result.stderr
 
 
@@ -161,29 +183,29 @@ def test_status_recording_done_keeps_a_saved_plan_and_a_refusal_names_the_entry(
     from specsync.state.lockfile_write import write_lockfile
 
     write_project(tmp_path)
-    rehearsal = tmp_path / ".specsync" / "emulator.lock"  # where --emulator runs record
-    assert quick([SPECSYNC, "apply", "--emulator"], tmp_path).returncode == 0
-    with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
-        manifest.write("  v1: {script: 'Yo.'}\n")
-    assert (
-        quick([SPECSYNC, "plan", "--emulator", "--out", "reviewed.plan"], tmp_path).returncode == 0
-    )
-    copy = (tmp_path / "reviewed.plan").read_bytes()
-    status = quick([SPECSYNC, "status", "--emulator", "--wait"], tmp_path)
-    assert status.returncode == 0, status.stderr
-    lock = read_lockfile(rehearsal)
-    assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
-    # Another change to v0's entry (a merge bringing another export): refused, named.
-    moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
-    write_lockfile(rehearsal, dataclasses.replace(lock, entries={"v0/en": moved}))
-    refused = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
-    assert refused.returncode == 1
-    assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
-        refused.stderr
-    ), refused.stderr
-    write_lockfile(rehearsal, lock)  # back to what status recorded
-    (tmp_path / "reviewed.plan").write_bytes(copy)
-    applied = quick([SPECSYNC, "apply", "--emulator", "--plan", "reviewed.plan"], tmp_path)
+    lockfile = tmp_path / "specsync.lock"
+    with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
+        env = env_for(emu.url)
+        assert quick(["apply"], tmp_path, env).returncode == 0
+        with (tmp_path / "manifests" / "videos.yaml").open("a", encoding="utf-8") as manifest:
+            manifest.write("  v1: {script: 'Yo.'}\n")
+        assert quick(["plan", "--out", "reviewed.plan"], tmp_path, env).returncode == 0
+        copy = (tmp_path / "reviewed.plan").read_bytes()
+        status = quick(["status", "--wait"], tmp_path, env)
+        assert status.returncode == 0, status.stderr
+        lock = read_lockfile(lockfile)
+        assert lock.entries["v0/en"].state == "done"  # status wrote into the lockfile
+        # Another change to v0's entry (a merge bringing another export): refused, named.
+        moved = lock.entries["v0/en"]._replace(project_id="emu-from-a-merge")
+        write_lockfile(lockfile, dataclasses.replace(lock, entries={"v0/en": moved}))
+        refused = quick(["apply", "--plan", "reviewed.plan"], tmp_path, env)
+        assert refused.returncode == 1
+        assert "records other exports than when the plan was saved (entries changed: v0/en)" in (
+            refused.stderr
+        ), refused.stderr
+        write_lockfile(lockfile, lock)  # back to what status recorded
+        (tmp_path / "reviewed.plan").write_bytes(copy)
+        applied = quick(["apply", "--plan", "reviewed.plan"], tmp_path, env)
     assert applied.returncode == 0, applied.stderr
     assert "submitted v1/en (create)" in applied.stderr
     assert "1 submitted" in applied.stderr and "1 unchanged" in applied.stderr

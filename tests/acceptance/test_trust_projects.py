@@ -18,7 +18,7 @@ import pytest
 from specsync.state.journal import Journal, journal_path
 from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_write import write_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, env_for, run, specsync
 from tests.helpers.hostile_server import HostileServer
 
 NO_NETWORK = ["unshare", "-n"]
@@ -98,12 +98,12 @@ def test_a_project_file_owned_by_another_user_is_refused(tmp_path: Path) -> None
     )
     os.chown(project_file, 12345, 12345)  # a shared folder: someone else's file
     for command in (["validate"], ["plan"], ["render", "--target", "v0/en"]):
-        result = run([SPECSYNC, *command], tmp_path)
+        result = specsync([*command], tmp_path)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "specsync.yaml: owned by another user (uid 12345)" in result.stderr, command
         assert "planted" not in result.stdout
     os.chown(project_file, os.getuid(), os.getgid())  # the user's own: read as before
-    result = run([SPECSYNC, "render", "--target", "v0/en"], tmp_path)
+    result = specsync(["render", "--target", "v0/en"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Hello planted." in result.stdout
 
@@ -144,7 +144,7 @@ def test_a_project_inside_another_projects_manifests_is_refused_from_both_sides(
             (team, ["validate"]),
         ]
         for cwd, command in runs:
-            result = run([SPECSYNC, *command], cwd, env=env)
+            result = specsync([*command], cwd, env=env)
             assert result.returncode == 1, (cwd, command, result.stdout, result.stderr)
             assert f"manifests/team/{inner_marker}" in result.stderr, result.stderr
             assert f"of the project at {tmp_path}" in result.stderr, result.stderr

@@ -54,7 +54,7 @@ def test_a_refused_model_is_failed_with_the_services_code_and_message(
 ) -> None:
     project = _project(tmp_path, REFUSED)
     fake.models = {"models": [model_entry("M1"), model_entry("M9")]}  # listed, refused
-    done = specsync(["apply", "--format", output], project, _env(fake))
+    done = specsync(["apply", "--rate", "100", "--format", output], project, _env(fake))
     assert done.returncode == 1, done.stderr
     assert_not_a_crash(done)
     shown = done.stdout if output != "text" else done.stderr
@@ -79,7 +79,7 @@ def test_a_refused_user_key_stops_the_run_once_as_a_credentials_problem(
     videos = "".join(f"  v{n}: {{script: hello {n}}}\n" for n in range(6))
     project = _project(tmp_path, "defaults: {model: M1, locales: [en]}\nvideos:\n" + videos)
     env = _env(fake, AISTUDIOS_USER_KEY="wrong-user-key-123")
-    done = specsync(["apply", "--concurrency", "1"], project, env)
+    done = specsync(["apply", "--rate", "100", "--concurrency", "1"], project, env)
     assert done.returncode == 1
     assert "AISTUDIOS_APP_ID and AISTUDIOS_USER_KEY" in done.stderr
     assert done.stderr.count("AISTUDIOS_USER_KEY") == 1  # said once, not once per item
@@ -88,6 +88,8 @@ def test_a_refused_user_key_stops_the_run_once_as_a_credentials_problem(
     assert fake.exports == []
 
 
+# Real-time expiry: a 3 s run so that 1 s tokens expire in the middle of it.
+@pytest.mark.slow
 def test_tokens_expiring_every_second_lose_no_item_and_bill_none_twice(tmp_path: Path) -> None:
     videos = "".join(f"  v{n:02}: {{script: hello {n}}}\n" for n in range(30))
     project = _project(tmp_path, "defaults: {model: M1, locales: [en]}\nvideos:\n" + videos)
@@ -186,7 +188,7 @@ def test_doctor_flags_an_emulator_made_lockfile(tmp_path: Path, fake: VendorFake
 
 def test_apply_warns_of_unlisted_models_and_exports_them(tmp_path: Path, fake: VendorFake) -> None:
     project = _project(tmp_path, UNKNOWN_MODEL)
-    done = specsync(["apply"], project, _env(fake))
+    done = specsync(["apply", "--rate", "100"], project, _env(fake))
     assert done.returncode == 0, done.stderr
     assert "manifests/v.yaml:" in done.stderr and "(bad/en)" in done.stderr
     # The same words as doctor's warning.
@@ -205,7 +207,7 @@ def test_apply_warns_and_goes_on_when_the_model_list_is_unavailable(
     else:
         fake.models = [{"name": "no id"}] if listing == "garbage" else []
     started = time.monotonic()
-    done = specsync(["apply"], project, _env(fake))
+    done = specsync(["apply", "--rate", "100"], project, _env(fake))
     assert done.returncode == 0, done.stderr
     # One attempt only: a check that may be skipped never waits out a Retry-After.
     assert time.monotonic() - started < 20

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import subprocess
+from pathlib import Path
 
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import SPECSYNC, assert_not_a_crash
+from tests.helpers import assert_not_a_crash, specsync
 
 FLOAT_FIELDS = {
     "latency": "--latency",
@@ -54,10 +54,10 @@ def test_every_float_field_of_the_config_is_checked() -> None:
         ("--url-ttl", "nan"),
     ],
 )
-def test_cli_refuses_nan_and_infinities_with_a_usage_message(flag: str, value: str) -> None:
-    result = subprocess.run(
-        [SPECSYNC, "emulator", flag, value], capture_output=True, text=True, timeout=20
-    )
+def test_cli_refuses_nan_and_infinities_with_a_usage_message(
+    flag: str, value: str, tmp_path: Path
+) -> None:
+    result = specsync(["emulator", flag, value], tmp_path)
 
     assert result.returncode == 1
     assert f"{flag} must be a finite number, got {float(value)}" in result.stderr

@@ -119,6 +119,8 @@ def test_rate_limit_allows_a_burst_then_429_with_retry_after() -> None:
         assert raw_export(emu)[0] == 429
 
 
+# Rate timing: 2 s of requests paced at the emulator's limit.
+@pytest.mark.slow
 def test_rate_limit_lets_a_client_pacing_itself_at_the_limit_through() -> None:
     with running_emulator(EmulatorConfig(rate_limit=20)) as emu, requests.Session() as session:
         start = time.monotonic()

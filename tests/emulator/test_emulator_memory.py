@@ -8,6 +8,8 @@ import json
 import tracemalloc
 from urllib.parse import urlsplit
 
+import pytest
+
 from specsync.emulator import EmulatorConfig, running_emulator
 
 BODY = json.dumps({"language": "en", "text": "Sample Script", "model": "M000045058"})
@@ -27,6 +29,8 @@ def exchange(connection: http.client.HTTPConnection, rounds: int) -> None:
         connection.getresponse().read()
 
 
+# Scaling: thousands of requests to see memory stay flat (about 4 s of CPU).
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_number_of_requests() -> None:
     config = EmulatorConfig(render_seconds=0, journal_memory=JOURNAL_MEMORY)
     with running_emulator(config) as emu:

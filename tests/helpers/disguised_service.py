@@ -62,7 +62,9 @@ def disguised(emulator_url: str, seen: list[str] | None = None) -> Iterator[str]
             pass
 
     server = LoopbackServer(Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

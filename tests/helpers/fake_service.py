@@ -69,7 +69,9 @@ def fake_service(host: str = "127.0.0.1", mark_exports: bool = False) -> Iterato
             pass
 
     server = ThreadingHTTPServer((host, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     state.url = f"http://{host}:{server.server_address[1]}"
     try:

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 import pytest
 
+from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.state.lockfile_read import read_lockfile
-from tests.helpers import EXAMPLES, SPECSYNC, run
+from tests.helpers import EXAMPLES, env_for, specsync
 from tests.helpers.chromium import LOAD_EVERY_PLAYER, OpenPage, chromium, png_is_blank
 
 
@@ -26,26 +27,27 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of examples/ after `apply --emulator`, `status --emulator --wait --pull` and
-    `review --emulator`: the flow README shows."""
+    """A copy of examples/ after `apply`, `status --wait --pull` and `review`: the flow README
+    shows, against an emulator that renders in 0.1 s (`--emulator`'s take 2 s)."""
     project = tmp_path_factory.mktemp("example") / "project"
     shutil.copytree(EXAMPLES, project)
-    for command in (
-        ["apply", "--emulator"],
-        ["status", "--emulator", "--wait", "--pull", "--timeout", "60"],
-        ["review", "--emulator"],
-    ):
-        result = run([SPECSYNC, *command], project, timeout=120)
-        assert result.returncode == 0, (command, result.stderr)
+    with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
+        for command in (
+            ["apply", "--rate", "100"],
+            ["status", "--wait", "--pull", "--timeout", "60"],
+            ["review"],
+        ):
+            result = specsync(command, project, env_for(emu.url))
+            assert result.returncode == 0, (command, result.stderr)
     return project
 
 
 def lockfile_of(project: Path) -> Path:
-    # The lockfile `review --emulator` read: the page names it in its first line.
+    # The lockfile `review` read: the page names it in its first line.
     for candidate in (project / "specsync.lock", *project.glob(".specsync/**/*.lock")):
         if candidate.is_file():
             return candidate
-    raise AssertionError("no lockfile after apply --emulator")
+    raise AssertionError("no lockfile after apply")
 
 
 def page_of(project: Path) -> Path:
@@ -213,7 +215,7 @@ def hostile(tmp_path: Path) -> Path:
     )
     orphan = orphan.with_request({"language": "en", "text": HOSTILE_SCRIPT, "model": "M<1>"})
     write_lockfile(tmp_path / "specsync.lock", with_entries(empty(), [orphan]))
-    result = run([SPECSYNC, "review"], tmp_path)
+    result = specsync(["review"], tmp_path)
     assert result.returncode == 0, result.stderr
     return tmp_path
 
@@ -223,7 +225,9 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
     html = page_file.read_text(encoding="utf-8")
     assert "<img" not in html and "\x1b" not in html
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     try:
         opened = OpenPage(browser, page_file)
         page = opened.page
@@ -254,6 +258,8 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
         server.server_close()
 
 
+# Scaling: a thousand tiles laid out and scrolled in Chromium (5-10 s).
+@pytest.mark.slow
 def test_a_thousand_tiles_load_players_only_near_the_view(browser: Any, tmp_path: Path) -> None:
     from tests.helpers.page_samples import done_and_pulled_project
 

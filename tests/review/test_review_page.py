@@ -21,7 +21,7 @@ from specsync.review.mp4 import movie_duration
 from specsync.review.page import render_page
 from specsync.state.lockfile_data import empty
 from specsync.state.lockfile_update import uncertain_entry, with_entries, with_state
-from tests.helpers import SPECSYNC, assert_not_a_crash, run
+from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
 from tests.helpers.page_samples import build, done_and_pulled, exported, item, pulled, write_review
 
 
@@ -183,12 +183,12 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
     )
     (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
     (tmp_path / "manifests" / "sub").mkdir()
-    result = run([SPECSYNC, "review"], tmp_path / "manifests" / "sub")
+    result = specsync(["review"], tmp_path / "manifests" / "sub")
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert page.count('data-state="not-exported"') == 2 and "specsync apply exports it" in page
     assert page.count("<code>manifests/m.yaml:4</code>") == 2  # from the project root
-    other = run([SPECSYNC, "review", "--out", "elsewhere/page", "--format", "json"], tmp_path)
+    other = specsync(["review", "--out", "elsewhere/page", "--format", "json"], tmp_path)
     assert other.returncode == 0 and (tmp_path / "elsewhere/page/index.html").is_file()
     document = json.loads(other.stdout)
     assert document["page"] == "elsewhere/page/index.html"
@@ -196,7 +196,7 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
         ("hello/en", "not-exported", "specsync apply exports it"),
         ("hello/ko", "not-exported", "specsync apply exports it"),
     ]
-    unmatched = run([SPECSYNC, "review", "--target", "nothing/*"], tmp_path)
+    unmatched = specsync(["review", "--target", "nothing/*"], tmp_path)
     assert unmatched.returncode == 1 and "nothing/*" in unmatched.stderr
     assert_not_a_crash(unmatched)
 
@@ -213,7 +213,7 @@ def test_a_rehearsal_review_names_sources_from_the_project_not_from_its_state_fo
         encoding="utf-8",
     )
     (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
-    result = run([SPECSYNC, "review", "--emulator"], tmp_path / "manifests")
+    result = specsync(["review", "--emulator"], tmp_path / "manifests")
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert "<code>manifests/m.yaml:4</code>" in page and "../manifests" not in page
@@ -238,7 +238,7 @@ def test_review_refuses_bad_manifests_and_a_page_path_it_cannot_write(tmp_path: 
     (tmp_path / "manifests").mkdir()
     manifest = tmp_path / "manifests" / "m.yaml"
     manifest.write_text("specsync: 1\nvideos:\n  hello: {script: Hi.}\n", encoding="utf-8")
-    broken = run([SPECSYNC, "review"], tmp_path)  # no model, no locale
+    broken = specsync(["review"], tmp_path)  # no model, no locale
     assert broken.returncode == 1 and "manifests/m.yaml:3" in broken.stderr
     assert not (tmp_path / "review").exists()
     manifest.write_text(
@@ -249,11 +249,11 @@ def test_review_refuses_bad_manifests_and_a_page_path_it_cannot_write(tmp_path: 
     outside.write_text("not yours", encoding="utf-8")
     (tmp_path / "review").mkdir()
     (tmp_path / "review" / "index.html").symlink_to(outside)
-    linked = run([SPECSYNC, "review"], tmp_path)
+    linked = specsync(["review"], tmp_path)
     assert linked.returncode == 1 and "symbolic link" in linked.stderr
     assert outside.read_text(encoding="utf-8") == "not yours"
     (tmp_path / "taken").write_text("a file", encoding="utf-8")
-    taken = run([SPECSYNC, "review", "--out", "taken"], tmp_path)
+    taken = specsync(["review", "--out", "taken"], tmp_path)
     assert taken.returncode == 1 and "cannot write the page" in taken.stderr
     assert_not_a_crash(linked)
     assert_not_a_crash(taken)
@@ -271,6 +271,7 @@ def test_open_hands_the_page_to_the_desktop_opener(tmp_path: Path) -> None:
     opener.write_text(f'#!/bin/sh\necho "$1" > {tmp_path}/opened\n', encoding="utf-8")
     opener.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    # A real process: the opener it starts is left running, not waited for.
     result = run([SPECSYNC, "review", "--open"], tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     for _ in range(100):  # the opener runs beside specsync, not waited for

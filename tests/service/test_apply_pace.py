@@ -63,6 +63,8 @@ def sustained_rate(records: list[dict[str, Any]]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
+# Rate timing: a paced run measured against the clock.
+@pytest.mark.slow
 def test_only_the_rate_given_keeps_that_rate_at_a_slow_service(tmp_path: Path) -> None:
     # 0.4 s per answer and 25/s allowed: 10 in flight are needed. The old fixed default of
     # 4 in flight reached 10/s (40 %).

@@ -125,6 +125,8 @@ def test_after_the_grace_the_unanswered_are_uncertain_and_apply_ends(tmp_path: P
     assert took < 2.5  # the grace, not the 30 s deadline
 
 
+# A real-time limit: a second of nothing but 429 answers.
+@pytest.mark.slow
 def test_nothing_but_429_ends_the_run_after_the_pushback_limit(tmp_path: Path) -> None:
     """100 items against a service answering only 429 took 470 s and 600 requests; now
     the run gives up after the pushback limit (here 1 s) and the rest is not sent."""

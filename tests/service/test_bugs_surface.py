@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from specsync.cli import main as cli
+from specsync.emulator import EmulatorConfig, running_emulator
 from specsync.service.http.transport import Request, Transport
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_read import read_lockfile
@@ -115,20 +116,22 @@ def test_a_bug_in_pulls_download_exits_3_and_leaves_the_lockfile(
     project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_project(project, 1)
-    assert main_exit(["apply", "--emulator"]) == 0
-    assert main_exit(["status", "--emulator", "--wait", "--timeout", "30"]) == 0
-    rehearsal = project / ".specsync" / "emulator.lock"  # every --emulator run's lockfile
-    before = rehearsal.read_bytes()
-    assert read_lockfile(rehearsal).entries["v00/en"].state == "done"
-    capsys.readouterr()
+    lockfile = project / "specsync.lock"
+    with running_emulator(EmulatorConfig(render_seconds=0.1)) as emu:
+        monkeypatch.setenv("SPECSYNC_API_BASE", emu.url)
+        assert main_exit(["apply"]) == 0
+        assert main_exit(["status", "--wait", "--timeout", "30"]) == 0
+        before = lockfile.read_bytes()
+        assert read_lockfile(lockfile).entries["v00/en"].state == "done"
+        capsys.readouterr()
 
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise TypeError("injected")
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise TypeError("injected")
 
-    monkeypatch.setattr("specsync.service.download.download", broken)
-    code = main_exit(["pull", "--emulator"])
+        monkeypatch.setattr("specsync.service.download.download", broken)
+        code = main_exit(["pull"])
     assert_crash(code, capsys, project)
-    assert rehearsal.read_bytes() == before
+    assert lockfile.read_bytes() == before
 
 
 def test_a_bug_in_the_renderers_code_generator_is_no_template_error(

@@ -76,7 +76,9 @@ def server() -> Iterator[Server]:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:
         yield state
@@ -296,6 +298,8 @@ def test_too_little_free_space_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+# A stalled body and a real-time read timeout.
+@pytest.mark.slow
 def test_a_stalled_body_is_given_up_after_the_read_timeout(server: Server, tmp_path: Path) -> None:
     release = threading.Event()
 
@@ -381,6 +385,8 @@ def test_anything_but_a_regular_part_of_one_link_is_replaced_not_used(
     assert outside.read_bytes() == VIDEO[:1000] and outside.stat().st_nlink == 1
 
 
+# A trickling host and a real-time per-file deadline.
+@pytest.mark.slow
 def test_a_status_line_trickled_forever_meets_the_files_deadline(tmp_path: Path) -> None:
     from tests.helpers.hostile_server import HostileServer
 

@@ -38,12 +38,15 @@ def project(tmp_path: Path) -> Path:
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AISTUDIOS_", "SPECSYNC_"))}
     env.update(SPECSYNC_API_BASE=url, AISTUDIOS_API_KEY="anything")
+    # The tests' first poll after 0.1 s (tests/conftest.py), not 1 s: the renders are short.
+    env[POLL_INTERVAL_ENV] = os.environ.get(POLL_INTERVAL_ENV, "0.1")
     return env
 
 
 @pytest.fixture
 def emu_env() -> Iterator[dict[str, str]]:
-    with running_emulator(EmulatorConfig(render_seconds=2.0)) as emu:
+    # Renders of 1 s: long enough that a status right after apply still sees them rendering.
+    with running_emulator(EmulatorConfig(render_seconds=1.0)) as emu:
         yield _env(emu.url)
 
 
@@ -102,9 +105,17 @@ def test_failed_render_is_recorded_and_exits_1(project: Path) -> None:
     assert {e.state for e in lock.entries.values()} == {"failed"}
 
 
+@pytest.fixture
+def quick_env() -> Iterator[dict[str, str]]:
+    """An emulator rendering in 0.2 s, for tests that only wait for renders to end."""
+    with running_emulator(EmulatorConfig(render_seconds=0.2)) as emu:
+        yield _env(emu.url)
+
+
 def test_unknown_project_id_is_reported_not_polled_forever(
-    project: Path, emu_env: dict[str, str]
+    project: Path, quick_env: dict[str, str]
 ) -> None:
+    emu_env = quick_env
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
     path = project / "specsync.lock"
     old = read_lockfile(path).entries["a/en"].project_id
@@ -136,11 +147,12 @@ def test_emulator_lockfile_is_not_sent_to_the_real_service(project: Path) -> Non
     assert len(json.loads(shown.stdout)["items"]) == 2
 
 
-def test_apply_lock_busy_is_a_clear_error(project: Path, emu_env: dict[str, str]) -> None:
+def test_apply_lock_busy_is_a_clear_error(project: Path, quick_env: dict[str, str]) -> None:
     from specsync.state.journal import hold_apply_lock
 
+    emu_env = quick_env
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
-    time.sleep(2.2)  # renders finish, so status has final states to record
+    time.sleep(0.4)  # renders finish, so status has final states to record
     # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
     assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
@@ -248,7 +260,7 @@ def test_a_bad_poll_interval_is_refused(text: str) -> None:
 def test_status_with_a_bad_poll_interval_exits_1_naming_it(
     project: Path, emu_env: dict[str, str]
 ) -> None:
-    assert specsync(["apply"], project, emu_env).returncode == 0
+    assert specsync(["apply", "--rate", "100"], project, emu_env).returncode == 0
     before = (project / "specsync.lock").read_bytes()
     result = specsync(["status", "--wait"], project, {**emu_env, POLL_INTERVAL_ENV: "0"})
     assert result.returncode == 1, result.stderr
