@@ -238,12 +238,18 @@ def test_shell_completion_is_left_to_click() -> None:
 
 
 def _modules_after_validate(cwd: Path, *args: str) -> tuple[object, dict[str, str]]:
-    """(exit code, {module: its type's name}) after main() ran in a fresh interpreter."""
+    """(exit code, {module: its type's name}) after `validate ARGS` ran in a fresh
+    interpreter."""
+    return _modules_after(cwd, "validate", *args)
+
+
+def _modules_after(cwd: Path, *args: str) -> tuple[object, dict[str, str]]:
+    """(exit code, {module: its type's name}) after main(ARGS) ran in a fresh interpreter."""
     code = (
         "import json, sys\n"
         "from specsync.cli.main import main\n"
         "try:\n"
-        f"    main({['validate', *args]!r})\n"
+        f"    main({list(args)!r})\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
         "kinds = {name: type(module).__name__ for name, module in sys.modules.items()}\n"
@@ -264,6 +270,32 @@ def test_a_plain_validate_loads_neither_click_nor_inspect(tmp_path: Path) -> Non
     # dataclass defined on the way has a docstring (else this fails: give it one).
     assert kinds["inspect"] == "DeferredModule"
     assert "ast" not in kinds
+
+
+@pytest.mark.parametrize(
+    ("args", "deferred"),
+    [(["validate"], True), (["plan", "--no-cache"], False), (["--help"], False)],
+)
+def test_only_validate_puts_the_stand_in_for_inspect(
+    tmp_path: Path, args: list[str], deferred: bool
+) -> None:
+    # The stand-in saves ~8 ms where they count (the hook's validate); a command that may
+    # hand inspect to libraries (click's help, Jinja, the HTTP stack) keeps the real module.
+    code = (
+        "import sys\n"
+        "import specsync.cli.main as main\n"
+        "made = []\n"
+        "main.defer_unused_modules = lambda: made.append(1)\n"
+        "try:\n"
+        f"    main.main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(bool(made), file=sys.__stdout__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=_project(tmp_path)
+    )
+    assert done.stdout.strip().splitlines()[-1] == str(deferred), done.stderr
 
 
 def test_the_console_script_and_python_m_answer_alike(tmp_path: Path) -> None:
