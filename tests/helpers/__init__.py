@@ -1,6 +1,6 @@
 """What the tests share, in one package, imported one way: `from tests.helpers import ...`
 for the names below; servers and fakes from their modules (`tests.helpers.hostile_server`,
-`tests.helpers.disguised_service`, ...). Fixtures stay in tests/conftest.py.
+`tests.helpers.disguised_service`, `tests.helpers.tls`, ...). Fixtures stay in tests/conftest.py.
 
 - commands: `specsync()` runs the CLI in this process (the default way in), `run()` a real
   process (`SPECSYNC`, `SPECSYNC_MODULE`) where the process is what is tested; `env_for()`

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from specsync.service.client import Client, ExportResult
 from specsync.service.credentials import Credentials
 from specsync.service.errors import AuthError, ClientError, ConfigError
 from specsync.service.http.reply import MAX_RESPONSE_BYTES
+from tests.helpers.tls import self_signed_certificate
 
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
 KEY = "test-key-123"
@@ -589,19 +588,8 @@ def test_a_closed_client_sends_nothing(emulator: RunningEmulator) -> None:
 
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    """A certificate for 127.0.0.1 and its key."""
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +28,7 @@ from specsync.service.http.transport import Request, Transport
 from tests.helpers.apply_fixtures import Quiet, items
 from tests.helpers.fake_service import standalone_emulator
 from tests.helpers.hostile_server import HostileServer
+from tests.helpers.tls import self_signed_certificate
 
 KEY = "deadline-test-key-123"
 REQUEST = {"language": "en", "text": "Sample Script", "model": "M000045058"}
@@ -389,17 +388,7 @@ def test_answers_keep_their_json_through_the_stand_in() -> None:
 def tls_server_context(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
     """A server context with a certificate for 127.0.0.1 (made with the openssl command),
     and the certificate for the client to trust."""
-    if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context, cert
