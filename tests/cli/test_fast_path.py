@@ -21,6 +21,7 @@ from specsync.cli import fast_path
 from specsync.cli import main as cli
 from specsync.cli.fast_path import PlainValidate, plain_validate
 from tests.helpers import SPECSYNC, run, specsync
+from tests.helpers.commands import modules_after_main
 
 VALID = """\
 specsync: 1
@@ -237,33 +238,8 @@ def test_shell_completion_is_left_to_click() -> None:
 # Real processes ---------------------------------------------------------------------------
 
 
-def _modules_after_validate(cwd: Path, *args: str) -> tuple[object, dict[str, str]]:
-    """(exit code, {module: its type's name}) after `validate ARGS` ran in a fresh
-    interpreter."""
-    return _modules_after(cwd, "validate", *args)
-
-
-def _modules_after(cwd: Path, *args: str) -> tuple[object, dict[str, str]]:
-    """(exit code, {module: its type's name}) after main(ARGS) ran in a fresh interpreter."""
-    code = (
-        "import json, sys\n"
-        "from specsync.cli.main import main\n"
-        "try:\n"
-        f"    main({list(args)!r})\n"
-        "except SystemExit as exit:\n"
-        "    code = exit.code\n"
-        "kinds = {name: type(module).__name__ for name, module in sys.modules.items()}\n"
-        "print(json.dumps([code, kinds]), file=sys.__stdout__)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=False
-    )
-    exit_code, kinds = json.loads(done.stdout.strip().splitlines()[-1])
-    return exit_code, kinds
-
-
 def test_a_plain_validate_loads_neither_click_nor_inspect(tmp_path: Path) -> None:
-    code, kinds = _modules_after_validate(_project(tmp_path), "manifests/valid.yaml")
+    code, kinds = modules_after_main(["validate", "manifests/valid.yaml"], _project(tmp_path))
     assert code == 0
     assert not {"click", "jinja2", "jsonschema", "requests"} & set(kinds)
     # dataclasses imported inspect's stand-in and never needed the real module: every

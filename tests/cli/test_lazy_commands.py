@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import json
 import pkgutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 import specsync.cli
 from specsync.cli import main as cli
 from tests.helpers import ROOT
+from tests.helpers.commands import modules_after_main
 
 CLI_DIR = ROOT / "specsync" / "cli"
 
@@ -86,27 +86,9 @@ videos:
 """
 
 
-def _modules_after(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
-    """(exit code, modules imported) of one in-process run of main(argv), in a child."""
-    code = (
-        "import json, sys\n"
-        "from specsync.cli.main import main\n"
-        "try:\n"
-        f"    main({argv!r})\n"
-        "except SystemExit as exit:\n"
-        "    code = exit.code\n"
-        "print(json.dumps([code, sorted(sys.modules)]), file=sys.__stdout__)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=False
-    )
-    exit_code, modules = json.loads(result.stdout.strip().splitlines()[-1])
-    return exit_code, set(modules)
-
-
 @pytest.mark.parametrize(("flag", "expected"), [([], 0), (["--detailed-exitcode"], 2)])
 def test_plan_returns_its_exit_code_to_main(tmp_path: Path, flag: list[str], expected: int) -> None:
     (tmp_path / "a.yaml").write_text(MANIFEST, encoding="utf-8")
-    code, modules = _modules_after(["plan", "--no-cache", *flag, "a.yaml"], tmp_path)
+    code, modules = modules_after_main(["plan", "--no-cache", *flag, "a.yaml"], tmp_path)
     assert code == expected
     assert "requests" not in modules

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import json
 import os
 import shutil
 import signal
@@ -158,3 +159,23 @@ def _process_state_restored() -> Iterator[None]:
             gc.enable()
         sys.setrecursionlimit(recursion_limit)
         tempfile.tempdir = temporary_folder
+
+
+def modules_after_main(argv: Sequence[str], cwd: Path) -> tuple[object, dict[str, str]]:
+    """(exit code, {module: its type's name}) after `main(argv)` ran in a fresh interpreter:
+    what a command imports, free of what this test process has imported already."""
+    code = (
+        "import json, sys\n"
+        "from specsync.cli.main import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "kinds = {name: type(module).__name__ for name, module in sys.modules.items()}\n"
+        "print(json.dumps([code, kinds]), file=sys.__stdout__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, check=False
+    )
+    exit_code, kinds = json.loads(done.stdout.strip().splitlines()[-1])
+    return exit_code, kinds
