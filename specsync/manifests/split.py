@@ -31,10 +31,12 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from specsync.errors import UserError
 from specsync.render import cache
 from specsync.render.processes import share_cpus, usable_cpus
 
 SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two files or more
+SPLIT_MODES = ("", "auto", "on", "1", "yes", "true", "off", "0", "no", "false")
 # Below this many bytes of manifests a split saves less wall time than it costs. Measured
 # on the bench's sets: a split costs ~0.03 s of CPU (fork, copied pages, the pipe, imports
 # both halves make), and saves about half the per-item work when a CPU is free: 256 KiB
@@ -178,6 +180,11 @@ def _identity(problem: Problem) -> tuple[object, ...]:
 def _halves(files: Files) -> tuple[Files, Files] | None:
     """The files in two runs of about equal size, or None when the run stays whole."""
     mode = os.environ.get(SPLIT_ENV, "").strip().lower()
+    if mode not in SPLIT_MODES:
+        # A typo ("of") silently meaning "auto" would be a setting that does nothing.
+        raise UserError(
+            f"{SPLIT_ENV} must be on, off or auto (or unset), got {os.environ[SPLIT_ENV]!r}"
+        )
     if mode in ("off", "0", "no", "false") or len(files) < 2:
         return None
     if not hasattr(os, "fork") or threading.active_count() > 1:

@@ -21,7 +21,7 @@ from specsync.manifests import split
 from specsync.manifests.split import Loaded
 from specsync.model import Item, Location, Problem
 from specsync.render import cache
-from tests.helpers import ROOT, SPECSYNC, run
+from tests.helpers import ROOT, SPECSYNC, assert_not_a_crash, run, specsync
 
 
 def _bench_script(name: str) -> ModuleType:
@@ -306,6 +306,23 @@ def test_other_problems_of_both_halves_are_merged_each_once(tmp_path: Path, fork
         "m3.yaml:2:1: bad",
         "specsync.yaml:1:1: broken project",
     ]
+
+
+@pytest.mark.parametrize("mode", ["nan", "of", "2", "auto please"])
+def test_an_unknown_split_setting_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # A typo read as "auto" would be a setting that silently does nothing.
+    monkeypatch.setenv(split.SPLIT_ENV, mode)
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {script: Hi}\n",
+        encoding="utf-8",
+    )
+    result = specsync(["validate", "m.yaml"], tmp_path)
+    assert result.returncode == 1
+    assert f"SPECSYNC_SPLIT must be on, off or auto (or unset), got {mode!r}" in result.stderr
+    assert_not_a_crash(result)
 
 
 def test_no_fork_or_split_off_or_small_runs_stay_in_one_process(
