@@ -24,5 +24,5 @@ def is_rehearsal_lockfile(path: str | PurePath) -> bool:
 def project_folder(lockfile: Path) -> Path:
     """The project folder a lockfile belongs to (where videos/ and review/ live): the
     lockfile's own folder, or for the rehearsal lockfile the one holding `.specsync/`."""
-    folder = lockfile.resolve().parent
-    return folder.parent if is_rehearsal_lockfile(lockfile.resolve()) else folder
+    resolved = lockfile.resolve()
+    return resolved.parent.parent if is_rehearsal_lockfile(resolved) else resolved.parent
