@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from specsync.plan import matches, require_matches
 from specsync.service.apply import recover
+from specsync.service.apply_prepare import marked_for_run
 from specsync.state import journal as journal_mod
 from specsync.state.lockfile_data import Lockfile
 from specsync.state.lockfile_read import read_lockfile
@@ -53,11 +54,10 @@ def _with_journal_folded(lockfile_path: Path, lock: Lockfile) -> tuple[Lockfile,
     if not path.exists():
         return lock, 0
     service = journal_mod.journal_service(path)
+    if service is not None:
+        # An empty lockfile takes the kind of the run that journalled, by apply's own rule.
+        lock = marked_for_run(lock, bool(service["emulator"]), "")
     emulator = lock.emulator
-    if not (lock.entries or lock.forgotten) and service is not None:
-        # An empty lockfile takes the kind of the run that journalled (as apply does).
-        emulator = bool(service["emulator"])
-        lock = replace(lock, emulator=emulator)
     host = lock.service or (str(service["host"]) if service else "")
     # The journal of the other kind of service, or of another host, is refused, not folded.
     return recover(lockfile_path, lock, emulator, host)
