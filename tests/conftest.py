@@ -7,7 +7,6 @@ import atexit
 import os
 import shutil
 import site
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,21 +40,19 @@ os.environ.pop("GIT_CONFIG_GLOBAL", None)  # a ~/.gitconfig by another name
 # (about 0.9 s saved by each of some 30 tests).
 os.environ["SPECSYNC_POLL_INTERVAL"] = "0.1"
 
-# bytecode, kept for the session -------------------------------------------------------
-# Several hundred tests start specsync (or a Python that imports it) as a program, or fork
-# this process to run it. Under PYTHONDONTWRITEBYTECODE=1 (set on this project's machines),
-# or with a stale __pycache__, each of them compiled specsync's modules from source again:
-# about 0.1 CPU-s a start, a cost no installed copy pays. This process and every one it
-# starts share one bytecode folder for the session instead (made by the first process that
-# loads this file; xdist's workers inherit it), outside the tree and removed at exit: the
-# user's folders still get no bytecode.
+# bytecode for the programs tests start --------------------------------------------------
+# Several hundred tests start specsync (or a Python that imports it) as a program. Under
+# PYTHONDONTWRITEBYTECODE=1 (set on this project's machines), or with a stale __pycache__,
+# each of them compiled specsync's modules from source again: about 0.05 CPU-s a start, a
+# cost no installed copy pays. They share one bytecode folder for the session instead
+# (made by the first process that loads this file; xdist's workers inherit it), outside the
+# tree and removed at exit: the user's folders still get no bytecode. This process keeps
+# its own setting (with a new folder it would compile its libraries again as well).
 if "SPECSYNC_TESTS_PYCACHE" not in os.environ:
     os.environ["SPECSYNC_TESTS_PYCACHE"] = tempfile.mkdtemp(prefix="specsync-tests-pycache-")
     atexit.register(shutil.rmtree, os.environ["SPECSYNC_TESTS_PYCACHE"], ignore_errors=True)
 os.environ["PYTHONPYCACHEPREFIX"] = os.environ["SPECSYNC_TESTS_PYCACHE"]
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.pycache_prefix = os.environ["SPECSYNC_TESTS_PYCACHE"]
-sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)
