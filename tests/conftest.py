@@ -78,3 +78,20 @@ def emulator() -> Iterator[RunningEmulator]:
     """
     with running_emulator(EmulatorConfig(render_seconds=1.0)) as running:
         yield running
+
+
+# workers ------------------------------------------------------------------------------------
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: two workers more than this process may use CPUs. About half of the suite's
+    time is waiting (emulator renders, deadlines, signals, a browser), which one worker per
+    CPU leaves idle; each worker costs ~4 CPU-s to start (collection), so not twice as many.
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own reading of it
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return cpus + 2

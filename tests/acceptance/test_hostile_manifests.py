@@ -21,6 +21,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -349,13 +350,16 @@ def many_videos_sharing_locales(n: int) -> str:
     )
 
 
-HEAVY = {
+# Made when a test needs one (~0.1 s each to build), not in every process that collects.
+HEAVY: dict[str, Callable[[], str]] = {
     # 9.2 MB: 45 s and 1.9 GB before
-    "long flow list": "specsync: 1\nvars:\n  x: [" + ",".join(["1"] * 4_600_000) + "]\n",
-    "quoted flow list": "specsync: 1\nvars:\n  x: [" + ",".join(["'a'"] * 2_400_000) + "]\n",
-    "long block list": "specsync: 1\nvars:\n  x:\n" + "  - 1\n" * 1_600_000,
+    "long flow list": lambda: "specsync: 1\nvars:\n  x: [" + ",".join(["1"] * 4_600_000) + "]\n",
+    "quoted flow list": lambda: (
+        "specsync: 1\nvars:\n  x: [" + ",".join(["'a'"] * 2_400_000) + "]\n"
+    ),
+    "long block list": lambda: "specsync: 1\nvars:\n  x:\n" + "  - 1\n" * 1_600_000,
     # 20 KB making 980,100 items: 30 s and 1 GB before
-    "videos x locales": many_videos_sharing_locales(990),
+    "videos x locales": lambda: many_videos_sharing_locales(990),
 }
 
 
@@ -364,7 +368,7 @@ def test_node_heavy_manifest_is_decided_in_bounded_time_and_memory(
     name: str, tmp_path: Path
 ) -> None:
     (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "m.yaml").write_text(HEAVY[name], encoding="utf-8")
+    (tmp_path / "manifests" / "m.yaml").write_text(HEAVY[name](), encoding="utf-8")
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, SPECSYNC, "validate"],
