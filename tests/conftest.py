@@ -84,14 +84,19 @@ def emulator() -> Iterator[RunningEmulator]:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto`: two workers more than this process may use CPUs. About half of the suite's
-    time is waiting (emulator renders, deadlines, signals, a browser), which one worker per
-    CPU leaves idle; each worker costs ~4 CPU-s to start (collection), so not twice as many.
-    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    """`-n auto` for the quick run (`-m "not slow"`): two workers more than this process may
+    use CPUs. About half of its time is waiting (emulator renders, deadlines, signals, a
+    browser), which one worker per CPU leaves idle; each worker costs ~4 CPU-s to start
+    (collection), so not twice as many. The whole suite keeps one worker per CPU: its slow
+    tests time rates, stalls and deadlines against the clock over seconds, and a starved
+    worker turns their bounds into flakes (with four workers on two CPUs, under coverage
+    and other load, a stall test once left 11 requests uncertain for its 10). PYTEST_XDIST_AUTO_NUM_WORKERS still decides
+    when set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # pytest-xdist's own reading of it
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return cpus + 2
+    slow_deselected = "not slow" in (config.getoption("markexpr", "") or "")
+    return cpus + 2 if slow_deselected else cpus
