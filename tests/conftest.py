@@ -90,8 +90,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     (collection), so not twice as many. The whole suite keeps one worker per CPU: its slow
     tests time rates, stalls and deadlines against the clock over seconds, and a starved
     worker turns their bounds into flakes (with four workers on two CPUs, under coverage
-    and other load, a stall test once left 11 requests uncertain for its 10). PYTEST_XDIST_AUTO_NUM_WORKERS still decides
-    when set."""
+    and other load, a stall test once left 11 requests uncertain for its 10).
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # pytest-xdist's own reading of it
     try:
