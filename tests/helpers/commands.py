@@ -269,11 +269,11 @@ def _forked_main(
         os.environ.update(env)
     sys.argv = command
     # A pipe's streams, as Python sets them: stdout strict, stderr with backslash escapes.
-    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = sys.__stdout__ = open(  # noqa: SIM115
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(  # noqa: SIM115
         1, "w", encoding="utf-8", errors="strict", closefd=False
     )
-    sys.stderr = sys.__stderr__ = open(  # noqa: SIM115
+    sys.stderr = open(  # noqa: SIM115
         2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
     )
     # What this process holds stays as it is (the child only reads it): no collection walks
