@@ -207,7 +207,9 @@ NO_DAC = [
 ]
 
 
-def cli(args: list[str], cwd: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+def cli(
+    args: list[str], cwd: Path, prefix: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`specsync ARGS` in a forked process, or a new one started through `prefix`."""
     env = {**os.environ, "NO_COLOR": "1"}
     if prefix:
