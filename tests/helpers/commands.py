@@ -303,16 +303,20 @@ def _forked_main(
 
 def _waited(pid: int, timeout: float, command: list[str]) -> int:
     """The forked child's exit code as subprocess gives it (-N: ended by signal N), once it
-    ended; killed after `timeout` seconds."""
+    ended; killed after `timeout` seconds, or when the wait is interrupted (pytest-timeout,
+    Ctrl-C), as subprocess.run kills its child."""
     deadline = time.monotonic() + timeout
     pause = 0.001
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise subprocess.TimeoutExpired(command, timeout)
-        time.sleep(pause)
-        pause = min(pause * 2, 0.02)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
