@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any
@@ -178,6 +178,40 @@ def fingerprint(request: Mapping[str, Any]) -> str:
             del values["resolution"]
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprints(items: Iterable[Item]) -> dict[str, str]:
+    """Item id -> fingerprint of every item, each also kept as its `fingerprint`.
+
+    The same hashes as `fingerprint`, in one loop: plan hashes 10,000 items, and the call
+    and property per item were a tenth of it.
+    """
+    sha256, quoted = hashlib.sha256, _json_string
+    found: dict[str, str] = {}
+    for item in items:
+        cached = item.__dict__
+        digest: str | None = cached.get("_fingerprint")
+        if digest is None:
+            get = item.request.get
+            language, text, model = get("language"), get("text"), get("model")
+            is_export = get("isExport")
+            if (
+                get("resolution") is None
+                and type(language) is type(text) is type(model) is str
+                and type(is_export) is bool
+            ):
+                # `fingerprint`'s usual request, written the same way.
+                canonical = (
+                    f'{{"isExport":{"true" if is_export else "false"},'
+                    f'"language":{quoted(language)},"model":{quoted(model)},'
+                    f'"text":{quoted(text)}}}'
+                )
+                digest = sha256(canonical.encode("utf-8")).hexdigest()
+            else:
+                digest = fingerprint(item.request)
+            cached["_fingerprint"] = digest
+        found[item.id] = digest
+    return found
 
 
 def legacy_fingerprint(request: Mapping[str, Any]) -> str:

@@ -64,6 +64,8 @@ class PlannedItem(NamedTuple):
 
 @dataclass(frozen=True)
 class Plan:
+    """Every item's line of the plan, and what they add up to."""
+
     items: tuple[PlannedItem, ...]  # sorted by id
 
     @cached_property
