@@ -60,8 +60,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr
     (project / "specsync.lock").write_bytes((project / REHEARSAL).read_bytes())
     manifest.write_text(
-        MANIFEST.replace("[0m", "[0m!")
-        + "  extra:\n    script: 안녕하세요 {{ locale }}\n",
+        MANIFEST.replace("[0m", "[0m!") + "  extra:\n    script: 안녕하세요 {{ locale }}\n",
         encoding="utf-8",
     )
     (project / "invalid.yaml").write_text(INVALID, encoding="utf-8")
