@@ -260,8 +260,8 @@ def test_a_plain_plan_loads_neither_click_nor_inspect(recorded: Path) -> None:
 
 @pytest.mark.parametrize("encoding", ["ascii", "latin-1", "utf-8"])
 def test_a_plan_under_any_locale_answers_as_click_does(recorded: Path, encoding: str) -> None:
-    # The Korean id of `extra` on an ASCII or Latin-1 stdout: whatever click does (the fast
-    # path leaves such streams to it), the plain run does the same.
+    # An ASCII or Latin-1 stdout: the fast path leaves such streams to click, so a plain
+    # run answers as one click reads.
     env = {**os.environ, "PYTHONIOENCODING": encoding}
     answers = []
     for prefix in ([], ["--debug"]):  # --debug: click reads the arguments
