@@ -60,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     # Before anything imports dataclasses (model does): it imports inspect, seldom used.
-    # Only for validate, the pre-commit hook's command, where its ~8 ms count; every other
-    # command keeps the real module from the start.
+    # Only for validate, the pre-commit hook's command, and a plain plan (CI's, read
+    # without click), where its ~8 ms count; every other command keeps the real module
+    # from the start.
     if args[:1] == ["validate"] or _plain_plan(args) is not None:
         defer_unused_modules()
     from specsync.cli.console import print_problems, shown
