@@ -167,13 +167,25 @@ LONG_FILES = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# With the slow tests, these come before them: the pre-commit hook (35 s), the kill loops
+# and the benchmark smoke run (12-13 s) would otherwise end the whole suite's run.
+LONG_WITH_SLOW = (
+    "tests/acceptance/test_ecosystem.py",
+    "tests/acceptance/test_reliability.py",
+    "tests/test_bench_smoke.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long files first, then the others by how many tests they hold (xdist's own
     order); each file's tests keep their order."""
     files = [item.nodeid.split("::")[0] for item in items]
     counts = collections.Counter(files)
-    place = {name: rank for rank, name in enumerate(LONG_FILES)}
-    order = {name: (place.get(name, len(LONG_FILES)), -counts[name], name) for name in counts}
+    long_files = LONG_FILES
+    if "not slow" not in (config.getoption("markexpr", "") or ""):
+        long_files = LONG_WITH_SLOW + tuple(f for f in LONG_FILES if f not in LONG_WITH_SLOW)
+    place = {name: rank for rank, name in enumerate(long_files)}
+    order = {name: (place.get(name, len(long_files)), -counts[name], name) for name in counts}
     items[:] = [
         item for _, item in sorted(zip(files, items, strict=True), key=lambda pair: order[pair[0]])
     ]
