@@ -31,6 +31,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import soft_str
 
@@ -356,6 +357,16 @@ class RootLoader(BaseLoader):
         return source, str(real), lambda: True
 
 
+# What a `loop` offers as plain properties (its methods, `cycle` and `changed`, are left
+# to the sandbox's checks), and every attribute a dict has (its methods): any other
+# attribute of a dict is its item, as the sandbox reads it.
+_LOOP_PROPERTIES = frozenset(
+    {"index", "index0", "revindex", "revindex0", "first", "last", "length"}
+    | {"depth", "depth0", "previtem", "nextitem"}
+)
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
 class ScriptEnvironment(ImmutableSandboxedEnvironment):
     """Plain-text, strict, size-checked sandbox for manifest scripts."""
 
@@ -416,6 +427,16 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
         return value
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        # `loop.index` and `item.name` of a dict, the common cases, answered as the checks
+        # below answer them, without them (~2 us a use; a loop script makes several).
+        kind = type(obj)
+        if kind is LoopContext and attribute in _LOOP_PROPERTIES:
+            return getattr(obj, attribute)
+        if kind is dict and type(attribute) is str and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
         return self._guard(obj, attribute, super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
