@@ -18,6 +18,10 @@ from specsync.manifests.languages import language_problem
 from specsync.manifests.load import scalar_first_line
 from specsync.manifests.project_file import NO_PROJECT, ProjectSettings, reserved_var_problems
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
+from specsync.render.quick_build import builder
+
+# An item spec per (video, locale): built as its constructor builds it, faster.
+_item_spec = builder(ItemSpec)
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
 SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
@@ -61,6 +65,7 @@ class _VideoContext:
     from_video: bool
     # Where each script starts, found once per video: most locales share the video's.
     script_places: dict[PathKey, tuple[Location, int]] = field(default_factory=dict)
+    script_path: PathKey = ()  # the video's own script's (made once, not per locale)
 
     def script_place(self, script_path: PathKey) -> tuple[Location, int]:
         place = self.script_places.get(script_path)
@@ -129,6 +134,7 @@ class _Expander:
             video_vars={**file_vars, **(video.get("vars") or {})},
             base_settings={**_settings(defaults), **_settings(video)},
             from_video=locales_path[0] == "videos",
+            script_path=(*video_path, "script"),
         )
         self.locales(context, entries)
 
@@ -153,7 +159,7 @@ class _Expander:
                 self.duplicate_locale(context, locale, entry_path, entry_is_key, first_written)
                 continue
             seen_here[canonical] = (locale, entry_path, entry_is_key)
-            self.locale(context, locale, override, entry_path, entry_is_key)
+            self.locale(context, locale, canonical, override, entry_path, entry_is_key)
             if self.full:
                 return
 
@@ -180,14 +186,14 @@ class _Expander:
         self,
         context: _VideoContext,
         locale: str,
+        language: str,
         override: Mapping[str, Any],
         entry_path: PathKey,
         entry_is_key: bool,
     ) -> None:
         doc, video, video_id = context.doc, context.video, context.video_id
-        # Sent, and named, in canonical case; templates still see `locale` as written, so
-        # that an upgrade changes no rendered text (and re-bills nothing).
-        language = canonical_locale(locale)
+        # Sent, and named, in canonical case (`language`); templates still see `locale` as
+        # written, so that an upgrade changes no rendered text (and re-bills nothing).
         item_id = f"{video_id}/{language}"
         if override:
             self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
@@ -199,7 +205,7 @@ class _Expander:
         if "script" in override:
             script, script_path = override["script"], (*entry_path, "script")
         elif "script" in video:
-            script, script_path = video["script"], ("videos", video_id, "script")
+            script, script_path = video["script"], context.script_path
         else:
             self.missing(context, item_id, "script", "on the video or on the locale")
             return
@@ -216,7 +222,7 @@ class _Expander:
             return
         template_location, template_first_line = context.script_place(script_path)
         self.specs.append(
-            ItemSpec(
+            _item_spec(
                 id=item_id,
                 video=video_id,
                 locale=language,
