@@ -29,7 +29,7 @@ import signal
 import struct
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from specsync.errors import UserError
 from specsync.render import cache
@@ -354,7 +354,7 @@ def _pickled(value: object) -> bytes:
 
     from specsync.model import Item, Location
 
-    def by_fields(kind: type) -> Callable[[object], tuple[object, ...]]:
+    def by_fields(kind: type) -> Callable[[Any], tuple[Callable[..., Any], tuple[Any, ...]]]:
         names = [field.name for field in dataclasses.fields(kind) if field.init]
         values = operator.attrgetter(*names)
         return lambda instance: (kind, values(instance))
