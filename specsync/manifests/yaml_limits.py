@@ -27,11 +27,15 @@ class YamlLoader(_Loader):  # load.py composes with the same loader
             key = (value, implicit)
             tag = _SCALAR_TAGS.get(key)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = self._resolved(kind, value, implicit)
                 if len(_SCALAR_TAGS) < _MAX_REMEMBERED_TAGS:
                     _SCALAR_TAGS[key] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return self._resolved(kind, value, implicit)
+
+    def _resolved(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
 
 
 _MAX_REMEMBERED_SCALAR = 64
