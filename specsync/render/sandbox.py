@@ -15,13 +15,14 @@ import math
 import operator
 import re
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from jinja2 import (
     BaseLoader,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     filters,
     nodes,
@@ -320,6 +321,16 @@ class RootLoader(BaseLoader):
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
+    def load(
+        self, environment: Environment, name: str, globals: MutableMapping[str, Any] | None = None
+    ) -> Template:
+        template = super().load(environment, name, globals)
+        # As for scripts (compiling.template_from_code): Jinja's ChainMap of globals is
+        # walked whole by every context made for the template (each include makes one);
+        # a dict of the same names, which never change, is several times faster.
+        template.globals = dict(template.globals)
+        return template
+
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
@@ -415,8 +426,11 @@ class ScriptEnvironment(ImmutableSandboxedEnvironment):
         # Every `{{ expression }}` passes here before it is turned into text: refuse a value
         # whose text would be huge (a list of many references to one long string).
         # Plain text, the common case, is measured inline: this runs once per expression.
-        if type(value) is str:
+        kind = type(value)
+        if kind is str:
             size = len(value)
+        elif kind is int:  # a number prints the same every run; its digits are counted
+            size = value.bit_length() // 3 + 1
         else:
             # A method's or a generator's text holds its address: it would change the
             # script, and re-export the video, on every run.

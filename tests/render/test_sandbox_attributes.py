@@ -179,3 +179,35 @@ def test_loop_and_dict_attributes_skip_the_checks(monkeypatch: pytest.MonkeyPatc
     # Anything else still takes the checks.
     render_items([_spec("{{ 'x'.upper() }}")], Path("."), use_cache=False)
     assert "upper" in walks
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [(0, "0"), (-5, "-5"), (2**64, str(2**64)), (True, "True"), (1.5, "1.5")],
+)
+def test_numbers_print_as_they_did(value: object, printed: str) -> None:
+    items, problems = render_items([_spec("n={{ n }}", n=value)], Path("."), use_cache=False)
+    assert not problems
+    assert items[0].request["text"] == f"n={printed}"
+
+
+def test_a_number_too_long_to_print_is_still_refused() -> None:
+    # 400,000 bits: about 120,000 digits, over the sandbox's print limit.
+    _, problems = render_items([_spec("{{ n }}", n=1 << 400_000)], Path("."), use_cache=False)
+    assert len(problems) == 1
+    assert "cannot be printed" in problems[0].message
+    assert str(problems[0].location) == "m.yaml:5:13"
+
+
+def test_an_included_file_reads_globals_from_a_plain_dict(tmp_path: Path) -> None:
+    # Each include makes a context that walks the template's globals: a plain dict, as
+    # scripts have (Jinja's ChainMap is walked whole each time).
+    (tmp_path / "snippet.j2").write_text(
+        "{% for i in range(2) %}{{ i }}{% endfor %}{% set ns = namespace(n=7) %}{{ ns.n }}",
+        encoding="utf-8",
+    )
+    renderer = render_module.Renderer(tmp_path)
+    assert renderer.render(_spec("[{% include 'snippet.j2' %}]")) == "[017]"
+    loaded = renderer.environment.get_template("snippet.j2")
+    assert type(loaded.globals) is dict
+    assert loaded.globals == dict(renderer.environment.globals)
