@@ -9,7 +9,7 @@ empty body, no `ftyp` box) is refused with its status and first bytes, nothing k
 
 Time: each read has its own timeout (a stalled host), and each file an overall deadline,
 `grace + size / min_rate` (a trickling host); a signal's `stop` ends it at once. Both keep
-the part (download_watch).
+the part (download_stop).
 
 Length checks: a body shorter than its Content-Length (or than Content-Range's total) is
 kept as a part and never renamed; one longer than the Content-Range total or the size cap
@@ -24,7 +24,6 @@ import errno
 import hashlib
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +58,12 @@ from specsync.service.download_part import (
     read_binding,
     write_binding,
 )
-from specsync.service.download_watch import DEADLINE, STOPPED, Watch, watched
+from specsync.service.download_stop import DEADLINE, STOPPED, DownloadStop, Watch, watched
 
 __all__ = [
     "DownloadError",
     "DownloadLimits",
+    "DownloadStop",
     "Downloaded",
     "Interrupted",
     "NotAVideo",
@@ -139,7 +139,7 @@ def download(
     on_bytes: Callable[[int], None] | None = None,
     *,
     export: str = "",
-    stop: threading.Event | None = None,
+    stop: DownloadStop | None = None,
 ) -> Downloaded:
     """Fetch `url`, the video of export `export` (its projectId), into `target` (its folder
     must exist); resume a part a run left behind for the same export.

@@ -4,7 +4,7 @@ Download URLs are signed, short-lived links on a host that is not the API's, so 
 request carries nothing of ours: a session of its own, no Authorization header, no
 cookies, no `~/.netrc` (requests would read it for a request without auth), and redirects
 are followed by hand, each checked like the first URL (https, or plain http to loopback).
-The session's connections register with the download's watch (download_watch).
+The session's connections keep the download's deadline and stop (download_stop).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.adapters
 import urllib3.exceptions
 
 from specsync.service.credentials import is_loopback_host
 from specsync.service.download_errors import DownloadError, StaleLink, Unreachable
-from specsync.service.download_watch import POOL_CLASSES
+from specsync.service.http.connection import DeadlineAdapter
 
 MAX_REDIRECTS = 5
 # An expired or tampered link: the progress endpoint hands out a fresh one.
@@ -82,18 +81,12 @@ def download_session() -> requests.Session:
     session.headers = requests.structures.CaseInsensitiveDict(
         {"User-Agent": "specsync", "Accept": "*/*", "Accept-Encoding": "identity"}
     )
-    adapter = _WatchedAdapter(max_retries=0)
+    # Its connections keep the download's deadline and can be cut (download_stop), also
+    # behind an HTTP(S) proxy.
+    adapter = DeadlineAdapter(max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
-
-
-class _WatchedAdapter(requests.adapters.HTTPAdapter):
-    """Connections that register their sockets with the download's watch (deadline, stop)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
 
 def get(

@@ -175,7 +175,7 @@ def _fetch(
     urls: _Urls,
     session: Any,
     options: PullOptions,
-    stop: threading.Event,
+    stop: transport.DownloadStop,
 ) -> PulledItem:
     """Download one video: the cached URL, and a fresh one once when that is missing or
     refused. Auth errors of the progress endpoint propagate (they stop the run), and so
@@ -258,7 +258,7 @@ def run_pull(
     if jobs:
         urls = _Urls(lockfile_path, make_client)
         session = transport.download_session()
-        stop = threading.Event()
+        stop = transport.DownloadStop()
         settled: list[PulledItem] = []
         project_of = {entry.id: entry.project_id for entry, _ in jobs}
 
@@ -316,14 +316,14 @@ def _run_all(
     one: Callable[[tuple[Entry, Path]], PulledItem],
     jobs: Sequence[tuple[Entry, Path]],
     concurrency: int,
-    stop: threading.Event,
+    stop: transport.DownloadStop,
 ) -> list[PulledItem]:
     """`one` over `jobs` on `concurrency` daemon threads; results in the order of `jobs`.
     An exception of `one` (an auth error of the progress endpoint, a bug) is raised once the
     downloads under way end; no new one starts after it.
 
     On KeyboardInterrupt (SIGINT, or SIGTERM made one), `stop` tells every download to let
-    go (their watches shut their sockets at once, their parts are kept); the threads get
+    go (the stop shuts their sockets at once, their parts are kept); the threads get
     STOP_GRACE_SECONDS, and being daemons, none of them can hold the process after that.
     """
     results: list[PulledItem | None] = [None] * len(jobs)

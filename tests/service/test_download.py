@@ -17,6 +17,8 @@ import pytest
 from specsync.service import download as transport
 from specsync.service.download import DownloadError, DownloadLimits, StaleLink, download
 from specsync.service.download_part import write_binding
+from tests.helpers.hostile_server import HostileServer
+from tests.helpers.threads import threads_started
 
 # 2048 bytes that start as an MP4 does (an `ftyp` box): only a video is recorded as one.
 VIDEO = (b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + bytes(range(256)) * 8)[:2048]
@@ -388,8 +390,6 @@ def test_anything_but_a_regular_part_of_one_link_is_replaced_not_used(
 # A trickling host and a real-time per-file deadline.
 @pytest.mark.slow
 def test_a_status_line_trickled_forever_meets_the_files_deadline(tmp_path: Path) -> None:
-    from tests.helpers.hostile_server import HostileServer
-
     with HostileServer("trickle", body=lambda request: b"", interval=0.1) as host:
         started = time.monotonic()
         with pytest.raises(DownloadError, match="gave up after 1 s") as caught:
@@ -418,7 +418,7 @@ def test_a_stop_lets_a_trickled_body_go_at_once_and_keeps_the_part(
             pass
 
     server.routes["/v.mp4"] = slow
-    stop = threading.Event()
+    stop = transport.DownloadStop()
     threading.Timer(0.6, stop.set).start()
     started = time.monotonic()
     with pytest.raises(transport.Interrupted, match="the next pull resumes it"):
@@ -428,8 +428,68 @@ def test_a_stop_lets_a_trickled_body_go_at_once_and_keeps_the_part(
     assert 8 <= len(kept) < len(VIDEO) and VIDEO.startswith(kept)
 
 
+def test_a_download_starts_no_thread(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline and the stop are kept at the socket (download_stop): the old watch
+    started a thread per file."""
+    server.routes["/v.mp4"] = lambda handler: send(handler, 200, VIDEO)
+    with threads_started(monkeypatch) as started:
+        fetch_url(server.url + "/v.mp4", tmp_path / "v.mp4", stop=transport.DownloadStop())
+    assert (tmp_path / "v.mp4").read_bytes() == VIDEO
+    # The loopback server in this process starts one per request; the download none.
+    assert [name for name in started if "process_request_thread" not in name] == []
+
+
+def test_a_stop_cuts_a_host_that_accepted_and_never_answers(tmp_path: Path) -> None:
+    """Blocked on the status line: the stop shuts that socket down at once."""
+    # A status line's first byte after 30 s: a host that accepted and stalls.
+    with HostileServer("trickle", body=lambda request: b"", interval=30) as host:
+        stop = transport.DownloadStop()
+        threading.Timer(0.3, stop.set).start()
+        started = time.monotonic()
+        with pytest.raises(transport.Interrupted, match="interrupted after 0 bytes"):
+            fetch_url(host.url + "/v.mp4", tmp_path / "v.mp4", stop=stop)
+        took = time.monotonic() - started
+    assert 0.3 <= took < 0.8, took
+
+
+def test_a_stop_set_before_the_download_starts_sends_nothing(tmp_path: Path) -> None:
+    with HostileServer("trickle", body=lambda request: b"", interval=30) as host:
+        stop = transport.DownloadStop()
+        stop.set()
+        with pytest.raises(transport.Interrupted, match="before it started"):
+            fetch_url(host.url + "/v.mp4", tmp_path / "v.mp4", stop=stop)
+    assert host.requests == []
+
+
+def test_through_an_http_proxy_a_trickle_meets_the_files_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is honoured (the session keeps the environment's proxies); the proxy's
+    connections keep the file's deadline too. The old watch never saw them: a proxy that
+    trickles held the download for as long as it trickled."""
+    with HostileServer("trickle", body=lambda request: b"", interval=0.05) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match="gave up after 1 s") as caught:
+            fetch_url(
+                "http://127.0.0.1:9/v.mp4",
+                tmp_path / "v.mp4",
+                grace=0.6,
+                min_rate=1e9,
+                max_bytes=1000,
+            )
+        took = time.monotonic() - started
+    assert not isinstance(caught.value, transport.Interrupted)
+    assert len(proxy.requests) == 1 and proxy.requests[0].path == "http://127.0.0.1:9/v.mp4"
+    assert 0.6 <= took < 1.5, took
+
+
 def fetch_url(
-    url: str, target: Path, stop: threading.Event | None = None, **limits: Any
+    url: str, target: Path, stop: transport.DownloadStop | None = None, **limits: Any
 ) -> transport.Downloaded:
     session = transport.download_session()
     try:

@@ -28,6 +28,7 @@ from specsync.service.http.transport import Request, Transport
 from tests.helpers.apply_fixtures import Quiet, items
 from tests.helpers.fake_service import standalone_emulator
 from tests.helpers.hostile_server import HostileServer
+from tests.helpers.threads import threads_started
 from tests.helpers.tls import self_signed_certificate
 
 KEY = "deadline-test-key-123"
@@ -117,21 +118,6 @@ class RawServer:
 
 
 # -- no thread per attempt ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def threads_started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The names of the threads this process starts inside the block."""
-    names: list[str] = []
-    original = threading.Thread.start
-
-    def start(thread: threading.Thread) -> None:
-        names.append(thread.name)
-        original(thread)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(threading.Thread, "start", start)
-        yield names
 
 
 def test_fifty_attempts_start_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
