@@ -18,10 +18,6 @@ from specsync.manifests.languages import language_problem
 from specsync.manifests.load import scalar_first_line
 from specsync.manifests.project_file import NO_PROJECT, ProjectSettings, reserved_var_problems
 from specsync.model import Document, ItemSpec, Location, PathKey, Problem, canonical_locale
-from specsync.render.quick_build import builder
-
-# An item spec per (video, locale): built as its constructor builds it, faster.
-_item_spec = builder(ItemSpec)
 
 # Request settings a video or a locale override may set (`defaults` too, besides `locales`).
 SETTING_KEYS = ("model", "isExport", "webhookUrl", "resolution", "workspaceId")
@@ -222,7 +218,7 @@ class _Expander:
             return
         template_location, template_first_line = context.script_place(script_path)
         self.specs.append(
-            _item_spec(
+            ItemSpec(
                 id=item_id,
                 video=video_id,
                 locale=language,

@@ -32,10 +32,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from specsync.errors import UserError
-from specsync.model import Item
 from specsync.render import cache
 from specsync.render.processes import share_cpus, usable_cpus
-from specsync.render.quick_build import builder
 
 SPLIT_ENV = "SPECSYNC_SPLIT"  # "off": one process; "on": split any run of two files or more
 SPLIT_MODES = ("", "auto", "on", "1", "yes", "true", "off", "0", "no", "false")
@@ -45,7 +43,6 @@ SPLIT_MODES = ("", "auto", "on", "1", "yes", "true", "off", "0", "no", "false")
 # is ~1,000 items of distinct scripts (~0.025 s saved) or ~6,000 of shared ones (~0.08 s).
 MIN_SPLIT_BYTES = 256 * 1024
 _COUNT = struct.Struct(">q")
-_build_item = builder(Item)
 TOO_MANY_ITEMS = "too-many-items"  # expand's code: a half may be under the limit
 
 
@@ -77,7 +74,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from specsync.manifests.project_file import ProjectSettings
-    from specsync.model import Problem
+    from specsync.model import Item, Problem
 
     Files = Sequence[tuple[Path, str]]
     Load = Callable[[Files, Callable[[int], None] | None], Loaded]
@@ -346,11 +343,6 @@ def _run_worker(  # pragma: no cover - runs in the child, which coverage does no
         os._exit(code)
 
 
-def _item(id: str, video: str, locale: str, request: object, source: object) -> Item:
-    """An item sent by the other half, built as Item(...) builds it (render/quick_build)."""
-    return _build_item(id=id, video=video, locale=locale, request=request, source=source)
-
-
 def _pickled(value: object) -> bytes:
     """`value` pickled, items and places as their fields: a frozen dataclass's default
     reduction (its `__dict__` through copyreg) costs ~6 us an item, most of what a half's
@@ -360,18 +352,16 @@ def _pickled(value: object) -> bytes:
     import operator
     import pickle  # only a split run needs it (~2 ms to import)
 
-    from specsync.model import Location
+    from specsync.model import Item, Location
 
-    def by_fields(
-        kind: type, build: Callable[..., Any]
-    ) -> Callable[[Any], tuple[Callable[..., Any], tuple[Any, ...]]]:
+    def by_fields(kind: type) -> Callable[[Any], tuple[Callable[..., Any], tuple[Any, ...]]]:
         names = [field.name for field in dataclasses.fields(kind) if field.init]
         values = operator.attrgetter(*names)
-        return lambda instance: (build, values(instance))
+        return lambda instance: (kind, values(instance))
 
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {Item: by_fields(Item, _item), Location: by_fields(Location, Location)}
+    pickler.dispatch_table = {Item: by_fields(Item), Location: by_fields(Location)}
     pickler.dump(value)
     return buffer.getvalue()
 

@@ -39,7 +39,7 @@ class YamlLoader(_Loader):  # load.py composes with the same loader
 
 
 _MAX_REMEMBERED_SCALAR = 64
-_MAX_REMEMBERED_TAGS = 8192
+_MAX_REMEMBERED_TAGS = 2048  # ~250 KB at most: keys repeat early, values seldom
 _SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
 
 MAX_FLOW_DEPTH = 64

@@ -7,5 +7,5 @@ or click. Jinja is imported only by the modules that run it (`render`, `sandbox`
 renders plain scripts and cached texts without it (tests/test_imports.py checks the CLI).
 The compiled-template cache is `cache` (its pack files `cache_pack`, what its keys cover
 `cache_fingerprint`), its secret `cache_key`; `processes` shares the CPUs between a split
-run's two processes; `quick_build` builds the model's items by the thousand.
+run's two processes.
 """

@@ -27,7 +27,6 @@ from specsync.model import Item, ItemSpec, Location, Problem, build_request
 from specsync.render.cache import TemplateCache, environment_fingerprint
 from specsync.render.compiling import compile_template, compile_templates, template_from_code
 from specsync.render.limits import MAX_RAW_OUTPUT, MAX_SCRIPT_CHARS, MAX_TEMPLATE_CHARS
-from specsync.render.quick_build import builder
 from specsync.render.sandbox import ScriptEnvironment
 from specsync.render.skeleton import Shape, choose_shapes, render_plain
 from specsync.render.snippets import UNDEFINED_NAME, included_location, unincluded_problems
@@ -43,7 +42,6 @@ MEMORY_HEADROOM = 1024**3
 # The filename Jinja gives a template compiled from a string; the compiled-template cache
 # compiles scripts the same way, so tracebacks map back to script lines either way.
 SCRIPT_FILENAME = "<template>"
-_item = builder(Item)  # one per rendered spec: built as Item(...) builds it, faster
 
 
 class RenderTimeout(Exception):
@@ -431,15 +429,7 @@ def render_items(
                     failures.append((spec.id, result, spec.template_location))
                     continue
                 request = build_request(spec.locale, result, spec.fields)
-                items.append(
-                    _item(
-                        id=spec.id,
-                        video=spec.video,
-                        locale=spec.locale,
-                        request=request,
-                        source=spec.source,
-                    )
-                )
+                items.append(Item(spec.id, spec.video, spec.locale, request, spec.source))
     finally:
         sys.setrecursionlimit(limit)
     problems = _merge_failures(failures)

@@ -451,7 +451,7 @@ def test_ctrl_c_ends_both_processes_with_exit_130(tmp_path: Path, to_group: bool
     assert ended < 1.5, f"{ended:.2f} s from Ctrl-C to the end"
 
 
-def test_a_halfs_items_cross_the_pipe_unchanged_and_quickly_built() -> None:
+def test_a_halfs_items_cross_the_pipe_unchanged_and_compactly() -> None:
     import pickle
 
     place = Location("m.yaml", 4, 3)
