@@ -77,6 +77,9 @@ class _Expander:
         self.problems: list[Problem] = []
         self.first_place: dict[str, Location] = {}
         self.clashing: set[str] = set()
+        # Items defined twice, by video and the two files: one problem at each, not one
+        # per locale.
+        self.clashes: dict[tuple[str, str, str], list[tuple[str, Location, Location]]] = {}
         self.full = False  # MAX_ITEMS reached: reported once, nothing more expanded
 
     def problem(self, location: Location, message: str, code: str) -> None:
@@ -258,9 +261,30 @@ class _Expander:
             self.first_place[item_id] = place
             return True
         self.clashing.add(item_id)
-        self.problem(place, f"item '{item_id}' is defined twice: also at {first}", "duplicate-item")
-        self.problem(first, f"item '{item_id}' is defined twice: also at {place}", "duplicate-item")
+        video_id = item_id.rpartition("/")[0]
+        clash = self.clashes.setdefault((video_id, place.path, first.path), [])
+        clash.append((item_id, place, first))
         return False
+
+    def report_clashes(self) -> None:
+        """The items of a video two files (or one, twice) define, named at both places:
+        the first clashing locale of each."""
+        for clash in self.clashes.values():
+            named = _named_items(sorted(item_id for item_id, _, _ in clash))
+            place = min(place for _, place, _ in clash)
+            first = min(first for _, _, first in clash)
+            self.problem(place, f"{named} defined twice: also at {first}", "duplicate-item")
+            self.problem(first, f"{named} defined twice: also at {place}", "duplicate-item")
+
+
+def _named_items(item_ids: Sequence[str]) -> str:
+    """ "item 'a/en' is", or "items 'a/de', 'a/en', 'a/es' and 7 more are"."""
+    if len(item_ids) == 1:
+        return f"item '{item_ids[0]}' is"
+    quoted = [f"'{item_id}'" for item_id in item_ids]
+    if len(quoted) > 3:
+        quoted = [*quoted[:3], f"{len(quoted) - 3} more"]
+    return f"items {', '.join(quoted[:-1])} and {quoted[-1]} are"
 
 
 def expand_documents(
@@ -275,6 +299,7 @@ def expand_documents(
         expander.document(
             doc, NO_PROJECT if projects is None else projects.get(doc.path, NO_PROJECT)
         )
+    expander.report_clashes()
     if expander.full:
         return [], sorted(set(expander.problems))  # the run fails: render nothing
     specs = [spec for spec in expander.specs if spec.id not in expander.clashing]

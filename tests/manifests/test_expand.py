@@ -107,6 +107,25 @@ def test_id_clash_across_files_names_both_places() -> None:
     ]
 
 
+def test_a_video_defined_twice_is_one_problem_at_each_place_naming_its_items() -> None:
+    """Not one line per locale: a manifest read twice (a copy, a hard link) would bury the
+    run's other problems under videos x locales x 2 lines."""
+    video = "  a: {script: x, model: M, locales: [en, ko, ja, de, fr]}\n"
+    one = f"specsync: 1\nvideos:\n{video}  b: {{script: y, model: M, locales: [en, ko]}}\n"
+    two = f"specsync: 1\nvideos:\n{video}  b: {{script: y, model: M, locales: [ko, en]}}\n"
+    specs, problems = expand(one, two)
+    assert not specs
+    assert problems == [
+        # Each at the video's first clashing locale (b's are written in another order).
+        "m0.yaml:3:38: items 'a/de', 'a/en', 'a/fr' and 2 more are defined twice: also at "
+        "m1.yaml:3:38",
+        "m0.yaml:4:38: items 'b/en' and 'b/ko' are defined twice: also at m1.yaml:4:38",
+        "m1.yaml:3:38: items 'a/de', 'a/en', 'a/fr' and 2 more are defined twice: also at "
+        "m0.yaml:3:38",
+        "m1.yaml:4:38: items 'b/en' and 'b/ko' are defined twice: also at m0.yaml:4:38",
+    ]
+
+
 def test_reserved_variable_names_are_refused() -> None:
     _, problems = expand(
         "specsync: 1\ndefaults: {model: M, locales: [en]}\nvars: {locale: x}\n"
