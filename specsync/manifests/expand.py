@@ -61,7 +61,6 @@ class _VideoContext:
     from_video: bool
     # Where each script starts, found once per video: most locales share the video's.
     script_places: dict[PathKey, tuple[Location, int]] = field(default_factory=dict)
-    script_path: PathKey = ()  # the video's own script's (made once, not per locale)
 
     def script_place(self, script_path: PathKey) -> tuple[Location, int]:
         place = self.script_places.get(script_path)
@@ -133,7 +132,6 @@ class _Expander:
             video_vars={**file_vars, **(video.get("vars") or {})},
             base_settings={**_settings(defaults), **_settings(video)},
             from_video=locales_path[0] == "videos",
-            script_path=(*video_path, "script"),
         )
         self.locales(context, entries)
 
@@ -158,7 +156,7 @@ class _Expander:
                 self.duplicate_locale(context, locale, entry_path, entry_is_key, first_written)
                 continue
             seen_here[canonical] = (locale, entry_path, entry_is_key)
-            self.locale(context, locale, canonical, override, entry_path, entry_is_key)
+            self.locale(context, locale, override, entry_path, entry_is_key)
             if self.full:
                 return
 
@@ -185,14 +183,14 @@ class _Expander:
         self,
         context: _VideoContext,
         locale: str,
-        language: str,
         override: Mapping[str, Any],
         entry_path: PathKey,
         entry_is_key: bool,
     ) -> None:
         doc, video, video_id = context.doc, context.video, context.video_id
-        # Sent, and named, in canonical case (`language`); templates still see `locale` as
-        # written, so that an upgrade changes no rendered text (and re-bills nothing).
+        # Sent, and named, in canonical case; templates still see `locale` as written, so
+        # that an upgrade changes no rendered text (and re-bills nothing).
+        language = canonical_locale(locale)
         item_id = f"{video_id}/{language}"
         if override:
             self.reserved_vars(doc, override.get("vars") or {}, (*entry_path, "vars"))
@@ -204,7 +202,7 @@ class _Expander:
         if "script" in override:
             script, script_path = override["script"], (*entry_path, "script")
         elif "script" in video:
-            script, script_path = video["script"], context.script_path
+            script, script_path = video["script"], ("videos", video_id, "script")
         else:
             self.missing(context, item_id, "script", "on the video or on the locale")
             return
