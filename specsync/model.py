@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
-from typing import Any
+from typing import Any, overload
 
 from specsync.errors import UserError
 
@@ -130,6 +130,27 @@ class ItemSpec:
     template_first_line: int = 0
 
 
+class _KeptFingerprint:
+    """`Item.fingerprint`: computed on first use and kept in the item's own `__dict__`,
+    where every later read finds it as a plain attribute (a descriptor without `__set__`
+    gives way to the instance's dict), read in C by `operator.attrgetter` too. Plan, apply
+    and their reports each ask, and it hashes the whole text. Not
+    functools.cached_property, which takes a lock for each first read before 3.12."""
+
+    @overload
+    def __get__(self, item: None, owner: type) -> _KeptFingerprint: ...
+
+    @overload
+    def __get__(self, item: Item, owner: type | None = None) -> str: ...
+
+    def __get__(self, item: Item | None, owner: type | None = None) -> str | _KeptFingerprint:
+        if item is None:  # asked of the class
+            return self
+        found = fingerprint(item.request)
+        item.__dict__["fingerprint"] = found
+        return found
+
+
 @dataclass(frozen=True)
 class Item:
     """One rendered item: exactly one API request."""
@@ -140,14 +161,8 @@ class Item:
     request: Mapping[str, Any]  # the exact body, keys in REQUEST_FIELDS order
     source: Location
 
-    @property
-    def fingerprint(self) -> str:
-        # Cached: plan, apply and their reports each ask, and it hashes the whole text.
-        # By hand, not functools.cached_property, which takes a lock per call before 3.12.
-        found: str | None = self.__dict__.get("_fingerprint")
-        if found is None:
-            found = self.__dict__["_fingerprint"] = fingerprint(self.request)
-        return found
+    # The fingerprint of the request, computed on first use (`_KeptFingerprint`).
+    fingerprint = _KeptFingerprint()
 
 
 def fingerprint(request: Mapping[str, Any]) -> str:
@@ -178,6 +193,40 @@ def fingerprint(request: Mapping[str, Any]) -> str:
             del values["resolution"]
         canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def fingerprints(items: Iterable[Item]) -> dict[str, str]:
+    """Item id -> fingerprint of every item, each also kept as its `fingerprint`.
+
+    The same hashes as `fingerprint`, in one loop: plan hashes 10,000 items, and the call
+    and property per item were a tenth of it.
+    """
+    sha256, quoted = hashlib.sha256, _json_string
+    found: dict[str, str] = {}
+    for item in items:
+        kept = item.__dict__
+        digest: str | None = kept.get("fingerprint")
+        if digest is None:
+            get = item.request.get
+            language, text, model = get("language"), get("text"), get("model")
+            is_export = get("isExport")
+            if (
+                get("resolution") is None
+                and type(language) is type(text) is type(model) is str
+                and type(is_export) is bool
+            ):
+                # `fingerprint`'s usual request, written the same way.
+                canonical = (
+                    f'{{"isExport":{"true" if is_export else "false"},'
+                    f'"language":{quoted(language)},"model":{quoted(model)},'
+                    f'"text":{quoted(text)}}}'
+                )
+                digest = sha256(canonical.encode("utf-8")).hexdigest()
+            else:
+                digest = fingerprint(item.request)
+            kept["fingerprint"] = digest
+        found[item.id] = digest
+    return found
 
 
 def legacy_fingerprint(request: Mapping[str, Any]) -> str:

@@ -1,19 +1,25 @@
-"""`specsync validate` read without click, for the plain arguments a hook or CI passes.
+"""`specsync validate` and `specsync plan` read without click, for the plain arguments a
+hook or CI passes.
 
 Importing click and building the command group is about a sixth of a one-file validate,
-the pre-commit case (issue 28). The few shapes below are read by hand here: a parser
-library would cost the import this module exists to avoid, and click stays the one parser
-of everything else. Anything unusual (`--help`, `--debug`, an option it does not know, a
-value that starts with `-`, `--` itself, an empty argument, shell completion) returns None
-and click reads it as before, so usage errors and help keep click's own words.
-tests/cli/test_fast_path.py runs every shape both ways and compares output and exit code.
+the pre-commit case, and ~15 ms of every plan (issue 28). The few shapes below are read by
+hand here: a parser library would cost the import this module exists to avoid, and click
+stays the one parser of everything else. Anything unusual (`--help`, `--debug`, an option
+it does not know, a value that starts with `-`, `--` itself, an empty argument, shell
+completion) returns None and click reads it as before, so usage errors and help keep
+click's own words.
+tests/cli/test_fast_path.py and tests/cli/test_plan_fast_path.py run every shape both ways
+and compare output and exit code.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping, Sequence
+from typing import TextIO
 
 FORMATS = ("text", "json")
+PLAN_FORMATS = ("text", "json", "markdown")
 # click's shell completion runs when this is set (click names it after the program).
 COMPLETION_VARIABLE = "_SPECSYNC_COMPLETE"
 
@@ -67,3 +73,85 @@ def _plain_value(value: str) -> bool:
     # Not empty and no option look-alike: click words those cases (or reads `--root -x`
     # its own way), so they go to it.
     return bool(value) and not value.startswith("-")
+
+
+class PlainPlan:
+    """What `specsync plan [PATH]... [--root DIR] [--lockfile FILE] [--no-cache]
+    [--format F] [--detailed-exitcode] [--all]` asked for."""
+
+    __slots__ = (
+        "detailed_exitcode",
+        "lockfile",
+        "no_cache",
+        "output_format",
+        "paths",
+        "root",
+        "show_all",
+    )
+
+    def __init__(
+        self,
+        paths: tuple[str, ...],
+        values: Mapping[str, str],
+        flags: set[str],
+    ) -> None:
+        self.paths = paths
+        self.root = values.get("--root")
+        self.lockfile = values.get("--lockfile")
+        self.output_format = values.get("--format", PLAN_FORMATS[0])
+        self.no_cache = "--no-cache" in flags
+        self.detailed_exitcode = "--detailed-exitcode" in flags
+        self.show_all = "--all" in flags
+
+
+_PLAN_FLAGS = ("--no-cache", "--detailed-exitcode", "--all")
+_PLAN_VALUES = ("--root", "--lockfile", "--format")
+
+
+def plain_plan(
+    args: Sequence[str], environ: Mapping[str, str], streams: Sequence[TextIO | None]
+) -> PlainPlan | None:
+    """The plan run `args` asks for when they are plain and `streams` (stdout, stderr) are
+    written as they are; else None (click reads them). `--target`, `--out` and
+    `--emulator` are click's."""
+    if not args or args[0] != "plan" or COMPLETION_VARIABLE in environ:
+        return None
+    if not all(_written_as_it_is(stream) for stream in streams):
+        return None
+    paths: list[str] = []
+    values: dict[str, str] = {}
+    flags: set[str] = set()
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg in _PLAN_FLAGS:
+            flags.add(arg)
+        elif arg in _PLAN_VALUES:
+            value = next(rest, "")
+            if not _plain_value(value):
+                return None
+            values[arg] = value  # given twice: the last one, as click takes it
+        elif arg.startswith(tuple(f"{name}=" for name in _PLAN_VALUES)):
+            name, value = arg.split("=", 1)
+            if not _plain_value(value):
+                return None
+            values[name] = value
+        elif not _plain_value(arg):
+            return None
+        else:
+            paths.append(arg)
+    if values.get("--format", PLAN_FORMATS[0]) not in PLAN_FORMATS:
+        return None
+    return PlainPlan(tuple(paths), values, flags)
+
+
+def _written_as_it_is(stream: TextIO | None) -> bool:
+    # click.echo writes to a UTF-8 text stream as it is (`plan_run.plain_echo` does the
+    # same); another encoding it may wrap (ASCII: UTF-8 with replacement), so those runs
+    # go to click.
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return False
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False

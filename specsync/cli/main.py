@@ -27,7 +27,7 @@ from specsync.cli.exit_codes import (
     EXIT_INVALID,
     EXIT_OK,
 )
-from specsync.cli.fast_path import plain_validate
+from specsync.cli.fast_path import PlainPlan, plain_plan, plain_validate
 
 
 def __getattr__(name: str) -> Any:
@@ -60,9 +60,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     # Before anything imports dataclasses (model does): it imports inspect, seldom used.
-    # Only for validate, the pre-commit hook's command, where its ~8 ms count; every other
-    # command keeps the real module from the start.
-    if args[:1] == ["validate"]:
+    # Only for validate, the pre-commit hook's command, and a plain plan (CI's, read
+    # without click), where its ~8 ms count; every other command keeps the real module
+    # from the start.
+    if args[:1] == ["validate"] or _plain_plan(args) is not None:
         defer_unused_modules()
     from specsync.cli.console import print_problems, shown
     from specsync.errors import UserError
@@ -114,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _run(args: list[str]) -> Any:
     """Run the command `args` name; its exit code (None or a non-int: 0)."""
+    plan = _plain_plan(args)
+    if plan is not None:
+        return _run_plain_plan(plan)
     plain = plain_validate(args, os.environ)
     if plain is None:
         from specsync.cli.group import cli
@@ -128,6 +132,34 @@ def _run(args: list[str]) -> Any:
         return run_validate(paths, plain.root, plain.no_cache, plain.output_format)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the blank line click prints after ^C, so both runs look alike
+        raise
+
+
+def _plain_plan(args: list[str]) -> PlainPlan | None:
+    """`plan` with plain arguments, read without click (cli/fast_path.py); else None."""
+    return plain_plan(args, os.environ, (sys.stdout, sys.stderr))
+
+
+def _run_plain_plan(plain: PlainPlan) -> int:
+    """A plain `plan`: what the click command does with the same arguments."""
+    from specsync.cli.plan_run import run_plan
+    from specsync.manifests.project_root import default_lockfile, default_manifest_paths
+
+    try:
+        # The defaults of the click options: the project's manifests/ and specsync.lock.
+        paths = plain.paths or default_manifest_paths(Path.cwd())
+        lockfile = plain.lockfile if plain.lockfile is not None else default_lockfile(Path.cwd())
+        return run_plan(
+            paths,
+            plain.root,
+            plain.no_cache,
+            lockfile,
+            plain.output_format,
+            plain.detailed_exitcode,
+            plain.show_all,
+        )
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the blank line click prints after ^C, as validate's path
         raise
 
 

@@ -51,7 +51,8 @@ def plan_summary(plan: Plan) -> str:
     uncertain, reuse = s[PlanAction.UNCERTAIN], s[PlanAction.REUSE]
     exports = create + update
     line = (
-        f"Plan: {_counted(len([p for p in plan.items if p.item is not None]), 'item')}: "
+        # Every line stands for an item but the orphaned entries'.
+        f"Plan: {_counted(len(plan.items) - s[PlanAction.ORPHANED], 'item')}: "
         f"{create} to create, {update} to update, {reuse} to reuse, "
         f"{s[PlanAction.UNCHANGED]} unchanged, "
         f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "
@@ -87,10 +88,10 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
 
 def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False) -> str:
     lines: list[str] = []
+    hidden = None if show_unchanged else PlanAction.UNCHANGED
     for planned in plan.items:
-        if planned.action == PlanAction.UNCHANGED and not show_unchanged:
-            continue
-        lines.extend(_lines(planned, colour))
+        if planned.action != hidden:
+            lines.extend(_lines(planned, colour))
     lines.append(plan_summary(plan))
     return "\n".join(lines) + "\n"
 

@@ -16,7 +16,7 @@ def _shorten(text: str) -> str:
 
 
 # Words, runs of spaces and single other characters: what a reader sees as "a word changed".
-_TOKENS = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
+_TOKENS = r"\w+|\s+|[^\w\s]"  # compiled on first use (re's own cache): only a diff needs it
 # Characters of unchanged text kept on each side of a change within a long line.
 DIFF_CONTEXT = 30
 
@@ -48,7 +48,7 @@ def text_diff(old: str, new: str) -> tuple[str, ...]:
 
 def _changed_line(before: str, after: str) -> tuple[str, str]:
     """("- old", "+ new") cut to the region where the words differ, with context."""
-    old_tokens, new_tokens = _TOKENS.findall(before), _TOKENS.findall(after)
+    old_tokens, new_tokens = re.findall(_TOKENS, before), re.findall(_TOKENS, after)
     prefix = 0
     while (
         prefix < min(len(old_tokens), len(new_tokens)) and old_tokens[prefix] == new_tokens[prefix]
@@ -84,7 +84,7 @@ def _changed_line(before: str, after: str) -> tuple[str, str]:
 def word_changes(old: str, new: str) -> tuple[tuple[str, str], ...]:
     """The whole of `old` → `new` as ("equal"|"delete"|"insert", text) parts, by the words
     plan's diff compares (`_TOKENS`): the review page highlights them in the script."""
-    old_tokens, new_tokens = _TOKENS.findall(old), _TOKENS.findall(new)
+    old_tokens, new_tokens = re.findall(_TOKENS, old), re.findall(_TOKENS, new)
     parts: list[tuple[str, str]] = []
     matcher = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

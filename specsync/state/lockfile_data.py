@@ -165,7 +165,8 @@ class EntriesOnDemand(Mapping[str, Entry]):
     same reader and constructor, only if something asks for it: plan's text and Markdown
     ask for none. `made` holds the entries read whole; `later` what `make(id, later[id])`
     makes one from, for entries that are current exports (ids, no `uncertain` state) at
-    `fingerprints[id]`. Every entry is made at most once.
+    `fingerprints[id]` (`fingerprints` holds every id of `later`, and is kept as given).
+    Every entry is made at most once.
     """
 
     __slots__ = ("_fingerprints", "_ids", "_later", "_made", "_make")
@@ -199,10 +200,12 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def __len__(self) -> int:
         return len(self._ids)
 
-    def unmade_fingerprints(self) -> dict[str, str]:
+    def unmade_fingerprints(self) -> Mapping[str, str]:
         """id -> fingerprint of the entries not made yet, each a current export (ids, no
         `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
         later = self._later
+        if len(later) == len(self._fingerprints):  # the ids of `later`, none made yet
+            return MappingProxyType(self._fingerprints)
         return {key: fp for key, fp in self._fingerprints.items() if key in later}
 
     def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:

@@ -108,7 +108,7 @@ def _entry_text(key: str, *, required: bool = False) -> Field:
         what = type_name(value) if not isinstance(value, str) else "empty"
         return f"`{key}` must be a non-empty string, not {what}"
 
-    attr = re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), key)
+    attr = "".join(f"_{char.lower()}" if char.isupper() else char for char in key)
     non_empty = r'[^"\\\x00-\x1f\x7f]+' if required else None
     return Field(key, attr, "string", required, (bool if required else None), wrong, non_empty)
 

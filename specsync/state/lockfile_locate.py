@@ -36,13 +36,15 @@ CONFLICT_HINT = (
     'lockfile") git merges lockfiles without markers'
 )
 
-_ITEM_HEADER = re.compile(r"^\s*\[\s*items\s*\.")
-_SIMPLE_HEADER = re.compile(r'^\[items\."([^"\\\x00-\x1f\x7f]*)"\]$')
-_TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+# Only a lockfile with a problem needs these: compiled on first use (re's own cache), not
+# at every plan's start.
+_ITEM_HEADER = r"^\s*\[\s*items\s*\."
+_SIMPLE_HEADER = r'^\[items\."([^"\\\x00-\x1f\x7f]*)"\]$'
+_TOP_KEY = r"^\s*([A-Za-z0-9_-]+)\s*="
 _MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
-_MARKER_LINE = re.compile(r"^(?:<{7}|\|{7}|={7}|>{7})(?:[ \t\r]|$)", re.MULTILINE)
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
-_TOML_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+_MARKER_LINE = r"(?m)^(?:<{7}|\|{7}|={7}|>{7})(?:[ \t\r]|$)"
+_TOML_POSITION = r"\s*\(at line (\d+), column (\d+)\)\s*$"
+_TOML_AT_END = r"\s*\(at end of document\)\s*$"
 
 
 def split_lines(text: str) -> list[str]:
@@ -69,19 +71,19 @@ class Locations:
             stripped = line.strip()
             if stripped.startswith("["):
                 in_table = True
-                if _ITEM_HEADER.match(line) and not stripped.startswith("[["):
+                if re.match(_ITEM_HEADER, line) and not stripped.startswith("[["):
                     item = self._item_id(stripped)
                     if item is not None:
                         self._items.setdefault(item, number)
             elif not in_table:
-                match = _TOP_KEY.match(line)
+                match = re.match(_TOP_KEY, line)
                 if match:
                     self._keys.setdefault(match.group(1), number)
         return self._items
 
     @staticmethod
     def _item_id(header: str) -> str | None:
-        simple = _SIMPLE_HEADER.match(header)
+        simple = re.match(_SIMPLE_HEADER, header)
         if simple:  # the way specsync writes it, with nothing to unescape
             return simple.group(1)
         tomllib = toml_reader()
@@ -109,7 +111,7 @@ class Locations:
 def conflict_problems(path: str, text: str) -> list[Problem]:
     # Substring tests first (much faster than a MULTILINE search over megabytes), then
     # one pass in C; the line scan below names the lines.
-    if not any(marker in text for marker in _MARKERS) or not _MARKER_LINE.search(text):
+    if not any(marker in text for marker in _MARKERS) or not re.search(_MARKER_LINE, text):
         return []
     problems = []
     markers = []
@@ -143,12 +145,12 @@ def toml_problem(path: str, text: str, error: Exception) -> Problem:
     message = str(error)
     line = getattr(error, "lineno", None)
     column = getattr(error, "colno", None)
-    match = _TOML_POSITION.search(message)
+    match = re.search(_TOML_POSITION, message)
     if match:
         line, column = int(match.group(1)), int(match.group(2))
         message = message[: match.start()]
-    elif _TOML_AT_END.search(message):
-        message = _TOML_AT_END.sub("", message)
+    elif re.search(_TOML_AT_END, message):
+        message = re.sub(_TOML_AT_END, "", message)
         lines = split_lines(text) or [""]
         line, column = len(lines), len(lines[-1]) + 1
     return Problem(Location(path, line or 0, column or 0), f"invalid TOML: {message}")

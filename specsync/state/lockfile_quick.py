@@ -32,14 +32,14 @@ __all__ = ["END_LINE", "SHA256_FORM", "read_canonical"]
 # The fixed last line of a lockfile from format version 2 on (written by lockfile_write).
 END_LINE = "# end of specsync.lock"
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
-_HEADER = re.compile(r'\[(items|forgotten)\.("(?:[^"\\]|\\.)*")\]\Z')
+_HEADER = r'\[(items|forgotten)\.("(?:[^"\\]|\\.)*")\]\Z'  # compiled when met
 _INTEGER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is all TOML allows
 # Every escape of a TOML basic string: the short ones, \uXXXX and \UXXXXXXXX (a Unicode
 # scalar value: no surrogate, at most U+10FFFF). Anything else after a backslash (`\e`,
 # `\x41`, a short \u) is not TOML 1.0, which tomllib reads: declined.
-_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.?))", re.DOTALL)
+_ESCAPE = r"(?s)\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.?))"  # compiled when met
 # json's own string decoder (in C); typeshed does not declare it.
 _json_string: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 # A backslash that may not start an escape JSON and TOML read the same way (\/, a
@@ -73,7 +73,7 @@ def decoded(inner: str) -> str:
     if _JSON_DIFFERS.search(inner) is None:
         # Every backslash starts an escape JSON reads as TOML does: json's C decoder.
         return _json_string(f'"{inner}"', 1)[0]
-    return _ESCAPE.sub(_unescape, inner)
+    return re.sub(_ESCAPE, _unescape, inner)
 
 
 def _string(token: str) -> str:
@@ -278,7 +278,7 @@ def _read(text: str) -> dict[str, Any]:
                 raise NotCanonical
             continue
         if line.startswith("["):
-            match = _HEADER.match(line)
+            match = re.match(_HEADER, line)
             if match is None:
                 raise NotCanonical
             kind, name = match.group(1), _string(match.group(2))

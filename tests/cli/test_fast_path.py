@@ -250,13 +250,19 @@ def test_a_plain_validate_loads_neither_click_nor_inspect(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("args", "deferred"),
-    [(["validate"], True), (["plan", "--no-cache"], False), (["--help"], False)],
+    [
+        (["validate"], True),
+        (["plan", "--no-cache"], True),
+        (["plan", "--emulator"], False),
+        (["--help"], False),
+    ],
 )
-def test_only_validate_puts_the_stand_in_for_inspect(
+def test_only_validate_and_a_plain_plan_put_the_stand_in_for_inspect(
     tmp_path: Path, args: list[str], deferred: bool
 ) -> None:
-    # The stand-in saves ~8 ms where they count (the hook's validate); a command that may
-    # hand inspect to libraries (click's help, Jinja, the HTTP stack) keeps the real module.
+    # The stand-in saves ~8 ms where they count (the hook's validate, CI's plan, neither
+    # read by click); a command that may hand inspect to libraries (click's help, the HTTP
+    # stack) keeps the real module.
     code = (
         "import sys\n"
         "import specsync.cli.main as main\n"

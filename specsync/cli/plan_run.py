@@ -1,0 +1,140 @@
+"""plan's work and its report, without click.
+
+The `plan` command and main's fast path (cli/fast_path.py) both end here, so the two print
+the same bytes and exit alike; each passes the writer it prints with (`click.echo`, or
+`plain_echo` where click would write to the stream as it is).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from specsync.cli.exit_codes import EXIT_CHANGES, EXIT_OK
+from specsync.model import InputError
+
+if TYPE_CHECKING:
+    from specsync.model import Item
+    from specsync.plan import Plan
+    from specsync.state.lockfile_data import Lockfile
+
+# click.echo's signature, as far as plan uses it; what saves the plan (`plan --out`).
+Echo = Callable[..., object]
+Save = Callable[["Plan", "list[Item]", "Lockfile"], None]
+
+# click's own expression for an ANSI escape sequence (click/_compat.py, `_ansi_re`).
+_ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
+
+
+def plain_echo(message: str, *, err: bool = False, nl: bool = True) -> None:
+    """What click.echo does with text on a stream it writes as it is (UTF-8): the text and
+    a line break, ANSI sequences taken out unless the stream is a terminal, flushed."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:  # no stream attached (pythonw): click writes nothing either
+        return
+    out = message + "\n" if nl else message
+    if "\x1b" in out and not stream.isatty():
+        out = re.sub(_ANSI, "", out)
+    if out:
+        stream.write(out)
+    stream.flush()
+
+
+def run_plan(
+    paths: tuple[str, ...],
+    root: str | None,
+    no_cache: bool,
+    lockfile: str,
+    output_format: str,
+    detailed_exitcode: bool,
+    show_all: bool,
+    targets: tuple[str, ...] = (),
+    echo: Echo = plain_echo,
+    save: Save | None = None,
+) -> int:
+    """Plan the manifests at `paths` against `lockfile`, print it (and `save` it, when
+    given) and the notes; the exit code."""
+    from specsync.plan import make_plan, pending_outside, require_matches, restricted
+
+    # JSON names every item's export and a saved plan digests every entry: for them the
+    # entries are made as read; text and Markdown never look at an unchanged item's entry.
+    on_demand = output_format != "json" and save is None
+    items, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile), on_demand)
+    require_matches("--target", targets, (item.id for item in items))
+    full = make_plan(items, lock)
+    result = restricted(full, targets)
+    outside = pending_outside(full, targets)
+    print_plan(result, output_format, show_all, echo)
+    if save is not None:
+        save(full, items, lock)
+    print_plan_notes(lockfile, len(items), outside, lock.emulator, echo)
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def load_plan_inputs(
+    paths: tuple[str, ...], root: str | None, no_cache: bool, lockfile: Path, on_demand: bool
+) -> tuple[list[Item], Lockfile]:
+    """The manifests' items and the lockfile read knowing them (the entries of unchanged
+    exports made only when asked for, if `on_demand`)."""
+    # The manifests first: the lockfile is then read knowing every item's fingerprint, so
+    # only the entries of items that differ are read whole, and those of unchanged exports
+    # are only checked (one CPU is enough: no second process, no pickling of 10,000
+    # entries). A broken lockfile is still reported when the manifests have problems too,
+    # first, as it always was.
+    from specsync.cli.console import announce_compile, print_warnings
+    from specsync.manifests.pipeline import load_items
+    from specsync.model import Problem, fingerprints
+    from specsync.state.journal import read_lock_view
+
+    warnings: list[Problem] = []
+    try:
+        items = load_items(
+            paths,
+            root=root,
+            use_cache=not no_cache,
+            on_compile=announce_compile,
+            warnings=warnings,
+        )
+    except InputError:
+        read_lock_view(lockfile)
+        raise
+    print_warnings(warnings)
+    return items, read_lock_view(lockfile, fingerprints(items), on_demand=on_demand)
+
+
+def print_plan(result: Plan, output_format: str, show_all: bool, echo: Echo) -> None:
+    """The plan on stdout, as JSON, Markdown or text."""
+    if output_format == "json":
+        from specsync.cli.report_json import plan_document
+
+        echo(json.dumps(plan_document(result), ensure_ascii=False, indent=2))
+    elif output_format == "markdown":
+        from specsync.cli.report_markdown import plan_markdown
+
+        echo(plan_markdown(result), nl=False)
+    else:
+        from specsync.cli.console import use_colour
+        from specsync.cli.report_text import plan_text
+
+        text = plan_text(result, colour=use_colour(sys.stdout), show_unchanged=show_all)
+        echo(text, nl=False)
+
+
+def print_plan_notes(
+    lockfile: str, item_count: int, outside: int, emulator: bool, echo: Echo = plain_echo
+) -> None:
+    """The notes on stderr: no lockfile yet, pending items outside --target, a rehearsal."""
+    from specsync.cli.console import counted
+
+    if not Path(lockfile).exists():
+        new = "the 1 item is new" if item_count == 1 else f"all {item_count} items are new"
+        echo(f"note: no lockfile yet ({lockfile}): {new}", err=True)
+    if outside:
+        lie = "lies" if outside == 1 else "lie"
+        echo(f"note: {counted(outside, 'more pending item')} {lie} outside --target", err=True)
+    if emulator:
+        echo(f"note: {lockfile} was written by `apply --emulator` runs", err=True)

@@ -1,0 +1,130 @@
+"""`model.fingerprints` (plan's one loop over every item) and `Item.fingerprint` kept on the
+item: the very hashes `fingerprint` gives, so every lockfile written before still matches."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specsync.model import Item, Location, fingerprint, fingerprints
+from specsync.state.lockfile_read import parse_lockfile
+
+
+def _item(item_id: str, request: dict[str, Any]) -> Item:
+    video, _, locale = item_id.partition("/")
+    return Item(item_id, video, locale, request, Location("m.yaml", 1, 1))
+
+
+def _documented(request: dict[str, Any]) -> str:
+    """The scheme as docs/lockfile.md writes it: SHA-256 of json.dumps, keys sorted, with
+    `resolution` only when set."""
+    names = ("language", "text", "model", "isExport", "resolution")
+    values = {name: request.get(name) for name in names}
+    if values["resolution"] is None:
+        del values["resolution"]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_fingerprints_are_the_documented_hashes_for_every_kind_of_request() -> None:
+    pieces = ["a", '"', "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "é", "한", "😀", "\u2028", "/"]
+    rng = random.Random(28)
+    items = []
+    for number in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        request: dict[str, Any] = {
+            "language": rng.choice(["en", "pt-BR", text]),
+            "text": text,
+            "model": rng.choice(["M000045058", text, None]),
+            "isExport": rng.choice([True, False, 1, None]),
+            "webhookUrl": rng.choice([None, "https://hooks.example/x"]),
+        }
+        resolution = rng.choice([None, None, "720", 1080, "1080"])
+        if resolution is not None:
+            request["resolution"] = resolution
+        items.append(_item(f"v{number}/en", request))
+    found = fingerprints(items)
+    assert list(found) == [item.id for item in items]
+    for item in items:
+        assert found[item.id] == fingerprint(item.request) == _documented(dict(item.request))
+        assert item.fingerprint == found[item.id]  # kept on the item
+
+
+# An entry `apply --emulator` wrote (the bench's first item, written by specsync before
+# `fingerprints` existed): its fingerprint must still be the item's.
+_WRITTEN_BY_APPLY = """\
+# specsync.lock: what specsync has exported. Written by specsync; commit it, do not edit it.
+# Docs: docs/lockfile.md
+version = 2
+fingerprint = "sha256-json-v2"
+emulator = true
+service = "127.0.0.1"
+
+[items."f0000-v00/de"]
+fingerprint = "f17101153b02289d9b8580060c365ddca4c82959a4ce18bb844540f00b6acc95"
+projectId = "emu-1a250baca18-bb8-dd8888f6a-f821ef497bb3a465"
+taskId = "37cdfee0c836462d841bbec7c77f2312"
+submittedAt = "2026-12-07T13:39:08Z"
+language = "de"
+model = "M000045058"
+isExport = true
+resolution = "default"
+text = "[de] Hi Viewer 0, welcome to Acme Cloud.\\nThis is lesson 1 (de).\\nQuestions? Visit \
+support@acme.example."
+
+# end of specsync.lock
+"""
+
+
+def test_an_entry_written_by_the_old_code_still_matches() -> None:
+    request = {
+        "language": "de",
+        "text": "[de] Hi Viewer 0, welcome to Acme Cloud.\nThis is lesson 1 (de).\n"
+        "Questions? Visit support@acme.example.",
+        "model": "M000045058",
+        "isExport": True,
+        "webhookUrl": "https://hooks.example.com/aistudios",
+    }
+    item = _item("f0000-v00/de", request)
+    known = fingerprints([item])
+    lock = parse_lockfile(_WRITTEN_BY_APPLY, "specsync.lock", known)
+    assert lock.entries["f0000-v00/de"].fingerprint == known[item.id] == item.fingerprint
+    from specsync.plan import make_plan
+
+    [planned] = make_plan([item], lock).items
+    assert planned.action == "unchanged"
+
+
+def test_the_kept_fingerprint_follows_the_item() -> None:
+    request = {"language": "en", "text": "Hi", "model": "M1", "isExport": True}
+    item = _item("a/en", request)
+    assert "fingerprint" not in item.__dict__  # computed on first use only
+    first = item.fingerprint
+    assert item.__dict__["fingerprint"] == first == fingerprint(request)
+    changed = dataclasses.replace(item, request={**request, "text": "Hello"})
+    assert changed.fingerprint == fingerprint(changed.request) != first
+    assert pickle.loads(pickle.dumps(item)).fingerprint == first
+    assert dataclasses.fields(item)[-1].name == "source"  # not a field: not in eq or repr
+    assert item == _item("a/en", request)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        item.fingerprint = "0" * 64
+    assert type(Item.fingerprint).__name__ == "_KeptFingerprint"  # the class's own
+
+
+def test_fingerprints_takes_what_an_item_already_kept() -> None:
+    item = _item("a/en", {"language": "en", "text": "Hi", "model": "M1", "isExport": True})
+    kept = item.fingerprint
+    assert fingerprints([item, item]) == {"a/en": kept}
+
+
+def test_the_bench_lockfile_sample_is_real(tmp_path: Path) -> None:
+    # The sample above is read by the thorough reader as well (no quick path at all).
+    lock = parse_lockfile(_WRITTEN_BY_APPLY, str(tmp_path / "specsync.lock"))
+    assert lock.entries["f0000-v00/de"].model == "M000045058"
