@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import functools
-import gc
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -108,18 +106,6 @@ def load_items(
     one stage stop the later stages only for the part they concern, so one run reports as
     much as can be known: a schema error in one video hides no template error in another.
     """
-    with _collector_back_at_end():
-        return _load_items(paths, root, cwd, use_cache, on_compile, warnings)
-
-
-def _load_items(
-    paths: Sequence[str],
-    root: str | None,
-    cwd: Path | None,
-    use_cache: bool,
-    on_compile: Callable[[int], None] | None,
-    warnings: list[Problem] | None,
-) -> list[Item]:
     from specsync.manifests import discovery, split
     from specsync.manifests.project_file import ProjectFiles
 
@@ -172,12 +158,7 @@ def _read_and_render(
     check, which needs every item of the run) and each document's project settings."""
     from specsync.render import items as render
 
-    with _collector_paused():
-        read = read_files(files, projects)
-        # What was read lives until the run ends: out of the collector's sight (before it
-        # is on again, or its first pass walks it all), so that its passes while scripts
-        # render walk only what rendering made.
-        gc.freeze()
+    read = read_files(files, projects)
     items, render_problems = render.render_items(
         read.specs,
         manifest_root,
@@ -193,32 +174,6 @@ def _read_and_render(
         {display: project for display, (_, _, project) in read.documents.items()},
         rendered_all=not render_problems,
     )
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic collection while manifests are read: reading runs no user code and keeps
-    nearly everything it builds, which each pass would only walk again (~20 ms of a 10k
-    validate). Rendering, where templates may make cycles, runs with the collector on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def _collector_back_at_end() -> Iterator[None]:
-    """Objects frozen during a run (see _read_and_render) collectable again after it: a
-    long-lived caller (a test session) runs many."""
-    frozen_before = gc.get_freeze_count()
-    try:
-        yield
-    finally:
-        if not frozen_before:
-            gc.unfreeze()
 
 
 def _without_videos(document: Document, videos: Collection[str]) -> Document:
