@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import TYPE_CHECKING
 
+from specsync.cli.console import shown
 from specsync.cli.report_text import plan_summary
 from specsync.item_words import ItemOutcome, PlanAction
 from specsync.plan import Plan
@@ -12,8 +15,21 @@ if TYPE_CHECKING:
     from specsync.service.apply import ApplyReport
 
 
+# Markdown's inline syntax: escaped, so a script or a service's message cannot make a
+# link, an image, emphasis or a code span in a pull-request comment, or end a table cell.
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]|~!#])")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    """Text shown as itself in a table cell: no control character, HTML or markdown."""
+    escaped = html.escape(shown(text, keep_newlines=True), quote=False)
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", escaped).replace("\n", "<br>")
+
+
+def _md_code(text: str) -> str:
+    """Text as code in a table cell: a code span cannot hold a backtick, and markdown
+    inside an HTML element is still read as markdown, so escaped as any cell."""
+    return f"<code>{_md_cell(text)}</code>"
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -23,10 +39,10 @@ def plan_markdown(plan: Plan) -> str:
     if changed:
         out += ["| item | action | why |", "|---|---|---|"]
         for planned in changed:
-            why = planned.reason
+            why = _md_cell(planned.reason)
             if planned.diff:
-                why += "<br>" + "<br>".join(f"`{_md_cell(d)}`" for d in planned.diff)
-            out.append(f"| `{planned.id}` | {planned.action} | {_md_cell(why)} |")
+                why += "<br>" + "<br>".join(_md_code(line) for line in planned.diff)
+            out.append(f"| `{planned.id}` | {planned.action} | {why} |")
         out.append("")
     return "\n".join(out) + "\n"
 

@@ -33,11 +33,13 @@ _COLOUR = {
 
 
 def render_text(items: Sequence[Item]) -> str:
-    """Each item's request body under a `# id  (source)` line."""
+    """Each item's request body under a `# id  (source)` line (JSON escapes the C0 controls;
+    `shown` the rest a terminal would act on: C1 controls, bidi overrides)."""
     out = []
     for item in items:
-        out.append(f"# {item.id}  ({item.source.short})")
-        out.append(json.dumps(dict(item.request), ensure_ascii=False, indent=2))
+        out.append(f"# {item.id}  ({shown(item.source.short)})")
+        body = json.dumps(dict(item.request), ensure_ascii=False, indent=2)
+        out.append(shown(body, keep_newlines=True))
     return "".join(line + "\n" for line in out)
 
 
@@ -78,11 +80,13 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
         _COLOUR.get(planned.action, ""),
         enabled=colour and planned.action in _COLOUR,
     )
-    where = f"  ({planned.item.source.short})" if planned.item is not None else ""
+    where = f"  ({shown(planned.item.source.short)})" if planned.item is not None else ""
     out = [f"{head}  {planned.action}{where}"]
     if planned.reason and planned.action != PlanAction.CREATE:
-        out.append(f"    {planned.reason}")
-    out.extend(f"    {line}" for line in planned.diff)
+        out.append(f"    {shown(planned.reason)}")
+    # A script's own text: an ESC sequence in it (a title, a clipboard write, colours
+    # that hide a line) must reach a reviewer's terminal as text, never run there.
+    out.extend(f"    {shown(line)}" for line in planned.diff)
     return out
 
 

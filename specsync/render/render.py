@@ -253,7 +253,10 @@ class Renderer:
         # What Template.generate does, minus a generator layer per piece of output (this
         # loop is most of a large validate); errors get Jinja's template traceback in
         # _render_source, as generate would give them.
-        context = template.new_context(variables)  # type: ignore[arg-type]  # read only
+        # What new_context(variables) makes (globals under the variables, every key a
+        # string), merged in one step rather than dict(globals, **variables)'s two.
+        merged = {**template.globals, **variables}
+        context = template.new_context(merged, shared=True)
         pieces: list[str] = []
         size = 0
         for piece in template.root_render_func(context):

@@ -31,7 +31,10 @@ from specsync.render.limits import MAX_INCLUDE_BYTES, MAX_TEMPLATE_CHARS
 FORMAT = 1
 # The modules whose code decides what a script renders to: a change to any of them (a
 # new release, or an edited checkout) starts a new set of entries.
-RENDER_MODULES = ("sandbox.py", "render.py", "skeleton.py", "text.py", "limits.py", "compiling.py")
+RENDER_MODULES = (
+    *("sandbox.py", "root_loader.py", "render.py", "skeleton.py", "text.py", "limits.py"),
+    "compiling.py",
+)
 # Any statement that loads another template, however it is spelt after its keyword.
 _LOADING = re.compile(r"\{%[-+]?\s*(include|import|extends|from)\b")
 # The one loading statement whose target is known before rendering: a quoted name.

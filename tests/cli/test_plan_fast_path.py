@@ -25,7 +25,7 @@ from tests.helpers import SPECSYNC, specsync
 from tests.helpers.commands import modules_after_main
 
 # Two videos in two locales; `tour` says "red" between ANSI colour codes (a double-quoted
-# YAML `\e` is a real ESC), which click takes out of what it writes to a pipe.
+# YAML `\e` is a real ESC), which plan shows as text.
 MANIFEST = """\
 specsync: 1
 defaults: {model: M000045058, locales: [en, ko]}
@@ -133,12 +133,14 @@ def test_the_fast_path_answers_as_click_does(
         assert {item["id"] for item in json.loads(fast.stdout)["items"]} >= {"extra/ko"}
 
 
-def test_ansi_sequences_in_a_script_are_taken_out_of_a_pipe_either_way(
+def test_ansi_sequences_in_a_script_are_shown_as_text_either_way(
     recorded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast, slow = _both_ways(["plan"], recorded, monkeypatch)
     _same(fast, slow)
-    assert "+ Tour for en: red!" in fast.stdout and "\x1b" not in fast.stdout
+    # As text, on a pipe or a terminal: the reviewer sees what will be sent, and nothing
+    # of it runs in their terminal (tests/cli/test_reports.py).
+    assert "+ Tour for en: \\x1b[31mred\\x1b[0m!" in fast.stdout and "\x1b" not in fast.stdout
 
 
 def test_ctrl_c_prints_what_click_prints(recorded: Path, monkeypatch: pytest.MonkeyPatch) -> None:

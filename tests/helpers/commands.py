@@ -158,7 +158,7 @@ def _process_state_restored() -> Iterator[None]:
             if signal.getsignal(number) is not handler and handler is not None:
                 signal.signal(number, handler)
         if gc.get_freeze_count() > frozen:
-            gc.unfreeze()  # `plan` freezes what it loaded for the rest of its process
+            gc.unfreeze()  # a run that froze objects (as the split does) gives them back
         gc.set_threshold(*threshold)
         if collecting:
             gc.enable()

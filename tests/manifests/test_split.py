@@ -452,3 +452,25 @@ def test_ctrl_c_ends_both_processes_with_exit_130(tmp_path: Path, to_group: bool
     assert "Traceback" not in stderr and "Exception" not in stderr
     assert _running_with(str(root)) == []
     assert ended < 1.5, f"{ended:.2f} s from Ctrl-C to the end"
+
+
+def test_a_halfs_items_cross_the_pipe_unchanged_and_compactly() -> None:
+    import pickle
+
+    place = Location("m.yaml", 4, 3)
+    items = [
+        Item(f"v{n}/en", f"v{n}", "en", {"language": "en", "text": f"Hi {n}"}, place)
+        for n in range(3)
+    ]
+    problem = Problem(Location("n.yaml", 2, 1), "bad", code="yaml")
+    sent = Loaded(items, [problem], {}, rendered_all=True)
+    data = split._pickled((sent, []))
+    received, harvests = pickle.loads(data)
+    assert harvests == []
+    assert received.items == items
+    assert [vars(item) for item in received.items] == [vars(item) for item in items]
+    assert received.problems == [problem]
+    assert received.items[0].source is received.items[2].source  # one place, sent once
+    # Each field by its name: a field added to Item must be sent too (or this fails).
+    assert pickle.loads(split._pickled(items[0])) == items[0]
+    assert len(data) < len(pickle.dumps((sent, []), pickle.HIGHEST_PROTOCOL))
