@@ -44,19 +44,15 @@ os.environ.pop("GIT_CONFIG_GLOBAL", None)  # a ~/.gitconfig by another name
 # (about 0.9 s saved by each of some 30 tests).
 os.environ["SPECSYNC_POLL_INTERVAL"] = "0.1"
 
-# bytecode for the programs tests start --------------------------------------------------
-# Several hundred tests start specsync (or a Python that imports it) as a program. Under
-# PYTHONDONTWRITEBYTECODE=1 (set on this project's machines), or with a stale __pycache__,
-# each of them compiled specsync's modules from source again: about 0.05 CPU-s a start, a
-# cost no installed copy pays. They share one bytecode folder for the session instead
-# (made by the first process that loads this file; xdist's workers inherit it), outside the
-# tree and removed at exit: the user's folders still get no bytecode. This process keeps
-# its own setting (with a new folder it would compile its libraries again as well).
+# bytecode of the test modules, for the session ------------------------------------------
+# A folder for the bytecode xdist's workers share while they collect (pytest_collection
+# below), made by the first process that loads this file (the workers inherit it), outside
+# the tree and removed at exit. (Programs the tests start keep the user's setting: a
+# shared folder for them too saved nothing measurable in the quick run and cost the whole
+# suite ~12 CPU-s, its tools then compiling their libraries again.)
 if "SPECSYNC_TESTS_PYCACHE" not in os.environ:
     os.environ["SPECSYNC_TESTS_PYCACHE"] = tempfile.mkdtemp(prefix="specsync-tests-pycache-")
     atexit.register(shutil.rmtree, os.environ["SPECSYNC_TESTS_PYCACHE"], ignore_errors=True)
-os.environ["PYTHONPYCACHEPREFIX"] = os.environ["SPECSYNC_TESTS_PYCACHE"]
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @pytest.fixture(autouse=True)
