@@ -152,9 +152,11 @@ def test_readme_counts_the_tests_marked_slow() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     said = re.search(r'-m "not slow"` skips the (\w+) tests\s+marked slow', readme)
     assert said is not None
-    # Decorated tests, and parametrized cases given the mark (`[pytest.mark.slow] if`).
+    # Decorated tests, and parametrized cases given the mark (`[pytest.mark.slow] if`,
+    # `pytest.param(..., marks=pytest.mark.slow)`).
+    slow = r"@pytest\.mark\.slow|\[pytest\.mark\.slow\] if|marks=pytest\.mark\.slow\b"
     marked = sum(
-        len(re.findall(r"@pytest\.mark\.slow|\[pytest\.mark\.slow\] if", path.read_text("utf-8")))
+        len(re.findall(slow, path.read_text("utf-8")))
         for path in TESTS.rglob("test_*.py")
         if path.name != "test_helpers.py"
     )

@@ -7,12 +7,21 @@ cli → service → plan, state, manifests → render → model; the emulator im
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "specsync"
+
+
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for all the checks below (the tests only read it)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 SHARED = {
     "model",
     "item_words",
@@ -91,7 +100,7 @@ def test_every_module_imports_only_what_its_wing_may() -> None:
     offences = []
     for path in sorted(PACKAGE.rglob("*.py")):
         wing = wing_of(path)
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parsed(path)
         for imported in sorted(imported_wings(tree)):
             if imported == "click" and wing != "cli":
                 offences.append(f"{path.relative_to(ROOT)} imports click")
@@ -166,7 +175,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in MODULES.items():
         targets = set()
-        for module, imported in specsync_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        for module, imported in specsync_imports(parsed(path)):
             submodule = f"{module}.{imported}"
             targets.add(submodule if submodule in MODULES else module)
         graph[name] = {target for target in targets if target in MODULES and target != name}
@@ -226,7 +235,7 @@ def test_no_function_is_over_60_lines() -> None:
     for path in MODULES.values():
         if source_name(path) in GENERATED:
             continue
-        for name, node in functions(ast.parse(path.read_text(encoding="utf-8"))):
+        for name, node in functions(parsed(path)):
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             # From `def` to the last line: a command's option decorators are declarations.
             lines = (node.end_lineno or node.lineno) - node.lineno + 1
@@ -238,7 +247,7 @@ def test_no_function_is_over_60_lines() -> None:
 def test_no_private_name_is_imported_from_another_module() -> None:
     offenders = set()
     for name, path in MODULES.items():
-        for module, imported in specsync_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        for module, imported in specsync_imports(parsed(path)):
             private = imported is not None and imported.startswith("_")
             if private and not imported.startswith("__") and module != name:
                 offenders.add(f"{name}: {module}.{imported}")
@@ -282,18 +291,17 @@ def imported_modules(tree: ast.AST, known: set[str]) -> set[str]:
 
 
 def service_modules() -> dict[str, ast.AST]:
-    return {
-        module_name(path): ast.parse(path.read_text(encoding="utf-8"))
-        for path in sorted(SERVICE.rglob("*.py"))
-    }
+    return {module_name(path): parsed(path) for path in sorted(SERVICE.rglob("*.py"))}
 
 
 def test_the_http_sub_wing_imports_only_itself_and_the_service_errors() -> None:
+    modules = service_modules()
+    known = set(modules) | {"specsync.errors"}
     offences = [
         f"{name} imports {module}"
-        for name, tree in service_modules().items()
+        for name, tree in modules.items()
         if name.startswith("specsync.service.http")
-        for module in imported_modules(tree, set(service_modules()) | {"specsync.errors"})
+        for module in imported_modules(tree, known)
         if not module.startswith("specsync.service.http") and module != "specsync.service.errors"
     ]
     assert offences == []

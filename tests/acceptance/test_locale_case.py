@@ -159,6 +159,8 @@ def test_lockfile_written_by_the_previous_specsync_is_not_re_exported(tmp_path: 
             "from specsync.cli.main import main; main()",
             "apply",
             "--emulator",
+            "--rate",  # the previous specsync's own pace would add ~0.5 s
+            "100",
             "--lockfile",
             "specsync.lock",
         ],

@@ -22,10 +22,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
-__all__ = ["SPECSYNC", "SPECSYNC_MODULE", "env_for", "run", "specsync"]
+__all__ = ["SPECSYNC", "SPECSYNC_MODULE", "env_for", "forked_specsync", "run", "specsync"]
 
 # The installed console script, as users run it.
 SPECSYNC = shutil.which("specsync") or str(Path(sys.executable).parent / "specsync")
@@ -119,9 +123,10 @@ class _KeptBytes(io.BytesIO):
         pass
 
 
-def _as_text(buffer: io.BytesIO) -> str:
+def _as_text(buffer: io.BytesIO | bytes) -> str:
     # As `text=True` reads a pipe: the locale's UTF-8, universal newlines.
-    text = buffer.getvalue().decode("utf-8", errors="strict")
+    data = buffer if isinstance(buffer, bytes) else buffer.getvalue()
+    text = data.decode("utf-8", errors="strict")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -179,3 +184,139 @@ def modules_after_main(argv: Sequence[str], cwd: Path) -> tuple[object, dict[str
     )
     exit_code, kinds = json.loads(done.stdout.strip().splitlines()[-1])
     return exit_code, kinds
+
+
+def forked_specsync(
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    limit: Callable[[], None] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """`specsync ARGS` as `run([SPECSYNC, *args], cwd, env)` runs it, in a process of its own
+    made by forking this one: what the run does to memory, limits (`limit` is called in the
+    child first, as `preexec_fn` would be), descriptors or signal handlers stays in that
+    child, and a run that blows up dies there. It saves the interpreter start and the
+    imports a new program pays (~0.1 CPU-s a run): for tests whose subject is what a run
+    answers, not how a process starts. Standard input is /dev/null; atexit handlers do not
+    run in the child. Raises `subprocess.TimeoutExpired` after killing a child that ran
+    `timeout` seconds.
+
+    Only from the main thread. Forking a process that runs other threads (xdist's, a test's
+    server) is safe for the child as long as it takes none of their locks: it runs only
+    main() on standard streams of its own, the interpreter resets its own locks (imports,
+    threading, logging) after a fork, and the child never returns into pytest.
+    """
+    # Imported here once, not in each child (most test processes have them already): the
+    # commands, validate's own way in, and what a refusal words its message with.
+    import jsonschema  # noqa: F401
+
+    import specsync.cli.group
+    import specsync.cli.validate_run  # noqa: F401
+    from specsync.cli.main import main
+
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("forked_specsync() runs in the main thread")
+    command = ["specsync", *args]
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or the child would write this process's buffered output again
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of fork() with other threads running: see the docstring.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: ends in os._exit, never returns into pytest
+            code = 70  # EX_SOFTWARE: the child's own set-up failed
+            try:
+                code = _forked_main(main, command, cwd, env, limit, stdout, stderr)
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    os.write(stderr.fileno(), traceback.format_exc().encode())
+            finally:
+                os._exit(code)
+        returncode = _waited(pid, timeout, command)
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(
+            command, returncode, _as_text(stdout.read()), _as_text(stderr.read())
+        )
+
+
+def _forked_main(
+    main: Callable[[], object],
+    command: list[str],
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    limit: Callable[[], None] | None,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+) -> int:
+    """In the forked child: the process state a new `specsync` would start with, then
+    main(); the exit code."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(stdout.fileno(), 1)
+    os.dup2(stderr.fileno(), 2)
+    for number in _HANDLED_SIGNALS:
+        if number != signal.SIGPIPE:  # Python starts with SIGPIPE ignored, as this process
+            first = signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
+            signal.signal(number, first)
+    os.chdir(cwd)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    sys.argv = command
+    # A pipe's streams, as Python sets them: stdout strict, stderr with backslash escapes.
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(  # noqa: SIM115
+        1, "w", encoding="utf-8", errors="strict", closefd=False
+    )
+    sys.stderr = open(  # noqa: SIM115
+        2, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False
+    )
+    # What this process holds stays as it is (the child only reads it): no collection walks
+    # it, which would copy every page it touches.
+    gc.freeze()
+    try:
+        if limit is not None:
+            limit()
+        main()  # reads sys.argv, as the console script's call does
+    except SystemExit as done:
+        code = done.code
+    except BaseException:  # as Python would: a traceback and exit 1
+        traceback.print_exc()
+        code = 1
+    else:
+        code = 0
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+def _waited(pid: int, timeout: float, command: list[str]) -> int:
+    """The forked child's exit code as subprocess gives it (-N: ended by signal N), once it
+    ended; killed after `timeout` seconds, or when the wait is interrupted (pytest-timeout,
+    Ctrl-C), as subprocess.run kills its child."""
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
