@@ -84,14 +84,14 @@ def emulator() -> Iterator[RunningEmulator]:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto` for the quick run (`-m "not slow"`): three workers per CPU. About half of
-    its time is waiting (emulator renders, deadlines, signals, a browser), which one worker
-    per CPU leaves idle: on 2 CPUs it took 66 s with 4 workers and 54 s with 6, by then
-    using both CPUs nearly all the time. The whole suite keeps one worker per CPU: its slow
-    tests time rates, stalls and deadlines against the clock over seconds, and a starved
-    worker turns their bounds into flakes (with four workers on two CPUs, under coverage
-    and other load, a stall test once left 11 requests uncertain for its 10).
-    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    """`-n auto` for the quick run (`-m "not slow"`): three workers per CPU, at most four
+    more than CPUs. About half of its time is waiting (emulator renders, deadlines,
+    signals, a browser), which one worker per CPU leaves idle: on 2 CPUs it took 66 s with
+    4 workers and 54 s with 6, by then using both CPUs nearly all the time. The whole suite
+    keeps one worker per CPU: its slow tests time rates, stalls and deadlines against the
+    clock over seconds, and a starved worker turns their bounds into flakes (with four
+    workers on two CPUs, under coverage and other load, a stall test once left 11 requests
+    uncertain for its 10). PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # pytest-xdist's own reading of it
     try:
@@ -99,7 +99,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     slow_deselected = "not slow" in (config.getoption("markexpr", "") or "")
-    return 3 * cpus if slow_deselected else cpus
+    # At most four more than CPUs: the waiting is filled by then, and each worker holds
+    # its own ~100 MB (24 on an 8-CPU machine would only add memory and start-up).
+    return min(3 * cpus, cpus + 4) if slow_deselected else cpus
 
 
 @pytest.hookimpl(wrapper=True)
