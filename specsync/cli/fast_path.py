@@ -42,19 +42,37 @@ def plain_validate(args: Sequence[str], environ: Mapping[str, str]) -> PlainVali
     """The validate run `args` asks for when they are plain; else None (click reads them)."""
     if not args or args[0] != "validate" or COMPLETION_VARIABLE in environ:
         return None
+    read = _read_plain(args[1:], flags=("--no-cache",), valued=("--root", "--format"))
+    if read is None:
+        return None
+    paths, values, flags = read
+    output_format = values.get("--format", FORMATS[0])
+    if output_format not in FORMATS:
+        return None
+    return PlainValidate(tuple(paths), values.get("--root"), "--no-cache" in flags, output_format)
+
+
+def _read_plain(
+    args: Sequence[str], *, flags: Sequence[str], valued: Sequence[str]
+) -> tuple[list[str], dict[str, str], set[str]] | None:
+    """(paths, option values, flags given) when every argument is plain; else None.
+
+    `flags` take no value; `valued` options take one, as `--name VALUE` or `--name=VALUE`
+    (given twice: the last one, as click takes it)."""
     paths: list[str] = []
     values: dict[str, str] = {}
-    no_cache = False
-    rest = iter(args[1:])
+    given: set[str] = set()
+    with_value = tuple(f"{name}=" for name in valued)
+    rest = iter(args)
     for arg in rest:
-        if arg == "--no-cache":
-            no_cache = True
-        elif arg in ("--root", "--format"):
+        if arg in flags:
+            given.add(arg)
+        elif arg in valued:
             value = next(rest, "")
             if not _plain_value(value):
                 return None
-            values[arg] = value  # given twice: the last one, as click takes it
-        elif arg.startswith(("--root=", "--format=")):
+            values[arg] = value
+        elif arg.startswith(with_value):
             name, value = arg.split("=", 1)
             if not _plain_value(value):
                 return None
@@ -63,10 +81,7 @@ def plain_validate(args: Sequence[str], environ: Mapping[str, str]) -> PlainVali
             return None
         else:
             paths.append(arg)
-    output_format = values.get("--format", FORMATS[0])
-    if output_format not in FORMATS:
-        return None
-    return PlainValidate(tuple(paths), values.get("--root"), no_cache, output_format)
+    return paths, values, given
 
 
 def _plain_value(value: str) -> bool:
@@ -118,27 +133,10 @@ def plain_plan(
         return None
     if not all(_written_as_it_is(stream) for stream in streams):
         return None
-    paths: list[str] = []
-    values: dict[str, str] = {}
-    flags: set[str] = set()
-    rest = iter(args[1:])
-    for arg in rest:
-        if arg in _PLAN_FLAGS:
-            flags.add(arg)
-        elif arg in _PLAN_VALUES:
-            value = next(rest, "")
-            if not _plain_value(value):
-                return None
-            values[arg] = value  # given twice: the last one, as click takes it
-        elif arg.startswith(tuple(f"{name}=" for name in _PLAN_VALUES)):
-            name, value = arg.split("=", 1)
-            if not _plain_value(value):
-                return None
-            values[name] = value
-        elif not _plain_value(arg):
-            return None
-        else:
-            paths.append(arg)
+    read = _read_plain(args[1:], flags=_PLAN_FLAGS, valued=_PLAN_VALUES)
+    if read is None:
+        return None
+    paths, values, flags = read
     if values.get("--format", PLAN_FORMATS[0]) not in PLAN_FORMATS:
         return None
     return PlainPlan(tuple(paths), values, flags)

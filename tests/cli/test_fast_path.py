@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from specsync.cli import fast_path
-from specsync.cli import main as cli
 from specsync.cli.fast_path import PlainValidate, plain_validate
-from tests.helpers import SPECSYNC, run, specsync
-from tests.helpers.commands import modules_after_main
+from tests.helpers import SPECSYNC, run
+from tests.helpers.commands import assert_same_run, fast_and_click_runs, modules_after_main
 
 VALID = """\
 specsync: 1
@@ -66,19 +65,10 @@ def _both_ways(
     args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """(as it comes, through click) for one run of `specsync ARGS` in `cwd`."""
-    fast = specsync(args, cwd, env)
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "plain_validate", lambda args, environ: None)
-        slow = specsync(args, cwd, env)
-    return fast, slow
+    return fast_and_click_runs(args, cwd, monkeypatch, "plain_validate", env)
 
 
-def _same(fast: subprocess.CompletedProcess[str], slow: subprocess.CompletedProcess[str]) -> None:
-    assert (fast.returncode, fast.stdout, fast.stderr) == (
-        slow.returncode,
-        slow.stdout,
-        slow.stderr,
-    )
+_same = assert_same_run
 
 
 CASES = {

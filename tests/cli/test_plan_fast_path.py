@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from specsync.cli import fast_path
-from specsync.cli import main as cli
 from specsync.cli.fast_path import PlainPlan, plain_plan
 from specsync.cli.plan_run import plain_echo
 from tests.helpers import SPECSYNC, specsync
-from tests.helpers.commands import modules_after_main
+from tests.helpers.commands import assert_same_run, fast_and_click_runs, modules_after_main
 
 # Two videos in two locales; `tour` says "red" between ANSI colour codes (a double-quoted
 # YAML `\e` is a real ESC), which plan shows as text.
@@ -68,22 +67,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _both_ways(
-    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch
+    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """(as it comes, through click) for one run of `specsync ARGS` in `cwd`."""
-    fast = specsync(args, cwd)
-    with monkeypatch.context() as patch:
-        patch.setattr(cli, "plain_plan", lambda args, environ, streams: None)
-        slow = specsync(args, cwd)
-    return fast, slow
+    return fast_and_click_runs(args, cwd, monkeypatch, "plain_plan", env)
 
 
-def _same(fast: subprocess.CompletedProcess[str], slow: subprocess.CompletedProcess[str]) -> None:
-    assert (fast.returncode, fast.stdout, fast.stderr) == (
-        slow.returncode,
-        slow.stdout,
-        slow.stderr,
-    )
+_same = assert_same_run
 
 
 CASES = {

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+import pytest
+
 __all__ = ["SPECSYNC", "SPECSYNC_MODULE", "env_for", "forked_specsync", "run", "specsync"]
 
 # The installed console script, as users run it.
@@ -320,3 +322,33 @@ def _waited(pid: int, timeout: float, command: list[str]) -> int:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise
+
+
+def fast_and_click_runs(
+    args: list[str],
+    cwd: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reader: str,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """One in-process run of `specsync ARGS` in `cwd` as it comes, and one with the fast
+    path's `reader` (cli.main's `plain_validate` or `plain_plan`) declining, so click reads
+    the arguments."""
+    from specsync.cli import main as cli  # not at import: helpers load before any test
+
+    fast = specsync(args, cwd, env)
+    with monkeypatch.context() as patch:
+        patch.setattr(cli, reader, lambda *given: None)
+        slow = specsync(args, cwd, env)
+    return fast, slow
+
+
+def assert_same_run(
+    fast: subprocess.CompletedProcess[str], slow: subprocess.CompletedProcess[str]
+) -> None:
+    """The two runs printed the same bytes and ended alike."""
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        slow.returncode,
+        slow.stdout,
+        slow.stderr,
+    )
