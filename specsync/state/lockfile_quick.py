@@ -165,16 +165,23 @@ BLOCK_PATTERN = (
 RECORD_PATTERN = _record_pattern(True) + r"\n"
 
 
+# Possessive repeats came with Python 3.11, and matched wrongly where the repeated part
+# itself backtracks until 3.11.5 (CPython gh-106052): a block with a history stopped short
+# on Debian 12's 3.11.2, and such a pattern may even match what the ordinary one refuses.
+POSSESSIVE_REPEATS_WORK = sys.version_info >= (3, 11, 5)
+
+
 def backtracking(pattern: str) -> str:
-    """The pattern with its possessive repeats made ordinary ones (Python 3.10 has none);
-    only for patterns with no literal `*+` or `?+`."""
+    """The pattern with its possessive repeats made ordinary ones (for interpreters whose
+    possessive repeats are missing or wrong); only for patterns with no literal `*+` or
+    `?+`."""
     return pattern.replace("*+", "*").replace("?+", "?")
 
 
 @functools.cache
 def compiled(pattern: str) -> re.Pattern[str]:
     # Compiled on first use (a few ms): a lockfile with no item needs none.
-    return re.compile(pattern if sys.version_info >= (3, 11) else backtracking(pattern))
+    return re.compile(pattern if POSSESSIVE_REPEATS_WORK else backtracking(pattern))
 
 
 _KEY_OF = {f.attr: f.key for f in (*ENTRY_FIELDS, *HISTORY_FIELDS)}

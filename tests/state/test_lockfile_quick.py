@@ -293,6 +293,11 @@ def damaged_texts(seed: int, count: int) -> list[str]:
     return texts
 
 
+@pytest.mark.skipif(
+    not lockfile_quick.POSSESSIVE_REPEATS_WORK,
+    reason="this Python's possessive repeats match wrongly (before 3.11.5, CPython "
+    "gh-106052): specsync compiles the backtracking twin instead",
+)
 @pytest.mark.parametrize("seed", range(8))
 def test_the_possessive_block_matches_as_its_backtracking_twin(seed: int) -> None:
     # Possessive repeats never give characters back: the same matches only because of the
@@ -309,6 +314,24 @@ def test_the_possessive_block_matches_as_its_backtracking_twin(seed: int) -> Non
             assert (ours and (ours.span(), ours.groups())) == (
                 theirs and (theirs.span(), theirs.groups())
             ), (text, start)
+
+
+def test_on_a_python_whose_possessive_repeats_are_wrong_the_twins_are_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Debian 12's Python 3.11.2 matched the possessive block short of its history (CPython
+    gh-106052, fixed in 3.11.5): there the quick readers compile the backtracking twins and
+    still read what specsync writes."""
+    monkeypatch.setattr(lockfile_quick, "POSSESSIVE_REPEATS_WORK", False)
+    lockfile_quick.compiled.cache_clear()
+    try:
+        block = lockfile_quick.compiled(lockfile_quick.BLOCK_PATTERN)
+        assert "*+" not in block.pattern and "?+" not in block.pattern
+        for seed in range(4):
+            text = dumps(sample_lockfile(seed))
+            assert read_canonical(text) == tomllib.loads(text)
+    finally:
+        lockfile_quick.compiled.cache_clear()
 
 
 # -- escaped strings: the quick reading decodes them as tomllib does -----------------------
