@@ -446,12 +446,12 @@ def test_a_stop_cuts_a_host_that_accepted_and_never_answers(tmp_path: Path) -> N
     # A status line's first byte after 30 s: a host that accepted and stalls.
     with HostileServer("trickle", body=lambda request: b"", interval=30) as host:
         stop = transport.DownloadStop()
+        started = time.monotonic()  # before the timer starts: it fires 0.3 s after, or later
         threading.Timer(0.3, stop.set).start()
-        started = time.monotonic()
         with pytest.raises(transport.Interrupted, match="interrupted after 0 bytes"):
             fetch_url(host.url + "/v.mp4", tmp_path / "v.mp4", stop=stop)
         took = time.monotonic() - started
-    assert 0.3 <= took < 0.8, took
+    assert 0.3 <= took < 1.0, took
 
 
 def test_a_stop_set_before_the_download_starts_sends_nothing(tmp_path: Path) -> None:
