@@ -9,6 +9,7 @@ match `python -m specsync`'s.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -61,14 +62,8 @@ def _project(tmp_path: Path) -> Path:
     return project
 
 
-def _both_ways(
-    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None
-) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    """(as it comes, through click) for one run of `specsync ARGS` in `cwd`."""
-    return fast_and_click_runs(args, cwd, monkeypatch, "plain_validate", env)
-
-
-_same = assert_same_run
+# One run as it comes, one through click (the fast path's reader declining).
+_both_ways = functools.partial(fast_and_click_runs, reader="plain_validate")
 
 
 CASES = {
@@ -108,7 +103,7 @@ def test_the_fast_path_answers_as_click_does(
     args, code, shown = CASES[case]
     project = _project(tmp_path)
     fast, slow = _both_ways(args, project, monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert fast.returncode == code, fast.stderr
     assert shown in fast.stdout + fast.stderr
     if "json" in case:
@@ -120,7 +115,7 @@ def test_from_a_subfolder_the_project_is_found_either_way(
 ) -> None:
     project = _project(tmp_path)
     fast, slow = _both_ways(["validate"], project / "manifests" / "sub", monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert fast.returncode == 0 and "valid: 4 items from 2 videos" in fast.stderr
 
 
@@ -128,7 +123,7 @@ def test_no_manifests_folder_is_the_same_error_either_way(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast, slow = _both_ways(["validate"], tmp_path, monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert fast.returncode == 1 and "manifests" in fast.stderr
 
 
@@ -138,7 +133,7 @@ def test_github_annotations_are_the_same_either_way(
     project = _project(tmp_path)
     env = {**dict(os.environ), "GITHUB_ACTIONS": "true"}
     fast, slow = _both_ways(["validate", "invalid.yaml"], project, monkeypatch, env)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert "::error file=invalid.yaml,line=4," in fast.stderr
 
 
@@ -149,7 +144,7 @@ def test_ctrl_c_prints_what_click_prints(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr("specsync.cli.validate_run.load_items", interrupted)
     fast, slow = _both_ways(["validate", "manifests/valid.yaml"], _project(tmp_path), monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert (fast.returncode, fast.stderr) == (130, "\ninterrupted\n")
 
 

@@ -8,6 +8,7 @@ modules a plain plan loads, a closed pipe, and streams that are not UTF-8.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -66,14 +67,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def _both_ways(
-    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None
-) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
-    """(as it comes, through click) for one run of `specsync ARGS` in `cwd`."""
-    return fast_and_click_runs(args, cwd, monkeypatch, "plain_plan", env)
-
-
-_same = assert_same_run
+# One run as it comes, one through click (the fast path's reader declining).
+_both_ways = functools.partial(fast_and_click_runs, reader="plain_plan")
 
 
 CASES = {
@@ -116,7 +111,7 @@ def test_the_fast_path_answers_as_click_does(
     )
     (recorded / "damaged.lock").write_text(damaged, encoding="utf-8")
     fast, slow = _both_ways(args, recorded, monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert fast.returncode == code, fast.stderr
     assert shown in fast.stdout + fast.stderr
     if case == "json":
@@ -127,7 +122,7 @@ def test_ansi_sequences_in_a_script_are_shown_as_text_either_way(
     recorded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast, slow = _both_ways(["plan"], recorded, monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     # As text, on a pipe or a terminal: the reviewer sees what will be sent, and nothing
     # of it runs in their terminal (tests/cli/test_reports.py).
     assert "+ Tour for en: \\x1b[31mred\\x1b[0m!" in fast.stdout and "\x1b" not in fast.stdout
@@ -139,7 +134,7 @@ def test_ctrl_c_prints_what_click_prints(recorded: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr("specsync.manifests.pipeline.load_items", interrupted)
     fast, slow = _both_ways(["plan"], recorded, monkeypatch)
-    _same(fast, slow)
+    assert_same_run(fast, slow)
     assert (fast.returncode, fast.stderr) == (130, "\ninterrupted\n")
 
 

@@ -328,8 +328,9 @@ def fast_and_click_runs(
     args: list[str],
     cwd: Path,
     monkeypatch: pytest.MonkeyPatch,
-    reader: str,
     env: dict[str, str] | None = None,
+    *,
+    reader: str,
 ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
     """One in-process run of `specsync ARGS` in `cwd` as it comes, and one with the fast
     path's `reader` (cli.main's `plain_validate` or `plain_plan`) declining, so click reads
