@@ -3,27 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from specsync.model import ItemSpec, Location
 from specsync.render.render import MAX_SCRIPT_CHARS, normalise, render_items
-
-
-def spec(template: str, first_line: int = 0, **variables: object) -> ItemSpec:
-    return ItemSpec(
-        id="v/en",
-        video="v",
-        locale="en",
-        template=template,
-        template_location=Location("m.yaml", 5, 13),
-        variables={**variables, "locale": "en", "video": "v"},
-        fields={"model": "M"},
-        source=Location("m.yaml", 4, 3),
-        template_first_line=first_line,
-    )
+from tests.helpers.specs import script_spec
 
 
 def render_one(template: str, root: Path | None = None, **kw: object) -> str:
     first_line = int(kw.pop("first_line", 0))  # type: ignore[call-overload]
-    items, problems = render_items([spec(template, first_line, **kw)], root or Path("."))
+    items, problems = render_items([script_spec(template, first_line, **kw)], root or Path("."))
     if problems:
         return "ERROR " + str(problems[0])
     return items[0].request["text"]
@@ -34,7 +20,7 @@ def test_renders_with_locale_video_and_vars() -> None:
 
 
 def test_request_body_in_seed_order_with_defaults() -> None:
-    items, _ = render_items([spec("x")], Path("."))
+    items, _ = render_items([script_spec("x")], Path("."))
     assert list(items[0].request) == ["language", "text", "model", "isExport"]
     assert items[0].request["isExport"] is True
 
@@ -146,7 +132,7 @@ def test_each_distinct_script_compiles_once(tmp_path: Path) -> None:
 
     renderer = Renderer(tmp_path)
     for name in ("Ada", "Bo", "Cy"):
-        assert renderer.render(spec("{{ name }}", name=name)) == name
+        assert renderer.render(script_spec("{{ name }}", name=name)) == name
     assert len(renderer._compiled) == 1
 
 
@@ -160,9 +146,9 @@ def test_scripts_come_from_the_template_cache_on_the_second_run(
     # Three shapes (scripts of one shape share their code, and those that only print
     # variables need none: test_skeleton.py).
     specs = [
-        spec("{{ name|upper }} one"),
-        spec("two {{ name|upper }}"),
-        spec("line\n{{ nope|upper }}", 6),
+        script_spec("{{ name|upper }} one"),
+        script_spec("two {{ name|upper }}"),
+        script_spec("line\n{{ nope|upper }}", 6),
     ]
     first = Renderer(tmp_path, use_cache=True)
     first.precompile(specs)
@@ -179,7 +165,7 @@ def test_scripts_come_from_the_template_cache_on_the_second_run(
 def test_no_cache_writes_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "key" / "cache.key"))
-    items, problems = render_items([spec("{{ locale }}")], tmp_path, use_cache=False)
+    items, problems = render_items([script_spec("{{ locale }}")], tmp_path, use_cache=False)
     assert problems == [] and items[0].request["text"] == "en"
     assert not (tmp_path / "cache").exists() and not (tmp_path / "key").exists()
 

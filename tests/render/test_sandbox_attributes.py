@@ -9,10 +9,10 @@ from jinja2 import Undefined
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from specsync.model import ItemSpec, Location
 from specsync.render import render as render_module
 from specsync.render.render import render_items
 from specsync.render.sandbox import ScriptEnvironment
+from tests.helpers.specs import script_spec
 
 
 def _checked_answer(environment: ScriptEnvironment, obj: Any, attribute: str) -> Any:
@@ -109,19 +109,6 @@ def test_a_loop_attribute_is_answered_as_the_checks_answer_it(attribute: str) ->
         )
 
 
-def _spec(template: str, **variables: object) -> ItemSpec:
-    return ItemSpec(
-        id="v/en",
-        video="v",
-        locale="en",
-        template=template,
-        template_location=Location("m.yaml", 5, 13),
-        variables={**variables, "locale": "en", "video": "v"},
-        fields={"model": "M"},
-        source=Location("m.yaml", 4, 3),
-    )
-
-
 class _CheckedEverywhere(ScriptEnvironment):
     """The sandbox as it was: every attribute through its checks."""
 
@@ -154,9 +141,9 @@ def test_scripts_render_as_with_every_attribute_checked(
     template: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     variables = {"steps": [{"name": "one"}, {"name": "two"}, {"name": "three"}], "d": dict(DICT)}
-    quick = render_items([_spec(template, **variables)], Path("."), use_cache=False)
+    quick = render_items([script_spec(template, **variables)], Path("."), use_cache=False)
     monkeypatch.setattr(render_module, "ScriptEnvironment", _CheckedEverywhere)
-    checked = render_items([_spec(template, **variables)], Path("."), use_cache=False)
+    checked = render_items([script_spec(template, **variables)], Path("."), use_cache=False)
     assert quick == checked
 
 
@@ -171,13 +158,13 @@ def test_loop_and_dict_attributes_skip_the_checks(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ImmutableSandboxedEnvironment, "getattr", counted)
     template = "{% for s in steps %}{{ loop.index }}. {{ s.name }}{% endfor %}"
     items, problems = render_items(
-        [_spec(template, steps=[{"name": "a"}, {"name": "b"}])], Path("."), use_cache=False
+        [script_spec(template, steps=[{"name": "a"}, {"name": "b"}])], Path("."), use_cache=False
     )
     assert not problems
     assert items[0].request["text"] == "1. a2. b"
     assert walks == []
     # Anything else still takes the checks.
-    render_items([_spec("{{ 'x'.upper() }}")], Path("."), use_cache=False)
+    render_items([script_spec("{{ 'x'.upper() }}")], Path("."), use_cache=False)
     assert "upper" in walks
 
 
@@ -186,14 +173,14 @@ def test_loop_and_dict_attributes_skip_the_checks(monkeypatch: pytest.MonkeyPatc
     [(0, "0"), (-5, "-5"), (2**64, str(2**64)), (True, "True"), (1.5, "1.5")],
 )
 def test_numbers_print_as_they_did(value: object, printed: str) -> None:
-    items, problems = render_items([_spec("n={{ n }}", n=value)], Path("."), use_cache=False)
+    items, problems = render_items([script_spec("n={{ n }}", n=value)], Path("."), use_cache=False)
     assert not problems
     assert items[0].request["text"] == f"n={printed}"
 
 
 def test_a_number_too_long_to_print_is_still_refused() -> None:
     # 400,000 bits: about 120,000 digits, over the sandbox's print limit.
-    _, problems = render_items([_spec("{{ n }}", n=1 << 400_000)], Path("."), use_cache=False)
+    _, problems = render_items([script_spec("{{ n }}", n=1 << 400_000)], Path("."), use_cache=False)
     assert len(problems) == 1
     assert "cannot be printed" in problems[0].message
     assert str(problems[0].location) == "m.yaml:5:13"
@@ -207,7 +194,7 @@ def test_an_included_file_reads_globals_from_a_plain_dict(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     renderer = render_module.Renderer(tmp_path)
-    assert renderer.render(_spec("[{% include 'snippet.j2' %}]")) == "[017]"
+    assert renderer.render(script_spec("[{% include 'snippet.j2' %}]")) == "[017]"
     loaded = renderer.environment.get_template("snippet.j2")
     assert type(loaded.globals) is dict
     assert loaded.globals == dict(renderer.environment.globals)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from specsync.model import ItemSpec, Location
+from specsync.model import ItemSpec
 from specsync.render import skeleton
 from specsync.render.render import Renderer
 from specsync.render.sandbox import MAX_VALUE
 from specsync.render.skeleton import MAX_USES, SLOT_PREFIX, Shape, choose_shapes, shape_of
+from tests.helpers.specs import script_spec
 
 TEXT_PIECES = [
     "Hello",
@@ -125,23 +126,8 @@ def template(seed: int) -> str:
 
 
 def spec(source: str) -> ItemSpec:
-    return ItemSpec(
-        id="v/en",
-        video="v",
-        locale="en",
-        template=source,
-        template_location=Location("m.yaml", 5, 13),
-        variables={
-            "name": "Ada",
-            "lesson": 3,
-            "product": "Acme",
-            "steps": ["one", "two"],
-            "locale": "en",
-            "video": "v",
-        },
-        fields={"model": "M"},
-        source=Location("m.yaml", 4, 3),
-        template_first_line=5,
+    return script_spec(
+        source, first_line=5, name="Ada", lesson=3, product="Acme", steps=["one", "two"]
     )
 
 
