@@ -101,7 +101,7 @@ class HostileServer:
             conn.settimeout(5)
             try:
                 while not self._stopping.is_set():
-                    request = _read_request(conn)
+                    request = read_request(conn)
                     if request is None:
                         return
                     with self._lock:
@@ -150,7 +150,9 @@ class HostileServer:
         return True
 
 
-def _read_request(conn: socket.socket) -> Request | None:
+def read_request(conn: socket.socket) -> Request | None:
+    """One whole request (head, and the body Content-Length announces); None when the
+    connection ends before it does."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)

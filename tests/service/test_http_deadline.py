@@ -28,7 +28,7 @@ from specsync.service.http.deadline import AttemptScope, DeadlinePassed, Deadlin
 from specsync.service.http.transport import Request, Transport
 from tests.helpers.apply_fixtures import Quiet, items
 from tests.helpers.fake_service import standalone_emulator
-from tests.helpers.hostile_server import HostileServer
+from tests.helpers.hostile_server import HostileServer, read_request
 from tests.helpers.threads import threads_started
 from tests.helpers.tls import self_signed_certificate
 
@@ -45,31 +45,6 @@ def timed_export(client: Client, request: dict[str, Any] = REQUEST) -> tuple[Exp
     started = time.monotonic()
     result = client.export(request)
     return result, time.monotonic() - started
-
-
-def read_request(conn: socket.socket) -> bytes:
-    """The request's head and as much body as Content-Length says."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length:")
-        ),
-        0,
-    )
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head
 
 
 class RawServer:
@@ -331,7 +306,7 @@ def answer_and_close(conn: socket.socket, stopping: threading.Event, pause: floa
 
 
 def chunked(conn: socket.socket, stopping: threading.Event) -> None:
-    while read_request(conn):
+    while read_request(conn) is not None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
         for start in range(0, len(ACCEPTED), 20):
             piece = ACCEPTED[start : start + 20]
