@@ -27,7 +27,7 @@ from specsync.cli.exit_codes import (
     EXIT_INVALID,
     EXIT_OK,
 )
-from specsync.cli.fast_path import PlainPlan, plain_plan, plain_validate
+from specsync.cli.fast_path import PlainPlan, PlainValidate, plain_plan, plain_validate
 
 
 def __getattr__(name: str) -> Any:
@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Only for validate, the pre-commit hook's command, and a plain plan (CI's, read
     # without click), where its ~8 ms count; every other command keeps the real module
     # from the start.
-    if args[:1] == ["validate"] or _plain_plan(args) is not None:
+    plain = _plain_command(args)
+    if args[:1] == ["validate"] or plain is not None:
         defer_unused_modules()
     from specsync.cli.console import print_problems, shown
     from specsync.errors import UserError
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # about a tenth of a large validate. Cycles are still collected, just less often.
     gc.set_threshold(10_000, 10, 10)
     try:
-        code = _run(args)
+        code = _run(args, plain)
     except InputError as error:
         print_problems(error.problems)
         code = EXIT_INVALID
@@ -113,31 +114,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-def _run(args: list[str]) -> Any:
-    """Run the command `args` name; its exit code (None or a non-int: 0)."""
-    plan = _plain_plan(args)
-    if plan is not None:
-        return _run_plain_plan(plan)
-    plain = plain_validate(args, os.environ)
+def _plain_command(args: list[str]) -> PlainValidate | PlainPlan | None:
+    """`validate` or `plan` with plain arguments, read without click (cli/fast_path.py);
+    else None."""
+    found = plain_validate(args, os.environ)
+    if found is not None:
+        return found
+    return plain_plan(args, os.environ, (sys.stdout, sys.stderr))
+
+
+def _run(args: list[str], plain: PlainValidate | PlainPlan | None) -> Any:
+    """Run the command `args` name (`plain`: read without click); its exit code (None or a
+    non-int: 0)."""
     if plain is None:
         from specsync.cli.group import cli
 
         return cli.main(args=args, prog_name="specsync", standalone_mode=False)
-    from specsync.cli.validate_run import run_validate
-    from specsync.manifests.project_root import default_manifest_paths
-
     try:
-        # No PATH: the manifests/ of the project found upwards, as the click argument does.
-        paths = plain.paths or default_manifest_paths(Path.cwd())
-        return run_validate(paths, plain.root, plain.no_cache, plain.output_format)
+        if isinstance(plain, PlainPlan):
+            return _run_plain_plan(plain)
+        return _run_plain_validate(plain)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the blank line click prints after ^C, so both runs look alike
         raise
 
 
-def _plain_plan(args: list[str]) -> PlainPlan | None:
-    """`plan` with plain arguments, read without click (cli/fast_path.py); else None."""
-    return plain_plan(args, os.environ, (sys.stdout, sys.stderr))
+def _run_plain_validate(plain: PlainValidate) -> int:
+    """A plain `validate`: what the click command does with the same arguments."""
+    from specsync.cli.validate_run import run_validate
+    from specsync.manifests.project_root import default_manifest_paths
+
+    # No PATH: the manifests/ of the project found upwards, as the click argument does.
+    paths = plain.paths or default_manifest_paths(Path.cwd())
+    return run_validate(paths, plain.root, plain.no_cache, plain.output_format)
 
 
 def _run_plain_plan(plain: PlainPlan) -> int:
@@ -145,22 +154,18 @@ def _run_plain_plan(plain: PlainPlan) -> int:
     from specsync.cli.plan_run import run_plan
     from specsync.manifests.project_root import default_lockfile, default_manifest_paths
 
-    try:
-        # The defaults of the click options: the project's manifests/ and specsync.lock.
-        paths = plain.paths or default_manifest_paths(Path.cwd())
-        lockfile = plain.lockfile if plain.lockfile is not None else default_lockfile(Path.cwd())
-        return run_plan(
-            paths,
-            plain.root,
-            plain.no_cache,
-            lockfile,
-            plain.output_format,
-            plain.detailed_exitcode,
-            plain.show_all,
-        )
-    except KeyboardInterrupt:
-        print(file=sys.stderr)  # the blank line click prints after ^C, as validate's path
-        raise
+    # The defaults of the click options: the project's manifests/ and specsync.lock.
+    paths = plain.paths or default_manifest_paths(Path.cwd())
+    lockfile = plain.lockfile if plain.lockfile is not None else default_lockfile(Path.cwd())
+    return run_plan(
+        paths,
+        plain.root,
+        plain.no_cache,
+        lockfile,
+        plain.output_format,
+        plain.detailed_exitcode,
+        plain.show_all,
+    )
 
 
 def _click_outcome(error: Exception) -> int | None:
