@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from specsync.model import Item, ItemSpec, Problem, build_request
-from specsync.render import subset
+from specsync.render import subset, subset_parse
 from specsync.render.limits import MAX_RAW_OUTPUT, MAX_TEMPLATE_CHARS
 from specsync.render.skeleton import Shape, render_plain, shape_of
 from specsync.render.snippets import IncludeRefused, display_path, read_included, snippet_files
@@ -53,7 +53,7 @@ class _Subset:
         if source in self.programs:
             program = self.programs[source]
         else:
-            program = self.programs[source] = subset.parse(source)
+            program = self.programs[source] = subset_parse.parse(source)
         if program is None or type(variables) is not dict:
             return None
         return subset.render(program, variables, self.find, MAX_RAW_OUTPUT)
@@ -67,7 +67,7 @@ class _Subset:
         except IncludeRefused:
             program = None
         else:
-            program = subset.parse(source)
+            program = subset_parse.parse(source)
             if program is not None:
                 self.parsed_files.add(filename)
         self.included[name] = program
