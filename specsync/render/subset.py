@@ -250,6 +250,18 @@ def print_node(expression: Expression) -> Node:
     return node
 
 
+def print_variable(name: str) -> Node:
+    """`{{ name }}`: print_node(variable(name)) in one call (most of what scripts print)."""
+
+    def node(scope: Scope, output: list[str], state: _State) -> None:
+        value = scope.get(name, _MISSING)
+        text = value if type(value) is str and len(value) <= MAX_VALUE else _printed(value)
+        output.append(text)
+        state.size += len(text)
+
+    return node
+
+
 def if_node(branches: list[tuple[Expression, list[Node]]], otherwise: list[Node]) -> Node:
     def node(scope: Scope, output: list[str], state: _State) -> None:
         for condition, body in branches:

@@ -28,6 +28,7 @@ from specsync.render.subset import (
     length_of,
     negated,
     print_node,
+    print_variable,
     string_filter,
     variable,
 )
@@ -152,6 +153,9 @@ class _Parser:
                 continue
             kind, tokens = piece
             if kind == "{":
+                if len(tokens) == 1 and tokens[0][0] == "name" and tokens[0][1] not in _RESERVED:
+                    nodes.append(print_variable(tokens[0][1]))
+                    continue
                 expression, rest = _expression(tokens)
                 if rest:
                     raise _NotInPart
