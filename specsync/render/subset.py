@@ -86,7 +86,7 @@ def render(
     output: list[str] = []
     try:
         _run(program.body, variables, output, _State(find, limit))
-    except NotPlain:
+    except (NotPlain, RecursionError, MemoryError):  # nested too deep, or too large
         return None
     text = "".join(output)
     return text if len(text) <= limit else None

@@ -63,6 +63,11 @@ _STRING_FILTERS: dict[str, Callable[[str], str]] = {
 }
 
 
+# Statements nested in one another: Jinja compiles each level into an indented Python
+# block, and Python refuses 21 nested loops or ~100 levels (its error is Jinja's to report).
+MAX_NESTING = 10
+
+
 class _NotInPart(Exception):
     """Raised while parsing: the source uses something this part does not take."""
 
@@ -75,7 +80,7 @@ def parse(source: str) -> Program | None:
     """The program of `source`, or None when it is not written in this part of Jinja."""
     try:
         return _Parser(_tokens(source)).program()
-    except _NotInPart:
+    except (_NotInPart, RecursionError, ValueError):  # nested too deep; an int too long
         return None
 
 
@@ -131,6 +136,7 @@ class _Parser:
         self.pieces = pieces
         self.at = 0
         self.closing: list[Token] = []  # the tokens after the last closing tag's keyword
+        self.nesting = 0
 
     def program(self) -> Program:
         body, closing = self.body(in_loop=False)
@@ -167,10 +173,15 @@ class _Parser:
             if keyword in ("endif", "elif", "else", "endfor"):
                 self.closing = rest
                 return nodes, keyword
-            if keyword == "if":
-                nodes.append(self.if_statement(rest, in_loop))
-            elif keyword == "for":
-                nodes.append(self.for_statement(rest))
+            if keyword in ("if", "for"):
+                self.nesting += 1
+                if self.nesting > MAX_NESTING:
+                    raise _NotInPart
+                if keyword == "if":
+                    nodes.append(self.if_statement(rest, in_loop))
+                else:
+                    nodes.append(self.for_statement(rest))
+                self.nesting -= 1
             elif keyword == "include" and not in_loop:
                 if len(rest) != 1 or rest[0][0] != "str":
                     raise _NotInPart

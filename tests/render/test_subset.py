@@ -14,6 +14,7 @@ Jinja-only renderer's.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -509,3 +510,60 @@ def test_loops_and_output_are_bounded(root: Path) -> None:
     variables = {"many": list(range(10)), "wide": "w" * MAX_VALUE}
     assert subset.render(program, variables, lambda name: None, MAX_RAW_OUTPUT) is None
     assert subset.render(program, {**variables, "many": [1]}, lambda n: None, MAX_RAW_OUTPUT)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for a in x %}" * 21 + "{{ a }}" + "{% endfor %}" * 21,  # Python: 20 nested loops
+        "{% if y %}" * 99 + "a" + "{% endif %}" * 99,  # Python: 100 indentation levels
+        "{% if y %}" * 5000 + "a" + "{% endif %}" * 5000,  # the parser's own recursion
+        "{% if y > " + "9" * 5000 + " %}a{% endif %}",  # past int('...')'s digit limit
+        "{{ y" + "|upper" * 5000 + " }}",  # nested past the recursion limit when rendered
+        "{% for a in x %}{% if y %}" * 6 + "a" + "{% endif %}{% endfor %}" * 6,
+    ],
+)
+def test_what_python_or_the_subset_cannot_nest_is_left_to_jinja(root: Path, source: str) -> None:
+    """Jinja compiles each nested statement into a Python block, and Python refuses 21
+    nested loops or 100 levels: whatever nests past the subset's own bound (10) is Jinja's
+    to render or refuse, and nothing here raises."""
+    variables = {"x": ["a"], "y": 1}
+    assert subset_raw(root, source, variables) is None
+
+
+def test_nesting_within_the_bound_renders_as_jinja_does(root: Path) -> None:
+    source = "{% for a in x %}{% if y %}" * 5 + "{{ a }}" + "{% endif %}{% endfor %}" * 5
+    variables = {"x": ["a", "b"], "y": 1}
+    mine = subset_raw(root, source, variables)
+    assert mine is not None and len(mine) == 2**5
+    assert mine == jinja_raw(Renderer(root), source, variables)
+
+
+def test_a_shared_script_that_fails_gets_one_located_error(tmp_path: Path) -> None:
+    """End to end: 110 items share a script in the subset whose included file names an
+    undefined variable on its second line: one problem at the file's line and the name's
+    column,
+    exit 1, no traceback (the subset gives up; Jinja reports)."""
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "bad.j2").write_text("Bye.\n  {{ nowhere }}\n", encoding="utf-8")
+    script = "[{{ locale }}] Hi {{ name|upper }}. {% include 'snippets/bad.j2' %}"
+    lines = [
+        "specsync: 1",
+        "defaults: {model: M1, locales: [en, ko, ja, de, fr, es, it, nl, pl, sv]}",
+        "vars: {name: Ada}",
+        "videos:",
+        *(f"  v{index:02d}: {{script: {script!r}}}" for index in range(11)),
+    ]
+    (tmp_path / "m.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ran = subprocess.run(
+        [sys.executable, "-m", "specsync", "validate", "--no-cache", "m.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SPECSYNC_SPLIT": "off"},
+    )
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "snippets/bad.j2:2:6: undefined: 'nowhere' is undefined" in ran.stderr, ran.stderr
+    assert ran.stderr.endswith("1 problem in 1 file\n"), ran.stderr
