@@ -64,7 +64,7 @@ class _Subset:
             return self.included[name]
         try:
             source, filename = read_included(self.root, name)
-        except IncludeRefused:
+        except (IncludeRefused, OSError, ValueError):  # Jinja's loader reports it
             program = None
         else:
             program = subset_parse.parse(source)

@@ -50,6 +50,8 @@ def read_included(root: Path, name: str) -> tuple[str, str]:
     parts = name.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise IncludeRefused(f"{name} (include paths may not use '.', '..' or '//')")
+    if "\0" in name:  # no file has such a name (and the OS refuses to look one up)
+        raise IncludeRefused(f"{name!r} (an include path cannot hold a NUL character)")
     path = root.joinpath(*parts)
     try:
         real = path.resolve(strict=True)

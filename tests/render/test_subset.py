@@ -567,3 +567,21 @@ def test_a_shared_script_that_fails_gets_one_located_error(tmp_path: Path) -> No
     assert "Traceback" not in ran.stderr
     assert "snippets/bad.j2:2:6: undefined: 'nowhere' is undefined" in ran.stderr, ran.stderr
     assert ran.stderr.endswith("1 problem in 1 file\n"), ran.stderr
+
+
+def test_an_include_path_with_a_nul_is_refused_at_the_script(root: Path) -> None:
+    """A YAML escape can put a NUL in an include's name: one problem at the script's line
+    saying so, from either renderer (the OS refuses to look the name up: before, Jinja's
+    path reported 'embedded null byte' at `<frozen posixpath>:451:1`, and the subset's
+    raised it: exit 3)."""
+    specs = [
+        spec(index, "Hi {% include 'snippets/a\x00b.j2' %}", {})
+        for index in range(front.MAX_CACHED_USES + 1)
+    ]
+    items, problems = front.render_items(specs, root, use_cache=False, cwd=root)
+    assert (items, problems) == jinja_render.render_items(specs, root, use_cache=False, cwd=root)
+    assert [str(problem.location) for problem in problems] == [
+        f"m.yaml:{10 + index}:13" for index in range(front.MAX_CACHED_USES + 1)
+    ]
+    refusal = "cannot include 'snippets/a\\x00b.j2' (an include path cannot hold a NUL character)"
+    assert all(problem.message.startswith(refusal) for problem in problems)
