@@ -200,6 +200,10 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def made_ids(self) -> list[str]:
+        """The ids of the entries made (read whole, or made since when asked for)."""
+        return list(self._made)
+
     def unmade_fingerprints(self) -> Mapping[str, str]:
         """id -> fingerprint of the entries not made yet, each a current export (ids, no
         `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
