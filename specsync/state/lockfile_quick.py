@@ -24,6 +24,7 @@ from specsync.state.lockfile_fields import (
     HISTORY_FIELDS,
     HISTORY_KEY,
     SHA256_FORM,
+    STRING_CHARACTER,
     Field,
 )
 
@@ -112,9 +113,8 @@ def _value(token: str) -> Any:
 # reader, which declines what TOML refuses.
 JSON_ESCAPE = r'\\(?:["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{{4}})'
 _STRING = (
-    r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+'
-    r"(?:(?:" + JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}})"
-    r'[^"\\\x00-\x1f\x7f]*+)*+)"'
+    r'"(?P<{name}>' + STRING_CHARACTER + "*+"
+    r"(?:(?:" + JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}})" + STRING_CHARACTER + r'*+)*+)"'
 )
 _FORMS = {
     "string": _STRING,

@@ -20,6 +20,7 @@ from specsync.item_words import FINAL_STATES
 from specsync.state.lockfile_data import EntriesOnDemand, Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
+    STRING_CHARACTER,
     Field,
     entry_from_row,
     row_is_well_formed,
@@ -42,8 +43,8 @@ __all__ = ["CURRENT_EXPORT_PATTERN", "skim_known"]
 
 # A string as the block expression takes it, but without `\U` (whose value the reader
 # must check): a value of this form always decodes.
-_DECODABLE = r'"[^"\\\x00-\x1f\x7f]*+(?:' + JSON_ESCAPE.format() + r'[^"\\\x00-\x1f\x7f]*+)*+"'
-_PLAIN_ID = r'"([^"\\\x00-\x1f\x7f]*+)"'  # an id with no escape (an escaped one is read)
+_DECODABLE = f'"{STRING_CHARACTER}*+(?:{JSON_ESCAPE.format()}{STRING_CHARACTER}*+)*+"'
+_PLAIN_ID = f'"({STRING_CHARACTER}*+)"'  # an id with no escape (an escaped one is read)
 
 
 def _current_export_line(field: Field) -> str:

@@ -610,3 +610,20 @@ def test_each_fields_pattern_takes_only_values_its_check_accepts() -> None:
             value = int(sample) if field.form == "integer" else sample
             assert field.problem(value) is None, (field.key, sample)
             assert not (field.required and not value), (field.key, sample)
+
+
+def test_a_string_character_is_any_but_a_quote_a_backslash_or_a_control() -> None:
+    # The quick readers spell the characters a basic string holds as they are as ranges
+    # (faster to match); every code point must fall as the plain negated set says.
+    import re
+
+    from specsync.state.lockfile_fields import STRING_CHARACTER
+
+    spelled, plain = re.compile(STRING_CHARACTER), re.compile(r'[^"\\\x00-\x1f\x7f]')
+    differ = [
+        code
+        for code in range(0x110000)
+        if (spelled.fullmatch(chr(code)) is None) != (plain.fullmatch(chr(code)) is None)
+    ]
+    assert differ == []
+    assert spelled.fullmatch("\ud800") and not spelled.fullmatch("\x7f")
