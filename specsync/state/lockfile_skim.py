@@ -20,9 +20,9 @@ from specsync.item_words import FINAL_STATES
 from specsync.state.lockfile_data import EntriesOnDemand, Entry
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
-    STRING_CHARACTER,
     Field,
     entry_from_row,
+    plain_run,
     row_is_well_formed,
     well_formed_record,
 )
@@ -43,8 +43,8 @@ __all__ = ["CURRENT_EXPORT_PATTERN", "skim_known"]
 
 # A string as the block expression takes it, but without `\U` (whose value the reader
 # must check): a value of this form always decodes.
-_DECODABLE = f'"{STRING_CHARACTER}*+(?:{JSON_ESCAPE.format()}{STRING_CHARACTER}*+)*+"'
-_PLAIN_ID = f'"({STRING_CHARACTER}*+)"'  # an id with no escape (an escaped one is read)
+_DECODABLE = f'"{plain_run(JSON_ESCAPE.format())}"'
+_PLAIN_ID = f'"({plain_run()})"'  # an id with no escape (an escaped one is read)
 
 
 def _current_export_line(field: Field) -> str:

@@ -612,18 +612,44 @@ def test_each_fields_pattern_takes_only_values_its_check_accepts() -> None:
             assert not (field.required and not value), (field.key, sample)
 
 
-def test_a_string_character_is_any_but_a_quote_a_backslash_or_a_control() -> None:
-    # The quick readers spell the characters a basic string holds as they are as ranges
-    # (faster to match); every code point must fall as the plain negated set says.
+def test_a_plain_run_is_any_run_of_characters_but_quotes_backslashes_and_controls() -> None:
+    # The quick readers spell a string's plain characters as runs below U+0100 between
+    # the others (faster to match, quick to compile); every code point must fall as the
+    # plain negated set says, alone and among others.
     import re
 
-    from specsync.state.lockfile_fields import STRING_CHARACTER
+    from specsync.state.lockfile_fields import PLAIN_CHARACTER, plain_run
 
-    spelled, plain = re.compile(STRING_CHARACTER), re.compile(r'[^"\\\x00-\x1f\x7f]')
+    spelled, plain = re.compile(plain_run()), re.compile(PLAIN_CHARACTER + "*")
+    assert PLAIN_CHARACTER == r'[^"\\\x00-\x1f\x7f]'
     differ = [
         code
         for code in range(0x110000)
-        if (spelled.fullmatch(chr(code)) is None) != (plain.fullmatch(chr(code)) is None)
+        if (spelled.fullmatch(f"a{chr(code)}é{chr(code)}") is None)
+        != (plain.fullmatch(f"a{chr(code)}é{chr(code)}") is None)
     ]
     assert differ == []
-    assert spelled.fullmatch("\ud800") and not spelled.fullmatch("\x7f")
+    rng = random.Random(7)
+    alphabet = [
+        "a",
+        " ",
+        "~",
+        '"',
+        "\\",
+        "\x00",
+        "\x1f",
+        "\x7f",
+        "\x80",
+        "ÿ",
+        "Ā",
+        "한",
+        "🎬",
+        "\ud800",
+    ]
+    escaped = re.compile(plain_run(r"\\n"))
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        assert (spelled.fullmatch(text) is None) == (plain.fullmatch(text) is None), text
+        assert (escaped.fullmatch(text) is None) == (
+            re.fullmatch(r'(?:[^"\\\x00-\x1f\x7f]|\\n)*', text) is None
+        ), text
