@@ -174,7 +174,20 @@ def _search_folder(
 def find_manifests(
     paths: Sequence[str], cwd: Path, ignored: IgnoredFn = _never_ignored
 ) -> list[tuple[Path, str]]:
-    """Manifest files as (path, display path), in the order given, each once.
+    """Manifest files as (path, display path), in the order given, each once; raises
+    InputError with every problem of `search_manifests`."""
+    found, problems = search_manifests(paths, cwd, ignored)
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def search_manifests(
+    paths: Sequence[str], cwd: Path, ignored: IgnoredFn = _never_ignored
+) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """Manifest files as (path, display path), in the order given, each once, and the
+    problems found on the way. The files found beside a problem are still returned, so
+    that one run reports theirs too (a FIFO among the manifests hides no bad file).
 
     A file named explicitly must be a manifest (the loader checks its content); a
     directory is searched recursively for *.yaml/*.yml files, each of which must carry
@@ -220,8 +233,6 @@ def find_manifests(
             problems.append(Problem(Location(given), f"{what} (to {os.readlink(path)})"))
         else:
             problems.append(Problem(Location(given), "no such file or folder"))
-    if problems:
-        raise InputError(problems)
     seen: set[Path] = set()
     result: list[tuple[Path, str]] = []
     for path in chosen:
@@ -229,7 +240,7 @@ def find_manifests(
         if key not in seen:
             seen.add(key)
             result.append((path, _display(path, cwd)))
-    return result
+    return result, problems
 
 
 def manifest_root(paths: Sequence[str], root: str | None, cwd: Path) -> tuple[Path, bool]:

@@ -32,19 +32,27 @@ def read_specs(paths: Sequence[str], cwd: Path) -> SpecSet:
     from specsync.manifests.project_file import ProjectFiles
 
     projects = ProjectFiles(cwd)
-    return read_files(find_files(paths, cwd, projects), projects)
+    files, problems = find_files(paths, cwd, projects)
+    read = read_files(files, projects)
+    read.problems[:0] = problems
+    return read
 
 
-def find_files(paths: Sequence[str], cwd: Path, projects: ProjectFiles) -> list[tuple[Path, str]]:
-    """The manifests named or found under `paths`, as (path, display path)."""
+def find_files(
+    paths: Sequence[str], cwd: Path, projects: ProjectFiles
+) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    """The manifests named or found under `paths`, as (path, display path), and the
+    problems of the files that could not be taken (unreadable, no manifest, missing). The
+    others are still read, so one run reports every problem; any problem fails the run."""
     from specsync.manifests import discovery
 
     try:
-        return discovery.find_manifests(paths, cwd, ignored=projects.ignores)
+        files, problems = discovery.search_manifests(paths, cwd, ignored=projects.ignores)
     except InputError as error:
         raise InputError(
             [p.with_code("file") for p in error.problems] + projects.problems
         ) from None
+    return files, [p.with_code("file") for p in problems]
 
 
 def read_files(files: Sequence[tuple[Path, str]], projects: ProjectFiles) -> SpecSet:
@@ -111,7 +119,7 @@ def load_items(
 
     here = Path.cwd() if cwd is None else cwd
     projects = ProjectFiles(here)
-    files = find_files(paths, here, projects)
+    files, file_problems = find_files(paths, here, projects)
     manifest_root, chosen = discovery.manifest_root(paths, root, here)
     load = functools.partial(
         _read_and_render,
@@ -126,7 +134,7 @@ def load_items(
     loaded = split.load_split(files, load, on_compile)
     if loaded is None:
         loaded = load(files, on_compile)
-    problems = loaded.problems
+    problems = file_problems + loaded.problems
     items = loaded.items
     if not problems:
         from specsync.manifests.project_file import NO_PROJECT

@@ -259,7 +259,8 @@ def _batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
 
 def _slice(value: Any, slices: int, fill_with: Any = None) -> Any:
     _check_width_arg(slices, "slice")
-    return filters.do_slice(value, slices, fill_with)
+    # do_slice is Jinja's async-capable variant, which takes the eval context first.
+    return filters.sync_do_slice(value, slices, fill_with)
 
 
 def _wordwrap(environment: Environment, s: str, width: int = 79, *args: Any, **kwargs: Any) -> str:

@@ -143,3 +143,20 @@ def test_manifest_saved_as_utf16_is_found_and_other_utf16_yaml_is_not(tmp_path: 
     (folder / "other.yaml").write_bytes("name: x\n".encode("utf-16"))
     found = find_manifests([], tmp_path, lambda p: p.name == "other.yaml")
     assert [display for _, display in found] == ["manifests/wide.yaml"]
+
+
+def test_an_unreadable_file_hides_no_problem_of_the_manifests_beside_it(tmp_path: Path) -> None:
+    from specsync.manifests.pipeline import load_items
+
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    os.mkfifo(folder / "a-fifo.yaml")  # opening it to read would wait for a writer
+    (folder / "b.yaml").write_bytes(
+        b"specsync: 1\ndefaults: {model: M, locales: [en]}\nvideos:\n  v:\n    script: \xff\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_items([], cwd=tmp_path, use_cache=False)
+    assert [str(p) for p in info.value.problems] == [
+        "manifests/a-fifo.yaml: not a regular file (a FIFO)",
+        "manifests/b.yaml:5:13: not valid UTF-8 (byte 0xff); save the file as UTF-8",
+    ]

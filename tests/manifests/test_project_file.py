@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from specsync.manifests.pipeline import read_specs
 from specsync.manifests.project_file import NO_PROJECT, ProjectFiles
-from specsync.model import InputError
 
 
 def write(path: Path, text: str) -> Path:
@@ -82,6 +79,5 @@ def test_search_skips_the_project_file_and_naming_it_is_an_error(tmp_path: Path)
     write(tmp_path / "specsync.yaml", "specsync: 1\n")
     write(tmp_path / "m.yaml", "specsync: 1\ndefaults: {model: M, locales: [en]}\nvideos: {}\n")
     assert read_specs(["."], tmp_path).problems == []
-    with pytest.raises(InputError) as info:
-        read_specs(["specsync.yaml"], tmp_path)
-    assert info.value.problems[0].code == "project-file-named"
+    problems = read_specs(["specsync.yaml"], tmp_path).problems
+    assert [p.code for p in problems] == ["project-file-named"]
