@@ -2,7 +2,7 @@ import pytest
 
 from specsync.cli.report_json import plan_document
 from specsync.item_words import PlanAction
-from specsync.model import Item, Location, build_request
+from specsync.model import Item, Location, build_request, fingerprints
 from specsync.plan import ACTIONS, SUBMITTED, Plan, make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
@@ -411,6 +411,9 @@ def test_a_plan_that_builds_unchanged_lines_only_when_asked_reports_the_same(
     whole, knowing, _ = _plan_both_ways(items, lock)
     assert knowing.summary[PlanAction.UNCHANGED] == unchanged_count
     assert _reports(knowing) == _reports(whole)
+    # Given the items' fingerprints (as plan has them), the same plan.
+    _, _, read = _plan_both_ways(items, lock)
+    assert _reports(make_plan(items, read, fingerprints(items))) == _reports(whole)
     # In the other order too: every line first, then the changes.
     _, again, _ = _plan_both_ways(items, lock)
     assert [p.id for p in again.items] == sorted([*(p.id for p in items), "z/en"])

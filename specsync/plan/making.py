@@ -281,15 +281,18 @@ def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
     return legacy
 
 
-def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
+def make_plan(
+    items: Sequence[Item], lock: Lockfile, fingerprints: Mapping[str, str] | None = None
+) -> Plan:
     """Plan every item against the lockfile (the items' ids are unique, as `load_items`
-    makes sure).
+    makes sure). `fingerprints`: `model.fingerprints(items)`, when the caller has it (the
+    items' ids and fingerprints read from one dict, not from 10,000 objects).
 
     Requests an interrupted apply sent without a recorded answer reach the plan as entries
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
     entries = lock.entries
-    ids = list(map(_ID, items))
+    ids = list(map(_ID, items) if fingerprints is None else fingerprints)
     planned: list[PlannedItem] = []
     rest: Sequence[Item] = items
     unchanged: tuple[list[str], list[Item], EntriesOnDemand] | None = None
@@ -300,7 +303,8 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
         # Plan's usual case, so decided in C (map, compress); its line is built only if
         # asked for (`Plan.items`).
         unmade = entries.unmade_fingerprints()
-        at_export = list(map(eq, map(unmade.get, ids), map(_FINGERPRINT, items)))
+        kept = map(_FINGERPRINT, items) if fingerprints is None else fingerprints.values()
+        at_export = list(map(eq, map(unmade.get, ids), kept))
         unchanged = (list(compress(ids, at_export)), list(compress(items, at_export)), entries)
         rest = list(compress(items, map(not_, at_export)))
         if len(unchanged[0]) == len(unmade):

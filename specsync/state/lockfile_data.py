@@ -214,6 +214,8 @@ class EntriesOnDemand(Mapping[str, Entry]):
 
     def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
         """These entries and `more` (read whole; none of them is one of these)."""
+        if not more:  # plan's usual case (nothing but the known entries): no copy
+            return self
         return EntriesOnDemand({**self._made, **more}, self._later, self._fingerprints, self._make)
 
 
