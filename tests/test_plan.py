@@ -380,7 +380,7 @@ def _reports(plan: Plan) -> tuple[object, ...]:
     return (
         plan_text(plan),
         plan_markdown(plan),
-        [(p.id, p.action, p.reason, p.diff) for p in plan.changes],
+        [(p.id, p.action, p.reason, p.diff) for p in plan.all_but_unchanged],
         dict(plan.summary),
         plan.has_changes,
         plan.minutes(*SUBMITTED),

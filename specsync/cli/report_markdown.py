@@ -35,7 +35,7 @@ def _md_code(text: str) -> str:
 def plan_markdown(plan: Plan) -> str:
     """For a pull-request comment or the GitHub job summary."""
     out = ["### specsync plan", "", plan_summary(plan), ""]
-    changed = plan.changes
+    changed = plan.all_but_unchanged
     if changed:
         out += ["| item | action | why |", "|---|---|---|"]
         for planned in changed:

@@ -93,7 +93,7 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
 def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False) -> str:
     lines: list[str] = []
     # Without --all, only the changes: the lines of unchanged items are not even built.
-    for planned in plan.items if show_unchanged else plan.changes:
+    for planned in plan.items if show_unchanged else plan.all_but_unchanged:
         lines.extend(_lines(planned, colour))
     lines.append(plan_summary(plan))
     return "\n".join(lines) + "\n"
