@@ -133,21 +133,25 @@ def test_the_bench_lockfile_sample_is_real(tmp_path: Path) -> None:
 def test_keeping_fingerprints_makes_no_object_per_item() -> None:
     # Read through `item.__dict__`, the kept fingerprint made a dict of every item's
     # attributes: 10,000 tracked objects in a plan, which woke the cyclic collector
-    # mid-plan. Kept as an attribute, it makes none.
+    # mid-plan. Kept as an attribute, it makes none. (The count is the interpreter's, so
+    # another thread may add a few: the fewest of three tries, far below one an item.)
     import gc
 
-    items = [
-        _item(f"v{i}/en", {"language": "en", "text": f"t{i}", "isExport": True}) for i in range(500)
-    ]
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        before = gc.get_count()[0]
-        found = fingerprints(items)
-        made = gc.get_count()[0] - before
-    finally:
-        if was_enabled:
-            gc.enable()
-    assert made < 10, made  # the result dict and little else, not one per item
-    assert found == {item.id: fingerprint(item.request) for item in items}
-    assert all(item.fingerprint == found[item.id] for item in items)
+    made = []
+    for _ in range(3):
+        items = [
+            _item(f"v{i}/en", {"language": "en", "text": f"t{i}", "isExport": True})
+            for i in range(2000)
+        ]
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            before = gc.get_count()[0]
+            found = fingerprints(items)
+            made.append(gc.get_count()[0] - before)
+        finally:
+            if was_enabled:
+                gc.enable()
+        assert found == {item.id: fingerprint(item.request) for item in items}
+        assert all(item.fingerprint == found[item.id] for item in items)
+    assert min(made) < 100, made  # the result dict and little else, not 2,000
