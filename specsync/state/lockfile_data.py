@@ -161,7 +161,7 @@ class EntriesOnDemand(Mapping[str, Entry]):
 
     `plan` reads a 10,000-entry lockfile knowing every item's fingerprint; the entry of an
     item that did not change is checked where it stands (by an expression built from the
-    field table: `lockfile_quick.CURRENT_EXPORT_PATTERN`) and made into an Entry, by the
+    field table: `lockfile_skim.CURRENT_EXPORT_BYTES`) and made into an Entry, by the
     same reader and constructor, only if something asks for it: plan's text and Markdown
     ask for none. `made` holds the entries read whole; `later` what `make(id, later[id])`
     makes one from, for entries that are current exports (ids, no `uncertain` state) at
