@@ -228,3 +228,30 @@ def test_values_with_a_stable_text_still_print() -> None:
         "x [2, 1] [1, 2] {'k': 'v', 'items': 'x'} 2026-01-01 range(0, 2) None 1.5 [1, 2] 1-2 "
         "[[1, 2], {'k': 'v', 'items': 'x'}]"
     )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ c.items|upper }}",
+        "{{ c.keys|title }}",
+        "{{ c.items|trim }}",
+        "{{ '%s' % c.values }}",
+        "{{ '{}'.format(c.get) }}",
+        "{{ c.items|replace('k', 'y') }}",
+        "{{ b.count|lower }}",
+    ],
+)
+def test_a_memory_address_turned_into_text_by_a_filter_is_refused(template: str) -> None:
+    # A method reaches the script through a filter or an operator before it is printed:
+    # its address would change the script, and re-export the video, on every run.
+    message = render_one(template, c={"k": "v"}, b=[1, 2])
+    assert message.startswith("ERROR m.yaml:5:13: refused by the template sandbox: "), message
+    assert "memory address" in message and "every run" in message, message
+
+
+def test_an_address_the_manifest_writes_itself_is_kept() -> None:
+    written = "Python prints <function f at 0x7f3a2c1d0e50> for a function"
+    assert render_one("{{ s }}", s=written) == written
+    assert render_one(written) == written
+    assert render_one("{{ c.d|upper }}", c={"d": "<A AT 0XABCD>"}) == "<A AT 0XABCD>"
