@@ -1,6 +1,9 @@
+import pytest
+
 from specsync.cli.report_json import plan_document
-from specsync.model import Item, Location, build_request
-from specsync.plan import Plan, make_plan, text_diff
+from specsync.item_words import PlanAction
+from specsync.model import Item, Location, build_request, fingerprints
+from specsync.plan import ACTIONS, SUBMITTED, Plan, make_plan, text_diff
 from specsync.state.journal import fold
 from specsync.state.lockfile_data import Entry, Lockfile, Submission
 from specsync.state.lockfile_update import (
@@ -367,3 +370,51 @@ def test_a_reading_for_json_or_out_makes_every_entry_as_read() -> None:
     assert isinstance(on_demand.entries, EntriesOnDemand)
     assert len(on_demand.entries.unmade_fingerprints()) == 4
     assert as_read == on_demand == lock
+
+
+def _reports(plan: Plan) -> tuple[object, ...]:
+    """Everything plan's reports and apply read of a plan, changes and counts first."""
+    from specsync.cli.report_markdown import plan_markdown
+    from specsync.cli.report_text import plan_text
+
+    return (
+        plan_text(plan),
+        plan_markdown(plan),
+        [(p.id, p.action, p.reason, p.diff) for p in plan.all_but_unchanged],
+        dict(plan.summary),
+        plan.has_changes,
+        plan.minutes(*SUBMITTED),
+        {action: [p.id for p in plan.by_action(action)] for action in ACTIONS},
+        plan_text(plan, show_unchanged=True),
+        [(p.id, p.action, p.entry, p.reason) for p in plan.items],
+    )
+
+
+@pytest.mark.parametrize("unchanged_count", [0, 1, 7])
+def test_a_plan_that_builds_unchanged_lines_only_when_asked_reports_the_same(
+    unchanged_count: int,
+) -> None:
+    # Read knowing the items, a plan keeps its unchanged exports as they came and builds
+    # their lines only when all lines are asked for (`--all`, JSON, apply): every report
+    # must read the same as that of the plan of the lockfile read whole, whichever is
+    # asked first.
+    same = [item(f"s{i}/en", f"same {i}") for i in range(unchanged_count)]
+    changed, new = item("c/en", "new text"), item("a/en", "brand new")
+    lock = Lockfile(
+        {
+            **{it.id: exported(it) for it in same},
+            "c/en": exported(item("c/en", "old text")),
+            "z/en": exported(item("z/en", "orphan")),
+        }
+    )
+    items = [*same, changed, new]
+    whole, knowing, _ = _plan_both_ways(items, lock)
+    assert knowing.summary[PlanAction.UNCHANGED] == unchanged_count
+    assert _reports(knowing) == _reports(whole)
+    # Given the items' fingerprints (as plan has them), the same plan.
+    _, _, read = _plan_both_ways(items, lock)
+    assert _reports(make_plan(items, read, fingerprints(items))) == _reports(whole)
+    # In the other order too: every line first, then the changes.
+    _, again, _ = _plan_both_ways(items, lock)
+    assert [p.id for p in again.items] == sorted([*(p.id for p in items), "z/en"])
+    assert _reports(again) == _reports(whole)

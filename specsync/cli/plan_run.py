@@ -63,9 +63,9 @@ def run_plan(
     # JSON names every item's export and a saved plan digests every entry: for them the
     # entries are made as read; text and Markdown never look at an unchanged item's entry.
     on_demand = output_format != "json" and save is None
-    items, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile), on_demand)
-    require_matches("--target", targets, (item.id for item in items))
-    full = make_plan(items, lock)
+    items, known, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile), on_demand)
+    require_matches("--target", targets, known)
+    full = make_plan(items, lock, known)
     result = restricted(full, targets)
     outside = pending_outside(full, targets)
     print_plan(result, output_format, show_all, echo)
@@ -77,9 +77,9 @@ def run_plan(
 
 def load_plan_inputs(
     paths: tuple[str, ...], root: str | None, no_cache: bool, lockfile: Path, on_demand: bool
-) -> tuple[list[Item], Lockfile]:
-    """The manifests' items and the lockfile read knowing them (the entries of unchanged
-    exports made only when asked for, if `on_demand`)."""
+) -> tuple[list[Item], dict[str, str], Lockfile]:
+    """The manifests' items, their fingerprints by id and the lockfile read knowing them
+    (the entries of unchanged exports made only when asked for, if `on_demand`)."""
     # The manifests first: the lockfile is then read knowing every item's fingerprint, so
     # only the entries of items that differ are read whole, and those of unchanged exports
     # are only checked (one CPU is enough: no second process, no pickling of 10,000
@@ -103,7 +103,8 @@ def load_plan_inputs(
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    return items, read_lock_view(lockfile, fingerprints(items), on_demand=on_demand)
+    known = fingerprints(items)
+    return items, known, read_lock_view(lockfile, known, on_demand=on_demand)
 
 
 def print_plan(result: Plan, output_format: str, show_all: bool, echo: Echo) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from specsync.cli.console import shown
 from specsync.cli.report_text import plan_summary
-from specsync.item_words import ItemOutcome, PlanAction
+from specsync.item_words import ItemOutcome
 from specsync.plan import Plan
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _md_code(text: str) -> str:
 def plan_markdown(plan: Plan) -> str:
     """For a pull-request comment or the GitHub job summary."""
     out = ["### specsync plan", "", plan_summary(plan), ""]
-    changed = [p for p in plan.items if p.action != PlanAction.UNCHANGED]
+    changed = plan.all_but_unchanged
     if changed:
         out += ["| item | action | why |", "|---|---|---|"]
         for planned in changed:

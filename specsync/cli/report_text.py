@@ -54,7 +54,7 @@ def plan_summary(plan: Plan) -> str:
     exports = create + update
     line = (
         # Every line stands for an item but the orphaned entries'.
-        f"Plan: {_counted(len(plan.items) - s[PlanAction.ORPHANED], 'item')}: "
+        f"Plan: {_counted(sum(s.values()) - s[PlanAction.ORPHANED], 'item')}: "
         f"{create} to create, {update} to update, {reuse} to reuse, "
         f"{s[PlanAction.UNCHANGED]} unchanged, "
         f"{s[PlanAction.ORPHANED]} orphaned, {uncertain} uncertain. "
@@ -92,10 +92,9 @@ def _lines(planned: PlannedItem, colour: bool) -> list[str]:
 
 def plan_text(plan: Plan, *, colour: bool = False, show_unchanged: bool = False) -> str:
     lines: list[str] = []
-    hidden = None if show_unchanged else PlanAction.UNCHANGED
-    for planned in plan.items:
-        if planned.action != hidden:
-            lines.extend(_lines(planned, colour))
+    # Without --all, only the changes: the lines of unchanged items are not even built.
+    for planned in plan.items if show_unchanged else plan.all_but_unchanged:
+        lines.extend(_lines(planned, colour))
     lines.append(plan_summary(plan))
     return "\n".join(lines) + "\n"
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property, partial
+from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from itertools import compress, repeat
 from operator import attrgetter, eq, not_
 from typing import Any, NamedTuple
@@ -31,9 +30,9 @@ SUBMITTED = (PlanAction.CREATE, PlanAction.UPDATE)
 CHARS_PER_MINUTE = {"ko": 420, "ja": 480, "zh": 300, "yue": 300, "th": 700, "default": 900}
 
 
-@dataclass(frozen=True)
-class Change:
-    """One fingerprinted field that differs from what was exported."""
+class Change(NamedTuple):
+    """One fingerprinted field that differs from what was exported. (A named tuple: made
+    at import more cheaply than a frozen dataclass, on plan's path.)"""
 
     field: str
     old: Any  # None when the lockfile does not know the exported value
@@ -68,26 +67,78 @@ class PlannedItem(NamedTuple):
 _LINE = partial(tuple.__new__, PlannedItem)
 
 
-@dataclass(frozen=True)
 class Plan:
-    """Every item's line of the plan, and what they add up to."""
+    """Every item's line of the plan, and what they add up to.
 
-    items: tuple[PlannedItem, ...]  # sorted by id
+    `items` holds every line, sorted by id. A plan made against entries the lockfile makes
+    only when asked for (`EntriesOnDemand`) keeps its unchanged items as they came
+    (`unchanged`: their ids, items and those entries) and builds their lines only when
+    `items` or `by_action(UNCHANGED)` is first read: plan's text and Markdown show only
+    the other lines (`all_but_unchanged`) and the counts, so a plan of 10,000 unchanged
+    items builds none of those lines.
+    """
 
-    @cached_property
-    def summary(self) -> dict[str, int]:
-        """How many items per action, every action present."""
+    __slots__ = ("_items", "_lines", "_unchanged", "summary")
+
+    def __init__(
+        self,
+        items: Sequence[PlannedItem] = (),
+        unchanged: tuple[Sequence[str], Sequence[Item], EntriesOnDemand] | None = None,
+    ) -> None:
+        lines = tuple(items)
         counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
-        for planned in self.items:
+        for planned in lines:
             counts[planned.action] += 1
-        return counts
+        if unchanged is None:
+            self._items: tuple[PlannedItem, ...] | None = lines
+            self._unchanged: tuple[Sequence[str], Sequence[Item], EntriesOnDemand] | None = None
+        else:
+            counts[PlanAction.UNCHANGED] += len(unchanged[0])
+            self._items = None  # built when first read
+            self._unchanged = unchanged
+            lines = tuple(sorted(lines, key=_ID))
+        self._lines = lines  # all but the unchanged kept as they came, sorted
+        # How many items per action, every action present.
+        self.summary: dict[str, int] = counts
+
+    @property
+    def items(self) -> tuple[PlannedItem, ...]:
+        """Every line, sorted by id."""
+        if self._items is None:
+            assert self._unchanged is not None
+            ids, items, entries = self._unchanged
+            # Plan's usual line, built in C (map, zip): one per unchanged item.
+            unchanged = zip(
+                ids,
+                repeat(PlanAction.UNCHANGED),
+                items,
+                repeat(entries),
+                repeat(""),
+                repeat(()),
+                repeat(()),
+                repeat(None),
+            )
+            self._items = tuple(sorted([*map(_LINE, unchanged), *self._lines], key=_ID))
+            self._unchanged = None
+        return self._items
+
+    @property
+    def all_but_unchanged(self) -> list[PlannedItem]:
+        """The lines of the items whose action is not `unchanged`, sorted by id."""
+        lines = self._lines if self._items is None else self._items
+        return [planned for planned in lines if planned.action != PlanAction.UNCHANGED]
 
     def minutes(self, *actions: str) -> float:
         """Estimated spoken minutes of the items with these actions."""
         return sum(estimated_minutes(p.item.request) for p in self.by_action(*actions) if p.item)
 
     def by_action(self, *actions: str) -> list[PlannedItem]:
-        return [planned for planned in self.items if planned.action in actions]
+        """The lines of the items with these actions, sorted by id."""
+        if self._items is None and PlanAction.UNCHANGED not in actions:
+            lines = self._lines  # no unchanged line to build
+        else:
+            lines = self.items
+        return [planned for planned in lines if planned.action in actions]
 
     @property
     def has_changes(self) -> bool:
@@ -96,6 +147,17 @@ class Plan:
         return any(
             self.summary.get(a, 0) for a in (*SUBMITTED, PlanAction.REUSE, PlanAction.UNCERTAIN)
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self.items == other.items
+
+    def __hash__(self) -> int:
+        return hash(self.items)
+
+    def __repr__(self) -> str:
+        return f"Plan(items={self.items!r})"
 
 
 def estimated_minutes(request: Mapping[str, Any]) -> float:
@@ -218,34 +280,36 @@ def _legacy_entries(entries: Mapping[str, Entry]) -> dict[str, str]:
     return legacy
 
 
-def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
-    """Plan every item against the lockfile.
+def make_plan(
+    items: Sequence[Item], lock: Lockfile, fingerprints: Mapping[str, str] | None = None
+) -> Plan:
+    """Plan every item against the lockfile (the items' ids are unique, as `load_items`
+    makes sure). `fingerprints`: `model.fingerprints(items)`, when the caller has it (the
+    items' ids and fingerprints read from one dict, not from 10,000 objects).
 
     Requests an interrupted apply sent without a recorded answer reach the plan as entries
     marked `uncertain`: fold that run's journal into `lock` first (journal.fold).
     """
     entries = lock.entries
-    ids = list(map(_ID, items))
+    ids = list(map(_ID, items) if fingerprints is None else fingerprints)
     planned: list[PlannedItem] = []
     rest: Sequence[Item] = items
+    unchanged: tuple[list[str], list[Item], EntriesOnDemand] | None = None
+    orphan_ids: Iterable[str] = entries
     if isinstance(entries, EntriesOnDemand):
         # An entry the lockfile has not made yet is a current export (ids, not uncertain):
         # at the item's fingerprint, the item is unchanged, and its entry stays unmade.
-        # Plan's usual line, so built in C (map, zip): one per item of 10,000.
+        # Plan's usual case, so decided in C (map, compress); its line is built only if
+        # asked for (`Plan.items`).
         unmade = entries.unmade_fingerprints()
-        at_export = list(map(eq, map(unmade.get, ids), map(_FINGERPRINT, items)))
-        unchanged = zip(
-            compress(ids, at_export),
-            repeat(PlanAction.UNCHANGED),
-            compress(items, at_export),
-            repeat(entries),
-            repeat(""),
-            repeat(()),
-            repeat(()),
-            repeat(None),
-        )
-        planned.extend(map(_LINE, unchanged))
+        kept = map(_FINGERPRINT, items) if fingerprints is None else fingerprints.values()
+        at_export = list(map(eq, map(unmade.get, ids), kept))
+        unchanged = (list(compress(ids, at_export)), list(compress(items, at_export)), entries)
         rest = list(compress(items, map(not_, at_export)))
+        if len(unchanged[0]) == len(unmade):
+            # Every unmade entry is an item's (item ids are unique): only entries made
+            # may be orphaned.
+            orphan_ids = entries.made_ids()
     legacy: dict[str, str] | None = None  # built for the first item without its entry
     claimed: set[str] = set()  # legacy entry ids matched to an item: not orphaned
     add, get_entry, uncertain = planned.append, entries.get, RenderState.UNCERTAIN
@@ -266,9 +330,11 @@ def make_plan(items: Sequence[Item], lock: Lockfile) -> Plan:
             add(_LINE((item_id, PlanAction.UNCHANGED, item, entry, "", (), (), None)))
         else:
             add(_planned_change(item, entry, same))
-    planned.extend(_orphaned(entries, ids, claimed))
+    planned.extend(_orphaned(entries, orphan_ids, ids, claimed))
+    if unchanged is not None:
+        return Plan(planned, unchanged)
     planned.sort(key=_ID)
-    return Plan(tuple(planned))
+    return Plan(planned)
 
 
 def _planned_change(item: Item, entry: Entry, same: bool) -> PlannedItem:
@@ -315,9 +381,12 @@ def _planned_change(item: Item, entry: Entry, same: bool) -> PlannedItem:
 
 
 def _orphaned(
-    entries: Mapping[str, Entry], item_ids: Sequence[str], claimed: set[str]
+    entries: Mapping[str, Entry],
+    entry_ids: Iterable[str],
+    item_ids: Sequence[str],
+    claimed: set[str],
 ) -> list[PlannedItem]:
-    """The entries no item stands for any more: reported, kept."""
+    """The entries no item stands for any more (among `entry_ids`): reported, kept."""
     return [
         PlannedItem(
             item_id,
@@ -327,5 +396,5 @@ def _orphaned(
             "no longer in the manifests; kept (`specsync forget` drops it from the lockfile)",
         )
         # Sets made in C: the entries' ids (a dict's, or EntriesOnDemand's list) and the items'.
-        for item_id in set(entries).difference(item_ids, claimed)
+        for item_id in set(entry_ids).difference(item_ids, claimed)
     ]

@@ -326,7 +326,11 @@ def _template_position(
     found: tuple[str | None, int | None] = (None, None)
     while trace is not None:
         filename = trace.tb_frame.f_code.co_filename
-        if filename == SCRIPT_FILENAME or not filename.endswith(".py"):
+        # A template's frame: the script's, or an included file's (not Python's own
+        # frozen modules, `<frozen posixpath>`, which end in no `.py` either).
+        if filename == SCRIPT_FILENAME or not (
+            filename.endswith(".py") or filename.startswith("<frozen ")
+        ):
             found = (filename, trace.tb_lineno)
         trace = trace.tb_next
     return found

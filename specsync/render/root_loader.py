@@ -10,9 +10,7 @@ from typing import Any
 from jinja2 import BaseLoader, Template, TemplateNotFound
 from jinja2.environment import Environment
 
-from specsync.regular_files import NotRegular, read_regular
-from specsync.render.limits import MAX_INCLUDE_BYTES, MAX_TEMPLATE_CHARS
-from specsync.render.skeleton import SLOT_PREFIX
+from specsync.render.snippets import IncludeRefused, read_included
 
 
 class RootLoader(BaseLoader):
@@ -38,35 +36,8 @@ class RootLoader(BaseLoader):
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        name = template
-        if not name or name.startswith("/") or "\\" in name or ":" in name.split("/")[0]:
-            raise TemplateNotFound(f"{name} (include paths are relative to the manifest root)")
-        parts = name.split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            raise TemplateNotFound(f"{name} (include paths may not use '.', '..' or '//')")
-        path = self.root.joinpath(*parts)
         try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):
-            raise TemplateNotFound(f"{name} (no such file under {self.root})") from None
-        if not real.is_relative_to(self.root):
-            raise TemplateNotFound(f"{name} (it leads outside the manifest root)")
-        if not real.is_file():
-            raise TemplateNotFound(f"{name} (not a regular file)")
-        try:
-            raw = read_regular(real, MAX_INCLUDE_BYTES)
-        except NotRegular:  # swapped for a FIFO since the check: never blocks
-            raise TemplateNotFound(f"{name} (not a regular file)") from None
-        if len(raw) > MAX_INCLUDE_BYTES:
-            raise TemplateNotFound(f"{name} (larger than {MAX_INCLUDE_BYTES:,} bytes)")
-        try:
-            source = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise TemplateNotFound(f"{name} (not UTF-8 at byte {error.start})") from None
-        if source.startswith("\ufeff"):
-            source = source[1:]
-        if len(source) > MAX_TEMPLATE_CHARS:
-            raise TemplateNotFound(f"{name} (over {MAX_TEMPLATE_CHARS:,} characters)")
-        if SLOT_PREFIX in source:  # names render/skeleton.py gives a shape's text runs
-            raise TemplateNotFound(f"{name} (it uses a name reserved by specsync: {SLOT_PREFIX})")
-        return source, str(real), lambda: True
+            source, filename = read_included(self.root, template)
+        except IncludeRefused as refused:
+            raise TemplateNotFound(str(refused)) from None
+        return source, filename, lambda: True

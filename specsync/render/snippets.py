@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from specsync.model import Location, Problem
-from specsync.regular_files import open_regular, read_regular
-from specsync.render.limits import MAX_INCLUDE_BYTES, TAG_START
+from specsync.regular_files import NotRegular, open_regular, read_regular
+from specsync.render.limits import MAX_INCLUDE_BYTES, MAX_TEMPLATE_CHARS, TAG_START
+from specsync.render.skeleton import SLOT_PREFIX
 
 if TYPE_CHECKING:  # Jinja is imported only when a script needs it (render/items.py)
     from jinja2 import Environment
@@ -31,6 +32,52 @@ MAX_ENTRIES_SEARCHED = 20_000
 # The name in Jinja's "'x' is undefined".
 UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 __all__ = ["TAG_START", "UNDEFINED_NAME", "display_path", "snippet_files"]
+
+
+class IncludeRefused(Exception):
+    """A name `{% include %}` may not load; the message says why (Jinja's loader raises it
+    as TemplateNotFound)."""
+
+
+def read_included(root: Path, name: str) -> tuple[str, str]:
+    """(source, real path) of the file `{% include name %}` loads from under `root` (a
+    resolved path): a relative, `/`-separated name, a regular UTF-8 file of bounded size
+    whose real location is inside the root. Raises IncludeRefused otherwise. Jinja's
+    loader (render/root_loader.py) and the Jinja-free renderer (render/subset.py) both
+    read included files here."""
+    if not name or name.startswith("/") or "\\" in name or ":" in name.split("/")[0]:
+        raise IncludeRefused(f"{name} (include paths are relative to the manifest root)")
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise IncludeRefused(f"{name} (include paths may not use '.', '..' or '//')")
+    if "\0" in name:  # no file has such a name (and the OS refuses to look one up)
+        raise IncludeRefused(f"{name!r} (an include path cannot hold a NUL character)")
+    path = root.joinpath(*parts)
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise IncludeRefused(f"{name} (no such file under {root})") from None
+    if not real.is_relative_to(root):
+        raise IncludeRefused(f"{name} (it leads outside the manifest root)")
+    if not real.is_file():
+        raise IncludeRefused(f"{name} (not a regular file)")
+    try:
+        raw = read_regular(real, MAX_INCLUDE_BYTES)
+    except NotRegular:  # swapped for a FIFO since the check: never blocks
+        raise IncludeRefused(f"{name} (not a regular file)") from None
+    if len(raw) > MAX_INCLUDE_BYTES:
+        raise IncludeRefused(f"{name} (larger than {MAX_INCLUDE_BYTES:,} bytes)")
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise IncludeRefused(f"{name} (not UTF-8 at byte {error.start})") from None
+    if source.startswith("\ufeff"):
+        source = source[1:]
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise IncludeRefused(f"{name} (over {MAX_TEMPLATE_CHARS:,} characters)")
+    if SLOT_PREFIX in source:  # names render/skeleton.py gives a shape's text runs
+        raise IncludeRefused(f"{name} (it uses a name reserved by specsync: {SLOT_PREFIX})")
+    return source, str(real)
 
 
 def display_path(filename: str, cwd: Path | None) -> str:

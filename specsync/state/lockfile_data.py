@@ -161,7 +161,7 @@ class EntriesOnDemand(Mapping[str, Entry]):
 
     `plan` reads a 10,000-entry lockfile knowing every item's fingerprint; the entry of an
     item that did not change is checked where it stands (by an expression built from the
-    field table: `lockfile_quick.CURRENT_EXPORT_PATTERN`) and made into an Entry, by the
+    field table: `lockfile_skim.CURRENT_EXPORT_BYTES`) and made into an Entry, by the
     same reader and constructor, only if something asks for it: plan's text and Markdown
     ask for none. `made` holds the entries read whole; `later` what `make(id, later[id])`
     makes one from, for entries that are current exports (ids, no `uncertain` state) at
@@ -200,6 +200,10 @@ class EntriesOnDemand(Mapping[str, Entry]):
     def __len__(self) -> int:
         return len(self._ids)
 
+    def made_ids(self) -> list[str]:
+        """The ids of the entries made (read whole, or made since when asked for)."""
+        return list(self._made)
+
     def unmade_fingerprints(self) -> Mapping[str, str]:
         """id -> fingerprint of the entries not made yet, each a current export (ids, no
         `uncertain` state): all plan needs to call an item at that fingerprint unchanged."""
@@ -210,6 +214,8 @@ class EntriesOnDemand(Mapping[str, Entry]):
 
     def with_made(self, more: Mapping[str, Entry]) -> EntriesOnDemand:
         """These entries and `more` (read whole; none of them is one of these)."""
+        if not more:  # plan's usual case (nothing but the known entries): no copy
+            return self
         return EntriesOnDemand({**self._made, **more}, self._later, self._fingerprints, self._make)
 
 

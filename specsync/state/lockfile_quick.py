@@ -25,6 +25,7 @@ from specsync.state.lockfile_fields import (
     HISTORY_KEY,
     SHA256_FORM,
     Field,
+    plain_run,
 )
 
 __all__ = ["END_LINE", "SHA256_FORM", "read_canonical"]
@@ -104,18 +105,14 @@ def _value(token: str) -> Any:
 
 # -- the forms of values, as the writer writes them ----------------------------------------
 # A basic string: runs of characters other than a quote, backslash or control character,
-# between escapes. Unrolled (no nested repeat) and possessive (`*+`: never given back),
-# which matches the same as backtracking would: the value's characters exclude its closing
-# quote. The escapes are those JSON reads as TOML does (`JSON_ESCAPE`: a value holding
-# only these always decodes), and `\U` with eight hex digits (`_unescape` checks its
-# value); anything else after a backslash (`\e`, `\x41`, a surrogate) is left to the line
-# reader, which declines what TOML refuses.
+# between escapes (`plain_run`). Unrolled (no nested repeat) and possessive (`*+`: never
+# given back), which matches the same as backtracking would: the value's characters
+# exclude its closing quote. The escapes are those JSON reads as TOML does (`JSON_ESCAPE`:
+# a value holding only these always decodes), and `\U` with eight hex digits (`_unescape`
+# checks its value); anything else after a backslash (`\e`, `\x41`, a surrogate) is left
+# to the line reader, which declines what TOML refuses.
 JSON_ESCAPE = r'\\(?:["\\bfnrt]|u(?![dD][89a-fA-F])[0-9A-Fa-f]{{4}})'
-_STRING = (
-    r'"(?P<{name}>[^"\\\x00-\x1f\x7f]*+'
-    r"(?:(?:" + JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}})"
-    r'[^"\\\x00-\x1f\x7f]*+)*+)"'
-)
+_STRING = r'"(?P<{name}>' + plain_run(JSON_ESCAPE + r"|\\U[0-9A-Fa-f]{{8}}") + r')"'
 _FORMS = {
     "string": _STRING,
     "integer": r"(?P<{name}>0|[1-9][0-9]{{0,17}})",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from specsync.model import (
 )
 from specsync.project_names import is_rehearsal_lockfile
 from specsync.state.lockfile_data import (
-    EntriesOnDemand,
     Entry,
     Lockfile,
     Submission,
@@ -51,9 +50,10 @@ from specsync.state.lockfile_locate import (
     toml_reader,
 )
 from specsync.state.lockfile_quick import read_canonical
-from specsync.state.lockfile_skim import skim_known
+from specsync.state.lockfile_skim import read_knowing
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
+_UTF8_BOM = "\ufeff".encode()
 # Keys of an item block and of the whole document.
 _TOP_KEYS = ("version", "fingerprint", "emulator", "service", "items", "forgotten")
 
@@ -79,20 +79,18 @@ def parse_lockfile(
         if blank_is_empty:
             return empty()
         raise InputError(_blank_problem(path, text))
-    skimmed = skim_known(text, known, on_demand=on_demand) if known else None
-    if skimmed is not None:
-        # A block taken is a canonical entry: conflict markers and anything broken stay
-        # in `rest`, whose problems send the whole text to be read (and located) again.
-        rest, taken = skimmed
-        try:
-            lock = _parse(rest, path, _load_document(rest, path), Locations(path, text))
-        except InputError:
-            lock = None  # read the whole text again: its problems, located in it
-        if lock is not None and not taken.keys() & lock.entries.keys():
-            if isinstance(taken, EntriesOnDemand):
-                return replace(lock, entries=taken.with_made(lock.entries))
-            return replace(lock, entries={**taken, **lock.entries})
+    if known:
+        # A lone surrogate (no file decodes to one) is not UTF-8: the skim declines it.
+        lock = read_knowing(
+            text.encode("utf-8", "surrogatepass"), known, on_demand, _parse_rest(path)
+        )
+        if lock is not None:
+            return lock
     return _parse(text, path, _load_document(text, path), Locations(path, text))
+
+
+def _parse_rest(path: str) -> Callable[[str], Lockfile]:  # what the skim left, for read_knowing
+    return lambda rest: _parse(rest, path, _load_document(rest, path), Locations(path, rest))
 
 
 def _restore_advice(path: str) -> str:
@@ -470,8 +468,21 @@ def read_lockfile(
         ) from None
     finally:
         os.close(fd)
+    return _parse_bytes(data, name, known, blank_is_empty, on_demand)
+
+
+def _parse_bytes(
+    data: bytes, name: str, known: Mapping[str, str] | None, blank_is_empty: bool, on_demand: bool
+) -> Lockfile:
+    """`parse_lockfile` of the file's bytes: plan's skims them (decoding took longer),
+    without the byte order marks decode_lockfile and parse_lockfile each take off."""
+    if known:
+        unmarked = data.removeprefix(_UTF8_BOM).removeprefix(_UTF8_BOM)
+        lock = read_knowing(unmarked, known, on_demand, _parse_rest(name))
+        if lock is not None:
+            return lock
     text = decode_lockfile(name, data)
-    return parse_lockfile(text, name, known, blank_is_empty=blank_is_empty, on_demand=on_demand)
+    return parse_lockfile(text, name, blank_is_empty=blank_is_empty)
 
 
 def file_kind(mode: int) -> str | None:

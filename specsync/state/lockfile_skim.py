@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from specsync.item_words import FINAL_STATES
-from specsync.state.lockfile_data import EntriesOnDemand, Entry
+from specsync.model import InputError
+from specsync.state.lockfile_data import EntriesOnDemand, Entry, Lockfile
 from specsync.state.lockfile_fields import (
     ENTRY_FIELDS,
     Field,
     entry_from_row,
+    plain_run,
     row_is_well_formed,
     well_formed_record,
 )
@@ -37,19 +40,20 @@ from specsync.state.lockfile_quick import (
     history_records,
 )
 
-__all__ = ["CURRENT_EXPORT_PATTERN", "skim_known"]
+__all__ = ["CURRENT_EXPORT_BYTES", "CURRENT_EXPORT_PATTERN", "read_knowing", "skim_known"]
 
 
 # A string as the block expression takes it, but without `\U` (whose value the reader
 # must check): a value of this form always decodes.
-_DECODABLE = r'"[^"\\\x00-\x1f\x7f]*+(?:' + JSON_ESCAPE.format() + r'[^"\\\x00-\x1f\x7f]*+)*+"'
-_PLAIN_ID = r'"([^"\\\x00-\x1f\x7f]*+)"'  # an id with no escape (an escaped one is read)
+_DECODABLE = f'"{plain_run(JSON_ESCAPE.format())}"'
+_PLAIN_ID = f'"({plain_run()})"'  # an id with no escape (an escaped one is read)
 
 
-def _current_export_line(field: Field) -> str:
-    """One field's line in CURRENT_EXPORT_PATTERN ("" when the key must be absent)."""
+def _current_export_line(field: Field, string: str, text: str) -> str:
+    """One field's line in CURRENT_EXPORT_PATTERN ("" when the key must be absent), its
+    strings of the form `string` (the script's, `text`)."""
     if field.attr in ("project_id", "task_id"):
-        return rf"{field.key} = {_DECODABLE}\n"  # a current export has both ids
+        return rf"{field.key} = {string}\n"  # a current export has both ids
     if field.attr == "state":  # and is not in doubt
         return rf'(?:state = "(?:{"|".join(FINAL_STATES)})"\n)?+'
     if field.required or field.valid is not None:
@@ -60,8 +64,20 @@ def _current_export_line(field: Field) -> str:
         quoted = f'"{value}"' if field.form == "string" else value
         line = rf"{field.key} = {quoted}\n"
         return line if field.required else f"(?:{line})?+"
-    value = _DECODABLE if field.form == "string" else form_pattern(field, None)
+    if field.form == "string":
+        value = text if field.attr == "text" else string
+    else:
+        value = form_pattern(field, None)
     return rf"(?:{field.key} = {value}\n)?+"
+
+
+def _current_export_pattern(comment: str, identifier: str, string: str, text: str) -> str:
+    return (
+        rf"(?:#{comment}*+\n)*+"
+        + rf"\[items\.{identifier}\]\n"
+        + "".join(_current_export_line(f, string, text) for f in ENTRY_FIELDS)
+        + r"\n*+(?=\[|#|\Z)"
+    )
 
 
 # The block of an entry plan may leave unmade (`skim_known`): one the block expression
@@ -70,12 +86,37 @@ def _current_export_line(field: Field) -> str:
 # ids, not `uncertain`), with no history and no escape that might not decode. Its id and
 # fingerprint are its groups 1 and 2. tests/state/test_lockfile_quick.py checks each of
 # these against BLOCK_PATTERN and `row_is_well_formed` on many blocks.
-CURRENT_EXPORT_PATTERN = (
-    r"(?:#[^\n\x00-\x08\x0b-\x1f\x7f]*+\n)*+"
-    + rf"\[items\.{_PLAIN_ID}\]\n"
-    + "".join(_current_export_line(f) for f in ENTRY_FIELDS)
-    + r"\n*+(?=\[|#|\Z)"
+CURRENT_EXPORT_PATTERN = _current_export_pattern(
+    r"[^\n\x00-\x08\x0b-\x1f\x7f]", _PLAIN_ID, _DECODABLE, _DECODABLE
 )
+
+# plan skims the file's bytes, seen one character a byte (decoded as Latin-1: a copy,
+# where decoding 4 MB of UTF-8 holding a few characters past U+00FF makes every character
+# two bytes and took a sixth of plan's own time). The same expression, but for what
+# UTF-8 does not spell as it is: the script's characters past U+007F, its group 3,
+# whose UTF-8 the skim checks (`_is_utf8`); any other non-ASCII byte (in an id, a
+# comment, ...) leaves the block to be read, decoded. tests/state/test_lockfile_quick.py
+# compares the two on many blocks.
+_ASCII = r"[ !#-\[\]-~]"
+_BYTE = r"[ !#-\[\]-~\x80-\xff]"
+_ESCAPE = JSON_ESCAPE.format()
+CURRENT_EXPORT_BYTES = _current_export_pattern(
+    r"[\t -~]",
+    f'"({_ASCII}*+)"',
+    f'"{_ASCII}*+(?:{_ESCAPE}{_ASCII}*+)*+"',
+    f'"({_BYTE}*+(?:{_ESCAPE}{_BYTE}*+)*+)"',
+)
+
+
+def _is_utf8(value: str | None) -> bool:
+    """Is a script's value, seen a byte a character, absent or UTF-8?"""
+    if value is None or value.isascii():
+        return True
+    try:
+        value.encode("latin-1").decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # Where each form sits in a block's groups, `(id, *ENTRY_FIELDS, history)`: a row.
@@ -114,10 +155,16 @@ def _row(groups: tuple[str | None, ...], escaped: bool) -> list[Any] | None:
     return row
 
 
-def _made_at(text: str, item_id: str, position: int) -> Entry:
+def _made_at(data: bytes, view: str, item_id: str, position: int) -> Entry:
     """The Entry of the block at `position` that `skim_known` left to be made (a current
-    export CURRENT_EXPORT_PATTERN took): what the quick reading makes of it."""
-    match = compiled(BLOCK_PATTERN).match(text, position)
+    export CURRENT_EXPORT_BYTES took in `view`, `data` seen a byte a character): what the
+    quick reading makes of it."""
+    current = compiled(CURRENT_EXPORT_BYTES).match(view, position)
+    match = (
+        None
+        if current is None
+        else compiled(BLOCK_PATTERN).match(data[position : current.end()].decode())
+    )
     row = None if match is None else _row(match.groups(), True)
     if row is None:  # never: that pattern takes only blocks this one does, with no history
         raise AssertionError(f"the entry of {item_id!r} was checked and does not read")
@@ -155,11 +202,36 @@ def _known_entry(
     return entry_from_row(row)
 
 
+def read_knowing(
+    data: bytes, known: Mapping[str, str], on_demand: bool, parse: Callable[[str], Lockfile]
+) -> Lockfile | None:
+    """The lockfile of `data` (UTF-8, its byte order marks taken off), the entries `known`
+    gives at their fingerprint taken the quick way (`skim_known`), the rest read by
+    `parse`; None when it must be read whole, as when `parse` finds a problem (read
+    whole, the problem is located in the whole text)."""
+    skimmed = skim_known(data, known, on_demand=on_demand)
+    if skimmed is None:
+        return None
+    # A block taken is a canonical entry: conflict markers and anything broken stay in
+    # `rest`, whose problems send the whole text to be read (and located) again.
+    rest, taken = skimmed
+    try:
+        lock = parse(rest)
+    except InputError:
+        return None
+    if taken.keys() & lock.entries.keys():
+        return None
+    if isinstance(taken, EntriesOnDemand):
+        return replace(lock, entries=taken.with_made(lock.entries))
+    return replace(lock, entries={**taken, **lock.entries})
+
+
 def skim_known(
-    text: str, known: Mapping[str, str], *, on_demand: bool = True
+    data: bytes, known: Mapping[str, str], *, on_demand: bool = True
 ) -> tuple[str, Mapping[str, Entry]] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
-    entries); None when nothing could be taken (the caller reads the whole text).
+    entries), of a lockfile's bytes (UTF-8, its byte order marks taken off); None when
+    nothing could be taken or the rest is not UTF-8 (the caller reads the whole file).
 
     A block is taken only when it is canonical and is an entry `lockfile_read` would
     accept without a word (`row_is_well_formed`). The entry of a current export with no
@@ -167,51 +239,88 @@ def skim_known(
     `on_demand`: for a caller that will ask for every one). A duplicate id is left for the
     thorough reader to report.
     """
-    start = text.find("\n[")
+    view = data.decode("latin-1")  # a character a byte: positions in it are the file's
+    start = view.find("\n[")
     if start < 0:
         return None
-    kept: list[str] = [text[: start + 1]]
+    kept: list[bytes] = [data[: start + 1]]
     taken: dict[str, Entry] = {}
     later: dict[str, int] = {}
     fingerprints: dict[str, str] = {}
-    position, end = start + 1, len(text)
+    position, end = start + 1, len(view)
     # Compiled on first use (a few ms each): a plan of unchanged items needs only this one.
-    current_export = compiled(CURRENT_EXPORT_PATTERN).match if on_demand else None
-    known_fingerprint, backslash = known.get, text.find
-    any_escape = backslash("\\", position) >= 0  # one scan: most files have none at all
+    current_export = compiled(CURRENT_EXPORT_BYTES).match if on_demand else None
+    known_fingerprint = known.get
     for_thorough_reader = kept.append
     while position < end:
         if current_export is not None:
             # An unchanged item's: checked by the expression alone, nothing decoded or made.
-            current = current_export(text, position)
+            current = current_export(view, position)
             if current is not None:
-                item_id, fingerprint = current.group(1, 2)
+                item_id, fingerprint, script = current.group(1, 2, 3)
                 if (
                     known_fingerprint(item_id) == fingerprint
                     and item_id not in later
                     and item_id not in taken
+                    and _is_utf8(script)
                 ):
                     later[item_id] = position
                     fingerprints[item_id] = fingerprint
                     position = current.end()
                     continue
-        if text.startswith(END_LINE, position):
+        if view.startswith(END_LINE, position):
             break  # the last line: no block expression to compile for it
-        match = compiled(BLOCK_PATTERN).match(text, position)
+        found, block = _block_at(data, position)
+        match = compiled(BLOCK_PATTERN).fullmatch(block)
         if match is None:
             break
-        found = match.end()
-        escaped = any_escape and backslash("\\", position, found) >= 0
-        entry = _known_entry(match.groups(), escaped, known, taken, later)
+        entry = _known_entry(match.groups(), "\\" in block, known, taken, later)
         if entry is None:
-            for_thorough_reader(text[position:found])
+            for_thorough_reader(data[position:found])
         else:
             taken[entry.id] = entry
         position = found
+    kept.append(data[position:])
+    return _skimmed(data, view, kept, taken, later, fingerprints)
+
+
+def _skimmed(
+    data: bytes,
+    view: str,
+    kept: list[bytes],
+    taken: dict[str, Entry],
+    later: dict[str, int],
+    fingerprints: dict[str, str],
+) -> tuple[str, Mapping[str, Entry]] | None:
+    """What `skim_known` gives once it has read the blocks it could."""
     if not taken and not later:
         return None
-    kept.append(text[position:])
+    try:
+        rest = b"".join(kept).decode()
+    except UnicodeDecodeError:
+        return None
     if not later:
-        return "".join(kept), taken  # nothing to make later: the text is let go
-    made_at = functools.partial(_made_at, text)
-    return "".join(kept), EntriesOnDemand(taken, later, fingerprints, made_at)
+        return rest, taken  # nothing to make later: the file is let go
+    made_at = functools.partial(_made_at, data, view)
+    return rest, EntriesOnDemand(taken, later, fingerprints, made_at)
+
+
+def _block_at(data: bytes, position: int) -> tuple[int, str]:
+    """(where it ends, its text) of what BLOCK_PATTERN would take as the block at
+    `position`: its comment lines, its header line and every line after it up to the
+    next line that starts with `[` or `#` (no line of a block does); "" when there is no
+    such block or it is not UTF-8."""
+    line = position
+    while data.startswith(b"#", line):
+        line = data.find(b"\n", line) + 1
+        if line == 0:
+            return position, ""  # a last comment line without its line break: no block
+    header_end = data.find(b"\n", line) + 1
+    if header_end == 0:
+        return position, ""
+    ends = [data.find(b"\n[", header_end - 1), data.find(b"\n#", header_end - 1)]
+    block_end = min((end for end in ends if end >= 0), default=len(data) - 1) + 1
+    try:
+        return block_end, data[position:block_end].decode()
+    except UnicodeDecodeError:
+        return position, ""

@@ -293,9 +293,13 @@ def test_the_console_scripts_exit_still_runs_what_atexit_registered(tmp_path: Pa
     # main() freezes what is left before the process exits: the language verdicts, written
     # by an atexit hook, must still reach the cache.
     cache = tmp_path / "cache"
+    project = _project(tmp_path)
+    # A code the registry itself decides (two-letter ones are answered from a list).
+    valid = VALID.replace("ko]", "haw]")
+    (project / "manifests" / "valid.yaml").write_text(valid, encoding="utf-8")
     done = run(
         [SPECSYNC, "validate", "manifests/valid.yaml"],
-        _project(tmp_path),
+        project,
         env={**dict(os.environ), "SPECSYNC_CACHE_DIR": str(cache)},
     )
     assert done.returncode == 0, done.stderr

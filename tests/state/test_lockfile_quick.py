@@ -237,7 +237,7 @@ def test_plans_quick_reading_takes_known_entries_escapes_and_history_too() -> No
     changed = plain._replace(id="y/en")
     lock = Lockfile({e.id: e for e in (plain, escaped, with_history, changed)})
     known = {"v/en": FP, 'w/"en"': FP, "x/en": FP, "y/en": "b" * 64}
-    skimmed = skim_known(dumps(lock), known)
+    skimmed = skim_known(dumps(lock).encode(), known)
     assert skimmed is not None
     rest, taken = skimmed
     assert taken == {"v/en": plain, 'w/"en"': escaped, "x/en": with_history}
@@ -327,9 +327,14 @@ def test_on_a_python_whose_possessive_repeats_are_wrong_the_twins_are_compiled(
     try:
         block = lockfile_quick.compiled(lockfile_quick.BLOCK_PATTERN)
         assert "*+" not in block.pattern and "?+" not in block.pattern
+        skim = lockfile_quick.compiled(lockfile_skim.CURRENT_EXPORT_BYTES)
+        assert "*+" not in skim.pattern and "?+" not in skim.pattern
         for seed in range(4):
             text = dumps(sample_lockfile(seed))
             assert read_canonical(text) == tomllib.loads(text)
+            lock = readable_lockfile(seed)
+            plain, quick = read_both_ways(dumps(lock), known_of(lock, seed))
+            assert quick == plain == lock
     finally:
         lockfile_quick.compiled.cache_clear()
 
@@ -422,7 +427,7 @@ def test_every_escape_toml_has_is_taken_the_quick_way() -> None:
     )
     expected = tomllib.loads(text)
     assert read_canonical(text) == expected
-    skimmed = skim_known(text, {"a/en": FP})
+    skimmed = skim_known(text.encode(), {"a/en": FP})
     assert skimmed is not None
     assert skimmed[1]["a/en"].text == expected["items"]["a/en"]["text"]
     assert skimmed[1]["a/en"].text.endswith("🎬 \ud7ff")
@@ -438,7 +443,7 @@ def test_a_lockfile_apply_writes_from_multi_line_scripts_is_taken_whole() -> Non
         for i in range(30)
     }
     text = dumps(Lockfile(entries))
-    skimmed = skim_known(text, {key: FP for key in entries})
+    skimmed = skim_known(text.encode(), {key: FP for key in entries})
     assert skimmed is not None
     rest, taken = skimmed
     assert taken == entries and "[items." not in rest
@@ -610,3 +615,102 @@ def test_each_fields_pattern_takes_only_values_its_check_accepts() -> None:
             value = int(sample) if field.form == "integer" else sample
             assert field.problem(value) is None, (field.key, sample)
             assert not (field.required and not value), (field.key, sample)
+
+
+def test_a_plain_run_is_any_run_of_characters_but_quotes_backslashes_and_controls() -> None:
+    # The quick readers spell a string's plain characters as runs below U+0100 between
+    # the others (faster to match, quick to compile); every code point must fall as the
+    # plain negated set says, alone and among others.
+    import re
+
+    from specsync.state.lockfile_fields import PLAIN_CHARACTER, plain_run
+
+    spelled, plain = re.compile(plain_run()), re.compile(PLAIN_CHARACTER + "*")
+    assert PLAIN_CHARACTER == r'[^"\\\x00-\x1f\x7f]'
+    differ = [
+        code
+        for code in range(0x110000)
+        if (spelled.fullmatch(f"a{chr(code)}é{chr(code)}") is None)
+        != (plain.fullmatch(f"a{chr(code)}é{chr(code)}") is None)
+    ]
+    assert differ == []
+    rng = random.Random(7)
+    alphabet = [
+        "a",
+        " ",
+        "~",
+        '"',
+        "\\",
+        "\x00",
+        "\x1f",
+        "\x7f",
+        "\x80",
+        "ÿ",
+        "Ā",
+        "한",
+        "🎬",
+        "\ud800",
+    ]
+    escaped = re.compile(plain_run(r"\\n"))
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        assert (spelled.fullmatch(text) is None) == (plain.fullmatch(text) is None), text
+        assert (escaped.fullmatch(text) is None) == (
+            re.fullmatch(r'(?:[^"\\\x00-\x1f\x7f]|\\n)*', text) is None
+        ), text
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_expression_over_bytes_takes_what_the_one_over_text_takes(seed: int) -> None:
+    # plan skims the file's bytes seen a character a byte (CURRENT_EXPORT_BYTES, the
+    # script's UTF-8 checked by `_is_utf8`): at every line start it must take a block only
+    # where the text expression takes it, with the same id and fingerprint, and take
+    # every such block that is ASCII but for its script.
+    import re
+
+    text_expression = re.compile(lockfile_skim.CURRENT_EXPORT_PATTERN)
+    bytes_expression = re.compile(lockfile_skim.CURRENT_EXPORT_BYTES)
+    rng = random.Random(seed)
+    texts = _current_export_texts(seed) + [lockfile_with_tokens(rng, 8)[0] for _ in range(4)]
+    texts.append(texts[0].replace("text = ", "# note ünï 🎬 \t\ntext = ", 3))
+    texts.append(texts[0].replace('[items."v', '[items."ü', 3))
+    seen = 0
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        view = data.decode("latin-1")
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        for start in starts:
+            byte_start = len(text[:start].encode("utf-8", "surrogatepass"))
+            ours = bytes_expression.match(view, byte_start)
+            theirs = text_expression.match(text, start)
+            if ours is not None and lockfile_skim._is_utf8(ours.group(3)):
+                seen += 1
+                assert theirs is not None, text[start:]
+                assert data[byte_start : ours.end()].decode() == theirs.group(), text[start:]
+                assert ours.group(1, 2) == theirs.group(1, 2)
+            elif theirs is not None:
+                # Declined only for a byte past ASCII outside the script, or a surrogate.
+                block = theirs.group()
+                script = theirs.group().partition("\ntext = ")[2]
+                outside = block[: len(block) - len(script)] if script else block
+                assert not outside.isascii() or "\ud800" <= max(block) <= "\udfff", block
+    assert seen > 10
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe3\x81"],
+)
+def test_a_script_that_is_not_utf8_is_never_skimmed(bad: bytes) -> None:
+    # An overlong form, a surrogate, a code point past U+10FFFF, a cut sequence: the
+    # skim must refuse what decoding refuses, so that the file is refused at that byte.
+    block = f'[items."a/en"]\nfingerprint = "{FP}"\nprojectId = "P"\ntaskId = "T"\n'.encode()
+    for bytes_in in (b'text = "ok ' + bad + b' ok"\n', b"# note " + bad + b"\n"):
+        data = bytes_in + block if bytes_in.startswith(b"#") else block + bytes_in
+        with pytest.raises(UnicodeDecodeError):
+            data.decode()
+        lockfile = b"version = 2\n" + data + b"\n# end of specsync.lock\n"
+        assert skim_known(lockfile, {"a/en": FP}) is None
+        good = lockfile.replace(bad, "é🎬".encode())
+        skimmed = skim_known(good, {"a/en": FP})
+        assert skimmed is not None and skimmed[1]["a/en"].project_id == "P"

@@ -380,3 +380,39 @@ def test_a_bad_hash_or_size_is_refused_at_its_entry(line: str, why: str) -> None
         lockfile_read.parse_lockfile("\n".join(lines), "specsync.lock")
     [problem] = error.value.problems
     assert problem.location.line == 7 and why in problem.message  # the header
+
+
+@pytest.mark.parametrize("marks", [0, 1, 2])
+@pytest.mark.parametrize("bad", [b"", b"\xff", b"\xed\xa0\x80"])
+def test_plans_reading_of_the_files_bytes_says_what_reading_it_whole_says(
+    tmp_path: Path, marks: int, bad: bytes
+) -> None:
+    # plan skims the bytes of the entries it knows (they are not even decoded): a lockfile
+    # behind byte order marks, or with a byte that is not UTF-8 in an entry plan knows,
+    # must read (or be refused, at the same place) as when read whole.
+    from specsync.state.lockfile_data import Entry, Lockfile
+
+    entries = {
+        f"v{i}/en": Entry(f"v{i}/en", "a" * 64, f"P{i}", "T", "2026").with_request(
+            {"language": "en", "text": f"line {i}\nnext ünï", "model": "M1", "isExport": True}
+        )
+        for i in range(4)
+    }
+    data = "\ufeff".encode() * marks + dumps(Lockfile(entries)).encode()
+    data = data.replace("ünï".encode(), "ünï".encode() + bad, 1)
+    path = tmp_path / "specsync.lock"
+    path.write_bytes(data)
+    known = {key: "a" * 64 for key in entries}
+    outcomes = []
+    for hint in (None, known):
+        try:
+            outcomes.append(read_lockfile(path, hint))
+        except InputError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]
+    assert isinstance(outcomes[0], str) == bool(bad), outcomes[0]
+    if not bad:  # and read the quick way: the entries plan knows are left unmade
+        from specsync.state.lockfile_data import EntriesOnDemand
+
+        assert isinstance(outcomes[1], Lockfile)
+        assert isinstance(outcomes[1].entries, EntriesOnDemand)
