@@ -44,24 +44,54 @@ os.environ.pop("GIT_CONFIG_GLOBAL", None)  # a ~/.gitconfig by another name
 # (about 0.9 s saved by each of some 30 tests).
 os.environ["SPECSYNC_POLL_INTERVAL"] = "0.1"
 
-# bytecode of the test modules, for the session ------------------------------------------
+# bytecode, for the session -------------------------------------------------------------
 # A folder for the bytecode xdist's workers share while they collect (pytest_collection
-# below), made by the first process that loads this file (the workers inherit it), outside
-# the tree and removed at exit. (Programs the tests start keep the user's setting: a
-# shared folder for them too saved nothing measurable in the quick run and cost the whole
-# suite ~12 CPU-s, its tools then compiling their libraries again.)
+# below) and the programs tests start (programs_share_bytecode below), made by the first
+# process that loads this file (the workers inherit it), outside the tree and removed at
+# exit.
 if "SPECSYNC_TESTS_PYCACHE" not in os.environ:
     os.environ["SPECSYNC_TESTS_PYCACHE"] = tempfile.mkdtemp(prefix="specsync-tests-pycache-")
     atexit.register(shutil.rmtree, os.environ["SPECSYNC_TESTS_PYCACHE"], ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def programs_share_bytecode() -> Iterator[None]:
+    """The programs tests start share the session's bytecode folder.
+
+    Under PYTHONDONTWRITEBYTECODE=1 (set on this project's machines) each of the ~140
+    Pythons the quick run starts (specsync as a program, `python -c` probes, tools) compiled
+    the specsync modules it imports from source again: ~0.07 of a plan's 0.15 CPU-s. With
+    the session's folder (outside the tree, removed at exit) the first compiles them and the
+    rest read them; the standard library and installed packages, whose bytecode a prefix
+    hides, are compiled there once too (the workers already put most of them there while
+    they collect). Set in a process that runs tests only (a session fixture; never xdist's
+    controller): a worker started with the prefix compiles its own libraries again, a cost
+    that undid an earlier try of this."""
+    names = ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["PYTHONPYCACHEPREFIX"] = os.environ["SPECSYNC_TESTS_PYCACHE"]
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the tests' own homes (isolated_home)."""
+    return tmp_path_factory.mktemp("homes")
+
+
 @pytest.fixture(autouse=True)
-def isolated_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def isolated_home(homes: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own HOME, XDG cache and config folders, and specsync cache and key
-    (outside tmp_path, which some tests expect to hold only what they put there)."""
-    base = tmp_path_factory.mktemp("home")
+    (outside tmp_path, which some tests expect to hold only what they put there). Each in a
+    folder of `homes` named by mkdtemp: pytest's numbered folders list all their siblings
+    to pick the next number, ~0.5 ms a test, and made every tmp_path's do so twice over."""
+    base = Path(tempfile.mkdtemp(prefix="home-", dir=homes))
     for name, value in isolated_environment(base).items():
         monkeypatch.setenv(name, value)
     return base

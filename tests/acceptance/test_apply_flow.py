@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from specsync.emulator import EmulatorConfig, running_emulator
-from tests.helpers import EXAMPLES, SPECSYNC, assert_not_a_crash, run, specsync, tomllib
+from tests.helpers import EXAMPLES, assert_not_a_crash, specsync, tomllib
 from tests.helpers.disguised_service import relay
 from tests.helpers.loopback import LoopbackServer
 
@@ -317,7 +317,7 @@ def test_examples_export_on_the_emulator_without_a_key(tmp_path: Path) -> None:
     rehearsed = specsync(["plan", "--emulator", "--format", "json"], examples, env=env)
     planned = json.loads(rehearsed.stdout)
     assert planned["items"] and {i["action"] for i in planned["items"]} == {"unchanged"}
-    real = json.loads(run([SPECSYNC, "plan", "--format", "json"], examples, env=env).stdout)
+    real = json.loads(specsync(["plan", "--format", "json"], examples, env=env).stdout)
     assert {i["action"] for i in real["items"]} == {"create"}
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from specsync.cli import fast_path
+from specsync.cli import main as cli_main
 from specsync.cli.fast_path import PlainValidate, plain_validate
-from tests.helpers import SPECSYNC, run
+from tests.helpers import SPECSYNC, run, specsync
 from tests.helpers.commands import assert_same_run, fast_and_click_runs, modules_after_main
 
 VALID = """\
@@ -243,26 +244,16 @@ def test_a_plain_validate_loads_neither_click_nor_inspect(tmp_path: Path) -> Non
     ],
 )
 def test_only_validate_and_a_plain_plan_put_the_stand_in_for_inspect(
-    tmp_path: Path, args: list[str], deferred: bool
+    tmp_path: Path, args: list[str], deferred: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stand-in saves ~8 ms where they count (the hook's validate, CI's plan, neither
     # read by click); a command that may hand inspect to libraries (click's help, the HTTP
-    # stack) keeps the real module.
-    code = (
-        "import sys\n"
-        "import specsync.cli.main as main\n"
-        "made = []\n"
-        "main.defer_unused_modules = lambda: made.append(1)\n"
-        "try:\n"
-        f"    main.main({args!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(bool(made), file=sys.__stdout__)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=_project(tmp_path)
-    )
-    assert done.stdout.strip().splitlines()[-1] == str(deferred), done.stderr
+    # stack) keeps the real module. main() decides from its arguments alone: a run in this
+    # process shows it as a new one would (what a new one loads is checked above).
+    made: list[int] = []
+    monkeypatch.setattr(cli_main, "defer_unused_modules", lambda: made.append(1))
+    specsync(args, _project(tmp_path))
+    assert bool(made) == deferred
 
 
 def test_the_console_script_and_python_m_answer_alike(tmp_path: Path) -> None:

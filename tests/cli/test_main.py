@@ -6,18 +6,24 @@ import pytest
 
 from specsync.cli import main as cli
 from specsync.cli.options import COMPILE_NOTICE_THRESHOLD
-from tests.helpers import SPECSYNC_MODULE, run
+from tests.helpers import specsync
+from tests.helpers.commands import forked_specsync
+
+# Runs are in this process (tests.helpers.specsync) or, where a second run must not find
+# what the first left in memory, each in a forked process: what is tested is main()'s
+# answer, not how a process starts (test_fast_path compares the console script's and
+# `python -m specsync`'s answers).
 
 
 def test_usage_error_exits_1_not_2(tmp_path: Path) -> None:
     # 2 is reserved for "plan found changes" under --detailed-exitcode.
-    result = run([*SPECSYNC_MODULE, "validate", "--no-such-flag"], tmp_path)
+    result = specsync(["validate", "--no-such-flag"], tmp_path)
     assert result.returncode == 1
     assert "No such option" in result.stderr
 
 
 def test_unknown_command_exits_1(tmp_path: Path) -> None:
-    result = run([*SPECSYNC_MODULE, "frobnicate"], tmp_path)
+    result = specsync(["frobnicate"], tmp_path)
     assert result.returncode == 1
     assert "No such command" in result.stderr
 
@@ -61,9 +67,7 @@ def test_apply_reports_manifest_problems_before_credentials_or_emulator(
         monkeypatch.delenv(name, raising=False)
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n  a: {scirpt: hi}\n"
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
-    result = run(
-        [*SPECSYNC_MODULE, "apply", *(["--emulator"] if emulator else []), "m.yaml"], tmp_path
-    )
+    result = specsync(["apply", *(["--emulator"] if emulator else []), "m.yaml"], tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "m.yaml:4:7: unknown key 'scirpt' in video 'a' (did you mean 'script'?)",
@@ -85,8 +89,10 @@ def test_a_long_cold_compile_is_announced_once(
     manifest = "specsync: 1\ndefaults: {model: M1, locales: [en]}\nvideos:\n" + videos
     (tmp_path / "m.yaml").write_text(manifest, encoding="utf-8")
 
-    first = run([*SPECSYNC_MODULE, "validate", "m.yaml"], tmp_path)
-    second = run([*SPECSYNC_MODULE, "validate", "m.yaml"], tmp_path)
+    # Each in a process of its own, as a user's two runs: the second finds only what the
+    # first wrote to the cache.
+    first = forked_specsync(["validate", "m.yaml"], tmp_path)
+    second = forked_specsync(["validate", "m.yaml"], tmp_path)
 
     assert first.returncode == second.returncode == 0
     assert f"compiling {count:,} scripts the template cache does not hold yet" in first.stderr

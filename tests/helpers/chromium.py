@@ -29,6 +29,10 @@ FLAGS = [
 ]
 
 
+# Playwright's viewport for a context made without one.
+DEFAULT_VIEWPORT = {"width": 1280, "height": 720}
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"browser tests must run in CI: {reason}")
@@ -53,29 +57,65 @@ def chromium() -> Iterator[Any]:
 
 
 class OpenPage:
-    """A page opened from disk, with every request it made and every error it raised."""
+    """A page opened from disk, with every request it made and every error it raised.
+
+    `OpenPage(browser, file, **options)` opens it in a context of its own (made with
+    Playwright's context options); `OpenPage.in_tab(tab, file, ...)` opens it in `tab`, a
+    page the tests of a module share (a new page costs its renderer ~0.35 CPU-s). Either
+    way the page is loaded anew, and the lists hold only what happened since."""
 
     def __init__(self, browser: Any, page_file: Path, **options: Any) -> None:
-        self.context = browser.new_context(**options)
-        self.page = self.context.new_page()
+        self.context: Any = browser.new_context(**options)
+        self._open(self.context.new_page(), page_file)
+
+    @classmethod
+    def in_tab(
+        cls,
+        tab: Any,
+        page_file: Path,
+        *,
+        viewport: dict[str, int] | None = None,
+        color_scheme: str = "light",
+    ) -> OpenPage:
+        """`page_file` opened in the shared page `tab`, at `viewport` (Playwright's default,
+        1280 x 720, when None) and in `color_scheme` (its default, light): each set every
+        time, so that no test sees what an earlier one chose."""
+        opened = cls.__new__(cls)
+        opened.context = None  # the tab's, closed by whoever made it
+        tab.set_viewport_size(viewport or DEFAULT_VIEWPORT)
+        tab.emulate_media(color_scheme=color_scheme)
+        opened._open(tab, page_file)
+        return opened
+
+    def _open(self, page: Any, page_file: Path) -> None:
+        self.page = page
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
         def dismiss(dialog: Any) -> None:
             self.dialogs.append(dialog.message)
             dialog.dismiss()
 
-        self.page.on("dialog", dismiss)
-        self.page.goto(page_file.resolve().as_uri())
+        self._listeners = {
+            "request": lambda request: self.requests.append(request.url),
+            "pageerror": lambda error: self.errors.append(str(error)),
+            "dialog": dismiss,
+        }
+        for event, listener in self._listeners.items():
+            page.on(event, listener)
+        page.goto(page_file.resolve().as_uri())
 
     def off_disk_requests(self) -> list[str]:
         return [url for url in self.requests if not url.startswith("file://")]
 
     def close(self) -> None:
-        self.context.close()
+        if self.context is not None:
+            self.context.close()
+            return
+        for event, listener in self._listeners.items():
+            self.page.remove_listener(event, listener)
+        self.page.goto("about:blank")  # stops what the page was doing (a playing video)
 
 
 # Each player with a source, scrolled into view, until its metadata or an error is in:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from specsync.manifests.load import parse_document
 from specsync.manifests.schema import manifest_schema, schema_text, validate_document
-from tests.helpers import ROOT
+from tests.helpers import ROOT, specsync
 
 HEADER = "specsync: 1\ndefaults: {model: M1, locales: [en]}\n"
 
@@ -79,9 +79,9 @@ def test_format_version() -> None:
 
 def test_schema_is_draft_2020_12_and_the_cli_prints_it(tmp_path: Path) -> None:
     assert manifest_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    out = subprocess.run(
-        [sys.executable, "-m", "specsync", "schema"], capture_output=True, text=True, check=True
-    ).stdout
+    printing = specsync(["schema"], tmp_path)
+    assert printing.returncode == 0, printing.stderr
+    out = printing.stdout
     assert json.loads(out) == manifest_schema()
     assert out == schema_text() == (ROOT / "schemas" / "manifest.schema.json").read_text()
     printed = tmp_path / "schema.json"

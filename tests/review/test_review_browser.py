@@ -26,6 +26,17 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
+def tab(browser: Any) -> Iterator[Any]:
+    """One page for the module's tests, each opening its file in it anew (OpenPage.in_tab):
+    a page of its own per test cost ~0.35 CPU-s of a new renderer each."""
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of examples/ after `apply`, `status --wait --pull` and `review`: the flow README
     shows, against an emulator that renders in 0.1 s (`--emulator`'s take 2 s)."""
@@ -57,9 +68,9 @@ def page_of(project: Path) -> Path:
 
 
 def test_every_done_and_pulled_item_plays_and_nothing_leaves_the_disk(
-    browser: Any, example: Path
+    tab: Any, example: Path
 ) -> None:
-    opened = OpenPage(browser, page_of(example), viewport={"width": 1280, "height": 900})
+    opened = OpenPage.in_tab(tab, page_of(example), viewport={"width": 1280, "height": 900})
     players = opened.page.evaluate(LOAD_EVERY_PLAYER)
     lock = read_lockfile(lockfile_of(example))
     done = sorted(key for key, entry in lock.entries.items() if entry.state == "done")
@@ -85,8 +96,8 @@ def test_every_done_and_pulled_item_plays_and_nothing_leaves_the_disk(
     opened.close()
 
 
-def test_counts_per_state_equal_the_lockfiles(browser: Any, example: Path) -> None:
-    opened = OpenPage(browser, page_of(example))
+def test_counts_per_state_equal_the_lockfiles(tab: Any, example: Path) -> None:
+    opened = OpenPage.in_tab(tab, page_of(example))
     shown = opened.page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('#counts li')]"
         ".map(li => [li.dataset.count, Number(li.querySelector('.n').textContent)]))"
@@ -109,8 +120,8 @@ def visible_ids(opened: OpenPage) -> list[str]:
     )
 
 
-def test_filters_hide_and_show_the_right_tiles(browser: Any, example: Path) -> None:
-    opened = OpenPage(browser, page_of(example))
+def test_filters_hide_and_show_the_right_tiles(tab: Any, example: Path) -> None:
+    opened = OpenPage.in_tab(tab, page_of(example))
     everything = visible_ids(opened)
     assert len(everything) == 7
     page = opened.page
@@ -132,8 +143,8 @@ def test_filters_hide_and_show_the_right_tiles(browser: Any, example: Path) -> N
     opened.close()
 
 
-def test_keys_move_between_tiles_and_play(browser: Any, example: Path) -> None:
-    opened = OpenPage(browser, page_of(example))
+def test_keys_move_between_tiles_and_play(tab: Any, example: Path) -> None:
+    opened = OpenPage.in_tab(tab, page_of(example))
     page = opened.page
     focused = "document.activeElement.dataset.id || null"
     page.keyboard.press("j")
@@ -163,13 +174,13 @@ def test_readable_without_javascript(browser: Any, example: Path) -> None:
     opened.close()
 
 
-def test_narrow_window_and_both_colour_schemes(browser: Any, example: Path) -> None:
-    narrow = OpenPage(browser, page_of(example), viewport={"width": 360, "height": 740})
+def test_narrow_window_and_both_colour_schemes(tab: Any, example: Path) -> None:
+    narrow = OpenPage.in_tab(tab, page_of(example), viewport={"width": 360, "height": 740})
     assert narrow.page.evaluate("document.documentElement.scrollWidth") <= 360
     narrow.close()
     colours = {}
     for scheme in ("light", "dark"):
-        opened = OpenPage(browser, page_of(example), color_scheme=scheme)
+        opened = OpenPage.in_tab(tab, page_of(example), color_scheme=scheme)
         colours[scheme] = opened.page.evaluate("getComputedStyle(document.body).backgroundColor")
         opened.close()
     assert colours == {"light": "rgb(255, 255, 255)", "dark": "rgb(13, 17, 23)"}
@@ -220,7 +231,7 @@ def hostile(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path) -> None:
+def test_hostile_values_show_as_text_and_run_nothing(tab: Any, hostile: Path) -> None:
     page_file = hostile / "review" / "index.html"
     html = page_file.read_text(encoding="utf-8")
     assert "<img" not in html and "\x1b" not in html
@@ -229,7 +240,7 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
     ).start()
     try:
-        opened = OpenPage(browser, page_file)
+        opened = OpenPage.in_tab(tab, page_file)
         page = opened.page
         assert page.evaluate("document.querySelectorAll('img, b, [onerror]').length") == 0
         assert page.evaluate("document.querySelectorAll('script').length") == 1  # ours
@@ -260,11 +271,11 @@ def test_hostile_values_show_as_text_and_run_nothing(browser: Any, hostile: Path
 
 # Scaling: a thousand tiles laid out and scrolled in Chromium (5-10 s).
 @pytest.mark.slow
-def test_a_thousand_tiles_load_players_only_near_the_view(browser: Any, tmp_path: Path) -> None:
+def test_a_thousand_tiles_load_players_only_near_the_view(tab: Any, tmp_path: Path) -> None:
     from tests.helpers.page_samples import done_and_pulled_project
 
     page_file = done_and_pulled_project(tmp_path, videos=200, locales=5)
-    opened = OpenPage(browser, page_file, viewport={"width": 1280, "height": 900})
+    opened = OpenPage.in_tab(tab, page_file, viewport={"width": 1280, "height": 900})
     page = opened.page
     waiting = "[...document.querySelectorAll('video')].filter(v => v.preload === 'none').length"
     assert page.evaluate("document.querySelectorAll('article.tile').length") == 1000

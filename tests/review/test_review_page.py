@@ -11,7 +11,6 @@ import json
 import os
 import re
 import struct
-import sys
 import time
 from pathlib import Path
 
@@ -281,6 +280,6 @@ def test_open_hands_the_page_to_the_desktop_opener(tmp_path: Path) -> None:
     opened = (tmp_path / "opened").read_text(encoding="utf-8").strip()
     assert opened == str((tmp_path / "review" / "index.html").resolve())  # click unquotes
     env["PATH"] = str(tmp_path / "nothing")  # no opener at all: said, not an error
-    unopened = run([sys.executable, "-m", "specsync", "review", "--open"], tmp_path, env=env)
+    unopened = specsync(["review", "--open"], tmp_path, env)
     assert unopened.returncode == 0, unopened.stderr
     assert "could not open a browser" in unopened.stderr

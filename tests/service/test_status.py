@@ -23,7 +23,7 @@ from specsync.service.status import (
     interpret,
 )
 from specsync.state.lockfile_read import read_lockfile
-from tests.helpers import SPECSYNC, assert_not_a_crash, run, specsync
+from tests.helpers import assert_not_a_crash, specsync
 
 MANIFEST = "specsync: 1\ndefaults: {model: M1, locales: [en, ko]}\nvideos:\n  a: {script: hello}\n"
 
@@ -154,7 +154,7 @@ def test_apply_lock_busy_is_a_clear_error(project: Path, quick_env: dict[str, st
     assert specsync(["apply", "--rate", "50"], project, emu_env).returncode == 0
     time.sleep(0.4)  # renders finish, so status has final states to record
     # The URL comes a poll after 100 (as the vendor's service): this poll sees 100 only.
-    assert run([SPECSYNC, "status"], project, emu_env).returncode == 0
+    assert specsync(["status"], project, emu_env).returncode == 0
     with hold_apply_lock(project / "specsync.lock"):
         busy = specsync(["status"], project, emu_env)
     assert busy.returncode == 1
