@@ -15,7 +15,7 @@ import os
 import threading
 from collections import Counter, deque
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from specsync.regular_files import open_regular
 
@@ -34,12 +34,15 @@ class Journal:
         self._records: deque[dict[str, Any]] = deque(maxlen=memory)
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._file: TextIO | None = None
+        self._fd: int | None = None
+        # A line the disk took only part of (full): the next one starts on a line of its
+        # own, so the reader skips only the cut one (emulator/projects.py).
+        self._cut = False
         if path is not None:
             # A FIFO or a device given as the journal would block the start (open() of a
             # FIFO waits for a reader) or swallow the record: refused as not a regular file.
             fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")  # closed in close()
+            self._fd = fd  # closed in close()
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": event, "time": utc_now_text(), **fields}
@@ -51,9 +54,8 @@ class Journal:
         with self._lock:
             self._records.append(entry)
             self._counts[event] += 1
-            if self._file is not None:
-                self._file.write(line + "\n")
-                self._file.flush()
+            if self._fd is not None:
+                self._write(("\n" if self._cut else "") + line + "\n")
         return entry
 
     def records(self, event: str | None = None) -> list[dict[str, Any]]:
@@ -67,9 +69,19 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _write(self, line: str) -> None:
+        """The line, written at once: no buffer that a full disk could leave unwritten
+        (a buffered file then failed again when closed, at the emulator's shutdown)."""
+        assert self._fd is not None
+        rest = memoryview(line.encode("utf-8"))
+        self._cut = True
+        while rest:
+            rest = rest[os.write(self._fd, rest) :]
+        self._cut = False
 
 
 def _encodable(text: str) -> bool:

@@ -42,6 +42,15 @@ class _Handler(BaseHTTPRequestHandler):
             # An HTTPMessage: a mapping in all but name (case-insensitive get and []).
             headers: Any = self.headers
             answer = service.handle(self.command, path, headers, body, query)
+        except OSError as error:
+            # Its own files failed (a full or read-only disk under --journal): no bug, so
+            # one line rather than a traceback per request. The answer stays "maybe
+            # processed": the export may have been made before its record failed.
+            reason = error.strerror or str(error)
+            where = f" ({error.filename})" if error.filename else ""
+            print(f"specsync emulator: cannot record: {reason}{where}", file=sys.stderr)
+            self.close_connection = True
+            answer = failure(500, f"the emulator cannot record its work: {reason}")
         except Exception:
             # A bug of ours must still get an answer: a silent close reads as "maybe
             # processed" to a client. The traceback goes to stderr as before.

@@ -28,9 +28,11 @@ def write_result(lockfile_path: Path, lock: Lockfile, report: ApplyReport) -> bo
     try:
         written = write_lockfile(lockfile_path, journal_mod.fold(lock, records))
     except OSError as error:
+        # After the sentence saying why sending stopped, its own sentence.
+        failed = "Could not" if report.stopped else "could not"
         stopped = f"{report.stopped}. " if report.stopped else ""
         raise ResultNotWritten(
-            f"{stopped}could not write the lockfile {lockfile_path}: {error.strerror or error}. "
+            f"{stopped}{failed} write the lockfile {lockfile_path}: {error.strerror or error}. "
             f"The answers journalled before are safe in {jpath}: the next apply folds them "
             "(fix the problem first; nothing is resubmitted)."
             + _unwritten_lines(unwritten, "NOT recorded anywhere else, keep them")

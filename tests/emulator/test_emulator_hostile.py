@@ -3,6 +3,7 @@ bodies, huge numbers, and the emulator keeps serving afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, RunningEmulator, running_emulator
+from tests.helpers.tmpfs import tmpfs
 
 EXPORT = "/api/odin/v3/simple/custom"
 SAMPLE = {"language": "en", "text": "Sample Script", "model": "M000045058"}
@@ -108,3 +110,25 @@ def test_a_bug_in_a_handler_still_gets_a_500_answer(
     assert answer.headers["X-Specsync-Emulator"] == "1"
     assert "RuntimeError: planted bug" in capsys.readouterr().err
     assert requests.get(emulator.url + "/", timeout=5).status_code == 200
+
+
+def test_a_full_disk_under_the_journal_gets_one_line_and_a_maybe_processed_answer(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with tmpfs(tmp_path / "disk", "size=16k") as disk:
+        journal = disk / "exports.jsonl"
+        config = EmulatorConfig(api_key="k", journal=str(journal))
+        with running_emulator(config) as emu:
+            with contextlib.suppress(OSError):  # the disk is full then, as wanted
+                (disk / "filler").write_bytes(b"x" * 32 * 1024)
+            answer = requests.post(
+                emu.url + EXPORT, json=SAMPLE, headers={"Authorization": "k"}, timeout=5
+            )
+            again = requests.post(
+                emu.url + EXPORT, json=SAMPLE, headers={"Authorization": "k"}, timeout=5
+            )
+    err = capfd.readouterr().err
+    assert answer.status_code == again.status_code == 500
+    assert "No space left on device" in answer.text
+    assert "Traceback" not in err
+    assert err.count("specsync emulator: cannot record: No space left on device") == 2

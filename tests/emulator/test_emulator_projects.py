@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from specsync.emulator import EmulatorConfig, running_emulator
+from specsync.emulator.export_log import EXPORT_EVENT, Journal
+from specsync.emulator.projects import MadeProjects
+from tests.helpers.tmpfs import tmpfs
 
 KEY = {"Authorization": "k"}
 BODY: dict[str, Any] = {"language": "ko", "text": "안녕하세요", "model": "M7"}
@@ -99,3 +103,28 @@ def test_a_fifo_where_projects_are_read_back_is_skipped_not_waited_on(tmp_path: 
     fifo = tmp_path / "made.jsonl"
     os.mkfifo(fifo)
     assert MadeProjects(fifo, memory=10).ids() == []  # returns at once
+
+
+def test_a_record_the_full_disk_cut_loses_only_itself(tmp_path: Path) -> None:
+    body = {"text": "x" * 6000}  # more than the one page (4 KiB) left free below
+    with tmpfs(tmp_path / "disk", "size=16k") as disk:
+        journal = Journal(disk / "exports.jsonl")
+        filler = disk / "filler"
+        with filler.open("wb") as out:  # fills the disk but for a part of one record
+            try:
+                out.write(b"x" * (1 << 20))
+                out.flush()
+            except OSError:
+                pass
+        kept = filler.read_bytes()
+        filler.write_bytes(kept[: (len(kept) // 4096 - 1) * 4096])  # one page free
+
+        with pytest.raises(OSError):
+            journal.record(EXPORT_EVENT, projectId="cut", body=body)
+        assert 0 < (disk / "exports.jsonl").stat().st_size < 6000  # a part of the line
+        filler.unlink()
+        journal.record(EXPORT_EVENT, projectId="whole", body=body)
+        journal.close()  # no buffered rest to fail on
+        made = MadeProjects(disk / "exports.jsonl", memory=10)
+        assert made.get("whole") is not None
+        assert made.get("cut") is None
