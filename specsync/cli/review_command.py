@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from specsync.cli.console import shown
+from specsync.cli.console import counted, shown
 from specsync.cli.exit_codes import EXIT_OK
 from specsync.cli.options import (
     LOCKFILE_OPTION,
@@ -141,7 +141,7 @@ def print_review(result: Review, written: Path, output_format: str) -> None:
     for tile in result.tiles:
         counts[tile.state] = counts.get(tile.state, 0) + 1
     summary = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
-    click.echo(f"Review: {len(result.tiles)} items ({summary or 'none'}).", err=True)
+    click.echo(f"Review: {counted(len(result.tiles), 'item')} ({summary or 'none'}).", err=True)
     if output_format == "json":
         document = review_document(result, str(written))
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))

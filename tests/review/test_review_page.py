@@ -184,6 +184,7 @@ def test_review_command_writes_beside_the_lockfile_and_refuses_an_unmatched_targ
     (tmp_path / "manifests" / "sub").mkdir()
     result = specsync(["review"], tmp_path / "manifests" / "sub")
     assert result.returncode == 0, result.stderr
+    assert "Review: 2 items (2 not-exported)." in result.stderr
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert page.count('data-state="not-exported"') == 2 and "specsync apply exports it" in page
     assert page.count("<code>manifests/m.yaml:4</code>") == 2  # from the project root
@@ -214,6 +215,7 @@ def test_a_rehearsal_review_names_sources_from_the_project_not_from_its_state_fo
     (tmp_path / "specsync.yaml").write_text("specsync: 1\n", encoding="utf-8")
     result = specsync(["review", "--emulator"], tmp_path / "manifests")
     assert result.returncode == 0, result.stderr
+    assert "Review: 1 item (1 not-exported)." in result.stderr  # one item, not "1 items"
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert "<code>manifests/m.yaml:4</code>" in page and "../manifests" not in page
     assert "/.specsync/emulator.lock</code>" in page  # named from where it ran
