@@ -52,6 +52,10 @@ def find_files(
         raise InputError(
             [p.with_code("file") for p in error.problems] + projects.problems
         ) from None
+    if projects.problems:
+        # While a project file is broken every file of its project counts as excluded
+        # (ProjectFiles.ignores): its folder "holds no manifest" would only be noise.
+        problems = [p for p in problems if p.code != "no-manifests"]
     return files, [p.with_code("file") for p in problems]
 
 

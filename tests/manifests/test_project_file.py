@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from specsync.manifests.pipeline import read_specs
+import pytest
+
+from specsync.manifests.pipeline import load_items, read_specs
 from specsync.manifests.project_file import NO_PROJECT, ProjectFiles
+from specsync.model import InputError
 
 
 def write(path: Path, text: str) -> Path:
@@ -81,3 +84,18 @@ def test_search_skips_the_project_file_and_naming_it_is_an_error(tmp_path: Path)
     assert read_specs(["."], tmp_path).problems == []
     problems = read_specs(["specsync.yaml"], tmp_path).problems
     assert [p.code for p in problems] == ["project-file-named"]
+
+
+def test_a_broken_project_file_is_not_also_reported_as_a_folder_without_manifests(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "specsync.yaml", "specsync: 1\nignore: [5]\n")
+    write(
+        tmp_path / "manifests" / "m.yaml",
+        "specsync: 1\ndefaults: {model: M, locales: [en]}\nvideos:\n  v:\n    script: Hi.\n",
+    )
+    with pytest.raises(InputError) as info:
+        load_items([], cwd=tmp_path, use_cache=False)
+    assert [str(p) for p in info.value.problems] == [
+        'specsync.yaml:2:10: ignore must be text, got the number 5: quote it, e.g. "5"'
+    ]
