@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from specsync import __version__
 from specsync.errors import UserError
 from specsync.manifests.schema import schema_text
+from specsync.regular_files import NotRegular
 from specsync.scaffold.install_line import InstallLine, install_line
 
 TEMPLATES = files("specsync.scaffold") / "templates"
@@ -114,6 +116,8 @@ def scaffold_project(root: Path, python: str) -> list[Step]:
     """Create what is missing under `root`; what exists is kept as it is."""
     if root.exists() and not root.is_dir():
         raise UserError(f"{root} exists and is not a folder")
+    if root.is_symlink() and not root.exists():
+        raise UserError(f"{root} is a broken symbolic link (to {os.readlink(root)})")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -142,7 +146,7 @@ def _write_new(root: Path, relative: str, text: str) -> Step:
         # O_EXCL: never replace a file, nor follow a symlink, even one made meanwhile.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     except FileExistsError:
-        return Step(Action.KEPT, relative)
+        return _existing(path, relative)
     except OSError as error:
         raise UserError(f"cannot create {path}: {error.strerror or error}") from None
     try:
@@ -152,6 +156,19 @@ def _write_new(root: Path, relative: str, text: str) -> Step:
         path.unlink(missing_ok=True)  # no half-written starter file left behind
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
     return Step(Action.WROTE, relative)
+
+
+def _existing(path: Path, relative: str) -> Step:
+    """A starter file found in place: kept when it is a file (or a link to one); else the
+    user is told, as every command would refuse a FIFO or a folder there later."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return Step(Action.TO_DO, f"replace {relative} (a broken symbolic link) with a file")
+    if stat.S_ISREG(mode):
+        return Step(Action.KEPT, relative)
+    what = NotRegular.describe(path, mode).removeprefix("not a regular file ")
+    return Step(Action.TO_DO, f"replace {relative} {what} with a file")
 
 
 def _ensure_lines(path: Path, lines: tuple[str, ...], root: Path) -> Step:

@@ -115,6 +115,27 @@ def test_init_on_a_file_is_a_clean_error(tmp_path: Path) -> None:
     assert_not_a_crash(done)
 
 
+def test_init_names_what_stands_where_a_starter_file_goes_and_a_broken_link(
+    tmp_path: Path,
+) -> None:
+    # A FIFO or a folder where a starter file goes is no file "already there": every
+    # command would refuse it later, so init says so instead of "kept".
+    project = tmp_path / "videos"
+    project.mkdir()
+    os.mkfifo(project / "specsync.yaml")
+    (project / ".pre-commit-config.yaml").mkdir()
+    made = specsync(["init", str(project)], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "run yourself           replace specsync.yaml (a FIFO) with a file" in made.stderr
+    assert "replace .pre-commit-config.yaml (a folder) with a file" in made.stderr
+    assert "kept (already there)   specsync.yaml" not in made.stderr
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    broken = specsync(["init", "dangling"], tmp_path)
+    assert broken.returncode == 1
+    assert f"dangling is a broken symbolic link (to {tmp_path / 'nowhere'})" in broken.stderr
+    assert_not_a_crash(broken)
+
+
 def test_the_workflow_init_writes_is_the_documented_example() -> None:
     example = (EXAMPLES / ".github" / "workflows" / "specsync.yml").read_text(encoding="utf-8")
     from specsync.scaffold.install_line import InstallLine
