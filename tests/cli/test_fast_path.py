@@ -22,7 +22,12 @@ from specsync.cli import fast_path
 from specsync.cli import main as cli_main
 from specsync.cli.fast_path import PlainValidate, plain_validate
 from tests.helpers import SPECSYNC, run, specsync
-from tests.helpers.commands import assert_same_run, fast_and_click_runs, modules_after_main
+from tests.helpers.commands import (
+    assert_same_run,
+    fast_and_click_runs,
+    modules_after_main,
+    run_into_closed_pipe,
+)
 
 VALID = """\
 specsync: 1
@@ -312,24 +317,12 @@ def test_a_reader_that_went_away_gets_what_click_gives_it(tmp_path: Path, buffer
     # (not Python's exit 120 and "Exception ignored" when it flushes stdout at exit).
     project = _project(tmp_path)
     env = {k: v for k, v in os.environ.items() if not buffered or k != "PYTHONUNBUFFERED"}
-    answers = []
-    for prefix in ([], ["--debug"]):  # --debug: click reads the arguments
-        read, write = os.pipe()
-        os.close(read)
-        try:
-            done = subprocess.run(
-                [SPECSYNC, *prefix, "validate", "--format", "json", "manifests"],
-                cwd=project,
-                env=env,
-                stdout=write,
-                stderr=subprocess.PIPE,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        finally:
-            os.close(write)
-        answers.append((done.returncode, done.stderr))
+    answers = [
+        run_into_closed_pipe(
+            [SPECSYNC, *prefix, "validate", "--format", "json", "manifests"], project, env
+        )
+        for prefix in ([], ["--debug"])  # --debug: click reads the arguments
+    ]
     assert answers == [(1, ""), (1, "")]
 
 

@@ -22,7 +22,12 @@ from specsync.cli import fast_path
 from specsync.cli.fast_path import PlainPlan, plain_plan
 from specsync.cli.plan_run import plain_echo
 from tests.helpers import SPECSYNC, specsync
-from tests.helpers.commands import assert_same_run, fast_and_click_runs, modules_after_main
+from tests.helpers.commands import (
+    assert_same_run,
+    fast_and_click_runs,
+    modules_after_main,
+    run_into_closed_pipe,
+)
 
 # Two videos in two locales; `tour` says "red" between ANSI colour codes (a double-quoted
 # YAML `\e` is a real ESC), which plan shows as text.
@@ -266,21 +271,8 @@ def test_a_plan_under_any_locale_answers_as_click_does(recorded: Path, encoding:
 
 
 def test_a_reader_that_went_away_gets_what_click_gives_it(recorded: Path) -> None:
-    answers = []
-    for prefix in ([], ["--debug"]):
-        read, write = os.pipe()
-        os.close(read)
-        try:
-            done = subprocess.run(
-                [SPECSYNC, *prefix, "plan", "--format", "json"],
-                cwd=recorded,
-                stdout=write,
-                stderr=subprocess.PIPE,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        finally:
-            os.close(write)
-        answers.append((done.returncode, done.stderr))
+    answers = [
+        run_into_closed_pipe([SPECSYNC, *prefix, "plan", "--format", "json"], recorded)
+        for prefix in ([], ["--debug"])
+    ]
     assert answers == [(1, ""), (1, "")]

@@ -69,6 +69,29 @@ def run(
     )
 
 
+def run_into_closed_pipe(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
+    """(exit code, stderr) of a real process whose standard output is a pipe nobody reads
+    any more (`| head -c 0`): what it does when its reader went away."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            list(args),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    return done.returncode, done.stderr
+
+
 def specsync(
     args: Sequence[str],
     cwd: Path,
