@@ -171,17 +171,6 @@ def _search_folder(
     return found
 
 
-def find_manifests(
-    paths: Sequence[str], cwd: Path, ignored: IgnoredFn = _never_ignored
-) -> list[tuple[Path, str]]:
-    """Manifest files as (path, display path), in the order given, each once; raises
-    InputError with every problem of `search_manifests`."""
-    found, problems = search_manifests(paths, cwd, ignored)
-    if problems:
-        raise InputError(problems)
-    return found
-
-
 def search_manifests(
     paths: Sequence[str], cwd: Path, ignored: IgnoredFn = _never_ignored
 ) -> tuple[list[tuple[Path, str]], list[Problem]]:

@@ -4,8 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from specsync.manifests.discovery import find_manifests, manifest_root
+from specsync.manifests.discovery import IgnoredFn, manifest_root, search_manifests
 from specsync.model import InputError
+
+
+def find_manifests(
+    paths: list[str], cwd: Path, ignored: IgnoredFn = lambda path: False
+) -> list[tuple[Path, str]]:
+    """The manifests search_manifests finds, its problems raised as a run reports them."""
+    found, problems = search_manifests(paths, cwd, ignored)
+    if problems:
+        raise InputError(problems)
+    return found
 
 
 def ignoring_ci(path: Path) -> bool:
