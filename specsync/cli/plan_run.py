@@ -20,6 +20,7 @@ from specsync.model import InputError
 if TYPE_CHECKING:
     from specsync.model import Item
     from specsync.plan import Plan
+    from specsync.render.cache import TemplateCache
     from specsync.state.lockfile_data import Lockfile
 
 # click.echo's signature, as far as plan uses it; what saves the plan (`plan --out`).
@@ -104,7 +105,17 @@ def load_plan_inputs(
         raise
     print_warnings(warnings)
     known = fingerprints(items)
-    return items, known, read_lock_view(lockfile, known, on_demand=on_demand)
+    with skim_memo(enabled=not no_cache) as memo:
+        return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
+
+
+def skim_memo(*, enabled: bool) -> TemplateCache:
+    """Where plan remembers what it skimmed of a lockfile (state/lockfile_skim_memo): in the
+    cache folder, authenticated as compiled templates are; none with `--no-cache`."""
+    from specsync.render.cache import TemplateCache
+    from specsync.state.lockfile_skim import MEMO_VERSION
+
+    return TemplateCache(MEMO_VERSION, enabled=enabled, folder="lockfile-skims")
 
 
 def print_plan(result: Plan, output_format: str, show_all: bool, echo: Echo) -> None:

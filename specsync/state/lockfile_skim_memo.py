@@ -1,0 +1,134 @@
+"""What plan's skim found at each block of a lockfile, remembered by the file's digest.
+
+Matching the current-export expression (`lockfile_skim.CURRENT_EXPORT_BYTES`) at each of
+10,000 blocks is most of plan's reading of a lockfile: ~18 ms of ~27 on the bench's, whose
+manifests are otherwise read from warm caches. What it finds at a position depends on the
+file's bytes and the expression alone. So the skim remembers, for each block position it
+looked at, where the current export there ends with its id and fingerprint, or that there
+is none; the next plan of the same bytes (SHA-256: ~2.5 ms for 4 MB) looks them up. A
+position the memo does not hold is matched as before, and remembered.
+
+The memo lives in an authenticated store (`MemoStore`: the render wing's cache, HMAC-SHA256
+with a key outside the cache, bounded, a bad entry dropped, off with `--no-cache`), all
+in one group, so one small pack holds the skims of the last runs. A file below
+MIN_MEMO_BYTES is skimmed as before: hashing it would cost about what it saves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from collections.abc import Callable
+from typing import Protocol
+
+# Bump when what a payload means changes (the expression itself is in the store's version).
+FORMAT = 1
+GROUP = "lockfile-skims"
+# Below this size a file is skimmed without a memo: ~300 blocks, where the digest and the
+# store's reading cost about what looking up the blocks saves.
+MIN_MEMO_BYTES = 128 * 1024
+# What `CurrentExports.at` gives where no current export stands: no end, no id.
+NOTHING = (-1, "", "")
+
+Found = tuple[int, str, str]  # (end, id, fingerprint), or NOTHING
+Columns = tuple[list[int], list[int], list[str], list[str]]  # positions, ends, ids, fps
+Chain = tuple[list[str], list[str], list[int], list[int]]  # ids, fps, positions, ends
+
+
+class MemoStore(Protocol):
+    """Bytes by material, authenticated and bounded (render/cache.py's TemplateCache):
+    `get` gives only what `put` stored, or None; neither raises."""
+
+    def get(self, material: str, group: str | None = None) -> bytes | None: ...
+
+    def put(self, material: str, payload: bytes, group: str | None = None) -> None: ...
+
+    def reject(self, material: str, group: str | None = None) -> None: ...
+
+
+def store_version(expression: str) -> str:
+    """The store's version for memos of `expression`: a new expression, a new memo."""
+    return hashlib.sha256(f"skim-memo-{FORMAT}\0{expression}".encode()).hexdigest()
+
+
+class CurrentExports:
+    """What stands at each block position of one lockfile's bytes: (end, id, fingerprint)
+    of the current export there, else NOTHING.
+
+    `chain(start)` gives the blocks the memo holds as current exports one right after
+    another from `start`: what plan of a lockfile it skimmed before compares at once. Any
+    other position is asked of `at`, which answers from the memo when it can and from
+    `match` otherwise, keeping the answer. `remember` stores what was new.
+    """
+
+    __slots__ = ("_columns", "_cursor", "_digest", "_found", "_match", "_memo", "_new")
+
+    def __init__(self, data: bytes, match: Callable[[int], Found], memo: MemoStore | None) -> None:
+        self._match = match
+        self._memo = memo if memo is not None and len(data) >= MIN_MEMO_BYTES else None
+        self._digest = "" if self._memo is None else hashlib.sha256(data).hexdigest()
+        self._columns = self._recalled()
+        self._cursor = 0  # the memo's next position, as the skim goes forward
+        self._found: dict[int, Found] | None = None  # by position, made when first needed
+        self._new = False
+
+    def chain(self, start: int) -> Chain | None:
+        """(ids, fingerprints, positions, ends) of the current exports the memo holds one
+        right after another from `start`, no id twice; None when there are none."""
+        positions, ends, ids, fingerprints = self._columns
+        count = ends.index(NOTHING[0]) if NOTHING[0] in ends else len(ends)
+        if not count or positions[0] != start or ends[: count - 1] != positions[1:count]:
+            return None
+        chained = ids[:count] if count < len(ids) else ids
+        if len(set(chained)) != count:
+            return None
+        self._cursor = count
+        if count == len(ids):
+            return ids, fingerprints, positions, ends
+        return chained, fingerprints[:count], positions[:count], ends[:count]
+
+    def at(self, position: int) -> Found:
+        """What stands at `position`."""
+        positions, ends, ids, fingerprints = self._columns
+        cursor = self._cursor
+        if cursor < len(positions) and positions[cursor] == position:
+            self._cursor = cursor + 1  # the usual case: the next position the memo holds
+            return ends[cursor], ids[cursor], fingerprints[cursor]
+        if self._found is None:
+            self._found = dict(zip(positions, zip(ends, ids, fingerprints)))  # noqa: B905
+        found = self._found.get(position)
+        if found is None:
+            found = self._found[position] = self._match(position)
+            self._new = True
+        return found
+
+    def _recalled(self) -> Columns:
+        nothing: Columns = ([], [], [], [])
+        if self._memo is None:
+            return nothing
+        payload = self._memo.get(self._digest, GROUP)
+        if payload is None:
+            return nothing
+        try:
+            version, *columns = marshal.loads(payload)
+            positions, ends, ids, fingerprints = columns  # ValueError: not 4 columns
+            if version != FORMAT or not (
+                len(positions) == len(ends) == len(ids) == len(fingerprints)
+            ):
+                raise ValueError("not a memo of this format")
+        except (EOFError, ValueError, TypeError):
+            self._memo.reject(self._digest, GROUP)
+            return nothing
+        return positions, ends, ids, fingerprints
+
+    def remember(self) -> None:
+        """Store what was matched this time (nothing when the memo held it all), in the
+        order of the positions (`chain` reads them so)."""
+        if self._memo is None or not self._new or self._found is None:
+            return
+        found = sorted(self._found.items())
+        positions = [position for position, _ in found]
+        ends, ids, fingerprints = ([each[i] for _, each in found] for i in range(3))
+        payload = marshal.dumps((FORMAT, positions, ends, ids, fingerprints))
+        self._memo.put(self._digest, payload, GROUP)
+        self._new = False
