@@ -99,12 +99,18 @@ def load_plan_inputs(
             use_cache=not no_cache,
             on_compile=announce_compile,
             warnings=warnings,
+            # A split run's first half is fingerprinted while the second is still loading
+            # (each item keeps its fingerprint: the rest are fingerprinted below).
+            meanwhile=fingerprints,
         )
     except InputError:
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    known = fingerprints(items)
+    unseen = [item for item in items if "fingerprint" not in vars(item)]
+    known = fingerprints(unseen)
+    if len(unseen) < len(items):  # the rest kept theirs: read as attributes, in id order
+        known = {item.id: item.fingerprint for item in items}
     with skim_memo(enabled=not no_cache) as memo:
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
 
