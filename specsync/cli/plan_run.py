@@ -90,6 +90,7 @@ def load_plan_inputs(
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem, fingerprints
     from specsync.state.journal import read_lock_view
+    from specsync.state.lockfile_skim_memo import SkimMemo
 
     warnings: list[Problem] = []
     try:
@@ -99,23 +100,18 @@ def load_plan_inputs(
             use_cache=not no_cache,
             on_compile=announce_compile,
             warnings=warnings,
-            # A split run's first half is fingerprinted while the second is still loading
-            # (each item keeps its fingerprint: the rest are fingerprinted below).
-            meanwhile=fingerprints,
         )
     except InputError:
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    unseen = [item for item in items if "fingerprint" not in vars(item)]
-    known = fingerprints(unseen)
-    if len(unseen) < len(items):  # the rest kept theirs: read as attributes, in id order
-        known = {item.id: item.fingerprint for item in items}
-    with skim_memo(enabled=not no_cache) as memo:
+    known = fingerprints(items)
+    with skim_store(enabled=not no_cache) as store:
+        memo = None if no_cache else SkimMemo(store)
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
 
 
-def skim_memo(*, enabled: bool) -> TemplateCache:
+def skim_store(*, enabled: bool) -> TemplateCache:
     """Where plan remembers what it skimmed of a lockfile (state/lockfile_skim_memo): in the
     cache folder, authenticated as compiled templates are; none with `--no-cache`."""
     from specsync.render.cache import TemplateCache

@@ -80,17 +80,10 @@ if TYPE_CHECKING:
     Load = Callable[[Files, Callable[[int], None] | None], Loaded]
 
 
-def load_split(
-    files: Files,
-    load: Load,
-    on_compile: Callable[[int], None] | None,
-    meanwhile: Callable[[Sequence[Item]], object] | None = None,
-) -> Loaded | None:
+def load_split(files: Files, load: Load, on_compile: Callable[[int], None] | None) -> Loaded | None:
     """`load(files, on_compile)` run as two halves in two processes and merged, or run
     whole in this process when the halves cannot give what one process would; None when
-    the run is not split (the caller loads it in one process). `meanwhile` is given this
-    process's half of the items once loaded, while the other process finishes its half
-    (this one usually waits ~30 ms for it on the bench's 10,000 items)."""
+    the run is not split (the caller loads it in one process)."""
     halves = _halves(files)
     if halves is None:
         return None
@@ -120,8 +113,6 @@ def load_split(
                 # Only the second half compiles: said late rather than not at all.
                 announced = True
                 on_compile(worker.compile_count())
-            if meanwhile is not None:
-                meanwhile(mine.items)
             theirs = worker.result()
         finally:
             share_cpus(1)

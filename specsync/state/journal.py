@@ -33,7 +33,7 @@ from specsync.state.lockfile_update import submitted_entry, uncertain_entry, wit
 if TYPE_CHECKING:
     import filelock
 
-    from specsync.state.lockfile_skim_memo import MemoStore
+    from specsync.state.lockfile_skim_memo import SkimMemo
 
 # The events of a journal: the service record, an intent, and an answer (the words of
 # `specsync.item_words.Answer`, defined there once; named here for the journal's readers).
@@ -340,7 +340,7 @@ def read_lock_view(
     lock: Lockfile | None = None,
     *,
     on_demand: bool = True,
-    memo: MemoStore | None = None,
+    memo: SkimMemo | None = None,
 ) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for.

@@ -50,7 +50,7 @@ from specsync.state.lockfile_locate import (
 from specsync.state.lockfile_open import lockfile_bytes
 from specsync.state.lockfile_quick import read_canonical
 from specsync.state.lockfile_skim import read_knowing
-from specsync.state.lockfile_skim_memo import MemoStore
+from specsync.state.lockfile_skim_memo import SkimMemo
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 _UTF8_BOM = "\ufeff".encode()
@@ -416,7 +416,7 @@ def read_lockfile(
     *,
     blank_is_empty: bool = False,
     on_demand: bool = True,
-    memo: MemoStore | None = None,
+    memo: SkimMemo | None = None,
 ) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
     refused (unless `blank_is_empty`: see `parse_lockfile`).
@@ -440,7 +440,7 @@ def _parse_bytes(
     known: Mapping[str, str] | None,
     blank_is_empty: bool,
     on_demand: bool,
-    memo: MemoStore | None,
+    memo: SkimMemo | None,
 ) -> Lockfile:
     """`parse_lockfile` of the file's bytes: plan's skims them (decoding took longer),
     without the byte order marks decode_lockfile and parse_lockfile each take off."""

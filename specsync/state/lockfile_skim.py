@@ -45,7 +45,7 @@ from specsync.state.lockfile_skim_memo import (
     Chain,
     CurrentExports,
     Found,
-    MemoStore,
+    SkimMemo,
     store_version,
 )
 
@@ -225,7 +225,7 @@ def read_knowing(
     known: Mapping[str, str],
     on_demand: bool,
     parse: Callable[[str], Lockfile],
-    memo: MemoStore | None = None,
+    memo: SkimMemo | None = None,
 ) -> Lockfile | None:
     """The lockfile of `data` (UTF-8, its byte order marks taken off), the entries `known`
     gives at their fingerprint taken the quick way (`skim_known`), the rest read by
@@ -253,7 +253,7 @@ def skim_known(
     known: Mapping[str, str],
     *,
     on_demand: bool = True,
-    memo: MemoStore | None = None,
+    memo: SkimMemo | None = None,
 ) -> tuple[str, Mapping[str, Entry]] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries), of a lockfile's bytes (UTF-8, its byte order marks taken off); None when

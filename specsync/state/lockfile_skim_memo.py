@@ -10,8 +10,9 @@ position the memo does not hold is matched as before, and remembered.
 
 The memo lives in an authenticated store (`MemoStore`: the render wing's cache, HMAC-SHA256
 with a key outside the cache, bounded, a bad entry dropped, off with `--no-cache`), all
-in one group, so one small pack holds the skims of the last runs. A file below
-MIN_MEMO_BYTES is skimmed as before: hashing it would cost about what it saves.
+in one group, so one small pack holds the skims of the last runs (`SkimMemo` reads and
+writes it). A file below MIN_MEMO_BYTES is skimmed as before: hashing it would cost about
+what it saves.
 """
 
 from __future__ import annotations
@@ -51,6 +52,37 @@ def store_version(expression: str) -> str:
     return hashlib.sha256(f"skim-memo-{FORMAT}\0{expression}".encode()).hexdigest()
 
 
+class SkimMemo:
+    """The memos kept in `store`: `recall(data)` gives the digest of a lockfile's bytes
+    and the columns remembered of them (None: none, or an entry that does not read, which
+    is dropped); `remember` stores the columns of a digest."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: MemoStore) -> None:
+        self.store = store
+
+    def remember(self, digest: str, columns: Columns) -> None:
+        self.store.put(digest, marshal.dumps((FORMAT, *columns)), GROUP)
+
+    def recall(self, data: bytes) -> tuple[str, Columns | None]:
+        digest = hashlib.sha256(data).hexdigest()
+        payload = self.store.get(digest, GROUP)
+        if payload is None:
+            return digest, None
+        try:
+            version, *columns = marshal.loads(payload)
+            positions, ends, ids, fingerprints = columns  # ValueError: not 4 columns
+            if version != FORMAT or not (
+                len(positions) == len(ends) == len(ids) == len(fingerprints)
+            ):
+                raise ValueError("not a memo of this format")
+        except (EOFError, ValueError, TypeError):
+            self.store.reject(digest, GROUP)
+            return digest, None
+        return digest, (positions, ends, ids, fingerprints)
+
+
 class CurrentExports:
     """What stands at each block position of one lockfile's bytes: (end, id, fingerprint)
     of the current export there, else NOTHING.
@@ -63,11 +95,11 @@ class CurrentExports:
 
     __slots__ = ("_columns", "_cursor", "_digest", "_found", "_match", "_memo", "_new")
 
-    def __init__(self, data: bytes, match: Callable[[int], Found], memo: MemoStore | None) -> None:
+    def __init__(self, data: bytes, match: Callable[[int], Found], memo: SkimMemo | None) -> None:
         self._match = match
         self._memo = memo if memo is not None and len(data) >= MIN_MEMO_BYTES else None
-        self._digest = "" if self._memo is None else hashlib.sha256(data).hexdigest()
-        self._columns = self._recalled()
+        self._digest, columns = ("", None) if self._memo is None else self._memo.recall(data)
+        self._columns: Columns = ([], [], [], []) if columns is None else columns
         self._cursor = 0  # the memo's next position, as the skim goes forward
         self._found: dict[int, Found] | None = None  # by position, made when first needed
         self._new = False
@@ -102,25 +134,6 @@ class CurrentExports:
             self._new = True
         return found
 
-    def _recalled(self) -> Columns:
-        nothing: Columns = ([], [], [], [])
-        if self._memo is None:
-            return nothing
-        payload = self._memo.get(self._digest, GROUP)
-        if payload is None:
-            return nothing
-        try:
-            version, *columns = marshal.loads(payload)
-            positions, ends, ids, fingerprints = columns  # ValueError: not 4 columns
-            if version != FORMAT or not (
-                len(positions) == len(ends) == len(ids) == len(fingerprints)
-            ):
-                raise ValueError("not a memo of this format")
-        except (EOFError, ValueError, TypeError):
-            self._memo.reject(self._digest, GROUP)
-            return nothing
-        return positions, ends, ids, fingerprints
-
     def remember(self) -> None:
         """Store what was matched this time (nothing when the memo held it all), in the
         order of the positions (`chain` reads them so)."""
@@ -128,7 +141,8 @@ class CurrentExports:
             return
         found = sorted(self._found.items())
         positions = [position for position, _ in found]
-        ends, ids, fingerprints = ([each[i] for _, each in found] for i in range(3))
-        payload = marshal.dumps((FORMAT, positions, ends, ids, fingerprints))
-        self._memo.put(self._digest, payload, GROUP)
+        ends = [end for _, (end, _, _) in found]
+        ids = [item_id for _, (_, item_id, _) in found]
+        fingerprints = [fingerprint for _, (_, _, fingerprint) in found]
+        self._memo.remember(self._digest, (positions, ends, ids, fingerprints))
         self._new = False

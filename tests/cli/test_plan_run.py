@@ -4,13 +4,11 @@ authenticated, and never changes what plan says."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from specsync.manifests import split
 from specsync.state import lockfile_skim, lockfile_skim_memo
 from tests.helpers import specsync
 
@@ -113,36 +111,3 @@ def test_a_tampered_memo_is_never_trusted(project: Path, no_expression: Callable
     third = specsync(["plan", "--all"], project)
     assert (third.returncode, third.stdout) == (0, first.stdout)
     assert os.path.getsize(pack) > 0
-
-
-def test_a_split_run_fingerprints_its_first_half_meanwhile_and_plans_the_same(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two manifest files (a split needs two), each with its items recorded.
-    second = project / "manifests" / "b.yaml"
-    second.write_text(MANIFEST.replace("welcome", "hello").replace("tour", "walk"), "utf-8")
-    done = specsync(["apply", "--emulator"], project)
-    assert done.returncode == 0, done.stderr
-    (project / "specsync.lock").write_bytes((project / ".specsync" / "emulator.lock").read_bytes())
-    (project / "manifests" / "a.yaml").write_text(MANIFEST.replace("Tour for", "A tour for"))
-    monkeypatch.setenv(split.SPLIT_ENV, "off")
-    whole = specsync(["plan", "--format", "json"], project)
-    halves: list[int] = []
-    real = split.load_split
-
-    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
-        meanwhile = args[3]
-
-        def counted(items):  # type: ignore[no-untyped-def]
-            halves.append(len(items))
-            return meanwhile(items)
-
-        return real(*args[:3], counted, **kwargs)
-
-    monkeypatch.setattr(split, "load_split", watched)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
-    monkeypatch.setenv(split.SPLIT_ENV, "on")
-    halved = specsync(["plan", "--format", "json"], project)
-    assert halves and 0 < halves[0] < 12  # the first half, fingerprinted meanwhile
-    assert (halved.returncode, halved.stdout) == (whole.returncode, whole.stdout)
-    assert '"action": "update"' in whole.stdout and '"action": "unchanged"' in whole.stdout

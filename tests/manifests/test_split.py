@@ -474,18 +474,3 @@ def test_a_halfs_items_cross_the_pipe_unchanged_and_compactly() -> None:
     # Each field by its name: a field added to Item must be sent too (or this fails).
     assert pickle.loads(split._pickled(items[0])) == items[0]
     assert len(data) < len(pickle.dumps((sent, []), pickle.HIGHEST_PROTOCOL))
-
-
-def test_meanwhile_gets_this_process_half_before_the_other_is_taken(
-    tmp_path: Path, forking: None
-) -> None:
-    files = _fake_files(6, tmp_path)
-    load = _fake_load(tmp_path / "cache", tmp_path / "key")
-    given: list[list[Item]] = []
-    loaded = split.load_split(files, load, None, lambda items: given.append(list(items)))
-    assert loaded is not None
-    (mine,) = given
-    assert mine and len(mine) < 6
-    # The very objects of the result (what plan fingerprints there, each item keeps).
-    assert all(any(item is kept for kept in loaded.items) for item in mine)
-    assert [item.id for item in loaded.items] == [display for _, display in files]

@@ -16,6 +16,7 @@ import pytest
 from specsync.state import lockfile_skim, lockfile_skim_memo
 from specsync.state.lockfile_data import EntriesOnDemand, Lockfile
 from specsync.state.lockfile_skim import skim_known
+from specsync.state.lockfile_skim_memo import SkimMemo
 from specsync.state.lockfile_write import dumps
 from tests.state.test_lockfile_quick import (
     FP,
@@ -70,10 +71,11 @@ def matches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def reading(
-    data: bytes, known: dict[str, str], memo: DictStore | None = None
+    data: bytes, known: dict[str, str], memo: DictStore | SkimMemo | None = None
 ) -> tuple[object, ...] | None:
-    """Everything a skim gives, unmade entries named before any is made."""
-    skimmed = skim_known(data, known, memo=memo)
+    """Everything a skim gives, unmade entries named before any is made (a store is used
+    as one run uses it)."""
+    skimmed = skim_known(data, known, memo=SkimMemo(memo) if isinstance(memo, DictStore) else memo)
     if skimmed is None:
         return None
     rest, entries = skimmed
