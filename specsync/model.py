@@ -5,11 +5,13 @@ Every stage is a function over these frozen dataclasses; nothing here does I/O.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, in C
 from typing import Any, overload
 
@@ -260,6 +262,12 @@ def _head(language: str, model: str, is_export: bool) -> bytes:
 
 
 _keep = object.__setattr__  # an Item is frozen to everyone else
+
+
+def keep_fingerprints(items: Sequence[Item], values: Sequence[str]) -> None:
+    """Keep `values` as the fingerprints of `items`, in order: values `fingerprints` gave
+    for requests whose fields are exactly these items' (plan/fingerprint_memo.py)."""
+    collections.deque(map(_keep, items, repeat("fingerprint"), values), maxlen=0)
 
 
 def legacy_fingerprint(request: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ the same bytes and exit alike; each passes the writer it prints with (`click.ech
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 # click.echo's signature, as far as plan uses it; what saves the plan (`plan --out`).
 Echo = Callable[..., object]
 Save = Callable[["Plan", "list[Item]", "Lockfile"], None]
+
+# The cache folders of what plan remembers between runs (`plan_store`).
+SKIMS, FINGERPRINTS = "lockfile-skims", "plan-fingerprints"
 
 # click's own expression for an ANSI escape sequence (click/_compat.py, `_ansi_re`).
 _ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
@@ -88,7 +92,8 @@ def load_plan_inputs(
     # first, as it always was.
     from specsync.cli.console import announce_compile, print_warnings
     from specsync.manifests.pipeline import load_items
-    from specsync.model import Problem, fingerprints
+    from specsync.model import Problem
+    from specsync.plan.fingerprint_memo import remembered_fingerprints
     from specsync.state.journal import read_lock_view
     from specsync.state.lockfile_skim_memo import SkimMemo
 
@@ -105,19 +110,29 @@ def load_plan_inputs(
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    known = fingerprints(items)
-    with skim_store(enabled=not no_cache) as store:
-        memo = None if no_cache else SkimMemo(store)
+    # What plan remembers, by the lockfile's path, of its last items' fingerprints and,
+    # by the lockfile's bytes, of where their exports stand in it: neither with --no-cache.
+    with (
+        plan_store(FINGERPRINTS, enabled=not no_cache) as kept,
+        plan_store(SKIMS, enabled=not no_cache) as skims,
+    ):
+        place = os.path.abspath(lockfile)  # a key only: no symlink is followed
+        known = remembered_fingerprints(items, None if no_cache else kept, place)
+        memo = None if no_cache else SkimMemo(skims)
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
 
 
-def skim_store(*, enabled: bool) -> TemplateCache:
-    """Where plan remembers what it skimmed of a lockfile (state/lockfile_skim_memo): in the
-    cache folder, authenticated as compiled templates are; none with `--no-cache`."""
+def plan_store(kind: str, *, enabled: bool) -> TemplateCache:
+    """Where plan remembers what it learnt of a lockfile (`SKIMS`: state/lockfile_skim_memo)
+    or of its items' fingerprints (`FINGERPRINTS`: plan/fingerprint_memo): in the cache
+    folder, authenticated as compiled templates are; none with `--no-cache`."""
     from specsync.render.cache import TemplateCache
-    from specsync.state.lockfile_skim import MEMO_VERSION
 
-    return TemplateCache(MEMO_VERSION, enabled=enabled, folder="lockfile-skims")
+    if kind == SKIMS:
+        from specsync.state.lockfile_skim import MEMO_VERSION as version
+    else:
+        from specsync.plan.fingerprint_memo import STORE_VERSION as version
+    return TemplateCache(version, enabled=enabled, folder=kind)
 
 
 def print_plan(result: Plan, output_format: str, show_all: bool, echo: Echo) -> None:

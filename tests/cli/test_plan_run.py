@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from specsync.plan import fingerprint_memo
 from specsync.state import lockfile_skim, lockfile_skim_memo
 from tests.helpers import specsync
 
@@ -30,6 +31,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Six items recorded by `apply --emulator` (copied to specsync.lock), a cache folder
     of the test's own, and every lockfile size remembered."""
     monkeypatch.setattr(lockfile_skim_memo, "MIN_MEMO_BYTES", 0)
+    monkeypatch.setattr(fingerprint_memo, "MIN_ITEMS", 0)
     monkeypatch.setenv("SPECSYNC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("SPECSYNC_CACHE_KEY_FILE", str(tmp_path / "config" / "cache.key"))
     project = tmp_path / "project"
@@ -42,15 +44,21 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return project
 
 
-def memo_packs(project: Path) -> list[Path]:
-    return sorted((project.parent / "cache").glob("lockfile-skims-*/*.pack"))
+def memo_packs(project: Path, kind: str = "lockfile-skims") -> list[Path]:
+    return sorted((project.parent / "cache").glob(f"{kind}-*/*.pack"))
 
 
 @pytest.fixture
 def no_expression(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Calling it makes matching the current-export expression fail the run."""
+    """Calling it makes matching the current-export expression, or hashing a request,
+    fail the run."""
 
     def refuse() -> None:
+        def no_hashing(items: object) -> dict[str, str]:
+            raise AssertionError("hashed where the memo should have answered")
+
+        monkeypatch.setattr(fingerprint_memo, "fingerprints", no_hashing)
+
         def never(view: str) -> Callable[[int], lockfile_skim_memo.Found]:
             def at(position: int) -> lockfile_skim_memo.Found:
                 raise AssertionError("matched where the memo should have answered")
@@ -68,7 +76,7 @@ def test_a_second_plan_reads_the_memo_and_says_the_same(
     first = specsync(["plan", "--all"], project)
     assert first.returncode == 0, first.stderr
     assert "6 unchanged" in first.stdout
-    assert len(memo_packs(project)) == 1
+    assert len(memo_packs(project)) == len(memo_packs(project, "plan-fingerprints")) == 1
     no_expression()
     second = specsync(["plan", "--all"], project)
     assert (second.returncode, second.stdout, second.stderr) == (0, first.stdout, first.stderr)
@@ -77,7 +85,17 @@ def test_a_second_plan_reads_the_memo_and_says_the_same(
 def test_no_cache_keeps_no_memo(project: Path) -> None:
     done = specsync(["plan", "--no-cache"], project)
     assert done.returncode == 0, done.stderr
-    assert memo_packs(project) == []
+    assert memo_packs(project) == memo_packs(project, "plan-fingerprints") == []
+
+
+def test_an_edited_manifest_is_planned_as_written_not_as_remembered(project: Path) -> None:
+    assert specsync(["plan"], project).returncode == 0
+    manifest = project / "manifests" / "a.yaml"
+    manifest.write_text(manifest.read_text("utf-8").replace("Tour for", "A tour for"), "utf-8")
+    with_memo = specsync(["plan", "--all"], project)
+    without = specsync(["plan", "--all", "--no-cache"], project)
+    assert (with_memo.returncode, with_memo.stdout) == (without.returncode, without.stdout)
+    assert "3 to update" in with_memo.stdout
 
 
 def test_an_edited_lockfile_is_planned_as_written_not_as_remembered(project: Path) -> None:
