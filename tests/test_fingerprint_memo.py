@@ -12,7 +12,7 @@ import pytest
 
 from specsync.model import Item, Location, fingerprint, fingerprints
 from specsync.plan import fingerprint_memo
-from specsync.plan.fingerprint_memo import GROUP, remembered_fingerprints
+from specsync.plan.fingerprint_memo import remembered_fingerprints
 from tests.state.test_lockfile_skim_memo import DictStore
 
 PLACE = "/project/specsync.lock"
@@ -159,7 +159,7 @@ def test_a_garbled_memo_is_dropped_and_every_item_hashed(garbled: bytes) -> None
     items = [item(f"v{n}/en", f"text {n}") for n in range(5)]
     store = DictStore()
     remembered_fingerprints(items, store, PLACE)
-    store.payloads[(GROUP, PLACE)] = garbled
+    store.payloads[(PLACE, PLACE)] = garbled
     again = fresh(items)
     assert_as_hashed(again, remembered_fingerprints(again, store, PLACE))
     assert store.rejected == [PLACE]
@@ -169,9 +169,9 @@ def test_a_memo_whose_fingerprint_is_not_text_is_never_used() -> None:
     items = [item(f"v{n}/en", f"text {n}") for n in range(3)]
     store = DictStore()
     remembered_fingerprints(items, store, PLACE)
-    version, ids, *fields, values = marshal.loads(store.payloads[(GROUP, PLACE)])
+    version, ids, *fields, values = marshal.loads(store.payloads[(PLACE, PLACE)])
     values[1] = 12345
-    store.payloads[(GROUP, PLACE)] = marshal.dumps((version, ids, *fields, values))
+    store.payloads[(PLACE, PLACE)] = marshal.dumps((version, ids, *fields, values))
     again = fresh(items)
     again[0] = item("v0/en", "text 0, changed")  # the one-by-one path
     assert_as_hashed(again, remembered_fingerprints(again, store, PLACE))

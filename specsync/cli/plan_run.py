@@ -118,7 +118,7 @@ def load_plan_inputs(
     ):
         place = os.path.abspath(lockfile)  # a key only: no symlink is followed
         known = remembered_fingerprints(items, None if no_cache else kept, place)
-        memo = None if no_cache else SkimMemo(skims)
+        memo = None if no_cache else SkimMemo(skims, place)
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
 
 

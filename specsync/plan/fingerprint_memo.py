@@ -9,8 +9,9 @@ types checked before, as `fingerprints` checks them), so a fingerprint taken fro
 the one hashing gives.
 
 Kept in an authenticated store (the render wing's cache: HMAC, bounded, a bad entry
-dropped, none with `--no-cache`), one entry per lockfile path, written again only when the
-items changed. Fewer than MIN_ITEMS items are hashed as they are.
+dropped, none with `--no-cache`), one entry per lockfile path in a pack of its own (no
+plan reads another lockfile's), written again only when the items changed. Fewer than
+MIN_ITEMS items are hashed as they are.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from specsync.state.lockfile_skim_memo import MemoStore
 
 # Bump when what an entry means changes (the fingerprint scheme is in the store's version).
 FORMAT = 1
-GROUP = "plan-fingerprints"
 STORE_VERSION = f"fingerprints-{FORMAT}\0{FINGERPRINT_SCHEME}"
 # Below this many items, hashing costs less than reading and writing the memo.
 MIN_ITEMS = 500
@@ -53,7 +53,7 @@ def remembered_fingerprints(
         _reuse(items, columns, recalled)
     fingerprints([item for item in items if "fingerprint" not in vars(item)])
     values = [item.fingerprint for item in items]  # per item: an id given twice stays right
-    store.put(place, marshal.dumps((FORMAT, ids, *columns, values)), GROUP)
+    store.put(place, marshal.dumps((FORMAT, ids, *columns, values)), place)
     return dict(zip(ids, values, strict=True))  # as `fingerprints` gives it
 
 
@@ -79,7 +79,7 @@ def _usual_columns(items: list[Item]) -> Columns | None:
 
 def _recalled(store: MemoStore, place: str) -> tuple[list[Any], ...] | None:
     """(ids, texts, languages, models, exports, fingerprints) kept for `place`, or None."""
-    payload = store.get(place, GROUP)
+    payload = store.get(place, place)
     if payload is None:
         return None
     try:
@@ -89,7 +89,7 @@ def _recalled(store: MemoStore, place: str) -> tuple[list[Any], ...] | None:
         if not all(type(column) is list for column in columns):
             raise TypeError("not columns")
     except (EOFError, ValueError, TypeError):
-        store.reject(place, GROUP)
+        store.reject(place, place)
         return None
     return tuple(columns)
 

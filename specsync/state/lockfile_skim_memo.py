@@ -9,10 +9,9 @@ is none; the next plan of the same bytes (SHA-256: ~2.5 ms for 4 MB) looks them 
 position the memo does not hold is matched as before, and remembered.
 
 The memo lives in an authenticated store (`MemoStore`: the render wing's cache, HMAC-SHA256
-with a key outside the cache, bounded, a bad entry dropped, off with `--no-cache`), all
-in one group, so one small pack holds the skims of the last runs (`SkimMemo` reads and
-writes it). A file below MIN_MEMO_BYTES is skimmed as before: hashing it would cost about
-what it saves.
+with a key outside the cache, bounded, a bad entry dropped, off with `--no-cache`), each
+lockfile's in a pack of its own (`SkimMemo` reads and writes it). A file below
+MIN_MEMO_BYTES is skimmed as before: hashing it would cost about what it saves.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import Protocol
 
 # Bump when what a payload means changes (the expression itself is in the store's version).
 FORMAT = 1
-GROUP = "lockfile-skims"
 # Below this size a file is skimmed without a memo: ~300 blocks, where the digest and the
 # store's reading cost about what looking up the blocks saves.
 MIN_MEMO_BYTES = 128 * 1024
@@ -55,19 +53,22 @@ def store_version(expression: str) -> str:
 class SkimMemo:
     """The memos kept in `store`: `recall(data)` gives the digest of a lockfile's bytes
     and the columns remembered of them (None: none, or an entry that does not read, which
-    is dropped); `remember` stores the columns of a digest."""
+    is dropped); `remember` stores the columns of a digest. `group` (the lockfile's path)
+    keeps one lockfile's memos in one pack of the store, apart from other lockfiles': a
+    plan reads no other lockfile's memo, and compaction keeps a pack to its latest ones."""
 
-    __slots__ = ("store",)
+    __slots__ = ("group", "store")
 
-    def __init__(self, store: MemoStore) -> None:
+    def __init__(self, store: MemoStore, group: str) -> None:
         self.store = store
+        self.group = group
 
     def remember(self, digest: str, columns: Columns) -> None:
-        self.store.put(digest, marshal.dumps((FORMAT, *columns)), GROUP)
+        self.store.put(digest, marshal.dumps((FORMAT, *columns)), self.group)
 
     def recall(self, data: bytes) -> tuple[str, Columns | None]:
         digest = hashlib.sha256(data).hexdigest()
-        payload = self.store.get(digest, GROUP)
+        payload = self.store.get(digest, self.group)
         if payload is None:
             return digest, None
         try:
@@ -78,7 +79,7 @@ class SkimMemo:
             ):
                 raise ValueError("not a memo of this format")
         except (EOFError, ValueError, TypeError):
-            self.store.reject(digest, GROUP)
+            self.store.reject(digest, self.group)
             return digest, None
         return digest, (positions, ends, ids, fingerprints)
 

@@ -75,7 +75,9 @@ def reading(
 ) -> tuple[object, ...] | None:
     """Everything a skim gives, unmade entries named before any is made (a store is used
     as one run uses it)."""
-    skimmed = skim_known(data, known, memo=SkimMemo(memo) if isinstance(memo, DictStore) else memo)
+    skimmed = skim_known(
+        data, known, memo=SkimMemo(memo, "specsync.lock") if isinstance(memo, DictStore) else memo
+    )
     if skimmed is None:
         return None
     rest, entries = skimmed
