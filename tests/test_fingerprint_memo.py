@@ -201,3 +201,11 @@ def test_one_field_of_one_item_changed_alone_is_hashed_again(field: str, hashed:
     found = remembered_fingerprints(again, store, PLACE)
     assert hashed == ["v3/en"]
     assert_as_hashed(again, found)
+
+
+def test_a_first_plan_of_a_lockfile_is_only_marked() -> None:
+    store = DictStore()
+    assert not fingerprint_memo.planned_before(store, PLACE)
+    assert fingerprint_memo.planned_before(store, PLACE)
+    assert not fingerprint_memo.planned_before(store, "/elsewhere/specsync.lock")
+    assert len(store.payloads) == 2

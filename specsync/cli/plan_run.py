@@ -93,7 +93,7 @@ def load_plan_inputs(
     from specsync.cli.console import announce_compile, print_warnings
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem
-    from specsync.plan.fingerprint_memo import remembered_fingerprints
+    from specsync.plan.fingerprint_memo import planned_before, remembered_fingerprints
     from specsync.state.journal import read_lock_view
     from specsync.state.lockfile_skim_memo import SkimMemo
 
@@ -111,14 +111,16 @@ def load_plan_inputs(
         raise
     print_warnings(warnings)
     # What plan remembers, by the lockfile's path, of its last items' fingerprints and,
-    # by the lockfile's bytes, of where their exports stand in it: neither with --no-cache.
+    # by the lockfile's bytes, of where their exports stand in it: from the second plan of
+    # a lockfile on (planned_before), and neither with --no-cache.
     with (
         plan_store(FINGERPRINTS, enabled=not no_cache) as kept,
         plan_store(SKIMS, enabled=not no_cache) as skims,
     ):
         place = os.path.abspath(lockfile)  # a key only: no symlink is followed
-        known = remembered_fingerprints(items, None if no_cache else kept, place)
-        memo = None if no_cache else SkimMemo(skims, place)
+        remember = not no_cache and planned_before(kept, place)
+        known = remembered_fingerprints(items, kept if remember else None, place)
+        memo = SkimMemo(skims, place) if remember else None
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
 
 

@@ -4,6 +4,7 @@ authenticated, and never changes what plan says."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,16 +71,29 @@ def no_expression(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return refuse
 
 
-def test_a_second_plan_reads_the_memo_and_says_the_same(
+def planned_twice(project: Path) -> subprocess.CompletedProcess[str]:
+    """Plan twice (the first leaves its mark, the second the memos); the second run."""
+    assert specsync(["plan"], project).returncode == 0
+    second = specsync(["plan", "--all"], project)
+    assert second.returncode == 0, second.stderr
+    return second
+
+
+def test_a_first_plan_leaves_a_mark_the_second_memos_the_third_reads_them(
     project: Path, no_expression: Callable[[], None]
 ) -> None:
     first = specsync(["plan", "--all"], project)
     assert first.returncode == 0, first.stderr
     assert "6 unchanged" in first.stdout
-    assert len(memo_packs(project)) == len(memo_packs(project, "plan-fingerprints")) == 1
-    no_expression()
+    assert memo_packs(project) == []  # a fresh CI machine's plan keeps no memo
+    (mark,) = memo_packs(project, "plan-fingerprints")
+    assert os.path.getsize(mark) < 200
     second = specsync(["plan", "--all"], project)
     assert (second.returncode, second.stdout, second.stderr) == (0, first.stdout, first.stderr)
+    assert len(memo_packs(project)) == 1 and os.path.getsize(mark) > 200
+    no_expression()
+    third = specsync(["plan", "--all"], project)
+    assert (third.returncode, third.stdout, third.stderr) == (0, first.stdout, first.stderr)
 
 
 def test_no_cache_keeps_no_memo(project: Path) -> None:
@@ -89,7 +103,7 @@ def test_no_cache_keeps_no_memo(project: Path) -> None:
 
 
 def test_an_edited_manifest_is_planned_as_written_not_as_remembered(project: Path) -> None:
-    assert specsync(["plan"], project).returncode == 0
+    planned_twice(project)
     manifest = project / "manifests" / "a.yaml"
     manifest.write_text(manifest.read_text("utf-8").replace("Tour for", "A tour for"), "utf-8")
     with_memo = specsync(["plan", "--all"], project)
@@ -99,7 +113,7 @@ def test_an_edited_manifest_is_planned_as_written_not_as_remembered(project: Pat
 
 
 def test_an_edited_lockfile_is_planned_as_written_not_as_remembered(project: Path) -> None:
-    assert specsync(["plan"], project).returncode == 0
+    planned_twice(project)
     lockfile = project / "specsync.lock"
     text = lockfile.read_text(encoding="utf-8")
     # The recorded text of tour/ko edited by hand (a merge, a revert): tour/ko changed.
@@ -116,7 +130,7 @@ def test_an_edited_lockfile_is_planned_as_written_not_as_remembered(project: Pat
 
 
 def test_a_tampered_memo_is_never_trusted(project: Path, no_expression: Callable[[], None]) -> None:
-    first = specsync(["plan", "--all"], project)
+    first = planned_twice(project)
     (pack,) = memo_packs(project)
     data = bytearray(pack.read_bytes())
     # The payload's last position, +1000: authenticated, so dropped, and the file skimmed.
