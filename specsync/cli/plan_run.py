@@ -93,7 +93,6 @@ def load_plan_inputs(
     from specsync.cli.console import announce_compile, print_warnings
     from specsync.manifests.pipeline import load_items
     from specsync.model import Problem
-    from specsync.plan.fingerprint_memo import planned_before, remembered_fingerprints
     from specsync.state.journal import read_lock_view
     from specsync.state.lockfile_skim_memo import SkimMemo
 
@@ -113,15 +112,23 @@ def load_plan_inputs(
     # What plan remembers, by the lockfile's path, of its last items' fingerprints and,
     # by the lockfile's bytes, of where their exports stand in it: from the second plan of
     # a lockfile on (planned_before), and neither with --no-cache.
-    with (
-        plan_store(FINGERPRINTS, enabled=not no_cache) as kept,
-        plan_store(SKIMS, enabled=not no_cache) as skims,
-    ):
-        place = os.path.abspath(lockfile)  # a key only: no symlink is followed
-        remember = not no_cache and planned_before(kept, place)
-        known = remembered_fingerprints(items, kept if remember else None, place)
+    place = os.path.abspath(lockfile)  # a key only: no symlink is followed
+    remember, known = items_fingerprints(items, place, enabled=not no_cache)
+    with plan_store(SKIMS, enabled=remember) as skims:
         memo = SkimMemo(skims, place) if remember else None
         return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
+
+
+def items_fingerprints(
+    items: list[Item], place: str, *, enabled: bool
+) -> tuple[bool, dict[str, str]]:
+    """(whether plan keeps memos of the lockfile at `place`, the items' fingerprints), the
+    memo of fingerprints read, written and let go here: not held while the lockfile is."""
+    from specsync.plan.fingerprint_memo import planned_before, remembered_fingerprints
+
+    with plan_store(FINGERPRINTS, enabled=enabled) as kept:
+        remember = enabled and planned_before(kept, place)
+        return remember, remembered_fingerprints(items, kept if remember else None, place)
 
 
 def plan_store(kind: str, *, enabled: bool) -> TemplateCache:
