@@ -271,12 +271,15 @@ class Bench:
         if made != "ok":
             return [Row(label, made)]
         self.prime_warm_cache(self.command("validate", "shared", items, files))
-        # A plan remembers what it skimmed of a lockfile (state/lockfile_skim_memo): the
-        # runs measured are the ones after the first, as a warm validate is.
+        # From its second run on, plan keeps memos of the lockfile and of its items'
+        # fingerprints (state/lockfile_skim_memo, plan/fingerprint_memo): the runs measured
+        # are the warm ones, as validate's are.
         plan_argv = self.command("plan", "shared", items, files)
-        self.prime_warm_cache(
-            [*plan_argv[:2], "--lockfile", str(lockfile), *plan_argv[2:]], cwd=lockfile.parent
-        )
+        for _ in range(2):
+            self.prime_warm_cache(
+                [*plan_argv[:2], "--lockfile", str(lockfile), *plan_argv[2:]],
+                cwd=lockfile.parent,
+            )
         rows = []
         pinnings: list[tuple[str, list[str]]] = [("", [])]
         taskset = shutil.which("taskset")
