@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import marshal
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +210,28 @@ def test_a_first_plan_of_a_lockfile_is_only_marked() -> None:
     assert fingerprint_memo.planned_before(store, PLACE)
     assert not fingerprint_memo.planned_before(store, "/elsewhere/specsync.lock")
     assert len(store.payloads) == 2
+
+
+def test_a_changed_run_is_remembered_in_the_real_store_too(
+    tmp_path: Path, hashed: list[str]
+) -> None:
+    # The cache's packs keep the first entry of a key: the memo of a lockfile is replaced.
+    from specsync.render.cache import TemplateCache
+
+    def store() -> TemplateCache:
+        return TemplateCache(
+            fingerprint_memo.STORE_VERSION,
+            cache_dir=tmp_path / "cache",
+            key_file=tmp_path / "key",
+            folder="plan-fingerprints",
+        )
+
+    items = [item(f"v{n}/en", f"text {n}") for n in range(6)]
+    edited = fresh(items)
+    edited[2] = item("v2/en", "text 2, edited")
+    for run in (items, edited, edited):
+        hashed.clear()
+        planned = fresh(run)
+        with store() as kept:
+            assert_as_hashed(planned, remembered_fingerprints(planned, kept, PLACE))
+    assert hashed == []  # the third run: the second's items, remembered

@@ -21,12 +21,16 @@ import operator
 from itertools import repeat
 from typing import Any
 
+from specsync import model
 from specsync.model import FINGERPRINT_SCHEME, Item, fingerprints, keep_fingerprints
-from specsync.state.lockfile_skim_memo import MemoStore
+from specsync.state.lockfile_skim_memo import MemoStore, code_stamp
 
-# Bump when what an entry means changes (the fingerprint scheme is in the store's version).
+# Bump when what an entry means changes (the fingerprint scheme, and an edit of the code
+# that makes fingerprints, are in the store's version).
 FORMAT = 1
-STORE_VERSION = f"fingerprints-{FORMAT}\0{FINGERPRINT_SCHEME}"
+STORE_VERSION = f"fingerprints-{FORMAT}\0{FINGERPRINT_SCHEME}\0" + code_stamp(
+    model.__file__, __file__
+)
 # Below this many items, hashing costs less than reading and writing the memo.
 MIN_ITEMS = 500
 
@@ -65,6 +69,7 @@ def remembered_fingerprints(
         return dict(zip(ids, values, strict=True))
     if recalled is not None:
         _reuse(items, columns, recalled)
+        store.reject(place, place)  # replaced below: the store keeps a key's first entry
     fingerprints([item for item in items if "fingerprint" not in vars(item)])
     values = [item.fingerprint for item in items]  # per item: an id given twice stays right
     store.put(place, marshal.dumps((FORMAT, ids, *columns, values)), place)

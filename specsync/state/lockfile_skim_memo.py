@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -46,8 +47,26 @@ class MemoStore(Protocol):
 
 
 def store_version(expression: str) -> str:
-    """The store's version for memos of `expression`: a new expression, a new memo."""
-    return hashlib.sha256(f"skim-memo-{FORMAT}\0{expression}".encode()).hexdigest()
+    """The store's version for memos of `expression`: a new expression, or an edit of the
+    code that reads them, a new memo."""
+    here = os.path.dirname(__file__)
+    code = code_stamp(os.path.join(here, "lockfile_skim.py"), __file__)
+    return hashlib.sha256(f"skim-memo-{FORMAT}\0{expression}\0{code}".encode()).hexdigest()
+
+
+def code_stamp(*files: str) -> str:
+    """The size and time of each of `files` (the modules that decide what a memo means):
+    a checkout edited since keeps no memo of the code before it (a release changes the
+    cache's own version)."""
+    stamps = []
+    for name in files:
+        try:
+            status = os.stat(name)
+        except OSError:
+            stamps.append(f"{name}:?")
+        else:
+            stamps.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
+    return "|".join(stamps)
 
 
 class SkimMemo:
@@ -63,7 +82,11 @@ class SkimMemo:
         self.store = store
         self.group = group
 
-    def remember(self, digest: str, columns: Columns) -> None:
+    def remember(self, digest: str, columns: Columns, *, replacing: bool) -> None:
+        """Store `columns` for `digest` (`replacing` the memo recalled of it: the store
+        keeps a key's first entry, so that one is dropped first)."""
+        if replacing:
+            self.store.reject(digest, self.group)
         self.store.put(digest, marshal.dumps((FORMAT, *columns)), self.group)
 
     def recall(self, data: bytes) -> tuple[str, Columns | None]:
@@ -94,12 +117,22 @@ class CurrentExports:
     `match` otherwise, keeping the answer. `remember` stores what was new.
     """
 
-    __slots__ = ("_columns", "_cursor", "_digest", "_found", "_match", "_memo", "_new")
+    __slots__ = (
+        "_columns",
+        "_cursor",
+        "_digest",
+        "_found",
+        "_match",
+        "_memo",
+        "_new",
+        "_recalled",
+    )
 
     def __init__(self, data: bytes, match: Callable[[int], Found], memo: SkimMemo | None) -> None:
         self._match = match
         self._memo = memo if memo is not None and len(data) >= MIN_MEMO_BYTES else None
         self._digest, columns = ("", None) if self._memo is None else self._memo.recall(data)
+        self._recalled = columns is not None
         self._columns: Columns = ([], [], [], []) if columns is None else columns
         self._cursor = 0  # the memo's next position, as the skim goes forward
         self._found: dict[int, Found] | None = None  # by position, made when first needed
@@ -145,5 +178,6 @@ class CurrentExports:
         ends = [end for _, (end, _, _) in found]
         ids = [item_id for _, (_, item_id, _) in found]
         fingerprints = [fingerprint for _, (_, _, fingerprint) in found]
-        self._memo.remember(self._digest, (positions, ends, ids, fingerprints))
+        columns = (positions, ends, ids, fingerprints)
+        self._memo.remember(self._digest, columns, replacing=self._recalled)
         self._new = False

@@ -38,7 +38,8 @@ class DictStore:
         return self.payloads.get((group, material))
 
     def put(self, material: str, payload: bytes, group: str | None = None) -> None:
-        self.payloads[(group, material)] = payload
+        # As the cache's packs: a key's first entry is kept (replace by rejecting first).
+        self.payloads.setdefault((group, material), payload)
 
     def reject(self, material: str, group: str | None = None) -> None:
         self.rejected.append(material)
