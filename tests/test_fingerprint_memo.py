@@ -235,3 +235,27 @@ def test_a_changed_run_is_remembered_in_the_real_store_too(
         with store() as kept:
             assert_as_hashed(planned, remembered_fingerprints(planned, kept, PLACE))
     assert hashed == []  # the third run: the second's items, remembered
+
+
+def test_requests_equal_in_value_but_not_in_type_are_hashed_again(hashed: list[str]) -> None:
+    # isExport 1 equals True and a str subclass equals its text: neither is the request
+    # the memo was made of, and each hashes otherwise (1, not true) or may.
+    items = [item(f"v{n}/en", f"text {n}") for n in range(6)]
+    store = DictStore()
+    remembered_fingerprints(items, store, PLACE)
+    for odd in ({"isExport": 1}, {"text": _Text("text 4")}, {"resolution": None}):
+        hashed.clear()
+        again = fresh(items)
+        again[4] = Item("v4/en", "v4", "en", {**again[4].request, **odd}, again[4].source)
+        found = remembered_fingerprints(again, store, PLACE)
+        assert "v4/en" in hashed
+        assert_as_hashed(again, found)
+    hashed.clear()
+    with_one = fresh(items)
+    with_one[4] = Item("v4/en", "v4", "en", {**with_one[4].request, "isExport": 1}, items[4].source)
+    remembered_fingerprints(with_one, store, PLACE)  # remembered as it is: 1
+    hashed.clear()
+    again = fresh(with_one)
+    found = remembered_fingerprints(again, store, PLACE)
+    assert hashed == []
+    assert found["v4/en"] == fingerprint({**items[4].request, "isExport": 1})

@@ -2,11 +2,12 @@
 
 Hashing 10,000 requests (SHA-256 of each one's canonical JSON: `model.fingerprints`) is the
 largest part of plan's own work, ~22 ms of ~50 on the bench. Between two plans most items
-did not change. An item whose request is of the usual shape and whose fields (text,
-language, model, isExport) are exactly those its id had last time takes the fingerprint
-made of them then; the others are hashed. The comparison is exact (string equality, the
-types checked before, as `fingerprints` checks them), so a fingerprint taken from here is
-the one hashing gives.
+did not change. When every request is as it was last time, value for value and type for
+type (their marshalled bytes are equal), each takes the fingerprint made of it then;
+otherwise an item whose request is of the usual shape and whose fields (text, language,
+model, isExport) are exactly those its id had takes its own, and the others are hashed.
+Every comparison is exact (bytes, or string equality with the types checked first), so a
+fingerprint taken from here is the one hashing gives.
 
 Kept in an authenticated store (the render wing's cache: HMAC, bounded, a bad entry
 dropped, none with `--no-cache`), one entry per lockfile path in a pack of its own (no
@@ -19,7 +20,7 @@ from __future__ import annotations
 import marshal
 import operator
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from specsync import model
 from specsync.model import FINGERPRINT_SCHEME, Item, fingerprints, keep_fingerprints
@@ -56,24 +57,45 @@ def remembered_fingerprints(
     items: list[Item], store: MemoStore | None, place: str
 ) -> dict[str, str]:
     """Item id -> fingerprint of every item, each kept as its `fingerprint` (what
-    `model.fingerprints` gives), those of unchanged fields taken from what `store` keeps
+    `model.fingerprints` gives), those of unchanged requests taken from what `store` keeps
     for `place` (the lockfile's path), which is brought up to date."""
-    columns = None if store is None or len(items) < MIN_ITEMS else _usual_columns(items)
-    if store is None or columns is None:
+    if store is None or len(items) < MIN_ITEMS:
         return fingerprints(items)
     ids = [item.id for item in items]
+    requests = _marshalled([item.request for item in items])
     recalled = _recalled(store, place)
-    if recalled is not None and recalled[0] == ids and recalled[1:5] == columns:
-        values = recalled[5]  # the usual plan: nothing changed, compared in C
-        keep_fingerprints(items, values)
-        return dict(zip(ids, values, strict=True))
+    if (
+        recalled is not None
+        and requests is not None
+        and recalled.requests == requests
+        and len(recalled.fingerprints) == len(items)
+    ):
+        # The usual plan: every request as it was, value for value and type for type
+        # (marshal writes True and 1, a str and a subclass, apart), compared in C.
+        keep_fingerprints(items, recalled.fingerprints)
+        return dict(zip(ids, recalled.fingerprints, strict=True))
+    columns = _usual_columns(items)
     if recalled is not None:
-        _reuse(items, columns, recalled)
+        if columns is not None and recalled.columns is not None:
+            _reuse(items, columns, recalled)
         store.reject(place, place)  # replaced below: the store keeps a key's first entry
     fingerprints([item for item in items if "fingerprint" not in vars(item)])
     values = [item.fingerprint for item in items]  # per item: an id given twice stays right
-    store.put(place, marshal.dumps((FORMAT, ids, *columns, values)), place)
+    if requests is not None:
+        by_item = None if columns is None else marshal.dumps((ids, *columns))
+        store.put(place, marshal.dumps((FORMAT, requests, by_item, values)), place)
     return dict(zip(ids, values, strict=True))  # as `fingerprints` gives it
+
+
+def _marshalled(requests: list[Any]) -> bytes | None:
+    """The requests as marshal writes them (None: a value it does not write, a subclass
+    among them). Equal bytes read back as equal values of the same types: what a
+    fingerprint is made of, and more (a webhook); object sharing may make equal requests
+    differ, never different ones equal."""
+    try:
+        return marshal.dumps(requests)
+    except ValueError:
+        return None
 
 
 def _usual_columns(items: list[Item]) -> Columns | None:
@@ -96,27 +118,39 @@ def _usual_columns(items: list[Item]) -> Columns | None:
     return texts, languages, models, exports
 
 
-def _recalled(store: MemoStore, place: str) -> tuple[list[Any], ...] | None:
-    """(ids, texts, languages, models, exports, fingerprints) kept for `place`, or None."""
+class _Recalled(NamedTuple):
+    requests: bytes  # the requests, marshalled
+    columns: bytes | None  # (ids, texts, languages, models, exports), marshalled: usual ones
+    fingerprints: list[str]
+
+
+def _recalled(store: MemoStore, place: str) -> _Recalled | None:
+    """What is kept for `place`, or None (a memo that does not read is dropped)."""
     payload = store.get(place, place)
     if payload is None:
         return None
     try:
-        version, *columns = marshal.loads(payload)
-        if version != FORMAT or len(columns) != 6 or len({len(c) for c in columns}) != 1:
+        version, requests, columns, values = marshal.loads(payload)
+        if version != FORMAT or type(requests) is not bytes or type(values) is not list:
             raise ValueError("not a memo of this format")
-        if not all(type(column) is list for column in columns):
+        if columns is not None and type(columns) is not bytes:
             raise TypeError("not columns")
     except (EOFError, ValueError, TypeError):
         store.reject(place, place)
         return None
-    return tuple(columns)
+    return _Recalled(requests, columns, values)
 
 
-def _reuse(items: list[Item], columns: Columns, recalled: tuple[list[Any], ...]) -> None:
+def _reuse(items: list[Item], columns: Columns, recalled: _Recalled) -> None:
     """Keep the recalled fingerprint of each item whose fields are exactly those its id
     had (some items changed, came or went since)."""
-    ids, texts, languages, models, exports, values = recalled
+    try:
+        ids, texts, languages, models, exports = marshal.loads(recalled.columns or b"")
+    except (EOFError, ValueError, TypeError):
+        return
+    values = recalled.fingerprints
+    if not len(ids) == len(texts) == len(languages) == len(models) == len(exports) == len(values):
+        return
     where = {item_id: index for index, item_id in enumerate(ids)}
     now_texts, now_languages, now_models, now_exports = columns
     for position, item in enumerate(items):
