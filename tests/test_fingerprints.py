@@ -8,12 +8,14 @@ import hashlib
 import json
 import pickle
 import random
+from collections import OrderedDict, defaultdict
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from specsync.model import Item, Location, fingerprint, fingerprints
+from specsync.model import FINGERPRINT_FIELDS, Item, Location, fingerprint, fingerprints
 from specsync.state.lockfile_read import parse_lockfile
 
 
@@ -155,3 +157,102 @@ def test_keeping_fingerprints_makes_no_object_per_item() -> None:
         assert found == {item.id: fingerprint(item.request) for item in items}
         assert all(item.fingerprint == found[item.id] for item in items)
     assert min(made) < 100, made  # the result dict and little else, not 2,000
+
+
+class _Text(str):
+    """A str subclass: equal to its text, yet not the exact type the quick path takes."""
+
+
+def _reference(request: Any) -> str:
+    """The scheme as docs/lockfile.md writes it, read with `.get` from the request as given
+    (a defaultdict's missing field is None here too, never its default)."""
+    values = {name: request.get(name) for name in FINGERPRINT_FIELDS}
+    if values["resolution"] is None:
+        del values["resolution"]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_PIECES = ["a", "Z", " ", '"', "\\", "/", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "\x7f"]
+_PIECES += ["\x80", "é", "ß", "한", "😀", "\u2028", "\u2029", "\ufeff", "\U0010ffff", "{", "}"]
+
+
+def _request(rng: random.Random) -> Any:
+    """A request of the usual shape most often, any unusual one sometimes: the languages
+    and models come from small pools, so that one call holds many items of each head and
+    items whose heads differ in one field only (the memo must keep them apart)."""
+    text = "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 30)))
+    request: dict[str, Any] = {
+        "language": rng.choice(["en", "de", "pt-BR", "".join(["e", "n"]), 'a"b', "a\\b"]),
+        "text": text,
+        "model": rng.choice(["M1", "M2", "".join(["M", "1"]), "M\u2028", "é"]),
+        "isExport": rng.choice([True, False]),
+        "webhookUrl": rng.choice([None, "https://hooks.example/x"]),
+    }
+    if rng.random() < 0.3:  # something unusual
+        name = rng.choice(["language", "text", "model", "isExport"])
+        request[name] = rng.choice([None, 1, 0, 1.0, "true", _Text("en"), _Text(text), ["en"]])
+    if rng.random() < 0.05:
+        del request[rng.choice(["language", "text", "model", "isExport"])]
+    if rng.random() < 0.2:
+        request["resolution"] = rng.choice([None, "720", 1080, "1080", True])
+    if rng.random() < 0.3:  # the usual one with the text as language or model
+        request[rng.choice(["language", "model"])] = text
+    order = list(request)
+    rng.shuffle(order)  # key order never counts
+    request = {name: request[name] for name in order}
+    kind = rng.random()
+    if kind < 0.03:
+        return MappingProxyType(request)
+    if kind < 0.06:  # [] would give the default, .get gives None: json's null
+        return defaultdict(lambda: True, request)
+    if kind < 0.08:
+        return OrderedDict(request)
+    return request
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fingerprints_equal_the_documented_json_for_generated_requests(seed: int) -> None:
+    # Differential: the quick path (a head's hash made once per (language, model, isExport)
+    # and copied) against json.dumps, over one call of many items whose heads repeat and
+    # differ, with every kind of text, value and mapping. A memo keyed on less than all
+    # three (or on values before their types are checked: True == 1) fails here.
+    rng = random.Random(seed)
+    items = [_item(f"v{number}/x", _request(rng)) for number in range(4000)]
+    found = fingerprints(items)
+    assert list(found) == [item.id for item in items]
+    for item in items:
+        assert found[item.id] == _reference(item.request), item.request
+        assert item.fingerprint == found[item.id]
+
+
+def test_heads_differing_in_one_field_never_share_a_hash() -> None:
+    # Every pair of the same text, alternating in one call: a memo that mixed any two
+    # heads up gives one of them the other's hash.
+    requests = [
+        {"language": language, "text": "Hi", "model": model, "isExport": is_export}
+        for is_export in (True, False, 1, 0)
+        for language in ("en", "de", 'e"n')
+        for model in ("M1", "M2")
+    ]
+    items = [_item(f"v{n}/x", request) for n, request in enumerate(requests * 3)]
+    found = fingerprints(items)
+    assert [found[item.id] for item in items] == [_reference(item.request) for item in items]
+    assert len(set(found.values())) == len(requests)
+
+
+@pytest.mark.parametrize("field", ["text", "language", "model"])
+def test_a_lone_surrogate_is_refused_as_json_refuses_it(field: str) -> None:
+    # No UTF-8 for it: the quick path raises json's own error, message and all (after items
+    # of the same head, so a head is already made).
+    usual = {"language": "en", "text": "Hi", "model": "M1", "isExport": True}
+    odd = {**usual, field: "x\ud800y"}
+    with pytest.raises(UnicodeEncodeError) as expected:
+        _reference(odd)
+    items = [_item("a/en", usual), _item("b/en", odd)]
+    with pytest.raises(UnicodeEncodeError) as raised:
+        fingerprints(items)
+    assert str(raised.value) == str(expected.value)
+    with pytest.raises(UnicodeEncodeError) as alone:
+        fingerprint(odd)
+    assert str(alone.value) == str(expected.value)

@@ -418,3 +418,17 @@ def test_a_plan_that_builds_unchanged_lines_only_when_asked_reports_the_same(
     _, again, _ = _plan_both_ways(items, lock)
     assert [p.id for p in again.items] == sorted([*(p.id for p in items), "z/en"])
     assert _reports(again) == _reports(whole)
+
+
+def test_a_plan_of_nothing_changed_given_the_fingerprints_reports_as_one_read_whole() -> None:
+    # Every item at its unmade entry: decided by one comparison of the two mappings.
+    same = [item(f"s{i}/en", f"same {i}") for i in range(5)]
+    lock = Lockfile({it.id: exported(it) for it in same})
+    whole, _, read = _plan_both_ways(same, lock)
+    quick = make_plan(same, read, fingerprints(same))
+    assert quick.summary[PlanAction.UNCHANGED] == 5 and not quick.has_changes
+    assert _reports(quick) == _reports(whole)
+    # One more entry, an orphan: no longer every unmade entry an item's.
+    lock = Lockfile({**lock.entries, "z/en": exported(item("z/en", "orphan"))})
+    whole, _, read = _plan_both_ways(same, lock)
+    assert _reports(make_plan(same, read, fingerprints(same))) == _reports(whole)

@@ -40,8 +40,9 @@ PATHS_ARGUMENT = click.argument("paths", nargs=-1, metavar="[PATH]...", callback
 NO_CACHE_OPTION = click.option(
     "--no-cache",
     is_flag=True,
-    help="Compile every script afresh, bypassing the compiled-template cache "
-    "($SPECSYNC_CACHE_DIR, else ~/.cache/specsync; entries are HMAC-authenticated).",
+    help="Compile and render every script afresh, bypassing the cache "
+    "($SPECSYNC_CACHE_DIR, else ~/.cache/specsync; entries are HMAC-authenticated; "
+    "plan also keeps what it learnt of a lockfile and of fingerprints there).",
 )
 
 

@@ -8,6 +8,7 @@ the same bytes and exit alike; each passes the writer it prints with (`click.ech
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -20,11 +21,15 @@ from specsync.model import InputError
 if TYPE_CHECKING:
     from specsync.model import Item
     from specsync.plan import Plan
+    from specsync.render.cache import TemplateCache
     from specsync.state.lockfile_data import Lockfile
 
 # click.echo's signature, as far as plan uses it; what saves the plan (`plan --out`).
 Echo = Callable[..., object]
 Save = Callable[["Plan", "list[Item]", "Lockfile"], None]
+
+# The cache folders of what plan remembers between runs (`plan_store`).
+SKIMS, FINGERPRINTS = "lockfile-skims", "plan-fingerprints"
 
 # click's own expression for an ANSI escape sequence (click/_compat.py, `_ansi_re`).
 _ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
@@ -58,12 +63,12 @@ def run_plan(
 ) -> int:
     """Plan the manifests at `paths` against `lockfile`, print it (and `save` it, when
     given) and the notes; the exit code."""
-    from specsync.plan import make_plan, pending_outside, require_matches, restricted
-
     # JSON names every item's export and a saved plan digests every entry: for them the
     # entries are made as read; text and Markdown never look at an unchanged item's entry.
     on_demand = output_format != "json" and save is None
     items, known, lock = load_plan_inputs(paths, root, no_cache, Path(lockfile), on_demand)
+    from specsync.plan import make_plan, pending_outside, require_matches, restricted
+
     require_matches("--target", targets, known)
     full = make_plan(items, lock, known)
     result = restricted(full, targets)
@@ -87,8 +92,7 @@ def load_plan_inputs(
     # first, as it always was.
     from specsync.cli.console import announce_compile, print_warnings
     from specsync.manifests.pipeline import load_items
-    from specsync.model import Problem, fingerprints
-    from specsync.state.journal import read_lock_view
+    from specsync.model import Problem
 
     warnings: list[Problem] = []
     try:
@@ -98,13 +102,61 @@ def load_plan_inputs(
             use_cache=not no_cache,
             on_compile=announce_compile,
             warnings=warnings,
+            # Imported while a split run's second process pickles its half (measured:
+            # 0.294 against 0.302 s on the bench's 10k plan), else after the manifests.
+            while_waiting=import_plan_modules,
         )
     except InputError:
+        from specsync.state.journal import read_lock_view
+
         read_lock_view(lockfile)
         raise
     print_warnings(warnings)
-    known = fingerprints(items)
-    return items, known, read_lock_view(lockfile, known, on_demand=on_demand)
+    from specsync.state.journal import read_lock_view
+    from specsync.state.lockfile_skim_memo import SkimMemo
+
+    # What plan remembers, by the lockfile's path, of its last items' fingerprints and,
+    # by the lockfile's bytes, of where their exports stand in it: from the second plan of
+    # a lockfile on (planned_before), and neither with --no-cache.
+    place = os.path.abspath(lockfile)  # a key only: no symlink is followed
+    remember, known = items_fingerprints(items, place, enabled=not no_cache)
+    with plan_store(SKIMS, enabled=remember) as skims:
+        memo = SkimMemo(skims, place) if remember else None
+        return items, known, read_lock_view(lockfile, known, on_demand=on_demand, memo=memo)
+
+
+def import_plan_modules() -> None:
+    """Import what plan runs once the manifests are read (its wing, the lockfile's reader,
+    its memos and its text report)."""
+    import specsync.cli.report_text
+    import specsync.plan
+    import specsync.plan.fingerprint_memo
+    import specsync.state.journal  # noqa: F401
+
+
+def items_fingerprints(
+    items: list[Item], place: str, *, enabled: bool
+) -> tuple[bool, dict[str, str]]:
+    """(whether plan keeps memos of the lockfile at `place`, the items' fingerprints), the
+    memo of fingerprints read, written and let go here: not held while the lockfile is."""
+    from specsync.plan.fingerprint_memo import planned_before, remembered_fingerprints
+
+    with plan_store(FINGERPRINTS, enabled=enabled) as kept:
+        remember = enabled and planned_before(kept, place)
+        return remember, remembered_fingerprints(items, kept if remember else None, place)
+
+
+def plan_store(kind: str, *, enabled: bool) -> TemplateCache:
+    """Where plan remembers what it learnt of a lockfile (`SKIMS`: state/lockfile_skim_memo)
+    or of its items' fingerprints (`FINGERPRINTS`: plan/fingerprint_memo): in the cache
+    folder, authenticated as compiled templates are; none with `--no-cache`."""
+    from specsync.render.cache import TemplateCache
+
+    if kind == SKIMS:
+        from specsync.state.lockfile_skim import MEMO_VERSION as version
+    else:
+        from specsync.plan.fingerprint_memo import STORE_VERSION as version
+    return TemplateCache(version, enabled=enabled, folder=kind)
 
 
 def print_plan(result: Plan, output_format: str, show_all: bool, echo: Echo) -> None:

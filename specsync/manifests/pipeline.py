@@ -103,6 +103,7 @@ def load_items(
     use_cache: bool = True,
     on_compile: Callable[[int], None] | None = None,
     warnings: list[Problem] | None = None,
+    while_waiting: Callable[[], object] | None = None,
 ) -> list[Item]:
     """Discover, load, validate, expand and render; items sorted by id.
 
@@ -112,7 +113,7 @@ def load_items(
     receives the problems that do not stop a run (untranslated locales).
 
     A large run is split between two processes (manifests/split.py) when two CPUs are
-    there; what it gives and prints is the same either way.
+    there; what it gives and prints is the same either way (`while_waiting`: see there).
 
     Raises InputError carrying every problem found, sorted by file and line. Problems of
     one stage stop the later stages only for the part they concern, so one run reports as
@@ -135,7 +136,7 @@ def load_items(
         # taken as a last resort may be any checkout, with others' templates in it.
         check_unincluded=chosen,
     )
-    loaded = split.load_split(files, load, on_compile)
+    loaded = split.load_split(files, load, on_compile, while_waiting)
     if loaded is None:
         loaded = load(files, on_compile)
     problems = file_problems + loaded.problems

@@ -302,10 +302,14 @@ def make_plan(
         # Plan's usual case, so decided in C (map, compress); its line is built only if
         # asked for (`Plan.items`).
         unmade = entries.unmade_fingerprints()
-        kept = map(_FINGERPRINT, items) if fingerprints is None else fingerprints.values()
-        at_export = list(map(eq, map(unmade.get, ids), kept))
-        unchanged = (list(compress(ids, at_export)), list(compress(items, at_export)), entries)
-        rest = list(compress(items, map(not_, at_export)))
+        if fingerprints is not None and len(unmade) == len(ids) and unmade == fingerprints:
+            # Every item at its unmade entry (a plan of nothing changed): one comparison.
+            unchanged, rest = (ids, list(items), entries), []
+        else:
+            kept = map(_FINGERPRINT, items) if fingerprints is None else fingerprints.values()
+            at_export = list(map(eq, map(unmade.get, ids), kept))
+            unchanged = (list(compress(ids, at_export)), list(compress(items, at_export)), entries)
+            rest = list(compress(items, map(not_, at_export)))
         if len(unchanged[0]) == len(unmade):
             # Every unmade entry is an item's (item ids are unique): only entries made
             # may be orphaned.

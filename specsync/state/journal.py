@@ -33,6 +33,8 @@ from specsync.state.lockfile_update import submitted_entry, uncertain_entry, wit
 if TYPE_CHECKING:
     import filelock
 
+    from specsync.state.lockfile_skim_memo import SkimMemo
+
 # The events of a journal: the service record, an intent, and an answer (the words of
 # `specsync.item_words.Answer`, defined there once; named here for the journal's readers).
 SERVICE = "service"  # first record: which service the run talked to
@@ -338,14 +340,15 @@ def read_lock_view(
     lock: Lockfile | None = None,
     *,
     on_demand: bool = True,
+    memo: SkimMemo | None = None,
 ) -> Lockfile:
     """The lockfile as the next apply will see it: with any journal an interrupted run left
     folded in. Read-only: nothing is written and the apply lock is not waited for.
     `known`: plan's item fingerprints, to read matching entries the quick way (made only
-    when asked for unless not `on_demand`); `lock`: the lockfile when the caller has just
-    read it (it is not read again)."""
+    when asked for unless not `on_demand`; `memo`: where what was skimmed is remembered);
+    `lock`: the lockfile when the caller has just read it (it is not read again)."""
     if lock is None:
-        lock = read_lockfile(lockfile_path, known, on_demand=on_demand)
+        lock = read_lockfile(lockfile_path, known, on_demand=on_demand, memo=memo)
     path = journal_path(lockfile_path, create=False)
     records = read_journal(path)
     if not records:

@@ -6,8 +6,6 @@ Then every key and value is checked as the field tables of `lockfile_fields` say
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -49,8 +47,10 @@ from specsync.state.lockfile_locate import (
     toml_problem,
     toml_reader,
 )
+from specsync.state.lockfile_open import lockfile_bytes
 from specsync.state.lockfile_quick import read_canonical
 from specsync.state.lockfile_skim import read_knowing
+from specsync.state.lockfile_skim_memo import SkimMemo
 from specsync.state.lockfile_write import END_LINE, LOCK_VERSION, quote
 
 _UTF8_BOM = "\ufeff".encode()
@@ -416,85 +416,38 @@ def read_lockfile(
     *,
     blank_is_empty: bool = False,
     on_demand: bool = True,
+    memo: SkimMemo | None = None,
 ) -> Lockfile:
     """Read and check a lockfile; a missing file is an empty lockfile, a blank one is
     refused (unless `blank_is_empty`: see `parse_lockfile`).
 
-    The lockfile is a regular file or absent: a folder, a FIFO, a device or a dangling
-    symlink is refused. It is opened without blocking and checked with fstat, so that a
-    FIFO never hangs `plan` (and nothing swaps the file between the check and the read).
+    The lockfile is a regular file or absent (`lockfile_open.lockfile_bytes`).
 
     Raises InputError with every problem located at `path:line:col` (per-item problems at
-    the item's `[items."id"]` header line).
+    the item's `[items."id"]` header line). `memo` (with `known`): where plan remembers
+    what it skimmed (`lockfile_skim.skim_known`).
     """
     name = str(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise InputError(
-                Problem(
-                    Location(name),
-                    f"lockfile is a symlink to {os.readlink(path)}, which does not exist; "
-                    "remove the link or point it at a lockfile",
-                )
-            ) from None
+    data = lockfile_bytes(path)
+    if data is None:
         return empty()
-    except OSError as error:
-        raise InputError(
-            Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
-        ) from None
-    try:
-        status = os.fstat(fd)
-        kind = file_kind(status.st_mode)
-        if kind is not None:
-            raise InputError(
-                Problem(
-                    Location(name),
-                    f"lockfile is {kind}, not a regular file; the lockfile must be a regular "
-                    "file or absent (pass --lockfile with another path)",
-                )
-            )
-        # In one read when the file is as long as fstat said (no copy of megabytes); a
-        # file still growing is read on to its end.
-        chunks = []
-        while chunk := os.read(fd, max(status.st_size + 1, 1 << 16)):
-            chunks.append(chunk)
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    except OSError as error:
-        raise InputError(
-            Problem(Location(name), f"cannot read lockfile: {error.strerror or error}")
-        ) from None
-    finally:
-        os.close(fd)
-    return _parse_bytes(data, name, known, blank_is_empty, on_demand)
+    return _parse_bytes(data, name, known, blank_is_empty, on_demand, memo)
 
 
 def _parse_bytes(
-    data: bytes, name: str, known: Mapping[str, str] | None, blank_is_empty: bool, on_demand: bool
+    data: bytes,
+    name: str,
+    known: Mapping[str, str] | None,
+    blank_is_empty: bool,
+    on_demand: bool,
+    memo: SkimMemo | None,
 ) -> Lockfile:
     """`parse_lockfile` of the file's bytes: plan's skims them (decoding took longer),
     without the byte order marks decode_lockfile and parse_lockfile each take off."""
     if known:
         unmarked = data.removeprefix(_UTF8_BOM).removeprefix(_UTF8_BOM)
-        lock = read_knowing(unmarked, known, on_demand, _parse_rest(name))
+        lock = read_knowing(unmarked, known, on_demand, _parse_rest(name), memo)
         if lock is not None:
             return lock
     text = decode_lockfile(name, data)
     return parse_lockfile(text, name, blank_is_empty=blank_is_empty)
-
-
-def file_kind(mode: int) -> str | None:
-    """None for a regular file, else what it is ("a folder", "a FIFO", ...), for messages."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"

@@ -13,6 +13,7 @@ words any problem. Both expressions are built from the field tables of `lockfile
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -39,8 +40,22 @@ from specsync.state.lockfile_quick import (
     form_pattern,
     history_records,
 )
+from specsync.state.lockfile_skim_memo import (
+    NOTHING,
+    Chain,
+    CurrentExports,
+    Found,
+    SkimMemo,
+    store_version,
+)
 
-__all__ = ["CURRENT_EXPORT_BYTES", "CURRENT_EXPORT_PATTERN", "read_knowing", "skim_known"]
+__all__ = [
+    "CURRENT_EXPORT_BYTES",
+    "CURRENT_EXPORT_PATTERN",
+    "MEMO_VERSION",
+    "read_knowing",
+    "skim_known",
+]
 
 
 # A string as the block expression takes it, but without `\U` (whose value the reader
@@ -106,6 +121,9 @@ CURRENT_EXPORT_BYTES = _current_export_pattern(
     f'"{_ASCII}*+(?:{_ESCAPE}{_ASCII}*+)*+"',
     f'"({_BYTE}*+(?:{_ESCAPE}{_BYTE}*+)*+)"',
 )
+
+# The version of the memo store plan keeps skims in (lockfile_skim_memo).
+MEMO_VERSION = store_version(CURRENT_EXPORT_BYTES)
 
 
 def _is_utf8(value: str | None) -> bool:
@@ -203,13 +221,17 @@ def _known_entry(
 
 
 def read_knowing(
-    data: bytes, known: Mapping[str, str], on_demand: bool, parse: Callable[[str], Lockfile]
+    data: bytes,
+    known: Mapping[str, str],
+    on_demand: bool,
+    parse: Callable[[str], Lockfile],
+    memo: SkimMemo | None = None,
 ) -> Lockfile | None:
     """The lockfile of `data` (UTF-8, its byte order marks taken off), the entries `known`
     gives at their fingerprint taken the quick way (`skim_known`), the rest read by
     `parse`; None when it must be read whole, as when `parse` finds a problem (read
-    whole, the problem is located in the whole text)."""
-    skimmed = skim_known(data, known, on_demand=on_demand)
+    whole, the problem is located in the whole text). `memo`: as `skim_known` takes it."""
+    skimmed = skim_known(data, known, on_demand=on_demand, memo=memo)
     if skimmed is None:
         return None
     # A block taken is a canonical entry: conflict markers and anything broken stay in
@@ -227,7 +249,11 @@ def read_knowing(
 
 
 def skim_known(
-    data: bytes, known: Mapping[str, str], *, on_demand: bool = True
+    data: bytes,
+    known: Mapping[str, str],
+    *,
+    on_demand: bool = True,
+    memo: SkimMemo | None = None,
 ) -> tuple[str, Mapping[str, Entry]] | None:
     """(the text without the blocks of entries whose fingerprint is `known[id]`, their
     entries), of a lockfile's bytes (UTF-8, its byte order marks taken off); None when
@@ -237,51 +263,128 @@ def skim_known(
     accept without a word (`row_is_well_formed`). The entry of a current export with no
     history is made only when asked for (plan asks for none; all at once unless
     `on_demand`: for a caller that will ask for every one). A duplicate id is left for the
-    thorough reader to report.
+    thorough reader to report. `memo` remembers, by the bytes' digest, where current
+    exports stand (lockfile_skim_memo): a plan of the same bytes matches no expression.
     """
     view = data.decode("latin-1")  # a character a byte: positions in it are the file's
     start = view.find("\n[")
     if start < 0:
         return None
-    kept: list[bytes] = [data[: start + 1]]
-    taken: dict[str, Entry] = {}
-    later: dict[str, int] = {}
-    fingerprints: dict[str, str] = {}
-    position, end = start + 1, len(view)
-    # Compiled on first use (a few ms each): a plan of unchanged items needs only this one.
-    current_export = compiled(CURRENT_EXPORT_BYTES).match if on_demand else None
-    known_fingerprint = known.get
-    for_thorough_reader = kept.append
-    while position < end:
-        if current_export is not None:
-            # An unchanged item's: checked by the expression alone, nothing decoded or made.
-            current = current_export(view, position)
-            if current is not None:
-                item_id, fingerprint, script = current.group(1, 2, 3)
+    skim = _Skim(data, known)
+    skim.kept.append(data[: start + 1])
+    position, go_on = start + 1, True
+    exports = CurrentExports(data, _current_export_in(view), memo) if on_demand else None
+    chain = None if exports is None else exports.chain(position)
+    if chain is not None:
+        position, go_on = skim.along(chain)
+    if go_on:
+        position = skim.block_by_block(view, position, exports)
+    skim.kept.append(data[position:])  # from where the skim stopped: the thorough reader's
+    if exports is not None:
+        exports.remember()
+    return _skimmed(data, view, skim.kept, skim.taken, skim.later, skim.fingerprints)
+
+
+class _Skim:
+    """What `skim_known` has gone through so far: the parts kept for the thorough reader,
+    the entries taken, and the positions (with fingerprints) of those left to be made."""
+
+    __slots__ = ("data", "fingerprints", "kept", "known", "later", "taken")
+
+    def __init__(self, data: bytes, known: Mapping[str, str]) -> None:
+        self.data = data
+        self.known = known
+        self.kept: list[bytes] = []
+        self.taken: dict[str, Entry] = {}
+        self.later: dict[str, int] = {}
+        self.fingerprints: dict[str, str] = {}
+
+    def along(self, chain: Chain) -> tuple[int, bool]:
+        """Go along current exports the memo holds one after another (no id twice, none
+        seen yet): those at the fingerprint plan knows are left to be made later, in bulk,
+        compared in C; any other is read by the block expression, as `block_by_block`
+        reads it. (where it got to, whether to go on block by block from there)."""
+        ids, written, positions, ends = chain
+        same = list(map(operator.eq, map(self.known.get, ids), written))
+        done = 0
+        while True:
+            try:
+                differs = same.index(False, done)
+            except ValueError:
+                differs = len(same)
+            self.later.update(zip(ids[done:differs], positions[done:differs]))  # noqa: B905
+            self.fingerprints.update(zip(ids[done:differs], written[done:differs]))  # noqa: B905
+            if differs == len(same):
+                return ends[-1], True
+            found = self.read_block(positions[differs])
+            if found is None:
+                return positions[differs], False  # a block that does not read: stop there
+            if found != ends[differs]:
+                return found, True  # a block that ends elsewhere: one at a time from there
+            done = differs + 1
+
+    def block_by_block(self, view: str, position: int, exports: CurrentExports | None) -> int:
+        """Go through the blocks from `position` one at a time, as far as they read; where
+        the thorough reader takes over."""
+        at = None if exports is None else exports.at
+        known_fingerprint = self.known.get
+        later, taken = self.later, self.taken
+        end = len(view)
+        while position < end:
+            if at is not None:
+                # An unchanged item's: checked by the expression alone, nothing made.
+                current_end, item_id, fingerprint = at(position)
                 if (
-                    known_fingerprint(item_id) == fingerprint
+                    current_end >= 0
+                    and known_fingerprint(item_id) == fingerprint
                     and item_id not in later
                     and item_id not in taken
-                    and _is_utf8(script)
                 ):
                     later[item_id] = position
-                    fingerprints[item_id] = fingerprint
-                    position = current.end()
+                    self.fingerprints[item_id] = fingerprint
+                    position = current_end
                     continue
-        if view.startswith(END_LINE, position):
-            break  # the last line: no block expression to compile for it
-        found, block = _block_at(data, position)
+            if view.startswith(END_LINE, position):
+                break  # the last line: no block expression to compile for it
+            found = self.read_block(position)
+            if found is None:
+                break
+            position = found
+        return position
+
+    def read_block(self, position: int) -> int | None:
+        """Read the block at `position` with the block expression: its entry taken, or the
+        block kept for the thorough reader; where it ends (None: it does not read)."""
+        found, block = _block_at(self.data, position)
         match = compiled(BLOCK_PATTERN).fullmatch(block)
         if match is None:
-            break
-        entry = _known_entry(match.groups(), "\\" in block, known, taken, later)
+            return None
+        entry = _known_entry(match.groups(), "\\" in block, self.known, self.taken, self.later)
         if entry is None:
-            for_thorough_reader(data[position:found])
+            self.kept.append(self.data[position:found])
         else:
-            taken[entry.id] = entry
-        position = found
-    kept.append(data[position:])
-    return _skimmed(data, view, kept, taken, later, fingerprints)
+            self.taken[entry.id] = entry
+        return found
+
+
+def _current_export_in(view: str) -> Callable[[int], Found]:
+    """What stands at a position of `view` (a lockfile's bytes, a character a byte):
+    (end, id, fingerprint) of a current export whose script is UTF-8, else NOTHING."""
+    # Compiled on first use (a few ms): a plan of unchanged items needs only this one, and
+    # none when the memo knows every block.
+    match = None
+
+    def at(position: int) -> Found:
+        nonlocal match
+        if match is None:
+            match = compiled(CURRENT_EXPORT_BYTES).match
+        current = match(view, position)
+        if current is None:
+            return NOTHING
+        item_id, fingerprint, script = current.group(1, 2, 3)
+        return (current.end(), item_id, fingerprint) if _is_utf8(script) else NOTHING
+
+    return at
 
 
 def _skimmed(

@@ -474,3 +474,16 @@ def test_a_halfs_items_cross_the_pipe_unchanged_and_compactly() -> None:
     # Each field by its name: a field added to Item must be sent too (or this fails).
     assert pickle.loads(split._pickled(items[0])) == items[0]
     assert len(data) < len(pickle.dumps((sent, []), pickle.HIGHEST_PROTOCOL))
+
+
+def test_while_waiting_runs_once_here_before_the_other_half_is_taken(
+    tmp_path: Path, forking: None
+) -> None:
+    files = _fake_files(6, tmp_path)
+    load = _fake_load(tmp_path / "cache", tmp_path / "key")
+    calls: list[int] = []
+    loaded = split.load_split(files, load, None, lambda: calls.append(os.getpid()))
+    assert loaded is not None and len(loaded.items) == 6
+    assert calls == [os.getpid()]  # in this process, once
+    assert split.load_split(files[:1], load, None, lambda: calls.append(0)) is None
+    assert calls == [os.getpid()]  # a run that is not split waits for nothing
