@@ -155,6 +155,8 @@ class CurrentExports:
 
     def at(self, position: int) -> Found:
         """What stands at `position`."""
+        if self._memo is None:
+            return self._match(position)  # nothing to remember it in
         positions, ends, ids, fingerprints = self._columns
         cursor = self._cursor
         if cursor < len(positions) and positions[cursor] == position:
