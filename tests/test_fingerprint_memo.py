@@ -259,3 +259,25 @@ def test_requests_equal_in_value_but_not_in_type_are_hashed_again(hashed: list[s
     found = remembered_fingerprints(again, store, PLACE)
     assert hashed == []
     assert found["v4/en"] == fingerprint({**items[4].request, "isExport": 1})
+
+
+def test_the_same_requests_marshalled_otherwise_reuse_the_memo_and_keep_it(
+    hashed: list[str],
+) -> None:
+    # A split run and one process share equal objects otherwise, so marshal writes the
+    # same requests otherwise: item by item they are the same, and the memo is not
+    # written again (runs alternating between the two would rewrite it every time).
+    items = [item(f"v{n}/en", f"text {n}") for n in range(6)]
+    store = DictStore()
+    remembered_fingerprints(items, store, PLACE)
+    kept = dict(store.payloads)
+    shared = fresh(items)
+    for each in shared:  # equal to "en", an object of each item's own
+        each.request["language"] = "".join(["e", "n"])  # type: ignore[index]
+    as_marshalled = [marshal.dumps([each.request for each in run]) for run in (items, shared)]
+    assert as_marshalled[0] != as_marshalled[1]
+    hashed.clear()
+    store.rejected.clear()
+    found = remembered_fingerprints(shared, store, PLACE)
+    assert hashed == [] and store.rejected == [] and store.payloads == kept
+    assert_as_hashed(shared, found)

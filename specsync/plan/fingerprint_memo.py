@@ -64,26 +64,28 @@ def remembered_fingerprints(
     ids = [item.id for item in items]
     requests = _marshalled([item.request for item in items])
     recalled = _recalled(store, place)
-    if (
-        recalled is not None
-        and requests is not None
-        and recalled.requests == requests
-        and len(recalled.fingerprints) == len(items)
-    ):
+    if recalled is not None and requests is not None and recalled.requests == requests:
         # The usual plan: every request as it was, value for value and type for type
         # (marshal writes True and 1, a str and a subclass, apart), compared in C.
         keep_fingerprints(items, recalled.fingerprints)
         return dict(zip(ids, recalled.fingerprints, strict=True))
     columns = _usual_columns(items)
     if recalled is not None:
-        if columns is not None and recalled.columns is not None:
-            _reuse(items, columns, recalled)
+        by_item = _columns_of(recalled)
+        if columns is not None and by_item is not None:
+            if by_item[0] == ids and by_item[1:] == columns:
+                # The same fields, item for item, marshalled otherwise (equal objects
+                # shared otherwise, as a split run's and one process's are): the memo
+                # stands as it is, not written again each time the two alternate.
+                keep_fingerprints(items, recalled.fingerprints)
+                return dict(zip(ids, recalled.fingerprints, strict=True))
+            _reuse(items, columns, by_item, recalled.fingerprints)
         store.reject(place, place)  # replaced below: the store keeps a key's first entry
     fingerprints([item for item in items if "fingerprint" not in vars(item)])
     values = [item.fingerprint for item in items]  # per item: an id given twice stays right
     if requests is not None:
-        by_item = None if columns is None else marshal.dumps((ids, *columns))
-        store.put(place, marshal.dumps((FORMAT, requests, by_item, values)), place)
+        fields = None if columns is None else marshal.dumps((ids, *columns))
+        store.put(place, marshal.dumps((FORMAT, requests, fields, values)), place)
     return dict(zip(ids, values, strict=True))  # as `fingerprints` gives it
 
 
@@ -135,24 +137,36 @@ def _recalled(store: MemoStore, place: str) -> _Recalled | None:
             raise ValueError("not a memo of this format")
         if columns is not None and type(columns) is not bytes:
             raise TypeError("not columns")
+        if set(map(type, values)) - {str}:
+            raise TypeError("a fingerprint that is not text")
     except (EOFError, ValueError, TypeError):
         store.reject(place, place)
         return None
     return _Recalled(requests, columns, values)
 
 
-def _reuse(items: list[Item], columns: Columns, recalled: _Recalled) -> None:
+def _columns_of(recalled: _Recalled) -> tuple[list[Any], ...] | None:
+    """(ids, texts, languages, models, exports) of the items recalled, each as long as
+    their fingerprints; None when there are none or they do not read."""
+    try:
+        columns = tuple(marshal.loads(recalled.columns or b""))
+    except (EOFError, ValueError, TypeError):
+        return None
+    count = len(recalled.fingerprints)
+    if len(columns) != 5 or any(type(c) is not list or len(c) != count for c in columns):
+        return None
+    return columns
+
+
+def _reuse(
+    items: list[Item], columns: Columns, recalled: tuple[list[Any], ...], values: list[str]
+) -> None:
     """Keep the recalled fingerprint of each item whose fields are exactly those its id
     had (some items changed, came or went since)."""
-    try:
-        ids, texts, languages, models, exports = marshal.loads(recalled.columns or b"")
-    except (EOFError, ValueError, TypeError):
-        return
-    values = recalled.fingerprints
-    if not len(ids) == len(texts) == len(languages) == len(models) == len(exports) == len(values):
-        return
+    ids, texts, languages, models, exports = recalled
     where = {item_id: index for index, item_id in enumerate(ids)}
     now_texts, now_languages, now_models, now_exports = columns
+    keep = object.__setattr__  # an Item is frozen to everyone else (model.keep_fingerprints)
     for position, item in enumerate(items):
         index = where.get(item.id)
         if (
@@ -161,6 +175,5 @@ def _reuse(items: list[Item], columns: Columns, recalled: _Recalled) -> None:
             and now_languages[position] == languages[index]
             and now_models[position] == models[index]
             and now_exports[position] is exports[index]
-            and type(values[index]) is str
         ):
-            keep_fingerprints((item,), (values[index],))
+            keep(item, "fingerprint", values[index])
