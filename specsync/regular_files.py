@@ -89,3 +89,19 @@ def read_regular(path: Path | str, limit: int | None = None) -> bytes:
 
 def read_regular_text(path: Path | str, encoding: str = "utf-8", errors: str = "strict") -> str:
     return read_regular(path).decode(encoding, errors)
+
+
+def files_stamp(*paths: Path | str) -> str:
+    """Each file's name, size and time ("?" when it cannot be read), one string: what a
+    cache keys on where its entries depend on code that may be edited in place (the
+    render modules, plan's memos), where a release changes the cache's version anyway."""
+    stamps = []
+    for path in paths:
+        name = os.path.basename(path)
+        try:
+            status = os.stat(path)
+        except OSError:
+            stamps.append(f"{name}:?")
+        else:
+            stamps.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
+    return "|".join(stamps)

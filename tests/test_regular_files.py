@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from specsync.regular_files import NotRegular, open_regular, read_regular
+from specsync.regular_files import NotRegular, files_stamp, open_regular, read_regular
 
 
 def test_a_fifo_opened_for_writing_with_no_reader_is_named_a_fifo(tmp_path: Path) -> None:
@@ -41,3 +41,12 @@ def test_a_regular_file_is_read_and_created(tmp_path: Path) -> None:
     os.close(fd)
 
     assert read_regular(tmp_path / "new") == b"ids"
+
+
+def test_a_files_stamp_changes_when_a_file_does_and_names_a_missing_one(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text("x = 1\n", encoding="utf-8")
+    before = files_stamp(module, tmp_path / "gone.py")
+    assert before.startswith("module.py:6:") and before.endswith("|gone.py:?")
+    module.write_text("x = 12\n", encoding="utf-8")
+    assert files_stamp(module, tmp_path / "gone.py") != before

@@ -24,12 +24,13 @@ from typing import Any, NamedTuple
 
 from specsync import model
 from specsync.model import FINGERPRINT_SCHEME, Item, fingerprints, keep_fingerprints
-from specsync.state.lockfile_skim_memo import MemoStore, code_stamp
+from specsync.regular_files import files_stamp
+from specsync.state.lockfile_skim_memo import MemoStore
 
 # Bump when what an entry means changes (the fingerprint scheme, and an edit of the code
 # that makes fingerprints, are in the store's version).
 FORMAT = 1
-STORE_VERSION = f"fingerprints-{FORMAT}\0{FINGERPRINT_SCHEME}\0" + code_stamp(
+STORE_VERSION = f"fingerprints-{FORMAT}\0{FINGERPRINT_SCHEME}\0" + files_stamp(
     model.__file__, __file__
 )
 # Below this many items, hashing costs less than reading and writing the memo.

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from specsync.model import ItemSpec
-from specsync.regular_files import NotRegular, read_regular
+from specsync.regular_files import NotRegular, files_stamp, read_regular
 from specsync.render.cache import TemplateCache
 from specsync.render.limits import MAX_INCLUDE_BYTES, MAX_TEMPLATE_CHARS
 
@@ -49,14 +49,7 @@ def sandbox_fingerprint() -> str:
     """The render wing's version: its format, and the size and time of each module that
     decides a rendering (the package's own version is in the cache's key already)."""
     here = Path(__file__).parent
-    parts = [f"rendered-text-{FORMAT}"]
-    for name in RENDER_MODULES:
-        try:
-            status = (here / name).stat()
-            parts.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
-        except OSError:
-            parts.append(f"{name}:?")
-    return "|".join(parts)
+    return f"rendered-text-{FORMAT}|" + files_stamp(*(here / name for name in RENDER_MODULES))
 
 
 def _includes(source: str) -> tuple[str, ...] | None:

@@ -22,6 +22,8 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
+from specsync.regular_files import files_stamp
+
 # Bump when what a payload means changes (the expression itself is in the store's version).
 FORMAT = 1
 # Below this size a file is skimmed without a memo: ~300 blocks, where the digest and the
@@ -49,24 +51,8 @@ class MemoStore(Protocol):
 def store_version(expression: str) -> str:
     """The store's version for memos of `expression`: a new expression, or an edit of the
     code that reads them, a new memo."""
-    here = os.path.dirname(__file__)
-    code = code_stamp(os.path.join(here, "lockfile_skim.py"), __file__)
+    code = files_stamp(os.path.join(os.path.dirname(__file__), "lockfile_skim.py"), __file__)
     return hashlib.sha256(f"skim-memo-{FORMAT}\0{expression}\0{code}".encode()).hexdigest()
-
-
-def code_stamp(*files: str) -> str:
-    """The size and time of each of `files` (the modules that decide what a memo means):
-    a checkout edited since keeps no memo of the code before it (a release changes the
-    cache's own version)."""
-    stamps = []
-    for name in files:
-        try:
-            status = os.stat(name)
-        except OSError:
-            stamps.append(f"{name}:?")
-        else:
-            stamps.append(f"{name}:{status.st_size}:{status.st_mtime_ns}")
-    return "|".join(stamps)
 
 
 class SkimMemo:
