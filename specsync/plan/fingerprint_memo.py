@@ -63,14 +63,15 @@ def remembered_fingerprints(
     if store is None or len(items) < MIN_ITEMS:
         return fingerprints(items)
     ids = [item.id for item in items]
-    requests = _marshalled([item.request for item in items])
+    bodies = [item.request for item in items]
+    requests = _marshalled(bodies)
     recalled = _recalled(store, place)
     if recalled is not None and requests is not None and recalled.requests == requests:
         # The usual plan: every request as it was, value for value and type for type
         # (marshal writes True and 1, a str and a subclass, apart), compared in C.
         keep_fingerprints(items, recalled.fingerprints)
         return dict(zip(ids, recalled.fingerprints, strict=True))
-    columns = _usual_columns(items)
+    columns = _usual_columns(bodies)
     if recalled is not None:
         by_item = _columns_of(recalled)
         if columns is not None and by_item is not None:
@@ -101,11 +102,10 @@ def _marshalled(requests: list[Any]) -> bytes | None:
         return None
 
 
-def _usual_columns(items: list[Item]) -> Columns | None:
+def _usual_columns(requests: list[Any]) -> Columns | None:
     """The fields of every request, when each is of the usual shape: a plain dict with no
     `resolution`, text, language and model exactly str and isExport a bool (a value that
     only equals one, as True equals 1, may fingerprint otherwise); else None."""
-    requests = [item.request for item in items]
     if set(map(type, requests)) != {dict}:
         return None
     if any(map(dict.__contains__, requests, repeat("resolution"))):
