@@ -183,6 +183,12 @@ class Bench:
         """Run the command once, filling the warm cache (its outcome is not counted)."""
         self.run_once(argv, cwd=cwd)
 
+    def prime_plan(self, argv: Sequence[str], lockfile: Path) -> None:
+        """Run plan twice: from its second run of a lockfile on, it keeps memos of it and
+        of its items' fingerprints, and the runs measured are the warm ones."""
+        for _ in range(2):
+            self.prime_warm_cache(argv, cwd=lockfile.parent)
+
     def command(self, name: str, shape: str, items: int, files: Sequence[str]) -> list[str]:
         """`specsync NAME --root SET FILES`: the set's folder holds the snippet its
         scripts include."""
@@ -262,8 +268,8 @@ class Bench:
         return project
 
     def plan_rows(self, items: int) -> list[Row]:
-        """plan vs validate as they run, and both pinned to one CPU (`taskset -c 0`): plan
-        reads the lockfile in a second process, which a one-core CI runner does not have."""
+        """plan vs validate as they run, and both pinned to one CPU (`taskset -c 0`), as a
+        one-core CI runner runs them: without the second process a large run is split to."""
         files = [str(p) for p in self.manifest_set("shared", items)]
         label = f"plan {_size(items)} vs {_size(items)}-entry lockfile written by apply"
         lockfile = self.workdir / f"plan-{items}" / "specsync.lock"
@@ -271,15 +277,8 @@ class Bench:
         if made != "ok":
             return [Row(label, made)]
         self.prime_warm_cache(self.command("validate", "shared", items, files))
-        # From its second run on, plan keeps memos of the lockfile and of its items'
-        # fingerprints (state/lockfile_skim_memo, plan/fingerprint_memo): the runs measured
-        # are the warm ones, as validate's are.
         plan_argv = self.command("plan", "shared", items, files)
-        for _ in range(2):
-            self.prime_warm_cache(
-                [*plan_argv[:2], "--lockfile", str(lockfile), *plan_argv[2:]],
-                cwd=lockfile.parent,
-            )
+        self.prime_plan([*plan_argv[:2], "--lockfile", str(lockfile), *plan_argv[2:]], lockfile)
         rows = []
         pinnings: list[tuple[str, list[str]]] = [("", [])]
         taskset = shutil.which("taskset")
@@ -456,8 +455,7 @@ class Bench:
             if made != "ok":
                 plan.outcome.status = made
             self.prime_warm_cache(validate.argv)
-            for _ in range(2):  # plan's memos: kept from its second run on (as plan_rows)
-                self.prime_warm_cache(plan.argv, cwd=lockfile.parent)
+            self.prime_plan(plan.argv, lockfile)
             measured += [("validate", items, validate), ("plan", items, plan)]
         self.measure([contender for _, _, contender in measured], self.scaling_rounds(sizes))
         rows = []
