@@ -47,6 +47,14 @@ def item(item_id: str, text: str, **fields: Any) -> Item:
     return Item(item_id, video, locale, request, Location("m.yaml", 1, 1))
 
 
+def remembered(count: int) -> tuple[list[Item], DictStore]:
+    """`count` items, and a store that remembers a plan of them."""
+    items = [item(f"v{n}/en", f"text {n}") for n in range(count)]
+    store = DictStore()
+    remembered_fingerprints(items, store, PLACE)
+    return items, store
+
+
 def fresh(items: list[Item]) -> list[Item]:
     """The same items as a new run reads them: new objects, nothing kept."""
     return [Item(i.id, i.video, i.locale, dict(i.request), i.source) for i in items]
@@ -110,9 +118,7 @@ def test_every_run_gives_what_hashing_gives_whatever_changed(seed: int) -> None:
 def test_an_unchanged_run_hashes_nothing_and_a_changed_one_only_the_changed(
     hashed: list[str],
 ) -> None:
-    items = [item(f"v{n}/en", f"text {n}") for n in range(50)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(50)
     assert len(hashed) >= 50
     hashed.clear()
     again = fresh(items)
@@ -137,9 +143,7 @@ def test_an_unchanged_run_hashes_nothing_and_a_changed_one_only_the_changed(
 
 
 def test_another_lockfile_has_a_memo_of_its_own(hashed: list[str]) -> None:
-    items = [item(f"v{n}/en", f"text {n}") for n in range(20)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(20)
     hashed.clear()
     remembered_fingerprints(fresh(items), store, "/elsewhere/specsync.lock")
     assert len(hashed) == 20
@@ -157,9 +161,7 @@ def test_another_lockfile_has_a_memo_of_its_own(hashed: list[str]) -> None:
     ],
 )
 def test_a_garbled_memo_is_dropped_and_every_item_hashed(garbled: bytes) -> None:
-    items = [item(f"v{n}/en", f"text {n}") for n in range(5)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(5)
     store.payloads[(PLACE, PLACE)] = garbled
     again = fresh(items)
     assert_as_hashed(again, remembered_fingerprints(again, store, PLACE))
@@ -167,9 +169,7 @@ def test_a_garbled_memo_is_dropped_and_every_item_hashed(garbled: bytes) -> None
 
 
 def test_a_memo_whose_fingerprint_is_not_text_is_never_used() -> None:
-    items = [item(f"v{n}/en", f"text {n}") for n in range(3)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(3)
     version, ids, *fields, values = marshal.loads(store.payloads[(PLACE, PLACE)])
     values[1] = 12345
     store.payloads[(PLACE, PLACE)] = marshal.dumps((version, ids, *fields, values))
@@ -191,9 +191,7 @@ def test_without_a_store_or_below_the_size_every_item_is_hashed(
 
 @pytest.mark.parametrize("field", ["text", "language", "model", "isExport"])
 def test_one_field_of_one_item_changed_alone_is_hashed_again(field: str, hashed: list[str]) -> None:
-    items = [item(f"v{n}/en", f"text {n}") for n in range(8)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(8)
     hashed.clear()
     again = fresh(items)
     value = {"text": "text 3 ", "language": "de", "model": "M2", "isExport": False}[field]
@@ -240,9 +238,7 @@ def test_a_changed_run_is_remembered_in_the_real_store_too(
 def test_requests_equal_in_value_but_not_in_type_are_hashed_again(hashed: list[str]) -> None:
     # isExport 1 equals True and a str subclass equals its text: neither is the request
     # the memo was made of, and each hashes otherwise (1, not true) or may.
-    items = [item(f"v{n}/en", f"text {n}") for n in range(6)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(6)
     for odd in ({"isExport": 1}, {"text": _Text("text 4")}, {"resolution": None}):
         hashed.clear()
         again = fresh(items)
@@ -267,9 +263,7 @@ def test_the_same_requests_marshalled_otherwise_reuse_the_memo_and_keep_it(
     # A split run and one process share equal objects otherwise, so marshal writes the
     # same requests otherwise: item by item they are the same, and the memo is not
     # written again (runs alternating between the two would rewrite it every time).
-    items = [item(f"v{n}/en", f"text {n}") for n in range(6)]
-    store = DictStore()
-    remembered_fingerprints(items, store, PLACE)
+    items, store = remembered(6)
     kept = dict(store.payloads)
     shared = fresh(items)
     for each in shared:  # equal to "en", an object of each item's own
